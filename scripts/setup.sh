@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything wagi-c needs to build, test and run its demo on Debian 12.
+# Safe to run again: apt-get skips what is already installed.
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential pkg-config make
+  wabt                      # wast2json, wat2wasm, wasm-interp (spec tests, bench peer)
+  clang-16 lld-16 libclang-rt-16-dev-wasm32 wasi-libc   # C -> wasm32-wasi
+  libsimde-dev              # simde/wasm/simd128.h: exact SIMD128 semantics
+  libcjson-dev              # JSON from wast2json in the spec runner
+  libcmocka-dev             # C unit tests
+  nodejs                    # bench peer (V8)
+  python3 python3-pytest
+)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node may come from outside Debian (e.g. a preinstalled node 20): accept it.
+if command -v node >/dev/null 2>&1; then
+  tmp=(); for p in "${missing[@]}"; do [ "$p" = nodejs ] || tmp+=("$p"); done; missing=("${tmp[@]}")
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all packages present"
+fi

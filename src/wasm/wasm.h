@@ -1,0 +1,280 @@
+/* wasm.h — the public embedding API of wagi-c's WebAssembly engine.
+ *
+ * Life cycle:  bytes --wasm_module_compile--> wasm_module (immutable, shareable
+ * across threads) --wasm_instantiate(linker)--> wasm_instance (one thread at a
+ * time) --wasm_func_call--> results or a trap.
+ *
+ * Ownership: the creator frees (x_new / x_compile pairs with x_free). Returned
+ * pointers are borrowed until their owner is freed. `*out` is written only on
+ * success. A compiled module keeps no pointer into the caller's bytes.
+ * Memories, tables and globals are reference counted: an instance that imports
+ * one keeps it alive. A wasm_func belongs to its instance: an instance whose
+ * functions were linked into another instance (or stored in another's table)
+ * must outlive it.
+ */
+#ifndef WAGI_WASM_H
+#define WAGI_WASM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Results and errors ------------------------------------------------ */
+
+typedef enum {
+  WASM_OK = 0,
+  /* Load / link / API errors. */
+  WASM_ERR_MALFORMED,      /* binary does not decode */
+  WASM_ERR_INVALID,        /* decodes but fails validation */
+  WASM_ERR_LINK,           /* unknown import or incompatible import type */
+  WASM_ERR_NOMEM,          /* allocation or address-space reservation failed */
+  WASM_ERR_NOT_FOUND,      /* no export of that name / kind */
+  WASM_ERR_ARG,            /* bad argument from the embedder (type/arity) */
+  /* Traps: execution stopped; spec wording in wasm_status_str. */
+  WASM_TRAP_UNREACHABLE,
+  WASM_TRAP_MEM_OOB,
+  WASM_TRAP_DIV_ZERO,
+  WASM_TRAP_INT_OVERFLOW,
+  WASM_TRAP_INVALID_CONVERSION,
+  WASM_TRAP_TABLE_OOB,
+  WASM_TRAP_UNDEFINED_ELEM,      /* call_indirect index >= table size */
+  WASM_TRAP_UNINIT_ELEM,         /* call_indirect through a null entry */
+  WASM_TRAP_INDIRECT_TYPE,       /* call_indirect signature mismatch */
+  WASM_TRAP_STACK_EXHAUSTED,
+  WASM_TRAP_INTERRUPTED,         /* wasm_instance_interrupt() from any thread */
+  WASM_TRAP_EXIT,                /* host asked to end the instance (e.g. proc_exit) */
+  WASM_TRAP_HOST,                /* a host function failed; see msg */
+  WASM_STATUS_COUNT
+} wasm_status;
+
+/* Static text for a status, in the specification's wording for traps
+ * ("integer divide by zero", "out of bounds memory access", ...). */
+const char *wasm_status_str(wasm_status s);
+
+/* 1 for the WASM_TRAP_* statuses. */
+int wasm_status_is_trap(wasm_status s);
+
+/* Details of a failure. `func` is a function index (UINT32_MAX if none),
+ * `offset` a byte offset in the module binary (UINT32_MAX if unknown).
+ * `msg` is a complete human-readable sentence, e.g.
+ * "invalid: function 3 ($fib) at 0x1a2: type mismatch: expected i32, got f64". */
+typedef struct {
+  wasm_status status;
+  uint32_t func;
+  uint32_t offset;
+  int32_t exit_code;     /* with WASM_TRAP_EXIT */
+  char msg[512];
+} wasm_error;
+
+/* ---- Values ------------------------------------------------------------ */
+
+typedef enum {
+  WASM_I32 = 0x7f,
+  WASM_I64 = 0x7e,
+  WASM_F32 = 0x7d,
+  WASM_F64 = 0x7c,
+  WASM_V128 = 0x7b,
+  WASM_FUNCREF = 0x70,
+  WASM_EXTERNREF = 0x6f,
+} wasm_valtype;
+
+/* "i32", "funcref", ... */
+const char *wasm_valtype_str(wasm_valtype t);
+
+typedef struct wasm_func wasm_func;       /* a function value (funcref) */
+typedef struct wasm_memory wasm_memory;
+typedef struct wasm_table wasm_table;
+typedef struct wasm_global wasm_global;
+typedef struct wasm_module wasm_module;
+typedef struct wasm_instance wasm_instance;
+typedef struct wasm_linker wasm_linker;
+
+/* A typed value. Floats are carried as bits so NaN payloads survive.
+ * References: funcref is a wasm_func* (NULL = null); externref is an opaque
+ * host pointer (NULL = null). */
+typedef struct {
+  wasm_valtype type;
+  union {
+    int32_t i32;
+    int64_t i64;
+    uint32_t f32_bits;
+    uint64_t f64_bits;
+    uint8_t v128[16];
+    void *ref;
+  } of;
+} wasm_value;
+
+/* Raw argument/result cell used by host functions: 8 bytes; i32/f32 live in
+ * the low 32 bits (upper bits zero), i64/f64 in all 64, a reference is a
+ * pointer cast to uintptr_t, a v128 takes two consecutive cells (low half
+ * first, little-endian). */
+typedef uint64_t wasm_slot;
+
+/* ---- Modules ----------------------------------------------------------- */
+
+typedef enum {
+  WASM_EXTERN_FUNC = 0,
+  WASM_EXTERN_TABLE = 1,
+  WASM_EXTERN_MEMORY = 2,
+  WASM_EXTERN_GLOBAL = 3,
+} wasm_extern_kind;
+
+/* Decode, validate and translate a module once. The result is immutable and
+ * may be instantiated many times, concurrently, from any thread.
+ * Returns WASM_ERR_MALFORMED / WASM_ERR_INVALID / WASM_ERR_NOMEM with
+ * details in *err (err may be NULL). */
+wasm_status wasm_module_compile(const uint8_t *bytes, size_t len,
+                                wasm_module **out, wasm_error *err);
+void wasm_module_free(wasm_module *m);
+
+/* Signature text of a function type: params "->" results, one letter each:
+ * i=i32 I=i64 f=f32 F=f64 v=v128 r=funcref e=externref. "ii->i", "->", "F->". */
+
+typedef struct {
+  const char *module;        /* borrowed from the wasm_module */
+  const char *name;
+  wasm_extern_kind kind;
+  /* func: signature text; table/memory/global: a short description,
+   * e.g. "funcref 1..10", "pages 1..", "mut i32". */
+  const char *type;
+} wasm_import_desc;
+
+typedef struct {
+  const char *name;
+  wasm_extern_kind kind;
+  uint32_t index;            /* in the kind's index space */
+  const char *type;
+} wasm_export_desc;
+
+uint32_t wasm_module_import_count(const wasm_module *m);
+void wasm_module_import(const wasm_module *m, uint32_t i, wasm_import_desc *out);
+uint32_t wasm_module_export_count(const wasm_module *m);
+void wasm_module_export(const wasm_module *m, uint32_t i, wasm_export_desc *out);
+/* Name of function `index` from the name section, or NULL. */
+const char *wasm_module_func_name(const wasm_module *m, uint32_t index);
+
+/* ---- Host objects ------------------------------------------------------ */
+
+/* A host function. `args` holds the parameters as slots; write the results
+ * into `args` starting at slot 0 (the array is large enough for both).
+ * Return WASM_OK, or a trap status; for WASM_TRAP_EXIT/HOST call
+ * wasm_instance_set_trap_detail first. `caller` is the instance whose code
+ * made the call (NULL when called directly by the embedder). */
+typedef wasm_status (*wasm_host_fn)(wasm_instance *caller, void *env,
+                                    wasm_slot *args);
+
+/* Create host-owned memory/table/global (refcounted; *_free drops the
+ * creator's reference). max_pages / max = UINT32_MAX means no maximum. */
+wasm_status wasm_memory_new(uint32_t min_pages, uint32_t max_pages,
+                            wasm_memory **out);
+void wasm_memory_free(wasm_memory *mem);
+uint8_t *wasm_memory_data(wasm_memory *mem);
+uint64_t wasm_memory_size(const wasm_memory *mem);        /* bytes */
+/* Grows by `delta` pages; returns the old size in pages or -1. */
+int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta);
+
+wasm_status wasm_table_new(wasm_valtype elem, uint32_t min, uint32_t max,
+                           void *init, wasm_table **out);
+void wasm_table_free(wasm_table *t);
+uint32_t wasm_table_size(const wasm_table *t);
+wasm_status wasm_table_get(const wasm_table *t, uint32_t i, void **out);
+wasm_status wasm_table_set(wasm_table *t, uint32_t i, void *ref);
+
+wasm_status wasm_global_new(wasm_value init, int mutable_, wasm_global **out);
+void wasm_global_free(wasm_global *g);
+void wasm_global_get(const wasm_global *g, wasm_value *out);
+wasm_status wasm_global_set(wasm_global *g, wasm_value v);
+
+/* ---- Linking ----------------------------------------------------------- */
+
+typedef struct {
+  wasm_extern_kind kind;
+  union {
+    wasm_func *func;
+    wasm_table *table;
+    wasm_memory *memory;
+    wasm_global *global;
+  } of;
+} wasm_extern;
+
+/* A linker maps (module, name) to externs. It does not own instances it
+ * refers to; it holds references to memories/tables/globals. */
+wasm_linker *wasm_linker_new(void);
+void wasm_linker_free(wasm_linker *l);
+/* Define a host function with signature text (see above). Later
+ * definitions of the same name replace earlier ones. */
+wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
+                                    const char *name, const char *signature,
+                                    wasm_host_fn fn, void *env);
+wasm_status wasm_linker_define(wasm_linker *l, const char *module,
+                               const char *name, wasm_extern ext);
+/* Define every export of `inst` under `module`. */
+wasm_status wasm_linker_define_instance(wasm_linker *l, const char *module,
+                                        wasm_instance *inst);
+
+/* ---- Instances --------------------------------------------------------- */
+
+typedef struct {
+  uint32_t max_memory_pages;   /* cap for memory.grow and initial size; 0 = 65536 */
+  uint32_t max_call_depth;     /* 0 = default (10000) */
+  uint32_t stack_slots;        /* value-stack size in 8-byte slots; 0 = default (1 Mi) */
+  void *user_data;             /* for host functions: wasm_instance_user_data */
+} wasm_instance_opts;
+
+/* Instantiate: resolve imports through `linker` (may be NULL if there are
+ * none), allocate memory/tables/globals, run element and data segment
+ * initialisation and the start function. Errors: WASM_ERR_LINK (with the
+ * import named), a trap during initialisation (the instance is not created),
+ * WASM_ERR_NOMEM. `opts` may be NULL. */
+wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
+                             const wasm_instance_opts *opts,
+                             wasm_instance **out, wasm_error *err);
+void wasm_instance_free(wasm_instance *inst);
+
+const wasm_module *wasm_instance_module(const wasm_instance *inst);
+void *wasm_instance_user_data(const wasm_instance *inst);
+/* Memory 0 of the instance (defined or imported), or NULL. */
+wasm_memory *wasm_instance_memory(wasm_instance *inst);
+wasm_status wasm_instance_export(wasm_instance *inst, const char *name,
+                                 wasm_extern *out);
+wasm_func *wasm_instance_export_func(wasm_instance *inst, const char *name);
+
+/* Stop a running (or the next) call of this instance with
+ * WASM_TRAP_INTERRUPTED. Safe from any thread and from signal handlers.
+ * wasm_instance_clear_interrupt re-arms the instance. */
+void wasm_instance_interrupt(wasm_instance *inst);
+void wasm_instance_clear_interrupt(wasm_instance *inst);
+
+/* For host functions: attach a message / exit code to the trap they return. */
+void wasm_instance_set_trap_detail(wasm_instance *inst, int32_t exit_code,
+                                   const char *msg);
+
+/* ---- Calling ----------------------------------------------------------- */
+
+/* Signature text of a function ("ii->i"). */
+const char *wasm_func_signature(const wasm_func *f);
+uint32_t wasm_func_param_count(const wasm_func *f);
+uint32_t wasm_func_result_count(const wasm_func *f);
+wasm_valtype wasm_func_param_type(const wasm_func *f, uint32_t i);
+wasm_valtype wasm_func_result_type(const wasm_func *f, uint32_t i);
+
+/* Call `f` with typed arguments (checked against its signature: WASM_ERR_ARG
+ * on mismatch). On WASM_OK, results[0..nresults) are written. A trap returns
+ * its status with the function and code offset in *err. */
+wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
+                           wasm_value *results, uint32_t nresults,
+                           wasm_error *err);
+
+/* Convenience: look up an exported function by name and call it. */
+wasm_status wasm_instance_call(wasm_instance *inst, const char *name,
+                               const wasm_value *args, uint32_t nargs,
+                               wasm_value *results, uint32_t nresults,
+                               wasm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
