@@ -371,6 +371,22 @@ wasm_status wasm_memory_create(uint32_t min_pages, uint32_t max_pages,
 void wasm_memory_retain(wasm_memory *m);
 void wasm_memory_release(wasm_memory *m);
 
+/* Tables (instance.c). Grow by `delta` entries filled with `init`; returns
+ * the old size or -1 (over max, or allocation failure). */
+int64_t wasm_table_grow_internal(wasm_table *t, uint32_t delta, void *init);
+
+/* Runtime state the interpreter relies on (instance.c guarantees it):
+ * - inst->funcs[i] is non-NULL for every function index; host imports are
+ *   wasm_func with code == NULL and host != NULL; imported wasm functions are
+ *   the exporter's wasm_func (a different inst).
+ * - inst->types[t] points at a wasm_functype; call_indirect compares
+ *   inst->types[t] == f->type first, then wasm_functype_equal.
+ * - inst->elem_refs[s] holds segment s's references (NULL when dropped;
+ *   elem_dropped[s] set); active and declarative segments are dropped after
+ *   instantiation. data_dropped[d] likewise for data segments (active ones
+ *   dropped after instantiation); bytes come from module->datas[d].
+ * - inst->globals[g] points at the cell (imported globals are shared). */
+
 /* ---- Execution (interp.c) ---------------------------------------------- */
 
 /* Call `f` (wasm or host). `slots` holds the arguments on entry and the
