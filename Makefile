@@ -1,13 +1,31 @@
 # wagi-c build. `make` builds build/wagi; see README for the rest.
 # Source files are picked up by wildcard: adding a .c file needs no edit here.
+#
+#   make            build/wagi (the CLI)
+#   make test       setup + everything with $(WERROR), unit + spec + robustness,
+#                   one final "N passed, N failed" line
+#   make san        the same suites under ASan+UBSan, built in build-san/
+#   make unit | spectest | fuzz | bench | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
 OPT      ?= -O2
+
+# SANITIZE=1 (used by `make san`): ASan+UBSan build in its own directory.
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ifneq ($(SANITIZE),)
+OPT      := -O1
+BUILD    ?= build-san
+endif
+
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Isrc -Isrc/wasm -pthread
 LDFLAGS  += -pthread
 LDLIBS   += -lm
+ifneq ($(SANITIZE),)
+CFLAGS   += $(SAN_FLAGS)
+LDFLAGS  += $(SAN_FLAGS)
+endif
 
 BUILD    ?= build
 OBJ      := $(BUILD)/obj
@@ -19,7 +37,27 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(OBJ)/%.o)
 SPEC_SRC := $(wildcard tests/spec/*.c)
 SPEC_OBJ := $(SPEC_SRC:%.c=$(OBJ)/%.o)
 
-.PHONY: all clean test spectest unit demo bench setup san
+# Unit tests: each tests/unit/test_*.c is its own cmocka binary. Modules they
+# embed are tests/unit/wat/*.wat, turned into byte-array headers at build time.
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
+UNIT_WAT := $(wildcard tests/unit/wat/*.wat)
+UNIT_GEN := $(UNIT_WAT:tests/unit/wat/%.wat=$(BUILD)/unit/gen/%_wasm.h)
+
+FUZZ_BIN := $(BUILD)/fuzz-mutate
+BENCH_BIN := $(BUILD)/bench-engine
+
+# handle_segv=0 + allow_user_segv_handler=1: the engine's guard-page SIGSEGV
+# handler (memory.c) must see wasm out-of-bounds faults first; it chains to
+# the previous handler for real crashes.
+SAN_ENV  := ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allow_user_segv_handler=1:detect_leaks=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+RUN_SUITE := bash scripts/run-suite.sh
+LOGS      = $(BUILD)/test-logs
+
+.PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san \
+        test-build run-unit run-spectest run-fuzz
 all: $(BUILD)/wagi
 
 $(OBJ)/%.o: %.c
@@ -36,13 +74,100 @@ $(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libwasm.a
 $(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcjson
 
+# ---- unit tests ------------------------------------------------------------
+
+$(BUILD)/unit/wat/%.wasm: tests/unit/wat/%.wat
+	@mkdir -p $(dir $@)
+	wat2wasm --enable-all $< -o $@
+
+$(BUILD)/unit/gen/%_wasm.h: $(BUILD)/unit/wat/%.wasm scripts/bin2c.sh
+	@mkdir -p $(dir $@)
+	bash scripts/bin2c.sh $< $*_wasm > $@
+
+$(OBJ)/tests/unit/%.o: tests/unit/%.c $(UNIT_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD)/unit/gen -MMD -MP -c $< -o $@
+
+$(BUILD)/unit/%: $(OBJ)/tests/unit/%.o $(BUILD)/libwasm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# test_cli runs the wagi binary on the modules in $(BUILD)/unit/wat/.
+$(BUILD)/unit/test_cli: | $(BUILD)/wagi $(UNIT_WAT:tests/unit/wat/%.wat=$(BUILD)/unit/wat/%.wasm)
+
+# ---- robustness and benchmark drivers ---------------------------------------
+
+$(FUZZ_BIN): $(OBJ)/tests/fuzz/mutate.o $(BUILD)/libwasm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BENCH_BIN): $(OBJ)/bench/bench_engine.o $(BUILD)/libwasm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- top-level targets -------------------------------------------------------
+
 setup:
-	bash scripts/setup.sh
+	@bash scripts/setup.sh
+
+test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN)
+
+# Each suite runs even when the build or an earlier suite failed:
+# run-suite.sh keeps each suite's log and guarantees a summary line (a
+# missing binary or a crash counts as a failure), test-summary.sh adds them
+# up, prints the one final line and sets the exit status.
+test: setup
+	@rm -rf $(LOGS) && mkdir -p $(LOGS)
+	@$(call build-step,$(LOGS))
+	@$(MAKE) --no-print-directory run-unit run-spectest run-fuzz
+	@bash scripts/test-summary.sh $(LOGS)
+
+# build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
+# the outcome as a pseudo-suite: a failed build is one failure.
+define build-step
+if $(MAKE) --no-print-directory -k $(2) test-build; then \
+  echo "SUMMARY build: 0 passed, 0 failed" > $(1)/build.log; \
+else \
+  echo "SUMMARY build: 0 passed, 1 failed (build errors above)" > $(1)/build.log; \
+fi
+endef
+
+run-unit:
+	@$(RUN_SUITE) unit $(LOGS)/unit.log bash scripts/run-unit.sh $(UNIT_BIN)
+
+run-spectest:
+	@$(RUN_SUITE) spec $(LOGS)/spec.log $(BUILD)/spectest $(if $(WASM_TESTSUITE),--suite $(WASM_TESTSUITE))
+
+run-fuzz:
+	@$(RUN_SUITE) fuzz $(LOGS)/fuzz.log $(FUZZ_BIN) $(FUZZ_ARGS)
+
+unit: $(UNIT_BIN)
+	@bash scripts/run-unit.sh $(UNIT_BIN)
 
 spectest: $(BUILD)/spectest
 	$(BUILD)/spectest $(if $(WASM_TESTSUITE),--suite $(WASM_TESTSUITE))
 
+fuzz: $(FUZZ_BIN)
+	$(FUZZ_BIN) $(FUZZ_ARGS)
+
+san: setup
+	@rm -rf build-san/test-logs && mkdir -p build-san/test-logs
+	@$(call build-step,build-san/test-logs,SANITIZE=1)
+	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
+	  FUZZ_ARGS="--mutations 5000 $(FUZZ_ARGS)" run-unit run-spectest run-fuzz
+	@bash scripts/test-summary.sh build-san/test-logs
+
+bench: setup $(BUILD)/wagi $(BENCH_BIN)
+	bash bench/run.sh
+
+demo: setup $(BUILD)/wagi
+	@bash scripts/demo.sh
+
+demo-stop:
+	@echo "demo-stop: nothing to stop (the demo runs no server yet)"
+
 clean:
 	rm -rf build build-san
+
+# Keep objects and generated headers made through pattern chains.
+.SECONDARY:
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

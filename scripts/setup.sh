@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything wagi-c needs to build, test and run its demo on Debian 12.
-# Safe to run again: apt-get skips what is already installed.
+# Safe to run again: it only calls apt-get when a package is missing, and
+# prints nothing when everything is present (make test/demo run it each time).
+# Runs as root without sudo; otherwise through sudo.
 set -euo pipefail
 
 APT_PACKAGES=(
@@ -27,10 +29,13 @@ if command -v node >/dev/null 2>&1; then
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
+  if [ -n "$SUDO" ] && ! command -v sudo >/dev/null 2>&1; then
+    echo "setup: missing packages: ${missing[*]}" >&2
+    echo "setup: run this script as root (or install sudo) to install them" >&2
+    exit 1
+  fi
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "setup: all packages present"
 fi

@@ -180,12 +180,14 @@ typedef struct {
     wasm_memtype mem;
     wasm_globaltype global;
   } desc;
+  char *type_text;         /* introspection text (wasm_import_desc.type); decode.c */
 } wasm_import;
 
 typedef struct {
   char *name;
   uint8_t kind;
   uint32_t index;
+  char *type_text;         /* introspection text (wasm_export_desc.type); decode.c */
 } wasm_export;
 
 typedef struct {
@@ -364,6 +366,12 @@ extern _Thread_local wasm_trap_point *wasm_tls_trap_point;
 
 /* Installs the SIGSEGV/SIGBUS handler (idempotent, thread-safe). */
 void wasm_trap_init(void);
+/* Call on every entry into wasm from the embedder (wasm_func_call and the
+ * start function do). First call on a thread: wasm_trap_init and an
+ * alternate signal stack. Every outermost entry: one sigaction() to check
+ * that our SIGSEGV handler is still installed (cmocka, crash reporters may
+ * replace it) and take it back if not. */
+void wasm_trap_thread_init(void);
 
 /* Memory objects (memory.c). */
 wasm_status wasm_memory_create(uint32_t min_pages, uint32_t max_pages,

@@ -1,0 +1,466 @@
+/* main.c — the `wagi` command line: validate, inspect and invoke modules.
+ *
+ * Uses only the public engine API (wasm.h). The section walk in `inspect` is
+ * done here on the raw bytes because the API deliberately exposes modules,
+ * not their binary layout; it runs only after the engine accepted the module,
+ * so it can trust the structure but still checks every bound.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wasm.h"
+
+#define WAGI_VERSION "0.1.0"
+#define MAX_FILE_SIZE (1ull << 30)   /* 1 GiB: the engine's 32-bit offsets */
+
+/* Exit codes: 0 success, 1 error (usage, file, compile, link), 2 trap. */
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_TRAP = 2 };
+
+static const char *prog = "wagi";
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: %s COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  validate MODULE.wasm            decode and validate; prints \"ok\" or the error\n"
+          "  inspect MODULE.wasm             imports, exports, sections, limits\n"
+          "  invoke MODULE.wasm FUNC [ARG...]\n"
+          "                                  instantiate an import-free module and call the\n"
+          "                                  export FUNC; ARGs are parsed by its signature\n"
+          "                                  (integers in decimal or 0x hex, floats as\n"
+          "                                  decimal, inf, nan); prints the results\n"
+          "  --help                          this text\n"
+          "  --version                       version\n"
+          "\n"
+          "exit status: 0 success, 1 error (usage, file, invalid module, link), 2 trap\n",
+          prog);
+}
+
+/* Reads a whole file into a malloc'd buffer; prints the reason and returns
+ * NULL on failure. Files above 1 GiB are refused before reading. */
+static uint8_t *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0) {
+    fprintf(stderr, "%s: cannot stat %s: %s\n", prog, path, strerror(errno));
+    fclose(f);
+    return NULL;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "%s: %s is a directory, not a .wasm file\n", prog, path);
+    fclose(f);
+    return NULL;
+  }
+  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > MAX_FILE_SIZE) {
+    fprintf(stderr, "%s: %s is too large (%lld bytes; the limit is 1 GiB)\n", prog,
+            path, (long long)st.st_size);
+    fclose(f);
+    return NULL;
+  }
+  /* Read in chunks: pipes and /proc files report no useful size. */
+  size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 65536;
+  size_t n = 0;
+  uint8_t *buf = malloc(cap ? cap : 1);
+  if (!buf) goto nomem;
+  for (;;) {
+    if (n == cap) {
+      if (cap >= MAX_FILE_SIZE) {
+        fprintf(stderr, "%s: %s is too large (the limit is 1 GiB)\n", prog, path);
+        free(buf);
+        fclose(f);
+        return NULL;
+      }
+      size_t ncap = cap * 2 > MAX_FILE_SIZE + 1 ? MAX_FILE_SIZE + 1 : cap * 2;
+      uint8_t *nb = realloc(buf, ncap);
+      if (!nb) goto nomem;
+      buf = nb;
+      cap = ncap;
+    }
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (got == 0) break;
+  }
+  if (ferror(f)) {
+    fprintf(stderr, "%s: cannot read %s: %s\n", prog, path, strerror(errno));
+    free(buf);
+    fclose(f);
+    return NULL;
+  }
+  if (n > MAX_FILE_SIZE) {
+    fprintf(stderr, "%s: %s is too large (the limit is 1 GiB)\n", prog, path);
+    free(buf);
+    fclose(f);
+    return NULL;
+  }
+  fclose(f);
+  *len = n;
+  return buf;
+nomem:
+  fprintf(stderr, "%s: out of memory reading %s\n", prog, path);
+  free(buf);
+  fclose(f);
+  return NULL;
+}
+
+static const char *err_text(const wasm_error *err, wasm_status s) {
+  return err->msg[0] ? err->msg : wasm_status_str(s);
+}
+
+/* Loads and compiles a module; prints the error and returns NULL on failure.
+ * On success *bytes_out keeps the file bytes for callers that walk them. */
+static wasm_module *load_module(const char *path, uint8_t **bytes_out, size_t *len_out) {
+  size_t len = 0;
+  uint8_t *bytes = read_file(path, &len);
+  if (!bytes) return NULL;
+  wasm_module *m = NULL;
+  wasm_error err = {0};
+  wasm_status s = wasm_module_compile(bytes, len, &m, &err);
+  if (s != WASM_OK) {
+    fprintf(stderr, "%s: %s: %s\n", prog, path, err_text(&err, s));
+    free(bytes);
+    return NULL;
+  }
+  if (bytes_out) {
+    *bytes_out = bytes;
+    *len_out = len;
+  } else {
+    free(bytes);
+  }
+  return m;
+}
+
+/* ---- validate ------------------------------------------------------------ */
+
+static int cmd_validate(int argc, char **argv) {
+  if (argc != 1) {
+    fprintf(stderr, "%s: usage: %s validate MODULE.wasm\n", prog, prog);
+    return EXIT_ERR;
+  }
+  wasm_module *m = load_module(argv[0], NULL, NULL);
+  if (!m) return EXIT_ERR;
+  wasm_module_free(m);
+  puts("ok");
+  return EXIT_OK;
+}
+
+/* ---- inspect ------------------------------------------------------------- */
+
+/* A bounds-checked cursor for the section walk. */
+typedef struct {
+  const uint8_t *p, *end;
+  int bad;
+} cursor;
+
+static uint64_t cur_uleb(cursor *c) {
+  uint64_t v = 0;
+  for (unsigned shift = 0; shift < 64; shift += 7) {
+    if (c->p >= c->end) { c->bad = 1; return 0; }
+    uint8_t b = *c->p++;
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return v;
+  }
+  c->bad = 1;
+  return 0;
+}
+
+static uint8_t cur_u8(cursor *c) {
+  if (c->p >= c->end) { c->bad = 1; return 0; }
+  return *c->p++;
+}
+
+static const char *section_name(uint8_t id) {
+  static const char *names[] = {"custom", "type",   "import", "function", "table",
+                                "memory", "global", "export", "start",    "element",
+                                "code",   "data",   "datacount"};
+  return id < sizeof names / sizeof names[0] ? names[id] : "unknown";
+}
+
+static const char *kind_name(wasm_extern_kind k) {
+  switch (k) {
+  case WASM_EXTERN_FUNC: return "func";
+  case WASM_EXTERN_TABLE: return "table";
+  case WASM_EXTERN_MEMORY: return "memory";
+  case WASM_EXTERN_GLOBAL: return "global";
+  }
+  return "?";
+}
+
+static void print_limits(cursor *c) {
+  uint8_t flags = cur_u8(c);
+  uint64_t min = cur_uleb(c);
+  if (flags & 1) {
+    uint64_t max = cur_uleb(c);
+    printf("%" PRIu64 "..%" PRIu64, min, max);
+  } else {
+    printf("%" PRIu64 "..", min);
+  }
+  if (flags & 2) printf(" shared");
+}
+
+static void print_printable(const uint8_t *s, uint64_t n) {
+  for (uint64_t i = 0; i < n; i++) putchar(s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?');
+}
+
+static int cmd_inspect(int argc, char **argv) {
+  if (argc != 1) {
+    fprintf(stderr, "%s: usage: %s inspect MODULE.wasm\n", prog, prog);
+    return EXIT_ERR;
+  }
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  wasm_module *m = load_module(argv[0], &bytes, &len);
+  if (!m) return EXIT_ERR;
+
+  printf("module: %s (%zu bytes)\n", argv[0], len);
+
+  /* Sections: walk the binary (validated already, but stay bounds-checked). */
+  uint64_t nfunc_defined = 0, nfunc_imported = 0;
+  cursor c = {bytes + 8, bytes + len, 0};
+  printf("sections:\n");
+  while (c.p < c.end && !c.bad) {
+    size_t at = (size_t)(c.p - bytes);
+    uint8_t id = cur_u8(&c);
+    uint64_t size = cur_uleb(&c);
+    if (c.bad || size > (uint64_t)(c.end - c.p)) break;
+    cursor body = {c.p, c.p + size, 0};
+    printf("  %-9s at 0x%06zx  %8" PRIu64 " bytes", section_name(id), at, size);
+    if (id == 0) {
+      uint64_t nlen = cur_uleb(&body);
+      if (!body.bad && nlen <= (uint64_t)(body.end - body.p)) {
+        printf("  \"");
+        print_printable(body.p, nlen);
+        printf("\"");
+      }
+    } else if (id == 3) {
+      nfunc_defined = cur_uleb(&body);
+    } else if (id == 4 || id == 5) {
+      uint64_t n = cur_uleb(&body);
+      for (uint64_t i = 0; i < n && !body.bad; i++) {
+        printf(i ? ", " : "  ");
+        if (id == 4) {
+          uint8_t t = cur_u8(&body);
+          printf("%s ", t == 0x70 ? "funcref" : t == 0x6f ? "externref" : "?");
+        } else {
+          printf("pages ");
+        }
+        print_limits(&body);
+      }
+    }
+    printf("\n");
+    c.p += size;
+  }
+
+  uint32_t nimports = wasm_module_import_count(m);
+  printf("imports: %" PRIu32 "\n", nimports);
+  for (uint32_t i = 0; i < nimports; i++) {
+    wasm_import_desc d;
+    wasm_module_import(m, i, &d);
+    if (d.kind == WASM_EXTERN_FUNC) nfunc_imported++;
+    printf("  %-6s %s.%s  %s\n", kind_name(d.kind), d.module, d.name, d.type ? d.type : "");
+  }
+  uint32_t nexports = wasm_module_export_count(m);
+  printf("exports: %" PRIu32 "\n", nexports);
+  for (uint32_t i = 0; i < nexports; i++) {
+    wasm_export_desc d;
+    wasm_module_export(m, i, &d);
+    printf("  %-6s %-24s index %-5" PRIu32 " %s", kind_name(d.kind), d.name, d.index,
+           d.type ? d.type : "");
+    if (d.kind == WASM_EXTERN_FUNC) {
+      const char *fname = wasm_module_func_name(m, d.index);
+      if (fname) printf("  ($%s)", fname);
+    }
+    printf("\n");
+  }
+  printf("functions: %" PRIu64 " (%" PRIu64 " imported, %" PRIu64 " defined)\n",
+         nfunc_imported + nfunc_defined, nfunc_imported, nfunc_defined);
+
+  wasm_module_free(m);
+  free(bytes);
+  return EXIT_OK;
+}
+
+/* ---- invoke -------------------------------------------------------------- */
+
+/* Parses one argument as `type`. Integers accept signed decimal, unsigned
+ * decimal up to the type's width, and 0x hex (bit patterns). */
+static int parse_arg(const char *s, wasm_valtype type, wasm_value *out) {
+  char *end = NULL;
+  errno = 0;
+  out->type = type;
+  switch (type) {
+  case WASM_I32:
+  case WASM_I64: {
+    int64_t v;
+    if (s[0] == '-') {
+      long long x = strtoll(s, &end, 0);
+      v = (int64_t)x;
+      if (type == WASM_I32 && (x < INT32_MIN)) errno = ERANGE;
+    } else {
+      unsigned long long x = strtoull(s, &end, 0);
+      v = (int64_t)x;
+      if (type == WASM_I32 && x > UINT32_MAX) errno = ERANGE;
+    }
+    if (end == s || *end || errno) return 0;
+    if (type == WASM_I32) out->of.i32 = (int32_t)(uint32_t)v;
+    else out->of.i64 = v;
+    return 1;
+  }
+  case WASM_F32: {
+    float f = strtof(s, &end);
+    if (end == s || *end) return 0;
+    memcpy(&out->of.f32_bits, &f, 4);
+    return 1;
+  }
+  case WASM_F64: {
+    double d = strtod(s, &end);
+    if (end == s || *end) return 0;
+    memcpy(&out->of.f64_bits, &d, 8);
+    return 1;
+  }
+  default:
+    return 0;
+  }
+}
+
+static void print_value(const wasm_value *v) {
+  switch (v->type) {
+  case WASM_I32: printf("%" PRId32, v->of.i32); break;
+  case WASM_I64: printf("%" PRId64, v->of.i64); break;
+  case WASM_F32: {
+    float f;
+    memcpy(&f, &v->of.f32_bits, 4);
+    if (isnan(f)) printf("nan:0x%08" PRIx32, v->of.f32_bits);
+    else printf("%.9g", (double)f);
+    break;
+  }
+  case WASM_F64: {
+    double d;
+    memcpy(&d, &v->of.f64_bits, 8);
+    if (isnan(d)) printf("nan:0x%016" PRIx64, v->of.f64_bits);
+    else printf("%.17g", d);
+    break;
+  }
+  case WASM_V128:
+    printf("v128:0x");
+    for (int i = 15; i >= 0; i--) printf("%02x", v->of.v128[i]);
+    break;
+  case WASM_FUNCREF:
+  case WASM_EXTERNREF:
+    if (v->of.ref) printf("%s:%p", wasm_valtype_str(v->type), v->of.ref);
+    else printf("%s:null", wasm_valtype_str(v->type));
+    break;
+  default: printf("?"); break;
+  }
+}
+
+static int cmd_invoke(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "%s: usage: %s invoke MODULE.wasm FUNC [ARG...]\n", prog, prog);
+    return EXIT_ERR;
+  }
+  const char *path = argv[0], *fname = argv[1];
+  wasm_module *m = load_module(path, NULL, NULL);
+  if (!m) return EXIT_ERR;
+
+  int rc = EXIT_ERR;
+  wasm_instance *inst = NULL;
+  wasm_value *args = NULL, *results = NULL;
+  wasm_error err = {0};
+
+  uint32_t nimports = wasm_module_import_count(m);
+  if (nimports > 0) {
+    wasm_import_desc d;
+    wasm_module_import(m, 0, &d);
+    fprintf(stderr,
+            "%s: %s: the module has %" PRIu32 " import(s) (first: %s %s.%s); "
+            "invoke runs import-free modules only\n",
+            prog, path, nimports, kind_name(d.kind), d.module, d.name);
+    goto out;
+  }
+  wasm_status s = wasm_instantiate(m, NULL, NULL, &inst, &err);
+  if (s != WASM_OK) {
+    fprintf(stderr, "%s: %s: %s: %s\n", prog, path,
+            wasm_status_is_trap(s) ? "trap during instantiation" : "instantiation failed",
+            err_text(&err, s));
+    rc = wasm_status_is_trap(s) ? EXIT_TRAP : EXIT_ERR;
+    goto out;
+  }
+  wasm_func *f = wasm_instance_export_func(inst, fname);
+  if (!f) {
+    fprintf(stderr, "%s: %s: no exported function \"%s\"\n", prog, path, fname);
+    goto out;
+  }
+  uint32_t np = wasm_func_param_count(f), nr = wasm_func_result_count(f);
+  if ((uint32_t)(argc - 2) != np) {
+    fprintf(stderr, "%s: %s has signature %s: expected %" PRIu32 " argument(s), got %d\n",
+            prog, fname, wasm_func_signature(f), np, argc - 2);
+    goto out;
+  }
+  args = calloc(np ? np : 1, sizeof *args);
+  results = calloc(nr ? nr : 1, sizeof *results);
+  if (!args || !results) {
+    fprintf(stderr, "%s: out of memory\n", prog);
+    goto out;
+  }
+  for (uint32_t i = 0; i < np; i++) {
+    wasm_valtype t = wasm_func_param_type(f, i);
+    if (!parse_arg(argv[2 + i], t, &args[i])) {
+      fprintf(stderr, "%s: argument %" PRIu32 " \"%s\" is not a valid %s\n", prog, i + 1,
+              argv[2 + i], wasm_valtype_str(t));
+      goto out;
+    }
+  }
+  s = wasm_func_call(f, args, np, results, nr, &err);
+  if (s != WASM_OK) {
+    if (wasm_status_is_trap(s)) {
+      fprintf(stderr, "%s: trap: %s\n", prog, err_text(&err, s));
+      rc = EXIT_TRAP;
+    } else {
+      fprintf(stderr, "%s: call failed: %s\n", prog, err_text(&err, s));
+    }
+    goto out;
+  }
+  for (uint32_t i = 0; i < nr; i++) {
+    if (i) putchar(' ');
+    print_value(&results[i]);
+  }
+  putchar('\n');
+  rc = EXIT_OK;
+out:
+  free(args);
+  free(results);
+  if (inst) wasm_instance_free(inst);
+  wasm_module_free(m);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_ERR;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return EXIT_OK;
+  }
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+    printf("wagi %s (WebAssembly 2.0 interpreter)\n", WAGI_VERSION);
+    return EXIT_OK;
+  }
+  if (!strcmp(cmd, "validate")) return cmd_validate(argc - 2, argv + 2);
+  if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 2, argv + 2);
+  if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 2, argv + 2);
+  fprintf(stderr, "%s: unknown command \"%s\" (try %s --help)\n", prog, cmd, prog);
+  return EXIT_ERR;
+}

@@ -1,0 +1,111 @@
+/* code.h — the internal threaded code shared by compile.c and interp.c.
+ *
+ * A function body is translated once into an array of 8-byte cells. Each
+ * instruction starts with a cell holding the address of its handler inside
+ * the interpreter loop (direct threading, computed goto); its operands follow
+ * as 32-bit frame-slot indices packed two per cell, 64-bit immediates or
+ * branch-target pointers. Every wasm operand-stack position has a fixed frame
+ * slot, so instructions name slots directly (register-machine style):
+ *   frame = [params | locals | operand stack], results written at slot 0.
+ */
+#ifndef WAGI_WASM_CODE_H
+#define WAGI_WASM_CODE_H
+
+#include <stdint.h>
+
+#include "wasm_int.h"
+
+#if defined(__has_include)
+#if __has_include("simd_ops.h")
+#define WASM_HAVE_SIMD 1
+#endif
+#endif
+#ifndef WASM_HAVE_SIMD
+#define WASM_HAVE_SIMD 0
+#endif
+
+typedef union wasm_cell {
+  const void *h;               /* handler address */
+  const union wasm_cell *t;    /* branch target */
+  uint64_t u;
+  uint32_t a[2];
+} wasm_cell;
+
+/* Internal opcodes. Numeric ops come from opcodes.def: every NUMERIC op gets
+ * a handler of the same name (operands: dst, a[, b[, c]]); i32/i64 binary ops
+ * also get NAME_I with an immediate second operand. Loads, stores and lane
+ * ops keep their names; loads and stores also get NAME_A whose address is
+ * (u32)(slot + imm) (folds an i32.add of a constant into the access). The helper macros below expand to IOP_X(name) which
+ * the includer defines before including opcodes.def. */
+#define WASM_IOP_NUM_OP(name, code, text, kind, res, p1, p2, p3, lanes) \
+  WASM_IOPK_##kind(name, p1, p2)
+#define WASM_IOPK_SPECIAL(name, p1, p2)
+#define WASM_IOPK_NUMERIC(name, p1, p2) WASM_IOPN_##p2(name, p1)
+#define WASM_IOPK_LOAD(name, p1, p2) IOP_X(name) IOP_X(name##_A)
+#define WASM_IOPK_STORE(name, p1, p2) IOP_X(name) IOP_X(name##_A)
+#define WASM_IOPK_EXTRACT_LANE(name, p1, p2) IOP_X(name)
+#define WASM_IOPK_REPLACE_LANE(name, p1, p2) IOP_X(name)
+#define WASM_IOPK_LOAD_LANE(name, p1, p2) IOP_X(name)
+#define WASM_IOPK_STORE_LANE(name, p1, p2) IOP_X(name)
+#define WASM_IOPN_NONE(name, p1) IOP_X(name)
+#define WASM_IOPN_I32(name, p1) WASM_IOPB_##p1(name)
+#define WASM_IOPN_I64(name, p1) WASM_IOPB_##p1(name)
+#define WASM_IOPN_F32(name, p1) IOP_X(name)
+#define WASM_IOPN_F64(name, p1) IOP_X(name)
+#define WASM_IOPN_V128(name, p1) IOP_X(name)
+#define WASM_IOPB_I32(name) IOP_X(name) IOP_X(name##_I)
+#define WASM_IOPB_I64(name) IOP_X(name) IOP_X(name##_I)
+#define WASM_IOPB_V128(name) IOP_X(name)
+
+/* i32 compare-and-branch fusions: name, C operator, operand type. */
+#define WASM_BRCMP_LIST(X)                                                   \
+  X(EQ, ==, uint32_t) X(NE, !=, uint32_t) X(LT_S, <, int32_t)               \
+  X(LT_U, <, uint32_t) X(GT_S, >, int32_t) X(GT_U, >, uint32_t)             \
+  X(LE_S, <=, int32_t) X(LE_U, <=, uint32_t) X(GE_S, >=, int32_t)           \
+  X(GE_U, >=, uint32_t)
+
+#define WASM_BRCMP_IOPS(X, n) X(BR_##n) X(BR_##n##_I) X(BR_##n##_L) X(BR_##n##_I_L)
+#define WASM_BRCMP_IOPS_(n, op, T) WASM_BRCMP_IOPS(IOP_X, n)
+
+/* Hand-written handlers (operand layout in interp.c next to each). */
+#define WASM_IOP_SPECIALS(X)                                                  \
+  X(UNREACHABLE) X(MOV) X(MOV2) X(CONST) X(CONST2)                           \
+  X(BR) X(BR_L) X(BR_IF) X(BR_IF_L) X(BR_IFNOT) X(BR_IFNOT_L) X(BR_TABLE)      \
+  X(RETURN) X(CALL) X(CALL_INDIRECT) X(SELECT) X(SELECT2)                    \
+  X(GLOBAL_GET) X(GLOBAL_GET2) X(GLOBAL_SET) X(GLOBAL_SET2)                  \
+  X(MEMORY_SIZE) X(MEMORY_GROW) X(MEMORY_INIT) X(DATA_DROP) X(MEMORY_COPY)   \
+  X(MEMORY_FILL) X(TABLE_GET) X(TABLE_SET) X(TABLE_INIT) X(ELEM_DROP)        \
+  X(TABLE_COPY) X(TABLE_GROW) X(TABLE_SIZE) X(TABLE_FILL) X(REF_FUNC)        \
+  X(SHUFFLE)
+
+enum wasm_iop {
+#define IOP_X(n) WASM_IOP_##n,
+#define WASM_OP WASM_IOP_NUM_OP
+#define WASM_OP_FC WASM_IOP_NUM_OP
+#if WASM_HAVE_SIMD
+#define WASM_OP_FD WASM_IOP_NUM_OP
+#endif
+#include "opcodes.def"
+  WASM_IOP_SPECIALS(IOP_X)
+  WASM_BRCMP_LIST(WASM_BRCMP_IOPS_)
+#undef IOP_X
+  WASM_IOP_COUNT
+};
+
+/* A compiled function body. Allocated as one block (cells follow). */
+struct wasm_code {
+  uint32_t func_index;
+  uint32_t param_slots;      /* cells of parameters */
+  uint32_t local_slots;      /* params + declared locals */
+  uint32_t frame_slots;      /* locals + deepest operand stack (+ call room) */
+  uint32_t result_slots;
+  uint32_t ncells;
+  uint32_t npc;              /* entries in pc_map */
+  uint32_t *pc_map;          /* pairs (cell index, wasm byte offset), sorted */
+  wasm_cell *cells;
+};
+
+/* Handler addresses indexed by enum wasm_iop (the interpreter exports them). */
+const void *const *wasm_interp_labels(void);
+
+#endif

@@ -1,0 +1,1228 @@
+/* compile.c — translates validated function bodies into threaded code.
+ *
+ * One pass per body. The wasm operand stack is tracked at compile time: each
+ * stack position owns a fixed frame slot ("canonical slot"), but an entry
+ * may still live elsewhere — in a local's slot (pending local.get) or as a
+ * constant — until something needs it in its canonical slot (block
+ * boundaries, calls, a local.set of that local). Consumers address the
+ * operand where it lives, so `local.get a; local.get b; i32.add` is one
+ * instruction reading both locals directly. Fusions done here:
+ *   - constants as immediates for i32/i64 binary ops and compares;
+ *   - a result followed by local.set/tee is written straight into the local;
+ *   - i32 compare / eqz followed by br_if or if becomes one compare-branch.
+ * Branch targets are resolved to cell pointers; values carried by branches
+ * are moved into the target's slots by explicit moves emitted on the taken
+ * path only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "code.h"
+#include "wasm_int.h"
+
+#define NONE32 UINT32_MAX
+
+/* Where a stack entry's value is: its canonical slot, a local's slot, a
+ * constant, or (K_ADDI) an i32 sum "base + imm" not computed yet, whose base
+ * is a local (local != NONE32) or the entry's own canonical slot. */
+enum { K_SLOT, K_LOCAL, K_CONST, K_ADDI };
+
+typedef struct {
+  uint8_t kind, type;
+  uint32_t slot;          /* canonical slot of this stack position */
+  uint32_t local;         /* K_LOCAL, K_ADDI */
+  uint64_t val;           /* K_CONST, K_ADDI */
+  uint8_t saved;          /* emit_return: kind to restore */
+} vent;
+
+enum { F_BLOCK, F_LOOP, F_IF, F_ELSE, F_FUNC };
+
+typedef struct {
+  uint8_t kind;
+  bool unreachable;
+  uint32_t height;        /* vstack entries below the block's params */
+  uint32_t base_slot;     /* slot of the first param / result */
+  uint32_t nparams, nresults;
+  const uint8_t *ptypes, *rtypes;
+  uint32_t label;         /* loop: cell index of the loop head */
+  uint32_t fix;           /* forward-branch chain: cell index + 1, 0 = none */
+  uint32_t else_fix;      /* if: cell holding the jump to else, or NONE32 */
+} cfr;
+
+typedef struct {
+  const wasm_module *m;
+  const void *const *labels;
+  uint32_t func;
+  const wasm_functype *ft;
+  uint32_t nlocals;       /* params + declared locals */
+  const uint8_t *body_ltypes;
+  uint32_t *lslot;
+  uint32_t local_slots;
+
+  wasm_cell *code; uint32_t ncode, capcode;
+  uint32_t *pcmap; uint32_t npc, cappc;
+  uint32_t *tfix; uint32_t ntfix, captfix;
+  vent *vs; uint32_t nvs, capvs;
+  cfr *cs; uint32_t ncs, capcs;
+  uint32_t cur_slot, max_slot;
+  bool oom;
+
+  uint32_t last_start;    /* start of the last instruction, NONE32 after a label */
+  int last_iop;
+  bool last_dst;          /* last instruction writes its result to A0 */
+  uint32_t cur_off;       /* module offset of the wasm instruction being compiled */
+} comp;
+
+/* ---- Opcode table from opcodes.def -------------------------------------- */
+
+#define T_NONE 0
+#define T_I32 WASM_I32
+#define T_I64 WASM_I64
+#define T_F32 WASM_F32
+#define T_F64 WASM_F64
+#define T_V128 WASM_V128
+
+enum { OK_SPECIAL, OK_NUMERIC, OK_LOAD, OK_STORE, OK_EXTRACT_LANE, OK_REPLACE_LANE,
+       OK_LOAD_LANE, OK_STORE_LANE };
+
+typedef struct {
+  uint8_t kind, res, p1, p2, p3;
+  bool valid;
+  int16_t iop, iop_i;
+} opinfo;
+
+#define IOPOF_SPECIAL(name) -1
+#define IOPOF_NUMERIC(name) WASM_IOP_##name
+#define IOPOF_LOAD(name) WASM_IOP_##name
+#define IOPOF_STORE(name) WASM_IOP_##name
+#define IOPOF_EXTRACT_LANE(name) WASM_IOP_##name
+#define IOPOF_REPLACE_LANE(name) WASM_IOP_##name
+#define IOPOF_LOAD_LANE(name) WASM_IOP_##name
+#define IOPOF_STORE_LANE(name) WASM_IOP_##name
+#define IMMOF_SPECIAL(name, p1, p2) -1
+#define IMMOF_NUMERIC(name, p1, p2) IMMN_##p2(name, p1)
+#define IMMOF_LOAD(name, p1, p2) -1
+#define IMMOF_STORE(name, p1, p2) -1
+#define IMMOF_EXTRACT_LANE(name, p1, p2) -1
+#define IMMOF_REPLACE_LANE(name, p1, p2) -1
+#define IMMOF_LOAD_LANE(name, p1, p2) -1
+#define IMMOF_STORE_LANE(name, p1, p2) -1
+#define IMMN_NONE(name, p1) -1
+#define IMMN_F32(name, p1) -1
+#define IMMN_F64(name, p1) -1
+#define IMMN_V128(name, p1) -1
+#define IMMN_I32(name, p1) IMMB_##p1(name)
+#define IMMN_I64(name, p1) IMMB_##p1(name)
+#define IMMB_I32(name) WASM_IOP_##name##_I
+#define IMMB_I64(name) WASM_IOP_##name##_I
+#define IMMB_V128(name) -1
+#define OPI(name, code, text, kind, res, p1, p2, p3, lanes) \
+  [code] = {OK_##kind, T_##res, T_##p1, T_##p2, T_##p3, true, IOPOF_##kind(name), IMMOF_##kind(name, p1, p2)},
+
+static const opinfo OPS[256] = {
+#define WASM_OP OPI
+#include "opcodes.def"
+};
+static const opinfo OPS_FC[32] = {
+#define WASM_OP_FC OPI
+#include "opcodes.def"
+};
+#if WASM_HAVE_SIMD
+static const opinfo OPS_FD[256] = {
+#define WASM_OP_FD OPI
+#include "opcodes.def"
+};
+#endif
+
+/* ---- Buffers ---------------------------------------------------------------- */
+
+static bool grow(comp *c, void **p, uint32_t *cap, uint32_t need, size_t elem) {
+  if (need <= *cap) return true;
+  if (c->oom) return false;
+  uint64_t n = *cap ? (uint64_t)*cap * 2 : 64;
+  while (n < need) n *= 2;
+  if (n > UINT32_MAX / 2 || n * elem > ((size_t)1 << 34)) { c->oom = true; return false; }
+  void *q = realloc(*p, (size_t)n * elem);
+  if (!q) { c->oom = true; return false; }
+  *p = q;
+  *cap = (uint32_t)n;
+  return true;
+}
+
+static void put_cell(comp *c, uint64_t u) {
+  if (!grow(c, (void **)&c->code, &c->capcode, c->ncode + 1, sizeof(wasm_cell))) return;
+  c->code[c->ncode++].u = u;
+}
+
+static void emit_op(comp *c, int iop) {
+  if (!grow(c, (void **)&c->pcmap, &c->cappc, c->npc + 2, sizeof(uint32_t))) return;
+  c->pcmap[c->npc++] = c->ncode;
+  c->pcmap[c->npc++] = c->cur_off;
+  c->last_start = c->ncode;
+  c->last_iop = iop;
+  c->last_dst = false;
+  if (!grow(c, (void **)&c->code, &c->capcode, c->ncode + 1, sizeof(wasm_cell))) return;
+  c->code[c->ncode++].h = c->labels[iop];
+}
+
+static void emit2(comp *c, uint32_t a, uint32_t b) {
+  put_cell(c, (uint64_t)a | ((uint64_t)b << 32));
+}
+
+/* A cell holding a branch target (cell index until finalisation). */
+static uint32_t emit_target(comp *c, uint32_t idx) {
+  if (!grow(c, (void **)&c->tfix, &c->captfix, c->ntfix + 1, sizeof(uint32_t))) return 0;
+  c->tfix[c->ntfix++] = c->ncode;
+  put_cell(c, idx);
+  return c->ncode - 1;
+}
+
+/* Removes the last instruction (used when fusing it into a branch). */
+static void unemit_last(comp *c) {
+  c->ncode = c->last_start;
+  while (c->npc >= 2 && c->pcmap[c->npc - 2] >= c->ncode) c->npc -= 2;
+  c->last_start = NONE32;
+}
+
+static void place_label(comp *c) { c->last_start = NONE32; }
+
+/* Forward reference to frame f's end label. */
+static void emit_fwd(comp *c, cfr *f) {
+  uint32_t cell = emit_target(c, f->fix);
+  if (!c->oom) f->fix = cell + 1;
+}
+
+static void patch_chain(comp *c, uint32_t head, uint32_t target) {
+  while (head && !c->oom) {
+    uint32_t cell = head - 1;
+    head = (uint32_t)c->code[cell].u;
+    c->code[cell].u = target;
+  }
+}
+
+/* ---- Operand stack ------------------------------------------------------------ */
+
+static inline uint32_t width(uint8_t t) { return t == WASM_V128 ? 2 : 1; }
+
+static vent *push(comp *c, uint8_t type, uint8_t kind) {
+  if (!grow(c, (void **)&c->vs, &c->capvs, c->nvs + 1, sizeof(vent))) return NULL;
+  vent *e = &c->vs[c->nvs++];
+  e->kind = kind;
+  e->type = type;
+  e->slot = c->cur_slot;
+  e->local = 0;
+  e->val = 0;
+  c->cur_slot += width(type);
+  if (c->cur_slot > c->max_slot) c->max_slot = c->cur_slot;
+  return e;
+}
+
+static vent pop(comp *c) {
+  vent e = c->vs[--c->nvs];
+  c->cur_slot = e.slot;
+  return e;
+}
+
+static void emit_mov(comp *c, uint8_t type, uint32_t dst, uint32_t src) {
+  if (dst == src) return;
+  emit_op(c, width(type) == 2 ? WASM_IOP_MOV2 : WASM_IOP_MOV);
+  emit2(c, dst, src);
+  c->last_dst = true;
+}
+
+static void emit_const(comp *c, uint32_t dst, uint64_t v) {
+  emit_op(c, WASM_IOP_CONST);
+  emit2(c, dst, 0);
+  put_cell(c, v);
+  c->last_dst = true;
+}
+
+static uint32_t addi_base(const comp *c, const vent *e) {
+  return e->local != NONE32 ? c->lslot[e->local] : e->slot;
+}
+
+/* Writes the value of entry e into slot dst. */
+static void move_to(comp *c, const vent *e, uint32_t dst) {
+  if (e->kind == K_CONST) emit_const(c, dst, e->val);
+  else if (e->kind == K_ADDI) {
+    emit_op(c, WASM_IOP_I32_ADD_I);
+    emit2(c, dst, addi_base(c, e));
+    emit2(c, (uint32_t)e->val, 0);
+    c->last_dst = true;
+  }
+  else if (e->kind == K_LOCAL) emit_mov(c, e->type, dst, c->lslot[e->local]);
+  else emit_mov(c, e->type, dst, e->slot);
+}
+
+/* Forces entry e into its canonical slot. */
+static void materialize(comp *c, vent *e) {
+  if (e->kind == K_SLOT) return;
+  move_to(c, e, e->slot);
+  e->kind = K_SLOT;
+}
+
+/* Slot where entry e can be read (constants are materialised). */
+static uint32_t src(comp *c, vent *e) {
+  if (e->kind == K_LOCAL) return c->lslot[e->local];
+  if (e->kind == K_CONST || e->kind == K_ADDI) materialize(c, e);
+  return e->slot;
+}
+
+static void flush_all(comp *c) {
+  for (uint32_t i = 0; i < c->nvs; i++) materialize(c, &c->vs[i]);
+}
+
+static void flush_local(comp *c, uint32_t x) {
+  for (uint32_t i = 0; i < c->nvs; i++)
+    if ((c->vs[i].kind == K_LOCAL || c->vs[i].kind == K_ADDI) && c->vs[i].local == x)
+      materialize(c, &c->vs[i]);
+}
+
+static bool has_local(comp *c, uint32_t x) {
+  for (uint32_t i = 0; i < c->nvs; i++)
+    if ((c->vs[i].kind == K_LOCAL || c->vs[i].kind == K_ADDI) && c->vs[i].local == x) return true;
+  return false;
+}
+
+static uint8_t local_type(comp *c, uint32_t x) {
+  return x < c->ft->nparams ? c->ft->types[x] : c->body_ltypes[x - c->ft->nparams];
+}
+
+/* ---- Control ------------------------------------------------------------------ */
+
+static const uint8_t VT_BYTES[] = {WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_V128,
+                                   WASM_FUNCREF, WASM_EXTERNREF};
+
+static void block_type(comp *c, int64_t bt, cfr *f) {
+  f->nparams = f->nresults = 0;
+  f->ptypes = f->rtypes = NULL;
+  if (bt == -64) return;
+  if (bt < 0) {
+    uint8_t b = (uint8_t)(bt & 0x7f);
+    for (size_t i = 0; i < sizeof VT_BYTES; i++)
+      if (VT_BYTES[i] == b) { f->rtypes = &VT_BYTES[i]; f->nresults = 1; }
+    return;
+  }
+  const wasm_functype *t = &c->m->types[bt];
+  f->nparams = t->nparams;
+  f->nresults = t->nresults;
+  f->ptypes = t->types;
+  f->rtypes = t->types + t->nparams;
+}
+
+static cfr *push_frame(comp *c, uint8_t kind, int64_t bt) {
+  if (!grow(c, (void **)&c->cs, &c->capcs, c->ncs + 1, sizeof(cfr))) return NULL;
+  cfr *f = &c->cs[c->ncs++];
+  memset(f, 0, sizeof *f);
+  f->kind = kind;
+  f->else_fix = NONE32;
+  block_type(c, bt, f);
+  f->height = c->nvs - f->nparams;
+  f->base_slot = f->nparams ? c->vs[f->height].slot : c->cur_slot;
+  return f;
+}
+
+/* Resets the operand stack to frame f's base and pushes `n` values of
+ * `types` in their canonical slots. */
+static void reset_stack(comp *c, cfr *f, uint32_t n, const uint8_t *types) {
+  c->nvs = f->height;
+  c->cur_slot = f->base_slot;
+  for (uint32_t i = 0; i < n; i++) push(c, types[i], K_SLOT);
+}
+
+/* Moves the top `n` values into consecutive slots starting at `dst`. */
+static void move_top(comp *c, uint32_t n, uint32_t dst) {
+  uint32_t first = c->nvs - n;
+  for (uint32_t i = 0; i < n; i++) {
+    vent *e = &c->vs[first + i];
+    if (!(e->kind == K_SLOT && e->slot == dst)) move_to(c, e, dst);
+    dst += width(e->type);
+  }
+}
+
+static bool top_in_place(comp *c, uint32_t n, uint32_t dst) {
+  uint32_t first = c->nvs - n;
+  for (uint32_t i = 0; i < n; i++) {
+    vent *e = &c->vs[first + i];
+    if (!(e->kind == K_SLOT && e->slot == dst)) return false;
+    dst += width(e->type);
+  }
+  return true;
+}
+
+static uint32_t arity(const cfr *f) { return f->kind == F_LOOP ? f->nparams : f->nresults; }
+
+static void emit_return(comp *c) {
+  uint32_t n = c->ft->nresults;
+  uint32_t first = c->nvs - n;
+  /* A local read from a slot the results overwrite must be copied out first.
+   * The entries are restored afterwards: on br_if this code runs only on the
+   * taken path, so the fall-through path must not believe they moved. */
+  for (uint32_t i = 0; i < n; i++) {
+    vent *e = &c->vs[first + i];
+    e->saved = e->kind;
+    if ((e->kind == K_LOCAL || e->kind == K_ADDI) && e->local != NONE32 &&
+        c->lslot[e->local] < c->ft->result_slots) {
+      move_to(c, e, e->slot);
+      e->kind = K_SLOT;
+    }
+  }
+  move_top(c, n, 0);
+  for (uint32_t i = 0; i < n; i++) c->vs[first + i].kind = c->vs[first + i].saved;
+  emit_op(c, WASM_IOP_RETURN);
+}
+
+/* Unconditional jump to label `depth`, including value moves. */
+static void emit_br(comp *c, uint32_t depth) {
+  cfr *f = &c->cs[c->ncs - 1 - depth];
+  if (f->kind == F_FUNC) { emit_return(c); return; }
+  move_top(c, arity(f), f->base_slot);
+  if (f->kind == F_LOOP) {
+    emit_op(c, WASM_IOP_BR_L);
+    emit_target(c, f->label);
+  } else {
+    emit_op(c, WASM_IOP_BR);
+    emit_fwd(c, f);
+  }
+}
+
+/* A condition popped for br_if / if: either a fusable compare or a slot. */
+typedef struct {
+  int k;                  /* compare index 0..9 (BR_EQ..BR_GE_U), -1: plain, -2: eqz */
+  bool imm;
+  uint32_t a, b;
+} cond_t;
+
+static cond_t take_cond(comp *c) {
+  cond_t r = {-1, false, 0, 0};
+  vent e = pop(c);
+  if (e.kind == K_SLOT && c->last_start != NONE32 && c->last_dst &&
+      c->code[c->last_start + 1].a[0] == e.slot) {
+    int iop = c->last_iop;
+    const wasm_cell *ins = &c->code[c->last_start];
+    if (iop >= WASM_IOP_I32_EQ && iop <= WASM_IOP_I32_GE_U_I) {
+      /* enum order: I32_EQ, I32_EQ_I, I32_NE, I32_NE_I, ... */
+      int rel = iop - WASM_IOP_I32_EQ;
+      r.k = rel / 2;
+      r.imm = rel & 1;
+      r.a = ins[1].a[1];
+      r.b = r.imm ? ins[2].a[0] : ins[2].a[0];
+      unemit_last(c);
+      return r;
+    }
+    if (iop == WASM_IOP_I32_EQZ) {
+      r.k = -2;
+      r.a = ins[1].a[1];
+      unemit_last(c);
+      return r;
+    }
+  }
+  r.a = src(c, &e);
+  return r;
+}
+
+static const int NEG_CMP[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
+
+/* Conditional branch on `cd` (negated if `neg`) to a target given later:
+ * returns the target cell. `loop`: the target is a loop head. */
+static uint32_t emit_cond_jump(comp *c, cond_t cd, bool neg, bool loop) {
+  if (cd.k >= 0) {
+    int k = neg ? NEG_CMP[cd.k] : cd.k;
+    emit_op(c, WASM_IOP_BR_EQ + 4 * k + (cd.imm ? 1 : 0) + (loop ? 2 : 0));
+    emit2(c, cd.a, cd.b);
+  } else {
+    bool n = (cd.k == -2) ? !neg : neg;
+    emit_op(c, (n ? WASM_IOP_BR_IFNOT : WASM_IOP_BR_IF) + (loop ? 1 : 0));
+    emit2(c, cd.a, 0);
+  }
+  return emit_target(c, 0);
+}
+
+static void emit_br_if(comp *c, uint32_t depth) {
+  cond_t cd = take_cond(c);
+  cfr *f = &c->cs[c->ncs - 1 - depth];
+  if (f->kind != F_FUNC && top_in_place(c, arity(f), f->base_slot)) {
+    uint32_t cell = emit_cond_jump(c, cd, false, f->kind == F_LOOP);
+    if (c->oom) return;
+    if (f->kind == F_LOOP) c->code[cell].u = f->label;
+    else { c->code[cell].u = f->fix; f->fix = cell + 1; }
+    return;
+  }
+  uint32_t skip = emit_cond_jump(c, cd, true, false);
+  emit_br(c, depth);
+  if (c->oom) return;
+  c->code[skip].u = c->ncode;
+  place_label(c);
+}
+
+static void emit_br_table(comp *c, uint32_t n, const uint32_t *depths) {
+  vent e = pop(c);
+  uint32_t idx = src(c, &e);
+  emit_op(c, WASM_IOP_BR_TABLE);
+  emit2(c, idx, n);
+  uint32_t first = c->ncode;
+  for (uint32_t i = 0; i <= n; i++) {
+    cfr *f = &c->cs[c->ncs - 1 - depths[i]];
+    if (f->kind == F_BLOCK || f->kind == F_IF || f->kind == F_ELSE) {
+      if (top_in_place(c, arity(f), f->base_slot)) { emit_fwd(c, f); continue; }
+    }
+    emit_target(c, NONE32);   /* stub, patched below */
+  }
+  for (uint32_t i = 0; i <= n && !c->oom; i++) {
+    if (c->code[first + i].u != NONE32) continue;
+    c->code[first + i].u = c->ncode;
+    emit_br(c, depths[i]);
+  }
+}
+
+/* ---- Instructions ---------------------------------------------------------------- */
+
+static const uint8_t MIRROR_CMP[8] = {2, 3, 0, 1, 6, 7, 4, 5};   /* lt_s.. ge_u */
+
+static bool commutative(uint8_t op) {
+  switch (op) {
+  case WASM_OP_I32_ADD: case WASM_OP_I32_MUL: case WASM_OP_I32_AND: case WASM_OP_I32_OR:
+  case WASM_OP_I32_XOR: case WASM_OP_I32_EQ: case WASM_OP_I32_NE:
+  case WASM_OP_I64_ADD: case WASM_OP_I64_MUL: case WASM_OP_I64_AND: case WASM_OP_I64_OR:
+  case WASM_OP_I64_XOR: case WASM_OP_I64_EQ: case WASM_OP_I64_NE:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Numeric op `op` (single-byte table) or FC/FD op described by `oi`. */
+static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t op) {
+  if (oi->p2 == T_NONE) {
+    vent a = pop(c);
+    uint32_t sa = src(c, &a);
+    emit_op(c, oi->iop);
+    emit2(c, a.slot, sa);
+    c->last_dst = true;
+    push(c, oi->res, K_SLOT);
+    return;
+  }
+  if (oi->p3 != T_NONE) {
+    vent x = pop(c), b = pop(c), a = pop(c);
+    uint32_t sa = src(c, &a), sb = src(c, &b), sx = src(c, &x);
+    emit_op(c, oi->iop);
+    emit2(c, a.slot, sa);
+    emit2(c, sb, sx);
+    c->last_dst = true;
+    push(c, oi->res, K_SLOT);
+    return;
+  }
+  vent b = pop(c), a = pop(c);
+  uint32_t dst = a.slot;   /* the result takes the deeper position */
+  if (oi->iop_i >= 0 && table == OPS && a.kind == K_CONST && b.kind != K_CONST) {
+    uint8_t nop = 0;
+    if (commutative(op)) nop = op;
+    else if (op >= WASM_OP_I32_LT_S && op <= WASM_OP_I32_GE_U)
+      nop = (uint8_t)(WASM_OP_I32_LT_S + MIRROR_CMP[op - WASM_OP_I32_LT_S]);
+    else if (op >= WASM_OP_I64_LT_S && op <= WASM_OP_I64_GE_U)
+      nop = (uint8_t)(WASM_OP_I64_LT_S + MIRROR_CMP[op - WASM_OP_I64_LT_S]);
+    if (nop) {
+      vent t = a; a = b; b = t;
+      oi = &OPS[nop];
+    }
+  }
+  /* (An own-slot base must already sit in the result's slot: not after a swap.) */
+  if ((oi->iop == WASM_IOP_I32_ADD || oi->iop == WASM_IOP_I32_SUB) && b.kind == K_CONST &&
+      a.kind != K_CONST && (a.kind == K_LOCAL || a.local != NONE32 || a.slot == dst) &&
+      (a.kind != K_SLOT || a.slot == dst)) {
+    /* Defer x + imm: a load/store can fold it into its address. */
+    uint32_t imm = (uint32_t)b.val;
+    if (oi->iop == WASM_IOP_I32_SUB) imm = 0u - imm;
+    uint32_t base_local = a.kind == K_LOCAL ? a.local : a.kind == K_ADDI ? a.local : NONE32;
+    if (a.kind == K_ADDI) imm += (uint32_t)a.val;
+    vent *e = push(c, WASM_I32, K_ADDI);
+    if (e) { e->local = base_local; e->val = imm; }
+    return;
+  }
+  if (oi->iop_i >= 0 && b.kind == K_CONST) {
+    uint32_t sa = src(c, &a);
+    emit_op(c, oi->iop_i);
+    if (oi->p1 == T_I32) {
+      emit2(c, dst, sa);
+      emit2(c, (uint32_t)b.val, 0);
+    } else {
+      emit2(c, dst, sa);
+      put_cell(c, b.val);
+    }
+  } else {
+    uint32_t sa = src(c, &a), sb = src(c, &b);
+    emit_op(c, oi->iop);
+    emit2(c, dst, sa);
+    emit2(c, sb, 0);
+  }
+  c->last_dst = true;
+  push(c, oi->res, K_SLOT);
+}
+
+static void memarg(wasm_reader *r, uint32_t *offset) {
+  wasm_read_u32(r);              /* alignment: a hint only */
+  *offset = wasm_read_u32(r);
+}
+
+static void emit_load(comp *c, const opinfo *oi, uint32_t offset) {
+  vent a = pop(c);
+  if (a.kind == K_ADDI) {
+    emit_op(c, oi->iop + 1);
+    emit2(c, a.slot, addi_base(c, &a));
+    emit2(c, (uint32_t)a.val, offset);
+    c->last_dst = true;
+    push(c, oi->res, K_SLOT);
+    return;
+  }
+  uint32_t sa = src(c, &a);
+  emit_op(c, oi->iop);
+  emit2(c, a.slot, sa);
+  emit2(c, offset, 0);
+  c->last_dst = true;
+  push(c, oi->res, K_SLOT);
+}
+
+static void emit_store(comp *c, const opinfo *oi, uint32_t offset) {
+  vent v = pop(c), a = pop(c);
+  if (a.kind == K_ADDI) {
+    uint32_t sv = src(c, &v);
+    emit_op(c, oi->iop + 1);
+    emit2(c, addi_base(c, &a), sv);
+    emit2(c, (uint32_t)a.val, offset);
+    return;
+  }
+  uint32_t sa = src(c, &a), sv = src(c, &v);
+  emit_op(c, oi->iop);
+  emit2(c, sa, sv);
+  emit2(c, offset, 0);
+}
+
+static void emit_call(comp *c, const wasm_functype *t, int iop, uint32_t x, uint32_t y,
+                      uint32_t idx_slot, bool indirect) {
+  uint32_t first = c->nvs - t->nparams;
+  for (uint32_t i = first; i < c->nvs; i++) materialize(c, &c->vs[i]);
+  uint32_t base = t->nparams ? c->vs[first].slot : c->cur_slot;
+  c->nvs = first;
+  c->cur_slot = base;
+  emit_op(c, iop);
+  emit2(c, base, x);
+  if (indirect) emit2(c, y, idx_slot);
+  for (uint32_t i = 0; i < t->nresults; i++) push(c, t->types[t->nparams + i], K_SLOT);
+  /* Host callees use max(params, results) cells from the base. */
+  if (base + t->param_slots > c->max_slot) c->max_slot = base + t->param_slots;
+}
+
+/* Skips the immediates of `op` (unreachable code). */
+static void skip_imm(wasm_reader *r, uint8_t op) {
+  switch (op) {
+  case WASM_OP_BLOCK: case WASM_OP_LOOP: case WASM_OP_IF: wasm_read_sleb(r, 33); break;
+  case WASM_OP_BR: case WASM_OP_BR_IF: case WASM_OP_CALL: case WASM_OP_LOCAL_GET:
+  case WASM_OP_LOCAL_SET: case WASM_OP_LOCAL_TEE: case WASM_OP_GLOBAL_GET:
+  case WASM_OP_GLOBAL_SET: case WASM_OP_TABLE_GET: case WASM_OP_TABLE_SET:
+  case WASM_OP_REF_FUNC: case WASM_OP_MEMORY_SIZE: case WASM_OP_MEMORY_GROW:
+    wasm_read_u32(r); break;
+  case WASM_OP_REF_NULL: wasm_read_u8(r); break;
+  case WASM_OP_BR_TABLE: {
+    uint32_t n = wasm_read_u32(r);
+    for (uint64_t i = 0; i <= n && !r->err; i++) wasm_read_u32(r);
+    break;
+  }
+  case WASM_OP_CALL_INDIRECT: wasm_read_u32(r); wasm_read_u32(r); break;
+  case WASM_OP_SELECT_T: {
+    uint32_t n = wasm_read_u32(r);
+    for (uint32_t i = 0; i < n && !r->err; i++) wasm_read_u8(r);
+    break;
+  }
+  case WASM_OP_I32_CONST: wasm_read_sleb(r, 32); break;
+  case WASM_OP_I64_CONST: wasm_read_sleb(r, 64); break;
+  case WASM_OP_F32_CONST: for (int i = 0; i < 4; i++) wasm_read_u8(r); break;
+  case WASM_OP_F64_CONST: for (int i = 0; i < 8; i++) wasm_read_u8(r); break;
+  case WASM_PREFIX_FC: {
+    uint32_t sub = wasm_read_u32(r);
+    switch (sub) {
+    case WASM_FC_MEMORY_INIT: case WASM_FC_TABLE_INIT: case WASM_FC_MEMORY_COPY:
+    case WASM_FC_TABLE_COPY:
+      wasm_read_u32(r); wasm_read_u32(r); break;
+    case WASM_FC_DATA_DROP: case WASM_FC_MEMORY_FILL: case WASM_FC_ELEM_DROP:
+    case WASM_FC_TABLE_GROW: case WASM_FC_TABLE_SIZE: case WASM_FC_TABLE_FILL:
+      wasm_read_u32(r); break;
+    default: break;
+    }
+    break;
+  }
+  case WASM_PREFIX_FD: {
+    uint32_t sub = wasm_read_u32(r);
+    if (sub == WASM_FD_V128_CONST || sub == WASM_FD_I8X16_SHUFFLE) {
+      for (int i = 0; i < 16; i++) wasm_read_u8(r);
+    } else if (sub <= WASM_FD_V128_STORE || sub == WASM_FD_V128_LOAD32_ZERO ||
+               sub == WASM_FD_V128_LOAD64_ZERO) {
+      wasm_read_u32(r); wasm_read_u32(r);
+    } else if (sub >= WASM_FD_V128_LOAD8_LANE && sub <= WASM_FD_V128_STORE64_LANE) {
+      wasm_read_u32(r); wasm_read_u32(r); wasm_read_u8(r);
+    } else if (sub >= WASM_FD_I8X16_EXTRACT_LANE_S && sub <= WASM_FD_F64X2_REPLACE_LANE) {
+      wasm_read_u8(r);
+    }
+    break;
+  }
+  default:
+    if (op >= WASM_OP_I32_LOAD && op <= WASM_OP_I64_STORE32) { wasm_read_u32(r); wasm_read_u32(r); }
+    break;
+  }
+}
+
+/* Marks the rest of the current block unreachable. */
+static void set_unreachable(comp *c) { c->cs[c->ncs - 1].unreachable = true; }
+
+static wasm_status fail(comp *c, wasm_error *err, wasm_status st, const char *what) {
+  char label[128];
+  wasm_func_label(c->m, c->func, label, sizeof label);
+  return wasm_error_set(err, st, c->func, c->cur_off, "%s: %s at 0x%x: %s",
+                        st == WASM_ERR_NOMEM ? "out of memory" : "invalid", label, c->cur_off, what);
+}
+
+#if WASM_HAVE_SIMD
+static void emit_simd(comp *c, wasm_reader *r, uint32_t sub);
+#endif
+
+static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
+  wasm_reader rd = {c->m->bytes, b->code, b->code_end, NULL, NULL};
+  wasm_reader *r = &rd;
+  push_frame(c, F_FUNC, -64);
+  if (c->oom) return fail(c, err, WASM_ERR_NOMEM, "compiling");
+  {
+    cfr *f = &c->cs[0];
+    f->nresults = c->ft->nresults;
+    f->rtypes = c->ft->types + c->ft->nparams;
+    f->base_slot = 0;
+  }
+  uint32_t skip_depth = 0;
+  uint32_t *depths = NULL;
+  uint32_t capdepths = 0;
+
+  while (r->p < r->end && c->ncs > 0 && !c->oom && !r->err) {
+    const uint8_t *at = r->p;
+    c->cur_off = (uint32_t)(at - c->m->bytes);
+    uint8_t op = wasm_read_u8(r);
+    cfr *top = &c->cs[c->ncs - 1];
+
+    if (top->unreachable) {
+      if (op == WASM_OP_BLOCK || op == WASM_OP_LOOP || op == WASM_OP_IF) {
+        skip_depth++;
+        skip_imm(r, op);
+        continue;
+      }
+      if (op == WASM_OP_END && skip_depth) { skip_depth--; continue; }
+      if (op == WASM_OP_ELSE && skip_depth) continue;
+      if (op != WASM_OP_END && op != WASM_OP_ELSE) { skip_imm(r, op); continue; }
+    }
+
+    switch (op) {
+    case WASM_OP_UNREACHABLE:
+      emit_op(c, WASM_IOP_UNREACHABLE);
+      set_unreachable(c);
+      break;
+    case WASM_OP_NOP:
+      break;
+    case WASM_OP_BLOCK: case WASM_OP_LOOP: {
+      int64_t bt = wasm_read_sleb(r, 33);
+      flush_all(c);
+      cfr *f = push_frame(c, op == WASM_OP_BLOCK ? F_BLOCK : F_LOOP, bt);
+      if (!f) break;
+      f->label = c->ncode;
+      place_label(c);
+      break;
+    }
+    case WASM_OP_IF: {
+      int64_t bt = wasm_read_sleb(r, 33);
+      cond_t cd = take_cond(c);
+      flush_all(c);
+      uint32_t cell = emit_cond_jump(c, cd, true, false);
+      cfr *f = push_frame(c, F_IF, bt);
+      if (!f) break;
+      f->else_fix = cell;
+      break;
+    }
+    case WASM_OP_ELSE: {
+      cfr *f = top;
+      if (!f->unreachable) {
+        move_top(c, f->nresults, f->base_slot);
+        emit_op(c, WASM_IOP_BR);
+        emit_fwd(c, f);
+      }
+      if (c->oom) break;
+      c->code[f->else_fix].u = c->ncode;
+      f->else_fix = NONE32;
+      place_label(c);
+      f->kind = F_ELSE;
+      f->unreachable = false;
+      skip_depth = 0;
+      reset_stack(c, f, f->nparams, f->ptypes);
+      break;
+    }
+    case WASM_OP_END: {
+      cfr *f = top;
+      skip_depth = 0;
+      if (f->kind == F_FUNC) {
+        if (!f->unreachable) emit_return(c);
+        c->ncs--;
+        break;
+      }
+      if (!f->unreachable) move_top(c, f->nresults, f->base_slot);
+      if (c->oom) break;
+      if (f->else_fix != NONE32) c->code[f->else_fix].u = c->ncode;
+      patch_chain(c, f->fix, c->ncode);
+      place_label(c);
+      cfr fr = *f;
+      c->ncs--;
+      reset_stack(c, &fr, fr.nresults, fr.rtypes);
+      break;
+    }
+    case WASM_OP_BR: {
+      uint32_t d = wasm_read_u32(r);
+      emit_br(c, d);
+      set_unreachable(c);
+      break;
+    }
+    case WASM_OP_BR_IF:
+      emit_br_if(c, wasm_read_u32(r));
+      break;
+    case WASM_OP_BR_TABLE: {
+      uint32_t n = wasm_read_u32(r);
+      if (r->err) break;
+      if ((uint64_t)n + 1 > (size_t)(r->end - r->p)) { wasm_reader_fail(r, "br_table too long"); break; }
+      if (!grow(c, (void **)&depths, &capdepths, n + 1, sizeof(uint32_t))) break;
+      for (uint32_t i = 0; i <= n; i++) depths[i] = wasm_read_u32(r);
+      if (r->err) break;
+      emit_br_table(c, n, depths);
+      set_unreachable(c);
+      break;
+    }
+    case WASM_OP_RETURN:
+      emit_return(c);
+      set_unreachable(c);
+      break;
+    case WASM_OP_CALL: {
+      uint32_t fi = wasm_read_u32(r);
+      emit_call(c, &c->m->types[c->m->func_type[fi]], WASM_IOP_CALL, fi, 0, 0, false);
+      break;
+    }
+    case WASM_OP_CALL_INDIRECT: {
+      uint32_t ti = wasm_read_u32(r), tab = wasm_read_u32(r);
+      vent e = pop(c);
+      uint32_t is = src(c, &e);
+      emit_call(c, &c->m->types[ti], WASM_IOP_CALL_INDIRECT, ti, tab, is, true);
+      break;
+    }
+    case WASM_OP_DROP:
+      pop(c);
+      break;
+    case WASM_OP_SELECT: case WASM_OP_SELECT_T: {
+      if (op == WASM_OP_SELECT_T) {
+        uint32_t n = wasm_read_u32(r);
+        for (uint32_t i = 0; i < n && !r->err; i++) wasm_read_u8(r);
+      }
+      vent cd = pop(c), b = pop(c), a = pop(c);
+      uint32_t sa = src(c, &a), sb = src(c, &b), sc = src(c, &cd);
+      emit_op(c, width(a.type) == 2 ? WASM_IOP_SELECT2 : WASM_IOP_SELECT);
+      emit2(c, a.slot, sa);
+      emit2(c, sb, sc);
+      c->last_dst = true;
+      push(c, a.type, K_SLOT);
+      break;
+    }
+    case WASM_OP_LOCAL_GET: {
+      uint32_t x = wasm_read_u32(r);
+      vent *e = push(c, local_type(c, x), K_LOCAL);
+      if (e) e->local = x;
+      break;
+    }
+    case WASM_OP_LOCAL_SET: case WASM_OP_LOCAL_TEE: {
+      uint32_t x = wasm_read_u32(r);
+      vent e = pop(c);
+      uint32_t ls = c->lslot[x];
+      if (e.kind == K_SLOT && c->last_start != NONE32 && c->last_dst &&
+          c->code[c->last_start + 1].a[0] == e.slot && !has_local(c, x)) {
+        c->code[c->last_start + 1].a[0] = ls;      /* write the result into the local */
+        c->last_start = NONE32;
+      } else if (!(e.kind == K_LOCAL && e.local == x)) {
+        flush_local(c, x);
+        move_to(c, &e, ls);
+        c->last_dst = false;
+      }
+      if (op == WASM_OP_LOCAL_TEE) {
+        vent *t = push(c, e.type, K_LOCAL);
+        if (t) t->local = x;
+      }
+      break;
+    }
+    case WASM_OP_GLOBAL_GET: {
+      uint32_t g = wasm_read_u32(r);
+      uint8_t t = c->m->global_types[g].type;
+      vent *e = push(c, t, K_SLOT);
+      if (!e) break;
+      emit_op(c, width(t) == 2 ? WASM_IOP_GLOBAL_GET2 : WASM_IOP_GLOBAL_GET);
+      emit2(c, e->slot, g);
+      c->last_dst = true;
+      break;
+    }
+    case WASM_OP_GLOBAL_SET: {
+      uint32_t g = wasm_read_u32(r);
+      vent e = pop(c);
+      uint32_t s = src(c, &e);
+      emit_op(c, width(e.type) == 2 ? WASM_IOP_GLOBAL_SET2 : WASM_IOP_GLOBAL_SET);
+      emit2(c, g, s);
+      break;
+    }
+    case WASM_OP_TABLE_GET: {
+      uint32_t t = wasm_read_u32(r);
+      vent e = pop(c);
+      materialize(c, &e);
+      emit_op(c, WASM_IOP_TABLE_GET);
+      emit2(c, e.slot, t);
+      push(c, c->m->tables[t].elemtype, K_SLOT);
+      break;
+    }
+    case WASM_OP_TABLE_SET: {
+      uint32_t t = wasm_read_u32(r);
+      vent v = pop(c), i = pop(c);
+      uint32_t si = src(c, &i), sv = src(c, &v);
+      emit_op(c, WASM_IOP_TABLE_SET);
+      emit2(c, si, sv);
+      emit2(c, t, 0);
+      break;
+    }
+    case WASM_OP_MEMORY_SIZE: {
+      wasm_read_u32(r);
+      vent *e = push(c, WASM_I32, K_SLOT);
+      if (!e) break;
+      emit_op(c, WASM_IOP_MEMORY_SIZE);
+      emit2(c, e->slot, 0);
+      break;
+    }
+    case WASM_OP_MEMORY_GROW: {
+      wasm_read_u32(r);
+      vent e = pop(c);
+      materialize(c, &e);
+      emit_op(c, WASM_IOP_MEMORY_GROW);
+      emit2(c, e.slot, 0);
+      push(c, WASM_I32, K_SLOT);
+      break;
+    }
+    case WASM_OP_I32_CONST: {
+      vent *e = push(c, WASM_I32, K_CONST);
+      uint32_t v = (uint32_t)wasm_read_sleb(r, 32);
+      if (e) e->val = v;
+      break;
+    }
+    case WASM_OP_I64_CONST: {
+      vent *e = push(c, WASM_I64, K_CONST);
+      uint64_t v = (uint64_t)wasm_read_sleb(r, 64);
+      if (e) e->val = v;
+      break;
+    }
+    case WASM_OP_F32_CONST: case WASM_OP_F64_CONST: {
+      unsigned n = op == WASM_OP_F32_CONST ? 4 : 8;
+      uint64_t v = 0;
+      for (unsigned i = 0; i < n; i++) v |= (uint64_t)wasm_read_u8(r) << (8 * i);
+      vent *e = push(c, op == WASM_OP_F32_CONST ? WASM_F32 : WASM_F64, K_CONST);
+      if (e) e->val = v;
+      break;
+    }
+    case WASM_OP_REF_NULL: {
+      uint8_t t = wasm_read_u8(r);
+      vent *e = push(c, t, K_CONST);
+      if (e) e->val = 0;
+      break;
+    }
+    case WASM_OP_REF_IS_NULL: {
+      vent a = pop(c);
+      uint32_t sa = src(c, &a);
+      emit_op(c, WASM_IOP_I64_EQZ);
+      emit2(c, a.slot, sa);
+      c->last_dst = true;
+      push(c, WASM_I32, K_SLOT);
+      break;
+    }
+    case WASM_OP_REF_FUNC: {
+      uint32_t fi = wasm_read_u32(r);
+      vent *e = push(c, WASM_FUNCREF, K_SLOT);
+      if (!e) break;
+      emit_op(c, WASM_IOP_REF_FUNC);
+      emit2(c, e->slot, fi);
+      c->last_dst = true;
+      break;
+    }
+    case WASM_PREFIX_FC: {
+      uint32_t sub = wasm_read_u32(r);
+      if (sub <= WASM_FC_I64_TRUNC_SAT_F64_U) {
+        emit_numeric(c, &OPS_FC[sub], OPS_FC, 0);
+        break;
+      }
+      switch (sub) {
+      case WASM_FC_MEMORY_INIT: case WASM_FC_MEMORY_COPY: case WASM_FC_MEMORY_FILL: {
+        uint32_t x = wasm_read_u32(r);
+        if (sub != WASM_FC_MEMORY_FILL) wasm_read_u32(r);
+        vent n = pop(c), s = pop(c), d = pop(c);
+        uint32_t sd = src(c, &d), ss = src(c, &s), sn = src(c, &n);
+        emit_op(c, sub == WASM_FC_MEMORY_INIT ? WASM_IOP_MEMORY_INIT
+                   : sub == WASM_FC_MEMORY_COPY ? WASM_IOP_MEMORY_COPY : WASM_IOP_MEMORY_FILL);
+        emit2(c, sd, ss);
+        emit2(c, sn, x);
+        break;
+      }
+      case WASM_FC_DATA_DROP: case WASM_FC_ELEM_DROP: {
+        uint32_t x = wasm_read_u32(r);
+        emit_op(c, sub == WASM_FC_DATA_DROP ? WASM_IOP_DATA_DROP : WASM_IOP_ELEM_DROP);
+        emit2(c, x, 0);
+        break;
+      }
+      case WASM_FC_TABLE_INIT: case WASM_FC_TABLE_COPY: {
+        uint32_t x = wasm_read_u32(r), y = wasm_read_u32(r);
+        vent n = pop(c), s = pop(c), d = pop(c);
+        uint32_t sd = src(c, &d), ss = src(c, &s), sn = src(c, &n);
+        emit_op(c, sub == WASM_FC_TABLE_INIT ? WASM_IOP_TABLE_INIT : WASM_IOP_TABLE_COPY);
+        emit2(c, sd, ss);
+        /* table.init seg table -> (seg, table); table.copy dst src -> (dst, src) */
+        emit2(c, sn, x);
+        emit2(c, y, 0);
+        break;
+      }
+      case WASM_FC_TABLE_GROW: {
+        uint32_t t = wasm_read_u32(r);
+        vent n = pop(c), init = pop(c);
+        materialize(c, &init);
+        uint32_t sn = src(c, &n);
+        emit_op(c, WASM_IOP_TABLE_GROW);
+        emit2(c, init.slot, sn);
+        emit2(c, t, 0);
+        push(c, WASM_I32, K_SLOT);
+        break;
+      }
+      case WASM_FC_TABLE_SIZE: {
+        uint32_t t = wasm_read_u32(r);
+        vent *e = push(c, WASM_I32, K_SLOT);
+        if (!e) break;
+        emit_op(c, WASM_IOP_TABLE_SIZE);
+        emit2(c, e->slot, t);
+        break;
+      }
+      case WASM_FC_TABLE_FILL: {
+        uint32_t t = wasm_read_u32(r);
+        vent n = pop(c), v = pop(c), i = pop(c);
+        uint32_t si = src(c, &i), sv = src(c, &v), sn = src(c, &n);
+        emit_op(c, WASM_IOP_TABLE_FILL);
+        emit2(c, si, sv);
+        emit2(c, sn, t);
+        break;
+      }
+      default:
+        return fail(c, err, WASM_ERR_INVALID, "unknown 0xfc opcode");
+      }
+      break;
+    }
+    case WASM_PREFIX_FD: {
+#if WASM_HAVE_SIMD
+      uint32_t sub = wasm_read_u32(r);
+      emit_simd(c, r, sub);
+      break;
+#else
+      free(depths);
+      return fail(c, err, WASM_ERR_INVALID, "SIMD not yet supported");
+#endif
+    }
+    default: {
+      const opinfo *oi = &OPS[op];
+      if (!oi->valid) { free(depths); return fail(c, err, WASM_ERR_INVALID, "unknown opcode"); }
+      if (oi->kind == OK_NUMERIC) emit_numeric(c, oi, OPS, op);
+      else if (oi->kind == OK_LOAD || oi->kind == OK_STORE) {
+        uint32_t off;
+        memarg(r, &off);
+        if (oi->kind == OK_LOAD) emit_load(c, oi, off);
+        else emit_store(c, oi, off);
+      } else {
+        free(depths);
+        return fail(c, err, WASM_ERR_INVALID, "unexpected opcode");
+      }
+      break;
+    }
+    }
+  }
+  free(depths);
+  if (c->oom) return fail(c, err, WASM_ERR_NOMEM, "compiling");
+  if (r->err) return fail(c, err, WASM_ERR_INVALID, r->err);
+  if (c->ncs != 0) return fail(c, err, WASM_ERR_INVALID, "function body has no end");
+  return WASM_OK;
+}
+
+#if WASM_HAVE_SIMD
+static void emit_simd(comp *c, wasm_reader *r, uint32_t sub) {
+  if (sub == WASM_FD_V128_CONST) {
+    uint64_t lo = 0, hi = 0;
+    for (int i = 0; i < 8; i++) lo |= (uint64_t)wasm_read_u8(r) << (8 * i);
+    for (int i = 0; i < 8; i++) hi |= (uint64_t)wasm_read_u8(r) << (8 * i);
+    vent *e = push(c, WASM_V128, K_SLOT);
+    if (!e) return;
+    emit_op(c, WASM_IOP_CONST2);
+    emit2(c, e->slot, 0);
+    put_cell(c, lo);
+    put_cell(c, hi);
+    c->last_dst = true;
+    return;
+  }
+  if (sub == WASM_FD_I8X16_SHUFFLE) {
+    uint64_t lo = 0, hi = 0;
+    for (int i = 0; i < 8; i++) lo |= (uint64_t)wasm_read_u8(r) << (8 * i);
+    for (int i = 0; i < 8; i++) hi |= (uint64_t)wasm_read_u8(r) << (8 * i);
+    vent b = pop(c), a = pop(c);
+    uint32_t sa = src(c, &a), sb = src(c, &b);
+    emit_op(c, WASM_IOP_SHUFFLE);
+    emit2(c, a.slot, sa);
+    emit2(c, sb, 0);
+    put_cell(c, lo);
+    put_cell(c, hi);
+    c->last_dst = true;
+    push(c, WASM_V128, K_SLOT);
+    return;
+  }
+  if (sub > 0xff || !OPS_FD[sub].valid) { wasm_reader_fail(r, "unknown SIMD opcode"); return; }
+  const opinfo *oi = &OPS_FD[sub];
+  uint32_t off = 0;
+  switch (oi->kind) {
+  case OK_NUMERIC: emit_numeric(c, oi, OPS_FD, 0); return;
+  case OK_LOAD: memarg(r, &off); emit_load(c, oi, off); return;
+  case OK_STORE: memarg(r, &off); emit_store(c, oi, off); return;
+  case OK_EXTRACT_LANE: {
+    uint8_t lane = wasm_read_u8(r);
+    vent v = pop(c);
+    uint32_t sv = src(c, &v);
+    emit_op(c, oi->iop);
+    emit2(c, v.slot, sv);
+    emit2(c, lane, 0);
+    c->last_dst = true;
+    push(c, oi->res, K_SLOT);
+    return;
+  }
+  case OK_REPLACE_LANE: {
+    uint8_t lane = wasm_read_u8(r);
+    vent x = pop(c), v = pop(c);
+    uint32_t sv = src(c, &v), sx = src(c, &x);
+    emit_op(c, oi->iop);
+    emit2(c, v.slot, sv);
+    emit2(c, sx, lane);
+    c->last_dst = true;
+    push(c, WASM_V128, K_SLOT);
+    return;
+  }
+  case OK_LOAD_LANE: {
+    memarg(r, &off);
+    uint8_t lane = wasm_read_u8(r);
+    vent v = pop(c), a = pop(c);
+    uint32_t sa = src(c, &a), sv = src(c, &v);
+    emit_op(c, oi->iop);
+    emit2(c, a.slot, sa);
+    emit2(c, sv, lane);
+    emit2(c, off, 0);
+    c->last_dst = true;
+    push(c, WASM_V128, K_SLOT);
+    return;
+  }
+  case OK_STORE_LANE: {
+    memarg(r, &off);
+    uint8_t lane = wasm_read_u8(r);
+    vent v = pop(c), a = pop(c);
+    uint32_t sa = src(c, &a), sv = src(c, &v);
+    emit_op(c, oi->iop);
+    emit2(c, sa, sv);
+    emit2(c, lane, off);
+    return;
+  }
+  default:
+    wasm_reader_fail(r, "unexpected SIMD opcode");
+  }
+}
+#endif
+
+/* Compiles defined function `i` into a freshly allocated wasm_code. */
+static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *const *labels,
+                                struct wasm_code **out, wasm_error *err) {
+  const wasm_body *b = &m->bodies[i];
+  comp c;
+  memset(&c, 0, sizeof c);
+  c.m = m;
+  c.labels = labels;
+  c.func = m->nfunc_imports + i;
+  c.ft = &m->types[m->func_type[c.func]];
+  c.body_ltypes = b->local_types;
+  c.last_start = NONE32;
+  c.cur_off = b->offset;
+  uint64_t nl = (uint64_t)c.ft->nparams + b->nlocals;
+  if (nl > 0x10000000u) return fail(&c, err, WASM_ERR_INVALID, "too many locals");
+  c.nlocals = (uint32_t)nl;
+  c.lslot = malloc((size_t)(c.nlocals ? c.nlocals : 1) * sizeof(uint32_t));
+  if (!c.lslot) return fail(&c, err, WASM_ERR_NOMEM, "locals");
+  uint32_t s = 0;
+  for (uint32_t k = 0; k < c.nlocals; k++) {
+    c.lslot[k] = s;
+    s += width(local_type(&c, k));
+  }
+  c.local_slots = s;
+  c.cur_slot = c.max_slot = s;
+
+  wasm_status st = compile_body(&c, b, err);
+  struct wasm_code *code = NULL;
+  if (st == WASM_OK) {
+    size_t sz = sizeof(struct wasm_code) + (size_t)c.ncode * sizeof(wasm_cell) +
+                (size_t)c.npc * sizeof(uint32_t);
+    code = malloc(sz);
+    if (!code) {
+      st = fail(&c, err, WASM_ERR_NOMEM, "code");
+    } else {
+      code->func_index = c.func;
+      code->param_slots = c.ft->param_slots;
+      code->local_slots = c.local_slots;
+      uint32_t fs = c.max_slot + 2;
+      if (fs < c.ft->result_slots) fs = c.ft->result_slots;
+      code->frame_slots = fs;
+      code->result_slots = c.ft->result_slots;
+      code->ncells = c.ncode;
+      code->cells = (wasm_cell *)(code + 1);
+      memcpy(code->cells, c.code, (size_t)c.ncode * sizeof(wasm_cell));
+      code->npc = c.npc / 2;
+      code->pc_map = (uint32_t *)(code->cells + c.ncode);
+      memcpy(code->pc_map, c.pcmap, (size_t)c.npc * sizeof(uint32_t));
+      for (uint32_t k = 0; k < c.ntfix; k++) {
+        wasm_cell *cell = &code->cells[c.tfix[k]];
+        uint64_t t = cell->u;
+        cell->t = t < c.ncode ? code->cells + t : code->cells;
+      }
+    }
+  }
+  free(c.lslot);
+  free(c.code);
+  free(c.pcmap);
+  free(c.tfix);
+  free(c.vs);
+  free(c.cs);
+  if (st == WASM_OK) *out = code;
+  return st;
+}
+
+wasm_status wasm_compile(wasm_module *m, wasm_error *err) {
+  const void *const *labels = wasm_interp_labels();
+  uint32_t n = m->nfuncs - m->nfunc_imports;
+  for (uint32_t i = 0; i < n; i++) {
+    struct wasm_code *code = NULL;
+    wasm_status st = compile_func(m, i, labels, &code, err);
+    if (st != WASM_OK) {
+      for (uint32_t k = 0; k < i; k++) {
+        wasm_code_free(m->bodies[k].compiled);
+        m->bodies[k].compiled = NULL;
+      }
+      return st;
+    }
+    m->bodies[i].compiled = code;
+  }
+  return WASM_OK;
+}
+
+void wasm_code_free(struct wasm_code *code) { free(code); }

@@ -1,0 +1,782 @@
+/* interp.c — executes the threaded code built by compile.c.
+ *
+ * One big function with computed goto (direct threading): each instruction's
+ * first cell is the address of its handler label. Hot state (ip, fp, memory
+ * base, globals, function table) lives in locals so the C compiler keeps it in
+ * registers. wasm->wasm calls never recurse on the C stack: the callee's
+ * frame starts at the caller's first argument slot (register window) and the
+ * return address goes to a separate per-thread control stack.
+ *
+ * Memory accesses are unchecked: addresses land in the 8 GiB reservation made
+ * by memory.c and a fault there is turned into a trap through the thread's
+ * wasm_trap_point (sigsetjmp in wasm_interp_invoke).
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "code.h"
+#include "wasm_int.h"
+
+#if WASM_HAVE_SIMD
+#include "simd_ops.h"
+#endif
+
+/* ---- Per-thread stacks -------------------------------------------------- */
+
+typedef struct cframe {
+  const wasm_cell *ret;
+  uint64_t *fp;
+  wasm_func *f;
+} cframe;
+
+#define STACK_SLOTS_ALLOC ((size_t)1 << 20)   /* 8 MiB of value stack */
+#define STACK_SLOTS_SLACK ((size_t)1 << 16)   /* room for the entry frame above the limit */
+#define CFRAMES_ALLOC ((size_t)1 << 17)
+
+static _Thread_local uint64_t *t_stack, *t_stack_end, *t_top;
+static _Thread_local cframe *t_cs, *t_cs_end, *t_csp;
+
+/* Maps both per-thread stacks once; pages are touched lazily. Returns 0 on
+ * failure (address space exhausted). */
+static int thread_stacks(void) {
+  if (WASM_LIKELY(t_stack != NULL)) return 1;
+  size_t vbytes = (STACK_SLOTS_ALLOC + STACK_SLOTS_SLACK) * sizeof(uint64_t);
+  size_t cbytes = CFRAMES_ALLOC * sizeof(cframe);
+  void *v = mmap(NULL, vbytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (v == MAP_FAILED) return 0;
+  void *cs = mmap(NULL, cbytes, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (cs == MAP_FAILED) { munmap(v, vbytes); return 0; }
+  t_stack = v;
+  t_stack_end = t_stack + STACK_SLOTS_ALLOC + STACK_SLOTS_SLACK;
+  t_top = t_stack;
+  t_cs = cs;
+  t_cs_end = t_cs + CFRAMES_ALLOC;
+  t_csp = t_cs;
+  return 1;
+}
+
+/* State of one entry into wasm, visible to the trap path. Fields that the
+ * trap path reads after siglongjmp are volatile. */
+typedef struct ictx {
+  wasm_func *volatile cur;           /* function executing now */
+  const wasm_cell *volatile mem_ip;  /* last memory instruction (signal traps) */
+  uint64_t *stack_limit;
+  cframe *cs_base, *cs_limit;
+  wasm_trap_point *tp;
+  const wasm_cell *trap_ip;
+  wasm_instance *host_inst;          /* instance whose host call trapped */
+} ictx;
+
+/* ---- Value helpers ------------------------------------------------------- */
+
+typedef uint32_t I32_T;
+typedef uint64_t I64_T;
+typedef float F32_T;
+typedef double F64_T;
+
+static inline float f32_of(uint64_t v) { uint32_t u = (uint32_t)v; float f; memcpy(&f, &u, 4); return f; }
+static inline double f64_of(uint64_t v) { double d; memcpy(&d, &v, 8); return d; }
+static inline uint64_t of_f32(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline uint64_t of_f64(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+static inline uint32_t bits32(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline uint64_t bits64(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
+static inline float fbits32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static inline double fbits64(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
+
+static inline float f32_min(float a, float b) {
+  if (a != a || b != b) return a + b;
+  if (a == b) return fbits32(bits32(a) | bits32(b));
+  return a < b ? a : b;
+}
+static inline float f32_max(float a, float b) {
+  if (a != a || b != b) return a + b;
+  if (a == b) return fbits32(bits32(a) & bits32(b));
+  return a > b ? a : b;
+}
+static inline double f64_min(double a, double b) {
+  if (a != a || b != b) return a + b;
+  if (a == b) return fbits64(bits64(a) | bits64(b));
+  return a < b ? a : b;
+}
+static inline double f64_max(double a, double b) {
+  if (a != a || b != b) return a + b;
+  if (a == b) return fbits64(bits64(a) & bits64(b));
+  return a > b ? a : b;
+}
+
+/* Saturating truncations (non-trapping conversions). */
+static inline uint32_t sat_i32_s(double x) {
+  if (x != x) return 0;
+  if (x <= -2147483649.0) return (uint32_t)INT32_MIN;
+  if (x >= 2147483648.0) return (uint32_t)INT32_MAX;
+  return (uint32_t)(int32_t)x;
+}
+static inline uint32_t sat_i32_u(double x) {
+  if (x != x || x <= -1.0) return 0;
+  if (x >= 4294967296.0) return UINT32_MAX;
+  return (uint32_t)x;
+}
+static inline uint64_t sat_i64_s(double x) {
+  if (x != x) return 0;
+  if (x < -9223372036854775808.0) return (uint64_t)INT64_MIN;
+  if (x >= 9223372036854775808.0) return (uint64_t)INT64_MAX;
+  return (uint64_t)(int64_t)x;
+}
+static inline uint64_t sat_i64_u(double x) {
+  if (x != x || x <= -1.0) return 0;
+  if (x >= 18446744073709551616.0) return UINT64_MAX;
+  return (uint64_t)x;
+}
+static inline uint64_t sat_i64_s_f32(float x) {
+  if (x != x) return 0;
+  if (x < -9223372036854775808.0f) return (uint64_t)INT64_MIN;
+  if (x >= 9223372036854775808.0f) return (uint64_t)INT64_MAX;
+  return (uint64_t)(int64_t)x;
+}
+static inline uint64_t sat_i64_u_f32(float x) {
+  if (x != x || x <= -1.0f) return 0;
+  if (x >= 18446744073709551616.0f) return UINT64_MAX;
+  return (uint64_t)x;
+}
+
+static inline uint32_t rotl32(uint32_t x, uint32_t n) { n &= 31; return (x << n) | (x >> ((32 - n) & 31)); }
+static inline uint32_t rotr32(uint32_t x, uint32_t n) { n &= 31; return (x >> n) | (x << ((32 - n) & 31)); }
+static inline uint64_t rotl64(uint64_t x, uint64_t n) { n &= 63; return (x << n) | (x >> ((64 - n) & 63)); }
+static inline uint64_t rotr64(uint64_t x, uint64_t n) { n &= 63; return (x >> n) | (x << ((64 - n) & 63)); }
+
+/* Unaligned little-endian memory access (x86/arm64 hosts are little-endian). */
+#define LD(T, p) ({ T v_; memcpy(&v_, (p), sizeof(T)); v_; })
+#define ST(T, p, v) do { T v_ = (T)(v); memcpy((p), &v_, sizeof(T)); } while (0)
+
+/* ---- Semantics of the numeric ops (r = result, a, b operands) ------------ */
+
+#define TRAP(s) do { st = WASM_TRAP_##s; goto trap; } while (0)
+
+#define OPS_I32_EQZ(r, a) r = (a == 0)
+#define OPS_I32_EQ(r, a, b) r = (a == b)
+#define OPS_I32_NE(r, a, b) r = (a != b)
+#define OPS_I32_LT_S(r, a, b) r = ((int32_t)a < (int32_t)b)
+#define OPS_I32_LT_U(r, a, b) r = (a < b)
+#define OPS_I32_GT_S(r, a, b) r = ((int32_t)a > (int32_t)b)
+#define OPS_I32_GT_U(r, a, b) r = (a > b)
+#define OPS_I32_LE_S(r, a, b) r = ((int32_t)a <= (int32_t)b)
+#define OPS_I32_LE_U(r, a, b) r = (a <= b)
+#define OPS_I32_GE_S(r, a, b) r = ((int32_t)a >= (int32_t)b)
+#define OPS_I32_GE_U(r, a, b) r = (a >= b)
+#define OPS_I64_EQZ(r, a) r = (a == 0)
+#define OPS_I64_EQ(r, a, b) r = (a == b)
+#define OPS_I64_NE(r, a, b) r = (a != b)
+#define OPS_I64_LT_S(r, a, b) r = ((int64_t)a < (int64_t)b)
+#define OPS_I64_LT_U(r, a, b) r = (a < b)
+#define OPS_I64_GT_S(r, a, b) r = ((int64_t)a > (int64_t)b)
+#define OPS_I64_GT_U(r, a, b) r = (a > b)
+#define OPS_I64_LE_S(r, a, b) r = ((int64_t)a <= (int64_t)b)
+#define OPS_I64_LE_U(r, a, b) r = (a <= b)
+#define OPS_I64_GE_S(r, a, b) r = ((int64_t)a >= (int64_t)b)
+#define OPS_I64_GE_U(r, a, b) r = (a >= b)
+#define OPS_F32_EQ(r, a, b) r = (a == b)
+#define OPS_F32_NE(r, a, b) r = (a != b)
+#define OPS_F32_LT(r, a, b) r = (a < b)
+#define OPS_F32_GT(r, a, b) r = (a > b)
+#define OPS_F32_LE(r, a, b) r = (a <= b)
+#define OPS_F32_GE(r, a, b) r = (a >= b)
+#define OPS_F64_EQ(r, a, b) r = (a == b)
+#define OPS_F64_NE(r, a, b) r = (a != b)
+#define OPS_F64_LT(r, a, b) r = (a < b)
+#define OPS_F64_GT(r, a, b) r = (a > b)
+#define OPS_F64_LE(r, a, b) r = (a <= b)
+#define OPS_F64_GE(r, a, b) r = (a >= b)
+#define OPS_I32_CLZ(r, a) r = a ? (uint32_t)__builtin_clz(a) : 32
+#define OPS_I32_CTZ(r, a) r = a ? (uint32_t)__builtin_ctz(a) : 32
+#define OPS_I32_POPCNT(r, a) r = (uint32_t)__builtin_popcount(a)
+#define OPS_I32_ADD(r, a, b) r = a + b
+#define OPS_I32_SUB(r, a, b) r = a - b
+#define OPS_I32_MUL(r, a, b) r = a * b
+#define OPS_I32_DIV_S(r, a, b) do { if (WASM_UNLIKELY(b == 0)) TRAP(DIV_ZERO); \
+    if (WASM_UNLIKELY(a == 0x80000000u && b == 0xffffffffu)) TRAP(INT_OVERFLOW); \
+    r = (uint32_t)((int32_t)a / (int32_t)b); } while (0)
+#define OPS_I32_DIV_U(r, a, b) do { if (WASM_UNLIKELY(b == 0)) TRAP(DIV_ZERO); r = a / b; } while (0)
+#define OPS_I32_REM_S(r, a, b) do { if (WASM_UNLIKELY(b == 0)) TRAP(DIV_ZERO); \
+    r = WASM_UNLIKELY(b == 0xffffffffu) ? 0 : (uint32_t)((int32_t)a % (int32_t)b); } while (0)
+#define OPS_I32_REM_U(r, a, b) do { if (WASM_UNLIKELY(b == 0)) TRAP(DIV_ZERO); r = a % b; } while (0)
+#define OPS_I32_AND(r, a, b) r = a & b
+#define OPS_I32_OR(r, a, b) r = a | b
+#define OPS_I32_XOR(r, a, b) r = a ^ b
+#define OPS_I32_SHL(r, a, b) r = a << (b & 31)
+#define OPS_I32_SHR_S(r, a, b) r = (uint32_t)((int32_t)a >> (b & 31))
+#define OPS_I32_SHR_U(r, a, b) r = a >> (b & 31)
+#define OPS_I32_ROTL(r, a, b) r = rotl32(a, b)
+#define OPS_I32_ROTR(r, a, b) r = rotr32(a, b)
+#define OPS_I64_CLZ(r, a) r = a ? (uint64_t)__builtin_clzll(a) : 64
+#define OPS_I64_CTZ(r, a) r = a ? (uint64_t)__builtin_ctzll(a) : 64
+#define OPS_I64_POPCNT(r, a) r = (uint64_t)__builtin_popcountll(a)
+#define OPS_I64_ADD(r, a, b) r = a + b
+#define OPS_I64_SUB(r, a, b) r = a - b
+#define OPS_I64_MUL(r, a, b) r = a * b
+#define OPS_I64_DIV_S(r, a, b) do { if (WASM_UNLIKELY(b == 0)) TRAP(DIV_ZERO); \
+    if (WASM_UNLIKELY(a == 0x8000000000000000ull && b == ~0ull)) TRAP(INT_OVERFLOW); \
+    r = (uint64_t)((int64_t)a / (int64_t)b); } while (0)
+#define OPS_I64_DIV_U(r, a, b) do { if (WASM_UNLIKELY(b == 0)) TRAP(DIV_ZERO); r = a / b; } while (0)
+#define OPS_I64_REM_S(r, a, b) do { if (WASM_UNLIKELY(b == 0)) TRAP(DIV_ZERO); \
+    r = WASM_UNLIKELY(b == ~0ull) ? 0 : (uint64_t)((int64_t)a % (int64_t)b); } while (0)
+#define OPS_I64_REM_U(r, a, b) do { if (WASM_UNLIKELY(b == 0)) TRAP(DIV_ZERO); r = a % b; } while (0)
+#define OPS_I64_AND(r, a, b) r = a & b
+#define OPS_I64_OR(r, a, b) r = a | b
+#define OPS_I64_XOR(r, a, b) r = a ^ b
+#define OPS_I64_SHL(r, a, b) r = a << (b & 63)
+#define OPS_I64_SHR_S(r, a, b) r = (uint64_t)((int64_t)a >> (b & 63))
+#define OPS_I64_SHR_U(r, a, b) r = a >> (b & 63)
+#define OPS_I64_ROTL(r, a, b) r = rotl64(a, b)
+#define OPS_I64_ROTR(r, a, b) r = rotr64(a, b)
+#define OPS_F32_ABS(r, a) r = fbits32(bits32(a) & 0x7fffffffu)
+#define OPS_F32_NEG(r, a) r = fbits32(bits32(a) ^ 0x80000000u)
+#define OPS_F32_CEIL(r, a) r = (a != a) ? a + a : ceilf(a)   /* quiet sNaN */
+#define OPS_F32_FLOOR(r, a) r = (a != a) ? a + a : floorf(a)   /* quiet sNaN */
+#define OPS_F32_TRUNC(r, a) r = (a != a) ? a + a : truncf(a)   /* quiet sNaN */
+#define OPS_F32_NEAREST(r, a) r = (a != a) ? a + a : rintf(a)   /* quiet sNaN */
+#define OPS_F32_SQRT(r, a) r = sqrtf(a)
+#define OPS_F32_ADD(r, a, b) r = a + b
+#define OPS_F32_SUB(r, a, b) r = a - b
+#define OPS_F32_MUL(r, a, b) r = a * b
+#define OPS_F32_DIV(r, a, b) r = a / b
+#define OPS_F32_MIN(r, a, b) r = f32_min(a, b)
+#define OPS_F32_MAX(r, a, b) r = f32_max(a, b)
+#define OPS_F32_COPYSIGN(r, a, b) r = fbits32((bits32(a) & 0x7fffffffu) | (bits32(b) & 0x80000000u))
+#define OPS_F64_ABS(r, a) r = fbits64(bits64(a) & 0x7fffffffffffffffull)
+#define OPS_F64_NEG(r, a) r = fbits64(bits64(a) ^ 0x8000000000000000ull)
+#define OPS_F64_CEIL(r, a) r = (a != a) ? a + a : ceil(a)
+#define OPS_F64_FLOOR(r, a) r = (a != a) ? a + a : floor(a)
+#define OPS_F64_TRUNC(r, a) r = (a != a) ? a + a : trunc(a)
+#define OPS_F64_NEAREST(r, a) r = (a != a) ? a + a : rint(a)
+#define OPS_F64_SQRT(r, a) r = sqrt(a)
+#define OPS_F64_ADD(r, a, b) r = a + b
+#define OPS_F64_SUB(r, a, b) r = a - b
+#define OPS_F64_MUL(r, a, b) r = a * b
+#define OPS_F64_DIV(r, a, b) r = a / b
+#define OPS_F64_MIN(r, a, b) r = f64_min(a, b)
+#define OPS_F64_MAX(r, a, b) r = f64_max(a, b)
+#define OPS_F64_COPYSIGN(r, a, b) r = fbits64((bits64(a) & 0x7fffffffffffffffull) | (bits64(b) & 0x8000000000000000ull))
+#define OPS_I32_WRAP_I64(r, a) r = (uint32_t)a
+#define TRUNC_CHK(a, lo_ok, hi_ok) do { if (WASM_UNLIKELY(a != a)) TRAP(INVALID_CONVERSION); \
+    if (WASM_UNLIKELY(!(lo_ok) || !(hi_ok))) TRAP(INT_OVERFLOW); } while (0)
+#define OPS_I32_TRUNC_F32_S(r, a) do { TRUNC_CHK(a, a >= -2147483648.0f, a < 2147483648.0f); r = (uint32_t)(int32_t)a; } while (0)
+#define OPS_I32_TRUNC_F32_U(r, a) do { TRUNC_CHK(a, a > -1.0f, a < 4294967296.0f); r = (uint32_t)a; } while (0)
+#define OPS_I32_TRUNC_F64_S(r, a) do { TRUNC_CHK(a, a > -2147483649.0, a < 2147483648.0); r = (uint32_t)(int32_t)a; } while (0)
+#define OPS_I32_TRUNC_F64_U(r, a) do { TRUNC_CHK(a, a > -1.0, a < 4294967296.0); r = (uint32_t)a; } while (0)
+#define OPS_I64_TRUNC_F32_S(r, a) do { TRUNC_CHK(a, a >= -9223372036854775808.0f, a < 9223372036854775808.0f); r = (uint64_t)(int64_t)a; } while (0)
+#define OPS_I64_TRUNC_F32_U(r, a) do { TRUNC_CHK(a, a > -1.0f, a < 18446744073709551616.0f); r = (uint64_t)a; } while (0)
+#define OPS_I64_TRUNC_F64_S(r, a) do { TRUNC_CHK(a, a >= -9223372036854775808.0, a < 9223372036854775808.0); r = (uint64_t)(int64_t)a; } while (0)
+#define OPS_I64_TRUNC_F64_U(r, a) do { TRUNC_CHK(a, a > -1.0, a < 18446744073709551616.0); r = (uint64_t)a; } while (0)
+#define OPS_I64_EXTEND_I32_S(r, a) r = (uint64_t)(int64_t)(int32_t)a
+#define OPS_I64_EXTEND_I32_U(r, a) r = (uint64_t)a
+#define OPS_F32_CONVERT_I32_S(r, a) r = (float)(int32_t)a
+#define OPS_F32_CONVERT_I32_U(r, a) r = (float)a
+#define OPS_F32_CONVERT_I64_S(r, a) r = (float)(int64_t)a
+#define OPS_F32_CONVERT_I64_U(r, a) r = (float)a
+#define OPS_F32_DEMOTE_F64(r, a) r = (float)a
+#define OPS_F64_CONVERT_I32_S(r, a) r = (double)(int32_t)a
+#define OPS_F64_CONVERT_I32_U(r, a) r = (double)a
+#define OPS_F64_CONVERT_I64_S(r, a) r = (double)(int64_t)a
+#define OPS_F64_CONVERT_I64_U(r, a) r = (double)a
+#define OPS_F64_PROMOTE_F32(r, a) r = (double)a
+#define OPS_I32_REINTERPRET_F32(r, a) r = bits32(a)
+#define OPS_I64_REINTERPRET_F64(r, a) r = bits64(a)
+#define OPS_F32_REINTERPRET_I32(r, a) r = fbits32(a)
+#define OPS_F64_REINTERPRET_I64(r, a) r = fbits64(a)
+#define OPS_I32_EXTEND8_S(r, a) r = (uint32_t)(int32_t)(int8_t)a
+#define OPS_I32_EXTEND16_S(r, a) r = (uint32_t)(int32_t)(int16_t)a
+#define OPS_I64_EXTEND8_S(r, a) r = (uint64_t)(int64_t)(int8_t)a
+#define OPS_I64_EXTEND16_S(r, a) r = (uint64_t)(int64_t)(int16_t)a
+#define OPS_I64_EXTEND32_S(r, a) r = (uint64_t)(int64_t)(int32_t)a
+#define OPS_I32_TRUNC_SAT_F32_S(r, a) r = sat_i32_s((double)a)
+#define OPS_I32_TRUNC_SAT_F32_U(r, a) r = sat_i32_u((double)a)
+#define OPS_I32_TRUNC_SAT_F64_S(r, a) r = sat_i32_s(a)
+#define OPS_I32_TRUNC_SAT_F64_U(r, a) r = sat_i32_u(a)
+#define OPS_I64_TRUNC_SAT_F32_S(r, a) r = sat_i64_s_f32(a)
+#define OPS_I64_TRUNC_SAT_F32_U(r, a) r = sat_i64_u_f32(a)
+#define OPS_I64_TRUNC_SAT_F64_S(r, a) r = sat_i64_s(a)
+#define OPS_I64_TRUNC_SAT_F64_U(r, a) r = sat_i64_u(a)
+
+/* Memory access: the address slot holds a zero-extended i32. */
+#define EA(slot, off) (mem + (uint64_t)(uint32_t)fp[slot] + (off))
+#define EAI(slot, imm, off) (mem + (uint64_t)(uint32_t)((uint32_t)fp[slot] + (imm)) + (off))
+#define LDX_I32_LOAD(p) LD(uint32_t, p)
+#define LDX_I64_LOAD(p) LD(uint64_t, p)
+#define LDX_F32_LOAD(p) LD(uint32_t, p)
+#define LDX_F64_LOAD(p) LD(uint64_t, p)
+#define LDX_I32_LOAD8_S(p) (uint32_t)(int32_t)LD(int8_t, p)
+#define LDX_I32_LOAD8_U(p) (uint32_t)LD(uint8_t, p)
+#define LDX_I32_LOAD16_S(p) (uint32_t)(int32_t)LD(int16_t, p)
+#define LDX_I32_LOAD16_U(p) (uint32_t)LD(uint16_t, p)
+#define LDX_I64_LOAD8_S(p) (uint64_t)(int64_t)LD(int8_t, p)
+#define LDX_I64_LOAD8_U(p) (uint64_t)LD(uint8_t, p)
+#define LDX_I64_LOAD16_S(p) (uint64_t)(int64_t)LD(int16_t, p)
+#define LDX_I64_LOAD16_U(p) (uint64_t)LD(uint16_t, p)
+#define LDX_I64_LOAD32_S(p) (uint64_t)(int64_t)LD(int32_t, p)
+#define LDX_I64_LOAD32_U(p) (uint64_t)LD(uint32_t, p)
+#define STX_I32_STORE(p, v) ST(uint32_t, p, v)
+#define STX_I64_STORE(p, v) ST(uint64_t, p, v)
+#define STX_F32_STORE(p, v) ST(uint32_t, p, v)
+#define STX_F64_STORE(p, v) ST(uint64_t, p, v)
+#define STX_I32_STORE8(p, v) ST(uint8_t, p, v)
+#define STX_I32_STORE16(p, v) ST(uint16_t, p, v)
+#define STX_I64_STORE8(p, v) ST(uint8_t, p, v)
+#define STX_I64_STORE16(p, v) ST(uint16_t, p, v)
+#define STX_I64_STORE32(p, v) ST(uint32_t, p, v)
+
+/* ---- Cold helpers for bulk memory and tables ----------------------------- */
+
+static uint64_t mem_size(const wasm_instance *inst) {
+  return inst->memory ? atomic_load_explicit(&inst->memory->size, memory_order_acquire) : 0;
+}
+
+__attribute__((noinline, cold)) static wasm_status
+op_memory_init(wasm_instance *inst, uint32_t seg, uint32_t d, uint32_t s, uint32_t n) {
+  const wasm_data *ds = &inst->module->datas[seg];
+  uint64_t len = inst->data_dropped[seg] ? 0 : ds->size;
+  if ((uint64_t)s + n > len || (uint64_t)d + n > mem_size(inst)) return WASM_TRAP_MEM_OOB;
+  if (n) memcpy(inst->mem_base + d, ds->bytes + s, n);
+  return WASM_OK;
+}
+
+__attribute__((noinline)) static wasm_status
+op_memory_copy(wasm_instance *inst, uint32_t d, uint32_t s, uint32_t n) {
+  uint64_t size = mem_size(inst);
+  if ((uint64_t)s + n > size || (uint64_t)d + n > size) return WASM_TRAP_MEM_OOB;
+  memmove(inst->mem_base + d, inst->mem_base + s, n);
+  return WASM_OK;
+}
+
+__attribute__((noinline)) static wasm_status
+op_memory_fill(wasm_instance *inst, uint32_t d, uint32_t v, uint32_t n) {
+  if ((uint64_t)d + n > mem_size(inst)) return WASM_TRAP_MEM_OOB;
+  memset(inst->mem_base + d, (int)(uint8_t)v, n);
+  return WASM_OK;
+}
+
+__attribute__((noinline, cold)) static wasm_status
+op_table_init(wasm_instance *inst, uint32_t tab, uint32_t seg, uint32_t d, uint32_t s, uint32_t n) {
+  wasm_table *t = inst->tables[tab];
+  void **refs = inst->elem_dropped[seg] ? NULL : inst->elem_refs[seg];
+  uint64_t len = refs ? inst->module->elems[seg].count : 0;
+  if ((uint64_t)s + n > len || (uint64_t)d + n > t->size) return WASM_TRAP_TABLE_OOB;
+  if (n) memcpy(t->elems + d, refs + s, (size_t)n * sizeof(void *));
+  return WASM_OK;
+}
+
+__attribute__((noinline, cold)) static wasm_status
+op_table_copy(wasm_instance *inst, uint32_t dt, uint32_t stab, uint32_t d, uint32_t s, uint32_t n) {
+  wasm_table *td = inst->tables[dt], *ts = inst->tables[stab];
+  if ((uint64_t)s + n > ts->size || (uint64_t)d + n > td->size) return WASM_TRAP_TABLE_OOB;
+  if (n) memmove(td->elems + d, ts->elems + s, (size_t)n * sizeof(void *));
+  return WASM_OK;
+}
+
+__attribute__((noinline, cold)) static wasm_status
+op_table_fill(wasm_instance *inst, uint32_t tab, uint32_t i, void *v, uint32_t n) {
+  wasm_table *t = inst->tables[tab];
+  if ((uint64_t)i + n > t->size) return WASM_TRAP_TABLE_OOB;
+  for (uint32_t k = 0; k < n; k++) t->elems[i + k] = v;
+  return WASM_OK;
+}
+
+/* ---- The interpreter loop -------------------------------------------------- */
+
+static const void *const *g_labels;
+
+#define A(k) (((const uint32_t *)(ip + 1))[k])
+#define DISPATCH goto *ip->h
+#define NEXT(n) do { ip += (n); goto *ip->h; } while (0)
+#define GET_I32(s) ((uint32_t)fp[s])
+#define GET_I64(s) (fp[s])
+#define GET_F32(s) f32_of(fp[s])
+#define GET_F64(s) f64_of(fp[s])
+#define PUT_I32(s, v) (fp[s] = (uint32_t)(v))
+#define PUT_I64(s, v) (fp[s] = (uint64_t)(v))
+#define PUT_F32(s, v) (fp[s] = of_f32(v))
+#define PUT_F64(s, v) (fp[s] = of_f64(v))
+#define IMM_I32 A(2)
+#define IMM_I64 ip[2].u
+#define CHECK_INTERRUPT() do { \
+    if (WASM_UNLIKELY(atomic_load_explicit(&inst->interrupted, memory_order_relaxed))) \
+      TRAP(INTERRUPTED); } while (0)
+
+#if WASM_HAVE_SIMD
+typedef wasm_v128 V128_T;
+static inline wasm_v128 v128_of(const uint64_t *p) { wasm_v128 v; memcpy(&v, p, 16); return v; }
+#define GET_V128(s) v128_of(&fp[s])
+#define PUT_V128(s, v) do { wasm_v128 v_ = (v); memcpy(&fp[s], &v_, 16); } while (0)
+#endif
+
+/* Switches the hot state to another instance (cross-instance calls). */
+#define SWITCH_INST(ni) do { \
+    inst = (ni); mem = inst->mem_base; globals = inst->globals; funcs = inst->funcs; \
+    if (inst->memory) { c->tp->mem_lo = inst->memory->base; \
+      c->tp->mem_hi = inst->memory->base + inst->memory->reserved; } \
+    else { c->tp->mem_lo = NULL; c->tp->mem_hi = NULL; } } while (0)
+
+/* Enters wasm function g with frame nfp; `len` is the call instruction size. */
+#define DO_CALL(g, nfp, len) do { \
+    const struct wasm_code *gc_ = (g)->code; \
+    if (WASM_LIKELY(gc_ != NULL)) { \
+      if (WASM_UNLIKELY((nfp) + gc_->frame_slots > c->stack_limit || csp >= c->cs_limit)) \
+        TRAP(STACK_EXHAUSTED); \
+      CHECK_INTERRUPT(); \
+      csp->ret = ip + (len); csp->fp = fp; csp->f = cur; csp++; \
+      if (WASM_UNLIKELY((g)->inst != inst)) SWITCH_INST((g)->inst); \
+      cur = (g); c->cur = cur; fp = (nfp); \
+      for (uint32_t i_ = gc_->param_slots; i_ < gc_->local_slots; i_++) fp[i_] = 0; \
+      ip = gc_->cells; DISPATCH; \
+    } else { \
+      const wasm_functype *ft_ = (g)->type; \
+      uint32_t n_ = ft_->param_slots > ft_->result_slots ? ft_->param_slots : ft_->result_slots; \
+      if (WASM_UNLIKELY((nfp) + n_ > c->stack_limit)) TRAP(STACK_EXHAUSTED); \
+      t_top = (nfp) + n_; t_csp = csp; \
+      st = (g)->host(inst, (g)->host_env, (nfp)); \
+      if (WASM_UNLIKELY(st != WASM_OK)) { c->host_inst = inst; goto trap; } \
+      CHECK_INTERRUPT(); \
+      NEXT(len); \
+    } } while (0)
+
+/* Runs `f` (a wasm function) with its frame at fp until it returns. With
+ * c == NULL only publishes the handler table. */
+static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
+  static const void *const labels[] = {
+#define IOP_X(n) &&L_##n,
+#define WASM_OP WASM_IOP_NUM_OP
+#define WASM_OP_FC WASM_IOP_NUM_OP
+#if WASM_HAVE_SIMD
+#define WASM_OP_FD WASM_IOP_NUM_OP
+#endif
+#include "opcodes.def"
+    WASM_IOP_SPECIALS(IOP_X)
+    WASM_BRCMP_LIST(WASM_BRCMP_IOPS_)
+#undef IOP_X
+  };
+  _Static_assert(sizeof labels / sizeof labels[0] == WASM_IOP_COUNT, "label table");
+  if (!c) { g_labels = labels; return WASM_OK; }
+
+  wasm_instance *inst = f->inst;
+  uint8_t *mem = inst->mem_base;
+  wasm_global **globals = inst->globals;
+  wasm_func **funcs = inst->funcs;
+  wasm_func *cur = f;
+  cframe *csp = c->cs_base;
+  const wasm_cell *ip = f->code->cells;
+  wasm_status st;
+  for (uint32_t i = f->code->param_slots; i < f->code->local_slots; i++) fp[i] = 0;
+  DISPATCH;
+
+  /* Generated numeric handlers: unary (dst, a) 2 cells; binary (dst, a, b)
+   * 3 cells; binary with immediate (dst, a, imm) 3 cells. */
+#define H_NUM(name, code_, text, kind, res, p1, p2, p3, lanes) H_##kind(name, res, p1, p2)
+#define H_SPECIAL(name, res, p1, p2)
+#define H_NUMERIC(name, res, p1, p2) HN_##p2(name, res, p1)
+#define HN_NONE(name, res, p1) \
+  L_##name: { p1##_T a = GET_##p1(A(1)); res##_T r; OPS_##name(r, a); PUT_##res(A(0), r); NEXT(2); }
+#define HN_I32(name, res, p1) HB_##p1(name, res, I32)
+#define HN_I64(name, res, p1) HB_##p1(name, res, I64)
+#define HN_F32(name, res, p1) HB_F(name, res, F32)
+#define HN_F64(name, res, p1) HB_F(name, res, F64)
+#define HB_F(name, res, T) \
+  L_##name: { T##_T a = GET_##T(A(1)), b = GET_##T(A(2)); res##_T r; OPS_##name(r, a, b); \
+    PUT_##res(A(0), r); NEXT(3); }
+#define HB_I32(name, res, T) HB_F(name, res, T) \
+  L_##name##_I: { T##_T a = GET_##T(A(1)), b = IMM_##T; res##_T r; OPS_##name(r, a, b); \
+    PUT_##res(A(0), r); NEXT(3); }
+#define HB_I64 HB_I32
+  /* Loads: dst, addr, offset; stores: addr, value, offset. The _A forms
+   * take (addr slot, imm, offset) and add imm modulo 2^32 first. */
+#define H_LOAD(name, res, p1, p2) \
+  L_##name: { c->mem_ip = ip; PUT_I64(A(0), LDX_##name(EA(A(1), A(2)))); NEXT(3); } \
+  L_##name##_A: { c->mem_ip = ip; PUT_I64(A(0), LDX_##name(EAI(A(1), A(2), A(3)))); NEXT(3); }
+#define H_STORE(name, res, p1, p2) \
+  L_##name: { c->mem_ip = ip; STX_##name(EA(A(0), A(2)), fp[A(1)]); NEXT(3); } \
+  L_##name##_A: { c->mem_ip = ip; STX_##name(EAI(A(0), A(2), A(3)), fp[A(1)]); NEXT(3); }
+#define WASM_OP H_NUM
+#define WASM_OP_FC H_NUM
+#include "opcodes.def"
+
+#if WASM_HAVE_SIMD
+  /* SIMD handlers from simd_ops.h (see its contract). */
+#define S_NUM(name, code_, text, kind, res, p1, p2, p3, lanes) S_##kind(name, res, p1, p2, p3)
+#define S_SPECIAL(name, res, p1, p2, p3)
+#define S_NUMERIC(name, res, p1, p2, p3) SN_##p3(name, res, p1, p2)
+#define SN_V128(name, res, p1, p2) \
+  L_##name: { PUT_##res(A(0), wasm_simd_##name(GET_##p1(A(1)), GET_##p2(A(2)), GET_V128(A(3)))); NEXT(3); }
+#define SN_NONE(name, res, p1, p2) SB_##p2(name, res, p1, p2)
+#define SB_NONE(name, res, p1, p2) \
+  L_##name: { PUT_##res(A(0), wasm_simd_##name(GET_##p1(A(1)))); NEXT(2); }
+#define SB_V128(name, res, p1, p2) \
+  L_##name: { PUT_##res(A(0), wasm_simd_##name(GET_##p1(A(1)), GET_##p2(A(2)))); NEXT(3); }
+#define SB_I32 SB_V128
+#define S_LOAD(name, res, p1, p2, p3) \
+  L_##name: { c->mem_ip = ip; PUT_V128(A(0), wasm_simd_##name(EA(A(1), A(2)))); NEXT(3); } \
+  L_##name##_A: { c->mem_ip = ip; PUT_V128(A(0), wasm_simd_##name(EAI(A(1), A(2), A(3)))); NEXT(3); }
+#define S_STORE(name, res, p1, p2, p3) \
+  L_##name: { c->mem_ip = ip; wasm_simd_##name(EA(A(0), A(2)), GET_V128(A(1))); NEXT(3); } \
+  L_##name##_A: { c->mem_ip = ip; wasm_simd_##name(EAI(A(0), A(2), A(3)), GET_V128(A(1))); NEXT(3); }
+#define S_EXTRACT_LANE(name, res, p1, p2, p3) \
+  L_##name: { PUT_##res(A(0), wasm_simd_##name(GET_V128(A(1)), (int)A(2))); NEXT(3); }
+#define S_REPLACE_LANE(name, res, p1, p2, p3) \
+  L_##name: { PUT_V128(A(0), wasm_simd_##name(GET_V128(A(1)), GET_##p2(A(2)), (int)A(3))); NEXT(3); }
+  /* load lane: dst, addr, v, lane, offset (4 cells) */
+#define S_LOAD_LANE(name, res, p1, p2, p3) \
+  L_##name: { c->mem_ip = ip; \
+    PUT_V128(A(0), wasm_simd_##name(EA(A(1), A(4)), GET_V128(A(2)), (int)A(3))); NEXT(4); }
+  /* store lane: addr, v, lane, offset (3 cells) */
+#define S_STORE_LANE(name, res, p1, p2, p3) \
+  L_##name: { c->mem_ip = ip; wasm_simd_##name(EA(A(0), A(3)), GET_V128(A(1)), (int)A(2)); NEXT(3); }
+#define WASM_OP_FD S_NUM
+#include "opcodes.def"
+  /* shuffle: dst, a, b, pad; lanes in cells 3..4 */
+  L_SHUFFLE: {
+    PUT_V128(A(0), wasm_simd_I8X16_SHUFFLE(GET_V128(A(1)), GET_V128(A(2)), (const uint8_t *)(ip + 3)));
+    NEXT(5);
+  }
+#else
+  L_SHUFFLE: TRAP(UNREACHABLE);
+#endif
+
+  /* i32 compare + branch: a, b|imm; target in cell 2. _L variants are loop
+   * back-edges and poll the interrupt flag. */
+#define H_BRCMP(n, op, T) \
+  L_BR_##n: if ((T)fp[A(0)] op (T)fp[A(1)]) { ip = ip[2].t; DISPATCH; } NEXT(3); \
+  L_BR_##n##_I: if ((T)fp[A(0)] op (T)A(1)) { ip = ip[2].t; DISPATCH; } NEXT(3); \
+  L_BR_##n##_L: if ((T)fp[A(0)] op (T)fp[A(1)]) { CHECK_INTERRUPT(); ip = ip[2].t; DISPATCH; } NEXT(3); \
+  L_BR_##n##_I_L: if ((T)fp[A(0)] op (T)A(1)) { CHECK_INTERRUPT(); ip = ip[2].t; DISPATCH; } NEXT(3);
+  WASM_BRCMP_LIST(H_BRCMP)
+
+  L_UNREACHABLE: TRAP(UNREACHABLE);
+  L_MOV: fp[A(0)] = fp[A(1)]; NEXT(2);                     /* dst, src */
+  L_MOV2: fp[A(0)] = fp[A(1)]; fp[A(0) + 1] = fp[A(1) + 1]; NEXT(2);
+  L_CONST: fp[A(0)] = ip[2].u; NEXT(3);                    /* dst; imm64 */
+  L_CONST2: fp[A(0)] = ip[2].u; fp[A(0) + 1] = ip[3].u; NEXT(4);
+  L_BR: ip = ip[1].t; DISPATCH;                            /* target */
+  L_BR_L: CHECK_INTERRUPT(); ip = ip[1].t; DISPATCH;
+  L_BR_IF: if ((uint32_t)fp[A(0)]) { ip = ip[2].t; DISPATCH; } NEXT(3);   /* cond; target */
+  L_BR_IF_L: if ((uint32_t)fp[A(0)]) { CHECK_INTERRUPT(); ip = ip[2].t; DISPATCH; } NEXT(3);
+  L_BR_IFNOT: if (!(uint32_t)fp[A(0)]) { ip = ip[2].t; DISPATCH; } NEXT(3);
+  L_BR_IFNOT_L: if (!(uint32_t)fp[A(0)]) { CHECK_INTERRUPT(); ip = ip[2].t; DISPATCH; } NEXT(3);
+  L_BR_TABLE: {                                            /* idx, n; n+1 targets */
+    uint32_t i = (uint32_t)fp[A(0)], n = A(1);
+    ip = ip[2 + (i < n ? i : n)].t;
+    DISPATCH;
+  }
+  L_RETURN:
+    if (WASM_UNLIKELY(csp == c->cs_base)) return WASM_OK;
+    --csp;
+    ip = csp->ret; fp = csp->fp; cur = csp->f; c->cur = cur;
+    if (WASM_UNLIKELY(cur->inst != inst)) SWITCH_INST(cur->inst);
+    DISPATCH;
+  L_CALL: {                                                /* base, funcidx */
+    wasm_func *g = funcs[A(1)];
+    uint64_t *nfp = fp + A(0);
+    DO_CALL(g, nfp, 2);
+  }
+  L_CALL_INDIRECT: {                                       /* base, type, table, idx */
+    wasm_table *t = inst->tables[A(2)];
+    uint32_t i = (uint32_t)fp[A(3)];
+    if (WASM_UNLIKELY(i >= t->size)) TRAP(UNDEFINED_ELEM);
+    wasm_func *g = t->elems[i];
+    if (WASM_UNLIKELY(!g)) TRAP(UNINIT_ELEM);
+    const wasm_functype *want = inst->types[A(1)];
+    if (WASM_UNLIKELY(g->type != want && !wasm_functype_equal(g->type, want))) TRAP(INDIRECT_TYPE);
+    uint64_t *nfp = fp + A(0);
+    DO_CALL(g, nfp, 3);
+  }
+  L_SELECT:                                                /* dst, a, b, cond */
+    fp[A(0)] = (uint32_t)fp[A(3)] ? fp[A(1)] : fp[A(2)]; NEXT(3);
+  L_SELECT2: {
+    uint32_t s = (uint32_t)fp[A(3)] ? A(1) : A(2);
+    fp[A(0)] = fp[s]; fp[A(0) + 1] = fp[s + 1]; NEXT(3);
+  }
+  L_GLOBAL_GET: fp[A(0)] = globals[A(1)]->val[0]; NEXT(2);   /* dst, g */
+  L_GLOBAL_GET2: { wasm_global *g = globals[A(1)];
+    fp[A(0)] = g->val[0]; fp[A(0) + 1] = g->val[1]; NEXT(2); }
+  L_GLOBAL_SET: globals[A(0)]->val[0] = fp[A(1)]; NEXT(2);   /* g, src */
+  L_GLOBAL_SET2: { wasm_global *g = globals[A(0)];
+    g->val[0] = fp[A(1)]; g->val[1] = fp[A(1) + 1]; NEXT(2); }
+  L_MEMORY_SIZE: PUT_I32(A(0), mem_size(inst) / WASM_PAGE_SIZE); NEXT(2);   /* dst */
+  L_MEMORY_GROW: {                                         /* dst(=delta) */
+    int64_t r = wasm_memory_grow(inst->memory, (uint32_t)fp[A(0)]);
+    PUT_I32(A(0), (uint32_t)r);
+    NEXT(2);
+  }
+  L_MEMORY_INIT:                                           /* d, s, n, seg */
+    st = op_memory_init(inst, A(3), (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    if (st) goto trap;
+    NEXT(3);
+  L_DATA_DROP: inst->data_dropped[A(0)] = 1; NEXT(2);
+  L_MEMORY_COPY:                                           /* d, s, n */
+    st = op_memory_copy(inst, (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    if (st) goto trap;
+    NEXT(3);
+  L_MEMORY_FILL:                                           /* d, val, n */
+    st = op_memory_fill(inst, (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    if (st) goto trap;
+    NEXT(3);
+  L_TABLE_GET: {                                           /* dst(=idx), table */
+    wasm_table *t = inst->tables[A(1)];
+    uint32_t i = (uint32_t)fp[A(0)];
+    if (WASM_UNLIKELY(i >= t->size)) TRAP(TABLE_OOB);
+    fp[A(0)] = (uint64_t)(uintptr_t)t->elems[i];
+    NEXT(2);
+  }
+  L_TABLE_SET: {                                           /* idx, val, table */
+    wasm_table *t = inst->tables[A(2)];
+    uint32_t i = (uint32_t)fp[A(0)];
+    if (WASM_UNLIKELY(i >= t->size)) TRAP(TABLE_OOB);
+    t->elems[i] = (void *)(uintptr_t)fp[A(1)];
+    NEXT(3);
+  }
+  L_TABLE_INIT:                                            /* d, s, n, seg, table */
+    st = op_table_init(inst, A(4), A(3), (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    if (st) goto trap;
+    NEXT(4);
+  L_ELEM_DROP: inst->elem_dropped[A(0)] = 1; NEXT(2);
+  L_TABLE_COPY:                                            /* d, s, n, dst table, src table */
+    st = op_table_copy(inst, A(3), A(4), (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    if (st) goto trap;
+    NEXT(4);
+  L_TABLE_GROW: {                                          /* dst(=init), n, table */
+    int64_t r = wasm_table_grow_internal(inst->tables[A(2)], (uint32_t)fp[A(1)],
+                                         (void *)(uintptr_t)fp[A(0)]);
+    PUT_I32(A(0), (uint32_t)r);
+    NEXT(3);
+  }
+  L_TABLE_SIZE: PUT_I32(A(0), inst->tables[A(1)]->size); NEXT(2);   /* dst, table */
+  L_TABLE_FILL:                                            /* i, val, n, table */
+    st = op_table_fill(inst, A(3), (uint32_t)fp[A(0)], (void *)(uintptr_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    if (st) goto trap;
+    NEXT(3);
+  L_REF_FUNC: fp[A(0)] = (uint64_t)(uintptr_t)funcs[A(1)]; NEXT(2);   /* dst, func */
+
+trap:
+  c->trap_ip = ip;
+  c->cur = cur;
+  return st;
+}
+
+const void *const *wasm_interp_labels(void) {
+  if (!g_labels) run(NULL, NULL, NULL);
+  return g_labels;
+}
+
+/* ---- Entry from the embedder ----------------------------------------------- */
+
+/* Byte offset of the wasm instruction that produced cell `ip` of `code`. */
+static uint32_t pc_offset(const struct wasm_code *code, const wasm_cell *ip) {
+  if (!code || !ip || !code->npc) return UINT32_MAX;
+  uint32_t idx = (uint32_t)(ip - code->cells);
+  if (idx >= code->ncells) return UINT32_MAX;
+  uint32_t lo = 0, hi = code->npc;       /* last entry with cell <= idx */
+  while (hi - lo > 1) {
+    uint32_t mid = (lo + hi) / 2;
+    if (code->pc_map[2 * mid] <= idx) lo = mid; else hi = mid;
+  }
+  return code->pc_map[2 * lo] <= idx ? code->pc_map[2 * lo + 1] : UINT32_MAX;
+}
+
+static void fill_trap(wasm_error *err, wasm_status st, wasm_func *f, const wasm_cell *ip,
+                      wasm_instance *host_inst) {
+  if (!err) return;
+  uint32_t idx = f ? f->index : UINT32_MAX;
+  uint32_t off = f ? pc_offset(f->code, ip) : UINT32_MAX;
+  char label[128] = "";
+  if (f && f->inst) wasm_func_label(f->inst->module, idx, label, sizeof label);
+  const char *detail = "";
+  if (host_inst && host_inst->trap_msg[0]) detail = host_inst->trap_msg;
+  if (host_inst) err->exit_code = host_inst->exit_code;
+  char where[64] = "";
+  if (off != UINT32_MAX) snprintf(where, sizeof where, " at 0x%x", off);
+  if (f && f->inst)
+    wasm_error_set(err, st, idx, off, "trap: %s%s%s in %s%s", wasm_status_str(st),
+                   detail[0] ? ": " : "", detail, label, where);
+  else
+    wasm_error_set(err, st, idx, off, "trap: %s%s%s", wasm_status_str(st),
+                   detail[0] ? ": " : "", detail);
+  if (host_inst) err->exit_code = host_inst->exit_code;
+}
+
+wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
+  const wasm_functype *ft = f->type;
+  if (!f->code) {
+    if (!f->host) return wasm_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "function has no body");
+    wasm_status st = f->host(NULL, f->host_env, slots);
+    if (st != WASM_OK) fill_trap(err, st, NULL, NULL, NULL);
+    return st;
+  }
+  wasm_trap_thread_init();
+  if (!thread_stacks())
+    return wasm_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "cannot map the wasm stack");
+  wasm_instance *inst = f->inst;
+  const struct wasm_code *code = f->code;
+
+  uint64_t *saved_top = t_top;
+  cframe *saved_csp = t_csp;
+  uint64_t *fp = t_top;
+  size_t want = inst->opts.stack_slots ? inst->opts.stack_slots : STACK_SLOTS_ALLOC;
+  uint64_t *limit = (size_t)(t_stack + STACK_SLOTS_ALLOC - fp) < want ? t_stack + STACK_SLOTS_ALLOC : fp + want;
+  size_t depth = inst->opts.max_call_depth ? inst->opts.max_call_depth : 10000;
+  cframe *cs_limit = (size_t)(t_cs_end - t_csp) < depth ? t_cs_end : t_csp + depth;
+  if (fp + code->frame_slots > limit || t_csp >= cs_limit)
+    return fill_trap(err, WASM_TRAP_STACK_EXHAUSTED, f, NULL, NULL), WASM_TRAP_STACK_EXHAUSTED;
+  if (atomic_load_explicit(&inst->interrupted, memory_order_relaxed)) {
+    fill_trap(err, WASM_TRAP_INTERRUPTED, f, NULL, NULL);
+    return WASM_TRAP_INTERRUPTED;
+  }
+  memcpy(fp, slots, (size_t)ft->param_slots * sizeof(uint64_t));
+
+  wasm_trap_point tp;
+  tp.prev = wasm_tls_trap_point;
+  if (inst->memory) {
+    tp.mem_lo = inst->memory->base;
+    tp.mem_hi = inst->memory->base + inst->memory->reserved;
+  } else {
+    tp.mem_lo = tp.mem_hi = NULL;
+  }
+  ictx c;
+  c.cur = f;
+  c.mem_ip = NULL;
+  c.stack_limit = limit;
+  c.cs_base = t_csp;
+  c.cs_limit = cs_limit;
+  c.tp = &tp;
+  c.trap_ip = NULL;
+  c.host_inst = NULL;
+  t_top = fp + code->frame_slots;
+
+  wasm_status st;
+  wasm_tls_trap_point = &tp;
+  int sig = sigsetjmp(tp.jb, 1);
+  if (sig == 0) {
+    st = run(&c, f, fp);
+  } else {
+    st = (wasm_status)sig;
+    c.trap_ip = c.mem_ip;
+  }
+  wasm_tls_trap_point = tp.prev;
+  t_top = saved_top;
+  t_csp = saved_csp;
+
+  if (WASM_LIKELY(st == WASM_OK)) {
+    memcpy(slots, fp, (size_t)ft->result_slots * sizeof(uint64_t));
+    return WASM_OK;
+  }
+  wasm_func *tf = c.cur;
+  /* A signal trap's mem_ip may belong to a caller frame; only trust it
+   * when it lies in the trapping function's code. */
+  const wasm_cell *tip = c.trap_ip;
+  if (tip && tf && tf->code &&
+      (tip < tf->code->cells || tip >= tf->code->cells + tf->code->ncells))
+    tip = NULL;
+  fill_trap(err, st, tf, tip, c.host_inst);
+  return st;
+}

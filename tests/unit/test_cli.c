@@ -1,0 +1,145 @@
+/* test_cli.c — the wagi command line, run as a subprocess: exit statuses,
+ * error messages for bad files and usage, and the three commands on the
+ * unit-test modules (the .wasm files in build/unit/wat, next to this binary). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char wagi[PATH_MAX], watdir[PATH_MAX];
+
+typedef struct {
+  int status;          /* exit status, or -1 if killed */
+  char out[16384];     /* stdout and stderr */
+} result;
+
+/* Runs wagi with the given argument string (shell syntax). */
+static result *run(const char *fmt, ...) {
+  static result r;
+  char args[2048], cmd[PATH_MAX + 2100];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", wagi, args);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t n = fread(r.out, 1, sizeof r.out - 1, p);
+  r.out[n] = 0;
+  int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return &r;
+}
+
+#define EXPECT(r, st, text)                                                          \
+  do {                                                                               \
+    if ((r)->status != (st) || !strstr((r)->out, (text)))                            \
+      fail_msg("exit %d (want %d), output lacks \"%s\":\n%s", (r)->status, (st), (text), \
+               (r)->out);                                                            \
+  } while (0)
+
+static void help_and_version(void **state) {
+  (void)state;
+  EXPECT(run("--version"), 0, "wagi ");
+  EXPECT(run("--help"), 0, "usage:");
+  EXPECT(run(""), 1, "usage:");
+  EXPECT(run("frobnicate x"), 1, "unknown command");
+  EXPECT(run("validate"), 1, "usage:");
+  EXPECT(run("invoke x.wasm"), 1, "usage:");
+}
+
+static void bad_files(void **state) {
+  (void)state;
+  EXPECT(run("validate /nonexistent/x.wasm"), 1, "No such file");
+  EXPECT(run("validate /tmp"), 1, "directory");
+  /* A sparse file just over 1 GiB: refused before reading. */
+  char big[] = "/tmp/wagi-big-XXXXXX";
+  int fd = mkstemp(big);
+  assert_true(fd >= 0);
+  assert_int_equal(ftruncate(fd, (1L << 30) + 1), 0);
+  close(fd);
+  EXPECT(run("validate %s", big), 1, "too large");
+  unlink(big);
+  /* Not a module at all. */
+  EXPECT(run("validate /etc/hostname"), 1, "wagi: /etc/hostname: ");
+}
+
+static void validate_cmd(void **state) {
+  (void)state;
+  result *r = run("validate %s/traps.wasm", watdir);
+  EXPECT(r, 0, "ok");
+  /* A truncated copy fails with the decoder's message. */
+  char cut[] = "/tmp/wagi-cut-XXXXXX";
+  int fd = mkstemp(cut);
+  assert_true(fd >= 0);
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/traps.wasm", watdir);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char buf[40];
+  assert_int_equal(fread(buf, 1, sizeof buf, f), sizeof buf);
+  fclose(f);
+  assert_int_equal(write(fd, buf, sizeof buf), (ssize_t)sizeof buf);
+  close(fd);
+  r = run("validate %s", cut);
+  unlink(cut);
+  assert_int_equal(r->status, 1);
+  assert_true(strlen(r->out) > strlen(cut) + 10);
+}
+
+static void inspect_cmd(void **state) {
+  (void)state;
+  result *r = run("inspect %s/traps.wasm", watdir);
+  EXPECT(r, 0, "exports: 6");
+  EXPECT(r, 0, "div");
+  EXPECT(r, 0, "ii->i");
+  EXPECT(r, 0, "functions: 6");
+  EXPECT(r, 0, "memory");
+  EXPECT(r, 0, "pages 1..");
+  r = run("inspect %s/host.wasm", watdir);
+  EXPECT(r, 0, "imports: 3");
+  EXPECT(r, 0, "env.add3");
+  EXPECT(r, 0, "iIF->F");
+}
+
+static void invoke_cmd(void **state) {
+  (void)state;
+  EXPECT(run("invoke %s/traps.wasm ok 41", watdir), 0, "42");
+  EXPECT(run("invoke %s/traps.wasm ok 0xffffffff", watdir), 0, "0");
+  EXPECT(run("invoke %s/traps.wasm div -7 2", watdir), 0, "-3");
+  EXPECT(run("invoke %s/traps.wasm div 1 0", watdir), 2, "integer divide by zero");
+  EXPECT(run("invoke %s/traps.wasm oob 70000", watdir), 2, "out of bounds memory access");
+  EXPECT(run("invoke %s/traps.wasm recurse 0", watdir), 2, "call stack exhausted");
+  EXPECT(run("invoke %s/traps.wasm ok", watdir), 1, "expected 1 argument");
+  EXPECT(run("invoke %s/traps.wasm ok abc", watdir), 1, "not a valid i32");
+  EXPECT(run("invoke %s/traps.wasm ok 4294967296", watdir), 1, "not a valid i32");
+  EXPECT(run("invoke %s/traps.wasm nosuch", watdir), 1, "no exported function");
+  EXPECT(run("invoke %s/host.wasm call_user", watdir), 1, "import");
+}
+
+int main(void) {
+  /* This binary is BUILD/unit/test_cli; wagi is BUILD/wagi. */
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return 1;
+  self[n] = 0;
+  *strrchr(self, '/') = 0;
+  snprintf(watdir, sizeof watdir, "%.*s/wat", PATH_MAX - 8, self);
+  *strrchr(self, '/') = 0;
+  snprintf(wagi, sizeof wagi, "%.*s/wagi", PATH_MAX - 8, self);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(help_and_version), cmocka_unit_test(bad_files),
+      cmocka_unit_test(validate_cmd),     cmocka_unit_test(inspect_cmd),
+      cmocka_unit_test(invoke_cmd),
+  };
+  return cmocka_run_group_tests_name("wagi cli", tests, NULL, NULL);
+}

@@ -1,0 +1,11 @@
+(module
+  (import "env" "add3" (func $add3 (param i32 i64 f64) (result f64)))
+  (import "env" "fail" (func $fail (param i32)))
+  (import "env" "user" (func $user (result i32)))
+  (func (export "call_add3") (param i32 i64 f64) (result f64)
+    local.get 0 local.get 1 local.get 2 call $add3)
+  (func (export "call_fail") (param i32)
+    local.get 0 call $fail)
+  (func (export "call_user") (result i32)
+    call $user i32.const 1 i32.add)
+)
