@@ -34,6 +34,8 @@ WASM_SRC := $(wildcard src/wasm/*.c)
 WASM_OBJ := $(WASM_SRC:%.c=$(OBJ)/%.o)
 CLI_SRC  := $(wildcard src/cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(OBJ)/%.o)
+WASI_SRC := $(wildcard src/wasi/*.c)
+WASI_OBJ := $(WASI_SRC:%.c=$(OBJ)/%.o)
 SPEC_SRC := $(wildcard tests/spec/*.c)
 SPEC_OBJ := $(SPEC_SRC:%.c=$(OBJ)/%.o)
 
@@ -47,10 +49,11 @@ UNIT_GEN := $(UNIT_WAT:tests/unit/wat/%.wat=$(BUILD)/unit/gen/%_wasm.h)
 FUZZ_BIN := $(BUILD)/fuzz-mutate
 BENCH_BIN := $(BUILD)/bench-engine
 
-# handle_segv=0 + allow_user_segv_handler=1: the engine's guard-page SIGSEGV
-# handler (memory.c) must see wasm out-of-bounds faults first; it chains to
-# the previous handler for real crashes.
-SAN_ENV  := ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:allow_user_segv_handler=1:detect_leaks=1 \
+# ASan and the engine's guard-page SIGSEGV handler (memory.c): with
+# allow_user_segv_handler=1 the engine's handler is installed over ASan's and
+# turns wasm out-of-bounds faults into traps; any other fault is chained to
+# the previous handler, i.e. ASan's (handle_segv=1), which prints its report.
+SAN_ENV  := ASAN_OPTIONS=handle_segv=1:handle_sigbus=1:allow_user_segv_handler=1:detect_leaks=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 RUN_SUITE := bash scripts/run-suite.sh
@@ -68,7 +71,11 @@ $(BUILD)/libwasm.a: $(WASM_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libwasm.a
+$(BUILD)/libwasi.a: $(WASI_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libwasi.a $(BUILD)/libwasm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a
@@ -88,7 +95,7 @@ $(OBJ)/tests/unit/%.o: tests/unit/%.c $(UNIT_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD)/unit/gen -MMD -MP -c $< -o $@
 
-$(BUILD)/unit/%: $(OBJ)/tests/unit/%.o $(BUILD)/libwasm.a
+$(BUILD)/unit/%: $(OBJ)/tests/unit/%.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -152,7 +159,7 @@ san: setup
 	@rm -rf build-san/test-logs && mkdir -p build-san/test-logs
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
-	  FUZZ_ARGS="--mutations 5000 $(FUZZ_ARGS)" run-unit run-spectest run-fuzz
+	  run-unit run-spectest run-fuzz
 	@bash scripts/test-summary.sh build-san/test-logs
 
 bench: setup $(BUILD)/wagi $(BENCH_BIN)

@@ -195,16 +195,16 @@ static const char *kind_name(wasm_extern_kind k) {
   return "?";
 }
 
-static void print_limits(cursor *c) {
+/* Appends "min..max" (and " shared") for a limits field to buf. */
+static void limits_text(cursor *c, char *buf, size_t n) {
+  size_t len = strlen(buf);
   uint8_t flags = cur_u8(c);
   uint64_t min = cur_uleb(c);
-  if (flags & 1) {
-    uint64_t max = cur_uleb(c);
-    printf("%" PRIu64 "..%" PRIu64, min, max);
-  } else {
-    printf("%" PRIu64 "..", min);
-  }
-  if (flags & 2) printf(" shared");
+  if (flags & 1)
+    snprintf(buf + len, n - len, "%" PRIu64 "..%" PRIu64 "%s", min, cur_uleb(c),
+             flags & 2 ? " shared" : "");
+  else
+    snprintf(buf + len, n - len, "%" PRIu64 "..%s", min, flags & 2 ? " shared" : "");
 }
 
 static void print_printable(const uint8_t *s, uint64_t n) {
@@ -225,6 +225,7 @@ static int cmd_inspect(int argc, char **argv) {
 
   /* Sections: walk the binary (validated already, but stay bounds-checked). */
   uint64_t nfunc_defined = 0, nfunc_imported = 0;
+  char tables[2048] = "", memories[2048] = "";   /* limits, for the summary */
   cursor c = {bytes + 8, bytes + len, 0};
   printf("sections:\n");
   while (c.p < c.end && !c.bad) {
@@ -246,14 +247,18 @@ static int cmd_inspect(int argc, char **argv) {
     } else if (id == 4 || id == 5) {
       uint64_t n = cur_uleb(&body);
       for (uint64_t i = 0; i < n && !body.bad; i++) {
-        printf(i ? ", " : "  ");
+        char text[96] = "";
         if (id == 4) {
           uint8_t t = cur_u8(&body);
-          printf("%s ", t == 0x70 ? "funcref" : t == 0x6f ? "externref" : "?");
+          strcpy(text, t == 0x70 ? "funcref " : t == 0x6f ? "externref " : "? ");
         } else {
-          printf("pages ");
+          strcpy(text, "pages ");
         }
-        print_limits(&body);
+        limits_text(&body, text, sizeof text);
+        printf("%s%s", i ? ", " : "  ", text);
+        char *list = id == 4 ? tables : memories;
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof tables - used, "\n  defined: %s", text);
       }
     }
     printf("\n");
@@ -266,6 +271,12 @@ static int cmd_inspect(int argc, char **argv) {
     wasm_import_desc d;
     wasm_module_import(m, i, &d);
     if (d.kind == WASM_EXTERN_FUNC) nfunc_imported++;
+    if (d.kind == WASM_EXTERN_TABLE || d.kind == WASM_EXTERN_MEMORY) {
+      char *list = d.kind == WASM_EXTERN_TABLE ? tables : memories;
+      size_t used = strlen(list);
+      snprintf(list + used, sizeof tables - used, "\n  imported %s.%s: %s", d.module, d.name,
+               d.type ? d.type : "");
+    }
     printf("  %-6s %s.%s  %s\n", kind_name(d.kind), d.module, d.name, d.type ? d.type : "");
   }
   uint32_t nexports = wasm_module_export_count(m);
@@ -283,6 +294,8 @@ static int cmd_inspect(int argc, char **argv) {
   }
   printf("functions: %" PRIu64 " (%" PRIu64 " imported, %" PRIu64 " defined)\n",
          nfunc_imported + nfunc_defined, nfunc_imported, nfunc_defined);
+  printf("tables:%s\n", tables[0] ? tables : " none");
+  printf("memories:%s\n", memories[0] ? memories : " none");
 
   wasm_module_free(m);
   free(bytes);
@@ -423,7 +436,10 @@ static int cmd_invoke(int argc, char **argv) {
   s = wasm_func_call(f, args, np, results, nr, &err);
   if (s != WASM_OK) {
     if (wasm_status_is_trap(s)) {
-      fprintf(stderr, "%s: trap: %s\n", prog, err_text(&err, s));
+      /* The engine's message already reads "trap: ..." with function and
+       * offset; fall back to the status text alone. */
+      if (err.msg[0]) fprintf(stderr, "%s: %s\n", prog, err.msg);
+      else fprintf(stderr, "%s: trap: %s\n", prog, wasm_status_str(s));
       rc = EXIT_TRAP;
     } else {
       fprintf(stderr, "%s: call failed: %s\n", prog, err_text(&err, s));

@@ -71,7 +71,7 @@ typedef union wasm_cell {
 #define WASM_IOP_SPECIALS(X)                                                  \
   X(UNREACHABLE) X(MOV) X(MOV2) X(CONST) X(CONST2)                           \
   X(BR) X(BR_L) X(BR_IF) X(BR_IF_L) X(BR_IFNOT) X(BR_IFNOT_L) X(BR_TABLE)      \
-  X(RETURN) X(CALL) X(CALL_INDIRECT) X(SELECT) X(SELECT2)                    \
+  X(RETURN) X(CALL) X(CALL_DIRECT) X(CALL_INDIRECT) X(SELECT) X(SELECT2)                    \
   X(GLOBAL_GET) X(GLOBAL_GET2) X(GLOBAL_SET) X(GLOBAL_SET2)                  \
   X(MEMORY_SIZE) X(MEMORY_GROW) X(MEMORY_INIT) X(DATA_DROP) X(MEMORY_COPY)   \
   X(MEMORY_FILL) X(TABLE_GET) X(TABLE_SET) X(TABLE_INIT) X(ELEM_DROP)        \
@@ -102,6 +102,8 @@ struct wasm_code {
   uint32_t ncells;
   uint32_t npc;              /* entries in pc_map */
   uint32_t *pc_map;          /* pairs (cell index, wasm byte offset), sorted */
+  uint32_t ndcalls;
+  uint32_t *dcalls;          /* cells of CALL_DIRECT code pointers (callee index until linked) */
   wasm_cell *cells;
 };
 

@@ -21,6 +21,7 @@
 #include "wasm_int.h"
 
 #define NONE32 UINT32_MAX
+#define POOL_MAX 32
 
 /* Where a stack entry's value is: its canonical slot, a local's slot, a
  * constant, or (K_ADDI) an i32 sum "base + imm" not computed yet, whose base
@@ -62,6 +63,7 @@ typedef struct {
   wasm_cell *code; uint32_t ncode, capcode;
   uint32_t *pcmap; uint32_t npc, cappc;
   uint32_t *tfix; uint32_t ntfix, captfix;
+  uint32_t *dcalls; uint32_t ndcalls, capdcalls;
   vent *vs; uint32_t nvs, capvs;
   cfr *cs; uint32_t ncs, capcs;
   uint32_t cur_slot, max_slot;
@@ -71,6 +73,14 @@ typedef struct {
   int last_iop;
   bool last_dst;          /* last instruction writes its result to A0 */
   uint32_t cur_off;       /* module offset of the wasm instruction being compiled */
+
+  /* Constant pool: constants that loops need in a slot live in frame slots
+   * after the locals, set once on entry. Pass 1 collects them, pass 2 uses
+   * them. */
+  uint32_t loop_depth;
+  bool pool_final;
+  uint32_t npool;
+  uint64_t pool[POOL_MAX];
 } comp;
 
 /* ---- Opcode table from opcodes.def -------------------------------------- */
@@ -264,6 +274,11 @@ static void materialize(comp *c, vent *e) {
 /* Slot where entry e can be read (constants are materialised). */
 static uint32_t src(comp *c, vent *e) {
   if (e->kind == K_LOCAL) return c->lslot[e->local];
+  if (e->kind == K_CONST && c->loop_depth) {
+    for (uint32_t k = 0; k < c->npool; k++)
+      if (c->pool[k] == e->val) return c->local_slots + k;
+    if (!c->pool_final && c->npool < POOL_MAX) c->pool[c->npool++] = e->val;
+  }
   if (e->kind == K_CONST || e->kind == K_ADDI) materialize(c, e);
   return e->slot;
 }
@@ -607,6 +622,12 @@ static void emit_call(comp *c, const wasm_functype *t, int iop, uint32_t x, uint
   emit_op(c, iop);
   emit2(c, base, x);
   if (indirect) emit2(c, y, idx_slot);
+  if (iop == WASM_IOP_CALL_DIRECT) {
+    /* The callee's code pointer is filled in once every body is compiled. */
+    if (grow(c, (void **)&c->dcalls, &c->capdcalls, c->ndcalls + 1, sizeof(uint32_t)))
+      c->dcalls[c->ndcalls++] = c->ncode;
+    put_cell(c, x);
+  }
   for (uint32_t i = 0; i < t->nresults; i++) push(c, t->types[t->nparams + i], K_SLOT);
   /* Host callees use max(params, results) cells from the base. */
   if (base + t->param_slots > c->max_slot) c->max_slot = base + t->param_slots;
@@ -728,6 +749,7 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       flush_all(c);
       cfr *f = push_frame(c, op == WASM_OP_BLOCK ? F_BLOCK : F_LOOP, bt);
       if (!f) break;
+      if (op == WASM_OP_LOOP) c->loop_depth++;
       f->label = c->ncode;
       place_label(c);
       break;
@@ -774,6 +796,7 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       place_label(c);
       cfr fr = *f;
       c->ncs--;
+      if (fr.kind == F_LOOP) c->loop_depth--;
       reset_stack(c, &fr, fr.nresults, fr.rtypes);
       break;
     }
@@ -803,7 +826,8 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       break;
     case WASM_OP_CALL: {
       uint32_t fi = wasm_read_u32(r);
-      emit_call(c, &c->m->types[c->m->func_type[fi]], WASM_IOP_CALL, fi, 0, 0, false);
+      emit_call(c, &c->m->types[c->m->func_type[fi]],
+                fi >= c->m->nfunc_imports ? WASM_IOP_CALL_DIRECT : WASM_IOP_CALL, fi, 0, 0, false);
       break;
     }
     case WASM_OP_CALL_INDIRECT: {
@@ -1169,10 +1193,21 @@ static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *co
   c.cur_slot = c.max_slot = s;
 
   wasm_status st = compile_body(&c, b, err);
+  if (st == WASM_OK && c.npool) {
+    /* Pass 2 with the pool at slots [s, s + npool), initialised on entry. */
+    c.pool_final = true;
+    c.ncode = c.npc = c.ntfix = c.nvs = c.ncs = c.ndcalls = 0;
+    c.loop_depth = 0;
+    c.last_start = NONE32;
+    c.cur_off = b->offset;
+    for (uint32_t k = 0; k < c.npool; k++) emit_const(&c, s + k, c.pool[k]);
+    c.cur_slot = c.max_slot = s + c.npool;
+    st = compile_body(&c, b, err);
+  }
   struct wasm_code *code = NULL;
   if (st == WASM_OK) {
     size_t sz = sizeof(struct wasm_code) + (size_t)c.ncode * sizeof(wasm_cell) +
-                (size_t)c.npc * sizeof(uint32_t);
+                (size_t)c.npc * sizeof(uint32_t) + (size_t)c.ndcalls * sizeof(uint32_t);
     code = malloc(sz);
     if (!code) {
       st = fail(&c, err, WASM_ERR_NOMEM, "code");
@@ -1190,6 +1225,9 @@ static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *co
       code->npc = c.npc / 2;
       code->pc_map = (uint32_t *)(code->cells + c.ncode);
       memcpy(code->pc_map, c.pcmap, (size_t)c.npc * sizeof(uint32_t));
+      code->ndcalls = c.ndcalls;
+      code->dcalls = code->pc_map + c.npc;
+      if (c.ndcalls) memcpy(code->dcalls, c.dcalls, (size_t)c.ndcalls * sizeof(uint32_t));
       for (uint32_t k = 0; k < c.ntfix; k++) {
         wasm_cell *cell = &code->cells[c.tfix[k]];
         uint64_t t = cell->u;
@@ -1201,6 +1239,7 @@ static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *co
   free(c.code);
   free(c.pcmap);
   free(c.tfix);
+  free(c.dcalls);
   free(c.vs);
   free(c.cs);
   if (st == WASM_OK) *out = code;
@@ -1221,6 +1260,14 @@ wasm_status wasm_compile(wasm_module *m, wasm_error *err) {
       return st;
     }
     m->bodies[i].compiled = code;
+  }
+  /* Link direct calls: the cell holds the callee's function index. */
+  for (uint32_t i = 0; i < n; i++) {
+    struct wasm_code *code = m->bodies[i].compiled;
+    for (uint32_t k = 0; k < code->ndcalls; k++) {
+      wasm_cell *cell = &code->cells[code->dcalls[k]];
+      cell->h = m->bodies[cell->u - m->nfunc_imports].compiled;
+    }
   }
   return WASM_OK;
 }

@@ -12,8 +12,9 @@
  * - every count is checked against the bytes left before anything is
  *   allocated (each item takes at least one byte), so allocations are at
  *   most a small multiple of the input size;
- * - on failure the half-built module is released with wasm_module_release,
- *   which copes with partially filled arrays (they are calloc'ed).
+ * - everything the module owns, except the byte copy and the custom section
+ *   table, is bump-allocated from one arena (m->arena), so a failure at any
+ *   point is cleaned up by wasm_module_release freeing the chunks.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,9 +63,11 @@ typedef struct {
   wasm_status status;        /* what a failure reports: MALFORMED unless set */
   int section;               /* id being decoded, -1 outside sections */
   uint32_t section_off;
+  uint32_t func_sec_off, datacount_off;   /* for checks made after the last section */
   const char *item;          /* item being decoded ("import", ...) or NULL */
   uint32_t item_idx;
   const char *item_sub;      /* e.g. "body" after "function 3" */
+  size_t arena_next;         /* size of the next arena chunk */
   uint32_t func;             /* function index for err->func */
   uint32_t ndefs;            /* function section count */
   bool have_code;
@@ -129,24 +132,75 @@ static size_t left(const decoder *d) { return (size_t)(d->r.end - d->r.p); }
 
 /* ---- allocation ---------------------------------------------------------- */
 
-/* Zeroed array of n elements; NULL for n == 0 (callers index by count). */
+/* Chunks grow from 4 KiB to 256 KiB, so a small module costs one small
+ * allocation and a large one a few hundred; bigger requests get a chunk of
+ * their own. */
+#define ARENA_MIN 4096u
+#define ARENA_MAX (256u * 1024)
+
+struct wasm_arena_chunk {
+  struct wasm_arena_chunk *next;
+  size_t used, cap;
+  _Alignas(16) unsigned char data[];
+};
+
+/* n bytes, 16-byte aligned, owned by the module's arena; NULL (and a
+ * recorded failure) when out of memory. */
+static void *arena_alloc(decoder *d, size_t n) {
+  struct wasm_arena_chunk *c = d->m->arena;
+  n = (n + 15) & ~(size_t)15;
+  if (n == 0) n = 16;
+  if (!c || c->cap - c->used < n) {
+    size_t cap = d->arena_next;
+    bool own = n > cap / 4;       /* keep filling the current chunk afterwards */
+    if (own) cap = n;
+    struct wasm_arena_chunk *nc = malloc(sizeof *nc + cap);
+    if (!nc) { fail_nomem(d); return NULL; }
+    nc->cap = cap;
+    nc->used = 0;
+    if (own && c) {
+      nc->next = c->next;
+      c->next = nc;
+    } else {
+      nc->next = c;
+      d->m->arena = nc;
+      if (d->arena_next < ARENA_MAX) d->arena_next *= 2;
+    }
+    c = nc;
+  }
+  void *p = c->data + c->used;
+  c->used += n;
+  return p;
+}
+
+/* Zeroed array of n elements from the arena; NULL for n == 0 (callers
+ * index by count). Sizes are bounded by the input: counts were checked. */
 static void *alloc_array(decoder *d, size_t n, size_t size) {
   if (n == 0) return NULL;
-  void *p = calloc(n, size);
-  if (!p) fail_nomem(d);
+  if (n > (SIZE_MAX - 16) / size) { fail_nomem(d); return NULL; }
+  void *p = arena_alloc(d, n * size);
+  if (p) memset(p, 0, n * size);
+  return p;
+}
+
+static char *arena_strdup(decoder *d, const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = arena_alloc(d, n);
+  if (p) memcpy(p, s, n);
   return p;
 }
 
 /* ---- primitive readers --------------------------------------------------- */
 
 /* A vector count, rejected when the items cannot fit in what is left of the
- * section (each takes at least `min_size` bytes): nothing allocates for a
- * count the input cannot back. */
-static uint32_t read_count(decoder *d, uint32_t min_size, const char *what) {
+ * section (each takes at least one byte): nothing allocates for a count the
+ * input cannot back. A tighter per-kind minimum would fail earlier but with
+ * a vaguer message than decoding the items until they run out. */
+static uint32_t read_count(decoder *d, const char *what) {
   const uint8_t *at = d->r.p;
   uint32_t n = wasm_read_u32(&d->r);
   if (d->r.err) { annotate(d, what); return 0; }
-  if ((uint64_t)n * min_size > left(d)) {
+  if (n > left(d)) {
     failf(d, at, "unexpected end of section or function: %u %s declared, only %zu bytes left",
           n, what, left(d));
     return 0;
@@ -187,10 +241,10 @@ static bool utf8_valid(const uint8_t *s, size_t n) {
  * when out of memory. U+0000 is stored as the overlong pair C0 80
  * ("modified UTF-8"): names are C strings everywhere, and distinct names
  * such as "" and "\0" must stay distinct. */
-static char *dup_name(const uint8_t *s, uint32_t n) {
+static char *dup_name(decoder *dec, const uint8_t *s, uint32_t n) {
   size_t nuls = 0;
   for (uint32_t i = 0; i < n; i++) nuls += s[i] == 0;
-  char *d = malloc((size_t)n + nuls + 1), *o = d;
+  char *d = arena_alloc(dec, (size_t)n + nuls + 1), *o = d;
   if (!d) return NULL;
   if (!nuls) {
     memcpy(d, s, n);
@@ -206,8 +260,8 @@ static char *dup_name(const uint8_t *s, uint32_t n) {
   return d;
 }
 
-/* A name: length-prefixed UTF-8. Returns a NUL-terminated copy (owned by the
- * caller, see dup_name) or NULL on failure. */
+/* A name: length-prefixed UTF-8. Returns a NUL-terminated copy in the
+ * module's arena (see dup_name) or NULL on failure. */
 static char *read_name(decoder *d, const char *what) {
   const uint8_t *at = d->r.p;
   uint32_t n = wasm_read_u32(&d->r);
@@ -221,8 +275,8 @@ static char *read_name(decoder *d, const char *what) {
     failf(d, at, "malformed UTF-8 encoding in %s", what);
     return NULL;
   }
-  char *s = dup_name(d->r.p, n);
-  if (!s) { fail_nomem(d); return NULL; }
+  char *s = dup_name(d, d->r.p, n);
+  if (!s) return NULL;
   d->r.p += n;
   return s;
 }
@@ -532,15 +586,15 @@ static void read_functype(decoder *d, wasm_functype *t) {
   uint8_t form = read_type_byte(d);
   if (d->r.err) return;
   if (form != 0x60) { failf(d, at, "malformed function type 0x%02x (expected 0x60)", form); return; }
-  uint32_t np = read_count(d, 1, "parameters");
+  uint32_t np = read_count(d, "parameters");
   const uint8_t *params = scan_valtypes(d, np);
-  uint32_t nr = read_count(d, 1, "results");
+  uint32_t nr = read_count(d, "results");
   const uint8_t *results = scan_valtypes(d, nr);
   if (d->r.err) return;
   size_t n = (size_t)np + nr;
-  t->types = malloc(n ? n : 1);
-  t->sig = malloc(n + 3);
-  if (!t->types || !t->sig) { fail_nomem(d); return; }
+  t->types = arena_alloc(d, n);
+  t->sig = arena_alloc(d, n + 3);
+  if (d->r.err) return;
   memcpy(t->types, params, np);
   memcpy(t->types + np, results, nr);
   t->nparams = np;
@@ -561,7 +615,7 @@ static void read_functype(decoder *d, wasm_functype *t) {
 
 static void sec_type(decoder *d) {
   wasm_module *m = d->m;
-  uint32_t n = read_count(d, 1, "types");
+  uint32_t n = read_count(d, "types");
   m->types = alloc_array(d, n, sizeof *m->types);
   if (d->r.err) return;
   m->ntypes = n;
@@ -574,7 +628,7 @@ static void sec_type(decoder *d) {
 
 static void sec_import(decoder *d) {
   wasm_module *m = d->m;
-  uint32_t n = read_count(d, 1, "imports");
+  uint32_t n = read_count(d, "imports");
   m->imports = alloc_array(d, n, sizeof *m->imports);
   if (d->r.err) return;
   m->nimports = n;
@@ -615,7 +669,7 @@ static void sec_import(decoder *d) {
 }
 
 static void sec_function(decoder *d) {
-  uint32_t n = read_count(d, 1, "functions");
+  uint32_t n = read_count(d, "functions");
   if (d->r.err) return;
   alloc_funcs(d, n);
   wasm_module *m = d->m;
@@ -626,7 +680,7 @@ static void sec_function(decoder *d) {
 }
 
 static void sec_table(decoder *d) {
-  uint32_t n = read_count(d, 1, "tables");
+  uint32_t n = read_count(d, "tables");
   if (d->r.err) return;
   alloc_tables(d, n);
   wasm_module *m = d->m;
@@ -639,7 +693,7 @@ static void sec_table(decoder *d) {
 }
 
 static void sec_memory(decoder *d) {
-  uint32_t n = read_count(d, 1, "memories");
+  uint32_t n = read_count(d, "memories");
   if (d->r.err) return;
   alloc_mems(d, n);
   wasm_module *m = d->m;
@@ -650,7 +704,7 @@ static void sec_memory(decoder *d) {
 }
 
 static void sec_global(decoder *d) {
-  uint32_t n = read_count(d, 1, "globals");
+  uint32_t n = read_count(d, "globals");
   if (d->r.err) return;
   alloc_globals(d, n);
   wasm_module *m = d->m;
@@ -664,7 +718,7 @@ static void sec_global(decoder *d) {
 
 static void sec_export(decoder *d) {
   wasm_module *m = d->m;
-  uint32_t n = read_count(d, 1, "exports");
+  uint32_t n = read_count(d, "exports");
   m->exports = alloc_array(d, n, sizeof *m->exports);
   if (d->r.err) return;
   m->nexports = n;
@@ -721,7 +775,7 @@ static void read_elem(decoder *d, wasm_elem *el) {
     }
   }
   if (d->r.err) return;
-  uint32_t n = read_count(d, 1, "elements");
+  uint32_t n = read_count(d, "elements");
   el->items = alloc_array(d, n, sizeof *el->items);
   if (d->r.err) return;
   el->count = n;
@@ -742,7 +796,7 @@ static void read_elem(decoder *d, wasm_elem *el) {
 
 static void sec_element(decoder *d) {
   wasm_module *m = d->m;
-  uint32_t n = read_count(d, 1, "element segments");
+  uint32_t n = read_count(d, "element segments");
   m->elems = alloc_array(d, n, sizeof *m->elems);
   if (d->r.err) return;
   m->nelems = n;
@@ -755,7 +809,7 @@ static void sec_element(decoder *d) {
 /* Reads a body's local declarations twice: once to check the total against
  * MAX_LOCALS before allocating, once to fill local_types. */
 static void read_locals(decoder *d, wasm_body *b) {
-  uint32_t ndecls = read_count(d, 1, "local declarations");
+  uint32_t ndecls = read_count(d, "local declarations");
   if (d->r.err) return;
   const uint8_t *decls = d->r.p;
   uint64_t total = 0;
@@ -771,7 +825,7 @@ static void read_locals(decoder *d, wasm_body *b) {
     }
   }
   if (d->r.err) return;
-  b->local_types = alloc_array(d, (size_t)total, 1);
+  b->local_types = total ? arena_alloc(d, (size_t)total) : NULL;
   if (d->r.err) return;
   b->nlocals = (uint32_t)total;
   d->r.p = decls;
@@ -832,7 +886,7 @@ static void sec_code(decoder *d) {
 
 static void sec_data(decoder *d) {
   wasm_module *m = d->m;
-  uint32_t n = read_count(d, 1, "data segments");
+  uint32_t n = read_count(d, "data segments");
   m->datas = alloc_array(d, n, sizeof *m->datas);
   if (d->r.err) return;
   m->ndatas = n;
@@ -873,7 +927,7 @@ static void sec_custom(decoder *d) {
   if (m->ncustoms == d->cap_customs) {
     uint32_t cap = d->cap_customs ? d->cap_customs * 2 : 4;
     wasm_custom *c = realloc(m->customs, cap * sizeof *c);
-    if (!c) { free(name); fail_nomem(d); return; }
+    if (!c) { fail_nomem(d); return; }
     m->customs = c;
     d->cap_customs = cap;
   }
@@ -891,8 +945,9 @@ static void sec_custom(decoder *d) {
 /* ---- name section ---------------------------------------------------------- */
 
 /* Module name (subsection 0) and function names (subsection 1). The section
- * is advisory: anything malformed drops what it gave and is otherwise
- * ignored. */
+ * is advisory: anything malformed (or running out of memory) drops what it
+ * gave and is otherwise ignored; the arena space it used stays until the
+ * module is released, bounded by the section's size. */
 static void parse_names(decoder *d) {
   wasm_module *m = d->m;
   wasm_reader r = {.start = d->r.start, .p = d->name_sec, .end = d->name_end};
@@ -910,7 +965,7 @@ static void parse_names(decoder *d) {
     r.p = sub_end;
     if (id == 0) {
       uint32_t n = wasm_read_u32(&s);
-      if (s.err || n != (size_t)(s.end - s.p) || !utf8_valid(s.p, n) || !(modname = dup_name(s.p, n))) {
+      if (s.err || n != (size_t)(s.end - s.p) || !utf8_valid(s.p, n) || !(modname = dup_name(d, s.p, n))) {
         ok = false;
         break;
       }
@@ -918,7 +973,7 @@ static void parse_names(decoder *d) {
     } else if (id == 1) {
       uint32_t count = wasm_read_u32(&s);
       if (s.err || count > (size_t)(s.end - s.p) / 2) { ok = false; break; }
-      if (m->nfuncs && !(fnames = calloc(m->nfuncs, sizeof *fnames))) { ok = false; break; }
+      if (m->nfuncs && !(fnames = alloc_array(d, m->nfuncs, sizeof *fnames))) { ok = false; break; }
       int64_t prev = -1;
       for (uint32_t i = 0; i < count && ok; i++) {
         uint32_t x = wasm_read_u32(&s);
@@ -929,7 +984,7 @@ static void parse_names(decoder *d) {
         }
         prev = x;
         if (x < m->nfuncs) {
-          if (!(fnames[x] = dup_name(s.p, len))) { ok = false; break; }
+          if (!(fnames[x] = dup_name(d, s.p, len))) { ok = false; break; }
         }
         s.p += len;
       }
@@ -941,40 +996,38 @@ static void parse_names(decoder *d) {
   if (ok && !r.err) {
     m->module_name = modname;
     m->func_names = fnames;
-    return;
   }
-  free(modname);
-  if (fnames)
-    for (uint32_t i = 0; i < m->nfuncs; i++) free(fnames[i]);
-  free(fnames);
 }
 
 /* ---- descriptions for the introspection API -------------------------------- */
 
-static char *limits_text(const char *what, const wasm_limits *l) {
+static char *limits_text(decoder *d, const char *what, const wasm_limits *l) {
   char buf[64];
-  if (l->has_max) snprintf(buf, sizeof buf, "%s%s%u..%u", what, *what ? " " : "", l->min, l->max);
-  else snprintf(buf, sizeof buf, "%s%s%u..", what, *what ? " " : "", l->min);
-  return strdup(buf);
+  if (l->has_max) snprintf(buf, sizeof buf, "%s %u..%u", what, l->min, l->max);
+  else snprintf(buf, sizeof buf, "%s %u..", what, l->min);
+  return arena_strdup(d, buf);
 }
 
-static char *extern_text(const wasm_module *m, uint8_t kind, const void *desc) {
+/* Function types share the type's signature text; the others get theirs
+ * from the arena. */
+static char *extern_text(decoder *d, uint8_t kind, const void *desc) {
+  const wasm_module *m = d->m;
   switch (kind) {
   case WASM_EXTERN_FUNC: {
     uint32_t t = *(const uint32_t *)desc;
-    return strdup(t < m->ntypes ? m->types[t].sig : "?");
+    return t < m->ntypes ? m->types[t].sig : "?";
   }
   case WASM_EXTERN_TABLE: {
     const wasm_tabletype *t = desc;
-    return limits_text(wasm_valtype_str((wasm_valtype)t->elemtype), &t->limits);
+    return limits_text(d, wasm_valtype_str((wasm_valtype)t->elemtype), &t->limits);
   }
   case WASM_EXTERN_MEMORY:
-    return limits_text("pages", &((const wasm_memtype *)desc)->limits);
+    return limits_text(d, "pages", &((const wasm_memtype *)desc)->limits);
   default: {
     const wasm_globaltype *g = desc;
     char buf[32];
     snprintf(buf, sizeof buf, "%s%s", g->mut ? "mut " : "", wasm_valtype_str((wasm_valtype)g->type));
-    return strdup(buf);
+    return arena_strdup(d, buf);
   }
   }
 }
@@ -985,7 +1038,7 @@ static void describe_externs(decoder *d) {
   wasm_module *m = d->m;
   for (uint32_t i = 0; i < m->nimports; i++) {
     wasm_import *im = &m->imports[i];
-    if (!(im->type_text = extern_text(m, im->kind, &im->desc))) { fail_nomem(d); return; }
+    if (!(im->type_text = extern_text(d, im->kind, &im->desc))) return;
   }
   for (uint32_t i = 0; i < m->nexports; i++) {
     wasm_export *ex = &m->exports[i];
@@ -1004,8 +1057,7 @@ static void describe_externs(decoder *d) {
       if (ex->index < m->nglobals) desc = &m->global_types[ex->index];
       break;
     }
-    ex->type_text = desc ? extern_text(m, ex->kind, desc) : strdup("?");
-    if (!ex->type_text) { fail_nomem(d); return; }
+    if (!(ex->type_text = desc ? extern_text(d, ex->kind, desc) : "?")) return;
   }
 }
 
@@ -1059,6 +1111,8 @@ static void decode_sections(decoder *d) {
     }
     d->section = id;
     d->section_off = off(d, at);
+    if (id == SEC_FUNCTION) d->func_sec_off = d->section_off;
+    if (id == SEC_DATACOUNT) d->datacount_off = d->section_off;
     const uint8_t *sec_end = d->r.p + size;
     d->r.end = sec_end;
     switch (id) {
@@ -1090,12 +1144,16 @@ static void decode_sections(decoder *d) {
   settle_spaces(d, ~0u);
   if (d->r.err) return;
   if (!d->have_code && d->ndefs) {
-    failf(d, d->r.p, "function and code section have inconsistent lengths (%u functions, no code section)",
+    d->section = SEC_FUNCTION;
+    failf(d, d->r.start + d->func_sec_off,
+          "function and code section have inconsistent lengths (%u functions, no code section)",
           d->ndefs);
     return;
   }
   if (d->m->has_datacount && d->m->datacount != d->m->ndatas) {
-    failf(d, d->r.p, "data count and data section have inconsistent lengths (data count %u, %u segments)",
+    d->section = SEC_DATACOUNT;
+    failf(d, d->r.start + d->datacount_off,
+          "data count and data section have inconsistent lengths (data count %u, %u segments)",
           d->m->datacount, d->m->ndatas);
     return;
   }
@@ -1145,6 +1203,7 @@ wasm_status wasm_decode(const uint8_t *bytes, size_t len, wasm_module **out, was
   d.r.end = d.mod_end = copy + len;
   d.section = -1;
   d.func = UINT32_MAX;
+  d.arena_next = ARENA_MIN;
 
   decode_header(&d);
   if (!d.r.err) decode_sections(&d);
@@ -1161,44 +1220,15 @@ wasm_status wasm_decode(const uint8_t *bytes, size_t len, wasm_module **out, was
 
 void wasm_module_release(wasm_module *m) {
   if (!m) return;
-  for (uint32_t i = 0; i < m->ntypes; i++) {
-    free(m->types[i].types);
-    free(m->types[i].sig);
-  }
-  free(m->types);
-  for (uint32_t i = 0; i < m->nimports; i++) {
-    free(m->imports[i].module);
-    free(m->imports[i].name);
-    free(m->imports[i].type_text);
-  }
-  free(m->imports);
-  free(m->func_type);
   if (m->bodies) {
-    for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++) {
-      free(m->bodies[i].local_types);
+    for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++)
       if (m->bodies[i].compiled) wasm_code_free(m->bodies[i].compiled);
-    }
   }
-  free(m->bodies);
-  free(m->tables);
-  free(m->mems);
-  free(m->global_types);
-  free(m->global_inits);
-  for (uint32_t i = 0; i < m->nexports; i++) {
-    free(m->exports[i].name);
-    free(m->exports[i].type_text);
-  }
-  free(m->exports);
-  for (uint32_t i = 0; i < m->nelems; i++) free(m->elems[i].items);
-  free(m->elems);
-  free(m->datas);
-  for (uint32_t i = 0; i < m->ncustoms; i++) free(m->customs[i].name);
   free(m->customs);
-  free(m->module_name);
-  if (m->func_names)
-    for (uint32_t i = 0; i < m->nfuncs; i++) free(m->func_names[i]);
-  free(m->func_names);
-  free(m->func_declared);
   free(m->bytes);
+  for (struct wasm_arena_chunk *c = m->arena, *next; c; c = next) {
+    next = c->next;
+    free(c);
+  }
   free(m);
 }

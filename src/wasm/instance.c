@@ -566,7 +566,10 @@ static void eval_const(const wasm_instance *inst, const wasm_const_expr *e, wasm
   }
 }
 
-static void *eval_ref(const wasm_instance *inst, const wasm_const_expr *e) {
+/* Element items are nearly always ref.func: keep that path inline. */
+static inline void *eval_ref(const wasm_instance *inst, const wasm_const_expr *e) {
+  if (WASM_LIKELY(e->kind == WASM_CONST_REF_FUNC)) return inst->funcs[e->index];
+  if (e->kind == WASM_CONST_REF_NULL) return NULL;
   wasm_slot s[2];
   eval_const(inst, e, s);
   return (void *)(uintptr_t)s[0];
@@ -606,8 +609,13 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
   if (!m || !out) return fail(err, WASM_ERR_ARG, "wasm_instantiate: no module or output");
   layout L;
   if (!compute_layout(m, &L)) return fail(err, WASM_ERR_NOMEM, "instance too large");
-  wasm_instance *inst = calloc(1, L.total);
+  /* Not calloc: for a large module the function objects dominate the block
+   * and are all written below; zero only what is read before it is set
+   * (the struct and everything up to the function arrays, the flags). */
+  wasm_instance *inst = malloc(L.total);
   if (!inst) return fail(err, WASM_ERR_NOMEM, "out of memory allocating an instance");
+  memset(inst, 0, L.funcs);
+  memset((uint8_t *)inst + L.data_dropped, 0, L.inline_globals - L.data_dropped);
 
   inst->module = m;
   inst->globals = AT(inst, L.globals, wasm_global **);
@@ -940,6 +948,11 @@ wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
     }
     value_to_slots(&args[i], want, &slots[k]);
     k += want == WASM_V128 ? 2 : 1;
+  }
+  /* Trap detail set by host functions belongs to this call only. */
+  if (f->inst && !wasm_tls_trap_point) {
+    f->inst->trap_msg[0] = '\0';
+    f->inst->exit_code = 0;
   }
   wasm_trap_thread_init();
   wasm_status st = wasm_interp_invoke(f, slots, err);

@@ -30,7 +30,7 @@
 typedef struct cframe {
   const wasm_cell *ret;
   uint64_t *fp;
-  wasm_func *f;
+  wasm_instance *inst;     /* caller's instance */
 } cframe;
 
 #define STACK_SLOTS_ALLOC ((size_t)1 << 20)   /* 8 MiB of value stack */
@@ -39,6 +39,9 @@ typedef struct cframe {
 
 static _Thread_local uint64_t *t_stack, *t_stack_end, *t_top;
 static _Thread_local cframe *t_cs, *t_cs_end, *t_csp;
+/* Nested entries (host -> wasm -> host ...) recurse on the C stack. */
+static _Thread_local uint32_t t_nest;
+#define MAX_NEST 512
 
 /* Maps both per-thread stacks once; pages are touched lazily. Returns 0 on
  * failure (address space exhausted). */
@@ -64,7 +67,7 @@ static int thread_stacks(void) {
 /* State of one entry into wasm, visible to the trap path. Fields that the
  * trap path reads after siglongjmp are volatile. */
 typedef struct ictx {
-  wasm_func *volatile cur;           /* function executing now */
+  wasm_instance *volatile cur_inst;  /* instance executing now */
   const wasm_cell *volatile mem_ip;  /* last memory instruction (signal traps) */
   uint64_t *stack_limit;
   cframe *cs_base, *cs_limit;
@@ -416,23 +419,35 @@ static inline wasm_v128 v128_of(const uint64_t *p) { wasm_v128 v; memcpy(&v, p, 
 
 /* Switches the hot state to another instance (cross-instance calls). */
 #define SWITCH_INST(ni) do { \
-    inst = (ni); mem = inst->mem_base; globals = inst->globals; funcs = inst->funcs; \
+    inst = (ni); c->cur_inst = inst; \
+    mem = inst->mem_base; globals = inst->globals; funcs = inst->funcs; \
     if (inst->memory) { c->tp->mem_lo = inst->memory->base; \
       c->tp->mem_hi = inst->memory->base + inst->memory->reserved; } \
     else { c->tp->mem_lo = NULL; c->tp->mem_hi = NULL; } } while (0)
 
-/* Enters wasm function g with frame nfp; `len` is the call instruction size. */
+/* Zeroes the declared locals. Usually a handful: the empty asm keeps the
+ * compilers from turning the loop into a memset call. */
+#define ZERO_LOCALS(gc) do { \
+    for (uint32_t i_ = (gc)->param_slots; i_ < (gc)->local_slots; i_++) { \
+      fp[i_] = 0; __asm__ volatile(""); } } while (0)
+
+/* Enters compiled code gc with frame nfp; `len` is the call instruction
+ * size. The callee's instance is switched to by the caller. */
+#define ENTER(gc, nfp, len, switch_) do { \
+    const struct wasm_code *gc_ = (gc); \
+    if (WASM_UNLIKELY((nfp) + gc_->frame_slots > c->stack_limit || csp >= c->cs_limit)) \
+      TRAP(STACK_EXHAUSTED); \
+    CHECK_INTERRUPT(); \
+    csp->ret = ip + (len); csp->fp = fp; csp->inst = inst; csp++; \
+    switch_; \
+    fp = (nfp); \
+    ZERO_LOCALS(gc_); \
+    ip = gc_->cells; DISPATCH; } while (0)
+
+/* Calls the function value g (wasm or host) with frame nfp. */
 #define DO_CALL(g, nfp, len) do { \
-    const struct wasm_code *gc_ = (g)->code; \
-    if (WASM_LIKELY(gc_ != NULL)) { \
-      if (WASM_UNLIKELY((nfp) + gc_->frame_slots > c->stack_limit || csp >= c->cs_limit)) \
-        TRAP(STACK_EXHAUSTED); \
-      CHECK_INTERRUPT(); \
-      csp->ret = ip + (len); csp->fp = fp; csp->f = cur; csp++; \
-      if (WASM_UNLIKELY((g)->inst != inst)) SWITCH_INST((g)->inst); \
-      cur = (g); c->cur = cur; fp = (nfp); \
-      for (uint32_t i_ = gc_->param_slots; i_ < gc_->local_slots; i_++) fp[i_] = 0; \
-      ip = gc_->cells; DISPATCH; \
+    if (WASM_LIKELY((g)->code != NULL)) { \
+      ENTER((g)->code, nfp, len, if (WASM_UNLIKELY((g)->inst != inst)) SWITCH_INST((g)->inst)); \
     } else { \
       const wasm_functype *ft_ = (g)->type; \
       uint32_t n_ = ft_->param_slots > ft_->result_slots ? ft_->param_slots : ft_->result_slots; \
@@ -466,11 +481,10 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   uint8_t *mem = inst->mem_base;
   wasm_global **globals = inst->globals;
   wasm_func **funcs = inst->funcs;
-  wasm_func *cur = f;
   cframe *csp = c->cs_base;
   const wasm_cell *ip = f->code->cells;
   wasm_status st;
-  for (uint32_t i = f->code->param_slots; i < f->code->local_slots; i++) fp[i] = 0;
+  ZERO_LOCALS(f->code);
   DISPATCH;
 
   /* Generated numeric handlers: unary (dst, a) 2 cells; binary (dst, a, b)
@@ -572,9 +586,11 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   L_RETURN:
     if (WASM_UNLIKELY(csp == c->cs_base)) return WASM_OK;
     --csp;
-    ip = csp->ret; fp = csp->fp; cur = csp->f; c->cur = cur;
-    if (WASM_UNLIKELY(cur->inst != inst)) SWITCH_INST(cur->inst);
+    ip = csp->ret; fp = csp->fp;
+    if (WASM_UNLIKELY(csp->inst != inst)) SWITCH_INST(csp->inst);
     DISPATCH;
+  L_CALL_DIRECT:                                           /* base, func; code */
+    ENTER((const struct wasm_code *)ip[2].h, fp + A(0), 3, (void)0);
   L_CALL: {                                                /* base, funcidx */
     wasm_func *g = funcs[A(1)];
     uint64_t *nfp = fp + A(0);
@@ -660,7 +676,6 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
 
 trap:
   c->trap_ip = ip;
-  c->cur = cur;
   return st;
 }
 
@@ -684,19 +699,19 @@ static uint32_t pc_offset(const struct wasm_code *code, const wasm_cell *ip) {
   return code->pc_map[2 * lo] <= idx ? code->pc_map[2 * lo + 1] : UINT32_MAX;
 }
 
-static void fill_trap(wasm_error *err, wasm_status st, wasm_func *f, const wasm_cell *ip,
-                      wasm_instance *host_inst) {
+static void fill_trap(wasm_error *err, wasm_status st, wasm_instance *inst,
+                      const struct wasm_code *code, const wasm_cell *ip, wasm_instance *host_inst) {
   if (!err) return;
-  uint32_t idx = f ? f->index : UINT32_MAX;
-  uint32_t off = f ? pc_offset(f->code, ip) : UINT32_MAX;
+  uint32_t idx = code ? code->func_index : UINT32_MAX;
+  uint32_t off = code ? pc_offset(code, ip) : UINT32_MAX;
   char label[128] = "";
-  if (f && f->inst) wasm_func_label(f->inst->module, idx, label, sizeof label);
+  if (code && inst) wasm_func_label(inst->module, idx, label, sizeof label);
   const char *detail = "";
   if (host_inst && host_inst->trap_msg[0]) detail = host_inst->trap_msg;
   if (host_inst) err->exit_code = host_inst->exit_code;
   char where[64] = "";
   if (off != UINT32_MAX) snprintf(where, sizeof where, " at 0x%x", off);
-  if (f && f->inst)
+  if (code && inst)
     wasm_error_set(err, st, idx, off, "trap: %s%s%s in %s%s", wasm_status_str(st),
                    detail[0] ? ": " : "", detail, label, where);
   else
@@ -710,7 +725,7 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
   if (!f->code) {
     if (!f->host) return wasm_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "function has no body");
     wasm_status st = f->host(NULL, f->host_env, slots);
-    if (st != WASM_OK) fill_trap(err, st, NULL, NULL, NULL);
+    if (st != WASM_OK) fill_trap(err, st, NULL, NULL, NULL, NULL);
     return st;
   }
   wasm_trap_thread_init();
@@ -726,10 +741,10 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
   uint64_t *limit = (size_t)(t_stack + STACK_SLOTS_ALLOC - fp) < want ? t_stack + STACK_SLOTS_ALLOC : fp + want;
   size_t depth = inst->opts.max_call_depth ? inst->opts.max_call_depth : 10000;
   cframe *cs_limit = (size_t)(t_cs_end - t_csp) < depth ? t_cs_end : t_csp + depth;
-  if (fp + code->frame_slots > limit || t_csp >= cs_limit)
-    return fill_trap(err, WASM_TRAP_STACK_EXHAUSTED, f, NULL, NULL), WASM_TRAP_STACK_EXHAUSTED;
+  if (fp + code->frame_slots > limit || t_csp >= cs_limit || t_nest >= MAX_NEST)
+    return fill_trap(err, WASM_TRAP_STACK_EXHAUSTED, inst, code, NULL, NULL), WASM_TRAP_STACK_EXHAUSTED;
   if (atomic_load_explicit(&inst->interrupted, memory_order_relaxed)) {
-    fill_trap(err, WASM_TRAP_INTERRUPTED, f, NULL, NULL);
+    fill_trap(err, WASM_TRAP_INTERRUPTED, inst, code, NULL, NULL);
     return WASM_TRAP_INTERRUPTED;
   }
   memcpy(fp, slots, (size_t)ft->param_slots * sizeof(uint64_t));
@@ -743,7 +758,7 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
     tp.mem_lo = tp.mem_hi = NULL;
   }
   ictx c;
-  c.cur = f;
+  c.cur_inst = inst;
   c.mem_ip = NULL;
   c.stack_limit = limit;
   c.cs_base = t_csp;
@@ -755,6 +770,7 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
 
   wasm_status st;
   wasm_tls_trap_point = &tp;
+  t_nest++;
   int sig = sigsetjmp(tp.jb, 1);
   if (sig == 0) {
     st = run(&c, f, fp);
@@ -763,6 +779,7 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
     c.trap_ip = c.mem_ip;
   }
   wasm_tls_trap_point = tp.prev;
+  t_nest--;
   t_top = saved_top;
   t_csp = saved_csp;
 
@@ -770,13 +787,15 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
     memcpy(slots, fp, (size_t)ft->result_slots * sizeof(uint64_t));
     return WASM_OK;
   }
-  wasm_func *tf = c.cur;
-  /* A signal trap's mem_ip may belong to a caller frame; only trust it
-   * when it lies in the trapping function's code. */
+  /* The trapping function is the body whose code holds the trap ip. */
+  wasm_instance *ti = c.cur_inst;
   const wasm_cell *tip = c.trap_ip;
-  if (tip && tf && tf->code &&
-      (tip < tf->code->cells || tip >= tf->code->cells + tf->code->ncells))
-    tip = NULL;
-  fill_trap(err, st, tf, tip, c.host_inst);
+  const struct wasm_code *tc = NULL;
+  const wasm_module *tm = ti->module;
+  for (uint32_t i = 0; tip && i < tm->nfuncs - tm->nfunc_imports; i++) {
+    const struct wasm_code *k = tm->bodies[i].compiled;
+    if (k && tip >= k->cells && tip < k->cells + k->ncells) { tc = k; break; }
+  }
+  fill_trap(err, st, ti, tc, tip, c.host_inst);
   return st;
 }

@@ -19,15 +19,18 @@
  * Where SIMDe 0.7.4 is wrong for wasm (see the comments marked "SIMDe bug")
  * the operation is written here.
  *
- * Speed: the default build targets baseline x86-64 (SSE2), where SIMDe falls
- * back to multi-instruction sequences or scalar code for some operations
- * (ceil/floor/trunc/nearest, min/max, extract/insert, popcnt, i64x2 mul and
- * compares, swizzle, narrow_u, extend_u, trunc_sat_u). Building with
- * -msse4.1 (roundps, pminud, pmovzx, ptest, pblendvb) or -msse4.2 -mssse3
- * (pshufb for swizzle/shuffle, pabs) covers most of them; -mavx2 adds
- * variable shifts and -mavx512vl/-mavx512dq native i64 mul/abs/convert.
- * `-march=x86-64-v2` is the sensible floor for servers; `-march=native` for
- * benchmarks. Correctness does not depend on the flags.
+ * Speed: on baseline x86-64 (SSE2, the default build) every operation is
+ * inline straight-line SSE2 code, no libm or helper calls (the largest,
+ * i32x4.trunc_sat_f64x2_u_zero, is ~250 bytes). Operations whose natural
+ * instruction is newer are emulated with several SSE2 instructions:
+ * ceil/floor/trunc/nearest (roundps, SSE4.1), swizzle/shuffle and popcnt
+ * (pshufb, SSSE3), abs (pabs*, SSSE3), i32x4.mul (pmulld), u32 min/max,
+ * narrow_u, extend (pmovsx/zx) and blends (SSE4.1), i64x2 compares
+ * (pcmpgtq, SSE4.2). `-march=x86-64-v2` (SSSE3, SSE4.1/4.2, POPCNT) makes
+ * all of those single instructions and is the sensible floor for servers;
+ * `-march=x86-64-v3` adds AVX2 (VEX forms, variable shifts); AVX-512VL/DQ
+ * adds native i64x2 abs/mul and unsigned conversions. Results do not depend
+ * on the flags: tests pass with SSE2, -mssse3, -msse4.1 and -march=native.
  */
 #ifndef WASM_SIMD_OPS_H
 #define WASM_SIMD_OPS_H
@@ -433,8 +436,9 @@ SIMD_UN_(F64X2_CONVERT_LOW_I32X4_U, simde_wasm_f64x2_convert_low_u32x4)
 
 /* i16x8.q15mulr_sat_s. SIMDe bug: its SSE2/SSSE3 paths fix the one overflow
  * case (-32768 * -32768) by comparing against INT16_MAX instead of INT16_MIN,
- * so 0x8000 is returned there and a legitimate 0x7fff becomes 0x8000.
- * pmulhrsw computes (a*b + 0x4000) >> 15 and wraps only for that case. */
+ * so 0x8000 is returned there and a genuine 0x7fff (-32768 * -32767) turns
+ * into 0x8000. pmulhrsw computes (a*b + 0x4000) >> 15 and wraps only for
+ * -32768 * -32768, whose 0x8000 no other input pair can produce. */
 static inline wasm_v128 wasm_simd_I16X8_Q15MULR_SAT_S(wasm_v128 a,
                                                      wasm_v128 b) {
 #if defined(SIMDE_X86_SSSE3_NATIVE)
@@ -460,7 +464,8 @@ static inline wasm_v128 wasm_simd_I16X8_Q15MULR_SAT_S(wasm_v128 a,
  * lanes get a + b, a quiet NaN keeping an input payload. */
 #define SIMD_MINMAX_(NAME, S, CMP, MERGE)                                  \
   static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a, wasm_v128 b) {    \
-    wasm_v128 r = simde_wasm_v128_bitselect(a, b, simde_wasm_##S##_##CMP(a, b)); \
+    wasm_v128 r =                                                         \
+        simde_wasm_v128_bitselect(a, b, simde_wasm_##S##_##CMP(a, b));    \
     wasm_v128 eq = simde_wasm_##S##_eq(a, b);                              \
     r = simde_wasm_v128_bitselect(MERGE(r, a), r, eq);                     \
     wasm_v128 nan = simde_wasm_v128_or(simde_wasm_##S##_ne(a, a),          \
@@ -477,13 +482,12 @@ SIMD_MINMAX_(F64X2_MAX, f64x2, gt, simde_wasm_v128_and)
  * bit-twiddling floor/trunc), and some compile to a libm call per lane.
  * With SSE4.1, roundps/roundpd do exactly what wasm wants (they quiet NaNs
  * and keep the sign of zero). Otherwise round with the 2^mantissa trick,
- * correct in the default rounding mode the engine always runs in:
- * |x| + 2^23 - 2^23 (2^52 for f64) rounds |x| < 2^23 to nearest-even; larger
- * magnitudes,
- * infinities and NaNs are already integral and are kept, with the quiet bit
- * set in NaN lanes (x * 1 would do it, but compilers fold it to x). The sign
- * bit of x is ORed back in, so results in (-1, 0] come out as -0, as IEEE and
- * wasm require. */
+ * exact in the default rounding mode the engine always runs in:
+ * |x| + 2^23 - 2^23 (2^52 for f64) rounds |x| < 2^23 to nearest-even.
+ * Larger magnitudes, infinities and NaNs are already integral and are kept,
+ * with the quiet bit set in NaN lanes (x * 1 would quiet them, but compilers
+ * fold it to x). The sign bit of x is ORed back in, so results in (-1, 0]
+ * come out as -0, as IEEE and wasm require. */
 #if defined(SIMDE_X86_SSE4_1_NATIVE)
 #define SIMD_ROUND_(NAME, S, MODE)                                          \
   static inline wasm_v128 wasm_simd_##NAME(wasm_v128 x) {                   \
@@ -546,11 +550,10 @@ SIMD_ROUND64_(F64X2_NEAREST, SIMD_NEAREST_)
 #endif
 
 /* Wrapping integer neg, abs and mul. SIMDe bug (latent): its generic paths
- * negate and multiply signed GNU vectors, which wraps in practice but is undefined
- * behaviour that -fsanitize=undefined reports (the `san` build). Unsigned
- * GNU vectors give the same code without UB. */
+ * negate and multiply signed GNU vectors, which wraps in practice but is
+ * undefined behaviour that -fsanitize=undefined reports (the `san` build
+ * aborts on it). Unsigned GNU vectors give the same code without UB. */
 typedef uint8_t simd_u8x16_ __attribute__((vector_size(16)));
-typedef uint16_t simd_u16x8_ __attribute__((vector_size(16)));
 typedef uint32_t simd_u32x4_ __attribute__((vector_size(16)));
 typedef uint64_t simd_u64x2_ __attribute__((vector_size(16)));
 #define SIMD_UNSIGNED_(NAME, U, EXPR)                                      \

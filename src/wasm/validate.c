@@ -176,13 +176,18 @@ static const char *op_text(const vstate *v, const uint8_t *at) {
   return t ? t : "illegal opcode";
 }
 
+/* The message prefix, as decode.c writes it ("invalid: function 3 at ..."). */
+static const char *status_word(wasm_status st) {
+  return st == WASM_ERR_INVALID ? "invalid" : st == WASM_ERR_MALFORMED ? "malformed" : "error";
+}
+
 static void body_verror(vstate *v, wasm_status st, const char *fmt, va_list ap) {
   char msg[300], buf[96];
   vsnprintf(msg, sizeof msg, fmt, ap);
   const char *label = wasm_func_label(v->m, v->func, buf, sizeof buf);
   uint32_t off = wasm_reader_offset(&v->r, v->at ? v->at : v->r.p);
-  wasm_error_set(v->err, st, v->func, off, "%s at 0x%x: %s in %s", label, off, msg,
-                 op_text(v, v->at));
+  wasm_error_set(v->err, st, v->func, off, "%s: %s at 0x%x: %s in %s", status_word(st), label,
+                 off, msg, op_text(v, v->at));
 }
 
 /* Records the first validation error of the module; later ones are noise. */
@@ -224,10 +229,10 @@ static void mod_invalid(vstate *v, const char *what, uint32_t idx, uint32_t offs
   if (idx != UINT32_MAX) snprintf(where, sizeof where, "%s %u", what, idx);
   else snprintf(where, sizeof where, "%s", what);
   if (offset != UINT32_MAX)
-    wasm_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "%s at 0x%x: %s", where,
-                   offset, msg);
+    wasm_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "invalid: %s at 0x%x: %s",
+                   where, offset, msg);
   else
-    wasm_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "%s: %s", where, msg);
+    wasm_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "invalid: %s: %s", where, msg);
 }
 
 /* ---- Operand and control stacks ---------------------------------------- */
@@ -754,7 +759,7 @@ static void check_fd(vstate *v) {
     }
     for (int i = 0; i < 16; i++)
       if (r->p[i] >= 32) {
-        invalid(v, "invalid lane index %u in i8x16.shuffle", r->p[i]);
+        invalid(v, "invalid lane index %u (32 lanes)", r->p[i]);
         break;
       }
     r->p += 16;
@@ -1125,7 +1130,7 @@ static void check_exports(vstate *v) {
   if (!slots) {
     if (!v->fatal) {
       v->fatal = WASM_ERR_NOMEM;
-      wasm_error_set(v->err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "out of memory");
+      wasm_error_set(v->err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "error: out of memory");
     }
     return;
   }
@@ -1222,7 +1227,7 @@ wasm_status wasm_validate(const wasm_module *m, wasm_error *err) {
 
   if (m->has_datacount && m->datacount != m->ndatas)
     return wasm_error_set(v.err, WASM_ERR_MALFORMED, UINT32_MAX, UINT32_MAX,
-                          "data count and data section have inconsistent lengths (%u, %u)",
+                          "malformed: data count and data section have inconsistent lengths (%u, %u)",
                           m->datacount, m->ndatas);
 
   check_module(&v);

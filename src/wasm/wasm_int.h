@@ -2,7 +2,7 @@
  *
  * Files and who owns what:
  *   decode.c    bytes -> struct wasm_module (sections, const exprs, names)
- *   validate.c  spec typing rules over a decoded module (wasm_valid_module)
+ *   validate.c  spec typing rules over a decoded module (wasm_validate)
  *   compile.c   validated code -> internal threaded code (struct wasm_code)
  *   interp.c    executes struct wasm_code (wasm_interp_invoke)
  *   memory.c    linear memory reservation, guard pages, trap signal handler
@@ -180,14 +180,14 @@ typedef struct {
     wasm_memtype mem;
     wasm_globaltype global;
   } desc;
-  char *type_text;         /* introspection text (wasm_import_desc.type); decode.c */
+  char *type_text;         /* introspection text (wasm_import_desc.type); in m->arena */
 } wasm_import;
 
 typedef struct {
   char *name;
   uint8_t kind;
   uint32_t index;
-  char *type_text;         /* introspection text (wasm_export_desc.type); decode.c */
+  char *type_text;         /* introspection text (wasm_export_desc.type); in m->arena */
 } wasm_export;
 
 typedef struct {
@@ -266,10 +266,17 @@ struct wasm_module {
   /* Functions referenced outside function bodies (exports, elems, globals):
    * the set ref.func may use in code. [nfuncs] booleans. */
   uint8_t *func_declared;
+
+  /* decode.c's bump arena: names, signatures, type vectors, local types and
+   * introspection texts live here and are freed together by
+   * wasm_module_release (never free() them one by one). */
+  struct wasm_arena_chunk *arena;
 };
 
-/* Decode a binary. On failure returns WASM_ERR_MALFORMED (or NOMEM) and
- * fills err; nothing is allocated then. */
+/* Decode a binary. On failure returns WASM_ERR_MALFORMED (WASM_ERR_INVALID
+ * for a non-constant or mistyped constant expression, as the spec classifies
+ * it; or NOMEM) and fills err; nothing is allocated then. Names are stored
+ * with U+0000 as the bytes C0 80, so they stay distinct as C strings. */
 wasm_status wasm_decode(const uint8_t *bytes, size_t len, wasm_module **out, wasm_error *err);
 /* Frees a decoded module and everything it owns (including compiled code). */
 void wasm_module_release(wasm_module *m);

@@ -41,7 +41,7 @@ static struct {
   double call_budget_s;   /* total time allowed for export calls */
   int verbose;
 } opt = {
-    .mutations = 20000, .sample = 400, .only_case = -1, .seed = 0x5eed,
+    .mutations = 20000, .sample = 1000, .only_case = -1, .seed = 0x5eed,
     .max_size = 64 * 1024, .max_trunc = 4096, .calls = 1, .call_budget_s = 30.0,
 };
 
@@ -247,15 +247,30 @@ static void *watchdog(void *arg) {
 /* ---- crash report ---------------------------------------------------- */
 
 static char current[512];
+static struct sigaction prev_action[NSIG];
 
-static void on_fatal(int sig) {
+/* Names the case being run, then hands the signal to whoever had it before
+ * (ASan's reporter in the sanitizer build, else the default action).
+ * Returning from a hardware fault re-executes the faulting instruction under
+ * the restored handler; other signals are raised again. */
+static void on_fatal(int sig, siginfo_t *info, void *uctx) {
+  (void)uctx;
   static const char head[] = "\nfuzz: CRASH while running ";
   ssize_t r = write(2, head, sizeof head - 1);
   r = write(2, current, strlen(current));
   r = write(2, "\n", 1);
   (void)r;
-  signal(sig, SIG_DFL);
-  raise(sig);
+  sigaction(sig, &prev_action[sig], NULL);
+  if (info->si_code <= 0) raise(sig);
+}
+
+static void catch_fatal(int sig) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fatal;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, &prev_action[sig]);
 }
 
 /* ---- one case -------------------------------------------------------- */
@@ -470,11 +485,13 @@ int main(int argc, char **argv) {
   }
   size_t nsample = (size_t)opt.sample < ncorpus ? (size_t)opt.sample : ncorpus;
 
-  signal(SIGSEGV, on_fatal);   /* the engine's guard-page handler chains here */
-  signal(SIGBUS, on_fatal);
-  signal(SIGABRT, on_fatal);
-  signal(SIGFPE, on_fatal);
-  signal(SIGILL, on_fatal);
+  /* Before the engine installs its guard-page handler, which chains to
+   * these for faults outside linear memory. */
+  catch_fatal(SIGSEGV);
+  catch_fatal(SIGBUS);
+  catch_fatal(SIGABRT);
+  catch_fatal(SIGFPE);
+  catch_fatal(SIGILL);
 
   wasm_linker *l = spectest_linker();
   if (!l) {
@@ -513,11 +530,25 @@ int main(int argc, char **argv) {
   }
   double t1 = now_s();
 
-  /* 2. Random mutations with a fixed seed. */
+  /* 2. Random mutations with a fixed seed, of the sampled modules that
+   * compile: mutating an already broken module mostly re-tests the first
+   * error it had. */
+  size_t *valid = malloc(nsample * sizeof *valid), nvalid = 0;
+  if (!valid) { perror("malloc"); return 1; }
+  for (size_t i = 0; i < nsample; i++) {
+    wasm_module *m = NULL;
+    wasm_error err;
+    if (wasm_module_compile(corpus[i].bytes, corpus[i].len, &m, &err) == WASM_OK) {
+      valid[nvalid++] = i;
+      wasm_module_free(m);
+    }
+  }
+  if (nvalid == 0)
+    for (size_t i = 0; i < nsample; i++) valid[nvalid++] = i;
   rng_state = opt.seed * 0x9E3779B97F4A7C15ull + 1;
   long mut_cases = 0;
   for (long j = 0; j < opt.mutations; j++, case_no++) {
-    const input *in = &corpus[rng_below((uint32_t)nsample)];
+    const input *in = &corpus[valid[rng_below((uint32_t)nvalid)]];
     memcpy(buf, in->bytes, in->len);
     size_t n = mutate(buf, in->len);
     if (opt.only_case >= 0 && case_no != opt.only_case) continue;
@@ -535,6 +566,7 @@ int main(int argc, char **argv) {
   atomic_store(&wd_stop, 1);
   pthread_join(wd, NULL);
   wasm_linker_free(l);
+  free(valid);
   free(buf);
   for (size_t i = 0; i < ncorpus; i++) {
     free(corpus[i].name);
@@ -542,9 +574,9 @@ int main(int argc, char **argv) {
   }
   free(corpus);
 
-  printf("fuzz: %zu modules in corpus, %zu sampled; %ld truncations (%.1f s), "
+  printf("fuzz: %zu modules in corpus, %zu sampled (%zu valid); %ld truncations (%.1f s), "
          "%ld mutations (%.1f s)\n",
-         ncorpus, nsample, trunc_cases, t1 - t0, mut_cases, t2 - t1);
+         ncorpus, nsample, nvalid, trunc_cases, t1 - t0, mut_cases, t2 - t1);
   printf("fuzz: %ld compiled, %ld instantiated, %ld export calls (%ld trapped, "
          "%ld interrupted by the watchdog)\n",
          n_compiled, n_instantiated, n_calls, n_traps, wd_fired);

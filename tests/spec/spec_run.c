@@ -101,11 +101,16 @@ static void note(script *s, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* wasm_status_str that never gives NULL to printf, whatever the engine. */
+static const char *status_str(wasm_status st) {
+  const char *s = wasm_status_str(st);
+  return s ? s : "(no status text)";
+}
+
 /* "status (engine message)" for an engine failure; `err` must have been
  * zeroed before the call so a stale message is never shown. */
 static const char *errtext(wasm_status st, const wasm_error *err, char *buf, size_t n) {
-  const char *s = wasm_status_str(st);
-  if (!s) s = "?";
+  const char *s = status_str(st);
   if (st == WASM_TRAP_INTERRUPTED && watch_limit) {
     snprintf(buf, n, "no result after %d s: interrupted (hang?)", watch_limit);
     return buf;
@@ -229,7 +234,7 @@ static int define_spectest(script *s, char *why, size_t n) {
     st = wasm_linker_define_func(s->linker, "spectest", prints[i][0], prints[i][1],
                                  host_print, &s->printers[i]);
     if (st) {
-      snprintf(why, n, "spectest.%s: %s", prints[i][0], wasm_status_str(st));
+      snprintf(why, n, "spectest.%s: %s", prints[i][0], status_str(st));
       return -1;
     }
   }
@@ -245,20 +250,20 @@ static int define_spectest(script *s, char *why, size_t n) {
     if ((st = wasm_global_new(g[i], 0, &s->globals[i])) ||
         (st = wasm_linker_define(s->linker, "spectest", gnames[i],
                                  (wasm_extern){.kind = WASM_EXTERN_GLOBAL, .of.global = s->globals[i]}))) {
-      snprintf(why, n, "spectest.%s: %s", gnames[i], wasm_status_str(st));
+      snprintf(why, n, "spectest.%s: %s", gnames[i], status_str(st));
       return -1;
     }
   }
   if ((st = wasm_table_new(WASM_FUNCREF, 10, 20, NULL, &s->table)) ||
       (st = wasm_linker_define(s->linker, "spectest", "table",
                                (wasm_extern){.kind = WASM_EXTERN_TABLE, .of.table = s->table}))) {
-    snprintf(why, n, "spectest.table: %s", wasm_status_str(st));
+    snprintf(why, n, "spectest.table: %s", status_str(st));
     return -1;
   }
   if ((st = wasm_memory_new(1, 2, &s->mem)) ||
       (st = wasm_linker_define(s->linker, "spectest", "memory",
                                (wasm_extern){.kind = WASM_EXTERN_MEMORY, .of.memory = s->mem}))) {
-    snprintf(why, n, "spectest.memory: %s", wasm_status_str(st));
+    snprintf(why, n, "spectest.memory: %s", status_str(st));
     return -1;
   }
   return 0;
@@ -352,7 +357,7 @@ static void cmd_register(script *s, const cJSON *cmd) {
   wasm_instance *inst = lookup(s, opt_string(cmd, "name"));
   if (!inst) return;
   wasm_status st = wasm_linker_define_instance(s->linker, as->valuestring, inst);
-  if (st) fail(s, "wasm_linker_define_instance(\"%s\"): %s", as->valuestring, wasm_status_str(st));
+  if (st) fail(s, "wasm_linker_define_instance(\"%s\"): %s", as->valuestring, status_str(st));
   else pass(s);
 }
 
@@ -479,7 +484,7 @@ static int run_action(script *s, const cJSON *cmd, act *a) {
     wasm_extern ext;
     wasm_status st = wasm_instance_export(inst, field->valuestring, &ext);
     if (st || ext.kind != WASM_EXTERN_GLOBAL) {
-      fail(s, "%s: no exported global (%s)", what(a), st ? wasm_status_str(st) : "not a global");
+      fail(s, "%s: no exported global (%s)", what(a), st ? status_str(st) : "not a global");
       return -1;
     }
     if (!(a->res = calloc(1, sizeof *a->res))) {
@@ -528,7 +533,7 @@ static int run_action(script *s, const cJSON *cmd, act *a) {
   }
   if (wasm_func_param_count(f) != (uint32_t)nargs) {
     fail(s, "%s: function takes %" PRIu32 " arguments (%s), script passes %d", what(a),
-         wasm_func_param_count(f), wasm_func_signature(f), nargs);
+         wasm_func_param_count(f), wasm_func_signature(f) ? wasm_func_signature(f) : "?", nargs);
     free(av);
     return -1;
   }
@@ -646,7 +651,7 @@ static void cmd_assert_trap(script *s, const cJSON *cmd) {
     int m = trap_matches(text, a.st);
     if (!m) fail(s, "%s: expected trap \"%s\", got %s", what(&a), text, errtext(a.st, &a.err, e, sizeof e));
     else {
-      if (m == 2) note(s, "%s: trap \"%s\" matched through an alias of \"%s\"", what(&a), text, wasm_status_str(a.st));
+      if (m == 2) note(s, "%s: trap \"%s\" matched through an alias of \"%s\"", what(&a), text, status_str(a.st));
       pass(s);
     }
   }
@@ -687,7 +692,7 @@ static void cmd_assert_bad_module(script *s, const cJSON *cmd, wasm_status want)
     fail(s, "expected \"%s\", got %s", text, errtext((wasm_status)st, &err, e, sizeof e));
   } else {
     if (st != (int)want)
-      note(s, "expected %s \"%s\", got %s", wasm_status_str(want), text,
+      note(s, "expected %s \"%s\", got %s", status_str(want), text,
            errtext((wasm_status)st, &err, e, sizeof e));
     pass(s);
   }
@@ -728,7 +733,7 @@ static void cmd_assert_instantiate_fails(script *s, const cJSON *cmd, int want_l
     int mt = trap_matches(text, ist);
     if (!mt) fail(s, "expected trap \"%s\" at instantiation, got %s", text, errtext(ist, &err, e, sizeof e));
     else {
-      if (mt == 2) note(s, "trap \"%s\" matched through an alias of \"%s\"", text, wasm_status_str(ist));
+      if (mt == 2) note(s, "trap \"%s\" matched through an alias of \"%s\"", text, status_str(ist));
       pass(s);
     }
   }

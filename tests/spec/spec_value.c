@@ -302,7 +302,10 @@ void spec_val_format(const wasm_value *v, spec_shape shape, char *buf, size_t n)
 void spec_exp_format(const spec_val *e, char *buf, size_t n) {
   size_t pos = 0;
   if (n) buf[0] = 0;
-  if (!e->has_value) append(buf, n, &pos, "%s:any", wasm_valtype_str(e->v.type));
+  if (!e->has_value) {
+    const char *t = wasm_valtype_str(e->v.type);
+    append(buf, n, &pos, "%s:any", t ? t : "?");
+  }
   else if (e->nonnull) append(buf, n, &pos, "funcref:non-null");
   else fmt_value(buf, n, &pos, &e->v, e->shape, e->nan);
 }

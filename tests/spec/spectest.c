@@ -1,8 +1,8 @@
 /* spectest.c — runs the official WebAssembly core test suite (.wast files)
  * against the engine.
  *
- *   build/spectest [--suite DIR] [--timeout S] [-j N] [-v|-vv] [--list-skips]
- *                  [--no-fork] [NAME|PATTERN...]
+ *   build/spectest [--suite DIR] [--timeout S] [--call-timeout S] [-j N]
+ *                  [-v|-vv] [--list-skips] [--no-fork] [NAME|PATTERN...]
  *
  * Each .wast is converted once by wabt's wast2json into <exe dir>/spec/<name>/
  * and run in its own child process, so an engine crash or hang costs one
@@ -54,6 +54,7 @@ typedef struct {
   int running, finished;
   int wstatus;           /* from waitpid */
   int timed_out;
+  int start_errno;       /* why pipe/fork failed (pid < 0) */
 } job;
 
 /* snprintf for paths: -1 instead of a silently cut path. Going through
@@ -207,16 +208,50 @@ static int run_wast2json(const config *cfg, const char *wast, const char *json,
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Removes a wast2json output directory (files only, no subdirectories). */
+static void rm_outdir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  char p[PATH_MAX];
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+        !fmt_path(p, sizeof p, "%s/%s", dir, e->d_name))
+      unlink(p);
+  closedir(d);
+  rmdir(dir);
+}
+
+/* Puts the new output directory `tmp` in place of `dir` with renames, so a
+ * concurrent run (another engineer's `make test`) never reads a half-written
+ * script. If that run installed a fresh one meanwhile, theirs is kept. */
+static void install(const char *tmp, const char *dir, const char *json,
+                    const struct stat *ws, const char *old) {
+  if (!rename(tmp, dir)) return;
+  struct stat js;
+  if ((!stat(json, &js) && newer(&js, ws)) || rename(dir, old)) {
+    rm_outdir(tmp);
+    return;
+  }
+  if (rename(tmp, dir)) rm_outdir(tmp);
+  rm_outdir(old);
+}
+
 /* Makes sure <outdir>/<base>/<base>.json is up to date. Writes its path and
  * directory; returns 0, or -1 with a reason in why. */
 static int convert(const config *cfg, const char *name, char *json, char *dir,
                    char *why, size_t n) {
-  char base[NAME_MAX + 1], wast[PATH_MAX], log[PATH_MAX];
+  char base[NAME_MAX + 1], wast[PATH_MAX], tmp[PATH_MAX], tjson[PATH_MAX], tlog[PATH_MAX];
+  char old[PATH_MAX];
   snprintf(base, sizeof base, "%.*s", (int)(strlen(name) - 5), name);
+  int pid = (int)getpid();
   if (fmt_path(wast, sizeof wast, "%s/%s", cfg->suite, name) ||
       fmt_path(dir, PATH_MAX, "%s/%s", cfg->outdir, base) ||
       fmt_path(json, PATH_MAX, "%s/%s.json", dir, base) ||
-      fmt_path(log, sizeof log, "%s/wast2json.log", dir)) {
+      fmt_path(tmp, sizeof tmp, "%s/.%s.new.%d", cfg->outdir, base, pid) ||
+      fmt_path(old, sizeof old, "%s/.%s.old.%d", cfg->outdir, base, pid) ||
+      fmt_path(tjson, sizeof tjson, "%s/%s.json", tmp, base) ||
+      fmt_path(tlog, sizeof tlog, "%s/wast2json.log", tmp)) {
     snprintf(why, n, "path too long for %s", name);
     return -1;
   }
@@ -226,16 +261,19 @@ static int convert(const config *cfg, const char *name, char *json, char *dir,
     return -1;
   }
   if (!stat(json, &js) && newer(&js, &ws)) return 0;
-  if (mkdir_p(dir)) {
-    snprintf(why, n, "cannot create %s: %s", dir, strerror(errno));
+  rm_outdir(tmp);
+  if (mkdir_p(tmp)) {
+    snprintf(why, n, "cannot create %s: %s", tmp, strerror(errno));
     return -1;
   }
   /* wabt 1.0.32 rejects nothing with --enable-all that it accepts without,
    * but retrying with its defaults costs nothing if a newer one does. */
-  if (run_wast2json(cfg, wast, json, log, 1) == 0 || run_wast2json(cfg, wast, json, log, 0) == 0)
-    return 0;
-  unlink(json);  /* a partial output must not pass the cache check */
-  fmt_path(why, n, "wast2json could not convert %s (see %s)", wast, log);
+  int ok = run_wast2json(cfg, wast, tjson, tlog, 1) == 0 ||
+           run_wast2json(cfg, wast, tjson, tlog, 0) == 0;
+  if (!ok) unlink(tjson);  /* installed for its log; next run converts again */
+  install(tmp, dir, json, &ws, old);
+  if (ok) return 0;
+  fmt_path(why, n, "wast2json could not convert %s (see %s/wast2json.log)", wast, dir);
   return -1;
 }
 
@@ -259,6 +297,7 @@ static void start_job(config *cfg, job *j, spec_counts *c) {
   j->start = now();
   j->running = 1;
   if (pipe2(p, O_CLOEXEC)) {
+    j->start_errno = errno;
     j->fd = -1;
     j->pid = -1;
     return;
@@ -279,6 +318,7 @@ static void start_job(config *cfg, job *j, spec_counts *c) {
     fflush(out);
     _exit(0);
   }
+  if (pid < 0) j->start_errno = errno;
   close(p[1]);
   if (pid > 0) {
     setpgid(pid, pid);  /* also here: the timeout may come before the child runs */
@@ -332,7 +372,7 @@ static void report(const config *cfg, job *j, const spec_counts *c, totals *t) {
   if (cfg->run.verbose) snprintf(timing, sizeof timing, " [%.2f s]", j->elapsed);
 
   if (j->pid < 0) {
-    printf("CRASH %s: could not start a process: %s\n", j->name, strerror(errno));
+    printf("CRASH %s: could not start a process: %s\n", j->name, strerror(j->start_errno));
   } else if (j->timed_out) {
     printf("TIMEOUT %s: killed after %d s at line %" PRIu32 ": %" PRIu32 " failed, %" PRIu32
            " passed, %" PRIu32 " skipped\n", j->name, cfg->timeout, c->line, failed, passed, skipped);
@@ -462,11 +502,11 @@ static void run_inline(config *cfg, job *jobs, int n, spec_counts *counts, total
 int main(int argc, char **argv) {
   config cfg = {.timeout = 120, .fork = 1,
                 .run = {.max_reports = MAX_REPORTS, .call_timeout = CALL_TIMEOUT}};
-  char **sel = calloc((size_t)argc + 1, sizeof *sel);
+  /* Selectors are compacted into argv itself (sel[k] never passes argv[i]). */
+  char **sel = argv + 1;
   int nsel = 0;
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   cfg.jobs = ncpu > 0 ? (ncpu > 8 ? 8 : (int)ncpu) : 1;
-  if (!sel) return 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *val = NULL;
@@ -539,6 +579,8 @@ int main(int argc, char **argv) {
     printf("0 passed, 0 failed, 0 skipped\n");
     return 0;
   }
+  char suite_real[PATH_MAX];
+  if (realpath(cfg.suite, suite_real)) cfg.suite = suite_real;
   if (find_in_path("wast2json", cfg.wast2json, sizeof cfg.wast2json)) {
     printf("wast2json not found: run scripts/setup.sh\n");
     return 1;
@@ -592,7 +634,6 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);
   free(jobs);
-  free(sel);
   munmap(counts, (size_t)n * sizeof *counts);
   return t.failed ? 1 : 0;
 }

@@ -964,8 +964,8 @@ static void test_load_store_lanes(void **state) {
    * (lane 15 of i8x16 0 .. 0 15 gives 15); then every lane */
   uint8_t out[24];
   memset(out, 0xee, sizeof out);
-  wasm_simd_V128_STORE32_LANE(out + 1, arg_V128(&(lanes)I32(0, 67305985, 0, 0)),
-                              1);
+  lanes v32 = I32(0, 67305985, 0, 0);
+  wasm_simd_V128_STORE32_LANE(out + 1, arg_V128(&v32), 1);
   uint32_t u32;
   memcpy(&u32, out + 1, 4);
   assert_int_equal(u32, 67305985);
@@ -1109,31 +1109,46 @@ static double f64_of(uint64_t u) {
   return d;
 }
 
-/* Random float bits biased towards the interesting places: around 2^23 / 2^52
- * (where the rounding trick switches), halves, zeros, infinities, NaNs. */
+/* Random float bits biased towards the interesting places: around 2^23 /
+ * 2^52 (where the rounding trick switches over), [0.5, 1) and other small
+ * fractions, zeros, infinities, NaNs (quiet and signalling), and halves of
+ * integers (rounding ties). Each with a random sign. */
 static uint32_t pick_f32(void) {
   uint64_t r = rnd();
+  uint32_t sign = (uint32_t)(r >> 63) << 31, k = (uint32_t)(r >> 8);
+  float half;
+  uint32_t u;
   switch (r % 8) {
     case 0: return (uint32_t)(r >> 32);
-    case 1: return (uint32_t)((r >> 63) << 31) | (0x4afffff0u + (uint32_t)((r >> 8) % 32));
-    case 2: return (uint32_t)((r >> 63) << 31) | (0x3f000000u + (uint32_t)((r >> 8) % 0x1000000));
-    case 3: return (uint32_t)((r >> 63) << 31);
-    case 4: return (uint32_t)((r >> 63) << 31) | 0x7f800000u | (uint32_t)((r >> 8) % 3 ? (r >> 20) & 0x7fffff : 0);
-    case 5: { float f = (float)((int64_t)(r >> 40) - (1 << 23)) / 2.0f; uint32_t u; memcpy(&u, &f, 4); return u; }
-    default: return (uint32_t)((r >> 63) << 31) | (uint32_t)((0x30000000u + (r >> 8) % 0x1c000000u));
+    case 1: return sign | (0x4afffff0u + k % 32);         /* ~2^23 */
+    case 2: return sign | (0x3f000000u + k % 0x1000000u); /* [0.5, 2) */
+    case 3: return sign;                                  /* +-0 */
+    case 4: return sign | 0x7f800000u | (k % 3 ? (k >> 12) & 0x7fffff : 0);
+    case 5:                                               /* n / 2 */
+      half = (float)((int64_t)(r >> 40) - (1 << 23)) / 2.0f;
+      memcpy(&u, &half, 4);
+      return u;
+    default: return sign | (0x30000000u + k % 0x1c000000u);
   }
 }
 static uint64_t pick_f64(void) {
   uint64_t r = rnd();
-  uint64_t s = (r >> 63) << 63;
+  uint64_t sign = (r >> 63) << 63, k = r >> 8;
+  double half;
+  uint64_t u;
   switch (r % 8) {
     case 0: return rnd();
-    case 1: return s | (0x432ffffffffffff0ull + (r >> 8) % 32);
-    case 2: return s | (0x3fe0000000000000ull + (r >> 8) % 0x20000000000000ull);
-    case 3: return s;
-    case 4: return s | 0x7ff0000000000000ull | ((r >> 8) % 3 ? (r >> 12) & 0xfffffffffffffull : 0);
-    case 5: { double d = (double)((int64_t)(r >> 10) - (1ll << 52)) / 2.0; uint64_t u; memcpy(&u, &d, 8); return u; }
-    default: return s | (0x3c00000000000000ull + (r >> 8) % 0x0700000000000000ull);
+    case 1: return sign | (0x432ffffffffffff0ull + k % 32); /* ~2^52 */
+    case 2: return sign | (0x3fe0000000000000ull + k % 0x20000000000000ull);
+    case 3: return sign;
+    case 4:
+      return sign | 0x7ff0000000000000ull |
+             (k % 3 ? (k >> 4) & 0xfffffffffffffull : 0);
+    case 5:
+      half = (double)((int64_t)(r >> 10) - (1ll << 52)) / 2.0;
+      memcpy(&u, &half, 8);
+      return u;
+    default: return sign | (0x3c00000000000000ull + k % 0x0700000000000000ull);
   }
 }
 
@@ -1226,7 +1241,8 @@ static void test_minmax_vs_reference(void **state) {
     }
     for (int i = 0; i < 2; i++) {
       a.u64[i] = pick_f64();
-      b.u64[i] = rnd() % 4 == 0 ? a.u64[i] ^ 0x8000000000000000ull : pick_f64();
+      b.u64[i] =
+          rnd() % 4 == 0 ? a.u64[i] ^ 0x8000000000000000ull : pick_f64();
     }
     mn = ret_V128(wasm_simd_F64X2_MIN(arg_V128(&a), arg_V128(&b)));
     mx = ret_V128(wasm_simd_F64X2_MAX(arg_V128(&a), arg_V128(&b)));
@@ -1242,7 +1258,8 @@ static void test_minmax_vs_reference(void **state) {
  * (INT_MIN, INT_MAX, -1, 0) are mixed into the random input. */
 static void test_integer_handwritten(void **state) {
   (void)state;
-  static const int16_t edge16[] = {INT16_MIN, INT16_MAX, -1, 0, 1, -2};
+  static const int16_t edge16[] = {INT16_MIN, INT16_MIN + 1, INT16_MAX,
+                                   -1, 0, 1};
   for (int iter = 0; iter < 20000; iter++) {
     lanes a, b, r;
     for (int i = 0; i < 2; i++) {
@@ -1255,7 +1272,8 @@ static void test_integer_handwritten(void **state) {
     }
     r = ret_V128(wasm_simd_I16X8_Q15MULR_SAT_S(arg_V128(&a), arg_V128(&b)));
     for (int i = 0; i < 8; i++) {
-      int32_t p = ((int32_t)(int16_t)a.u16[i] * (int16_t)b.u16[i] + 0x4000) >> 15;
+      int32_t p = (int16_t)a.u16[i] * (int16_t)b.u16[i];
+      p = (p + 0x4000) >> 15;
       if (p > INT16_MAX) p = INT16_MAX;
       assert_int_equal((int16_t)r.u16[i], p);
     }
@@ -1286,6 +1304,11 @@ static void test_integer_handwritten(void **state) {
       assert_true(m64.u64[i] == x * b.u64[i]);
     }
   }
+  /* q15: the one overflow saturates; -32768 * -32767 is a genuine 0x7fff */
+  lanes qa = I16(0x8000, 0x8000, 0x8001, 0x7fff, 0, 0, 0, 0);
+  lanes qb = I16(0x8000, 0x8001, 0x8000, 0x7fff, 0, 0, 0, 0);
+  expect_v128(wasm_simd_I16X8_Q15MULR_SAT_S(arg_V128(&qa), arg_V128(&qb)),
+              (lanes)I16(0x7fff, 0x7fff, 0x7fff, 0x7ffe, 0, 0, 0, 0));
   /* INT_MIN stays INT_MIN under abs and neg */
   lanes mins = I32(0x80000000u, 0x80000000u, 0, 0);
   expect_v128(wasm_simd_I32X4_ABS(arg_V128(&mins)), mins);

@@ -1,0 +1,213 @@
+/* wasi.h — WASI preview 1 (`wasi_snapshot_preview1`, plus the legacy
+ * `wasi_unstable` names) for wagi-c's engine, sandboxed.
+ *
+ * Model: the embedder builds ONE linker with wasi_define() and instantiates
+ * many modules through it; each instance gets its own wasi_ctx (its world:
+ * argv, env, stdio, preopened directories), which the host functions find per
+ * call through the get_ctx callback given to wasi_define (by default
+ * wasm_instance_user_data(caller)).
+ *
+ *   wasi_config cfg = {0};            // zero = empty world, output discarded
+ *   cfg.argv = argv; cfg.argc = 2;
+ *   cfg.stdout_kind = WASI_STDIO_BUFFER; cfg.stdout_cap = 1 << 20;
+ *   wasi_ctx *ctx; char eb[256];
+ *   if (wasi_ctx_new(&cfg, &ctx, eb, sizeof eb) != WASI_OK) ...;
+ *   wasm_instance_opts o = {.user_data = ctx};
+ *   wasm_instantiate(mod, linker, &o, &inst, &err);
+ *   wasi_run_start(inst, &code, &err);
+ *   bytes = wasi_ctx_stdout(ctx, &len);
+ *   wasm_instance_free(inst); wasi_ctx_free(ctx);
+ *
+ * Ownership: wasi_ctx_new copies everything in the config (strings, the
+ * stdin buffer is NOT copied: it is borrowed and must outlive the ctx). Host
+ * fds given for stdin/stdout/stderr are borrowed (never closed by the ctx).
+ * Preopened directories are opened by wasi_ctx_new (one open() per preopen
+ * per ctx) and closed by wasi_ctx_free, as is every file the guest opened.
+ * A ctx is used by one instance at a time (no internal locking); different
+ * ctxs may run concurrently on different threads.
+ *
+ * Sandbox decisions (errnos are what the guest sees):
+ *  - Every path is resolved beneath the directory fd it is relative to
+ *    (openat2 RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS on Linux >= 5.6, a
+ *    careful component-by-component walk otherwise). A path that would
+ *    leave it — `..` above the preopen, an absolute path, a symlink (already
+ *    on disk or made by the module) whose target leads outside — fails with
+ *    WASI_ENOTCAPABLE (76), as wasmtime does. A path with a NUL byte gives
+ *    WASI_EINVAL, a path over 4095 bytes or a component over 255 bytes
+ *    WASI_ENAMETOOLONG, more than 40 symlinks WASI_ELOOP.
+ *  - path_symlink stores a relative target verbatim (it may dangle, and
+ *    nothing ever follows it out of the sandbox); an absolute target, or a
+ *    relative one that lexically climbs above the preopen from where the
+ *    link is made, is refused with WASI_EPERM so that no escaping link is
+ *    left on disk for host tools to trip over.
+ *  - path_link resolves both paths beneath their dirs; the source is never
+ *    followed out of the sandbox (ENOTCAPABLE).
+ *  - Read-only preopens (and everything opened through them) lack every
+ *    write right; any call needing one fails with WASI_EROFS (69) rather
+ *    than ENOTCAPABLE, so the module's error message says what happened.
+ *    A missing right on a writable tree gives WASI_ENOTCAPABLE.
+ *  - Captured stdout/stderr: a write beyond the cap writes what fits, then
+ *    fails with WASI_EFBIG (22); wasi_ctx_stdout_truncated() reports it.
+ *  - proc_exit(code) ends the instance only: the host function returns
+ *    WASM_TRAP_EXIT with the code as wasm_error.exit_code.
+ *  - proc_raise: WASI_ENOSYS. sock_accept/recv/send/shutdown: WASI_ENOTSUP
+ *    (there are no sockets in the world). fd_advise / fd_allocate on
+ *    non-files: WASI_EBADF/WASI_ESPIPE per POSIX.
+ *  - random_get: getrandom(2). Clocks: clock_gettime with the four WASI ids.
+ *  - poll_oneoff: clock subscriptions (relative and absolute) and fd_read /
+ *    fd_write readiness (buffers are always ready, real fds via poll()).
+ */
+#ifndef WAGI_WASI_H
+#define WAGI_WASI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wasm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Results of the embedder API ---------------------------------------- */
+
+typedef enum {
+  WASI_OK = 0,
+  WASI_ERR_ARG,       /* bad config (NULL where a value is required, bad kind) */
+  WASI_ERR_NOMEM,
+  WASI_ERR_PREOPEN,   /* a preopen could not be opened (without SKIP flag) */
+} wasi_status;
+
+/* ---- WASI errno values (what the guest sees) ----------------------------- */
+
+typedef uint16_t wasi_errno;
+enum {
+  WASI_ESUCCESS = 0, WASI_E2BIG = 1, WASI_EACCES = 2, WASI_EADDRINUSE = 3,
+  WASI_EADDRNOTAVAIL = 4, WASI_EAFNOSUPPORT = 5, WASI_EAGAIN = 6,
+  WASI_EALREADY = 7, WASI_EBADF = 8, WASI_EBADMSG = 9, WASI_EBUSY = 10,
+  WASI_ECANCELED = 11, WASI_ECHILD = 12, WASI_ECONNABORTED = 13,
+  WASI_ECONNREFUSED = 14, WASI_ECONNRESET = 15, WASI_EDEADLK = 16,
+  WASI_EDESTADDRREQ = 17, WASI_EDOM = 18, WASI_EDQUOT = 19, WASI_EEXIST = 20,
+  WASI_EFAULT = 21, WASI_EFBIG = 22, WASI_EHOSTUNREACH = 23, WASI_EIDRM = 24,
+  WASI_EILSEQ = 25, WASI_EINPROGRESS = 26, WASI_EINTR = 27, WASI_EINVAL = 28,
+  WASI_EIO = 29, WASI_EISCONN = 30, WASI_EISDIR = 31, WASI_ELOOP = 32,
+  WASI_EMFILE = 33, WASI_EMLINK = 34, WASI_EMSGSIZE = 35, WASI_EMULTIHOP = 36,
+  WASI_ENAMETOOLONG = 37, WASI_ENETDOWN = 38, WASI_ENETRESET = 39,
+  WASI_ENETUNREACH = 40, WASI_ENFILE = 41, WASI_ENOBUFS = 42,
+  WASI_ENODEV = 43, WASI_ENOENT = 44, WASI_ENOEXEC = 45, WASI_ENOLCK = 46,
+  WASI_ENOLINK = 47, WASI_ENOMEM = 48, WASI_ENOMSG = 49,
+  WASI_ENOPROTOOPT = 50, WASI_ENOSPC = 51, WASI_ENOSYS = 52,
+  WASI_ENOTCONN = 53, WASI_ENOTDIR = 54, WASI_ENOTEMPTY = 55,
+  WASI_ENOTRECOVERABLE = 56, WASI_ENOTSOCK = 57, WASI_ENOTSUP = 58,
+  WASI_ENOTTY = 59, WASI_ENXIO = 60, WASI_EOVERFLOW = 61,
+  WASI_EOWNERDEAD = 62, WASI_EPERM = 63, WASI_EPIPE = 64, WASI_EPROTO = 65,
+  WASI_EPROTONOSUPPORT = 66, WASI_EPROTOTYPE = 67, WASI_ERANGE = 68,
+  WASI_EROFS = 69, WASI_ESPIPE = 70, WASI_ESRCH = 71, WASI_ESTALE = 72,
+  WASI_ETIMEDOUT = 73, WASI_ETXTBSY = 74, WASI_EXDEV = 75,
+  WASI_ENOTCAPABLE = 76,
+};
+
+/* Host errno -> WASI errno (unknown values give WASI_EIO). */
+wasi_errno wasi_errno_from_host(int host_errno);
+/* Static name of a WASI errno ("ENOENT"), "E?" if unknown. */
+const char *wasi_errno_str(wasi_errno e);
+
+/* ---- Configuration -------------------------------------------------------- */
+
+typedef enum {
+  WASI_STDIO_NULL = 0, /* stdin: empty (immediate EOF); stdout/stderr: discard */
+  WASI_STDIO_BUFFER,   /* stdin: cfg bytes (borrowed); stdout/stderr: capture */
+  WASI_STDIO_FD,       /* a host fd (borrowed, never closed by the ctx) */
+} wasi_stdio_kind;
+
+typedef struct {
+  const char *host_path;   /* directory on the host (relative to the CWD ok) */
+  const char *guest_path;  /* name the guest sees, e.g. "/" or "/data" */
+  int read_only;           /* nonzero: no write rights anywhere beneath */
+} wasi_preopen;
+
+/* wasi_ctx_new flags. */
+#define WASI_SKIP_BAD_PREOPENS 1u  /* skip a preopen that fails to open and
+                                      record a warning (WAGI volume semantics)
+                                      instead of failing wasi_ctx_new */
+
+typedef struct {
+  const char *const *argv;  /* argc strings; argv[0] is the program name */
+  size_t argc;
+  const char *const *env;   /* envc "NAME=VALUE" strings; nothing is inherited */
+  size_t envc;
+
+  wasi_stdio_kind stdin_kind;
+  const uint8_t *stdin_buf; /* WASI_STDIO_BUFFER: borrowed, outlives the ctx */
+  size_t stdin_len;
+  int stdin_fd;             /* WASI_STDIO_FD */
+
+  wasi_stdio_kind stdout_kind;
+  int stdout_fd;            /* WASI_STDIO_FD */
+  size_t stdout_cap;        /* WASI_STDIO_BUFFER: byte cap, 0 = no cap */
+
+  wasi_stdio_kind stderr_kind;
+  int stderr_fd;            /* WASI_STDIO_FD (e.g. a log file) */
+  size_t stderr_cap;        /* WASI_STDIO_BUFFER: byte cap, 0 = no cap */
+
+  const wasi_preopen *preopens;  /* fds 3, 4, ... in this order */
+  size_t npreopens;
+  unsigned flags;                /* WASI_SKIP_BAD_PREOPENS */
+} wasi_config;
+
+typedef struct wasi_ctx wasi_ctx;
+
+/* ---- Context ---------------------------------------------------------------- */
+
+/* Create a ctx from `cfg` (copied; see ownership above). On failure returns
+ * WASI_ERR_* and writes a sentence into errbuf (may be NULL); *out is
+ * written only on success. With WASI_SKIP_BAD_PREOPENS a preopen that cannot
+ * be opened is skipped (later preopens take its fd number) and described in
+ * wasi_ctx_warnings(). Cost: a few small allocations plus one open() per
+ * preopen. */
+wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out,
+                         char *errbuf, size_t errlen);
+/* Close every fd the ctx opened and free it. NULL is fine. */
+void wasi_ctx_free(wasi_ctx *ctx);
+
+/* Newline-separated warnings (skipped preopens), or NULL if none. Borrowed. */
+const char *wasi_ctx_warnings(const wasi_ctx *ctx);
+
+/* Captured stdout / stderr bytes (WASI_STDIO_BUFFER), borrowed until the
+ * next call into the guest or wasi_ctx_free; *len set (0 and a non-NULL
+ * pointer when nothing was captured). */
+const uint8_t *wasi_ctx_stdout(const wasi_ctx *ctx, size_t *len);
+const uint8_t *wasi_ctx_stderr(const wasi_ctx *ctx, size_t *len);
+/* 1 if a write to captured stdout/stderr was cut at the cap. */
+int wasi_ctx_stdout_truncated(const wasi_ctx *ctx);
+int wasi_ctx_stderr_truncated(const wasi_ctx *ctx);
+
+/* 1 once the guest has called proc_exit; *code then holds its code. */
+int wasi_ctx_exited(const wasi_ctx *ctx, int32_t *code);
+
+/* ---- Linking and running ------------------------------------------------------ */
+
+/* Finds the ctx of the instance making a call. */
+typedef wasi_ctx *(*wasi_get_ctx_fn)(wasm_instance *caller, void *arg);
+
+/* Define every wasi_snapshot_preview1 and wasi_unstable function on `l`
+ * (once per linker; the linker may then serve any number of instances,
+ * concurrently). get_ctx NULL means wasm_instance_user_data(caller) is the
+ * wasi_ctx. A call whose ctx is NULL (or that comes from no instance) traps
+ * with WASM_TRAP_HOST. Returns WASM_OK or the linker's error. */
+wasm_status wasi_define(wasm_linker *l, wasi_get_ctx_fn get_ctx, void *arg);
+
+/* Call the exported function `entry` (signature "->", e.g. "_start" or a
+ * WAGI entry point). A normal return gives WASM_OK with *exit_code = 0;
+ * proc_exit(n) gives WASM_OK with *exit_code = n. A missing export gives
+ * WASM_ERR_NOT_FOUND; a trap its status, details in *err (may be NULL).
+ * exit_code may be NULL. */
+wasm_status wasi_run(wasm_instance *inst, const char *entry, int *exit_code,
+                     wasm_error *err);
+/* wasi_run(inst, "_start", ...). */
+wasm_status wasi_run_start(wasm_instance *inst, int *exit_code, wasm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,208 @@
+/* wasi_int.h — internals shared by the files of the WASI layer.
+ *
+ * wasi.c       ctx life cycle, errno table, linker definitions, args/env,
+ *              clocks, random, poll_oneoff, proc_*, sock_*.
+ * wasi_fd.c    fd table and the fd_* functions.
+ * wasi_path.c  the sandboxed path resolver and the path_* functions.
+ *
+ * Guest structures are read and written with memcpy (guest pointers need not
+ * be aligned); the host is little-endian like wasm.
+ */
+#ifndef WAGI_WASI_INT_H
+#define WAGI_WASI_INT_H
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "wasi.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the WASI layer assumes a little-endian host"
+#endif
+
+/* ---- Rights ---------------------------------------------------------------- */
+
+#define R_FD_DATASYNC (1ull << 0)
+#define R_FD_READ (1ull << 1)
+#define R_FD_SEEK (1ull << 2)
+#define R_FD_FDSTAT_SET_FLAGS (1ull << 3)
+#define R_FD_SYNC (1ull << 4)
+#define R_FD_TELL (1ull << 5)
+#define R_FD_WRITE (1ull << 6)
+#define R_FD_ADVISE (1ull << 7)
+#define R_FD_ALLOCATE (1ull << 8)
+#define R_PATH_CREATE_DIRECTORY (1ull << 9)
+#define R_PATH_CREATE_FILE (1ull << 10)
+#define R_PATH_LINK_SOURCE (1ull << 11)
+#define R_PATH_LINK_TARGET (1ull << 12)
+#define R_PATH_OPEN (1ull << 13)
+#define R_FD_READDIR (1ull << 14)
+#define R_PATH_READLINK (1ull << 15)
+#define R_PATH_RENAME_SOURCE (1ull << 16)
+#define R_PATH_RENAME_TARGET (1ull << 17)
+#define R_PATH_FILESTAT_GET (1ull << 18)
+#define R_PATH_FILESTAT_SET_SIZE (1ull << 19)
+#define R_PATH_FILESTAT_SET_TIMES (1ull << 20)
+#define R_FD_FILESTAT_GET (1ull << 21)
+#define R_FD_FILESTAT_SET_SIZE (1ull << 22)
+#define R_FD_FILESTAT_SET_TIMES (1ull << 23)
+#define R_PATH_SYMLINK (1ull << 24)
+#define R_PATH_REMOVE_DIRECTORY (1ull << 25)
+#define R_PATH_UNLINK_FILE (1ull << 26)
+#define R_POLL_FD_READWRITE (1ull << 27)
+#define R_SOCK_SHUTDOWN (1ull << 28)
+#define R_SOCK_ACCEPT (1ull << 29)
+#define R_ALL ((1ull << 30) - 1)
+
+/* Rights that change the file system: absent beneath read-only preopens. */
+#define R_WRITE_SET                                                            \
+  (R_FD_DATASYNC | R_FD_WRITE | R_FD_ALLOCATE | R_PATH_CREATE_DIRECTORY |      \
+   R_PATH_CREATE_FILE | R_PATH_LINK_SOURCE | R_PATH_LINK_TARGET |              \
+   R_PATH_RENAME_SOURCE | R_PATH_RENAME_TARGET | R_PATH_FILESTAT_SET_SIZE |    \
+   R_PATH_FILESTAT_SET_TIMES | R_FD_FILESTAT_SET_SIZE |                        \
+   R_FD_FILESTAT_SET_TIMES | R_PATH_SYMLINK | R_PATH_REMOVE_DIRECTORY |        \
+   R_PATH_UNLINK_FILE)
+
+/* What a directory fd / a regular file fd can hold at most. */
+#define R_DIR_BASE                                                             \
+  (R_FD_FDSTAT_SET_FLAGS | R_FD_SYNC | R_FD_ADVISE | R_PATH_CREATE_DIRECTORY | \
+   R_PATH_CREATE_FILE | R_PATH_LINK_SOURCE | R_PATH_LINK_TARGET |              \
+   R_PATH_OPEN | R_FD_READDIR | R_PATH_READLINK | R_PATH_RENAME_SOURCE |       \
+   R_PATH_RENAME_TARGET | R_PATH_FILESTAT_GET | R_PATH_FILESTAT_SET_SIZE |     \
+   R_PATH_FILESTAT_SET_TIMES | R_FD_FILESTAT_GET | R_FD_FILESTAT_SET_TIMES |   \
+   R_PATH_SYMLINK | R_PATH_REMOVE_DIRECTORY | R_PATH_UNLINK_FILE |             \
+   R_FD_DATASYNC)
+#define R_FILE_BASE                                                            \
+  (R_FD_DATASYNC | R_FD_READ | R_FD_SEEK | R_FD_FDSTAT_SET_FLAGS | R_FD_SYNC | \
+   R_FD_TELL | R_FD_WRITE | R_FD_ADVISE | R_FD_ALLOCATE | R_FD_FILESTAT_GET |  \
+   R_FD_FILESTAT_SET_SIZE | R_FD_FILESTAT_SET_TIMES | R_POLL_FD_READWRITE)
+
+/* ---- Guest constants ---------------------------------------------------------- */
+
+enum {
+  FT_UNKNOWN = 0, FT_BLOCK_DEVICE = 1, FT_CHARACTER_DEVICE = 2,
+  FT_DIRECTORY = 3, FT_REGULAR_FILE = 4, FT_SOCKET_DGRAM = 5,
+  FT_SOCKET_STREAM = 6, FT_SYMBOLIC_LINK = 7,
+};
+enum { FDF_APPEND = 1, FDF_DSYNC = 2, FDF_NONBLOCK = 4, FDF_RSYNC = 8, FDF_SYNC = 16 };
+enum { OF_CREAT = 1, OF_DIRECTORY = 2, OF_EXCL = 4, OF_TRUNC = 8 };
+enum { FST_ATIM = 1, FST_ATIM_NOW = 2, FST_MTIM = 4, FST_MTIM_NOW = 8 };
+enum { LOOKUP_SYMLINK_FOLLOW = 1 };
+
+/* ---- Contexts and fds ---------------------------------------------------------- */
+
+typedef enum {
+  FD_FREE = 0,
+  FD_HOST,     /* a host fd: file, directory, or a borrowed stdio fd */
+  FD_INBUF,    /* stdin from a byte buffer */
+  FD_OUTBUF,   /* captured stdout / stderr */
+  FD_NULL,     /* empty stdin / discarded output */
+} fd_kind;
+
+typedef struct {
+  uint8_t *data;
+  size_t len, alloc, cap;   /* cap: SIZE_MAX = none */
+  int truncated;
+} outbuf;
+
+typedef struct {
+  uint8_t kind;             /* fd_kind */
+  uint8_t filetype;         /* FT_* as reported to the guest */
+  uint8_t read_only;        /* beneath a read-only preopen */
+  uint8_t borrowed;         /* host fd belongs to the embedder */
+  uint16_t fdflags;         /* FDF_* */
+  int host;                 /* host fd (FD_HOST) */
+  uint64_t base, inh;       /* rights */
+  const char *prestat;      /* guest path of a preopen (in ctx->strings), or NULL */
+  uint32_t prestat_len;
+  uint32_t depth_hint;      /* unused, keeps the struct 8-aligned */
+  outbuf *out;              /* FD_OUTBUF */
+} wasi_fd;
+
+#define WASI_MAX_FDS 1024
+#define WASI_INLINE_FDS 16
+
+struct wasi_ctx {
+  wasi_fd *fds;             /* fds == inline_fds until it grows */
+  uint32_t nfds;            /* slots in use up to (highest open + 1) */
+  uint32_t fds_alloc;
+  char **argv;              /* into strings */
+  char **env;
+  uint32_t argc, envc;
+  uint32_t argv_bytes, env_bytes;   /* with NULs */
+  char *strings;            /* one block: argv, env, preopen names, pointer arrays */
+  const uint8_t *stdin_buf;
+  size_t stdin_len, stdin_pos;
+  outbuf out[2];            /* stdout, stderr captures */
+  char *warnings;
+  int exited;
+  int32_t exit_code;
+  wasi_fd inline_fds[WASI_INLINE_FDS];
+};
+
+/* ---- Guest memory ----------------------------------------------------------------- */
+
+typedef struct {
+  uint8_t *base;
+  uint64_t size;
+} gmem;
+
+/* True when [ptr, ptr+len) lies inside guest memory (no overflow: ptr < 2^32). */
+static inline int gm_ok(const gmem *m, uint64_t ptr, uint64_t len) {
+  return len <= m->size && ptr <= m->size - len;
+}
+static inline uint32_t gm_u32(const gmem *m, uint64_t p) {
+  uint32_t v;
+  memcpy(&v, m->base + p, 4);
+  return v;
+}
+static inline uint64_t gm_u64(const gmem *m, uint64_t p) {
+  uint64_t v;
+  memcpy(&v, m->base + p, 8);
+  return v;
+}
+static inline uint16_t gm_u16(const gmem *m, uint64_t p) {
+  uint16_t v;
+  memcpy(&v, m->base + p, 2);
+  return v;
+}
+static inline void gm_w32(const gmem *m, uint64_t p, uint32_t v) { memcpy(m->base + p, &v, 4); }
+static inline void gm_w64(const gmem *m, uint64_t p, uint64_t v) { memcpy(m->base + p, &v, 8); }
+static inline void gm_w16(const gmem *m, uint64_t p, uint16_t v) { memcpy(m->base + p, &v, 2); }
+
+/* Most iovecs a single fd_read/fd_write accepts (POSIX IOV_MAX). */
+#define WASI_IOV_MAX 1024
+
+/* ---- Cross-file internals ------------------------------------------------------------- */
+
+/* fd lookup with rights: returns WASI_ESUCCESS and *out, or EBADF /
+ * ENOTCAPABLE / EROFS (missing write right beneath a read-only preopen). */
+wasi_errno wasi_fd_get(wasi_ctx *ctx, uint32_t fd, uint64_t need, wasi_fd **out);
+/* Install a new fd (lowest free number >= 3); *out the number. EMFILE when full. */
+wasi_errno wasi_fd_install(wasi_ctx *ctx, const wasi_fd *f, uint32_t *out);
+void wasi_fd_release(wasi_fd *f);
+uint8_t wasi_filetype_of_mode(mode_t m);
+
+/* Sandboxed resolution, for the path_* functions and the unit tests.
+ * `path` is NUL-terminated (checked by the caller for embedded NULs).
+ * wasi_sb_open: open `path` beneath `dirfd` with open(2) `flags` (O_CLOEXEC
+ * added); `follow` follows a final symlink. Returns a host fd or -errno;
+ * leaving the tree is -EXDEV (the caller maps it to ENOTCAPABLE). */
+int wasi_sb_open(int dirfd, const char *path, int flags, mode_t mode, int follow);
+/* Resolve the parent directory of `path` beneath dirfd; returns an O_PATH
+ * dir fd or -errno, copies the final component into lastbuf (>= 256 bytes;
+ * "." for an empty final part, and "." / ".." are left for the caller to
+ * handle) and sets *trailing_slash when the path ended with '/'. */
+int wasi_sb_parent(int dirfd, const char *path, char *lastbuf, int *trailing_slash);
+/* 1: use the component walk even where openat2 exists (tests). */
+extern int wasi_sb_force_walk;
+
+wasi_errno wasi_path_errno(int neg_errno);
+
+/* The host functions, defined in wasi_fd.c / wasi_path.c. */
+#define WASI_HOSTFN(name) wasm_status wasi_fn_##name(wasm_instance *caller, void *env, wasm_slot *a)
+/* Prologue shared by host functions: finds the ctx and guest memory. */
+wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, gmem *m);
+
+#endif
