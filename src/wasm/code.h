@@ -64,14 +64,22 @@ typedef union wasm_cell {
   X(LE_S, <=, int32_t) X(LE_U, <=, uint32_t) X(GE_S, >=, int32_t)           \
   X(GE_U, >=, uint32_t)
 
+/* The same for i64 (BR64_*): the immediate takes a whole cell. */
+#define WASM_BRCMP64_LIST(X)                                                 \
+  X(EQ, ==, uint64_t) X(NE, !=, uint64_t) X(LT_S, <, int64_t)               \
+  X(LT_U, <, uint64_t) X(GT_S, >, int64_t) X(GT_U, >, uint64_t)             \
+  X(LE_S, <=, int64_t) X(LE_U, <=, uint64_t) X(GE_S, >=, int64_t)           \
+  X(GE_U, >=, uint64_t)
+
 #define WASM_BRCMP_IOPS(X, n) X(BR_##n) X(BR_##n##_I) X(BR_##n##_L) X(BR_##n##_I_L)
 #define WASM_BRCMP_IOPS_(n, op, T) WASM_BRCMP_IOPS(IOP_X, n)
+#define WASM_BRCMP64_IOPS_(n, op, T) IOP_X(BR64_##n) IOP_X(BR64_##n##_I) IOP_X(BR64_##n##_L) IOP_X(BR64_##n##_I_L)
 
 /* Hand-written handlers (operand layout in interp.c next to each). */
 #define WASM_IOP_SPECIALS(X)                                                  \
   X(UNREACHABLE) X(MOV) X(MOV2) X(CONST) X(CONST2)                           \
   X(BR) X(BR_L) X(BR_IF) X(BR_IF_L) X(BR_IFNOT) X(BR_IFNOT_L) X(BR_TABLE)      \
-  X(RETURN) X(CALL) X(CALL_DIRECT) X(CALL_INDIRECT) X(SELECT) X(SELECT2)                    \
+  X(RETURN) X(RETURN1) X(CALL) X(CALL_DIRECT) X(CALL_INDIRECT) X(SELECT) X(SELECT2)                    \
   X(GLOBAL_GET) X(GLOBAL_GET2) X(GLOBAL_SET) X(GLOBAL_SET2)                  \
   X(MEMORY_SIZE) X(MEMORY_GROW) X(MEMORY_INIT) X(DATA_DROP) X(MEMORY_COPY)   \
   X(MEMORY_FILL) X(TABLE_GET) X(TABLE_SET) X(TABLE_INIT) X(ELEM_DROP)        \
@@ -88,6 +96,7 @@ enum wasm_iop {
 #include "opcodes.def"
   WASM_IOP_SPECIALS(IOP_X)
   WASM_BRCMP_LIST(WASM_BRCMP_IOPS_)
+  WASM_BRCMP64_LIST(WASM_BRCMP64_IOPS_)
 #undef IOP_X
   WASM_IOP_COUNT
 };

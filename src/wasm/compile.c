@@ -370,6 +370,14 @@ static uint32_t arity(const cfr *f) { return f->kind == F_LOOP ? f->nparams : f-
 static void emit_return(comp *c) {
   uint32_t n = c->ft->nresults;
   uint32_t first = c->nvs - n;
+  if (n == 1 && c->ft->result_slots == 1) {
+    /* One-cell result: the return instruction moves it itself. */
+    vent e = c->vs[first];
+    uint32_t s = src(c, &e);
+    emit_op(c, WASM_IOP_RETURN1);
+    emit2(c, s, 0);
+    return;
+  }
   /* A local read from a slot the results overwrite must be copied out first.
    * The entries are restored afterwards: on br_if this code runs only on the
    * taken path, so the fall-through path must not believe they moved. */
@@ -405,11 +413,13 @@ static void emit_br(comp *c, uint32_t depth) {
 typedef struct {
   int k;                  /* compare index 0..9 (BR_EQ..BR_GE_U), -1: plain, -2: eqz */
   bool imm;
+  bool wide;              /* i64 compare (BR64_*) */
   uint32_t a, b;
+  uint64_t imm64;
 } cond_t;
 
 static cond_t take_cond(comp *c) {
-  cond_t r = {-1, false, 0, 0};
+  cond_t r = {-1, false, false, 0, 0, 0};
   vent e = pop(c);
   if (e.kind == K_SLOT && c->last_start != NONE32 && c->last_dst &&
       c->code[c->last_start + 1].a[0] == e.slot) {
@@ -422,6 +432,25 @@ static cond_t take_cond(comp *c) {
       r.imm = rel & 1;
       r.a = ins[1].a[1];
       r.b = r.imm ? ins[2].a[0] : ins[2].a[0];
+      unemit_last(c);
+      return r;
+    }
+    if (iop >= WASM_IOP_I64_EQ && iop <= WASM_IOP_I64_GE_U_I) {
+      int rel = iop - WASM_IOP_I64_EQ;
+      r.k = rel / 2;
+      r.imm = rel & 1;
+      r.wide = true;
+      r.a = ins[1].a[1];
+      if (r.imm) r.imm64 = ins[2].u; else r.b = ins[2].a[0];
+      unemit_last(c);
+      return r;
+    }
+    if (iop == WASM_IOP_I64_EQZ) {
+      r.k = 0;
+      r.imm = true;
+      r.wide = true;
+      r.a = ins[1].a[1];
+      r.imm64 = 0;
       unemit_last(c);
       return r;
     }
@@ -441,7 +470,12 @@ static const int NEG_CMP[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
 /* Conditional branch on `cd` (negated if `neg`) to a target given later:
  * returns the target cell. `loop`: the target is a loop head. */
 static uint32_t emit_cond_jump(comp *c, cond_t cd, bool neg, bool loop) {
-  if (cd.k >= 0) {
+  if (cd.k >= 0 && cd.wide) {
+    int k = neg ? NEG_CMP[cd.k] : cd.k;
+    emit_op(c, WASM_IOP_BR64_EQ + 4 * k + (cd.imm ? 1 : 0) + (loop ? 2 : 0));
+    emit2(c, cd.a, cd.b);
+    if (cd.imm) put_cell(c, cd.imm64);
+  } else if (cd.k >= 0) {
     int k = neg ? NEG_CMP[cd.k] : cd.k;
     emit_op(c, WASM_IOP_BR_EQ + 4 * k + (cd.imm ? 1 : 0) + (loop ? 2 : 0));
     emit2(c, cd.a, cd.b);
@@ -550,6 +584,11 @@ static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t
     if (oi->iop == WASM_IOP_I32_SUB) imm = 0u - imm;
     uint32_t base_local = a.kind == K_LOCAL ? a.local : a.kind == K_ADDI ? a.local : NONE32;
     if (a.kind == K_ADDI) imm += (uint32_t)a.val;
+    if (imm == 0 && a.kind != K_ADDI) {   /* x + 0: keep x where it is */
+      vent *e = push(c, WASM_I32, a.kind);
+      if (e) e->local = a.local;
+      return;
+    }
     vent *e = push(c, WASM_I32, K_ADDI);
     if (e) { e->local = base_local; e->val = imm; }
     return;

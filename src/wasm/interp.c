@@ -472,6 +472,7 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
 #include "opcodes.def"
     WASM_IOP_SPECIALS(IOP_X)
     WASM_BRCMP_LIST(WASM_BRCMP_IOPS_)
+    WASM_BRCMP64_LIST(WASM_BRCMP64_IOPS_)
 #undef IOP_X
   };
   _Static_assert(sizeof labels / sizeof labels[0] == WASM_IOP_COUNT, "label table");
@@ -567,6 +568,14 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   L_BR_##n##_I_L: if ((T)fp[A(0)] op (T)A(1)) { CHECK_INTERRUPT(); ip = ip[2].t; DISPATCH; } NEXT(3);
   WASM_BRCMP_LIST(H_BRCMP)
 
+  /* i64: a, b; target in cell 2 — or a; imm64 in cell 2; target in cell 3. */
+#define H_BRCMP64(n, op, T) \
+  L_BR64_##n: if ((T)fp[A(0)] op (T)fp[A(1)]) { ip = ip[2].t; DISPATCH; } NEXT(3); \
+  L_BR64_##n##_I: if ((T)fp[A(0)] op (T)ip[2].u) { ip = ip[3].t; DISPATCH; } NEXT(4); \
+  L_BR64_##n##_L: if ((T)fp[A(0)] op (T)fp[A(1)]) { CHECK_INTERRUPT(); ip = ip[2].t; DISPATCH; } NEXT(3); \
+  L_BR64_##n##_I_L: if ((T)fp[A(0)] op (T)ip[2].u) { CHECK_INTERRUPT(); ip = ip[3].t; DISPATCH; } NEXT(4);
+  WASM_BRCMP64_LIST(H_BRCMP64)
+
   L_UNREACHABLE: TRAP(UNREACHABLE);
   L_MOV: fp[A(0)] = fp[A(1)]; NEXT(2);                     /* dst, src */
   L_MOV2: fp[A(0)] = fp[A(1)]; fp[A(0) + 1] = fp[A(1) + 1]; NEXT(2);
@@ -583,6 +592,9 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     ip = ip[2 + (i < n ? i : n)].t;
     DISPATCH;
   }
+  L_RETURN1:                                               /* src */
+    fp[0] = fp[A(0)];
+    /* fall through */
   L_RETURN:
     if (WASM_UNLIKELY(csp == c->cs_base)) return WASM_OK;
     --csp;

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "wasm_int.h"
@@ -59,19 +58,6 @@ static pooled pool[POOL_MAX];
 static unsigned pool_n;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* A non-resident anonymous page reads as zero unless it was swapped out.
- * Without swap the madvise for such runs is skipped; swap being turned on
- * later is noticed within 256 scrubs per thread (sysinfo is a syscall). */
-static bool swap_possible(void) {
-  static _Thread_local unsigned calls;
-  static _Thread_local bool swap;
-  if (calls++ % 256 == 0) {
-    struct sysinfo si;
-    swap = sysinfo(&si) != 0 || si.totalswap != 0;
-  }
-  return swap;
-}
-
 /* Zeroes [0, bytes) of a reservation: memset for resident pages, drop the
  * rest. Returns false if the reservation should be unmapped instead. */
 static bool scrub(uint8_t *base, uint64_t bytes) {
@@ -94,7 +80,7 @@ static bool scrub(uint8_t *base, uint64_t bytes) {
     uint64_t n = (j - i) * OS_PAGE;
     if (r)
       memset(p, 0, n);
-    else if (swap_possible() && madvise(p, n, MADV_DONTNEED) != 0)
+    else if (madvise(p, n, MADV_DONTNEED) != 0)  /* may hold swapped-out data */
       return false;
     i = j;
   }

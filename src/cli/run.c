@@ -1,0 +1,313 @@
+/* run.c — `wagi run`: run a WASI command module like `wasmtime run`.
+ *
+ *   wagi run [--dir HOST[::GUEST]]... [--env NAME=VALUE]...
+ *            [--max-memory PAGES] MODULE.wasm [ARGS...]
+ *
+ * The module gets the process's stdin/stdout/stderr, argv = the module's
+ * file name (basename, as wasmtime gives) followed by ARGS, an environment
+ * made only of the --env pairs (nothing inherited: the host's environment
+ * may hold secrets) and one preopened directory per --dir.
+ *
+ * Exit status: the module's proc_exit code, 0 when _start returns, 1 for
+ * any error before the module ran (usage, unreadable or invalid module,
+ * link error naming the missing import, bad preopen), 134 for a trap (what
+ * wasmtime and a SIGABRT'd native program give, so `abort()` in a guest
+ * looks the same as in a native build).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wasm.h"
+#include "wasi/wasi.h"
+
+enum { RUN_OK = 0, RUN_ERR = 1, RUN_TRAP = 134 };
+#define RUN_MAX_FILE (1ull << 30)   /* 1 GiB, as the other commands */
+
+int wagi_cmd_run(int argc, char **argv);
+
+static void run_usage(FILE *out) {
+  fprintf(out,
+          "usage: wagi run [OPTIONS] MODULE.wasm [ARGS...]\n"
+          "\n"
+          "Run a WASI command module (its _start export) with this process's\n"
+          "stdin/stdout/stderr. argv[0] is the module's file name, then ARGS.\n"
+          "\n"
+          "options:\n"
+          "  --dir HOST[::GUEST]   preopen directory HOST, seen by the module as\n"
+          "                        GUEST (default: HOST as written); repeatable\n"
+          "  --env NAME=VALUE      set an environment variable (none is inherited);\n"
+          "                        repeatable\n"
+          "  --max-memory PAGES    cap linear memory at PAGES 64 KiB pages\n"
+          "  --                    end of options\n"
+          "\n"
+          "exit status: the module's exit code (proc_exit) or 0 when _start\n"
+          "returns; 1 on an error before the module ran; 134 on a trap\n");
+}
+
+/* Reads a whole regular file (or pipe) into a malloc'd buffer; prints the
+ * reason and returns NULL on failure. */
+static uint8_t *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "wagi: cannot open %s: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "wagi: %s: %s\n", path,
+            S_ISDIR(st.st_mode) ? "is a directory, not a .wasm file" : strerror(errno));
+    fclose(f);
+    return NULL;
+  }
+  size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 65536, n = 0;
+  if ((uint64_t)cap > RUN_MAX_FILE) cap = RUN_MAX_FILE + 1;
+  uint8_t *buf = malloc(cap);
+  for (;;) {
+    if (!buf) {
+      fprintf(stderr, "wagi: out of memory reading %s\n", path);
+      fclose(f);
+      return NULL;
+    }
+    if (n > RUN_MAX_FILE) {
+      fprintf(stderr, "wagi: %s is too large (the limit is 1 GiB)\n", path);
+      free(buf);
+      fclose(f);
+      return NULL;
+    }
+    if (n == cap) {
+      size_t ncap = cap * 2 > RUN_MAX_FILE + 1 ? RUN_MAX_FILE + 1 : cap * 2;
+      uint8_t *nb = realloc(buf, ncap);
+      if (!nb) free(buf);
+      buf = nb;
+      cap = ncap;
+      continue;
+    }
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (got == 0) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    fprintf(stderr, "wagi: cannot read %s\n", path);
+    free(buf);
+    return NULL;
+  }
+  *len = n;
+  return buf;
+}
+
+static const char *base_name(const char *path) {
+  const char *s = strrchr(path, '/');
+  return s && s[1] ? s + 1 : path;
+}
+
+/* Option value: "--opt VALUE" or "--opt=VALUE". Returns NULL if `arg` is not
+ * this option; sets *missing when the value is absent. */
+static const char *opt_value(const char *opt, int argc, char **argv, int *i, int *missing) {
+  size_t n = strlen(opt);
+  const char *a = argv[*i];
+  if (strncmp(a, opt, n) != 0) return NULL;
+  if (a[n] == '=') return a + n + 1;
+  if (a[n] != '\0') return NULL;
+  if (*i + 1 >= argc) {
+    *missing = 1;
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+/* Prints a trap; the engine's message may already start with "trap: ". */
+static void print_trap(const wasm_error *err, wasm_status s) {
+  const char *m = err->msg[0] ? err->msg : wasm_status_str(s);
+  if (!strncmp(m, "trap: ", 6)) m += 6;
+  fprintf(stderr, "wagi: trap: %s\n", m);
+}
+
+int wagi_cmd_run(int argc, char **argv) {
+  int rc = RUN_ERR;
+  wasi_preopen *pre = calloc((size_t)argc + 1, sizeof *pre);
+  const char **env = calloc((size_t)argc + 1, sizeof *env);
+  char **dirs_owned = calloc((size_t)argc + 1, sizeof *dirs_owned);
+  const char **gargv = NULL;
+  size_t npre = 0, nenv = 0, nowned = 0;
+  uint32_t max_pages = 0;
+  uint8_t *bytes = NULL;
+  wasm_module *mod = NULL;
+  wasm_linker *linker = NULL;
+  wasi_ctx *ctx = NULL;
+  wasm_instance *inst = NULL;
+  if (!pre || !env || !dirs_owned) {
+    fprintf(stderr, "wagi: out of memory\n");
+    goto out;
+  }
+
+  int i = 0;
+  for (; i < argc; i++) {
+    const char *a = argv[i], *v;
+    int missing = 0;
+    if (!strcmp(a, "--")) {
+      i++;
+      break;
+    }
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      run_usage(stdout);
+      rc = RUN_OK;
+      goto out;
+    }
+    if ((v = opt_value("--dir", argc, argv, &i, &missing))) {
+      const char *sep = strstr(v, "::");
+      if (!*v || (sep && (sep == v || !sep[2]))) {
+        fprintf(stderr, "wagi: run: bad --dir \"%s\" (expected HOST or HOST::GUEST)\n", v);
+        goto out;
+      }
+      if (sep) {
+        char *host = strndup(v, (size_t)(sep - v));
+        if (!host) {
+          fprintf(stderr, "wagi: out of memory\n");
+          goto out;
+        }
+        dirs_owned[nowned++] = host;
+        pre[npre].host_path = host;
+        pre[npre].guest_path = sep + 2;
+      } else {
+        pre[npre].host_path = v;
+        pre[npre].guest_path = v;
+      }
+      npre++;
+    } else if ((v = opt_value("--env", argc, argv, &i, &missing))) {
+      const char *eq = strchr(v, '=');
+      if (!eq || eq == v) {
+        fprintf(stderr, "wagi: run: bad --env \"%s\" (expected NAME=VALUE)\n", v);
+        goto out;
+      }
+      env[nenv++] = v;
+    } else if ((v = opt_value("--max-memory", argc, argv, &i, &missing))) {
+      char *end;
+      errno = 0;
+      unsigned long long p = strtoull(v, &end, 10);
+      if (end == v || *end || errno || p == 0 || p > 65536 || v[0] == '-') {
+        fprintf(stderr, "wagi: run: bad --max-memory \"%s\" (expected 1..65536 pages)\n", v);
+        goto out;
+      }
+      max_pages = (uint32_t)p;
+    } else if (missing) {
+      fprintf(stderr, "wagi: run: %s needs a value\n", a);
+      goto out;
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "wagi: run: unknown option \"%s\" (try wagi run --help)\n", a);
+      goto out;
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) {
+    fprintf(stderr, "wagi: run: missing MODULE.wasm (try wagi run --help)\n");
+    goto out;
+  }
+  const char *path = argv[i];
+  int gargc = argc - i;
+  gargv = calloc((size_t)gargc, sizeof *gargv);
+  if (!gargv) {
+    fprintf(stderr, "wagi: out of memory\n");
+    goto out;
+  }
+  gargv[0] = base_name(path);
+  for (int k = 1; k < gargc; k++) gargv[k] = argv[i + k];
+
+  size_t len = 0;
+  bytes = slurp(path, &len);
+  if (!bytes) goto out;
+  wasm_error err = {0};
+  wasm_status s = wasm_module_compile(bytes, len, &mod, &err);
+  if (s != WASM_OK) {
+    fprintf(stderr, "wagi: %s: %s\n", path, err.msg[0] ? err.msg : wasm_status_str(s));
+    goto out;
+  }
+  free(bytes);
+  bytes = NULL;
+
+  linker = wasm_linker_new();
+  if (!linker || (s = wasi_define(linker, NULL, NULL)) != WASM_OK) {
+    fprintf(stderr, "wagi: cannot set up WASI: %s\n",
+            linker ? wasm_status_str(s) : "out of memory");
+    goto out;
+  }
+
+  wasi_config cfg = {0};
+  cfg.argv = gargv;
+  cfg.argc = (size_t)gargc;
+  cfg.env = env;
+  cfg.envc = nenv;
+  cfg.stdin_kind = cfg.stdout_kind = cfg.stderr_kind = WASI_STDIO_FD;
+  cfg.stdin_fd = 0;
+  cfg.stdout_fd = 1;
+  cfg.stderr_fd = 2;
+  cfg.preopens = pre;
+  cfg.npreopens = npre;
+  char eb[512] = "";
+  if (wasi_ctx_new(&cfg, &ctx, eb, sizeof eb) != WASI_OK) {
+    fprintf(stderr, "wagi: %s\n", eb[0] ? eb : "cannot create the WASI context");
+    goto out;
+  }
+
+  wasm_instance_opts opts = {.max_memory_pages = max_pages, .user_data = ctx};
+  memset(&err, 0, sizeof err);
+  s = wasm_instantiate(mod, linker, &opts, &inst, &err);
+  if (s == WASM_TRAP_EXIT) {
+    /* proc_exit from a start function. */
+    rc = err.exit_code;
+    goto exit_code;
+  }
+  if (s != WASM_OK) {
+    if (wasm_status_is_trap(s)) {
+      print_trap(&err, s);
+      rc = RUN_TRAP;
+    } else {
+      fprintf(stderr, "wagi: %s: %s\n", path, err.msg[0] ? err.msg : wasm_status_str(s));
+    }
+    goto out;
+  }
+  if (!wasm_instance_export_func(inst, "_start")) {
+    fprintf(stderr, "wagi: %s: no exported function \"_start\" (not a WASI command module)\n",
+            path);
+    goto out;
+  }
+  int code = 0;
+  memset(&err, 0, sizeof err);
+  s = wasi_run_start(inst, &code, &err);
+  if (s != WASM_OK) {
+    if (wasm_status_is_trap(s)) {
+      print_trap(&err, s);
+      rc = RUN_TRAP;
+    } else {
+      fprintf(stderr, "wagi: %s: %s\n", path, err.msg[0] ? err.msg : wasm_status_str(s));
+    }
+    goto out;
+  }
+  rc = code;
+exit_code:
+  /* As wasmtime: only 0..125 pass through, so that a guest cannot pose as a
+   * trap (134) or a signal death (128+n). */
+  if (rc < 0 || rc > 125) {
+    fprintf(stderr, "wagi: exit code %d is outside 0..125; exiting with 1\n", rc);
+    rc = RUN_ERR;
+  }
+out:
+  if (inst) wasm_instance_free(inst);
+  wasi_ctx_free(ctx);
+  if (linker) wasm_linker_free(linker);
+  if (mod) wasm_module_free(mod);
+  free(bytes);
+  for (size_t k = 0; k < nowned; k++) free(dirs_owned[k]);
+  free(dirs_owned);
+  free(pre);
+  free(env);
+  free(gargv);
+  fflush(stdout);
+  return rc;
+}

@@ -1,0 +1,573 @@
+/* wasi_fd.c — the per-ctx fd table and the fd_* functions. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "wasi_int.h"
+
+/* ---- fd table ------------------------------------------------------------------ */
+
+wasi_errno wasi_fd_get(wasi_ctx *ctx, uint32_t fd, uint64_t need, wasi_fd **out) {
+  if (fd >= ctx->nfds || ctx->fds[fd].kind == FD_FREE) return WASI_EBADF;
+  wasi_fd *f = &ctx->fds[fd];
+  uint64_t missing = need & ~f->base;
+  if (missing) return (f->read_only && (missing & R_WRITE_SET)) ? WASI_EROFS : WASI_ENOTCAPABLE;
+  *out = f;
+  return WASI_ESUCCESS;
+}
+
+wasi_errno wasi_fd_install(wasi_ctx *ctx, const wasi_fd *f, uint32_t *out) {
+  uint32_t i;
+  for (i = 3; i < ctx->nfds; i++)
+    if (ctx->fds[i].kind == FD_FREE) break;
+  if (i == ctx->nfds) {
+    if (i >= WASI_MAX_FDS) return WASI_EMFILE;
+    if (i == ctx->fds_alloc) {
+      uint32_t na = ctx->fds_alloc * 2;
+      if (na > WASI_MAX_FDS) na = WASI_MAX_FDS;
+      wasi_fd *nf;
+      if (ctx->fds == ctx->inline_fds) {
+        nf = malloc(sizeof *nf * na);
+        if (nf) memcpy(nf, ctx->fds, sizeof *nf * ctx->nfds);
+      } else {
+        nf = realloc(ctx->fds, sizeof *nf * na);
+      }
+      if (!nf) return WASI_ENOMEM;
+      ctx->fds = nf;
+      ctx->fds_alloc = na;
+    }
+    ctx->nfds++;
+  }
+  ctx->fds[i] = *f;
+  *out = i;
+  return WASI_ESUCCESS;
+}
+
+void wasi_fd_release(wasi_fd *f) {
+  if (f->kind == FD_HOST && !f->borrowed && f->host >= 0) close(f->host);
+  memset(f, 0, sizeof *f);
+  f->kind = FD_FREE;
+  f->host = -1;
+}
+
+static void trim_table(wasi_ctx *ctx) {
+  while (ctx->nfds > 3 && ctx->fds[ctx->nfds - 1].kind == FD_FREE) ctx->nfds--;
+}
+
+uint8_t wasi_filetype_of_mode(mode_t m) {
+  switch (m & S_IFMT) {
+  case S_IFREG: return FT_REGULAR_FILE;
+  case S_IFDIR: return FT_DIRECTORY;
+  case S_IFLNK: return FT_SYMBOLIC_LINK;
+  case S_IFCHR: return FT_CHARACTER_DEVICE;
+  case S_IFBLK: return FT_BLOCK_DEVICE;
+  case S_IFSOCK: return FT_SOCKET_STREAM;
+  default: return FT_UNKNOWN;   /* FIFOs have no WASI type */
+  }
+}
+
+/* ---- plumbing ---------------------------------------------------------------------- */
+
+#define ENTER()                                                                 \
+  wasi_ctx *ctx;                                                                \
+  gmem m;                                                                       \
+  {                                                                             \
+    wasm_status st_ = wasi_enter(caller, env, &ctx, &m);                        \
+    if (st_ != WASM_OK) return st_;                                             \
+  }
+#define RET(e)                                                                  \
+  do {                                                                          \
+    a[0] = (uint32_t)(e);                                                       \
+    return WASM_OK;                                                             \
+  } while (0)
+#define GETFD(var, num, need)                                                   \
+  wasi_fd *var;                                                                 \
+  {                                                                             \
+    wasi_errno e_ = wasi_fd_get(ctx, (num), (need), &var);                      \
+    if (e_) RET(e_);                                                            \
+  }
+
+static uint64_t stat_ns(struct timespec t) {
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* Writes a filestat (64 bytes; 56 in wasi_unstable, whose nlink is u32). */
+void wasi_put_filestat(const gmem *m, uint64_t p, const struct stat *st, int unstable);
+void wasi_put_filestat(const gmem *m, uint64_t p, const struct stat *st, int unstable) {
+  uint8_t b[64];
+  memset(b, 0, sizeof b);
+  uint64_t dev = st->st_dev, ino = st->st_ino, size = (uint64_t)st->st_size;
+  uint64_t at = stat_ns(st->st_atim), mt = stat_ns(st->st_mtim), ct = stat_ns(st->st_ctim);
+  memcpy(b, &dev, 8);
+  memcpy(b + 8, &ino, 8);
+  b[16] = wasi_filetype_of_mode(st->st_mode);
+  if (unstable) {
+    uint32_t nl = (uint32_t)st->st_nlink;
+    memcpy(b + 20, &nl, 4);
+    memcpy(b + 24, &size, 8);
+    memcpy(b + 32, &at, 8);
+    memcpy(b + 40, &mt, 8);
+    memcpy(b + 48, &ct, 8);
+    memcpy(m->base + p, b, 56);
+  } else {
+    uint64_t nl = st->st_nlink;
+    memcpy(b + 24, &nl, 8);
+    memcpy(b + 32, &size, 8);
+    memcpy(b + 40, &at, 8);
+    memcpy(b + 48, &mt, 8);
+    memcpy(b + 56, &ct, 8);
+    memcpy(m->base + p, b, 64);
+  }
+}
+
+/* Timespecs for futimens/utimensat from WASI times and fstflags. */
+int wasi_times(uint64_t atim, uint64_t mtim, uint32_t fl, struct timespec ts[2]);
+int wasi_times(uint64_t atim, uint64_t mtim, uint32_t fl, struct timespec ts[2]) {
+  if (fl & ~15u) return 0;
+  if ((fl & FST_ATIM) && (fl & FST_ATIM_NOW)) return 0;
+  if ((fl & FST_MTIM) && (fl & FST_MTIM_NOW)) return 0;
+  ts[0].tv_sec = 0;
+  ts[1].tv_sec = 0;
+  ts[0].tv_nsec = (fl & FST_ATIM_NOW) ? UTIME_NOW : (fl & FST_ATIM) ? 0 : UTIME_OMIT;
+  ts[1].tv_nsec = (fl & FST_MTIM_NOW) ? UTIME_NOW : (fl & FST_MTIM) ? 0 : UTIME_OMIT;
+  if (fl & FST_ATIM) {
+    ts[0].tv_sec = (time_t)(atim / 1000000000ull);
+    ts[0].tv_nsec = (long)(atim % 1000000000ull);
+  }
+  if (fl & FST_MTIM) {
+    ts[1].tv_sec = (time_t)(mtim / 1000000000ull);
+    ts[1].tv_nsec = (long)(mtim % 1000000000ull);
+  }
+  return 1;
+}
+
+/* ---- read / write ------------------------------------------------------------------- */
+
+/* Checks an iovec array and every buffer it names; fills host iovecs. */
+static wasi_errno load_iovs(const gmem *m, uint32_t iovs, uint32_t n, struct iovec *out) {
+  if (!gm_ok(m, iovs, 8ull * n)) return WASI_EFAULT;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t p = gm_u32(m, (uint64_t)iovs + 8ull * i);
+    uint32_t len = gm_u32(m, (uint64_t)iovs + 8ull * i + 4);
+    if (!gm_ok(m, p, len)) return WASI_EFAULT;
+    out[i].iov_base = m->base + p;
+    out[i].iov_len = len;
+  }
+  return WASI_ESUCCESS;
+}
+
+/* Appends to a capture buffer up to its cap; EFBIG once nothing fits. */
+static wasi_errno outbuf_write(outbuf *o, const struct iovec *iov, uint32_t n, size_t *done) {
+  size_t total = 0;
+  for (uint32_t i = 0; i < n; i++) total += iov[i].iov_len;
+  size_t room = o->cap - o->len;
+  size_t take = total < room ? total : room;
+  if (take < total) o->truncated = 1;
+  if (total && !take) return WASI_EFBIG;
+  if (o->len + take > o->alloc) {
+    size_t na = o->alloc ? o->alloc : 4096;
+    while (na < o->len + take) na = na > SIZE_MAX / 2 ? SIZE_MAX : na * 2;
+    if (na > o->cap && o->cap >= o->len + take) na = o->cap;
+    uint8_t *d = realloc(o->data, na);
+    if (!d) return WASI_ENOMEM;
+    o->data = d;
+    o->alloc = na;
+  }
+  size_t left = take;
+  for (uint32_t i = 0; i < n && left; i++) {
+    size_t c = iov[i].iov_len < left ? iov[i].iov_len : left;
+    memcpy(o->data + o->len, iov[i].iov_base, c);
+    o->len += c;
+    left -= c;
+  }
+  *done = take;
+  return WASI_ESUCCESS;
+}
+
+static size_t inbuf_read(wasi_ctx *ctx, const struct iovec *iov, uint32_t n) {
+  size_t done = 0;
+  for (uint32_t i = 0; i < n && ctx->stdin_pos < ctx->stdin_len; i++) {
+    size_t left = ctx->stdin_len - ctx->stdin_pos;
+    size_t c = iov[i].iov_len < left ? iov[i].iov_len : left;
+    memcpy(iov[i].iov_base, ctx->stdin_buf + ctx->stdin_pos, c);
+    ctx->stdin_pos += c;
+    done += c;
+  }
+  return done;
+}
+
+/* fd_read / fd_write / fd_pread / fd_pwrite in one place. off < 0: no offset. */
+static wasm_status rw_common(wasm_instance *caller, void *env, wasm_slot *a, int write,
+                             int positional) {
+  ENTER();
+  uint32_t fdn = (uint32_t)a[0], iovs = (uint32_t)a[1], n = (uint32_t)a[2];
+  uint64_t off = positional ? a[3] : 0;
+  uint32_t resp = (uint32_t)(positional ? a[4] : a[3]);
+  uint64_t need = (write ? R_FD_WRITE : R_FD_READ) | (positional ? R_FD_SEEK : 0);
+  GETFD(f, fdn, need);
+  if (n > WASI_IOV_MAX) RET(WASI_EINVAL);
+  if (!gm_ok(&m, resp, 4)) RET(WASI_EFAULT);
+  if (positional && off > INT64_MAX) RET(WASI_EINVAL);
+  struct iovec small[16];
+  struct iovec *iov = n <= 16 ? small : malloc(sizeof *iov * n);
+  if (!iov) RET(WASI_ENOMEM);
+  wasi_errno e = load_iovs(&m, iovs, n, iov);
+  size_t done = 0;
+  if (!e) {
+    switch (f->kind) {
+    case FD_HOST: {
+      ssize_t r;
+      do {
+        if (positional)
+          r = write ? pwritev(f->host, iov, (int)n, (off_t)off) : preadv(f->host, iov, (int)n, (off_t)off);
+        else
+          r = write ? writev(f->host, iov, (int)n) : readv(f->host, iov, (int)n);
+      } while (r < 0 && errno == EINTR);
+      if (r < 0)
+        e = wasi_errno_from_host(errno);
+      else
+        done = (size_t)r;
+      break;
+    }
+    case FD_INBUF:
+      if (positional) e = WASI_ESPIPE;
+      else done = inbuf_read(ctx, iov, n);
+      break;
+    case FD_OUTBUF:
+      if (positional) e = WASI_ESPIPE;
+      else e = outbuf_write(f->out, iov, n, &done);
+      break;
+    case FD_NULL:
+      if (positional) {
+        e = WASI_ESPIPE;
+      } else if (write) {
+        for (uint32_t i = 0; i < n; i++) done += iov[i].iov_len;
+      }
+      break;
+    default:
+      e = WASI_EBADF;
+    }
+  }
+  if (iov != small) free(iov);
+  if (e) RET(e);
+  gm_w32(&m, resp, (uint32_t)done);
+  RET(WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_read) { return rw_common(caller, env, a, 0, 0); }
+WASI_HOSTFN(fd_write) { return rw_common(caller, env, a, 1, 0); }
+WASI_HOSTFN(fd_pread) { return rw_common(caller, env, a, 0, 1); }
+WASI_HOSTFN(fd_pwrite) { return rw_common(caller, env, a, 1, 1); }
+
+/* ---- seek / tell -------------------------------------------------------------------- */
+
+static wasm_status seek_common(wasm_instance *caller, void *env, wasm_slot *a, int unstable) {
+  ENTER();
+  int64_t off = (int64_t)a[1];
+  uint32_t wh = (uint32_t)a[2] & 0xff, resp = (uint32_t)a[3];
+  int hw;
+  /* preview1: SET 0, CUR 1, END 2; wasi_unstable: CUR 0, END 1, SET 2. */
+  static const int p1map[3] = {SEEK_SET, SEEK_CUR, SEEK_END};
+  static const int umap[3] = {SEEK_CUR, SEEK_END, SEEK_SET};
+  if (wh > 2) RET(WASI_EINVAL);
+  hw = unstable ? umap[wh] : p1map[wh];
+  uint64_t need = (hw == SEEK_CUR && off == 0) ? R_FD_TELL : R_FD_SEEK;
+  GETFD(f, (uint32_t)a[0], need);
+  if (!gm_ok(&m, resp, 8)) RET(WASI_EFAULT);
+  if (f->kind != FD_HOST) RET(WASI_ESPIPE);
+  off_t r = lseek(f->host, (off_t)off, hw);
+  if (r < 0) RET(wasi_errno_from_host(errno));
+  gm_w64(&m, resp, (uint64_t)r);
+  RET(WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_seek) { return seek_common(caller, env, a, 0); }
+WASI_HOSTFN(fd_seek_u) { return seek_common(caller, env, a, 1); }
+
+WASI_HOSTFN(fd_tell) {
+  ENTER();
+  GETFD(f, (uint32_t)a[0], R_FD_TELL);
+  uint32_t resp = (uint32_t)a[1];
+  if (!gm_ok(&m, resp, 8)) RET(WASI_EFAULT);
+  if (f->kind != FD_HOST) RET(WASI_ESPIPE);
+  off_t r = lseek(f->host, 0, SEEK_CUR);
+  if (r < 0) RET(wasi_errno_from_host(errno));
+  gm_w64(&m, resp, (uint64_t)r);
+  RET(WASI_ESUCCESS);
+}
+
+/* ---- close / renumber -------------------------------------------------------------- */
+
+WASI_HOSTFN(fd_close) {
+  ENTER();
+  (void)m;
+  GETFD(f, (uint32_t)a[0], 0);
+  wasi_fd_release(f);
+  trim_table(ctx);
+  RET(WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_renumber) {
+  ENTER();
+  (void)m;
+  uint32_t from = (uint32_t)a[0], to = (uint32_t)a[1];
+  GETFD(ff, from, 0);
+  GETFD(tf, to, 0);
+  if (from == to) RET(WASI_ESUCCESS);
+  wasi_fd_release(tf);
+  *tf = *ff;
+  memset(ff, 0, sizeof *ff);
+  ff->kind = FD_FREE;
+  ff->host = -1;
+  trim_table(ctx);
+  RET(WASI_ESUCCESS);
+}
+
+/* ---- fdstat ------------------------------------------------------------------------- */
+
+WASI_HOSTFN(fd_fdstat_get) {
+  ENTER();
+  GETFD(f, (uint32_t)a[0], 0);
+  uint32_t p = (uint32_t)a[1];
+  if (!gm_ok(&m, p, 24)) RET(WASI_EFAULT);
+  uint8_t b[24];
+  memset(b, 0, sizeof b);
+  b[0] = f->filetype;
+  memcpy(b + 2, &f->fdflags, 2);
+  memcpy(b + 8, &f->base, 8);
+  memcpy(b + 16, &f->inh, 8);
+  memcpy(m.base + p, b, 24);
+  RET(WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_fdstat_set_flags) {
+  ENTER();
+  (void)m;
+  GETFD(f, (uint32_t)a[0], R_FD_FDSTAT_SET_FLAGS);
+  uint32_t fl = (uint32_t)a[1] & 0xffff;
+  if (fl & ~31u) RET(WASI_EINVAL);
+  /* Only APPEND and NONBLOCK can change on an open Linux fd; the embedder's
+   * own fds (stdio) are never modified, the flags are only recorded. */
+  if (f->kind == FD_HOST && !f->borrowed) {
+    if ((fl ^ f->fdflags) & (FDF_DSYNC | FDF_RSYNC | FDF_SYNC)) RET(WASI_ENOTSUP);
+    int cur = fcntl(f->host, F_GETFL);
+    if (cur < 0) RET(wasi_errno_from_host(errno));
+    cur &= ~(O_APPEND | O_NONBLOCK);
+    if (fl & FDF_APPEND) cur |= O_APPEND;
+    if (fl & FDF_NONBLOCK) cur |= O_NONBLOCK;
+    if (fcntl(f->host, F_SETFL, cur) < 0) RET(wasi_errno_from_host(errno));
+  }
+  f->fdflags = (uint16_t)fl;
+  RET(WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_fdstat_set_rights) {
+  ENTER();
+  (void)m;
+  GETFD(f, (uint32_t)a[0], 0);
+  uint64_t base = a[1], inh = a[2];
+  /* Rights can only shrink. */
+  if ((base & ~f->base) || (inh & ~f->inh)) RET(WASI_ENOTCAPABLE);
+  f->base = base;
+  f->inh = inh;
+  RET(WASI_ESUCCESS);
+}
+
+/* ---- filestat ---------------------------------------------------------------------------- */
+
+static wasm_status filestat_common(wasm_instance *caller, void *env, wasm_slot *a, int unstable) {
+  ENTER();
+  GETFD(f, (uint32_t)a[0], R_FD_FILESTAT_GET);
+  uint32_t p = (uint32_t)a[1];
+  if (!gm_ok(&m, p, unstable ? 56 : 64)) RET(WASI_EFAULT);
+  struct stat st;
+  memset(&st, 0, sizeof st);
+  if (f->kind == FD_HOST) {
+    if (fstat(f->host, &st) != 0) RET(wasi_errno_from_host(errno));
+  } else {
+    st.st_mode = f->filetype == FT_CHARACTER_DEVICE ? S_IFCHR : 0;
+    st.st_nlink = 1;
+  }
+  wasi_put_filestat(&m, p, &st, unstable);
+  if (f->kind == FD_HOST && f->borrowed) {
+    /* keep the type fdstat reports (a FIFO is UNKNOWN either way) */
+    m.base[p + 16] = f->filetype;
+  }
+  RET(WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_filestat_get) { return filestat_common(caller, env, a, 0); }
+WASI_HOSTFN(fd_filestat_get_u) { return filestat_common(caller, env, a, 1); }
+
+WASI_HOSTFN(fd_filestat_set_size) {
+  ENTER();
+  (void)m;
+  GETFD(f, (uint32_t)a[0], R_FD_FILESTAT_SET_SIZE);
+  uint64_t size = a[1];
+  if (size > INT64_MAX) RET(WASI_EINVAL);
+  if (f->kind != FD_HOST) RET(WASI_EINVAL);
+  if (ftruncate(f->host, (off_t)size) != 0) RET(wasi_errno_from_host(errno));
+  RET(WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_filestat_set_times) {
+  ENTER();
+  (void)m;
+  GETFD(f, (uint32_t)a[0], R_FD_FILESTAT_SET_TIMES);
+  struct timespec ts[2];
+  if (!wasi_times(a[1], a[2], (uint32_t)a[3] & 0xffff, ts)) RET(WASI_EINVAL);
+  if (f->kind != FD_HOST) RET(WASI_EBADF);
+  if (futimens(f->host, ts) != 0) RET(wasi_errno_from_host(errno));
+  RET(WASI_ESUCCESS);
+}
+
+/* ---- sync, advise, allocate -------------------------------------------------------------- */
+
+WASI_HOSTFN(fd_sync) {
+  ENTER();
+  (void)m;
+  GETFD(f, (uint32_t)a[0], R_FD_SYNC);
+  if (f->kind == FD_HOST && fsync(f->host) != 0) RET(wasi_errno_from_host(errno));
+  RET(WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_datasync) {
+  ENTER();
+  (void)m;
+  GETFD(f, (uint32_t)a[0], R_FD_DATASYNC);
+  if (f->kind == FD_HOST && fdatasync(f->host) != 0) RET(wasi_errno_from_host(errno));
+  RET(WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_advise) {
+  ENTER();
+  (void)m;
+  GETFD(f, (uint32_t)a[0], R_FD_ADVISE);
+  uint64_t off = a[1], len = a[2];
+  uint32_t adv = (uint32_t)a[3] & 0xff;
+  static const int map[6] = {POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
+                             POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
+  if (adv > 5 || off > INT64_MAX || len > INT64_MAX) RET(WASI_EINVAL);
+  if (f->kind != FD_HOST) RET(WASI_ESPIPE);
+  if (f->filetype == FT_DIRECTORY) RET(WASI_EBADF);
+  int r = posix_fadvise(f->host, (off_t)off, (off_t)len, map[adv]);
+  RET(r ? wasi_errno_from_host(r) : WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_allocate) {
+  ENTER();
+  (void)m;
+  GETFD(f, (uint32_t)a[0], R_FD_ALLOCATE);
+  uint64_t off = a[1], len = a[2];
+  if (off > INT64_MAX || len > INT64_MAX || off + len > INT64_MAX) RET(WASI_EFBIG);
+  if (f->kind != FD_HOST) RET(WASI_ESPIPE);
+  if (f->filetype == FT_DIRECTORY) RET(WASI_EBADF);
+  int r = posix_fallocate(f->host, (off_t)off, (off_t)len);
+  RET(r ? wasi_errno_from_host(r) : WASI_ESUCCESS);
+}
+
+/* ---- prestat -------------------------------------------------------------------------- */
+
+WASI_HOSTFN(fd_prestat_get) {
+  ENTER();
+  GETFD(f, (uint32_t)a[0], 0);
+  /* wasi-libc scans fds from 3 until EBADF, so a non-preopen answers EBADF. */
+  if (!f->prestat) RET(WASI_EBADF);
+  uint32_t p = (uint32_t)a[1];
+  if (!gm_ok(&m, p, 8)) RET(WASI_EFAULT);
+  uint8_t b[8] = {0};
+  memcpy(b + 4, &f->prestat_len, 4);
+  memcpy(m.base + p, b, 8);
+  RET(WASI_ESUCCESS);
+}
+
+WASI_HOSTFN(fd_prestat_dir_name) {
+  ENTER();
+  GETFD(f, (uint32_t)a[0], 0);
+  if (!f->prestat) RET(WASI_EBADF);
+  uint32_t p = (uint32_t)a[1], len = (uint32_t)a[2];
+  if (len < f->prestat_len) RET(WASI_ENAMETOOLONG);
+  if (!gm_ok(&m, p, f->prestat_len)) RET(WASI_EFAULT);
+  memcpy(m.base + p, f->prestat, f->prestat_len);
+  RET(WASI_ESUCCESS);
+}
+
+/* ---- readdir -------------------------------------------------------------------------- */
+
+struct linux_dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+static uint8_t dt_to_ft(unsigned char t) {
+  switch (t) {
+  case DT_REG: return FT_REGULAR_FILE;
+  case DT_DIR: return FT_DIRECTORY;
+  case DT_LNK: return FT_SYMBOLIC_LINK;
+  case DT_CHR: return FT_CHARACTER_DEVICE;
+  case DT_BLK: return FT_BLOCK_DEVICE;
+  case DT_SOCK: return FT_SOCKET_STREAM;
+  default: return FT_UNKNOWN;
+  }
+}
+
+/* Cookies are the kernel's d_off values (positions lseek accepts on the
+ * directory); cookie 0 is the start. The last entry is cut when it does not
+ * fit, which tells the guest (bufused == buf_len) to call again from the
+ * previous entry's d_next. */
+WASI_HOSTFN(fd_readdir) {
+  ENTER();
+  GETFD(f, (uint32_t)a[0], R_FD_READDIR);
+  uint32_t buf = (uint32_t)a[1], blen = (uint32_t)a[2], resp = (uint32_t)a[4];
+  uint64_t cookie = a[3];
+  if (!gm_ok(&m, buf, blen) || !gm_ok(&m, resp, 4)) RET(WASI_EFAULT);
+  if (f->kind != FD_HOST) RET(WASI_ENOTDIR);
+  if (cookie > INT64_MAX) RET(WASI_EINVAL);
+  if (lseek(f->host, (off_t)cookie, SEEK_SET) < 0) RET(wasi_errno_from_host(errno));
+  _Alignas(8) char kbuf[8192];
+  uint32_t used = 0;
+  while (used < blen) {
+    long n = syscall(SYS_getdents64, f->host, kbuf, sizeof kbuf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      RET(wasi_errno_from_host(errno));
+    }
+    if (n == 0) break;
+    for (long off = 0; off < n && used < blen;) {
+      struct linux_dirent64 *d = (struct linux_dirent64 *)(kbuf + off);
+      off += d->d_reclen;
+      uint32_t nl = (uint32_t)strlen(d->d_name);
+      uint8_t ft = dt_to_ft(d->d_type);
+      if (d->d_type == DT_UNKNOWN) {
+        struct stat st;
+        if (fstatat(f->host, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+          ft = wasi_filetype_of_mode(st.st_mode);
+      }
+      uint8_t hdr[24];
+      memset(hdr, 0, sizeof hdr);
+      uint64_t next = (uint64_t)d->d_off, ino = d->d_ino;
+      memcpy(hdr, &next, 8);
+      memcpy(hdr + 8, &ino, 8);
+      memcpy(hdr + 16, &nl, 4);
+      hdr[20] = ft;
+      uint32_t room = blen - used;
+      uint32_t c = room < 24 ? room : 24;
+      memcpy(m.base + buf + used, hdr, c);
+      used += c;
+      room -= c;
+      c = room < nl ? room : nl;
+      memcpy(m.base + buf + used, d->d_name, c);
+      used += c;
+    }
+  }
+  gm_w32(&m, resp, used);
+  RET(WASI_ESUCCESS);
+}
