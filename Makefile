@@ -43,7 +43,9 @@ SPEC_OBJ := $(SPEC_SRC:%.c=$(OBJ)/%.o)
 # embed are tests/unit/wat/*.wat, turned into byte-array headers at build time.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(OBJ)/%.o)
 UNIT_WAT := $(wildcard tests/unit/wat/*.wat)
+UNIT_WASM := $(UNIT_WAT:tests/unit/wat/%.wat=$(BUILD)/unit/wat/%.wasm)
 UNIT_GEN := $(UNIT_WAT:tests/unit/wat/%.wat=$(BUILD)/unit/gen/%_wasm.h)
 
 FUZZ_BIN := $(BUILD)/fuzz-mutate
@@ -83,24 +85,26 @@ $(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a
 
 # ---- unit tests ------------------------------------------------------------
 
-$(BUILD)/unit/wat/%.wasm: tests/unit/wat/%.wat
+# Static pattern rules (explicit targets): with plain pattern rules make would
+# prefer the generic %.o rule over a chain that first generates the headers.
+$(UNIT_WASM): $(BUILD)/unit/wat/%.wasm: tests/unit/wat/%.wat
 	@mkdir -p $(dir $@)
 	wat2wasm --enable-all $< -o $@
 
-$(BUILD)/unit/gen/%_wasm.h: $(BUILD)/unit/wat/%.wasm scripts/bin2c.sh
+$(UNIT_GEN): $(BUILD)/unit/gen/%_wasm.h: $(BUILD)/unit/wat/%.wasm scripts/bin2c.sh
 	@mkdir -p $(dir $@)
 	bash scripts/bin2c.sh $< $*_wasm > $@
 
-$(OBJ)/tests/unit/%.o: tests/unit/%.c $(UNIT_GEN)
+$(UNIT_OBJ): $(OBJ)/tests/unit/%.o: tests/unit/%.c $(UNIT_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD)/unit/gen -MMD -MP -c $< -o $@
 
-$(BUILD)/unit/%: $(OBJ)/tests/unit/%.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+$(UNIT_BIN): $(BUILD)/unit/%: $(OBJ)/tests/unit/%.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # test_cli runs the wagi binary on the modules in $(BUILD)/unit/wat/.
-$(BUILD)/unit/test_cli: | $(BUILD)/wagi $(UNIT_WAT:tests/unit/wat/%.wat=$(BUILD)/unit/wat/%.wasm)
+$(BUILD)/unit/test_cli: | $(BUILD)/wagi $(UNIT_WASM)
 
 # ---- robustness and benchmark drivers ---------------------------------------
 

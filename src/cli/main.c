@@ -23,6 +23,8 @@ enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_TRAP = 2 };
 
 static const char *prog = "wagi";
 
+int wagi_cmd_run(int argc, char **argv);   /* run.c: `wagi run` */
+
 static void usage(FILE *out) {
   fprintf(out,
           "usage: %s COMMAND [ARGS]\n"
@@ -35,6 +37,9 @@ static void usage(FILE *out) {
           "                                  export FUNC; ARGs are parsed by its signature\n"
           "                                  (integers in decimal or 0x hex, floats as\n"
           "                                  decimal, inf, nan); prints the results\n"
+          "  run [--dir HOST[::GUEST]] [--env NAME=VALUE] [--max-memory PAGES]\n"
+          "      MODULE.wasm [ARG...]        run a WASI command module (see run --help);\n"
+          "                                  exits with its exit code, 134 on a trap\n"
           "  --help                          this text\n"
           "  --version                       version\n"
           "\n"
@@ -477,6 +482,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "validate")) return cmd_validate(argc - 2, argv + 2);
   if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 2, argv + 2);
   if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 2, argv + 2);
+  if (!strcmp(cmd, "run")) return wagi_cmd_run(argc - 2, argv + 2);
   fprintf(stderr, "%s: unknown command \"%s\" (try %s --help)\n", prog, cmd, prog);
   return EXIT_ERR;
 }

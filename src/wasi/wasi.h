@@ -36,10 +36,11 @@
  *    WASI_EINVAL, a path over 4095 bytes or a component over 255 bytes
  *    WASI_ENAMETOOLONG, more than 40 symlinks WASI_ELOOP.
  *  - path_symlink stores a relative target verbatim (it may dangle, and
- *    nothing ever follows it out of the sandbox); an absolute target, or a
- *    relative one that lexically climbs above the preopen from where the
- *    link is made, is refused with WASI_EPERM so that no escaping link is
- *    left on disk for host tools to trip over.
+ *    nothing ever follows it out of the sandbox); an absolute target is
+ *    refused with WASI_EPERM and a relative one that lexically climbs above
+ *    the preopen from where the link is made with WASI_ENOTCAPABLE (both as
+ *    node's WASI does), so that no escaping link is left on disk for host
+ *    tools to trip over.
  *  - path_link resolves both paths beneath their dirs; the source is never
  *    followed out of the sandbox (ENOTCAPABLE).
  *  - Read-only preopens (and everything opened through them) lack every
@@ -53,6 +54,8 @@
  *  - proc_raise: WASI_ENOSYS. sock_accept/recv/send/shutdown: WASI_ENOTSUP
  *    (there are no sockets in the world). fd_advise / fd_allocate on
  *    non-files: WASI_EBADF/WASI_ESPIPE per POSIX.
+ *  - fd_readdir: cookies are the kernel's directory offsets; "." and ".."
+ *    are not listed (as in node's WASI).
  *  - random_get: getrandom(2). Clocks: clock_gettime with the four WASI ids.
  *  - poll_oneoff: clock subscriptions (relative and absolute) and fd_read /
  *    fd_write readiness (buffers are always ready, real fds via poll()).

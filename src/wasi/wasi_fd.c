@@ -544,6 +544,10 @@ WASI_HOSTFN(fd_readdir) {
     for (long off = 0; off < n && used < blen;) {
       struct linux_dirent64 *d = (struct linux_dirent64 *)(kbuf + off);
       off += d->d_reclen;
+      /* "." and ".." are left out, as node's WASI does (wasi-libc callers
+       * skip them anyway), so listings match across runtimes. */
+      if (d->d_name[0] == '.' && (!d->d_name[1] || (d->d_name[1] == '.' && !d->d_name[2])))
+        continue;
       uint32_t nl = (uint32_t)strlen(d->d_name);
       uint8_t ft = dt_to_ft(d->d_type);
       if (d->d_type == DT_UNKNOWN) {

@@ -35,14 +35,15 @@ typedef union wasm_cell {
  * a handler of the same name (operands: dst, a[, b[, c]]); i32/i64 binary ops
  * also get NAME_I with an immediate second operand. Loads, stores and lane
  * ops keep their names; loads and stores also get NAME_A whose address is
- * (u32)(slot + imm) (folds an i32.add of a constant into the access). The helper macros below expand to IOP_X(name) which
+ * (u32)(slot + imm) (folds an i32.add of a constant into the access) and
+ * NAME_X whose address is (u32)(slot + slot). The helper macros below expand to IOP_X(name) which
  * the includer defines before including opcodes.def. */
 #define WASM_IOP_NUM_OP(name, code, text, kind, res, p1, p2, p3, lanes) \
   WASM_IOPK_##kind(name, p1, p2)
 #define WASM_IOPK_SPECIAL(name, p1, p2)
 #define WASM_IOPK_NUMERIC(name, p1, p2) WASM_IOPN_##p2(name, p1)
-#define WASM_IOPK_LOAD(name, p1, p2) IOP_X(name) IOP_X(name##_A)
-#define WASM_IOPK_STORE(name, p1, p2) IOP_X(name) IOP_X(name##_A)
+#define WASM_IOPK_LOAD(name, p1, p2) IOP_X(name) IOP_X(name##_A) IOP_X(name##_X)
+#define WASM_IOPK_STORE(name, p1, p2) IOP_X(name) IOP_X(name##_A) IOP_X(name##_X)
 #define WASM_IOPK_EXTRACT_LANE(name, p1, p2) IOP_X(name)
 #define WASM_IOPK_REPLACE_LANE(name, p1, p2) IOP_X(name)
 #define WASM_IOPK_LOAD_LANE(name, p1, p2) IOP_X(name)

@@ -25,8 +25,9 @@
 
 /* Where a stack entry's value is: its canonical slot, a local's slot, a
  * constant, or (K_ADDI) an i32 sum "base + imm" not computed yet, whose base
- * is a local (local != NONE32) or the entry's own canonical slot. */
-enum { K_SLOT, K_LOCAL, K_CONST, K_ADDI };
+ * is a local (local != NONE32) or the entry's own canonical slot, or
+ * (K_ADDL) an i32 sum "base + local `val`" with the same kinds of base. */
+enum { K_SLOT, K_LOCAL, K_CONST, K_ADDI, K_ADDL };
 
 typedef struct {
   uint8_t kind, type;
@@ -254,7 +255,12 @@ static uint32_t addi_base(const comp *c, const vent *e) {
 /* Writes the value of entry e into slot dst. */
 static void move_to(comp *c, const vent *e, uint32_t dst) {
   if (e->kind == K_CONST) emit_const(c, dst, e->val);
-  else if (e->kind == K_ADDI) {
+  else if (e->kind == K_ADDL) {
+    emit_op(c, WASM_IOP_I32_ADD);
+    emit2(c, dst, addi_base(c, e));
+    emit2(c, c->lslot[e->val], 0);
+    c->last_dst = true;
+  } else if (e->kind == K_ADDI) {
     emit_op(c, WASM_IOP_I32_ADD_I);
     emit2(c, dst, addi_base(c, e));
     emit2(c, (uint32_t)e->val, 0);
@@ -279,7 +285,7 @@ static uint32_t src(comp *c, vent *e) {
       if (c->pool[k] == e->val) return c->local_slots + k;
     if (!c->pool_final && c->npool < POOL_MAX) c->pool[c->npool++] = e->val;
   }
-  if (e->kind == K_CONST || e->kind == K_ADDI) materialize(c, e);
+  materialize(c, e);
   return e->slot;
 }
 
@@ -287,15 +293,21 @@ static void flush_all(comp *c) {
   for (uint32_t i = 0; i < c->nvs; i++) materialize(c, &c->vs[i]);
 }
 
+/* Whether entry e reads local x (so a write to x must materialise it). */
+static bool uses_local(const vent *e, uint32_t x) {
+  if (e->kind == K_LOCAL || e->kind == K_ADDI) return e->local == x;
+  if (e->kind == K_ADDL) return e->local == x || e->val == x;
+  return false;
+}
+
 static void flush_local(comp *c, uint32_t x) {
   for (uint32_t i = 0; i < c->nvs; i++)
-    if ((c->vs[i].kind == K_LOCAL || c->vs[i].kind == K_ADDI) && c->vs[i].local == x)
-      materialize(c, &c->vs[i]);
+    if (uses_local(&c->vs[i], x)) materialize(c, &c->vs[i]);
 }
 
 static bool has_local(comp *c, uint32_t x) {
   for (uint32_t i = 0; i < c->nvs; i++)
-    if ((c->vs[i].kind == K_LOCAL || c->vs[i].kind == K_ADDI) && c->vs[i].local == x) return true;
+    if (uses_local(&c->vs[i], x)) return true;
   return false;
 }
 
@@ -384,8 +396,10 @@ static void emit_return(comp *c) {
   for (uint32_t i = 0; i < n; i++) {
     vent *e = &c->vs[first + i];
     e->saved = e->kind;
-    if ((e->kind == K_LOCAL || e->kind == K_ADDI) && e->local != NONE32 &&
-        c->lslot[e->local] < c->ft->result_slots) {
+    bool low = (e->kind == K_LOCAL || e->kind == K_ADDI || e->kind == K_ADDL) &&
+               e->local != NONE32 && c->lslot[e->local] < c->ft->result_slots;
+    if (e->kind == K_ADDL && c->lslot[e->val] < c->ft->result_slots) low = true;
+    if (low) {
       move_to(c, e, e->slot);
       e->kind = K_SLOT;
     }
@@ -575,9 +589,17 @@ static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t
       oi = &OPS[nop];
     }
   }
+  if (oi->iop == WASM_IOP_I32_ADD && b.kind == K_LOCAL &&
+      (a.kind == K_LOCAL || (a.kind == K_SLOT && a.slot == dst))) {
+    /* Defer x + local: a load/store can fold it into its address. */
+    vent *e = push(c, WASM_I32, K_ADDL);
+    if (e) { e->local = a.kind == K_LOCAL ? a.local : NONE32; e->val = b.local; }
+    return;
+  }
   /* (An own-slot base must already sit in the result's slot: not after a swap.) */
   if ((oi->iop == WASM_IOP_I32_ADD || oi->iop == WASM_IOP_I32_SUB) && b.kind == K_CONST &&
-      a.kind != K_CONST && (a.kind == K_LOCAL || a.local != NONE32 || a.slot == dst) &&
+      a.kind != K_CONST && a.kind != K_ADDL &&
+      (a.kind == K_LOCAL || a.local != NONE32 || a.slot == dst) &&
       (a.kind != K_SLOT || a.slot == dst)) {
     /* Defer x + imm: a load/store can fold it into its address. */
     uint32_t imm = (uint32_t)b.val;
@@ -620,10 +642,10 @@ static void memarg(wasm_reader *r, uint32_t *offset) {
 
 static void emit_load(comp *c, const opinfo *oi, uint32_t offset) {
   vent a = pop(c);
-  if (a.kind == K_ADDI) {
-    emit_op(c, oi->iop + 1);
+  if (a.kind == K_ADDI || a.kind == K_ADDL) {
+    emit_op(c, oi->iop + (a.kind == K_ADDI ? 1 : 2));
     emit2(c, a.slot, addi_base(c, &a));
-    emit2(c, (uint32_t)a.val, offset);
+    emit2(c, a.kind == K_ADDI ? (uint32_t)a.val : c->lslot[a.val], offset);
     c->last_dst = true;
     push(c, oi->res, K_SLOT);
     return;
@@ -638,11 +660,11 @@ static void emit_load(comp *c, const opinfo *oi, uint32_t offset) {
 
 static void emit_store(comp *c, const opinfo *oi, uint32_t offset) {
   vent v = pop(c), a = pop(c);
-  if (a.kind == K_ADDI) {
+  if (a.kind == K_ADDI || a.kind == K_ADDL) {
     uint32_t sv = src(c, &v);
-    emit_op(c, oi->iop + 1);
+    emit_op(c, oi->iop + (a.kind == K_ADDI ? 1 : 2));
     emit2(c, addi_base(c, &a), sv);
-    emit2(c, (uint32_t)a.val, offset);
+    emit2(c, a.kind == K_ADDI ? (uint32_t)a.val : c->lslot[a.val], offset);
     return;
   }
   uint32_t sa = src(c, &a), sv = src(c, &v);

@@ -192,14 +192,34 @@ static char *arena_strdup(decoder *d, const char *s) {
 
 /* ---- primitive readers --------------------------------------------------- */
 
+/* A u32 LEB128. When the section or body ends inside the number but the
+ * module does not, the number's own defect ("integer representation too
+ * long", "integer too large") is what the reference interpreter reports, and
+ * it is the more useful message, so that one wins. */
+static uint32_t read_u32(decoder *d, const char *what) {
+  const uint8_t *start = d->r.p;
+  uint32_t x = wasm_read_u32(&d->r);
+  if (!d->r.err) return x;
+  if (d->r.err != d->detail && !strcmp(d->r.err, "unexpected end") && d->r.end < d->mod_end) {
+    wasm_reader full = {.start = d->r.start, .p = start, .end = d->mod_end};
+    (void)wasm_read_u32(&full);
+    if (full.err && strcmp(full.err, "unexpected end")) {
+      d->r.err = full.err;
+      d->r.err_at = full.err_at;
+    }
+  }
+  annotate(d, what);
+  return 0;
+}
+
 /* A vector count, rejected when the items cannot fit in what is left of the
  * section (each takes at least one byte): nothing allocates for a count the
  * input cannot back. A tighter per-kind minimum would fail earlier but with
  * a vaguer message than decoding the items until they run out. */
 static uint32_t read_count(decoder *d, const char *what) {
   const uint8_t *at = d->r.p;
-  uint32_t n = wasm_read_u32(&d->r);
-  if (d->r.err) { annotate(d, what); return 0; }
+  uint32_t n = read_u32(d, what);
+  if (d->r.err) return 0;
   if (n > left(d)) {
     failf(d, at, "unexpected end of section or function: %u %s declared, only %zu bytes left",
           n, what, left(d));
@@ -208,11 +228,7 @@ static uint32_t read_count(decoder *d, const char *what) {
   return n;
 }
 
-static uint32_t read_index(decoder *d, const char *what) {
-  uint32_t x = wasm_read_u32(&d->r);
-  annotate(d, what);
-  return x;
-}
+static uint32_t read_index(decoder *d, const char *what) { return read_u32(d, what); }
 
 /* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
 static bool utf8_valid(const uint8_t *s, size_t n) {
@@ -264,8 +280,8 @@ static char *dup_name(decoder *dec, const uint8_t *s, uint32_t n) {
  * module's arena (see dup_name) or NULL on failure. */
 static char *read_name(decoder *d, const char *what) {
   const uint8_t *at = d->r.p;
-  uint32_t n = wasm_read_u32(&d->r);
-  if (d->r.err) { annotate(d, what); return NULL; }
+  uint32_t n = read_u32(d, what);
+  if (d->r.err) return NULL;
   if (n > left(d)) {
     failf(d, at, "unexpected end of section or function: %s of %u bytes, only %zu bytes left", what,
           n, left(d));
@@ -316,13 +332,11 @@ static uint8_t read_reftype(decoder *d) {
 static void read_limits(decoder *d, wasm_limits *l) {
   uint32_t flag = (uint32_t)wasm_read_uleb(&d->r, 1);
   annotate(d, "limits flag must be 0 or 1");
-  l->min = wasm_read_u32(&d->r);
-  annotate(d, "limits minimum");
+  l->min = read_u32(d, "limits minimum");
   l->has_max = flag == 1;
   l->max = UINT32_MAX;
   if (l->has_max) {
-    l->max = wasm_read_u32(&d->r);
-    annotate(d, "limits maximum");
+    l->max = read_u32(d, "limits maximum");
   }
 }
 
@@ -749,8 +763,8 @@ static void sec_start(decoder *d) {
  * Function index lists become REF_FUNC items so later stages see one form. */
 static void read_elem(decoder *d, wasm_elem *el) {
   const uint8_t *at = d->r.p;
-  uint32_t flags = wasm_read_u32(&d->r);
-  if (d->r.err) { annotate(d, "segment flags"); return; }
+  uint32_t flags = read_u32(d, "segment flags");
+  if (d->r.err) return;
   if (flags > 7) { failf(d, at, "malformed elements segment kind %u", flags); return; }
   bool passive_or_decl = flags & 1, explicit_table = flags & 2, exprs = flags & 4;
   el->elemtype = WASM_FUNCREF;
@@ -815,8 +829,7 @@ static void read_locals(decoder *d, wasm_body *b) {
   uint64_t total = 0;
   for (uint32_t i = 0; i < ndecls && !d->r.err; i++) {
     const uint8_t *at = d->r.p;
-    uint32_t c = wasm_read_u32(&d->r);
-    annotate(d, "local count");
+    uint32_t c = read_u32(d, "local count");
     read_valtype(d);
     total += c;
     if (total > MAX_LOCALS) {
@@ -841,8 +854,8 @@ static void read_locals(decoder *d, wasm_body *b) {
 static void sec_code(decoder *d) {
   wasm_module *m = d->m;
   const uint8_t *at = d->r.p;
-  uint32_t n = wasm_read_u32(&d->r);
-  if (d->r.err) { annotate(d, "function count"); return; }
+  uint32_t n = read_u32(d, "function count");
+  if (d->r.err) return;
   d->have_code = true;
   if (n != d->ndefs) {
     failf(d, at, "function and code section have inconsistent lengths (%u functions, %u bodies)",
@@ -858,8 +871,8 @@ static void sec_code(decoder *d) {
     d->func = f;
     const uint8_t *bat = d->r.p;
     b->offset = off(d, bat);
-    uint32_t size = wasm_read_u32(&d->r);
-    if (d->r.err) { annotate(d, "body size"); return; }
+    uint32_t size = read_u32(d, "body size");
+    if (d->r.err) return;
     if (size > left(d)) {
       failf(d, bat, "length out of bounds: body of %u bytes, only %zu bytes left", size, left(d));
       return;
@@ -894,16 +907,16 @@ static void sec_data(decoder *d) {
     wasm_data *seg = &m->datas[i];
     set_item(d, "data segment", i);
     const uint8_t *at = d->r.p;
-    uint32_t flags = wasm_read_u32(&d->r);
-    if (d->r.err) { annotate(d, "segment flags"); return; }
+    uint32_t flags = read_u32(d, "segment flags");
+    if (d->r.err) return;
     if (flags > 2) { failf(d, at, "malformed data segment kind %u", flags); return; }
     seg->mode = flags == 1 ? WASM_SEG_PASSIVE : WASM_SEG_ACTIVE;
     if (flags == 2) seg->memory = read_index(d, "memory index");
     if (flags != 1 && !d->r.err) read_const_expr(d, &seg->offset);
     if (d->r.err) return;
     const uint8_t *lat = d->r.p;
-    uint32_t size = wasm_read_u32(&d->r);
-    if (d->r.err) { annotate(d, "data size"); return; }
+    uint32_t size = read_u32(d, "data size");
+    if (d->r.err) return;
     if (size > left(d)) {
       failf(d, lat, "unexpected end of section or function: %u data bytes declared, only %zu bytes left",
             size, left(d));

@@ -308,6 +308,7 @@ static inline uint64_t rotr64(uint64_t x, uint64_t n) { n &= 63; return (x >> n)
 
 /* Memory access: the address slot holds a zero-extended i32. */
 #define EA(slot, off) (mem + (uint64_t)(uint32_t)fp[slot] + (off))
+#define EAX(slot, slot2, off) (mem + (uint64_t)(uint32_t)((uint32_t)fp[slot] + (uint32_t)fp[slot2]) + (off))
 #define EAI(slot, imm, off) (mem + (uint64_t)(uint32_t)((uint32_t)fp[slot] + (imm)) + (off))
 #define LDX_I32_LOAD(p) LD(uint32_t, p)
 #define LDX_I64_LOAD(p) LD(uint64_t, p)
@@ -510,10 +511,12 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
    * take (addr slot, imm, offset) and add imm modulo 2^32 first. */
 #define H_LOAD(name, res, p1, p2) \
   L_##name: { c->mem_ip = ip; PUT_I64(A(0), LDX_##name(EA(A(1), A(2)))); NEXT(3); } \
-  L_##name##_A: { c->mem_ip = ip; PUT_I64(A(0), LDX_##name(EAI(A(1), A(2), A(3)))); NEXT(3); }
+  L_##name##_A: { c->mem_ip = ip; PUT_I64(A(0), LDX_##name(EAI(A(1), A(2), A(3)))); NEXT(3); } \
+  L_##name##_X: { c->mem_ip = ip; PUT_I64(A(0), LDX_##name(EAX(A(1), A(2), A(3)))); NEXT(3); }
 #define H_STORE(name, res, p1, p2) \
   L_##name: { c->mem_ip = ip; STX_##name(EA(A(0), A(2)), fp[A(1)]); NEXT(3); } \
-  L_##name##_A: { c->mem_ip = ip; STX_##name(EAI(A(0), A(2), A(3)), fp[A(1)]); NEXT(3); }
+  L_##name##_A: { c->mem_ip = ip; STX_##name(EAI(A(0), A(2), A(3)), fp[A(1)]); NEXT(3); } \
+  L_##name##_X: { c->mem_ip = ip; STX_##name(EAX(A(0), A(2), A(3)), fp[A(1)]); NEXT(3); }
 #define WASM_OP H_NUM
 #define WASM_OP_FC H_NUM
 #include "opcodes.def"
@@ -533,10 +536,12 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
 #define SB_I32 SB_V128
 #define S_LOAD(name, res, p1, p2, p3) \
   L_##name: { c->mem_ip = ip; PUT_V128(A(0), wasm_simd_##name(EA(A(1), A(2)))); NEXT(3); } \
-  L_##name##_A: { c->mem_ip = ip; PUT_V128(A(0), wasm_simd_##name(EAI(A(1), A(2), A(3)))); NEXT(3); }
+  L_##name##_A: { c->mem_ip = ip; PUT_V128(A(0), wasm_simd_##name(EAI(A(1), A(2), A(3)))); NEXT(3); } \
+  L_##name##_X: { c->mem_ip = ip; PUT_V128(A(0), wasm_simd_##name(EAX(A(1), A(2), A(3)))); NEXT(3); }
 #define S_STORE(name, res, p1, p2, p3) \
   L_##name: { c->mem_ip = ip; wasm_simd_##name(EA(A(0), A(2)), GET_V128(A(1))); NEXT(3); } \
-  L_##name##_A: { c->mem_ip = ip; wasm_simd_##name(EAI(A(0), A(2), A(3)), GET_V128(A(1))); NEXT(3); }
+  L_##name##_A: { c->mem_ip = ip; wasm_simd_##name(EAI(A(0), A(2), A(3)), GET_V128(A(1))); NEXT(3); } \
+  L_##name##_X: { c->mem_ip = ip; wasm_simd_##name(EAX(A(0), A(2), A(3)), GET_V128(A(1))); NEXT(3); }
 #define S_EXTRACT_LANE(name, res, p1, p2, p3) \
   L_##name: { PUT_##res(A(0), wasm_simd_##name(GET_V128(A(1)), (int)A(2))); NEXT(3); }
 #define S_REPLACE_LANE(name, res, p1, p2, p3) \

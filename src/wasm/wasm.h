@@ -133,6 +133,10 @@ void wasm_module_free(wasm_module *m);
 /* Signature text of a function type: params "->" results, one letter each:
  * i=i32 I=i64 f=f32 F=f64 v=v128 r=funcref e=externref. "ii->i", "->", "F->". */
 
+/* Names (imports, exports) are C strings in UTF-8. A name containing U+0000,
+ * which WebAssembly allows, is stored and looked up with that character
+ * written as the two bytes C0 80 ("modified UTF-8"), so that "" and "\0"
+ * stay distinct names. */
 typedef struct {
   const char *module;        /* borrowed from the wasm_module */
   const char *name;

@@ -33,7 +33,7 @@
 
 static struct {
   const char *suite, *corpus;
-  long mutations, sample, only_case;
+  long mutations, sample, only_case;   /* sample 0: every module */
   uint64_t seed;
   size_t max_size;        /* skip bigger modules */
   size_t max_trunc;       /* all truncation points up to this size, else sampled */
@@ -41,7 +41,7 @@ static struct {
   double call_budget_s;   /* total time allowed for export calls */
   int verbose;
 } opt = {
-    .mutations = 20000, .sample = 1000, .only_case = -1, .seed = 0x5eed,
+    .mutations = 100000, .sample = 0, .only_case = -1, .seed = 0x5eed,
     .max_size = 64 * 1024, .max_trunc = 4096, .calls = 1, .call_budget_s = 30.0,
 };
 
@@ -412,7 +412,7 @@ static size_t mutate(uint8_t *buf, size_t n) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: fuzz-mutate [--suite DIR] [--corpus DIR] [--mutations N] [--sample N]\n"
+          "usage: fuzz-mutate [--suite DIR] [--corpus DIR] [--mutations N (100000)] [--sample N (0 = all)]\n"
           "                   [--seed N] [--no-calls] [--case K] [-v]\n"
           "  --corpus DIR   .wasm files (DIR/*.wasm, DIR/*/*.wasm); default: the spec\n"
           "                 runner's build/spec, else a wast2json conversion of the suite\n"
@@ -483,7 +483,7 @@ int main(int argc, char **argv) {
     corpus[i - 1] = corpus[j];
     corpus[j] = t;
   }
-  size_t nsample = (size_t)opt.sample < ncorpus ? (size_t)opt.sample : ncorpus;
+  size_t nsample = opt.sample > 0 && (size_t)opt.sample < ncorpus ? (size_t)opt.sample : ncorpus;
 
   /* Before the engine installs its guard-page handler, which chains to
    * these for faults outside linear memory. */
