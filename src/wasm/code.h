@@ -72,6 +72,14 @@ typedef union wasm_cell {
   X(LE_S, <=, int64_t) X(LE_U, <=, uint64_t) X(GE_S, >=, int64_t)           \
   X(GE_U, >=, uint64_t)
 
+/* Float compare-and-branch: NaN makes "not a < b" differ from "a >= b",
+ * so each compare also has a negated form (_N). */
+#define WASM_BRF_LIST(X)                                                      \
+  X(F32_EQ, ==, F32) X(F32_NE, !=, F32) X(F32_LT, <, F32) X(F32_GT, >, F32)   \
+  X(F32_LE, <=, F32) X(F32_GE, >=, F32) X(F64_EQ, ==, F64) X(F64_NE, !=, F64) \
+  X(F64_LT, <, F64) X(F64_GT, >, F64) X(F64_LE, <=, F64) X(F64_GE, >=, F64)
+#define WASM_BRF_IOPS_(n, op, T) IOP_X(BRF_##n) IOP_X(BRF_##n##_N) IOP_X(BRF_##n##_L) IOP_X(BRF_##n##_N_L)
+
 #define WASM_BRCMP_IOPS(X, n) X(BR_##n) X(BR_##n##_I) X(BR_##n##_L) X(BR_##n##_I_L)
 #define WASM_BRCMP_IOPS_(n, op, T) WASM_BRCMP_IOPS(IOP_X, n)
 #define WASM_BRCMP64_IOPS_(n, op, T) IOP_X(BR64_##n) IOP_X(BR64_##n##_I) IOP_X(BR64_##n##_L) IOP_X(BR64_##n##_I_L)
@@ -98,6 +106,7 @@ enum wasm_iop {
   WASM_IOP_SPECIALS(IOP_X)
   WASM_BRCMP_LIST(WASM_BRCMP_IOPS_)
   WASM_BRCMP64_LIST(WASM_BRCMP64_IOPS_)
+  WASM_BRF_LIST(WASM_BRF_IOPS_)
 #undef IOP_X
   WASM_IOP_COUNT
 };

@@ -428,12 +428,13 @@ typedef struct {
   int k;                  /* compare index 0..9 (BR_EQ..BR_GE_U), -1: plain, -2: eqz */
   bool imm;
   bool wide;              /* i64 compare (BR64_*) */
+  bool fl;                /* float compare (BRF_*): k = 0..11 */
   uint32_t a, b;
   uint64_t imm64;
 } cond_t;
 
 static cond_t take_cond(comp *c) {
-  cond_t r = {-1, false, false, 0, 0, 0};
+  cond_t r = {-1, false, false, false, 0, 0, 0};
   vent e = pop(c);
   if (e.kind == K_SLOT && c->last_start != NONE32 && c->last_dst &&
       c->code[c->last_start + 1].a[0] == e.slot) {
@@ -456,6 +457,15 @@ static cond_t take_cond(comp *c) {
       r.wide = true;
       r.a = ins[1].a[1];
       if (r.imm) r.imm64 = ins[2].u; else r.b = ins[2].a[0];
+      unemit_last(c);
+      return r;
+    }
+    if ((iop >= WASM_IOP_F32_EQ && iop <= WASM_IOP_F32_GE) ||
+        (iop >= WASM_IOP_F64_EQ && iop <= WASM_IOP_F64_GE)) {
+      r.k = iop <= WASM_IOP_F32_GE ? iop - WASM_IOP_F32_EQ : 6 + iop - WASM_IOP_F64_EQ;
+      r.fl = true;
+      r.a = ins[1].a[1];
+      r.b = ins[2].a[0];
       unemit_last(c);
       return r;
     }
@@ -484,7 +494,10 @@ static const int NEG_CMP[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
 /* Conditional branch on `cd` (negated if `neg`) to a target given later:
  * returns the target cell. `loop`: the target is a loop head. */
 static uint32_t emit_cond_jump(comp *c, cond_t cd, bool neg, bool loop) {
-  if (cd.k >= 0 && cd.wide) {
+  if (cd.k >= 0 && cd.fl) {
+    emit_op(c, WASM_IOP_BRF_F32_EQ + 4 * cd.k + (neg ? 1 : 0) + (loop ? 2 : 0));
+    emit2(c, cd.a, cd.b);
+  } else if (cd.k >= 0 && cd.wide) {
     int k = neg ? NEG_CMP[cd.k] : cd.k;
     emit_op(c, WASM_IOP_BR64_EQ + 4 * k + (cd.imm ? 1 : 0) + (loop ? 2 : 0));
     emit2(c, cd.a, cd.b);

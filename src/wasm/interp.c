@@ -12,6 +12,7 @@
  * wasm_trap_point (sigsetjmp in wasm_interp_invoke).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +44,28 @@ static _Thread_local cframe *t_cs, *t_cs_end, *t_csp;
 static _Thread_local uint32_t t_nest;
 #define MAX_NEST 512
 
+#define VSTACK_BYTES ((STACK_SLOTS_ALLOC + STACK_SLOTS_SLACK) * sizeof(uint64_t))
+#define CSTACK_BYTES (CFRAMES_ALLOC * sizeof(cframe))
+
+/* Unmaps a thread's stacks when it exits (servers may use many threads). */
+static pthread_key_t stacks_key;
+static pthread_once_t stacks_once = PTHREAD_ONCE_INIT;
+static void stacks_free(void *v) {
+  (void)v;
+  if (t_stack) munmap(t_stack, VSTACK_BYTES);
+  if (t_cs) munmap(t_cs, CSTACK_BYTES);
+  t_stack = t_stack_end = t_top = NULL;
+  t_cs = t_cs_end = t_csp = NULL;
+}
+static void stacks_key_init(void) { (void)pthread_key_create(&stacks_key, stacks_free); }
+
 /* Maps both per-thread stacks once; pages are touched lazily. Returns 0 on
  * failure (address space exhausted). */
 static int thread_stacks(void) {
   if (WASM_LIKELY(t_stack != NULL)) return 1;
-  size_t vbytes = (STACK_SLOTS_ALLOC + STACK_SLOTS_SLACK) * sizeof(uint64_t);
-  size_t cbytes = CFRAMES_ALLOC * sizeof(cframe);
+  pthread_once(&stacks_once, stacks_key_init);
+  size_t vbytes = VSTACK_BYTES;
+  size_t cbytes = CSTACK_BYTES;
   void *v = mmap(NULL, vbytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (v == MAP_FAILED) return 0;
@@ -61,6 +78,7 @@ static int thread_stacks(void) {
   t_cs = cs;
   t_cs_end = t_cs + CFRAMES_ALLOC;
   t_csp = t_cs;
+  (void)pthread_setspecific(stacks_key, t_stack);   /* non-NULL: destructor runs */
   return 1;
 }
 
@@ -436,7 +454,7 @@ static inline wasm_v128 v128_of(const uint64_t *p) { wasm_v128 v; memcpy(&v, p, 
  * size. The callee's instance is switched to by the caller. */
 #define ENTER(gc, nfp, len, switch_) do { \
     const struct wasm_code *gc_ = (gc); \
-    if (WASM_UNLIKELY((nfp) + gc_->frame_slots > c->stack_limit || csp >= c->cs_limit)) \
+    if (WASM_UNLIKELY((nfp) + gc_->frame_slots > stack_limit || csp >= cs_limit)) \
       TRAP(STACK_EXHAUSTED); \
     CHECK_INTERRUPT(); \
     csp->ret = ip + (len); csp->fp = fp; csp->inst = inst; csp++; \
@@ -452,7 +470,7 @@ static inline wasm_v128 v128_of(const uint64_t *p) { wasm_v128 v; memcpy(&v, p, 
     } else { \
       const wasm_functype *ft_ = (g)->type; \
       uint32_t n_ = ft_->param_slots > ft_->result_slots ? ft_->param_slots : ft_->result_slots; \
-      if (WASM_UNLIKELY((nfp) + n_ > c->stack_limit)) TRAP(STACK_EXHAUSTED); \
+      if (WASM_UNLIKELY((nfp) + n_ > stack_limit)) TRAP(STACK_EXHAUSTED); \
       t_top = (nfp) + n_; t_csp = csp; \
       st = (g)->host(inst, (g)->host_env, (nfp)); \
       if (WASM_UNLIKELY(st != WASM_OK)) { c->host_inst = inst; goto trap; } \
@@ -474,6 +492,7 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     WASM_IOP_SPECIALS(IOP_X)
     WASM_BRCMP_LIST(WASM_BRCMP_IOPS_)
     WASM_BRCMP64_LIST(WASM_BRCMP64_IOPS_)
+    WASM_BRF_LIST(WASM_BRF_IOPS_)
 #undef IOP_X
   };
   _Static_assert(sizeof labels / sizeof labels[0] == WASM_IOP_COUNT, "label table");
@@ -484,6 +503,8 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   wasm_global **globals = inst->globals;
   wasm_func **funcs = inst->funcs;
   cframe *csp = c->cs_base;
+  cframe *const cs_base = c->cs_base, *const cs_limit = c->cs_limit;
+  uint64_t *const stack_limit = c->stack_limit;
   const wasm_cell *ip = f->code->cells;
   wasm_status st;
   ZERO_LOCALS(f->code);
@@ -581,6 +602,14 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   L_BR64_##n##_I_L: if ((T)fp[A(0)] op (T)ip[2].u) { CHECK_INTERRUPT(); ip = ip[3].t; DISPATCH; } NEXT(4);
   WASM_BRCMP64_LIST(H_BRCMP64)
 
+  /* float: a, b; target in cell 2; _N branches when the compare is false. */
+#define H_BRF(n, op, T) \
+  L_BRF_##n: if (GET_##T(A(0)) op GET_##T(A(1))) { ip = ip[2].t; DISPATCH; } NEXT(3); \
+  L_BRF_##n##_N: if (!(GET_##T(A(0)) op GET_##T(A(1)))) { ip = ip[2].t; DISPATCH; } NEXT(3); \
+  L_BRF_##n##_L: if (GET_##T(A(0)) op GET_##T(A(1))) { CHECK_INTERRUPT(); ip = ip[2].t; DISPATCH; } NEXT(3); \
+  L_BRF_##n##_N_L: if (!(GET_##T(A(0)) op GET_##T(A(1)))) { CHECK_INTERRUPT(); ip = ip[2].t; DISPATCH; } NEXT(3);
+  WASM_BRF_LIST(H_BRF)
+
   L_UNREACHABLE: TRAP(UNREACHABLE);
   L_MOV: fp[A(0)] = fp[A(1)]; NEXT(2);                     /* dst, src */
   L_MOV2: fp[A(0)] = fp[A(1)]; fp[A(0) + 1] = fp[A(1) + 1]; NEXT(2);
@@ -601,7 +630,7 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     fp[0] = fp[A(0)];
     /* fall through */
   L_RETURN:
-    if (WASM_UNLIKELY(csp == c->cs_base)) return WASM_OK;
+    if (WASM_UNLIKELY(csp == cs_base)) return WASM_OK;
     --csp;
     ip = csp->ret; fp = csp->fp;
     if (WASM_UNLIKELY(csp->inst != inst)) SWITCH_INST(csp->inst);
@@ -788,7 +817,10 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
   wasm_status st;
   wasm_tls_trap_point = &tp;
   t_nest++;
-  int sig = sigsetjmp(tp.jb, 1);
+  /* No signal mask save (a syscall): memory.c installs its handler with
+   * SA_NODEFER and an empty sa_mask, so leaving it by siglongjmp leaves
+   * nothing blocked. */
+  int sig = sigsetjmp(tp.jb, 0);
   if (sig == 0) {
     st = run(&c, f, fp);
   } else {

@@ -48,8 +48,6 @@ struct script {
   named *names;
   size_t nnames, capnames;
   wasm_instance *current;   /* instance of the last module command */
-  uint32_t *nul_lines;      /* commands whose JSON holds "\u0000" */
-  size_t nnul;
   uint32_t line;
   const char *cmd;          /* command type, for messages */
 };
@@ -132,12 +130,6 @@ static const char *printable(const char *name, char *buf, size_t n) {
 }
 
 /* ---- Bookkeeping ------------------------------------------------------- */
-
-static int has_nul(const script *s) {
-  for (size_t i = 0; i < s->nnul; i++)
-    if (s->nul_lines[i] == s->line) return 1;
-  return 0;
-}
 
 static int keep(script *s, wasm_module *m, wasm_instance *inst) {
   if (s->nlive == s->caplive) {
@@ -350,10 +342,6 @@ static void cmd_register(script *s, const cJSON *cmd) {
     fail(s, "register without \"as\"");
     return;
   }
-  if (has_nul(s)) {
-    skip(s, "module name contains NUL (not expressible in wasm.h)");
-    return;
-  }
   wasm_instance *inst = lookup(s, opt_string(cmd, "name"));
   if (!inst) return;
   wasm_status st = wasm_linker_define_instance(s->linker, as->valuestring, inst);
@@ -473,10 +461,6 @@ static int run_action(script *s, const cJSON *cmd, act *a) {
     return -1;
   }
   a->field = field->valuestring;
-  if (has_nul(s)) {
-    skip(s, "export name contains NUL (not expressible in wasm.h)");
-    return -1;
-  }
   wasm_instance *inst = lookup(s, opt_string(ac, "module"));
   if (!inst) return -1;
 
@@ -766,26 +750,6 @@ static void run_command(script *s, const cJSON *cmd) {
   else fail(s, "unknown command type");
 }
 
-/* Names with a NUL ("\u0000" in the JSON) cannot go through wasm.h's C
- * strings, and cJSON would silently cut them, so the .wast lines of the
- * commands holding one are collected from the raw text (wast2json writes
- * one command per text line) and those commands are skipped. */
-static void find_nuls(script *s, const char *text) {
-  for (const char *p = text; (p = strstr(p, "\\u0000")); p += 6) {
-    size_t bs = 0;
-    for (const char *q = p; q > text && q[-1] == '\\'; q--) bs++;
-    if (bs % 2) continue;  /* "\\u0000" is a backslash and "u0000" */
-    const char *bol = p;
-    while (bol > text && bol[-1] != '\n') bol--;
-    const char *ln = strstr(bol, "\"line\": ");
-    if (!ln || ln > p) continue;
-    uint32_t *np = realloc(s->nul_lines, (s->nnul + 1) * sizeof *np);
-    if (!np) return;
-    s->nul_lines = np;
-    s->nul_lines[s->nnul++] = (uint32_t)strtoul(ln + 8, NULL, 10);
-  }
-}
-
 static void script_free(script *s) {
   for (size_t i = s->nlive; i-- > 0;) {
     if (s->live[i].inst) wasm_instance_free(s->live[i].inst);
@@ -794,12 +758,36 @@ static void script_free(script *s) {
   free(s->live);
   for (size_t i = 0; i < s->nnames; i++) free(s->names[i].name);
   free(s->names);
-  free(s->nul_lines);
   if (s->linker) wasm_linker_free(s->linker);
   for (int i = 0; i < 4; i++)
     if (s->globals[i]) wasm_global_free(s->globals[i]);
   if (s->table) wasm_table_free(s->table);
   if (s->mem) wasm_memory_free(s->mem);
+}
+
+/* wasm.h exposes a name containing U+0000 with that character written as the
+ * bytes C0 80 (modified UTF-8). cJSON would cut a decoded "\u0000" short, so
+ * rewrite each such escape in the raw JSON text in place (the text only
+ * shrinks). An escaped backslash before "u0000" is left alone. Returns the new
+ * length. */
+static size_t encode_nul_escapes(char *text, size_t len) {
+  size_t r = 0, w = 0;
+  while (r < len) {
+    if (text[r] == '\\' && r + 1 < len) {
+      if (r + 5 < len && !memcmp(text + r + 1, "u0000", 5)) {
+        text[w++] = (char)0xC0;
+        text[w++] = (char)0x80;
+        r += 6;
+        continue;
+      }
+      text[w++] = text[r++];   /* keep any other escape pair intact */
+      text[w++] = text[r++];
+      continue;
+    }
+    text[w++] = text[r++];
+  }
+  text[w] = 0;
+  return w;
 }
 
 int spec_run_script(const char *json_path, const char *dir, const spec_opts *o,
@@ -813,7 +801,7 @@ int spec_run_script(const char *json_path, const char *dir, const spec_opts *o,
     fail(&s, "%s", why);
     return -1;
   }
-  find_nuls(&s, text);
+  len = encode_nul_escapes(text, len);
   cJSON *root = cJSON_ParseWithLength(text, len);
   free(text);
   const cJSON *cmds = cJSON_GetObjectItemCaseSensitive(root, "commands");
