@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | bench | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | wasitest | bench | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -30,12 +30,20 @@ endif
 BUILD    ?= build
 OBJ      := $(BUILD)/obj
 
+# Objects depend on this stamp, rewritten only when the compiler or flags
+# change, so that e.g. `make test WERROR=-Werror` recompiles everything.
+FLAGS_STAMP := $(BUILD)/.flags
+$(shell mkdir -p $(BUILD) && { echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $(FLAGS_STAMP); })
+
 WASM_SRC := $(wildcard src/wasm/*.c)
 WASM_OBJ := $(WASM_SRC:%.c=$(OBJ)/%.o)
 CLI_SRC  := $(wildcard src/cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(OBJ)/%.o)
 WASI_SRC := $(wildcard src/wasi/*.c)
 WASI_OBJ := $(WASI_SRC:%.c=$(OBJ)/%.o)
+SERVER_SRC := $(wildcard src/server/*.c)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(OBJ)/%.o)
+SERVER_LIBS := -lmicrohttpd -lcrypto
 SPEC_SRC := $(wildcard tests/spec/*.c)
 SPEC_OBJ := $(SPEC_SRC:%.c=$(OBJ)/%.o)
 
@@ -62,10 +70,11 @@ RUN_SUITE := bash scripts/run-suite.sh
 LOGS      = $(BUILD)/test-logs
 
 .PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san \
-        test-build run-unit run-spectest run-fuzz
+        test-build run-unit run-spectest run-fuzz wasitest run-wasitest \
+        servertest run-servertest
 all: $(BUILD)/wagi
 
-$(OBJ)/%.o: %.c
+$(OBJ)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -77,8 +86,12 @@ $(BUILD)/libwasi.a: $(WASI_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libwasi.a $(BUILD)/libwasm.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/libsrv.a: $(SERVER_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libsrv.a $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
 
 $(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcjson
@@ -95,7 +108,7 @@ $(UNIT_GEN): $(BUILD)/unit/gen/%_wasm.h: $(BUILD)/unit/wat/%.wasm scripts/bin2c.
 	@mkdir -p $(dir $@)
 	bash scripts/bin2c.sh $< $*_wasm > $@
 
-$(UNIT_OBJ): $(OBJ)/tests/unit/%.o: tests/unit/%.c $(UNIT_GEN)
+$(UNIT_OBJ): $(OBJ)/tests/unit/%.o: tests/unit/%.c $(UNIT_GEN) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD)/unit/gen -MMD -MP -c $< -o $@
 
@@ -105,6 +118,14 @@ $(UNIT_BIN): $(BUILD)/unit/%: $(OBJ)/tests/unit/%.o $(BUILD)/libwasi.a $(BUILD)/
 
 # test_cli runs the wagi binary on the modules in $(BUILD)/unit/wat/.
 $(BUILD)/unit/test_cli: | $(BUILD)/wagi $(UNIT_WASM)
+
+# The server's request-semantics tests link the objects they test.
+SRV_SEM_OBJ := $(OBJ)/src/server/route.o $(OBJ)/src/server/cgi.o $(OBJ)/src/server/response.o
+$(BUILD)/unit/test_route $(BUILD)/unit/test_cgi $(BUILD)/unit/test_response: $(SRV_SEM_OBJ)
+
+# The TOML parser and modules.toml loader tests link the objects they test.
+SRV_CFG_OBJ := $(OBJ)/src/server/toml.o $(OBJ)/src/server/config.o
+$(BUILD)/unit/test_toml $(BUILD)/unit/test_config: $(SRV_CFG_OBJ)
 
 # ---- robustness and benchmark drivers ---------------------------------------
 
@@ -128,13 +149,15 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN)
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-unit run-spectest run-fuzz
+	@$(MAKE) --no-print-directory run-unit run-spectest run-fuzz run-wasitest run-servertest
 	@bash scripts/test-summary.sh $(LOGS)
 
 # build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
-# the outcome as a pseudo-suite: a failed build is one failure.
+# the outcome as a pseudo-suite: a failed build is one failure. Builds with
+# one job per core unless make was given -j already.
+BUILD_JOBS = $(if $(findstring -j,$(MAKEFLAGS))$(findstring jobserver,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
 define build-step
-if $(MAKE) --no-print-directory -k $(2) test-build; then \
+if $(MAKE) --no-print-directory $(BUILD_JOBS) -k $(2) test-build; then \
   echo "SUMMARY build: 0 passed, 0 failed" > $(1)/build.log; \
 else \
   echo "SUMMARY build: 0 passed, 1 failed (build errors above)" > $(1)/build.log; \
@@ -149,6 +172,26 @@ run-spectest:
 
 run-fuzz:
 	@$(RUN_SUITE) fuzz $(LOGS)/fuzz.log $(FUZZ_BIN) $(FUZZ_ARGS)
+
+# WASI programs (built by the driver with clang-16 into $(BUILD)/wasi-tests/)
+# run through `$(BUILD)/wagi run`, plus escape attempts; see tests/wasi/.
+WASI_TEST := env BUILD=$(BUILD) /usr/bin/python3 tests/wasi/run_tests.py
+
+run-wasitest:
+	@$(RUN_SUITE) wasi $(LOGS)/wasi.log $(WASI_TEST)
+
+wasitest: $(BUILD)/wagi
+	@$(WASI_TEST)
+
+# Server integration tests (pytest, tests/server/): the real $(BUILD)/wagi on
+# loopback ports, test modules built into $(BUILD)/server-tests/.
+SERVER_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-servertest.sh
+
+run-servertest:
+	@$(RUN_SUITE) server $(LOGS)/server.log $(SERVER_TEST)
+
+servertest: $(BUILD)/wagi
+	@$(SERVER_TEST)
 
 unit: $(UNIT_BIN)
 	@bash scripts/run-unit.sh $(UNIT_BIN)
@@ -166,11 +209,11 @@ san: setup
 	  run-unit run-spectest run-fuzz
 	@bash scripts/test-summary.sh build-san/test-logs
 
-bench: setup $(BUILD)/wagi $(BENCH_BIN)
-	bash bench/run.sh
+bench: setup $(BENCH_BIN)
+	BUILD=$(BUILD) bash bench/run.sh
 
 demo: setup $(BUILD)/wagi
-	@bash scripts/demo.sh
+	@BUILD=$(BUILD) bash scripts/demo.sh
 
 demo-stop:
 	@echo "demo-stop: nothing to stop (the demo runs no server yet)"

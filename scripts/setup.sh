@@ -14,6 +14,8 @@ APT_PACKAGES=(
   libcmocka-dev             # C unit tests
   nodejs                    # bench peer (V8)
   python3 python3-pytest
+  libmicrohttpd-dev libssl-dev   # server: HTTP/1.1 (+TLS via GnuTLS), SHA-256 for log dirs
+  wrk curl                  # server benchmark and manual tests
 )
 
 SUDO=""

@@ -7,7 +7,10 @@ dir=$1
 total_p=0 total_f=0 n=0
 for log in "$dir"/*.log; do
   [ -e "$log" ] || continue
-  line=$(grep '^SUMMARY ' "$log" | tail -n 1)
+  line=$(grep '^SUMMARY ' "$log" | tail -n 1 || true)
+  if [ -z "$line" ]; then
+    line="SUMMARY $(basename "$log" .log): 0 passed, 1 failed (no summary in $log)"
+  fi
   echo "  ${line#SUMMARY }"
   p=$(sed -E 's/^SUMMARY [^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$line")
   f=$(sed -E 's/^SUMMARY [^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "wasm.h"
+#include "server/server.h"   /* wagi --config ...: the WAGI server */
 
 #define WAGI_VERSION "0.1.0"
 #define MAX_FILE_SIZE (1ull << 30)   /* 1 GiB: the engine's 32-bit offsets */
@@ -473,8 +474,11 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
     usage(stdout);
+    fputc('\n', stdout);
+    srv_usage(stdout);
     return EXIT_OK;
   }
+  if (srv_is_server_arg(cmd)) return srv_main(argc, argv);
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
     printf("wagi %s (WebAssembly 2.0 interpreter)\n", WAGI_VERSION);
     return EXIT_OK;

@@ -1,6 +1,9 @@
 /* wasi.c — WASI context life cycle, errno mapping, the linker definitions,
  * and the functions that touch no file system: args, environ, clocks,
  * random, poll_oneoff, proc_*, sched_yield, sock_*. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* O_PATH, openat2, ppoll, AT_EMPTY_PATH */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -160,6 +163,10 @@ static wasi_status setup_stdio(wasi_ctx *ctx, int which, wasi_stdio_kind kind, i
   uint64_t io = which == 0 ? R_FD_READ : R_FD_WRITE;
   f->base = io | R_FD_FDSTAT_SET_FLAGS | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE;
   f->inh = 0;
+  /* Seek rights on the buffers make lseek fail with ESPIPE as on a pipe
+   * (not ENOTCAPABLE), and tell wasi-libc's isatty() they are no tty, so
+   * stdout is fully buffered. */
+  if (kind != WASI_STDIO_FD) f->base |= R_FD_SEEK | R_FD_TELL;
   switch (kind) {
   case WASI_STDIO_NULL:
     f->kind = FD_NULL;
@@ -184,7 +191,12 @@ static wasi_status setup_stdio(wasi_ctx *ctx, int which, wasi_stdio_kind kind, i
     f->borrowed = 1;
     f->host = hostfd;
     f->filetype = (uint8_t)stdio_filetype(hostfd);
-    if (f->filetype == FT_REGULAR_FILE) f->base |= R_FD_SEEK | R_FD_TELL | R_FD_SYNC | R_FD_DATASYNC;
+    /* Seeking is offered on a regular-file stdin only: the embedder's
+     * output fds (a log file shared by many requests) keep their offset. */
+    if (f->filetype == FT_REGULAR_FILE) {
+      f->base |= R_FD_SYNC | R_FD_DATASYNC;
+      if (which == 0) f->base |= R_FD_SEEK | R_FD_TELL;
+    }
     return WASI_OK;
   }
   errf(errbuf, errlen, "wasi: bad %s kind %d", names[which], (int)kind);
@@ -259,6 +271,8 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
   }
   ctx->fds = ctx->inline_fds;
   ctx->fds_alloc = WASI_INLINE_FDS;
+  ctx->max_fds = cfg->max_fds && cfg->max_fds < WASI_MAX_FDS ? cfg->max_fds : WASI_MAX_FDS;
+  if (ctx->max_fds < 3 + cfg->npreopens) ctx->max_fds = (uint32_t)(3 + cfg->npreopens);
   ctx->nfds = 3;
   ctx->stdin_buf = cfg->stdin_buf;
   ctx->stdin_len = cfg->stdin_buf ? cfg->stdin_len : 0;
@@ -337,6 +351,10 @@ const uint8_t *wasi_ctx_stderr(const wasi_ctx *ctx, size_t *len) { return outbuf
 int wasi_ctx_stdout_truncated(const wasi_ctx *ctx) { return ctx->out[0].truncated; }
 int wasi_ctx_stderr_truncated(const wasi_ctx *ctx) { return ctx->out[1].truncated; }
 
+void wasi_ctx_interrupt(wasi_ctx *ctx) {
+  if (ctx) __atomic_store_n(&ctx->interrupted, 1, __ATOMIC_RELAXED);
+}
+
 int wasi_ctx_exited(const wasi_ctx *ctx, int32_t *code) {
   if (ctx->exited && code) *code = ctx->exit_code;
   return ctx->exited;
@@ -365,9 +383,13 @@ wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, gmem *m
     if (caller) wasm_instance_set_trap_detail(caller, 0, "wasi: no WASI context for this instance");
     return WASM_TRAP_HOST;
   }
+  /* Without a memory every non-empty range fails the bounds check; the
+   * dummy base keeps zero-length copies away from NULL. */
+  static uint8_t no_memory[8];
   wasm_memory *mem = wasm_instance_memory(caller);
-  m->base = mem ? wasm_memory_data(mem) : NULL;
+  m->base = mem ? wasm_memory_data(mem) : no_memory;
   m->size = mem ? wasm_memory_size(mem) : 0;
+  if (!m->base) m->base = no_memory;
   *ctx = c;
   return WASM_OK;
 }
@@ -527,6 +549,7 @@ static WASI_HOSTFN(sock_shutdown) { return sock_common(caller, env, a); }
 /* ---- poll_oneoff -------------------------------------------------------------------------- */
 
 enum { EV_CLOCK = 0, EV_FD_READ = 1, EV_FD_WRITE = 2 };
+#define WASI_POLL_MAX 65536
 
 /* Writes one 32-byte event. */
 static void put_event(const gmem *m, uint64_t p, uint64_t userdata, uint16_t err, uint8_t type,
@@ -574,10 +597,10 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
   uint32_t in = (uint32_t)a[0], outp = (uint32_t)a[1], nsubs = (uint32_t)a[2],
            nevp = (uint32_t)a[3];
   uint64_t ssz = unstable ? 56 : 48;
-  if (nsubs == 0) RET(WASI_EINVAL);
+  /* The cap keeps the host arrays small whatever the guest's memory size. */
+  if (nsubs == 0 || nsubs > WASI_POLL_MAX) RET(WASI_EINVAL);
   if (!gm_ok(&m, in, ssz * nsubs) || !gm_ok(&m, outp, 32ull * nsubs) || !gm_ok(&m, nevp, 4))
     RET(WASI_EFAULT);
-  /* Host arrays are bounded by guest memory (nsubs * 48 bytes fit in it). */
   struct pollfd *pfd = malloc(sizeof *pfd * nsubs);
   uint32_t *pidx = malloc(sizeof *pidx * nsubs);
   if (!pfd || !pidx) {
@@ -639,35 +662,37 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
     }
   }
   /* Wait: not at all when something is ready, else until the first clock
-   * or fd. */
+   * or fd, in slices so that wasi_ctx_interrupt() is seen. */
+  const uint64_t slice = 10000000ull;
   for (;;) {
-    struct timespec ts, *tp = NULL;
-    if (immediate) {
-      ts.tv_sec = 0;
-      ts.tv_nsec = 0;
-      tp = &ts;
-    } else if (deadline != UINT64_MAX) {
-      uint64_t cur = now_ns(CLOCK_MONOTONIC);
-      uint64_t left = deadline > cur ? deadline - cur : 0;
-      ts.tv_sec = (time_t)(left / 1000000000ull);
-      ts.tv_nsec = (long)(left % 1000000000ull);
-      tp = &ts;
+    uint64_t left = 0;
+    int forever = 0;
+    if (!immediate) {
+      if (deadline == UINT64_MAX) {
+        forever = 1;
+      } else {
+        uint64_t cur = now_ns(CLOCK_MONOTONIC);
+        left = deadline > cur ? deadline - cur : 0;
+      }
     }
-    int r;
-    if (npfd) {
-      r = ppoll(pfd, npfd, tp, NULL);
-    } else if (tp && (tp->tv_sec || tp->tv_nsec)) {
-      r = nanosleep(tp, NULL);
-    } else {
-      r = 0;
-    }
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
+    uint64_t wait = forever || left > slice ? slice : left;
+    struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+    int r = 0;
+    if (npfd) r = ppoll(pfd, npfd, &ts, NULL);
+    else if (wait) r = nanosleep(&ts, NULL);
+    if (r < 0 && errno != EINTR) {
+      int e = errno;
       free(pfd);
       free(pidx);
-      RET(wasi_errno_from_host(errno));
+      RET(wasi_errno_from_host(e));
     }
-    break;
+    if (r > 0 || immediate || (!forever && wait == left && r == 0)) break;
+    if (__atomic_load_n(&ctx->interrupted, __ATOMIC_RELAXED)) {
+      free(pfd);
+      free(pidx);
+      wasm_instance_set_trap_detail(caller, 0, "interrupted in poll_oneoff");
+      return WASM_TRAP_INTERRUPTED;
+    }
   }
   for (uint32_t k = 0; k < npfd; k++) {
     if (!pfd[k].revents) continue;

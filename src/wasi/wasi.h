@@ -51,14 +51,31 @@
  *    fails with WASI_EFBIG (22); wasi_ctx_stdout_truncated() reports it.
  *  - proc_exit(code) ends the instance only: the host function returns
  *    WASM_TRAP_EXIT with the code as wasm_error.exit_code.
- *  - proc_raise: WASI_ENOSYS. sock_accept/recv/send/shutdown: WASI_ENOTSUP
- *    (there are no sockets in the world). fd_advise / fd_allocate on
- *    non-files: WASI_EBADF/WASI_ESPIPE per POSIX.
- *  - fd_readdir: cookies are the kernel's directory offsets; "." and ".."
- *    are not listed (as in node's WASI).
+ *  - Rights are checked before anything else: e.g. fd_write on a file
+ *    opened without FD_WRITE gives WASI_ENOTCAPABLE. path_open grants the
+ *    requested rights masked by the directory's inheriting rights (as
+ *    wasi-libc expects); only asking for FD_WRITE where it cannot be had
+ *    fails (EROFS / ENOTCAPABLE). A directory opened with write rights in
+ *    the mask is opened read-only on the host.
+ *  - Bad guest pointers/lengths: WASI_EFAULT, checked before any side
+ *    effect. More than 1024 iovecs: WASI_EINVAL.
+ *  - proc_raise: WASI_ENOSYS. sock_accept/recv/send/shutdown: WASI_EBADF
+ *    for a closed fd, else WASI_ENOTSUP (there are no sockets in the world).
+ *    fd_advise / fd_allocate on non-files: WASI_EBADF/WASI_ESPIPE per POSIX.
+ *  - Stdio buffers (WASI_STDIO_BUFFER / NULL) report filetype UNKNOWN /
+ *    CHARACTER_DEVICE with seek rights, so wasi-libc sees no tty and buffers
+ *    fully; fd_seek on them gives WASI_ESPIPE (0 for NULL, like /dev/null).
+ *    Embedder fds given as stdout/stderr are never seekable by the guest
+ *    (a shared log keeps its offset) and never get their flags changed.
+ *  - path_readlink truncates to the buffer (bufused = buffer size).
+ *  - fd_readdir: cookies are entry indexes (they survive wasi-libc's 32-bit
+ *    telldir); "." and ".." are not listed (as in node's WASI).
  *  - random_get: getrandom(2). Clocks: clock_gettime with the four WASI ids.
  *  - poll_oneoff: clock subscriptions (relative and absolute) and fd_read /
- *    fd_write readiness (buffers are always ready, real fds via poll()).
+ *    fd_write readiness (buffers and regular files are always ready, other
+ *    host fds via ppoll()); 0 or more than 65536 subscriptions: WASI_EINVAL.
+ *    It waits in slices of at most 10 ms so that wasi_ctx_interrupt() can
+ *    end it (the engine's wasm_instance_interrupt cannot).
  */
 #ifndef WAGI_WASI_H
 #define WAGI_WASI_H
@@ -156,6 +173,10 @@ typedef struct {
   const wasi_preopen *preopens;  /* fds 3, 4, ... in this order */
   size_t npreopens;
   unsigned flags;                /* WASI_SKIP_BAD_PREOPENS */
+  /* Most fds the guest may hold at once, stdio and preopens included
+   * (each file it opens is a host fd of this process); beyond it path_open
+   * gives WASI_EMFILE. 0 = 1024, the most allowed. */
+  uint32_t max_fds;
 } wasi_config;
 
 typedef struct wasi_ctx wasi_ctx;
@@ -184,6 +205,12 @@ const uint8_t *wasi_ctx_stderr(const wasi_ctx *ctx, size_t *len);
 /* 1 if a write to captured stdout/stderr was cut at the cap. */
 int wasi_ctx_stdout_truncated(const wasi_ctx *ctx);
 int wasi_ctx_stderr_truncated(const wasi_ctx *ctx);
+
+/* Make a poll_oneoff that is sleeping or waiting (now or later) in this
+ * ctx return WASM_TRAP_INTERRUPTED within ~10 ms. Safe from any thread and
+ * from signal handlers. Call it next to wasm_instance_interrupt(), which
+ * cannot reach a thread blocked inside a host function. Sticky. */
+void wasi_ctx_interrupt(wasi_ctx *ctx);
 
 /* 1 once the guest has called proc_exit; *code then holds its code. */
 int wasi_ctx_exited(const wasi_ctx *ctx, int32_t *code);

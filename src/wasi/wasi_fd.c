@@ -1,4 +1,7 @@
 /* wasi_fd.c — the per-ctx fd table and the fd_* functions. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* O_PATH, openat2, ppoll, AT_EMPTY_PATH */
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +29,7 @@ wasi_errno wasi_fd_install(wasi_ctx *ctx, const wasi_fd *f, uint32_t *out) {
   for (i = 3; i < ctx->nfds; i++)
     if (ctx->fds[i].kind == FD_FREE) break;
   if (i == ctx->nfds) {
-    if (i >= WASI_MAX_FDS) return WASI_EMFILE;
+    if (i >= ctx->max_fds) return WASI_EMFILE;
     if (i == ctx->fds_alloc) {
       uint32_t na = ctx->fds_alloc * 2;
       if (na > WASI_MAX_FDS) na = WASI_MAX_FDS;
@@ -279,6 +282,10 @@ static wasm_status seek_common(wasm_instance *caller, void *env, wasm_slot *a, i
   uint64_t need = (hw == SEEK_CUR && off == 0) ? R_FD_TELL : R_FD_SEEK;
   GETFD(f, (uint32_t)a[0], need);
   if (!gm_ok(&m, resp, 8)) RET(WASI_EFAULT);
+  if (f->kind == FD_NULL) {   /* like /dev/null */
+    gm_w64(&m, resp, 0);
+    RET(WASI_ESUCCESS);
+  }
   if (f->kind != FD_HOST) RET(WASI_ESPIPE);
   off_t r = lseek(f->host, (off_t)off, hw);
   if (r < 0) RET(wasi_errno_from_host(errno));
@@ -294,6 +301,10 @@ WASI_HOSTFN(fd_tell) {
   GETFD(f, (uint32_t)a[0], R_FD_TELL);
   uint32_t resp = (uint32_t)a[1];
   if (!gm_ok(&m, resp, 8)) RET(WASI_EFAULT);
+  if (f->kind == FD_NULL) {
+    gm_w64(&m, resp, 0);
+    RET(WASI_ESUCCESS);
+  }
   if (f->kind != FD_HOST) RET(WASI_ESPIPE);
   off_t r = lseek(f->host, 0, SEEK_CUR);
   if (r < 0) RET(wasi_errno_from_host(errno));
@@ -519,10 +530,14 @@ static uint8_t dt_to_ft(unsigned char t) {
   }
 }
 
-/* Cookies are the kernel's d_off values (positions lseek accepts on the
- * directory); cookie 0 is the start. The last entry is cut when it does not
- * fit, which tells the guest (bufused == buf_len) to call again from the
- * previous entry's d_next. */
+/* Cookies are entry indexes (1 = after the first entry), not the kernel's
+ * 64-bit d_off hashes: wasi-libc's telldir() returns a 32-bit long, so only
+ * small cookies survive a telldir/seekdir round trip (wasmtime does the
+ * same). The fd remembers the kernel position of the last cookie it handed
+ * out, so reading a directory in order costs no rescans; any other cookie
+ * rescans from the start. The last entry is cut when it does not fit, which
+ * tells the guest (bufused == buf_len) to call again from the previous
+ * entry's d_next. */
 WASI_HOSTFN(fd_readdir) {
   ENTER();
   GETFD(f, (uint32_t)a[0], R_FD_READDIR);
@@ -530,8 +545,13 @@ WASI_HOSTFN(fd_readdir) {
   uint64_t cookie = a[3];
   if (!gm_ok(&m, buf, blen) || !gm_ok(&m, resp, 4)) RET(WASI_EFAULT);
   if (f->kind != FD_HOST) RET(WASI_ENOTDIR);
-  if (cookie > INT64_MAX) RET(WASI_EINVAL);
-  if (lseek(f->host, (off_t)cookie, SEEK_SET) < 0) RET(wasi_errno_from_host(errno));
+  uint64_t idx = 0;
+  off_t pos = 0;
+  if (cookie != 0 && cookie == f->rd_cookie) {
+    idx = cookie;
+    pos = (off_t)f->rd_pos;
+  }
+  if (lseek(f->host, pos, SEEK_SET) < 0) RET(wasi_errno_from_host(errno));
   _Alignas(8) char kbuf[8192];
   uint32_t used = 0;
   while (used < blen) {
@@ -548,6 +568,10 @@ WASI_HOSTFN(fd_readdir) {
        * skip them anyway), so listings match across runtimes. */
       if (d->d_name[0] == '.' && (!d->d_name[1] || (d->d_name[1] == '.' && !d->d_name[2])))
         continue;
+      if (idx < cookie) {   /* rescanning up to the cookie */
+        idx++;
+        continue;
+      }
       uint32_t nl = (uint32_t)strlen(d->d_name);
       uint8_t ft = dt_to_ft(d->d_type);
       if (d->d_type == DT_UNKNOWN) {
@@ -557,7 +581,7 @@ WASI_HOSTFN(fd_readdir) {
       }
       uint8_t hdr[24];
       memset(hdr, 0, sizeof hdr);
-      uint64_t next = (uint64_t)d->d_off, ino = d->d_ino;
+      uint64_t next = ++idx, ino = d->d_ino;
       memcpy(hdr, &next, 8);
       memcpy(hdr + 8, &ino, 8);
       memcpy(hdr + 16, &nl, 4);
@@ -570,6 +594,10 @@ WASI_HOSTFN(fd_readdir) {
       c = room < nl ? room : nl;
       memcpy(m.base + buf + used, d->d_name, c);
       used += c;
+      if (c == nl) {   /* complete: the guest may resume right after it */
+        f->rd_cookie = next;
+        f->rd_pos = d->d_off;
+      }
     }
   }
   gm_w32(&m, resp, used);

@@ -116,8 +116,10 @@ typedef struct {
   uint64_t base, inh;       /* rights */
   const char *prestat;      /* guest path of a preopen (in ctx->strings), or NULL */
   uint32_t prestat_len;
-  uint32_t depth_hint;      /* unused, keeps the struct 8-aligned */
+  uint32_t pad_;
   outbuf *out;              /* FD_OUTBUF */
+  uint64_t rd_cookie;       /* fd_readdir: a cookie it handed out ... */
+  int64_t rd_pos;           /* ... and the kernel position of that entry */
 } wasi_fd;
 
 #define WASI_MAX_FDS 1024
@@ -127,6 +129,7 @@ struct wasi_ctx {
   wasi_fd *fds;             /* fds == inline_fds until it grows */
   uint32_t nfds;            /* slots in use up to (highest open + 1) */
   uint32_t fds_alloc;
+  uint32_t max_fds;         /* <= WASI_MAX_FDS */
   char **argv;              /* into strings */
   char **env;
   uint32_t argc, envc;
@@ -138,6 +141,7 @@ struct wasi_ctx {
   char *warnings;
   int exited;
   int32_t exit_code;
+  int interrupted;          /* wasi_ctx_interrupt: atomic access only */
   wasi_fd inline_fds[WASI_INLINE_FDS];
 };
 

@@ -11,9 +11,13 @@
  * single component that contains no '/', so the kernel never walks a guest
  * path on its own.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* O_PATH, openat2, ppoll, AT_EMPTY_PATH */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -26,9 +30,22 @@
 #define SB_MAX_SYMLINKS 40
 
 int wasi_sb_force_walk;
-/* -1 unknown, 0 no openat2 (ENOSYS), 1 available. Racy writes of the same
- * value from several threads are harmless. */
-static int have_openat2 = -1;
+/* Whether openat2 works here: probed once, since a kernel < 5.6 says ENOSYS
+ * and some seccomp profiles say EPERM for every call. */
+static int have_openat2;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+static void probe_openat2(void) {
+  /* An unknown resolve bit: a working openat2 answers EINVAL without
+   * touching the file system (so the CWD does not matter). */
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = 1ull << 63;
+  long r = syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof how);
+  if (r >= 0) close((int)r);
+  have_openat2 = r < 0 && errno == EINVAL;
+}
 
 static int sb_openat2(int dirfd, const char *path, int flags, mode_t mode, int follow) {
   struct open_how how;
@@ -74,16 +91,14 @@ static void fs_free(fdstack *s) {
 static int splice_rest(char *buf, const char *target, size_t tlen, const char *next) {
   size_t nlen = strlen(next);
   if (tlen + 1 + nlen + 1 > 2 * SB_PATH_MAX) return -ENAMETOOLONG;
-  char tmp[2 * SB_PATH_MAX];
-  memcpy(tmp, target, tlen);
-  size_t k = tlen;
+  /* `next` lies inside buf: move it into place first, then the target. */
   if (nlen) {
-    tmp[k++] = '/';
-    memcpy(tmp + k, next, nlen);
-    k += nlen;
+    memmove(buf + tlen + 1, next, nlen + 1);
+    buf[tlen] = '/';
+  } else {
+    buf[tlen] = '\0';
   }
-  tmp[k] = '\0';
-  memcpy(buf, tmp, k + 1);
+  memcpy(buf, target, tlen);
   return 0;
 }
 
@@ -184,14 +199,8 @@ static int sb_walk(int dirfd, const char *path, int flags, mode_t mode, int foll
 int wasi_sb_open(int dirfd, const char *path, int flags, mode_t mode, int follow) {
   if (path[0] == '/') return -EXDEV;
   if (strlen(path) >= SB_PATH_MAX) return -ENAMETOOLONG;
-  if (!wasi_sb_force_walk && have_openat2 != 0) {
-    int r = sb_openat2(dirfd, path, flags, mode, follow);
-    if (r != -ENOSYS) {
-      have_openat2 = 1;
-      return r;
-    }
-    have_openat2 = 0;
-  }
+  pthread_once(&probe_once, probe_openat2);
+  if (!wasi_sb_force_walk && have_openat2) return sb_openat2(dirfd, path, flags, mode, follow);
   return sb_walk(dirfd, path, flags, mode, follow);
 }
 
@@ -313,6 +322,9 @@ WASI_HOSTFN(path_open) {
   inh &= d->inh;
   int rd = (base & (R_FD_READ | R_FD_READDIR)) != 0;
   int wr = (base & (R_FD_WRITE | R_FD_DATASYNC | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE)) != 0;
+  /* Rights are a mask: asking a directory for FD_WRITE (as a caller
+   * passing its inheriting rights does) must not turn into O_RDWR. */
+  if (oflags & OF_DIRECTORY) wr = 0;
   int flags = (rd && wr) ? O_RDWR : wr ? O_WRONLY : O_RDONLY;
   flags |= O_NOCTTY;
   if (oflags & OF_CREAT) flags |= O_CREAT;
@@ -326,15 +338,26 @@ WASI_HOSTFN(path_open) {
   if (fdflags & FDF_SYNC) flags |= O_SYNC;
   int read_only = d->read_only;
   int follow = lookup & LOOKUP_SYMLINK_FOLLOW;
-  int hfd = wasi_sb_open(d->host, path, flags, 0666, follow);
-  if (hfd == -EACCES && !rd && !wr && !(flags & (O_CREAT | O_TRUNC)))
+  /* O_NONBLOCK for the open itself: opening a FIFO without a peer must
+   * not hang the thread (nothing could interrupt it). Cleared again below
+   * for special files; it means nothing for regular files and dirs. */
+  int hfd = wasi_sb_open(d->host, path, flags | O_NONBLOCK, 0666, follow);
+  int opath = 0;
+  if (hfd == -EACCES && !rd && !wr && !(flags & (O_CREAT | O_TRUNC))) {
     hfd = wasi_sb_open(d->host, path, O_PATH | (flags & O_DIRECTORY), 0, follow);
+    opath = 1;
+  }
   if (hfd < 0) RET(wasi_path_errno(hfd));
   struct stat sb;
   if (fstat(hfd, &sb) != 0) {
     int e = errno;
     close(hfd);
     RET(wasi_errno_from_host(e));
+  }
+  if (!(fdflags & FDF_NONBLOCK) && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) &&
+      !opath) {
+    int fl = fcntl(hfd, F_GETFL);
+    if (fl >= 0) fcntl(hfd, F_SETFL, fl & ~O_NONBLOCK);
   }
   wasi_fd f;
   memset(&f, 0, sizeof f);

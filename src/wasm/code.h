@@ -82,18 +82,19 @@ typedef union wasm_cell {
 
 #define WASM_BRCMP_IOPS(X, n) X(BR_##n) X(BR_##n##_I) X(BR_##n##_L) X(BR_##n##_I_L)
 #define WASM_BRCMP_IOPS_(n, op, T) WASM_BRCMP_IOPS(IOP_X, n)
+#define WASM_SELCMP_IOPS_(n, op, T) IOP_X(SEL_##n) IOP_X(SEL_##n##_I)
 #define WASM_BRCMP64_IOPS_(n, op, T) IOP_X(BR64_##n) IOP_X(BR64_##n##_I) IOP_X(BR64_##n##_L) IOP_X(BR64_##n##_I_L)
 
 /* Hand-written handlers (operand layout in interp.c next to each). */
 #define WASM_IOP_SPECIALS(X)                                                  \
-  X(UNREACHABLE) X(MOV) X(MOV2) X(CONST) X(CONST2)                           \
+  X(UNREACHABLE) X(MOV) X(MOV2) X(MOVN) X(CONST) X(CONST2)                           \
   X(BR) X(BR_L) X(BR_IF) X(BR_IF_L) X(BR_IFNOT) X(BR_IFNOT_L) X(BR_TABLE)      \
   X(RETURN) X(RETURN1) X(CALL) X(CALL_DIRECT) X(CALL_INDIRECT) X(SELECT) X(SELECT2)                    \
   X(GLOBAL_GET) X(GLOBAL_GET2) X(GLOBAL_SET) X(GLOBAL_SET2)                  \
   X(MEMORY_SIZE) X(MEMORY_GROW) X(MEMORY_INIT) X(DATA_DROP) X(MEMORY_COPY)   \
   X(MEMORY_FILL) X(TABLE_GET) X(TABLE_SET) X(TABLE_INIT) X(ELEM_DROP)        \
   X(TABLE_COPY) X(TABLE_GROW) X(TABLE_SIZE) X(TABLE_FILL) X(REF_FUNC)        \
-  X(SHUFFLE)
+  X(SHUFFLE) X(F32_MULADD) X(F64_MULADD)
 
 enum wasm_iop {
 #define IOP_X(n) WASM_IOP_##n,
@@ -107,6 +108,7 @@ enum wasm_iop {
   WASM_BRCMP_LIST(WASM_BRCMP_IOPS_)
   WASM_BRCMP64_LIST(WASM_BRCMP64_IOPS_)
   WASM_BRF_LIST(WASM_BRF_IOPS_)
+  WASM_BRCMP_LIST(WASM_SELCMP_IOPS_)
 #undef IOP_X
   WASM_IOP_COUNT
 };

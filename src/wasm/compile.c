@@ -8,11 +8,17 @@
  * operand where it lives, so `local.get a; local.get b; i32.add` is one
  * instruction reading both locals directly. Fusions done here:
  *   - constants as immediates for i32/i64 binary ops and compares;
+ *   - constants that loops need in a slot come from a per-frame pool set once
+ *     on entry (second pass, only for functions that need it);
+ *   - `x + imm` / `x + local` feeding a load or store folds into its address;
  *   - a result followed by local.set/tee is written straight into the local;
- *   - i32 compare / eqz followed by br_if or if becomes one compare-branch.
+ *   - i32/i64/f32/f64 compare (and eqz) followed by br_if or if becomes one
+ *     compare-branch; f32/f64 mul followed by add becomes one instruction;
+ *   - calls to functions of the same module jump straight to their code;
+ *     local arguments move with one MOVN; a one-cell return moves itself.
  * Branch targets are resolved to cell pointers; values carried by branches
  * are moved into the target's slots by explicit moves emitted on the taken
- * path only.
+ * path only. Unreachable code is parsed but not emitted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -433,7 +439,10 @@ typedef struct {
   uint64_t imm64;
 } cond_t;
 
-static cond_t take_cond(comp *c) {
+/* Pops a condition. If it is the result of the instruction just emitted and
+ * that is a compare (only an i32 compare with `i32_only`), the compare is
+ * taken back and returned for fusion; otherwise r.k = -1, r.a = its slot. */
+static cond_t take_cond_ex(comp *c, bool i32_only) {
   cond_t r = {-1, false, false, false, 0, 0, 0};
   vent e = pop(c);
   if (e.kind == K_SLOT && c->last_start != NONE32 && c->last_dst &&
@@ -446,10 +455,11 @@ static cond_t take_cond(comp *c) {
       r.k = rel / 2;
       r.imm = rel & 1;
       r.a = ins[1].a[1];
-      r.b = r.imm ? ins[2].a[0] : ins[2].a[0];
+      r.b = ins[2].a[0];
       unemit_last(c);
       return r;
     }
+    if (i32_only) { r.a = e.slot; return r; }
     if (iop >= WASM_IOP_I64_EQ && iop <= WASM_IOP_I64_GE_U_I) {
       int rel = iop - WASM_IOP_I64_EQ;
       r.k = rel / 2;
@@ -488,6 +498,8 @@ static cond_t take_cond(comp *c) {
   r.a = src(c, &e);
   return r;
 }
+
+static cond_t take_cond(comp *c) { return take_cond_ex(c, false); }
 
 static const int NEG_CMP[10] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
 
@@ -590,6 +602,26 @@ static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t
   }
   vent b = pop(c), a = pop(c);
   uint32_t dst = a.slot;   /* the result takes the deeper position */
+  if ((oi->iop == WASM_IOP_F32_ADD || oi->iop == WASM_IOP_F64_ADD) && c->last_start != NONE32 &&
+      c->last_dst && c->last_iop == oi->iop + (WASM_IOP_F32_MUL - WASM_IOP_F32_ADD)) {
+    /* x * y + z as one instruction (still two roundings, as in wasm). */
+    const wasm_cell *ins = &c->code[c->last_start];
+    uint32_t prod = ins[1].a[0];
+    vent *z = NULL;
+    if (b.kind == K_SLOT && b.slot == prod) z = &a;
+    else if (a.kind == K_SLOT && a.slot == prod) z = &b;
+    if (z && z->kind != K_CONST && z->kind != K_ADDI && z->kind != K_ADDL) {
+      uint32_t x = ins[1].a[1], y = ins[2].a[0];
+      uint32_t sz = z->kind == K_LOCAL ? c->lslot[z->local] : z->slot;
+      unemit_last(c);
+      emit_op(c, oi->iop == WASM_IOP_F32_ADD ? WASM_IOP_F32_MULADD : WASM_IOP_F64_MULADD);
+      emit2(c, dst, x);
+      emit2(c, y, sz);
+      c->last_dst = true;
+      push(c, oi->res, K_SLOT);
+      return;
+    }
+  }
   if (oi->iop_i >= 0 && table == OPS && a.kind == K_CONST && b.kind != K_CONST) {
     uint8_t nop = 0;
     if (commutative(op)) nop = op;
@@ -689,6 +721,21 @@ static void emit_store(comp *c, const opinfo *oi, uint32_t offset) {
 static void emit_call(comp *c, const wasm_functype *t, int iop, uint32_t x, uint32_t y,
                       uint32_t idx_slot, bool indirect) {
   uint32_t first = c->nvs - t->nparams;
+  /* Arguments read from one-cell locals move with one MOVN instruction. */
+  uint32_t nloc = 0;
+  for (uint32_t i = first; i < c->nvs; i++)
+    if (c->vs[i].kind == K_LOCAL && width(c->vs[i].type) == 1) nloc++;
+  if (nloc >= 2) {
+    emit_op(c, WASM_IOP_MOVN);
+    emit2(c, nloc, 0);
+    for (uint32_t i = first; i < c->nvs; i++) {
+      vent *e = &c->vs[i];
+      if (e->kind == K_LOCAL && width(e->type) == 1) {
+        emit2(c, e->slot, c->lslot[e->local]);
+        e->kind = K_SLOT;
+      }
+    }
+  }
   for (uint32_t i = first; i < c->nvs; i++) materialize(c, &c->vs[i]);
   uint32_t base = t->nparams ? c->vs[first].slot : c->cur_slot;
   c->nvs = first;
@@ -919,8 +966,27 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
         uint32_t n = wasm_read_u32(r);
         for (uint32_t i = 0; i < n && !r->err; i++) wasm_read_u8(r);
       }
-      vent cd = pop(c), b = pop(c), a = pop(c);
-      uint32_t sa = src(c, &a), sb = src(c, &b), sc = src(c, &cd);
+      bool narrow = width(c->vs[c->nvs - 2].type) == 1;
+      cond_t cc = {-1, false, false, false, 0, 0, 0};
+      if (narrow) {
+        cc = take_cond_ex(c, true);
+      } else {
+        vent ce = pop(c);
+        cc.a = src(c, &ce);
+      }
+      vent b = pop(c), a = pop(c);
+      uint32_t sa = src(c, &a), sb = src(c, &b);
+      if (cc.k >= 0) {
+        /* select on an i32 compare: dst, a, b, x; y|imm */
+        emit_op(c, WASM_IOP_SEL_EQ + 2 * cc.k + (cc.imm ? 1 : 0));
+        emit2(c, a.slot, sa);
+        emit2(c, sb, cc.a);
+        emit2(c, cc.b, 0);
+        c->last_dst = true;
+        push(c, a.type, K_SLOT);
+        break;
+      }
+      uint32_t sc = cc.a;
       emit_op(c, width(a.type) == 2 ? WASM_IOP_SELECT2 : WASM_IOP_SELECT);
       emit2(c, a.slot, sa);
       emit2(c, sb, sc);

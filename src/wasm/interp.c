@@ -9,7 +9,10 @@
  *
  * Memory accesses are unchecked: addresses land in the 8 GiB reservation made
  * by memory.c and a fault there is turned into a trap through the thread's
- * wasm_trap_point (sigsetjmp in wasm_interp_invoke).
+ * wasm_trap_point (sigsetjmp in wasm_interp_invoke). Memory instructions
+ * record their ip (one store) so such a trap still names the exact
+ * instruction; the trapping function is found afterwards as the body whose
+ * code holds the trap ip, so calls and returns keep no bookkeeping for it.
  */
 #include <math.h>
 #include <pthread.h>
@@ -410,7 +413,8 @@ op_table_fill(wasm_instance *inst, uint32_t tab, uint32_t i, void *v, uint32_t n
 
 /* ---- The interpreter loop -------------------------------------------------- */
 
-static const void *const *g_labels;
+/* Set once by run(NULL, ...); modules may be compiled on several threads. */
+static const void *const *_Atomic g_labels;
 
 #define A(k) (((const uint32_t *)(ip + 1))[k])
 #define DISPATCH goto *ip->h
@@ -493,10 +497,11 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     WASM_BRCMP_LIST(WASM_BRCMP_IOPS_)
     WASM_BRCMP64_LIST(WASM_BRCMP64_IOPS_)
     WASM_BRF_LIST(WASM_BRF_IOPS_)
+    WASM_BRCMP_LIST(WASM_SELCMP_IOPS_)
 #undef IOP_X
   };
   _Static_assert(sizeof labels / sizeof labels[0] == WASM_IOP_COUNT, "label table");
-  if (!c) { g_labels = labels; return WASM_OK; }
+  if (!c) { atomic_store_explicit(&g_labels, labels, memory_order_release); return WASM_OK; }
 
   wasm_instance *inst = f->inst;
   uint8_t *mem = inst->mem_base;
@@ -610,9 +615,25 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   L_BRF_##n##_N_L: if (!(GET_##T(A(0)) op GET_##T(A(1)))) { CHECK_INTERRUPT(); ip = ip[2].t; DISPATCH; } NEXT(3);
   WASM_BRF_LIST(H_BRF)
 
+  /* select on an i32 compare: dst, a, b, x, y|imm (4 cells). */
+#define H_SELCMP(n, op, T) \
+  L_SEL_##n: fp[A(0)] = ((T)fp[A(3)] op (T)fp[A(4)]) ? fp[A(1)] : fp[A(2)]; NEXT(4); \
+  L_SEL_##n##_I: fp[A(0)] = ((T)fp[A(3)] op (T)A(4)) ? fp[A(1)] : fp[A(2)]; NEXT(4);
+  WASM_BRCMP_LIST(H_SELCMP)
+
   L_UNREACHABLE: TRAP(UNREACHABLE);
   L_MOV: fp[A(0)] = fp[A(1)]; NEXT(2);                     /* dst, src */
   L_MOV2: fp[A(0)] = fp[A(1)]; fp[A(0) + 1] = fp[A(1) + 1]; NEXT(2);
+  /* dst, x, y, z: dst = x * y + z with the product rounded first (the
+   * pair of wasm instructions; ISO C mode keeps the compiler from fusing). */
+  L_F32_MULADD: { float p = GET_F32(A(1)) * GET_F32(A(2)); PUT_F32(A(0), p + GET_F32(A(3))); NEXT(3); }
+  L_F64_MULADD: { double p = GET_F64(A(1)) * GET_F64(A(2)); PUT_F64(A(0), p + GET_F64(A(3))); NEXT(3); }
+  L_MOVN: {                                                /* n; n cells (dst, src) */
+    uint32_t n = A(0);
+    const wasm_cell *p = ip + 2;
+    for (uint32_t i = 0; i < n; i++) fp[p[i].a[0]] = fp[p[i].a[1]];
+    NEXT(2 + n);
+  }
   L_CONST: fp[A(0)] = ip[2].u; NEXT(3);                    /* dst; imm64 */
   L_CONST2: fp[A(0)] = ip[2].u; fp[A(0) + 1] = ip[3].u; NEXT(4);
   L_BR: ip = ip[1].t; DISPATCH;                            /* target */
@@ -726,8 +747,12 @@ trap:
 }
 
 const void *const *wasm_interp_labels(void) {
-  if (!g_labels) run(NULL, NULL, NULL);
-  return g_labels;
+  const void *const *l = atomic_load_explicit(&g_labels, memory_order_acquire);
+  if (!l) {
+    run(NULL, NULL, NULL);
+    l = atomic_load_explicit(&g_labels, memory_order_acquire);
+  }
+  return l;
 }
 
 /* ---- Entry from the embedder ----------------------------------------------- */

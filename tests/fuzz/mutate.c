@@ -131,7 +131,7 @@ static void scan(const char *dir, int depth) {
 }
 
 static const char *find_suite(void) {
-  static char buf[PATH_MAX];
+  static char buf[PATH_MAX + 64];
   if (opt.suite) return is_dir(opt.suite) ? opt.suite : NULL;
   const char *env = getenv("WASM_TESTSUITE");
   if (env && *env) {
@@ -160,12 +160,13 @@ static int convert_suite(const char *suite, const char *out) {
     size_t nl = strlen(e->d_name);
     if (nl < 6 || strcmp(e->d_name + nl - 5, ".wast")) continue;
     char name[256];
-    snprintf(name, sizeof name, "%.*s", (int)(nl - 5), e->d_name);
+    if (snprintf(name, sizeof name, "%.*s", (int)(nl - 5), e->d_name) >= (int)sizeof name) continue;
     char sub[PATH_MAX + 256], cmd[4 * PATH_MAX];
-    snprintf(sub, sizeof sub, "%s/%s", out, name);
+    if (snprintf(sub, sizeof sub, "%s/%s", out, name) >= (int)sizeof sub) continue;
     mkdir(sub, 0777);
-    snprintf(cmd, sizeof cmd, "wast2json --enable-all '%s/%s' -o '%s/%s.json' >/dev/null 2>&1",
-             suite, e->d_name, sub, name);
+    if (snprintf(cmd, sizeof cmd, "wast2json --enable-all '%s/%s' -o '%s/%s.json' >/dev/null 2>&1",
+             suite, e->d_name, sub, name) >= (int)sizeof cmd)
+      continue;
     if (system(cmd) == 0) n++;
   }
   closedir(d);
@@ -277,7 +278,6 @@ static void catch_fatal(int sig) {
 
 static long passed, failed, n_compiled, n_instantiated, n_calls, n_traps;
 static double call_time;
-static const wasm_linker *linker;
 
 static void report(const char *what, const char *detail) {
   failed++;
@@ -366,6 +366,14 @@ static void run_case(const uint8_t *b, size_t n) {
       wasm_instance *inst = NULL;
       wasm_instance_opts o = {.max_memory_pages = 64};
       memset(&err, 0, sizeof err);
+      /* A fresh spectest world per instance: an instance writes its own
+       * functions into the imported table, and those must not outlive it. */
+      wasm_linker *linker = spectest_linker();
+      if (!linker) {
+        report("cannot create the spectest linker", NULL);
+        wasm_module_free(m);
+        return;
+      }
       s = wasm_instantiate(m, linker, &o, &inst, &err);
       if (s == WASM_OK) {
         n_instantiated++;
@@ -377,6 +385,7 @@ static void run_case(const uint8_t *b, size_t n) {
         if (s == WASM_ERR_MALFORMED || s == WASM_ERR_INVALID)
           report("instantiate reported a compile-time status", wasm_status_str(s));
       }
+      wasm_linker_free(linker);
     }
     wasm_module_free(m);
   }
@@ -443,7 +452,7 @@ int main(int argc, char **argv) {
     strcpy(exe_dir, ".");
   }
 
-  char dir[PATH_MAX];
+  char dir[PATH_MAX + 64];
   if (opt.corpus) {
     scan(opt.corpus, 1);
   } else {
@@ -493,12 +502,12 @@ int main(int argc, char **argv) {
   catch_fatal(SIGFPE);
   catch_fatal(SIGILL);
 
-  wasm_linker *l = spectest_linker();
+  wasm_linker *l = spectest_linker();   /* checks it can be built at all */
   if (!l) {
     printf("fuzz: cannot create a linker\nfuzz: 0 passed, 1 failed\n");
     return 1;
   }
-  linker = l;
+  wasm_linker_free(l);
   pthread_t wd;
   pthread_create(&wd, NULL, watchdog, NULL);
 
@@ -565,7 +574,6 @@ int main(int argc, char **argv) {
 
   atomic_store(&wd_stop, 1);
   pthread_join(wd, NULL);
-  wasm_linker_free(l);
   free(valid);
   free(buf);
   for (size_t i = 0; i < ncorpus; i++) {

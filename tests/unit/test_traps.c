@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,6 +164,39 @@ static void interrupt_from_thread(void **state) {
   alarm(0);
 }
 
+/* The same from a signal handler (the server's time limit may use one). */
+static wasm_instance *volatile alarm_target;
+
+static void on_alarm(int sig) {
+  (void)sig;
+  wasm_instance_interrupt(alarm_target);
+}
+
+static void interrupt_from_signal_handler(void **state) {
+  fixture *fx = *state;
+  wasm_instance_clear_interrupt(fx->inst);
+  alarm_target = fx->inst;
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigemptyset(&sa.sa_mask);
+  assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+  struct itimerval it = {.it_value = {0, 50 * 1000}};
+  assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+  double t0 = now_s();
+  wasm_error err;
+  memset(&err, 0, sizeof err);
+  wasm_status s = wasm_instance_call(fx->inst, "spin", NULL, 0, NULL, 0, &err);
+  double dt = now_s() - t0;
+  sigaction(SIGALRM, &old, NULL);
+  assert_int_equal(s, WASM_TRAP_INTERRUPTED);
+  assert_true(dt >= 0.04 && dt < 5.0);
+  wasm_instance_clear_interrupt(fx->inst);
+  wasm_value a = v_i32(2), r;
+  assert_int_equal(wasm_instance_call(fx->inst, "ok", &a, 1, &r, 1, &err), WASM_OK);
+  assert_int_equal(r.of.i32, 3);
+}
+
 static void memory_cap(void **state) {
   (void)state;
   wasm_module *m = compile_or_fail(memcap_wasm, memcap_wasm_len);
@@ -213,6 +247,7 @@ int main(void) {
       cmocka_unit_test(trap_div_zero),        cmocka_unit_test(trap_unreachable),
       cmocka_unit_test(trap_oob_guard_page),  cmocka_unit_test(trap_stack_exhausted),
       cmocka_unit_test(trap_then_normal_call), cmocka_unit_test(interrupt_from_thread),
+      cmocka_unit_test(interrupt_from_signal_handler),
   };
   const struct CMUnitTest cap_tests[] = {cmocka_unit_test(memory_cap)};
   int failed = cmocka_run_group_tests_name("traps", trap_tests, setup_traps, teardown_traps);

@@ -1,0 +1,547 @@
+/* exec.c — running a module for one request (WAGI.md §5, §6.3) and for its
+ * `_routes` discovery (§4.3), under wagi-c's limits.
+ *
+ * A request gets a fresh instance of the precompiled module, linked through
+ * the module's linker (built once at startup) with its own wasi_ctx: argv
+ * and env from cgi.h, stdin = the request body (borrowed, no copy), stdout
+ * captured up to the output cap, stderr appended to the route's
+ * module.stderr, volumes preopened. The wasi_ctx travels as the instance's
+ * user data, which is where wasi_define's default get_ctx looks.
+ *
+ * Limits, and what each gives:
+ *   wall clock   the watchdog interrupts the instance      -> 504
+ *   memory       wasm_instance_opts.max_memory_pages: a failed memory.grow
+ *                usually ends in a trap or a non-zero exit  -> 500
+ *   output       stdout capture cap (the guest sees EFBIG)  -> 500
+ *   concurrency  per-module gate with a bounded wait queue  -> 503
+ * Each failure writes one line naming the cause to the server log and to the
+ * route's module.stderr.
+ *
+ * The watchdog is ONE thread with a min-heap of deadlines (not a timer per
+ * request). An execution registers its instance before the call and
+ * unregisters it before freeing the instance; both happen under wd_lock, as
+ * does every interrupt, so the watchdog never touches a freed instance.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server.h"
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec ns_to_ts(uint64_t ns) {
+  struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+  return ts;
+}
+
+/* ---- Watchdog ------------------------------------------------------------- */
+
+typedef struct {
+  uint64_t deadline;        /* CLOCK_MONOTONIC ns */
+  wasm_instance *inst;
+  size_t idx;               /* position in the heap; SIZE_MAX when removed */
+  bool fired;               /* the watchdog interrupted it */
+} wd_entry;
+
+static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cond;
+static wd_entry **wd_heap;
+static size_t wd_n, wd_cap;
+static bool wd_started, wd_stopping, wd_kill_all;
+/* When the watchdog will next wake up by itself. An execution wakes it
+ * only if its deadline is earlier, which with one time limit per module is
+ * almost never: no context switch per request. */
+static uint64_t wd_next_wake;
+#define WD_IDLE_WAKE_NS 1000000000ull   /* with nothing to watch: every 1 s */
+static pthread_t wd_thread;
+
+static void heap_swap(size_t a, size_t b) {
+  wd_entry *t = wd_heap[a];
+  wd_heap[a] = wd_heap[b];
+  wd_heap[b] = t;
+  wd_heap[a]->idx = a;
+  wd_heap[b]->idx = b;
+}
+
+static void heap_up(size_t i) {
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (wd_heap[p]->deadline <= wd_heap[i]->deadline) break;
+    heap_swap(i, p);
+    i = p;
+  }
+}
+
+static void heap_down(size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < wd_n && wd_heap[l]->deadline < wd_heap[m]->deadline) m = l;
+    if (r < wd_n && wd_heap[r]->deadline < wd_heap[m]->deadline) m = r;
+    if (m == i) break;
+    heap_swap(i, m);
+    i = m;
+  }
+}
+
+static void heap_remove(wd_entry *e) {
+  size_t i = e->idx;
+  if (i == SIZE_MAX) return;
+  wd_n--;
+  if (i != wd_n) {
+    wd_heap[i] = wd_heap[wd_n];
+    wd_heap[i]->idx = i;
+    heap_down(i);
+    heap_up(i);
+  }
+  e->idx = SIZE_MAX;
+}
+
+static void *watchdog_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&wd_lock);
+  while (!wd_stopping) {
+    uint64_t now = now_ns();
+    while (wd_n > 0 && (wd_kill_all || wd_heap[0]->deadline <= now)) {
+      wd_entry *e = wd_heap[0];
+      e->fired = true;
+      wasm_instance_interrupt(e->inst);
+      heap_remove(e);
+    }
+    wd_next_wake = wd_n ? wd_heap[0]->deadline : now + WD_IDLE_WAKE_NS;
+    struct timespec ts = ns_to_ts(wd_next_wake);
+    pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
+  }
+  pthread_mutex_unlock(&wd_lock);
+  return NULL;
+}
+
+int srv_watchdog_start(char *err, size_t errlen) {
+  if (wd_started) return 0;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&wd_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  wd_cap = 256;
+  wd_heap = malloc(wd_cap * sizeof *wd_heap);
+  if (!wd_heap) {
+    snprintf(err, errlen, "out of memory starting the watchdog");
+    return -1;
+  }
+  int rc = pthread_create(&wd_thread, NULL, watchdog_main, NULL);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot start the watchdog thread: %s", strerror(rc));
+    free(wd_heap);
+    wd_heap = NULL;
+    return -1;
+  }
+  wd_started = true;
+  return 0;
+}
+
+void srv_watchdog_interrupt_all(void) {
+  pthread_mutex_lock(&wd_lock);
+  wd_kill_all = true;
+  wd_next_wake = 0;
+  pthread_cond_signal(&wd_cond);
+  pthread_mutex_unlock(&wd_lock);
+}
+
+void srv_watchdog_stop(void) {
+  if (!wd_started) return;
+  pthread_mutex_lock(&wd_lock);
+  wd_stopping = true;
+  pthread_cond_signal(&wd_cond);
+  pthread_mutex_unlock(&wd_lock);
+  pthread_join(wd_thread, NULL);
+  free(wd_heap);
+  wd_heap = NULL;
+  wd_started = false;
+}
+
+/* Registers `inst` to be interrupted `timeout_ms` from now. Returns -1 if
+ * the heap cannot grow (the caller then refuses the request). */
+static int wd_add(wd_entry *e, wasm_instance *inst, uint32_t timeout_ms) {
+  e->inst = inst;
+  e->fired = false;
+  e->deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+  e->idx = SIZE_MAX;
+  pthread_mutex_lock(&wd_lock);
+  if (wd_kill_all) {
+    /* Shutting down past the drain period: run nothing new to completion. */
+    e->fired = true;
+    wasm_instance_interrupt(inst);
+    pthread_mutex_unlock(&wd_lock);
+    return 0;
+  }
+  if (wd_n == wd_cap) {
+    size_t ncap = wd_cap * 2;
+    wd_entry **nh = realloc(wd_heap, ncap * sizeof *nh);
+    if (!nh) {
+      pthread_mutex_unlock(&wd_lock);
+      return -1;
+    }
+    wd_heap = nh;
+    wd_cap = ncap;
+  }
+  e->idx = wd_n;
+  wd_heap[wd_n++] = e;
+  heap_up(e->idx);
+  if (e->deadline < wd_next_wake) {
+    wd_next_wake = e->deadline;
+    pthread_cond_signal(&wd_cond);
+  }
+  pthread_mutex_unlock(&wd_lock);
+  return 0;
+}
+
+/* Unregisters; returns whether the watchdog interrupted the instance. */
+static bool wd_remove(wd_entry *e) {
+  pthread_mutex_lock(&wd_lock);
+  heap_remove(e);
+  bool fired = e->fired;
+  pthread_mutex_unlock(&wd_lock);
+  return fired;
+}
+
+/* ---- Statistics ------------------------------------------------------------- */
+
+static _Atomic uint64_t st_runs, st_inst_ns, st_ctx_ns, st_run_ns;
+
+void srv_exec_stats_get(srv_exec_stats *out) {
+  out->runs = atomic_load(&st_runs);
+  out->inst_ns = atomic_load(&st_inst_ns);
+  out->ctx_ns = atomic_load(&st_ctx_ns);
+  out->run_ns = atomic_load(&st_run_ns);
+}
+
+/* ---- Linking ----------------------------------------------------------------- */
+
+/* Outbound HTTP (wasi_experimental_http, WAGI.md §7) is issue 5. Until it
+ * lands, these stand-ins make modules that import it linkable and behave as
+ * WAGI does for a module whose destinations are all denied: `req` returns 7
+ * (destination_not_allowed) without touching guest memory, no handle ever
+ * exists (1 = invalid_handle), `close` returns 0. Issue 5 replaces
+ * link_outbound_http with the real implementation; nothing else changes. */
+static wasm_status http_req(wasm_instance *c, void *env, wasm_slot *a) {
+  (void)c; (void)env;
+  a[0] = 7;
+  return WASM_OK;
+}
+static wasm_status http_close(wasm_instance *c, void *env, wasm_slot *a) {
+  (void)c; (void)env;
+  a[0] = 0;
+  return WASM_OK;
+}
+static wasm_status http_bad_handle(wasm_instance *c, void *env, wasm_slot *a) {
+  (void)c; (void)env;
+  a[0] = 1;
+  return WASM_OK;
+}
+
+static wasm_status link_outbound_http(wasm_linker *l, srv_module *m) {
+  static const char mod[] = "wasi_experimental_http";
+  wasm_status s;
+  if ((s = wasm_linker_define_func(l, mod, "req", "iiiiiiiiii->i", http_req, m)) ||
+      (s = wasm_linker_define_func(l, mod, "close", "i->i", http_close, m)) ||
+      (s = wasm_linker_define_func(l, mod, "header_get", "iiiiii->i", http_bad_handle, m)) ||
+      (s = wasm_linker_define_func(l, mod, "headers_get_all", "iiii->i", http_bad_handle, m)) ||
+      (s = wasm_linker_define_func(l, mod, "body_read", "iiii->i", http_bad_handle, m)))
+    return s;
+  return WASM_OK;
+}
+
+int srv_module_link(srv_module *m, char *err, size_t errlen) {
+  pthread_mutex_init(&m->gate_lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&m->gate_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  m->linker = wasm_linker_new();
+  if (!m->linker) {
+    snprintf(err, errlen, "out of memory creating the linker");
+    return -1;
+  }
+  wasm_status s = wasi_define(m->linker, NULL, NULL);
+  if (s == WASM_OK) s = link_outbound_http(m->linker, m);
+  if (s != WASM_OK) {
+    snprintf(err, errlen, "cannot define host functions: %s", wasm_status_str(s));
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- Concurrency gate ----------------------------------------------------------- */
+
+/* Takes a run slot of module `m`, waiting in its queue if all are busy.
+ * Returns 0, or -1 with the reason in note (queue full / waited too long). */
+static int gate_enter(srv_module *m, char *note, size_t notelen) {
+  uint32_t max = m->limits.max_concurrency;
+  pthread_mutex_lock(&m->gate_lock);
+  if (m->running < max) {
+    m->running++;
+    pthread_mutex_unlock(&m->gate_lock);
+    return 0;
+  }
+  if (m->waiting >= max * SRV_QUEUE_FACTOR) {
+    pthread_mutex_unlock(&m->gate_lock);
+    snprintf(note, notelen, "busy: %u running, %u queued (limit %u)", max,
+             m->waiting, max);
+    return -1;
+  }
+  uint32_t wait_ms = m->limits.timeout_ms < SRV_QUEUE_WAIT_MS ? m->limits.timeout_ms
+                                                              : SRV_QUEUE_WAIT_MS;
+  struct timespec ts = ns_to_ts(now_ns() + (uint64_t)wait_ms * 1000000ull);
+  m->waiting++;
+  int rc = 0;
+  while (m->running >= max && rc != ETIMEDOUT)
+    rc = pthread_cond_timedwait(&m->gate_cond, &m->gate_lock, &ts);
+  m->waiting--;
+  if (m->running >= max) {
+    pthread_mutex_unlock(&m->gate_lock);
+    snprintf(note, notelen, "busy: waited %u ms for one of %u run slots", wait_ms, max);
+    return -1;
+  }
+  m->running++;
+  pthread_mutex_unlock(&m->gate_lock);
+  return 0;
+}
+
+static void gate_leave(srv_module *m) {
+  pthread_mutex_lock(&m->gate_lock);
+  m->running--;
+  if (m->waiting) pthread_cond_signal(&m->gate_cond);
+  pthread_mutex_unlock(&m->gate_lock);
+}
+
+/* ---- Running ------------------------------------------------------------------ */
+
+static int route_log_fd(const srv_module *m, const srv_route *r) {
+  for (size_t i = 0; i < m->nlogs; i++)
+    if (m->logs[i].route == r) return m->logs[i].fd;
+  return m->parent_log_fd;
+}
+
+/* Describes a failed run in `note` (trap text, function, offset, memory). */
+static void describe_trap(wasm_status s, const wasm_error *err, wasm_instance *inst,
+                          const srv_module *m, char *note, size_t cap) {
+  const char *msg = err->msg[0] ? err->msg : wasm_status_str(s);
+  int n = snprintf(note, cap, "%s%.400s", strncmp(msg, "trap", 4) == 0 ? "" : "trap: ", msg);
+  wasm_memory *mem = inst ? wasm_instance_memory(inst) : NULL;
+  if (mem && n > 0 && (size_t)n < cap) {
+    uint64_t pages = wasm_memory_size(mem) / 65536u;
+    snprintf(note + n, cap - (size_t)n, " (memory %" PRIu64 " of %u pages%s)", pages,
+             m->limits.max_memory_pages,
+             pages + 16 >= m->limits.max_memory_pages ? ", at the memory limit" : "");
+  }
+}
+
+/* One call of `entry` on a fresh instance: shared by requests and `_routes`.
+ * Returns the HTTP status the outcome implies (0 = the module ran and its
+ * stdout is to be parsed) and a reason in note. *ctx_io is the ctx to use;
+ * instantiation time goes to *inst_ns. */
+static int run_once(srv_module *m, const char *entry, wasi_ctx *ctx, bool routes,
+                    char *note, size_t notelen, uint64_t *inst_ns) {
+  wasm_instance_opts o = {0};
+  o.max_memory_pages = m->limits.max_memory_pages;
+  o.user_data = ctx;
+  wasm_instance *inst = NULL;
+  wasm_error err;
+  err.msg[0] = 0;
+  uint64_t t0 = now_ns();
+  wasm_status s = wasm_instantiate(m->module, m->linker, &o, &inst, &err);
+  uint64_t t1 = now_ns();
+  *inst_ns = t1 - t0;
+  if (s != WASM_OK) {
+    snprintf(note, notelen, "instantiation failed: %.400s",
+             err.msg[0] ? err.msg : wasm_status_str(s));
+    return 500;
+  }
+  if (routes && !wasm_instance_export_func(inst, entry)) {
+    wasm_instance_free(inst);
+    return -1;   /* no `_routes`: nothing to run */
+  }
+  wd_entry we;
+  if (wd_add(&we, inst, m->limits.timeout_ms) != 0) {
+    wasm_instance_free(inst);
+    snprintf(note, notelen, "out of memory registering the time limit");
+    return 503;
+  }
+  int code = 0;
+  err.msg[0] = 0;
+  s = wasi_run(inst, entry, &code, &err);
+  bool fired = wd_remove(&we);
+  atomic_fetch_add_explicit(&st_run_ns, now_ns() - t1, memory_order_relaxed);
+  int status = 0;
+  if (s == WASM_ERR_NOT_FOUND) {
+    snprintf(note, notelen, "No such function '%.150s' in %.300s", entry, m->path);
+    status = 500;
+  } else if (s == WASM_TRAP_INTERRUPTED && fired) {
+    snprintf(note, notelen, "time limit: still running after %u ms, interrupted",
+             m->limits.timeout_ms);
+    status = 504;
+  } else if (s != WASM_OK) {
+    describe_trap(s, &err, inst, m, note, notelen);
+    status = 500;
+  } else if (wasi_ctx_stdout_truncated(ctx)) {
+    snprintf(note, notelen, "output limit: module wrote more than %" PRIu64 " bytes",
+             m->limits.max_output);
+    status = 500;
+  } else if (code != 0) {
+    snprintf(note, notelen, "module exited with code %d", code);
+    status = 500;
+  }
+  wasm_instance_free(inst);
+  return status;
+}
+
+int srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  wasi_config cfg = {0};
+  cfg.stdout_kind = WASI_STDIO_BUFFER;
+  cfg.stdout_cap = m->limits.max_output;
+  cfg.stderr_kind = m->parent_log_fd >= 0 ? WASI_STDIO_FD : WASI_STDIO_NULL;
+  cfg.stderr_fd = m->parent_log_fd;
+  wasi_ctx *ctx = NULL;
+  char eb[256];
+  if (wasi_ctx_new(&cfg, &ctx, eb, sizeof eb) != WASI_OK) {
+    snprintf(err, errlen, "cannot create the WASI context: %.200s", eb);
+    return -1;
+  }
+  char note[512] = "";
+  uint64_t ins;
+  int st = run_once(m, "_routes", ctx, true, note, sizeof note, &ins);
+  int rc = 0;
+  if (st < 0) {
+    rc = 0;   /* no `_routes` export */
+  } else if (st != 0) {
+    snprintf(err, errlen, "_routes failed: %.400s", note);
+    rc = -1;
+  } else {
+    size_t len;
+    const uint8_t *o = wasi_ctx_stdout(ctx, &len);
+    char perr[256];
+    if (srv_routes_parse_dynamic((const char *)o, len, out, perr, sizeof perr) != 0) {
+      snprintf(err, errlen, "_routes output: %.200s", perr);
+      rc = -1;
+    }
+  }
+  wasi_ctx_free(ctx);
+  return rc;
+}
+
+void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match *m,
+              const uint8_t *body, size_t body_len, srv_exec_out *out) {
+  srv_module *mod = r->handler;
+  memset(out, 0, sizeof *out);
+  out->status = 500;
+  int logfd = route_log_fd(mod, r);
+
+  if (gate_enter(mod, out->note, sizeof out->note) != 0) {
+    out->status = 503;
+    srv_log("%s: 503: %s", r->text, out->note);
+    return;
+  }
+
+  uint64_t t0 = now_ns();
+  size_t argc = 0, envc = 0;
+  char **argv = srv_cgi_argv(req, mod->argv_template, &argc);
+  char **env = srv_cgi_env(req, m, &mod->env, &envc);
+  if (!argv || !env) {
+    srv_strv_free(argv);
+    srv_strv_free(env);
+    gate_leave(mod);
+    snprintf(out->note, sizeof out->note, "out of memory building argv/env");
+    srv_log("%s: 500: %s", r->text, out->note);
+    return;
+  }
+  wasi_config cfg = {0};
+  cfg.argv = (const char *const *)argv;
+  cfg.argc = argc;
+  cfg.env = (const char *const *)env;
+  cfg.envc = envc;
+  cfg.stdin_kind = WASI_STDIO_BUFFER;
+  cfg.stdin_buf = body;
+  cfg.stdin_len = body_len;
+  cfg.stdout_kind = WASI_STDIO_BUFFER;
+  cfg.stdout_cap = mod->limits.max_output;
+  cfg.stderr_kind = logfd >= 0 ? WASI_STDIO_FD : WASI_STDIO_NULL;
+  cfg.stderr_fd = logfd;
+  cfg.preopens = mod->preopens;
+  cfg.npreopens = mod->npreopens;
+  cfg.flags = WASI_SKIP_BAD_PREOPENS;
+  char eb[256];
+  wasi_status ws = wasi_ctx_new(&cfg, &out->ctx, eb, sizeof eb);
+  srv_strv_free(argv);
+  srv_strv_free(env);
+  atomic_fetch_add_explicit(&st_ctx_ns, now_ns() - t0, memory_order_relaxed);
+  if (ws != WASI_OK) {
+    gate_leave(mod);
+    out->ctx = NULL;
+    snprintf(out->note, sizeof out->note, "cannot create the WASI context: %.200s", eb);
+    srv_log("%s: 500: %s", r->text, out->note);
+    srv_route_log_write(logfd, "500: %s", out->note);
+    return;
+  }
+  const char *warn = wasi_ctx_warnings(out->ctx);
+  if (warn) {
+    srv_log("%s: volume skipped: %s", r->text, warn);
+    srv_route_log_write(logfd, "volume skipped: %s", warn);
+  }
+
+  uint64_t ins = 0;
+  int st = run_once(mod, r->entrypoint, out->ctx, false, out->note, sizeof out->note, &ins);
+  gate_leave(mod);
+  out->inst_ns = ins;
+  atomic_fetch_add_explicit(&st_runs, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&st_inst_ns, ins, memory_order_relaxed);
+  if (st != 0) {
+    out->status = st;
+    srv_log("%s: %d: %s", r->text, st, out->note);
+    srv_route_log_write(logfd, "%d: %s", st, out->note);
+    return;
+  }
+
+  size_t len;
+  const uint8_t *o = wasi_ctx_stdout(out->ctx, &len);
+  if (srv_response_parse(o, len, &out->resp) != 0) {
+    out->status = 500;
+    snprintf(out->note, sizeof out->note, "out of memory parsing the response");
+    srv_log("%s: 500: %s", r->text, out->note);
+    return;
+  }
+  out->parsed = true;
+  out->status = out->resp.status;
+  if (out->resp.warnings) {
+    /* One log line per warning sentence. */
+    const char *p = out->resp.warnings;
+    while (*p) {
+      const char *nl = strchr(p, '\n');
+      int len2 = nl ? (int)(nl - p) : (int)strlen(p);
+      if (len2 > 0) {
+        srv_log("%s: response: %.*s", r->text, len2, p);
+        srv_route_log_write(logfd, "response: %.*s", len2, p);
+      }
+      if (!nl) break;
+      p = nl + 1;
+    }
+    if (out->status >= 500)
+      snprintf(out->note, sizeof out->note, "bad response headers");
+  }
+}
+
+void srv_exec_out_free(srv_exec_out *out) {
+  if (out->parsed) srv_response_free(&out->resp);
+  wasi_ctx_free(out->ctx);
+  memset(out, 0, sizeof *out);
+}

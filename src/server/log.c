@@ -1,0 +1,164 @@
+/* log.c — the server's diagnostics, access log and per-route module logs.
+ *
+ * Every line is formatted into a stack buffer and written with ONE write(2),
+ * so that lines from concurrent requests never interleave (a write of a few
+ * hundred bytes to a pipe or an O_APPEND file is not split by the kernel in
+ * practice) and no lock is taken on the request path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "server.h"
+
+static int access_fd = 2;
+static int access_enabled = 1;
+
+/* Writes all of buf, retrying on EINTR and short writes; errors are dropped
+ * (there is nowhere left to report a failing log). */
+static void write_all(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    buf += n;
+    len -= (size_t)n;
+  }
+}
+
+/* "2026-11-25T15:40:57.123Z" into buf (at least 32 bytes). */
+static size_t timestamp(char *buf, size_t cap) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+  int k = snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
+  return n + (k > 0 ? (size_t)k : 0);
+}
+
+void srv_log(const char *fmt, ...) {
+  char line[2048];
+  size_t n = timestamp(line, sizeof line);
+  n += (size_t)snprintf(line + n, sizeof line - n, " wagi: ");
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(line + n, sizeof line - n, fmt, ap);
+  va_end(ap);
+  if (k < 0) k = 0;
+  n += (size_t)k;
+  if (n > sizeof line - 2) n = sizeof line - 2;   /* truncated: keep the newline */
+  line[n++] = '\n';
+  write_all(2, line, n);
+}
+
+int srv_access_log_open(const char *path, char *err, size_t errlen) {
+  if (!path) return 0;
+  if (strcmp(path, "-") == 0) {
+    access_fd = 2;
+    return 0;
+  }
+  if (strcmp(path, "off") == 0) {
+    access_enabled = 0;
+    return 0;
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot open access log %s: %s", path, strerror(errno));
+    return -1;
+  }
+  access_fd = fd;
+  return 0;
+}
+
+/* Copies at most `max` bytes of s into out, replacing control characters so
+ * that a hostile path cannot forge log lines. Returns the bytes written. */
+static size_t clean_copy(char *out, size_t cap, const char *s, size_t len, size_t max) {
+  size_t n = 0;
+  if (len > max) len = max;
+  for (size_t i = 0; i < len && n + 1 < cap; i++) {
+    unsigned char c = (unsigned char)s[i];
+    out[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+  }
+  return n;
+}
+
+void srv_access_log(const char *method, const char *path, size_t path_len,
+                    const char *route, int status, uint64_t bytes, double ms,
+                    const char *note) {
+  if (!access_enabled) return;
+  char line[1536];
+  size_t n = timestamp(line, sizeof line);
+  line[n++] = ' ';
+  n += clean_copy(line + n, sizeof line - n, method, strlen(method), 32);
+  line[n++] = ' ';
+  n += clean_copy(line + n, sizeof line - n, path, path_len, 512);
+  int k = snprintf(line + n, sizeof line - n, " route=%s status=%d bytes=%llu ms=%.3f",
+                   route ? route : "-", status, (unsigned long long)bytes, ms);
+  if (k > 0) n += (size_t)k;
+  if (n > sizeof line - 2) n = sizeof line - 2;
+  if (note && *note && n + 3 < sizeof line - 2) {
+    memcpy(line + n, " (", 2);
+    n += 2;
+    n += clean_copy(line + n, sizeof line - 2 - n, note, strlen(note), 400);
+    if (n < sizeof line - 2) line[n++] = ')';
+  }
+  line[n++] = '\n';
+  write_all(access_fd, line, n);
+}
+
+void srv_route_log_dir(const char *log_dir, const char *route_text, char *out,
+                       size_t cap) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256((const unsigned char *)route_text, strlen(route_text), md);
+  char hex[2 * SHA256_DIGEST_LENGTH + 1];
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  snprintf(out, cap, "%s/%s", log_dir, hex);
+}
+
+int srv_route_log_open(const char *log_dir, const char *route_text, char *err,
+                       size_t errlen) {
+  char dir[4096];
+  srv_route_log_dir(log_dir, route_text, dir, sizeof dir);
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "cannot create log directory %s for route %s: %s", dir,
+             route_text, strerror(errno));
+    return -1;
+  }
+  char file[4200];
+  snprintf(file, sizeof file, "%s/module.stderr", dir);
+  int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot open %s for route %s: %s", file, route_text,
+             strerror(errno));
+    return -1;
+  }
+  return fd;
+}
+
+void srv_route_log_write(int fd, const char *fmt, ...) {
+  if (fd < 0) return;
+  char line[1024];
+  size_t n = timestamp(line, sizeof line);
+  n += (size_t)snprintf(line + n, sizeof line - n, " wagi: ");
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(line + n, sizeof line - n, fmt, ap);
+  va_end(ap);
+  if (k < 0) k = 0;
+  n += (size_t)k;
+  if (n > sizeof line - 2) n = sizeof line - 2;
+  line[n++] = '\n';
+  write_all(fd, line, n);
+}

@@ -1,0 +1,1220 @@
+/* server.c — `wagi --config modules.toml`: command line (WAGI.md §1),
+ * startup (§3), the HTTP layer on libmicrohttpd, and graceful shutdown.
+ *
+ * HTTP threading: libmicrohttpd with one thread per connection. A module
+ * runs synchronously on its connection's thread, so a slow or looping
+ * module only holds its own connection (the watchdog ends it at the time
+ * limit), while a shared polling pool would stall every connection assigned
+ * to the same thread. With keep-alive, a request then costs one wake-up of
+ * a thread blocked in recv(), which measured as fast as the epoll pool on
+ * 2 cores (bench/server/). The per-module gate in exec.c bounds how many
+ * instances actually run at once.
+ *
+ * The raw request target (path and query exactly as received, which WAGI
+ * needs for argv, QUERY_STRING, X_FULL_URL and routing) is captured by the
+ * URI log callback, before libmicrohttpd splits and decodes it; that
+ * callback also creates the per-request context.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "config.h"
+#include "server.h"
+
+extern char **environ;
+
+#define SRV_DRAIN_MS 10000u          /* in-flight requests get this long at exit */
+#define SRV_CONNECTION_LIMIT 1024u   /* = threads: one per connection */
+#define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive connections closed */
+#define SRV_MAX_MODULE_FILE (1ull << 30)
+
+/* ---- Options ------------------------------------------------------------------ */
+
+typedef struct {
+  const char *config;
+  const char *listen;
+  const char *hostname;
+  const char *log_dir;
+  const char *tls_cert, *tls_key;
+  const char *access_log;
+  srv_env_list env;        /* --env, later wins */
+  srv_env_list env_file;   /* --env-file, later file wins */
+  srv_run_limits limits;       /* 0 = not given on the command line */
+} srv_opts;
+
+/* Server state built at startup; read-only while serving. */
+typedef struct {
+  srv_opts opts;
+  srv_config *cfg;
+  srv_module *mods;
+  size_t nmods;
+  srv_route_table *table;
+  char log_dir[PATH_MAX];
+  bool tls;
+  struct MHD_Daemon *daemon;
+  struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_empty[6];
+  _Atomic long inflight;
+} srv_state;
+
+static srv_state S;
+
+void srv_usage(FILE *out) {
+  fprintf(out,
+    "usage: wagi -c MODULES.toml [OPTIONS]     serve WAGI modules over HTTP\n"
+    "\n"
+    "server options:\n"
+    "  -c, --config FILE          module map (modules.toml); required\n"
+    "  -l, --listen IP:PORT       numeric address to listen on [127.0.0.1:3000];\n"
+    "                             IPv6 as [::1]:3000; port 0 picks a free port\n"
+    "      --hostname HOST[:PORT] default host for SERVER_NAME/SERVER_PORT\n"
+    "                             [localhost:3000]; --default-host is the same\n"
+    "  -e, --env NAME=VALUE...    guest environment variable (repeatable)\n"
+    "      --env-file FILE...     dotenv file of NAME=VALUE lines (repeatable;\n"
+    "                             --env wins over it)\n"
+    "      --log-dir DIR          module stderr logs [$WAGI_LOG_DIR, else a new\n"
+    "                             temporary directory]\n"
+    "      --tls-cert FILE        PEM certificate chain [$WAGI_TLS_CERT]\n"
+    "      --tls-key FILE         PEM private key [$WAGI_TLS_KEY]; with --tls-cert\n"
+    "                             the server speaks HTTPS only\n"
+    "      --access-log FILE      one line per request [stderr]; \"off\" disables\n"
+    "  limits (defaults for every module; the [limits] table and each [[module]]\n"
+    "  of modules.toml override them with the key named in brackets):\n"
+    "      --timeout SECONDS      wall-clock limit per request [30]; over it: 504\n"
+    "      --time-limit-ms MS     the same in milliseconds [time_limit_ms]\n"
+    "      --max-memory SIZE      linear memory per instance [256MiB]; a module\n"
+    "                             that cannot grow usually ends in a 500\n"
+    "                             [memory_limit_bytes]\n"
+    "      --max-output SIZE      module stdout per request [16MiB]; over it: 500\n"
+    "                             [output_limit_bytes]\n"
+    "      --max-body SIZE        request body [16MiB]; over it: 413\n"
+    "                             [max_request_body_bytes]\n"
+    "      --max-concurrency N    instances of one module running at once\n"
+    "                             [2 x CPUs; max_concurrent_requests]; more\n"
+    "                             requests queue (up to 64 x N, at most 10 s),\n"
+    "                             beyond that: 503\n"
+    "  SIZE is bytes, or a number with K, M, G (KiB, MiB, GiB); the long\n"
+    "  spellings --memory-limit-bytes, --output-limit-bytes,\n"
+    "  --max-request-body-bytes, --max-concurrent-requests are accepted too.\n"
+    "  --cache FILE and --module-cache DIR are accepted and unused;\n"
+    "  -b/--bindle and bindle:/oci: module references are not supported.\n"
+    "\n"
+    "The server prints \"Ready: serving on http://IP:PORT\" once it listens, and\n"
+    "on SIGINT/SIGTERM stops accepting, finishes requests in flight (at most\n"
+    "10 s) and exits 0. Routes: WAGI.md; /healthz always answers 200 \"OK\".\n");
+}
+
+static const char *const server_flags[] = {
+  "-c", "--config", "-l", "--listen", "--hostname", "--default-host", "-e", "--env",
+  "--env-file", "--log-dir", "--tls-cert", "--tls-key", "--access-log", "--timeout",
+  "--max-memory", "--max-output", "--max-body", "--max-concurrency", "--cache",
+  "--module-cache", "--time-limit-ms", "--memory-limit-bytes", "--output-limit-bytes",
+  "--max-request-body-bytes", "--max-concurrent-requests", "-b", "--bindle", "--bindle-path", "--bindle-url",
+  "--bindle-http-user", "--bindle-http-password", "-k", "--bindle-insecure", NULL,
+};
+
+int srv_is_server_arg(const char *arg) {
+  for (size_t i = 0; server_flags[i]; i++) {
+    size_t n = strlen(server_flags[i]);
+    if (strncmp(arg, server_flags[i], n) == 0 && (arg[n] == 0 || arg[n] == '='))
+      return 1;
+  }
+  return 0;
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("wagi: error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+/* "123", "64K", "16MiB", "1G" -> bytes. Returns 0 or -1. */
+static int parse_size(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  if (!*s || *s == '-') return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s) return -1;
+  uint64_t mul = 1;
+  if (*end) {
+    switch (*end) {
+      case 'k': case 'K': mul = 1ull << 10; break;
+      case 'm': case 'M': mul = 1ull << 20; break;
+      case 'g': case 'G': mul = 1ull << 30; break;
+      default: return -1;
+    }
+    end++;
+    if (*end == 'i' && end[1] == 'B') end += 2;
+    else if (*end == 'B') end++;
+    if (*end) return -1;
+  }
+  if (v > UINT64_MAX / mul) return -1;
+  *out = v * mul;
+  return 0;
+}
+
+/* "30", "0.5", "250ms" -> milliseconds (1 .. 24 h). */
+static int parse_seconds(const char *s, uint32_t *ms) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s) return -1;
+  if (strcmp(end, "ms") == 0) v /= 1000.0;
+  else if (strcmp(end, "s") != 0 && *end) return -1;
+  if (!(v > 0) || v > 86400.0) return -1;
+  double m = v * 1000.0;
+  *ms = m < 1.0 ? 1u : (uint32_t)m;
+  return 0;
+}
+
+/* Parses the command line into S.opts. Returns 0, or -1 after printing. */
+static int parse_args(int argc, char **argv) {
+  srv_opts *o = &S.opts;
+  bool bindle = false;
+  char err[512];
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *val = NULL;
+    char flag[64];
+    const char *eq = (a[0] == '-' && a[1] == '-') ? strchr(a, '=') : NULL;
+    if (eq && (size_t)(eq - a) < sizeof flag) {
+      memcpy(flag, a, (size_t)(eq - a));
+      flag[eq - a] = 0;
+      val = eq + 1;
+      a = flag;
+    }
+#define IS(x) (strcmp(a, x) == 0)
+#define NEED()                                                            \
+  do {                                                                    \
+    if (!val) {                                                           \
+      if (i + 1 >= argc) {                                                \
+        fail("%s needs a value (see wagi --help)", a);                    \
+        return -1;                                                        \
+      }                                                                   \
+      val = argv[++i];                                                    \
+    }                                                                     \
+  } while (0)
+    if (IS("-h") || IS("--help")) {
+      srv_usage(stdout);
+      exit(0);
+    } else if (IS("-c") || IS("--config")) {
+      NEED();
+      if (o->config) {
+        fail("--config given twice");
+        return -1;
+      }
+      o->config = val;
+    } else if (IS("-b") || IS("--bindle") || IS("--bindle-path") || IS("--bindle-url") ||
+               IS("--bindle-http-user") || IS("--bindle-http-password") ||
+               IS("-k") || IS("--bindle-insecure")) {
+      bindle = true;
+      if (!IS("-k") && !IS("--bindle-insecure")) NEED();
+    } else if (IS("-l") || IS("--listen")) {
+      NEED();
+      o->listen = val;
+    } else if (IS("--hostname") || IS("--default-host")) {
+      NEED();
+      o->hostname = val;
+    } else if (IS("-e") || IS("--env")) {
+      NEED();
+      /* One flag may take several values: every following argument that is
+       * not a flag is another NAME=VALUE. */
+      for (;;) {
+        if (srv_env_parse_assignment(val, &o->env, err, sizeof err) != 0) {
+          fail("--env %s: %s", val, err);
+          return -1;
+        }
+        if (i + 1 < argc && argv[i + 1][0] != '-') val = argv[++i];
+        else break;
+      }
+    } else if (IS("--env-file")) {
+      NEED();
+      for (;;) {
+        if (srv_env_parse_file(val, &o->env_file, err, sizeof err) != 0) {
+          fail("--env-file: %s", err);
+          return -1;
+        }
+        if (i + 1 < argc && argv[i + 1][0] != '-') val = argv[++i];
+        else break;
+      }
+    } else if (IS("--log-dir")) {
+      NEED();
+      o->log_dir = val;
+    } else if (IS("--tls-cert")) {
+      NEED();
+      o->tls_cert = val;
+    } else if (IS("--tls-key")) {
+      NEED();
+      o->tls_key = val;
+    } else if (IS("--access-log")) {
+      NEED();
+      o->access_log = val;
+    } else if (IS("--cache") || IS("--module-cache")) {
+      NEED();   /* wasmtime's compile cache / OCI download cache: nothing to do */
+    } else if (IS("--time-limit-ms")) {
+      NEED();
+      char *end;
+      errno = 0;
+      unsigned long v = strtoul(val, &end, 10);
+      if (errno || *end || end == val || v == 0 || v > 86400000ul) {
+        fail("--time-limit-ms %s: expected milliseconds from 1 to 86400000", val);
+        return -1;
+      }
+      o->limits.timeout_ms = (uint32_t)v;
+    } else if (IS("--timeout")) {
+      NEED();
+      if (parse_seconds(val, &o->limits.timeout_ms) != 0) {
+        fail("--timeout %s: expected seconds (e.g. 30, 0.5, 250ms), at most 86400", val);
+        return -1;
+      }
+    } else if (IS("--max-memory") || IS("--memory-limit-bytes")) {
+      NEED();
+      uint64_t b;
+      if (parse_size(val, &b) != 0 || b < 65536 || b > (4ull << 30)) {
+        fail("--max-memory %s: expected a size from 64KiB to 4GiB (e.g. 256M)", val);
+        return -1;
+      }
+      o->limits.max_memory_pages = (uint32_t)(b / 65536);
+    } else if (IS("--max-output") || IS("--output-limit-bytes")) {
+      NEED();
+      if (parse_size(val, &o->limits.max_output) != 0 || o->limits.max_output == 0) {
+        fail("--max-output %s: expected a size in bytes (e.g. 16M)", val);
+        return -1;
+      }
+    } else if (IS("--max-body") || IS("--max-request-body-bytes")) {
+      NEED();
+      if (parse_size(val, &o->limits.max_body) != 0 || o->limits.max_body == 0) {
+        fail("--max-body %s: expected a size in bytes (e.g. 64M)", val);
+        return -1;
+      }
+    } else if (IS("--max-concurrency") || IS("--max-concurrent-requests")) {
+      NEED();
+      char *end;
+      errno = 0;
+      unsigned long v = strtoul(val, &end, 10);
+      if (errno || *end || end == val || v == 0 || v > 100000) {
+        fail("--max-concurrency %s: expected a number from 1 to 100000", val);
+        return -1;
+      }
+      o->limits.max_concurrency = (uint32_t)v;
+    } else {
+      fail("unknown argument '%s' (see wagi --help)", argv[i]);
+      return -1;
+    }
+#undef IS
+#undef NEED
+  }
+  if (bindle) {
+    fail("bindle is not supported by wagi-c (use -c/--config with a modules.toml)");
+    return -1;
+  }
+  if (!o->config) {
+    fail("no module map: give -c/--config FILE (see wagi --help)");
+    return -1;
+  }
+  if (!o->listen) o->listen = "127.0.0.1:3000";
+  if (!o->hostname) o->hostname = "localhost:3000";
+  if (!o->log_dir) o->log_dir = getenv("WAGI_LOG_DIR");
+  if (!o->tls_cert) o->tls_cert = getenv("WAGI_TLS_CERT");
+  if (!o->tls_key) o->tls_key = getenv("WAGI_TLS_KEY");
+  if (o->log_dir && !*o->log_dir) o->log_dir = NULL;
+  if (o->tls_cert && !*o->tls_cert) o->tls_cert = NULL;
+  if (o->tls_key && !*o->tls_key) o->tls_key = NULL;
+  if (!o->tls_cert != !o->tls_key) {
+    fail("--tls-cert and --tls-key must be given together");
+    return -1;
+  }
+  return 0;
+}
+
+/* "IP:PORT" or "[IPv6]:PORT", numeric only. */
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len) {
+  char host[INET6_ADDRSTRLEN + 8];
+  const char *colon;
+  const char *h = s;
+  size_t hlen;
+  if (s[0] == '[') {
+    const char *rb = strchr(s, ']');
+    if (!rb || rb[1] != ':') return -1;
+    h = s + 1;
+    hlen = (size_t)(rb - h);
+    colon = rb + 1;
+  } else {
+    colon = strrchr(s, ':');
+    if (!colon) return -1;
+    hlen = (size_t)(colon - s);
+  }
+  if (hlen == 0 || hlen >= sizeof host) return -1;
+  memcpy(host, h, hlen);
+  host[hlen] = 0;
+  char *end;
+  errno = 0;
+  unsigned long port = strtoul(colon + 1, &end, 10);
+  if (errno || *end || end == colon + 1 || port > 65535) return -1;
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    *len = sizeof *v4;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    *len = sizeof *v6;
+    return 0;
+  }
+  return -1;
+}
+
+/* ---- Loading modules ------------------------------------------------------------ */
+
+/* Reads a whole file (at most 1 GiB). Returns the bytes or NULL with err. */
+static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "%s is not a regular file", path);
+    close(fd);
+    return NULL;
+  }
+  if ((uint64_t)st.st_size > SRV_MAX_MODULE_FILE) {
+    snprintf(err, errlen, "%s is too large (%lld bytes; the limit is 1 GiB)", path,
+             (long long)st.st_size);
+    close(fd);
+    return NULL;
+  }
+  size_t n = (size_t)st.st_size, got = 0;
+  uint8_t *buf = malloc(n ? n : 1);
+  if (!buf) {
+    snprintf(err, errlen, "out of memory reading %s", path);
+    close(fd);
+    return NULL;
+  }
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      snprintf(err, errlen, "cannot read %s: %s", path, r < 0 ? strerror(errno) : "file shrank");
+      free(buf);
+      close(fd);
+      return NULL;
+    }
+    got += (size_t)r;
+  }
+  close(fd);
+  *len = n;
+  return buf;
+}
+
+/* Converts a WAT file with wabt's wat2wasm (a subprocess writing to a
+ * temporary file). Returns the wasm bytes, or NULL with wat2wasm's own
+ * error output in err. */
+static uint8_t *wat_to_wasm(const char *path, size_t *len, char *err, size_t errlen) {
+  char tmp[] = "/tmp/wagi-wat-XXXXXX";
+  int tfd = mkstemp(tmp);
+  if (tfd < 0) {
+    snprintf(err, errlen, "cannot create a temporary file for wat2wasm: %s", strerror(errno));
+    return NULL;
+  }
+  close(tfd);
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC) != 0) {
+    snprintf(err, errlen, "pipe: %s", strerror(errno));
+    unlink(tmp);
+    return NULL;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+  char *args[] = {"wat2wasm", (char *)path, "-o", tmp, NULL};
+  pid_t pid;
+  int rc = posix_spawnp(&pid, "wat2wasm", &fa, NULL, args, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(pfd[1]);
+  if (rc != 0) {
+    snprintf(err, errlen,
+             "%s is not a binary module (no \\0asm header) and wat2wasm (wabt) could "
+             "not be run to convert it: %s", path, strerror(rc));
+    close(pfd[0]);
+    unlink(tmp);
+    return NULL;
+  }
+  char out[2048];
+  size_t on = 0;
+  for (;;) {
+    ssize_t r = read(pfd[0], out + on, sizeof out - 1 - on);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    on += (size_t)r;
+    if (on == sizeof out - 1) {
+      char sink[512];   /* keep draining so the child can exit */
+      while (read(pfd[0], sink, sizeof sink) > 0) {}
+      break;
+    }
+  }
+  out[on] = 0;
+  close(pfd[0]);
+  int ws = 0;
+  while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
+  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+    while (on > 0 && (out[on - 1] == '\n' || out[on - 1] == ' ')) out[--on] = 0;
+    snprintf(err, errlen, "%.300s is not valid WAT (wat2wasm failed):\n%.1100s", path, out);
+    unlink(tmp);
+    return NULL;
+  }
+  uint8_t *b = slurp(tmp, len, err, errlen);
+  unlink(tmp);
+  return b;
+}
+
+/* Compiles the module file of one entry (binary wasm or WAT text). */
+static int load_module(srv_module *m, char *err, size_t errlen) {
+  size_t len = 0;
+  char e2[1536];
+  uint8_t *bytes = slurp(m->path, &len, e2, sizeof e2);
+  if (!bytes) {
+    snprintf(err, errlen, "%s", e2);
+    return -1;
+  }
+  if (len < 4 || memcmp(bytes, "\0asm", 4) != 0) {
+    free(bytes);
+    bytes = wat_to_wasm(m->path, &len, e2, sizeof e2);
+    if (!bytes) {
+      snprintf(err, errlen, "%s", e2);
+      return -1;
+    }
+  }
+  wasm_error werr;
+  werr.msg[0] = 0;
+  wasm_status s = wasm_module_compile(bytes, len, &m->module, &werr);
+  free(bytes);
+  if (s != WASM_OK) {
+    snprintf(err, errlen, "%s: %s", m->path, werr.msg[0] ? werr.msg : wasm_status_str(s));
+    return -1;
+  }
+  return 0;
+}
+
+/* Fills m from its modules.toml entry: borrowed strings, volumes as
+ * preopens, the `environment` table as an env list. */
+static int module_from_config(const srv_module_config *mc, srv_module *m, char *err,
+                              size_t errlen) {
+  m->cfg = mc;
+  m->route = mc->route;
+  m->entrypoint = mc->entrypoint && *mc->entrypoint ? mc->entrypoint : "_start";
+  m->argv_template = mc->argv;
+  m->host = mc->host;
+  const char *ref = mc->module_ref ? mc->module_ref : "";
+  if (!mc->module_path || !*mc->module_path) {
+    if (strncmp(ref, "oci:", 4) == 0)
+      snprintf(err, errlen, "route %.200s: module %.300s: OCI references are not supported by wagi-c (use a local file)",
+               mc->route, ref);
+    else if (strncmp(ref, "bindle:", 7) == 0)
+      snprintf(err, errlen, "route %.200s: module %.300s: bindle is not supported by wagi-c (use a local file)",
+               mc->route, ref);
+    else
+      snprintf(err, errlen, "route %.200s: module %.300s is not a local file", mc->route, ref);
+    return -1;
+  }
+  m->path = mc->module_path;
+  size_t pl = strlen(m->path);
+  if (pl > 6 && strcmp(m->path + pl - 6, ".wasmc") == 0) {
+    snprintf(err, errlen, "route %.200s: %.300s: ahead-of-time compiled modules (.wasmc) are not "
+             "supported by this build; give the .wasm file", mc->route, m->path);
+    return -1;
+  }
+  if (mc->n_volumes) {
+    m->preopens = calloc(mc->n_volumes, sizeof *m->preopens);
+    if (!m->preopens) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    for (size_t k = 0; k < mc->n_volumes; k++) {
+      m->preopens[k].guest_path = mc->volumes[k].guest;
+      m->preopens[k].host_path = mc->volumes[k].host;
+    }
+    m->npreopens = mc->n_volumes;
+  }
+  for (size_t k = 0; k < mc->n_environment; k++) {
+    const char *n = mc->environment[k].name, *v = mc->environment[k].value;
+    if (srv_env_list_set(&m->env_module, n, strlen(n), v, strlen(v)) != 0) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Resolves the limits of one module: a value the file set (module key or
+ * [limits]) wins, then the command line, then config.h's built-in default
+ * (already in mc->limits); concurrency defaults to 2 x online CPUs. */
+static void resolve_limits(const srv_module_config *mc, srv_run_limits *l) {
+  const srv_limits *c = &mc->limits;
+  const srv_run_limits *g = &S.opts.limits;
+  unsigned set = mc->limits_set;
+  uint64_t t = (set & SRV_LIMIT_TIME) || !g->timeout_ms ? c->time_limit_ms : g->timeout_ms;
+  l->timeout_ms = t == 0 ? 1u : t > 86400000u ? 86400000u : (uint32_t)t;
+  uint64_t pages = (set & SRV_LIMIT_MEMORY) || !g->max_memory_pages
+                       ? c->memory_limit_bytes / SRV_WASM_PAGE_SIZE
+                       : g->max_memory_pages;
+  l->max_memory_pages = pages == 0 ? 1u : pages > 65536 ? 65536u : (uint32_t)pages;
+  l->max_output = (set & SRV_LIMIT_OUTPUT) || !g->max_output ? c->output_limit_bytes
+                                                              : g->max_output;
+  l->max_body = (set & SRV_LIMIT_BODY) || !g->max_body ? c->max_request_body_bytes
+                                                        : g->max_body;
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  uint32_t dflt = (uint32_t)(2 * (ncpu > 0 ? ncpu : 1));
+  l->max_concurrency = (set & SRV_LIMIT_CONCURRENCY) && c->max_concurrent_requests
+                           ? c->max_concurrent_requests
+                       : g->max_concurrency ? g->max_concurrency : dflt;
+}
+
+/* Sets up config entry `i`: compiles, links and runs its `_routes`, and adds
+ * its routes to the table. Returns 0 or -1 after printing the reason. */
+static int setup_module(size_t i) {
+  srv_module *m = &S.mods[i];
+  const srv_module_config *mc = &S.cfg->modules[i];
+  char err[2048];
+  if (module_from_config(mc, m, err, sizeof err) != 0) {
+    fail("%s", err);
+    return -1;
+  }
+  resolve_limits(mc, &m->limits);
+  if (srv_env_merge(&m->env_module, &S.opts.env_file, &S.opts.env, &m->env) != 0) {
+    fail("out of memory merging environment variables");
+    return -1;
+  }
+  if (load_module(m, err, sizeof err) != 0) {
+    fail("module for route %s: %s", m->route, err);
+    return -1;
+  }
+  if (srv_module_link(m, err, sizeof err) != 0) {
+    fail("module %s: %s", m->path, err);
+    return -1;
+  }
+  m->parent_log_fd = srv_route_log_open(S.log_dir, m->route, err, sizeof err);
+  if (m->parent_log_fd < 0) {
+    fail("%s", err);
+    return -1;
+  }
+  srv_dyn_routes dyn;
+  if (srv_module_routes(m, &dyn, err, sizeof err) != 0) {
+    fail("route %s (module %s): %s", m->route, m->path, err);
+    return -1;
+  }
+  int rc = srv_route_table_add(S.table, m->route, m->entrypoint, m->host, m, &dyn, err,
+                               sizeof err);
+  srv_dyn_routes_free(&dyn);
+  if (rc != 0) {
+    fail("route %s: %s", m->route, err);
+    return -1;
+  }
+  /* One module.stderr per route entry of this module (§5.5). */
+  size_t n = srv_route_table_len(S.table), cnt = 0;
+  for (size_t k = 0; k < n; k++)
+    if (srv_route_table_at(S.table, k)->handler == m) cnt++;
+  m->logs = calloc(cnt ? cnt : 1, sizeof *m->logs);
+  if (!m->logs) {
+    fail("out of memory");
+    return -1;
+  }
+  for (size_t k = 0; k < n; k++) {
+    const srv_route *r = srv_route_table_at(S.table, k);
+    if (r->handler != m) continue;
+    int fd = strcmp(r->text, m->route) == 0
+                 ? m->parent_log_fd
+                 : srv_route_log_open(S.log_dir, r->text, err, sizeof err);
+    if (fd < 0) {
+      fail("%s", err);
+      return -1;
+    }
+    m->logs[m->nlogs].route = r;
+    m->logs[m->nlogs].fd = fd;
+    m->nlogs++;
+  }
+  return 0;
+}
+
+/* mkdir -p for the --log-dir. */
+static int mkdirs(const char *path, char *err, size_t errlen) {
+  char buf[PATH_MAX];
+  if (strlen(path) >= sizeof buf) {
+    snprintf(err, errlen, "log directory path too long");
+    return -1;
+  }
+  strcpy(buf, path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+      snprintf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
+      return -1;
+    }
+    *p = '/';
+  }
+  if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "cannot create log directory %s: %s", buf, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "log directory %s is not a directory", buf);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------- */
+
+/* Per-request state, created by the URI log callback. */
+typedef struct {
+  uint64_t t0;
+  char *target;            /* raw request target, NUL-terminated */
+  size_t target_len;
+  const srv_route *route;  /* after lookup */
+  srv_route_result kind;
+  srv_route_match match;
+  uint8_t *body;
+  size_t body_len, body_cap;
+  uint64_t max_body;
+  bool looked_up;
+  bool too_large;
+  bool responded;
+} req_ctx;
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  (void)cls;
+  (void)c;
+  size_t n = strlen(uri);
+  req_ctx *rc = malloc(sizeof *rc + n + 1);
+  if (!rc) return NULL;
+  memset(rc, 0, sizeof *rc);
+  rc->t0 = mono_ns();
+  rc->target = (char *)(rc + 1);
+  memcpy(rc->target, uri, n + 1);
+  rc->target_len = n;
+  atomic_fetch_add_explicit(&S.inflight, 1, memory_order_relaxed);
+  return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)cls;
+  (void)c;
+  (void)toe;
+  req_ctx *rc = *con_cls;
+  if (!rc) return;
+  free(rc->body);
+  free(rc);
+  *con_cls = NULL;
+  atomic_fetch_sub_explicit(&S.inflight, 1, memory_order_relaxed);
+}
+
+/* Keeps the raw path for the unescape step: WAGI routes on the raw path. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls;
+  (void)c;
+  return strlen(s);
+}
+
+typedef struct {
+  srv_header *v;
+  size_t n, cap;
+  bool oom;
+} hdr_vec;
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value,
+                                      size_t value_size) {
+  (void)kind;
+  hdr_vec *h = cls;
+  if (h->n == h->cap) {
+    size_t ncap = h->cap ? h->cap * 2 : 32;
+    srv_header *nv = realloc(h->v, ncap * sizeof *nv);
+    if (!nv) {
+      h->oom = true;
+      return MHD_NO;
+    }
+    h->v = nv;
+    h->cap = ncap;
+  }
+  h->v[h->n].name = key;
+  h->v[h->n].name_len = key_size;
+  h->v[h->n].value = value ? value : "";
+  h->v[h->n].value_len = value ? value_size : 0;
+  h->n++;
+  return MHD_YES;
+}
+
+/* The per-thread header vector: connections own a thread, so this is reused
+ * by every request of the connection without locking. */
+static _Thread_local hdr_vec tl_hdrs;
+
+static void client_ip(struct MHD_Connection *c, char *out, size_t cap) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  snprintf(out, cap, "0.0.0.0");
+  if (!ci || !ci->client_addr) return;
+  const struct sockaddr *sa = ci->client_addr;
+  if (sa->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+  } else if (sa->sa_family == AF_INET6) {
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6))
+      inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)cap);
+    else
+      inet_ntop(AF_INET6, a6, out, (socklen_t)cap);
+  }
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, req_ctx *rc, const char *method,
+                             int status, struct MHD_Response *resp, uint64_t bytes,
+                             const char *note) {
+  enum MHD_Result r = MHD_queue_response(c, (unsigned)status, resp);
+  rc->responded = true;
+  srv_target t;
+  srv_target_split(rc->target, rc->target_len, &t);
+  srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, status,
+                 bytes, (double)(mono_ns() - rc->t0) / 1e6, note);
+  return r;
+}
+
+/* A bodiless response for a status (shared, created at startup when
+ * possible). */
+static struct MHD_Response *empty_response(void) {
+  return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result respond_empty(struct MHD_Connection *c, req_ctx *rc,
+                                     const char *method, int status, const char *note) {
+  struct MHD_Response *resp = empty_response();
+  if (!resp) return MHD_NO;
+  if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
+  enum MHD_Result r = queue(c, rc, method, status, resp, 0, note);
+  MHD_destroy_response(resp);
+  return r;
+}
+
+/* Runs the matched module and sends what it produced. */
+static enum MHD_Result run_route(struct MHD_Connection *c, req_ctx *rc, const char *method,
+                                 const char *version) {
+  srv_target t;
+  srv_target_split(rc->target, rc->target_len, &t);
+  hdr_vec *h = &tl_hdrs;
+  h->n = 0;
+  h->oom = false;
+  MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_header, h);
+  if (h->oom) return respond_empty(c, rc, method, 500, "out of memory (headers)");
+  char ip[INET6_ADDRSTRLEN + 1];
+  client_ip(c, ip, sizeof ip);
+
+  srv_request req = {0};
+  req.method = method;
+  req.path = t.path;
+  req.path_len = t.path_len;
+  req.query = t.query;
+  req.query_len = t.query_len;
+  req.protocol = version;
+  req.headers = h->v;
+  req.n_headers = h->n;
+  req.client_ip = ip;
+  req.body_len = rc->body_len;
+  req.tls = S.tls;
+  req.authority = t.authority;
+  req.authority_len = t.authority_len;
+  req.default_host = S.opts.hostname;
+
+  srv_exec_out out;
+  srv_exec(rc->route, &req, &rc->match, rc->body ? rc->body : (const uint8_t *)"",
+           rc->body_len, &out);
+  int status = out.status;
+  const uint8_t *body = (const uint8_t *)"";
+  size_t blen = 0;
+  if (out.parsed) {
+    body = out.resp.body;
+    blen = out.resp.body_len;
+  }
+  if (status < 200) {
+    srv_log("%s: 502: module sent informational status %d as its final response",
+            rc->route->text, status);
+    status = 502;
+    blen = 0;
+    out.parsed = out.parsed;   /* headers still freed below, not sent */
+  }
+  if (status == 204 || status == 304) blen = 0;   /* no body allowed */
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(blen, (void *)body, MHD_RESPMEM_MUST_COPY);
+  if (!resp) {
+    srv_exec_out_free(&out);
+    return MHD_NO;
+  }
+  if (out.parsed && status == out.resp.status) {
+    for (size_t i = 0; i < out.resp.n_headers; i++) {
+      const srv_resp_header *rh = &out.resp.headers[i];
+      if (MHD_add_response_header(resp, rh->name, rh->value) != MHD_YES)
+        srv_log("%s: response header '%s' refused by the HTTP layer, dropped",
+                rc->route->text, rh->name);
+    }
+  }
+  if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
+  enum MHD_Result r = queue(c, rc, method, status, resp, blen, out.note);
+  MHD_destroy_response(resp);
+  srv_exec_out_free(&out);
+  return r;
+}
+
+/* The announced Content-Length (0 if absent, UINT64_MAX if unparsable). */
+static uint64_t content_length(struct MHD_Connection *c) {
+  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (!cl) return 0;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(cl, &end, 10);
+  return errno ? UINT64_MAX : v;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size,
+                                  void **con_cls) {
+  (void)cls;
+  (void)url;
+  (void)version;
+  req_ctx *rc = *con_cls;
+  if (!rc) return MHD_NO;   /* out of memory in on_uri: drop the connection */
+  if (rc->responded) {
+    *upload_size = 0;       /* discarding the rest of a refused body */
+    return MHD_YES;
+  }
+  if (!rc->looked_up) {
+    rc->looked_up = true;
+    srv_target t;
+    srv_target_split(rc->target, rc->target_len, &t);
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    rc->kind = srv_route_lookup(S.table, t.path, t.path_len, host, &rc->match);
+    rc->route = rc->kind == SRV_ROUTE_FOUND ? rc->match.route : NULL;
+    /* Answer on a later call, never this first one: a response queued
+     * before libmicrohttpd has seen the end of the request makes it close
+     * the connection (no keep-alive), even for a GET without a body. The
+     * exception is a body announced over the limit: 413 and close. */
+    if (rc->kind == SRV_ROUTE_FOUND) {
+      uint64_t clen = content_length(c);
+      rc->max_body = ((srv_module *)rc->route->handler)->limits.max_body;
+      if (clen > rc->max_body) {
+        char note[96];
+        snprintf(note, sizeof note, "request body of %" PRIu64 " bytes over the %" PRIu64
+                 "-byte limit", clen, rc->max_body);
+        return queue(c, rc, method, 413, S.resp_413, 0, note);
+      }
+    }
+    return MHD_YES;
+  }
+  if (*upload_size > 0) {
+    size_t n = *upload_size;
+    *upload_size = 0;
+    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large) return MHD_YES;   /* discard */
+    if (rc->body_len + n > rc->max_body) {
+      rc->too_large = true;
+      free(rc->body);
+      rc->body = NULL;
+      rc->body_len = 0;
+      return MHD_YES;
+    }
+    if (rc->body_len + n > rc->body_cap) {
+      size_t ncap = rc->body_cap ? rc->body_cap : 4096;
+      while (ncap < rc->body_len + n) ncap *= 2;
+      if (ncap > rc->max_body) ncap = rc->max_body;
+      uint8_t *nb = realloc(rc->body, ncap);
+      if (!nb) {
+        rc->too_large = true;   /* answered 413 too: we cannot hold it */
+        return MHD_YES;
+      }
+      rc->body = nb;
+      rc->body_cap = ncap;
+    }
+    memcpy(rc->body + rc->body_len, upload_data, n);
+    rc->body_len += n;
+    return MHD_YES;
+  }
+  /* Final call: the whole body is in. */
+  switch (rc->kind) {
+    case SRV_ROUTE_HEALTHZ:
+      return queue(c, rc, method, 200, S.resp_healthz, 2, NULL);
+    case SRV_ROUTE_NONE:
+      return queue(c, rc, method, 404, S.resp_404, 0, NULL);
+    case SRV_ROUTE_FOUND:
+      break;
+  }
+  if (rc->too_large) {
+    char note[96];
+    snprintf(note, sizeof note, "request body over the %" PRIu64 "-byte limit", rc->max_body);
+    return queue(c, rc, method, 413, S.resp_413, 0, note);
+  }
+  return run_route(c, rc, method, version);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char buf[512];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  size_t n = strlen(buf);
+  while (n > 0 && buf[n - 1] == '\n') buf[--n] = 0;
+  srv_log("http: %s", buf);
+}
+
+/* ---- main ------------------------------------------------------------------------- */
+
+static char *read_text(const char *path, char *err, size_t errlen) {
+  size_t n;
+  uint8_t *b = slurp(path, &n, err, errlen);
+  if (!b) return NULL;
+  char *s = realloc(b, n + 1);
+  if (!s) {
+    free(b);
+    snprintf(err, errlen, "out of memory reading %s", path);
+    return NULL;
+  }
+  s[n] = 0;
+  return s;
+}
+
+static void cleanup(void) {
+  if (S.daemon) MHD_stop_daemon(S.daemon);
+  S.daemon = NULL;
+  srv_watchdog_stop();
+  for (size_t i = 0; i < S.nmods; i++) {
+    srv_module *m = &S.mods[i];
+    for (size_t k = 0; k < m->nlogs; k++)
+      if (m->logs[k].fd >= 0 && m->logs[k].fd != m->parent_log_fd) close(m->logs[k].fd);
+    if (m->parent_log_fd > 0) close(m->parent_log_fd);
+    free(m->logs);
+    if (m->linker) wasm_linker_free(m->linker);
+    if (m->module) wasm_module_free(m->module);
+    srv_env_list_free(&m->env);
+    srv_env_list_free(&m->env_module);
+    free(m->preopens);
+  }
+  free(S.mods);
+  S.mods = NULL;
+  S.nmods = 0;
+  if (S.table) srv_route_table_free(S.table);
+  S.table = NULL;
+  srv_config_free(S.cfg);
+  S.cfg = NULL;
+  if (S.resp_healthz) MHD_destroy_response(S.resp_healthz);
+  if (S.resp_404) MHD_destroy_response(S.resp_404);
+  if (S.resp_413) MHD_destroy_response(S.resp_413);
+  srv_env_list_free(&S.opts.env);
+  srv_env_list_free(&S.opts.env_file);
+  free(tl_hdrs.v);
+}
+
+int srv_main(int argc, char **argv) {
+  memset(&S, 0, sizeof S);
+  if (parse_args(argc, argv) != 0) return 1;
+  char err[2048];
+
+  struct sockaddr_storage ss;
+  socklen_t slen;
+  if (parse_listen(S.opts.listen, &ss, &slen) != 0) {
+    fail("--listen %s: expected a numeric IP:PORT such as 127.0.0.1:3000 or [::1]:3000",
+         S.opts.listen);
+    return 1;
+  }
+  if (srv_access_log_open(S.opts.access_log, err, sizeof err) != 0) {
+    fail("%s", err);
+    return 1;
+  }
+
+  /* Config (§2). */
+  if (srv_config_load(S.opts.config, &S.cfg, err, sizeof err) != SRV_CONFIG_OK) {
+    fail("%s", err);
+    cleanup();
+    return 1;
+  }
+  for (size_t i = 0; i < S.cfg->n_warnings; i++) fprintf(stderr, "%s\n", S.cfg->warnings[i]);
+
+  /* Log directory (§5.5). */
+  if (S.opts.log_dir) {
+    if (mkdirs(S.opts.log_dir, err, sizeof err) != 0) {
+      fail("%s", err);
+      cleanup();
+      return 1;
+    }
+    if (!realpath(S.opts.log_dir, S.log_dir)) snprintf(S.log_dir, sizeof S.log_dir, "%s", S.opts.log_dir);
+  } else {
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(S.log_dir, sizeof S.log_dir, "%s/wagi-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(S.log_dir)) {
+      fail("cannot create a temporary log directory %s: %s", S.log_dir, strerror(errno));
+      cleanup();
+      return 1;
+    }
+    printf("No log_dir specified, using temporary directory %s for logs\n", S.log_dir);
+    fflush(stdout);
+  }
+
+  /* TLS material, checked before any module work. */
+  char *cert = NULL, *key = NULL;
+  if (S.opts.tls_cert) {
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+      fail("TLS requested but this libmicrohttpd was built without TLS support");
+      cleanup();
+      return 1;
+    }
+    cert = read_text(S.opts.tls_cert, err, sizeof err);
+    if (cert) key = read_text(S.opts.tls_key, err, sizeof err);
+    if (!cert || !key) {
+      fail("TLS: %s", err);
+      free(cert);
+      cleanup();
+      return 1;
+    }
+    S.tls = true;
+  }
+
+  /* Modules, `_routes`, route table (§3). */
+  if (srv_watchdog_start(err, sizeof err) != 0) {
+    fail("%s", err);
+    goto fail_tls;
+  }
+  S.table = srv_route_table_new();
+  S.nmods = S.cfg->n_modules;
+  S.mods = calloc(S.nmods ? S.nmods : 1, sizeof *S.mods);
+  if (!S.table || !S.mods) {
+    fail("out of memory");
+    goto fail_tls;
+  }
+  for (size_t i = 0; i < S.nmods; i++) S.mods[i].parent_log_fd = -1;
+  for (size_t i = 0; i < S.nmods; i++)
+    if (setup_module(i) != 0) goto fail_tls;
+
+  S.resp_healthz = MHD_create_response_from_buffer(2, (void *)"OK", MHD_RESPMEM_PERSISTENT);
+  S.resp_404 = empty_response();
+  S.resp_413 = empty_response();
+  if (!S.resp_healthz || !S.resp_404 || !S.resp_413) {
+    fail("out of memory");
+    goto fail_tls;
+  }
+
+  /* Signals: handled by sigwait in this thread; every other thread
+   * (created below) inherits the blocked mask. */
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                   MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  if (S.tls) flags |= MHD_USE_TLS;
+  struct MHD_OptionItem tls_opts[] = {
+      {S.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  S.daemon = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, NULL,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,   /* must come first */
+      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+      MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_CONNECTION_LIMIT,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_IDLE_TIMEOUT_S,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+      MHD_OPTION_ARRAY, tls_opts,
+      MHD_OPTION_END);
+  free(cert);
+  free(key);
+  cert = key = NULL;
+  if (!S.daemon) {
+    fail("cannot listen on %s%s", S.opts.listen,
+         S.tls ? " (or the TLS certificate/key were rejected)" : " (address in use?)");
+    cleanup();
+    return 1;
+  }
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(S.daemon, MHD_DAEMON_INFO_BIND_PORT);
+  unsigned port = di ? di->port : 0;
+  char shown[128];
+  if (ss.ss_family == AF_INET6) {
+    char a[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof a);
+    snprintf(shown, sizeof shown, "[%s]:%u", a, port);
+  } else {
+    char a[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof a);
+    snprintf(shown, sizeof shown, "%s:%u", a, port);
+  }
+  printf("Ready: serving on http://%s\n", shown);
+  fflush(stdout);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  srv_log("%s: stop accepting, finishing requests in flight (at most %u s)",
+          sig == SIGINT ? "SIGINT" : "SIGTERM", SRV_DRAIN_MS / 1000);
+  MHD_socket lfd = MHD_quiesce_daemon(S.daemon);
+  if (lfd != MHD_INVALID_SOCKET) close(lfd);
+  uint64_t until = mono_ns() + (uint64_t)SRV_DRAIN_MS * 1000000ull;
+  while (atomic_load(&S.inflight) > 0 && mono_ns() < until) {
+    struct timespec ts = {0, 10 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  long left = atomic_load(&S.inflight);
+  if (left > 0) {
+    srv_log("%ld request(s) still running after %u s: interrupting them", left,
+            SRV_DRAIN_MS / 1000);
+    srv_watchdog_interrupt_all();
+  }
+  srv_exec_stats st;
+  srv_exec_stats_get(&st);
+  if (st.runs)
+    srv_log("served %" PRIu64 " module runs; mean per request: instantiate %.1f us, "
+            "WASI ctx + argv/env %.1f us, run %.1f us",
+            st.runs, (double)st.inst_ns / (double)st.runs / 1e3,
+            (double)st.ctx_ns / (double)st.runs / 1e3, (double)st.run_ns / (double)st.runs / 1e3);
+  cleanup();
+  return 0;
+
+fail_tls:
+  free(cert);
+  free(key);
+  cleanup();
+  return 1;
+}

@@ -1,0 +1,182 @@
+/* server.h — the WAGI HTTP server (`wagi --config modules.toml`).
+ *
+ * Public part (used by src/cli/main.c): srv_main runs the server from the
+ * command line and returns the process exit status; srv_usage prints the
+ * server flags; srv_is_server_arg tells main whether an argument starts a
+ * server invocation rather than a subcommand.
+ *
+ * The rest is shared by the server core's files:
+ *   server.c  command line, startup (§3), libmicrohttpd glue, shutdown
+ *   exec.c    one request: instance, WASI world, limits, watchdog, response
+ *   log.c     diagnostics, access log, per-route module.stderr files
+ * Request semantics live in route.h (routing), cgi.h (argv/env) and
+ * response.h (stdout -> HTTP response).
+ *
+ * Threads: libmicrohttpd runs one thread per connection; a request runs its
+ * module synchronously on that thread. One watchdog thread interrupts
+ * instances whose wall-clock deadline passed. Everything built at startup
+ * (modules, linkers, route table, env lists) is read-only afterwards.
+ */
+#ifndef WAGI_SRV_SERVER_H
+#define WAGI_SRV_SERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "wasm.h"
+#include "wasi/wasi.h"
+#include "config.h"
+#include "cgi.h"
+#include "response.h"
+#include "route.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Public: the command line --------------------------------------------- */
+
+/* Runs the server: parses argv (argv[0] is the program name; every other
+ * argument is a server flag), starts up (WAGI.md §3), serves until SIGINT or
+ * SIGTERM, then drains in-flight requests. Returns 0 after a clean shutdown,
+ * 1 on any startup error (printed to stderr; nothing is left listening). */
+int srv_main(int argc, char **argv);
+
+/* Prints the server's usage text (every flag, its default and env var). */
+void srv_usage(FILE *out);
+
+/* 1 if `arg` (argv[1] of `wagi`) is a server flag such as -c/--config. */
+int srv_is_server_arg(const char *arg);
+
+/* ---- Limits ------------------------------------------------------------------ */
+
+/* The limits one module runs under, resolved at startup from (highest
+ * first) its own modules.toml keys, the file's [limits] table, the command
+ * line, and config.h's built-in defaults (30 s, 256 MiB memory, 16 MiB
+ * output, 16 MiB request body). Concurrency defaults to 2 x online
+ * CPUs so that a burst cannot start hundreds of 256 MiB instances at once. Requests beyond the limit wait in a
+ * queue (at most SRV_QUEUE_FACTOR x the limit waiters, each at most
+ * SRV_QUEUE_WAIT_MS or the time limit if shorter); a full queue or a wait
+ * that runs out gives 503 with Retry-After: 1. */
+#define SRV_QUEUE_FACTOR 64u
+#define SRV_QUEUE_WAIT_MS 10000u
+
+typedef struct {
+  uint32_t timeout_ms;
+  uint32_t max_memory_pages;
+  uint64_t max_output;
+  uint64_t max_body;
+  uint32_t max_concurrency;
+} srv_run_limits;
+
+/* ---- One configured [[module]] entry ----------------------------------------- */
+
+/* The log file of one route entry (configured or from `_routes`). */
+typedef struct {
+  const srv_route *route;
+  int fd;
+} srv_route_log;
+
+typedef struct srv_module {
+  /* Borrowed from the config, which outlives the modules. */
+  const char *route;         /* configured route text (normalised) */
+  const char *path;          /* file the module came from (for messages) */
+  const char *entrypoint;    /* configured entrypoint ("_start") */
+  const char *argv_template; /* NULL = CGI default */
+  const char *host;          /* legacy per-module host, NULL = any */
+  wasm_module *module;       /* compiled once; shared by every request */
+  wasm_linker *linker;       /* WASI (+ outbound-HTTP hook), built once */
+  wasi_preopen *preopens;    /* volumes */
+  size_t npreopens;
+  const srv_module_config *cfg;   /* its modules.toml entry (borrowed) */
+  srv_env_list env_module;   /* the module's `environment` table */
+  srv_env_list env;          /* merged user variables (module < file < --env) */
+  srv_run_limits limits;
+
+  srv_route_log *logs;       /* one per route entry of this module */
+  size_t nlogs;
+  int parent_log_fd;         /* the configured route's file (`_routes` runs) */
+
+  /* Concurrency gate. */
+  pthread_mutex_t gate_lock;
+  pthread_cond_t gate_cond;
+  uint32_t running, waiting;
+} srv_module;
+
+/* ---- exec.c -------------------------------------------------------------------- */
+
+/* Starts the watchdog thread (once, before the first execution). Returns 0
+ * or -1 with a sentence in err. */
+int srv_watchdog_start(char *err, size_t errlen);
+/* Interrupts every running instance (shutdown after the drain period) and
+ * stops the watchdog thread. */
+void srv_watchdog_stop(void);
+void srv_watchdog_interrupt_all(void);
+
+/* Builds m->linker: WASI preview 1 plus the outbound-HTTP hook. Returns 0
+ * or -1 with a sentence in err. */
+int srv_module_link(srv_module *m, char *err, size_t errlen);
+
+/* Runs the module's `_routes` export (§4.3) if it has one: no args, env or
+ * stdin, stdout captured, stderr to the configured route's log file.
+ * Returns 0 with *out filled (empty when there is no `_routes`), or -1 with
+ * a sentence in err. */
+int srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errlen);
+
+/* What one execution produced. */
+typedef struct {
+  int status;              /* HTTP status to send */
+  srv_response resp;       /* valid when `parsed`: headers, body */
+  bool parsed;
+  wasi_ctx *ctx;           /* owns the stdout bytes resp.body points into */
+  char note[512];          /* short reason for the access log, "" if none */
+  uint64_t inst_ns;        /* time spent instantiating */
+} srv_exec_out;
+
+/* Runs route `r` (whose handler is an srv_module) for one request: waits for
+ * a concurrency slot, builds argv/env, instantiates, calls the entrypoint
+ * under the wall-clock limit, parses stdout. Always fills *out (a failure is
+ * a status such as 500/503/504 with an empty body); release it with
+ * srv_exec_out_free. */
+void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match *m,
+              const uint8_t *body, size_t body_len, srv_exec_out *out);
+void srv_exec_out_free(srv_exec_out *out);
+
+/* Counters for the shutdown summary and the benchmark. */
+typedef struct {
+  uint64_t runs;
+  uint64_t inst_ns;        /* sum of instantiate times */
+  uint64_t ctx_ns;         /* sum of wasi_ctx_new + argv/env times */
+  uint64_t run_ns;         /* sum of entrypoint run times */
+} srv_exec_stats;
+void srv_exec_stats_get(srv_exec_stats *out);
+
+/* ---- log.c --------------------------------------------------------------------- */
+
+/* One diagnostic line to stderr: "<time> wagi: <text>". */
+void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Access log to FILE ("-" = stderr, the default; "off" = none). */
+int srv_access_log_open(const char *path, char *err, size_t errlen);
+/* One access-log line: method, raw path, route, status, body bytes, ms. */
+void srv_access_log(const char *method, const char *path, size_t path_len,
+                    const char *route, int status, uint64_t bytes, double ms,
+                    const char *note);
+
+/* <log_dir>/<hex sha256(route_text)> into out (§5.5). */
+void srv_route_log_dir(const char *log_dir, const char *route_text, char *out,
+                       size_t cap);
+/* Creates the route's log directory and opens module.stderr for appending.
+ * Returns the fd, or -1 with a sentence in err. */
+int srv_route_log_open(const char *log_dir, const char *route_text, char *err,
+                       size_t errlen);
+/* One "<time> wagi: <text>" line into a route's module.stderr (fd < 0: no-op). */
+void srv_route_log_write(int fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#ifdef __cplusplus
+}
+#endif
+#endif

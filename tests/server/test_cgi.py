@@ -1,0 +1,268 @@
+"""What a module sees of its request (WAGI.md §5.2-5.4): every CGI variable
+for exact, prefix and `_routes` routes, HTTP_* naming, argv rules, stdin,
+and the user-variable precedence (--env, --env-file, `environment`)."""
+import pytest
+
+from conftest import WagiServer, module_entry, run_wagi
+
+CONSTANT = {
+    "AUTH_TYPE": "",
+    "GATEWAY_INTERFACE": "CGI/1.1",
+    "REMOTE_USER": "",
+    "SERVER_SOFTWARE": "WAGI/1",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+}
+CGI_NAMES = {"AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "GATEWAY_INTERFACE", "PATH_INFO",
+             "PATH_TRANSLATED", "QUERY_STRING", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_USER",
+             "REQUEST_METHOD", "SCRIPT_NAME", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
+             "SERVER_SOFTWARE", "X_FULL_URL", "X_MATCHED_ROUTE", "X_RAW_PATH_INFO"}
+
+
+@pytest.fixture(scope="module")
+def srv(modules, tmp_path_factory):
+    m = modules
+    cfg = "".join([
+        module_entry("/exact", m["env"]),
+        module_entry("/exact/", m["env"]),
+        module_entry("/prefix/...", m["env"]),
+        module_entry("/other", m["env"], entrypoint="other"),
+        module_entry("/argv/...", m["env"], argv="ruby /env.rb ${SCRIPT_NAME} ${ARGS}"),
+        module_entry("/dyn/...", m["routes"]),
+        module_entry("noslash", m["env"]),
+        module_entry("/...", m["env"]),
+    ])
+    s = WagiServer(tmp_path_factory.mktemp("cgi"), cfg).start()
+    yield s
+    s.stop()
+
+
+def env_of(srv, path, method="GET", **kw):
+    r = srv.request(method, path, **kw)
+    assert r.status == 200, r
+    return r.json()
+
+
+def test_exact_route_variables(srv):
+    j = env_of(srv, "/exact?a=1&b=2")
+    env = j["env"]
+    for k, v in CONSTANT.items():
+        assert env[k] == v, k
+    assert set(CGI_NAMES) <= set(env)
+    assert env["CONTENT_LENGTH"] == "0"
+    assert env["CONTENT_TYPE"] == ""
+    assert env["PATH_INFO"] == ""
+    assert env["PATH_TRANSLATED"] == ""
+    assert env["QUERY_STRING"] == "a=1&b=2"
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    assert env["REMOTE_HOST"] == "127.0.0.1"
+    assert env["REQUEST_METHOD"] == "GET"
+    assert env["SCRIPT_NAME"] == "/exact"
+    assert env["SERVER_NAME"] == "127.0.0.1"
+    assert env["SERVER_PORT"] == str(srv.port)
+    assert env["X_FULL_URL"] == f"http://127.0.0.1:{srv.port}/exact?a=1&b=2"
+    assert env["X_MATCHED_ROUTE"] == "/exact"
+    assert env["X_RAW_PATH_INFO"] == ""
+    assert env["HTTP_HOST"] == f"127.0.0.1:{srv.port}"
+    assert j["argv"] == ["/exact", "a=1", "b=2"]
+    assert j["handler"] == "main"
+
+
+def test_exact_trailing_slash_is_distinct(srv):
+    assert env_of(srv, "/exact/")["env"]["SCRIPT_NAME"] == "/exact/"
+    assert env_of(srv, "/exact/")["env"]["X_MATCHED_ROUTE"] == "/exact/"
+    # /exact/x matches neither exact route: it falls to the catch-all /...
+    assert env_of(srv, "/exact/x")["env"]["X_MATCHED_ROUTE"] == "/..."
+
+
+def test_prefix_route_variables(srv):
+    env = env_of(srv, "/prefix/a%3Bb/c%2Fd+e%20f?x=%41")["env"]
+    assert env["SCRIPT_NAME"] == "/prefix"
+    assert env["X_MATCHED_ROUTE"] == "/prefix/..."
+    assert env["X_RAW_PATH_INFO"] == "/a%3Bb/c%2Fd+e%20f"
+    assert env["PATH_INFO"] == "/a;b/c/d+e f"
+    assert env["PATH_TRANSLATED"] == "/a;b/c/d+e f"
+    assert env["QUERY_STRING"] == "x=%41"
+    assert env["X_FULL_URL"] == f"http://127.0.0.1:{srv.port}/prefix/a%3Bb/c%2Fd+e%20f?x=%41"
+    for path, rpi in [("/prefix", ""), ("/prefix/", "/"), ("/prefix/x/y", "/x/y")]:
+        e = env_of(srv, path)["env"]
+        assert e["X_RAW_PATH_INFO"] == rpi
+        assert e["PATH_INFO"] == rpi
+        assert e["SCRIPT_NAME"] == "/prefix"
+
+
+def test_path_info_invalid_utf8_is_replaced(srv):
+    env = env_of(srv, "/prefix/%C3%A9%FF")["env"]
+    assert env["PATH_INFO"] == "/\u00e9\ufffd"
+    assert env["X_RAW_PATH_INFO"] == "/%C3%A9%FF"
+
+
+def test_catch_all_route(srv):
+    env = env_of(srv, "/some/where")["env"]
+    assert env["SCRIPT_NAME"] == "/"
+    assert env["X_MATCHED_ROUTE"] == "/..."
+    assert env["X_RAW_PATH_INFO"] == "/some/where"
+    assert env_of(srv, "/prefixed")["env"]["X_MATCHED_ROUTE"] == "/..."
+
+
+def test_route_without_leading_slash_is_normalised(srv):
+    env = env_of(srv, "/noslash")["env"]
+    assert env["X_MATCHED_ROUTE"] == "/noslash"
+    assert env["SCRIPT_NAME"] == "/noslash"
+    assert "noslash" in srv.logs()   # the startup warning names the route
+
+
+def test_named_entrypoint(srv):
+    assert env_of(srv, "/other")["handler"] == "other"
+
+
+def test_dynamic_route_variables(srv):
+    j = env_of(srv, "/dyn/wildcard/x%20y")
+    assert j["handler"] == "wildcard"
+    env = j["env"]
+    assert env["X_MATCHED_ROUTE"] == "/dyn/wildcard/..."
+    assert env["SCRIPT_NAME"] == "/dyn/wildcard"
+    assert env["X_RAW_PATH_INFO"] == "/x%20y"
+    assert env["PATH_INFO"] == "/x y"
+    j = env_of(srv, "/dyn/exact")
+    assert j["handler"] == "exact"
+    assert j["env"]["SCRIPT_NAME"] == "/dyn/exact"
+    assert j["env"]["X_RAW_PATH_INFO"] == ""
+    j = env_of(srv, "/dyn/else")
+    assert j["handler"] == "main"
+    assert j["env"]["X_MATCHED_ROUTE"] == "/dyn/..."
+
+
+def test_http_headers(srv):
+    j = env_of(srv, "/exact", method="POST", body=b"hello body",
+               headers={"Content-Type": "text/x-test; charset=utf-8", "X-Test-Header": "hello",
+                        "Authorization": "Bearer secret", "Cookie": "a=b; c=d",
+                        "Accept-Language": "en"})
+    env = j["env"]
+    assert env["REQUEST_METHOD"] == "POST"
+    assert env["CONTENT_LENGTH"] == "10"
+    assert env["CONTENT_TYPE"] == "text/x-test; charset=utf-8"
+    assert env["HTTP_CONTENT_TYPE"] == "text/x-test; charset=utf-8"
+    assert env["HTTP_CONTENT_LENGTH"] == "10"
+    assert env["HTTP_X_TEST_HEADER"] == "hello"
+    assert env["HTTP_COOKIE"] == "a=b; c=d"
+    assert env["HTTP_ACCEPT_LANGUAGE"] == "en"
+    assert "HTTP_AUTHORIZATION" not in env
+    assert "HTTP_CONNECTION" not in env
+    assert j["stdin"] == "hello body"
+
+
+def test_corrupt_header_value(srv):
+    raw = (b"GET /exact HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bin: caf\xc3\xa9\r\n"
+           b"Connection: close\r\n\r\n")
+    resp = srv.raw(raw)
+    assert resp.startswith(b"HTTP/1.1 200"), resp[:200]
+    assert b'"HTTP_X_BIN": "CORRUPT VALUE"' in resp
+
+
+def test_repeated_request_header_last_wins(srv):
+    raw = (b"GET /exact HTTP/1.1\r\nHost: h\r\nX-Dup: one\r\nX-Dup: two\r\n"
+           b"Connection: close\r\n\r\n")
+    resp = srv.raw(raw)
+    assert resp.startswith(b"HTTP/1.1 200"), resp[:200]
+    assert b'"HTTP_X_DUP": "two"' in resp
+    assert b'"one"' not in resp
+
+
+def test_http10_without_host_uses_hostname(srv):
+    resp = srv.raw(b"GET /exact HTTP/1.0\r\n\r\n")
+    assert resp.startswith(b"HTTP/1.") and b" 200 " in resp.split(b"\r\n")[0], resp[:200]
+    assert b'"SERVER_NAME": "localhost"' in resp
+    assert b'"SERVER_PORT": "3000"' in resp
+    assert b'"SERVER_PROTOCOL": "HTTP/1.0"' in resp
+
+
+def test_host_header_sets_server_name(srv):
+    env = env_of(srv, "/exact", headers={"Host": "example.com"})["env"]
+    assert env["SERVER_NAME"] == "example.com"
+    assert env["SERVER_PORT"] == "3000"         # from the default --hostname
+    env = env_of(srv, "/exact", headers={"Host": "wagi.net:31337"})["env"]
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("wagi.net", "31337")
+    assert env["X_FULL_URL"] == "http://wagi.net:31337/exact"
+    env = env_of(srv, "/exact", headers={"Host": "[::1]:8080"})["env"]
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("[::1]", "8080")
+
+
+def test_argv_default(srv):
+    assert env_of(srv, "/exact")["argv"] == ["/exact"]
+    assert env_of(srv, "/exact?")["argv"] == ["/exact", ""]
+    assert env_of(srv, "/exact?a+b&&c%20d&")["argv"] == ["/exact", "a+b", "", "c%20d", ""]
+    assert env_of(srv, "/prefix/x/y?q")["argv"] == ["/prefix/x/y", "q"]
+
+
+def test_argv_template(srv):
+    assert env_of(srv, "/argv/?p1=v1&p2=v2")["argv"] == ["ruby", "/env.rb", "/argv/", "p1=v1",
+                                                          "p2=v2"]
+    assert env_of(srv, "/argv/x?a+b")["argv"] == ["ruby", "/env.rb", "/argv/x", "a+b"]
+    assert env_of(srv, "/argv")["argv"] == ["ruby", "/env.rb", "/argv"]
+
+
+def test_no_host_environment_leaks(srv):
+    env = env_of(srv, "/exact")["env"]
+    for k in ("PATH", "HOME", "USER", "PWD"):
+        assert k not in env
+
+
+# ---- user variables -------------------------------------------------------------
+
+def test_env_precedence(modules, server_factory, tmp_path):
+    envfile = tmp_path / "vars.env"
+    envfile.write_text("# comment\nA=file\nB=file\nC=file\nexport QUOTED=\"two words\"\n"
+                       "REQUEST_METHOD=file\n")
+    cfg = module_entry("/", modules["env"], environment={
+        "A": "mod", "B": "mod", "D": "mod", "SERVER_NAME": "mod", "HTTP_X_Y": "mod"})
+    s = server_factory(cfg, ["--env", "A=cli", "-e", "Q1=\"dq\"", "-e", "Q2='sq'",
+                             "-e", "HTTP_X_Y=cli", "-e", "EMPTY=", "--env-file", str(envfile)])
+    env = s.get("/", headers={"X-Y": "header"}).json()["env"]
+    assert env["A"] == "cli"           # --env > --env-file > environment
+    assert env["B"] == "file"          # --env-file > environment
+    assert env["C"] == "file"
+    assert env["D"] == "mod"
+    assert env["QUOTED"] == "two words"
+    assert env["Q1"] == "dq"
+    assert env["Q2"] == "sq"
+    assert env["EMPTY"] == ""
+    assert env["REQUEST_METHOD"] == "GET"    # CGI variables win
+    assert env["SERVER_NAME"] == "127.0.0.1"
+    assert env["HTTP_X_Y"] == "header"       # HTTP_* beats --env
+    env = s.get("/").json()["env"]
+    assert env["HTTP_X_Y"] == "cli"          # no header: the user variable shows
+
+
+def test_env_file_later_wins_and_env_beats_file(modules, server_factory, tmp_path):
+    f1 = tmp_path / "one.env"
+    f1.write_text("FIRST=1\nSECOND=2\n")
+    s = server_factory(module_entry("/", modules["env"]),
+                       ["--env-file", str(f1), "-e", "SECOND=two", "-e", "THIRD=3"])
+    env = s.get("/").json()["env"]
+    assert (env["FIRST"], env["SECOND"], env["THIRD"]) == ("1", "two", "3")
+
+
+def test_hostname_flag(modules, server_factory):
+    s = server_factory(module_entry("/", modules["env"]), ["--hostname", "example.com:1234"])
+    resp = s.raw(b"GET / HTTP/1.0\r\n\r\n")
+    assert b'"SERVER_NAME": "example.com"' in resp
+    assert b'"SERVER_PORT": "1234"' in resp
+    env = s.get("/", headers={"Host": "wagi.net"}).json()["env"]
+    assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("wagi.net", "1234")
+
+
+@pytest.mark.parametrize("bad", ["FOO", "=bar"])
+def test_bad_env_flag_refused(modules, tmp_path, bad):
+    cfg = tmp_path / "modules.toml"
+    cfg.write_text(module_entry("/", modules["env"]))
+    p = run_wagi(["--config", cfg, "--listen", "127.0.0.1:1", "-e", bad])
+    assert p.returncode != 0
+    assert bad in p.stderr or "env" in p.stderr.lower()
+
+
+def test_missing_env_file_refused(modules, tmp_path):
+    cfg = tmp_path / "modules.toml"
+    cfg.write_text(module_entry("/", modules["env"]))
+    p = run_wagi(["--config", cfg, "--listen", "127.0.0.1:1", "--env-file", tmp_path / "nope.env"])
+    assert p.returncode != 0
+    assert "nope.env" in p.stderr

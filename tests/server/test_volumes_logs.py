@@ -1,0 +1,128 @@
+"""Volumes (WAGI.md §8): readable, writable, sandboxed; module stderr logs
+under <log-dir>/<sha256(route)>/module.stderr (§5.5)."""
+import hashlib
+import os
+import time
+
+import pytest
+
+from conftest import WagiServer, module_entry
+
+
+@pytest.fixture(scope="module")
+def world(modules, tmp_path_factory):
+    base = tmp_path_factory.mktemp("vol")
+    vol = base / "vol"
+    (vol / "sub").mkdir(parents=True)
+    (vol / "hello.txt").write_text("hello from the volume\n")
+    (vol / "sub" / "deep.txt").write_text("deep\n")
+    (base / "secret.txt").write_text("TOP SECRET\n")
+    os.symlink("../secret.txt", vol / "escape-link")
+    os.symlink("/etc/hostname", vol / "abs-link")
+    other = base / "other"
+    other.mkdir()
+    (other / "o.txt").write_text("other volume\n")
+    m = modules["behave"]
+    cfg = "".join([
+        module_entry("/read", m, entrypoint="readfile",
+                     volumes={"/data": str(vol), "/other": str(other)}),
+        module_entry("/write", m, entrypoint="writefile", volumes={"/data": str(vol)}),
+        module_entry("/novol", m, entrypoint="readfile"),
+        module_entry("/missingvol", m, entrypoint="readfile",
+                     volumes={"/gone": str(base / "does-not-exist"), "/data": str(vol)}),
+        module_entry("/log/...", m, entrypoint="stderr_marker"),
+        module_entry("/", m, entrypoint="stderr_marker"),
+        module_entry("/trap", m, entrypoint="trap"),
+    ])
+    s = WagiServer(base / "srv", cfg).start()
+    yield s, vol, base
+    s.stop()
+
+
+def read(s, path, route="/read"):
+    return s.get(f"{route}?{path}")
+
+
+def test_volume_readable(world):
+    s, _, _ = world
+    r = read(s, "/data/hello.txt")
+    assert (r.status, r.body) == (200, b"hello from the volume\n")
+    assert read(s, "/data/sub/deep.txt").body == b"deep\n"
+    assert read(s, "/other/o.txt").body == b"other volume\n"
+    assert read(s, "/data/sub/../hello.txt").body == b"hello from the volume\n"
+
+
+@pytest.mark.parametrize("path", ["/data/../secret.txt", "/data/sub/../../secret.txt",
+                                  "/data/escape-link", "/data/abs-link", "/etc/passwd",
+                                  "/secret.txt", "../secret.txt"])
+def test_volume_sandboxed(world, path):
+    s, _, _ = world
+    r = read(s, path)
+    assert r.status == 403, r
+    assert b"TOP SECRET" not in r.body
+    assert b"open failed" in r.body
+
+
+def test_no_volumes_no_files(world):
+    s, _, _ = world
+    r = read(s, "/data/hello.txt", route="/novol")
+    assert r.status == 403
+
+
+def test_missing_volume_dir_is_skipped(world):
+    s, _, _ = world
+    r = read(s, "/data/hello.txt", route="/missingvol")
+    assert (r.status, r.body) == (200, b"hello from the volume\n")
+
+
+def test_volume_writable_and_contained(world):
+    s, vol, base = world
+    r = s.get("/write?/data/new.txt")
+    assert r.status == 200, r
+    assert (vol / "new.txt").read_text() == "written by wasm\n"
+    r = s.get("/write?/data/../escaped.txt")
+    assert r.status == 403
+    assert not (base / "escaped.txt").exists()
+
+
+def log_file(s, route):
+    return s.log_dir / hashlib.sha256(route.encode()).hexdigest() / "module.stderr"
+
+
+def wait_for(path, text, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_stderr_goes_to_route_log(world):
+    s, _, _ = world
+    r = s.get("/log/x?marker-one")
+    assert r.status == 200
+    assert b"stderr-marker" not in r.body      # stderr never reaches the client
+    f = log_file(s, "/log/...")
+    assert wait_for(f, "stderr-marker marker-one"), (f, s.logs())
+    r = s.get("/log?marker-two")
+    assert wait_for(f, "stderr-marker marker-two")
+    assert "marker-one" in f.read_text()       # appended, not truncated
+
+
+def test_root_route_log_dir_name(world):
+    s, _, _ = world
+    assert s.get("/?root-marker").status == 200
+    f = s.log_dir / "8a5edab282632443219e051e4ade2d1d5bbc671c781051bf1437897cbdfea0f1" / "module.stderr"
+    assert wait_for(f, "stderr-marker root-marker"), list(s.log_dir.iterdir())
+
+
+def test_log_dir_flag_is_used_and_created(modules, tmp_path):
+    logs = tmp_path / "nested" / "logs"
+    s = WagiServer(tmp_path / "s", module_entry("/", modules["behave"], entrypoint="stderr_marker"),
+                   log_dir=logs).start()
+    try:
+        assert s.get("/?made").status == 200
+        assert wait_for(log_file(s, "/"), "stderr-marker made")
+    finally:
+        s.stop()
