@@ -206,7 +206,7 @@ san: setup
 	@rm -rf build-san/test-logs && mkdir -p build-san/test-logs
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
-	  run-unit run-spectest run-fuzz
+	  run-unit run-spectest run-fuzz run-wasitest
 	@bash scripts/test-summary.sh build-san/test-logs
 
 bench: setup $(BENCH_BIN)

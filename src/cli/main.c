@@ -44,7 +44,8 @@ static void usage(FILE *out) {
           "  --help                          this text\n"
           "  --version                       version\n"
           "\n"
-          "exit status: 0 success, 1 error (usage, file, invalid module, link), 2 trap\n",
+          "exit status: 0 success, 1 error (usage, file, invalid module, link),\n"
+          "2 trap in invoke (run: the module's exit code, 134 on a trap)\n",
           prog);
 }
 

@@ -8,11 +8,12 @@
  * made only of the --env pairs (nothing inherited: the host's environment
  * may hold secrets) and one preopened directory per --dir.
  *
- * Exit status: the module's proc_exit code, 0 when _start returns, 1 for
- * any error before the module ran (usage, unreadable or invalid module,
- * link error naming the missing import, bad preopen), 134 for a trap (what
- * wasmtime and a SIGABRT'd native program give, so `abort()` in a guest
- * looks the same as in a native build).
+ * Exit status: the module's proc_exit code (0..125 pass through; others
+ * are reported and give 1), 0 when _start returns, 1 for any error before
+ * the module ran (usage, unreadable or invalid module, link error naming
+ * the missing import, bad preopen), 134 for a trap (what wasmtime and a
+ * SIGABRT'd native program give, so `abort()` in a guest looks the same as
+ * in a native build).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -44,8 +45,8 @@ static void run_usage(FILE *out) {
           "  --max-memory PAGES    cap linear memory at PAGES 64 KiB pages\n"
           "  --                    end of options\n"
           "\n"
-          "exit status: the module's exit code (proc_exit) or 0 when _start\n"
-          "returns; 1 on an error before the module ran; 134 on a trap\n");
+          "exit status: the module's exit code (proc_exit, 0..125) or 0 when\n"
+          "_start returns; 1 on an error before the module ran; 134 on a trap\n");
 }
 
 /* Reads a whole regular file (or pipe) into a malloc'd buffer; prints the
@@ -57,9 +58,13 @@ static uint8_t *slurp(const char *path, size_t *len) {
     return NULL;
   }
   struct stat st;
-  if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "wagi: %s: %s\n", path,
-            S_ISDIR(st.st_mode) ? "is a directory, not a .wasm file" : strerror(errno));
+  if (fstat(fileno(f), &st) != 0) {
+    fprintf(stderr, "wagi: cannot stat %s: %s\n", path, strerror(errno));
+    fclose(f);
+    return NULL;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "wagi: %s is a directory, not a .wasm file\n", path);
     fclose(f);
     return NULL;
   }

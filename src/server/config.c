@@ -38,6 +38,12 @@ static void module_context(const loader *L, char *buf, size_t cap) {
     snprintf(buf, cap, "module %zu: ", L->mod->index + 1);
 }
 
+/* Messages quote values from the file: keep them on one printable line. */
+static void one_line(char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 static int fail_at(loader *L, srv_config_status st, uint32_t line, uint32_t col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
@@ -54,6 +60,7 @@ static int fail_at(loader *L, srv_config_status st, uint32_t line, uint32_t col,
     vsnprintf(L->err + k, L->errlen - (size_t)k, fmt, ap);
     va_end(ap);
   }
+  one_line(L->err);
   return -1;
 }
 
@@ -74,6 +81,7 @@ static int warn_at(loader *L, uint32_t line, uint32_t col, const char *fmt, ...)
   char *w = malloc(need);
   if (!w) return NOMEM(L);
   snprintf(w, need, "%s:%u:%u: warning: %s%s", L->filename, line, col, ctx, msg);
+  one_line(w);
   srv_config *c = L->cfg;
   char **nw = realloc(c->warnings, (c->n_warnings + 1) * sizeof *nw);
   if (!nw) {
@@ -447,7 +455,8 @@ static int read_environment(loader *L, const toml_value *t, srv_module_config *m
     const toml_entry *e = toml_table_entry(t, i);
     srv_env_var *ev = &m->environment[m->n_environment];
     if (e->key_len == 0)
-      return fail_at(L, SRV_CONFIG_ERR_INVALID, e->line, e->col, "environment: variable names must not be empty");
+      return fail_at(L, SRV_CONFIG_ERR_INVALID, e->line, e->col,
+                     "environment: variable names must not be empty");
     if (memchr(e->key, 0, e->key_len) || strchr(e->key, '='))
       return fail_at(L, SRV_CONFIG_ERR_INVALID, e->line, e->col,
                      "environment: variable name \"%.100s\" must not contain '=' or NUL", e->key);
@@ -505,7 +514,8 @@ static int read_module(loader *L, const toml_value *t, srv_module_config *m) {
     r[0] = '/';
     memcpy(r + 1, route, n + 1);
     m->route = r;
-    rc = warn_at(L, rv->line, rv->col, "route \"%.100s\" does not start with '/'; using \"%.100s\"", route, r);
+    rc = warn_at(L, rv->line, rv->col, "route \"%.100s\" does not start with '/'; using \"%.100s\"",
+                 route, r);
     free(route);
     if (rc < 0) return -1;
   } else {
@@ -570,7 +580,8 @@ static int read_config(loader *L, const toml_value *root) {
       const toml_entry *e = toml_table_entry(lim, i);
       bool known = false;
       for (size_t k = 0; k < sizeof limit_keys / sizeof limit_keys[0]; k++)
-        if (e->key_len == strlen(limit_keys[k]) && memcmp(e->key, limit_keys[k], e->key_len) == 0) known = true;
+        if (e->key_len == strlen(limit_keys[k]) && memcmp(e->key, limit_keys[k], e->key_len) == 0)
+          known = true;
       if (!known && warn_at(L, e->line, e->col, "unknown key '%.100s' in [limits] ignored", e->key) < 0)
         return -1;
     }
@@ -582,7 +593,8 @@ static int read_config(loader *L, const toml_value *root) {
 
   const toml_value *mods = toml_table_get(root, "module");
   if (!mods)
-    return fail_at(L, SRV_CONFIG_ERR_INVALID, 1, 1, "no [[module]] entries: the module map needs at least one");
+    return fail_at(L, SRV_CONFIG_ERR_INVALID, 1, 1,
+                   "no [[module]] entries: the module map needs at least one");
   if (mods->kind != TOML_ARRAY)
     return INVALID(L, mods, "'module' must be an array of tables ([[module]]), not %s %s",
                    mods->kind == TOML_INTEGER ? "an" : "a", toml_kind_name(mods->kind));
@@ -673,7 +685,8 @@ srv_config_status srv_config_load(const char *path, srv_config **out, char *err,
   if (fstat(fd, &st) < 0) IOFAIL("%s: cannot stat: %s", path, strerror(errno));
   if (!S_ISREG(st.st_mode)) IOFAIL("%s: not a regular file", path);
   if ((uint64_t)st.st_size > SRV_CONFIG_MAX_FILE_SIZE)
-    IOFAIL("%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size, SRV_CONFIG_MAX_FILE_SIZE);
+    IOFAIL("%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size,
+           SRV_CONFIG_MAX_FILE_SIZE);
   size_t cap = (size_t)st.st_size + 1, n = 0;
   buf = malloc(cap);
   if (!buf) {
@@ -684,7 +697,8 @@ srv_config_status srv_config_load(const char *path, srv_config **out, char *err,
   /* read to EOF (the file may change size under us): never past the limit */
   for (;;) {
     if (n == cap) {
-      if (cap > SRV_CONFIG_MAX_FILE_SIZE) IOFAIL("%s: file too large (limit %zu bytes)", path, SRV_CONFIG_MAX_FILE_SIZE);
+      if (cap > SRV_CONFIG_MAX_FILE_SIZE)
+        IOFAIL("%s: file too large (limit %zu bytes)", path, SRV_CONFIG_MAX_FILE_SIZE);
       char *nb = realloc(buf, cap * 2);
       if (!nb) IOFAIL("%s: out of memory", path);
       buf = nb;

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -420,12 +421,27 @@ int srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errl
   }
   char note[512] = "";
   uint64_t ins;
+  /* Only a module exporting `_routes` must instantiate at startup (§4.3); for
+   * the others an instantiation failure is a 500 per request (§6.3), which
+   * a trial instantiation announces now as a warning. */
+  bool has_routes = false;
+  for (uint32_t i = 0, n = wasm_module_export_count(m->module); i < n; i++) {
+    wasm_export_desc d;
+    wasm_module_export(m->module, i, &d);
+    if (d.kind == WASM_EXTERN_FUNC && strcmp(d.name, "_routes") == 0) has_routes = true;
+  }
   int st = run_once(m, "_routes", ctx, true, note, sizeof note, &ins);
   int rc = 0;
   if (st < 0) {
     rc = 0;   /* no `_routes` export */
+  } else if (st != 0 && !has_routes) {
+    fprintf(stderr, "wagi: warning: route %s (module %s): %s; every request to it will get 500\n",
+            m->route, m->path, note);
   } else if (st != 0) {
-    snprintf(err, errlen, "_routes failed: %.400s", note);
+    if (strncmp(note, "instantiation failed", 20) == 0)
+      snprintf(err, errlen, "%.450s", note);
+    else
+      snprintf(err, errlen, "_routes failed: %.400s", note);
     rc = -1;
   } else {
     size_t len;

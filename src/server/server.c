@@ -240,7 +240,7 @@ static int parse_args(int argc, char **argv) {
        * not a flag is another NAME=VALUE. */
       for (;;) {
         if (srv_env_parse_assignment(val, &o->env, err, sizeof err) != 0) {
-          fail("--env %s: %s", val, err);
+          fail("%s", err);
           return -1;
         }
         if (i + 1 < argc && argv[i + 1][0] != '-') val = argv[++i];
@@ -674,18 +674,18 @@ static int mkdirs(const char *path, char *err, size_t errlen) {
     if (*p != '/') continue;
     *p = 0;
     if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-      snprintf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
+      snprintf(err, errlen, "cannot create %.1000s: %s", buf, strerror(errno));
       return -1;
     }
     *p = '/';
   }
   if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-    snprintf(err, errlen, "cannot create log directory %s: %s", buf, strerror(errno));
+    snprintf(err, errlen, "cannot create log directory %.1000s: %s", buf, strerror(errno));
     return -1;
   }
   struct stat st;
   if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    snprintf(err, errlen, "log directory %s is not a directory", buf);
+    snprintf(err, errlen, "log directory %.1000s is not a directory", buf);
     return -1;
   }
   return 0;
@@ -1157,7 +1157,7 @@ int srv_main(int argc, char **argv) {
       MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_CONNECTION_LIMIT,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_IDLE_TIMEOUT_S,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
       MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
       MHD_OPTION_ARRAY, tls_opts,
       MHD_OPTION_END);

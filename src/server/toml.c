@@ -653,7 +653,8 @@ static int parse_key(parser *ps, keypath *kp) {
     skip_ws(ps);
     pos at = here(ps);
     sbuf b = {0};
-    if (at_eof(ps) || at_newline(ps)) return FAIL(ps, "expected a key, found %s", at_eof(ps) ? "end of file" : "end of line");
+    if (at_eof(ps) || at_newline(ps))
+      return FAIL(ps, "expected a key, found %s", at_eof(ps) ? "end of file" : "end of line");
     char c = *ps->p;
     int rc;
     if (c == '"' || c == '\'') {

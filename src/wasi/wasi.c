@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -230,8 +231,8 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
   }
   for (size_t i = 0; i < cfg->npreopens; i++) {
     const wasi_preopen *p = &cfg->preopens[i];
-    if (!p->host_path || !p->guest_path) {
-      errf(errbuf, errlen, "wasi: preopen %zu has a NULL path", i);
+    if (!p->guest_path) {
+      errf(errbuf, errlen, "wasi: preopen %zu has a NULL guest path", i);
       return WASI_ERR_ARG;
     }
     pbytes += strlen(p->guest_path) + 1;
@@ -287,16 +288,25 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     const wasi_preopen *p = &cfg->preopens[i];
     size_t n = strlen(p->guest_path) + 1;
     memcpy(s, p->guest_path, n);
-    int fd = open(p->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd, borrowed = 0;
+    if (p->host_path) {
+      fd = open(p->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } else {
+      /* Not checked further: a syscall per request is what host_fd saves;
+       * a bad fd only makes the guest's calls fail. */
+      fd = p->host_fd;
+      borrowed = 1;
+      if (fd < 0) errno = EBADF;
+    }
     if (fd < 0) {
       int e = errno;
       if (cfg->flags & WASI_SKIP_BAD_PREOPENS) {
-        add_warning(ctx, "wasi: skipping volume %s -> %s: %s", p->host_path, p->guest_path,
-                    strerror(e));
+        add_warning(ctx, "wasi: skipping volume %s -> %s: %s",
+                    p->host_path ? p->host_path : "(fd)", p->guest_path, strerror(e));
         continue;
       }
-      errf(errbuf, errlen, "wasi: cannot open directory %s (for %s): %s", p->host_path,
-           p->guest_path, strerror(e));
+      errf(errbuf, errlen, "wasi: cannot open directory %s (for %s): %s",
+           p->host_path ? p->host_path : "(fd)", p->guest_path, strerror(e));
       wasi_ctx_free(ctx);
       return WASI_ERR_PREOPEN;
     }
@@ -305,19 +315,21 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     f.kind = FD_HOST;
     f.filetype = FT_DIRECTORY;
     f.host = fd;
+    f.borrowed = (uint8_t)borrowed;
     f.read_only = p->read_only ? 1 : 0;
     f.base = R_DIR_BASE;
     f.inh = R_ALL;
-    if (f.read_only) {
-      f.base &= ~R_WRITE_SET;
-      f.inh &= ~R_WRITE_SET;
-    }
+    /* Read-only: the preopen itself has no write right, but its inheriting
+     * rights stay whole so that wasi-libc asks for FD_WRITE on an O_WRONLY
+     * open and path_open can refuse it there, with EROFS, as a read-only
+     * mount would (instead of granting a write-less fd that fails later). */
+    if (f.read_only) f.base &= ~R_WRITE_SET;
     f.prestat = s;
     f.prestat_len = (uint32_t)(n - 1);
     s += n;
     uint32_t num;
     if (wasi_fd_install(ctx, &f, &num) != WASI_ESUCCESS) {
-      close(fd);
+      if (!borrowed) close(fd);
       errf(errbuf, errlen, "wasi: out of memory");
       wasi_ctx_free(ctx);
       return WASI_ERR_NOMEM;
@@ -601,27 +613,34 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
   if (nsubs == 0 || nsubs > WASI_POLL_MAX) RET(WASI_EINVAL);
   if (!gm_ok(&m, in, ssz * nsubs) || !gm_ok(&m, outp, 32ull * nsubs) || !gm_ok(&m, nevp, 4))
     RET(WASI_EFAULT);
+  /* Subscriptions are copied out first: the guest may let the event array
+   * overlap them, and events written early must not change what is read
+   * later (at most one event per subscription, so nev <= nsubs). */
   struct pollfd *pfd = malloc(sizeof *pfd * nsubs);
   uint32_t *pidx = malloc(sizeof *pidx * nsubs);
-  if (!pfd || !pidx) {
+  uint8_t *copy = malloc(ssz * nsubs);
+  if (!pfd || !pidx || !copy) {
     free(pfd);
     free(pidx);
+    free(copy);
     RET(WASI_ENOMEM);
   }
+  memcpy(copy, m.base + in, ssz * nsubs);
+  const gmem sm = {copy, ssz * nsubs};
   uint32_t npfd = 0, nev = 0;
   uint64_t now = now_ns(CLOCK_MONOTONIC);
   uint64_t deadline = UINT64_MAX;
   int immediate = 0;
   /* Pass 1: immediate results and the earliest clock deadline. */
   for (uint32_t i = 0; i < nsubs; i++) {
-    uint64_t s = in + ssz * i;
-    uint64_t ud = gm_u64(&m, s);
-    uint8_t tag = m.base[s + 8];
+    uint64_t s = ssz * i;
+    uint64_t ud = gm_u64(&sm, s);
+    uint8_t tag = copy[s + 8];
     if (tag == EV_CLOCK) {
       uint64_t c = s + (unstable ? 24 : 16);
-      uint32_t id = gm_u32(&m, c);
-      uint64_t timeout = gm_u64(&m, c + 8);
-      uint16_t fl = gm_u16(&m, c + 24);
+      uint32_t id = gm_u32(&sm, c);
+      uint64_t timeout = gm_u64(&sm, c + 8);
+      uint16_t fl = gm_u16(&sm, c + 24);
       clockid_t hc;
       if (!host_clock(id, &hc)) {
         put_event(&m, outp + 32ull * nev++, ud, WASI_EINVAL, EV_CLOCK, 0, 0);
@@ -637,7 +656,7 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
       }
       if (d < deadline) deadline = d;
     } else if (tag == EV_FD_READ || tag == EV_FD_WRITE) {
-      uint32_t fdn = gm_u32(&m, s + 16);
+      uint32_t fdn = gm_u32(&sm, s + 16);
       wasi_fd *f;
       wasi_errno e = wasi_fd_get(ctx, fdn, R_POLL_FD_READWRITE, &f);
       if (e) {
@@ -684,45 +703,51 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
       int e = errno;
       free(pfd);
       free(pidx);
+      free(copy);
       RET(wasi_errno_from_host(e));
     }
     if (r > 0 || immediate || (!forever && wait == left && r == 0)) break;
     if (__atomic_load_n(&ctx->interrupted, __ATOMIC_RELAXED)) {
       free(pfd);
       free(pidx);
+      free(copy);
       wasm_instance_set_trap_detail(caller, 0, "interrupted in poll_oneoff");
       return WASM_TRAP_INTERRUPTED;
     }
   }
   for (uint32_t k = 0; k < npfd; k++) {
     if (!pfd[k].revents) continue;
-    uint64_t s = in + ssz * pidx[k];
-    uint8_t tag = m.base[s + 8];
+    uint64_t s = ssz * pidx[k];
+    uint8_t tag = copy[s + 8];
     uint16_t err = (pfd[k].revents & POLLNVAL) ? WASI_EBADF : 0;
     uint16_t fl = (pfd[k].revents & POLLHUP) ? 1 : 0;
-    put_event(&m, outp + 32ull * nev++, gm_u64(&m, s), err, tag, 0, fl);
+    int avail = 0;
+    if (tag == EV_FD_READ && !err && ioctl(pfd[k].fd, FIONREAD, &avail) != 0) avail = 0;
+    put_event(&m, outp + 32ull * nev++, gm_u64(&sm, s), err, tag,
+              avail > 0 ? (uint64_t)avail : 0, fl);
   }
   uint64_t cur = now_ns(CLOCK_MONOTONIC);
   if (deadline != UINT64_MAX && deadline <= cur) {
     for (uint32_t i = 0; i < nsubs; i++) {
-      uint64_t s = in + ssz * i;
-      if (m.base[s + 8] != EV_CLOCK) continue;
+      uint64_t s = ssz * i;
+      if (copy[s + 8] != EV_CLOCK) continue;
       uint64_t c = s + (unstable ? 24 : 16);
       clockid_t hc;
-      if (!host_clock(gm_u32(&m, c), &hc)) continue;   /* already reported */
-      uint64_t timeout = gm_u64(&m, c + 8);
+      if (!host_clock(gm_u32(&sm, c), &hc)) continue;   /* already reported */
+      uint64_t timeout = gm_u64(&sm, c + 8);
       uint64_t d;
-      if (gm_u16(&m, c + 24) & 1) {
+      if (gm_u16(&sm, c + 24) & 1) {
         uint64_t cn = now_ns(hc);
         d = timeout <= cn ? 0 : cur + (timeout - cn);
       } else {
         d = timeout > UINT64_MAX - now ? UINT64_MAX : now + timeout;
       }
-      if (d <= cur) put_event(&m, outp + 32ull * nev++, gm_u64(&m, s), 0, EV_CLOCK, 0, 0);
+      if (d <= cur) put_event(&m, outp + 32ull * nev++, gm_u64(&sm, s), 0, EV_CLOCK, 0, 0);
     }
   }
   free(pfd);
   free(pidx);
+  free(copy);
   gm_w32(&m, nevp, nev);
   RET(WASI_ESUCCESS);
 }

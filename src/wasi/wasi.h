@@ -22,7 +22,8 @@
  * stdin buffer is NOT copied: it is borrowed and must outlive the ctx). Host
  * fds given for stdin/stdout/stderr are borrowed (never closed by the ctx).
  * Preopened directories are opened by wasi_ctx_new (one open() per preopen
- * per ctx) and closed by wasi_ctx_free, as is every file the guest opened.
+ * per ctx, unless the embedder passes an open host_fd) and closed by
+ * wasi_ctx_free, as is every file the guest opened.
  * A ctx is used by one instance at a time (no internal locking); different
  * ctxs may run concurrently on different threads.
  *
@@ -38,15 +39,19 @@
  *  - path_symlink stores a relative target verbatim (it may dangle, and
  *    nothing ever follows it out of the sandbox); an absolute target is
  *    refused with WASI_EPERM and a relative one that lexically climbs above
- *    the preopen from where the link is made with WASI_ENOTCAPABLE (both as
- *    node's WASI does), so that no escaping link is left on disk for host
- *    tools to trip over.
+ *    the directory fd (usually the preopen) from where the link is made with
+ *    WASI_ENOTCAPABLE (both as node's WASI does), so that no escaping link
+ *    is left on disk for host tools to trip over. Every directory fd is its
+ *    own root: paths through a subdirectory fd cannot climb above it.
  *  - path_link resolves both paths beneath their dirs; the source is never
  *    followed out of the sandbox (ENOTCAPABLE).
  *  - Read-only preopens (and everything opened through them) lack every
  *    write right; any call needing one fails with WASI_EROFS (69) rather
  *    than ENOTCAPABLE, so the module's error message says what happened.
- *    A missing right on a writable tree gives WASI_ENOTCAPABLE.
+ *    path_open asking for FD_WRITE there fails with EROFS at once (their
+ *    inheriting rights stay whole so that wasi-libc does ask); other write
+ *    rights in the request are silently dropped. A missing right on a
+ *    writable tree gives WASI_ENOTCAPABLE.
  *  - Captured stdout/stderr: a write beyond the cap writes what fits, then
  *    fails with WASI_EFBIG (22); wasi_ctx_stdout_truncated() reports it.
  *  - proc_exit(code) ends the instance only: the host function returns
@@ -144,6 +149,12 @@ typedef struct {
   const char *host_path;   /* directory on the host (relative to the CWD ok) */
   const char *guest_path;  /* name the guest sees, e.g. "/" or "/data" */
   int read_only;           /* nonzero: no write rights anywhere beneath */
+  /* Used only when host_path is NULL: a directory fd the embedder opened
+   * once (e.g. at startup) and keeps open while ctxs use it. Many ctxs may
+   * share it concurrently: the ctx never closes it, never changes its flags
+   * or offset (fd_readdir reads through a private fd). Saves the open()
+   * per request, but a directory replaced on disk is not seen. */
+  int host_fd;
 } wasi_preopen;
 
 /* wasi_ctx_new flags. */
@@ -187,8 +198,9 @@ typedef struct wasi_ctx wasi_ctx;
  * WASI_ERR_* and writes a sentence into errbuf (may be NULL); *out is
  * written only on success. With WASI_SKIP_BAD_PREOPENS a preopen that cannot
  * be opened is skipped (later preopens take its fd number) and described in
- * wasi_ctx_warnings(). Cost: a few small allocations plus one open() per
- * preopen. */
+ * wasi_ctx_warnings(). Cost: two allocations (~0.5 us) plus one open()
+ * per preopen given by host_path (~5 us each here; share a host_fd to
+ * avoid it). */
 wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out,
                          char *errbuf, size_t errlen);
 /* Close every fd the ctx opened and free it. NULL is fine. */
@@ -220,11 +232,14 @@ int wasi_ctx_exited(const wasi_ctx *ctx, int32_t *code);
 /* Finds the ctx of the instance making a call. */
 typedef wasi_ctx *(*wasi_get_ctx_fn)(wasm_instance *caller, void *arg);
 
-/* Define every wasi_snapshot_preview1 and wasi_unstable function on `l`
- * (once per linker; the linker may then serve any number of instances,
- * concurrently). get_ctx NULL means wasm_instance_user_data(caller) is the
- * wasi_ctx. A call whose ctx is NULL (or that comes from no instance) traps
- * with WASM_TRAP_HOST. Returns WASM_OK or the linker's error. */
+/* Define every wasi_snapshot_preview1 function, and the wasi_unstable ones
+ * (all but sock_accept, which it lacks; its fd_seek whence values and its
+ * filestat / subscription layouts are honoured), on `l`. Once per linker;
+ * the linker may then serve any number of instances, concurrently.
+ * get_ctx NULL means wasm_instance_user_data(caller) is the wasi_ctx. A call
+ * whose ctx is NULL (or that comes from no instance) traps with
+ * WASM_TRAP_HOST. Returns WASM_OK or the linker's error (WASM_ERR_NOMEM
+ * past 64 distinct (get_ctx, arg) pairs in the process). */
 wasm_status wasi_define(wasm_linker *l, wasi_get_ctx_fn get_ctx, void *arg);
 
 /* Call the exported function `entry` (signature "->", e.g. "_start" or a

@@ -53,6 +53,7 @@ wasi_errno wasi_fd_install(wasi_ctx *ctx, const wasi_fd *f, uint32_t *out) {
 
 void wasi_fd_release(wasi_fd *f) {
   if (f->kind == FD_HOST && !f->borrowed && f->host >= 0) close(f->host);
+  if (f->rd_fd1) close(f->rd_fd1 - 1);
   memset(f, 0, sizeof *f);
   f->kind = FD_FREE;
   f->host = -1;
@@ -545,17 +546,27 @@ WASI_HOSTFN(fd_readdir) {
   uint64_t cookie = a[3];
   if (!gm_ok(&m, buf, blen) || !gm_ok(&m, resp, 4)) RET(WASI_EFAULT);
   if (f->kind != FD_HOST) RET(WASI_ENOTDIR);
+  int hfd = f->host;
+  if (f->borrowed) {
+    /* A shared preopen: its file offset belongs to every ctx using it. */
+    if (!f->rd_fd1) {
+      int p = openat(f->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (p < 0) RET(wasi_errno_from_host(errno));
+      f->rd_fd1 = p + 1;
+    }
+    hfd = f->rd_fd1 - 1;
+  }
   uint64_t idx = 0;
   off_t pos = 0;
   if (cookie != 0 && cookie == f->rd_cookie) {
     idx = cookie;
     pos = (off_t)f->rd_pos;
   }
-  if (lseek(f->host, pos, SEEK_SET) < 0) RET(wasi_errno_from_host(errno));
+  if (lseek(hfd, pos, SEEK_SET) < 0) RET(wasi_errno_from_host(errno));
   _Alignas(8) char kbuf[8192];
   uint32_t used = 0;
   while (used < blen) {
-    long n = syscall(SYS_getdents64, f->host, kbuf, sizeof kbuf);
+    long n = syscall(SYS_getdents64, hfd, kbuf, sizeof kbuf);
     if (n < 0) {
       if (errno == EINTR) continue;
       RET(wasi_errno_from_host(errno));
@@ -576,7 +587,7 @@ WASI_HOSTFN(fd_readdir) {
       uint8_t ft = dt_to_ft(d->d_type);
       if (d->d_type == DT_UNKNOWN) {
         struct stat st;
-        if (fstatat(f->host, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        if (fstatat(hfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
           ft = wasi_filetype_of_mode(st.st_mode);
       }
       uint8_t hdr[24];

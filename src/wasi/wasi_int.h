@@ -116,7 +116,7 @@ typedef struct {
   uint64_t base, inh;       /* rights */
   const char *prestat;      /* guest path of a preopen (in ctx->strings), or NULL */
   uint32_t prestat_len;
-  uint32_t pad_;
+  int rd_fd1;               /* borrowed dir: private fd for fd_readdir, + 1 (0 = none) */
   outbuf *out;              /* FD_OUTBUF */
   uint64_t rd_cookie;       /* fd_readdir: a cookie it handed out ... */
   int64_t rd_pos;           /* ... and the kernel position of that entry */

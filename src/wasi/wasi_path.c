@@ -68,7 +68,12 @@ typedef struct {
   int small[16];
 } fdstack;
 
+/* The walk holds one host fd per directory level (".." pops one): a cap
+ * keeps a deep path from borrowing thousands of the process's fds. */
+#define SB_MAX_DEPTH 256
+
 static int fs_push(fdstack *s, int fd) {
+  if (s->n >= SB_MAX_DEPTH) return -ENAMETOOLONG;
   if (s->n == s->alloc) {
     size_t na = s->alloc * 2;
     int *nf = s->fds == s->small ? malloc(sizeof *nf * na) : realloc(s->fds, sizeof *nf * na);
@@ -313,13 +318,15 @@ WASI_HOSTFN(path_open) {
   if (oflags & OF_TRUNC) need |= R_PATH_FILESTAT_SET_SIZE;
   GETFD(d, dirn, need);
   if (d->kind != FD_HOST || d->filetype != FT_DIRECTORY) RET(WASI_ENOTDIR);
-  if ((base & R_FD_WRITE) && !(d->inh & R_FD_WRITE))
-    RET(d->read_only ? WASI_EROFS : WASI_ENOTCAPABLE);
+  if (d->read_only && (base & (R_FD_WRITE | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE)))
+    RET(WASI_EROFS);
+  if ((base & R_FD_WRITE) && !(d->inh & R_FD_WRITE)) RET(WASI_ENOTCAPABLE);
   if (!gm_ok(&m, outp, 4)) RET(WASI_EFAULT);
   char path[SB_PATH_MAX];
   TRY(load_path(&m, pp, plen, path));
   base &= d->inh;
   inh &= d->inh;
+  if (d->read_only) base &= ~R_WRITE_SET;   /* e.g. Rust's SET_TIMES on a read open */
   int rd = (base & (R_FD_READ | R_FD_READDIR)) != 0;
   int wr = (base & (R_FD_WRITE | R_FD_DATASYNC | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE)) != 0;
   /* Rights are a mask: asking a directory for FD_WRITE (as a caller

@@ -25,7 +25,6 @@ def srv(modules, tmp_path_factory):
         cfg += module_entry(f"/{ep}", m["behave"], entrypoint=ep)
     cfg += module_entry("/recurse", m["recurse"])
     cfg += module_entry("/growloop", m["growloop"])
-    cfg += module_entry("/bigmem", m["bigmem"])
     cfg += module_entry("/ok", m["behave"])
     cfg += module_entry("/bigbody", m["behave"], entrypoint="echo",
                         max_request_body_bytes=1 << 20)
@@ -68,12 +67,32 @@ def test_parallel_loops_do_not_block_health(srv):
     healthy(srv)
 
 
-@pytest.mark.parametrize("path", ["/hog", "/growloop", "/bigmem"])
+@pytest.mark.parametrize("path", ["/hog", "/growloop"])
 def test_memory_cap_gives_500(srv, path):
     r = srv.get(path)
     assert r.status == 500, r
     assert r.body == b""
     healthy(srv)
+
+
+def test_initial_memory_over_cap_gives_500(modules, server_factory):
+    """A module whose initial memory exceeds the cap cannot be instantiated:
+    like any instantiation failure (§6.3) that is a 500 per request."""
+    s = server_factory(f"[limits]\nmemory_limit_bytes = {64 << 20}\n\n" +
+                       module_entry("/bigmem", modules["bigmem"]) +
+                       module_entry("/ok", modules["behave"]))
+    r = s.get("/bigmem")
+    assert (r.status, r.body) == (500, b"")
+    healthy(s)
+
+
+def test_global_time_limit_flag(modules, server_factory):
+    s = server_factory(module_entry("/loop", modules["behave"], entrypoint="loop") +
+                       module_entry("/ok", modules["behave"]), ["--time-limit-ms", "700"])
+    t0 = time.monotonic()
+    assert s.get("/loop", timeout=15).status == 504
+    assert time.monotonic() - t0 < 3.0
+    healthy(s)
 
 
 def test_deep_recursion_gives_500(srv):

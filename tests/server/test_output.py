@@ -16,7 +16,6 @@ def srv(modules, tmp_path_factory):
     m = modules
     cfg = "".join(module_entry(f"/b/{b}", m["behave"], entrypoint=b) for b in BEHAVIOURS)
     cfg += module_entry("/missing-entrypoint", m["behave"], entrypoint="no_such_export")
-    cfg += module_entry("/unknown-import", m["unknown_import"])
     cfg += module_entry("/ok", m["behave"])
     s = WagiServer(tmp_path_factory.mktemp("out"), cfg).start()
     yield s
@@ -163,11 +162,15 @@ def test_missing_entrypoint_is_500(srv):
     healthy(srv)
 
 
-def test_unknown_import_is_500(srv):
-    r = srv.get("/unknown-import")
+def test_unknown_import_is_500(modules, server_factory):
+    """§6.3: instantiation failure is a 500 per request, not a startup error
+    (unknown imports are not among the startup refusals)."""
+    s = server_factory(module_entry("/unknown-import", modules["unknown_import"]) +
+                       module_entry("/ok", modules["behave"]))
+    r = s.get("/unknown-import")
     assert r.status == 500
     assert r.body == b""
-    healthy(srv)
+    healthy(s)
 
 
 def test_head_on_module_route(srv):

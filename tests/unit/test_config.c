@@ -525,6 +525,75 @@ static void test_key_errors(void **state) {
   check_invalid("[limits]\nmemory_limit_bytes = 65537\n", 2, 22, "memory_limit_bytes must be a multiple");
 }
 
+/* Random mutations of valid configs: a config or a well-formed error, never
+ * a crash or a leak (run under `make san`). */
+static void test_mutations(void **state) {
+  (void)state;
+  static const char *seeds[] = {
+      "[limits]\ntime_limit_ms = 5\nmemory_limit_bytes = 131072\n[[module]]\nroute = \"r\"\n"
+      "module = \"file:///a%20b.wasm\"\nvolumes = { \"/d\" = \"/x\" }\n"
+      "allowed_hosts = [\"insecure:allow-all\", \"https://A.b:1/\", \"http://[::1]:80\"]\n"
+      "environment = { A = \"1\" }\nhost = \"H\"\nargv = \"a b\"\nentrypoint = \"e\"\nhttp_max_concurrency = 3\n"
+      "[[module]]\nroute = \"/r\"\nmodule = \"oci:x\"\n",
+      "module = [{route = \"/\", module = \"x.wasm\", max_concurrent_requests = 2, output_limit_bytes = 10}]\n"
+      "default_host = \"h:1\"\n",
+      "[[module]]\nroute = \"/hello/...\"\nmodule = \"file:///srv/hello.wasm\"\nentrypoint = \"hello\"\n"
+      "volumes = { \"/data\" = \"/srv/data\" }\nallowed_hosts = [\"https://api.example.com\"]\n"
+      "http_max_concurrency = 2\nargv = \"ruby /app.rb ${SCRIPT_NAME} ${ARGS}\"\n",
+  };
+  static const char interesting[] = "[]{}=\"'.,#\n:/%0123456789_-@";
+  uint64_t rs = 0x9E3779B97F4A7C15ull;
+  char buf[1024];
+  size_t nseeds = sizeof seeds / sizeof seeds[0], loaded = 0;
+  for (int it = 0; it < 20000; it++) {
+    const char *sd = seeds[(size_t)it % nseeds];
+    size_t n = strlen(sd);
+    memcpy(buf, sd, n);
+    for (int m = 0; m < 1 + it % 3; m++) {
+      rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+      size_t pos = (size_t)(rs % (n + 1));
+      char ch = interesting[(rs >> 20) % (sizeof interesting - 1)];
+      switch ((rs >> 40) % 4) {
+      case 0:
+        if (pos < n) buf[pos] = ch;
+        break;
+      case 1:
+        if (n + 1 < sizeof buf) {
+          memmove(buf + pos + 1, buf + pos, n - pos);
+          buf[pos] = ch;
+          n++;
+        }
+        break;
+      case 2:
+        if (pos < n) {
+          size_t l = 1 + (rs >> 50) % 6;
+          if (pos + l > n) l = n - pos;
+          memmove(buf + pos, buf + pos + l, n - pos - l);
+          n -= l;
+        }
+        break;
+      default:
+        n = pos;
+        break;
+      }
+    }
+    char *doc = malloc(n ? n : 1);
+    assert_non_null(doc);
+    memcpy(doc, buf, n);
+    srv_config *c = NULL;
+    char err[512];
+    srv_config_status st = srv_config_parse(doc, n, "m.toml", &c, err, sizeof err);
+    if (st == SRV_CONFIG_OK) {
+      loaded++;
+      srv_config_free(c);
+    } else if (strncmp(err, "m.toml:", 7) != 0) {
+      fail_msg("bad error: %s", err);
+    }
+    free(doc);
+  }
+  assert_true(loaded > 100);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_full_example),      cmocka_unit_test(test_defaults),
@@ -532,6 +601,7 @@ int main(void) {
       cmocka_unit_test(test_route_normalisation), cmocka_unit_test(test_allowed_hosts),
       cmocka_unit_test(test_limits),            cmocka_unit_test(test_load_file),
       cmocka_unit_test(test_structure_errors),  cmocka_unit_test(test_key_errors),
+      cmocka_unit_test(test_mutations),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

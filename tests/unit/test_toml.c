@@ -896,6 +896,81 @@ static void test_full_document(void **state) {
               "beta={ip=\"10.0.0.2\",role=\"backend\"}}}");
 }
 
+/* Random mutations and truncations of valid documents: every result must be
+ * a tree or a well-formed error (run under `make san` for memory errors and
+ * leaks). A short, deterministic version of the scratch fuzzing. */
+static void test_mutations(void **state) {
+  (void)state;
+  static const char *seeds[] = {
+      "# c\ntitle = \"T \\u00e9 \\U0001F600 \\t\"\n[owner]\nname = 'Tom'\ndob = 1979-05-27T07:32:00-08:00\n",
+      "[db]\nenabled = true\nports = [ 8000, 8001, ]\ndata = [ [\"d\", \"p\"], [3.14] ]\ntemp = { cpu = 79.5, case.x = 72.0 }\n",
+      "[[fruits]]\nname = 'apple'\n[fruits.physical]\ncolor = 'red'\n[[fruits.varieties]]\nname = 'rd'\n[[fruits]]\n",
+      "a = \"\"\"\none \\\n  two\n\"\"\"\"\"\nb = '''\nraw\\n ''x'''''\nc = \"\\\"\\\\\\b\\f\\n\\r\"\n",
+      "i = +99\nj = -17\nk = 1_000\nh = 0xDEAD_beef\no = 0o755\nb = 0b1101\nmax = 9223372036854775807\n",
+      "f = +1.0\ng = 3.1415\nh = 5e+22\ni = 1e06\nj = -2E-2\nk = 224_617.445_991_228\nl = -inf\nm = +nan\n",
+      "odt = 1979-05-27 07:32:00.999Z\nldt = 1979-05-27T07:32:00\nld = 1979-05-27\nlt = 00:32:00.999999\n",
+      "[fruit]\napple.color = 'red'\n[fruit.apple.texture]\nsmooth = true\n[a.b.c]\n[a]\nx.d = 1\n",
+      "a = [[[[1]]], {b = {c = {d = [1, {e = 2}]}}}]\n\"\" = ''\n'x.y' = \"\"\"\"\"\"\n",
+      "a = 1\r\nb = [\r\n1,\r\n]\r\n# \xc3\xa9\r\n[t]\r\nc = 'x'\r\n[[t.u]]\r\n",
+  };
+  static const char interesting[] = "[]{}=\"'.,#\n\r\\ \t0123456789_-+:eExobTZ\x80\xC3\xFF\x7f";
+  uint64_t rs = 88172645463325252ull;
+  char buf[1024];
+  size_t nseeds = sizeof seeds / sizeof seeds[0];
+  size_t parsed = 0;
+  for (int it = 0; it < 30000; it++) {
+    const char *sd = seeds[(size_t)it % nseeds];
+    size_t n = strlen(sd);
+    memcpy(buf, sd, n);
+    int muts = 1 + it % 4;
+    for (int m = 0; m < muts; m++) {
+      rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+      size_t pos = n ? (size_t)(rs % (n + 1)) : 0;
+      char ch = interesting[(rs >> 20) % (sizeof interesting - 1)];
+      switch ((rs >> 40) % 5) {
+      case 0:
+        if (pos < n) buf[pos] = (char)(rs >> 32);
+        break;
+      case 1:
+        if (pos < n) buf[pos] = ch;
+        break;
+      case 2:
+        if (n + 1 < sizeof buf) {
+          memmove(buf + pos + 1, buf + pos, n - pos);
+          buf[pos] = ch;
+          n++;
+        }
+        break;
+      case 3:
+        if (pos < n) {
+          size_t l = 1 + (rs >> 50) % 8;
+          if (pos + l > n) l = n - pos;
+          memmove(buf + pos, buf + pos + l, n - pos - l);
+          n -= l;
+        }
+        break;
+      default:
+        n = pos;
+        break;
+      }
+    }
+    char *doc = malloc(n ? n : 1); /* exact size: an overread is caught by ASan */
+    assert_non_null(doc);
+    memcpy(doc, buf, n);
+    toml_value *root = NULL;
+    char err[256];
+    toml_status st = toml_parse(doc, n, "t.toml", &root, err, sizeof err);
+    if (st == TOML_OK) {
+      parsed++;
+      toml_free(root);
+    } else if (st != TOML_ERR_SYNTAX || strncmp(err, "t.toml:", 7) != 0) {
+      fail_msg("bad error: %s", err);
+    }
+    free(doc);
+  }
+  assert_true(parsed > 100); /* the mutations do not only produce garbage */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid_basics),        cmocka_unit_test(test_invalid_encoding),
@@ -907,7 +982,7 @@ int main(void) {
       cmocka_unit_test(test_valid_tables),        cmocka_unit_test(test_invalid_tables),
       cmocka_unit_test(test_positions),           cmocka_unit_test(test_depth_limit),
       cmocka_unit_test(test_many_keys),           cmocka_unit_test(test_api),
-      cmocka_unit_test(test_full_document),
+      cmocka_unit_test(test_full_document),       cmocka_unit_test(test_mutations),
   };
   return cmocka_run_group_tests_name("toml", tests, NULL, NULL);
 }

@@ -296,7 +296,7 @@ static void test_preopens_readdir(void **state) {
     snprintf(p, sizeof p, "%s/file_with_a_longish_name_%02d", tmpdir, i);
     close(open(p, O_CREAT | O_WRONLY, 0644));
   }
-  wasi_preopen pre[3] = {{"/nonexistent/dir", "/bad", 0}, {tmpdir, "/data", 0}, {tmpdir, "/", 1}};
+  wasi_preopen pre[3] = {{"/nonexistent/dir", "/bad", 0, -1}, {tmpdir, "/data", 0, -1}, {tmpdir, "/", 1, -1}};
   wasi_config cfg = {0};
   cfg.preopens = pre;
   cfg.npreopens = 3;
@@ -352,6 +352,56 @@ static void test_preopens_readdir(void **state) {
   memcpy(w.mem + 300, "newf", 4);
   assert_int_equal(CALL(&w, path_open, 4, 0, 300, 4, OF_CREAT, R_FD_READ, 0, 0, 16), WASI_EROFS);
   world_free(&w);
+
+  /* Two ctxs sharing one embedder-opened dir fd: interleaved listings stay
+   * complete (each reads through its own private fd) and the shared fd
+   * survives both ctxs. */
+  int shared = open(tmpdir, O_RDONLY | O_DIRECTORY);
+  assert_true(shared >= 0);
+  wasi_preopen sp = {NULL, "/s", 0, shared};
+  wasi_config sc = {0};
+  sc.preopens = &sp;
+  sc.npreopens = 1;
+  world w1, w2;
+  world_from(&w1, &sc);
+  world_from(&w2, &sc);
+  int seen1 = 0, seen2 = 0;
+  uint64_t c1 = 0, c2 = 0;
+  for (int round = 0; round < 200 && (c1 != UINT64_MAX || c2 != UINT64_MAX); round++) {
+    world *ws[2] = {&w1, &w2};
+    uint64_t *cs[2] = {&c1, &c2};
+    int *ns[2] = {&seen1, &seen2};
+    for (int k = 0; k < 2; k++) {
+      if (*cs[k] == UINT64_MAX) continue;
+      world *x = ws[k];
+      assert_int_equal(CALL(x, fd_readdir, 3, buf, blen, *cs[k], 16), 0);
+      uint32_t used = gm_u32(&x->g, 16), off = 0;
+      while (off + 24 <= used) {
+        uint32_t nl = gm_u32(&x->g, buf + off + 16);
+        if (off + 24 + nl > used) break;
+        *cs[k] = gm_u64(&x->g, buf + off);
+        (*ns[k])++;
+        off += 24 + nl;
+      }
+      if (used < blen) *cs[k] = UINT64_MAX;
+    }
+  }
+  assert_int_equal(seen1, 50);
+  assert_int_equal(seen2, 50);
+  memcpy(w1.mem + 300, "file_with_a_longish_name_07", 27);
+  assert_int_equal(CALL(&w1, path_open, 3, 0, 300, 27, 0, R_FD_READ, 0, 0, 16), 0);
+  assert_int_equal(CALL(&w1, fd_close, 3), 0);   /* closing the preopen: only the ctx's slot */
+  world_free(&w1);
+  world_free(&w2);
+  assert_true(fcntl(shared, F_GETFD) >= 0);   /* still open */
+  /* a bad shared fd: refused, or skipped with a warning */
+  sp.host_fd = -1;
+  assert_int_equal(wasi_ctx_new(&sc, &ctx, eb, sizeof eb), WASI_ERR_PREOPEN);
+  sc.flags = WASI_SKIP_BAD_PREOPENS;
+  assert_int_equal(wasi_ctx_new(&sc, &ctx, eb, sizeof eb), WASI_OK);
+  assert_non_null(wasi_ctx_warnings(ctx));
+  wasi_ctx_free(ctx);
+  close(shared);
   nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -364,7 +414,7 @@ static void test_seek_legacy_and_pread(void **state) {
   int hfd = open(p, O_CREAT | O_WRONLY, 0644);
   assert_int_equal(write(hfd, "abcdefghij", 10), 10);
   close(hfd);
-  wasi_preopen pre = {tmpdir, "/", 0};
+  wasi_preopen pre = {tmpdir, "/", 0, -1};
   wasi_config cfg = {0};
   cfg.preopens = &pre;
   cfg.npreopens = 1;
@@ -467,6 +517,15 @@ static void test_poll_clock(void **state) {
   clock_gettime(CLOCK_MONOTONIC, &t1);
   pthread_join(th, NULL);
   assert_true(t1.tv_sec - t0.tv_sec < 5);
+  /* events written over the subscriptions themselves: one event each */
+  memset(w.mem, 0, 256);
+  for (int i = 0; i < 3; i++) {
+    gm_w64(&w.g, 48u * i, 100 + i);
+    w.mem[48 * i + 8] = (uint8_t)(i == 1 ? 0 : i == 0 ? 1 : 2);   /* read, clock, write */
+    gm_w32(&w.g, 48u * i + 16, i == 1 ? 1 : (uint32_t)i / 2);   /* fds 0 and 1; monotonic */
+  }
+  assert_int_equal(callx(&w, "poll", 4, 0, 8, 3, 200), 0);
+  assert_int_equal(gm_u32(&w.g, 200), 3);
   /* zero subscriptions and bad pointers */
   assert_int_equal(callx(&w, "poll", 4, 0, 100, 0, 200), WASI_EINVAL);
   assert_int_equal(callx(&w, "poll", 4, 65500, 100, 2, 200), WASI_EFAULT);
@@ -488,7 +547,7 @@ static void test_fuzz_all(void **state) {
   assert_int_equal(mkdir(boxp, 0755), 0);
   snprintf(p, sizeof p, "%s/box/f", parent);
   close(open(p, O_CREAT | O_WRONLY, 0644));
-  wasi_preopen pre = {boxp, "/", 0};
+  wasi_preopen pre = {boxp, "/", 0, -1};
   wasi_config cfg = {0};
   cfg.preopens = &pre;
   cfg.npreopens = 1;
