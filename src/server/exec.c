@@ -49,6 +49,7 @@ static struct timespec ns_to_ts(uint64_t ns) {
 typedef struct {
   uint64_t deadline;        /* CLOCK_MONOTONIC ns */
   wasm_instance *inst;
+  wasi_ctx *ctx;            /* interrupted too: reaches a sleeping poll_oneoff */
   size_t idx;               /* position in the heap; SIZE_MAX when removed */
   bool fired;               /* the watchdog interrupted it */
 } wd_entry;
@@ -115,6 +116,7 @@ static void *watchdog_main(void *arg) {
       wd_entry *e = wd_heap[0];
       e->fired = true;
       wasm_instance_interrupt(e->inst);
+      wasi_ctx_interrupt(e->ctx);
       heap_remove(e);
     }
     wd_next_wake = wd_n ? wd_heap[0]->deadline : now + WD_IDLE_WAKE_NS;
@@ -171,8 +173,9 @@ void srv_watchdog_stop(void) {
 
 /* Registers `inst` to be interrupted `timeout_ms` from now. Returns -1 if
  * the heap cannot grow (the caller then refuses the request). */
-static int wd_add(wd_entry *e, wasm_instance *inst, uint32_t timeout_ms) {
+static int wd_add(wd_entry *e, wasm_instance *inst, wasi_ctx *ctx, uint32_t timeout_ms) {
   e->inst = inst;
+  e->ctx = ctx;
   e->fired = false;
   e->deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
   e->idx = SIZE_MAX;
@@ -181,6 +184,7 @@ static int wd_add(wd_entry *e, wasm_instance *inst, uint32_t timeout_ms) {
     /* Shutting down past the drain period: run nothing new to completion. */
     e->fired = true;
     wasm_instance_interrupt(inst);
+    wasi_ctx_interrupt(ctx);
     pthread_mutex_unlock(&wd_lock);
     return 0;
   }
@@ -373,7 +377,7 @@ static int run_once(srv_module *m, const char *entry, wasi_ctx *ctx, bool routes
     return -1;   /* no `_routes`: nothing to run */
   }
   wd_entry we;
-  if (wd_add(&we, inst, m->limits.timeout_ms) != 0) {
+  if (wd_add(&we, inst, ctx, m->limits.timeout_ms) != 0) {
     wasm_instance_free(inst);
     snprintf(note, notelen, "out of memory registering the time limit");
     return 503;

@@ -779,9 +779,28 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
   return MHD_YES;
 }
 
-/* The per-thread header vector: connections own a thread, so this is reused
- * by every request of the connection without locking. */
-static _Thread_local hdr_vec tl_hdrs;
+/* The per-thread header vector: connections own a thread, so it is reused
+ * by every request of the connection without locking, and freed by the key's
+ * destructor when the thread ends. */
+static pthread_key_t hdrs_key;
+
+static void hdrs_free(void *p) {
+  hdr_vec *h = p;
+  free(h->v);
+  free(h);
+}
+
+static hdr_vec *thread_hdrs(void) {
+  hdr_vec *h = pthread_getspecific(hdrs_key);
+  if (!h) {
+    h = calloc(1, sizeof *h);
+    if (h && pthread_setspecific(hdrs_key, h) != 0) {
+      free(h);
+      h = NULL;
+    }
+  }
+  return h;
+}
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t cap) {
   const union MHD_ConnectionInfo *ci =
@@ -833,7 +852,8 @@ static enum MHD_Result run_route(struct MHD_Connection *c, req_ctx *rc, const ch
                                  const char *version) {
   srv_target t;
   srv_target_split(rc->target, rc->target_len, &t);
-  hdr_vec *h = &tl_hdrs;
+  hdr_vec *h = thread_hdrs();
+  if (!h) return respond_empty(c, rc, method, 500, "out of memory (headers)");
   h->n = 0;
   h->oom = false;
   MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_header, h);
@@ -1039,12 +1059,12 @@ static void cleanup(void) {
   if (S.resp_413) MHD_destroy_response(S.resp_413);
   srv_env_list_free(&S.opts.env);
   srv_env_list_free(&S.opts.env_file);
-  free(tl_hdrs.v);
 }
 
 int srv_main(int argc, char **argv) {
   memset(&S, 0, sizeof S);
   if (parse_args(argc, argv) != 0) return 1;
+  pthread_key_create(&hdrs_key, hdrs_free);
   char err[2048];
 
   struct sockaddr_storage ss;
