@@ -44,6 +44,10 @@ WASI_OBJ := $(WASI_SRC:%.c=$(OBJ)/%.o)
 SERVER_SRC := $(wildcard src/server/*.c)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(OBJ)/%.o)
 SERVER_LIBS := -lmicrohttpd -lcrypto
+# Outbound HTTP for modules (wasi_experimental_http), on libcurl.
+HTTP_SRC := $(wildcard src/http/*.c)
+HTTP_OBJ := $(HTTP_SRC:%.c=$(OBJ)/%.o)
+HTTP_LIBS := -lcurl
 SPEC_SRC := $(wildcard tests/spec/*.c)
 SPEC_OBJ := $(SPEC_SRC:%.c=$(OBJ)/%.o)
 
@@ -71,7 +75,7 @@ LOGS      = $(BUILD)/test-logs
 
 .PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san \
         test-build run-unit run-spectest run-fuzz wasitest run-wasitest \
-        servertest run-servertest
+        servertest run-servertest httptest run-httptest
 all: $(BUILD)/wagi
 
 $(OBJ)/%.o: %.c $(FLAGS_STAMP)
@@ -90,8 +94,12 @@ $(BUILD)/libsrv.a: $(SERVER_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libsrv.a $(BUILD)/libwasi.a $(BUILD)/libwasm.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS)
+$(BUILD)/libhttp.a: $(HTTP_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libsrv.a $(BUILD)/libhttp.a $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS) $(HTTP_LIBS)
 
 $(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcjson
@@ -127,6 +135,12 @@ $(BUILD)/unit/test_route $(BUILD)/unit/test_cgi $(BUILD)/unit/test_response: $(S
 SRV_CFG_OBJ := $(OBJ)/src/server/toml.o $(OBJ)/src/server/config.o
 $(BUILD)/unit/test_toml $(BUILD)/unit/test_config: $(SRV_CFG_OBJ)
 
+# The outbound-HTTP tests link the http layer, the allow-list of config.c
+# and libcurl.
+HTTP_UNIT_BIN := $(filter $(BUILD)/unit/test_http%,$(UNIT_BIN))
+$(HTTP_UNIT_BIN): $(BUILD)/libhttp.a $(SRV_CFG_OBJ)
+$(HTTP_UNIT_BIN): LDLIBS += $(BUILD)/libwasm.a $(HTTP_LIBS)
+
 # ---- robustness and benchmark drivers ---------------------------------------
 
 $(FUZZ_BIN): $(OBJ)/tests/fuzz/mutate.o $(BUILD)/libwasm.a
@@ -149,7 +163,7 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN)
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-unit run-spectest run-fuzz run-wasitest run-servertest
+	@$(MAKE) --no-print-directory run-unit run-spectest run-fuzz run-wasitest run-servertest run-httptest
 	@bash scripts/test-summary.sh $(LOGS)
 
 # build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
@@ -193,6 +207,16 @@ run-servertest:
 servertest: $(BUILD)/wagi
 	@$(SERVER_TEST)
 
+# Outbound-HTTP integration tests (pytest, tests/http/): the real
+# $(BUILD)/wagi with modules built on guest/ calling loopback upstreams.
+HTTP_TEST := env WAGI_BUILD=$(BUILD) bash tests/http/run.sh
+
+run-httptest:
+	@$(RUN_SUITE) http $(LOGS)/http.log $(HTTP_TEST)
+
+httptest: $(BUILD)/wagi
+	@$(HTTP_TEST)
+
 unit: $(UNIT_BIN)
 	@bash scripts/run-unit.sh $(UNIT_BIN)
 
@@ -206,7 +230,7 @@ san: setup
 	@rm -rf build-san/test-logs && mkdir -p build-san/test-logs
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
-	  run-unit run-spectest run-fuzz run-wasitest
+	  run-unit run-spectest run-fuzz run-wasitest run-servertest
 	@bash scripts/test-summary.sh build-san/test-logs
 
 bench: setup $(BENCH_BIN)

@@ -15,6 +15,7 @@ APT_PACKAGES=(
   nodejs                    # bench peer (V8)
   python3 python3-pytest
   libmicrohttpd-dev libssl-dev   # server: HTTP/1.1 (+TLS via GnuTLS), SHA-256 for log dirs
+  libcurl4-openssl-dev      # outbound HTTP for modules (wasi_experimental_http)
   wrk curl                  # server benchmark and manual tests
 )
 

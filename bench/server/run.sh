@@ -98,6 +98,7 @@ bench() {
     "${P50[$name]}" "${P99[$name]}" "${ERR[$name]}"
 }
 
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 echo "bench/server: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, loopback, $(nproc) cores"
 bench wagi-hello "http://127.0.0.1:$PORT/hello"
 bench wagi-healthz "http://127.0.0.1:$PORT/healthz"
@@ -127,7 +128,7 @@ row() {
   echo "<!-- server-results -->"
   echo "Latest \`bash bench/server/run.sh\` ($(date -u +%F), $(nproc) cores," \
        "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load average" \
-       "$(cut -d' ' -f1 /proc/loadavg) at the end): wrk -t$THREADS -c$CONNECTIONS" \
+       "$load_start before, $(cut -d' ' -f1 /proc/loadavg) after): wrk -t$THREADS -c$CONNECTIONS" \
        "-d${DURATION}s, keep-alive, loopback, wrk on the same cores."
   echo
   echo "| target | requests/s | p50 (ms) | p99 (ms) | errors |"

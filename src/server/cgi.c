@@ -546,11 +546,22 @@ static char hx(char c) {
   return c;
 }
 
-static bool tchar(unsigned char c) {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+/* RFC 9110 token characters: a header name made of anything else cannot be
+ * an environment variable name (it might hold '=' or NUL). */
+static const uint8_t TCHAR[256] = {
+  ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+  ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+  ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+  ['8'] = 1, ['9'] = 1,
+  ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+  ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+  ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+  ['Y'] = 1, ['Z'] = 1,
+  ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+  ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+  ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+  ['y'] = 1, ['z'] = 1,
+};
 
 static uint32_t hdr_hash(const char *s, size_t n) {
   uint32_t h = 2166136261u;
@@ -581,6 +592,7 @@ static const char *const CGI_NAMES[] = {
 };
 
 static bool is_cgi_name(const char *s) {
+  if (!strchr("ACGPQRSX", s[0])) return false;   /* first letters of CGI_NAMES */
   for (size_t i = 0; i < sizeof CGI_NAMES / sizeof *CGI_NAMES; i++)
     if (strcmp(s, CGI_NAMES[i]) == 0) return true;
   return false;
@@ -589,7 +601,7 @@ static bool is_cgi_name(const char *s) {
 static bool skipped_header(const srv_header *h) {
   if (h->name_len == 0) return true;
   for (size_t i = 0; i < h->name_len; i++)
-    if (!tchar((unsigned char)h->name[i])) return true;   /* cannot be an env name */
+    if (!TCHAR[(unsigned char)h->name[i]]) return true;   /* cannot be an env name */
   return (h->name_len == 13 && strncasecmp(h->name, "authorization", 13) == 0) ||
          (h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0);
 }
@@ -663,8 +675,10 @@ static void build_env(vbuild *b, const srv_request *req, const srv_route_match *
   size_t dn = pct_decode(rpi, rpin, scratch);
 
   var_s(b, "AUTH_TYPE", "");
-  int nn = snprintf(num, sizeof num, "%llu", (unsigned long long)req->body_len);
-  var(b, "CONTENT_LENGTH", num, (size_t)nn);
+  size_t nn = sizeof num;
+  uint64_t bl = req->body_len;
+  do { num[--nn] = (char)('0' + bl % 10); bl /= 10; } while (bl);
+  var(b, "CONTENT_LENGTH", num + nn, sizeof num - nn);
   const srv_header *ct = find_header(req, "content-type");
   vb_begin(b);
   vb_add(b, "CONTENT_TYPE=", 13);
@@ -739,23 +753,60 @@ static void build_env(vbuild *b, const srv_request *req, const srv_route_match *
   }
 }
 
+/* Upper bound of the bytes and strings build_env writes, so the vector is
+ * built in one pass into one allocation (a request costs one malloc here).
+ * PATH_INFO may grow: every input byte can become a 3-byte U+FFFD. */
+static bool env_bound(const srv_request *req, const srv_route_match *m,
+                      const srv_env_list *user, size_t *bytes, size_t *count) {
+  size_t rpin = m && m->raw_path_info ? m->raw_path_info_len : 0;
+  slice host, port;
+  server_name_port(req, &host, &port);
+  size_t b = 512;   /* every fixed name, '=', NUL and constant value */
+  b += 2 * 3 * rpin + rpin;
+  b += 2 * (host.n + port.n);
+  b += req->path_len + 2 * (req->query ? req->query_len : 0);
+  b += req->method ? strlen(req->method) : 0;
+  b += req->protocol ? strlen(req->protocol) : 8;
+  b += req->client_ip ? 2 * strlen(req->client_ip) : 0;
+  if (m && m->route) b += strlen(m->route->script_name) + m->route->text_len;
+  size_t c = 19;
+  for (size_t i = 0; i < req->n_headers; i++) {
+    const srv_header *h = &req->headers[i];
+    size_t vl = h->value_len < 13 ? 13 : h->value_len;
+    /* HTTP_NAME=VALUE\0, and CONTENT_TYPE may repeat a value */
+    if (h->name_len > SIZE_MAX / 4 || vl > SIZE_MAX / 4) return false;
+    b += 7 + h->name_len + 2 * vl;
+    c++;
+  }
+  if (user) {
+    for (size_t i = 0; i < user->n; i++)
+      b += strlen(user->items[i].name) + strlen(user->items[i].value) + 2;
+    c += user->n;
+  }
+  *bytes = b;
+  *count = c;
+  return true;
+}
+
 char **srv_cgi_env(const srv_request *req, const srv_route_match *m,
                    const srv_env_list *user, size_t *envc) {
   int32_t stack[256];
   hset hs;
+  size_t bytes, count;
+  if (!env_bound(req, m, user, &bytes, &count)) return NULL;
   if (hset_init(&hs, req, stack, sizeof stack / sizeof *stack)) return NULL;
   size_t rpin = m && m->raw_path_info ? m->raw_path_info_len : 0;
   unsigned char sbuf_small[512];
   unsigned char *scratch = rpin <= sizeof sbuf_small ? sbuf_small : malloc(rpin);
   char **v = NULL;
   if (scratch) {
-    vbuild b = {0};
-    build_env(&b, req, m, user, &hs, scratch);
-    if (vb_alloc(&b)) {
+    size_t ptrs = (count + 1) * sizeof(char *);
+    v = bytes <= SIZE_MAX - ptrs ? malloc(ptrs + bytes) : NULL;
+    if (v) {
+      vbuild b = {.vec = v, .str = (char *)(v + count + 1)};
       build_env(&b, req, m, user, &hs, scratch);
-      b.vec[b.count] = NULL;
+      v[b.count] = NULL;
       if (envc) *envc = b.count;
-      v = b.vec;
     }
     if (scratch != sbuf_small) free(scratch);
   }

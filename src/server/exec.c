@@ -5,8 +5,8 @@
  * the module's linker (built once at startup) with its own wasi_ctx: argv
  * and env from cgi.h, stdin = the request body (borrowed, no copy), stdout
  * captured up to the output cap, stderr appended to the route's
- * module.stderr, volumes preopened. The wasi_ctx travels as the instance's
- * user data, which is where wasi_define's default get_ctx looks.
+ * module.stderr, volumes preopened. The wasi_ctx travels in the instance's
+ * user data (an srv_guest, which has room for the outbound-HTTP ctx).
  *
  * Limits, and what each gives:
  *   wall clock   the watchdog interrupts the instance      -> 504
@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "http/http.h"
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -52,6 +53,7 @@ typedef struct {
   wasi_ctx *ctx;            /* interrupted too: reaches a sleeping poll_oneoff */
   size_t idx;               /* position in the heap; SIZE_MAX when removed */
   bool fired;               /* the watchdog interrupted it */
+  bool shutdown;            /* ... because the server is shutting down */
 } wd_entry;
 
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -115,6 +117,7 @@ static void *watchdog_main(void *arg) {
     while (wd_n > 0 && (wd_kill_all || wd_heap[0]->deadline <= now)) {
       wd_entry *e = wd_heap[0];
       e->fired = true;
+      e->shutdown = wd_kill_all && e->deadline > now;
       wasm_instance_interrupt(e->inst);
       wasi_ctx_interrupt(e->ctx);
       heap_remove(e);
@@ -177,12 +180,14 @@ static int wd_add(wd_entry *e, wasm_instance *inst, wasi_ctx *ctx, uint32_t time
   e->inst = inst;
   e->ctx = ctx;
   e->fired = false;
+  e->shutdown = false;
   e->deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
   e->idx = SIZE_MAX;
   pthread_mutex_lock(&wd_lock);
   if (wd_kill_all) {
     /* Shutting down past the drain period: run nothing new to completion. */
     e->fired = true;
+    e->shutdown = true;
     wasm_instance_interrupt(inst);
     wasi_ctx_interrupt(ctx);
     pthread_mutex_unlock(&wd_lock);
@@ -209,11 +214,12 @@ static int wd_add(wd_entry *e, wasm_instance *inst, wasi_ctx *ctx, uint32_t time
   return 0;
 }
 
-/* Unregisters; returns whether the watchdog interrupted the instance. */
-static bool wd_remove(wd_entry *e) {
+/* Unregisters; returns 0, or 1 if the watchdog interrupted the instance at
+ * its deadline, 2 if it did so because the server is shutting down. */
+static int wd_remove(wd_entry *e) {
   pthread_mutex_lock(&wd_lock);
   heap_remove(e);
-  bool fired = e->fired;
+  int fired = e->fired ? (e->shutdown ? 2 : 1) : 0;
   pthread_mutex_unlock(&wd_lock);
   return fired;
 }
@@ -231,38 +237,38 @@ void srv_exec_stats_get(srv_exec_stats *out) {
 
 /* ---- Linking ----------------------------------------------------------------- */
 
-/* Outbound HTTP (wasi_experimental_http, WAGI.md §7) is issue 5. Until it
- * lands, these stand-ins make modules that import it linkable and behave as
- * WAGI does for a module whose destinations are all denied: `req` returns 7
- * (destination_not_allowed) without touching guest memory, no handle ever
- * exists (1 = invalid_handle), `close` returns 0. Issue 5 replaces
- * link_outbound_http with the real implementation; nothing else changes. */
-static wasm_status http_req(wasm_instance *c, void *env, wasm_slot *a) {
-  (void)c; (void)env;
-  a[0] = 7;
-  return WASM_OK;
-}
-static wasm_status http_close(wasm_instance *c, void *env, wasm_slot *a) {
-  (void)c; (void)env;
-  a[0] = 0;
-  return WASM_OK;
-}
-static wasm_status http_bad_handle(wasm_instance *c, void *env, wasm_slot *a) {
-  (void)c; (void)env;
-  a[0] = 1;
-  return WASM_OK;
+/* ---- Outbound HTTP (issue 5, src/http/http.h) — owned by the http layer ---- */
+
+static http_ctx *guest_http(wasm_instance *caller, void *arg) {
+  (void)arg;
+  srv_guest *g = caller ? wasm_instance_user_data(caller) : NULL;
+  return g ? g->http : NULL;   /* NULL (`_routes` runs): every destination denied */
 }
 
-static wasm_status link_outbound_http(wasm_linker *l, srv_module *m) {
-  static const char mod[] = "wasi_experimental_http";
-  wasm_status s;
-  if ((s = wasm_linker_define_func(l, mod, "req", "iiiiiiiiii->i", http_req, m)) ||
-      (s = wasm_linker_define_func(l, mod, "close", "i->i", http_close, m)) ||
-      (s = wasm_linker_define_func(l, mod, "header_get", "iiiiii->i", http_bad_handle, m)) ||
-      (s = wasm_linker_define_func(l, mod, "headers_get_all", "iiii->i", http_bad_handle, m)) ||
-      (s = wasm_linker_define_func(l, mod, "body_read", "iiii->i", http_bad_handle, m)))
-    return s;
-  return WASM_OK;
+static bool module_allows(void *arg, const char *scheme, const char *host, uint16_t port) {
+  return srv_module_allows_host(arg, scheme, host, port);
+}
+
+static void http_log_line(const char *line) { srv_log("http: %s", line); }
+
+/* The per-request outbound-HTTP ctx of module `mod`: its allow-list and
+ * http_max_concurrency, bounded by the request's own time limit. */
+static http_ctx *http_ctx_for(const srv_module *mod, const char *route) {
+  http_config hc = {0};
+  hc.allow = module_allows;
+  hc.allow_arg = (void *)mod->cfg;
+  hc.max_handles = mod->cfg ? mod->cfg->http_max_concurrency : 0;
+  hc.deadline_ns = http_now_ns() + (uint64_t)mod->limits.timeout_ms * 1000000ull;
+  hc.module_name = route;
+  http_ctx *h = NULL;
+  return http_ctx_new(&hc, &h) == HTTP_OK ? h : NULL;
+}
+/* ---- end of outbound HTTP ---- */
+
+static wasi_ctx *guest_wasi(wasm_instance *caller, void *arg) {
+  (void)arg;
+  srv_guest *g = caller ? wasm_instance_user_data(caller) : NULL;
+  return g ? g->wasi : NULL;
 }
 
 int srv_module_link(srv_module *m, char *err, size_t errlen) {
@@ -277,8 +283,12 @@ int srv_module_link(srv_module *m, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory creating the linker");
     return -1;
   }
-  wasm_status s = wasi_define(m->linker, NULL, NULL);
-  if (s == WASM_OK) s = link_outbound_http(m->linker, m);
+  if (http_global_init_from_env(http_log_line, err, errlen) != HTTP_OK) return -1;
+  if (m->cfg && m->cfg->allow_all_hosts)
+    srv_log("WARNING: route %s: allowed_hosts has \"insecure:allow-all\": this module may send "
+            "HTTP requests to ANY host, including internal services", m->route);
+  wasm_status s = wasi_define(m->linker, guest_wasi, NULL);
+  if (s == WASM_OK) s = http_define(m->linker, guest_http, NULL);
   if (s != WASM_OK) {
     snprintf(err, errlen, "cannot define host functions: %s", wasm_status_str(s));
     return -1;
@@ -288,44 +298,78 @@ int srv_module_link(srv_module *m, char *err, size_t errlen) {
 
 /* ---- Concurrency gate ----------------------------------------------------------- */
 
+/* A request waiting for a run slot. Slots are handed over directly to the
+ * oldest waiter (FIFO) and a newcomer never takes a free slot while others
+ * wait: with a plain condition variable, barging newcomers starved waiters
+ * and stretched p99 latency under load. Each waiter sleeps on its own
+ * condition variable, so a hand-over wakes exactly one thread. */
+struct srv_gate_waiter {
+  pthread_cond_t cond;
+  bool granted;
+  struct srv_gate_waiter *next, *prev;
+};
+
 /* Takes a run slot of module `m`, waiting in its queue if all are busy.
  * Returns 0, or -1 with the reason in note (queue full / waited too long). */
 static int gate_enter(srv_module *m, char *note, size_t notelen) {
   uint32_t max = m->limits.max_concurrency;
   pthread_mutex_lock(&m->gate_lock);
-  if (m->running < max) {
+  if (m->running < max && !m->gate_head) {
     m->running++;
     pthread_mutex_unlock(&m->gate_lock);
     return 0;
   }
   if (m->waiting >= max * SRV_QUEUE_FACTOR) {
+    uint32_t w = m->waiting;
     pthread_mutex_unlock(&m->gate_lock);
-    snprintf(note, notelen, "busy: %u running, %u queued (limit %u)", max,
-             m->waiting, max);
+    snprintf(note, notelen, "busy: %u running, %u queued (limit %u)", max, w, max);
     return -1;
   }
   uint32_t wait_ms = m->limits.timeout_ms < SRV_QUEUE_WAIT_MS ? m->limits.timeout_ms
                                                               : SRV_QUEUE_WAIT_MS;
   struct timespec ts = ns_to_ts(now_ns() + (uint64_t)wait_ms * 1000000ull);
+  struct srv_gate_waiter w = {.granted = false, .next = NULL, .prev = m->gate_tail};
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&w.cond, &ca);
+  pthread_condattr_destroy(&ca);
+  if (m->gate_tail) m->gate_tail->next = &w;
+  else m->gate_head = &w;
+  m->gate_tail = &w;
   m->waiting++;
   int rc = 0;
-  while (m->running >= max && rc != ETIMEDOUT)
-    rc = pthread_cond_timedwait(&m->gate_cond, &m->gate_lock, &ts);
-  m->waiting--;
-  if (m->running >= max) {
-    pthread_mutex_unlock(&m->gate_lock);
+  while (!w.granted && rc != ETIMEDOUT)
+    rc = pthread_cond_timedwait(&w.cond, &m->gate_lock, &ts);
+  if (!w.granted) {   /* timed out: leave the queue */
+    if (w.prev) w.prev->next = w.next;
+    else m->gate_head = w.next;
+    if (w.next) w.next->prev = w.prev;
+    else m->gate_tail = w.prev;
+    m->waiting--;
+  }
+  pthread_mutex_unlock(&m->gate_lock);
+  pthread_cond_destroy(&w.cond);
+  if (!w.granted) {
     snprintf(note, notelen, "busy: waited %u ms for one of %u run slots", wait_ms, max);
     return -1;
   }
-  m->running++;
-  pthread_mutex_unlock(&m->gate_lock);
-  return 0;
+  return 0;   /* the slot was handed over: `running` already counts it */
 }
 
 static void gate_leave(srv_module *m) {
   pthread_mutex_lock(&m->gate_lock);
-  m->running--;
-  if (m->waiting) pthread_cond_signal(&m->gate_cond);
+  struct srv_gate_waiter *w = m->gate_head;
+  if (w) {
+    m->gate_head = w->next;
+    if (w->next) w->next->prev = NULL;
+    else m->gate_tail = NULL;
+    m->waiting--;
+    w->granted = true;
+    pthread_cond_signal(&w->cond);
+  } else {
+    m->running--;
+  }
   pthread_mutex_unlock(&m->gate_lock);
 }
 
@@ -355,11 +399,12 @@ static void describe_trap(wasm_status s, const wasm_error *err, wasm_instance *i
  * Returns the HTTP status the outcome implies (0 = the module ran and its
  * stdout is to be parsed) and a reason in note. *ctx_io is the ctx to use;
  * instantiation time goes to *inst_ns. */
-static int run_once(srv_module *m, const char *entry, wasi_ctx *ctx, bool routes,
+static int run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http_ctx *hctx, bool routes,
                     char *note, size_t notelen, uint64_t *inst_ns) {
+  srv_guest guest = {ctx, hctx};
   wasm_instance_opts o = {0};
   o.max_memory_pages = m->limits.max_memory_pages;
-  o.user_data = ctx;
+  o.user_data = &guest;
   wasm_instance *inst = NULL;
   wasm_error err;
   err.msg[0] = 0;
@@ -385,12 +430,15 @@ static int run_once(srv_module *m, const char *entry, wasi_ctx *ctx, bool routes
   int code = 0;
   err.msg[0] = 0;
   s = wasi_run(inst, entry, &code, &err);
-  bool fired = wd_remove(&we);
+  int fired = wd_remove(&we);
   atomic_fetch_add_explicit(&st_run_ns, now_ns() - t1, memory_order_relaxed);
   int status = 0;
   if (s == WASM_ERR_NOT_FOUND) {
     snprintf(note, notelen, "No such function '%.150s' in %.300s", entry, m->path);
     status = 500;
+  } else if (s == WASM_TRAP_INTERRUPTED && fired == 2) {
+    snprintf(note, notelen, "interrupted: the server is shutting down");
+    status = 503;
   } else if (s == WASM_TRAP_INTERRUPTED && fired) {
     snprintf(note, notelen, "time limit: still running after %u ms, interrupted",
              m->limits.timeout_ms);
@@ -434,7 +482,7 @@ int srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errl
     wasm_module_export(m->module, i, &d);
     if (d.kind == WASM_EXTERN_FUNC && strcmp(d.name, "_routes") == 0) has_routes = true;
   }
-  int st = run_once(m, "_routes", ctx, true, note, sizeof note, &ins);
+  int st = run_once(m, "_routes", ctx, NULL, true, note, sizeof note, &ins);
   int rc = 0;
   if (st < 0) {
     rc = 0;   /* no `_routes` export */
@@ -514,13 +562,13 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
     return;
   }
   const char *warn = wasi_ctx_warnings(out->ctx);
-  if (warn) {
-    srv_log("%s: volume skipped: %s", r->text, warn);
+  if (warn)   /* the server log got a startup warning; no line per request there */
     srv_route_log_write(logfd, "volume skipped: %s", warn);
-  }
 
   uint64_t ins = 0;
-  int st = run_once(mod, r->entrypoint, out->ctx, false, out->note, sizeof out->note, &ins);
+  http_ctx *hctx = http_ctx_for(mod, r->text);   /* NULL if out of memory: all denied */
+  int st = run_once(mod, r->entrypoint, out->ctx, hctx, false, out->note, sizeof out->note, &ins);
+  http_ctx_free(hctx);
   gate_leave(mod);
   out->inst_ns = ins;
   atomic_fetch_add_explicit(&st_runs, 1, memory_order_relaxed);

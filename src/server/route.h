@@ -107,9 +107,10 @@ typedef struct {
 /* Parses the stdout of a module's `_routes` export (§4.3): must be valid,
  * non-empty UTF-8; lines split on LF with one trailing CR removed; empty
  * lines skipped; every other line must have exactly two whitespace-separated
- * fields. Returns 0 and fills *out (free with srv_dyn_routes_free), or -1
- * with a sentence in err ("line 3: expected 'SUBROUTE ENTRYPOINT', found 1
- * field") and *out untouched. */
+ * fields; output with no route line at all (empty, or only blank lines) is
+ * an error too. Returns 0 and fills *out (free with srv_dyn_routes_free), or
+ * -1 with a sentence in err ("line 3: expected 'SUBROUTE ENTRYPOINT' (2
+ * fields), found 1: '/foo'") and *out untouched. */
 int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
                              char *err, size_t errlen);
 

@@ -43,6 +43,7 @@ extern char **environ;
 #define SRV_CONNECTION_LIMIT 1024u   /* = threads: one per connection */
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive connections closed */
 #define SRV_MAX_MODULE_FILE (1ull << 30)
+#define SRV_MAX_DISCARD (1ull << 20)    /* body read past max_body before closing */
 
 /* ---- Options ------------------------------------------------------------------ */
 
@@ -105,7 +106,7 @@ void srv_usage(FILE *out) {
     "      --max-body SIZE        request body [16MiB]; over it: 413\n"
     "                             [max_request_body_bytes]\n"
     "      --max-concurrency N    instances of one module running at once\n"
-    "                             [2 x CPUs; max_concurrent_requests]; more\n"
+    "                             [4 x CPUs; max_concurrent_requests]; more\n"
     "                             requests queue (up to 64 x N, at most 10 s),\n"
     "                             beyond that: 503\n"
     "  SIZE is bytes, or a number with K, M, G (KiB, MiB, GiB); the long\n"
@@ -574,7 +575,7 @@ static int module_from_config(const srv_module_config *mc, srv_module *m, char *
 
 /* Resolves the limits of one module: a value the file set (module key or
  * [limits]) wins, then the command line, then config.h's built-in default
- * (already in mc->limits); concurrency defaults to 2 x online CPUs. */
+ * (already in mc->limits); concurrency defaults to 4 x online CPUs. */
 static void resolve_limits(const srv_module_config *mc, srv_run_limits *l) {
   const srv_limits *c = &mc->limits;
   const srv_run_limits *g = &S.opts.limits;
@@ -590,7 +591,7 @@ static void resolve_limits(const srv_module_config *mc, srv_run_limits *l) {
   l->max_body = (set & SRV_LIMIT_BODY) || !g->max_body ? c->max_request_body_bytes
                                                         : g->max_body;
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  uint32_t dflt = (uint32_t)(2 * (ncpu > 0 ? ncpu : 1));
+  uint32_t dflt = (uint32_t)(SRV_CONCURRENCY_PER_CPU * (ncpu > 0 ? ncpu : 1));
   l->max_concurrency = (set & SRV_LIMIT_CONCURRENCY) && c->max_concurrent_requests
                            ? c->max_concurrent_requests
                        : g->max_concurrency ? g->max_concurrency : dflt;
@@ -607,6 +608,16 @@ static int setup_module(size_t i) {
     return -1;
   }
   resolve_limits(mc, &m->limits);
+  for (size_t k = 0; k < m->npreopens; k++) {
+    struct stat st;
+    const char *why = NULL;
+    if (stat(m->preopens[k].host_path, &st) != 0) why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode)) why = "not a directory";
+    if (why)
+      fprintf(stderr, "wagi: warning: route %s: volume %s = %s: %s; requests run without it "
+              "(each logs this in the route's module.stderr)\n", m->route,
+              m->preopens[k].guest_path, m->preopens[k].host_path, why);
+  }
   if (srv_env_merge(&m->env_module, &S.opts.env_file, &S.opts.env, &m->env) != 0) {
     fail("out of memory merging environment variables");
     return -1;
@@ -704,6 +715,8 @@ typedef struct {
   uint8_t *body;
   size_t body_len, body_cap;
   uint64_t max_body;
+  uint64_t clen;           /* announced Content-Length (0 if none) */
+  uint64_t discarded;      /* body bytes dropped (over the limit / no route) */
   bool looked_up;
   bool too_large;
   bool responded;
@@ -890,9 +903,8 @@ static enum MHD_Result run_route(struct MHD_Connection *c, req_ctx *rc, const ch
   if (status < 200) {
     srv_log("%s: 502: module sent informational status %d as its final response",
             rc->route->text, status);
-    status = 502;
+    status = 502;   /* its headers are not sent (status differs below) */
     blen = 0;
-    out.parsed = out.parsed;   /* headers still freed below, not sent */
   }
   if (status == 204 || status == 304) blen = 0;   /* no body allowed */
   struct MHD_Response *resp =
@@ -950,8 +962,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
      * before libmicrohttpd has seen the end of the request makes it close
      * the connection (no keep-alive), even for a GET without a body. The
      * exception is a body announced over the limit: 413 and close. */
+    rc->max_body = 16 * SRV_MAX_DISCARD;   /* /healthz, 404: body read and dropped */
     if (rc->kind == SRV_ROUTE_FOUND) {
       uint64_t clen = content_length(c);
+      rc->clen = clen;
       rc->max_body = ((srv_module *)rc->route->handler)->limits.max_body;
       if (clen > rc->max_body) {
         char note[96];
@@ -965,16 +979,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_size > 0) {
     size_t n = *upload_size;
     *upload_size = 0;
-    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large) return MHD_YES;   /* discard */
+    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large) {   /* discard */
+      rc->discarded += n;
+      if (rc->discarded > rc->max_body + SRV_MAX_DISCARD) {
+        srv_target t;
+        srv_target_split(rc->target, rc->target_len, &t);
+        srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, 413,
+                       0, (double)(mono_ns() - rc->t0) / 1e6,
+                       "request body far over the limit: connection closed");
+        return MHD_NO;
+      }
+      return MHD_YES;
+    }
     if (rc->body_len + n > rc->max_body) {
+      /* Over the limit: keep reading (and dropping) so that the 413 can be
+       * sent once the request ends (libmicrohttpd takes no response in the
+       * middle of a body), but give up on a body that goes on and on. */
       rc->too_large = true;
       free(rc->body);
       rc->body = NULL;
+      rc->body_cap = 0;
+      rc->discarded = rc->body_len + n;
       rc->body_len = 0;
       return MHD_YES;
-    }
-    if (rc->body_len + n > rc->body_cap) {
-      size_t ncap = rc->body_cap ? rc->body_cap : 4096;
+    }    if (rc->body_len + n > rc->body_cap) {
+      /* One allocation when the length was announced (already checked
+       * against the limit); doubling from 4 KiB for chunked bodies. */
+      size_t ncap = rc->body_cap ? rc->body_cap : rc->clen ? (size_t)rc->clen : 4096;
       while (ncap < rc->body_len + n) ncap *= 2;
       if (ncap > rc->max_body) ncap = rc->max_body;
       uint8_t *nb = realloc(rc->body, ncap);
@@ -1213,14 +1244,23 @@ int srv_main(int argc, char **argv) {
   if (lfd != MHD_INVALID_SOCKET) close(lfd);
   uint64_t until = mono_ns() + (uint64_t)SRV_DRAIN_MS * 1000000ull;
   while (atomic_load(&S.inflight) > 0 && mono_ns() < until) {
+    /* A second SIGINT/SIGTERM cuts the drain short. */
     struct timespec ts = {0, 10 * 1000000};
-    nanosleep(&ts, NULL);
+    if (sigtimedwait(&sigs, NULL, &ts) > 0) {
+      srv_log("second signal: not waiting any longer");
+      break;
+    }
   }
   long left = atomic_load(&S.inflight);
   if (left > 0) {
-    srv_log("%ld request(s) still running after %u s: interrupting them", left,
-            SRV_DRAIN_MS / 1000);
+    srv_log("%ld request(s) still running: interrupting them", left);
     srv_watchdog_interrupt_all();
+    /* Give the interrupted requests a moment to send their 503. */
+    uint64_t until2 = mono_ns() + 1000000000ull;
+    while (atomic_load(&S.inflight) > 0 && mono_ns() < until2) {
+      struct timespec ts = {0, 5 * 1000000};
+      nanosleep(&ts, NULL);
+    }
   }
   srv_exec_stats st;
   srv_exec_stats_get(&st);

@@ -55,11 +55,19 @@ int srv_is_server_arg(const char *arg);
 /* The limits one module runs under, resolved at startup from (highest
  * first) its own modules.toml keys, the file's [limits] table, the command
  * line, and config.h's built-in defaults (30 s, 256 MiB memory, 16 MiB
- * output, 16 MiB request body). Concurrency defaults to 2 x online
- * CPUs so that a burst cannot start hundreds of 256 MiB instances at once. Requests beyond the limit wait in a
+ * output, 16 MiB request body).
+ *
+ * Concurrency defaults to SRV_CONCURRENCY_PER_CPU x online CPUs, so that a
+ * burst cannot start hundreds of 256 MiB instances at once (the connection
+ * threads would otherwise all run modules). Why 4 and not 2: a slot held by
+ * a thread the OS has preempted sits idle, and on 2 cores shared with other
+ * work 2 x CPUs left the CPUs idle: hello-world at 64 connections measured
+ * 15.8-19.0k req/s (p99 12-20 ms) with 4 slots, 24-26k (p99 5-15 ms) with 8,
+ * 24-28k with 16 or no limit (bench/server/run.sh, load average ~12). Requests beyond the limit wait in a
  * queue (at most SRV_QUEUE_FACTOR x the limit waiters, each at most
  * SRV_QUEUE_WAIT_MS or the time limit if shorter); a full queue or a wait
  * that runs out gives 503 with Retry-After: 1. */
+#define SRV_CONCURRENCY_PER_CPU 4u
 #define SRV_QUEUE_FACTOR 64u
 #define SRV_QUEUE_WAIT_MS 10000u
 
@@ -99,13 +107,22 @@ typedef struct srv_module {
   size_t nlogs;
   int parent_log_fd;         /* the configured route's file (`_routes` runs) */
 
-  /* Concurrency gate. */
+  /* Concurrency gate (exec.c): slots handed over in arrival order. */
   pthread_mutex_t gate_lock;
-  pthread_cond_t gate_cond;
+  pthread_cond_t gate_cond;          /* unused; kept for layout stability */
   uint32_t running, waiting;
+  struct srv_gate_waiter *gate_head, *gate_tail;
 } srv_module;
 
 /* ---- exec.c -------------------------------------------------------------------- */
+
+/* The user data of every instance the server creates: each host-function
+ * family finds its per-request context here through its get_ctx callback
+ * (wasi_define's, and http_define's once outbound HTTP is linked). */
+typedef struct {
+  wasi_ctx *wasi;
+  void *http;              /* outbound HTTP ctx (issue 5); NULL until then */
+} srv_guest;
 
 /* Starts the watchdog thread (once, before the first execution). Returns 0
  * or -1 with a sentence in err. */

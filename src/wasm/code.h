@@ -85,6 +85,29 @@ typedef union wasm_cell {
 #define WASM_SELCMP_IOPS_(n, op, T) IOP_X(SEL_##n) IOP_X(SEL_##n##_I)
 #define WASM_BRCMP64_IOPS_(n, op, T) IOP_X(BR64_##n) IOP_X(BR64_##n##_I) IOP_X(BR64_##n##_L) IOP_X(BR64_##n##_I_L)
 
+/* Binary ops fused with the load that produces their second operand
+ * (load-op), and the read-modify-write form where the result is stored back
+ * to the same address (`x[i] op= v`): name, operand type. */
+#define WASM_LDOP_LIST(X)                                                     \
+  X(I32_ADD, I32) X(I32_SUB, I32) X(I32_MUL, I32) X(I32_AND, I32)            \
+  X(I32_OR, I32) X(I32_XOR, I32) X(I64_ADD, I64) X(I64_SUB, I64)             \
+  X(I64_MUL, I64) X(I64_AND, I64) X(I64_OR, I64) X(I64_XOR, I64)             \
+  X(F32_ADD, F32) X(F32_SUB, F32) X(F32_MUL, F32) X(F64_ADD, F64)            \
+  X(F64_SUB, F64) X(F64_MUL, F64)
+#define WASM_LDOP_IOPS_(n, T) IOP_X(n##_LD) IOP_X(n##_LDA) IOP_X(n##_RMW)
+
+/* i32 ops whose second operand is a shift/rotate by a constant, fused
+ * (hash and checksum code: sha256's `a ^ rotl(x, k)` chains): name, op, shift. */
+#define WASM_SHOP_LIST(X)                                                     \
+  X(I32_XOR, ^, ROTL) X(I32_XOR, ^, SHR_U) X(I32_XOR, ^, SHL)                \
+  X(I32_ADD, +, ROTL) X(I32_ADD, +, SHR_U) X(I32_ADD, +, SHL)                \
+  X(I32_OR, |, ROTL) X(I32_OR, |, SHR_U) X(I32_OR, |, SHL)                   \
+  X(I32_AND, &, SHR_U)
+#define WASM_SHOP_IOPS_(n, op, sh) IOP_X(n##_##sh)
+
+/* Loop back-edge on an i32 counter just incremented by a constant
+ * (`i += k; if (i cmp n) continue`): x, y, k, n|imm; target. */
+#define WASM_BRINC_IOPS_(n, op, T) IOP_X(BRINC_##n) IOP_X(BRINC_##n##_I)
 /* Hand-written handlers (operand layout in interp.c next to each). */
 #define WASM_IOP_SPECIALS(X)                                                  \
   X(UNREACHABLE) X(MOV) X(MOV2) X(MOVN) X(CONST) X(CONST2)                           \
@@ -94,7 +117,8 @@ typedef union wasm_cell {
   X(MEMORY_SIZE) X(MEMORY_GROW) X(MEMORY_INIT) X(DATA_DROP) X(MEMORY_COPY)   \
   X(MEMORY_FILL) X(TABLE_GET) X(TABLE_SET) X(TABLE_INIT) X(ELEM_DROP)        \
   X(TABLE_COPY) X(TABLE_GROW) X(TABLE_SIZE) X(TABLE_FILL) X(REF_FUNC)        \
-  X(SHUFFLE) X(F32_MULADD) X(F64_MULADD)
+  X(SHUFFLE) X(F32_MULADD) X(F64_MULADD) X(MOVP)                             \
+  X(F32_AXPY) X(F32_AXPY_A) X(F64_AXPY) X(F64_AXPY_A) X(I32_ADD3) X(I32_ANDN)
 
 enum wasm_iop {
 #define IOP_X(n) WASM_IOP_##n,
@@ -109,6 +133,9 @@ enum wasm_iop {
   WASM_BRCMP64_LIST(WASM_BRCMP64_IOPS_)
   WASM_BRF_LIST(WASM_BRF_IOPS_)
   WASM_BRCMP_LIST(WASM_SELCMP_IOPS_)
+  WASM_LDOP_LIST(WASM_LDOP_IOPS_)
+  WASM_SHOP_LIST(WASM_SHOP_IOPS_)
+  WASM_BRCMP_LIST(WASM_BRINC_IOPS_)
 #undef IOP_X
   WASM_IOP_COUNT
 };
@@ -126,6 +153,9 @@ struct wasm_code {
   uint32_t ndcalls;
   uint32_t *dcalls;          /* cells of CALL_DIRECT code pointers (callee index until linked) */
   wasm_cell *cells;
+  /* Slots [zero_lo, zero_hi) are zeroed on entry: the declared locals that
+   * may be read before the body writes them (see compile.c). */
+  uint32_t zero_lo, zero_hi;
 };
 
 /* Handler addresses indexed by enum wasm_iop (the interpreter exports them). */

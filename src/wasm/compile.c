@@ -20,6 +20,7 @@
  * are moved into the target's slots by explicit moves emitted on the taken
  * path only. Unreachable code is parsed but not emitted.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,7 @@ typedef struct {
   uint32_t label;         /* loop: cell index of the loop head */
   uint32_t fix;           /* forward-branch chain: cell index + 1, 0 = none */
   uint32_t else_fix;      /* if: cell holding the jump to else, or NONE32 */
+  uint32_t gen;           /* unique id (local zeroing analysis) */
 } cfr;
 
 typedef struct {
@@ -66,6 +68,13 @@ typedef struct {
   const uint8_t *body_ltypes;
   uint32_t *lslot;
   uint32_t local_slots;
+  /* Per local: LS_NONE until its first access; LS_SET if that access is a
+   * write that runs before any later code (so the entry zeroing can skip
+   * it); LS_ZERO if it may be read before written. */
+  uint8_t *lstate;
+  uint32_t *lgen;         /* LS_SET: gen of the frame whose end ends it, 0 = never */
+  uint32_t *lset;         /* locals in LS_SET with lgen != 0, innermost frame on top */
+  uint32_t nlset, ngen;
 
   wasm_cell *code; uint32_t ncode, capcode;
   uint32_t *pcmap; uint32_t npc, cappc;
@@ -77,6 +86,8 @@ typedef struct {
   bool oom;
 
   uint32_t last_start;    /* start of the last instruction, NONE32 after a label */
+  uint32_t last_label;    /* cell index of the latest label */
+  uint32_t axpy_cell2;    /* second cell of the latest AXPY (it has its own pc entry) */
   int last_iop;
   bool last_dst;          /* last instruction writes its result to A0 */
   uint32_t cur_off;       /* module offset of the wasm instruction being compiled */
@@ -201,7 +212,19 @@ static void unemit_last(comp *c) {
   c->last_start = NONE32;
 }
 
-static void place_label(comp *c) { c->last_start = NONE32; }
+static void place_label(comp *c) { c->last_start = NONE32; c->last_label = c->ncode; }
+
+/* Wasm offset recorded for the last instruction (before it is taken back). */
+static uint32_t last_off(const comp *c) { return c->npc ? c->pcmap[c->npc - 1] : c->cur_off; }
+
+/* emit_op for a fused instruction that can trap only in its first part: the
+ * pc map names that part's wasm offset, so trap locations stay exact. */
+static void emit_op_at(comp *c, int iop, uint32_t off) {
+  uint32_t cur = c->cur_off;
+  c->cur_off = off;
+  emit_op(c, iop);
+  c->cur_off = cur;
+}
 
 /* Forward reference to frame f's end label. */
 static void emit_fwd(comp *c, cfr *f) {
@@ -242,6 +265,16 @@ static vent pop(comp *c) {
 
 static void emit_mov(comp *c, uint8_t type, uint32_t dst, uint32_t src) {
   if (dst == src) return;
+  if (width(type) == 1 && c->last_start != NONE32 && c->last_iop == WASM_IOP_MOV &&
+      c->last_start + 2 == c->ncode) {
+    /* Pair with the move just emitted (no label between them): one dispatch.
+     * The pair's A0 is not the latest result, so no local.set rewrite. */
+    c->code[c->last_start].h = c->labels[WASM_IOP_MOVP];
+    c->last_iop = WASM_IOP_MOVP;
+    emit2(c, dst, src);
+    c->last_dst = false;
+    return;
+  }
   emit_op(c, width(type) == 2 ? WASM_IOP_MOV2 : WASM_IOP_MOV);
   emit2(c, dst, src);
   c->last_dst = true;
@@ -321,6 +354,38 @@ static uint8_t local_type(comp *c, uint32_t x) {
   return x < c->ft->nparams ? c->ft->types[x] : c->body_ltypes[x - c->ft->nparams];
 }
 
+/* ---- Which locals need zeroing on entry -------------------------------------- */
+
+enum { LS_NONE, LS_SET, LS_ZERO };
+
+/* Whether a branch emitted so far may land after the current position: a
+ * pending forward reference to the end of a still open block, or the false
+ * edge of an open `if`. Without one, everything compiled from here on runs
+ * only after the current instruction (loops jump back, returns leave). */
+static const cfr *fwd_pending(const comp *c) {
+  for (uint32_t i = c->ncs; i-- > 0;)
+    if (c->cs[i].fix || c->cs[i].else_fix != NONE32) return &c->cs[i];
+  return NULL;
+}
+
+/* A write with such a pending branch still covers the code up to the end
+ * (or else) of the innermost frame holding one: paths that skip the write
+ * join only there. After it, the local counts as not accessed yet. */
+static void note_local(comp *c, uint32_t x, bool write) {
+  if (c->lstate[x] != LS_NONE) return;
+  if (!write) { c->lstate[x] = LS_ZERO; return; }
+  c->lstate[x] = LS_SET;
+  const cfr *f = fwd_pending(c);
+  c->lgen[x] = f ? f->gen : 0;
+  if (f) c->lset[c->nlset++] = x;
+}
+
+/* Frame f ends (or reaches its else): writes it covered no longer count. */
+static void end_local_cover(comp *c, const cfr *f) {
+  while (c->nlset && c->lgen[c->lset[c->nlset - 1]] == f->gen)
+    c->lstate[c->lset[--c->nlset]] = LS_NONE;
+}
+
 /* ---- Control ------------------------------------------------------------------ */
 
 static const uint8_t VT_BYTES[] = {WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_V128,
@@ -349,6 +414,7 @@ static cfr *push_frame(comp *c, uint8_t kind, int64_t bt) {
   memset(f, 0, sizeof *f);
   f->kind = kind;
   f->else_fix = NONE32;
+  f->gen = ++c->ngen;
   block_type(c, bt, f);
   f->height = c->nvs - f->nparams;
   f->base_slot = f->nparams ? c->vs[f->height].slot : c->cur_slot;
@@ -437,6 +503,7 @@ typedef struct {
   bool fl;                /* float compare (BRF_*): k = 0..11 */
   uint32_t a, b;
   uint64_t imm64;
+  uint32_t inc;           /* start + 1 of an `a = y + k` just before the compare, or 0 */
 } cond_t;
 
 /* Pops a condition. If it is the result of the instruction just emitted and
@@ -456,6 +523,14 @@ static cond_t take_cond_ex(comp *c, bool i32_only) {
       r.imm = rel & 1;
       r.a = ins[1].a[1];
       r.b = ins[2].a[0];
+      if (c->npc >= 4) {
+        /* Remember an increment of a right before: a loop back-edge may
+         * absorb it (see emit_cond_jump). */
+        uint32_t ps = c->pcmap[c->npc - 4];
+        if (ps + 3 == c->last_start && c->last_label <= ps && ps != c->axpy_cell2 &&
+            c->code[ps].h == c->labels[WASM_IOP_I32_ADD_I] && c->code[ps + 1].a[0] == r.a)
+          r.inc = ps + 1;
+      }
       unemit_last(c);
       return r;
     }
@@ -514,6 +589,17 @@ static uint32_t emit_cond_jump(comp *c, cond_t cd, bool neg, bool loop) {
     emit_op(c, WASM_IOP_BR64_EQ + 4 * k + (cd.imm ? 1 : 0) + (loop ? 2 : 0));
     emit2(c, cd.a, cd.b);
     if (cd.imm) put_cell(c, cd.imm64);
+  } else if (cd.k >= 0 && cd.inc && loop && c->ncode == cd.inc + 2 &&
+             c->npc >= 2 && c->pcmap[c->npc - 2] == cd.inc - 1) {
+    /* `i = y + k; br_if (i cmp n)` to a loop head: one instruction. */
+    int k = neg ? NEG_CMP[cd.k] : cd.k;
+    const wasm_cell *ins = &c->code[cd.inc - 1];
+    uint32_t x = ins[1].a[0], y = ins[1].a[1], imm = ins[2].a[0];
+    c->ncode = cd.inc - 1;
+    c->npc -= 2;
+    emit_op(c, WASM_IOP_BRINC_EQ + 2 * k + (cd.imm ? 1 : 0));
+    emit2(c, x, y);
+    emit2(c, imm, cd.b);
   } else if (cd.k >= 0) {
     int k = neg ? NEG_CMP[cd.k] : cd.k;
     emit_op(c, WASM_IOP_BR_EQ + 4 * k + (cd.imm ? 1 : 0) + (loop ? 2 : 0));
@@ -577,6 +663,108 @@ static bool commutative(uint8_t op) {
   default:
     return false;
   }
+}
+
+/* Load-op fusion (see WASM_LDOP_LIST): the _LD form of binary op `iop`, or
+ * -1; *load gets the plain load whose result it can take as operand b. */
+static int ldop_of(int iop, int *load) {
+  switch (iop) {
+#define LDOP_CASE(n, T) case WASM_IOP_##n: *load = WASM_IOP_##T##_LOAD; return WASM_IOP_##n##_LD;
+  WASM_LDOP_LIST(LDOP_CASE)
+#undef LDOP_CASE
+  default: return -1;
+  }
+}
+
+/* The store that completes the read-modify-write form of _LD op `ld`, or -1. */
+static int ldop_store(int ld) {
+  switch (ld) {
+#define LDOP_CASE(n, T) case WASM_IOP_##n##_LD: return WASM_IOP_##T##_STORE;
+  WASM_LDOP_LIST(LDOP_CASE)
+#undef LDOP_CASE
+  default: return -1;
+  }
+}
+
+/* If operand b is the result of the load just emitted (and a needs no code
+ * to be read), replaces the load with one load-op instruction: saves a
+ * dispatch and a frame-slot round trip on `acc += x[i]`, `y * x[i]`. Only b:
+ * for floats the operand order decides which NaN payload propagates. */
+static bool fuse_load_op(comp *c, int iop, uint32_t dst, vent *a, const vent *b) {
+  int load;
+  int ld = ldop_of(iop, &load);
+  if (ld < 0 || b->kind != K_SLOT || (a->kind != K_SLOT && a->kind != K_LOCAL) ||
+      c->last_start == NONE32 || !c->last_dst)
+    return false;
+  const wasm_cell *ins = &c->code[c->last_start];
+  if (ins[1].a[0] != b->slot) return false;
+  bool wrap = c->last_iop == load + 1;       /* NAME_A: (u32)(addr + imm) */
+  if (c->last_iop != load && !(wrap && ins[2].a[1] == 0)) return false;
+  uint32_t addr = ins[1].a[1], k = ins[2].a[0];   /* offset, or imm for NAME_A */
+  uint32_t off = last_off(c);
+  unemit_last(c);
+  emit_op_at(c, wrap ? ld + 1 : ld, off);
+  emit2(c, dst, src(c, a));
+  emit2(c, addr, k);
+  c->last_dst = true;
+  return true;
+}
+
+/* The shift-op form of i32 op `iop` applied to the result of shift `sh`
+ * (an _I form), or -1. */
+static int shop_of(int iop, int sh) {
+#define SHOP_CASE(n, op, s) if (iop == WASM_IOP_##n && sh == WASM_IOP_I32_##s##_I) return WASM_IOP_##n##_##s;
+  WASM_SHOP_LIST(SHOP_CASE)
+#undef SHOP_CASE
+  return -1;
+}
+
+/* If one operand is the result of the shift-by-constant just emitted,
+ * replaces the shift with one shift-op instruction. The ops are commutative
+ * integer ops, so the shifted operand may be either one. */
+static bool fuse_shift_op(comp *c, int iop, uint32_t dst, vent *a, vent *b) {
+  if (c->last_start == NONE32 || !c->last_dst) return false;
+  const wasm_cell *ins = &c->code[c->last_start];
+  int f = shop_of(iop, c->last_iop);
+  if (f < 0) return false;
+  vent *sh = NULL, *o = NULL;
+  if (b->kind == K_SLOT && ins[1].a[0] == b->slot) { sh = b; o = a; }
+  else if (a->kind == K_SLOT && ins[1].a[0] == a->slot) { sh = a; o = b; }
+  if (!sh || (o->kind != K_SLOT && o->kind != K_LOCAL)) return false;
+  uint32_t x = ins[1].a[1], k = ins[2].a[0];
+  unemit_last(c);
+  emit_op(c, f);
+  emit2(c, dst, src(c, o));
+  emit2(c, x, k);
+  c->last_dst = true;
+  return true;
+}
+
+/* After both operands are in place (sa, sb): `(x + y) + z` where x + y is
+ * the i32.add just emitted into sa becomes one ADD3; `a & (x ^ -1)` where
+ * the xor was just emitted into sb becomes one ANDN. */
+static bool fuse_arith3(comp *c, int iop, uint32_t dst, uint32_t sa, uint32_t sb, const vent *b) {
+  if (c->last_start == NONE32 || !c->last_dst) return false;
+  const wasm_cell *ins = &c->code[c->last_start];
+  if (iop == WASM_IOP_I32_ADD && c->last_iop == WASM_IOP_I32_ADD && ins[1].a[0] == sa &&
+      sb != sa) {
+    uint32_t x = ins[1].a[1], y = ins[2].a[0];
+    unemit_last(c);
+    emit_op(c, WASM_IOP_I32_ADD3);
+    emit2(c, dst, x);
+    emit2(c, y, sb);
+    return true;
+  }
+  if (iop == WASM_IOP_I32_AND && c->last_iop == WASM_IOP_I32_XOR_I && b->kind == K_SLOT &&
+      ins[1].a[0] == sb && ins[2].a[0] == UINT32_MAX && sa != sb) {
+    uint32_t x = ins[1].a[1];
+    unemit_last(c);
+    emit_op(c, WASM_IOP_I32_ANDN);
+    emit2(c, dst, sa);
+    emit2(c, x, 0);
+    return true;
+  }
+  return false;
 }
 
 /* Numeric op `op` (single-byte table) or FC/FD op described by `oi`. */
@@ -670,8 +858,13 @@ static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t
       emit2(c, dst, sa);
       put_cell(c, b.val);
     }
-  } else {
+  } else if (!fuse_load_op(c, oi->iop, dst, &a, &b) && !fuse_shift_op(c, oi->iop, dst, &a, &b)) {
     uint32_t sa = src(c, &a), sb = src(c, &b);
+    if (table == OPS && fuse_arith3(c, oi->iop, dst, sa, sb, &b)) {
+      c->last_dst = true;
+      push(c, oi->res, K_SLOT);
+      return;
+    }
     emit_op(c, oi->iop);
     emit2(c, dst, sa);
     emit2(c, sb, 0);
@@ -703,6 +896,40 @@ static void emit_load(comp *c, const opinfo *oi, uint32_t offset) {
   push(c, oi->res, K_SLOT);
 }
 
+/* Called with the load-add `x + load(p + offset)` about to become an
+ * add-to-memory: if x is the product of the mul-load just before it (no label
+ * between), emits one AXPY instruction for the three. */
+static bool fuse_axpy(comp *c, uint32_t p, uint32_t x, uint32_t offset) {
+  int add = c->last_iop, axpy;
+  if (add == WASM_IOP_F32_ADD_LD) axpy = WASM_IOP_F32_AXPY;
+  else if (add == WASM_IOP_F64_ADD_LD) axpy = WASM_IOP_F64_AXPY;
+  else return false;
+  int mul = add - WASM_IOP_F32_ADD_LD + WASM_IOP_F32_MUL_LD;
+  if (c->npc < 4) return false;
+  uint32_t ms = c->pcmap[c->npc - 4];
+  if (ms + 3 != c->last_start || c->last_label > ms || ms == c->axpy_cell2) return false;
+  const wasm_cell *mi = &c->code[ms];
+  bool wrap = mi->h == c->labels[mul + 1];
+  if (mi->h != c->labels[mul] && !wrap) return false;
+  if (mi[1].a[0] != x) return false;
+  uint32_t a = mi[1].a[1], q = mi[2].a[0], k = mi[2].a[1];
+  uint32_t mul_off = c->pcmap[c->npc - 3], add_off = c->pcmap[c->npc - 1];
+  c->ncode = ms;
+  c->npc -= 4;
+  emit_op_at(c, wrap ? axpy + 1 : axpy, mul_off);
+  emit2(c, p, a);
+  emit2(c, q, k);
+  emit2(c, offset, 0);
+  /* The second load's trap is reported at the instruction's second cell. */
+  if (grow(c, (void **)&c->pcmap, &c->cappc, c->npc + 2, sizeof(uint32_t))) {
+    c->pcmap[c->npc++] = ms + 1;
+    c->pcmap[c->npc++] = add_off;
+  }
+  c->axpy_cell2 = ms + 1;
+  c->last_start = NONE32;
+  return true;
+}
+
 static void emit_store(comp *c, const opinfo *oi, uint32_t offset) {
   vent v = pop(c), a = pop(c);
   if (a.kind == K_ADDI || a.kind == K_ADDL) {
@@ -711,6 +938,21 @@ static void emit_store(comp *c, const opinfo *oi, uint32_t offset) {
     emit2(c, addi_base(c, &a), sv);
     emit2(c, a.kind == K_ADDI ? (uint32_t)a.val : c->lslot[a.val], offset);
     return;
+  }
+  if (v.kind == K_SLOT && (a.kind == K_SLOT || a.kind == K_LOCAL) && c->last_start != NONE32 &&
+      c->last_dst && ldop_store(c->last_iop) == oi->iop) {
+    /* `x[i] = v op x[i]`: the load-op just emitted read the same address. */
+    const wasm_cell *ins = &c->code[c->last_start];
+    uint32_t sa = a.kind == K_LOCAL ? c->lslot[a.local] : a.slot;
+    if (ins[1].a[0] == v.slot && ins[2].a[0] == sa && ins[2].a[1] == offset) {
+      uint32_t x = ins[1].a[1], off = last_off(c);
+      if (fuse_axpy(c, sa, x, offset)) return;
+      unemit_last(c);
+      emit_op_at(c, c->last_iop - WASM_IOP_I32_ADD_LD + WASM_IOP_I32_ADD_RMW, off);
+      emit2(c, sa, x);
+      emit2(c, offset, 0);
+      return;
+    }
   }
   uint32_t sa = src(c, &a), sv = src(c, &v);
   emit_op(c, oi->iop);
@@ -896,6 +1138,7 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       c->code[f->else_fix].u = c->ncode;
       f->else_fix = NONE32;
       place_label(c);
+      end_local_cover(c, f);
       f->kind = F_ELSE;
       f->unreachable = false;
       skip_depth = 0;
@@ -915,6 +1158,7 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       if (f->else_fix != NONE32) c->code[f->else_fix].u = c->ncode;
       patch_chain(c, f->fix, c->ncode);
       place_label(c);
+      end_local_cover(c, f);
       cfr fr = *f;
       c->ncs--;
       if (fr.kind == F_LOOP) c->loop_depth--;
@@ -996,12 +1240,14 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
     }
     case WASM_OP_LOCAL_GET: {
       uint32_t x = wasm_read_u32(r);
+      note_local(c, x, false);
       vent *e = push(c, local_type(c, x), K_LOCAL);
       if (e) e->local = x;
       break;
     }
     case WASM_OP_LOCAL_SET: case WASM_OP_LOCAL_TEE: {
       uint32_t x = wasm_read_u32(r);
+      note_local(c, x, true);
       vent e = pop(c);
       uint32_t ls = c->lslot[x];
       if (e.kind == K_SLOT && c->last_start != NONE32 && c->last_dst &&
@@ -1306,6 +1552,61 @@ static void emit_simd(comp *c, wasm_reader *r, uint32_t sub) {
 }
 #endif
 
+
+/* ---- Debug dump (WAGI_DUMP_CODE=1) ------------------------------------------- */
+
+/* Names of the internal opcodes, in enum order, for the dump. */
+static const char *const IOP_NAMES[] = {
+#define IOP_X(n) #n,
+#define WASM_OP WASM_IOP_NUM_OP
+#define WASM_OP_FC WASM_IOP_NUM_OP
+#if WASM_HAVE_SIMD
+#define WASM_OP_FD WASM_IOP_NUM_OP
+#endif
+#include "opcodes.def"
+  WASM_IOP_SPECIALS(IOP_X)
+  WASM_BRCMP_LIST(WASM_BRCMP_IOPS_)
+  WASM_BRCMP64_LIST(WASM_BRCMP64_IOPS_)
+  WASM_BRF_LIST(WASM_BRF_IOPS_)
+  WASM_BRCMP_LIST(WASM_SELCMP_IOPS_)
+  WASM_LDOP_LIST(WASM_LDOP_IOPS_)
+  WASM_SHOP_LIST(WASM_SHOP_IOPS_)
+  WASM_BRCMP_LIST(WASM_BRINC_IOPS_)
+#undef IOP_X
+};
+_Static_assert(sizeof IOP_NAMES / sizeof IOP_NAMES[0] == WASM_IOP_COUNT, "iop names");
+
+/* Prints a compiled body to stderr: one instruction per line with its cell
+ * index, wasm offset, and operand cells as (lo hi) pairs; branch targets
+ * appear as @cell. Meant for finding missing fusions in hot loops. */
+static void dump_code(const comp *c, const struct wasm_code *code, const void *const *labels) {
+  char label[128];
+  wasm_func_label(c->m, c->func, label, sizeof label);
+  fprintf(stderr, "== func %u %s: %u cells, locals %u, frame %u, zeroed [%u, %u)\n", c->func,
+          label, code->ncells, code->local_slots, code->frame_slots, code->zero_lo, code->zero_hi);
+  for (uint32_t k = 0; k < code->npc; k++) {
+    uint32_t at = code->pc_map[2 * k];
+    uint32_t end = k + 1 < code->npc ? code->pc_map[2 * k + 2] : code->ncells;
+    const char *name = "  (2nd part)";   /* an extra pc entry inside an instruction */
+    for (int i = 0; i < WASM_IOP_COUNT; i++)
+      if (labels[i] == code->cells[at].h) { name = IOP_NAMES[i]; break; }
+    fprintf(stderr, "%6u  0x%-6x %-18s", at, code->pc_map[2 * k + 1], name);
+    for (uint32_t j = at + 1; j < end; j++) {
+      const wasm_cell *cl = &code->cells[j];
+      bool tgt = false;
+      for (uint32_t t = 0; t < c->ntfix && !tgt; t++) tgt = c->tfix[t] == j;
+      if (tgt) fprintf(stderr, " @%u", (uint32_t)(cl->t - code->cells));
+      else fprintf(stderr, " (%u %u)", cl->a[0], cl->a[1]);
+    }
+    fputc('\n', stderr);
+  }
+}
+
+static bool dump_enabled(void) {
+  const char *e = getenv("WAGI_DUMP_CODE");
+  return e && e[0] && e[0] != '0';
+}
+
 /* Compiles defined function `i` into a freshly allocated wasm_code. */
 static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *const *labels,
                                 struct wasm_code **out, wasm_error *err) {
@@ -1318,12 +1619,22 @@ static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *co
   c.ft = &m->types[m->func_type[c.func]];
   c.body_ltypes = b->local_types;
   c.last_start = NONE32;
+  c.axpy_cell2 = NONE32;
   c.cur_off = b->offset;
   uint64_t nl = (uint64_t)c.ft->nparams + b->nlocals;
   if (nl > 0x10000000u) return fail(&c, err, WASM_ERR_INVALID, "too many locals");
   c.nlocals = (uint32_t)nl;
   c.lslot = malloc((size_t)(c.nlocals ? c.nlocals : 1) * sizeof(uint32_t));
-  if (!c.lslot) return fail(&c, err, WASM_ERR_NOMEM, "locals");
+  c.lstate = calloc(c.nlocals ? c.nlocals : 1, 1);
+  c.lgen = malloc((size_t)(c.nlocals ? c.nlocals : 1) * sizeof(uint32_t));
+  c.lset = malloc((size_t)(c.nlocals ? c.nlocals : 1) * sizeof(uint32_t));
+  if (!c.lslot || !c.lstate || !c.lgen || !c.lset) {
+    free(c.lslot);
+    free(c.lstate);
+    free(c.lgen);
+    free(c.lset);
+    return fail(&c, err, WASM_ERR_NOMEM, "locals");
+  }
   uint32_t s = 0;
   for (uint32_t k = 0; k < c.nlocals; k++) {
     c.lslot[k] = s;
@@ -1339,6 +1650,10 @@ static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *co
     c.ncode = c.npc = c.ntfix = c.nvs = c.ncs = c.ndcalls = 0;
     c.loop_depth = 0;
     c.last_start = NONE32;
+    c.last_label = 0;
+    c.axpy_cell2 = NONE32;
+    memset(c.lstate, 0, c.nlocals);
+    c.nlset = 0;
     c.cur_off = b->offset;
     for (uint32_t k = 0; k < c.npool; k++) emit_const(&c, s + k, c.pool[k]);
     c.cur_slot = c.max_slot = s + c.npool;
@@ -1355,6 +1670,13 @@ static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *co
       code->func_index = c.func;
       code->param_slots = c.ft->param_slots;
       code->local_slots = c.local_slots;
+      code->zero_lo = code->zero_hi = 0;
+      for (uint32_t k = c.ft->nparams; k < c.nlocals; k++) {
+        if (c.lstate[k] != LS_ZERO) continue;
+        uint32_t e = c.lslot[k] + width(local_type(&c, k));
+        if (code->zero_lo == code->zero_hi) code->zero_lo = c.lslot[k];
+        code->zero_hi = e;
+      }
       uint32_t fs = c.max_slot + 2;
       if (fs < c.ft->result_slots) fs = c.ft->result_slots;
       code->frame_slots = fs;
@@ -1373,9 +1695,13 @@ static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *co
         uint64_t t = cell->u;
         cell->t = t < c.ncode ? code->cells + t : code->cells;
       }
+      if (dump_enabled()) dump_code(&c, code, labels);
     }
   }
   free(c.lslot);
+  free(c.lstate);
+  free(c.lgen);
+  free(c.lset);
   free(c.code);
   free(c.pcmap);
   free(c.tfix);

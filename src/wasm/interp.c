@@ -448,10 +448,11 @@ static inline wasm_v128 v128_of(const uint64_t *p) { wasm_v128 v; memcpy(&v, p, 
       c->tp->mem_hi = inst->memory->base + inst->memory->reserved; } \
     else { c->tp->mem_lo = NULL; c->tp->mem_hi = NULL; } } while (0)
 
-/* Zeroes the declared locals. Usually a handful: the empty asm keeps the
- * compilers from turning the loop into a memset call. */
+/* Zeroes the declared locals that may be read before written (often none:
+ * compile.c proves most are written first). Usually a handful: the empty asm
+ * keeps the compilers from turning the loop into a memset call. */
 #define ZERO_LOCALS(gc) do { \
-    for (uint32_t i_ = (gc)->param_slots; i_ < (gc)->local_slots; i_++) { \
+    for (uint32_t i_ = (gc)->zero_lo; i_ < (gc)->zero_hi; i_++) { \
       fp[i_] = 0; __asm__ volatile(""); } } while (0)
 
 /* Enters compiled code gc with frame nfp; `len` is the call instruction
@@ -498,6 +499,9 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     WASM_BRCMP64_LIST(WASM_BRCMP64_IOPS_)
     WASM_BRF_LIST(WASM_BRF_IOPS_)
     WASM_BRCMP_LIST(WASM_SELCMP_IOPS_)
+    WASM_LDOP_LIST(WASM_LDOP_IOPS_)
+    WASM_SHOP_LIST(WASM_SHOP_IOPS_)
+    WASM_BRCMP_LIST(WASM_BRINC_IOPS_)
 #undef IOP_X
   };
   _Static_assert(sizeof labels / sizeof labels[0] == WASM_IOP_COUNT, "label table");
@@ -607,6 +611,15 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   L_BR64_##n##_I_L: if ((T)fp[A(0)] op (T)ip[2].u) { CHECK_INTERRUPT(); ip = ip[3].t; DISPATCH; } NEXT(4);
   WASM_BRCMP64_LIST(H_BRCMP64)
 
+  /* Counter increment + loop back-edge: x, y, k, n|imm; target in cell 3.
+   * fp[x] = fp[y] + k, then n is read (it may be x itself). */
+#define H_BRINC(n, op, T) \
+  L_BRINC_##n: { uint32_t v_ = (uint32_t)fp[A(1)] + A(2); fp[A(0)] = v_; \
+    if ((T)v_ op (T)fp[A(3)]) { CHECK_INTERRUPT(); ip = ip[3].t; DISPATCH; } NEXT(4); } \
+  L_BRINC_##n##_I: { uint32_t v_ = (uint32_t)fp[A(1)] + A(2); fp[A(0)] = v_; \
+    if ((T)v_ op (T)A(3)) { CHECK_INTERRUPT(); ip = ip[3].t; DISPATCH; } NEXT(4); }
+  WASM_BRCMP_LIST(H_BRINC)
+
   /* float: a, b; target in cell 2; _N branches when the compare is false. */
 #define H_BRF(n, op, T) \
   L_BRF_##n: if (GET_##T(A(0)) op GET_##T(A(1))) { ip = ip[2].t; DISPATCH; } NEXT(3); \
@@ -621,9 +634,58 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   L_SEL_##n##_I: fp[A(0)] = ((T)fp[A(3)] op (T)A(4)) ? fp[A(1)] : fp[A(2)]; NEXT(4);
   WASM_BRCMP_LIST(H_SELCMP)
 
+  /* Load-op: dst, a, addr, offset — dst = a OP load(addr + offset). _LDA:
+   * dst, a, addr, imm — the address is (u32)(addr + imm) (offset 0). _RMW:
+   * addr, a, offset — the result goes back to the loaded address. The load
+   * is the only thing that can trap, so mem_ip names it (compile.c maps the
+   * fused cell to the load's wasm offset). */
+#define LDV_I32(p) LD(uint32_t, p)
+#define LDV_I64(p) LD(uint64_t, p)
+#define LDV_F32(p) fbits32(LD(uint32_t, p))
+#define LDV_F64(p) fbits64(LD(uint64_t, p))
+#define STV_I32(p, v) ST(uint32_t, p, v)
+#define STV_I64(p, v) ST(uint64_t, p, v)
+#define STV_F32(p, v) ST(uint32_t, p, bits32(v))
+#define STV_F64(p, v) ST(uint64_t, p, bits64(v))
+#define H_LDOP(n, T) \
+  L_##n##_LD: { c->mem_ip = ip; T##_T a = GET_##T(A(1)), b = LDV_##T(EA(A(2), A(3))); T##_T r; \
+    OPS_##n(r, a, b); PUT_##T(A(0), r); NEXT(3); } \
+  L_##n##_LDA: { c->mem_ip = ip; T##_T a = GET_##T(A(1)), b = LDV_##T(EAI(A(2), A(3), 0)); T##_T r; \
+    OPS_##n(r, a, b); PUT_##T(A(0), r); NEXT(3); } \
+  L_##n##_RMW: { c->mem_ip = ip; uint8_t *p_ = EA(A(0), A(2)); \
+    T##_T a = GET_##T(A(1)), b = LDV_##T(p_); T##_T r; OPS_##n(r, a, b); STV_##T(p_, r); NEXT(3); }
+  WASM_LDOP_LIST(H_LDOP)
+
+  /* y[i] += a * x[i] (axpy, the inner loop of most dense linear algebra):
+   * p, a, q, k, offset_p — mem[p + offset_p] = fp[a] * load(x) + mem[p + offset_p]
+   * with x = q + k (_A: (u32)(q + k)); two roundings as in the wasm ops. A
+   * trap in the second load names the instruction's second cell, which the
+   * pc map gives that load's wasm offset. */
+#define H_AXPY(T, EAQ) { c->mem_ip = ip; T##_T m = GET_##T(A(1)) * LDV_##T(EAQ); \
+    __asm__ volatile("" ::: "memory");   /* the first load stays before ip + 1 */ \
+    c->mem_ip = ip + 1; uint8_t *p_ = EA(A(0), A(4)); STV_##T(p_, m + LDV_##T(p_)); NEXT(4); }
+  L_F32_AXPY: H_AXPY(F32, EA(A(2), A(3)))
+  L_F32_AXPY_A: H_AXPY(F32, EAI(A(2), A(3), 0))
+  L_F64_AXPY: H_AXPY(F64, EA(A(2), A(3)))
+  L_F64_AXPY_A: H_AXPY(F64, EAI(A(2), A(3), 0))
+
+  /* Shift-op: dst, a, x, k — dst = a OP shift(x, k). */
+#define SHV_ROTL(x, k) rotl32(x, k)
+#define SHV_SHR_U(x, k) ((x) >> ((k) & 31))
+#define SHV_SHL(x, k) ((x) << ((k) & 31))
+#define H_SHOP(n, op, sh) \
+  L_##n##_##sh: PUT_I32(A(0), GET_I32(A(1)) op SHV_##sh(GET_I32(A(2)), A(3))); NEXT(3);
+  WASM_SHOP_LIST(H_SHOP)
+
   L_UNREACHABLE: TRAP(UNREACHABLE);
   L_MOV: fp[A(0)] = fp[A(1)]; NEXT(2);                     /* dst, src */
   L_MOV2: fp[A(0)] = fp[A(1)]; fp[A(0) + 1] = fp[A(1) + 1]; NEXT(2);
+  /* dst, x, y, z: x + y + z (sums of several terms: hashes, checksums). */
+  L_I32_ADD3: PUT_I32(A(0), GET_I32(A(1)) + GET_I32(A(2)) + GET_I32(A(3))); NEXT(3);
+  /* dst, a, x: a & ~x (`x ^ -1` feeding an and). */
+  L_I32_ANDN: PUT_I32(A(0), GET_I32(A(1)) & ~GET_I32(A(2))); NEXT(3);
+  /* Two one-cell moves in order (copies of loop-carried locals come in runs). */
+  L_MOVP: fp[A(0)] = fp[A(1)]; fp[A(2)] = fp[A(3)]; NEXT(3);
   /* dst, x, y, z: dst = x * y + z with the product rounded first (the
    * pair of wasm instructions; ISO C mode keeps the compiler from fusing). */
   L_F32_MULADD: { float p = GET_F32(A(1)) * GET_F32(A(2)); PUT_F32(A(0), p + GET_F32(A(3))); NEXT(3); }

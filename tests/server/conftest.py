@@ -40,6 +40,13 @@ def _stale(out, srcs):
     return any(s.stat().st_mtime > t for s in srcs)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def wagi_binary():
+    if not os.access(WAGI, os.X_OK):
+        pytest.fail(f"{WAGI} is missing or not executable: build it first (make)", pytrace=False)
+    return WAGI
+
+
 @pytest.fixture(scope="session")
 def modules():
     """Builds the test modules; returns {name: path} (name "x.wat" for WAT text)."""
@@ -208,6 +215,20 @@ class WagiServer:
             t.join(2)
         return self.proc.returncode if self.proc else None
 
+    def sanitizer_reports(self):
+        """Sanitizer findings in the server's stderr (an ASan/UBSan build)."""
+        text = "".join(self.err)
+        marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                 "ThreadSanitizer")
+        return [line for line in text.splitlines() if any(m in line for m in marks)]
+
+    def stop_checked(self, sig=signal.SIGTERM):
+        """stop(), then fail on any sanitizer report."""
+        rc = self.stop(sig)
+        reports = self.sanitizer_reports()
+        assert not reports, "sanitizer reports:\n" + "".join(self.err)[-20000:]
+        return rc
+
 
 def run_wagi(args, cwd=None, timeout=20):
     """Runs wagi to completion (for startup failures); returns CompletedProcess."""
@@ -226,4 +247,4 @@ def server_factory(tmp_path):
 
     yield make
     for s in started:
-        s.stop()
+        s.stop_checked()

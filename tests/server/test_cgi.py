@@ -33,7 +33,7 @@ def srv(modules, tmp_path_factory):
     ])
     s = WagiServer(tmp_path_factory.mktemp("cgi"), cfg).start()
     yield s
-    s.stop()
+    s.stop_checked()
 
 
 def env_of(srv, path, method="GET", **kw):
@@ -266,3 +266,94 @@ def test_missing_env_file_refused(modules, tmp_path):
     p = run_wagi(["--config", cfg, "--listen", "127.0.0.1:1", "--env-file", tmp_path / "nope.env"])
     assert p.returncode != 0
     assert "nope.env" in p.stderr
+
+
+def test_absolute_form_target(srv):
+    """WAGI's test_headers vector over the wire: absolute-form target."""
+    raw = (b"POST http://example.com:3000/prefix/test%3brun?foo=bar HTTP/1.1\r\n"
+           b"Host: example.com:3000\r\nX-Test-Header: hello\r\nAuthorization: x\r\n"
+           b"Content-Length: 4\r\nConnection: close\r\n\r\nbody")
+    resp = srv.raw(raw)
+    assert resp.startswith(b"HTTP/1.1 200"), resp[:300]
+    j = __import__("json").loads(resp.split(b"\r\n\r\n", 1)[1])
+    env = j["env"]
+    assert env["PATH_INFO"] == "/test;run"
+    assert env["SERVER_NAME"] == "example.com"
+    assert env["SERVER_PORT"] == "3000"
+    assert env["X_FULL_URL"] == "http://example.com:3000/prefix/test%3brun?foo=bar"
+    assert env["CONTENT_LENGTH"] == "4"
+    assert env["HTTP_X_TEST_HEADER"] == "hello"
+    assert "HTTP_AUTHORIZATION" not in env
+    assert j["stdin"] == "body"
+
+
+def test_chunked_body_content_length(srv):
+    raw = (b"POST /exact HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+           b"Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    resp = srv.raw(raw)
+    assert resp.startswith(b"HTTP/1.1 200"), resp[:300]
+    j = __import__("json").loads(resp.split(b"\r\n\r\n", 1)[1])
+    assert j["env"]["CONTENT_LENGTH"] == "11"
+    assert j["stdin"] == "hello world"
+
+
+def test_env_flag_takes_several_values(modules, server_factory):
+    s = server_factory(module_entry("/", modules["env"]), ["-e", "A=1", "B=2", "--env", "C=3"])
+    env = s.get("/").json()["env"]
+    assert (env["A"], env["B"], env["C"]) == ("1", "2", "3")
+
+
+def test_default_host_alias(modules, server_factory):
+    s = server_factory(module_entry("/", modules["env"]), ["--default-host", "alias.example:99"])
+    resp = s.raw(b"GET / HTTP/1.0\r\n\r\n")
+    assert b'"SERVER_NAME": "alias.example"' in resp
+    assert b'"SERVER_PORT": "99"' in resp
+
+
+def test_legacy_host_key(modules, server_factory):
+    cfg = (module_entry("/", modules["env"], host="Example.com:3000", entrypoint="other") +
+           module_entry("/", modules["env"]))
+    s = server_factory(cfg)
+    assert s.get("/", headers={"Host": "example.com:3000"}).json()["handler"] == "other"
+    assert s.get("/", headers={"Host": "EXAMPLE.COM:3000"}).json()["handler"] == "other"
+    assert s.get("/", headers={"Host": "example.com"}).json()["handler"] == "main"
+    assert s.get("/").json()["handler"] == "main"
+
+
+def test_raw_path_matching_no_normalisation(srv):
+    env = env_of(srv, "/prefix/../exact")["env"]
+    assert env["X_MATCHED_ROUTE"] == "/prefix/..."
+    assert env["X_RAW_PATH_INFO"] == "/../exact"
+    assert env_of(srv, "/EXACT")["env"]["X_MATCHED_ROUTE"] == "/..."      # case-sensitive
+    assert env_of(srv, "/%65xact")["env"]["X_MATCHED_ROUTE"] == "/..."    # not decoded
+    for method in ("PUT", "DELETE", "PATCH", "OPTIONS"):                   # method ignored
+        assert env_of(srv, "/exact", method=method)["env"]["REQUEST_METHOD"] == method
+
+
+def test_tls_serves_https_and_sets_scheme(modules, server_factory, tmp_path):
+    import http.client
+    import shutil
+    import ssl
+    import subprocess
+    if not shutil.which("openssl"):
+        pytest.skip("openssl command not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-subj", "/CN=localhost", "-days", "1"],
+                   check=True, capture_output=True)
+    s = server_factory(module_entry("/", modules["env"]),
+                       ["--tls-cert", str(cert), "--tls-key", str(key)])
+    assert f"Ready: serving on http://127.0.0.1:{s.port}" in "".join(s.out)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection("127.0.0.1", s.port, context=ctx, timeout=20)
+    try:
+        conn.request("GET", "/?q=1")
+        r = conn.getresponse()
+        body = r.read()
+    finally:
+        conn.close()
+    assert r.status == 200
+    env = __import__("json").loads(body)["env"]
+    assert env["X_FULL_URL"] == f"https://127.0.0.1:{s.port}/?q=1"

@@ -1,5 +1,7 @@
 """WAGI's own integration tests (WAGI.md §9) that need neither bindle nor the
 network, against the real server, plus /healthz and 404."""
+import hashlib
+
 import pytest
 
 from conftest import WagiServer, module_entry
@@ -21,14 +23,14 @@ def srv(modules, tmp_path_factory):
     ])
     s = WagiServer(tmp_path_factory.mktemp("compat"), cfg).start()
     yield s
-    s.stop()
+    s.stop_checked()
 
 
 @pytest.fixture(scope="module")
 def root_env_srv(modules, tmp_path_factory):
     s = WagiServer(tmp_path_factory.mktemp("rootenv"), module_entry("/", modules["env"])).start()
     yield s
-    s.stop()
+    s.stop_checked()
 
 
 def test_can_serve_from_modules_toml(srv):
@@ -123,7 +125,7 @@ def dyn(modules, tmp_path_factory):
                   ["/", "/exactparent", "/exactparentslash/", "/wildcardparent/..."])
     s = WagiServer(tmp_path_factory.mktemp("dyn"), cfg).start()
     yield s
-    s.stop()
+    s.stop_checked()
 
 
 @pytest.mark.parametrize("path,matched,script", [
@@ -174,3 +176,11 @@ def test_dynamic_routes_wildcard_handler(dyn, parent):
 def test_dynamic_routes_unmatched(dyn):
     assert dyn.get("/exactparent/other").status == 404
     assert dyn.get("/exactparentslash").status == 404
+
+
+def test_routes_stderr_goes_to_parent_log(dyn):
+    for parent in ("/", "/exactparent", "/wildcardparent/..."):
+        d = hashlib.sha256(parent.encode()).hexdigest()
+        f = dyn.log_dir / d / "module.stderr"
+        assert f.exists(), (parent, sorted(p.name for p in dyn.log_dir.iterdir()))
+        assert "routes discovery on stderr" in f.read_text()

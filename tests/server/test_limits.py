@@ -30,7 +30,7 @@ def srv(modules, tmp_path_factory):
                         max_request_body_bytes=1 << 20)
     s = WagiServer(tmp_path_factory.mktemp("limits"), cfg).start()
     yield s
-    s.stop()
+    s.stop_checked()
 
 
 def healthy(srv):
@@ -168,3 +168,27 @@ def test_sigint_exits_zero_when_idle(modules, tmp_path):
     s = WagiServer(tmp_path / "sigint", module_entry("/", modules["behave"])).start()
     assert s.get("/").status == 200
     assert s.stop(signal.SIGINT) == 0
+
+
+def test_max_concurrent_requests_queues(modules, server_factory):
+    """With max_concurrent_requests = 1 a second request waits for the first
+    instead of running beside it (and still succeeds)."""
+    s = server_factory(module_entry("/slow", modules["behave"], entrypoint="slow",
+                                    max_concurrent_requests=1))
+    out = []
+
+    def hit():
+        t0 = time.monotonic()
+        r = s.get("/slow?600", timeout=20)
+        out.append((r.status, time.monotonic() - t0))
+
+    ts = [threading.Thread(target=hit) for _ in range(2)]
+    t0 = time.monotonic()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    total = time.monotonic() - t0
+    assert [st for st, _ in out] == [200, 200]
+    assert total >= 1.1, total          # serialised: 2 x 600 ms
+    assert s.get("/healthz").status == 200

@@ -19,7 +19,7 @@ def srv(modules, tmp_path_factory):
     cfg += module_entry("/ok", m["behave"])
     s = WagiServer(tmp_path_factory.mktemp("out"), cfg).start()
     yield s
-    s.stop()
+    s.stop_checked()
 
 
 def healthy(srv):
@@ -183,4 +183,14 @@ def test_many_sequential_requests_stay_healthy(srv):
     for i in range(200):
         r = srv.get(f"/b/{['html', 'trap', 'noct', 'exit3'][i % 4]}")
         assert r.status in (200, 500)
+    healthy(srv)
+
+
+def test_parallel_requests(srv):
+    import concurrent.futures
+    paths = ["/b/html", "/b/cookies", "/b/trap", "/ok", "/b/echo"] * 20
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        results = list(ex.map(lambda p: (p, srv.get(p).status), paths))
+    for p, st in results:
+        assert st == (500 if p == "/b/trap" else 200), (p, st)
     healthy(srv)

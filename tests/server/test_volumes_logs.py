@@ -36,7 +36,7 @@ def world(modules, tmp_path_factory):
     ])
     s = WagiServer(base / "srv", cfg).start()
     yield s, vol, base
-    s.stop()
+    s.stop_checked()
 
 
 def read(s, path, route="/read"):

@@ -50,12 +50,15 @@ EXPORT(loop) {
   volatile unsigned long n = 0;
   for (;;) n++;
 }
+/* Where hog's blocks escape to, so the compiler cannot elide them. */
+static char *volatile hog_sink;
 EXPORT(hog) {
   /* Grow until the server's memory cap refuses, then fail loudly. */
   for (;;) {
     char *p = malloc(1 << 20);
     if (!p) __builtin_trap();
     memset(p, 1, 1 << 20);
+    hog_sink = p;
   }
 }
 EXPORT(bigout) {

@@ -3,6 +3,8 @@
 #include "print.h"
 
 __attribute__((export_name("_routes"))) void routes(void) {
+  /* Goes to the configured (parent) route's module.stderr (§5.5). */
+  if (write(2, "routes discovery on stderr\n", 27) != 27) __builtin_trap();
   out_str("/exact on_exact\n/wildcard/... on_wildcard\n/main _start\n");
   out_flush();
 }
