@@ -247,6 +247,7 @@ static http_ctx *ctx_of(wasm_instance *caller, void *env) {
 }
 
 #define A(i) ((uint32_t)args[i])
+#define HTTP_MAX_URL (1u << 20)
 
 /* ---- req ------------------------------------------------------------------------------ */
 
@@ -269,7 +270,8 @@ static uint32_t do_req(wasm_instance *caller, http_ctx *ctx, wasm_slot *args) {
 
   if (!in_bounds(&m, url_ptr, url_len)) return HTTP_E_BUFFER_TOO_SMALL;   /* reading input: 4 */
   if (!http_utf8_valid(m.data + url_ptr, url_len)) return HTTP_E_UTF8;
-  if (memchr(m.data + url_ptr, 0, url_len)) return HTTP_E_INVALID_URL;
+  /* libcurl refuses URLs over 8 MB anyway; no copy of a guest-sized blob. */
+  if (url_len > HTTP_MAX_URL || memchr(m.data + url_ptr, 0, url_len)) return HTTP_E_INVALID_URL;
   char *url = dup_cstr(m.data + url_ptr, url_len);
   if (!url) return HTTP_E_RUNTIME;
   http_dest d;

@@ -24,7 +24,7 @@
 /* ---- Global state --------------------------------------------------------------- */
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool inited;
+static _Atomic bool inited;   /* read without the lock by http_fetch */
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 static char *ca_file;

@@ -510,7 +510,7 @@ typedef struct {
  * that is a compare (only an i32 compare with `i32_only`), the compare is
  * taken back and returned for fusion; otherwise r.k = -1, r.a = its slot. */
 static cond_t take_cond_ex(comp *c, bool i32_only) {
-  cond_t r = {-1, false, false, false, 0, 0, 0};
+  cond_t r = {-1, false, false, false, 0, 0, 0, 0};
   vent e = pop(c);
   if (e.kind == K_SLOT && c->last_start != NONE32 && c->last_dst &&
       c->code[c->last_start + 1].a[0] == e.slot) {
@@ -1211,7 +1211,7 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
         for (uint32_t i = 0; i < n && !r->err; i++) wasm_read_u8(r);
       }
       bool narrow = width(c->vs[c->nvs - 2].type) == 1;
-      cond_t cc = {-1, false, false, false, 0, 0, 0};
+      cond_t cc = {-1, false, false, false, 0, 0, 0, 0};
       if (narrow) {
         cc = take_cond_ex(c, true);
       } else {

@@ -142,6 +142,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif parts[0] == "slow":
             time.sleep(int(parts[1]) / 1000)
             self.send_raw(200, [], b"slow")
+        elif parts[0] == "loop":
+            self.send_raw(302, [("Location", "/loop")], b"again")
         elif parts[0] == "redirect":
             code = int(q.get("code", ["302"])[0])
             self.send_raw(code, [("Location", q["to"][0])], b"moved")
@@ -338,7 +340,7 @@ class Wagi:
     def call(self, route="/c", body=None, params=(), **kw):
         """Runs the client module; params is a list of (key, value) pairs
         (for repeated keys such as h), kw more of them."""
-        items = list(params) + list(kw.items())
+        items = list(kw.items()) + list(params)
         qs = urllib.parse.urlencode(items, quote_via=urllib.parse.quote)
         status, raw = self.request("POST" if body is not None else "GET", f"{route}?{qs}", body=body)
         return Result(status, raw)
@@ -375,3 +377,7 @@ def wagi(tmp_path, client_wasm):
     yield make
     for w in made:
         w.stop()
+    for w in made:
+        time.sleep(0.05)   # let the pump read the last lines
+        for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert bad not in w.log(), w.log()

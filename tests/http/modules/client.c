@@ -18,7 +18,7 @@
 
 #include "wagi_http.h"
 
-#define MAXP 64
+#define MAXP 512
 static char *keys[MAXP], *vals[MAXP];
 static int np;
 
