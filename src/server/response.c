@@ -1,5 +1,6 @@
 /* response.c — guest stdout -> HTTP response (WAGI.md §6). See response.h. */
 #include "response.h"
+#include "base/utf8.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -28,38 +29,6 @@ static void warn(srv_response *r, const char *fmt, ...) {
 }
 
 /* ---- UTF-8 and Rust's str::trim --------------------------------------------------- */
-
-static size_t utf8_next(const uint8_t *s, size_t n, size_t i) {
-  uint8_t c = s[i];
-  if (c < 0x80) return i + 1;
-  size_t len;
-  uint8_t lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else return 0;
-  if (n - i < len) return 0;
-  if (s[i + 1] < lo || s[i + 1] > hi) return 0;
-  for (size_t k = 2; k < len; k++)
-    if ((s[i + k] & 0xC0) != 0x80) return 0;
-  return i + len;
-}
-
-static bool valid_utf8(const uint8_t *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    size_t j = utf8_next(s, n, i);
-    if (!j) return false;
-    i = j;
-  }
-  return true;
-}
 
 static bool is_uspace(uint32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
@@ -235,7 +204,7 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
   r->body = out + hend;
   r->body_len = len - hend;
 
-  if (!valid_utf8(hb, k)) {
+  if (!base_utf8_valid(hb, k, NULL)) {
     free(hb);
     warn(r, "module output headers are not valid UTF-8");
     fail_500(r, NULL);

@@ -1,6 +1,7 @@
 /* route.c — WAGI routing (WAGI.md §4): patterns, `_routes` parsing and
  * joining, and the first-match route table. See route.h. */
 #include "route.h"
+#include "base/utf8.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -39,40 +40,6 @@ static size_t base_len_of(const char *s, size_t n) {
 
 /* ---- `_routes` output ------------------------------------------------------ */
 
-/* Index just past one valid UTF-8 sequence at s[i], or 0 if it is invalid
- * (overlongs, surrogates and values above U+10FFFF are invalid). */
-static size_t utf8_next(const uint8_t *s, size_t n, size_t i) {
-  uint8_t c = s[i];
-  if (c < 0x80) return i + 1;
-  size_t len;
-  uint8_t lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else return 0;
-  if (n - i < len) return 0;
-  if (s[i + 1] < lo || s[i + 1] > hi) return 0;
-  for (size_t k = 2; k < len; k++)
-    if ((s[i + k] & 0xC0) != 0x80) return 0;
-  return i + len;
-}
-
-static bool is_utf8(const uint8_t *s, size_t n, size_t *bad_at) {
-  size_t i = 0;
-  while (i < n) {
-    size_t j = utf8_next(s, n, i);
-    if (!j) { *bad_at = i; return false; }
-    i = j;
-  }
-  return true;
-}
-
 static bool is_ws(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' || c == '\n';
 }
@@ -103,7 +70,7 @@ int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
     return -1;
   }
   size_t bad;
-  if (!is_utf8((const uint8_t *)text, len, &bad)) {
+  if (!base_utf8_valid((const uint8_t *)text, len, &bad)) {
     set_err(err, errlen, "the output is not valid UTF-8 (byte offset %zu)", bad);
     return -1;
   }
