@@ -406,18 +406,6 @@ wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, gmem *m
   return WASM_OK;
 }
 
-#define ENTER()                                                                 \
-  wasi_ctx *ctx;                                                                \
-  gmem m;                                                                       \
-  {                                                                             \
-    wasm_status st_ = wasi_enter(caller, env, &ctx, &m);                        \
-    if (st_ != WASM_OK) return st_;                                             \
-  }
-#define RET(e)                                                                  \
-  do {                                                                          \
-    a[0] = (uint32_t)(e);                                                       \
-    return WASM_OK;                                                             \
-  } while (0)
 
 /* ---- args / environ ------------------------------------------------------------------ */
 

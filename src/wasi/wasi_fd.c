@@ -77,24 +77,6 @@ uint8_t wasi_filetype_of_mode(mode_t m) {
 
 /* ---- plumbing ---------------------------------------------------------------------- */
 
-#define ENTER()                                                                 \
-  wasi_ctx *ctx;                                                                \
-  gmem m;                                                                       \
-  {                                                                             \
-    wasm_status st_ = wasi_enter(caller, env, &ctx, &m);                        \
-    if (st_ != WASM_OK) return st_;                                             \
-  }
-#define RET(e)                                                                  \
-  do {                                                                          \
-    a[0] = (uint32_t)(e);                                                       \
-    return WASM_OK;                                                             \
-  } while (0)
-#define GETFD(var, num, need)                                                   \
-  wasi_fd *var;                                                                 \
-  {                                                                             \
-    wasi_errno e_ = wasi_fd_get(ctx, (num), (need), &var);                      \
-    if (e_) RET(e_);                                                            \
-  }
 
 static uint64_t stat_ns(struct timespec t) {
   return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;

@@ -209,4 +209,27 @@ wasi_errno wasi_path_errno(int neg_errno);
 /* Prologue shared by host functions: finds the ctx and guest memory. */
 wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, gmem *m);
 
+/* Host-function plumbing shared by wasi.c, wasi_fd.c and wasi_path.c. Each
+ * import is `static wasm_status f(wasm_instance *caller, void *env,
+ * wasm_slot *a)`: ENTER() binds `ctx` and the guest memory `m`, RET(e) stores
+ * the errno as the i32 result, GETFD looks up an fd with the rights `need`. */
+#define ENTER()                                                                 \
+  wasi_ctx *ctx;                                                                \
+  gmem m;                                                                       \
+  {                                                                             \
+    wasm_status st_ = wasi_enter(caller, env, &ctx, &m);                        \
+    if (st_ != WASM_OK) return st_;                                             \
+  }
+#define RET(e)                                                                  \
+  do {                                                                          \
+    a[0] = (uint32_t)(e);                                                       \
+    return WASM_OK;                                                             \
+  } while (0)
+#define GETFD(var, num, need)                                                   \
+  wasi_fd *var;                                                                 \
+  {                                                                             \
+    wasi_errno e_ = wasi_fd_get(ctx, (num), (need), &var);                      \
+    if (e_) RET(e_);                                                            \
+  }
+
 #endif

@@ -243,24 +243,6 @@ wasi_errno wasi_path_errno(int neg) {
 
 /* ---- plumbing ------------------------------------------------------------------ */
 
-#define ENTER()                                                                 \
-  wasi_ctx *ctx;                                                                \
-  gmem m;                                                                       \
-  {                                                                             \
-    wasm_status st_ = wasi_enter(caller, env, &ctx, &m);                        \
-    if (st_ != WASM_OK) return st_;                                             \
-  }
-#define RET(e)                                                                  \
-  do {                                                                          \
-    a[0] = (uint32_t)(e);                                                       \
-    return WASM_OK;                                                             \
-  } while (0)
-#define GETFD(var, num, need)                                                   \
-  wasi_fd *var;                                                                 \
-  {                                                                             \
-    wasi_errno e_ = wasi_fd_get(ctx, (num), (need), &var);                      \
-    if (e_) RET(e_);                                                            \
-  }
 #define TRY(x)                                                                  \
   do {                                                                          \
     wasi_errno e_ = (x);                                                        \
