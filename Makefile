@@ -73,7 +73,7 @@ SAN_ENV  := ASAN_OPTIONS=handle_segv=1:handle_sigbus=1:allow_user_segv_handler=1
 RUN_SUITE := bash scripts/run-suite.sh
 LOGS      = $(BUILD)/test-logs
 
-.PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san \
+.PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san examples demo-build \
         test-build run-unit run-spectest run-fuzz wasitest run-wasitest \
         servertest run-servertest httptest run-httptest
 all: $(BUILD)/wagi
@@ -236,11 +236,31 @@ san: setup
 bench: setup $(BENCH_BIN)
 	BUILD=$(BUILD) bash bench/run.sh
 
-demo: setup $(BUILD)/wagi
+# Example WAGI modules: examples/NAME/main.c -> $(BUILD)/examples/NAME.wasm
+# (C for wasm32-wasi on wasi-libc; examples/wat/ is served as WAT text).
+WASM_CC  ?= clang-16
+EXAMPLE_SRC := $(wildcard examples/*/main.c)
+EXAMPLE_WASM := $(EXAMPLE_SRC:examples/%/main.c=$(BUILD)/examples/%.wasm)
+
+$(EXAMPLE_WASM): $(BUILD)/examples/%.wasm: examples/%/main.c
+	@mkdir -p $(dir $@)
+	$(WASM_CC) --target=wasm32-wasi -O2 -Wall -Wextra $(WERROR) $< -o $@ -Wl,--strip-all
+
+examples: $(EXAMPLE_WASM)
+	@:
+
+# Leaves wagi listening on 127.0.0.1:3000 (pid and logs under $(BUILD)/demo/).
+# Built by a sub-make so that nothing compiles before setup has installed
+# the compilers, even under -j.
+demo: setup
+	@$(MAKE) --no-print-directory $(BUILD_JOBS) demo-build
 	@BUILD=$(BUILD) bash scripts/demo.sh
 
+demo-build: $(BUILD)/wagi examples
+	@:
+
 demo-stop:
-	@echo "demo-stop: nothing to stop (the demo runs no server yet)"
+	@BUILD=$(BUILD) bash scripts/demo.sh stop
 
 clean:
 	rm -rf build build-san
