@@ -122,6 +122,10 @@ void http_ctx_free(http_ctx *ctx) {
   free(ctx);
 }
 
+void http_ctx_interrupt(http_ctx *ctx) {
+  if (ctx) ctx->interrupted = 1;
+}
+
 uint32_t http_ctx_open_handles(const http_ctx *ctx) { return ctx ? ctx->open : 0; }
 
 uint32_t http_ctx_insert(http_ctx *ctx, http_response *r, uint32_t *h) {

@@ -19,8 +19,8 @@
  * Decisions (what the guest sees; codes are WAGI.md §7.2):
  *  - Every function takes the guest's exported memory "memory" (else 2).
  *    `req` then checks, in order: open-handle limit (13), URL bytes (4
- *    out of bounds, 6 bad UTF-8), URL syntax (10: unparsable, no host, or a
- *    scheme other than http/https), allow-list (7), method (8: not an HTTP
+ *    out of bounds, 6 bad UTF-8), URL syntax (10: unparsable, no host, a
+ *    scheme other than http/https, user:password@, over 1 MiB), allow-list (7), method (8: not an HTTP
  *    token), body bytes (4), header text (4, 6, 9). Nothing touches the
  *    network before all checks pass.
  *  - The allow-list is a callback (the server's srv_module_allows_host:
@@ -57,8 +57,10 @@
  *    that is a debug line.
  *
  * Threads: host functions of different ctxs may run concurrently; one ctx is
- * used by one instance at a time. Connections, DNS results and TLS sessions
- * are shared by every ctx through one libcurl share handle.
+ * used by one instance at a time. DNS results and TLS sessions are shared by
+ * every ctx through one libcurl share handle; idle connections are reused
+ * through a process-wide pool of easy handles (libcurl does not support a
+ * connection cache shared by concurrently running threads; see http_fetch.c).
  */
 #ifndef WAGI_HTTP_H
 #define WAGI_HTTP_H
@@ -171,6 +173,12 @@ typedef struct http_ctx http_ctx;
 http_status http_ctx_new(const http_config *cfg, http_ctx **out);
 /* Frees every open handle and the ctx. NULL is fine. */
 void http_ctx_free(http_ctx *ctx);
+/* Makes a `req` running (now or later) in this ctx fail with 11 within about
+ * a second: for a server shutting down, next to wasm_instance_interrupt
+ * (which cannot reach a thread blocked in libcurl). Safe from any thread;
+ * sticky. */
+void http_ctx_interrupt(http_ctx *ctx);
+
 /* Number of open handles (for tests and logs). */
 uint32_t http_ctx_open_handles(const http_ctx *ctx);
 

@@ -215,6 +215,13 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   return len;
 }
 
+/* libcurl calls this about once a second even while waiting: the way out
+ * for http_ctx_interrupt. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+  (void)dt; (void)dn; (void)ut; (void)un;
+  return ((const http_ctx *)ud)->interrupted ? 1 : 0;
+}
+
 /* ---- Request headers ------------------------------------------------------------------ */
 
 enum { DROP_AUTH = 1, DROP_BODY_HDRS = 2 };
@@ -327,6 +334,11 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
 
   for (unsigned hop = 0;; hop++) {
     now = http_now_ns();
+    if (ctx->interrupted) {
+      snprintf(why, whylen, "interrupted");
+      rc = HTTP_E_REQUEST;
+      break;
+    }
     if (now >= deadline) {
       snprintf(why, whylen, "time limit reached before the request%s", hop ? " (redirects)" : "");
       rc = HTTP_E_REQUEST;
@@ -371,6 +383,9 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
     SETOPT(e, CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(e, CURLOPT_HEADERDATA, &s);
     SETOPT(e, CURLOPT_HTTPHEADER, hdrs);
+    SETOPT(e, CURLOPT_NOPROGRESS, 0L);
+    SETOPT(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    SETOPT(e, CURLOPT_XFERINFODATA, (void *)ctx);
     if (send_body) {
       SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
       SETOPT(e, CURLOPT_POSTFIELDS, body_len ? (const char *)body : "");
@@ -404,6 +419,8 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
       if (s.too_big || cc == CURLE_FILESIZE_EXCEEDED)
         snprintf(why, whylen, "response body larger than %llu bytes",
                  (unsigned long long)ctx->max_body);
+      else if (cc == CURLE_ABORTED_BY_CALLBACK)
+        snprintf(why, whylen, "interrupted");
       else if (s.hdr_fail)
         snprintf(why, whylen, "response headers too large");
       else

@@ -49,6 +49,7 @@ struct http_ctx {
   uint32_t nslots;         /* allocated length of slots */
   uint32_t next;           /* allocation counter (only moves forward) */
   uint32_t open;           /* occupied slots */
+  _Atomic int interrupted; /* http_ctx_interrupt */
 };
 
 /* Stores `r` (taking ownership) under a fresh handle. Returns 0 and the

@@ -6,42 +6,10 @@
 
 #include <curl/curl.h>
 
+#include "base/utf8.h"
 #include "http_int.h"
 
-bool http_utf8_valid(const uint8_t *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t k;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-      k = 1;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      k = 2;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      k = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i <= k) return false;
-    for (size_t j = 1; j <= k; j++) {
-      if ((s[i + j] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + j] & 0x3f);
-    }
-    if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += k + 1;
-  }
-  return true;
-}
+bool http_utf8_valid(const uint8_t *s, size_t n) { return base_utf8_valid(s, n, NULL); }
 
 /* RFC 9110 tchar. */
 static bool is_tchar(uint8_t c) {

@@ -109,6 +109,13 @@ static void heap_remove(wd_entry *e) {
   e->idx = SIZE_MAX;
 }
 
+/* Outbound HTTP (src/http): a module blocked in libcurl is released too
+ * (within ~1 s; its request's own deadline bounds it anyway). */
+static void interrupt_http(wasm_instance *inst) {
+  srv_guest *g = wasm_instance_user_data(inst);
+  if (g) http_ctx_interrupt(g->http);
+}
+
 static void *watchdog_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&wd_lock);
@@ -120,6 +127,7 @@ static void *watchdog_main(void *arg) {
       e->shutdown = wd_kill_all && e->deadline > now;
       wasm_instance_interrupt(e->inst);
       wasi_ctx_interrupt(e->ctx);
+      interrupt_http(e->inst);
       heap_remove(e);
     }
     wd_next_wake = wd_n ? wd_heap[0]->deadline : now + WD_IDLE_WAKE_NS;
@@ -190,6 +198,7 @@ static int wd_add(wd_entry *e, wasm_instance *inst, wasi_ctx *ctx, uint32_t time
     e->shutdown = true;
     wasm_instance_interrupt(inst);
     wasi_ctx_interrupt(ctx);
+    interrupt_http(inst);
     pthread_mutex_unlock(&wd_lock);
     return 0;
   }

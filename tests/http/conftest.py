@@ -328,6 +328,15 @@ class Wagi:
     def log(self):
         return "".join(self.err)
 
+    def wait_log(self, text, timeout=5.0):
+        """True once `text` appears in the server's output (read by a thread)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def request(self, method, path, body=None, timeout=60):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
@@ -379,5 +388,6 @@ def wagi(tmp_path, client_wasm):
         w.stop()
     for w in made:
         time.sleep(0.05)   # let the pump read the last lines
-        for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                    "WARNING: ThreadSanitizer"):
             assert bad not in w.log(), w.log()

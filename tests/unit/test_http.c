@@ -10,6 +10,13 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "wasm.h"
 #include "unit_util.h"
 #include "http/http.h"
@@ -262,10 +269,14 @@ static http_ctx *world_ctx(wasm_instance *caller, void *arg) {
   return ((world *)arg)->ctx;
 }
 
-/* Admits http://127.0.0.1:1 only: port 1 refuses connections at once. */
+/* Admits http://127.0.0.1:1 (port 1 refuses connections at once) and
+ * http://127.0.0.1:<silent_port>. */
+static uint16_t silent_port;
+
 static bool allow_port1(void *arg, const char *scheme, const char *host, uint16_t port) {
   (void)arg;
-  return strcmp(scheme, "http") == 0 && strcmp(host, "127.0.0.1") == 0 && port == 1;
+  return strcmp(scheme, "http") == 0 && strcmp(host, "127.0.0.1") == 0 &&
+         (port == 1 || (silent_port && port == silent_port));
 }
 
 static world *world_new(const unsigned char *b, size_t n, uint32_t max_handles) {
@@ -444,6 +455,44 @@ static void test_response_functions(void **state) {
   world_free(w);
 }
 
+static void *interrupt_later(void *arg) {
+  struct timespec ts = {0, 200 * 1000000L};
+  nanosleep(&ts, NULL);
+  http_ctx_interrupt(arg);
+  return NULL;
+}
+
+/* A request to a server that accepts and never answers ends soon after
+ * http_ctx_interrupt, long before its 3 s timeout. */
+static void test_interrupt(void **state) {
+  (void)state;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a = {0};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(fd, 8), 0);
+  socklen_t al = sizeof a;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+  silent_port = ntohs(a.sin_port);
+  world *w = world_new(mem_module, sizeof mem_module, 0);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/", silent_port);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, interrupt_later, w->ctx), 0);
+  uint64_t t0 = http_now_ns();
+  assert_int_equal(req(w, url, 0, "GET", "", "", P_BODY), 11);
+  uint64_t ms = (http_now_ns() - t0) / 1000000u;
+  pthread_join(t, NULL);
+  assert_true(ms >= 150 && ms < 2500);
+  /* Sticky: the next request fails at once. */
+  assert_int_equal(req(w, url, 0, "GET", "", "", P_BODY), 11);
+  world_free(w);
+  close(fd);
+  silent_port = 0;
+}
+
 static void test_define(void **state) {
   (void)state;
   wasm_linker *l = wasm_linker_new();
@@ -474,6 +523,7 @@ int main(void) {
       cmocka_unit_test(test_req_check_order),
       cmocka_unit_test(test_no_memory_and_no_ctx),
       cmocka_unit_test(test_response_functions),
+      cmocka_unit_test(test_interrupt),
       cmocka_unit_test(test_define),
   };
   int rc = cmocka_run_group_tests_name("http", tests, NULL, NULL);
