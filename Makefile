@@ -199,7 +199,7 @@ wasitest: $(BUILD)/wagi
 
 # Server integration tests (pytest, tests/server/): the real $(BUILD)/wagi on
 # loopback ports, test modules built into $(BUILD)/server-tests/.
-SERVER_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-servertest.sh
+SERVER_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-pytest.sh servertest tests/server
 
 run-servertest:
 	@$(RUN_SUITE) server $(LOGS)/server.log $(SERVER_TEST)
@@ -209,7 +209,7 @@ servertest: $(BUILD)/wagi
 
 # Outbound-HTTP integration tests (pytest, tests/http/): the real
 # $(BUILD)/wagi with modules built on guest/ calling loopback upstreams.
-HTTP_TEST := env WAGI_BUILD=$(BUILD) bash tests/http/run.sh
+HTTP_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-pytest.sh httptest tests/http
 
 run-httptest:
 	@$(RUN_SUITE) http $(LOGS)/http.log $(HTTP_TEST)
@@ -230,7 +230,7 @@ san: setup
 	@rm -rf build-san/test-logs && mkdir -p build-san/test-logs
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
-	  run-unit run-spectest run-fuzz run-wasitest run-servertest
+	  run-unit run-spectest run-fuzz run-wasitest run-servertest run-httptest
 	@bash scripts/test-summary.sh build-san/test-logs
 
 bench: setup $(BENCH_BIN)
