@@ -75,7 +75,7 @@ LOGS      = $(BUILD)/test-logs
 
 .PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san examples demo-build \
         test-build run-unit run-spectest run-fuzz wasitest run-wasitest \
-        servertest run-servertest httptest run-httptest
+        servertest run-servertest httptest run-httptest run-enginewast
 all: $(BUILD)/wagi
 
 $(OBJ)/%.o: %.c $(FLAGS_STAMP)
@@ -163,7 +163,7 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN)
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-unit run-spectest run-fuzz run-wasitest run-servertest run-httptest
+	@$(MAKE) --no-print-directory run-unit run-spectest run-enginewast run-fuzz run-wasitest run-servertest run-httptest
 	@bash scripts/test-summary.sh $(LOGS)
 
 # build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
@@ -183,6 +183,10 @@ run-unit:
 
 run-spectest:
 	@$(RUN_SUITE) spec $(LOGS)/spec.log $(BUILD)/spectest $(if $(WASM_TESTSUITE),--suite $(WASM_TESTSUITE))
+
+# Engine-specific .wast files (fused instructions, local zeroing).
+run-enginewast:
+	@$(RUN_SUITE) enginewast $(LOGS)/enginewast.log $(BUILD)/spectest --suite tests/engine
 
 run-fuzz:
 	@$(RUN_SUITE) fuzz $(LOGS)/fuzz.log $(FUZZ_BIN) $(FUZZ_ARGS)
@@ -230,7 +234,7 @@ san: setup
 	@rm -rf build-san/test-logs && mkdir -p build-san/test-logs
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
-	  run-unit run-spectest run-fuzz run-wasitest run-servertest run-httptest
+	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-servertest run-httptest
 	@bash scripts/test-summary.sh build-san/test-logs
 
 bench: setup $(BENCH_BIN)

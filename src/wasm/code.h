@@ -94,10 +94,12 @@ typedef union wasm_cell {
   X(I64_MUL, I64) X(I64_AND, I64) X(I64_OR, I64) X(I64_XOR, I64)             \
   X(F32_ADD, F32) X(F32_SUB, F32) X(F32_MUL, F32) X(F64_ADD, F64)            \
   X(F64_SUB, F64) X(F64_MUL, F64)
+/* compile.c relies on this order: NAME_LDA = NAME_LD + 1, NAME_RMW = NAME_LD + 2. */
 #define WASM_LDOP_IOPS_(n, T) IOP_X(n##_LD) IOP_X(n##_LDA) IOP_X(n##_RMW)
 
-/* i32 ops whose second operand is a shift/rotate by a constant, fused
- * (hash and checksum code: sha256's `a ^ rotl(x, k)` chains): name, op, shift. */
+/* Commutative i32 ops with an operand that is a shift/rotate by a constant,
+ * fused (hash and checksum code: sha256's `a ^ rotl(x, k)` chains):
+ * dst, a, x, k — dst = a OP shift(x, k); name, op, shift. */
 #define WASM_SHOP_LIST(X)                                                     \
   X(I32_XOR, ^, ROTL) X(I32_XOR, ^, SHR_U) X(I32_XOR, ^, SHL)                \
   X(I32_ADD, +, ROTL) X(I32_ADD, +, SHR_U) X(I32_ADD, +, SHL)                \
@@ -108,6 +110,11 @@ typedef union wasm_cell {
 /* Loop back-edge on an i32 counter just incremented by a constant
  * (`i += k; if (i cmp n) continue`): x, y, k, n|imm; target. */
 #define WASM_BRINC_IOPS_(n, op, T) IOP_X(BRINC_##n) IOP_X(BRINC_##n##_I)
+
+/* i32.load feeding an i32 compare-and-branch (same four forms as BR_*):
+ * dst, addr, offset, b|imm; target. */
+#define WASM_BRLD_IOPS_(n, op, T) IOP_X(BRLD_##n) IOP_X(BRLD_##n##_I) IOP_X(BRLD_##n##_L) IOP_X(BRLD_##n##_I_L)
+
 /* Hand-written handlers (operand layout in interp.c next to each). */
 #define WASM_IOP_SPECIALS(X)                                                  \
   X(UNREACHABLE) X(MOV) X(MOV2) X(MOVN) X(CONST) X(CONST2)                           \
@@ -118,7 +125,8 @@ typedef union wasm_cell {
   X(MEMORY_FILL) X(TABLE_GET) X(TABLE_SET) X(TABLE_INIT) X(ELEM_DROP)        \
   X(TABLE_COPY) X(TABLE_GROW) X(TABLE_SIZE) X(TABLE_FILL) X(REF_FUNC)        \
   X(SHUFFLE) X(F32_MULADD) X(F64_MULADD) X(MOVP)                             \
-  X(F32_AXPY) X(F32_AXPY_A) X(F64_AXPY) X(F64_AXPY_A) X(I32_ADD3) X(I32_ANDN)
+  X(F32_AXPY) X(F32_AXPY_A) X(F64_AXPY) X(F64_AXPY_A) X(I32_ADD3) X(I32_ANDN) \
+  X(I32_ADDP) X(I32_ADDP_I) X(I32_ADDP_IX) X(I32_ADDP_II) X(CALL_DIRECT_NZ)
 
 enum wasm_iop {
 #define IOP_X(n) WASM_IOP_##n,
@@ -136,6 +144,7 @@ enum wasm_iop {
   WASM_LDOP_LIST(WASM_LDOP_IOPS_)
   WASM_SHOP_LIST(WASM_SHOP_IOPS_)
   WASM_BRCMP_LIST(WASM_BRINC_IOPS_)
+  WASM_BRCMP_LIST(WASM_BRLD_IOPS_)
 #undef IOP_X
   WASM_IOP_COUNT
 };

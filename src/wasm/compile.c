@@ -15,10 +15,22 @@
  *   - i32/i64/f32/f64 compare (and eqz) followed by br_if or if becomes one
  *     compare-branch; f32/f64 mul followed by add becomes one instruction;
  *   - calls to functions of the same module jump straight to their code;
- *     local arguments move with one MOVN; a one-cell return moves itself.
+ *     local arguments move with one MOVN; a one-cell return moves itself,
+ *     or the instruction computing it writes slot 0 directly;
+ *   - a load feeding a binary op (load-op), and `x[i] = v op x[i]` (RMW);
+ *     `y[i] += a * x[i]` (AXPY); i32 xor/add/or/and of a shifted or rotated
+ *     value; `x + y + z`; `a & ~b`; two adjacent i32 adds (or an add and an
+ *     i32 copy) as one ADDP; adjacent moves as MOVP;
+ *   - `i += k` or an i32.load right before a compare-branch (BRINC, BRLD).
+ * Fusions only look back at the instruction(s) just emitted, never across a
+ * label (last_start / last_label), so no branch can land inside one. A fused
+ * instruction that can trap carries the wasm offset of the part that traps
+ * (emit_op_at; a second pc entry inside AXPY and BRLD for their second part).
  * Branch targets are resolved to cell pointers; values carried by branches
  * are moved into the target's slots by explicit moves emitted on the taken
- * path only. Unreachable code is parsed but not emitted.
+ * path only. Unreachable code is parsed but not emitted. Declared locals are
+ * zeroed on entry only if they may be read before written (note_local).
+ * WAGI_DUMP_CODE=1 prints every compiled body to stderr (dump_code).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +99,7 @@ typedef struct {
 
   uint32_t last_start;    /* start of the last instruction, NONE32 after a label */
   uint32_t last_label;    /* cell index of the latest label */
-  uint32_t axpy_cell2;    /* second cell of the latest AXPY (it has its own pc entry) */
+  uint32_t cell2;         /* latest extra pc entry inside an instruction (AXPY, BRLD) */
   int last_iop;
   bool last_dst;          /* last instruction writes its result to A0 */
   uint32_t cur_off;       /* module offset of the wasm instruction being compiled */
@@ -263,8 +275,21 @@ static vent pop(comp *c) {
   return e;
 }
 
+static void pair_adds(comp *c);
+
 static void emit_mov(comp *c, uint8_t type, uint32_t dst, uint32_t src) {
   if (dst == src) return;
+  if (type == WASM_I32 && c->last_start != NONE32 && c->ncode == c->last_start + 3 &&
+      (c->last_iop == WASM_IOP_I32_ADD || c->last_iop == WASM_IOP_I32_ADD_I)) {
+    /* An i32 copy right after an add (`local.tee a; local.set b`, loop
+     * variables) is an add of 0 that pairs with it into one ADDP. */
+    emit_op(c, WASM_IOP_I32_ADD_I);
+    emit2(c, dst, src);
+    emit2(c, 0, 0);
+    c->last_dst = true;
+    pair_adds(c);
+    return;
+  }
   if (width(type) == 1 && c->last_start != NONE32 && c->last_iop == WASM_IOP_MOV &&
       c->last_start + 2 == c->ncode) {
     /* Pair with the move just emitted (no label between them): one dispatch.
@@ -291,6 +316,31 @@ static uint32_t addi_base(const comp *c, const vent *e) {
   return e->local != NONE32 ? c->lslot[e->local] : e->slot;
 }
 
+/* Called after an i32.add (register or immediate form) is emitted: if the
+ * instruction right before it is one too (no label between), the two become
+ * one ADDP. */
+static void pair_adds(comp *c) {
+  if (c->last_start == NONE32 ||
+      (c->last_iop != WASM_IOP_I32_ADD && c->last_iop != WASM_IOP_I32_ADD_I) || c->npc < 4)
+    return;
+  uint32_t ps = c->pcmap[c->npc - 4], ls = c->last_start;
+  if (ps + 3 != ls || c->ncode != ls + 3 || c->last_label > ps || ps == c->cell2) return;
+  bool imm1 = c->code[ps].h == c->labels[WASM_IOP_I32_ADD_I];
+  if (!imm1 && c->code[ps].h != c->labels[WASM_IOP_I32_ADD]) return;
+  bool imm2 = c->last_iop == WASM_IOP_I32_ADD_I;
+  wasm_cell i1a = c->code[ps + 1], i1b = c->code[ps + 2];
+  wasm_cell i2a = c->code[ls + 1], i2b = c->code[ls + 2];
+  c->ncode = ps;
+  c->npc -= 4;
+  bool dst = c->last_dst;
+  int iop = WASM_IOP_I32_ADDP + (imm2 ? 1 : 0) + (imm1 ? 2 : 0);
+  emit_op(c, iop);
+  emit2(c, i2a.a[0], i2a.a[1]);
+  emit2(c, i2b.a[0], i1a.a[0]);
+  emit2(c, i1a.a[1], i1b.a[0]);
+  c->last_dst = dst;
+}
+
 /* Writes the value of entry e into slot dst. */
 static void move_to(comp *c, const vent *e, uint32_t dst) {
   if (e->kind == K_CONST) emit_const(c, dst, e->val);
@@ -299,11 +349,13 @@ static void move_to(comp *c, const vent *e, uint32_t dst) {
     emit2(c, dst, addi_base(c, e));
     emit2(c, c->lslot[e->val], 0);
     c->last_dst = true;
+    pair_adds(c);
   } else if (e->kind == K_ADDI) {
     emit_op(c, WASM_IOP_I32_ADD_I);
     emit2(c, dst, addi_base(c, e));
     emit2(c, (uint32_t)e->val, 0);
     c->last_dst = true;
+    pair_adds(c);
   }
   else if (e->kind == K_LOCAL) emit_mov(c, e->type, dst, c->lslot[e->local]);
   else emit_mov(c, e->type, dst, e->slot);
@@ -458,6 +510,18 @@ static void emit_return(comp *c) {
     /* One-cell result: the return instruction moves it itself. */
     vent e = c->vs[first];
     uint32_t s = src(c, &e);
+    if (s != 0 && e.kind == K_SLOT && c->last_start != NONE32 && c->last_dst &&
+        c->code[c->last_start + 1].a[0] == s) {
+      /* It was computed by the instruction just before (no label between):
+       * that one writes slot 0 instead. Handlers read their operands before
+       * writing the result, and nothing after the return reads the frame. */
+      c->code[c->last_start + 1].a[0] = 0;
+      s = 0;
+    }
+    if (s == 0) {
+      emit_op(c, WASM_IOP_RETURN);
+      return;
+    }
     emit_op(c, WASM_IOP_RETURN1);
     emit2(c, s, 0);
     return;
@@ -504,13 +568,14 @@ typedef struct {
   uint32_t a, b;
   uint64_t imm64;
   uint32_t inc;           /* start + 1 of an `a = y + k` just before the compare, or 0 */
+  uint32_t ld;            /* start + 1 of an `a = i32.load` just before the compare, or 0 */
 } cond_t;
 
 /* Pops a condition. If it is the result of the instruction just emitted and
  * that is a compare (only an i32 compare with `i32_only`), the compare is
  * taken back and returned for fusion; otherwise r.k = -1, r.a = its slot. */
 static cond_t take_cond_ex(comp *c, bool i32_only) {
-  cond_t r = {-1, false, false, false, 0, 0, 0, 0};
+  cond_t r = {-1, false, false, false, 0, 0, 0, 0, 0};
   vent e = pop(c);
   if (e.kind == K_SLOT && c->last_start != NONE32 && c->last_dst &&
       c->code[c->last_start + 1].a[0] == e.slot) {
@@ -527,9 +592,11 @@ static cond_t take_cond_ex(comp *c, bool i32_only) {
         /* Remember an increment of a right before: a loop back-edge may
          * absorb it (see emit_cond_jump). */
         uint32_t ps = c->pcmap[c->npc - 4];
-        if (ps + 3 == c->last_start && c->last_label <= ps && ps != c->axpy_cell2 &&
-            c->code[ps].h == c->labels[WASM_IOP_I32_ADD_I] && c->code[ps + 1].a[0] == r.a)
-          r.inc = ps + 1;
+        if (ps + 3 == c->last_start && c->last_label <= ps && ps != c->cell2 &&
+            c->code[ps + 1].a[0] == r.a) {
+          if (c->code[ps].h == c->labels[WASM_IOP_I32_ADD_I]) r.inc = ps + 1;
+          if (c->code[ps].h == c->labels[WASM_IOP_I32_LOAD]) r.ld = ps + 1;
+        }
       }
       unemit_last(c);
       return r;
@@ -600,6 +667,26 @@ static uint32_t emit_cond_jump(comp *c, cond_t cd, bool neg, bool loop) {
     emit_op(c, WASM_IOP_BRINC_EQ + 2 * k + (cd.imm ? 1 : 0));
     emit2(c, x, y);
     emit2(c, imm, cd.b);
+  } else if (cd.k >= 0 && cd.ld && c->ncode == cd.ld + 2 && c->npc >= 2 &&
+             c->pcmap[c->npc - 2] == cd.ld - 1) {
+    /* `a = load(p); br_if (a cmp b)` (scans: `while (x[i] < pivot)`): one
+     * instruction that still writes a. Its first cell maps to the load's
+     * offset (memory traps), the second to the branch's (interrupts). */
+    int k = neg ? NEG_CMP[cd.k] : cd.k;
+    const wasm_cell *ins = &c->code[cd.ld - 1];
+    uint32_t d = ins[1].a[0], p = ins[1].a[1], off = ins[2].a[0];
+    uint32_t load_off = c->pcmap[c->npc - 1];
+    c->ncode = cd.ld - 1;
+    c->npc -= 2;
+    uint32_t at = c->ncode;
+    emit_op_at(c, WASM_IOP_BRLD_EQ + 4 * k + (cd.imm ? 1 : 0) + (loop ? 2 : 0), load_off);
+    emit2(c, d, p);
+    emit2(c, off, cd.b);
+    if (grow(c, (void **)&c->pcmap, &c->cappc, c->npc + 2, sizeof(uint32_t))) {
+      c->pcmap[c->npc++] = at + 1;
+      c->pcmap[c->npc++] = c->cur_off;
+    }
+    c->cell2 = at + 1;
   } else if (cd.k >= 0) {
     int k = neg ? NEG_CMP[cd.k] : cd.k;
     emit_op(c, WASM_IOP_BR_EQ + 4 * k + (cd.imm ? 1 : 0) + (loop ? 2 : 0));
@@ -870,6 +957,7 @@ static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t
     emit2(c, sb, 0);
   }
   c->last_dst = true;
+  pair_adds(c);
   push(c, oi->res, K_SLOT);
 }
 
@@ -907,7 +995,7 @@ static bool fuse_axpy(comp *c, uint32_t p, uint32_t x, uint32_t offset) {
   int mul = add - WASM_IOP_F32_ADD_LD + WASM_IOP_F32_MUL_LD;
   if (c->npc < 4) return false;
   uint32_t ms = c->pcmap[c->npc - 4];
-  if (ms + 3 != c->last_start || c->last_label > ms || ms == c->axpy_cell2) return false;
+  if (ms + 3 != c->last_start || c->last_label > ms || ms == c->cell2) return false;
   const wasm_cell *mi = &c->code[ms];
   bool wrap = mi->h == c->labels[mul + 1];
   if (mi->h != c->labels[mul] && !wrap) return false;
@@ -925,7 +1013,7 @@ static bool fuse_axpy(comp *c, uint32_t p, uint32_t x, uint32_t offset) {
     c->pcmap[c->npc++] = ms + 1;
     c->pcmap[c->npc++] = add_off;
   }
-  c->axpy_cell2 = ms + 1;
+  c->cell2 = ms + 1;
   c->last_start = NONE32;
   return true;
 }
@@ -948,7 +1036,7 @@ static void emit_store(comp *c, const opinfo *oi, uint32_t offset) {
       uint32_t x = ins[1].a[1], off = last_off(c);
       if (fuse_axpy(c, sa, x, offset)) return;
       unemit_last(c);
-      emit_op_at(c, c->last_iop - WASM_IOP_I32_ADD_LD + WASM_IOP_I32_ADD_RMW, off);
+      emit_op_at(c, c->last_iop + 2, off);   /* NAME_LD -> NAME_RMW (WASM_LDOP_IOPS_) */
       emit2(c, sa, x);
       emit2(c, offset, 0);
       return;
@@ -1211,7 +1299,7 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
         for (uint32_t i = 0; i < n && !r->err; i++) wasm_read_u8(r);
       }
       bool narrow = width(c->vs[c->nvs - 2].type) == 1;
-      cond_t cc = {-1, false, false, false, 0, 0, 0, 0};
+      cond_t cc = {-1, false, false, false, 0, 0, 0, 0, 0};
       if (narrow) {
         cc = take_cond_ex(c, true);
       } else {
@@ -1572,6 +1660,7 @@ static const char *const IOP_NAMES[] = {
   WASM_LDOP_LIST(WASM_LDOP_IOPS_)
   WASM_SHOP_LIST(WASM_SHOP_IOPS_)
   WASM_BRCMP_LIST(WASM_BRINC_IOPS_)
+  WASM_BRCMP_LIST(WASM_BRLD_IOPS_)
 #undef IOP_X
 };
 _Static_assert(sizeof IOP_NAMES / sizeof IOP_NAMES[0] == WASM_IOP_COUNT, "iop names");
@@ -1619,7 +1708,7 @@ static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *co
   c.ft = &m->types[m->func_type[c.func]];
   c.body_ltypes = b->local_types;
   c.last_start = NONE32;
-  c.axpy_cell2 = NONE32;
+  c.cell2 = NONE32;
   c.cur_off = b->offset;
   uint64_t nl = (uint64_t)c.ft->nparams + b->nlocals;
   if (nl > 0x10000000u) return fail(&c, err, WASM_ERR_INVALID, "too many locals");
@@ -1651,7 +1740,7 @@ static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *co
     c.loop_depth = 0;
     c.last_start = NONE32;
     c.last_label = 0;
-    c.axpy_cell2 = NONE32;
+    c.cell2 = NONE32;
     memset(c.lstate, 0, c.nlocals);
     c.nlset = 0;
     c.cur_off = b->offset;
@@ -1732,7 +1821,10 @@ wasm_status wasm_compile(wasm_module *m, wasm_error *err) {
     struct wasm_code *code = m->bodies[i].compiled;
     for (uint32_t k = 0; k < code->ndcalls; k++) {
       wasm_cell *cell = &code->cells[code->dcalls[k]];
-      cell->h = m->bodies[cell->u - m->nfunc_imports].compiled;
+      const struct wasm_code *callee = m->bodies[cell->u - m->nfunc_imports].compiled;
+      cell->h = callee;
+      /* The call's handler is two cells before its code pointer. */
+      if (callee->zero_lo == callee->zero_hi) cell[-2].h = labels[WASM_IOP_CALL_DIRECT_NZ];
     }
   }
   return WASM_OK;

@@ -456,8 +456,9 @@ static inline wasm_v128 v128_of(const uint64_t *p) { wasm_v128 v; memcpy(&v, p, 
       fp[i_] = 0; __asm__ volatile(""); } } while (0)
 
 /* Enters compiled code gc with frame nfp; `len` is the call instruction
- * size. The callee's instance is switched to by the caller. */
-#define ENTER(gc, nfp, len, switch_) do { \
+ * size. The callee's instance is switched to by the caller. `zero_` zeroes
+ * the callee's locals (left out where compile.c knows there are none). */
+#define ENTER_(gc, nfp, len, switch_, zero_) do { \
     const struct wasm_code *gc_ = (gc); \
     if (WASM_UNLIKELY((nfp) + gc_->frame_slots > stack_limit || csp >= cs_limit)) \
       TRAP(STACK_EXHAUSTED); \
@@ -465,8 +466,9 @@ static inline wasm_v128 v128_of(const uint64_t *p) { wasm_v128 v; memcpy(&v, p, 
     csp->ret = ip + (len); csp->fp = fp; csp->inst = inst; csp++; \
     switch_; \
     fp = (nfp); \
-    ZERO_LOCALS(gc_); \
+    zero_; \
     ip = gc_->cells; DISPATCH; } while (0)
+#define ENTER(gc, nfp, len, switch_) ENTER_(gc, nfp, len, switch_, ZERO_LOCALS(gc_))
 
 /* Calls the function value g (wasm or host) with frame nfp. */
 #define DO_CALL(g, nfp, len) do { \
@@ -502,6 +504,7 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     WASM_LDOP_LIST(WASM_LDOP_IOPS_)
     WASM_SHOP_LIST(WASM_SHOP_IOPS_)
     WASM_BRCMP_LIST(WASM_BRINC_IOPS_)
+    WASM_BRCMP_LIST(WASM_BRLD_IOPS_)
 #undef IOP_X
   };
   _Static_assert(sizeof labels / sizeof labels[0] == WASM_IOP_COUNT, "label table");
@@ -620,6 +623,23 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     if ((T)v_ op (T)A(3)) { CHECK_INTERRUPT(); ip = ip[3].t; DISPATCH; } NEXT(4); }
   WASM_BRCMP_LIST(H_BRINC)
 
+  /* Load + compare-branch: dst, addr, offset, b|imm; target in cell 3. A
+   * memory trap names the first cell, an interrupt the second (compile.c
+   * maps them to the load's and the branch's offsets). */
+#define BRLD_INTR() do { \
+    if (WASM_UNLIKELY(atomic_load_explicit(&inst->interrupted, memory_order_relaxed))) { \
+      ip++; TRAP(INTERRUPTED); } } while (0)
+#define H_BRLD(n, op, T) \
+  L_BRLD_##n: { c->mem_ip = ip; uint32_t v_ = LD(uint32_t, EA(A(1), A(2))); fp[A(0)] = v_; \
+    if ((T)v_ op (T)fp[A(3)]) { ip = ip[3].t; DISPATCH; } NEXT(4); } \
+  L_BRLD_##n##_I: { c->mem_ip = ip; uint32_t v_ = LD(uint32_t, EA(A(1), A(2))); fp[A(0)] = v_; \
+    if ((T)v_ op (T)A(3)) { ip = ip[3].t; DISPATCH; } NEXT(4); } \
+  L_BRLD_##n##_L: { c->mem_ip = ip; uint32_t v_ = LD(uint32_t, EA(A(1), A(2))); fp[A(0)] = v_; \
+    if ((T)v_ op (T)fp[A(3)]) { BRLD_INTR(); ip = ip[3].t; DISPATCH; } NEXT(4); } \
+  L_BRLD_##n##_I_L: { c->mem_ip = ip; uint32_t v_ = LD(uint32_t, EA(A(1), A(2))); fp[A(0)] = v_; \
+    if ((T)v_ op (T)A(3)) { BRLD_INTR(); ip = ip[3].t; DISPATCH; } NEXT(4); }
+  WASM_BRCMP_LIST(H_BRLD)
+
   /* float: a, b; target in cell 2; _N branches when the compare is false. */
 #define H_BRF(n, op, T) \
   L_BRF_##n: if (GET_##T(A(0)) op GET_##T(A(1))) { ip = ip[2].t; DISPATCH; } NEXT(3); \
@@ -684,6 +704,16 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   L_I32_ADD3: PUT_I32(A(0), GET_I32(A(1)) + GET_I32(A(2)) + GET_I32(A(3))); NEXT(3);
   /* dst, a, x: a & ~x (`x ^ -1` feeding an and). */
   L_I32_ANDN: PUT_I32(A(0), GET_I32(A(1)) & ~GET_I32(A(2))); NEXT(3);
+  /* Two i32 adds in a row (address and counter updates come in pairs):
+   * d2, a2, b2, d1, a1, b1 — fp[d1] = fp[a1] + b1 first, then fp[d2] =
+   * fp[a2] + b2; _I: b2 is an immediate, _IX: b1 is, _II: both are. The
+   * second result comes first so that local.set can retarget it. */
+#define H_ADDP(B1, B2) { uint32_t v_ = GET_I32(A(4)) + (B1); PUT_I32(A(3), v_); \
+    PUT_I32(A(0), GET_I32(A(1)) + (B2)); NEXT(4); }
+  L_I32_ADDP: H_ADDP(GET_I32(A(5)), GET_I32(A(2)))
+  L_I32_ADDP_I: H_ADDP(GET_I32(A(5)), A(2))
+  L_I32_ADDP_IX: H_ADDP(A(5), GET_I32(A(2)))
+  L_I32_ADDP_II: H_ADDP(A(5), A(2))
   /* Two one-cell moves in order (copies of loop-carried locals come in runs). */
   L_MOVP: fp[A(0)] = fp[A(1)]; fp[A(2)] = fp[A(3)]; NEXT(3);
   /* dst, x, y, z: dst = x * y + z with the product rounded first (the
@@ -720,6 +750,8 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     DISPATCH;
   L_CALL_DIRECT:                                           /* base, func; code */
     ENTER((const struct wasm_code *)ip[2].h, fp + A(0), 3, (void)0);
+  L_CALL_DIRECT_NZ:                                        /* callee zeroes no local */
+    ENTER_((const struct wasm_code *)ip[2].h, fp + A(0), 3, (void)0, (void)0);
   L_CALL: {                                                /* base, funcidx */
     wasm_func *g = funcs[A(1)];
     uint64_t *nfp = fp + A(0);
