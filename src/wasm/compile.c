@@ -1823,8 +1823,14 @@ wasm_status wasm_compile(wasm_module *m, wasm_error *err) {
       wasm_cell *cell = &code->cells[code->dcalls[k]];
       const struct wasm_code *callee = m->bodies[cell->u - m->nfunc_imports].compiled;
       cell->h = callee;
-      /* The call's handler is two cells before its code pointer. */
-      if (callee->zero_lo == callee->zero_hi) cell[-2].h = labels[WASM_IOP_CALL_DIRECT_NZ];
+      /* The call's handler is two cells before its code pointer. A callee
+       * that zeroes nothing is entered without touching its wasm_code: the
+       * call carries its frame size and its first cell directly. */
+      if (callee->zero_lo == callee->zero_hi) {
+        cell[-2].h = labels[WASM_IOP_CALL_DIRECT_NZ];
+        cell[-1].a[1] = callee->frame_slots;
+        cell->t = callee->cells;
+      }
     }
   }
   return WASM_OK;

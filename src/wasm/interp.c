@@ -31,15 +31,23 @@
 
 /* ---- Per-thread stacks -------------------------------------------------- */
 
+/* Same-instance calls store only ret and fp. A call into another instance
+ * sets ret to a trampoline that restores `inst` and continues at `ret2`, so
+ * plain returns never compare instances. */
 typedef struct cframe {
   const wasm_cell *ret;
   uint64_t *fp;
-  wasm_instance *inst;     /* caller's instance */
+  wasm_instance *inst;     /* caller's instance (cross-instance frames only) */
+  const wasm_cell *ret2;   /* caller's return point (cross-instance frames only) */
 } cframe;
 
 #define STACK_SLOTS_ALLOC ((size_t)1 << 20)   /* 8 MiB of value stack */
 #define STACK_SLOTS_SLACK ((size_t)1 << 16)   /* room for the entry frame above the limit */
 #define CFRAMES_ALLOC ((size_t)1 << 17)
+/* Each entry into wasm puts one sentinel frame under its own frames (so
+ * returns need no "last frame" test); the slack keeps the real-frame budget
+ * of a thread at CFRAMES_ALLOC whatever the nesting. */
+#define CFRAMES_SLACK (MAX_NEST + 1)
 
 static _Thread_local uint64_t *t_stack, *t_stack_end, *t_top;
 static _Thread_local cframe *t_cs, *t_cs_end, *t_csp;
@@ -48,7 +56,7 @@ static _Thread_local uint32_t t_nest;
 #define MAX_NEST 512
 
 #define VSTACK_BYTES ((STACK_SLOTS_ALLOC + STACK_SLOTS_SLACK) * sizeof(uint64_t))
-#define CSTACK_BYTES (CFRAMES_ALLOC * sizeof(cframe))
+#define CSTACK_BYTES ((CFRAMES_ALLOC + CFRAMES_SLACK) * sizeof(cframe))
 
 /* Unmaps a thread's stacks when it exits (servers may use many threads). */
 static pthread_key_t stacks_key;
@@ -463,8 +471,9 @@ static inline wasm_v128 v128_of(const uint64_t *p) { wasm_v128 v; memcpy(&v, p, 
     if (WASM_UNLIKELY((nfp) + gc_->frame_slots > stack_limit || csp >= cs_limit)) \
       TRAP(STACK_EXHAUSTED); \
     CHECK_INTERRUPT(); \
-    csp->ret = ip + (len); csp->fp = fp; csp->inst = inst; csp++; \
+    csp->ret = ip + (len); csp->fp = fp; \
     switch_; \
+    csp++; \
     fp = (nfp); \
     zero_; \
     ip = gc_->cells; DISPATCH; } while (0)
@@ -473,7 +482,9 @@ static inline wasm_v128 v128_of(const uint64_t *p) { wasm_v128 v; memcpy(&v, p, 
 /* Calls the function value g (wasm or host) with frame nfp. */
 #define DO_CALL(g, nfp, len) do { \
     if (WASM_LIKELY((g)->code != NULL)) { \
-      ENTER((g)->code, nfp, len, if (WASM_UNLIKELY((g)->inst != inst)) SWITCH_INST((g)->inst)); \
+      ENTER((g)->code, nfp, len, if (WASM_UNLIKELY((g)->inst != inst)) { \
+          csp->ret2 = csp->ret; csp->ret = &restore_cell; csp->inst = inst; \
+          SWITCH_INST((g)->inst); }); \
     } else { \
       const wasm_functype *ft_ = (g)->type; \
       uint32_t n_ = ft_->param_slots > ft_->result_slots ? ft_->param_slots : ft_->result_slots; \
@@ -515,10 +526,14 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   wasm_global **globals = inst->globals;
   wasm_func **funcs = inst->funcs;
   cframe *csp = c->cs_base;
-  cframe *const cs_base = c->cs_base, *const cs_limit = c->cs_limit;
+  cframe *const cs_limit = c->cs_limit;
   uint64_t *const stack_limit = c->stack_limit;
   const wasm_cell *ip = f->code->cells;
   wasm_status st;
+  /* The sentinel (slot reserved by wasm_interp_invoke below cs_base). */
+  const wasm_cell exit_cell = { .h = &&L_EXIT_RUN };
+  const wasm_cell restore_cell = { .h = &&L_RESTORE_INST };
+  csp[-1].ret = &exit_cell; csp[-1].fp = fp;
   ZERO_LOCALS(f->code);
   DISPATCH;
 
@@ -743,15 +758,25 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     fp[0] = fp[A(0)];
     /* fall through */
   L_RETURN:
-    if (WASM_UNLIKELY(csp == cs_base)) return WASM_OK;
     --csp;
     ip = csp->ret; fp = csp->fp;
-    if (WASM_UNLIKELY(csp->inst != inst)) SWITCH_INST(csp->inst);
     DISPATCH;
+  L_RESTORE_INST:                   /* return from a cross-instance call */
+    ip = csp->ret2;                 /* csp still names the popped frame */
+    SWITCH_INST(csp->inst);
+    DISPATCH;
+  L_EXIT_RUN:                       /* returned through the sentinel */
+    return WASM_OK;
   L_CALL_DIRECT:                                           /* base, func; code */
     ENTER((const struct wasm_code *)ip[2].h, fp + A(0), 3, (void)0);
-  L_CALL_DIRECT_NZ:                                        /* callee zeroes no local */
-    ENTER_((const struct wasm_code *)ip[2].h, fp + A(0), 3, (void)0, (void)0);
+  L_CALL_DIRECT_NZ: {                                      /* base, frame slots; cells */
+    uint64_t *nfp = fp + A(0);
+    if (WASM_UNLIKELY(nfp + A(1) > stack_limit || csp >= cs_limit)) TRAP(STACK_EXHAUSTED);
+    CHECK_INTERRUPT();
+    csp->ret = ip + 3; csp->fp = fp; csp++;
+    fp = nfp;
+    ip = ip[2].t; DISPATCH;
+  }
   L_CALL: {                                                /* base, funcidx */
     wasm_func *g = funcs[A(1)];
     uint64_t *nfp = fp + A(0);
@@ -905,8 +930,10 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
   size_t want = inst->opts.stack_slots ? inst->opts.stack_slots : STACK_SLOTS_ALLOC;
   uint64_t *limit = (size_t)(t_stack + STACK_SLOTS_ALLOC - fp) < want ? t_stack + STACK_SLOTS_ALLOC : fp + want;
   size_t depth = inst->opts.max_call_depth ? inst->opts.max_call_depth : 10000;
-  cframe *cs_limit = (size_t)(t_cs_end - t_csp) < depth ? t_cs_end : t_csp + depth;
-  if (fp + code->frame_slots > limit || t_csp >= cs_limit || t_nest >= MAX_NEST)
+  /* t_csp holds this entry's sentinel; real frames start above it. */
+  cframe *cs_base = t_csp + 1, *cs_end = t_cs_end + t_nest + 1;
+  cframe *cs_limit = (size_t)(cs_end - cs_base) < depth ? cs_end : cs_base + depth;
+  if (fp + code->frame_slots > limit || t_nest >= MAX_NEST || cs_base >= cs_limit)
     return fill_trap(err, WASM_TRAP_STACK_EXHAUSTED, inst, code, NULL, NULL), WASM_TRAP_STACK_EXHAUSTED;
   if (atomic_load_explicit(&inst->interrupted, memory_order_relaxed)) {
     fill_trap(err, WASM_TRAP_INTERRUPTED, inst, code, NULL, NULL);
@@ -926,7 +953,7 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
   c.cur_inst = inst;
   c.mem_ip = NULL;
   c.stack_limit = limit;
-  c.cs_base = t_csp;
+  c.cs_base = cs_base;
   c.cs_limit = cs_limit;
   c.tp = &tp;
   c.trap_ip = NULL;
