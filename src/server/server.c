@@ -16,8 +16,14 @@
  *
  * The raw request target (path and query exactly as received, which WAGI
  * needs for argv, QUERY_STRING, X_FULL_URL and routing) is captured by the
- * URI log callback, before libmicrohttpd splits and decodes it; that
- * callback also creates the per-request context.
+ * URI log callback, before libmicrohttpd splits and decodes it. The request
+ * context it fills belongs to the connection, not the request: see conn_ctx.
+ *
+ * Slow clients: every connection holds a thread, so the number of them is
+ * capped (--max-connections), as is the number from one address
+ * (--max-connections-per-ip), and a connection still sending its request
+ * line and headers gets the short --header-timeout of inactivity, where an
+ * idle keep-alive connection or a request body gets SRV_IDLE_TIMEOUT_S.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,8 +50,10 @@
 extern char **environ;
 
 #define SRV_DRAIN_MS 10000u          /* in-flight requests get this long at exit */
-#define SRV_CONNECTION_LIMIT 1024u   /* = threads: one per connection */
-#define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive connections closed */
+#define SRV_CONNECTION_LIMIT 1024u   /* default --max-connections (= threads) */
+#define SRV_PER_IP_LIMIT 128u        /* default --max-connections-per-ip */
+#define SRV_HEADER_TIMEOUT_MS 10000u /* default --header-timeout */
+#define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
 #define SRV_MAX_MODULE_FILE (1ull << 30)
 #define SRV_MAX_DISCARD (1ull << 20)    /* body read past max_body before closing */
 
@@ -61,6 +69,10 @@ typedef struct {
   srv_env_list env;        /* --env, later wins */
   srv_env_list env_file;   /* --env-file, later file wins */
   srv_run_limits limits;       /* 0 = not given on the command line */
+  uint32_t max_connections;    /* 0 = not given: SRV_CONNECTION_LIMIT */
+  uint32_t per_ip_limit;
+  bool per_ip_set;             /* --max-connections-per-ip given (0 = no limit) */
+  uint32_t header_timeout_ms;  /* 0 = not given: SRV_HEADER_TIMEOUT_MS */
 } srv_opts;
 
 /* Server state built at startup; read-only while serving. */
@@ -74,7 +86,8 @@ typedef struct {
   bool tls;
   struct MHD_Daemon *daemon;
   struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_empty[6];
-  _Atomic long inflight;
+  unsigned header_timeout_s;   /* resolved --header-timeout, whole seconds */
+  _Atomic long inflight;       /* requests whose headers are in, not yet done */
 } srv_state;
 
 static srv_state S;
@@ -111,8 +124,20 @@ void srv_usage(FILE *out) {
     "                             [max_request_body_bytes]\n"
     "      --max-concurrency N    instances of one module running at once\n"
     "                             [4 x CPUs; max_concurrent_requests]; more\n"
-    "                             requests queue (up to 64 x N, at most 10 s),\n"
-    "                             beyond that: 503\n"
+    "                             requests queue (up to 64 x N, each waiting at\n"
+    "                             most the time limit or 10 s, whichever is\n"
+    "                             shorter); beyond that: 503\n"
+    "  connections (a thread each):\n"
+    "      --max-connections N    open connections at once [1024]\n"
+    "      --max-connections-per-ip N\n"
+    "                             open connections from one client address [128];\n"
+    "                             more are closed at once; 0: no limit (behind a\n"
+    "                             reverse proxy every client has its address)\n"
+    "      --header-timeout SECONDS\n"
+    "                             a connection silent this long while sending\n"
+    "                             its request line and headers is closed [10];\n"
+    "                             idle keep-alive connections and stalled\n"
+    "                             request bodies get 60 s\n"
     "  SIZE is bytes, or a number with K, M, G (KiB, MiB, GiB); the long\n"
     "  spellings --memory-limit-bytes, --output-limit-bytes,\n"
     "  --max-request-body-bytes, --max-concurrent-requests are accepted too.\n"
@@ -129,7 +154,8 @@ static const char *const server_flags[] = {
   "--env-file", "--log-dir", "--tls-cert", "--tls-key", "--access-log", "--timeout",
   "--max-memory", "--max-output", "--max-body", "--max-concurrency", "--cache",
   "--module-cache", "--time-limit-ms", "--memory-limit-bytes", "--output-limit-bytes",
-  "--max-request-body-bytes", "--max-concurrent-requests", "-b", "--bindle", "--bindle-path", "--bindle-url",
+  "--max-request-body-bytes", "--max-concurrent-requests", "--max-connections",
+  "--max-connections-per-ip", "--header-timeout", "-b", "--bindle", "--bindle-path", "--bindle-url",
   "--bindle-http-user", "--bindle-http-password", "-k", "--bindle-insecure", NULL,
 };
 
@@ -311,6 +337,33 @@ static int parse_args(int argc, char **argv) {
         fail("--max-body %s: expected a size in bytes (e.g. 64M)", val);
         return -1;
       }
+    } else if (IS("--max-connections")) {
+      NEED();
+      char *end;
+      errno = 0;
+      unsigned long v = strtoul(val, &end, 10);
+      if (errno || *end || end == val || v == 0 || v > 65536) {
+        fail("--max-connections %s: expected a number from 1 to 65536", val);
+        return -1;
+      }
+      o->max_connections = (uint32_t)v;
+    } else if (IS("--max-connections-per-ip")) {
+      NEED();
+      char *end;
+      errno = 0;
+      unsigned long v = strtoul(val, &end, 10);
+      if (errno || *end || end == val || v > 65536) {
+        fail("--max-connections-per-ip %s: expected a number from 0 (no limit) to 65536", val);
+        return -1;
+      }
+      o->per_ip_limit = (uint32_t)v;
+      o->per_ip_set = true;
+    } else if (IS("--header-timeout")) {
+      NEED();
+      if (parse_seconds(val, &o->header_timeout_ms) != 0 || o->header_timeout_ms > 3600000u) {
+        fail("--header-timeout %s: expected seconds (e.g. 10, 2.5), at most 3600", val);
+        return -1;
+      }
     } else if (IS("--max-concurrency") || IS("--max-concurrent-requests")) {
       NEED();
       char *end;
@@ -336,6 +389,10 @@ static int parse_args(int argc, char **argv) {
     fail("no module map: give -c/--config FILE (see wagi --help)");
     return -1;
   }
+  if (!o->max_connections) o->max_connections = SRV_CONNECTION_LIMIT;
+  if (!o->per_ip_set) o->per_ip_limit = SRV_PER_IP_LIMIT;
+  if (o->per_ip_limit > o->max_connections) o->per_ip_limit = 0;   /* cannot bind */
+  if (!o->header_timeout_ms) o->header_timeout_ms = SRV_HEADER_TIMEOUT_MS;
   if (!o->listen) o->listen = "127.0.0.1:3000";
   if (!o->hostname) o->hostname = "localhost:3000";
   if (!o->log_dir) o->log_dir = getenv("WAGI_LOG_DIR");
@@ -708,7 +765,7 @@ static int mkdirs(const char *path, char *err, size_t errlen) {
 
 /* ---- HTTP ------------------------------------------------------------------------- */
 
-/* Per-request state, created by the URI log callback. */
+/* Per-request state, reset by the URI log callback for each request. */
 typedef struct {
   uint64_t t0;
   char *target;            /* raw request target, NUL-terminated */
@@ -724,7 +781,25 @@ typedef struct {
   bool looked_up;
   bool too_large;
   bool responded;
+  bool live;               /* a request uses it; req_release not yet run */
+  bool counted;            /* counted in S.inflight */
 } req_ctx;
+
+/* Per-connection state, created by the connection-start notification and
+ * freed by the close notification, which libmicrohttpd runs for every
+ * connection it accepted, however it ends. The request context lives here
+ * because on_uri runs before libmicrohttpd has checked the request: when it
+ * then refuses the request itself (431 for too many query arguments, 400,
+ * a client gone mid-headers) neither the access handler nor the
+ * request-completed callback ever runs, and a context owned by the request
+ * alone leaked, with S.inflight stuck. Reusing one context per connection
+ * also saves a malloc per keep-alive request. */
+typedef struct {
+  req_ctx rc;
+  char *target;            /* rc.target's buffer */
+  size_t target_cap;
+  unsigned timeout_s;      /* the connection's current inactivity timeout */
+} conn_ctx;
 
 static uint64_t mono_ns(void) {
   struct timespec ts;
@@ -732,18 +807,68 @@ static uint64_t mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+/* Ends the request using rc: frees its body and uncounts it. Runs once per
+ * request whichever of on_completed, the next on_uri or the close
+ * notification comes first. */
+static void req_release(req_ctx *rc) {
+  if (!rc->live) return;
+  free(rc->body);
+  rc->body = NULL;
+  if (rc->counted) atomic_fetch_sub_explicit(&S.inflight, 1, memory_order_relaxed);
+  rc->counted = false;
+  rc->live = false;
+}
+
+/* Sets the connection's inactivity timeout, skipping the call (it takes a
+ * daemon-wide lock) when unchanged. */
+static void set_timeout(struct MHD_Connection *c, conn_ctx *cc, unsigned s) {
+  if (cc->timeout_s == s) return;
+  if (MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, s) == MHD_YES)
+    cc->timeout_s = s;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
   (void)cls;
   (void)c;
-  size_t n = strlen(uri);
-  req_ctx *rc = malloc(sizeof *rc + n + 1);
-  if (!rc) return NULL;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    /* NULL on out of memory: on_uri then refuses the connection's requests. */
+    conn_ctx *cc = calloc(1, sizeof *cc);
+    if (cc) cc->timeout_s = S.header_timeout_s;   /* the daemon's default */
+    *socket_context = cc;
+    return;
+  }
+  conn_ctx *cc = *socket_context;
+  if (!cc) return;
+  req_release(&cc->rc);
+  free(cc->target);
+  free(cc);
+  *socket_context = NULL;
+}
+
+/* Starts a request: the request line has arrived, its headers not yet. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  (void)cls;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  conn_ctx *cc = ci ? ci->socket_context : NULL;
+  if (!cc) return NULL;
+  req_release(&cc->rc);   /* a previous request refused by libmicrohttpd */
+  size_t n = strlen(uri);   /* bounded by the connection memory limit */
+  if (n + 1 > cc->target_cap) {
+    char *t = realloc(cc->target, n + 1);
+    if (!t) return NULL;
+    cc->target = t;
+    cc->target_cap = n + 1;
+  }
+  memcpy(cc->target, uri, n + 1);
+  req_ctx *rc = &cc->rc;
   memset(rc, 0, sizeof *rc);
   rc->t0 = mono_ns();
-  rc->target = (char *)(rc + 1);
-  memcpy(rc->target, uri, n + 1);
+  rc->target = cc->target;
   rc->target_len = n;
-  atomic_fetch_add_explicit(&S.inflight, 1, memory_order_relaxed);
+  rc->live = true;
+  set_timeout(c, cc, S.header_timeout_s);
   return rc;
 }
 
@@ -754,10 +879,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)toe;
   req_ctx *rc = *con_cls;
   if (!rc) return;
-  free(rc->body);
-  free(rc);
+  req_release(rc);
   *con_cls = NULL;
-  atomic_fetch_sub_explicit(&S.inflight, 1, memory_order_relaxed);
 }
 
 /* Keeps the raw path for the unescape step: WAGI routes on the raw path. */
@@ -957,6 +1080,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   }
   if (!rc->looked_up) {
     rc->looked_up = true;
+    /* Headers complete: the request counts for the shutdown drain from
+     * now on, and a body or the next keep-alive request may be slower. */
+    rc->counted = true;
+    atomic_fetch_add_explicit(&S.inflight, 1, memory_order_relaxed);
+    set_timeout(c, (conn_ctx *)rc, SRV_IDLE_TIMEOUT_S);   /* rc is its first member */
     srv_target t;
     srv_target_split(rc->target, rc->target_len, &t);
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
@@ -1203,15 +1331,22 @@ int srv_main(int argc, char **argv) {
       {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
       {MHD_OPTION_END, 0, NULL},
   };
+  /* The port also goes to libmicrohttpd, which binds to the sockaddr but
+   * names this number in its own error messages ("Failed to bind to port"). */
+  uint16_t lport = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+  S.header_timeout_s = (S.opts.header_timeout_ms + 999u) / 1000u;
   S.daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, NULL,
+      flags, lport, NULL, NULL, on_request, NULL,
       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,   /* must come first */
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
       MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
       MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_CONNECTION_LIMIT,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_IDLE_TIMEOUT_S,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)S.opts.max_connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)S.opts.per_ip_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, S.header_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
       MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
       MHD_OPTION_ARRAY, tls_opts,
