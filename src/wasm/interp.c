@@ -501,21 +501,7 @@ static inline wasm_v128 v128_of(const uint64_t *p) { wasm_v128 v; memcpy(&v, p, 
 static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   static const void *const labels[] = {
 #define IOP_X(n) &&L_##n,
-#define WASM_OP WASM_IOP_NUM_OP
-#define WASM_OP_FC WASM_IOP_NUM_OP
-#if WASM_HAVE_SIMD
-#define WASM_OP_FD WASM_IOP_NUM_OP
-#endif
-#include "opcodes.def"
-    WASM_IOP_SPECIALS(IOP_X)
-    WASM_BRCMP_LIST(WASM_BRCMP_IOPS_)
-    WASM_BRCMP64_LIST(WASM_BRCMP64_IOPS_)
-    WASM_BRF_LIST(WASM_BRF_IOPS_)
-    WASM_BRCMP_LIST(WASM_SELCMP_IOPS_)
-    WASM_LDOP_LIST(WASM_LDOP_IOPS_)
-    WASM_SHOP_LIST(WASM_SHOP_IOPS_)
-    WASM_BRCMP_LIST(WASM_BRINC_IOPS_)
-    WASM_BRCMP_LIST(WASM_BRLD_IOPS_)
+#include "iops.inc"
 #undef IOP_X
   };
   _Static_assert(sizeof labels / sizeof labels[0] == WASM_IOP_COUNT, "label table");
