@@ -37,19 +37,6 @@ static wasm_status fail(wasm_error *err, wasm_status s, const char *fmt, ...) {
   return s;
 }
 
-static const char *type_name(uint8_t t) {
-  switch (t) {
-  case WASM_I32: return "i32";
-  case WASM_I64: return "i64";
-  case WASM_F32: return "f32";
-  case WASM_F64: return "f64";
-  case WASM_V128: return "v128";
-  case WASM_FUNCREF: return "funcref";
-  case WASM_EXTERNREF: return "externref";
-  default: return "?";
-  }
-}
-
 static bool is_valtype(uint8_t t) {
   return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 ||
          t == WASM_V128 || t == WASM_FUNCREF || t == WASM_EXTERNREF;
@@ -474,7 +461,7 @@ static void import_text(const wasm_module *m, const wasm_import *im, char *buf, 
     break;
   case WASM_EXTERN_TABLE: {
     char b[64];
-    limits_text(b, sizeof b, type_name(im->desc.table.elemtype), im->desc.table.limits.min,
+    limits_text(b, sizeof b, wasm_valtype_str((wasm_valtype)im->desc.table.elemtype), im->desc.table.limits.min,
                 im->desc.table.limits.has_max, im->desc.table.limits.max);
     snprintf(buf, n, "table %s", b);
     break;
@@ -488,7 +475,7 @@ static void import_text(const wasm_module *m, const wasm_import *im, char *buf, 
   }
   default:
     snprintf(buf, n, "global %s%s", im->desc.global.mut ? "mut " : "",
-             type_name(im->desc.global.type));
+             wasm_valtype_str((wasm_valtype)im->desc.global.type));
     break;
   }
 }
@@ -501,7 +488,7 @@ static void extern_text(const wasm_extern *e, char *buf, size_t n) {
   case WASM_EXTERN_TABLE: {
     const wasm_table *t = e->of.table;
     char b[64];
-    limits_text(b, sizeof b, type_name(t->elemtype), t->size, t->max != UINT32_MAX, t->max);
+    limits_text(b, sizeof b, wasm_valtype_str((wasm_valtype)t->elemtype), t->size, t->max != UINT32_MAX, t->max);
     snprintf(buf, n, "table %s", b);
     break;
   }
@@ -515,7 +502,7 @@ static void extern_text(const wasm_extern *e, char *buf, size_t n) {
   }
   default:
     snprintf(buf, n, "global %s%s", e->of.global->mut ? "mut " : "",
-             type_name(e->of.global->type));
+             wasm_valtype_str((wasm_valtype)e->of.global->type));
     break;
   }
 }
@@ -944,7 +931,7 @@ wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
     if ((uint8_t)args[i].type != want) {
       if (slots != local) free(slots);
       return fail(err, WASM_ERR_ARG, "function %s: argument %u must be %s, got %s",
-                  t->sig, i, type_name(want), type_name((uint8_t)args[i].type));
+                  t->sig, i, wasm_valtype_str((wasm_valtype)want), wasm_valtype_str((wasm_valtype)(uint8_t)args[i].type));
     }
     value_to_slots(&args[i], want, &slots[k]);
     k += want == WASM_V128 ? 2 : 1;

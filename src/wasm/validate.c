@@ -106,17 +106,9 @@ static const uint8_t *single_type(uint8_t t) {
   return NULL;
 }
 
+/* Type name for messages; "unknown" for the validation algorithm's bottom type. */
 static const char *tname(uint8_t t) {
-  switch (t) {
-  case WASM_I32: return "i32";
-  case WASM_I64: return "i64";
-  case WASM_F32: return "f32";
-  case WASM_F64: return "f64";
-  case WASM_V128: return "v128";
-  case WASM_FUNCREF: return "funcref";
-  case WASM_EXTERNREF: return "externref";
-  default: return "unknown";
-  }
+  return single_type(t) ? wasm_valtype_str((wasm_valtype)t) : "unknown";
 }
 
 /* ---- Validator state ---------------------------------------------------- */
