@@ -341,6 +341,19 @@ static int table_add(parser *ps, toml_value *t, const key_seg *seg, toml_value *
   return 0;
 }
 
+/* Adds an empty table under `key` in `t`, made implicitly by a dotted key or
+ * a table header (flags say which). Returns it, or NULL after reporting. */
+static toml_value *add_table(parser *ps, toml_value *t, const key_seg *key, unsigned flags) {
+  toml_value *nt = new_value(ps, TOML_TABLE, key->at, t->depth + 1u);
+  if (!nt) return NULL;
+  nt->flags = flags;
+  if (table_add(ps, t, key, nt) < 0) {
+    value_free(nt);
+    return NULL;
+  }
+  return nt;
+}
+
 /* Adds v to array a; takes ownership of v on success only. */
 static int array_push(parser *ps, toml_value *a, toml_value *v) {
   if (a->u.array.n == a->u.array.cap) {
@@ -1158,14 +1171,7 @@ static int parse_keyval(parser *ps, toml_value *t) {
   for (size_t i = 0; i + 1 < kp.n; i++) {
     toml_entry *e = table_find(t, kp.v[i].s, kp.v[i].len);
     if (!e) {
-      toml_value *nt = new_value(ps, TOML_TABLE, kp.v[i].at, t->depth + 1u);
-      if (!nt) goto out;
-      nt->flags = TF_DOTTED;
-      if (table_add(ps, t, &kp.v[i], nt) < 0) {
-        value_free(nt);
-        goto out;
-      }
-      t = nt;
+      if (!(t = add_table(ps, t, &kp.v[i], TF_DOTTED))) goto out;
       continue;
     }
     toml_value *v = e->value;
@@ -1233,14 +1239,7 @@ static int parse_header(parser *ps) {
   for (size_t i = 0; i + 1 < kp.n; i++) {
     toml_entry *e = table_find(t, kp.v[i].s, kp.v[i].len);
     if (!e) {
-      toml_value *nt = new_value(ps, TOML_TABLE, kp.v[i].at, t->depth + 1u);
-      if (!nt) goto out;
-      nt->flags = TF_IMPLICIT;
-      if (table_add(ps, t, &kp.v[i], nt) < 0) {
-        value_free(nt);
-        goto out;
-      }
-      t = nt;
+      if (!(t = add_table(ps, t, &kp.v[i], TF_IMPLICIT))) goto out;
       continue;
     }
     toml_value *v = e->value;
