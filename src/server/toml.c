@@ -346,7 +346,7 @@ static int table_add(parser *ps, toml_value *t, const key_seg *seg, toml_value *
 static toml_value *add_table(parser *ps, toml_value *t, const key_seg *key, unsigned flags) {
   toml_value *nt = new_value(ps, TOML_TABLE, key->at, t->depth + 1u);
   if (!nt) return NULL;
-  nt->flags = flags;
+  nt->flags = (uint16_t)flags;
   if (table_add(ps, t, key, nt) < 0) {
     value_free(nt);
     return NULL;
