@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "server/config.h"
+#include "mutate_text.h"
 
 static srv_config *load_ok(const char *doc) {
   srv_config *c = NULL;
@@ -549,34 +550,8 @@ static void test_mutations(void **state) {
     const char *sd = seeds[(size_t)it % nseeds];
     size_t n = strlen(sd);
     memcpy(buf, sd, n);
-    for (int m = 0; m < 1 + it % 3; m++) {
-      rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
-      size_t pos = (size_t)(rs % (n + 1));
-      char ch = interesting[(rs >> 20) % (sizeof interesting - 1)];
-      switch ((rs >> 40) % 4) {
-      case 0:
-        if (pos < n) buf[pos] = ch;
-        break;
-      case 1:
-        if (n + 1 < sizeof buf) {
-          memmove(buf + pos + 1, buf + pos, n - pos);
-          buf[pos] = ch;
-          n++;
-        }
-        break;
-      case 2:
-        if (pos < n) {
-          size_t l = 1 + (rs >> 50) % 6;
-          if (pos + l > n) l = n - pos;
-          memmove(buf + pos, buf + pos + l, n - pos - l);
-          n -= l;
-        }
-        break;
-      default:
-        n = pos;
-        break;
-      }
-    }
+    for (int m = 0; m < 1 + it % 3; m++)
+      mutate_text(buf, &n, sizeof buf, &rs, interesting, sizeof interesting - 1, false, 6);
     char *doc = malloc(n ? n : 1);
     assert_non_null(doc);
     memcpy(doc, buf, n);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "server/toml.h"
+#include "mutate_text.h"
 
 /* ---- rendering -------------------------------------------------------------- */
 
@@ -923,37 +924,8 @@ static void test_mutations(void **state) {
     size_t n = strlen(sd);
     memcpy(buf, sd, n);
     int muts = 1 + it % 4;
-    for (int m = 0; m < muts; m++) {
-      rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
-      size_t pos = n ? (size_t)(rs % (n + 1)) : 0;
-      char ch = interesting[(rs >> 20) % (sizeof interesting - 1)];
-      switch ((rs >> 40) % 5) {
-      case 0:
-        if (pos < n) buf[pos] = (char)(rs >> 32);
-        break;
-      case 1:
-        if (pos < n) buf[pos] = ch;
-        break;
-      case 2:
-        if (n + 1 < sizeof buf) {
-          memmove(buf + pos + 1, buf + pos, n - pos);
-          buf[pos] = ch;
-          n++;
-        }
-        break;
-      case 3:
-        if (pos < n) {
-          size_t l = 1 + (rs >> 50) % 8;
-          if (pos + l > n) l = n - pos;
-          memmove(buf + pos, buf + pos + l, n - pos - l);
-          n -= l;
-        }
-        break;
-      default:
-        n = pos;
-        break;
-      }
-    }
+    for (int m = 0; m < muts; m++)
+      mutate_text(buf, &n, sizeof buf, &rs, interesting, sizeof interesting - 1, true, 8);
     char *doc = malloc(n ? n : 1); /* exact size: an overread is caught by ASan */
     assert_non_null(doc);
     memcpy(doc, buf, n);
