@@ -13,7 +13,8 @@
  *   memory       wasm_instance_opts.max_memory_pages: a failed memory.grow
  *                usually ends in a trap or a non-zero exit  -> 500
  *   output       stdout capture cap (the guest sees EFBIG)  -> 500
- *   concurrency  per-module gate with a bounded wait queue  -> 503
+ *   concurrency  per-module run slots with a bounded wait queue
+ *                (pool.c)                                  -> 503
  * Each failure writes one line naming the cause to the server log and to the
  * route's module.stderr.
  *
@@ -281,12 +282,6 @@ static wasi_ctx *guest_wasi(wasm_instance *caller, void *arg) {
 }
 
 int srv_module_link(srv_module *m, char *err, size_t errlen) {
-  pthread_mutex_init(&m->gate_lock, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&m->gate_cond, &ca);
-  pthread_condattr_destroy(&ca);
   m->linker = wasm_linker_new();
   if (!m->linker) {
     snprintf(err, errlen, "out of memory creating the linker");
@@ -303,83 +298,6 @@ int srv_module_link(srv_module *m, char *err, size_t errlen) {
     return -1;
   }
   return 0;
-}
-
-/* ---- Concurrency gate ----------------------------------------------------------- */
-
-/* A request waiting for a run slot. Slots are handed over directly to the
- * oldest waiter (FIFO) and a newcomer never takes a free slot while others
- * wait: with a plain condition variable, barging newcomers starved waiters
- * and stretched p99 latency under load. Each waiter sleeps on its own
- * condition variable, so a hand-over wakes exactly one thread. */
-struct srv_gate_waiter {
-  pthread_cond_t cond;
-  bool granted;
-  struct srv_gate_waiter *next, *prev;
-};
-
-/* Takes a run slot of module `m`, waiting in its queue if all are busy.
- * Returns 0, or -1 with the reason in note (queue full / waited too long). */
-static int gate_enter(srv_module *m, char *note, size_t notelen) {
-  uint32_t max = m->limits.max_concurrency;
-  pthread_mutex_lock(&m->gate_lock);
-  if (m->running < max && !m->gate_head) {
-    m->running++;
-    pthread_mutex_unlock(&m->gate_lock);
-    return 0;
-  }
-  if (m->waiting >= max * SRV_QUEUE_FACTOR) {
-    uint32_t w = m->waiting;
-    pthread_mutex_unlock(&m->gate_lock);
-    snprintf(note, notelen, "busy: %u running, %u queued (limit %u)", max, w, max);
-    return -1;
-  }
-  uint32_t wait_ms = m->limits.timeout_ms < SRV_QUEUE_WAIT_MS ? m->limits.timeout_ms
-                                                              : SRV_QUEUE_WAIT_MS;
-  struct timespec ts = ns_to_ts(now_ns() + (uint64_t)wait_ms * 1000000ull);
-  struct srv_gate_waiter w = {.granted = false, .next = NULL, .prev = m->gate_tail};
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&w.cond, &ca);
-  pthread_condattr_destroy(&ca);
-  if (m->gate_tail) m->gate_tail->next = &w;
-  else m->gate_head = &w;
-  m->gate_tail = &w;
-  m->waiting++;
-  int rc = 0;
-  while (!w.granted && rc != ETIMEDOUT)
-    rc = pthread_cond_timedwait(&w.cond, &m->gate_lock, &ts);
-  if (!w.granted) {   /* timed out: leave the queue */
-    if (w.prev) w.prev->next = w.next;
-    else m->gate_head = w.next;
-    if (w.next) w.next->prev = w.prev;
-    else m->gate_tail = w.prev;
-    m->waiting--;
-  }
-  pthread_mutex_unlock(&m->gate_lock);
-  pthread_cond_destroy(&w.cond);
-  if (!w.granted) {
-    snprintf(note, notelen, "busy: waited %u ms for one of %u run slots", wait_ms, max);
-    return -1;
-  }
-  return 0;   /* the slot was handed over: `running` already counts it */
-}
-
-static void gate_leave(srv_module *m) {
-  pthread_mutex_lock(&m->gate_lock);
-  struct srv_gate_waiter *w = m->gate_head;
-  if (w) {
-    m->gate_head = w->next;
-    if (w->next) w->next->prev = NULL;
-    else m->gate_tail = NULL;
-    m->waiting--;
-    w->granted = true;
-    pthread_cond_signal(&w->cond);
-  } else {
-    m->running--;
-  }
-  pthread_mutex_unlock(&m->gate_lock);
 }
 
 /* ---- Running ------------------------------------------------------------------ */
@@ -524,12 +442,6 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
   out->status = 500;
   int logfd = route_log_fd(mod, r);
 
-  if (gate_enter(mod, out->note, sizeof out->note) != 0) {
-    out->status = 503;
-    srv_log("%s: 503: %s", r->text, out->note);
-    return;
-  }
-
   uint64_t t0 = now_ns();
   size_t argc = 0, envc = 0;
   char **argv = srv_cgi_argv(req, mod->argv_template, &argc);
@@ -537,7 +449,6 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
   if (!argv || !env) {
     srv_strv_free(argv);
     srv_strv_free(env);
-    gate_leave(mod);
     snprintf(out->note, sizeof out->note, "out of memory building argv/env");
     srv_log("%s: 500: %s", r->text, out->note);
     return;
@@ -563,7 +474,6 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
   srv_strv_free(env);
   atomic_fetch_add_explicit(&st_ctx_ns, now_ns() - t0, memory_order_relaxed);
   if (ws != WASI_OK) {
-    gate_leave(mod);
     out->ctx = NULL;
     snprintf(out->note, sizeof out->note, "cannot create the WASI context: %.200s", eb);
     srv_log("%s: 500: %s", r->text, out->note);
@@ -578,7 +488,6 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
   http_ctx *hctx = http_ctx_for(mod, r->text);   /* NULL if out of memory: all denied */
   int st = run_once(mod, r->entrypoint, out->ctx, hctx, false, out->note, sizeof out->note, &ins);
   http_ctx_free(hctx);
-  gate_leave(mod);
   out->inst_ns = ins;
   atomic_fetch_add_explicit(&st_runs, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&st_inst_ns, ins, memory_order_relaxed);

@@ -1,15 +1,16 @@
 /* server.c — `wagi --config modules.toml`: command line (WAGI.md §1),
  * startup (§3), the HTTP layer on libmicrohttpd, and graceful shutdown.
  *
- * HTTP threading: libmicrohttpd with one thread per connection. A module
- * runs synchronously on its connection's thread, so a slow or looping
- * module only holds its own connection (the watchdog ends it at the time
- * limit), while a shared polling pool would stall every connection assigned
- * to the same thread. Measured on 2 cores (hello module, 64 keep-alive
- * connections, same machine load): an epoll pool of 2 threads gave 10-20%
- * more requests/s but a p99 of 26-27 ms against 15-16 ms here, on top of
- * the stalls. The per-module gate in exec.c bounds how many instances
- * actually run at once.
+ * HTTP threading: libmicrohttpd runs one event loop per CPU (a poll loop:
+ * its epoll mode, in 0.9.75, never closed a connection after answering a
+ * malformed request itself). A request for a module is suspended on its
+ * loop and handed to the runners (pool.c), which run it and resume the
+ * connection; the loop then sends the response. So the loops never run
+ * guest code, and a slow module holds a runner, not the connections that
+ * share its loop. Measured on 2 cores (hello module, 64 keep-alive
+ * connections, wrk on the same cores): ~37k requests/s and p99 4-7 ms,
+ * against ~28k and p99 9-14 ms with one thread per connection, whose many
+ * runnable threads made the scheduler's time slices the tail latency.
  *
  * A response is never queued on the first call of a request: libmicrohttpd
  * then closes the connection (no keep-alive), which cut throughput ~5x.
@@ -19,11 +20,12 @@
  * URI log callback, before libmicrohttpd splits and decodes it. The request
  * context it fills belongs to the connection, not the request: see conn_ctx.
  *
- * Slow clients: every connection holds a thread, so the number of them is
- * capped (--max-connections), as is the number from one address
- * (--max-connections-per-ip), and a connection still sending its request
- * line and headers gets the short --header-timeout of inactivity, where an
- * idle keep-alive connection or a request body gets SRV_IDLE_TIMEOUT_S.
+ * Slow clients: a connection costs its buffers, not a thread, but the
+ * number of them is still capped (--max-connections), as is the number from
+ * one address (--max-connections-per-ip), and a connection still sending
+ * its request line and headers gets the short --header-timeout of
+ * inactivity, where an idle keep-alive connection or a request body gets
+ * SRV_IDLE_TIMEOUT_S.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +35,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +53,7 @@
 extern char **environ;
 
 #define SRV_DRAIN_MS 10000u          /* in-flight requests get this long at exit */
-#define SRV_CONNECTION_LIMIT 1024u   /* default --max-connections (= threads) */
+#define SRV_CONNECTION_LIMIT 1024u   /* default --max-connections */
 #define SRV_PER_IP_LIMIT 128u        /* default --max-connections-per-ip */
 #define SRV_HEADER_TIMEOUT_MS 10000u /* default --header-timeout */
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
@@ -73,6 +76,8 @@ typedef struct {
   uint32_t per_ip_limit;
   bool per_ip_set;             /* --max-connections-per-ip given (0 = no limit) */
   uint32_t header_timeout_ms;  /* 0 = not given: SRV_HEADER_TIMEOUT_MS */
+  unsigned workers;            /* --workers; 0 = one per CPU */
+  unsigned http_threads;       /* --http-threads; 0 = one per CPU */
 } srv_opts;
 
 /* Server state built at startup; read-only while serving. */
@@ -127,7 +132,13 @@ void srv_usage(FILE *out) {
     "                             requests queue (up to 64 x N, each waiting at\n"
     "                             most the time limit or 10 s, whichever is\n"
     "                             shorter); beyond that: 503\n"
-    "  connections (a thread each):\n"
+    "  threads and connections:\n"
+    "      --workers N            module requests running at once on the CPUs\n"
+    "                             [one per CPU]; a request that runs longer than\n"
+    "                             5 ms while others wait (computing, or blocked\n"
+    "                             in outbound HTTP) gets a thread of its own, so\n"
+    "                             it cannot hold up the others\n"
+    "      --http-threads N       HTTP event-loop threads [one per CPU]\n"
     "      --max-connections N    open connections at once [1024]\n"
     "      --max-connections-per-ip N\n"
     "                             open connections from one client address [128];\n"
@@ -155,7 +166,8 @@ static const char *const server_flags[] = {
   "--max-memory", "--max-output", "--max-body", "--max-concurrency", "--cache",
   "--module-cache", "--time-limit-ms", "--memory-limit-bytes", "--output-limit-bytes",
   "--max-request-body-bytes", "--max-concurrent-requests", "--max-connections",
-  "--max-connections-per-ip", "--header-timeout", "-b", "--bindle", "--bindle-path", "--bindle-url",
+  
+  "--max-connections-per-ip", "--header-timeout", "--workers", "--http-threads", "-b", "--bindle", "--bindle-path", "--bindle-url",
   "--bindle-http-user", "--bindle-http-password", "-k", "--bindle-insecure", NULL,
 };
 
@@ -364,6 +376,16 @@ static int parse_args(int argc, char **argv) {
         fail("--header-timeout %s: expected seconds (e.g. 10, 2.5), at most 3600", val);
         return -1;
       }
+    } else if (IS("--workers") || IS("--http-threads")) {
+      NEED();
+      char *end;
+      errno = 0;
+      unsigned long v = strtoul(val, &end, 10);
+      if (errno || *end || end == val || v == 0 || v > 64) {
+        fail("%s %s: expected a number from 1 to 64", a, val);
+        return -1;
+      }
+      *(IS("--workers") ? &o->workers : &o->http_threads) = (unsigned)v;
     } else if (IS("--max-concurrency") || IS("--max-concurrent-requests")) {
       NEED();
       char *end;
@@ -783,6 +805,13 @@ typedef struct {
   bool responded;
   bool live;               /* a request uses it; req_release not yet run */
   bool counted;            /* counted in S.inflight */
+  /* A module request handed to the runners (pool.c): the connection is
+   * suspended from submission until the runner has filled `out`. */
+  enum { RUN_NONE, RUN_SUBMITTED, RUN_DONE } run;
+  srv_job job;
+  struct MHD_Connection *conn;
+  const char *method, *version;   /* libmicrohttpd's, valid while suspended */
+  srv_exec_out out;
 } req_ctx;
 
 /* Per-connection state, created by the connection-start notification and
@@ -795,10 +824,18 @@ typedef struct {
  * alone leaked, with S.inflight stuck. Reusing one context per connection
  * also saves a malloc per keep-alive request. */
 typedef struct {
+  srv_header *v;
+  size_t n, cap;
+  bool oom;
+} hdr_vec;
+
+typedef struct {
   req_ctx rc;
   char *target;            /* rc.target's buffer */
   size_t target_cap;
   unsigned timeout_s;      /* the connection's current inactivity timeout */
+  hdr_vec hdrs;            /* the request headers handed to the runner */
+  char ip[INET6_ADDRSTRLEN + 1];
 } conn_ctx;
 
 static uint64_t mono_ns(void) {
@@ -812,6 +849,8 @@ static uint64_t mono_ns(void) {
  * notification comes first. */
 static void req_release(req_ctx *rc) {
   if (!rc->live) return;
+  if (rc->run == RUN_DONE) srv_exec_out_free(&rc->out);
+  rc->run = RUN_NONE;
   free(rc->body);
   rc->body = NULL;
   if (rc->counted) atomic_fetch_sub_explicit(&S.inflight, 1, memory_order_relaxed);
@@ -842,6 +881,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
   if (!cc) return;
   req_release(&cc->rc);
   free(cc->target);
+  free(cc->hdrs.v);
   free(cc);
   *socket_context = NULL;
 }
@@ -890,12 +930,6 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
   return strlen(s);
 }
 
-typedef struct {
-  srv_header *v;
-  size_t n, cap;
-  bool oom;
-} hdr_vec;
-
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                       size_t key_size, const char *value,
                                       size_t value_size) {
@@ -917,29 +951,6 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
   h->v[h->n].value_len = value ? value_size : 0;
   h->n++;
   return MHD_YES;
-}
-
-/* The per-thread header vector: connections own a thread, so it is reused
- * by every request of the connection without locking, and freed by the key's
- * destructor when the thread ends. */
-static pthread_key_t hdrs_key;
-
-static void hdrs_free(void *p) {
-  hdr_vec *h = p;
-  free(h->v);
-  free(h);
-}
-
-static hdr_vec *thread_hdrs(void) {
-  hdr_vec *h = pthread_getspecific(hdrs_key);
-  if (!h) {
-    h = calloc(1, sizeof *h);
-    if (h && pthread_setspecific(hdrs_key, h) != 0) {
-      free(h);
-      h = NULL;
-    }
-  }
-  return h;
 }
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t cap) {
@@ -987,45 +998,75 @@ static enum MHD_Result respond_empty(struct MHD_Connection *c, req_ctx *rc,
   return r;
 }
 
-/* Runs the matched module and sends what it produced. */
-static enum MHD_Result run_route(struct MHD_Connection *c, req_ctx *rc, const char *method,
-                                 const char *version) {
-  srv_target t;
-  srv_target_split(rc->target, rc->target_len, &t);
-  hdr_vec *h = thread_hdrs();
-  if (!h) return respond_empty(c, rc, method, 500, "out of memory (headers)");
-  h->n = 0;
-  h->oom = false;
-  MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_header, h);
-  if (h->oom) return respond_empty(c, rc, method, 500, "out of memory (headers)");
-  char ip[INET6_ADDRSTRLEN + 1];
-  client_ip(c, ip, sizeof ip);
+/* On a runner: runs the module for rc's request (or records the refusal),
+ * then resumes the connection, whose event loop sends the result. After
+ * the resume, rc belongs to the event loop again. */
+static void job_run(srv_job *job, const char *refusal) {
+  req_ctx *rc = (req_ctx *)((char *)job - offsetof(req_ctx, job));
+  conn_ctx *cc = (conn_ctx *)rc;   /* rc is its first member */
+  if (refusal) {
+    memset(&rc->out, 0, sizeof rc->out);
+    rc->out.status = 503;
+    snprintf(rc->out.note, sizeof rc->out.note, "%s", refusal);
+    srv_log("%s: 503: %s", rc->route->text, refusal);
+  } else {
+    srv_target t;
+    srv_target_split(rc->target, rc->target_len, &t);
+    srv_request req = {0};
+    req.method = rc->method;
+    req.path = t.path;
+    req.path_len = t.path_len;
+    req.query = t.query;
+    req.query_len = t.query_len;
+    req.protocol = rc->version;
+    req.headers = cc->hdrs.v;
+    req.n_headers = cc->hdrs.n;
+    req.client_ip = cc->ip;
+    req.body_len = rc->body_len;
+    req.tls = S.tls;
+    req.authority = t.authority;
+    req.authority_len = t.authority_len;
+    req.default_host = S.opts.hostname;
+    srv_exec(rc->route, &req, &rc->match, rc->body ? rc->body : (const uint8_t *)"",
+             rc->body_len, &rc->out);
+  }
+  struct MHD_Connection *c = rc->conn;
+  rc->run = RUN_DONE;
+  MHD_resume_connection(c);
+}
 
-  srv_request req = {0};
-  req.method = method;
-  req.path = t.path;
-  req.path_len = t.path_len;
-  req.query = t.query;
-  req.query_len = t.query_len;
-  req.protocol = version;
-  req.headers = h->v;
-  req.n_headers = h->n;
-  req.client_ip = ip;
-  req.body_len = rc->body_len;
-  req.tls = S.tls;
-  req.authority = t.authority;
-  req.authority_len = t.authority_len;
-  req.default_host = S.opts.hostname;
+/* Hands the matched module's request to the runners; the connection sleeps
+ * until job_run resumes it. */
+static enum MHD_Result submit_route(struct MHD_Connection *c, req_ctx *rc, const char *method,
+                                    const char *version) {
+  conn_ctx *cc = (conn_ctx *)rc;
+  cc->hdrs.n = 0;
+  cc->hdrs.oom = false;
+  MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_header, &cc->hdrs);
+  if (cc->hdrs.oom) return respond_empty(c, rc, method, 500, "out of memory (headers)");
+  client_ip(c, cc->ip, sizeof cc->ip);
+  rc->conn = c;
+  rc->method = method;
+  rc->version = version;
+  rc->job.mod = (srv_module *)rc->route->handler;
+  rc->job.fn = job_run;
+  rc->run = RUN_SUBMITTED;
+  /* Suspended before the runner can possibly resume it. */
+  MHD_suspend_connection(c);
+  char note[160];
+  if (srv_pool_submit(&rc->job, note, sizeof note) != 0) job_run(&rc->job, note);
+  return MHD_YES;
+}
 
-  srv_exec_out out;
-  srv_exec(rc->route, &req, &rc->match, rc->body ? rc->body : (const uint8_t *)"",
-           rc->body_len, &out);
-  int status = out.status;
+/* Back on the event loop: sends what the module produced. */
+static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const char *method) {
+  srv_exec_out *out = &rc->out;
+  int status = out->status;
   const uint8_t *body = (const uint8_t *)"";
   size_t blen = 0;
-  if (out.parsed) {
-    body = out.resp.body;
-    blen = out.resp.body_len;
+  if (out->parsed) {
+    body = out->resp.body;
+    blen = out->resp.body_len;
   }
   if (status < 200) {
     srv_log("%s: 502: module sent informational status %d as its final response",
@@ -1037,21 +1078,23 @@ static enum MHD_Result run_route(struct MHD_Connection *c, req_ctx *rc, const ch
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(blen, (void *)body, MHD_RESPMEM_MUST_COPY);
   if (!resp) {
-    srv_exec_out_free(&out);
+    srv_exec_out_free(out);
+    rc->run = RUN_NONE;
     return MHD_NO;
   }
-  if (out.parsed && status == out.resp.status) {
-    for (size_t i = 0; i < out.resp.n_headers; i++) {
-      const srv_resp_header *rh = &out.resp.headers[i];
+  if (out->parsed && status == out->resp.status) {
+    for (size_t i = 0; i < out->resp.n_headers; i++) {
+      const srv_resp_header *rh = &out->resp.headers[i];
       if (MHD_add_response_header(resp, rh->name, rh->value) != MHD_YES)
         srv_log("%s: response header '%s' refused by the HTTP layer, dropped",
                 rc->route->text, rh->name);
     }
   }
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
-  enum MHD_Result r = queue(c, rc, method, status, resp, blen, out.note);
+  enum MHD_Result r = queue(c, rc, method, status, resp, blen, out->note);
   MHD_destroy_response(resp);
-  srv_exec_out_free(&out);
+  srv_exec_out_free(out);   /* the response has its own copy */
+  rc->run = RUN_NONE;
   return r;
 }
 
@@ -1078,6 +1121,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     *upload_size = 0;       /* discarding the rest of a refused body */
     return MHD_YES;
   }
+  if (rc->run == RUN_DONE) return send_result(c, rc, method);
+  if (rc->run == RUN_SUBMITTED) return MHD_YES;   /* not expected: still suspended */
   if (!rc->looked_up) {
     rc->looked_up = true;
     /* Headers complete: the request counts for the shutdown drain from
@@ -1166,7 +1211,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     snprintf(note, sizeof note, "request body over the %" PRIu64 "-byte limit", rc->max_body);
     return queue(c, rc, method, 413, S.resp_413, 0, note);
   }
-  return run_route(c, rc, method, version);
+  return submit_route(c, rc, method, version);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -1195,6 +1240,9 @@ static char *read_text(const char *path, char *err, size_t errlen) {
 }
 
 static void cleanup(void) {
+  /* Runners first: every suspended connection is resumed before
+   * libmicrohttpd stops, as it requires. */
+  srv_pool_stop();
   if (S.daemon) MHD_stop_daemon(S.daemon);
   S.daemon = NULL;
   srv_watchdog_stop();
@@ -1227,7 +1275,17 @@ static void cleanup(void) {
 int srv_main(int argc, char **argv) {
   memset(&S, 0, sizeof S);
   if (parse_args(argc, argv) != 0) return 1;
-  pthread_key_create(&hdrs_key, hdrs_free);
+  /* Signals: handled by sigwait in this thread, blocked before any other
+   * thread exists (the watchdog, curl's, the runners, the event loops) so
+   * that all of them inherit the mask: a SIGTERM delivered to a thread
+   * that does not block it would kill the process. One that arrives
+   * during startup waits and is handled once serving starts. */
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   char err[2048];
 
   struct sockaddr_storage ss;
@@ -1313,17 +1371,13 @@ int srv_main(int argc, char **argv) {
     goto fail_tls;
   }
 
-  /* Signals: handled by sigwait in this thread; every other thread
-   * (created below) inherits the blocked mask. */
-  signal(SIGPIPE, SIG_IGN);
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                   MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  if (srv_pool_start(S.mods, S.nmods, S.opts.workers, err, sizeof err) != 0) {
+    fail("%s", err);
+    goto fail_tls;
+  }
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
+                   MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   if (S.tls) flags |= MHD_USE_TLS;
   struct MHD_OptionItem tls_opts[] = {
@@ -1349,6 +1403,8 @@ int srv_main(int argc, char **argv) {
       MHD_OPTION_CONNECTION_TIMEOUT, S.header_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
       MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+      MHD_OPTION_THREAD_POOL_SIZE, S.opts.http_threads ? S.opts.http_threads
+                                                       : srv_pool_default_workers(),
       MHD_OPTION_ARRAY, tls_opts,
       MHD_OPTION_END);
   free(cert);

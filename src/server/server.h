@@ -12,10 +12,14 @@
  * Request semantics live in route.h (routing), cgi.h (argv/env) and
  * response.h (stdout -> HTTP response).
  *
- * Threads: libmicrohttpd runs one thread per connection; a request runs its
- * module synchronously on that thread. One watchdog thread interrupts
- * instances whose wall-clock deadline passed. Everything built at startup
- * (modules, linkers, route table, env lists) is read-only afterwards.
+ *   pool.c    the runners: the threads that run module requests
+ *
+ * Threads: libmicrohttpd runs one event loop per CPU; a request for a module
+ * is suspended there and handed to the runners (pool.c), which resume it
+ * with the response. One watchdog thread interrupts instances whose
+ * wall-clock deadline passed. Everything built at startup (modules, linkers,
+ * route table, env lists) is read-only afterwards, except the run-slot
+ * counters of each module, which pool.c guards.
  */
 #ifndef WAGI_SRV_SERVER_H
 #define WAGI_SRV_SERVER_H
@@ -107,12 +111,43 @@ typedef struct srv_module {
   size_t nlogs;
   int parent_log_fd;         /* the configured route's file (`_routes` runs) */
 
-  /* Concurrency gate (exec.c): slots handed over in arrival order. */
-  pthread_mutex_t gate_lock;
-  pthread_cond_t gate_cond;          /* unused; kept for layout stability */
+  /* Run slots (pool.c, under its lock): jobs running or ready to run, and
+   * the FIFO of jobs waiting for a slot. */
   uint32_t running, waiting;
-  struct srv_gate_waiter *gate_head, *gate_tail;
+  struct srv_job *q_head, *q_tail;
 } srv_module;
+
+/* ---- pool.c: the runners ------------------------------------------------------ */
+
+/* One module request handed to the runners. The submitter owns it; it must
+ * stay valid until fn has been called, which happens exactly once after a
+ * successful srv_pool_submit: on a runner thread with refusal == NULL (run
+ * the module), or with refusal = the reason it was refused with a 503 (it
+ * waited too long for a module slot, or the server is shutting down). */
+typedef struct srv_job srv_job;
+struct srv_job {
+  srv_module *mod;
+  void (*fn)(srv_job *job, const char *refusal);
+  /* pool.c's */
+  srv_job *next;
+  uint64_t expires_ns;
+  uint32_t wait_ms;
+};
+
+/* Starts the runners: `workers` jobs run at once (0 = one per CPU), on
+ * threads started now, plus more on demand while a job runs long. mods are
+ * the modules jobs will name (for queue expiry). Returns 0 or -1 with a
+ * sentence in err. */
+int srv_pool_start(srv_module *mods, size_t nmods, unsigned workers, char *err,
+                   size_t errlen);
+unsigned srv_pool_default_workers(void);
+/* Queues a job. Returns 0 (fn will be called), or -1 with the reason for a
+ * 503 in note (the module's queue is full, or the server is stopping). */
+int srv_pool_submit(srv_job *job, char *note, size_t notelen);
+/* Refuses the jobs waiting for slots, runs the ready ones, joins every
+ * thread. Call after the HTTP side stopped submitting. */
+void srv_pool_stop(void);
+void srv_pool_stats(unsigned *threads, unsigned *target);
 
 /* ---- exec.c -------------------------------------------------------------------- */
 
@@ -152,8 +187,8 @@ typedef struct {
   uint64_t inst_ns;        /* time spent instantiating */
 } srv_exec_out;
 
-/* Runs route `r` (whose handler is an srv_module) for one request: waits for
- * a concurrency slot, builds argv/env, instantiates, calls the entrypoint
+/* Runs route `r` (whose handler is an srv_module) for one request, on a
+ * runner that holds one of the module's run slots: builds argv/env, instantiates, calls the entrypoint
  * under the wall-clock limit, parses stdout. Always fills *out (a failure is
  * a status such as 500/503/504 with an empty body); release it with
  * srv_exec_out_free. */
