@@ -1464,6 +1464,10 @@ int srv_main(int argc, char **argv) {
             "WASI ctx + argv/env %.1f us, run %.1f us",
             st.runs, (double)st.inst_ns / (double)st.runs / 1e3,
             (double)st.ctx_ns / (double)st.runs / 1e3, (double)st.run_ns / (double)st.runs / 1e3);
+  unsigned threads = 0, target = 0;
+  srv_pool_stats(&threads, &target);
+  if (st.runs)
+    srv_log("runners: %u thread(s) started for %u at a time", threads, target);
   cleanup();
   return 0;
 

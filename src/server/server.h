@@ -61,16 +61,14 @@ int srv_is_server_arg(const char *arg);
  * line, and config.h's built-in defaults (30 s, 256 MiB memory, 16 MiB
  * output, 16 MiB request body).
  *
- * Concurrency defaults to SRV_CONCURRENCY_PER_CPU x online CPUs, so that a
- * burst cannot start hundreds of 256 MiB instances at once (the connection
- * threads would otherwise all run modules). Why 4 and not 2: a slot held by
- * a thread the OS has preempted sits idle, and on 2 cores shared with other
- * work 2 x CPUs left the CPUs idle: hello-world at 64 connections measured
- * 15.8-19.0k req/s (p99 12-20 ms) with 4 slots, 24-26k (p99 5-15 ms) with 8,
- * 24-28k with 16 or no limit (bench/server/run.sh, load average ~12). Requests beyond the limit wait in a
- * queue (at most SRV_QUEUE_FACTOR x the limit waiters, each at most
- * SRV_QUEUE_WAIT_MS or the time limit if shorter); a full queue or a wait
- * that runs out gives 503 with Retry-After: 1. */
+ * Concurrency (a module's run slots) defaults to SRV_CONCURRENCY_PER_CPU x
+ * online CPUs, so that a burst cannot start hundreds of 256 MiB instances
+ * at once. The runners (pool.c) run one job per CPU at a time anyway; the
+ * extra slots are for jobs that wait on the network or a sleep, or compute
+ * for long, and have been moved off the CPU count. Requests beyond the
+ * limit wait in a queue (at most SRV_QUEUE_FACTOR x the limit waiters, each
+ * at most SRV_QUEUE_WAIT_MS or the time limit if shorter); a full queue or
+ * a wait that runs out gives 503 with Retry-After: 1. */
 #define SRV_CONCURRENCY_PER_CPU 4u
 #define SRV_QUEUE_FACTOR 64u
 #define SRV_QUEUE_WAIT_MS 10000u
