@@ -149,6 +149,14 @@ $(FUZZ_BIN): $(OBJ)/tests/fuzz/mutate.o $(BUILD)/libwasm.a
 $(BENCH_BIN): $(OBJ)/bench/bench_engine.o $(BUILD)/libwasm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Per-request argv/env + WASI context cost (bench/bench_ctx.c).
+$(BUILD)/bench-ctx: $(OBJ)/bench/bench_ctx.o $(OBJ)/src/server/cgi.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Per-request instantiate / _start / free of a WASI module (bench_instance.c).
+$(BUILD)/bench-instance: $(OBJ)/bench/bench_instance.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # ---- top-level targets -------------------------------------------------------
 
 setup:

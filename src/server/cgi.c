@@ -305,11 +305,11 @@ void srv_target_split(const char *target, size_t len, srv_target *out) {
 
 void srv_strv_free(char **v) { free(v); }
 
-/* A vector being built in two passes: pass 1 counts (buf == NULL), pass 2
- * writes into one block of pointers + strings. */
+/* A vector being built in two passes: pass 1 counts (str == NULL), pass 2
+ * writes the strings (and, when vec is set, their start pointers). */
 typedef struct {
-  char **vec;     /* NULL in the counting pass */
-  char *str;      /* next free byte for strings */
+  char **vec;     /* NULL: no pointer array */
+  char *str;      /* next free byte for strings; NULL in the counting pass */
   size_t count;   /* strings so far */
   size_t bytes;   /* string bytes so far (incl. NULs) */
 } vbuild;
@@ -320,11 +320,11 @@ static void vb_begin(vbuild *b) {
   b->count++;
 }
 static void vb_add(vbuild *b, const char *s, size_t n) {
-  if (b->vec) { memcpy(b->str, s, n); b->str += n; }
+  if (b->str) { memcpy(b->str, s, n); b->str += n; }
   b->bytes += n;
 }
 static void vb_addc(vbuild *b, char c) {
-  if (b->vec) *b->str++ = c;
+  if (b->str) *b->str++ = c;
   b->bytes++;
 }
 static void vb_end(vbuild *b) { vb_addc(b, 0); }
@@ -406,8 +406,24 @@ char **srv_cgi_argv(const srv_request *req, const char *tpl, size_t *argc) {
 
 /* ---- SERVER_NAME / SERVER_PORT ------------------------------------------------------ */
 
+/* Is every byte printable ASCII or TAB? Eight bytes at a time: a word with
+ * no high bit, no byte below 0x20 and no 0x7f is all visible; any other word
+ * is checked byte by byte (TAB is allowed there). */
 static bool visible_ascii(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) {
+  const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    memcpy(&x, s + i, 8);
+    y = x ^ (0x7f * ones);
+    uint64_t suspect = (x | ((x - 0x20 * ones) & ~x) | ((y - ones) & ~y)) & high;
+    if (!suspect) continue;
+    for (size_t k = i; k < i + 8; k++) {
+      unsigned char c = (unsigned char)s[k];
+      if (!((c >= 0x20 && c < 0x7f) || c == '\t')) return false;
+    }
+  }
+  for (; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (!((c >= 0x20 && c < 0x7f) || c == '\t')) return false;
   }
@@ -445,7 +461,9 @@ static const srv_header *find_header(const srv_request *req, const char *name) {
   return found;
 }
 
-static void server_name_port(const srv_request *req, slice *host, slice *port) {
+/* `hh` is the last Host header (NULL if none). */
+static void server_name_port(const srv_request *req, const srv_header *hh, slice *host,
+                             slice *port) {
   host->p = "localhost"; host->n = 9;
   port->p = "80"; port->n = 2;
   if (req->authority && req->authority_len) {
@@ -456,7 +474,6 @@ static void server_name_port(const srv_request *req, slice *host, slice *port) {
   }
   if (req->default_host && req->default_host[0])
     apply_hostport(req->default_host, strlen(req->default_host), host, port);
-  const srv_header *hh = find_header(req, "host");
   if (hh && visible_ascii(hh->value, hh->value_len))
     apply_hostport(hh->value, hh->value_len, host, port);
 }
@@ -471,12 +488,39 @@ static void copy_trunc(char *dst, size_t cap, slice s) {
 void srv_cgi_server_name_port(const srv_request *req, char *name, size_t namecap,
                               char *port, size_t portcap) {
   slice h, p;
-  server_name_port(req, &h, &p);
+  server_name_port(req, find_header(req, "host"), &h, &p);
   copy_trunc(name, namecap, h);
   copy_trunc(port, portcap, p);
 }
 
 /* ---- Environment ------------------------------------------------------------------ */
+
+/* Writes strings straight into a block sized beforehand by env_scan; `vec`
+ * (may be NULL) receives the start of each string. */
+typedef struct {
+  char *p;
+  char **vec;
+  size_t count;
+} wr;
+
+static inline void w_begin(wr *w) {
+  if (w->vec) w->vec[w->count] = w->p;
+  w->count++;
+}
+static inline void w_put(wr *w, const void *s, size_t n) {
+  memcpy(w->p, s, n);
+  w->p += n;
+}
+static inline void w_putc(wr *w, char c) { *w->p++ = c; }
+static inline void w_end(wr *w) { *w->p++ = 0; }
+/* A whole NAME=value string; `lit` is a string literal ending in '='. */
+#define W_VAR(w, lit, v, n)   \
+  do {                        \
+    w_begin(w);               \
+    w_put(w, lit, sizeof lit - 1); \
+    w_put(w, v, n);           \
+    w_end(w);                 \
+  } while (0)
 
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -504,11 +548,11 @@ static size_t pct_decode(const char *s, size_t n, unsigned char *out) {
 
 /* Appends bytes as UTF-8, each maximal invalid subpart replaced by U+FFFD
  * (what Rust's from_utf8_lossy does). */
-static void add_utf8_lossy(vbuild *b, const unsigned char *s, size_t n) {
+static void add_utf8_lossy(wr *w, const unsigned char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
     unsigned char c = s[i];
-    if (c < 0x80) { vb_addc(b, (char)c); i++; continue; }
+    if (c < 0x80) { w_putc(w, (char)c); i++; continue; }
     size_t len = 0;
     unsigned char lo = 0x80, hi = 0xBF;
     if (c >= 0xC2 && c <= 0xDF) len = 2;
@@ -531,57 +575,45 @@ static void add_utf8_lossy(vbuild *b, const unsigned char *s, size_t n) {
       }
     }
     if (len && k == len) {
-      vb_add(b, (const char *)s + i, len);
+      w_put(w, s + i, len);
     } else {
-      vb_add(b, "\xEF\xBF\xBD", 3);
+      w_put(w, "\xEF\xBF\xBD", 3);
     }
     i += k;
   }
 }
 
-/* Header name -> env spelling: uppercase, '-' -> '_'. */
+/* Header name character -> env spelling: uppercase, '-' -> '_'; 0 for a
+ * byte that is no RFC 9110 token character (a header name holding one
+ * cannot be an environment variable name: it might hold '=' or NUL). */
+static const char ENVCH[256] = {
+  ['!'] = '!', ['#'] = '#', ['$'] = '$', ['%'] = '%', ['&'] = '&', ['\''] = '\'',
+  ['*'] = '*', ['+'] = '+', ['-'] = '_', ['.'] = '.', ['^'] = '^', ['_'] = '_',
+  ['`'] = '`', ['|'] = '|', ['~'] = '~',
+  ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5',
+  ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+  ['A'] = 'A', ['B'] = 'B', ['C'] = 'C', ['D'] = 'D', ['E'] = 'E', ['F'] = 'F', ['G'] = 'G',
+  ['H'] = 'H', ['I'] = 'I', ['J'] = 'J', ['K'] = 'K', ['L'] = 'L', ['M'] = 'M', ['N'] = 'N',
+  ['O'] = 'O', ['P'] = 'P', ['Q'] = 'Q', ['R'] = 'R', ['S'] = 'S', ['T'] = 'T', ['U'] = 'U',
+  ['V'] = 'V', ['W'] = 'W', ['X'] = 'X', ['Y'] = 'Y', ['Z'] = 'Z',
+  ['a'] = 'A', ['b'] = 'B', ['c'] = 'C', ['d'] = 'D', ['e'] = 'E', ['f'] = 'F', ['g'] = 'G',
+  ['h'] = 'H', ['i'] = 'I', ['j'] = 'J', ['k'] = 'K', ['l'] = 'L', ['m'] = 'M', ['n'] = 'N',
+  ['o'] = 'O', ['p'] = 'P', ['q'] = 'Q', ['r'] = 'R', ['s'] = 'S', ['t'] = 'T', ['u'] = 'U',
+  ['v'] = 'V', ['w'] = 'W', ['x'] = 'X', ['y'] = 'Y', ['z'] = 'Z',
+};
+
+/* The env spelling of any byte (uppercase, '-' -> '_'), token or not: what
+ * user variable names are compared and hashed with. */
 static char hx(char c) {
   if (c >= 'a' && c <= 'z') return (char)(c - 32);
   if (c == '-') return '_';
   return c;
 }
 
-/* RFC 9110 token characters: a header name made of anything else cannot be
- * an environment variable name (it might hold '=' or NUL). */
-static const uint8_t TCHAR[256] = {
-  ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-  ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-  ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-  ['8'] = 1, ['9'] = 1,
-  ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-  ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-  ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-  ['Y'] = 1, ['Z'] = 1,
-  ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-  ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-  ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-  ['y'] = 1, ['z'] = 1,
-};
-
-static uint32_t hdr_hash(const char *s, size_t n) {
+static uint32_t env_hash(const char *s, size_t n) {
   uint32_t h = 2166136261u;
   for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)hx(s[i])) * 16777619u;
   return h;
-}
-
-/* Is header name `hn` (env-spelled) equal to env suffix `s`? */
-static bool hdr_env_eq(const char *hn, size_t hl, const char *s, size_t sl) {
-  if (hl != sl) return false;
-  for (size_t i = 0; i < hl; i++)
-    if (hx(hn[i]) != s[i]) return false;
-  return true;
-}
-
-static bool hdr_same(const char *a, size_t al, const char *b, size_t bl) {
-  if (al != bl) return false;
-  for (size_t i = 0; i < al; i++)
-    if (hx(a[i]) != hx(b[i])) return false;
-  return true;
 }
 
 static const char *const CGI_NAMES[] = {
@@ -591,225 +623,367 @@ static const char *const CGI_NAMES[] = {
   "SERVER_SOFTWARE", "X_FULL_URL", "X_MATCHED_ROUTE", "X_RAW_PATH_INFO",
 };
 
-static bool is_cgi_name(const char *s) {
-  if (!strchr("ACGPQRSX", s[0])) return false;   /* first letters of CGI_NAMES */
+/* `n` is strlen(s). */
+static bool is_cgi_name(const char *s, size_t n) {
+  if (n < 9 || n > 17 || !strchr("ACGPQRSX", s[0])) return false;   /* CGI_NAMES' lengths */
   for (size_t i = 0; i < sizeof CGI_NAMES / sizeof *CGI_NAMES; i++)
-    if (strcmp(s, CGI_NAMES[i]) == 0) return true;
+    if (CGI_NAMES[i][0] == s[0] && strcmp(s, CGI_NAMES[i]) == 0) return true;
   return false;
 }
 
-static bool skipped_header(const srv_header *h) {
-  if (h->name_len == 0) return true;
-  for (size_t i = 0; i < h->name_len; i++)
-    if (!TCHAR[(unsigned char)h->name[i]]) return true;   /* cannot be an env name */
-  return (h->name_len == 13 && strncasecmp(h->name, "authorization", 13) == 0) ||
-         (h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0);
-}
-
-static void var(vbuild *b, const char *name, const char *v, size_t n) {
-  vb_begin(b);
-  vb_add(b, name, strlen(name));
-  vb_addc(b, '=');
-  vb_add(b, v, n);
-  vb_end(b);
-}
-static void var_s(vbuild *b, const char *name, const char *v) {
-  var(b, name, v, v ? strlen(v) : 0);
-}
-
-static void header_value(vbuild *b, const srv_header *h) {
-  if (visible_ascii(h->value, h->value_len)) vb_add(b, h->value, h->value_len);
-  else vb_add(b, "CORRUPT VALUE", 13);
-}
-
-/* Which header index is the last of its env name: a small open-addressing
- * table, so a request with thousands of headers stays linear. */
+/* What one pass over the headers learns, so nothing is scanned twice. */
 typedef struct {
-  int32_t *slot;   /* header index or -1 */
-  size_t mask;
-} hset;
+  uint32_t hash;      /* env_hash of the name */
+  uint8_t emit;       /* an HTTP_* variable comes from this header: it is a
+                         token, not Authorization/Connection, and no later
+                         header has the same env name */
+} hinfo;
 
-static int hset_init(hset *s, const srv_request *req, int32_t *stack, size_t stack_n) {
+typedef struct {
+  hinfo *hi;          /* one per header */
+  int32_t *slot;      /* open addressing: header index of each env name, or -1 */
+  size_t mask;
+  const srv_header *host, *ctype;   /* last Host / Content-Type, or NULL */
+  slice sname, sport;               /* SERVER_NAME / SERVER_PORT */
+  size_t bytes, count;              /* upper bounds for the block */
+  slice method, protocol, ip, script, route;   /* lengths measured once */
+  void *heap;                       /* hi + slot when they did not fit the stack */
+} env_scan;
+
+/* Is header name `hn` (env-spelled) equal to env suffix `s` (as is)? */
+static bool hdr_env_eq(const char *hn, size_t hl, const char *s, size_t sl) {
+  if (hl != sl) return false;
+  for (size_t i = 0; i < hl; i++)
+    if (ENVCH[(unsigned char)hn[i]] != s[i]) return false;
+  return true;
+}
+
+static bool hdr_same(const srv_header *a, const srv_header *b) {
+  if (a->name_len != b->name_len) return false;
+  for (size_t i = 0; i < a->name_len; i++)
+    if (ENVCH[(unsigned char)a->name[i]] != ENVCH[(unsigned char)b->name[i]]) return false;
+  return true;
+}
+
+/* Up to 64 headers (the common case by far) need no allocation: their
+ * table has at most 256 slots (a power of two above twice the count). */
+#define SCAN_STACK_HEADERS 64
+#define SCAN_STACK_SLOTS 256
+
+/* Scans the headers once (env names, duplicates, Host, Content-Type) and
+ * bounds the environment's bytes and strings, so that it is written in one
+ * pass into one block. Every byte of PATH_INFO may grow into a 3-byte
+ * U+FFFD. Returns 0, or -1 on allocation failure or absurd sizes. */
+static int env_scan_init(env_scan *s, const srv_request *req, const srv_route_match *m,
+                         const srv_env_list *user, hinfo *hstack, int32_t *sstack) {
+  size_t nh = req->n_headers;
   size_t cap = 16;
-  while (cap < req->n_headers * 2 + 1) cap *= 2;
-  if (cap <= stack_n) s->slot = stack;
-  else if (!(s->slot = malloc(cap * sizeof *s->slot))) return -1;
+  while (cap < nh * 2 + 1) cap *= 2;
+  s->heap = NULL;
+  if (nh <= SCAN_STACK_HEADERS) {
+    s->hi = hstack;
+    s->slot = sstack;
+  } else {
+    if (nh > SIZE_MAX / 64) return -1;
+    s->heap = malloc(nh * sizeof *s->hi + cap * sizeof *s->slot);
+    if (!s->heap) return -1;
+    s->slot = s->heap;
+    s->hi = (hinfo *)(s->slot + cap);
+  }
   s->mask = cap - 1;
-  for (size_t i = 0; i < cap; i++) s->slot[i] = -1;
-  for (size_t i = 0; i < req->n_headers; i++) {
+  memset(s->slot, 0xff, cap * sizeof *s->slot);
+  s->host = s->ctype = NULL;
+
+  size_t rpin = m && m->raw_path_info ? m->raw_path_info_len : 0;
+  size_t b = 512;   /* every fixed name, '=', NUL and constant value */
+  b += 2 * 3 * rpin + rpin;
+  b += req->path_len + 2 * (req->query ? req->query_len : 0);
+  s->method = (slice){req->method ? req->method : "", req->method ? strlen(req->method) : 0};
+  s->protocol = req->protocol ? (slice){req->protocol, strlen(req->protocol)}
+                              : (slice){"HTTP/1.1", 8};
+  s->ip = (slice){req->client_ip ? req->client_ip : "",
+                  req->client_ip ? strlen(req->client_ip) : 0};
+  s->script = s->route = (slice){"", 0};
+  if (m && m->route) {
+    s->script = (slice){m->route->script_name, strlen(m->route->script_name)};
+    s->route = (slice){m->route->text, strlen(m->route->text)};
+  }
+  b += s->method.n + s->protocol.n + 2 * s->ip.n + s->script.n + s->route.n;
+  size_t c = 19;
+
+  for (size_t i = 0; i < nh; i++) {
     const srv_header *h = &req->headers[i];
-    if (skipped_header(h)) continue;
-    size_t k = hdr_hash(h->name, h->name_len) & s->mask;
-    for (;;) {
+    hinfo *hi = &s->hi[i];
+    size_t vl = h->value_len < 13 ? 13 : h->value_len;
+    /* HTTP_NAME=VALUE\0, and CONTENT_TYPE may repeat a value */
+    if (h->name_len > SIZE_MAX / 4 || vl > SIZE_MAX / 4) goto fail;
+    b += 7 + h->name_len + 2 * vl;
+    c++;
+    uint32_t hash = 2166136261u;
+    const unsigned char *nm = (const unsigned char *)h->name;
+    size_t nl = h->name_len;
+    unsigned char bad = nl == 0;
+    for (size_t k = 0; k < nl; k++) {
+      unsigned char e = (unsigned char)ENVCH[nm[k]];
+      bad |= e == 0;
+      hash = (hash ^ e) * 16777619u;
+    }
+    bool token = !bad;
+    hi->hash = hash;
+    hi->emit = 0;
+    if (h->name_len == 4 && strncasecmp(h->name, "host", 4) == 0) s->host = h;
+    else if (h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0) s->ctype = h;
+    if (!token || (h->name_len == 13 && strncasecmp(h->name, "authorization", 13) == 0) ||
+        (h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0))
+      continue;
+    hi->emit = 1;
+    for (size_t k = hash & s->mask;; k = (k + 1) & s->mask) {
       int32_t j = s->slot[k];
-      if (j < 0 || hdr_same(req->headers[j].name, req->headers[j].name_len, h->name,
-                            h->name_len)) {
+      if (j < 0) {
         s->slot[k] = (int32_t)i;
         break;
       }
-      k = (k + 1) & s->mask;
-    }
-  }
-  return 0;
-}
-
-/* Index of the header whose env spelling is HTTP_<suffix>, or -1. */
-static int32_t hset_find_env(const hset *s, const srv_request *req, const char *suffix) {
-  size_t sl = strlen(suffix);
-  size_t k = hdr_hash(suffix, sl) & s->mask;
-  for (;;) {
-    int32_t j = s->slot[k];
-    if (j < 0) return -1;
-    if (hdr_env_eq(req->headers[j].name, req->headers[j].name_len, suffix, sl)) return j;
-    k = (k + 1) & s->mask;
-  }
-}
-
-static void build_env(vbuild *b, const srv_request *req, const srv_route_match *m,
-                      const srv_env_list *user, const hset *hs, unsigned char *scratch) {
-  char num[32];
-  slice host, port;
-  server_name_port(req, &host, &port);
-  const char *rpi = m && m->raw_path_info ? m->raw_path_info : "";
-  size_t rpin = m && m->raw_path_info ? m->raw_path_info_len : 0;
-  size_t dn = pct_decode(rpi, rpin, scratch);
-
-  var_s(b, "AUTH_TYPE", "");
-  size_t nn = sizeof num;
-  uint64_t bl = req->body_len;
-  do { num[--nn] = (char)('0' + bl % 10); bl /= 10; } while (bl);
-  var(b, "CONTENT_LENGTH", num + nn, sizeof num - nn);
-  const srv_header *ct = find_header(req, "content-type");
-  vb_begin(b);
-  vb_add(b, "CONTENT_TYPE=", 13);
-  if (ct) header_value(b, ct);
-  vb_end(b);
-  var_s(b, "GATEWAY_INTERFACE", "CGI/1.1");
-  static const char *const pinames[] = {"PATH_INFO=", "PATH_TRANSLATED="};
-  for (int k = 0; k < 2; k++) {
-    vb_begin(b);
-    vb_add(b, pinames[k], strlen(pinames[k]));
-    add_utf8_lossy(b, scratch, dn);
-    vb_end(b);
-  }
-  var(b, "QUERY_STRING", req->query ? req->query : "", req->query ? req->query_len : 0);
-  var_s(b, "REMOTE_ADDR", req->client_ip ? req->client_ip : "");
-  var_s(b, "REMOTE_HOST", req->client_ip ? req->client_ip : "");
-  var_s(b, "REMOTE_USER", "");
-  var_s(b, "REQUEST_METHOD", req->method ? req->method : "");
-  var_s(b, "SCRIPT_NAME", m && m->route ? m->route->script_name : "");
-  var(b, "SERVER_NAME", host.p, host.n);
-  var(b, "SERVER_PORT", port.p, port.n);
-  var_s(b, "SERVER_PROTOCOL", req->protocol ? req->protocol : "HTTP/1.1");
-  var_s(b, "SERVER_SOFTWARE", "WAGI/1");
-  vb_begin(b);
-  vb_add(b, "X_FULL_URL=", 11);
-  vb_add(b, req->tls ? "https://" : "http://", req->tls ? 8 : 7);
-  vb_add(b, host.p, host.n);
-  vb_addc(b, ':');
-  vb_add(b, port.p, port.n);
-  vb_add(b, req->path, req->path_len);
-  if (req->query) {
-    vb_addc(b, '?');
-    vb_add(b, req->query, req->query_len);
-  }
-  vb_end(b);
-  var_s(b, "X_MATCHED_ROUTE", m && m->route ? m->route->text : "");
-  var(b, "X_RAW_PATH_INFO", rpi, rpin);
-
-  for (size_t i = 0; i < req->n_headers; i++) {
-    const srv_header *h = &req->headers[i];
-    if (skipped_header(h)) continue;
-    /* Emit only the last header of each env name. */
-    size_t k = hdr_hash(h->name, h->name_len) & hs->mask;
-    int32_t last = -1;
-    for (;;) {
-      int32_t j = hs->slot[k];
-      if (j < 0) break;
-      if (hdr_same(req->headers[j].name, req->headers[j].name_len, h->name, h->name_len)) {
-        last = j;
+      if (s->hi[j].hash == hash && hdr_same(&req->headers[j], h)) {
+        s->hi[j].emit = 0;   /* the later header wins */
+        s->slot[k] = (int32_t)i;
         break;
       }
-      k = (k + 1) & hs->mask;
-    }
-    if (last != (int32_t)i) continue;
-    vb_begin(b);
-    vb_add(b, "HTTP_", 5);
-    for (size_t c = 0; c < h->name_len; c++) vb_addc(b, hx(h->name[c]));
-    vb_addc(b, '=');
-    header_value(b, h);
-    vb_end(b);
-  }
-
-  if (user) {
-    for (size_t i = 0; i < user->n; i++) {
-      const srv_env_var *v = &user->items[i];
-      if (!v->name[0] || strchr(v->name, '=')) continue;
-      if (is_cgi_name(v->name)) continue;
-      if (strncmp(v->name, "HTTP_", 5) == 0 && hset_find_env(hs, req, v->name + 5) >= 0)
-        continue;
-      var_s(b, v->name, v->value);
     }
   }
-}
-
-/* Upper bound of the bytes and strings build_env writes, so the vector is
- * built in one pass into one allocation (a request costs one malloc here).
- * PATH_INFO may grow: every input byte can become a 3-byte U+FFFD. */
-static bool env_bound(const srv_request *req, const srv_route_match *m,
-                      const srv_env_list *user, size_t *bytes, size_t *count) {
-  size_t rpin = m && m->raw_path_info ? m->raw_path_info_len : 0;
-  slice host, port;
-  server_name_port(req, &host, &port);
-  size_t b = 512;   /* every fixed name, '=', NUL and constant value */
-  b += 2 * 3 * rpin + rpin;
-  b += 2 * (host.n + port.n);
-  b += req->path_len + 2 * (req->query ? req->query_len : 0);
-  b += req->method ? strlen(req->method) : 0;
-  b += req->protocol ? strlen(req->protocol) : 8;
-  b += req->client_ip ? 2 * strlen(req->client_ip) : 0;
-  if (m && m->route) b += strlen(m->route->script_name) + m->route->text_len;
-  size_t c = 19;
-  for (size_t i = 0; i < req->n_headers; i++) {
-    const srv_header *h = &req->headers[i];
-    size_t vl = h->value_len < 13 ? 13 : h->value_len;
-    /* HTTP_NAME=VALUE\0, and CONTENT_TYPE may repeat a value */
-    if (h->name_len > SIZE_MAX / 4 || vl > SIZE_MAX / 4) return false;
-    b += 7 + h->name_len + 2 * vl;
-    c++;
-  }
+  server_name_port(req, s->host, &s->sname, &s->sport);
+  b += 2 * (s->sname.n + s->sport.n);
   if (user) {
     for (size_t i = 0; i < user->n; i++)
       b += strlen(user->items[i].name) + strlen(user->items[i].value) + 2;
     c += user->n;
   }
-  *bytes = b;
-  *count = c;
-  return true;
+  s->bytes = b;
+  s->count = c;
+  return 0;
+fail:
+  free(s->heap);
+  s->heap = NULL;
+  return -1;
+}
+
+/* Is HTTP_<suffix> the env name of a header that gives an HTTP_* variable? */
+static bool scan_has_env(const env_scan *s, const srv_request *req, const char *suffix,
+                         size_t sl) {
+  uint32_t hash = env_hash(suffix, sl);
+  for (size_t k = hash & s->mask;; k = (k + 1) & s->mask) {
+    int32_t j = s->slot[k];
+    if (j < 0) return false;
+    if (s->hi[j].hash == hash &&
+        hdr_env_eq(req->headers[j].name, req->headers[j].name_len, suffix, sl))
+      return true;
+  }
+}
+
+static void header_value(wr *w, const srv_header *h) {
+  if (visible_ascii(h->value, h->value_len)) w_put(w, h->value, h->value_len);
+  else w_put(w, "CORRUPT VALUE", 13);
+}
+
+static void put_str(wr *w, const char *s) {
+  if (s) w_put(w, s, strlen(s));
+}
+
+/* Writes the environment (§5.3), at most s->bytes bytes and s->count
+ * strings. `scratch` holds at least raw_path_info_len bytes. */
+static void build_env(wr *w, const srv_request *req, const srv_route_match *m,
+                      const srv_env_list *user, const env_scan *s, unsigned char *scratch) {
+  const char *rpi = m && m->raw_path_info ? m->raw_path_info : "";
+  size_t rpin = m && m->raw_path_info ? m->raw_path_info_len : 0;
+  size_t dn = pct_decode(rpi, rpin, scratch);
+
+  W_VAR(w, "AUTH_TYPE=", "", 0);
+  char num[32];
+  size_t nn = sizeof num;
+  uint64_t bl = req->body_len;
+  do { num[--nn] = (char)('0' + bl % 10); bl /= 10; } while (bl);
+  W_VAR(w, "CONTENT_LENGTH=", num + nn, sizeof num - nn);
+  w_begin(w);
+  w_put(w, "CONTENT_TYPE=", 13);
+  if (s->ctype) header_value(w, s->ctype);
+  w_end(w);
+  W_VAR(w, "GATEWAY_INTERFACE=", "CGI/1.1", 7);
+  w_begin(w);
+  w_put(w, "PATH_INFO=", 10);
+  char *pi = w->p;
+  add_utf8_lossy(w, scratch, dn);
+  size_t pin = (size_t)(w->p - pi);
+  w_end(w);
+  w_begin(w);
+  w_put(w, "PATH_TRANSLATED=", 16);
+  memmove(w->p, pi, pin);
+  w->p += pin;
+  w_end(w);
+  W_VAR(w, "QUERY_STRING=", req->query ? req->query : "", req->query ? req->query_len : 0);
+  w_begin(w);
+  w_put(w, "REMOTE_ADDR=", 12);
+  w_put(w, s->ip.p, s->ip.n);
+  w_end(w);
+  w_begin(w);
+  w_put(w, "REMOTE_HOST=", 12);
+  w_put(w, s->ip.p, s->ip.n);
+  w_end(w);
+  W_VAR(w, "REMOTE_USER=", "", 0);
+  w_begin(w);
+  w_put(w, "REQUEST_METHOD=", 15);
+  w_put(w, s->method.p, s->method.n);
+  w_end(w);
+  w_begin(w);
+  w_put(w, "SCRIPT_NAME=", 12);
+  w_put(w, s->script.p, s->script.n);
+  w_end(w);
+  W_VAR(w, "SERVER_NAME=", s->sname.p, s->sname.n);
+  W_VAR(w, "SERVER_PORT=", s->sport.p, s->sport.n);
+  w_begin(w);
+  w_put(w, "SERVER_PROTOCOL=", 16);
+  w_put(w, s->protocol.p, s->protocol.n);
+  w_end(w);
+  W_VAR(w, "SERVER_SOFTWARE=", "WAGI/1", 6);
+  w_begin(w);
+  w_put(w, "X_FULL_URL=", 11);
+  w_put(w, req->tls ? "https://" : "http://", req->tls ? 8 : 7);
+  w_put(w, s->sname.p, s->sname.n);
+  w_putc(w, ':');
+  w_put(w, s->sport.p, s->sport.n);
+  w_put(w, req->path, req->path_len);
+  if (req->query) {
+    w_putc(w, '?');
+    w_put(w, req->query, req->query_len);
+  }
+  w_end(w);
+  w_begin(w);
+  w_put(w, "X_MATCHED_ROUTE=", 16);
+  w_put(w, s->route.p, s->route.n);
+  w_end(w);
+  W_VAR(w, "X_RAW_PATH_INFO=", rpi, rpin);
+
+  for (size_t i = 0; i < req->n_headers; i++) {
+    if (!s->hi[i].emit) continue;
+    const srv_header *h = &req->headers[i];
+    w_begin(w);
+    w_put(w, "HTTP_", 5);
+    /* Locals: stores through w->p would otherwise reload h each byte. */
+    const unsigned char *nm = (const unsigned char *)h->name;
+    size_t nl = h->name_len;
+    char *d = w->p;
+    for (size_t c = 0; c < nl; c++) d[c] = ENVCH[nm[c]];
+    w->p = d + nl;
+    w_putc(w, '=');
+    header_value(w, h);
+    w_end(w);
+  }
+
+  if (user) {
+    for (size_t i = 0; i < user->n; i++) {
+      const srv_env_var *v = &user->items[i];
+      size_t nl = strlen(v->name);
+      if (!nl || memchr(v->name, '=', nl)) continue;
+      if (is_cgi_name(v->name, nl)) continue;
+      if (nl >= 5 && memcmp(v->name, "HTTP_", 5) == 0 &&
+          scan_has_env(s, req, v->name + 5, nl - 5))
+        continue;
+      w_begin(w);
+      w_put(w, v->name, nl);
+      w_putc(w, '=');
+      put_str(w, v->value);
+      w_end(w);
+    }
+  }
+}
+
+/* Builds the environment into `dst` (s->bytes bytes; vec: s->count + 1
+ * pointers or NULL). Returns the string count, or -1 on allocation
+ * failure (a long PATH_INFO needs a scratch buffer). */
+static long env_write(const srv_request *req, const srv_route_match *m,
+                      const srv_env_list *user, const env_scan *s, char *dst, char **vec,
+                      size_t *bytes) {
+  size_t rpin = m && m->raw_path_info ? m->raw_path_info_len : 0;
+  unsigned char small[512];
+  unsigned char *scratch = rpin <= sizeof small ? small : malloc(rpin);
+  if (!scratch) return -1;
+  wr w = {.p = dst, .vec = vec};
+  build_env(&w, req, m, user, s, scratch);
+  if (scratch != small) free(scratch);
+  if (vec) vec[w.count] = NULL;
+  if (bytes) *bytes = (size_t)(w.p - dst);
+  return (long)w.count;
 }
 
 char **srv_cgi_env(const srv_request *req, const srv_route_match *m,
                    const srv_env_list *user, size_t *envc) {
-  int32_t stack[256];
-  hset hs;
-  size_t bytes, count;
-  if (!env_bound(req, m, user, &bytes, &count)) return NULL;
-  if (hset_init(&hs, req, stack, sizeof stack / sizeof *stack)) return NULL;
-  size_t rpin = m && m->raw_path_info ? m->raw_path_info_len : 0;
-  unsigned char sbuf_small[512];
-  unsigned char *scratch = rpin <= sizeof sbuf_small ? sbuf_small : malloc(rpin);
-  char **v = NULL;
-  if (scratch) {
-    size_t ptrs = (count + 1) * sizeof(char *);
-    v = bytes <= SIZE_MAX - ptrs ? malloc(ptrs + bytes) : NULL;
-    if (v) {
-      vbuild b = {.vec = v, .str = (char *)(v + count + 1)};
-      build_env(&b, req, m, user, &hs, scratch);
-      v[b.count] = NULL;
-      if (envc) *envc = b.count;
+  hinfo hstack[SCAN_STACK_HEADERS];
+  int32_t sstack[SCAN_STACK_SLOTS];
+  env_scan s;
+  if (env_scan_init(&s, req, m, user, hstack, sstack)) return NULL;
+  size_t ptrs = (s.count + 1) * sizeof(char *);
+  char **v = s.bytes <= SIZE_MAX - ptrs ? malloc(ptrs + s.bytes) : NULL;
+  if (v) {
+    long n = env_write(req, m, user, &s, (char *)(v + s.count + 1), v, NULL);
+    if (n < 0) {
+      free(v);
+      v = NULL;
+    } else if (envc) {
+      *envc = (size_t)n;
     }
-    if (scratch != sbuf_small) free(scratch);
   }
-  if (hs.slot != stack) free(hs.slot);
+  free(s.heap);
   return v;
+}
+
+/* ---- Packed argv + env ------------------------------------------------------------- */
+
+/* argv strings back to back into dst (NULL: count only); returns the
+ * bytes, *argc the strings. */
+static size_t argv_pack(const srv_request *req, const char *tpl, char *dst, size_t *argc) {
+  vbuild b = {.str = dst};
+  if (tpl) argv_template(&b, req, tpl);
+  else argv_default(&b, req);
+  *argc = b.count;
+  return b.bytes;
+}
+
+int srv_cgi_pack(const srv_request *req, const char *argv_template, const srv_route_match *m,
+                 const srv_env_list *user, void *buf, size_t cap, srv_cgi_packed *out) {
+  hinfo hstack[SCAN_STACK_HEADERS];
+  int32_t sstack[SCAN_STACK_SLOTS];
+  env_scan s;
+  memset(out, 0, sizeof *out);
+  size_t argc;
+  size_t abytes = argv_pack(req, argv_template, NULL, &argc);
+  if (env_scan_init(&s, req, m, user, hstack, sstack)) return -1;
+  char *dst = buf;
+  if (abytes > SIZE_MAX - s.bytes || !buf || cap < abytes + s.bytes) {
+    dst = abytes <= SIZE_MAX - s.bytes ? malloc(abytes + s.bytes) : NULL;
+    if (!dst) {
+      free(s.heap);
+      return -1;
+    }
+    out->heap = dst;
+  }
+  argv_pack(req, argv_template, dst, &argc);
+  size_t ebytes;
+  long envc = env_write(req, m, user, &s, dst + abytes, NULL, &ebytes);
+  free(s.heap);
+  if (envc < 0) {
+    free(out->heap);
+    out->heap = NULL;
+    return -1;
+  }
+  out->argv = dst;
+  out->argv_bytes = abytes;
+  out->argc = argc;
+  out->env = dst + abytes;
+  out->env_bytes = ebytes;
+  out->envc = (size_t)envc;
+  return 0;
+}
+
+void srv_cgi_packed_free(srv_cgi_packed *p) {
+  if (!p) return;
+  free(p->heap);
+  memset(p, 0, sizeof *p);
 }

@@ -7,7 +7,9 @@
  * return a NULL-terminated vector of strings in ONE malloc block (pointers
  * followed by the strings), freed with srv_strv_free (== free), so a request
  * costs two allocations here. The env strings are "NAME=VALUE", ready for
- * wasi_config.env.
+ * wasi_config.env. Cheaper: srv_cgi_pack writes both into a caller's
+ * (stack) buffer in the packed form wasi_config.argv_packed / env_packed
+ * takes: no allocation here, and wasi_ctx_new copies them with one memcpy.
  *
  * Environment precedence (wagi-c decision): CGI variables > HTTP_* >
  * --env > --env-file > module `environment`. Each name appears once.
@@ -131,6 +133,27 @@ void srv_cgi_server_name_port(const srv_request *req, char *name, size_t namecap
  * failure. */
 char **srv_cgi_env(const srv_request *req, const srv_route_match *m,
                    const srv_env_list *user, size_t *envc);
+
+/* argv and environment packed for wasi_config.argv_packed / env_packed:
+ * each a run of NUL-terminated strings back to back, no pointer arrays. */
+typedef struct {
+  const char *argv;   /* argc strings in argv_bytes bytes (NULs included) */
+  size_t argv_bytes, argc;
+  const char *env;    /* envc "NAME=VALUE" strings in env_bytes bytes */
+  size_t env_bytes, envc;
+  char *heap;         /* the block when `buf` was too small, else NULL */
+} srv_cgi_packed;
+
+/* What srv_cgi_argv and srv_cgi_env give, written into the caller's `buf`
+ * (cap bytes, e.g. SRV_CGI_PACK_STACK on the stack: no allocation at all)
+ * or, when it does not fit, into one malloc block (out->heap). The strings
+ * are borrowed from buf / out->heap; free with srv_cgi_packed_free (which
+ * frees only out->heap). Returns 0, or -1 on allocation failure (*out
+ * zeroed). */
+#define SRV_CGI_PACK_STACK 8192
+int srv_cgi_pack(const srv_request *req, const char *argv_template, const srv_route_match *m,
+                 const srv_env_list *user, void *buf, size_t cap, srv_cgi_packed *out);
+void srv_cgi_packed_free(srv_cgi_packed *p);
 
 #ifdef __cplusplus
 }

@@ -435,29 +435,28 @@ int srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errl
   return rc;
 }
 
-void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match *m,
-              const uint8_t *body, size_t body_len, srv_exec_out *out) {
-  srv_module *mod = r->handler;
-  memset(out, 0, sizeof *out);
-  out->status = 500;
-  int logfd = route_log_fd(mod, r);
-
-  uint64_t t0 = now_ns();
-  size_t argc = 0, envc = 0;
-  char **argv = srv_cgi_argv(req, mod->argv_template, &argc);
-  char **env = srv_cgi_env(req, m, &mod->env, &envc);
-  if (!argv || !env) {
-    srv_strv_free(argv);
-    srv_strv_free(env);
-    snprintf(out->note, sizeof out->note, "out of memory building argv/env");
-    srv_log("%s: 500: %s", r->text, out->note);
-    return;
+/* The request's WASI ctx: argv and env packed into a stack buffer (no
+ * allocation unless they exceed it), copied by wasi_ctx_new into its one
+ * allocation. A separate function so that the buffer is off the stack
+ * while the guest runs. The route log fds stay open until shutdown, hence
+ * WASI_TRUSTED_STDIO_FDS (no fcntl + fstat per request). */
+static __attribute__((noinline)) wasi_status
+new_request_ctx(const srv_module *mod, const srv_request *req, const srv_route_match *m,
+                const uint8_t *body, size_t body_len, int logfd, wasi_ctx **ctx, char *eb,
+                size_t eblen) {
+  char buf[SRV_CGI_PACK_STACK];
+  srv_cgi_packed pk;
+  if (srv_cgi_pack(req, mod->argv_template, m, &mod->env, buf, sizeof buf, &pk) != 0) {
+    snprintf(eb, eblen, "out of memory building argv/env");
+    return WASI_ERR_NOMEM;
   }
   wasi_config cfg = {0};
-  cfg.argv = (const char *const *)argv;
-  cfg.argc = argc;
-  cfg.env = (const char *const *)env;
-  cfg.envc = envc;
+  cfg.argv_packed = pk.argv;
+  cfg.argv_packed_len = pk.argv_bytes;
+  cfg.argc = pk.argc;
+  cfg.env_packed = pk.env;
+  cfg.env_packed_len = pk.env_bytes;
+  cfg.envc = pk.envc;
   cfg.stdin_kind = WASI_STDIO_BUFFER;
   cfg.stdin_buf = body;
   cfg.stdin_len = body_len;
@@ -467,11 +466,22 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
   cfg.stderr_fd = logfd;
   cfg.preopens = mod->preopens;
   cfg.npreopens = mod->npreopens;
-  cfg.flags = WASI_SKIP_BAD_PREOPENS;
+  cfg.flags = WASI_SKIP_BAD_PREOPENS | WASI_TRUSTED_STDIO_FDS;
+  wasi_status ws = wasi_ctx_new(&cfg, ctx, eb, eblen);
+  srv_cgi_packed_free(&pk);
+  return ws;
+}
+
+void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match *m,
+              const uint8_t *body, size_t body_len, srv_exec_out *out) {
+  srv_module *mod = r->handler;
+  memset(out, 0, sizeof *out);
+  out->status = 500;
+  int logfd = route_log_fd(mod, r);
+
+  uint64_t t0 = now_ns();
   char eb[256];
-  wasi_status ws = wasi_ctx_new(&cfg, &out->ctx, eb, sizeof eb);
-  srv_strv_free(argv);
-  srv_strv_free(env);
+  wasi_status ws = new_request_ctx(mod, req, m, body, body_len, logfd, &out->ctx, eb, sizeof eb);
   atomic_fetch_add_explicit(&st_ctx_ns, now_ns() - t0, memory_order_relaxed);
   if (ws != WASI_OK) {
     out->ctx = NULL;

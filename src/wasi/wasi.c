@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -154,9 +155,26 @@ static int stdio_filetype(int fd) {
   return wasi_filetype_of_mode(st.st_mode);
 }
 
+/* Type and type-dependent rights of an embedder's stdio fd `which`.
+ * Seeking is offered on a regular-file stdin only: the embedder's output
+ * fds (a log file shared by many requests) keep their offset. */
+static void stdio_host_type(wasi_fd *f, int which) {
+  f->filetype = (uint8_t)stdio_filetype(f->host);
+  if (f->filetype == FT_REGULAR_FILE) {
+    f->base |= R_FD_SYNC | R_FD_DATASYNC;
+    if (which == 0) f->base |= R_FD_SEEK | R_FD_TELL;
+  }
+}
+
+void wasi_fd_resolve_lazy(wasi_fd *f) {
+  int which = f->lazy - 1;
+  f->lazy = 0;
+  stdio_host_type(f, which);
+}
+
 /* Sets up fd 0/1/2 from the config. */
 static wasi_status setup_stdio(wasi_ctx *ctx, int which, wasi_stdio_kind kind, int hostfd,
-                               size_t cap, char *errbuf, size_t errlen) {
+                               size_t cap, unsigned flags, char *errbuf, size_t errlen) {
   static const char *const names[] = {"stdin", "stdout", "stderr"};
   wasi_fd *f = &ctx->fds[which];
   memset(f, 0, sizeof *f);
@@ -181,27 +199,40 @@ static wasi_status setup_stdio(wasi_ctx *ctx, int which, wasi_stdio_kind kind, i
       f->kind = FD_OUTBUF;
       f->out = &ctx->out[which - 1];
       f->out->cap = cap ? cap : SIZE_MAX;
+      if (which == 1) {
+        f->out->inl = ctx->stdout_inline;
+        f->out->inl_size = sizeof ctx->stdout_inline;
+      }
     }
     return WASI_OK;
   case WASI_STDIO_FD:
-    if (hostfd < 0 || fcntl(hostfd, F_GETFD) < 0) {
+    if (hostfd < 0 || (!(flags & WASI_TRUSTED_STDIO_FDS) && fcntl(hostfd, F_GETFD) < 0)) {
       errf(errbuf, errlen, "wasi: %s fd %d is not open", names[which], hostfd);
       return WASI_ERR_ARG;
     }
     f->kind = FD_HOST;
     f->borrowed = 1;
     f->host = hostfd;
-    f->filetype = (uint8_t)stdio_filetype(hostfd);
-    /* Seeking is offered on a regular-file stdin only: the embedder's
-     * output fds (a log file shared by many requests) keep their offset. */
-    if (f->filetype == FT_REGULAR_FILE) {
-      f->base |= R_FD_SYNC | R_FD_DATASYNC;
-      if (which == 0) f->base |= R_FD_SEEK | R_FD_TELL;
-    }
+    if (flags & WASI_TRUSTED_STDIO_FDS) f->lazy = (uint8_t)(1 + which);
+    else stdio_host_type(f, which);
     return WASI_OK;
   }
   errf(errbuf, errlen, "wasi: bad %s kind %d", names[which], (int)kind);
   return WASI_ERR_ARG;
+}
+
+/* Splits a packed run (`len` bytes meant to hold exactly `n`
+ * NUL-terminated strings), the start of each written to vec. Returns 0, or
+ * -1 when the run does not hold exactly n strings. */
+static int packed_split(const char *p, size_t len, size_t n, char **vec) {
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *z = off < len ? memchr(p + off, 0, len - off) : NULL;
+    if (!z) return -1;
+    vec[i] = (char *)p + off;
+    off = (size_t)(z - p) + 1;
+  }
+  return off == len ? 0 : -1;
 }
 
 wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, size_t errlen) {
@@ -209,7 +240,8 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     errf(errbuf, errlen, "wasi: NULL config");
     return WASI_ERR_ARG;
   }
-  if ((cfg->argc && !cfg->argv) || (cfg->envc && !cfg->env) ||
+  const char *apk = cfg->argv_packed, *epk = cfg->env_packed;
+  if ((cfg->argc && !cfg->argv && !apk) || (cfg->envc && !cfg->env && !epk) ||
       (cfg->npreopens && !cfg->preopens)) {
     errf(errbuf, errlen, "wasi: config has a count without its array");
     return WASI_ERR_ARG;
@@ -218,16 +250,24 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     errf(errbuf, errlen, "wasi: too many args, env entries or preopens");
     return WASI_ERR_ARG;
   }
-  /* One block holds the pointer arrays and every string, so a ctx costs
-   * two allocations (ctx + block) whatever the config. */
+  /* One allocation holds the ctx, the pointer arrays and every string. */
   size_t abytes = 0, ebytes = 0, pbytes = 0;
-  for (size_t i = 0; i < cfg->argc; i++) {
-    if (!cfg->argv[i]) { errf(errbuf, errlen, "wasi: argv[%zu] is NULL", i); return WASI_ERR_ARG; }
-    abytes += strlen(cfg->argv[i]) + 1;
+  /* A packed run is checked while it is split, in the ctx's copy. */
+  if (apk) {
+    abytes = cfg->argv_packed_len;
+  } else {
+    for (size_t i = 0; i < cfg->argc; i++) {
+      if (!cfg->argv[i]) { errf(errbuf, errlen, "wasi: argv[%zu] is NULL", i); return WASI_ERR_ARG; }
+      abytes += strlen(cfg->argv[i]) + 1;
+    }
   }
-  for (size_t i = 0; i < cfg->envc; i++) {
-    if (!cfg->env[i]) { errf(errbuf, errlen, "wasi: env[%zu] is NULL", i); return WASI_ERR_ARG; }
-    ebytes += strlen(cfg->env[i]) + 1;
+  if (epk) {
+    ebytes = cfg->env_packed_len;
+  } else {
+    for (size_t i = 0; i < cfg->envc; i++) {
+      if (!cfg->env[i]) { errf(errbuf, errlen, "wasi: env[%zu] is NULL", i); return WASI_ERR_ARG; }
+      ebytes += strlen(cfg->env[i]) + 1;
+    }
   }
   for (size_t i = 0; i < cfg->npreopens; i++) {
     const wasi_preopen *p = &cfg->preopens[i];
@@ -242,33 +282,53 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     return WASI_ERR_ARG;
   }
   size_t ptrs = (cfg->argc + cfg->envc) * sizeof(char *);
-  wasi_ctx *ctx = calloc(1, sizeof *ctx);
-  char *block = malloc(ptrs + abytes + ebytes + pbytes + 1);
-  if (!ctx || !block) {
-    free(ctx);
-    free(block);
+  wasi_ctx *ctx = malloc(sizeof *ctx + ptrs + abytes + ebytes + pbytes + 1);
+  if (!ctx) {
     errf(errbuf, errlen, "wasi: out of memory");
     return WASI_ERR_NOMEM;
   }
-  ctx->strings = block;
-  ctx->argv = (char **)block;
-  ctx->env = ctx->argv + cfg->argc;
-  char *s = block + ptrs;
+  /* The fd slots past the stdio ones are written when installed; zeroing
+   * them (and the inline stdout buffer) would cost more than the rest. */
+  memset(ctx, 0, offsetof(wasi_ctx, stdout_inline));
+  memset(ctx->inline_fds, 0, 3 * sizeof ctx->inline_fds[0]);
+  ctx->argv = ctx->vec;
+  ctx->env = ctx->vec + cfg->argc;
+  char *s = (char *)(ctx->vec + cfg->argc + cfg->envc);
   ctx->argc = (uint32_t)cfg->argc;
   ctx->envc = (uint32_t)cfg->envc;
   ctx->argv_bytes = (uint32_t)abytes;
   ctx->env_bytes = (uint32_t)ebytes;
-  for (size_t i = 0; i < cfg->argc; i++) {
-    size_t n = strlen(cfg->argv[i]) + 1;
-    memcpy(s, cfg->argv[i], n);
-    ctx->argv[i] = s;
-    s += n;
+  if (apk) {
+    memcpy(s, apk, abytes);
+    if (packed_split(s, abytes, cfg->argc, ctx->argv)) {
+      free(ctx);
+      errf(errbuf, errlen, "wasi: argv_packed does not hold exactly %zu strings", cfg->argc);
+      return WASI_ERR_ARG;
+    }
+    s += abytes;
+  } else {
+    for (size_t i = 0; i < cfg->argc; i++) {
+      size_t n = strlen(cfg->argv[i]) + 1;
+      memcpy(s, cfg->argv[i], n);
+      ctx->argv[i] = s;
+      s += n;
+    }
   }
-  for (size_t i = 0; i < cfg->envc; i++) {
-    size_t n = strlen(cfg->env[i]) + 1;
-    memcpy(s, cfg->env[i], n);
-    ctx->env[i] = s;
-    s += n;
+  if (epk) {
+    memcpy(s, epk, ebytes);
+    if (packed_split(s, ebytes, cfg->envc, ctx->env)) {
+      free(ctx);
+      errf(errbuf, errlen, "wasi: env_packed does not hold exactly %zu strings", cfg->envc);
+      return WASI_ERR_ARG;
+    }
+    s += ebytes;
+  } else {
+    for (size_t i = 0; i < cfg->envc; i++) {
+      size_t n = strlen(cfg->env[i]) + 1;
+      memcpy(s, cfg->env[i], n);
+      ctx->env[i] = s;
+      s += n;
+    }
   }
   ctx->fds = ctx->inline_fds;
   ctx->fds_alloc = WASI_INLINE_FDS;
@@ -278,9 +338,10 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
   ctx->stdin_buf = cfg->stdin_buf;
   ctx->stdin_len = cfg->stdin_buf ? cfg->stdin_len : 0;
   wasi_status st;
-  if ((st = setup_stdio(ctx, 0, cfg->stdin_kind, cfg->stdin_fd, 0, errbuf, errlen)) != WASI_OK ||
-      (st = setup_stdio(ctx, 1, cfg->stdout_kind, cfg->stdout_fd, cfg->stdout_cap, errbuf, errlen)) != WASI_OK ||
-      (st = setup_stdio(ctx, 2, cfg->stderr_kind, cfg->stderr_fd, cfg->stderr_cap, errbuf, errlen)) != WASI_OK) {
+  unsigned fl = cfg->flags;
+  if ((st = setup_stdio(ctx, 0, cfg->stdin_kind, cfg->stdin_fd, 0, fl, errbuf, errlen)) != WASI_OK ||
+      (st = setup_stdio(ctx, 1, cfg->stdout_kind, cfg->stdout_fd, cfg->stdout_cap, fl, errbuf, errlen)) != WASI_OK ||
+      (st = setup_stdio(ctx, 2, cfg->stderr_kind, cfg->stderr_fd, cfg->stderr_cap, fl, errbuf, errlen)) != WASI_OK) {
     wasi_ctx_free(ctx);
     return st;
   }
@@ -343,9 +404,8 @@ void wasi_ctx_free(wasi_ctx *ctx) {
   if (!ctx) return;
   for (uint32_t i = 0; i < ctx->nfds; i++) wasi_fd_release(&ctx->fds[i]);
   if (ctx->fds != ctx->inline_fds) free(ctx->fds);
-  free(ctx->out[0].data);
-  free(ctx->out[1].data);
-  free(ctx->strings);
+  for (int k = 0; k < 2; k++)
+    if (ctx->out[k].data != ctx->out[k].inl) free(ctx->out[k].data);
   free(ctx->warnings);
   free(ctx);
 }

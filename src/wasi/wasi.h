@@ -161,6 +161,12 @@ typedef struct {
 #define WASI_SKIP_BAD_PREOPENS 1u  /* skip a preopen that fails to open and
                                       record a warning (WAGI volume semantics)
                                       instead of failing wasi_ctx_new */
+#define WASI_TRUSTED_STDIO_FDS 2u  /* the WASI_STDIO_FD fds are known open
+                                      (e.g. log files the embedder keeps):
+                                      wasi_ctx_new does not check them and
+                                      looks their type up (one fstat) only
+                                      when the guest first uses them; a
+                                      closed one then gives WASI_EBADF */
 
 typedef struct {
   const char *const *argv;  /* argc strings; argv[0] is the program name */
@@ -188,6 +194,15 @@ typedef struct {
    * (each file it opens is a host fd of this process); beyond it path_open
    * gives WASI_EMFILE. 0 = 1024, the most allowed. */
   uint32_t max_fds;
+
+  /* Optional, instead of argv / env: the argc (envc) strings packed back
+   * to back, each NUL-terminated, in argv_packed_len (env_packed_len)
+   * bytes, as srv_cgi_pack builds them; copied with one memcpy. A run that
+   * does not hold exactly argc (envc) strings is WASI_ERR_ARG. */
+  const char *argv_packed;
+  size_t argv_packed_len;
+  const char *env_packed;
+  size_t env_packed_len;
 } wasi_config;
 
 typedef struct wasi_ctx wasi_ctx;
@@ -198,9 +213,11 @@ typedef struct wasi_ctx wasi_ctx;
  * WASI_ERR_* and writes a sentence into errbuf (may be NULL); *out is
  * written only on success. With WASI_SKIP_BAD_PREOPENS a preopen that cannot
  * be opened is skipped (later preopens take its fd number) and described in
- * wasi_ctx_warnings(). Cost: two allocations (~0.5 us) plus one open()
- * per preopen given by host_path (~5 us each here; share a host_fd to
- * avoid it). */
+ * wasi_ctx_warnings(). Cost: one allocation (ctx, strings and the first
+ * 1 KiB of captured stdout together), an fcntl + fstat per WASI_STDIO_FD
+ * fd unless WASI_TRUSTED_STDIO_FDS, and one open() per preopen given by
+ * host_path (~2-4 us each here with its close; share a host_fd to avoid
+ * it). */
 wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out,
                          char *errbuf, size_t errlen);
 /* Close every fd the ctx opened and free it. NULL is fine. */

@@ -18,6 +18,7 @@
 wasi_errno wasi_fd_get(wasi_ctx *ctx, uint32_t fd, uint64_t need, wasi_fd **out) {
   if (fd >= ctx->nfds || ctx->fds[fd].kind == FD_FREE) return WASI_EBADF;
   wasi_fd *f = &ctx->fds[fd];
+  if (__builtin_expect(f->lazy, 0)) wasi_fd_resolve_lazy(f);
   uint64_t missing = need & ~f->base;
   if (missing) return (f->read_only && (missing & R_WRITE_SET)) ? WASI_EROFS : WASI_ENOTCAPABLE;
   *out = f;
@@ -156,13 +157,24 @@ static wasi_errno outbuf_write(outbuf *o, const struct iovec *iov, uint32_t n, s
   if (take < total) o->truncated = 1;
   if (total && !take) return WASI_EFBIG;
   if (o->len + take > o->alloc) {
-    size_t na = o->alloc ? o->alloc : 4096;
-    while (na < o->len + take) na = na > SIZE_MAX / 2 ? SIZE_MAX : na * 2;
-    if (na > o->cap && o->cap >= o->len + take) na = o->cap;
-    uint8_t *d = realloc(o->data, na);
-    if (!d) return WASI_ENOMEM;
-    o->data = d;
-    o->alloc = na;
+    if (!o->data && o->inl && take <= o->inl_size) {
+      o->data = o->inl;
+      o->alloc = o->inl_size;
+    } else {
+      size_t na = o->alloc > 4096 ? o->alloc : 4096;
+      while (na < o->len + take) na = na > SIZE_MAX / 2 ? SIZE_MAX : na * 2;
+      if (na > o->cap && o->cap >= o->len + take) na = o->cap;
+      uint8_t *d;
+      if (o->data == o->inl) {
+        d = malloc(na);
+        if (d && o->len) memcpy(d, o->data, o->len);
+      } else {
+        d = realloc(o->data, na);
+      }
+      if (!d) return WASI_ENOMEM;
+      o->data = d;
+      o->alloc = na;
+    }
   }
   size_t left = take;
   for (uint32_t i = 0; i < n && left; i++) {

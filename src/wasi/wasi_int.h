@@ -101,9 +101,11 @@ typedef enum {
 } fd_kind;
 
 typedef struct {
-  uint8_t *data;
+  uint8_t *data;            /* NULL, `inl`, or malloc'd */
   size_t len, alloc, cap;   /* cap: SIZE_MAX = none */
   int truncated;
+  uint8_t *inl;             /* first buffer, inside the ctx (NULL = none) */
+  size_t inl_size;
 } outbuf;
 
 typedef struct {
@@ -112,9 +114,11 @@ typedef struct {
   uint8_t read_only;        /* beneath a read-only preopen */
   uint8_t borrowed;         /* host fd belongs to the embedder */
   uint16_t fdflags;         /* FDF_* */
+  uint8_t lazy;             /* embedder stdio fd whose type is looked up on
+                               first use (WASI_TRUSTED_STDIO_FDS): 1 + fd */
   int host;                 /* host fd (FD_HOST) */
   uint64_t base, inh;       /* rights */
-  const char *prestat;      /* guest path of a preopen (in ctx->strings), or NULL */
+  const char *prestat;      /* guest path of a preopen (in the ctx block), or NULL */
   uint32_t prestat_len;
   int rd_fd1;               /* borrowed dir: private fd for fd_readdir, + 1 (0 = none) */
   outbuf *out;              /* FD_OUTBUF */
@@ -124,17 +128,19 @@ typedef struct {
 
 #define WASI_MAX_FDS 1024
 #define WASI_INLINE_FDS 16
+/* Captured stdout lives in the ctx's own allocation up to this size: a
+ * typical small response costs no allocation of its own. */
+#define WASI_STDOUT_INLINE 1024
 
 struct wasi_ctx {
   wasi_fd *fds;             /* fds == inline_fds until it grows */
   uint32_t nfds;            /* slots in use up to (highest open + 1) */
   uint32_t fds_alloc;
   uint32_t max_fds;         /* <= WASI_MAX_FDS */
-  char **argv;              /* into strings */
+  char **argv;              /* into vec */
   char **env;
   uint32_t argc, envc;
   uint32_t argv_bytes, env_bytes;   /* with NULs */
-  char *strings;            /* one block: argv, env, preopen names, pointer arrays */
   const uint8_t *stdin_buf;
   size_t stdin_len, stdin_pos;
   outbuf out[2];            /* stdout, stderr captures */
@@ -142,8 +148,16 @@ struct wasi_ctx {
   int exited;
   int32_t exit_code;
   int interrupted;          /* wasi_ctx_interrupt: atomic access only */
-  wasi_fd inline_fds[WASI_INLINE_FDS];
+  uint8_t stdout_inline[WASI_STDOUT_INLINE];
+  wasi_fd inline_fds[WASI_INLINE_FDS];   /* only [0, nfds) initialised */
+  /* The same allocation goes on: argv then env pointers, then the argv,
+   * env and preopen name strings, so a ctx is one malloc. */
+  char *vec[];
 };
+
+/* Resolves the type and rights of a WASI_TRUSTED_STDIO_FDS stdio fd on its
+ * first use (one fstat), so a ctx that never asks costs no syscall. */
+void wasi_fd_resolve_lazy(wasi_fd *f);
 
 /* ---- Guest memory ----------------------------------------------------------------- */
 

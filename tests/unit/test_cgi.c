@@ -30,6 +30,39 @@ static size_t count(char **e, const char *name) {
   return c;
 }
 
+/* srv_cgi_pack must give exactly srv_cgi_argv + srv_cgi_env, both into a
+ * buffer large enough and (via the heap) into one far too small. */
+static void check_pack(const srv_request *req, const srv_route_match *m,
+                       const srv_env_list *user, const char *tpl) {
+  size_t ac = 0, ec = 0;
+  char **a = srv_cgi_argv(req, tpl, &ac);
+  char **e = srv_cgi_env(req, m, user, &ec);
+  assert_non_null(a);
+  assert_non_null(e);
+  static char big[1 << 16];
+  char tiny[8];
+  for (int k = 0; k < 2; k++) {
+    srv_cgi_packed p;
+    assert_int_equal(srv_cgi_pack(req, tpl, m, user, k ? tiny : big, k ? sizeof tiny : sizeof big,
+                                  &p), 0);
+    if (k) assert_non_null(p.heap);
+    else assert_null(p.heap);
+    if (!k) assert_ptr_equal(p.argv, big);
+    assert_int_equal(p.argc, ac);
+    assert_int_equal(p.envc, ec);
+    const char *q = p.argv;
+    for (size_t i = 0; i < ac; i++, q += strlen(q) + 1) assert_string_equal(q, a[i]);
+    assert_int_equal((size_t)(q - p.argv), p.argv_bytes);
+    q = p.env;
+    for (size_t i = 0; i < ec; i++, q += strlen(q) + 1) assert_string_equal(q, e[i]);
+    assert_int_equal((size_t)(q - p.env), p.env_bytes);
+    srv_cgi_packed_free(&p);
+    assert_null(p.heap);
+  }
+  srv_strv_free(a);
+  srv_strv_free(e);
+}
+
 /* Looks `path` up on a one-route table and builds the env. */
 static char **env_for(const char *route, srv_request *req, const srv_env_list *user,
                       srv_route_table **tout) {
@@ -42,6 +75,8 @@ static char **env_for(const char *route, srv_request *req, const srv_env_list *u
   char **e = srv_cgi_env(req, &m, user, &n);
   assert_non_null(e);
   assert_null(e[n]);
+  check_pack(req, &m, user, NULL);
+  check_pack(req, &m, user, "${SCRIPT_NAME} -x ${ARGS}");
   *tout = t;
   return e;
 }
@@ -401,6 +436,7 @@ static char **argv_of(const char *target, const char *tpl, size_t *argc) {
   char **a = srv_cgi_argv(&req, tpl, argc);
   assert_non_null(a);
   assert_null(a[*argc]);
+  check_pack(&req, NULL, NULL, tpl);
   return a;
 }
 
@@ -448,6 +484,84 @@ static void test_argv(void **state) {
   srv_strv_free(a);
 }
 
+/* Header values are checked eight bytes at a time: every bad byte at every
+ * position of a word (and of the tail) must still make CORRUPT VALUE, and
+ * TAB / space / '~' anywhere must not. */
+static void test_header_value_bytes(void **state) {
+  (void)state;
+  static const unsigned char bad[] = {0x00, 0x01, 0x08, 0x0a, 0x1f, 0x7f, 0x80, 0xa0, 0xfe, 0xff};
+  static const unsigned char good[] = {'\t', ' ', '~', 'A', '!'};
+  char v[32];
+  srv_header hs[1] = {{"X-V", 3, v, 0}};
+  srv_request req = {0};
+  req.method = "GET";
+  set_target(&req, "/");
+  req.headers = hs;
+  req.n_headers = 1;
+  for (size_t len = 1; len <= 27; len += 13) {
+    for (size_t pos = 0; pos < len; pos++) {
+      for (int kind = 0; kind < 2; kind++) {
+        size_t nb = kind ? sizeof good : sizeof bad;
+        for (size_t b = 0; b < nb; b++) {
+          memset(v, 'a', sizeof v);
+          v[pos] = (char)(kind ? good[b] : bad[b]);
+          hs[0].value_len = len;
+          srv_route_table *t;
+          char **e = env_for("/", &req, NULL, &t);
+          const char *got = get(e, "HTTP_X_V");
+          assert_non_null(got);
+          if (kind) {
+            assert_int_equal(strlen(got), len);
+            assert_memory_equal(got, v, len);
+          } else {
+            assert_string_equal(got, "CORRUPT VALUE");
+          }
+          srv_strv_free(e);
+          srv_route_table_free(t);
+        }
+      }
+    }
+  }
+}
+
+/* More headers than the scan keeps on the stack, duplicates spelled
+ * differently ("x-a" / "X_A" are one env name), a user HTTP_ variable
+ * shadowed by a header far down the list, and names that are no tokens. */
+static void test_pack_many_headers(void **state) {
+  (void)state;
+  enum { N = 150 };
+  srv_header *hs = calloc(N, sizeof *hs);
+  char (*names)[16] = calloc(N, 16);
+  for (int i = 0; i < N; i++) {
+    snprintf(names[i], 16, i % 3 == 0 ? "x-h%d" : i % 3 == 1 ? "X_H%d" : "x h%d", i % 40);
+    hs[i].name = names[i];
+    hs[i].name_len = strlen(names[i]);
+    hs[i].value = i >= N - 40 ? "late" : "early";
+    hs[i].value_len = strlen(hs[i].value);
+  }
+  hs[N - 1] = (srv_header)H("X-Shadow", "header");
+  srv_env_list user = {0};
+  assert_int_equal(srv_env_list_set(&user, "HTTP_X_SHADOW", 13, "user", 4), 0);
+  assert_int_equal(srv_env_list_set(&user, "HTTP_X_KEPT", 11, "user", 4), 0);
+  srv_request req = {0};
+  req.method = "GET";
+  set_target(&req, "/m?q");
+  req.headers = hs;
+  req.n_headers = N;
+  srv_route_table *t;
+  char **e = env_for("/m", &req, &user, &t);
+  assert_int_equal(count(e, "HTTP_X_H5"), 1);
+  assert_string_equal(get(e, "HTTP_X_SHADOW"), "header");
+  assert_int_equal(count(e, "HTTP_X_SHADOW"), 1);
+  assert_string_equal(get(e, "HTTP_X_KEPT"), "user");
+  for (char **p = e; *p; p++) assert_null(strchr(*p, ' '));   /* "x h" names skipped */
+  srv_strv_free(e);
+  srv_route_table_free(t);
+  srv_env_list_free(&user);
+  free(hs);
+  free(names);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_headers),
@@ -459,6 +573,8 @@ int main(void) {
     cmocka_unit_test(test_env_assignment),
     cmocka_unit_test(test_env_file),
     cmocka_unit_test(test_argv),
+    cmocka_unit_test(test_header_value_bytes),
+    cmocka_unit_test(test_pack_many_headers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

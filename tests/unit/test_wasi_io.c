@@ -282,6 +282,171 @@ static void test_stdin_args_env(void **state) {
   wasi_ctx_free(ctx);
 }
 
+/* argv / env given packed (srv_cgi_pack's form): same guest view as the
+ * vectors; a run that does not hold exactly argc/envc strings is refused. */
+static void test_packed_args_env(void **state) {
+  (void)state;
+  static const char ap[] = "prog\0a b\0";   /* 3 strings: "prog", "a b", "" */
+  static const char ep[] = "X=1\0EMPTY=";    /* 2 strings */
+  wasi_config cfg = {0};
+  cfg.argv_packed = ap;
+  cfg.argv_packed_len = sizeof ap;
+  cfg.argc = 3;
+  cfg.env_packed = ep;
+  cfg.env_packed_len = sizeof ep;
+  cfg.envc = 2;
+  world w;
+  world_from(&w, &cfg);
+  assert_int_equal(callx(&w, "call_args_sizes_get", 2, 0, 4), 0);
+  assert_int_equal(gm_u32(&w.g, 0), 3);
+  assert_int_equal(gm_u32(&w.g, 4), 10);
+  assert_int_equal(callx(&w, "call_args_get", 2, 100, 200), 0);
+  assert_int_equal(gm_u32(&w.g, 100), 200);
+  assert_int_equal(gm_u32(&w.g, 104), 205);
+  assert_int_equal(gm_u32(&w.g, 108), 209);
+  assert_memory_equal(w.mem + 200, "prog\0a b\0", 10);
+  assert_int_equal(callx(&w, "call_environ_sizes_get", 2, 0, 4), 0);
+  assert_int_equal(gm_u32(&w.g, 0), 2);
+  assert_int_equal(gm_u32(&w.g, 4), 11);
+  assert_int_equal(callx(&w, "call_environ_get", 2, 300, 400), 0);
+  assert_int_equal(gm_u32(&w.g, 304), 404);
+  assert_string_equal((const char *)w.mem + 404, "EMPTY=");
+  world_free(&w);
+
+  struct { const char *run; size_t len, n; int ok; } v[] = {
+    {"a\0b\0", 4, 3, 0},     /* fewer strings than the count */
+    {"a\0b", 3, 2, 0},        /* last one unterminated */
+    {"a\0b\0c", 5, 2, 0},    /* bytes left over */
+    {"a\0b\0", 4, 1, 0},
+    {"", 0, 0, 1},
+    {"", 1, 1, 1},           /* one empty string */
+    {"a\0\0\0", 4, 3, 1},
+  };
+  for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+    for (int which = 0; which < 2; which++) {
+      wasi_config c = {0};
+      if (which) {
+        c.env_packed = v[i].run;
+        c.env_packed_len = v[i].len;
+        c.envc = v[i].n;
+      } else {
+        c.argv_packed = v[i].run;
+        c.argv_packed_len = v[i].len;
+        c.argc = v[i].n;
+      }
+      wasi_ctx *ctx = NULL;
+      char eb[128] = "";
+      wasi_status st = wasi_ctx_new(&c, &ctx, eb, sizeof eb);
+      if (v[i].ok) {
+        assert_int_equal(st, WASI_OK);
+        assert_int_equal(which ? ctx->envc : ctx->argc, v[i].n);
+        assert_int_equal(which ? ctx->env_bytes : ctx->argv_bytes, v[i].len);
+        wasi_ctx_free(ctx);
+      } else {
+        assert_int_equal(st, WASI_ERR_ARG);
+        assert_null(ctx);
+        assert_non_null(strstr(eb, "does not hold exactly"));
+      }
+    }
+  }
+}
+
+/* WASI_TRUSTED_STDIO_FDS: no check at wasi_ctx_new, the type looked up on
+ * first use, with the same rights as without the flag; a closed fd is
+ * EBADF for the guest instead of an error for the embedder. */
+static void test_trusted_stdio_fds(void **state) {
+  (void)state;
+  char path[] = "/tmp/wasi_io_fd_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "0123456789", 10), 10);
+  uint64_t rights[2];
+  for (int trusted = 0; trusted < 2; trusted++) {
+    wasi_config cfg = {0};
+    cfg.stdin_kind = WASI_STDIO_FD;
+    cfg.stdin_fd = fd;
+    cfg.stderr_kind = WASI_STDIO_FD;
+    cfg.stderr_fd = fd;
+    cfg.flags = trusted ? WASI_TRUSTED_STDIO_FDS : 0;
+    world w;
+    world_from(&w, &cfg);
+    assert_int_equal(w.ctx->fds[2].lazy != 0, trusted);
+    assert_int_equal(CALL(&w, fd_fdstat_get, 2, 300), 0);
+    assert_int_equal(w.ctx->fds[2].lazy, 0);
+    assert_int_equal(w.mem[300], 4);   /* FT_REGULAR_FILE */
+    rights[trusted] = gm_u64(&w.g, 308);
+    assert_true(rights[trusted] & R_FD_SYNC);
+    assert_false(rights[trusted] & R_FD_SEEK);   /* an output fd keeps its offset */
+    /* stdin: the seek right comes with the type, before the rights check */
+    assert_int_equal(CALL(&w, fd_seek, 0, 2, 0, 16), 0);   /* SEEK_SET 2 */
+    assert_int_equal(gm_u64(&w.g, 16), 2);
+    world_free(&w);
+  }
+  assert_true(rights[0] == rights[1]);
+
+  int closed = dup(fd);
+  assert_true(closed >= 0);
+  close(closed);
+  wasi_config cfg = {0};
+  cfg.stdout_kind = WASI_STDIO_FD;
+  cfg.stdout_fd = closed;
+  wasi_ctx *ctx = NULL;
+  char eb[128];
+  assert_int_equal(wasi_ctx_new(&cfg, &ctx, eb, sizeof eb), WASI_ERR_ARG);
+  cfg.flags = WASI_TRUSTED_STDIO_FDS;
+  world w;
+  world_from(&w, &cfg);
+  memcpy(w.mem + 100, "hi", 2);
+  gm_w32(&w.g, 0, 100);
+  gm_w32(&w.g, 4, 2);
+  assert_int_equal(callx(&w, "write", 4, 1, 0, 1, 8), WASI_EBADF);
+  world_free(&w);
+  cfg.stdout_fd = -1;   /* a negative fd is refused even when trusted */
+  assert_int_equal(wasi_ctx_new(&cfg, &ctx, eb, sizeof eb), WASI_ERR_ARG);
+  close(fd);
+  unlink(path);
+}
+
+/* Captured stdout starts inside the ctx and moves to the heap as it grows:
+ * every byte must survive each move, and the cap still cuts exactly. */
+static void test_stdout_growth(void **state) {
+  (void)state;
+  static const uint32_t sizes[] = {1000, 24, 1, 3000, 1, 9000, 7};
+  for (int capped = 0; capped < 2; capped++) {
+    wasi_config cfg = {0};
+    cfg.stdout_kind = WASI_STDIO_BUFFER;
+    cfg.stdout_cap = capped ? 1030 : 0;
+    world w;
+    world_from(&w, &cfg);
+    uint8_t *want = malloc(20000);
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+      for (uint32_t k = 0; k < sizes[i]; k++) w.mem[1000 + k] = (uint8_t)(i * 31 + k * 7);
+      gm_w32(&w.g, 0, 1000);
+      gm_w32(&w.g, 4, sizes[i]);
+      int32_t e = callx(&w, "write", 4, 1, 0, 1, 8);
+      size_t room = capped ? 1030 - total : SIZE_MAX;
+      if (capped && room == 0) {
+        assert_int_equal(e, WASI_EFBIG);
+        continue;
+      }
+      assert_int_equal(e, 0);
+      size_t took = sizes[i] < room ? sizes[i] : room;
+      assert_int_equal(gm_u32(&w.g, 8), took);
+      memcpy(want + total, w.mem + 1000, took);
+      total += took;
+    }
+    size_t n;
+    const uint8_t *out = wasi_ctx_stdout(w.ctx, &n);
+    assert_int_equal(n, total);
+    assert_int_equal(total, capped ? 1030 : 13033);
+    assert_memory_equal(out, want, total);
+    assert_int_equal(wasi_ctx_stdout_truncated(w.ctx), capped);
+    free(want);
+    world_free(&w);
+  }
+}
+
 static int rm_cb(const char *p, const struct stat *s, int f, struct FTW *w) {
   (void)s; (void)f; (void)w;
   return remove(p);
@@ -611,6 +776,9 @@ int main(void) {
       cmocka_unit_test(test_get_ctx_and_no_ctx),
       cmocka_unit_test(test_stdout_cap_and_efault),
       cmocka_unit_test(test_stdin_args_env),
+      cmocka_unit_test(test_packed_args_env),
+      cmocka_unit_test(test_trusted_stdio_fds),
+      cmocka_unit_test(test_stdout_growth),
       cmocka_unit_test(test_preopens_readdir),
       cmocka_unit_test(test_seek_legacy_and_pread),
       cmocka_unit_test(test_poll_clock),
