@@ -229,7 +229,7 @@ struct wasm_linker {
   host_func *hosts;          /* every host function ever defined */
 };
 
-static uint32_t name_hash(const char *module, const char *name) {
+uint32_t wasm_link_hash(const char *module, const char *name) {
   uint32_t h = 2166136261u;
   for (const char *p = module; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
   h = (h ^ 0xff) * 16777619u;  /* separator: ("ab","c") != ("a","bc") */
@@ -306,7 +306,7 @@ wasm_status wasm_linker_define(wasm_linker *l, const char *module,
                                const char *name, wasm_extern ext) {
   if (!l || !module || !name || ext.kind > WASM_EXTERN_GLOBAL || !ext.of.func)
     return WASM_ERR_ARG;
-  uint32_t h = name_hash(module, name);
+  uint32_t h = wasm_link_hash(module, name);
   link_entry *e = linker_find(l, module, name, h);
   if (e) {
     extern_retain(&ext);
@@ -631,7 +631,7 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
   bool imports_refs = false;  /* imports a table or reference global */
   for (uint32_t i = 0; i < m->nimports; i++) {
     const wasm_import *im = &m->imports[i];
-    link_entry *e = linker_find(linker, im->module, im->name, name_hash(im->module, im->name));
+    link_entry *e = linker_find(linker, im->module, im->name, im->link_hash);
     if (!e) {
       free(inst);
       return fail(err, WASM_ERR_LINK, "unknown import: \"%s\".\"%s\"", im->module, im->name);
@@ -803,7 +803,6 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
   if (st == WASM_OK && m->has_start) {
     wasm_slot slots[2] = {0, 0};
     if (imports_refs) side_effects = true;
-    wasm_trap_thread_init();
     st = wasm_interp_invoke(inst->funcs[m->start], slots, err);
   }
 
@@ -941,7 +940,8 @@ wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
     f->inst->trap_msg[0] = '\0';
     f->inst->exit_code = 0;
   }
-  wasm_trap_thread_init();
+  /* wasm_interp_invoke sets up the trap handler (wasm_trap_thread_init, one
+   * sigaction per outermost entry): not repeated here. */
   wasm_status st = wasm_interp_invoke(f, slots, err);
   if (st == WASM_OK) {
     k = 0;

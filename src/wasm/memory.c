@@ -9,11 +9,14 @@
  * of the faulting thread; any other fault is handed to the previous handler.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "wasm_int.h"
@@ -39,60 +42,157 @@ static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
  *
  * The server creates and frees a memory per request. Mapping a fresh
  * reservation is cheap, but every page the guest then touches costs a page
- * fault, which dominates instantiation (measured on this VM: ~3 us per 4 KiB
- * page, against ~0.1 us to memset it). Freed reservations are therefore
- * zeroed and kept, with their pages resident, for the next memory.
+ * fault (measured on this VM: ~2.4 us per 4 KiB page, against ~0.07 us to
+ * memset it), and any madvise or mprotect that removes access flushes the
+ * TLB of every CPU running one of the process's threads (an IPI each: with
+ * two busy threads a MADV_DONTNEED of a few untouched pages cost ~9 us).
+ * Freed reservations are therefore zeroed with plain stores and kept, with
+ * their pages resident, for the next memory; in the common case a
+ * put/get pair makes no system call at all.
  *
  * Invariant of a pooled reservation: every byte of it reads as zero;
- * [0, accessible) is read/write, the rest PROT_NONE. Only resident pages are
- * memset (mincore); the others are dropped with MADV_DONTNEED, which also
- * discards swapped-out contents, so nothing of one guest reaches the next.
+ * [0, accessible) is read/write, the rest PROT_NONE. How put gets there
+ * (scrub):
+ *   - [0, SCRUB_MEMSET_ALL): memset, whether resident or not. Cheaper than
+ *     asking the kernel which pages were touched: a syscall is ~1.3 us here,
+ *     and the pagemap read below measured 3-5 us (more while other threads
+ *     mprotect, as it takes the mmap lock), about what memset of 512 KiB
+ *     costs. The first scrub faults the untouched pages in once; they then
+ *     stay resident for every later user of the reservation.
+ *   - [SCRUB_MEMSET_ALL, POOL_KEEP_LIMIT): /proc/self/pagemap says which
+ *     pages are present or swapped out: those are memset (a swapped page is
+ *     read back and overwritten, never skipped); the others were never
+ *     touched, so they are zero and stay unmapped. Without pagemap, mincore
+ *     and MADV_DONTNEED of the non-resident runs (which may be swapped out).
+ *   - [POOL_KEEP_LIMIT, accessible): MADV_DONTNEED, bounding what a pooled
+ *     reservation keeps resident.
+ * get takes a reservation with the requested accessible size when the pool
+ * has one, so that reuse needs no mprotect either.
  * A memfd-backed copy-on-write image of a module's initial memory would plug
- * in here too (map it MAP_PRIVATE|MAP_FIXED over the first pages). */
+ * in here too, but every page of it would cost a fault on first write. */
 #define POOL_MAX 32
-#define POOL_ZERO_LIMIT ((uint64_t)4 << 20)   /* larger: drop, do not memset */
+#define SCRUB_MEMSET_ALL ((uint64_t)512 << 10)
+#define POOL_KEEP_LIMIT ((uint64_t)4 << 20)
 #define OS_PAGE 4096u
+#define PM_PRESENT ((uint64_t)1 << 63)
+#define PM_SWAPPED ((uint64_t)1 << 62)
 
-typedef struct { uint8_t *base; uint64_t accessible; } pooled;
+/* `cpu` is where it was scrubbed: its lines are in that core's cache, dirty,
+ * and another core would have to pull every one over. */
+typedef struct { uint8_t *base; uint64_t accessible; int cpu; } pooled;
 static pooled pool[POOL_MAX];
 static unsigned pool_n;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Zeroes [0, bytes) of a reservation: memset for resident pages, drop the
- * rest. Returns false if the reservation should be unmapped instead. */
-static bool scrub(uint8_t *base, uint64_t bytes) {
-  if (bytes == 0) return true;
-  if (bytes > POOL_ZERO_LIMIT) return madvise(base, bytes, MADV_DONTNEED) == 0;
-  static _Thread_local unsigned char vec[POOL_ZERO_LIMIT / OS_PAGE];
-  uint64_t npages = bytes / OS_PAGE;
-  if (mincore(base, bytes, vec) != 0) return false;
-  uint64_t resident = 0;
-  for (uint64_t i = 0; i < npages; i++) resident += vec[i] & 1;
-  if (resident == npages) {
-    memset(base, 0, bytes);
-    return true;
+/* /proc/self/pagemap, opened once. A forked child would otherwise read its
+ * parent's page table through the inherited descriptor: it reopens its own.
+ * Its identity is checked before each use, so that if some other code closed
+ * it and the number now names another file, we fall back to mincore rather
+ * than take that file's bytes for page states. */
+static int pagemap_fd = -1;
+static struct stat pagemap_st;
+static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
+
+static void pagemap_open_now(void) {
+  pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (pagemap_fd >= 0 && fstat(pagemap_fd, &pagemap_st) != 0) {
+    close(pagemap_fd);
+    pagemap_fd = -1;
   }
+}
+
+static void pagemap_reopen_in_child(void) {
+  if (pagemap_fd >= 0) close(pagemap_fd);
+  pagemap_open_now();
+}
+
+/* The fork handler goes in first: a fork right after the open must not
+ * leave the child with its parent's pagemap. */
+static void pagemap_open(void) {
+  pthread_atfork(NULL, NULL, pagemap_reopen_in_child);
+  pagemap_open_now();
+}
+
+/* Zeroes the pages of [p, p + bytes) that may hold data: memset those present
+ * or swapped out per pagemap. False if pagemap cannot be read. */
+static bool scrub_pagemap(uint8_t *p, uint64_t bytes) {
+  pthread_once(&pagemap_once, pagemap_open);
+  struct stat st;
+  if (pagemap_fd < 0 || fstat(pagemap_fd, &st) != 0 || st.st_ino != pagemap_st.st_ino ||
+      st.st_dev != pagemap_st.st_dev)
+    return false;
+  static _Thread_local uint64_t pm[POOL_KEEP_LIMIT / OS_PAGE];
+  uint64_t npages = bytes / OS_PAGE;
+  size_t want = (size_t)npages * sizeof pm[0];
+  off_t at = (off_t)((uintptr_t)p / OS_PAGE * sizeof pm[0]);
+  if (pread(pagemap_fd, pm, want, at) != (ssize_t)want) return false;
+  for (uint64_t i = 0; i < npages;) {
+    if (!(pm[i] & (PM_PRESENT | PM_SWAPPED))) {
+      i++;
+      continue;
+    }
+    uint64_t j = i + 1;
+    while (j < npages && (pm[j] & (PM_PRESENT | PM_SWAPPED))) j++;
+    memset(p + i * OS_PAGE, 0, (j - i) * OS_PAGE);
+    i = j;
+  }
+  return true;
+}
+
+/* The fallback without pagemap: memset resident pages, drop the others
+ * (mincore cannot tell untouched pages from swapped-out ones). */
+static bool scrub_mincore(uint8_t *p, uint64_t bytes) {
+  static _Thread_local unsigned char vec[POOL_KEEP_LIMIT / OS_PAGE];
+  uint64_t npages = bytes / OS_PAGE;
+  if (mincore(p, bytes, vec) != 0) return false;
   for (uint64_t i = 0; i < npages;) {
     uint64_t j = i;
     unsigned char r = vec[i] & 1;
     while (j < npages && (vec[j] & 1) == r) j++;
-    uint8_t *p = base + i * OS_PAGE;
+    uint8_t *q = p + i * OS_PAGE;
     uint64_t n = (j - i) * OS_PAGE;
     if (r)
-      memset(p, 0, n);
-    else if (madvise(p, n, MADV_DONTNEED) != 0)  /* may hold swapped-out data */
+      memset(q, 0, n);
+    else if (madvise(q, n, MADV_DONTNEED) != 0)
       return false;
     i = j;
   }
   return true;
 }
 
+/* Zeroes [0, bytes) of a reservation (see the pool's comment). Returns false
+ * if the reservation should be unmapped instead. */
+static bool scrub(uint8_t *base, uint64_t bytes) {
+  uint64_t all = bytes < SCRUB_MEMSET_ALL ? bytes : SCRUB_MEMSET_ALL;
+  memset(base, 0, all);
+  uint64_t keep = bytes < POOL_KEEP_LIMIT ? bytes : POOL_KEEP_LIMIT;
+  if (keep > all && !scrub_pagemap(base + all, keep - all) &&
+      !scrub_mincore(base + all, keep - all))
+    return false;
+  return bytes <= keep || madvise(base + keep, bytes - keep, MADV_DONTNEED) == 0;
+}
+
 /* Takes a zeroed reservation with [0, bytes) accessible, from the pool or
  * freshly mapped. NULL if the address space cannot be reserved. */
 static uint8_t *reservation_get(uint64_t bytes) {
-  pooled r = {NULL, 0};
+  pooled r = {NULL, 0, -1};
+  int cpu = sched_getcpu();
   pthread_mutex_lock(&pool_lock);
-  if (pool_n) r = pool[--pool_n];
+  if (pool_n) {
+    /* Best: the right size, scrubbed on this CPU; then the right size; then
+     * the most recently freed one. */
+    unsigned k = pool_n - 1, score = 0;
+    for (unsigned i = pool_n; i-- > 0 && score < 2;) {
+      unsigned sc = pool[i].accessible == bytes ? 1u + (pool[i].cpu == cpu) : 0u;
+      if (sc > score) {
+        k = i;
+        score = sc;
+      }
+    }
+    r = pool[k];
+    memmove(&pool[k], &pool[k + 1], (pool_n - 1 - k) * sizeof pool[0]);
+    pool_n--;
+  }
   pthread_mutex_unlock(&pool_lock);
   if (r.base) {
     int rc = 0;
@@ -113,6 +213,7 @@ static uint8_t *reservation_get(uint64_t bytes) {
   return base;
 }
 
+/* Returns a reservation whose [0, accessible) a guest may have written. */
 static void reservation_put(uint8_t *base, uint64_t accessible) {
   pthread_mutex_lock(&pool_lock);
   bool room = pool_n < POOL_MAX;
@@ -121,7 +222,7 @@ static void reservation_put(uint8_t *base, uint64_t accessible) {
   if (room && scrub(base, accessible)) {
     pthread_mutex_lock(&pool_lock);
     room = pool_n < POOL_MAX;
-    if (room) pool[pool_n++] = (pooled){base, accessible};
+    if (room) pool[pool_n++] = (pooled){base, accessible, sched_getcpu()};
     pthread_mutex_unlock(&pool_lock);
     if (room) return;
   }
@@ -134,8 +235,9 @@ static void reservation_put(uint8_t *base, uint64_t accessible) {
  * Returns WASM_ERR_NOMEM when the address space cannot be reserved (e.g. a
  * low RLIMIT_AS or vm.overcommit_memory=2).
  *
- * Cost: a pooled reservation and at most one mprotect, or one mmap and one
- * mprotect; no page is touched. */
+ * Cost: a pooled reservation of the same size and no system call, else a
+ * pooled one and one mprotect, or one mmap and one mprotect; no page is
+ * touched. */
 wasm_status wasm_memory_create(uint32_t min_pages, uint32_t max_pages,
                                uint32_t cap_pages, wasm_memory **out) {
   if (cap_pages == 0 || cap_pages > WASM_MAX_PAGES) cap_pages = WASM_MAX_PAGES;

@@ -27,6 +27,8 @@ wasm_status wasm_module_compile(const uint8_t *bytes, size_t len, wasm_module **
     wasm_module_release(m);
     return st;
   }
+  for (uint32_t i = 0; i < m->nimports; i++)
+    m->imports[i].link_hash = wasm_link_hash(m->imports[i].module, m->imports[i].name);
   *out = m;
   return WASM_OK;
 }

@@ -181,6 +181,7 @@ typedef struct {
     wasm_globaltype global;
   } desc;
   char *type_text;         /* introspection text (wasm_import_desc.type); in m->arena */
+  uint32_t link_hash;      /* wasm_link_hash(module, name), set by wasm_module_compile */
 } wasm_import;
 
 typedef struct {
@@ -385,6 +386,10 @@ wasm_status wasm_memory_create(uint32_t min_pages, uint32_t max_pages,
                                uint32_t cap_pages, wasm_memory **out);
 void wasm_memory_retain(wasm_memory *m);
 void wasm_memory_release(wasm_memory *m);
+
+/* Hash of an import name as the linker indexes it (instance.c); computed
+ * once per import at compile time so instantiation does not rehash. */
+uint32_t wasm_link_hash(const char *module, const char *name);
 
 /* Tables (instance.c). Grow by `delta` entries filled with `init`; returns
  * the old size or -1 (over max, or allocation failure). */
