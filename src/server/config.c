@@ -497,6 +497,33 @@ static void module_clear(srv_module_config *m) {
   free(m->host);
 }
 
+/* Keys WAGI and wagi-c know; any other is ignored (as WAGI does) with a
+ * warning, so that a misspelt limit does not go unnoticed. */
+static const char *const module_keys[] = {
+    "route", "module", "entrypoint", "volumes", "allowed_hosts", "http_max_concurrency",
+    "argv", "bindle_server", "repository", "environment", "host"};
+static const char *const top_keys[] = {"module", "limits", "default_host"};
+
+static bool key_in(const toml_entry *e, const char *const *keys, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (e->key_len == strlen(keys[k]) && memcmp(e->key, keys[k], e->key_len) == 0) return true;
+  return false;
+}
+
+/* Warns about each key of table t that is in neither list. */
+static int warn_unknown_keys(loader *L, const toml_value *t, const char *const *keys, size_t n,
+                             bool limits_too, const char *where) {
+  for (size_t i = 0; i < toml_table_len(t); i++) {
+    const toml_entry *e = toml_table_entry(t, i);
+    if (key_in(e, keys, n)) continue;
+    if (limits_too && key_in(e, limit_keys, sizeof limit_keys / sizeof limit_keys[0])) continue;
+    if (warn_at(L, e->line, e->col, "unknown key '%.100s'%s%s ignored", e->key, *where ? " " : "",
+                where) < 0)
+      return -1;
+  }
+  return 0;
+}
+
 static int read_module(loader *L, const toml_value *t, srv_module_config *m) {
   int rc;
   /* route first, so later messages can name it */
@@ -558,7 +585,10 @@ static int read_module(loader *L, const toml_value *t, srv_module_config *m) {
 
   m->limits = L->cfg->defaults;
   m->limits_set = L->cfg->limits_set;
-  return read_limits(L, t, &m->limits, &m->limits_set);
+  if (read_limits(L, t, &m->limits, &m->limits_set) < 0) return -1;
+  /* warn_at names the module and its route */
+  return warn_unknown_keys(L, t, module_keys, sizeof module_keys / sizeof module_keys[0], true,
+                           "");
 }
 
 /* ---- document --------------------------------------------------------------------- */
@@ -576,16 +606,11 @@ static int read_config(loader *L, const toml_value *root) {
   if (rc < 0) return -1;
   if (lim) {
     if (read_limits(L, lim, &c->defaults, &c->limits_set) < 0) return -1;
-    for (size_t i = 0; i < toml_table_len(lim); i++) {
-      const toml_entry *e = toml_table_entry(lim, i);
-      bool known = false;
-      for (size_t k = 0; k < sizeof limit_keys / sizeof limit_keys[0]; k++)
-        if (e->key_len == strlen(limit_keys[k]) && memcmp(e->key, limit_keys[k], e->key_len) == 0)
-          known = true;
-      if (!known && warn_at(L, e->line, e->col, "unknown key '%.100s' in [limits] ignored", e->key) < 0)
-        return -1;
-    }
+    if (warn_unknown_keys(L, lim, NULL, 0, true, "in [limits]") < 0) return -1;
   }
+  if (warn_unknown_keys(L, root, top_keys, sizeof top_keys / sizeof top_keys[0], false,
+                        "at the top level") < 0)
+    return -1;
   if (opt_string(L, root, "default_host", true, &c->default_host) < 0) return -1;
   if (c->default_host)
     for (char *q = c->default_host; *q; q++)

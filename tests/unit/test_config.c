@@ -75,7 +75,12 @@ static void test_full_example(void **state) {
   assert_string_equal(c->filename, "m.toml");
   assert_int_equal(c->n_modules, 1);
   assert_int_equal(srv_config_module_count(c), 1);
-  assert_int_equal(c->n_warnings, 0);
+  /* WAGI's keys (bindle_server, repository) pass quietly; an unknown one is
+   * ignored as in WAGI, but named, so that a misspelt key is noticed. */
+  assert_int_equal(c->n_warnings, 1);
+  assert_string_equal(c->warnings[0],
+                      "m.toml:14:1: warning: module 1 (route \"/hello/...\"): unknown key "
+                      "'some_future_key' ignored");
   const srv_module_config *m = &c->modules[0];
   assert_int_equal(m->index, 0);
   assert_int_equal(m->line, 2);
@@ -337,6 +342,26 @@ static void test_limits(void **state) {
   srv_config_free(c);
 }
 
+static void test_unknown_keys_warned(void **state) {
+  (void)state;
+  srv_config *c = load_ok(
+      "default_host = \"a.example\"\n"
+      "colour = \"blue\"\n"
+      "[[module]]\n"
+      "route = \"/a\"\n"
+      "module = \"/a.wasm\"\n"
+      "timeout = 5\n"
+      "time_limit_ms = 5\n");
+  assert_int_equal(c->n_modules, 1);
+  assert_int_equal(c->modules[0].limits.time_limit_ms, 5);
+  assert_int_equal(c->n_warnings, 2);
+  assert_string_equal(c->warnings[0], "m.toml:2:1: warning: unknown key 'colour' at the top level "
+                                      "ignored");
+  assert_string_equal(c->warnings[1],
+                      "m.toml:6:1: warning: module 1 (route \"/a\"): unknown key 'timeout' ignored");
+  srv_config_free(c);
+}
+
 static void test_load_file(void **state) {
   (void)state;
   char dir[] = "/tmp/wagi-test-config-XXXXXX";
@@ -574,7 +599,9 @@ int main(void) {
       cmocka_unit_test(test_full_example),      cmocka_unit_test(test_defaults),
       cmocka_unit_test(test_several_modules),   cmocka_unit_test(test_module_references),
       cmocka_unit_test(test_route_normalisation), cmocka_unit_test(test_allowed_hosts),
-      cmocka_unit_test(test_limits),            cmocka_unit_test(test_load_file),
+      cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_unknown_keys_warned),
+      cmocka_unit_test(test_load_file),
       cmocka_unit_test(test_structure_errors),  cmocka_unit_test(test_key_errors),
       cmocka_unit_test(test_mutations),
   };
