@@ -819,29 +819,14 @@ static void build_env(wr *w, const srv_request *req, const srv_route_match *m,
   w->p += pin;
   w_end(w);
   W_VAR(w, "QUERY_STRING=", req->query ? req->query : "", req->query ? req->query_len : 0);
-  w_begin(w);
-  w_put(w, "REMOTE_ADDR=", 12);
-  w_put(w, s->ip.p, s->ip.n);
-  w_end(w);
-  w_begin(w);
-  w_put(w, "REMOTE_HOST=", 12);
-  w_put(w, s->ip.p, s->ip.n);
-  w_end(w);
+  W_VAR(w, "REMOTE_ADDR=", s->ip.p, s->ip.n);
+  W_VAR(w, "REMOTE_HOST=", s->ip.p, s->ip.n);
   W_VAR(w, "REMOTE_USER=", "", 0);
-  w_begin(w);
-  w_put(w, "REQUEST_METHOD=", 15);
-  w_put(w, s->method.p, s->method.n);
-  w_end(w);
-  w_begin(w);
-  w_put(w, "SCRIPT_NAME=", 12);
-  w_put(w, s->script.p, s->script.n);
-  w_end(w);
+  W_VAR(w, "REQUEST_METHOD=", s->method.p, s->method.n);
+  W_VAR(w, "SCRIPT_NAME=", s->script.p, s->script.n);
   W_VAR(w, "SERVER_NAME=", s->sname.p, s->sname.n);
   W_VAR(w, "SERVER_PORT=", s->sport.p, s->sport.n);
-  w_begin(w);
-  w_put(w, "SERVER_PROTOCOL=", 16);
-  w_put(w, s->protocol.p, s->protocol.n);
-  w_end(w);
+  W_VAR(w, "SERVER_PROTOCOL=", s->protocol.p, s->protocol.n);
   W_VAR(w, "SERVER_SOFTWARE=", "WAGI/1", 6);
   w_begin(w);
   w_put(w, "X_FULL_URL=", 11);
@@ -855,10 +840,7 @@ static void build_env(wr *w, const srv_request *req, const srv_route_match *m,
     w_put(w, req->query, req->query_len);
   }
   w_end(w);
-  w_begin(w);
-  w_put(w, "X_MATCHED_ROUTE=", 16);
-  w_put(w, s->route.p, s->route.n);
-  w_end(w);
+  W_VAR(w, "X_MATCHED_ROUTE=", s->route.p, s->route.n);
   W_VAR(w, "X_RAW_PATH_INFO=", rpi, rpin);
 
   for (size_t i = 0; i < req->n_headers; i++) {

@@ -235,6 +235,24 @@ static int packed_split(const char *p, size_t len, size_t n, char **vec) {
   return off == len ? 0 : -1;
 }
 
+/* Copies n strings to s, pointing dst[i] at each: from a packed block of
+ * `bytes` bytes (NULL if it does not hold exactly n strings) or from list.
+ * Returns the end of what it wrote. */
+static char *copy_strv(char *s, const char *packed, size_t bytes, const char *const *list,
+                       size_t n, char **dst) {
+  if (packed) {
+    memcpy(s, packed, bytes);
+    return packed_split(s, bytes, n, dst) ? NULL : s + bytes;
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t len = strlen(list[i]) + 1;
+    memcpy(s, list[i], len);
+    dst[i] = s;
+    s += len;
+  }
+  return s;
+}
+
 wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, size_t errlen) {
   if (!cfg || !out) {
     errf(errbuf, errlen, "wasi: NULL config");
@@ -298,37 +316,17 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
   ctx->envc = (uint32_t)cfg->envc;
   ctx->argv_bytes = (uint32_t)abytes;
   ctx->env_bytes = (uint32_t)ebytes;
-  if (apk) {
-    memcpy(s, apk, abytes);
-    if (packed_split(s, abytes, cfg->argc, ctx->argv)) {
-      free(ctx);
-      errf(errbuf, errlen, "wasi: argv_packed does not hold exactly %zu strings", cfg->argc);
-      return WASI_ERR_ARG;
-    }
-    s += abytes;
-  } else {
-    for (size_t i = 0; i < cfg->argc; i++) {
-      size_t n = strlen(cfg->argv[i]) + 1;
-      memcpy(s, cfg->argv[i], n);
-      ctx->argv[i] = s;
-      s += n;
-    }
+  s = copy_strv(s, apk, abytes, cfg->argv, cfg->argc, ctx->argv);
+  if (!s) {
+    free(ctx);
+    errf(errbuf, errlen, "wasi: argv_packed does not hold exactly %zu strings", cfg->argc);
+    return WASI_ERR_ARG;
   }
-  if (epk) {
-    memcpy(s, epk, ebytes);
-    if (packed_split(s, ebytes, cfg->envc, ctx->env)) {
-      free(ctx);
-      errf(errbuf, errlen, "wasi: env_packed does not hold exactly %zu strings", cfg->envc);
-      return WASI_ERR_ARG;
-    }
-    s += ebytes;
-  } else {
-    for (size_t i = 0; i < cfg->envc; i++) {
-      size_t n = strlen(cfg->env[i]) + 1;
-      memcpy(s, cfg->env[i], n);
-      ctx->env[i] = s;
-      s += n;
-    }
+  s = copy_strv(s, epk, ebytes, cfg->env, cfg->envc, ctx->env);
+  if (!s) {
+    free(ctx);
+    errf(errbuf, errlen, "wasi: env_packed does not hold exactly %zu strings", cfg->envc);
+    return WASI_ERR_ARG;
   }
   ctx->fds = ctx->inline_fds;
   ctx->fds_alloc = WASI_INLINE_FDS;
