@@ -19,47 +19,30 @@ def _loops_config(m, time_limit_ms):
             + module_entry("/ok", m["behave"]))
 
 
-def test_busy_runners_do_not_block_other_requests(modules, server_factory):
-    """One runner (--workers 1), four modules spinning on it until their
-    time limit: a quick module request is still answered while all four
-    are running (each long run gives up its claim to the CPU after a few
-    milliseconds once others wait)."""
+@pytest.mark.parametrize("path,status", [("/loop", 504), ("/slow?3000", 200)],
+                         ids=["spinning", "sleeping"])
+def test_long_requests_do_not_block_the_only_runner(modules, server_factory, path, status):
+    """One runner (--workers 1) and four requests that take seconds: modules
+    spinning until their 4 s time limit, or blocked in a host call
+    (nanosleep -> poll_oneoff). A quick module request is still answered
+    while all four run: a long run gives up its claim to the CPU a few
+    milliseconds after others start waiting."""
     s = server_factory(_loops_config(modules, 4000), args=["--workers", "1"])
     done = []
 
-    def spin():
-        done.append(s.get("/loop", timeout=30).status)
+    def hit():
+        done.append(s.get(path, timeout=30).status)
 
-    ts = [threading.Thread(target=spin) for _ in range(4)]
+    ts = [threading.Thread(target=hit) for _ in range(4)]
     for t in ts:
         t.start()
     time.sleep(0.5)
     r = s.get("/ok", timeout=10)
     assert (r.status, r.body) == (200, b"ok\n")
-    assert done == [], "the quick request had to wait for the spinning ones"
+    assert done == [], "the quick request had to wait for the long ones"
     for t in ts:
         t.join(30)
-    assert done == [504] * 4
-
-
-def test_sleeping_modules_do_not_block_other_requests(modules, server_factory):
-    """Modules blocked in a host call (nanosleep -> poll_oneoff) do not hold
-    the only runner either."""
-    s = server_factory(_loops_config(modules, 10000), args=["--workers", "1"])
-    done = []
-
-    def nap():
-        done.append(s.get("/slow?3000", timeout=30).status)
-
-    ts = [threading.Thread(target=nap) for _ in range(3)]
-    for t in ts:
-        t.start()
-    time.sleep(0.5)
-    assert s.get("/ok", timeout=10).status == 200
-    assert done == []
-    for t in ts:
-        t.join(30)
-    assert done == [200] * 3
+    assert done == [status] * 4
 
 
 def test_many_keepalive_connections_all_answered(modules, server_factory):
