@@ -33,6 +33,8 @@ def world(modules, tmp_path_factory):
         module_entry("/log/...", m, entrypoint="stderr_marker"),
         module_entry("/", m, entrypoint="stderr_marker"),
         module_entry("/trap", m, entrypoint="trap"),
+        module_entry("/closevols", m, entrypoint="closevols",
+                     volumes={"/data": str(vol), "/other": str(other)}),
     ])
     s = WagiServer(base / "srv", cfg).start()
     yield s, vol, base
@@ -126,3 +128,42 @@ def test_log_dir_flag_is_used_and_created(modules, tmp_path):
         assert wait_for(log_file(s, "/"), "stderr-marker made")
     finally:
         s.stop()
+
+
+def test_volume_created_after_startup_is_used(modules, tmp_path):
+    """A volume directory missing at startup is looked for again by every
+    request (the ones found at startup are opened once and shared)."""
+    late = tmp_path / "late"
+    s = WagiServer(tmp_path / "srv", module_entry("/read", modules["behave"], entrypoint="readfile",
+                                                  volumes={"/late": str(late)})).start()
+    try:
+        assert "volume /late" in s.logs()
+        assert s.get("/read?/late/x.txt").status != 200
+        late.mkdir()
+        (late / "x.txt").write_text("made later\n")
+        r = s.get("/read?/late/x.txt")
+        assert (r.status, r.body) == (200, b"made later\n")
+    finally:
+        assert s.stop_checked() == 0
+
+
+def test_shared_volume_fd_survives_guest_close_and_concurrency(world):
+    """Requests share the volume's directory fd: a guest that closes its
+    preopened fds closes only its own view of them, and many requests at
+    once all read the volume."""
+    import threading
+    s, _, _ = world
+    r = s.get("/closevols")
+    assert (r.status, r.body) == (200, b"closed 2\n")
+    out = []
+
+    def hit():
+        out.append(read(s, "/data/sub/deep.txt").body)
+
+    ts = [threading.Thread(target=hit) for _ in range(16)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    assert out == [b"deep\n"] * 16
+    assert read(s, "/data/hello.txt").body == b"hello from the volume\n"
