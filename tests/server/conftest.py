@@ -203,6 +203,16 @@ class WagiServer:
     def logs(self):
         return "".join(self.out) + "".join(self.err)
 
+    def wait_log(self, text, timeout=5.0):
+        """True once `text` is in the logs. The server writes a line before
+        it answers, but the reader thread may not have collected it yet."""
+        deadline = time.monotonic() + timeout
+        while text not in self.logs():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)

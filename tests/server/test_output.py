@@ -158,7 +158,7 @@ def test_missing_entrypoint_is_500(srv):
     r = srv.get("/missing-entrypoint")
     assert r.status == 500
     assert r.body == b""
-    assert "no_such_export" in srv.logs()
+    assert srv.wait_log("no_such_export"), srv.logs()
     healthy(srv)
 
 

@@ -85,7 +85,7 @@ def test_queue_wait_runs_out_gives_503(modules, server_factory):
     assert r.status in (503, 504)
     if r.status == 503:
         assert r.header("Retry-After") == "1"
-        assert "waited 1000 ms for one of 1 run slots" in s.logs()
+        assert s.wait_log("waited 1000 ms for one of 1 run slots"), s.logs()
     assert s.get("/ok").status == 200
 
 
@@ -111,7 +111,7 @@ def test_full_module_queue_gives_503_at_once(modules, server_factory):
     assert results.count(503) >= 1, results
     assert results.count(200) >= 60, results
     assert set(results) <= {200, 503}
-    assert "busy: 1 running, 64 queued (limit 1)" in s.logs()
+    assert s.wait_log("busy: 1 running, 64 queued (limit 1)"), s.logs()
 
 
 def test_shutdown_answers_queued_and_running_requests(modules, tmp_path):

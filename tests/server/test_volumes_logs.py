@@ -137,7 +137,7 @@ def test_volume_created_after_startup_is_used(modules, tmp_path):
     s = WagiServer(tmp_path / "srv", module_entry("/read", modules["behave"], entrypoint="readfile",
                                                   volumes={"/late": str(late)})).start()
     try:
-        assert "volume /late" in s.logs()
+        assert s.wait_log("volume /late"), s.logs()
         assert s.get("/read?/late/x.txt").status != 200
         late.mkdir()
         (late / "x.txt").write_text("made later\n")
