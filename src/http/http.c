@@ -176,6 +176,12 @@ static _Atomic(http_log_fn) log_fn;
 
 void http_set_log(http_log_fn fn) { log_fn = fn; }
 
+static void (*blocking_hook)(void);
+void http_set_blocking_hook(void (*hook)(void)) { blocking_hook = hook; }
+void http_blocking(void) {
+  if (blocking_hook) blocking_hook();
+}
+
 bool http_log_enabled(void) { return log_fn != NULL; }
 
 void http_logf(const char *fmt, ...) {

@@ -146,6 +146,12 @@ void http_global_cleanup(void);
 /* NULL (the default) logs nothing. */
 void http_set_log(http_log_fn fn);
 
+/* Called on the requesting thread right before it waits on the network for
+ * a guest's request (NULL, the default: nothing). An embedder that runs
+ * guests on a fixed set of threads uses it to let another thread take the
+ * CPU. Set it before any request is made. */
+void http_set_blocking_hook(void (*hook)(void));
+
 /* CLOCK_MONOTONIC in ns: the clock of http_config.deadline_ns. */
 uint64_t http_now_ns(void);
 

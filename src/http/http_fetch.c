@@ -397,6 +397,7 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
     } else {
       SETOPT(e, CURLOPT_CUSTOMREQUEST, method);
     }
+    if (rc_opt == CURLE_OK) http_blocking();
     CURLcode cc = rc_opt == CURLE_OK ? curl_easy_perform(e) : rc_opt;
     long code = 0;
     char *loc = NULL;

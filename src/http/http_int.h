@@ -112,5 +112,7 @@ void http_global_defaults(uint32_t *connect_ms, uint32_t *timeout_ms, uint64_t *
 /* Log through the http_set_log callback (no-op when unset). */
 bool http_log_enabled(void);
 void http_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Runs the embedder's blocking hook (http_set_blocking_hook), if any. */
+void http_blocking(void);
 
 #endif

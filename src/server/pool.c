@@ -14,9 +14,9 @@
  *     most the time limit or SRV_QUEUE_WAIT_MS): a full queue or a wait that
  *     runs out is refused with a 503. A job enters the ready queue only with
  *     a slot, so one busy module cannot fill the runners' queue.
- *   - A job that runs for longer than SRV_POOL_LONG_MS (a module computing
- *     for long, or blocked in outbound HTTP or a sleep) stops counting
- *     against `target` once others are waiting: another thread (started on
+ *   - A job that blocks (outbound HTTP, a sleep: the host layers call
+ *     srv_pool_blocking first) or runs for longer than SRV_POOL_LONG_MS
+ *     while others wait stops counting against `target`: another thread (started on
  *     demand, at most SRV_POOL_MAX_THREADS) takes the next job and the OS
  *     shares the CPUs. A slow module thus delays others by at most a few
  *     milliseconds, never by its whole run, which is what thread-per-
@@ -87,6 +87,7 @@ static srv_job *ready_pop(void) {
 }
 
 static void *runner_main(void *arg);
+static _Thread_local runner *tls_runner;   /* the runner this thread is */
 
 /* Gets a runner to the ready queue if a CPU slot is free: wakes an idle
  * one, or starts a thread. Called with the lock held. */
@@ -119,6 +120,7 @@ static void slot_release(srv_module *m) {
 
 static void *runner_main(void *arg) {
   runner *self = arg;
+  tls_runner = self;
   pthread_mutex_lock(&P.lock);
   for (;;) {
     while (!P.stopping && (!P.ready_head || P.active >= P.target)) {
@@ -210,6 +212,18 @@ static void *monitor_main(void *arg) {
   }
   pthread_mutex_unlock(&P.lock);
   return NULL;
+}
+
+void srv_pool_blocking(void) {
+  runner *self = tls_runner;
+  if (!self) return;   /* not a runner (e.g. `_routes` at startup) */
+  pthread_mutex_lock(&P.lock);
+  if (self->job && !self->demoted) {
+    self->demoted = true;
+    P.active--;
+    wake_runner();
+  }
+  pthread_mutex_unlock(&P.lock);
 }
 
 unsigned srv_pool_default_workers(void) {

@@ -49,6 +49,7 @@
 
 #include "config.h"
 #include "server.h"
+#include "http/http.h"
 
 extern char **environ;
 
@@ -1380,6 +1381,8 @@ int srv_main(int argc, char **argv) {
   }
 
 
+  http_set_blocking_hook(srv_pool_blocking);
+  wasi_set_blocking_hook(srv_pool_blocking);
   if (srv_pool_start(S.mods, S.nmods, S.opts.workers, err, sizeof err) != 0) {
     fail("%s", err);
     goto fail_tls;

@@ -146,6 +146,10 @@ int srv_pool_submit(srv_job *job, char *note, size_t notelen);
  * thread. Call after the HTTP side stopped submitting. */
 void srv_pool_stop(void);
 void srv_pool_stats(unsigned *threads, unsigned *target);
+/* On a runner: the job is about to block (network, sleep), so it stops
+ * counting against the CPU limit and another runner may start. Elsewhere a
+ * no-op. The hook for http_set_blocking_hook and wasi_set_blocking_hook. */
+void srv_pool_blocking(void);
 
 /* ---- exec.c -------------------------------------------------------------------- */
 

@@ -650,6 +650,9 @@ static int64_t ready_bytes(wasi_ctx *ctx, wasi_fd *f, int write, uint16_t *flags
   return 0;
 }
 
+static void (*blocking_hook)(void);
+void wasi_set_blocking_hook(void (*hook)(void)) { blocking_hook = hook; }
+
 static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, int unstable) {
   ENTER();
   uint32_t in = (uint32_t)a[0], outp = (uint32_t)a[1], nsubs = (uint32_t)a[2],
@@ -729,6 +732,7 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
   /* Wait: not at all when something is ready, else until the first clock
    * or fd, in slices so that wasi_ctx_interrupt() is seen. */
   const uint64_t slice = 10000000ull;
+  if (!immediate && blocking_hook) blocking_hook();
   for (;;) {
     uint64_t left = 0;
     int forever = 0;

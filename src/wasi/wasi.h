@@ -241,6 +241,12 @@ int wasi_ctx_stderr_truncated(const wasi_ctx *ctx);
  * cannot reach a thread blocked inside a host function. Sticky. */
 void wasi_ctx_interrupt(wasi_ctx *ctx);
 
+/* Called on the guest's thread right before poll_oneoff (a sleep, or a
+ * wait for fds) blocks (NULL, the default: nothing). An embedder that runs
+ * guests on a fixed set of threads uses it to let another thread take the
+ * CPU. Set it before any ctx runs. */
+void wasi_set_blocking_hook(void (*hook)(void));
+
 /* 1 once the guest has called proc_exit; *code then holds its code. */
 int wasi_ctx_exited(const wasi_ctx *ctx, int32_t *code);
 

@@ -374,12 +374,12 @@ def wagi(tmp_path, client_wasm):
     with the client module at /c."""
     made = []
 
-    def make(allowed_hosts=None, env=None, extra="", **keys):
+    def make(allowed_hosts=None, env=None, extra="", args=(), **keys):
         kw = dict(keys)
         if allowed_hosts is not None:
             kw["allowed_hosts"] = allowed_hosts
         cfg = module_entry("/c", client_wasm, **kw) + extra
-        w = Wagi(tmp_path / f"srv{len(made)}", cfg, env=env)
+        w = Wagi(tmp_path / f"srv{len(made)}", cfg, env=env, args=args)
         made.append(w)
         return w.start()
 

@@ -2,6 +2,7 @@
 stricter allow-list). Every test ends by checking /healthz."""
 import concurrent.futures
 import subprocess
+import threading
 import time
 
 import pytest
@@ -304,6 +305,29 @@ def test_timeout(wagi, upstream):
     assert r["rc"] == "11"
     assert time.monotonic() - t0 < 2.5
     assert w.wait_log("failed after"), w.log()
+    ok(w)
+
+
+def test_waiting_on_upstream_does_not_hold_the_only_runner(wagi, upstream):
+    """One runner (--workers 1), three requests waiting 3 s on a slow
+    upstream: another request is served while they wait (the outbound call
+    hands the CPU over before it blocks)."""
+    w = wagi(allowed_hosts=[upstream.base], args=["--workers", "1"])
+    done = []
+
+    def slow():
+        done.append(w.call(url=upstream.url("/slow/3000"))["rc"])
+
+    ts = [threading.Thread(target=slow) for _ in range(3)]
+    for t in ts:
+        t.start()
+    time.sleep(0.5)
+    r = w.call(url=upstream.url("/echo"))
+    assert r["rc"] == "0" and r["status"] == "200", r
+    assert done == [], "the quick request waited for the slow ones"
+    for t in ts:
+        t.join(30)
+    assert done == ["0"] * 3
     ok(w)
 
 
