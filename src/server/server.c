@@ -77,8 +77,8 @@ typedef struct {
   uint32_t per_ip_limit;
   bool per_ip_set;             /* --max-connections-per-ip given (0 = no limit) */
   uint32_t header_timeout_ms;  /* 0 = not given: SRV_HEADER_TIMEOUT_MS */
-  unsigned workers;            /* --workers; 0 = one per CPU */
-  unsigned http_threads;       /* --http-threads; 0 = one per CPU */
+  uint32_t workers;            /* --workers; 0 = one per CPU */
+  uint32_t http_threads;       /* --http-threads; 0 = one per CPU */
 } srv_opts;
 
 /* Server state built at startup; read-only while serving. */
@@ -230,6 +230,16 @@ static int parse_seconds(const char *s, uint32_t *ms) {
   return 0;
 }
 
+/* A whole decimal number in [lo, hi]. Returns 0 or -1. */
+static int parse_count(const char *s, unsigned long lo, unsigned long hi, uint32_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || *end || end == s || v < lo || v > hi) return -1;
+  *out = (uint32_t)v;
+  return 0;
+}
+
 /* Parses the command line into S.opts. Returns 0, or -1 after printing. */
 static int parse_args(int argc, char **argv) {
   srv_opts *o = &S.opts;
@@ -352,24 +362,16 @@ static int parse_args(int argc, char **argv) {
       }
     } else if (IS("--max-connections")) {
       NEED();
-      char *end;
-      errno = 0;
-      unsigned long v = strtoul(val, &end, 10);
-      if (errno || *end || end == val || v == 0 || v > 65536) {
+      if (parse_count(val, 1, 65536, &o->max_connections) != 0) {
         fail("--max-connections %s: expected a number from 1 to 65536", val);
         return -1;
       }
-      o->max_connections = (uint32_t)v;
     } else if (IS("--max-connections-per-ip")) {
       NEED();
-      char *end;
-      errno = 0;
-      unsigned long v = strtoul(val, &end, 10);
-      if (errno || *end || end == val || v > 65536) {
+      if (parse_count(val, 0, 65536, &o->per_ip_limit) != 0) {
         fail("--max-connections-per-ip %s: expected a number from 0 (no limit) to 65536", val);
         return -1;
       }
-      o->per_ip_limit = (uint32_t)v;
       o->per_ip_set = true;
     } else if (IS("--header-timeout")) {
       NEED();
@@ -379,24 +381,16 @@ static int parse_args(int argc, char **argv) {
       }
     } else if (IS("--workers") || IS("--http-threads")) {
       NEED();
-      char *end;
-      errno = 0;
-      unsigned long v = strtoul(val, &end, 10);
-      if (errno || *end || end == val || v == 0 || v > 64) {
+      if (parse_count(val, 1, 64, IS("--workers") ? &o->workers : &o->http_threads) != 0) {
         fail("%s %s: expected a number from 1 to 64", a, val);
         return -1;
       }
-      *(IS("--workers") ? &o->workers : &o->http_threads) = (unsigned)v;
     } else if (IS("--max-concurrency") || IS("--max-concurrent-requests")) {
       NEED();
-      char *end;
-      errno = 0;
-      unsigned long v = strtoul(val, &end, 10);
-      if (errno || *end || end == val || v == 0 || v > 100000) {
+      if (parse_count(val, 1, 100000, &o->limits.max_concurrency) != 0) {
         fail("--max-concurrency %s: expected a number from 1 to 100000", val);
         return -1;
       }
-      o->limits.max_concurrency = (uint32_t)v;
     } else {
       fail("unknown argument '%s' (see wagi --help)", argv[i]);
       return -1;
