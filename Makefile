@@ -131,6 +131,9 @@ $(BUILD)/unit/test_cli: | $(BUILD)/wagi $(UNIT_WASM)
 SRV_SEM_OBJ := $(OBJ)/src/server/route.o $(OBJ)/src/server/cgi.o $(OBJ)/src/server/response.o
 $(BUILD)/unit/test_route $(BUILD)/unit/test_cgi $(BUILD)/unit/test_response: $(SRV_SEM_OBJ)
 
+# The runners' test links pool.c alone (no HTTP, no engine calls).
+$(BUILD)/unit/test_pool: $(OBJ)/src/server/pool.o
+
 # The TOML parser and modules.toml loader tests link the objects they test.
 SRV_CFG_OBJ := $(OBJ)/src/server/toml.o $(OBJ)/src/server/config.o
 $(BUILD)/unit/test_toml $(BUILD)/unit/test_config: $(SRV_CFG_OBJ)

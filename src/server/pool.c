@@ -104,6 +104,12 @@ static void wake_runner(void) {
   /* On failure the job waits for a running one to finish. */
 }
 
+/* Gets the monitor ticking when jobs wait for a CPU slot that long jobs
+ * may be holding. Lock held. */
+static void nudge_monitor(void) {
+  if (P.mon_sleeping && P.ready_head && P.active >= P.target) pthread_cond_signal(&P.mon);
+}
+
 /* A module slot freed: its oldest waiter (if any) gets it. Lock held. */
 static void slot_release(srv_module *m) {
   srv_job *j = m->q_head;
@@ -135,6 +141,7 @@ static void *runner_main(void *arg) {
     self->started_ns = now_ns();
     self->demoted = false;
     if (P.ready_head && P.active < P.target) wake_runner();
+    nudge_monitor();
     pthread_mutex_unlock(&P.lock);
 
     srv_module *m = j->mod;   /* j may be reused once fn has answered */
@@ -144,6 +151,7 @@ static void *runner_main(void *arg) {
     if (!self->demoted) P.active--;
     self->job = NULL;
     slot_release(m);
+    nudge_monitor();
   }
   pthread_mutex_unlock(&P.lock);
   return NULL;
@@ -284,7 +292,7 @@ int srv_pool_submit(srv_job *j, char *note, size_t notelen) {
     m->running++;
     ready_push(j);
     wake_runner();
-    if (P.mon_sleeping && P.active >= P.target) pthread_cond_signal(&P.mon);
+    nudge_monitor();
     pthread_mutex_unlock(&P.lock);
     return 0;
   }
