@@ -1059,6 +1059,8 @@ static enum MHD_Result submit_route(struct MHD_Connection *c, req_ctx *rc, const
   return MHD_YES;
 }
 
+static void free_ctx(void *ctx) { wasi_ctx_free(ctx); }
+
 /* Back on the event loop: sends what the module produced. */
 static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const char *method) {
   srv_exec_out *out = &rc->out;
@@ -1076,8 +1078,17 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
     blen = 0;
   }
   if (status == 204 || status == 304) blen = 0;   /* no body allowed */
-  struct MHD_Response *resp =
-      MHD_create_response_from_buffer(blen, (void *)body, MHD_RESPMEM_MUST_COPY);
+  /* The body stays in the WASI context's stdout buffer: the response takes
+   * the context and frees it once sent, instead of copying up to the
+   * output limit per request. */
+  struct MHD_Response *resp;
+  if (out->parsed && out->ctx) {
+    resp = MHD_create_response_from_buffer_with_free_callback_cls(blen, (void *)body,
+                                                                  free_ctx, out->ctx);
+    if (resp) out->ctx = NULL;
+  } else {
+    resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+  }
   if (!resp) {
     srv_exec_out_free(out);
     rc->run = RUN_NONE;
@@ -1094,7 +1105,7 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
   enum MHD_Result r = queue(c, rc, method, status, resp, blen, out->note);
   MHD_destroy_response(resp);
-  srv_exec_out_free(out);   /* the response has its own copy */
+  srv_exec_out_free(out);   /* the response holds the body's ctx, not out */
   rc->run = RUN_NONE;
   return r;
 }
