@@ -8,24 +8,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The length of the UTF-8 sequence that lead byte c starts (1 for ASCII, 0
+ * for a byte that cannot start one), and the range [*lo, *hi] its second
+ * byte must fall in: narrower than 80..BF where overlong forms, surrogates
+ * or values above U+10FFFF would begin. Later bytes are always 80..BF. */
+static inline size_t base_utf8_lead(uint8_t c, uint8_t *lo, uint8_t *hi) {
+  *lo = 0x80;
+  *hi = 0xBF;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return 2;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (c == 0xE0) *lo = 0xA0;
+    if (c == 0xED) *hi = 0x9F;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (c == 0xF0) *lo = 0x90;
+    if (c == 0xF4) *hi = 0x8F;
+    return 4;
+  }
+  return 0;
+}
+
 /* Index just past the UTF-8 sequence that starts at s[i] (i < n), or 0 when
  * it is invalid: overlong forms, surrogates, values above U+10FFFF and
  * truncated sequences are all refused. */
 static inline size_t base_utf8_next(const uint8_t *s, size_t n, size_t i) {
-  uint8_t c = s[i];
-  if (c < 0x80) return i + 1;
-  size_t len;
-  uint8_t lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else return 0;
+  uint8_t lo, hi;
+  size_t len = base_utf8_lead(s[i], &lo, &hi);
+  if (len <= 1) return len ? i + 1 : 0;
   if (n - i < len) return 0;
   if (s[i + 1] < lo || s[i + 1] > hi) return 0;
   for (size_t k = 2; k < len; k++)

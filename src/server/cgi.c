@@ -1,6 +1,7 @@
 /* cgi.c — argv, CGI environment and user variables of a WAGI guest
  * (WAGI.md §1, §5.2-5.4). See cgi.h. */
 #include "cgi.h"
+#include "base/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -553,18 +554,8 @@ static void add_utf8_lossy(wr *w, const unsigned char *s, size_t n) {
   while (i < n) {
     unsigned char c = s[i];
     if (c < 0x80) { w_putc(w, (char)c); i++; continue; }
-    size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    }
+    uint8_t lo, hi;
+    size_t len = base_utf8_lead(c, &lo, &hi);
     size_t k = 1;
     if (len) {
       while (k < len && i + k < n) {

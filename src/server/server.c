@@ -167,8 +167,8 @@ static const char *const server_flags[] = {
   "--max-memory", "--max-output", "--max-body", "--max-concurrency", "--cache",
   "--module-cache", "--time-limit-ms", "--memory-limit-bytes", "--output-limit-bytes",
   "--max-request-body-bytes", "--max-concurrent-requests", "--max-connections",
-  
-  "--max-connections-per-ip", "--header-timeout", "--workers", "--http-threads", "-b", "--bindle", "--bindle-path", "--bindle-url",
+  "--max-connections-per-ip", "--header-timeout", "--workers", "--http-threads", "-b",
+  "--bindle", "--bindle-path", "--bindle-url",
   "--bindle-http-user", "--bindle-http-password", "-k", "--bindle-insecure", NULL,
 };
 
