@@ -19,7 +19,7 @@ BUILD    ?= build-san
 endif
 
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Isrc -Isrc/wasm -pthread
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Isrc -pthread
 LDFLAGS  += -pthread
 LDLIBS   += -lm
 ifneq ($(SANITIZE),)

@@ -32,7 +32,7 @@
 
 #include "server/cgi.h"
 #include "wasi/wasi.h"
-#include "wasm.h"
+#include "wasm/wasm.h"
 
 /* (module
  *   (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 
 static double now_s(void) {
   struct timespec ts;

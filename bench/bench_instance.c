@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 #include "wasi/wasi.h"
 
 #define WARMUP 500

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 #include "server/server.h"   /* wagi --config ...: the WAGI server */
 
 #define WAGI_VERSION "0.1.0"

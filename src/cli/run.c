@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 #include "wasi/wasi.h"
 
 enum { RUN_OK = 0, RUN_ERR = 1, RUN_TRAP = 134 };

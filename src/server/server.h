@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 #include "wasi/wasi.h"
 #include "config.h"
 #include "cgi.h"

@@ -88,7 +88,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 
 /* ---- options ---------------------------------------------------------- */
 

@@ -15,7 +15,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 
 /* Progress of one file. It lives in memory shared with the parent, so the
  * parent still knows how far a child got when the child dies of a signal or

@@ -10,7 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 #include "unit_util.h"
 #include "mix_wasm.h"
 

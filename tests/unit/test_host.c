@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 #include "unit_util.h"
 #include "host_wasm.h"
 

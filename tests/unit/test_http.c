@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 #include "unit_util.h"
 #include "http/http.h"
 #include "http/http_int.h"

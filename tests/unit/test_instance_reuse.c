@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 #include "unit_util.h"
 #include "reuse_dirty_wasm.h"
 #include "reuse_data_wasm.h"

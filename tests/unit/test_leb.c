@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "wasm_int.h"
+#include "wasm/wasm_int.h"
 
 typedef struct {
   const char *err;      /* NULL: must succeed */

@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "simd_ops.h"
+#include "wasm/simd_ops.h"
 
 typedef union {
   uint8_t u8[16];
@@ -54,14 +54,14 @@ typedef union {
 
 enum op_id {
 #define WASM_OP_FD(name, code, text, kind, res, p1, p2, p3, lanes) OP_##name,
-#include "opcodes.def"
+#include "wasm/opcodes.def"
   OP_COUNT_
 };
 #define OP(n) OP_##n
 
 static const char *const op_text[] = {
 #define WASM_OP_FD(name, code, text, kind, res, p1, p2, p3, lanes) text,
-#include "opcodes.def"
+#include "wasm/opcodes.def"
 };
 
 struct imm {
@@ -152,7 +152,7 @@ static lanes run_op(enum op_id op, const lanes a[3], const struct imm *im) {
   switch (op) {
 #define WASM_OP_FD(name, code, text, kind, res, p1, p2, p3, lanes) \
   CASE_##kind(name, res, p1, p2, p3)
-#include "opcodes.def"
+#include "wasm/opcodes.def"
     case OP_I8X16_SHUFFLE:
       return ret_V128(wasm_simd_I8X16_SHUFFLE(arg_V128(&a[0]),
                                               arg_V128(&a[1]), im->shuffle));

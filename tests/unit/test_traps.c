@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 #include "unit_util.h"
 #include "traps_wasm.h"
 #include "memcap_wasm.h"

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "wasi/wasi_int.h"
-#include "wasm.h"
+#include "wasm/wasm.h"
 #include "unit_util.h"
 #include "wasi_all_wasm.h"
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "wasm.h"
+#include "wasm/wasm.h"
 
 /* Compiles embedded bytes; fails the test with the engine's message. */
 static inline wasm_module *compile_or_fail(const unsigned char *b, size_t n) {
