@@ -35,6 +35,8 @@ OBJ      := $(BUILD)/obj
 FLAGS_STAMP := $(BUILD)/.flags
 $(shell mkdir -p $(BUILD) && { echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $(FLAGS_STAMP); })
 
+BASE_SRC := $(wildcard src/base/*.c)
+BASE_OBJ := $(BASE_SRC:%.c=$(OBJ)/%.o)
 WASM_SRC := $(wildcard src/wasm/*.c)
 WASM_OBJ := $(WASM_SRC:%.c=$(OBJ)/%.o)
 CLI_SRC  := $(wildcard src/cli/*.c)
@@ -82,6 +84,10 @@ $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/libbase.a: $(BASE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/libwasm.a: $(WASM_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -98,7 +104,7 @@ $(BUILD)/libhttp.a: $(HTTP_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libsrv.a $(BUILD)/libhttp.a $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+$(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libsrv.a $(BUILD)/libhttp.a $(BUILD)/libwasi.a $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS) $(HTTP_LIBS)
 
 $(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a
@@ -120,9 +126,9 @@ $(UNIT_OBJ): $(OBJ)/tests/unit/%.o: tests/unit/%.c $(UNIT_GEN) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD)/unit/gen -MMD -MP -c $< -o $@
 
-$(UNIT_BIN): $(BUILD)/unit/%: $(OBJ)/tests/unit/%.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+$(UNIT_BIN): $(BUILD)/unit/%: $(OBJ)/tests/unit/%.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(BUILD)/libbase.a -lcmocka
 
 # test_cli runs the wagi binary on the modules in $(BUILD)/unit/wat/.
 $(BUILD)/unit/test_cli: | $(BUILD)/wagi $(UNIT_WASM)
@@ -142,7 +148,7 @@ $(BUILD)/unit/test_toml $(BUILD)/unit/test_config: $(SRV_CFG_OBJ)
 # and libcurl.
 HTTP_UNIT_BIN := $(filter $(BUILD)/unit/test_http%,$(UNIT_BIN))
 $(HTTP_UNIT_BIN): $(BUILD)/libhttp.a $(SRV_CFG_OBJ)
-$(HTTP_UNIT_BIN): LDLIBS += $(BUILD)/libwasm.a $(HTTP_LIBS)
+$(HTTP_UNIT_BIN): LDLIBS += $(BUILD)/libwasm.a $(BUILD)/libbase.a $(HTTP_LIBS)
 
 # ---- robustness and benchmark drivers ---------------------------------------
 

@@ -13,11 +13,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/file.h"
 #include "wasm/wasm.h"
 #include "server/server.h"   /* wagi --config ...: the WAGI server */
 
 #define WAGI_VERSION "0.1.0"
-#define MAX_FILE_SIZE (1ull << 30)   /* 1 GiB: the engine's 32-bit offsets */
 
 /* Exit codes: 0 success, 1 error (usage, file, compile, link), 2 trap. */
 enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_TRAP = 2 };
@@ -49,74 +49,16 @@ static void usage(FILE *out) {
           prog);
 }
 
-/* Reads a whole file into a malloc'd buffer; prints the reason and returns
- * NULL on failure. Files above 1 GiB are refused before reading. */
+/* Reads a whole file (pipes too); prints the reason and returns NULL on
+ * failure. */
 static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
+  uint8_t *buf;
+  char err[512];
+  if (base_read_file(path, WASM_MODULE_MAX_BYTES, 0, &buf, len, err, sizeof err) != BASE_FILE_OK) {
+    fprintf(stderr, "%s: %s\n", prog, err);
     return NULL;
   }
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0) {
-    fprintf(stderr, "%s: cannot stat %s: %s\n", prog, path, strerror(errno));
-    fclose(f);
-    return NULL;
-  }
-  if (S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "%s: %s is a directory, not a .wasm file\n", prog, path);
-    fclose(f);
-    return NULL;
-  }
-  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > MAX_FILE_SIZE) {
-    fprintf(stderr, "%s: %s is too large (%lld bytes; the limit is 1 GiB)\n", prog,
-            path, (long long)st.st_size);
-    fclose(f);
-    return NULL;
-  }
-  /* Read in chunks: pipes and /proc files report no useful size. */
-  size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 65536;
-  size_t n = 0;
-  uint8_t *buf = malloc(cap ? cap : 1);
-  if (!buf) goto nomem;
-  for (;;) {
-    if (n == cap) {
-      if (cap >= MAX_FILE_SIZE) {
-        fprintf(stderr, "%s: %s is too large (the limit is 1 GiB)\n", prog, path);
-        free(buf);
-        fclose(f);
-        return NULL;
-      }
-      size_t ncap = cap * 2 > MAX_FILE_SIZE + 1 ? MAX_FILE_SIZE + 1 : cap * 2;
-      uint8_t *nb = realloc(buf, ncap);
-      if (!nb) goto nomem;
-      buf = nb;
-      cap = ncap;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  if (ferror(f)) {
-    fprintf(stderr, "%s: cannot read %s: %s\n", prog, path, strerror(errno));
-    free(buf);
-    fclose(f);
-    return NULL;
-  }
-  if (n > MAX_FILE_SIZE) {
-    fprintf(stderr, "%s: %s is too large (the limit is 1 GiB)\n", prog, path);
-    free(buf);
-    fclose(f);
-    return NULL;
-  }
-  fclose(f);
-  *len = n;
   return buf;
-nomem:
-  fprintf(stderr, "%s: out of memory reading %s\n", prog, path);
-  free(buf);
-  fclose(f);
-  return NULL;
 }
 
 static const char *err_text(const wasm_error *err, wasm_status s) {

@@ -22,11 +22,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/file.h"
 #include "wasm/wasm.h"
 #include "wasi/wasi.h"
 
 enum { RUN_OK = 0, RUN_ERR = 1, RUN_TRAP = 134 };
-#define RUN_MAX_FILE (1ull << 30)   /* 1 GiB, as the other commands */
 
 int wagi_cmd_run(int argc, char **argv);
 
@@ -49,60 +49,15 @@ static void run_usage(FILE *out) {
           "_start returns; 1 on an error before the module ran; 134 on a trap\n");
 }
 
-/* Reads a whole regular file (or pipe) into a malloc'd buffer; prints the
- * reason and returns NULL on failure. */
+/* Reads a whole file (pipes too); prints the reason and returns NULL on
+ * failure. */
 static uint8_t *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "wagi: cannot open %s: %s\n", path, strerror(errno));
+  uint8_t *buf;
+  char err[512];
+  if (base_read_file(path, WASM_MODULE_MAX_BYTES, 0, &buf, len, err, sizeof err) != BASE_FILE_OK) {
+    fprintf(stderr, "wagi: %s\n", err);
     return NULL;
   }
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0) {
-    fprintf(stderr, "wagi: cannot stat %s: %s\n", path, strerror(errno));
-    fclose(f);
-    return NULL;
-  }
-  if (S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "wagi: %s is a directory, not a .wasm file\n", path);
-    fclose(f);
-    return NULL;
-  }
-  size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 65536, n = 0;
-  if ((uint64_t)cap > RUN_MAX_FILE) cap = RUN_MAX_FILE + 1;
-  uint8_t *buf = malloc(cap);
-  for (;;) {
-    if (!buf) {
-      fprintf(stderr, "wagi: out of memory reading %s\n", path);
-      fclose(f);
-      return NULL;
-    }
-    if (n > RUN_MAX_FILE) {
-      fprintf(stderr, "wagi: %s is too large (the limit is 1 GiB)\n", path);
-      free(buf);
-      fclose(f);
-      return NULL;
-    }
-    if (n == cap) {
-      size_t ncap = cap * 2 > RUN_MAX_FILE + 1 ? RUN_MAX_FILE + 1 : cap * 2;
-      uint8_t *nb = realloc(buf, ncap);
-      if (!nb) free(buf);
-      buf = nb;
-      cap = ncap;
-      continue;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    fprintf(stderr, "wagi: cannot read %s\n", path);
-    free(buf);
-    return NULL;
-  }
-  *len = n;
   return buf;
 }
 

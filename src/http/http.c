@@ -20,12 +20,6 @@ const char *http_errcode_str(uint32_t code) {
   return code < sizeof names / sizeof names[0] ? names[code] : "unknown";
 }
 
-uint64_t http_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- Responses ------------------------------------------------------------------ */
 
 void http_response_free(http_response *r) {
@@ -312,9 +306,9 @@ static uint32_t do_req(wasm_instance *caller, http_ctx *ctx, wasm_slot *args) {
   http_request req = {url, method, m.data + h_ptr, h_len, m.data + b_ptr, b_len};
   http_response *resp = NULL;
   char why[256] = "";
-  uint64_t t0 = http_now_ns();
+  uint64_t t0 = base_now_ns();
   rc = http_fetch(ctx, &req, &resp, why, sizeof why);
-  double ms = (double)(http_now_ns() - t0) / 1e6;
+  double ms = (double)(base_now_ns() - t0) / 1e6;
   if (rc != 0) {
     http_logf("%s: outbound %s %s://%s:%u failed after %.1f ms: %s (%s)", ctx->module_name, method,
               d.scheme, d.host, d.port, ms, http_errcode_str(rc), why[0] ? why : "-");

@@ -9,7 +9,7 @@
  *
  *   http_config hc = {0};                 // zero = every destination denied
  *   hc.allow = my_allow; hc.allow_arg = module_cfg;
- *   hc.deadline_ns = http_now_ns() + time_limit_ms * 1000000;
+ *   hc.deadline_ns = base_now_ns() + time_limit_ms * 1000000;
  *   hc.module_name = "/hello";
  *   http_ctx *hctx;
  *   if (http_ctx_new(&hc, &hctx) != HTTP_OK) ...;
@@ -152,9 +152,6 @@ void http_set_log(http_log_fn fn);
  * CPU. Set it before any request is made. */
 void http_set_blocking_hook(void (*hook)(void));
 
-/* CLOCK_MONOTONIC in ns: the clock of http_config.deadline_ns. */
-uint64_t http_now_ns(void);
-
 /* ---- Per-instance context ------------------------------------------------------ */
 
 /* Whether a request may go to scheme://host:port. `scheme` is "http" or
@@ -168,7 +165,7 @@ typedef struct {
   uint32_t max_handles;          /* open handles (http_max_concurrency); 0 = HTTP_DEFAULT_MAX_HANDLES */
   uint32_t connect_timeout_ms;   /* 0 = HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
   uint32_t timeout_ms;           /* whole request incl. redirects; 0 = HTTP_DEFAULT_TIMEOUT_MS */
-  uint64_t deadline_ns;          /* http_now_ns() clock; 0 = none */
+  uint64_t deadline_ns;          /* base_now_ns() (base/clock.h); 0 = none */
   uint64_t max_body;             /* response body cap in bytes; 0 = HTTP_DEFAULT_MAX_BODY */
   const char *module_name;       /* for log lines (copied); NULL = "?" */
 } http_config;

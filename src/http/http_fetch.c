@@ -312,7 +312,7 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
   curl_slist_free_all(probe);
   if (rc != 0) return rc;
 
-  uint64_t now = http_now_ns();
+  uint64_t now = base_now_ns();
   uint64_t deadline = now + (uint64_t)ctx->timeout_ms * 1000000ull;
   if (ctx->deadline_ns && ctx->deadline_ns < deadline) deadline = ctx->deadline_ns;
 
@@ -333,7 +333,7 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
   rc = HTTP_E_REQUEST;
 
   for (unsigned hop = 0;; hop++) {
-    now = http_now_ns();
+    now = base_now_ns();
     if (ctx->interrupted) {
       snprintf(why, whylen, "interrupted");
       rc = HTTP_E_REQUEST;

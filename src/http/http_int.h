@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "http.h"
 
 /* A buffered response. `headers` is exactly what headers_get_all returns:

@@ -1,6 +1,7 @@
 /* cgi.c — argv, CGI environment and user variables of a WAGI guest
  * (WAGI.md §1, §5.2-5.4). See cgi.h. */
 #include "cgi.h"
+#include "base/err.h"
 #include "base/utf8.h"
 
 #include <errno.h>
@@ -13,16 +14,6 @@
 
 /* Largest --env-file accepted: a config file, not a data set. */
 #define ENV_FILE_MAX ((size_t)16 << 20)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || errlen == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 /* ---- User variables ------------------------------------------------------ */
 
@@ -70,11 +61,11 @@ int srv_env_list_set(srv_env_list *l, const char *name, size_t name_len,
 int srv_env_parse_assignment(const char *arg, srv_env_list *l, char *err, size_t errlen) {
   const char *eq = strchr(arg, '=');
   if (!eq) {
-    set_err(err, errlen, "invalid --env '%s': expected NAME=VALUE (no '=' found)", arg);
+    base_set_err(err, errlen, "invalid --env '%s': expected NAME=VALUE (no '=' found)", arg);
     return -1;
   }
   if (eq == arg) {
-    set_err(err, errlen, "invalid --env '%s': the variable name is empty", arg);
+    base_set_err(err, errlen, "invalid --env '%s': the variable name is empty", arg);
     return -1;
   }
   const char *v = eq + 1;
@@ -84,7 +75,7 @@ int srv_env_parse_assignment(const char *arg, srv_env_list *l, char *err, size_t
     vn -= 2;
   }
   if (srv_env_list_set(l, arg, (size_t)(eq - arg), v, vn)) {
-    set_err(err, errlen, "out of memory");
+    base_set_err(err, errlen, "out of memory");
     return -1;
   }
   return 0;
@@ -128,19 +119,19 @@ int srv_env_parse_text(const char *text, size_t len, const char *name,
     }
     const char *eq = memchr(s, '=', (size_t)(le - s));
     if (!eq) {
-      set_err(err, errlen, "%s:%zu: expected NAME=VALUE, found '%.*s'", name, lineno,
+      base_set_err(err, errlen, "%s:%zu: expected NAME=VALUE, found '%.*s'", name, lineno,
               (int)((le - s) > 100 ? 100 : (le - s)), s);
       goto fail;
     }
     const char *ne = eq;
     while (ne > s && sp(ne[-1])) ne--;
     if (ne == s) {
-      set_err(err, errlen, "%s:%zu: the variable name is empty", name, lineno);
+      base_set_err(err, errlen, "%s:%zu: the variable name is empty", name, lineno);
       goto fail;
     }
     for (const char *c = s; c < ne; c++) {
       if (sp(*c) || *c == 0) {
-        set_err(err, errlen, "%s:%zu: invalid variable name '%.*s'", name, lineno,
+        base_set_err(err, errlen, "%s:%zu: invalid variable name '%.*s'", name, lineno,
                 (int)(ne - s), s);
         goto fail;
       }
@@ -175,7 +166,7 @@ int srv_env_parse_text(const char *text, size_t len, const char *name,
         c++;
       }
       if (!closed) {
-        set_err(err, errlen, "%s:%zu: unterminated %s quote in the value of '%.*s'",
+        base_set_err(err, errlen, "%s:%zu: unterminated %s quote in the value of '%.*s'",
                 name, lineno, q == '"' ? "double" : "single", (int)(ne - s), s);
         goto fail;
       }
@@ -187,7 +178,7 @@ int srv_env_parse_text(const char *text, size_t len, const char *name,
       if (rle > r && rle[-1] == '\r') rle--;
       while (r < rle && sp(*r)) r++;
       if (r < rle && *r != '#') {
-        set_err(err, errlen, "%s:%zu: unexpected text after the quoted value of '%.*s'",
+        base_set_err(err, errlen, "%s:%zu: unexpected text after the quoted value of '%.*s'",
                 name, lineno, (int)(ne - s), s);
         goto fail;
       }
@@ -206,7 +197,7 @@ int srv_env_parse_text(const char *text, size_t len, const char *name,
   free(b.p);
   return 0;
 nomem:
-  set_err(err, errlen, "%s: out of memory", name);
+  base_set_err(err, errlen, "%s: out of memory", name);
 fail:
   free(b.p);
   return -1;
@@ -215,17 +206,17 @@ fail:
 int srv_env_parse_file(const char *path, srv_env_list *l, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    set_err(err, errlen, "cannot open env file '%s': %s", path, strerror(errno));
+    base_set_err(err, errlen, "cannot open env file '%s': %s", path, strerror(errno));
     return -1;
   }
   struct stat st;
   if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    set_err(err, errlen, "env file '%s' is not a regular file", path);
+    base_set_err(err, errlen, "env file '%s' is not a regular file", path);
     fclose(f);
     return -1;
   }
   if ((uint64_t)st.st_size > ENV_FILE_MAX) {
-    set_err(err, errlen, "env file '%s' is too large (%lld bytes, limit %zu)", path,
+    base_set_err(err, errlen, "env file '%s' is too large (%lld bytes, limit %zu)", path,
             (long long)st.st_size, ENV_FILE_MAX);
     fclose(f);
     return -1;
@@ -233,7 +224,7 @@ int srv_env_parse_file(const char *path, srv_env_list *l, char *err, size_t errl
   size_t n = (size_t)st.st_size;
   char *buf = malloc(n + 1);
   if (!buf) {
-    set_err(err, errlen, "out of memory reading '%s'", path);
+    base_set_err(err, errlen, "out of memory reading '%s'", path);
     fclose(f);
     return -1;
   }
@@ -241,7 +232,7 @@ int srv_env_parse_file(const char *path, srv_env_list *l, char *err, size_t errl
   bool rerr = ferror(f);
   fclose(f);
   if (rerr) {
-    set_err(err, errlen, "cannot read env file '%s'", path);
+    base_set_err(err, errlen, "cannot read env file '%s'", path);
     free(buf);
     return -1;
   }

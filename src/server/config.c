@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "toml.h"
 
 #define MAX_TIME_LIMIT_MS 86400000u
@@ -694,53 +695,17 @@ srv_config_status srv_config_parse(const char *text, size_t len, const char *fil
 }
 
 srv_config_status srv_config_load(const char *path, srv_config **out, char *err, size_t errlen) {
-#define IOFAIL(...) \
-  do { \
-    if (errlen) snprintf(err, errlen, __VA_ARGS__); \
-    if (fd >= 0) close(fd); \
-    free(buf); \
-    return SRV_CONFIG_ERR_IO; \
-  } while (0)
-  int fd = -1;
-  char *buf = NULL;
-  if (!path || !*path) IOFAIL("config file name is empty");
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) IOFAIL("%s: cannot open: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) < 0) IOFAIL("%s: cannot stat: %s", path, strerror(errno));
-  if (!S_ISREG(st.st_mode)) IOFAIL("%s: not a regular file", path);
-  if ((uint64_t)st.st_size > SRV_CONFIG_MAX_FILE_SIZE)
-    IOFAIL("%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size,
-           SRV_CONFIG_MAX_FILE_SIZE);
-  size_t cap = (size_t)st.st_size + 1, n = 0;
-  buf = malloc(cap);
-  if (!buf) {
-    close(fd);
-    if (errlen) snprintf(err, errlen, "%s: out of memory", path);
-    return SRV_CONFIG_ERR_NOMEM;
+  uint8_t *buf;
+  size_t n;
+  switch (base_read_file(path, SRV_CONFIG_MAX_FILE_SIZE, BASE_FILE_REGULAR_ONLY, &buf, &n, err,
+                         errlen)) {
+  case BASE_FILE_OK: break;
+  case BASE_FILE_ERR_NOMEM: return SRV_CONFIG_ERR_NOMEM;
+  default: return SRV_CONFIG_ERR_IO;
   }
-  /* read to EOF (the file may change size under us): never past the limit */
-  for (;;) {
-    if (n == cap) {
-      if (cap > SRV_CONFIG_MAX_FILE_SIZE)
-        IOFAIL("%s: file too large (limit %zu bytes)", path, SRV_CONFIG_MAX_FILE_SIZE);
-      char *nb = realloc(buf, cap * 2);
-      if (!nb) IOFAIL("%s: out of memory", path);
-      buf = nb;
-      cap *= 2;
-    }
-    ssize_t r = read(fd, buf + n, cap - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) IOFAIL("%s: read error: %s", path, strerror(errno));
-    if (r == 0) break;
-    n += (size_t)r;
-  }
-  close(fd);
-  fd = -1;
-  srv_config_status s = srv_config_parse(buf, n, path, out, err, errlen);
+  srv_config_status s = srv_config_parse((const char *)buf, n, path, out, err, errlen);
   free(buf);
   return s;
-#undef IOFAIL
 }
 
 const char *srv_config_status_str(srv_config_status s) {

@@ -32,14 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "server.h"
 #include "http/http.h"
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static struct timespec ns_to_ts(uint64_t ns) {
   struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
@@ -121,7 +116,7 @@ static void *watchdog_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&wd_lock);
   while (!wd_stopping) {
-    uint64_t now = now_ns();
+    uint64_t now = base_now_ns();
     while (wd_n > 0 && (wd_kill_all || wd_heap[0]->deadline <= now)) {
       wd_entry *e = wd_heap[0];
       e->fired = true;
@@ -190,7 +185,7 @@ static int wd_add(wd_entry *e, wasm_instance *inst, wasi_ctx *ctx, uint32_t time
   e->ctx = ctx;
   e->fired = false;
   e->shutdown = false;
-  e->deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+  e->deadline = base_now_ns() + (uint64_t)timeout_ms * 1000000ull;
   e->idx = SIZE_MAX;
   pthread_mutex_lock(&wd_lock);
   if (wd_kill_all) {
@@ -268,7 +263,7 @@ static http_ctx *http_ctx_for(const srv_module *mod, const char *route) {
   hc.allow = module_allows;
   hc.allow_arg = (void *)mod->cfg;
   hc.max_handles = mod->cfg ? mod->cfg->http_max_concurrency : 0;
-  hc.deadline_ns = http_now_ns() + (uint64_t)mod->limits.timeout_ms * 1000000ull;
+  hc.deadline_ns = base_now_ns() + (uint64_t)mod->limits.timeout_ms * 1000000ull;
   hc.module_name = route;
   http_ctx *h = NULL;
   return http_ctx_new(&hc, &h) == HTTP_OK ? h : NULL;
@@ -335,9 +330,9 @@ static int run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http_ctx *h
   wasm_instance *inst = NULL;
   wasm_error err;
   err.msg[0] = 0;
-  uint64_t t0 = now_ns();
+  uint64_t t0 = base_now_ns();
   wasm_status s = wasm_instantiate(m->module, m->linker, &o, &inst, &err);
-  uint64_t t1 = now_ns();
+  uint64_t t1 = base_now_ns();
   *inst_ns = t1 - t0;
   if (s != WASM_OK) {
     snprintf(note, notelen, "instantiation failed: %.400s",
@@ -358,7 +353,7 @@ static int run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http_ctx *h
   err.msg[0] = 0;
   s = wasi_run(inst, entry, &code, &err);
   int fired = wd_remove(&we);
-  atomic_fetch_add_explicit(&st_run_ns, now_ns() - t1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&st_run_ns, base_now_ns() - t1, memory_order_relaxed);
   int status = 0;
   if (s == WASM_ERR_NOT_FOUND) {
     snprintf(note, notelen, "No such function '%.150s' in %.300s", entry, m->path);
@@ -479,10 +474,10 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
   out->status = 500;
   int logfd = route_log_fd(mod, r);
 
-  uint64_t t0 = now_ns();
+  uint64_t t0 = base_now_ns();
   char eb[256];
   wasi_status ws = new_request_ctx(mod, req, m, body, body_len, logfd, &out->ctx, eb, sizeof eb);
-  atomic_fetch_add_explicit(&st_ctx_ns, now_ns() - t0, memory_order_relaxed);
+  atomic_fetch_add_explicit(&st_ctx_ns, base_now_ns() - t0, memory_order_relaxed);
   if (ws != WASI_OK) {
     out->ctx = NULL;
     snprintf(out->note, sizeof out->note, "cannot create the WASI context: %.200s", eb);

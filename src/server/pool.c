@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "server.h"
 
 #define SRV_POOL_MAX_THREADS 256u
@@ -63,12 +64,6 @@ static struct {
   bool stopping, started, mon_started, mon_sleeping;
   pthread_t mon_thread;
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void ready_push(srv_job *j) {
   j->next = NULL;
@@ -138,7 +133,7 @@ static void *runner_main(void *arg) {
     srv_job *j = ready_pop();
     P.active++;
     self->job = j;
-    self->started_ns = now_ns();
+    self->started_ns = base_now_ns();
     self->demoted = false;
     if (P.ready_head && P.active < P.target) wake_runner();
     nudge_monitor();
@@ -163,7 +158,7 @@ static void *monitor_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&P.lock);
   while (!P.stopping) {
-    uint64_t now = now_ns();
+    uint64_t now = base_now_ns();
     if (P.ready_head && P.active >= P.target) {
       for (unsigned i = 0; i < P.nthreads; i++) {
         runner *r = &P.runners[i];
@@ -304,7 +299,7 @@ int srv_pool_submit(srv_job *j, char *note, size_t notelen) {
   }
   j->wait_ms = m->limits.timeout_ms < SRV_QUEUE_WAIT_MS ? m->limits.timeout_ms
                                                         : SRV_QUEUE_WAIT_MS;
-  j->expires_ns = now_ns() + (uint64_t)j->wait_ms * 1000000ull;
+  j->expires_ns = base_now_ns() + (uint64_t)j->wait_ms * 1000000ull;
   j->next = NULL;
   if (m->q_tail) m->q_tail->next = j;
   else m->q_head = j;

@@ -1,6 +1,7 @@
 /* route.c — WAGI routing (WAGI.md §4): patterns, `_routes` parsing and
  * joining, and the first-match route table. See route.h. */
 #include "route.h"
+#include "base/err.h"
 #include "base/utf8.h"
 
 #include <stdarg.h>
@@ -17,16 +18,6 @@ struct srv_route_table {
   srv_route **items;   /* pointers, so entries never move when the table grows */
   size_t n, cap;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || errlen == 0) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 static bool is_prefix_text(const char *s, size_t n) {
   return n >= PREFIX_SUFFIX_LEN &&
@@ -66,12 +57,12 @@ void srv_dyn_routes_free(srv_dyn_routes *d) {
 int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
                              char *err, size_t errlen) {
   if (!text || len == 0) {
-    set_err(err, errlen, "the output is empty (expected lines 'SUBROUTE ENTRYPOINT')");
+    base_set_err(err, errlen, "the output is empty (expected lines 'SUBROUTE ENTRYPOINT')");
     return -1;
   }
   size_t bad;
   if (!base_utf8_valid((const uint8_t *)text, len, &bad)) {
-    set_err(err, errlen, "the output is not valid UTF-8 (byte offset %zu)", bad);
+    base_set_err(err, errlen, "the output is not valid UTF-8 (byte offset %zu)", bad);
     return -1;
   }
   srv_dyn_routes d = {0};
@@ -97,7 +88,7 @@ int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
       nf++;
     }
     if (nf != 2) {
-      set_err(err, errlen,
+      base_set_err(err, errlen,
               "line %zu: expected 'SUBROUTE ENTRYPOINT' (2 fields), found %zu: '%.*s'",
               lineno, nf, (int)((le - p) > 200 ? 200 : (le - p)), p);
       srv_dyn_routes_free(&d);
@@ -119,7 +110,7 @@ int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
     p = next;
   }
   if (d.n == 0) {
-    set_err(err, errlen, "the output has no routes (only empty lines)");
+    base_set_err(err, errlen, "the output has no routes (only empty lines)");
     srv_dyn_routes_free(&d);
     return -1;
   }
@@ -127,7 +118,7 @@ int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
   return 0;
 nomem:
   srv_dyn_routes_free(&d);
-  set_err(err, errlen, "out of memory parsing the output");
+  base_set_err(err, errlen, "out of memory parsing the output");
   return -1;
 }
 
@@ -245,11 +236,11 @@ int srv_route_table_add(srv_route_table *t, const char *route,
                         void *handler, const srv_dyn_routes *dyn,
                         char *err, size_t errlen) {
   if (!t || !route) {
-    set_err(err, errlen, "no route given");
+    base_set_err(err, errlen, "no route given");
     return -1;
   }
   if (route[0] == 0) {
-    set_err(err, errlen, "the route is empty");
+    base_set_err(err, errlen, "the route is empty");
     return -1;
   }
   if (!entrypoint) entrypoint = "_start";
@@ -285,7 +276,7 @@ nomem_undo:
   while (t->n > n0) free(t->items[--t->n]);
 nomem:
   free(norm);
-  set_err(err, errlen, "out of memory building the route table");
+  base_set_err(err, errlen, "out of memory building the route table");
   return -1;
 }
 

@@ -47,6 +47,7 @@
 
 #include <microhttpd.h>
 
+#include "base/file.h"
 #include "config.h"
 #include "server.h"
 #include "http/http.h"
@@ -58,7 +59,6 @@ extern char **environ;
 #define SRV_PER_IP_LIMIT 128u        /* default --max-connections-per-ip */
 #define SRV_HEADER_TIMEOUT_MS 10000u /* default --header-timeout */
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
-#define SRV_MAX_MODULE_FILE (1ull << 30)
 #define SRV_MAX_DISCARD (1ull << 20)    /* body read past max_body before closing */
 
 /* ---- Options ------------------------------------------------------------------ */
@@ -469,45 +469,12 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 
 /* ---- Loading modules ------------------------------------------------------------ */
 
-/* Reads a whole file (at most 1 GiB). Returns the bytes or NULL with err. */
+/* Reads a whole regular file (at most 1 GiB). Returns the bytes or NULL with err. */
 static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+  uint8_t *buf;
+  if (base_read_file(path, WASM_MODULE_MAX_BYTES, BASE_FILE_REGULAR_ONLY, &buf, len, err,
+                     errlen) != BASE_FILE_OK)
     return NULL;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "%s is not a regular file", path);
-    close(fd);
-    return NULL;
-  }
-  if ((uint64_t)st.st_size > SRV_MAX_MODULE_FILE) {
-    snprintf(err, errlen, "%s is too large (%lld bytes; the limit is 1 GiB)", path,
-             (long long)st.st_size);
-    close(fd);
-    return NULL;
-  }
-  size_t n = (size_t)st.st_size, got = 0;
-  uint8_t *buf = malloc(n ? n : 1);
-  if (!buf) {
-    snprintf(err, errlen, "out of memory reading %s", path);
-    close(fd);
-    return NULL;
-  }
-  while (got < n) {
-    ssize_t r = read(fd, buf + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      snprintf(err, errlen, "cannot read %s: %s", path, r < 0 ? strerror(errno) : "file shrank");
-      free(buf);
-      close(fd);
-      return NULL;
-    }
-    got += (size_t)r;
-  }
-  close(fd);
-  *len = n;
   return buf;
 }
 
@@ -1239,16 +1206,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 
 static char *read_text(const char *path, char *err, size_t errlen) {
   size_t n;
-  uint8_t *b = slurp(path, &n, err, errlen);
-  if (!b) return NULL;
-  char *s = realloc(b, n + 1);
-  if (!s) {
-    free(b);
-    snprintf(err, errlen, "out of memory reading %s", path);
-    return NULL;
-  }
-  s[n] = 0;
-  return s;
+  return (char *)slurp(path, &n, err, errlen);
 }
 
 static void cleanup(void) {

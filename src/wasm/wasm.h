@@ -122,6 +122,10 @@ typedef enum {
   WASM_EXTERN_GLOBAL = 3,
 } wasm_extern_kind;
 
+/* The largest module binary the engine accepts (its code offsets are 32
+ * bits); the CLI and the server refuse bigger files before reading them. */
+#define WASM_MODULE_MAX_BYTES ((size_t)1 << 30)
+
 /* Decode, validate and translate a module once. The result is immutable and
  * may be instantiated many times, concurrently, from any thread.
  * Returns WASM_ERR_MALFORMED / WASM_ERR_INVALID / WASM_ERR_NOMEM with

@@ -412,7 +412,7 @@ static void test_load_file(void **state) {
   snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
   assert_string_equal(err, want);
   assert_int_equal(srv_config_load(dir, &c, err, sizeof err), SRV_CONFIG_ERR_IO);
-  assert_non_null(strstr(err, "not a regular file"));
+  assert_non_null(strstr(err, "is a directory"));
   assert_int_equal(srv_config_load("", &c, err, sizeof err), SRV_CONFIG_ERR_IO);
   assert_int_equal(srv_config_load(NULL, &c, err, sizeof err), SRV_CONFIG_ERR_IO);
   assert_null(c);

@@ -408,10 +408,11 @@ def build():
 
 def build_walk():
     """Links wagi-walk (walk_main.c + the regular build's run.o, libwasi.a,
-    libwasm.a, with the compiler and flags recorded in $BUILD/.flags, so a
+    libwasm.a, libbase.a, with the compiler and flags recorded in $BUILD/.flags, so a
     sanitizer build stays one). Returns (path or None, message)."""
     objs = [os.path.join(BUILD, "obj", "src", "cli", "run.o"),
-            os.path.join(BUILD, "libwasi.a"), os.path.join(BUILD, "libwasm.a")]
+            os.path.join(BUILD, "libwasi.a"), os.path.join(BUILD, "libwasm.a"),
+            os.path.join(BUILD, "libbase.a")]
     if not all(os.path.exists(o) for o in objs):
         return None, "skipped: the regular build's objects are missing"
     out = os.path.join(OUT, "wagi-walk")
