@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | wasitest | bench | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | wasitest | check-layers | bench | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -76,6 +76,7 @@ RUN_SUITE := bash scripts/run-suite.sh
 LOGS      = $(BUILD)/test-logs
 
 .PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san examples demo-build \
+        check-layers run-layers \
         test-build run-unit run-spectest run-fuzz wasitest run-wasitest \
         servertest run-servertest httptest run-httptest run-enginewast
 all: $(BUILD)/wagi
@@ -180,7 +181,7 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN)
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-unit run-spectest run-enginewast run-fuzz run-wasitest run-servertest run-httptest
+	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-servertest run-httptest
 	@bash scripts/test-summary.sh $(LOGS)
 
 # build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
@@ -194,6 +195,13 @@ else \
   echo "SUMMARY build: 0 passed, 1 failed (build errors above)" > $(1)/build.log; \
 fi
 endef
+
+# The layer rules of DEVELOPERS.md on every #include (scripts/check-layers.py).
+check-layers:
+	@python3 scripts/check-layers.py
+
+run-layers:
+	@$(RUN_SUITE) layers $(LOGS)/layers.log python3 scripts/check-layers.py
 
 run-unit:
 	@$(RUN_SUITE) unit $(LOGS)/unit.log bash scripts/run-unit.sh $(UNIT_BIN)
