@@ -68,7 +68,8 @@ def test_missing_module_key(tmp_path):
 
 
 def test_no_module_table(tmp_path):
-    start_fails(tmp_path, 'title = "nothing here"\n')
+    err = start_fails(tmp_path, 'title = "nothing here"\n')
+    assert re.search(r"modules\.toml:1:1: no \[\[module\]\] entries", err), err
 
 
 @pytest.mark.parametrize("ref,word", [("bindle:foo/1.0.0", "bindle"), ("oci:foo:bar", "oci"),
@@ -173,3 +174,4 @@ def test_relative_module_path_from_cwd(tmp_path, modules, server_factory):
 def test_ready_line(modules, server_factory):
     s = server_factory(module_entry("/", modules["env"]))
     assert f"Ready: serving on http://127.0.0.1:{s.port}" in "".join(s.out)
+
