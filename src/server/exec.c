@@ -243,7 +243,8 @@ void srv_exec_stats_get(srv_exec_stats *out) {
 
 /* ---- Linking ----------------------------------------------------------------- */
 
-/* ---- Outbound HTTP (issue 5, src/http/http.h) — owned by the http layer ---- */
+/* Outbound HTTP (src/http/http.h, owned by the http layer): the hooks that
+ * give it each request's ctx and the module's allow-list. */
 
 static http_ctx *guest_http(wasm_instance *caller, void *arg) {
   (void)arg;
@@ -269,7 +270,6 @@ static http_ctx *http_ctx_for(const srv_module *mod, const char *route) {
   http_ctx *h = NULL;
   return http_ctx_new(&hc, &h) == HTTP_OK ? h : NULL;
 }
-/* ---- end of outbound HTTP ---- */
 
 static wasi_ctx *guest_wasi(wasm_instance *caller, void *arg) {
   (void)arg;

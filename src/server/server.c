@@ -73,7 +73,7 @@ typedef struct {
   char log_dir[PATH_MAX];
   bool tls;
   struct MHD_Daemon *daemon;
-  struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_empty[6];
+  struct MHD_Response *resp_healthz, *resp_404, *resp_413;
   unsigned header_timeout_s;   /* resolved --header-timeout, whole seconds */
   _Atomic long inflight;       /* requests whose headers are in, not yet done */
   sigset_t sigs;               /* SIGINT, SIGTERM: blocked, taken by sigwait */
@@ -600,8 +600,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, req_ctx *rc, const char *
   return r;
 }
 
-/* A bodiless response for a status (shared, created at startup when
- * possible). */
+/* A new bodiless response. Startup makes the 404 and 413 ones, shared by
+ * every request; the other callers make one per response, since they may
+ * add a header to it (Retry-After), and free it once queued. */
 static struct MHD_Response *empty_response(void) {
   return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 }

@@ -136,7 +136,7 @@ void srv_pool_blocking(void);
  * (wasi_define's, and http_define's once outbound HTTP is linked). */
 typedef struct {
   wasi_ctx *wasi;
-  void *http;              /* outbound HTTP ctx (issue 5); NULL until then */
+  void *http;              /* outbound HTTP ctx (http_ctx); NULL: every host denied */
 } srv_guest;
 
 /* Starts the watchdog thread (once, before the first execution). Returns
