@@ -126,6 +126,11 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 
 /* ---- Loading modules ------------------------------------------------------------ */
 
+/* Where temporary files and directories go: $TMPDIR, else /tmp. */
+static const char *tmp_dir(void) {
+  const char *t = getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
 
 /* Reads a whole regular file (at most 1 GiB). Returns the bytes or NULL with err. */
 static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
@@ -140,10 +145,12 @@ static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
  * temporary file). Returns the wasm bytes, or NULL with wat2wasm's own
  * error output in err. */
 static uint8_t *wat_to_wasm(const char *path, size_t *len, char *err, size_t errlen) {
-  char tmp[] = "/tmp/wagi-wat-XXXXXX";
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s/wagi-wat-XXXXXX", tmp_dir());
   int tfd = mkstemp(tmp);
   if (tfd < 0) {
-    snprintf(err, errlen, "cannot create a temporary file for wat2wasm: %s", strerror(errno));
+    snprintf(err, errlen, "cannot create a temporary file for wat2wasm in %s: %s", tmp_dir(),
+             strerror(errno));
     return NULL;
   }
   close(tfd);
@@ -904,8 +911,7 @@ static srv_status open_log_dir(char *err, size_t errlen) {
     if (!realpath(S.opts.log_dir, S.log_dir)) snprintf(S.log_dir, sizeof S.log_dir, "%s", S.opts.log_dir);
     return SRV_OK;
   }
-  const char *tmpdir = getenv("TMPDIR");
-  snprintf(S.log_dir, sizeof S.log_dir, "%s/wagi-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+  snprintf(S.log_dir, sizeof S.log_dir, "%s/wagi-XXXXXX", tmp_dir());
   if (!mkdtemp(S.log_dir)) {
     base_set_err(err, errlen, "cannot create a temporary log directory %s: %s", S.log_dir,
                  strerror(errno));
