@@ -456,12 +456,12 @@ srv_status srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size
  * WASI_TRUSTED_STDIO_FDS (no fcntl + fstat per request). */
 static __attribute__((noinline)) wasi_status
 new_request_ctx(const srv_module *mod, const srv_request *req, const srv_route_match *m,
-                const uint8_t *body, size_t body_len, int logfd, wasi_ctx **ctx, char *eb,
-                size_t eblen) {
+                const uint8_t *body, size_t body_len, int logfd, wasi_ctx **ctx, char *err,
+                size_t errlen) {
   char buf[SRV_CGI_PACK_STACK];
   srv_cgi_packed pk;
   if (srv_cgi_pack(req, mod->argv_template, m, &mod->env, buf, sizeof buf, &pk) != 0) {
-    snprintf(eb, eblen, "out of memory building argv/env");
+    base_set_err(err, errlen, "out of memory building argv/env");
     return WASI_ERR_NOMEM;
   }
   wasi_config cfg = {0};
@@ -481,7 +481,7 @@ new_request_ctx(const srv_module *mod, const srv_request *req, const srv_route_m
   cfg.preopens = mod->preopens;
   cfg.npreopens = mod->npreopens;
   cfg.flags = WASI_SKIP_BAD_PREOPENS | WASI_TRUSTED_STDIO_FDS;
-  wasi_status ws = wasi_ctx_new(&cfg, ctx, eb, eblen);
+  wasi_status ws = wasi_ctx_new(&cfg, ctx, err, errlen);
   srv_cgi_packed_free(&pk);
   return ws;
 }
