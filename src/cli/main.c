@@ -15,7 +15,7 @@
 
 #include "base/file.h"
 #include "wasm/wasm.h"
-#include "server/server.h"   /* wagi --config ...: the WAGI server */
+#include "cli.h"
 
 #define WAGI_VERSION "0.1.0"
 
@@ -23,8 +23,6 @@
 enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_TRAP = 2 };
 
 static const char *prog = "wagi";
-
-int wagi_cmd_run(int argc, char **argv);   /* run.c: `wagi run` */
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -418,10 +416,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
     usage(stdout);
     fputc('\n', stdout);
-    srv_usage(stdout);
+    wagi_cmd_server_usage(stdout);
     return EXIT_OK;
   }
-  if (srv_is_server_arg(cmd)) return srv_main(argc, argv);
+  if (wagi_cmd_is_server_arg(cmd)) return wagi_cmd_server(argc, argv);
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
     printf("wagi %s (WebAssembly 2.0 interpreter)\n", WAGI_VERSION);
     return EXIT_OK;

@@ -25,10 +25,9 @@
 #include "base/file.h"
 #include "wasm/wasm.h"
 #include "wasi/wasi.h"
+#include "cli.h"
 
 enum { RUN_OK = 0, RUN_ERR = 1, RUN_TRAP = 134 };
-
-int wagi_cmd_run(int argc, char **argv);
 
 static void run_usage(FILE *out) {
   fprintf(out,

@@ -286,9 +286,10 @@ void srv_allowed_host_clear(srv_allowed_host *h) {
   memset(h, 0, sizeof *h);
 }
 
-int srv_allowed_host_parse(const char *entry, srv_allowed_host *out, char *why, size_t whylen) {
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -1)
-  if (whylen) why[0] = 0;
+srv_config_status srv_allowed_host_parse(const char *entry, srv_allowed_host *out, char *err,
+                                         size_t errlen) {
+#define WHY(...) (snprintf(err, errlen, __VA_ARGS__), SRV_CONFIG_ERR_INVALID)
+  if (errlen) err[0] = 0;
   const char *sep = strstr(entry, "://");
   size_t sl = scheme_len(entry);
   if (sep && (sl == 0 || entry + sl != sep)) return WHY("not a URL of the form scheme://host[:port]");
@@ -351,7 +352,8 @@ int srv_allowed_host_parse(const char *entry, srv_allowed_host *out, char *why, 
   if (!host || !copy) {
     free(host);
     free(copy);
-    return WHY("out of memory");
+    snprintf(err, errlen, "out of memory");
+    return SRV_CONFIG_ERR_NOMEM;
   }
   for (char *q = host; *q; q++)
     if (*q >= 'A' && *q <= 'Z') *q = (char)(*q - 'A' + 'a');
@@ -402,13 +404,14 @@ static int read_allowed_hosts(loader *L, const toml_value *arr, srv_module_confi
       m->allow_all_hosts = true;
       continue;
     }
-    char why[256];
+    char err[256];
     srv_allowed_host h;
     memset(&h, 0, sizeof h);
-    if (srv_allowed_host_parse(s, &h, why, sizeof why) < 0) {
-      int rc = strcmp(why, "out of memory") == 0
+    srv_config_status hs = srv_allowed_host_parse(s, &h, err, sizeof err);
+    if (hs != SRV_CONFIG_OK) {
+      int rc = hs == SRV_CONFIG_ERR_NOMEM
                    ? NOMEM(L)
-                   : INVALID(L, v, "invalid allowed_hosts entry \"%.200s\": %s", s, why);
+                   : INVALID(L, v, "invalid allowed_hosts entry \"%.200s\": %s", s, err);
       free(s);
       return rc;
     }

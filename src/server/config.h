@@ -162,10 +162,12 @@ size_t srv_config_module_count(const srv_config *c);
 const char *srv_config_status_str(srv_config_status s);
 
 /* Parses one allowed_hosts entry ("https://api.example.com", "http://h:8080/").
- * Returns 0 and fills *out (caller frees with srv_allowed_host_clear), or -1
- * with the reason in `why`. "insecure:allow-all" is not an entry: callers
+ * Returns SRV_CONFIG_OK and fills *out (caller frees with
+ * srv_allowed_host_clear), or SRV_CONFIG_ERR_INVALID / SRV_CONFIG_ERR_NOMEM
+ * with the reason in err. "insecure:allow-all" is not an entry: callers
  * check for it first. */
-int srv_allowed_host_parse(const char *entry, srv_allowed_host *out, char *why, size_t whylen);
+srv_config_status srv_allowed_host_parse(const char *entry, srv_allowed_host *out, char *err,
+                                         size_t errlen);
 void srv_allowed_host_clear(srv_allowed_host *h);
 
 /* Whether a module may send a request to scheme://host:port (scheme "http" or

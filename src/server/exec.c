@@ -33,7 +33,8 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "server.h"
+#include "base/err.h"
+#include "server_int.h"
 #include "http/http.h"
 
 static struct timespec ns_to_ts(uint64_t ns) {
@@ -134,8 +135,8 @@ static void *watchdog_main(void *arg) {
   return NULL;
 }
 
-int srv_watchdog_start(char *err, size_t errlen) {
-  if (wd_started) return 0;
+srv_status srv_watchdog_start(char *err, size_t errlen) {
+  if (wd_started) return SRV_OK;
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -144,18 +145,18 @@ int srv_watchdog_start(char *err, size_t errlen) {
   wd_cap = 256;
   wd_heap = malloc(wd_cap * sizeof *wd_heap);
   if (!wd_heap) {
-    snprintf(err, errlen, "out of memory starting the watchdog");
-    return -1;
+    base_set_err(err, errlen, "out of memory starting the watchdog");
+    return SRV_ERR_NOMEM;
   }
   int rc = pthread_create(&wd_thread, NULL, watchdog_main, NULL);
   if (rc != 0) {
-    snprintf(err, errlen, "cannot start the watchdog thread: %s", strerror(rc));
+    base_set_err(err, errlen, "cannot start the watchdog thread: %s", strerror(rc));
     free(wd_heap);
     wd_heap = NULL;
-    return -1;
+    return SRV_ERR_SYSTEM;
   }
   wd_started = true;
-  return 0;
+  return SRV_OK;
 }
 
 void srv_watchdog_interrupt_all(void) {
@@ -242,7 +243,8 @@ void srv_exec_stats_get(srv_exec_stats *out) {
 
 /* ---- Linking ----------------------------------------------------------------- */
 
-/* ---- Outbound HTTP (issue 5, src/http/http.h) — owned by the http layer ---- */
+/* Outbound HTTP (src/http/http.h, owned by the http layer): the hooks that
+ * give it each request's ctx and the module's allow-list. */
 
 static http_ctx *guest_http(wasm_instance *caller, void *arg) {
   (void)arg;
@@ -268,7 +270,6 @@ static http_ctx *http_ctx_for(const srv_module *mod, const char *route) {
   http_ctx *h = NULL;
   return http_ctx_new(&hc, &h) == HTTP_OK ? h : NULL;
 }
-/* ---- end of outbound HTTP ---- */
 
 static wasi_ctx *guest_wasi(wasm_instance *caller, void *arg) {
   (void)arg;
@@ -276,23 +277,23 @@ static wasi_ctx *guest_wasi(wasm_instance *caller, void *arg) {
   return g ? g->wasi : NULL;
 }
 
-int srv_module_link(srv_module *m, char *err, size_t errlen) {
+srv_status srv_module_link(srv_module *m, char *err, size_t errlen) {
   m->linker = wasm_linker_new();
   if (!m->linker) {
-    snprintf(err, errlen, "out of memory creating the linker");
-    return -1;
+    base_set_err(err, errlen, "out of memory creating the linker");
+    return SRV_ERR_NOMEM;
   }
-  if (http_global_init_from_env(http_log_line, err, errlen) != HTTP_OK) return -1;
+  if (http_global_init_from_env(http_log_line, err, errlen) != HTTP_OK) return SRV_ERR_INVALID;
   if (m->cfg && m->cfg->allow_all_hosts)
     srv_log("WARNING: route %s: allowed_hosts has \"insecure:allow-all\": this module may send "
             "HTTP requests to ANY host, including internal services", m->route);
   wasm_status s = wasi_define(m->linker, guest_wasi, NULL);
   if (s == WASM_OK) s = http_define(m->linker, guest_http, NULL);
   if (s != WASM_OK) {
-    snprintf(err, errlen, "cannot define host functions: %s", wasm_status_str(s));
-    return -1;
+    base_set_err(err, errlen, "cannot define host functions: %s", wasm_status_str(s));
+    return s == WASM_ERR_NOMEM ? SRV_ERR_NOMEM : SRV_ERR_INVALID;
   }
-  return 0;
+  return SRV_OK;
 }
 
 /* ---- Running ------------------------------------------------------------------ */
@@ -303,84 +304,101 @@ static int route_log_fd(const srv_module *m, const srv_route *r) {
   return m->parent_log_fd;
 }
 
-/* Describes a failed run in `note` (trap text, function, offset, memory). */
-static void describe_trap(wasm_status s, const wasm_error *err, wasm_instance *inst,
-                          const srv_module *m, char *note, size_t cap) {
-  const char *msg = err->msg[0] ? err->msg : wasm_status_str(s);
-  int n = snprintf(note, cap, "%s%.400s", strncmp(msg, "trap", 4) == 0 ? "" : "trap: ", msg);
+/* Describes a failed run in err (trap text, function, offset, memory). The
+ * engine words every trap it reports with a message as "trap: ..." (with
+ * the function and offset); a bare status or another failure gets the
+ * prefix here. */
+static void describe_trap(wasm_status s, const wasm_error *werr, wasm_instance *inst,
+                          const srv_module *m, char *err, size_t errlen) {
+  bool worded = werr->msg[0] && wasm_status_is_trap(s);
+  const char *msg = werr->msg[0] ? werr->msg : wasm_status_str(s);
+  int n = snprintf(err, errlen, "%s%.400s", worded ? "" : "trap: ", msg);
   wasm_memory *mem = inst ? wasm_instance_memory(inst) : NULL;
-  if (mem && n > 0 && (size_t)n < cap) {
+  if (mem && n > 0 && (size_t)n < errlen) {
     uint64_t pages = wasm_memory_size(mem) / 65536u;
-    snprintf(note + n, cap - (size_t)n, " (memory %" PRIu64 " of %u pages%s)", pages,
+    snprintf(err + n, errlen - (size_t)n, " (memory %" PRIu64 " of %u pages%s)", pages,
              m->limits.max_memory_pages,
              pages + 16 >= m->limits.max_memory_pages ? ", at the memory limit" : "");
   }
 }
 
+int srv_status_http(srv_status s) {
+  switch (s) {
+    case SRV_OK: return 200;
+    case SRV_RUN_TIMEOUT: return 504;
+    case SRV_ERR_BUSY:
+    case SRV_ERR_STOPPING: return 503;
+    default: return 500;
+  }
+}
+
 /* One call of `entry` on a fresh instance: shared by requests and `_routes`.
- * Returns the HTTP status the outcome implies (0 = the module ran and its
- * stdout is to be parsed) and a reason in note. *ctx_io is the ctx to use;
- * instantiation time goes to *inst_ns. */
-static int run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http_ctx *hctx, bool routes,
-                    char *note, size_t notelen, uint64_t *inst_ns) {
+ * Returns SRV_OK (the module ran and its stdout is to be parsed) or the
+ * outcome that stopped it, with a reason in err: an SRV_RUN_* failure,
+ * SRV_ERR_BUSY (the time limit could not be registered) or
+ * SRV_ERR_STOPPING (interrupted by the shutdown). With `routes`, a module
+ * without the export gives SRV_RUN_NO_EXPORT and runs nothing.
+ * Instantiation time goes to *inst_ns. */
+static srv_status run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http_ctx *hctx,
+                           bool routes, char *err, size_t errlen, uint64_t *inst_ns) {
   srv_guest guest = {ctx, hctx};
   wasm_instance_opts o = {0};
   o.max_memory_pages = m->limits.max_memory_pages;
   o.user_data = &guest;
   wasm_instance *inst = NULL;
-  wasm_error err;
-  err.msg[0] = 0;
+  wasm_error werr;
+  werr.msg[0] = 0;
   uint64_t t0 = base_now_ns();
-  wasm_status s = wasm_instantiate(m->module, m->linker, &o, &inst, &err);
+  wasm_status s = wasm_instantiate(m->module, m->linker, &o, &inst, &werr);
   uint64_t t1 = base_now_ns();
   *inst_ns = t1 - t0;
   if (s != WASM_OK) {
-    snprintf(note, notelen, "instantiation failed: %.400s",
-             err.msg[0] ? err.msg : wasm_status_str(s));
-    return 500;
+    base_set_err(err, errlen, "instantiation failed: %.400s",
+                 werr.msg[0] ? werr.msg : wasm_status_str(s));
+    return SRV_RUN_INSTANTIATE;
   }
   if (routes && !wasm_instance_export_func(inst, entry)) {
     wasm_instance_free(inst);
-    return -1;   /* no `_routes`: nothing to run */
+    return SRV_RUN_NO_EXPORT;
   }
   wd_entry we;
   if (wd_add(&we, inst, ctx, m->limits.timeout_ms) != 0) {
     wasm_instance_free(inst);
-    snprintf(note, notelen, "out of memory registering the time limit");
-    return 503;
+    base_set_err(err, errlen, "out of memory registering the time limit");
+    return SRV_ERR_BUSY;
   }
   int code = 0;
-  err.msg[0] = 0;
-  s = wasi_run(inst, entry, &code, &err);
+  werr.msg[0] = 0;
+  s = wasi_run(inst, entry, &code, &werr);
   int fired = wd_remove(&we);
   atomic_fetch_add_explicit(&st_run_ns, base_now_ns() - t1, memory_order_relaxed);
-  int status = 0;
+  srv_status st = SRV_OK;
   if (s == WASM_ERR_NOT_FOUND) {
-    snprintf(note, notelen, "No such function '%.150s' in %.300s", entry, m->path);
-    status = 500;
+    base_set_err(err, errlen, "No such function '%.150s' in %.300s", entry, m->path);
+    st = SRV_RUN_NO_ENTRY;
   } else if (s == WASM_TRAP_INTERRUPTED && fired == 2) {
-    snprintf(note, notelen, "interrupted: the server is shutting down");
-    status = 503;
+    base_set_err(err, errlen, "interrupted: the server is shutting down");
+    st = SRV_ERR_STOPPING;
   } else if (s == WASM_TRAP_INTERRUPTED && fired) {
-    snprintf(note, notelen, "time limit: still running after %u ms, interrupted",
-             m->limits.timeout_ms);
-    status = 504;
+    base_set_err(err, errlen, "time limit: still running after %u ms, interrupted",
+                 m->limits.timeout_ms);
+    st = SRV_RUN_TIMEOUT;
   } else if (s != WASM_OK) {
-    describe_trap(s, &err, inst, m, note, notelen);
-    status = 500;
+    describe_trap(s, &werr, inst, m, err, errlen);
+    st = SRV_RUN_TRAP;
   } else if (wasi_ctx_stdout_truncated(ctx)) {
-    snprintf(note, notelen, "output limit: module wrote more than %" PRIu64 " bytes",
-             m->limits.max_output);
-    status = 500;
+    base_set_err(err, errlen, "output limit: module wrote more than %" PRIu64 " bytes",
+                 m->limits.max_output);
+    st = SRV_RUN_OUTPUT_LIMIT;
   } else if (code != 0) {
-    snprintf(note, notelen, "module exited with code %d", code);
-    status = 500;
+    base_set_err(err, errlen, "module exited with code %d", code);
+    st = SRV_RUN_EXIT;
   }
   wasm_instance_free(inst);
-  return status;
+  return st;
 }
 
-int srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errlen) {
+srv_status srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   wasi_config cfg = {0};
   cfg.stdout_kind = WASI_STDIO_BUFFER;
@@ -389,11 +407,12 @@ int srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errl
   cfg.stderr_fd = m->parent_log_fd;
   wasi_ctx *ctx = NULL;
   char eb[256];
-  if (wasi_ctx_new(&cfg, &ctx, eb, sizeof eb) != WASI_OK) {
-    snprintf(err, errlen, "cannot create the WASI context: %.200s", eb);
-    return -1;
+  wasi_status ws = wasi_ctx_new(&cfg, &ctx, eb, sizeof eb);
+  if (ws != WASI_OK) {
+    base_set_err(err, errlen, "cannot create the WASI context: %.200s", eb);
+    return ws == WASI_ERR_NOMEM ? SRV_ERR_NOMEM : SRV_ERR_SYSTEM;
   }
-  char note[512] = "";
+  char run_err[512] = "";
   uint64_t ins;
   /* Only a module exporting `_routes` must instantiate at startup (§4.3); for
    * the others an instantiation failure is a 500 per request (§6.3), which
@@ -404,26 +423,26 @@ int srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errl
     wasm_module_export(m->module, i, &d);
     if (d.kind == WASM_EXTERN_FUNC && strcmp(d.name, "_routes") == 0) has_routes = true;
   }
-  int st = run_once(m, "_routes", ctx, NULL, true, note, sizeof note, &ins);
-  int rc = 0;
-  if (st < 0) {
-    rc = 0;   /* no `_routes` export */
-  } else if (st != 0 && !has_routes) {
+  srv_status st = run_once(m, "_routes", ctx, NULL, true, run_err, sizeof run_err, &ins);
+  srv_status rc = SRV_OK;
+  if (st == SRV_RUN_NO_EXPORT) {
+    rc = SRV_OK;
+  } else if (st != SRV_OK && !has_routes) {
     fprintf(stderr, "wagi: warning: route %s (module %s): %s; every request to it will get 500\n",
-            m->route, m->path, note);
-  } else if (st != 0) {
-    if (strncmp(note, "instantiation failed", 20) == 0)
-      snprintf(err, errlen, "%.450s", note);
-    else
-      snprintf(err, errlen, "_routes failed: %.400s", note);
-    rc = -1;
+            m->route, m->path, run_err);
+  } else if (st == SRV_RUN_INSTANTIATE) {
+    base_set_err(err, errlen, "%.450s", run_err);
+    rc = st;
+  } else if (st != SRV_OK) {
+    base_set_err(err, errlen, "_routes failed: %.400s", run_err);
+    rc = st;
   } else {
     size_t len;
     const uint8_t *o = wasi_ctx_stdout(ctx, &len);
     char perr[256];
     if (srv_routes_parse_dynamic((const char *)o, len, out, perr, sizeof perr) != 0) {
-      snprintf(err, errlen, "_routes output: %.200s", perr);
-      rc = -1;
+      base_set_err(err, errlen, "_routes output: %.200s", perr);
+      rc = SRV_ERR_INVALID;
     }
   }
   wasi_ctx_free(ctx);
@@ -437,12 +456,12 @@ int srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errl
  * WASI_TRUSTED_STDIO_FDS (no fcntl + fstat per request). */
 static __attribute__((noinline)) wasi_status
 new_request_ctx(const srv_module *mod, const srv_request *req, const srv_route_match *m,
-                const uint8_t *body, size_t body_len, int logfd, wasi_ctx **ctx, char *eb,
-                size_t eblen) {
+                const uint8_t *body, size_t body_len, int logfd, wasi_ctx **ctx, char *err,
+                size_t errlen) {
   char buf[SRV_CGI_PACK_STACK];
   srv_cgi_packed pk;
   if (srv_cgi_pack(req, mod->argv_template, m, &mod->env, buf, sizeof buf, &pk) != 0) {
-    snprintf(eb, eblen, "out of memory building argv/env");
+    base_set_err(err, errlen, "out of memory building argv/env");
     return WASI_ERR_NOMEM;
   }
   wasi_config cfg = {0};
@@ -462,7 +481,7 @@ new_request_ctx(const srv_module *mod, const srv_request *req, const srv_route_m
   cfg.preopens = mod->preopens;
   cfg.npreopens = mod->npreopens;
   cfg.flags = WASI_SKIP_BAD_PREOPENS | WASI_TRUSTED_STDIO_FDS;
-  wasi_status ws = wasi_ctx_new(&cfg, ctx, eb, eblen);
+  wasi_status ws = wasi_ctx_new(&cfg, ctx, err, errlen);
   srv_cgi_packed_free(&pk);
   return ws;
 }
@@ -471,6 +490,7 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
               const uint8_t *body, size_t body_len, srv_exec_out *out) {
   srv_module *mod = r->handler;
   memset(out, 0, sizeof *out);
+  out->outcome = SRV_ERR_SYSTEM;
   out->status = 500;
   int logfd = route_log_fd(mod, r);
 
@@ -480,6 +500,7 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
   atomic_fetch_add_explicit(&st_ctx_ns, base_now_ns() - t0, memory_order_relaxed);
   if (ws != WASI_OK) {
     out->ctx = NULL;
+    out->outcome = ws == WASI_ERR_NOMEM ? SRV_ERR_NOMEM : SRV_ERR_SYSTEM;
     snprintf(out->note, sizeof out->note, "cannot create the WASI context: %.200s", eb);
     srv_log("%s: 500: %s", r->text, out->note);
     srv_route_log_write(logfd, "500: %s", out->note);
@@ -491,27 +512,31 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
 
   uint64_t ins = 0;
   http_ctx *hctx = http_ctx_for(mod, r->text);   /* NULL if out of memory: all denied */
-  int st = run_once(mod, r->entrypoint, out->ctx, hctx, false, out->note, sizeof out->note, &ins);
+  srv_status st = run_once(mod, r->entrypoint, out->ctx, hctx, false, out->note,
+                           sizeof out->note, &ins);
   http_ctx_free(hctx);
   out->inst_ns = ins;
   atomic_fetch_add_explicit(&st_runs, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&st_inst_ns, ins, memory_order_relaxed);
-  if (st != 0) {
-    out->status = st;
-    srv_log("%s: %d: %s", r->text, st, out->note);
-    srv_route_log_write(logfd, "%d: %s", st, out->note);
+  if (st != SRV_OK) {
+    out->outcome = st;
+    out->status = srv_status_http(st);
+    srv_log("%s: %d: %s", r->text, out->status, out->note);
+    srv_route_log_write(logfd, "%d: %s", out->status, out->note);
     return;
   }
 
   size_t len;
   const uint8_t *o = wasi_ctx_stdout(out->ctx, &len);
   if (srv_response_parse(o, len, &out->resp) != 0) {
+    out->outcome = SRV_ERR_NOMEM;
     out->status = 500;
     snprintf(out->note, sizeof out->note, "out of memory parsing the response");
     srv_log("%s: 500: %s", r->text, out->note);
     return;
   }
   out->parsed = true;
+  out->outcome = SRV_OK;
   out->status = out->resp.status;
   if (out->resp.warnings) {
     /* One log line per warning sentence. */

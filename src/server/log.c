@@ -17,7 +17,8 @@
 
 #include <openssl/sha.h>
 
-#include "server.h"
+#include "base/err.h"
+#include "server_int.h"
 
 static int access_fd = 2;
 static int access_enabled = 1;
@@ -62,23 +63,23 @@ void srv_log(const char *fmt, ...) {
   write_all(2, line, n);
 }
 
-int srv_access_log_open(const char *path, char *err, size_t errlen) {
-  if (!path) return 0;
+srv_status srv_access_log_open(const char *path, char *err, size_t errlen) {
+  if (!path) return SRV_OK;
   if (strcmp(path, "-") == 0) {
     access_fd = 2;
-    return 0;
+    return SRV_OK;
   }
   if (strcmp(path, "off") == 0) {
     access_enabled = 0;
-    return 0;
+    return SRV_OK;
   }
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    snprintf(err, errlen, "cannot open access log %s: %s", path, strerror(errno));
-    return -1;
+    base_set_err(err, errlen, "cannot open access log %s: %s", path, strerror(errno));
+    return SRV_ERR_SYSTEM;
   }
   access_fd = fd;
-  return 0;
+  return SRV_OK;
 }
 
 /* Copies at most `max` bytes of s into out, replacing control characters so
@@ -127,24 +128,25 @@ void srv_route_log_dir(const char *log_dir, const char *route_text, char *out,
   snprintf(out, cap, "%s/%s", log_dir, hex);
 }
 
-int srv_route_log_open(const char *log_dir, const char *route_text, char *err,
-                       size_t errlen) {
+srv_status srv_route_log_open(const char *log_dir, const char *route_text, int *fd_out,
+                              char *err, size_t errlen) {
   char dir[4096];
   srv_route_log_dir(log_dir, route_text, dir, sizeof dir);
   if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-    snprintf(err, errlen, "cannot create log directory %s for route %s: %s", dir,
-             route_text, strerror(errno));
-    return -1;
+    base_set_err(err, errlen, "cannot create log directory %s for route %s: %s", dir,
+                 route_text, strerror(errno));
+    return SRV_ERR_SYSTEM;
   }
   char file[4200];
   snprintf(file, sizeof file, "%s/module.stderr", dir);
   int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    snprintf(err, errlen, "cannot open %s for route %s: %s", file, route_text,
-             strerror(errno));
-    return -1;
+    base_set_err(err, errlen, "cannot open %s for route %s: %s", file, route_text,
+                 strerror(errno));
+    return SRV_ERR_SYSTEM;
   }
-  return fd;
+  *fd_out = fd;
+  return SRV_OK;
 }
 
 void srv_route_log_write(int fd, const char *fmt, ...) {

@@ -35,7 +35,8 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "server.h"
+#include "base/err.h"
+#include "server_int.h"
 
 #define SRV_POOL_MAX_THREADS 256u
 #define SRV_POOL_LONG_MS 5u
@@ -140,7 +141,7 @@ static void *runner_main(void *arg) {
     pthread_mutex_unlock(&P.lock);
 
     srv_module *m = j->mod;   /* j may be reused once fn has answered */
-    j->fn(j, NULL);
+    j->fn(j, SRV_OK, NULL);
 
     pthread_mutex_lock(&P.lock);
     if (!self->demoted) P.active--;
@@ -190,10 +191,10 @@ static void *monitor_main(void *arg) {
       while (expired) {
         srv_job *j = expired;
         expired = j->next;
-        char note[160];
-        snprintf(note, sizeof note, "busy: waited %u ms for one of %u run slots",
-                 j->wait_ms, j->mod->limits.max_concurrency);
-        j->fn(j, note);
+        char err[160];
+        base_set_err(err, sizeof err, "busy: waited %u ms for one of %u run slots",
+                     j->wait_ms, j->mod->limits.max_concurrency);
+        j->fn(j, SRV_ERR_BUSY, err);
       }
       pthread_mutex_lock(&P.lock);
       continue;
@@ -234,8 +235,8 @@ unsigned srv_pool_default_workers(void) {
   return n < 1 ? 1u : n > 64 ? 64u : (unsigned)n;
 }
 
-int srv_pool_start(srv_module *mods, size_t nmods, unsigned workers, char *err,
-                   size_t errlen) {
+srv_status srv_pool_start(srv_module *mods, size_t nmods, unsigned workers, char *err,
+                          size_t errlen) {
   P.target = workers ? workers : srv_pool_default_workers();
   P.mods = mods;
   P.nmods = nmods;
@@ -248,8 +249,8 @@ int srv_pool_start(srv_module *mods, size_t nmods, unsigned workers, char *err,
   pthread_condattr_destroy(&ca);
   P.started = true;
   if (!P.runners) {
-    snprintf(err, errlen, "out of memory starting the runners");
-    return -1;
+    base_set_err(err, errlen, "out of memory starting the runners");
+    return SRV_ERR_NOMEM;
   }
   /* The first `target` runners start now, so that a thread-creation
    * failure is a startup error rather than a stall under load. */
@@ -259,29 +260,29 @@ int srv_pool_start(srv_module *mods, size_t nmods, unsigned workers, char *err,
     int rc = pthread_create(&r->thread, NULL, runner_main, r);
     if (rc != 0) {
       pthread_mutex_unlock(&P.lock);
-      snprintf(err, errlen, "cannot start runner threads: %s", strerror(rc));
-      return -1;
+      base_set_err(err, errlen, "cannot start runner threads: %s", strerror(rc));
+      return SRV_ERR_SYSTEM;
     }
     P.nthreads++;
   }
   pthread_mutex_unlock(&P.lock);
   int rc = pthread_create(&P.mon_thread, NULL, monitor_main, NULL);
   if (rc != 0) {
-    snprintf(err, errlen, "cannot start the runner monitor thread: %s", strerror(rc));
-    return -1;
+    base_set_err(err, errlen, "cannot start the runner monitor thread: %s", strerror(rc));
+    return SRV_ERR_SYSTEM;
   }
   P.mon_started = true;
-  return 0;
+  return SRV_OK;
 }
 
-int srv_pool_submit(srv_job *j, char *note, size_t notelen) {
+srv_status srv_pool_submit(srv_job *j, char *err, size_t errlen) {
   srv_module *m = j->mod;
   uint32_t max = m->limits.max_concurrency;
   pthread_mutex_lock(&P.lock);
   if (P.stopping) {
     pthread_mutex_unlock(&P.lock);
-    snprintf(note, notelen, "the server is shutting down");
-    return -1;
+    base_set_err(err, errlen, "the server is shutting down");
+    return SRV_ERR_STOPPING;
   }
   if (m->running < max && !m->q_head) {
     m->running++;
@@ -289,13 +290,13 @@ int srv_pool_submit(srv_job *j, char *note, size_t notelen) {
     wake_runner();
     nudge_monitor();
     pthread_mutex_unlock(&P.lock);
-    return 0;
+    return SRV_OK;
   }
   if (m->waiting >= max * SRV_QUEUE_FACTOR) {
     uint32_t w = m->waiting;
     pthread_mutex_unlock(&P.lock);
-    snprintf(note, notelen, "busy: %u running, %u queued (limit %u)", max, w, max);
-    return -1;
+    base_set_err(err, errlen, "busy: %u running, %u queued (limit %u)", max, w, max);
+    return SRV_ERR_BUSY;
   }
   j->wait_ms = m->limits.timeout_ms < SRV_QUEUE_WAIT_MS ? m->limits.timeout_ms
                                                         : SRV_QUEUE_WAIT_MS;
@@ -308,7 +309,7 @@ int srv_pool_submit(srv_job *j, char *note, size_t notelen) {
   P.queued++;
   if (P.mon_sleeping) pthread_cond_signal(&P.mon);
   pthread_mutex_unlock(&P.lock);
-  return 0;
+  return SRV_OK;
 }
 
 void srv_pool_stop(void) {
@@ -337,7 +338,7 @@ void srv_pool_stop(void) {
   while (refused) {
     srv_job *j = refused;
     refused = j->next;
-    j->fn(j, "interrupted: the server is shutting down");
+    j->fn(j, SRV_ERR_STOPPING, "interrupted: the server is shutting down");
   }
   if (P.mon_started) pthread_join(P.mon_thread, NULL);
   /* Runners only start before `stopping`, and never after: n is final. */

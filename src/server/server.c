@@ -1,5 +1,6 @@
-/* server.c — `wagi --config modules.toml`: command line (WAGI.md §1),
- * startup (§3), the HTTP layer on libmicrohttpd, and graceful shutdown.
+/* server.c — `wagi --config modules.toml`: startup (WAGI.md §3), the HTTP
+ * layer on libmicrohttpd, and graceful shutdown. The flags are parsed by
+ * the CLI (src/cli/server_flags.c), which hands over an srv_options.
  *
  * HTTP threading: libmicrohttpd runs one event loop per CPU (a poll loop:
  * its epoll mode, in 0.9.75, never closed a connection after answering a
@@ -47,43 +48,24 @@
 
 #include <microhttpd.h>
 
+#include "base/clock.h"
+#include "base/err.h"
 #include "base/file.h"
 #include "config.h"
-#include "server.h"
+#include "server_int.h"
 #include "http/http.h"
 
 extern char **environ;
 
 #define SRV_DRAIN_MS 10000u          /* in-flight requests get this long at exit */
-#define SRV_CONNECTION_LIMIT 1024u   /* default --max-connections */
-#define SRV_PER_IP_LIMIT 128u        /* default --max-connections-per-ip */
-#define SRV_HEADER_TIMEOUT_MS 10000u /* default --header-timeout */
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
 #define SRV_MAX_DISCARD (1ull << 20)    /* body read past max_body before closing */
 
-/* ---- Options ------------------------------------------------------------------ */
-
-typedef struct {
-  const char *config;
-  const char *listen;
-  const char *hostname;
-  const char *log_dir;
-  const char *tls_cert, *tls_key;
-  const char *access_log;
-  srv_env_list env;        /* --env, later wins */
-  srv_env_list env_file;   /* --env-file, later file wins */
-  srv_run_limits limits;       /* 0 = not given on the command line */
-  uint32_t max_connections;    /* 0 = not given: SRV_CONNECTION_LIMIT */
-  uint32_t per_ip_limit;
-  bool per_ip_set;             /* --max-connections-per-ip given (0 = no limit) */
-  uint32_t header_timeout_ms;  /* 0 = not given: SRV_HEADER_TIMEOUT_MS */
-  uint32_t workers;            /* --workers; 0 = one per CPU */
-  uint32_t http_threads;       /* --http-threads; 0 = one per CPU */
-} srv_opts;
+/* ---- State ------------------------------------------------------------------- */
 
 /* Server state built at startup; read-only while serving. */
 typedef struct {
-  srv_opts opts;
+  srv_options opts;            /* the CLI's, copied; its strings are borrowed */
   srv_config *cfg;
   srv_module *mods;
   size_t nmods;
@@ -91,339 +73,14 @@ typedef struct {
   char log_dir[PATH_MAX];
   bool tls;
   struct MHD_Daemon *daemon;
-  struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_empty[6];
+  struct MHD_Response *resp_healthz, *resp_404, *resp_413;
   unsigned header_timeout_s;   /* resolved --header-timeout, whole seconds */
   _Atomic long inflight;       /* requests whose headers are in, not yet done */
+  sigset_t sigs;               /* SIGINT, SIGTERM: blocked, taken by sigwait */
+  char shown[128];             /* the address announced as "Ready: serving on" */
 } srv_state;
 
 static srv_state S;
-
-void srv_usage(FILE *out) {
-  fprintf(out,
-    "usage: wagi -c MODULES.toml [OPTIONS]     serve WAGI modules over HTTP\n"
-    "\n"
-    "server options:\n"
-    "  -c, --config FILE          module map (modules.toml); required\n"
-    "  -l, --listen IP:PORT       numeric address to listen on [127.0.0.1:3000];\n"
-    "                             IPv6 as [::1]:3000; port 0 picks a free port\n"
-    "      --hostname HOST[:PORT] default host for SERVER_NAME/SERVER_PORT\n"
-    "                             [localhost:3000]; --default-host is the same\n"
-    "  -e, --env NAME=VALUE...    guest environment variable (repeatable)\n"
-    "      --env-file FILE...     dotenv file of NAME=VALUE lines (repeatable;\n"
-    "                             --env wins over it)\n"
-    "      --log-dir DIR          module stderr logs [$WAGI_LOG_DIR, else a new\n"
-    "                             temporary directory]\n"
-    "      --tls-cert FILE        PEM certificate chain [$WAGI_TLS_CERT]\n"
-    "      --tls-key FILE         PEM private key [$WAGI_TLS_KEY]; with --tls-cert\n"
-    "                             the server speaks HTTPS only\n"
-    "      --access-log FILE      one line per request [stderr]; \"off\" disables\n"
-    "  limits (defaults for every module; the [limits] table and each [[module]]\n"
-    "  of modules.toml override them with the key named in brackets):\n"
-    "      --timeout SECONDS      wall-clock limit per request [30]; over it: 504\n"
-    "      --time-limit-ms MS     the same in milliseconds [time_limit_ms]\n"
-    "      --max-memory SIZE      linear memory per instance [256MiB]; a module\n"
-    "                             that cannot grow usually ends in a 500\n"
-    "                             [memory_limit_bytes]\n"
-    "      --max-output SIZE      module stdout per request [16MiB]; over it: 500\n"
-    "                             [output_limit_bytes]\n"
-    "      --max-body SIZE        request body [16MiB]; over it: 413\n"
-    "                             [max_request_body_bytes]\n"
-    "      --max-concurrency N    instances of one module running at once\n"
-    "                             [4 x CPUs; max_concurrent_requests]; more\n"
-    "                             requests queue (up to 64 x N, each waiting at\n"
-    "                             most the time limit or 10 s, whichever is\n"
-    "                             shorter); beyond that: 503\n"
-    "  threads and connections:\n"
-    "      --workers N            module requests running at once on the CPUs\n"
-    "                             [one per CPU]; a request that waits (outbound\n"
-    "                             HTTP, a sleep) or computes for more than 5 ms\n"
-    "                             while others wait gets a thread of its own, so\n"
-    "                             it cannot hold up the others\n"
-    "      --http-threads N       HTTP event-loop threads [one per CPU]\n"
-    "      --max-connections N    open connections at once [1024]\n"
-    "      --max-connections-per-ip N\n"
-    "                             open connections from one client address [128];\n"
-    "                             more are closed at once; 0: no limit (behind a\n"
-    "                             reverse proxy every client has its address)\n"
-    "      --header-timeout SECONDS\n"
-    "                             a connection silent this long while sending\n"
-    "                             its request line and headers is closed [10];\n"
-    "                             idle keep-alive connections and stalled\n"
-    "                             request bodies get 60 s\n"
-    "  SIZE is bytes, or a number with K, M, G (KiB, MiB, GiB); the long\n"
-    "  spellings --memory-limit-bytes, --output-limit-bytes,\n"
-    "  --max-request-body-bytes, --max-concurrent-requests are accepted too.\n"
-    "  --cache FILE and --module-cache DIR are accepted and unused;\n"
-    "  -b/--bindle and bindle:/oci: module references are not supported.\n"
-    "\n"
-    "The server prints \"Ready: serving on http://IP:PORT\" once it listens, and\n"
-    "on SIGINT/SIGTERM stops accepting, finishes requests in flight (at most\n"
-    "10 s) and exits 0. Routes: WAGI.md; /healthz always answers 200 \"OK\".\n");
-}
-
-static const char *const server_flags[] = {
-  "-c", "--config", "-l", "--listen", "--hostname", "--default-host", "-e", "--env",
-  "--env-file", "--log-dir", "--tls-cert", "--tls-key", "--access-log", "--timeout",
-  "--max-memory", "--max-output", "--max-body", "--max-concurrency", "--cache",
-  "--module-cache", "--time-limit-ms", "--memory-limit-bytes", "--output-limit-bytes",
-  "--max-request-body-bytes", "--max-concurrent-requests", "--max-connections",
-  "--max-connections-per-ip", "--header-timeout", "--workers", "--http-threads", "-b",
-  "--bindle", "--bindle-path", "--bindle-url",
-  "--bindle-http-user", "--bindle-http-password", "-k", "--bindle-insecure", NULL,
-};
-
-int srv_is_server_arg(const char *arg) {
-  for (size_t i = 0; server_flags[i]; i++) {
-    size_t n = strlen(server_flags[i]);
-    if (strncmp(arg, server_flags[i], n) == 0 && (arg[n] == 0 || arg[n] == '='))
-      return 1;
-  }
-  return 0;
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("wagi: error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
-
-/* "123", "64K", "16MiB", "1G" -> bytes. Returns 0 or -1. */
-static int parse_size(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  if (!*s || *s == '-') return -1;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s) return -1;
-  uint64_t mul = 1;
-  if (*end) {
-    switch (*end) {
-      case 'k': case 'K': mul = 1ull << 10; break;
-      case 'm': case 'M': mul = 1ull << 20; break;
-      case 'g': case 'G': mul = 1ull << 30; break;
-      default: return -1;
-    }
-    end++;
-    if (*end == 'i' && end[1] == 'B') end += 2;
-    else if (*end == 'B') end++;
-    if (*end) return -1;
-  }
-  if (v > UINT64_MAX / mul) return -1;
-  *out = v * mul;
-  return 0;
-}
-
-/* "30", "0.5", "250ms" -> milliseconds (1 .. 24 h). */
-static int parse_seconds(const char *s, uint32_t *ms) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s) return -1;
-  if (strcmp(end, "ms") == 0) v /= 1000.0;
-  else if (strcmp(end, "s") != 0 && *end) return -1;
-  if (!(v > 0) || v > 86400.0) return -1;
-  double m = v * 1000.0;
-  *ms = m < 1.0 ? 1u : (uint32_t)m;
-  return 0;
-}
-
-/* A whole decimal number in [lo, hi]. Returns 0 or -1. */
-static int parse_count(const char *s, unsigned long lo, unsigned long hi, uint32_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || *end || end == s || v < lo || v > hi) return -1;
-  *out = (uint32_t)v;
-  return 0;
-}
-
-/* Parses the command line into S.opts. Returns 0, or -1 after printing. */
-static int parse_args(int argc, char **argv) {
-  srv_opts *o = &S.opts;
-  bool bindle = false;
-  char err[512];
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *val = NULL;
-    char flag[64];
-    const char *eq = (a[0] == '-' && a[1] == '-') ? strchr(a, '=') : NULL;
-    if (eq && (size_t)(eq - a) < sizeof flag) {
-      memcpy(flag, a, (size_t)(eq - a));
-      flag[eq - a] = 0;
-      val = eq + 1;
-      a = flag;
-    }
-#define IS(x) (strcmp(a, x) == 0)
-#define NEED()                                                            \
-  do {                                                                    \
-    if (!val) {                                                           \
-      if (i + 1 >= argc) {                                                \
-        fail("%s needs a value (see wagi --help)", a);                    \
-        return -1;                                                        \
-      }                                                                   \
-      val = argv[++i];                                                    \
-    }                                                                     \
-  } while (0)
-    if (IS("-h") || IS("--help")) {
-      srv_usage(stdout);
-      exit(0);
-    } else if (IS("-c") || IS("--config")) {
-      NEED();
-      if (o->config) {
-        fail("--config given twice");
-        return -1;
-      }
-      o->config = val;
-    } else if (IS("-b") || IS("--bindle") || IS("--bindle-path") || IS("--bindle-url") ||
-               IS("--bindle-http-user") || IS("--bindle-http-password") ||
-               IS("-k") || IS("--bindle-insecure")) {
-      bindle = true;
-      if (!IS("-k") && !IS("--bindle-insecure")) NEED();
-    } else if (IS("-l") || IS("--listen")) {
-      NEED();
-      o->listen = val;
-    } else if (IS("--hostname") || IS("--default-host")) {
-      NEED();
-      o->hostname = val;
-    } else if (IS("-e") || IS("--env")) {
-      NEED();
-      /* One flag may take several values: every following argument that is
-       * not a flag is another NAME=VALUE. */
-      for (;;) {
-        if (srv_env_parse_assignment(val, &o->env, err, sizeof err) != 0) {
-          fail("%s", err);
-          return -1;
-        }
-        if (i + 1 < argc && argv[i + 1][0] != '-') val = argv[++i];
-        else break;
-      }
-    } else if (IS("--env-file")) {
-      NEED();
-      for (;;) {
-        if (srv_env_parse_file(val, &o->env_file, err, sizeof err) != 0) {
-          fail("--env-file: %s", err);
-          return -1;
-        }
-        if (i + 1 < argc && argv[i + 1][0] != '-') val = argv[++i];
-        else break;
-      }
-    } else if (IS("--log-dir")) {
-      NEED();
-      o->log_dir = val;
-    } else if (IS("--tls-cert")) {
-      NEED();
-      o->tls_cert = val;
-    } else if (IS("--tls-key")) {
-      NEED();
-      o->tls_key = val;
-    } else if (IS("--access-log")) {
-      NEED();
-      o->access_log = val;
-    } else if (IS("--cache") || IS("--module-cache")) {
-      NEED();   /* wasmtime's compile cache / OCI download cache: nothing to do */
-    } else if (IS("--time-limit-ms")) {
-      NEED();
-      char *end;
-      errno = 0;
-      unsigned long v = strtoul(val, &end, 10);
-      if (errno || *end || end == val || v == 0 || v > 86400000ul) {
-        fail("--time-limit-ms %s: expected milliseconds from 1 to 86400000", val);
-        return -1;
-      }
-      o->limits.timeout_ms = (uint32_t)v;
-    } else if (IS("--timeout")) {
-      NEED();
-      if (parse_seconds(val, &o->limits.timeout_ms) != 0) {
-        fail("--timeout %s: expected seconds (e.g. 30, 0.5, 250ms), at most 86400", val);
-        return -1;
-      }
-    } else if (IS("--max-memory") || IS("--memory-limit-bytes")) {
-      NEED();
-      uint64_t b;
-      if (parse_size(val, &b) != 0 || b < 65536 || b > (4ull << 30)) {
-        fail("--max-memory %s: expected a size from 64KiB to 4GiB (e.g. 256M)", val);
-        return -1;
-      }
-      o->limits.max_memory_pages = (uint32_t)(b / 65536);
-    } else if (IS("--max-output") || IS("--output-limit-bytes")) {
-      NEED();
-      if (parse_size(val, &o->limits.max_output) != 0 || o->limits.max_output == 0) {
-        fail("--max-output %s: expected a size in bytes (e.g. 16M)", val);
-        return -1;
-      }
-    } else if (IS("--max-body") || IS("--max-request-body-bytes")) {
-      NEED();
-      if (parse_size(val, &o->limits.max_body) != 0 || o->limits.max_body == 0) {
-        fail("--max-body %s: expected a size in bytes (e.g. 64M)", val);
-        return -1;
-      }
-    } else if (IS("--max-connections")) {
-      NEED();
-      if (parse_count(val, 1, 65536, &o->max_connections) != 0) {
-        fail("--max-connections %s: expected a number from 1 to 65536", val);
-        return -1;
-      }
-    } else if (IS("--max-connections-per-ip")) {
-      NEED();
-      if (parse_count(val, 0, 65536, &o->per_ip_limit) != 0) {
-        fail("--max-connections-per-ip %s: expected a number from 0 (no limit) to 65536", val);
-        return -1;
-      }
-      o->per_ip_set = true;
-    } else if (IS("--header-timeout")) {
-      NEED();
-      if (parse_seconds(val, &o->header_timeout_ms) != 0 || o->header_timeout_ms > 3600000u) {
-        fail("--header-timeout %s: expected seconds (e.g. 10, 2.5), at most 3600", val);
-        return -1;
-      }
-    } else if (IS("--workers") || IS("--http-threads")) {
-      NEED();
-      if (parse_count(val, 1, 64, IS("--workers") ? &o->workers : &o->http_threads) != 0) {
-        fail("%s %s: expected a number from 1 to 64", a, val);
-        return -1;
-      }
-    } else if (IS("--max-concurrency") || IS("--max-concurrent-requests")) {
-      NEED();
-      if (parse_count(val, 1, 100000, &o->limits.max_concurrency) != 0) {
-        fail("--max-concurrency %s: expected a number from 1 to 100000", val);
-        return -1;
-      }
-    } else {
-      fail("unknown argument '%s' (see wagi --help)", argv[i]);
-      return -1;
-    }
-#undef IS
-#undef NEED
-  }
-  if (bindle) {
-    fail("bindle is not supported by wagi-c (use -c/--config with a modules.toml)");
-    return -1;
-  }
-  if (!o->config) {
-    fail("no module map: give -c/--config FILE (see wagi --help)");
-    return -1;
-  }
-  if (!o->max_connections) o->max_connections = SRV_CONNECTION_LIMIT;
-  if (!o->per_ip_set) o->per_ip_limit = SRV_PER_IP_LIMIT;
-  if (o->per_ip_limit > o->max_connections) o->per_ip_limit = 0;   /* cannot bind */
-  if (!o->header_timeout_ms) o->header_timeout_ms = SRV_HEADER_TIMEOUT_MS;
-  if (!o->listen) o->listen = "127.0.0.1:3000";
-  if (!o->hostname) o->hostname = "localhost:3000";
-  if (!o->log_dir) o->log_dir = getenv("WAGI_LOG_DIR");
-  if (!o->tls_cert) o->tls_cert = getenv("WAGI_TLS_CERT");
-  if (!o->tls_key) o->tls_key = getenv("WAGI_TLS_KEY");
-  if (o->log_dir && !*o->log_dir) o->log_dir = NULL;
-  if (o->tls_cert && !*o->tls_cert) o->tls_cert = NULL;
-  if (o->tls_key && !*o->tls_key) o->tls_key = NULL;
-  if (!o->tls_cert != !o->tls_key) {
-    fail("--tls-cert and --tls-key must be given together");
-    return -1;
-  }
-  return 0;
-}
 
 /* "IP:PORT" or "[IPv6]:PORT", numeric only. */
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len) {
@@ -469,6 +126,12 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 
 /* ---- Loading modules ------------------------------------------------------------ */
 
+/* Where temporary files and directories go: $TMPDIR, else /tmp. */
+static const char *tmp_dir(void) {
+  const char *t = getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
 /* Reads a whole regular file (at most 1 GiB). Returns the bytes or NULL with err. */
 static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
   uint8_t *buf;
@@ -482,10 +145,12 @@ static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
  * temporary file). Returns the wasm bytes, or NULL with wat2wasm's own
  * error output in err. */
 static uint8_t *wat_to_wasm(const char *path, size_t *len, char *err, size_t errlen) {
-  char tmp[] = "/tmp/wagi-wat-XXXXXX";
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s/wagi-wat-XXXXXX", tmp_dir());
   int tfd = mkstemp(tmp);
   if (tfd < 0) {
-    snprintf(err, errlen, "cannot create a temporary file for wat2wasm: %s", strerror(errno));
+    snprintf(err, errlen, "cannot create a temporary file for wat2wasm in %s: %s", tmp_dir(),
+             strerror(errno));
     return NULL;
   }
   close(tfd);
@@ -643,14 +308,15 @@ static void resolve_limits(const srv_module_config *mc, srv_run_limits *l) {
 }
 
 /* Sets up config entry `i`: compiles, links and runs its `_routes`, and adds
- * its routes to the table. Returns 0 or -1 after printing the reason. */
-static int setup_module(size_t i) {
+ * its routes to the table. Returns SRV_OK or a failure with the sentence to
+ * print in err. */
+static srv_status setup_module(size_t i, char *err, size_t errlen) {
   srv_module *m = &S.mods[i];
   const srv_module_config *mc = &S.cfg->modules[i];
-  char err[2048];
-  if (module_from_config(mc, m, err, sizeof err) != 0) {
-    fail("%s", err);
-    return -1;
+  char e2[2048];
+  if (module_from_config(mc, m, e2, sizeof e2) != 0) {
+    base_set_err(err, errlen, "%s", e2);
+    return SRV_ERR_INVALID;
   }
   resolve_limits(mc, &m->limits);
   /* Volumes are opened once, here: every request's WASI context shares the
@@ -670,33 +336,32 @@ static int setup_module(size_t i) {
             p->host_path, errno == ENOTDIR ? "not a directory" : strerror(errno));
   }
   if (srv_env_merge(&m->env_module, &S.opts.env_file, &S.opts.env, &m->env) != 0) {
-    fail("out of memory merging environment variables");
-    return -1;
+    base_set_err(err, errlen, "out of memory merging environment variables");
+    return SRV_ERR_NOMEM;
   }
-  if (load_module(m, err, sizeof err) != 0) {
-    fail("module for route %s: %s", m->route, err);
-    return -1;
+  if (load_module(m, e2, sizeof e2) != 0) {
+    base_set_err(err, errlen, "module for route %s: %s", m->route, e2);
+    return SRV_ERR_INVALID;
   }
-  if (srv_module_link(m, err, sizeof err) != 0) {
-    fail("module %s: %s", m->path, err);
-    return -1;
+  srv_status st = srv_module_link(m, e2, sizeof e2);
+  if (st != SRV_OK) {
+    base_set_err(err, errlen, "module %s: %s", m->path, e2);
+    return st;
   }
-  m->parent_log_fd = srv_route_log_open(S.log_dir, m->route, err, sizeof err);
-  if (m->parent_log_fd < 0) {
-    fail("%s", err);
-    return -1;
-  }
+  st = srv_route_log_open(S.log_dir, m->route, &m->parent_log_fd, err, errlen);
+  if (st != SRV_OK) return st;
   srv_dyn_routes dyn;
-  if (srv_module_routes(m, &dyn, err, sizeof err) != 0) {
-    fail("route %s (module %s): %s", m->route, m->path, err);
-    return -1;
+  st = srv_module_routes(m, &dyn, e2, sizeof e2);
+  if (st != SRV_OK) {
+    base_set_err(err, errlen, "route %s (module %s): %s", m->route, m->path, e2);
+    return st;
   }
-  int rc = srv_route_table_add(S.table, m->route, m->entrypoint, m->host, m, &dyn, err,
-                               sizeof err);
+  int rc = srv_route_table_add(S.table, m->route, m->entrypoint, m->host, m, &dyn, e2,
+                               sizeof e2);
   srv_dyn_routes_free(&dyn);
   if (rc != 0) {
-    fail("route %s: %s", m->route, err);
-    return -1;
+    base_set_err(err, errlen, "route %s: %s", m->route, e2);
+    return SRV_ERR_INVALID;
   }
   /* One module.stderr per route entry of this module (§5.5). */
   size_t n = srv_route_table_len(S.table), cnt = 0;
@@ -704,24 +369,22 @@ static int setup_module(size_t i) {
     if (srv_route_table_at(S.table, k)->handler == m) cnt++;
   m->logs = calloc(cnt ? cnt : 1, sizeof *m->logs);
   if (!m->logs) {
-    fail("out of memory");
-    return -1;
+    base_set_err(err, errlen, "out of memory");
+    return SRV_ERR_NOMEM;
   }
   for (size_t k = 0; k < n; k++) {
     const srv_route *r = srv_route_table_at(S.table, k);
     if (r->handler != m) continue;
-    int fd = strcmp(r->text, m->route) == 0
-                 ? m->parent_log_fd
-                 : srv_route_log_open(S.log_dir, r->text, err, sizeof err);
-    if (fd < 0) {
-      fail("%s", err);
-      return -1;
+    int fd = m->parent_log_fd;
+    if (strcmp(r->text, m->route) != 0) {
+      st = srv_route_log_open(S.log_dir, r->text, &fd, err, errlen);
+      if (st != SRV_OK) return st;
     }
     m->logs[m->nlogs].route = r;
     m->logs[m->nlogs].fd = fd;
     m->nlogs++;
   }
-  return 0;
+  return SRV_OK;
 }
 
 /* mkdir -p for the --log-dir. */
@@ -806,12 +469,6 @@ typedef struct {
   char ip[INET6_ADDRSTRLEN + 1];
 } conn_ctx;
 
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Ends the request using rc: frees its body and uncounts it. Runs once per
  * request whichever of on_completed, the next on_uri or the close
  * notification comes first. */
@@ -872,7 +529,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
   memcpy(cc->target, uri, n + 1);
   req_ctx *rc = &cc->rc;
   memset(rc, 0, sizeof *rc);
-  rc->t0 = mono_ns();
+  rc->t0 = base_now_ns();
   rc->target = cc->target;
   rc->target_len = n;
   rc->live = true;
@@ -946,12 +603,13 @@ static enum MHD_Result queue(struct MHD_Connection *c, req_ctx *rc, const char *
   srv_target t;
   srv_target_split(rc->target, rc->target_len, &t);
   srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, status,
-                 bytes, (double)(mono_ns() - rc->t0) / 1e6, note);
+                 bytes, (double)(base_now_ns() - rc->t0) / 1e6, note);
   return r;
 }
 
-/* A bodiless response for a status (shared, created at startup when
- * possible). */
+/* A new bodiless response. Startup makes the 404 and 413 ones, shared by
+ * every request; the other callers make one per response, since they may
+ * add a header to it (Retry-After), and free it once queued. */
 static struct MHD_Response *empty_response(void) {
   return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 }
@@ -969,14 +627,15 @@ static enum MHD_Result respond_empty(struct MHD_Connection *c, req_ctx *rc,
 /* On a runner: runs the module for rc's request (or records the refusal),
  * then resumes the connection, whose event loop sends the result. After
  * the resume, rc belongs to the event loop again. */
-static void job_run(srv_job *job, const char *refusal) {
+static void job_run(srv_job *job, srv_status refused, const char *err) {
   req_ctx *rc = (req_ctx *)((char *)job - offsetof(req_ctx, job));
   conn_ctx *cc = (conn_ctx *)rc;   /* rc is its first member */
-  if (refusal) {
+  if (refused != SRV_OK) {
     memset(&rc->out, 0, sizeof rc->out);
-    rc->out.status = 503;
-    snprintf(rc->out.note, sizeof rc->out.note, "%s", refusal);
-    srv_log("%s: 503: %s", rc->route->text, refusal);
+    rc->out.outcome = refused;
+    rc->out.status = srv_status_http(refused);
+    snprintf(rc->out.note, sizeof rc->out.note, "%s", err);
+    srv_log("%s: %d: %s", rc->route->text, rc->out.status, err);
   } else {
     srv_target t;
     srv_target_split(rc->target, rc->target_len, &t);
@@ -1021,8 +680,9 @@ static enum MHD_Result submit_route(struct MHD_Connection *c, req_ctx *rc, const
   rc->run = RUN_SUBMITTED;
   /* Suspended before the runner can possibly resume it. */
   MHD_suspend_connection(c);
-  char note[160];
-  if (srv_pool_submit(&rc->job, note, sizeof note) != 0) job_run(&rc->job, note);
+  char err[160];
+  srv_status st = srv_pool_submit(&rc->job, err, sizeof err);
+  if (st != SRV_OK) job_run(&rc->job, st, err);
   return MHD_YES;
 }
 
@@ -1054,7 +714,7 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
                                                                   free_ctx, out->ctx);
     if (resp) out->ctx = NULL;
   } else {
-    resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    resp = empty_response();
   }
   if (!resp) {
     srv_exec_out_free(out);
@@ -1141,7 +801,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         srv_target t;
         srv_target_split(rc->target, rc->target_len, &t);
         srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, 413,
-                       0, (double)(mono_ns() - rc->t0) / 1e6,
+                       0, (double)(base_now_ns() - rc->t0) / 1e6,
                        "request body far over the limit: connection closed");
         return MHD_NO;
       }
@@ -1202,7 +862,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   srv_log("http: %s", buf);
 }
 
-/* ---- main ------------------------------------------------------------------------- */
+/* ---- Start, serve, drain ----------------------------------------------------------- */
 
 static char *read_text(const char *path, char *err, size_t errlen) {
   size_t n;
@@ -1240,134 +900,50 @@ static void cleanup(void) {
   if (S.resp_healthz) MHD_destroy_response(S.resp_healthz);
   if (S.resp_404) MHD_destroy_response(S.resp_404);
   if (S.resp_413) MHD_destroy_response(S.resp_413);
-  srv_env_list_free(&S.opts.env);
-  srv_env_list_free(&S.opts.env_file);
+  S.resp_healthz = S.resp_404 = S.resp_413 = NULL;
 }
 
-int srv_main(int argc, char **argv) {
-  memset(&S, 0, sizeof S);
-  if (parse_args(argc, argv) != 0) return 1;
-  /* Signals: handled by sigwait in this thread, blocked before any other
-   * thread exists (the watchdog, curl's, the runners, the event loops) so
-   * that all of them inherit the mask: a SIGTERM delivered to a thread
-   * that does not block it would kill the process. One that arrives
-   * during startup waits and is handled once serving starts. */
-  signal(SIGPIPE, SIG_IGN);
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-  char err[2048];
-
-  struct sockaddr_storage ss;
-  socklen_t slen;
-  if (parse_listen(S.opts.listen, &ss, &slen) != 0) {
-    fail("--listen %s: expected a numeric IP:PORT such as 127.0.0.1:3000 or [::1]:3000",
-         S.opts.listen);
-    return 1;
-  }
-  if (srv_access_log_open(S.opts.access_log, err, sizeof err) != 0) {
-    fail("%s", err);
-    return 1;
-  }
-
-  /* Config (§2). */
-  if (srv_config_load(S.opts.config, &S.cfg, err, sizeof err) != SRV_CONFIG_OK) {
-    fail("%s", err);
-    cleanup();
-    return 1;
-  }
-  for (size_t i = 0; i < S.cfg->n_warnings; i++) fprintf(stderr, "%s\n", S.cfg->warnings[i]);
-
-  /* Log directory (§5.5). */
+/* The log directory (§5.5): --log-dir, created if missing, or a new
+ * temporary one, announced on stdout. */
+static srv_status open_log_dir(char *err, size_t errlen) {
   if (S.opts.log_dir) {
-    if (mkdirs(S.opts.log_dir, err, sizeof err) != 0) {
-      fail("%s", err);
-      cleanup();
-      return 1;
-    }
+    if (mkdirs(S.opts.log_dir, err, errlen) != 0) return SRV_ERR_SYSTEM;
     if (!realpath(S.opts.log_dir, S.log_dir)) snprintf(S.log_dir, sizeof S.log_dir, "%s", S.opts.log_dir);
-  } else {
-    const char *tmpdir = getenv("TMPDIR");
-    snprintf(S.log_dir, sizeof S.log_dir, "%s/wagi-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    if (!mkdtemp(S.log_dir)) {
-      fail("cannot create a temporary log directory %s: %s", S.log_dir, strerror(errno));
-      cleanup();
-      return 1;
-    }
-    printf("No log_dir specified, using temporary directory %s for logs\n", S.log_dir);
-    fflush(stdout);
+    return SRV_OK;
   }
+  snprintf(S.log_dir, sizeof S.log_dir, "%s/wagi-XXXXXX", tmp_dir());
+  if (!mkdtemp(S.log_dir)) {
+    base_set_err(err, errlen, "cannot create a temporary log directory %s: %s", S.log_dir,
+                 strerror(errno));
+    return SRV_ERR_SYSTEM;
+  }
+  printf("No log_dir specified, using temporary directory %s for logs\n", S.log_dir);
+  fflush(stdout);
+  return SRV_OK;
+}
 
-  /* TLS material, checked before any module work. */
-  char *cert = NULL, *key = NULL;
-  if (S.opts.tls_cert) {
-    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-      fail("TLS requested but this libmicrohttpd was built without TLS support");
-      cleanup();
-      return 1;
-    }
-    cert = read_text(S.opts.tls_cert, err, sizeof err);
-    if (cert) key = read_text(S.opts.tls_key, err, sizeof err);
-    if (!cert || !key) {
-      fail("TLS: %s", err);
-      free(cert);
-      cleanup();
-      return 1;
-    }
-    S.tls = true;
-  }
-
-  /* Modules, `_routes`, route table (§3). */
-  if (srv_watchdog_start(err, sizeof err) != 0) {
-    fail("%s", err);
-    goto fail_tls;
-  }
-  S.table = srv_route_table_new();
-  S.nmods = S.cfg->n_modules;
-  S.mods = calloc(S.nmods ? S.nmods : 1, sizeof *S.mods);
-  if (!S.table || !S.mods) {
-    fail("out of memory");
-    goto fail_tls;
-  }
-  for (size_t i = 0; i < S.nmods; i++) S.mods[i].parent_log_fd = -1;
-  for (size_t i = 0; i < S.nmods; i++)
-    if (setup_module(i) != 0) goto fail_tls;
-
-  S.resp_healthz = MHD_create_response_from_buffer(2, (void *)"OK", MHD_RESPMEM_PERSISTENT);
-  S.resp_404 = empty_response();
-  S.resp_413 = empty_response();
-  if (!S.resp_healthz || !S.resp_404 || !S.resp_413) {
-    fail("out of memory");
-    goto fail_tls;
-  }
-
-
-  http_set_blocking_hook(srv_pool_blocking);
-  wasi_set_blocking_hook(srv_pool_blocking);
-  if (srv_pool_start(S.mods, S.nmods, S.opts.workers, err, sizeof err) != 0) {
-    fail("%s", err);
-    goto fail_tls;
-  }
+/* Starts libmicrohttpd on `ss` with the TLS material (PEM text, NULL for
+ * plain HTTP), and fills S.shown with the address it listens on. */
+static srv_status start_daemon(const struct sockaddr_storage *ss, const char *cert,
+                               const char *key, char *err, size_t errlen) {
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                    MHD_USE_ERROR_LOG;
-  if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  if (ss->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   if (S.tls) flags |= MHD_USE_TLS;
   struct MHD_OptionItem tls_opts[] = {
-      {S.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
-      {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+      {S.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key},
       {MHD_OPTION_END, 0, NULL},
   };
   /* The port also goes to libmicrohttpd, which binds to the sockaddr but
    * names this number in its own error messages ("Failed to bind to port"). */
-  uint16_t lport = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+  uint16_t lport = ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+                                                   : ((const struct sockaddr_in *)ss)->sin_port);
   S.header_timeout_s = (S.opts.header_timeout_ms + 999u) / 1000u;
   S.daemon = MHD_start_daemon(
       flags, lport, NULL, NULL, on_request, NULL,
       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,   /* must come first */
-      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
       MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
@@ -1381,41 +957,135 @@ int srv_main(int argc, char **argv) {
                                                        : srv_pool_default_workers(),
       MHD_OPTION_ARRAY, tls_opts,
       MHD_OPTION_END);
-  free(cert);
-  free(key);
-  cert = key = NULL;
   if (!S.daemon) {
-    fail("cannot listen on %s%s", S.opts.listen,
-         S.tls ? " (or the TLS certificate/key were rejected)" : " (address in use?)");
-    cleanup();
-    return 1;
+    base_set_err(err, errlen, "cannot listen on %s%s", S.opts.listen,
+                 S.tls ? " (or the TLS certificate/key were rejected)" : " (address in use?)");
+    return SRV_ERR_SYSTEM;
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(S.daemon, MHD_DAEMON_INFO_BIND_PORT);
   unsigned port = di ? di->port : 0;
-  char shown[128];
-  if (ss.ss_family == AF_INET6) {
+  if (ss->ss_family == AF_INET6) {
     char a[INET6_ADDRSTRLEN];
-    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof a);
-    snprintf(shown, sizeof shown, "[%s]:%u", a, port);
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof a);
+    snprintf(S.shown, sizeof S.shown, "[%s]:%u", a, port);
   } else {
     char a[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof a);
-    snprintf(shown, sizeof shown, "%s:%u", a, port);
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, a, sizeof a);
+    snprintf(S.shown, sizeof S.shown, "%s:%u", a, port);
   }
-  printf("Ready: serving on http://%s\n", shown);
-  fflush(stdout);
+  return SRV_OK;
+}
 
+/* srv_start after the signal mask: everything that can fail. On failure
+ * the caller cleans up. */
+static srv_status start(char *err, size_t errlen) {
+  struct sockaddr_storage ss;
+  socklen_t slen;
+  if (parse_listen(S.opts.listen, &ss, &slen) != 0) {
+    base_set_err(err, errlen,
+                 "--listen %s: expected a numeric IP:PORT such as 127.0.0.1:3000 or [::1]:3000",
+                 S.opts.listen);
+    return SRV_ERR_INVALID;
+  }
+  srv_status st = srv_access_log_open(S.opts.access_log, err, errlen);
+  if (st != SRV_OK) return st;
+
+  /* Config (§2). */
+  if (srv_config_load(S.opts.config, &S.cfg, err, errlen) != SRV_CONFIG_OK) return SRV_ERR_INVALID;
+  for (size_t i = 0; i < S.cfg->n_warnings; i++) fprintf(stderr, "%s\n", S.cfg->warnings[i]);
+
+  st = open_log_dir(err, errlen);
+  if (st != SRV_OK) return st;
+
+  /* TLS material, checked before any module work. */
+  char *cert = NULL, *key = NULL;
+  if (S.opts.tls_cert) {
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+      base_set_err(err, errlen, "TLS requested but this libmicrohttpd was built without TLS support");
+      return SRV_ERR_INVALID;
+    }
+    char e2[2048];
+    cert = read_text(S.opts.tls_cert, e2, sizeof e2);
+    if (cert) key = read_text(S.opts.tls_key, e2, sizeof e2);
+    if (!cert || !key) {
+      base_set_err(err, errlen, "TLS: %s", e2);
+      free(cert);
+      return SRV_ERR_INVALID;
+    }
+    S.tls = true;
+  }
+
+  /* Modules, `_routes`, route table (§3). */
+  st = srv_watchdog_start(err, errlen);
+  if (st == SRV_OK) {
+    S.table = srv_route_table_new();
+    S.nmods = S.cfg->n_modules;
+    S.mods = calloc(S.nmods ? S.nmods : 1, sizeof *S.mods);
+    if (!S.table || !S.mods) {
+      base_set_err(err, errlen, "out of memory");
+      st = SRV_ERR_NOMEM;
+    }
+  }
+  if (st == SRV_OK) {
+    for (size_t i = 0; i < S.nmods; i++) S.mods[i].parent_log_fd = -1;
+    for (size_t i = 0; i < S.nmods && st == SRV_OK; i++) st = setup_module(i, err, errlen);
+  }
+  if (st == SRV_OK) {
+    S.resp_healthz = MHD_create_response_from_buffer(2, (void *)"OK", MHD_RESPMEM_PERSISTENT);
+    S.resp_404 = empty_response();
+    S.resp_413 = empty_response();
+    if (!S.resp_healthz || !S.resp_404 || !S.resp_413) {
+      base_set_err(err, errlen, "out of memory");
+      st = SRV_ERR_NOMEM;
+    }
+  }
+  if (st == SRV_OK) {
+    http_set_blocking_hook(srv_pool_blocking);
+    wasi_set_blocking_hook(srv_pool_blocking);
+    st = srv_pool_start(S.mods, S.nmods, S.opts.workers, err, errlen);
+  }
+  if (st == SRV_OK) st = start_daemon(&ss, cert, key, err, errlen);
+  free(cert);
+  free(key);
+  return st;
+}
+
+srv_status srv_start(const srv_options *o, char *err, size_t errlen) {
+  memset(&S, 0, sizeof S);
+  S.opts = *o;
+  /* Signals: handled by sigwait in srv_serve's thread, blocked before any
+   * other thread exists (the watchdog, curl's, the runners, the event
+   * loops) so that all of them inherit the mask: a SIGTERM delivered to a
+   * thread that does not block it would kill the process. One that arrives
+   * during startup waits and is handled once serving starts. */
+  signal(SIGPIPE, SIG_IGN);
+  sigemptyset(&S.sigs);
+  sigaddset(&S.sigs, SIGINT);
+  sigaddset(&S.sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &S.sigs, NULL);
+  srv_status st = start(err, errlen);
+  if (st != SRV_OK) cleanup();
+  return st;
+}
+
+int srv_serve(void) {
+  printf("Ready: serving on http://%s\n", S.shown);
+  fflush(stdout);
   int sig = 0;
-  sigwait(&sigs, &sig);
+  sigwait(&S.sigs, &sig);
+  return sig;
+}
+
+void srv_drain(int sig) {
   srv_log("%s: stop accepting, finishing requests in flight (at most %u s)",
           sig == SIGINT ? "SIGINT" : "SIGTERM", SRV_DRAIN_MS / 1000);
   MHD_socket lfd = MHD_quiesce_daemon(S.daemon);
   if (lfd != MHD_INVALID_SOCKET) close(lfd);
-  uint64_t until = mono_ns() + (uint64_t)SRV_DRAIN_MS * 1000000ull;
-  while (atomic_load(&S.inflight) > 0 && mono_ns() < until) {
+  uint64_t until = base_now_ns() + (uint64_t)SRV_DRAIN_MS * 1000000ull;
+  while (atomic_load(&S.inflight) > 0 && base_now_ns() < until) {
     /* A second SIGINT/SIGTERM cuts the drain short. */
     struct timespec ts = {0, 10 * 1000000};
-    if (sigtimedwait(&sigs, NULL, &ts) > 0) {
+    if (sigtimedwait(&S.sigs, NULL, &ts) > 0) {
       srv_log("second signal: not waiting any longer");
       break;
     }
@@ -1425,8 +1095,8 @@ int srv_main(int argc, char **argv) {
     srv_log("%ld request(s) still running: interrupting them", left);
     srv_watchdog_interrupt_all();
     /* Give the interrupted requests a moment to send their 503. */
-    uint64_t until2 = mono_ns() + 1000000000ull;
-    while (atomic_load(&S.inflight) > 0 && mono_ns() < until2) {
+    uint64_t until2 = base_now_ns() + 1000000000ull;
+    while (atomic_load(&S.inflight) > 0 && base_now_ns() < until2) {
       struct timespec ts = {0, 5 * 1000000};
       nanosleep(&ts, NULL);
     }
@@ -1443,11 +1113,4 @@ int srv_main(int argc, char **argv) {
   if (st.runs)
     srv_log("runners: %u thread(s) started for %u at a time", threads, target);
   cleanup();
-  return 0;
-
-fail_tls:
-  free(cert);
-  free(key);
-  cleanup();
-  return 1;
 }

@@ -1,78 +1,61 @@
-/* server.h — the WAGI HTTP server (`wagi --config modules.toml`).
+/* server.h — the WAGI HTTP server (`wagi --config modules.toml`): what the
+ * command line calls. The CLI (src/cli/server_flags.c) parses the flags
+ * into an srv_options and runs the server in three steps:
  *
- * Public part (used by src/cli/main.c): srv_main runs the server from the
- * command line and returns the process exit status; srv_usage prints the
- * server flags; srv_is_server_arg tells main whether an argument starts a
- * server invocation rather than a subcommand.
+ *   srv_start   checks the options, loads modules.toml and every module,
+ *               starts the runners and the HTTP listener (WAGI.md §3)
+ *   srv_serve   announces "Ready: serving on ..." and waits for SIGINT or
+ *               SIGTERM
+ *   srv_drain   stops accepting, finishes the requests in flight (at most
+ *               10 s), and frees everything srv_start built
  *
- * The rest is shared by the server core's files:
- *   server.c  command line, startup (§3), libmicrohttpd glue, shutdown
- *   exec.c    one request: instance, WASI world, limits, watchdog, response
- *   log.c     diagnostics, access log, per-route module.stderr files
- * Request semantics live in route.h (routing), cgi.h (argv/env) and
- * response.h (stdout -> HTTP response).
- *
- *   pool.c    the runners: the threads that run module requests
- *
- * Threads: libmicrohttpd runs one event loop per CPU; a request for a module
- * is suspended there and handed to the runners (pool.c), which resume it
- * with the response. One watchdog thread interrupts instances whose
- * wall-clock deadline passed. Everything built at startup (modules, linkers,
- * route table, env lists) is read-only afterwards, except the run-slot
- * counters of each module, which pool.c guards.
+ * One server per process: the signals it waits for are process-wide. What
+ * the server's own files share is in server_int.h.
  */
 #ifndef WAGI_SRV_SERVER_H
 #define WAGI_SRV_SERVER_H
 
-#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
-#include "wasm/wasm.h"
-#include "wasi/wasi.h"
-#include "config.h"
-#include "cgi.h"
-#include "response.h"
-#include "route.h"
+#include "cgi.h"   /* srv_env_list */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- Public: the command line --------------------------------------------- */
+/* ---- Outcomes ------------------------------------------------------------------ */
 
-/* Runs the server: parses argv (argv[0] is the program name; every other
- * argument is a server flag), starts up (WAGI.md §3), serves until SIGINT or
- * SIGTERM, then drains in-flight requests. Returns 0 after a clean shutdown,
- * 1 on any startup error (printed to stderr; nothing is left listening). */
-int srv_main(int argc, char **argv);
+/* What a server function reports; the sentence that goes with a failure is
+ * written to the caller's `char *err, size_t errlen`. SRV_RUN_* describe
+ * one run of a module (a request or `_routes`); srv_status_http gives the
+ * HTTP status each one answers with. */
+typedef enum {
+  SRV_OK = 0,
+  SRV_ERR_NOMEM,         /* out of memory */
+  SRV_ERR_SYSTEM,        /* the OS refused a file, directory, socket or thread */
+  SRV_ERR_INVALID,       /* bad input: an option, modules.toml, a module, routes */
+  SRV_ERR_BUSY,          /* no capacity now: a full queue, a wait that ran out (503) */
+  SRV_ERR_STOPPING,      /* the server is shutting down (503) */
+  SRV_RUN_NO_EXPORT,     /* `_routes` discovery: the module exports none; nothing ran */
+  SRV_RUN_INSTANTIATE,   /* instantiation failed (500) */
+  SRV_RUN_NO_ENTRY,      /* the entrypoint is not exported (500) */
+  SRV_RUN_TRAP,          /* a trap or an engine failure while running (500) */
+  SRV_RUN_EXIT,          /* the module exited with a non-zero code (500) */
+  SRV_RUN_OUTPUT_LIMIT,  /* stdout over the output limit (500) */
+  SRV_RUN_TIMEOUT,       /* interrupted at its wall-clock limit (504) */
+} srv_status;
 
-/* Prints the server's usage text (every flag, its default and env var). */
-void srv_usage(FILE *out);
+/* ---- Options ------------------------------------------------------------------- */
 
-/* 1 if `arg` (argv[1] of `wagi`) is a server flag such as -c/--config. */
-int srv_is_server_arg(const char *arg);
+/* Defaults the CLI applies to flags not given (named in `wagi --help`). */
+#define SRV_CONNECTION_LIMIT 1024u   /* --max-connections */
+#define SRV_PER_IP_LIMIT 128u        /* --max-connections-per-ip */
+#define SRV_HEADER_TIMEOUT_MS 10000u /* --header-timeout */
 
-/* ---- Limits ------------------------------------------------------------------ */
-
-/* The limits one module runs under, resolved at startup from (highest
- * first) its own modules.toml keys, the file's [limits] table, the command
- * line, and config.h's built-in defaults (30 s, 256 MiB memory, 16 MiB
- * output, 16 MiB request body).
- *
- * Concurrency (a module's run slots) defaults to SRV_CONCURRENCY_PER_CPU x
- * online CPUs, so that a burst cannot start hundreds of 256 MiB instances
- * at once. The runners (pool.c) run one job per CPU at a time anyway; the
- * extra slots are for jobs that wait on the network or a sleep, or compute
- * for long, and have been moved off the CPU count. Requests beyond the
- * limit wait in a queue (at most SRV_QUEUE_FACTOR x the limit waiters, each
- * at most SRV_QUEUE_WAIT_MS or the time limit if shorter); a full queue or
- * a wait that runs out gives 503 with Retry-After: 1. */
-#define SRV_CONCURRENCY_PER_CPU 4u
-#define SRV_QUEUE_FACTOR 64u
-#define SRV_QUEUE_WAIT_MS 10000u
-
+/* The limits one module runs under; in srv_options, 0 = not given on the
+ * command line (modules.toml or config.h's defaults apply). */
 typedef struct {
   uint32_t timeout_ms;
   uint32_t max_memory_pages;
@@ -81,154 +64,41 @@ typedef struct {
   uint32_t max_concurrency;
 } srv_run_limits;
 
-/* ---- One configured [[module]] entry ----------------------------------------- */
-
-/* The log file of one route entry (configured or from `_routes`). */
+/* The command line, filled by the CLI. Strings and lists are borrowed:
+ * they must stay valid until srv_drain returns. */
 typedef struct {
-  const srv_route *route;
-  int fd;
-} srv_route_log;
+  const char *config;          /* modules.toml; required */
+  const char *listen;          /* numeric "IP:PORT" or "[IPv6]:PORT" */
+  const char *hostname;        /* default HOST[:PORT] for SERVER_NAME/SERVER_PORT */
+  const char *log_dir;         /* NULL: a new temporary directory */
+  const char *tls_cert, *tls_key;   /* both or neither */
+  const char *access_log;      /* NULL or "-": stderr; "off": none */
+  srv_env_list env;            /* --env, later wins */
+  srv_env_list env_file;       /* --env-file, later file wins */
+  srv_run_limits limits;       /* 0 = not given */
+  uint32_t max_connections;
+  uint32_t per_ip_limit;       /* 0 = no limit */
+  uint32_t header_timeout_ms;
+  uint32_t workers;            /* --workers; 0 = one per CPU */
+  uint32_t http_threads;       /* --http-threads; 0 = one per CPU */
+} srv_options;
 
-typedef struct srv_module {
-  /* Borrowed from the config, which outlives the modules. */
-  const char *route;         /* configured route text (normalised) */
-  const char *path;          /* file the module came from (for messages) */
-  const char *entrypoint;    /* configured entrypoint ("_start") */
-  const char *argv_template; /* NULL = CGI default */
-  const char *host;          /* legacy per-module host, NULL = any */
-  wasm_module *module;       /* compiled once; shared by every request */
-  wasm_linker *linker;       /* WASI (+ outbound-HTTP hook), built once */
-  wasi_preopen *preopens;    /* volumes */
-  size_t npreopens;
-  const srv_module_config *cfg;   /* its modules.toml entry (borrowed) */
-  srv_env_list env_module;   /* the module's `environment` table */
-  srv_env_list env;          /* merged user variables (module < file < --env) */
-  srv_run_limits limits;
+/* ---- Running ------------------------------------------------------------------- */
 
-  srv_route_log *logs;       /* one per route entry of this module */
-  size_t nlogs;
-  int parent_log_fd;         /* the configured route's file (`_routes` runs) */
+/* Starts the server: blocks SIGINT and SIGTERM (for srv_serve), loads the
+ * configuration and modules, and listens. Progress and warnings go to
+ * stdout/stderr as they happen. Returns SRV_OK, or a failure with the
+ * sentence in err; then nothing is left running or listening. */
+srv_status srv_start(const srv_options *o, char *err, size_t errlen);
 
-  /* Run slots (pool.c, under its lock): jobs running or ready to run, and
-   * the FIFO of jobs waiting for a slot. */
-  uint32_t running, waiting;
-  struct srv_job *q_head, *q_tail;
-} srv_module;
+/* Prints "Ready: serving on http://IP:PORT" and waits for SIGINT or
+ * SIGTERM; returns the signal. */
+int srv_serve(void);
 
-/* ---- pool.c: the runners ------------------------------------------------------ */
-
-/* One module request handed to the runners. The submitter owns it; it must
- * stay valid until fn has been called, which happens exactly once after a
- * successful srv_pool_submit: on a runner thread with refusal == NULL (run
- * the module), or with refusal = the reason it was refused with a 503 (it
- * waited too long for a module slot, or the server is shutting down). */
-typedef struct srv_job srv_job;
-struct srv_job {
-  srv_module *mod;
-  void (*fn)(srv_job *job, const char *refusal);
-  /* pool.c's */
-  srv_job *next;
-  uint64_t expires_ns;
-  uint32_t wait_ms;
-};
-
-/* Starts the runners: `workers` jobs run at once (0 = one per CPU), on
- * threads started now, plus more on demand while a job runs long. mods are
- * the modules jobs will name (for queue expiry). Returns 0 or -1 with a
- * sentence in err. */
-int srv_pool_start(srv_module *mods, size_t nmods, unsigned workers, char *err,
-                   size_t errlen);
-unsigned srv_pool_default_workers(void);
-/* Queues a job. Returns 0 (fn will be called), or -1 with the reason for a
- * 503 in note (the module's queue is full, or the server is stopping). */
-int srv_pool_submit(srv_job *job, char *note, size_t notelen);
-/* Refuses the jobs waiting for slots, runs the ready ones, joins every
- * thread. Call after the HTTP side stopped submitting. */
-void srv_pool_stop(void);
-void srv_pool_stats(unsigned *threads, unsigned *target);
-/* On a runner: the job is about to block (network, sleep), so it stops
- * counting against the CPU limit and another runner may start. Elsewhere a
- * no-op. The hook for http_set_blocking_hook and wasi_set_blocking_hook. */
-void srv_pool_blocking(void);
-
-/* ---- exec.c -------------------------------------------------------------------- */
-
-/* The user data of every instance the server creates: each host-function
- * family finds its per-request context here through its get_ctx callback
- * (wasi_define's, and http_define's once outbound HTTP is linked). */
-typedef struct {
-  wasi_ctx *wasi;
-  void *http;              /* outbound HTTP ctx (issue 5); NULL until then */
-} srv_guest;
-
-/* Starts the watchdog thread (once, before the first execution). Returns 0
- * or -1 with a sentence in err. */
-int srv_watchdog_start(char *err, size_t errlen);
-/* Interrupts every running instance (shutdown after the drain period) and
- * stops the watchdog thread. */
-void srv_watchdog_stop(void);
-void srv_watchdog_interrupt_all(void);
-
-/* Builds m->linker: WASI preview 1 plus the outbound-HTTP hook. Returns 0
- * or -1 with a sentence in err. */
-int srv_module_link(srv_module *m, char *err, size_t errlen);
-
-/* Runs the module's `_routes` export (§4.3) if it has one: no args, env or
- * stdin, stdout captured, stderr to the configured route's log file.
- * Returns 0 with *out filled (empty when there is no `_routes`), or -1 with
- * a sentence in err. */
-int srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errlen);
-
-/* What one execution produced. */
-typedef struct {
-  int status;              /* HTTP status to send */
-  srv_response resp;       /* valid when `parsed`: headers, body */
-  bool parsed;
-  wasi_ctx *ctx;           /* owns the stdout bytes resp.body points into */
-  char note[512];          /* short reason for the access log, "" if none */
-  uint64_t inst_ns;        /* time spent instantiating */
-} srv_exec_out;
-
-/* Runs route `r` (whose handler is an srv_module) for one request, on a
- * runner that holds one of the module's run slots: builds argv/env, instantiates, calls the entrypoint
- * under the wall-clock limit, parses stdout. Always fills *out (a failure is
- * a status such as 500/503/504 with an empty body); release it with
- * srv_exec_out_free. */
-void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match *m,
-              const uint8_t *body, size_t body_len, srv_exec_out *out);
-void srv_exec_out_free(srv_exec_out *out);
-
-/* Counters for the shutdown summary and the benchmark. */
-typedef struct {
-  uint64_t runs;
-  uint64_t inst_ns;        /* sum of instantiate times */
-  uint64_t ctx_ns;         /* sum of wasi_ctx_new + argv/env times */
-  uint64_t run_ns;         /* sum of entrypoint run times */
-} srv_exec_stats;
-void srv_exec_stats_get(srv_exec_stats *out);
-
-/* ---- log.c --------------------------------------------------------------------- */
-
-/* One diagnostic line to stderr: "<time> wagi: <text>". */
-void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Access log to FILE ("-" = stderr, the default; "off" = none). */
-int srv_access_log_open(const char *path, char *err, size_t errlen);
-/* One access-log line: method, raw path, route, status, body bytes, ms. */
-void srv_access_log(const char *method, const char *path, size_t path_len,
-                    const char *route, int status, uint64_t bytes, double ms,
-                    const char *note);
-
-/* <log_dir>/<hex sha256(route_text)> into out (§5.5). */
-void srv_route_log_dir(const char *log_dir, const char *route_text, char *out,
-                       size_t cap);
-/* Creates the route's log directory and opens module.stderr for appending.
- * Returns the fd, or -1 with a sentence in err. */
-int srv_route_log_open(const char *log_dir, const char *route_text, char *err,
-                       size_t errlen);
-/* One "<time> wagi: <text>" line into a route's module.stderr (fd < 0: no-op). */
-void srv_route_log_write(int fd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* After srv_serve: stops accepting, lets the requests in flight finish (at
+ * most 10 s; a second signal cuts it short), interrupts the rest, logs the
+ * run statistics and frees everything srv_start built. */
+void srv_drain(int sig);
 
 #ifdef __cplusplus
 }

@@ -68,7 +68,8 @@ def test_missing_module_key(tmp_path):
 
 
 def test_no_module_table(tmp_path):
-    start_fails(tmp_path, 'title = "nothing here"\n')
+    err = start_fails(tmp_path, 'title = "nothing here"\n')
+    assert re.search(r"modules\.toml:1:1: no \[\[module\]\] entries", err), err
 
 
 @pytest.mark.parametrize("ref,word", [("bindle:foo/1.0.0", "bindle"), ("oci:foo:bar", "oci"),
@@ -173,3 +174,24 @@ def test_relative_module_path_from_cwd(tmp_path, modules, server_factory):
 def test_ready_line(modules, server_factory):
     s = server_factory(module_entry("/", modules["env"]))
     assert f"Ready: serving on http://127.0.0.1:{s.port}" in "".join(s.out)
+
+
+def test_wat_module_temp_file_goes_to_tmpdir(modules, tmp_path, monkeypatch):
+    """wat2wasm writes its output to a temporary file in $TMPDIR: a TMPDIR
+    that does not exist stops the startup with a message naming it."""
+    missing = tmp_path / "no-such-tmpdir"
+    monkeypatch.setenv("TMPDIR", str(missing))
+    err = start_fails(tmp_path, module_entry("/hello", modules["hello.wat"]))
+    assert f"cannot create a temporary file for wat2wasm in {missing}:" in err, err
+
+
+def test_wat_module_served_with_tmpdir(modules, server_factory, tmp_path, monkeypatch):
+    """With a usable TMPDIR the WAT module is served, and its temporary
+    file is gone once the server runs."""
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))
+    s = server_factory(module_entry("/hello", modules["hello.wat"]))
+    r = s.get("/hello")
+    assert (r.status, r.body) == (200, b"Oh hi world\r\n")
+    assert list(tmpdir.iterdir()) == []

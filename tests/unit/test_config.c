@@ -300,7 +300,8 @@ static void test_allowed_hosts(void **state) {
   assert_int_equal(h.port, 65535);
   srv_allowed_host_clear(&h);
   srv_allowed_host_clear(NULL);
-  assert_int_equal(srv_allowed_host_parse("example.com", &h, why, sizeof why), -1);
+  assert_int_equal(srv_allowed_host_parse("example.com", &h, why, sizeof why),
+                   SRV_CONFIG_ERR_INVALID);
   assert_non_null(strstr(why, "no scheme"));
 }
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/server.h"
+#include "server/server_int.h"
 
 enum { WORKERS = 2, SLOW = 0, WIDE = 1, NMODS = 2 };
 
@@ -26,6 +26,7 @@ typedef struct {
   srv_job job;
   int id;
   bool ran, done;
+  srv_status refused;
   char refusal[160];
   bool hold;               /* run: wait until *release is set */
   const bool *release;
@@ -34,11 +35,12 @@ typedef struct {
 
 static int order[128], norder, running, max_running;
 
-static void tjob_fn(srv_job *j, const char *refusal) {
+static void tjob_fn(srv_job *j, srv_status refused, const char *err) {
   tjob *t = (tjob *)j;
   pthread_mutex_lock(&mu);
-  if (refusal) {
-    snprintf(t->refusal, sizeof t->refusal, "%s", refusal);
+  if (refused != SRV_OK) {
+    t->refused = refused;
+    snprintf(t->refusal, sizeof t->refusal, "%s", err);
   } else {
     t->ran = true;
     order[norder++] = t->id;
@@ -110,15 +112,15 @@ static void test_one_slot_runs_in_arrival_order(void **state) {
   tjob_init(&js[0], 0, SLOW);
   js[0].hold = true;
   js[0].release = &release;
-  char note[160];
-  assert_int_equal(srv_pool_submit(&js[0].job, note, sizeof note), 0);
+  char err[160];
+  assert_int_equal(srv_pool_submit(&js[0].job, err, sizeof err), SRV_OK);
   WAIT_UNTIL(js[0].ran);
   /* Queued behind the held slot; the queue wait is 200 ms, so release
    * before it runs out (the expiry has its own test). */
   mods[SLOW].limits.timeout_ms = 30000;
   for (int i = 1; i < 10; i++) {
     tjob_init(&js[i], i, SLOW);
-    assert_int_equal(srv_pool_submit(&js[i].job, note, sizeof note), 0);
+    assert_int_equal(srv_pool_submit(&js[i].job, err, sizeof err), SRV_OK);
   }
   pthread_mutex_lock(&mu);
   release = true;
@@ -145,16 +147,16 @@ static void test_full_queue_refused_at_once(void **state) {
   tjob_init(&holder, 0, SLOW);
   holder.hold = true;
   holder.release = &release;
-  char note[160];
-  assert_int_equal(srv_pool_submit(&holder.job, note, sizeof note), 0);
+  char err[160];
+  assert_int_equal(srv_pool_submit(&holder.job, err, sizeof err), SRV_OK);
   WAIT_UNTIL(holder.ran);
   for (unsigned i = 0; i < SRV_QUEUE_FACTOR; i++) {
     tjob_init(&queued[i], (int)i + 1, SLOW);
-    assert_int_equal(srv_pool_submit(&queued[i].job, note, sizeof note), 0);
+    assert_int_equal(srv_pool_submit(&queued[i].job, err, sizeof err), SRV_OK);
   }
   tjob_init(&extra, 999, SLOW);
-  assert_int_equal(srv_pool_submit(&extra.job, note, sizeof note), -1);
-  assert_string_equal(note, "busy: 1 running, 64 queued (limit 1)");
+  assert_int_equal(srv_pool_submit(&extra.job, err, sizeof err), SRV_ERR_BUSY);
+  assert_string_equal(err, "busy: 1 running, 64 queued (limit 1)");
   assert_false(extra.done);   /* refused at submission: fn is never called */
   pthread_mutex_lock(&mu);
   release = true;
@@ -174,13 +176,14 @@ static void test_wait_for_a_slot_runs_out(void **state) {
   tjob_init(&holder, 0, SLOW);
   holder.hold = true;
   holder.release = &release;   /* held until the waiter has been refused */
-  char note[160];
-  assert_int_equal(srv_pool_submit(&holder.job, note, sizeof note), 0);
+  char err[160];
+  assert_int_equal(srv_pool_submit(&holder.job, err, sizeof err), SRV_OK);
   WAIT_UNTIL(holder.ran);
   tjob_init(&waiter, 1, SLOW);
-  assert_int_equal(srv_pool_submit(&waiter.job, note, sizeof note), 0);
+  assert_int_equal(srv_pool_submit(&waiter.job, err, sizeof err), SRV_OK);
   WAIT_UNTIL(waiter.done);
   assert_false(waiter.ran);
+  assert_int_equal(waiter.refused, SRV_ERR_BUSY);
   assert_string_equal(waiter.refusal, "busy: waited 200 ms for one of 1 run slots");
   pthread_mutex_lock(&mu);
   release = true;
@@ -198,15 +201,15 @@ static void test_spinning_jobs_do_not_hold_up_others(void **state) {
   static bool release;
   static tjob spinners[WORKERS + 1], quick;
   __atomic_store_n(&release, false, __ATOMIC_RELEASE);
-  char note[160];
+  char err[160];
   for (int i = 0; i < WORKERS + 1; i++) {
     tjob_init(&spinners[i], i, WIDE);
     spinners[i].spin = true;
     spinners[i].release = &release;
-    assert_int_equal(srv_pool_submit(&spinners[i].job, note, sizeof note), 0);
+    assert_int_equal(srv_pool_submit(&spinners[i].job, err, sizeof err), SRV_OK);
   }
   tjob_init(&quick, 100, WIDE);
-  assert_int_equal(srv_pool_submit(&quick.job, note, sizeof note), 0);
+  assert_int_equal(srv_pool_submit(&quick.job, err, sizeof err), SRV_OK);
   WAIT_UNTIL(quick.done);
   assert_true(quick.ran);
   for (int i = 0; i < WORKERS + 1; i++) assert_false(spinners[i].done);
@@ -233,20 +236,21 @@ static void test_stop_answers_every_job(void **state) {
   tjob_init(&holder, 0, SLOW);
   holder.hold = true;
   holder.release = &release;
-  char note[160];
-  assert_int_equal(srv_pool_submit(&holder.job, note, sizeof note), 0);
+  char err[160];
+  assert_int_equal(srv_pool_submit(&holder.job, err, sizeof err), SRV_OK);
   WAIT_UNTIL(holder.ran);
   tjob_init(&waiter, 1, SLOW);
-  assert_int_equal(srv_pool_submit(&waiter.job, note, sizeof note), 0);
+  assert_int_equal(srv_pool_submit(&waiter.job, err, sizeof err), SRV_OK);
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, stop_main, NULL), 0);
   WAIT_UNTIL(waiter.done);
   assert_false(waiter.ran);
+  assert_int_equal(waiter.refused, SRV_ERR_STOPPING);
   assert_string_equal(waiter.refusal, "interrupted: the server is shutting down");
   assert_false(holder.done);   /* still running: stop waits for it */
   tjob_init(&late, 2, WIDE);
-  assert_int_equal(srv_pool_submit(&late.job, note, sizeof note), -1);
-  assert_string_equal(note, "the server is shutting down");
+  assert_int_equal(srv_pool_submit(&late.job, err, sizeof err), SRV_ERR_STOPPING);
+  assert_string_equal(err, "the server is shutting down");
   pthread_mutex_lock(&mu);
   release = true;
   pthread_cond_broadcast(&cv);
