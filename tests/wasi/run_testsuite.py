@@ -73,8 +73,13 @@ def show(data, limit=300):
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
+# A sanitizer's report (make san) is a failure even for a known failure.
+SANITIZER_MARKS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:")
+
+
 def run_test(group_dir, name, verbose):
-    """Runs one test; returns a list of what differed (empty: passed)."""
+    """Runs one test; returns (what differed, empty when passed; True when
+    that includes a crash of wagi itself that KNOWN_FAILURES must not hide)."""
     wasm = os.path.join(group_dir, name + ".wasm")
     spec = {}
     spec_path = os.path.join(group_dir, name + ".json")
@@ -83,17 +88,17 @@ def run_test(group_dir, name, verbose):
             with open(spec_path) as f:
                 spec = json.load(f)
         except (OSError, ValueError) as e:
-            return ["cannot read %s.json: %s" % (name, e)]
+            return ["cannot read %s.json: %s" % (name, e)], True
     unknown = sorted(set(spec) - KEYS)
     if unknown:
-        return ["%s.json has keys this runner does not know: %s" % (name, ", ".join(unknown))]
+        return ["%s.json has keys this runner does not know: %s" % (name, ", ".join(unknown))], True
     t = tempfile.mkdtemp(prefix="wagi-wasits-")
     try:
         cmd = [WAGI, "run"]
         if "root" in spec:
             src = os.path.join(group_dir, spec["root"])
             if not os.path.isdir(src):
-                return ["root %r is not a directory beside the test" % spec["root"]]
+                return ["root %r is not a directory beside the test" % spec["root"]], True
             writable_copy(src, os.path.join(t, "root"))
             cmd += ["--dir", os.path.join(t, "root") + "::/"]
         for k, v in spec.get("env", {}).items():
@@ -104,18 +109,21 @@ def run_test(group_dir, name, verbose):
         try:
             r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, cwd=t, timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
-            return ["timed out after %d s" % TIMEOUT]
+            return ["timed out after %d s" % TIMEOUT], False
         except OSError as e:
-            return ["cannot run %s: %s" % (WAGI, e)]
+            return ["cannot run %s: %s" % (WAGI, e)], True
         fails = []
+        crashed = any(m in r.stderr for m in SANITIZER_MARKS) or r.returncode < 0
+        if crashed:
+            fails.append("wagi itself crashed (signal or sanitizer report)")
         want_exit = spec.get("exit_code", 0)
         if r.returncode != want_exit:
             fails.append("exit status %d, expected %d" % (r.returncode, want_exit))
         if "stdout" in spec and r.stdout != spec["stdout"].encode():
             fails.append("stdout %s, expected %s" % (show(r.stdout), show(spec["stdout"])))
         if fails and r.stderr.strip():
-            fails.append("stderr: " + show(r.stderr.strip()))
-        return fails
+            fails.append("stderr: " + show(r.stderr.strip(), 2000 if crashed else 300))
+        return fails, crashed
     finally:
         shutil.rmtree(t, ignore_errors=True)
 
@@ -159,8 +167,8 @@ def main():
     for name, group_dir, test in tests:
         if only and name not in only:
             continue
-        fails = run_test(group_dir, test, verbose)
-        if name in KNOWN_FAILURES:
+        fails, hard = run_test(group_dir, test, verbose)
+        if name in KNOWN_FAILURES and not hard:
             if fails:
                 known += 1
                 print("KNOWN FAIL %s: %s\n    now: %s" % (name, KNOWN_FAILURES[name], "\n    ".join(fails)))
