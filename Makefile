@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | wasitest | check-layers | bench | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | wasitest | wasitestsuite | check-layers | bench | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -77,7 +77,7 @@ LOGS      = $(BUILD)/test-logs
 
 .PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san examples demo-build \
         check-layers run-layers \
-        test-build run-unit run-spectest run-fuzz wasitest run-wasitest \
+        test-build run-unit run-spectest run-fuzz wasitest run-wasitest wasitestsuite run-wasitestsuite \
         servertest run-servertest httptest run-httptest run-enginewast
 all: $(BUILD)/wagi
 
@@ -181,7 +181,7 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN)
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-servertest run-httptest
+	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest
 	@bash scripts/test-summary.sh $(LOGS)
 
 # build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
@@ -226,6 +226,17 @@ run-wasitest:
 wasitest: $(BUILD)/wagi
 	@$(WASI_TEST)
 
+# The official WASI suite (prebuilt tests in ../shared/wasi-testsuite, or
+# WASI_TESTSUITE=DIR; skipped with a message when absent) through
+# `$(BUILD)/wagi run`; known failures are listed in the runner.
+WASI_SUITE_TEST := env BUILD=$(BUILD) $(if $(WASI_TESTSUITE),WASI_TESTSUITE=$(WASI_TESTSUITE)) /usr/bin/python3 tests/wasi/run_testsuite.py
+
+run-wasitestsuite:
+	@$(RUN_SUITE) wasi-testsuite $(LOGS)/wasi-testsuite.log $(WASI_SUITE_TEST)
+
+wasitestsuite: $(BUILD)/wagi
+	@$(WASI_SUITE_TEST)
+
 # Server integration tests (pytest, tests/server/): the real $(BUILD)/wagi on
 # loopback ports, test modules built into $(BUILD)/server-tests/.
 SERVER_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-pytest.sh servertest tests/server
@@ -259,7 +270,7 @@ san: setup
 	@rm -rf build-san/test-logs && mkdir -p build-san/test-logs
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
-	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-servertest run-httptest
+	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest
 	@bash scripts/test-summary.sh build-san/test-logs
 
 bench: setup $(BENCH_BIN)

@@ -23,7 +23,9 @@ function run(req, body) {
   for (const [k, v] of Object.entries(req.headers))
     env['HTTP_' + k.toUpperCase().replace(/-/g, '_')] = String(v);
   const wasi = new WASI({ version: 'preview1', args: [path], env, returnOnExit: true });
-  const imports = wasi.getImportObject();
+  // Not getImportObject(): Node 18 (Debian 12's nodejs) lacks it; `version`
+  // is mandatory from Node 20 and ignored by Node 18.
+  const imports = { wasi_snapshot_preview1: wasi.wasiImport };
   const base = imports.wasi_snapshot_preview1;
   const out = [];
   let memory;

@@ -6,6 +6,10 @@
 //   CONFIG: {"module": path, "args": [...], "env": {...},
 //            "preopens": {"/guest": "/host/dir"}}
 // Exit status: the module's exit code; 134 on a trap (as `wagi run`).
+//
+// Works on Node 18.20 (Debian 12's nodejs) and Node 20+: `version` is
+// mandatory from Node 20 and ignored by Node 18, and getImportObject() only
+// exists from Node 19.8, so the import object is built from wasiImport.
 import { readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
 
@@ -20,7 +24,7 @@ const wasi = new WASI({
 let code;
 try {
   const mod = await WebAssembly.compile(readFileSync(cfg.module));
-  const inst = await WebAssembly.instantiate(mod, wasi.getImportObject());
+  const inst = await WebAssembly.instantiate(mod, { wasi_snapshot_preview1: wasi.wasiImport });
   code = wasi.start(inst);
 } catch (e) {
   process.stderr.write(`node: trap: ${e.message}\n`);
