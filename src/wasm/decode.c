@@ -73,6 +73,7 @@ typedef struct {
   bool have_code;
   bool have_funcs, have_tables, have_mems, have_globals;
   uint32_t cap_customs;
+  uint32_t cap_sections;
   const uint8_t *name_sec, *name_end;
   char detail[256];
 } decoder;
@@ -935,6 +936,8 @@ static void sec_datacount(decoder *d) {
 
 static void sec_custom(decoder *d) {
   wasm_module *m = d->m;
+  wasm_reader raw = d->r;   /* the name's bytes as in the binary, for wasm_module_section */
+  uint32_t raw_len = (uint32_t)wasm_read_uleb(&raw, 32);
   char *name = read_name(d, "custom section name");
   if (d->r.err) return;
   if (m->ncustoms == d->cap_customs) {
@@ -946,6 +949,8 @@ static void sec_custom(decoder *d) {
   }
   wasm_custom *c = &m->customs[m->ncustoms++];
   c->name = name;
+  c->raw_name = raw.p;
+  c->raw_name_len = raw_len;
   c->data = d->r.p;
   c->size = (uint32_t)left(d);
   if (!d->name_sec && !strcmp(name, "name")) {
@@ -953,6 +958,23 @@ static void sec_custom(decoder *d) {
     d->name_end = d->r.end;
   }
   d->r.p = d->r.end;
+}
+
+/* Appends a section to m->sections (wasm_module_section). */
+static bool record_section(decoder *d, uint8_t id, uint32_t at, uint32_t size) {
+  wasm_module *m = d->m;
+  if (m->nsections == d->cap_sections) {
+    uint32_t cap = d->cap_sections ? d->cap_sections * 2 : 16;
+    wasm_section_desc *v = realloc(m->sections, cap * sizeof *v);
+    if (!v) { fail_nomem(d); return false; }
+    m->sections = v;
+    d->cap_sections = cap;
+  }
+  const wasm_custom *c = id == SEC_CUSTOM ? &m->customs[m->ncustoms - 1] : NULL;
+  m->sections[m->nsections++] = (wasm_section_desc){
+      .id = id, .offset = at, .size = size,
+      .name = c ? c->raw_name : NULL, .name_len = c ? c->raw_name_len : 0};
+  return true;
 }
 
 /* ---- name section ---------------------------------------------------------- */
@@ -1151,6 +1173,7 @@ static void decode_sections(decoder *d) {
       return;
     }
     d->r.end = d->mod_end;
+    if (!record_section(d, id, off(d, at), size)) return;
   }
   d->section = -1;
   set_item(d, NULL, 0);
@@ -1238,6 +1261,7 @@ void wasm_module_release(wasm_module *m) {
       if (m->bodies[i].compiled) wasm_code_free(m->bodies[i].compiled);
   }
   free(m->customs);
+  free(m->sections);
   free(m->bytes);
   for (struct wasm_arena_chunk *c = m->arena, *next; c; c = next) {
     next = c->next;

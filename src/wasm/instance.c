@@ -210,6 +210,7 @@ static bool letter_type(char c, uint8_t *t) {
 typedef struct host_func {
   wasm_func f;
   wasm_functype type;
+  wasm_env_free_fn env_free;   /* owned env (wasm_linker_define_func_owned) */
   struct host_func *next;
 } host_func;
 
@@ -284,9 +285,10 @@ static void extern_release(const wasm_extern *e) {
 
 wasm_linker *wasm_linker_new(void) { return calloc(1, sizeof(wasm_linker)); }
 
-/* Frees the linker, its host functions and its references to memories,
- * tables and globals. Instances that imported a host function do not point
- * into the linker (they copy it), so they may outlive it. */
+/* Frees the linker, its host functions, their owned envs and its
+ * references to memories, tables and globals. Instances that imported a
+ * host function do not point into the linker (they copy it), so they may
+ * outlive it unless its env was owned (wasm.h). */
 void wasm_linker_free(wasm_linker *l) {
   if (!l) return;
   for (uint32_t i = 0; i < l->n; i++) {
@@ -295,6 +297,7 @@ void wasm_linker_free(wasm_linker *l) {
   }
   for (host_func *h = l->hosts, *next; h; h = next) {
     next = h->next;
+    if (h->env_free) h->env_free(h->f.host_env);
     free(h);
   }
   free(l->v);
@@ -346,9 +349,11 @@ wasm_status wasm_linker_define(wasm_linker *l, const char *module,
   return WASM_OK;
 }
 
-wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
-                                    const char *name, const char *signature,
-                                    wasm_host_fn fn, void *env) {
+/* Defines a host function; on failure returns the error and leaves env to
+ * the caller. */
+static wasm_status define_host(wasm_linker *l, const char *module, const char *name,
+                               const char *signature, wasm_host_fn fn, void *env,
+                               wasm_env_free_fn env_free) {
   if (!l || !module || !name || !signature || !fn) return WASM_ERR_ARG;
   const char *arrow = strstr(signature, "->");
   if (!arrow || strstr(arrow + 2, "->")) return WASM_ERR_ARG;
@@ -356,6 +361,7 @@ wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
   size_t siglen = strlen(signature);
   host_func *h = calloc(1, sizeof *h + np + nr + siglen + 1);
   if (!h) return WASM_ERR_NOMEM;
+  h->env_free = env_free;
   uint8_t *types = (uint8_t *)(h + 1);
   char *sig = (char *)types + np + nr;
   uint32_t pslots = 0, rslots = 0;
@@ -383,6 +389,21 @@ wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
   h->next = l->hosts;
   l->hosts = h;
   return WASM_OK;
+}
+
+wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
+                                    const char *name, const char *signature,
+                                    wasm_host_fn fn, void *env) {
+  return define_host(l, module, name, signature, fn, env, NULL);
+}
+
+wasm_status wasm_linker_define_func_owned(wasm_linker *l, const char *module,
+                                          const char *name, const char *signature,
+                                          wasm_host_fn fn, void *env,
+                                          wasm_env_free_fn env_free) {
+  wasm_status st = define_host(l, module, name, signature, fn, env, env_free);
+  if (st != WASM_OK && env_free) env_free(env);
+  return st;
 }
 
 /* ---- Instance layout --------------------------------------------------- */

@@ -292,6 +292,19 @@ uint64_t wasm_memory_size(const wasm_memory *mem) {
   return mem ? atomic_load_explicit(&((wasm_memory *)mem)->size, memory_order_acquire) : 0;
 }
 
+wasm_memory_view wasm_memory_view_of(wasm_memory *mem) {
+  /* A non-NULL base for "no memory", so that a zero-length range at 0 is a
+   * valid (empty) pointer rather than the NULL that means out of bounds. */
+  static uint8_t no_memory[8];
+  if (!mem) return (wasm_memory_view){no_memory, 0};
+  return (wasm_memory_view){mem->base, wasm_memory_size(mem)};
+}
+
+uint8_t *wasm_memory_range(wasm_memory *mem, uint64_t ptr, uint64_t len) {
+  wasm_memory_view v = wasm_memory_view_of(mem);
+  return wasm_view_range(&v, ptr, len);
+}
+
 /* memory.grow: the old size in pages, or -1 when the result would pass the
  * declared maximum, the embedder's cap or 65536 pages, or mprotect fails
  * (out of memory under strict overcommit). The base never moves. */

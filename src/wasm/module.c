@@ -116,6 +116,9 @@ void wasm_module_import(const wasm_module *m, uint32_t i, wasm_import_desc *out)
   out->name = im->name;
   out->kind = (wasm_extern_kind)im->kind;
   out->type = im->type_text ? im->type_text : "";
+  out->limits = im->kind == WASM_EXTERN_TABLE    ? im->desc.table.limits
+                : im->kind == WASM_EXTERN_MEMORY ? im->desc.mem.limits
+                                                 : (wasm_limits){0};
 }
 
 uint32_t wasm_module_export_count(const wasm_module *m) { return m ? m->nexports : 0; }
@@ -130,9 +133,40 @@ void wasm_module_export(const wasm_module *m, uint32_t i, wasm_export_desc *out)
   out->kind = (wasm_extern_kind)ex->kind;
   out->index = ex->index;
   out->type = ex->type_text ? ex->type_text : "";
+  out->limits = ex->kind == WASM_EXTERN_TABLE    ? m->tables[ex->index].limits
+                : ex->kind == WASM_EXTERN_MEMORY ? m->mems[ex->index].limits
+                                                 : (wasm_limits){0};
 }
 
 const char *wasm_module_func_name(const wasm_module *m, uint32_t index) {
   if (!m || !m->func_names || index >= m->nfuncs) return NULL;
   return m->func_names[index];
+}
+
+uint32_t wasm_module_func_count(const wasm_module *m) { return m ? m->nfuncs : 0; }
+uint32_t wasm_module_table_count(const wasm_module *m) { return m ? m->ntables : 0; }
+uint32_t wasm_module_memory_count(const wasm_module *m) { return m ? m->nmems : 0; }
+
+int wasm_module_table_type(const wasm_module *m, uint32_t index, wasm_valtype *elem,
+                           wasm_limits *limits) {
+  if (!m || index >= m->ntables) return 0;
+  if (elem) *elem = (wasm_valtype)m->tables[index].elemtype;
+  if (limits) *limits = m->tables[index].limits;
+  return 1;
+}
+
+int wasm_module_memory_limits(const wasm_module *m, uint32_t index, wasm_limits *limits) {
+  if (!m || index >= m->nmems) return 0;
+  if (limits) *limits = m->mems[index].limits;
+  return 1;
+}
+
+uint32_t wasm_module_section_count(const wasm_module *m) { return m ? m->nsections : 0; }
+
+void wasm_module_section(const wasm_module *m, uint32_t i, wasm_section_desc *out) {
+  if (!m || i >= m->nsections) {
+    *out = (wasm_section_desc){0};
+    return;
+  }
+  *out = m->sections[i];
 }

@@ -150,7 +150,7 @@ static inline bool wasm_functype_equal(const wasm_functype *a, const wasm_functy
          memcmp(a->types, b->types, a->nparams + a->nresults) == 0;
 }
 
-typedef struct { uint32_t min, max; bool has_max; } wasm_limits;
+/* wasm_limits is public (wasm.h). */
 typedef struct { uint8_t elemtype; wasm_limits limits; } wasm_tabletype;
 typedef struct { wasm_limits limits; } wasm_memtype;
 typedef struct { uint8_t type; bool mut; } wasm_globaltype;
@@ -228,6 +228,8 @@ typedef struct {
 
 typedef struct {
   char *name;
+  const uint8_t *raw_name; /* the name as in the binary, into wasm_module.bytes */
+  uint32_t raw_name_len;
   const uint8_t *data;     /* into wasm_module.bytes */
   uint32_t size;
 } wasm_custom;
@@ -261,6 +263,7 @@ struct wasm_module {
   bool has_datacount;      uint32_t datacount;
 
   wasm_custom *customs;    uint32_t ncustoms;
+  wasm_section_desc *sections;   uint32_t nsections;   /* in binary order */
   char *module_name;       /* name section, or NULL */
   char **func_names;       /* [nfuncs], entries may be NULL; array NULL if none */
 
