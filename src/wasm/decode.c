@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/utf8.h"
 #include "wasm_int.h"
 
 /* Per-function cap on declared locals: keeps frames small and rejects the
@@ -231,29 +232,6 @@ static uint32_t read_count(decoder *d, const char *what) {
 
 static uint32_t read_index(decoder *d, const char *what) { return read_u32(d, what); }
 
-/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
-static bool utf8_valid(const uint8_t *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = s[i];
-    if (c < 0x80) { i++; continue; }
-    size_t len;
-    uint32_t cp, min;
-    if ((c & 0xe0) == 0xc0) { len = 2; cp = c & 0x1f; min = 0x80; }
-    else if ((c & 0xf0) == 0xe0) { len = 3; cp = c & 0x0f; min = 0x800; }
-    else if ((c & 0xf8) == 0xf0) { len = 4; cp = c & 0x07; min = 0x10000; }
-    else return false;
-    if (n - i < len) return false;
-    for (size_t k = 1; k < len; k++) {
-      if ((s[i + k] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
-  }
-  return true;
-}
-
 /* A NUL-terminated copy of a name (already checked to be UTF-8), or NULL
  * when out of memory. U+0000 is stored as the overlong pair C0 80
  * ("modified UTF-8"): names are C strings everywhere, and distinct names
@@ -288,7 +266,7 @@ static char *read_name(decoder *d, const char *what) {
           n, left(d));
     return NULL;
   }
-  if (!utf8_valid(d->r.p, n)) {
+  if (!base_utf8_valid(d->r.p, n, NULL)) {
     failf(d, at, "malformed UTF-8 encoding in %s", what);
     return NULL;
   }
@@ -1000,7 +978,8 @@ static void parse_names(decoder *d) {
     r.p = sub_end;
     if (id == 0) {
       uint32_t n = wasm_read_u32(&s);
-      if (s.err || n != (size_t)(s.end - s.p) || !utf8_valid(s.p, n) || !(modname = dup_name(d, s.p, n))) {
+      if (s.err || n != (size_t)(s.end - s.p) || !base_utf8_valid(s.p, n, NULL) ||
+          !(modname = dup_name(d, s.p, n))) {
         ok = false;
         break;
       }
@@ -1013,7 +992,8 @@ static void parse_names(decoder *d) {
       for (uint32_t i = 0; i < count && ok; i++) {
         uint32_t x = wasm_read_u32(&s);
         uint32_t len = wasm_read_u32(&s);
-        if (s.err || (int64_t)x <= prev || len > (size_t)(s.end - s.p) || !utf8_valid(s.p, len)) {
+        if (s.err || (int64_t)x <= prev || len > (size_t)(s.end - s.p) ||
+            !base_utf8_valid(s.p, len, NULL)) {
           ok = false;
           break;
         }
