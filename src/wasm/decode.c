@@ -14,7 +14,7 @@
  *   most a small multiple of the input size;
  * - everything the module owns, except the byte copy and the custom section
  *   table, is bump-allocated from one arena (m->arena), so a failure at any
- *   point is cleaned up by wasm_module_release freeing the chunks.
+ *   point is cleaned up by wasmi_decoded_free freeing the chunks.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -1190,23 +1190,23 @@ static wasm_status report(decoder *d, wasm_error *err) {
   if (d->item)
     snprintf(item, sizeof item, "%s %u%s%s: ", d->item, d->item_idx, d->item_sub ? " " : "",
              d->item_sub ? d->item_sub : "");
-  return wasm_error_set(err, st, d->func, at, "%s: %s: %s%s",
-                        st == WASM_ERR_INVALID ? "invalid" : st == WASM_ERR_NOMEM ? "error" : "malformed",
-                        where, item, what);
+  return wasmi_error_set(err, st, d->func, at, "%s: %s: %s%s",
+                         st == WASM_ERR_INVALID ? "invalid" : st == WASM_ERR_NOMEM ? "error" : "malformed",
+                         where, item, what);
 }
 
-wasm_status wasm_decode(const uint8_t *bytes, size_t len, wasm_module **out, wasm_error *err) {
+wasm_status wasmi_decode(const uint8_t *bytes, size_t len, wasm_module **out, wasm_error *err) {
   if (len > UINT32_MAX)
-    return wasm_error_set(err, WASM_ERR_MALFORMED, UINT32_MAX, UINT32_MAX,
-                          "malformed: module of %zu bytes is too large", len);
+    return wasmi_error_set(err, WASM_ERR_MALFORMED, UINT32_MAX, UINT32_MAX,
+                           "malformed: module of %zu bytes is too large", len);
   if (!bytes && len)
-    return wasm_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "no module bytes");
+    return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "no module bytes");
   wasm_module *m = calloc(1, sizeof *m);
   uint8_t *copy = malloc(len ? len : 1);
   if (!m || !copy) {
     free(m);
     free(copy);
-    return wasm_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "out of memory");
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "out of memory");
   }
   if (len) memcpy(copy, bytes, len);
   m->bytes = copy;
@@ -1226,7 +1226,7 @@ wasm_status wasm_decode(const uint8_t *bytes, size_t len, wasm_module **out, was
   if (!d.r.err) describe_externs(&d);
   if (d.r.err) {
     wasm_status st = report(&d, err);
-    wasm_module_release(m);
+    wasmi_decoded_free(m);
     return st;
   }
   if (d.name_sec) parse_names(&d);
@@ -1234,12 +1234,8 @@ wasm_status wasm_decode(const uint8_t *bytes, size_t len, wasm_module **out, was
   return WASM_OK;
 }
 
-void wasm_module_release(wasm_module *m) {
+void wasmi_decoded_free(wasm_module *m) {
   if (!m) return;
-  if (m->bodies) {
-    for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++)
-      if (m->bodies[i].compiled) wasm_code_free(m->bodies[i].compiled);
-  }
   free(m->customs);
   free(m->sections);
   free(m->bytes);
