@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -194,14 +196,24 @@ static void test_resolver_walk(void **state) {
 
 /* ---- race: "race" flips between a directory inside and a link outside ---- */
 
-static volatile int stop_swapping;
+static atomic_int stop_swapping;
+/* Handshake for the checks that must succeed: the main thread sets
+ * pause_req, the swapper parks with "race" a real directory and sets
+ * paused, and resumes once pause_req is cleared. */
+static atomic_int pause_req, paused;
 
 static void *swapper(void *arg) {
   (void)arg;
   char d[512], tmp[512];
   at(d, sizeof d, box, "race");
   at(tmp, sizeof tmp, box, "race_real");
-  while (!stop_swapping) {
+  while (!atomic_load(&stop_swapping)) {
+    if (atomic_load(&pause_req)) {   /* "race" is the directory here */
+      atomic_store(&paused, 1);
+      while (atomic_load(&pause_req) && !atomic_load(&stop_swapping)) sched_yield();
+      atomic_store(&paused, 0);
+      continue;
+    }
     if (rename(d, tmp) != 0) continue;
     if (symlink(outside, d) == 0) unlink(d);   /* absolute link out */
     if (symlink("../outside", d) == 0) unlink(d);   /* relative link out */
@@ -212,10 +224,10 @@ static void *swapper(void *arg) {
 
 static void race_run(int walk) {
   wasi_sb_force_walk = walk;
-  stop_swapping = 0;
+  atomic_store(&stop_swapping, 0);
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, swapper, NULL), 0);
-  int opened = 0;
+  int opened = 0, checked = 0;
   struct timespec t0, t;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int i = 0;; i++) {
@@ -224,13 +236,27 @@ static void race_run(int walk) {
       opened++;
       assert_string_equal(buf, "inside");   /* never the outside secret */
     }
+    if (i % 256 == 255) {
+      /* With the swapper parked the open must work: a resolver that
+       * refused everything would otherwise pass this test. */
+      atomic_store(&pause_req, 1);
+      while (!atomic_load(&paused)) sched_yield();
+      assert_int_equal(open_read("race/secret", 1, buf, sizeof buf), 0);
+      assert_string_equal(buf, "inside");
+      checked++;
+      atomic_store(&pause_req, 0);
+      while (atomic_load(&paused)) sched_yield();
+    }
     clock_gettime(CLOCK_MONOTONIC, &t);
     if (i > 2000 && (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > 150) break;
   }
-  stop_swapping = 1;
+  atomic_store(&stop_swapping, 1);
   pthread_join(th, NULL);
   wasi_sb_force_walk = 0;
-  if (getenv("WASI_TEST_VERBOSE")) fprintf(stderr, "race walk=%d: %d opened\n", walk, opened);
+  assert_true(checked > 0);
+  if (getenv("WASI_TEST_VERBOSE"))
+    fprintf(stderr, "race walk=%d: %d opened while racing, %d checked parked\n", walk, opened,
+            checked);
 }
 
 static void test_race_openat2(void **state) { (void)state; race_run(0); }
