@@ -101,7 +101,8 @@ typedef enum {
   HTTP_E_TOO_MANY_SESSIONS = 13,
 } http_errcode;
 
-/* Static name of a guest error code ("destination_not_allowed"). */
+/* Static name of a guest error code ("destination_not_allowed"); never
+ * freed. */
 const char *http_errcode_str(uint32_t code);
 
 /* Defaults used for the zero values of http_config / http_global_config. */
@@ -115,7 +116,7 @@ const char *http_errcode_str(uint32_t code);
 /* ---- Global state ------------------------------------------------------------ */
 
 /* Receives one line per outbound request (no trailing newline), from any
- * thread. */
+ * thread; `line` is borrowed for the call. */
 typedef void (*http_log_fn)(const char *line);
 
 typedef struct {
@@ -173,7 +174,9 @@ typedef struct {
 
 typedef struct http_ctx http_ctx;
 
-/* Creates a ctx (one allocation, no I/O). *out is written only on success. */
+/* Creates a ctx (one allocation, no I/O). The config is copied (allow_arg
+ * stays borrowed). *out is written only on success; the caller owns it and
+ * frees it with http_ctx_free after the instance using it is gone. */
 http_status http_ctx_new(const http_config *cfg, http_ctx **out);
 /* Frees every open handle and the ctx. NULL is fine. */
 void http_ctx_free(http_ctx *ctx);

@@ -129,9 +129,12 @@ typedef enum {
 /* Decode, validate and translate a module once. The result is immutable and
  * may be instantiated many times, concurrently, from any thread.
  * Returns WASM_ERR_MALFORMED / WASM_ERR_INVALID / WASM_ERR_NOMEM with
- * details in *err (err may be NULL). */
+ * details in *err (err may be NULL). `bytes` are copied (the caller keeps
+ * them); the caller owns *out and frees it with wasm_module_free. */
 wasm_status wasm_module_compile(const uint8_t *bytes, size_t len,
                                 wasm_module **out, wasm_error *err);
+/* NULL is fine. Every instance of the module must be freed first (they
+ * point into it). */
 void wasm_module_free(wasm_module *m);
 
 /* Signature text of a function type: params "->" results, one letter each:
@@ -300,9 +303,13 @@ wasm_status wasm_table_new(wasm_valtype elem, uint32_t min, uint32_t max,
                            void *init, wasm_table **out);
 void wasm_table_free(wasm_table *t);
 uint32_t wasm_table_size(const wasm_table *t);
+/* Element i (a borrowed reference), or WASM_TRAP_TABLE_OOB. */
 wasm_status wasm_table_get(const wasm_table *t, uint32_t i, void **out);
+/* Stores `ref` (borrowed, like `init` above), or WASM_TRAP_TABLE_OOB. */
 wasm_status wasm_table_set(wasm_table *t, uint32_t i, void *ref);
 
+/* Values are copied in and out; a reference value stays borrowed, as in
+ * tables. */
 wasm_status wasm_global_new(wasm_value init, int mutable_, wasm_global **out);
 void wasm_global_free(wasm_global *g);
 void wasm_global_get(const wasm_global *g, wasm_value *out);
@@ -347,9 +354,14 @@ wasm_status wasm_linker_define_func_owned(wasm_linker *l, const char *module,
                                           const char *name, const char *signature,
                                           wasm_host_fn fn, void *env,
                                           wasm_env_free_fn env_free);
+/* Define an extern. The linker takes its own reference to a memory, table
+ * or global (the caller keeps and frees its own); a wasm_func is borrowed
+ * from its instance, which must outlive the linker's use of it and every
+ * instance linked to it. Names are copied. */
 wasm_status wasm_linker_define(wasm_linker *l, const char *module,
                                const char *name, wasm_extern ext);
-/* Define every export of `inst` under `module`. */
+/* Define every export of `inst` under `module` (as wasm_linker_define does:
+ * `inst` stays the caller's and must outlive its use). */
 wasm_status wasm_linker_define_instance(wasm_linker *l, const char *module,
                                         wasm_instance *inst);
 
@@ -366,13 +378,19 @@ typedef struct {
  * none), allocate memory/tables/globals, run element and data segment
  * initialisation and the start function. Errors: WASM_ERR_LINK (with the
  * import named), a trap during initialisation (the instance is not created),
- * WASM_ERR_NOMEM. `opts` may be NULL. */
+ * WASM_ERR_NOMEM. `opts` may be NULL and is copied. The linker is only read
+ * during the call (see wasm_linker_free for what must outlive what); `m`
+ * must outlive the instance. The caller owns *out (wasm_instance_free). */
 wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
                              const wasm_instance_opts *opts,
                              wasm_instance **out, wasm_error *err);
+/* Frees the instance and drops its references to imported memories,
+ * tables and globals. NULL is fine. */
 void wasm_instance_free(wasm_instance *inst);
 
+/* The module it was instantiated from (borrowed). */
 const wasm_module *wasm_instance_module(const wasm_instance *inst);
+/* opts.user_data as given: the embedder's, never freed by the engine. */
 void *wasm_instance_user_data(const wasm_instance *inst);
 /* Memory 0 of the instance (defined or imported), or NULL; borrowed from
  * the instance. */
@@ -405,8 +423,9 @@ wasm_valtype wasm_func_param_type(const wasm_func *f, uint32_t i);
 wasm_valtype wasm_func_result_type(const wasm_func *f, uint32_t i);
 
 /* Call `f` with typed arguments (checked against its signature: WASM_ERR_ARG
- * on mismatch). On WASM_OK, results[0..nresults) are written. A trap returns
- * its status with the function and code offset in *err. */
+ * on mismatch). On WASM_OK, results[0..nresults) are written (reference
+ * results are borrowed, as in tables). A trap returns its status with the
+ * function and code offset in *err. */
 wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
                            wasm_value *results, uint32_t nresults,
                            wasm_error *err);
