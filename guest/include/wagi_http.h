@@ -53,7 +53,7 @@ enum {
   WAGI_HTTP_ERR_ARG = 102,       /* NULL where a value is required, a name with ':' ... */
 };
 
-/* Static name of a code ("destination_not_allowed"). */
+/* Static name of a code ("destination_not_allowed"); never freed. */
 const char *wagi_http_strerror(int code);
 
 typedef struct {
@@ -69,7 +69,9 @@ typedef struct {
 
 /* Sends a request and waits for the whole response (the host buffers the
  * body). `headers` may be NULL when nheaders is 0; `body` may be NULL when
- * body_len is 0. On success fills *out (status, open handle). */
+ * body_len is 0. Everything passed in stays the caller's (it is copied by
+ * the host before returning). On success fills *out (status, open handle);
+ * the caller then owns the response and releases it with wagi_http_close. */
 int wagi_http_request(const char *method, const char *url, const wagi_http_header *headers,
                       size_t nheaders, const void *body, size_t body_len,
                       wagi_http_response *out);
@@ -81,22 +83,33 @@ int wagi_http_request_raw(const char *method, size_t method_len, const char *url
                           size_t body_len, wagi_http_response *out);
 
 /* First value of response header `name` (any case). Starts with a 4 KiB
- * buffer and doubles it up to 64 KiB while the host says it is too small. */
+ * buffer and doubles it up to 64 KiB while the host says it is too small.
+ * On WAGI_HTTP_OK *value is a malloc'd, NUL-terminated copy that the caller
+ * frees with free(); it does not depend on the response (still valid after
+ * wagi_http_close). On any error *value and *len are left untouched and
+ * nothing needs freeing. */
 int wagi_http_header_get(const wagi_http_response *r, const char *name, char **value,
                          size_t *len);
 
 /* All response headers as "name:value\n" lines (lowercase names), read
- * into a 64 KiB buffer (WAGI_HTTP_ERR_BUFFER_TOO_SMALL beyond). */
+ * into a 64 KiB buffer (WAGI_HTTP_ERR_BUFFER_TOO_SMALL beyond). On
+ * WAGI_HTTP_OK *text is malloc'd and NUL-terminated, owned by the caller
+ * (free()), independent of the response; on error *text and *len are left
+ * untouched and nothing needs freeing. */
 int wagi_http_headers_all(const wagi_http_response *r, char **text, size_t *len);
 
-/* Reads the next part of the body into buf (up to cap bytes); *n = 0 at the end. */
+/* Reads the next part of the body into the caller's buf (up to cap bytes);
+ * *n = 0 at the end. */
 int wagi_http_body_read(const wagi_http_response *r, void *buf, size_t cap, size_t *n);
 
 /* Reads the rest of the body in 4 KiB chunks into a malloc'd buffer (with
- * a NUL after it); more than `max` bytes gives WAGI_HTTP_ERR_TOO_LARGE. */
+ * a NUL after it); more than `max` bytes gives WAGI_HTTP_ERR_TOO_LARGE. On
+ * WAGI_HTTP_OK the caller owns *body (free()); on error nothing is
+ * returned and nothing needs freeing. */
 int wagi_http_body_all(const wagi_http_response *r, size_t max, uint8_t **body, size_t *len);
 
-/* Releases the response on the host (safe to call twice). */
+/* Releases the response on the host (safe to call twice). Strings and
+ * bodies returned earlier stay valid: they are the caller's copies. */
 void wagi_http_close(wagi_http_response *r);
 
 /* ---- The host ABI itself (WAGI.md §7), for code that needs it raw ---------- */

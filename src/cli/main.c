@@ -102,29 +102,6 @@ static int cmd_validate(int argc, char **argv) {
 
 /* ---- inspect ------------------------------------------------------------- */
 
-/* A bounds-checked cursor for the section walk. */
-typedef struct {
-  const uint8_t *p, *end;
-  int bad;
-} cursor;
-
-static uint64_t cur_uleb(cursor *c) {
-  uint64_t v = 0;
-  for (unsigned shift = 0; shift < 64; shift += 7) {
-    if (c->p >= c->end) { c->bad = 1; return 0; }
-    uint8_t b = *c->p++;
-    v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) return v;
-  }
-  c->bad = 1;
-  return 0;
-}
-
-static uint8_t cur_u8(cursor *c) {
-  if (c->p >= c->end) { c->bad = 1; return 0; }
-  return *c->p++;
-}
-
 static const char *section_name(uint8_t id) {
   static const char *names[] = {"custom", "type",   "import", "function", "table",
                                 "memory", "global", "export", "start",    "element",
@@ -142,16 +119,40 @@ static const char *kind_name(wasm_extern_kind k) {
   return "?";
 }
 
-/* Appends "min..max" (and " shared") for a limits field to buf. */
-static void limits_text(cursor *c, char *buf, size_t n) {
+/* Appends "min..max" (or "min.." without a maximum) to buf. */
+static void limits_text(const wasm_limits *l, char *buf, size_t n) {
   size_t len = strlen(buf);
-  uint8_t flags = cur_u8(c);
-  uint64_t min = cur_uleb(c);
-  if (flags & 1)
-    snprintf(buf + len, n - len, "%" PRIu64 "..%" PRIu64 "%s", min, cur_uleb(c),
-             flags & 2 ? " shared" : "");
+  if (l->has_max)
+    snprintf(buf + len, n - len, "%" PRIu32 "..%" PRIu32, l->min, l->max);
   else
-    snprintf(buf + len, n - len, "%" PRIu64 "..%s", min, flags & 2 ? " shared" : "");
+    snprintf(buf + len, n - len, "%" PRIu32 "..", l->min);
+}
+
+/* The defined (not imported) tables (id 4) or memories (id 5): "  a, b"
+ * on the section's line and "\n  defined: a" per entry appended to list. */
+static void print_defined(const wasm_module *m, uint8_t id, char *list, size_t listlen) {
+  uint32_t n = id == 4 ? wasm_module_table_count(m) : wasm_module_memory_count(m), first = 0;
+  for (uint32_t i = 0; i < wasm_module_import_count(m); i++) {
+    wasm_import_desc d;
+    wasm_module_import(m, i, &d);
+    if (d.kind == (id == 4 ? WASM_EXTERN_TABLE : WASM_EXTERN_MEMORY)) first++;
+  }
+  for (uint32_t i = first; i < n; i++) {
+    char text[96] = "";
+    wasm_limits l;
+    if (id == 4) {
+      wasm_valtype t;
+      wasm_module_table_type(m, i, &t, &l);
+      strcpy(text, t == WASM_FUNCREF ? "funcref " : t == WASM_EXTERNREF ? "externref " : "? ");
+    } else {
+      wasm_module_memory_limits(m, i, &l);
+      strcpy(text, "pages ");
+    }
+    limits_text(&l, text, sizeof text);
+    printf("%s%s", i > first ? ", " : "  ", text);
+    size_t used = strlen(list);
+    snprintf(list + used, listlen - used, "\n  defined: %s", text);
+  }
 }
 
 static void print_printable(const uint8_t *s, uint64_t n) {
@@ -170,46 +171,21 @@ static int cmd_inspect(int argc, char **argv) {
 
   printf("module: %s (%zu bytes)\n", argv[0], len);
 
-  /* Sections: walk the binary (validated already, but stay bounds-checked). */
-  uint64_t nfunc_defined = 0, nfunc_imported = 0;
+  uint64_t nfunc_imported = 0;
   char tables[2048] = "", memories[2048] = "";   /* limits, for the summary */
-  cursor c = {bytes + 8, bytes + len, 0};
   printf("sections:\n");
-  while (c.p < c.end && !c.bad) {
-    size_t at = (size_t)(c.p - bytes);
-    uint8_t id = cur_u8(&c);
-    uint64_t size = cur_uleb(&c);
-    if (c.bad || size > (uint64_t)(c.end - c.p)) break;
-    cursor body = {c.p, c.p + size, 0};
-    printf("  %-9s at 0x%06zx  %8" PRIu64 " bytes", section_name(id), at, size);
-    if (id == 0) {
-      uint64_t nlen = cur_uleb(&body);
-      if (!body.bad && nlen <= (uint64_t)(body.end - body.p)) {
-        printf("  \"");
-        print_printable(body.p, nlen);
-        printf("\"");
-      }
-    } else if (id == 3) {
-      nfunc_defined = cur_uleb(&body);
-    } else if (id == 4 || id == 5) {
-      uint64_t n = cur_uleb(&body);
-      for (uint64_t i = 0; i < n && !body.bad; i++) {
-        char text[96] = "";
-        if (id == 4) {
-          uint8_t t = cur_u8(&body);
-          strcpy(text, t == 0x70 ? "funcref " : t == 0x6f ? "externref " : "? ");
-        } else {
-          strcpy(text, "pages ");
-        }
-        limits_text(&body, text, sizeof text);
-        printf("%s%s", i ? ", " : "  ", text);
-        char *list = id == 4 ? tables : memories;
-        size_t used = strlen(list);
-        snprintf(list + used, sizeof tables - used, "\n  defined: %s", text);
-      }
+  for (uint32_t i = 0; i < wasm_module_section_count(m); i++) {
+    wasm_section_desc s;
+    wasm_module_section(m, i, &s);
+    printf("  %-9s at 0x%06" PRIx32 "  %8" PRIu32 " bytes", section_name(s.id), s.offset, s.size);
+    if (s.id == 0) {
+      printf("  \"");
+      print_printable(s.name, s.name_len);
+      printf("\"");
+    } else if (s.id == 4 || s.id == 5) {
+      print_defined(m, s.id, s.id == 4 ? tables : memories, sizeof tables);
     }
     printf("\n");
-    c.p += size;
   }
 
   uint32_t nimports = wasm_module_import_count(m);
@@ -239,6 +215,7 @@ static int cmd_inspect(int argc, char **argv) {
     }
     printf("\n");
   }
+  uint64_t nfunc_defined = wasm_module_func_count(m) - nfunc_imported;
   printf("functions: %" PRIu64 " (%" PRIu64 " imported, %" PRIu64 " defined)\n",
          nfunc_imported + nfunc_defined, nfunc_imported, nfunc_defined);
   printf("tables:%s\n", tables[0] ? tables : " none");

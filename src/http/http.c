@@ -1,13 +1,13 @@
 /* http.c — the wasi_experimental_http host functions (WAGI.md §7): guest
  * memory access, argument checks in the reference's order, and the
  * per-instance handle table. The network part is http_fetch.c. */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/utf8.h"
 #include "http_int.h"
 
 const char *http_errcode_str(uint32_t code) {
@@ -148,7 +148,7 @@ uint32_t http_ctx_insert(http_ctx *ctx, http_response *r, uint32_t *h) {
   ctx->slots[ctx->next] = r;
   ctx->open++;
   *h = ctx->next;
-  return 0;
+  return HTTP_E_SUCCESS;
 }
 
 http_response *http_ctx_get(http_ctx *ctx, uint32_t h) {
@@ -191,66 +191,27 @@ void http_logf(const char *fmt, ...) {
 
 /* ---- Guest memory ------------------------------------------------------------------ */
 
-typedef struct {
-  uint8_t *data;
-  uint64_t size;
-} gmem;
-
-/* The guest's exported "memory" (WAGI.md §7: not memory 0 by index). */
-static bool guest_memory(wasm_instance *inst, gmem *m) {
+/* A view of the guest's exported "memory" (WAGI.md §7: not memory 0 by
+ * index); guest bytes are reached only through wasm_view_range. */
+static bool guest_memory(wasm_instance *inst, wasm_memory_view *m) {
   wasm_extern e;
   if (!inst || wasm_instance_export(inst, "memory", &e) != WASM_OK || e.kind != WASM_EXTERN_MEMORY)
     return false;
-  m->data = wasm_memory_data(e.of.memory);
-  m->size = wasm_memory_size(e.of.memory);
+  *m = wasm_memory_view_of(e.of.memory);
   return true;
-}
-
-static bool in_bounds(const gmem *m, uint32_t ptr, uint32_t len) {
-  return (uint64_t)ptr + len <= m->size;
-}
-
-static void put_u32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-  p[2] = (uint8_t)(v >> 16);
-  p[3] = (uint8_t)(v >> 24);
 }
 
 /* ---- Linking ------------------------------------------------------------------------ */
 
-typedef struct {
-  http_get_ctx_fn get_ctx;
-  void *arg;
-} env_pair;
-
-#define MAX_ENVS 64
-static env_pair envs[MAX_ENVS];
-static unsigned nenvs;
-static pthread_mutex_t envs_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void *http_env_for(http_get_ctx_fn get_ctx, void *arg) {
-  pthread_mutex_lock(&envs_lock);
-  env_pair *e = NULL;
-  for (unsigned i = 0; i < nenvs; i++)
-    if (envs[i].get_ctx == get_ctx && envs[i].arg == arg) e = &envs[i];
-  if (!e && nenvs < MAX_ENVS) {
-    e = &envs[nenvs++];
-    e->get_ctx = get_ctx;
-    e->arg = arg;
-  }
-  pthread_mutex_unlock(&envs_lock);
-  return e;
-}
-
 static http_ctx *ctx_of(wasm_instance *caller, void *env) {
-  const env_pair *e = env;
+  const http_binding *e = env;
   if (!caller) return NULL;
   if (!e || !e->get_ctx) return wasm_instance_user_data(caller);
   return e->get_ctx(caller, e->arg);
 }
 
-#define A(i) ((uint32_t)args[i])
+/* The i32 argument `i` of a host call. */
+#define HTTP_ARG(i) ((uint32_t)args[i])
 #define HTTP_MAX_URL (1u << 20)
 
 /* ---- req ------------------------------------------------------------------------------ */
@@ -265,23 +226,24 @@ static char *dup_cstr(const uint8_t *p, size_t n) {
 }
 
 static uint32_t do_req(wasm_instance *caller, http_ctx *ctx, wasm_slot *args) {
-  uint32_t url_ptr = A(0), url_len = A(1), m_ptr = A(2), m_len = A(3), h_ptr = A(4),
-           h_len = A(5), b_ptr = A(6), b_len = A(7), status_out = A(8), handle_out = A(9);
-  gmem m;
+  uint32_t url_len = HTTP_ARG(1), m_len = HTTP_ARG(3), h_len = HTTP_ARG(5), b_len = HTTP_ARG(7);
+  wasm_memory_view m;
   if (!guest_memory(caller, &m)) return HTTP_E_MEMORY_NOT_FOUND;
   if (!ctx) return HTTP_E_DESTINATION_NOT_ALLOWED;
   if (ctx->open >= ctx->max_handles) return HTTP_E_TOO_MANY_SESSIONS;
 
-  if (!in_bounds(&m, url_ptr, url_len)) return HTTP_E_BUFFER_TOO_SMALL;   /* reading input: 4 */
-  if (!http_utf8_valid(m.data + url_ptr, url_len)) return HTTP_E_UTF8;
+  /* Unreadable input is BUFFER_TOO_SMALL (4), as the reference answers. */
+  const uint8_t *url_in = wasm_view_range(&m, HTTP_ARG(0), url_len);
+  if (!url_in) return HTTP_E_BUFFER_TOO_SMALL;
+  if (!base_utf8_valid(url_in, url_len, NULL)) return HTTP_E_UTF8;
   /* libcurl refuses URLs over 8 MB anyway; no copy of a guest-sized blob. */
-  if (url_len > HTTP_MAX_URL || memchr(m.data + url_ptr, 0, url_len)) return HTTP_E_INVALID_URL;
-  char *url = dup_cstr(m.data + url_ptr, url_len);
+  if (url_len > HTTP_MAX_URL || memchr(url_in, 0, url_len)) return HTTP_E_INVALID_URL;
+  char *url = dup_cstr(url_in, url_len);
   if (!url) return HTTP_E_RUNTIME;
   http_dest d;
   uint32_t rc = http_url_dest(url, &d);
-  if (rc == 0) rc = http_dest_check(ctx, &d);
-  if (rc != 0) {
+  if (rc == HTTP_E_SUCCESS) rc = http_dest_check(ctx, &d);
+  if (rc != HTTP_E_SUCCESS) {
     if (rc == HTTP_E_DESTINATION_NOT_ALLOWED)
       http_logf("%s: outbound request to %s://%s:%u denied (not in allowed_hosts)", ctx->module_name,
                 d.scheme, d.host, d.port);
@@ -289,27 +251,29 @@ static uint32_t do_req(wasm_instance *caller, http_ctx *ctx, wasm_slot *args) {
     return rc;
   }
 
-  if (!in_bounds(&m, m_ptr, m_len)) rc = HTTP_E_BUFFER_TOO_SMALL;
-  else if (!http_method_valid(m.data + m_ptr, m_len)) rc = HTTP_E_INVALID_METHOD;
-  else if (!in_bounds(&m, b_ptr, b_len)) rc = HTTP_E_BUFFER_TOO_SMALL;
-  else if (!in_bounds(&m, h_ptr, h_len)) rc = HTTP_E_BUFFER_TOO_SMALL;
-  if (rc != 0) {
+  const uint8_t *method_in = wasm_view_range(&m, HTTP_ARG(2), m_len);
+  const uint8_t *body_in = wasm_view_range(&m, HTTP_ARG(6), b_len);
+  const uint8_t *headers_in = wasm_view_range(&m, HTTP_ARG(4), h_len);
+  if (!method_in) rc = HTTP_E_BUFFER_TOO_SMALL;
+  else if (!http_method_valid(method_in, m_len)) rc = HTTP_E_INVALID_METHOD;
+  else if (!body_in || !headers_in) rc = HTTP_E_BUFFER_TOO_SMALL;
+  if (rc != HTTP_E_SUCCESS) {
     free(url);
     return rc;
   }
-  char *method = dup_cstr(m.data + m_ptr, m_len);
+  char *method = dup_cstr(method_in, m_len);
   if (!method) {
     free(url);
     return HTTP_E_RUNTIME;
   }
 
-  http_request req = {url, method, m.data + h_ptr, h_len, m.data + b_ptr, b_len};
+  http_request req = {url, method, headers_in, h_len, body_in, b_len};
   http_response *resp = NULL;
   char why[256] = "";
   uint64_t t0 = base_now_ns();
   rc = http_fetch(ctx, &req, &resp, why, sizeof why);
   double ms = (double)(base_now_ns() - t0) / 1e6;
-  if (rc != 0) {
+  if (rc != HTTP_E_SUCCESS) {
     http_logf("%s: outbound %s %s://%s:%u failed after %.1f ms: %s (%s)", ctx->module_name, method,
               d.scheme, d.host, d.port, ms, http_errcode_str(rc), why[0] ? why : "-");
     free(url);
@@ -323,18 +287,19 @@ static uint32_t do_req(wasm_instance *caller, http_ctx *ctx, wasm_slot *args) {
 
   /* The outputs are checked after the request, as the reference does; no
    * guest code ran meanwhile, so `m` is still the guest's memory. */
-  if (!in_bounds(&m, status_out, 2) || !in_bounds(&m, handle_out, 4)) {
+  uint8_t *status_out = wasm_view_range(&m, HTTP_ARG(8), 2);
+  uint8_t *handle_out = wasm_view_range(&m, HTTP_ARG(9), 4);
+  if (!status_out || !handle_out) {
     http_response_free(resp);
     return HTTP_E_MEMORY_ACCESS;
   }
   uint16_t status = resp->status;
   uint32_t h;
   rc = http_ctx_insert(ctx, resp, &h);
-  if (rc != 0) return rc;
-  m.data[status_out] = (uint8_t)status;
-  m.data[status_out + 1] = (uint8_t)(status >> 8);
-  put_u32(m.data + handle_out, h);
-  return 0;
+  if (rc != HTTP_E_SUCCESS) return rc;
+  wasm_store_le16(status_out, status);
+  wasm_store_le32(handle_out, h);
+  return HTTP_E_SUCCESS;
 }
 
 wasm_status http_fn_req(wasm_instance *caller, void *env, wasm_slot *args) {
@@ -346,30 +311,31 @@ wasm_status http_fn_req(wasm_instance *caller, void *env, wasm_slot *args) {
 
 wasm_status http_fn_close(wasm_instance *caller, void *env, wasm_slot *args) {
   http_ctx *ctx = ctx_of(caller, env);
-  if (ctx) http_ctx_remove(ctx, A(0));
-  args[0] = 0;
+  if (ctx) http_ctx_remove(ctx, HTTP_ARG(0));
+  args[0] = HTTP_E_SUCCESS;
   return WASM_OK;
 }
 
 /* ---- header_get ---------------------------------------------------------------------- */
 
 static uint32_t do_header_get(wasm_instance *caller, http_ctx *ctx, wasm_slot *args) {
-  uint32_t h = A(0), n_ptr = A(1), n_len = A(2), v_ptr = A(3), v_cap = A(4), w_out = A(5);
-  gmem m;
+  uint32_t n_len = HTTP_ARG(2), v_cap = HTTP_ARG(4);
+  wasm_memory_view m;
   if (!guest_memory(caller, &m)) return HTTP_E_MEMORY_NOT_FOUND;
-  http_response *r = http_ctx_get(ctx, h);
+  http_response *r = http_ctx_get(ctx, HTTP_ARG(0));
   if (!r) return HTTP_E_INVALID_HANDLE;
-  if (!in_bounds(&m, n_ptr, n_len)) return HTTP_E_BUFFER_TOO_SMALL;
-  if (!http_utf8_valid(m.data + n_ptr, n_len)) return HTTP_E_UTF8;
+  const uint8_t *name = wasm_view_range(&m, HTTP_ARG(1), n_len);
+  if (!name) return HTTP_E_BUFFER_TOO_SMALL;
+  if (!base_utf8_valid(name, n_len, NULL)) return HTTP_E_UTF8;
   size_t vlen;
-  const char *v = http_response_header(r, (const char *)m.data + n_ptr, n_len, &vlen);
+  const char *v = http_response_header(r, (const char *)name, n_len, &vlen);
   if (!v) return HTTP_E_HEADER_NOT_FOUND;
   if (vlen > v_cap) return HTTP_E_BUFFER_TOO_SMALL;
-  if (!in_bounds(&m, v_ptr, (uint32_t)vlen) || !in_bounds(&m, w_out, 4))
-    return HTTP_E_MEMORY_ACCESS;
-  memcpy(m.data + v_ptr, v, vlen);
-  put_u32(m.data + w_out, (uint32_t)vlen);
-  return 0;
+  uint8_t *out = wasm_view_range(&m, HTTP_ARG(3), vlen), *written = wasm_view_range(&m, HTTP_ARG(5), 4);
+  if (!out || !written) return HTTP_E_MEMORY_ACCESS;
+  memcpy(out, v, vlen);
+  wasm_store_le32(written, (uint32_t)vlen);
+  return HTTP_E_SUCCESS;
 }
 
 wasm_status http_fn_header_get(wasm_instance *caller, void *env, wasm_slot *args) {
@@ -380,17 +346,17 @@ wasm_status http_fn_header_get(wasm_instance *caller, void *env, wasm_slot *args
 /* ---- headers_get_all ----------------------------------------------------------------- */
 
 static uint32_t do_headers_get_all(wasm_instance *caller, http_ctx *ctx, wasm_slot *args) {
-  uint32_t h = A(0), b_ptr = A(1), b_cap = A(2), w_out = A(3);
-  gmem m;
+  wasm_memory_view m;
   if (!guest_memory(caller, &m)) return HTTP_E_MEMORY_NOT_FOUND;
-  http_response *r = http_ctx_get(ctx, h);
+  http_response *r = http_ctx_get(ctx, HTTP_ARG(0));
   if (!r) return HTTP_E_INVALID_HANDLE;
-  if (r->headers_len > b_cap) return HTTP_E_BUFFER_TOO_SMALL;
-  if (!in_bounds(&m, b_ptr, (uint32_t)r->headers_len) || !in_bounds(&m, w_out, 4))
-    return HTTP_E_MEMORY_ACCESS;
-  if (r->headers_len) memcpy(m.data + b_ptr, r->headers, r->headers_len);
-  put_u32(m.data + w_out, (uint32_t)r->headers_len);
-  return 0;
+  if (r->headers_len > HTTP_ARG(2)) return HTTP_E_BUFFER_TOO_SMALL;
+  uint8_t *out = wasm_view_range(&m, HTTP_ARG(1), r->headers_len);
+  uint8_t *written = wasm_view_range(&m, HTTP_ARG(3), 4);
+  if (!out || !written) return HTTP_E_MEMORY_ACCESS;
+  if (r->headers_len) memcpy(out, r->headers, r->headers_len);
+  wasm_store_le32(written, (uint32_t)r->headers_len);
+  return HTTP_E_SUCCESS;
 }
 
 wasm_status http_fn_headers_get_all(wasm_instance *caller, void *env, wasm_slot *args) {
@@ -401,18 +367,19 @@ wasm_status http_fn_headers_get_all(wasm_instance *caller, void *env, wasm_slot 
 /* ---- body_read -------------------------------------------------------------------------- */
 
 static uint32_t do_body_read(wasm_instance *caller, http_ctx *ctx, wasm_slot *args) {
-  uint32_t h = A(0), b_ptr = A(1), b_cap = A(2), w_out = A(3);
-  gmem m;
+  uint32_t b_cap = HTTP_ARG(2);
+  wasm_memory_view m;
   if (!guest_memory(caller, &m)) return HTTP_E_MEMORY_NOT_FOUND;
-  http_response *r = http_ctx_get(ctx, h);
+  http_response *r = http_ctx_get(ctx, HTTP_ARG(0));
   if (!r) return HTTP_E_INVALID_HANDLE;
   size_t left = r->body_len - r->body_pos;
   uint32_t n = left < b_cap ? (uint32_t)left : b_cap;
-  if (!in_bounds(&m, b_ptr, n) || !in_bounds(&m, w_out, 4)) return HTTP_E_MEMORY_ACCESS;
-  if (n) memcpy(m.data + b_ptr, r->body + r->body_pos, n);
+  uint8_t *out = wasm_view_range(&m, HTTP_ARG(1), n), *written = wasm_view_range(&m, HTTP_ARG(3), 4);
+  if (!out || !written) return HTTP_E_MEMORY_ACCESS;
+  if (n) memcpy(out, r->body + r->body_pos, n);
   r->body_pos += n;
-  put_u32(m.data + w_out, n);
-  return 0;
+  wasm_store_le32(written, n);
+  return HTTP_E_SUCCESS;
 }
 
 wasm_status http_fn_body_read(wasm_instance *caller, void *env, wasm_slot *args) {
@@ -420,17 +387,24 @@ wasm_status http_fn_body_read(wasm_instance *caller, void *env, wasm_slot *args)
   return WASM_OK;
 }
 
-wasm_status http_define(wasm_linker *l, http_get_ctx_fn get_ctx, void *arg) {
+/* One definition; with a get_ctx, its own binding for the linker to own. */
+static wasm_status define_one(wasm_linker *l, const char *name, const char *sig, wasm_host_fn fn,
+                              http_get_ctx_fn get_ctx, void *arg) {
   static const char mod[] = "wasi_experimental_http";
-  void *env = http_env_for(get_ctx, arg);
-  if (!env) return WASM_ERR_NOMEM;
+  if (!get_ctx) return wasm_linker_define_func(l, mod, name, sig, fn, NULL);
+  http_binding *b = malloc(sizeof *b);
+  if (!b) return WASM_ERR_NOMEM;
+  *b = (http_binding){get_ctx, arg};
+  return wasm_linker_define_func_owned(l, mod, name, sig, fn, b, free);
+}
+
+wasm_status http_define(wasm_linker *l, http_get_ctx_fn get_ctx, void *arg) {
   wasm_status s;
-  if ((s = wasm_linker_define_func(l, mod, "req", "iiiiiiiiii->i", http_fn_req, env)) ||
-      (s = wasm_linker_define_func(l, mod, "close", "i->i", http_fn_close, env)) ||
-      (s = wasm_linker_define_func(l, mod, "header_get", "iiiiii->i", http_fn_header_get, env)) ||
-      (s = wasm_linker_define_func(l, mod, "headers_get_all", "iiii->i", http_fn_headers_get_all,
-                                   env)) ||
-      (s = wasm_linker_define_func(l, mod, "body_read", "iiii->i", http_fn_body_read, env)))
+  if ((s = define_one(l, "req", "iiiiiiiiii->i", http_fn_req, get_ctx, arg)) ||
+      (s = define_one(l, "close", "i->i", http_fn_close, get_ctx, arg)) ||
+      (s = define_one(l, "header_get", "iiiiii->i", http_fn_header_get, get_ctx, arg)) ||
+      (s = define_one(l, "headers_get_all", "iiii->i", http_fn_headers_get_all, get_ctx, arg)) ||
+      (s = define_one(l, "body_read", "iiii->i", http_fn_body_read, get_ctx, arg)))
     return s;
   return WASM_OK;
 }

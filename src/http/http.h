@@ -82,8 +82,9 @@ typedef enum {
   HTTP_ERR_CURL,     /* libcurl could not be initialised */
 } http_status;
 
-/* What the guest sees: WAGI.md §7.2. */
-enum {
+/* The guest-visible error codes of the wasi_experimental_http functions
+ * (WAGI.md §7.2); they return them as their i32 result. */
+typedef enum {
   HTTP_E_SUCCESS = 0,
   HTTP_E_INVALID_HANDLE = 1,
   HTTP_E_MEMORY_NOT_FOUND = 2,
@@ -98,9 +99,10 @@ enum {
   HTTP_E_REQUEST = 11,
   HTTP_E_RUNTIME = 12,
   HTTP_E_TOO_MANY_SESSIONS = 13,
-};
+} http_errcode;
 
-/* Static name of a guest error code ("destination_not_allowed"). */
+/* Static name of a guest error code ("destination_not_allowed"); never
+ * freed. */
 const char *http_errcode_str(uint32_t code);
 
 /* Defaults used for the zero values of http_config / http_global_config. */
@@ -114,7 +116,7 @@ const char *http_errcode_str(uint32_t code);
 /* ---- Global state ------------------------------------------------------------ */
 
 /* Receives one line per outbound request (no trailing newline), from any
- * thread. */
+ * thread; `line` is borrowed for the call. */
 typedef void (*http_log_fn)(const char *line);
 
 typedef struct {
@@ -172,14 +174,16 @@ typedef struct {
 
 typedef struct http_ctx http_ctx;
 
-/* Creates a ctx (one allocation, no I/O). *out is written only on success. */
+/* Creates a ctx (one allocation, no I/O). The config is copied (allow_arg
+ * stays borrowed). *out is written only on success; the caller owns it and
+ * frees it with http_ctx_free after the instance using it is gone. */
 http_status http_ctx_new(const http_config *cfg, http_ctx **out);
 /* Frees every open handle and the ctx. NULL is fine. */
 void http_ctx_free(http_ctx *ctx);
-/* Makes a `req` running (now or later) in this ctx fail with 11 within about
- * a second: for a server shutting down, next to wasm_instance_interrupt
- * (which cannot reach a thread blocked in libcurl). Safe from any thread;
- * sticky. */
+/* Makes a `req` running (now or later) in this ctx fail with
+ * HTTP_E_REQUEST within about a second: for a server shutting down, next to
+ * wasm_instance_interrupt (which cannot reach a thread blocked in libcurl).
+ * Safe from any thread; sticky. */
 void http_ctx_interrupt(http_ctx *ctx);
 
 /* Number of open handles (for tests and logs). */
@@ -193,15 +197,25 @@ typedef http_ctx *(*http_get_ctx_fn)(wasm_instance *caller, void *arg);
 /* Defines the five wasi_experimental_http functions (req, close,
  * header_get, headers_get_all, body_read) on `l`, once per linker. A call
  * whose get_ctx returns NULL behaves as a ctx that denies everything (req
- * returns 7, close 0, the others 1). get_ctx NULL means
- * wasm_instance_user_data(caller) is the http_ctx. At most 64 distinct
- * (get_ctx, arg) pairs per process (WASM_ERR_NOMEM beyond). Returns WASM_OK
- * or the linker's error. */
+ * returns HTTP_E_DESTINATION_NOT_ALLOWED, close HTTP_E_SUCCESS, the others
+ * HTTP_E_INVALID_HANDLE). get_ctx NULL means
+ * wasm_instance_user_data(caller) is the http_ctx. `arg` is borrowed. With
+ * a get_ctx the linker owns the http_binding copies made here, so instances
+ * linked through `l` must be freed before wasm_linker_free(l). Returns
+ * WASM_OK or the linker's error. */
 wasm_status http_define(wasm_linker *l, http_get_ctx_fn get_ctx, void *arg);
 
-/* The host functions themselves, for embedders and tests that call them
- * directly: `env` is what http_define passes (see http_env_for). */
-void *http_env_for(http_get_ctx_fn get_ctx, void *arg);
+/* The `env` of the host functions below: how they find the caller's
+ * http_ctx. http_define gives each definition its own copy; an embedder or
+ * test calling them directly passes its own (borrowed for the call), or
+ * NULL for "wasm_instance_user_data(caller) is the http_ctx". */
+typedef struct {
+  http_get_ctx_fn get_ctx;
+  void *arg;
+} http_binding;
+
+/* The host functions themselves. Guest pointers are checked against the
+ * caller's exported "memory"; the result is an http_errcode in args[0]. */
 wasm_status http_fn_req(wasm_instance *caller, void *env, wasm_slot *args);
 wasm_status http_fn_close(wasm_instance *caller, void *env, wasm_slot *args);
 wasm_status http_fn_header_get(wasm_instance *caller, void *env, wasm_slot *args);

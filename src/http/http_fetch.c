@@ -241,12 +241,12 @@ static uint32_t add_header(void *arg, const char *name, size_t nl, const char *v
   hdr_build *b = arg;
   if ((b->drop & DROP_AUTH) && (name_is(name, nl, "authorization") || name_is(name, nl, "cookie") ||
                                 name_is(name, nl, "proxy-authorization")))
-    return 0;
+    return HTTP_E_SUCCESS;
   if ((b->drop & DROP_BODY_HDRS) && (name_is(name, nl, "content-type") ||
                                      name_is(name, nl, "content-length") ||
                                      name_is(name, nl, "content-encoding") ||
                                      name_is(name, nl, "transfer-encoding")))
-    return 0;
+    return HTTP_E_SUCCESS;
   if (name_is(name, nl, "content-type")) b->has_ct = true;
   if (name_is(name, nl, "expect")) b->has_expect = true;
   char *line = malloc(nl + vl + 2);
@@ -269,32 +269,33 @@ static uint32_t add_header(void *arg, const char *name, size_t nl, const char *v
     return HTTP_E_RUNTIME;
   }
   b->list = l;
-  return 0;
+  return HTTP_E_SUCCESS;
 }
 
-/* Builds the header list for one hop. Returns 0 or a guest error code. */
+/* Builds the header list for one hop. Returns HTTP_E_SUCCESS or a guest
+ * error code. */
 static uint32_t build_headers(const http_request *req, unsigned drop, bool with_body,
                               struct curl_slist **out) {
   hdr_build b = {NULL, drop, false, false, false};
   uint32_t rc = http_headers_parse(req->headers, req->headers_len, add_header, &b);
   /* Nothing behind the module's back: no Expect: 100-continue (which also
    * stalls small uploads by a second), no form Content-Type. */
-  if (rc == 0 && !b.has_expect) {
+  if (rc == HTTP_E_SUCCESS && !b.has_expect) {
     struct curl_slist *l = curl_slist_append(b.list, "Expect:");
     if (!l) rc = HTTP_E_RUNTIME;
     else b.list = l;
   }
-  if (rc == 0 && with_body && !b.has_ct) {
+  if (rc == HTTP_E_SUCCESS && with_body && !b.has_ct) {
     struct curl_slist *l = curl_slist_append(b.list, "Content-Type:");
     if (!l) rc = HTTP_E_RUNTIME;
     else b.list = l;
   }
-  if (rc != 0) {
+  if (rc != HTTP_E_SUCCESS) {
     curl_slist_free_all(b.list);
     return rc;
   }
   *out = b.list;
-  return 0;
+  return HTTP_E_SUCCESS;
 }
 
 /* ---- One request ------------------------------------------------------------------------ */
@@ -310,7 +311,7 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
   struct curl_slist *probe = NULL;
   uint32_t rc = build_headers(req, 0, false, &probe);
   curl_slist_free_all(probe);
-  if (rc != 0) return rc;
+  if (rc != HTTP_E_SUCCESS) return rc;
 
   uint64_t now = base_now_ns();
   uint64_t deadline = now + (uint64_t)ctx->timeout_ms * 1000000ull;
@@ -350,9 +351,9 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
     struct curl_slist *hdrs = NULL;
     CURLU *cu = curl_url();
     CURL *e = resp && cu ? pool_get() : NULL;
-    if (!e || (rc = build_headers(req, drop, send_body, &hdrs)) != 0 ||
+    if (!e || (rc = build_headers(req, drop, send_body, &hdrs)) != HTTP_E_SUCCESS ||
         curl_url_set(cu, CURLUPART_URL, url, 0) != CURLUE_OK) {
-      if (!e || rc == 0) rc = HTTP_E_RUNTIME;
+      if (!e || rc == HTTP_E_SUCCESS) rc = HTTP_E_RUNTIME;
       snprintf(why, whylen, "out of memory");
       if (e) pool_put(e);
       curl_url_cleanup(cu);
@@ -432,7 +433,7 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
     resp->status = code > 0 && code < 1000 ? (uint16_t)code : 0;
     if (!loc || !(code == 301 || code == 302 || code == 303 || code == 307 || code == 308)) {
       free(loc);
-      rc = 0;
+      rc = HTTP_E_SUCCESS;
       break;
     }
     /* A redirect: the next hop passes the same checks as the first. */
@@ -444,8 +445,8 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
     }
     http_dest d;
     uint32_t urc = http_url_dest(loc, &d);
-    if (urc == 0) urc = http_dest_check(ctx, &d);
-    if (urc != 0) {
+    if (urc == HTTP_E_SUCCESS) urc = http_dest_check(ctx, &d);
+    if (urc != HTTP_E_SUCCESS) {
       snprintf(why, whylen, "redirect to %.200s refused (%s)", loc, http_errcode_str(urc));
       free(loc);
       rc = urc;
@@ -467,10 +468,10 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
     resp = NULL;
   }
   free(url);
-  if (rc != 0) {
+  if (rc != HTTP_E_SUCCESS) {
     http_response_free(resp);
     return rc;
   }
   *out = resp;
-  return 0;
+  return HTTP_E_SUCCESS;
 }

@@ -53,9 +53,9 @@ struct http_ctx {
   _Atomic int interrupted; /* http_ctx_interrupt */
 };
 
-/* Stores `r` (taking ownership) under a fresh handle. Returns 0 and the
- * handle in *h, or an error code (13 at the limit, 12 out of memory; r is
- * then freed). */
+/* Stores `r` (taking ownership) under a fresh handle. Returns
+ * HTTP_E_SUCCESS and the handle in *h, or HTTP_E_TOO_MANY_SESSIONS at the
+ * limit / HTTP_E_RUNTIME out of memory (r is then freed). */
 uint32_t http_ctx_insert(http_ctx *ctx, http_response *r, uint32_t *h);
 http_response *http_ctx_get(http_ctx *ctx, uint32_t h);
 /* Frees handle h; false if it was not open. */
@@ -63,17 +63,16 @@ bool http_ctx_remove(http_ctx *ctx, uint32_t h);
 
 /* ---- guest text (http_parse.c) --------------------------------------------------- */
 
-/* 1 iff bytes are valid UTF-8 (no overlongs, no surrogates). */
-bool http_utf8_valid(const uint8_t *s, size_t n);
 /* 1 iff the method is a non-empty HTTP token (RFC 9110 tchar). */
 bool http_method_valid(const uint8_t *s, size_t n);
 
-/* Called per header line of the guest's header text. Returns 0 to go on,
- * non-zero to stop with that code. */
+/* Called per header line of the guest's header text. Returns
+ * HTTP_E_SUCCESS to go on, another code to stop with it. */
 typedef uint32_t (*http_header_cb)(void *arg, const char *name, size_t name_len,
                                    const char *value, size_t value_len);
-/* Walks the guest's header text (see http.h). Returns 0 or 6 (not UTF-8),
- * 9 (malformed line), or the callback's code. */
+/* Walks the guest's header text (see http.h). Returns HTTP_E_SUCCESS,
+ * HTTP_E_UTF8, HTTP_E_INVALID_ENCODING (malformed line) or the callback's
+ * code. */
 uint32_t http_headers_parse(const uint8_t *text, size_t len, http_header_cb cb, void *arg);
 
 /* The parts of a URL the allow-list needs. */
@@ -84,10 +83,11 @@ typedef struct {
 } http_dest;
 
 /* Parses an absolute http(s) URL (a C string) with libcurl's URL parser.
- * Returns 0 and fills *d, or 10 (unparsable, no host, other scheme, user
- * info) or 12 (out of memory). */
+ * Returns HTTP_E_SUCCESS and fills *d, or HTTP_E_INVALID_URL (unparsable,
+ * no host, other scheme, user info) or HTTP_E_RUNTIME (out of memory). */
 uint32_t http_url_dest(const char *url, http_dest *d);
-/* 0 if ctx's allow-list admits d, else 7. */
+/* HTTP_E_SUCCESS if ctx's allow-list admits d, else
+ * HTTP_E_DESTINATION_NOT_ALLOWED. */
 uint32_t http_dest_check(const http_ctx *ctx, const http_dest *d);
 
 /* ---- libcurl (http_fetch.c) ---------------------------------------------------------- */
@@ -101,9 +101,10 @@ typedef struct {
   size_t body_len;
 } http_request;
 
-/* Performs `req` (with its redirects) under ctx's policy. Returns 0 with a
- * new response in *out (caller owns it), or a guest error code (7, 10, 11,
- * 12); `why` gets a short reason for the log. */
+/* Performs `req` (with its redirects) under ctx's policy. Returns
+ * HTTP_E_SUCCESS with a new response in *out (caller owns it), or
+ * HTTP_E_DESTINATION_NOT_ALLOWED, HTTP_E_INVALID_URL, HTTP_E_REQUEST or
+ * HTTP_E_RUNTIME; `why` gets a short reason for the log. */
 uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response **out,
                     char *why, size_t whylen);
 

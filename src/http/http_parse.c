@@ -9,8 +9,6 @@
 #include "base/utf8.h"
 #include "http_int.h"
 
-bool http_utf8_valid(const uint8_t *s, size_t n) { return base_utf8_valid(s, n, NULL); }
-
 /* RFC 9110 tchar. */
 static bool is_tchar(uint8_t c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -25,7 +23,7 @@ bool http_method_valid(const uint8_t *s, size_t n) {
 }
 
 uint32_t http_headers_parse(const uint8_t *text, size_t len, http_header_cb cb, void *arg) {
-  if (!http_utf8_valid(text, len)) return HTTP_E_UTF8;
+  if (!base_utf8_valid(text, len, NULL)) return HTTP_E_UTF8;
   size_t i = 0;
   while (i < len) {
     const uint8_t *nl = memchr(text + i, '\n', len - i);
@@ -45,10 +43,10 @@ uint32_t http_headers_parse(const uint8_t *text, size_t len, http_header_cb cb, 
     for (size_t j = 0; j < vlen; j++)
       if ((v[j] < 0x20 && v[j] != '\t') || v[j] == 0x7f) return HTTP_E_INVALID_ENCODING;
     uint32_t rc = cb(arg, (const char *)text + i, nlen, (const char *)v, vlen);
-    if (rc) return rc;
+    if (rc != HTTP_E_SUCCESS) return rc;
     i = next;
   }
-  return 0;
+  return HTTP_E_SUCCESS;
 }
 
 uint32_t http_url_dest(const char *url, http_dest *d) {
@@ -75,7 +73,7 @@ uint32_t http_url_dest(const char *url, http_dest *d) {
   for (size_t i = 0; i <= hl; i++)
     d->host[i] = (char)(host[i] >= 'A' && host[i] <= 'Z' ? host[i] - 'A' + 'a' : host[i]);
   d->port = (uint16_t)p;
-  rc = 0;
+  rc = HTTP_E_SUCCESS;
 out:
   curl_free(scheme);
   curl_free(host);
@@ -87,6 +85,6 @@ out:
 
 uint32_t http_dest_check(const http_ctx *ctx, const http_dest *d) {
   if (!ctx || !ctx->allow) return HTTP_E_DESTINATION_NOT_ALLOWED;
-  return ctx->allow(ctx->allow_arg, d->scheme, d->host, d->port) ? 0
+  return ctx->allow(ctx->allow_arg, d->scheme, d->host, d->port) ? HTTP_E_SUCCESS
                                                                   : HTTP_E_DESTINATION_NOT_ALLOWED;
 }

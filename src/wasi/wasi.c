@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,8 +160,8 @@ static int stdio_filetype(int fd) {
 static void stdio_host_type(wasi_fd *f, int which) {
   f->filetype = (uint8_t)stdio_filetype(f->host);
   if (f->filetype == FT_REGULAR_FILE) {
-    f->base |= R_FD_SYNC | R_FD_DATASYNC;
-    if (which == 0) f->base |= R_FD_SEEK | R_FD_TELL;
+    f->base |= WASI_R_FD_SYNC | WASI_R_FD_DATASYNC;
+    if (which == 0) f->base |= WASI_R_FD_SEEK | WASI_R_FD_TELL;
   }
 }
 
@@ -179,13 +178,13 @@ static wasi_status setup_stdio(wasi_ctx *ctx, int which, wasi_stdio_kind kind, i
   wasi_fd *f = &ctx->fds[which];
   memset(f, 0, sizeof *f);
   f->host = -1;
-  uint64_t io = which == 0 ? R_FD_READ : R_FD_WRITE;
-  f->base = io | R_FD_FDSTAT_SET_FLAGS | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE;
+  uint64_t io = which == 0 ? WASI_R_FD_READ : WASI_R_FD_WRITE;
+  f->base = io | WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_FILESTAT_GET | WASI_R_POLL_FD_READWRITE;
   f->inh = 0;
   /* Seek rights on the buffers make lseek fail with ESPIPE as on a pipe
    * (not ENOTCAPABLE), and tell wasi-libc's isatty() they are no tty, so
    * stdout is fully buffered. */
-  if (kind != WASI_STDIO_FD) f->base |= R_FD_SEEK | R_FD_TELL;
+  if (kind != WASI_STDIO_FD) f->base |= WASI_R_FD_SEEK | WASI_R_FD_TELL;
   switch (kind) {
   case WASI_STDIO_NULL:
     f->kind = FD_NULL;
@@ -376,13 +375,13 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     f.host = fd;
     f.borrowed = (uint8_t)borrowed;
     f.read_only = p->read_only ? 1 : 0;
-    f.base = R_DIR_BASE;
-    f.inh = R_ALL;
+    f.base = WASI_R_DIR_BASE;
+    f.inh = WASI_R_ALL;
     /* Read-only: the preopen itself has no write right, but its inheriting
      * rights stay whole so that wasi-libc asks for FD_WRITE on an O_WRONLY
      * open and path_open can refuse it there, with EROFS, as a read-only
      * mount would (instead of granting a write-less fd that fails later). */
-    if (f.read_only) f.base &= ~R_WRITE_SET;
+    if (f.read_only) f.base &= ~WASI_R_WRITE_SET;
     f.prestat = s;
     f.prestat_len = (uint32_t)(n - 1);
     s += n;
@@ -432,20 +431,14 @@ int wasi_ctx_exited(const wasi_ctx *ctx, int32_t *code) {
 
 /* ---- Host-function plumbing ------------------------------------------------------ */
 
+/* The env of every host function wasi_define defines with a get_ctx: one
+ * malloc'd copy per definition, owned and freed by the linker. */
 typedef struct {
   wasi_get_ctx_fn fn;
   void *arg;
 } binding;
 
-/* Bindings live in static storage: a linker never frees its env pointers,
- * and a heap copy would leak once per wasi_define. Distinct (fn, arg) pairs
- * are few (one per server). */
-#define MAX_BINDINGS 64
-static binding bindings[MAX_BINDINGS];
-static unsigned nbindings;
-static pthread_mutex_t bindings_lock = PTHREAD_MUTEX_INITIALIZER;
-
-wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, gmem *m) {
+wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, wasm_memory_view *m) {
   const binding *b = env;
   wasi_ctx *c = NULL;
   if (caller) c = b ? b->fn(caller, b->arg) : wasm_instance_user_data(caller);
@@ -453,13 +446,8 @@ wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, gmem *m
     if (caller) wasm_instance_set_trap_detail(caller, 0, "wasi: no WASI context for this instance");
     return WASM_TRAP_HOST;
   }
-  /* Without a memory every non-empty range fails the bounds check; the
-   * dummy base keeps zero-length copies away from NULL. */
-  static uint8_t no_memory[8];
-  wasm_memory *mem = wasm_instance_memory(caller);
-  m->base = mem ? wasm_memory_data(mem) : no_memory;
-  m->size = mem ? wasm_memory_size(mem) : 0;
-  if (!m->base) m->base = no_memory;
+  /* Without a memory the view is empty: every non-empty range is refused. */
+  *m = wasm_memory_view_of(wasm_instance_memory(caller));
   *ctx = c;
   return WASM_OK;
 }
@@ -467,41 +455,44 @@ wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, gmem *m
 
 /* ---- args / environ ------------------------------------------------------------------ */
 
-static wasi_errno put_strings(const gmem *m, char **list, uint32_t n, uint32_t bytes,
+static wasi_errno put_strings(const wasm_memory_view *m, char **list, uint32_t n, uint32_t bytes,
                               uint32_t ptrs, uint32_t buf) {
-  if (!gm_ok(m, ptrs, (uint64_t)n * 4) || !gm_ok(m, buf, bytes)) return WASI_EFAULT;
+  uint8_t *pv = wasm_view_range(m, ptrs, (uint64_t)n * 4), *bv = wasm_view_range(m, buf, bytes);
+  if (!pv || !bv) return WASI_EFAULT;
   uint32_t off = 0;
   for (uint32_t i = 0; i < n; i++) {
     size_t len = strlen(list[i]) + 1;
-    gm_w32(m, (uint64_t)ptrs + 4ull * i, buf + off);
-    memcpy(m->base + buf + off, list[i], len);
+    wasm_store_le32(pv + 4ull * i, buf + off);
+    memcpy(bv + off, list[i], len);
     off += (uint32_t)len;
   }
   return WASI_ESUCCESS;
 }
 
-static wasi_errno put_sizes(const gmem *m, uint32_t n, uint32_t bytes, uint32_t p1, uint32_t p2) {
-  if (!gm_ok(m, p1, 4) || !gm_ok(m, p2, 4)) return WASI_EFAULT;
-  gm_w32(m, p1, n);
-  gm_w32(m, p2, bytes);
+static wasi_errno put_sizes(const wasm_memory_view *m, uint32_t n, uint32_t bytes, uint32_t p1,
+                            uint32_t p2) {
+  uint8_t *d1 = wasm_view_range(m, p1, 4), *d2 = wasm_view_range(m, p2, 4);
+  if (!d1 || !d2) return WASI_EFAULT;
+  wasm_store_le32(d1, n);
+  wasm_store_le32(d2, bytes);
   return WASI_ESUCCESS;
 }
 
 static WASI_HOSTFN(args_get) {
-  ENTER();
-  RET(put_strings(&m, ctx->argv, ctx->argc, ctx->argv_bytes, (uint32_t)a[0], (uint32_t)a[1]));
+  WASI_ENTER();
+  WASI_RET(put_strings(&m, ctx->argv, ctx->argc, ctx->argv_bytes, (uint32_t)a[0], (uint32_t)a[1]));
 }
 static WASI_HOSTFN(args_sizes_get) {
-  ENTER();
-  RET(put_sizes(&m, ctx->argc, ctx->argv_bytes, (uint32_t)a[0], (uint32_t)a[1]));
+  WASI_ENTER();
+  WASI_RET(put_sizes(&m, ctx->argc, ctx->argv_bytes, (uint32_t)a[0], (uint32_t)a[1]));
 }
 static WASI_HOSTFN(environ_get) {
-  ENTER();
-  RET(put_strings(&m, ctx->env, ctx->envc, ctx->env_bytes, (uint32_t)a[0], (uint32_t)a[1]));
+  WASI_ENTER();
+  WASI_RET(put_strings(&m, ctx->env, ctx->envc, ctx->env_bytes, (uint32_t)a[0], (uint32_t)a[1]));
 }
 static WASI_HOSTFN(environ_sizes_get) {
-  ENTER();
-  RET(put_sizes(&m, ctx->envc, ctx->env_bytes, (uint32_t)a[0], (uint32_t)a[1]));
+  WASI_ENTER();
+  WASI_RET(put_sizes(&m, ctx->envc, ctx->env_bytes, (uint32_t)a[0], (uint32_t)a[1]));
 }
 
 /* ---- clocks ---------------------------------------------------------------------------- */
@@ -527,57 +518,57 @@ static uint64_t now_ns(clockid_t c) {
 }
 
 static WASI_HOSTFN(clock_res_get) {
-  ENTER();
+  WASI_ENTER();
   clockid_t c;
-  if (!host_clock((uint32_t)a[0], &c)) RET(WASI_EINVAL);
-  uint32_t p = (uint32_t)a[1];
-  if (!gm_ok(&m, p, 8)) RET(WASI_EFAULT);
+  if (!host_clock((uint32_t)a[0], &c)) WASI_RET(WASI_EINVAL);
+  uint8_t *d = wasm_view_range(&m, (uint32_t)a[1], 8);
+  if (!d) WASI_RET(WASI_EFAULT);
   struct timespec t;
-  if (clock_getres(c, &t) != 0) RET(wasi_errno_from_host(errno));
-  gm_w64(&m, p, ts_ns(&t));
-  RET(WASI_ESUCCESS);
+  if (clock_getres(c, &t) != 0) WASI_RET(wasi_errno_from_host(errno));
+  wasm_store_le64(d, ts_ns(&t));
+  WASI_RET(WASI_ESUCCESS);
 }
 
 static WASI_HOSTFN(clock_time_get) {
-  ENTER();
+  WASI_ENTER();
   clockid_t c;
-  if (!host_clock((uint32_t)a[0], &c)) RET(WASI_EINVAL);
-  uint32_t p = (uint32_t)a[2];
-  if (!gm_ok(&m, p, 8)) RET(WASI_EFAULT);
+  if (!host_clock((uint32_t)a[0], &c)) WASI_RET(WASI_EINVAL);
+  uint8_t *d = wasm_view_range(&m, (uint32_t)a[2], 8);
+  if (!d) WASI_RET(WASI_EFAULT);
   struct timespec t;
-  if (clock_gettime(c, &t) != 0) RET(wasi_errno_from_host(errno));
-  gm_w64(&m, p, ts_ns(&t));
-  RET(WASI_ESUCCESS);
+  if (clock_gettime(c, &t) != 0) WASI_RET(wasi_errno_from_host(errno));
+  wasm_store_le64(d, ts_ns(&t));
+  WASI_RET(WASI_ESUCCESS);
 }
 
 /* ---- random, yield, proc ----------------------------------------------------------------- */
 
 static WASI_HOSTFN(random_get) {
-  ENTER();
-  uint32_t p = (uint32_t)a[0], n = (uint32_t)a[1];
-  if (!gm_ok(&m, p, n)) RET(WASI_EFAULT);
-  uint8_t *d = m.base + p;
+  WASI_ENTER();
+  uint32_t n = (uint32_t)a[1];
+  uint8_t *d = wasm_view_range(&m, (uint32_t)a[0], n);
+  if (!d) WASI_RET(WASI_EFAULT);
   while (n) {
     ssize_t r = getrandom(d, n, 0);
     if (r < 0) {
       if (errno == EINTR) continue;
-      RET(wasi_errno_from_host(errno));
+      WASI_RET(wasi_errno_from_host(errno));
     }
     d += r;
     n -= (uint32_t)r;
   }
-  RET(WASI_ESUCCESS);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 static WASI_HOSTFN(sched_yield) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
   sched_yield();
-  RET(WASI_ESUCCESS);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 static WASI_HOSTFN(proc_exit) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
   ctx->exited = 1;
   ctx->exit_code = (int32_t)(uint32_t)a[0];
@@ -586,18 +577,18 @@ static WASI_HOSTFN(proc_exit) {
 }
 
 static WASI_HOSTFN(proc_raise) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
-  RET(WASI_ENOSYS);
+  WASI_RET(WASI_ENOSYS);
 }
 
 /* sock_*: the world has no sockets, so a valid fd is simply not one. */
 static wasm_status sock_common(wasm_instance *caller, void *env, wasm_slot *a) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
   wasi_fd *f;
-  if (wasi_fd_get(ctx, (uint32_t)a[0], 0, &f) != WASI_ESUCCESS) RET(WASI_EBADF);
-  RET(WASI_ENOTSUP);
+  if (wasi_fd_get(ctx, (uint32_t)a[0], 0, &f) != WASI_ESUCCESS) WASI_RET(WASI_EBADF);
+  WASI_RET(WASI_ENOTSUP);
 }
 static WASI_HOSTFN(sock_accept) { return sock_common(caller, env, a); }
 static WASI_HOSTFN(sock_recv) { return sock_common(caller, env, a); }
@@ -609,17 +600,15 @@ static WASI_HOSTFN(sock_shutdown) { return sock_common(caller, env, a); }
 enum { EV_CLOCK = 0, EV_FD_READ = 1, EV_FD_WRITE = 2 };
 #define WASI_POLL_MAX 65536
 
-/* Writes one 32-byte event. */
-static void put_event(const gmem *m, uint64_t p, uint64_t userdata, uint16_t err, uint8_t type,
+/* Writes one 32-byte event at ev (in bounds). */
+static void put_event(uint8_t *ev, uint64_t userdata, uint16_t err, uint8_t type,
                       uint64_t nbytes, uint16_t flags) {
-  uint8_t ev[32];
-  memset(ev, 0, sizeof ev);
-  memcpy(ev, &userdata, 8);
-  memcpy(ev + 8, &err, 2);
+  memset(ev, 0, 32);
+  wasm_store_le64(ev, userdata);
+  wasm_store_le16(ev + 8, err);
   ev[10] = type;
-  memcpy(ev + 16, &nbytes, 8);
-  memcpy(ev + 24, &flags, 2);
-  memcpy(m->base + p, ev, 32);
+  wasm_store_le64(ev + 16, nbytes);
+  wasm_store_le16(ev + 24, flags);
 }
 
 /* How many bytes a read on f could return right now without blocking, for
@@ -654,14 +643,15 @@ static void (*blocking_hook)(void);
 void wasi_set_blocking_hook(void (*hook)(void)) { blocking_hook = hook; }
 
 static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, int unstable) {
-  ENTER();
+  WASI_ENTER();
   uint32_t in = (uint32_t)a[0], outp = (uint32_t)a[1], nsubs = (uint32_t)a[2],
            nevp = (uint32_t)a[3];
   uint64_t ssz = unstable ? 56 : 48;
   /* The cap keeps the host arrays small whatever the guest's memory size. */
-  if (nsubs == 0 || nsubs > WASI_POLL_MAX) RET(WASI_EINVAL);
-  if (!gm_ok(&m, in, ssz * nsubs) || !gm_ok(&m, outp, 32ull * nsubs) || !gm_ok(&m, nevp, 4))
-    RET(WASI_EFAULT);
+  if (nsubs == 0 || nsubs > WASI_POLL_MAX) WASI_RET(WASI_EINVAL);
+  const uint8_t *subs = wasm_view_range(&m, in, ssz * nsubs);
+  uint8_t *events = wasm_view_range(&m, outp, 32ull * nsubs), *nev_out = wasm_view_range(&m, nevp, 4);
+  if (!subs || !events || !nev_out) WASI_RET(WASI_EFAULT);
   /* Subscriptions are copied out first: the guest may let the event array
    * overlap them, and events written early must not change what is read
    * later (at most one event per subscription, so nev <= nsubs). */
@@ -672,10 +662,9 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
     free(pfd);
     free(pidx);
     free(copy);
-    RET(WASI_ENOMEM);
+    WASI_RET(WASI_ENOMEM);
   }
-  memcpy(copy, m.base + in, ssz * nsubs);
-  const gmem sm = {copy, ssz * nsubs};
+  memcpy(copy, subs, ssz * nsubs);
   uint32_t npfd = 0, nev = 0;
   uint64_t now = now_ns(CLOCK_MONOTONIC);
   uint64_t deadline = UINT64_MAX;
@@ -683,16 +672,16 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
   /* Pass 1: immediate results and the earliest clock deadline. */
   for (uint32_t i = 0; i < nsubs; i++) {
     uint64_t s = ssz * i;
-    uint64_t ud = gm_u64(&sm, s);
+    uint64_t ud = wasm_load_le64(copy + s);
     uint8_t tag = copy[s + 8];
     if (tag == EV_CLOCK) {
       uint64_t c = s + (unstable ? 24 : 16);
-      uint32_t id = gm_u32(&sm, c);
-      uint64_t timeout = gm_u64(&sm, c + 8);
-      uint16_t fl = gm_u16(&sm, c + 24);
+      uint32_t id = wasm_load_le32(copy + c);
+      uint64_t timeout = wasm_load_le64(copy + c + 8);
+      uint16_t fl = wasm_load_le16(copy + c + 24);
       clockid_t hc;
       if (!host_clock(id, &hc)) {
-        put_event(&m, outp + 32ull * nev++, ud, WASI_EINVAL, EV_CLOCK, 0, 0);
+        put_event(events + 32ull * nev++, ud, WASI_EINVAL, EV_CLOCK, 0, 0);
         immediate = 1;
         continue;
       }
@@ -705,18 +694,18 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
       }
       if (d < deadline) deadline = d;
     } else if (tag == EV_FD_READ || tag == EV_FD_WRITE) {
-      uint32_t fdn = gm_u32(&sm, s + 16);
+      uint32_t fdn = wasm_load_le32(copy + s + 16);
       wasi_fd *f;
-      wasi_errno e = wasi_fd_get(ctx, fdn, R_POLL_FD_READWRITE, &f);
+      wasi_errno e = wasi_fd_get(ctx, fdn, WASI_R_POLL_FD_READWRITE, &f);
       if (e) {
-        put_event(&m, outp + 32ull * nev++, ud, e, tag, 0, 0);
+        put_event(events + 32ull * nev++, ud, e, tag, 0, 0);
         immediate = 1;
         continue;
       }
       uint16_t fl;
       int64_t nb = ready_bytes(ctx, f, tag == EV_FD_WRITE, &fl);
       if (nb >= 0) {
-        put_event(&m, outp + 32ull * nev++, ud, 0, tag, (uint64_t)nb, fl);
+        put_event(events + 32ull * nev++, ud, 0, tag, (uint64_t)nb, fl);
         immediate = 1;
       } else {
         pfd[npfd].fd = f->host;
@@ -725,7 +714,7 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
         pidx[npfd++] = i;
       }
     } else {
-      put_event(&m, outp + 32ull * nev++, ud, WASI_EINVAL, tag, 0, 0);
+      put_event(events + 32ull * nev++, ud, WASI_EINVAL, tag, 0, 0);
       immediate = 1;
     }
   }
@@ -754,7 +743,7 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
       free(pfd);
       free(pidx);
       free(copy);
-      RET(wasi_errno_from_host(e));
+      WASI_RET(wasi_errno_from_host(e));
     }
     if (r > 0 || immediate || (!forever && wait == left && r == 0)) break;
     if (__atomic_load_n(&ctx->interrupted, __ATOMIC_RELAXED)) {
@@ -773,7 +762,7 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
     uint16_t fl = (pfd[k].revents & POLLHUP) ? 1 : 0;
     int avail = 0;
     if (tag == EV_FD_READ && !err && ioctl(pfd[k].fd, FIONREAD, &avail) != 0) avail = 0;
-    put_event(&m, outp + 32ull * nev++, gm_u64(&sm, s), err, tag,
+    put_event(events + 32ull * nev++, wasm_load_le64(copy + s), err, tag,
               avail > 0 ? (uint64_t)avail : 0, fl);
   }
   uint64_t cur = now_ns(CLOCK_MONOTONIC);
@@ -783,23 +772,23 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
       if (copy[s + 8] != EV_CLOCK) continue;
       uint64_t c = s + (unstable ? 24 : 16);
       clockid_t hc;
-      if (!host_clock(gm_u32(&sm, c), &hc)) continue;   /* already reported */
-      uint64_t timeout = gm_u64(&sm, c + 8);
+      if (!host_clock(wasm_load_le32(copy + c), &hc)) continue;   /* already reported */
+      uint64_t timeout = wasm_load_le64(copy + c + 8);
       uint64_t d;
-      if (gm_u16(&sm, c + 24) & 1) {
+      if (wasm_load_le16(copy + c + 24) & 1) {
         uint64_t cn = now_ns(hc);
         d = timeout <= cn ? 0 : cur + (timeout - cn);
       } else {
         d = timeout > UINT64_MAX - now ? UINT64_MAX : now + timeout;
       }
-      if (d <= cur) put_event(&m, outp + 32ull * nev++, gm_u64(&sm, s), 0, EV_CLOCK, 0, 0);
+      if (d <= cur) put_event(events + 32ull * nev++, wasm_load_le64(copy + s), 0, EV_CLOCK, 0, 0);
     }
   }
   free(pfd);
   free(pidx);
   free(copy);
-  gm_w32(&m, nevp, nev);
-  RET(WASI_ESUCCESS);
+  wasm_store_le32(nev_out, nev);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 static WASI_HOSTFN(poll_oneoff) { return poll_common(caller, env, a, 0); }
@@ -900,31 +889,24 @@ static const fn_def defs[] = {
     SAME(sock_shutdown, "ii->i"),
 };
 
+/* One definition; with a get_ctx, its own binding for the linker to own. */
+static wasm_status define_one(wasm_linker *l, const char *module, const char *name,
+                              const char *sig, wasm_host_fn fn, wasi_get_ctx_fn get_ctx,
+                              void *arg) {
+  if (!get_ctx) return wasm_linker_define_func(l, module, name, sig, fn, NULL);
+  binding *b = malloc(sizeof *b);
+  if (!b) return WASM_ERR_NOMEM;
+  *b = (binding){get_ctx, arg};
+  return wasm_linker_define_func_owned(l, module, name, sig, fn, b, free);
+}
+
 wasm_status wasi_define(wasm_linker *l, wasi_get_ctx_fn get_ctx, void *arg) {
   if (!l) return WASM_ERR_ARG;
-  void *env = NULL;
-  if (get_ctx) {
-    pthread_mutex_lock(&bindings_lock);
-    unsigned i;
-    for (i = 0; i < nbindings; i++)
-      if (bindings[i].fn == get_ctx && bindings[i].arg == arg) break;
-    if (i == nbindings) {
-      if (nbindings == MAX_BINDINGS) {
-        pthread_mutex_unlock(&bindings_lock);
-        return WASM_ERR_NOMEM;
-      }
-      bindings[nbindings].fn = get_ctx;
-      bindings[nbindings].arg = arg;
-      nbindings++;
-    }
-    env = &bindings[i];
-    pthread_mutex_unlock(&bindings_lock);
-  }
   for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-    wasm_status s = wasm_linker_define_func(l, "wasi_snapshot_preview1", defs[i].name,
-                                            defs[i].sig, defs[i].p1, env);
+    wasm_status s = define_one(l, "wasi_snapshot_preview1", defs[i].name, defs[i].sig,
+                               defs[i].p1, get_ctx, arg);
     if (s == WASM_OK && defs[i].u)
-      s = wasm_linker_define_func(l, "wasi_unstable", defs[i].name, defs[i].sig, defs[i].u, env);
+      s = define_one(l, "wasi_unstable", defs[i].name, defs[i].sig, defs[i].u, get_ctx, arg);
     if (s != WASM_OK) return s;
   }
   return WASM_OK;

@@ -261,8 +261,11 @@ typedef wasi_ctx *(*wasi_get_ctx_fn)(wasm_instance *caller, void *arg);
  * the linker may then serve any number of instances, concurrently.
  * get_ctx NULL means wasm_instance_user_data(caller) is the wasi_ctx. A call
  * whose ctx is NULL (or that comes from no instance) traps with
- * WASM_TRAP_HOST. Returns WASM_OK or the linker's error (WASM_ERR_NOMEM
- * past 64 distinct (get_ctx, arg) pairs in the process). */
+ * WASM_TRAP_HOST. `arg` is borrowed: keep it valid while the linker or an
+ * instance linked through it lives. With a get_ctx the linker owns the
+ * small (get_ctx, arg) copies made here, so instances linked through `l`
+ * must be freed before wasm_linker_free(l). Returns WASM_OK or the linker's
+ * error (on failure `l` may hold some of the definitions). */
 wasm_status wasi_define(wasm_linker *l, wasi_get_ctx_fn get_ctx, void *arg);
 
 /* Call the exported function `entry` (signature "->", e.g. "_start" or a

@@ -20,7 +20,7 @@ wasi_errno wasi_fd_get(wasi_ctx *ctx, uint32_t fd, uint64_t need, wasi_fd **out)
   wasi_fd *f = &ctx->fds[fd];
   if (__builtin_expect(f->lazy, 0)) wasi_fd_resolve_lazy(f);
   uint64_t missing = need & ~f->base;
-  if (missing) return (f->read_only && (missing & R_WRITE_SET)) ? WASI_EROFS : WASI_ENOTCAPABLE;
+  if (missing) return (f->read_only && (missing & WASI_R_WRITE_SET)) ? WASI_EROFS : WASI_ENOTCAPABLE;
   *out = f;
   return WASI_ESUCCESS;
 }
@@ -83,9 +83,10 @@ static uint64_t stat_ns(struct timespec t) {
   return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-/* Writes a filestat (64 bytes; 56 in wasi_unstable, whose nlink is u32). */
-void wasi_put_filestat(const gmem *m, uint64_t p, const struct stat *st, int unstable);
-void wasi_put_filestat(const gmem *m, uint64_t p, const struct stat *st, int unstable) {
+/* Writes a filestat at dst, which the caller checked (64 bytes; 56 in
+ * wasi_unstable, whose nlink is u32). */
+void wasi_put_filestat(uint8_t *dst, const struct stat *st, int unstable);
+void wasi_put_filestat(uint8_t *dst, const struct stat *st, int unstable) {
   uint8_t b[64];
   memset(b, 0, sizeof b);
   uint64_t dev = st->st_dev, ino = st->st_ino, size = (uint64_t)st->st_size;
@@ -100,7 +101,7 @@ void wasi_put_filestat(const gmem *m, uint64_t p, const struct stat *st, int uns
     memcpy(b + 32, &at, 8);
     memcpy(b + 40, &mt, 8);
     memcpy(b + 48, &ct, 8);
-    memcpy(m->base + p, b, 56);
+    memcpy(dst, b, 56);
   } else {
     uint64_t nl = st->st_nlink;
     memcpy(b + 24, &nl, 8);
@@ -108,7 +109,7 @@ void wasi_put_filestat(const gmem *m, uint64_t p, const struct stat *st, int uns
     memcpy(b + 40, &at, 8);
     memcpy(b + 48, &mt, 8);
     memcpy(b + 56, &ct, 8);
-    memcpy(m->base + p, b, 64);
+    memcpy(dst, b, 64);
   }
 }
 
@@ -136,13 +137,15 @@ int wasi_times(uint64_t atim, uint64_t mtim, uint32_t fl, struct timespec ts[2])
 /* ---- read / write ------------------------------------------------------------------- */
 
 /* Checks an iovec array and every buffer it names; fills host iovecs. */
-static wasi_errno load_iovs(const gmem *m, uint32_t iovs, uint32_t n, struct iovec *out) {
-  if (!gm_ok(m, iovs, 8ull * n)) return WASI_EFAULT;
+static wasi_errno load_iovs(const wasm_memory_view *m, uint32_t iovs, uint32_t n,
+                            struct iovec *out) {
+  const uint8_t *v = wasm_view_range(m, iovs, 8ull * n);
+  if (!v) return WASI_EFAULT;
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t p = gm_u32(m, (uint64_t)iovs + 8ull * i);
-    uint32_t len = gm_u32(m, (uint64_t)iovs + 8ull * i + 4);
-    if (!gm_ok(m, p, len)) return WASI_EFAULT;
-    out[i].iov_base = m->base + p;
+    uint32_t len = wasm_load_le32(v + 8ull * i + 4);
+    uint8_t *p = wasm_view_range(m, wasm_load_le32(v + 8ull * i), len);
+    if (!p) return WASI_EFAULT;
+    out[i].iov_base = p;
     out[i].iov_len = len;
   }
   return WASI_ESUCCESS;
@@ -202,18 +205,19 @@ static size_t inbuf_read(wasi_ctx *ctx, const struct iovec *iov, uint32_t n) {
 /* fd_read / fd_write / fd_pread / fd_pwrite in one place. off < 0: no offset. */
 static wasm_status rw_common(wasm_instance *caller, void *env, wasm_slot *a, int write,
                              int positional) {
-  ENTER();
+  WASI_ENTER();
   uint32_t fdn = (uint32_t)a[0], iovs = (uint32_t)a[1], n = (uint32_t)a[2];
   uint64_t off = positional ? a[3] : 0;
   uint32_t resp = (uint32_t)(positional ? a[4] : a[3]);
-  uint64_t need = (write ? R_FD_WRITE : R_FD_READ) | (positional ? R_FD_SEEK : 0);
-  GETFD(f, fdn, need);
-  if (n > WASI_IOV_MAX) RET(WASI_EINVAL);
-  if (!gm_ok(&m, resp, 4)) RET(WASI_EFAULT);
-  if (positional && off > INT64_MAX) RET(WASI_EINVAL);
+  uint64_t need = (write ? WASI_R_FD_WRITE : WASI_R_FD_READ) | (positional ? WASI_R_FD_SEEK : 0);
+  WASI_GETFD(f, fdn, need);
+  if (n > WASI_IOV_MAX) WASI_RET(WASI_EINVAL);
+  uint8_t *resp_at = wasm_view_range(&m, resp, 4);
+  if (!resp_at) WASI_RET(WASI_EFAULT);
+  if (positional && off > INT64_MAX) WASI_RET(WASI_EINVAL);
   struct iovec small[16];
   struct iovec *iov = n <= 16 ? small : malloc(sizeof *iov * n);
-  if (!iov) RET(WASI_ENOMEM);
+  if (!iov) WASI_RET(WASI_ENOMEM);
   wasi_errno e = load_iovs(&m, iovs, n, iov);
   size_t done = 0;
   if (!e) {
@@ -252,9 +256,9 @@ static wasm_status rw_common(wasm_instance *caller, void *env, wasm_slot *a, int
     }
   }
   if (iov != small) free(iov);
-  if (e) RET(e);
-  gm_w32(&m, resp, (uint32_t)done);
-  RET(WASI_ESUCCESS);
+  if (e) WASI_RET(e);
+  wasm_store_le32(resp_at, (uint32_t)done);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_read) { return rw_common(caller, env, a, 0, 0); }
@@ -265,242 +269,243 @@ WASI_HOSTFN(fd_pwrite) { return rw_common(caller, env, a, 1, 1); }
 /* ---- seek / tell -------------------------------------------------------------------- */
 
 static wasm_status seek_common(wasm_instance *caller, void *env, wasm_slot *a, int unstable) {
-  ENTER();
+  WASI_ENTER();
   int64_t off = (int64_t)a[1];
   uint32_t wh = (uint32_t)a[2] & 0xff, resp = (uint32_t)a[3];
   int hw;
   /* preview1: SET 0, CUR 1, END 2; wasi_unstable: CUR 0, END 1, SET 2. */
   static const int p1map[3] = {SEEK_SET, SEEK_CUR, SEEK_END};
   static const int umap[3] = {SEEK_CUR, SEEK_END, SEEK_SET};
-  if (wh > 2) RET(WASI_EINVAL);
+  if (wh > 2) WASI_RET(WASI_EINVAL);
   hw = unstable ? umap[wh] : p1map[wh];
-  uint64_t need = (hw == SEEK_CUR && off == 0) ? R_FD_TELL : R_FD_SEEK;
-  GETFD(f, (uint32_t)a[0], need);
-  if (!gm_ok(&m, resp, 8)) RET(WASI_EFAULT);
+  uint64_t need = (hw == SEEK_CUR && off == 0) ? WASI_R_FD_TELL : WASI_R_FD_SEEK;
+  WASI_GETFD(f, (uint32_t)a[0], need);
+  uint8_t *resp_at = wasm_view_range(&m, resp, 8);
+  if (!resp_at) WASI_RET(WASI_EFAULT);
   if (f->kind == FD_NULL) {   /* like /dev/null */
-    gm_w64(&m, resp, 0);
-    RET(WASI_ESUCCESS);
+    wasm_store_le64(resp_at, 0);
+    WASI_RET(WASI_ESUCCESS);
   }
-  if (f->kind != FD_HOST) RET(WASI_ESPIPE);
+  if (f->kind != FD_HOST) WASI_RET(WASI_ESPIPE);
   off_t r = lseek(f->host, (off_t)off, hw);
-  if (r < 0) RET(wasi_errno_from_host(errno));
-  gm_w64(&m, resp, (uint64_t)r);
-  RET(WASI_ESUCCESS);
+  if (r < 0) WASI_RET(wasi_errno_from_host(errno));
+  wasm_store_le64(resp_at, (uint64_t)r);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_seek) { return seek_common(caller, env, a, 0); }
 WASI_HOSTFN(fd_seek_u) { return seek_common(caller, env, a, 1); }
 
 WASI_HOSTFN(fd_tell) {
-  ENTER();
-  GETFD(f, (uint32_t)a[0], R_FD_TELL);
-  uint32_t resp = (uint32_t)a[1];
-  if (!gm_ok(&m, resp, 8)) RET(WASI_EFAULT);
+  WASI_ENTER();
+  WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_TELL);
+  uint8_t *resp_at = wasm_view_range(&m, (uint32_t)a[1], 8);
+  if (!resp_at) WASI_RET(WASI_EFAULT);
   if (f->kind == FD_NULL) {
-    gm_w64(&m, resp, 0);
-    RET(WASI_ESUCCESS);
+    wasm_store_le64(resp_at, 0);
+    WASI_RET(WASI_ESUCCESS);
   }
-  if (f->kind != FD_HOST) RET(WASI_ESPIPE);
+  if (f->kind != FD_HOST) WASI_RET(WASI_ESPIPE);
   off_t r = lseek(f->host, 0, SEEK_CUR);
-  if (r < 0) RET(wasi_errno_from_host(errno));
-  gm_w64(&m, resp, (uint64_t)r);
-  RET(WASI_ESUCCESS);
+  if (r < 0) WASI_RET(wasi_errno_from_host(errno));
+  wasm_store_le64(resp_at, (uint64_t)r);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 /* ---- close / renumber -------------------------------------------------------------- */
 
 WASI_HOSTFN(fd_close) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
-  GETFD(f, (uint32_t)a[0], 0);
+  WASI_GETFD(f, (uint32_t)a[0], 0);
   wasi_fd_release(f);
   trim_table(ctx);
-  RET(WASI_ESUCCESS);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_renumber) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
   uint32_t from = (uint32_t)a[0], to = (uint32_t)a[1];
-  GETFD(ff, from, 0);
-  GETFD(tf, to, 0);
-  if (from == to) RET(WASI_ESUCCESS);
+  WASI_GETFD(ff, from, 0);
+  WASI_GETFD(tf, to, 0);
+  if (from == to) WASI_RET(WASI_ESUCCESS);
   wasi_fd_release(tf);
   *tf = *ff;
   memset(ff, 0, sizeof *ff);
   ff->kind = FD_FREE;
   ff->host = -1;
   trim_table(ctx);
-  RET(WASI_ESUCCESS);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 /* ---- fdstat ------------------------------------------------------------------------- */
 
 WASI_HOSTFN(fd_fdstat_get) {
-  ENTER();
-  GETFD(f, (uint32_t)a[0], 0);
-  uint32_t p = (uint32_t)a[1];
-  if (!gm_ok(&m, p, 24)) RET(WASI_EFAULT);
+  WASI_ENTER();
+  WASI_GETFD(f, (uint32_t)a[0], 0);
+  uint8_t *dst = wasm_view_range(&m, (uint32_t)a[1], 24);
+  if (!dst) WASI_RET(WASI_EFAULT);
   uint8_t b[24];
   memset(b, 0, sizeof b);
   b[0] = f->filetype;
   memcpy(b + 2, &f->fdflags, 2);
   memcpy(b + 8, &f->base, 8);
   memcpy(b + 16, &f->inh, 8);
-  memcpy(m.base + p, b, 24);
-  RET(WASI_ESUCCESS);
+  memcpy(dst, b, 24);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_fdstat_set_flags) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
-  GETFD(f, (uint32_t)a[0], R_FD_FDSTAT_SET_FLAGS);
+  WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_FDSTAT_SET_FLAGS);
   uint32_t fl = (uint32_t)a[1] & 0xffff;
-  if (fl & ~31u) RET(WASI_EINVAL);
+  if (fl & ~31u) WASI_RET(WASI_EINVAL);
   /* Only APPEND and NONBLOCK can change on an open Linux fd; the embedder's
    * own fds (stdio) are never modified, the flags are only recorded. */
   if (f->kind == FD_HOST && !f->borrowed) {
-    if ((fl ^ f->fdflags) & (FDF_DSYNC | FDF_RSYNC | FDF_SYNC)) RET(WASI_ENOTSUP);
+    if ((fl ^ f->fdflags) & (FDF_DSYNC | FDF_RSYNC | FDF_SYNC)) WASI_RET(WASI_ENOTSUP);
     int cur = fcntl(f->host, F_GETFL);
-    if (cur < 0) RET(wasi_errno_from_host(errno));
+    if (cur < 0) WASI_RET(wasi_errno_from_host(errno));
     cur &= ~(O_APPEND | O_NONBLOCK);
     if (fl & FDF_APPEND) cur |= O_APPEND;
     if (fl & FDF_NONBLOCK) cur |= O_NONBLOCK;
-    if (fcntl(f->host, F_SETFL, cur) < 0) RET(wasi_errno_from_host(errno));
+    if (fcntl(f->host, F_SETFL, cur) < 0) WASI_RET(wasi_errno_from_host(errno));
   }
   f->fdflags = (uint16_t)fl;
-  RET(WASI_ESUCCESS);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_fdstat_set_rights) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
-  GETFD(f, (uint32_t)a[0], 0);
+  WASI_GETFD(f, (uint32_t)a[0], 0);
   uint64_t base = a[1], inh = a[2];
   /* Rights can only shrink. */
-  if ((base & ~f->base) || (inh & ~f->inh)) RET(WASI_ENOTCAPABLE);
+  if ((base & ~f->base) || (inh & ~f->inh)) WASI_RET(WASI_ENOTCAPABLE);
   f->base = base;
   f->inh = inh;
-  RET(WASI_ESUCCESS);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 /* ---- filestat ---------------------------------------------------------------------------- */
 
 static wasm_status filestat_common(wasm_instance *caller, void *env, wasm_slot *a, int unstable) {
-  ENTER();
-  GETFD(f, (uint32_t)a[0], R_FD_FILESTAT_GET);
-  uint32_t p = (uint32_t)a[1];
-  if (!gm_ok(&m, p, unstable ? 56 : 64)) RET(WASI_EFAULT);
+  WASI_ENTER();
+  WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_FILESTAT_GET);
+  uint8_t *dst = wasm_view_range(&m, (uint32_t)a[1], unstable ? 56 : 64);
+  if (!dst) WASI_RET(WASI_EFAULT);
   struct stat st;
   memset(&st, 0, sizeof st);
   if (f->kind == FD_HOST) {
-    if (fstat(f->host, &st) != 0) RET(wasi_errno_from_host(errno));
+    if (fstat(f->host, &st) != 0) WASI_RET(wasi_errno_from_host(errno));
   } else {
     st.st_mode = f->filetype == FT_CHARACTER_DEVICE ? S_IFCHR : 0;
     st.st_nlink = 1;
   }
-  wasi_put_filestat(&m, p, &st, unstable);
+  wasi_put_filestat(dst, &st, unstable);
   if (f->kind == FD_HOST && f->borrowed) {
     /* keep the type fdstat reports (a FIFO is UNKNOWN either way) */
-    m.base[p + 16] = f->filetype;
+    dst[16] = f->filetype;
   }
-  RET(WASI_ESUCCESS);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_filestat_get) { return filestat_common(caller, env, a, 0); }
 WASI_HOSTFN(fd_filestat_get_u) { return filestat_common(caller, env, a, 1); }
 
 WASI_HOSTFN(fd_filestat_set_size) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
-  GETFD(f, (uint32_t)a[0], R_FD_FILESTAT_SET_SIZE);
+  WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_FILESTAT_SET_SIZE);
   uint64_t size = a[1];
-  if (size > INT64_MAX) RET(WASI_EINVAL);
-  if (f->kind != FD_HOST) RET(WASI_EINVAL);
-  if (ftruncate(f->host, (off_t)size) != 0) RET(wasi_errno_from_host(errno));
-  RET(WASI_ESUCCESS);
+  if (size > INT64_MAX) WASI_RET(WASI_EINVAL);
+  if (f->kind != FD_HOST) WASI_RET(WASI_EINVAL);
+  if (ftruncate(f->host, (off_t)size) != 0) WASI_RET(wasi_errno_from_host(errno));
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_filestat_set_times) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
-  GETFD(f, (uint32_t)a[0], R_FD_FILESTAT_SET_TIMES);
+  WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_FILESTAT_SET_TIMES);
   struct timespec ts[2];
-  if (!wasi_times(a[1], a[2], (uint32_t)a[3] & 0xffff, ts)) RET(WASI_EINVAL);
-  if (f->kind != FD_HOST) RET(WASI_EBADF);
-  if (futimens(f->host, ts) != 0) RET(wasi_errno_from_host(errno));
-  RET(WASI_ESUCCESS);
+  if (!wasi_times(a[1], a[2], (uint32_t)a[3] & 0xffff, ts)) WASI_RET(WASI_EINVAL);
+  if (f->kind != FD_HOST) WASI_RET(WASI_EBADF);
+  if (futimens(f->host, ts) != 0) WASI_RET(wasi_errno_from_host(errno));
+  WASI_RET(WASI_ESUCCESS);
 }
 
 /* ---- sync, advise, allocate -------------------------------------------------------------- */
 
 WASI_HOSTFN(fd_sync) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
-  GETFD(f, (uint32_t)a[0], R_FD_SYNC);
-  if (f->kind == FD_HOST && fsync(f->host) != 0) RET(wasi_errno_from_host(errno));
-  RET(WASI_ESUCCESS);
+  WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_SYNC);
+  if (f->kind == FD_HOST && fsync(f->host) != 0) WASI_RET(wasi_errno_from_host(errno));
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_datasync) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
-  GETFD(f, (uint32_t)a[0], R_FD_DATASYNC);
-  if (f->kind == FD_HOST && fdatasync(f->host) != 0) RET(wasi_errno_from_host(errno));
-  RET(WASI_ESUCCESS);
+  WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_DATASYNC);
+  if (f->kind == FD_HOST && fdatasync(f->host) != 0) WASI_RET(wasi_errno_from_host(errno));
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_advise) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
-  GETFD(f, (uint32_t)a[0], R_FD_ADVISE);
+  WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_ADVISE);
   uint64_t off = a[1], len = a[2];
   uint32_t adv = (uint32_t)a[3] & 0xff;
   static const int map[6] = {POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
                              POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
-  if (adv > 5 || off > INT64_MAX || len > INT64_MAX) RET(WASI_EINVAL);
-  if (f->kind != FD_HOST) RET(WASI_ESPIPE);
-  if (f->filetype == FT_DIRECTORY) RET(WASI_EBADF);
+  if (adv > 5 || off > INT64_MAX || len > INT64_MAX) WASI_RET(WASI_EINVAL);
+  if (f->kind != FD_HOST) WASI_RET(WASI_ESPIPE);
+  if (f->filetype == FT_DIRECTORY) WASI_RET(WASI_EBADF);
   int r = posix_fadvise(f->host, (off_t)off, (off_t)len, map[adv]);
-  RET(r ? wasi_errno_from_host(r) : WASI_ESUCCESS);
+  WASI_RET(r ? wasi_errno_from_host(r) : WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_allocate) {
-  ENTER();
+  WASI_ENTER();
   (void)m;
-  GETFD(f, (uint32_t)a[0], R_FD_ALLOCATE);
+  WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_ALLOCATE);
   uint64_t off = a[1], len = a[2];
-  if (off > INT64_MAX || len > INT64_MAX || off + len > INT64_MAX) RET(WASI_EFBIG);
-  if (f->kind != FD_HOST) RET(WASI_ESPIPE);
-  if (f->filetype == FT_DIRECTORY) RET(WASI_EBADF);
+  if (off > INT64_MAX || len > INT64_MAX || off + len > INT64_MAX) WASI_RET(WASI_EFBIG);
+  if (f->kind != FD_HOST) WASI_RET(WASI_ESPIPE);
+  if (f->filetype == FT_DIRECTORY) WASI_RET(WASI_EBADF);
   int r = posix_fallocate(f->host, (off_t)off, (off_t)len);
-  RET(r ? wasi_errno_from_host(r) : WASI_ESUCCESS);
+  WASI_RET(r ? wasi_errno_from_host(r) : WASI_ESUCCESS);
 }
 
 /* ---- prestat -------------------------------------------------------------------------- */
 
 WASI_HOSTFN(fd_prestat_get) {
-  ENTER();
-  GETFD(f, (uint32_t)a[0], 0);
+  WASI_ENTER();
+  WASI_GETFD(f, (uint32_t)a[0], 0);
   /* wasi-libc scans fds from 3 until EBADF, so a non-preopen answers EBADF. */
-  if (!f->prestat) RET(WASI_EBADF);
-  uint32_t p = (uint32_t)a[1];
-  if (!gm_ok(&m, p, 8)) RET(WASI_EFAULT);
-  uint8_t b[8] = {0};
-  memcpy(b + 4, &f->prestat_len, 4);
-  memcpy(m.base + p, b, 8);
-  RET(WASI_ESUCCESS);
+  if (!f->prestat) WASI_RET(WASI_EBADF);
+  uint8_t *dst = wasm_view_range(&m, (uint32_t)a[1], 8);
+  if (!dst) WASI_RET(WASI_EFAULT);
+  memset(dst, 0, 4);
+  wasm_store_le32(dst + 4, f->prestat_len);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(fd_prestat_dir_name) {
-  ENTER();
-  GETFD(f, (uint32_t)a[0], 0);
-  if (!f->prestat) RET(WASI_EBADF);
-  uint32_t p = (uint32_t)a[1], len = (uint32_t)a[2];
-  if (len < f->prestat_len) RET(WASI_ENAMETOOLONG);
-  if (!gm_ok(&m, p, f->prestat_len)) RET(WASI_EFAULT);
-  memcpy(m.base + p, f->prestat, f->prestat_len);
-  RET(WASI_ESUCCESS);
+  WASI_ENTER();
+  WASI_GETFD(f, (uint32_t)a[0], 0);
+  if (!f->prestat) WASI_RET(WASI_EBADF);
+  uint32_t len = (uint32_t)a[2];
+  if (len < f->prestat_len) WASI_RET(WASI_ENAMETOOLONG);
+  uint8_t *dst = wasm_view_range(&m, (uint32_t)a[1], f->prestat_len);
+  if (!dst) WASI_RET(WASI_EFAULT);
+  memcpy(dst, f->prestat, f->prestat_len);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 /* ---- readdir -------------------------------------------------------------------------- */
@@ -534,18 +539,19 @@ static uint8_t dt_to_ft(unsigned char t) {
  * tells the guest (bufused == buf_len) to call again from the previous
  * entry's d_next. */
 WASI_HOSTFN(fd_readdir) {
-  ENTER();
-  GETFD(f, (uint32_t)a[0], R_FD_READDIR);
+  WASI_ENTER();
+  WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_READDIR);
   uint32_t buf = (uint32_t)a[1], blen = (uint32_t)a[2], resp = (uint32_t)a[4];
   uint64_t cookie = a[3];
-  if (!gm_ok(&m, buf, blen) || !gm_ok(&m, resp, 4)) RET(WASI_EFAULT);
-  if (f->kind != FD_HOST) RET(WASI_ENOTDIR);
+  uint8_t *out = wasm_view_range(&m, buf, blen), *resp_at = wasm_view_range(&m, resp, 4);
+  if (!out || !resp_at) WASI_RET(WASI_EFAULT);
+  if (f->kind != FD_HOST) WASI_RET(WASI_ENOTDIR);
   int hfd = f->host;
   if (f->borrowed) {
     /* A shared preopen: its file offset belongs to every ctx using it. */
     if (!f->rd_fd1) {
       int p = openat(f->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (p < 0) RET(wasi_errno_from_host(errno));
+      if (p < 0) WASI_RET(wasi_errno_from_host(errno));
       f->rd_fd1 = p + 1;
     }
     hfd = f->rd_fd1 - 1;
@@ -556,14 +562,14 @@ WASI_HOSTFN(fd_readdir) {
     idx = cookie;
     pos = (off_t)f->rd_pos;
   }
-  if (lseek(hfd, pos, SEEK_SET) < 0) RET(wasi_errno_from_host(errno));
+  if (lseek(hfd, pos, SEEK_SET) < 0) WASI_RET(wasi_errno_from_host(errno));
   _Alignas(8) char kbuf[8192];
   uint32_t used = 0;
   while (used < blen) {
     long n = syscall(SYS_getdents64, hfd, kbuf, sizeof kbuf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      RET(wasi_errno_from_host(errno));
+      WASI_RET(wasi_errno_from_host(errno));
     }
     if (n == 0) break;
     for (long off = 0; off < n && used < blen;) {
@@ -593,11 +599,11 @@ WASI_HOSTFN(fd_readdir) {
       hdr[20] = ft;
       uint32_t room = blen - used;
       uint32_t c = room < 24 ? room : 24;
-      memcpy(m.base + buf + used, hdr, c);
+      memcpy(out + used, hdr, c);
       used += c;
       room -= c;
       c = room < nl ? room : nl;
-      memcpy(m.base + buf + used, d->d_name, c);
+      memcpy(out + used, d->d_name, c);
       used += c;
       if (c == nl) {   /* complete: the guest may resume right after it */
         f->rd_cookie = next;
@@ -605,6 +611,6 @@ WASI_HOSTFN(fd_readdir) {
       }
     }
   }
-  gm_w32(&m, resp, used);
-  RET(WASI_ESUCCESS);
+  wasm_store_le32(resp_at, used);
+  WASI_RET(WASI_ESUCCESS);
 }

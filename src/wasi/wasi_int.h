@@ -5,8 +5,10 @@
  * wasi_fd.c    fd table and the fd_* functions.
  * wasi_path.c  the sandboxed path resolver and the path_* functions.
  *
- * Guest structures are read and written with memcpy (guest pointers need not
- * be aligned); the host is little-endian like wasm.
+ * Guest structures are read and written through wasm.h's guest-memory
+ * helpers (guest pointers need not be aligned); the layer also copies host
+ * integers into guest structures with memcpy, so the host is little-endian
+ * like wasm.
  */
 #ifndef WAGI_WASI_INT_H
 #define WAGI_WASI_INT_H
@@ -23,60 +25,66 @@
 
 /* ---- Rights ---------------------------------------------------------------- */
 
-#define R_FD_DATASYNC (1ull << 0)
-#define R_FD_READ (1ull << 1)
-#define R_FD_SEEK (1ull << 2)
-#define R_FD_FDSTAT_SET_FLAGS (1ull << 3)
-#define R_FD_SYNC (1ull << 4)
-#define R_FD_TELL (1ull << 5)
-#define R_FD_WRITE (1ull << 6)
-#define R_FD_ADVISE (1ull << 7)
-#define R_FD_ALLOCATE (1ull << 8)
-#define R_PATH_CREATE_DIRECTORY (1ull << 9)
-#define R_PATH_CREATE_FILE (1ull << 10)
-#define R_PATH_LINK_SOURCE (1ull << 11)
-#define R_PATH_LINK_TARGET (1ull << 12)
-#define R_PATH_OPEN (1ull << 13)
-#define R_FD_READDIR (1ull << 14)
-#define R_PATH_READLINK (1ull << 15)
-#define R_PATH_RENAME_SOURCE (1ull << 16)
-#define R_PATH_RENAME_TARGET (1ull << 17)
-#define R_PATH_FILESTAT_GET (1ull << 18)
-#define R_PATH_FILESTAT_SET_SIZE (1ull << 19)
-#define R_PATH_FILESTAT_SET_TIMES (1ull << 20)
-#define R_FD_FILESTAT_GET (1ull << 21)
-#define R_FD_FILESTAT_SET_SIZE (1ull << 22)
-#define R_FD_FILESTAT_SET_TIMES (1ull << 23)
-#define R_PATH_SYMLINK (1ull << 24)
-#define R_PATH_REMOVE_DIRECTORY (1ull << 25)
-#define R_PATH_UNLINK_FILE (1ull << 26)
-#define R_POLL_FD_READWRITE (1ull << 27)
-#define R_SOCK_SHUTDOWN (1ull << 28)
-#define R_SOCK_ACCEPT (1ull << 29)
-#define R_ALL ((1ull << 30) - 1)
+#define WASI_R_FD_DATASYNC (1ull << 0)
+#define WASI_R_FD_READ (1ull << 1)
+#define WASI_R_FD_SEEK (1ull << 2)
+#define WASI_R_FD_FDSTAT_SET_FLAGS (1ull << 3)
+#define WASI_R_FD_SYNC (1ull << 4)
+#define WASI_R_FD_TELL (1ull << 5)
+#define WASI_R_FD_WRITE (1ull << 6)
+#define WASI_R_FD_ADVISE (1ull << 7)
+#define WASI_R_FD_ALLOCATE (1ull << 8)
+#define WASI_R_PATH_CREATE_DIRECTORY (1ull << 9)
+#define WASI_R_PATH_CREATE_FILE (1ull << 10)
+#define WASI_R_PATH_LINK_SOURCE (1ull << 11)
+#define WASI_R_PATH_LINK_TARGET (1ull << 12)
+#define WASI_R_PATH_OPEN (1ull << 13)
+#define WASI_R_FD_READDIR (1ull << 14)
+#define WASI_R_PATH_READLINK (1ull << 15)
+#define WASI_R_PATH_RENAME_SOURCE (1ull << 16)
+#define WASI_R_PATH_RENAME_TARGET (1ull << 17)
+#define WASI_R_PATH_FILESTAT_GET (1ull << 18)
+#define WASI_R_PATH_FILESTAT_SET_SIZE (1ull << 19)
+#define WASI_R_PATH_FILESTAT_SET_TIMES (1ull << 20)
+#define WASI_R_FD_FILESTAT_GET (1ull << 21)
+#define WASI_R_FD_FILESTAT_SET_SIZE (1ull << 22)
+#define WASI_R_FD_FILESTAT_SET_TIMES (1ull << 23)
+#define WASI_R_PATH_SYMLINK (1ull << 24)
+#define WASI_R_PATH_REMOVE_DIRECTORY (1ull << 25)
+#define WASI_R_PATH_UNLINK_FILE (1ull << 26)
+#define WASI_R_POLL_FD_READWRITE (1ull << 27)
+#define WASI_R_SOCK_SHUTDOWN (1ull << 28)
+#define WASI_R_SOCK_ACCEPT (1ull << 29)
+#define WASI_R_ALL ((1ull << 30) - 1)
 
 /* Rights that change the file system: absent beneath read-only preopens. */
-#define R_WRITE_SET                                                            \
-  (R_FD_DATASYNC | R_FD_WRITE | R_FD_ALLOCATE | R_PATH_CREATE_DIRECTORY |      \
-   R_PATH_CREATE_FILE | R_PATH_LINK_SOURCE | R_PATH_LINK_TARGET |              \
-   R_PATH_RENAME_SOURCE | R_PATH_RENAME_TARGET | R_PATH_FILESTAT_SET_SIZE |    \
-   R_PATH_FILESTAT_SET_TIMES | R_FD_FILESTAT_SET_SIZE |                        \
-   R_FD_FILESTAT_SET_TIMES | R_PATH_SYMLINK | R_PATH_REMOVE_DIRECTORY |        \
-   R_PATH_UNLINK_FILE)
+#define WASI_R_WRITE_SET                                                        \
+  (WASI_R_FD_DATASYNC | WASI_R_FD_WRITE | WASI_R_FD_ALLOCATE |                  \
+   WASI_R_PATH_CREATE_DIRECTORY | WASI_R_PATH_CREATE_FILE |                     \
+   WASI_R_PATH_LINK_SOURCE | WASI_R_PATH_LINK_TARGET |                          \
+   WASI_R_PATH_RENAME_SOURCE | WASI_R_PATH_RENAME_TARGET |                      \
+   WASI_R_PATH_FILESTAT_SET_SIZE | WASI_R_PATH_FILESTAT_SET_TIMES |             \
+   WASI_R_FD_FILESTAT_SET_SIZE | WASI_R_FD_FILESTAT_SET_TIMES |                 \
+   WASI_R_PATH_SYMLINK | WASI_R_PATH_REMOVE_DIRECTORY |                         \
+   WASI_R_PATH_UNLINK_FILE)
 
 /* What a directory fd / a regular file fd can hold at most. */
-#define R_DIR_BASE                                                             \
-  (R_FD_FDSTAT_SET_FLAGS | R_FD_SYNC | R_FD_ADVISE | R_PATH_CREATE_DIRECTORY | \
-   R_PATH_CREATE_FILE | R_PATH_LINK_SOURCE | R_PATH_LINK_TARGET |              \
-   R_PATH_OPEN | R_FD_READDIR | R_PATH_READLINK | R_PATH_RENAME_SOURCE |       \
-   R_PATH_RENAME_TARGET | R_PATH_FILESTAT_GET | R_PATH_FILESTAT_SET_SIZE |     \
-   R_PATH_FILESTAT_SET_TIMES | R_FD_FILESTAT_GET | R_FD_FILESTAT_SET_TIMES |   \
-   R_PATH_SYMLINK | R_PATH_REMOVE_DIRECTORY | R_PATH_UNLINK_FILE |             \
-   R_FD_DATASYNC)
-#define R_FILE_BASE                                                            \
-  (R_FD_DATASYNC | R_FD_READ | R_FD_SEEK | R_FD_FDSTAT_SET_FLAGS | R_FD_SYNC | \
-   R_FD_TELL | R_FD_WRITE | R_FD_ADVISE | R_FD_ALLOCATE | R_FD_FILESTAT_GET |  \
-   R_FD_FILESTAT_SET_SIZE | R_FD_FILESTAT_SET_TIMES | R_POLL_FD_READWRITE)
+#define WASI_R_DIR_BASE                                                         \
+  (WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_SYNC | WASI_R_FD_ADVISE |             \
+   WASI_R_PATH_CREATE_DIRECTORY | WASI_R_PATH_CREATE_FILE |                     \
+   WASI_R_PATH_LINK_SOURCE | WASI_R_PATH_LINK_TARGET | WASI_R_PATH_OPEN |       \
+   WASI_R_FD_READDIR | WASI_R_PATH_READLINK | WASI_R_PATH_RENAME_SOURCE |       \
+   WASI_R_PATH_RENAME_TARGET | WASI_R_PATH_FILESTAT_GET |                       \
+   WASI_R_PATH_FILESTAT_SET_SIZE | WASI_R_PATH_FILESTAT_SET_TIMES |             \
+   WASI_R_FD_FILESTAT_GET | WASI_R_FD_FILESTAT_SET_TIMES |                      \
+   WASI_R_PATH_SYMLINK | WASI_R_PATH_REMOVE_DIRECTORY |                         \
+   WASI_R_PATH_UNLINK_FILE | WASI_R_FD_DATASYNC)
+#define WASI_R_FILE_BASE                                                        \
+  (WASI_R_FD_DATASYNC | WASI_R_FD_READ | WASI_R_FD_SEEK |                       \
+   WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_SYNC | WASI_R_FD_TELL |               \
+   WASI_R_FD_WRITE | WASI_R_FD_ADVISE | WASI_R_FD_ALLOCATE |                    \
+   WASI_R_FD_FILESTAT_GET | WASI_R_FD_FILESTAT_SET_SIZE |                       \
+   WASI_R_FD_FILESTAT_SET_TIMES | WASI_R_POLL_FD_READWRITE)
 
 /* ---- Guest constants ---------------------------------------------------------- */
 
@@ -161,33 +169,9 @@ void wasi_fd_resolve_lazy(wasi_fd *f);
 
 /* ---- Guest memory ----------------------------------------------------------------- */
 
-typedef struct {
-  uint8_t *base;
-  uint64_t size;
-} gmem;
-
-/* True when [ptr, ptr+len) lies inside guest memory (no overflow: ptr < 2^32). */
-static inline int gm_ok(const gmem *m, uint64_t ptr, uint64_t len) {
-  return len <= m->size && ptr <= m->size - len;
-}
-static inline uint32_t gm_u32(const gmem *m, uint64_t p) {
-  uint32_t v;
-  memcpy(&v, m->base + p, 4);
-  return v;
-}
-static inline uint64_t gm_u64(const gmem *m, uint64_t p) {
-  uint64_t v;
-  memcpy(&v, m->base + p, 8);
-  return v;
-}
-static inline uint16_t gm_u16(const gmem *m, uint64_t p) {
-  uint16_t v;
-  memcpy(&v, m->base + p, 2);
-  return v;
-}
-static inline void gm_w32(const gmem *m, uint64_t p, uint32_t v) { memcpy(m->base + p, &v, 4); }
-static inline void gm_w64(const gmem *m, uint64_t p, uint64_t v) { memcpy(m->base + p, &v, 8); }
-static inline void gm_w16(const gmem *m, uint64_t p, uint16_t v) { memcpy(m->base + p, &v, 2); }
+/* Host functions see memory 0 through a wasm_memory_view (wasm.h) and reach
+ * guest bytes only through wasm_view_range and wasm_load_le* /
+ * wasm_store_le*. */
 
 /* Most iovecs a single fd_read/fd_write accepts (POSIX IOV_MAX). */
 #define WASI_IOV_MAX 1024
@@ -220,30 +204,31 @@ wasi_errno wasi_path_errno(int neg_errno);
 
 /* The host functions, defined in wasi_fd.c / wasi_path.c. */
 #define WASI_HOSTFN(name) wasm_status wasi_fn_##name(wasm_instance *caller, void *env, wasm_slot *a)
-/* Prologue shared by host functions: finds the ctx and guest memory. */
-wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, gmem *m);
+/* Prologue shared by host functions: finds the ctx and a view of memory 0. */
+wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, wasm_memory_view *m);
 
 /* Host-function plumbing shared by wasi.c, wasi_fd.c and wasi_path.c. Each
  * import is `static wasm_status f(wasm_instance *caller, void *env,
- * wasm_slot *a)`: ENTER() binds `ctx` and the guest memory `m`, RET(e) stores
- * the errno as the i32 result, GETFD looks up an fd with the rights `need`. */
-#define ENTER()                                                                 \
-  wasi_ctx *ctx;                                                                \
-  gmem m;                                                                       \
-  {                                                                             \
-    wasm_status st_ = wasi_enter(caller, env, &ctx, &m);                        \
-    if (st_ != WASM_OK) return st_;                                             \
+ * wasm_slot *a)`: WASI_ENTER() binds `ctx` and the view `m` of guest memory,
+ * WASI_RET(e) stores the errno as the i32 result, WASI_GETFD looks up an fd
+ * with the rights `need`. */
+#define WASI_ENTER()                                                           \
+  wasi_ctx *ctx;                                                               \
+  wasm_memory_view m;                                                          \
+  {                                                                            \
+    wasm_status st_ = wasi_enter(caller, env, &ctx, &m);                       \
+    if (st_ != WASM_OK) return st_;                                            \
   }
-#define RET(e)                                                                  \
-  do {                                                                          \
-    a[0] = (uint32_t)(e);                                                       \
-    return WASM_OK;                                                             \
+#define WASI_RET(e)                                                            \
+  do {                                                                         \
+    a[0] = (uint32_t)(e);                                                      \
+    return WASM_OK;                                                            \
   } while (0)
-#define GETFD(var, num, need)                                                   \
-  wasi_fd *var;                                                                 \
-  {                                                                             \
-    wasi_errno e_ = wasi_fd_get(ctx, (num), (need), &var);                      \
-    if (e_) RET(e_);                                                            \
+#define WASI_GETFD(var, num, need)                                             \
+  wasi_fd *var;                                                                \
+  {                                                                            \
+    wasi_errno e_ = wasi_fd_get(ctx, (num), (need), &var);                     \
+    if (e_) WASI_RET(e_);                                                      \
   }
 
 #endif

@@ -246,18 +246,19 @@ wasi_errno wasi_path_errno(int neg) {
 #define TRY(x)                                                                  \
   do {                                                                          \
     wasi_errno e_ = (x);                                                        \
-    if (e_) RET(e_);                                                            \
+    if (e_) WASI_RET(e_);                                                       \
   } while (0)
 
-void wasi_put_filestat(const gmem *m, uint64_t p, const struct stat *st, int unstable);
+void wasi_put_filestat(uint8_t *dst, const struct stat *st, int unstable);
 int wasi_times(uint64_t atim, uint64_t mtim, uint32_t fl, struct timespec ts[2]);
 
 /* Copies a guest path into out[SB_PATH_MAX] with its checks (see wasi.h). */
-static wasi_errno load_path(const gmem *m, uint32_t p, uint32_t len, char *out) {
-  if (!gm_ok(m, p, len)) return WASI_EFAULT;
+static wasi_errno load_path(const wasm_memory_view *m, uint32_t p, uint32_t len, char *out) {
+  const uint8_t *src = wasm_view_range(m, p, len);
+  if (!src) return WASI_EFAULT;
   if (len >= SB_PATH_MAX) return WASI_ENAMETOOLONG;
-  if (memchr(m->base + p, 0, len)) return WASI_EINVAL;
-  memcpy(out, m->base + p, len);
+  if (memchr(src, 0, len)) return WASI_EINVAL;
+  memcpy(out, src, len);
   out[len] = '\0';
   if (len && out[0] == '/') return WASI_ENOTCAPABLE;
   return WASI_ESUCCESS;
@@ -288,29 +289,30 @@ static wasi_errno check_whole(int dir, const char *path) {
 /* ---- path_open -------------------------------------------------------------------- */
 
 WASI_HOSTFN(path_open) {
-  ENTER();
+  WASI_ENTER();
   uint32_t dirn = (uint32_t)a[0], lookup = (uint32_t)a[1], pp = (uint32_t)a[2],
            plen = (uint32_t)a[3], oflags = (uint32_t)a[4] & 0xffff;
   uint64_t base = a[5], inh = a[6];
   uint32_t fdflags = (uint32_t)a[7] & 0xffff, outp = (uint32_t)a[8];
-  if (oflags & ~15u) RET(WASI_EINVAL);
-  if (fdflags & ~31u) RET(WASI_EINVAL);
-  uint64_t need = R_PATH_OPEN;
-  if (oflags & OF_CREAT) need |= R_PATH_CREATE_FILE;
-  if (oflags & OF_TRUNC) need |= R_PATH_FILESTAT_SET_SIZE;
-  GETFD(d, dirn, need);
-  if (d->kind != FD_HOST || d->filetype != FT_DIRECTORY) RET(WASI_ENOTDIR);
-  if (d->read_only && (base & (R_FD_WRITE | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE)))
-    RET(WASI_EROFS);
-  if ((base & R_FD_WRITE) && !(d->inh & R_FD_WRITE)) RET(WASI_ENOTCAPABLE);
-  if (!gm_ok(&m, outp, 4)) RET(WASI_EFAULT);
+  if (oflags & ~15u) WASI_RET(WASI_EINVAL);
+  if (fdflags & ~31u) WASI_RET(WASI_EINVAL);
+  uint64_t need = WASI_R_PATH_OPEN;
+  if (oflags & OF_CREAT) need |= WASI_R_PATH_CREATE_FILE;
+  if (oflags & OF_TRUNC) need |= WASI_R_PATH_FILESTAT_SET_SIZE;
+  WASI_GETFD(d, dirn, need);
+  if (d->kind != FD_HOST || d->filetype != FT_DIRECTORY) WASI_RET(WASI_ENOTDIR);
+  if (d->read_only && (base & (WASI_R_FD_WRITE | WASI_R_FD_ALLOCATE | WASI_R_FD_FILESTAT_SET_SIZE)))
+    WASI_RET(WASI_EROFS);
+  if ((base & WASI_R_FD_WRITE) && !(d->inh & WASI_R_FD_WRITE)) WASI_RET(WASI_ENOTCAPABLE);
+  uint8_t *out_at = wasm_view_range(&m, outp, 4);
+  if (!out_at) WASI_RET(WASI_EFAULT);
   char path[SB_PATH_MAX];
   TRY(load_path(&m, pp, plen, path));
   base &= d->inh;
   inh &= d->inh;
-  if (d->read_only) base &= ~R_WRITE_SET;   /* e.g. Rust's SET_TIMES on a read open */
-  int rd = (base & (R_FD_READ | R_FD_READDIR)) != 0;
-  int wr = (base & (R_FD_WRITE | R_FD_DATASYNC | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE)) != 0;
+  if (d->read_only) base &= ~WASI_R_WRITE_SET;   /* e.g. Rust's SET_TIMES on a read open */
+  int rd = (base & (WASI_R_FD_READ | WASI_R_FD_READDIR)) != 0;
+  int wr = (base & (WASI_R_FD_WRITE | WASI_R_FD_DATASYNC | WASI_R_FD_ALLOCATE | WASI_R_FD_FILESTAT_SET_SIZE)) != 0;
   /* Rights are a mask: asking a directory for FD_WRITE (as a caller
    * passing its inheriting rights does) must not turn into O_RDWR. */
   if (oflags & OF_DIRECTORY) wr = 0;
@@ -336,12 +338,12 @@ WASI_HOSTFN(path_open) {
     hfd = wasi_sb_open(d->host, path, O_PATH | (flags & O_DIRECTORY), 0, follow);
     opath = 1;
   }
-  if (hfd < 0) RET(wasi_path_errno(hfd));
+  if (hfd < 0) WASI_RET(wasi_path_errno(hfd));
   struct stat sb;
   if (fstat(hfd, &sb) != 0) {
     int e = errno;
     close(hfd);
-    RET(wasi_errno_from_host(e));
+    WASI_RET(wasi_errno_from_host(e));
   }
   if (!(fdflags & FDF_NONBLOCK) && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) &&
       !opath) {
@@ -356,24 +358,24 @@ WASI_HOSTFN(path_open) {
   f.read_only = (uint8_t)read_only;
   f.fdflags = (uint16_t)fdflags;
   if (S_ISDIR(sb.st_mode)) {
-    f.base = base & R_DIR_BASE;
+    f.base = base & WASI_R_DIR_BASE;
     f.inh = inh;
   } else {
-    f.base = base & R_FILE_BASE;
-    if (!S_ISREG(sb.st_mode)) f.base &= ~(R_FD_SEEK | R_FD_TELL);
+    f.base = base & WASI_R_FILE_BASE;
+    if (!S_ISREG(sb.st_mode)) f.base &= ~(WASI_R_FD_SEEK | WASI_R_FD_TELL);
     f.inh = 0;
   }
   /* A descriptor opened without read (or write) cannot gain it later. */
-  if (!rd) f.base &= ~(R_FD_READ | R_FD_READDIR);
-  if (!wr) f.base &= ~(R_FD_WRITE | R_FD_DATASYNC | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE);
+  if (!rd) f.base &= ~(WASI_R_FD_READ | WASI_R_FD_READDIR);
+  if (!wr) f.base &= ~(WASI_R_FD_WRITE | WASI_R_FD_DATASYNC | WASI_R_FD_ALLOCATE | WASI_R_FD_FILESTAT_SET_SIZE);
   uint32_t num;
   wasi_errno e = wasi_fd_install(ctx, &f, &num);
   if (e) {
     close(hfd);
-    RET(e);
+    WASI_RET(e);
   }
-  gm_w32(&m, outp, num);
-  RET(WASI_ESUCCESS);
+  wasm_store_le32(out_at, num);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 /* ---- directory entries ---------------------------------------------------------------- */
@@ -385,11 +387,11 @@ WASI_HOSTFN(path_open) {
   TRY(get_dir(ctx, (dirn), (need), &dir_##pfd));                                \
   TRY(load_path(&m, (pp), (plen), path));                                       \
   int pfd = wasi_sb_parent(dir_##pfd, path, last, &trail);                      \
-  if (pfd < 0) RET(wasi_path_errno(pfd));
+  if (pfd < 0) WASI_RET(wasi_path_errno(pfd));
 
 WASI_HOSTFN(path_create_directory) {
-  ENTER();
-  PARENT((uint32_t)a[0], R_PATH_CREATE_DIRECTORY, (uint32_t)a[1], (uint32_t)a[2], path, last,
+  WASI_ENTER();
+  PARENT((uint32_t)a[0], WASI_R_PATH_CREATE_DIRECTORY, (uint32_t)a[1], (uint32_t)a[2], path, last,
          trail, pfd);
   (void)trail;
   wasi_errno e;
@@ -400,12 +402,12 @@ WASI_HOSTFN(path_create_directory) {
     e = mkdirat(pfd, last, 0777) == 0 ? WASI_ESUCCESS : wasi_errno_from_host(errno);
   }
   close(pfd);
-  RET(e);
+  WASI_RET(e);
 }
 
 WASI_HOSTFN(path_remove_directory) {
-  ENTER();
-  PARENT((uint32_t)a[0], R_PATH_REMOVE_DIRECTORY, (uint32_t)a[1], (uint32_t)a[2], path, last,
+  WASI_ENTER();
+  PARENT((uint32_t)a[0], WASI_R_PATH_REMOVE_DIRECTORY, (uint32_t)a[1], (uint32_t)a[2], path, last,
          trail, pfd);
   (void)trail;
   wasi_errno e;
@@ -416,12 +418,12 @@ WASI_HOSTFN(path_remove_directory) {
     e = unlinkat(pfd, last, AT_REMOVEDIR) == 0 ? WASI_ESUCCESS : wasi_errno_from_host(errno);
   }
   close(pfd);
-  RET(e);
+  WASI_RET(e);
 }
 
 WASI_HOSTFN(path_unlink_file) {
-  ENTER();
-  PARENT((uint32_t)a[0], R_PATH_UNLINK_FILE, (uint32_t)a[1], (uint32_t)a[2], path, last, trail,
+  WASI_ENTER();
+  PARENT((uint32_t)a[0], WASI_R_PATH_UNLINK_FILE, (uint32_t)a[1], (uint32_t)a[2], path, last, trail,
          pfd);
   wasi_errno e;
   struct stat sb;
@@ -436,25 +438,25 @@ WASI_HOSTFN(path_unlink_file) {
     e = unlinkat(pfd, last, 0) == 0 ? WASI_ESUCCESS : wasi_errno_from_host(errno);
   }
   close(pfd);
-  RET(e);
+  WASI_RET(e);
 }
 
 WASI_HOSTFN(path_rename) {
-  ENTER();
-  PARENT((uint32_t)a[0], R_PATH_RENAME_SOURCE, (uint32_t)a[1], (uint32_t)a[2], path, last, trail,
+  WASI_ENTER();
+  PARENT((uint32_t)a[0], WASI_R_PATH_RENAME_SOURCE, (uint32_t)a[1], (uint32_t)a[2], path, last, trail,
          pfd);
   char path2[SB_PATH_MAX], last2[256];
   int trail2, dir2;
-  wasi_errno e = get_dir(ctx, (uint32_t)a[3], R_PATH_RENAME_TARGET, &dir2);
+  wasi_errno e = get_dir(ctx, (uint32_t)a[3], WASI_R_PATH_RENAME_TARGET, &dir2);
   if (!e) e = load_path(&m, (uint32_t)a[4], (uint32_t)a[5], path2);
   if (e) {
     close(pfd);
-    RET(e);
+    WASI_RET(e);
   }
   int pfd2 = wasi_sb_parent(dir2, path2, last2, &trail2);
   if (pfd2 < 0) {
     close(pfd);
-    RET(wasi_path_errno(pfd2));
+    WASI_RET(wasi_path_errno(pfd2));
   }
   struct stat sb;
   if (is_dot(last) || is_dot(last2)) {
@@ -468,7 +470,7 @@ WASI_HOSTFN(path_rename) {
   }
   close(pfd);
   close(pfd2);
-  RET(e);
+  WASI_RET(e);
 }
 
 /* Whether a relative symlink target, stored in a directory `depth` levels
@@ -509,15 +511,16 @@ static long parent_depth(const char *path) {
 }
 
 WASI_HOSTFN(path_symlink) {
-  ENTER();
+  WASI_ENTER();
   char target[SB_PATH_MAX];
   uint32_t tp = (uint32_t)a[0], tl = (uint32_t)a[1];
-  if (!gm_ok(&m, tp, tl)) RET(WASI_EFAULT);
-  if (tl >= SB_PATH_MAX) RET(WASI_ENAMETOOLONG);
-  if (memchr(m.base + tp, 0, tl)) RET(WASI_EINVAL);
-  memcpy(target, m.base + tp, tl);
+  const uint8_t *src = wasm_view_range(&m, tp, tl);
+  if (!src) WASI_RET(WASI_EFAULT);
+  if (tl >= SB_PATH_MAX) WASI_RET(WASI_ENAMETOOLONG);
+  if (memchr(src, 0, tl)) WASI_RET(WASI_EINVAL);
+  memcpy(target, src, tl);
   target[tl] = '\0';
-  PARENT((uint32_t)a[2], R_PATH_SYMLINK, (uint32_t)a[3], (uint32_t)a[4], path, last, trail, pfd);
+  PARENT((uint32_t)a[2], WASI_R_PATH_SYMLINK, (uint32_t)a[3], (uint32_t)a[4], path, last, trail, pfd);
   (void)trail;
   wasi_errno e;
   if (is_dot(last)) {
@@ -531,23 +534,23 @@ WASI_HOSTFN(path_symlink) {
     e = symlinkat(target, pfd, last) == 0 ? WASI_ESUCCESS : wasi_errno_from_host(errno);
   }
   close(pfd);
-  RET(e);
+  WASI_RET(e);
 }
 
 WASI_HOSTFN(path_link) {
-  ENTER();
+  WASI_ENTER();
   uint32_t lookup = (uint32_t)a[1];
   char path2[SB_PATH_MAX], last2[256];
   int trail2, dir2;
-  TRY(get_dir(ctx, (uint32_t)a[4], R_PATH_LINK_TARGET, &dir2));
+  TRY(get_dir(ctx, (uint32_t)a[4], WASI_R_PATH_LINK_TARGET, &dir2));
   TRY(load_path(&m, (uint32_t)a[5], (uint32_t)a[6], path2));
-  PARENT((uint32_t)a[0], R_PATH_LINK_SOURCE, (uint32_t)a[2], (uint32_t)a[3], path, last, trail,
+  PARENT((uint32_t)a[0], WASI_R_PATH_LINK_SOURCE, (uint32_t)a[2], (uint32_t)a[3], path, last, trail,
          pfd);
   (void)trail;
   int pfd2 = wasi_sb_parent(dir2, path2, last2, &trail2);
   if (pfd2 < 0) {
     close(pfd);
-    RET(wasi_path_errno(pfd2));
+    WASI_RET(wasi_path_errno(pfd2));
   }
   wasi_errno e = WASI_ESUCCESS;
   if (is_dot(last2)) {
@@ -576,14 +579,15 @@ WASI_HOSTFN(path_link) {
   }
   close(pfd);
   close(pfd2);
-  RET(e);
+  WASI_RET(e);
 }
 
 WASI_HOSTFN(path_readlink) {
-  ENTER();
+  WASI_ENTER();
   uint32_t bp = (uint32_t)a[3], bl = (uint32_t)a[4], resp = (uint32_t)a[5];
-  if (!gm_ok(&m, bp, bl) || !gm_ok(&m, resp, 4)) RET(WASI_EFAULT);
-  PARENT((uint32_t)a[0], R_PATH_READLINK, (uint32_t)a[1], (uint32_t)a[2], path, last, trail, pfd);
+  uint8_t *buf = wasm_view_range(&m, bp, bl), *resp_at = wasm_view_range(&m, resp, 4);
+  if (!buf || !resp_at) WASI_RET(WASI_EFAULT);
+  PARENT((uint32_t)a[0], WASI_R_PATH_READLINK, (uint32_t)a[1], (uint32_t)a[2], path, last, trail, pfd);
   wasi_errno e = WASI_ESUCCESS;
   char target[SB_PATH_MAX];
   ssize_t n = -1;
@@ -597,45 +601,46 @@ WASI_HOSTFN(path_readlink) {
     if (n < 0) e = wasi_errno_from_host(errno);
   }
   close(pfd);
-  if (e) RET(e);
+  if (e) WASI_RET(e);
   uint32_t c = (size_t)n < bl ? (uint32_t)n : bl;
-  memcpy(m.base + bp, target, c);
-  gm_w32(&m, resp, c);
-  RET(WASI_ESUCCESS);
+  memcpy(buf, target, c);
+  wasm_store_le32(resp_at, c);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 /* ---- stat and times ------------------------------------------------------------------------- */
 
 static wasm_status pstat_common(wasm_instance *caller, void *env, wasm_slot *a, int unstable) {
-  ENTER();
+  WASI_ENTER();
   int dir;
   char path[SB_PATH_MAX];
   uint32_t outp = (uint32_t)a[4];
-  TRY(get_dir(ctx, (uint32_t)a[0], R_PATH_FILESTAT_GET, &dir));
+  TRY(get_dir(ctx, (uint32_t)a[0], WASI_R_PATH_FILESTAT_GET, &dir));
   TRY(load_path(&m, (uint32_t)a[2], (uint32_t)a[3], path));
-  if (!gm_ok(&m, outp, unstable ? 56 : 64)) RET(WASI_EFAULT);
+  uint8_t *out_at = wasm_view_range(&m, outp, unstable ? 56 : 64);
+  if (!out_at) WASI_RET(WASI_EFAULT);
   /* O_PATH (with O_NOFOLLOW when not following) yields the entry itself,
    * symlink included, without needing read permission. */
   int fd = wasi_sb_open(dir, path, O_PATH, 0, (uint32_t)a[1] & LOOKUP_SYMLINK_FOLLOW);
-  if (fd < 0) RET(wasi_path_errno(fd));
+  if (fd < 0) WASI_RET(wasi_path_errno(fd));
   struct stat sb;
   int r = fstat(fd, &sb);
   int err = errno;
   close(fd);
-  if (r != 0) RET(wasi_errno_from_host(err));
-  wasi_put_filestat(&m, outp, &sb, unstable);
-  RET(WASI_ESUCCESS);
+  if (r != 0) WASI_RET(wasi_errno_from_host(err));
+  wasi_put_filestat(out_at, &sb, unstable);
+  WASI_RET(WASI_ESUCCESS);
 }
 
 WASI_HOSTFN(path_filestat_get) { return pstat_common(caller, env, a, 0); }
 WASI_HOSTFN(path_filestat_get_u) { return pstat_common(caller, env, a, 1); }
 
 WASI_HOSTFN(path_filestat_set_times) {
-  ENTER();
+  WASI_ENTER();
   struct timespec ts[2];
-  if (!wasi_times(a[4], a[5], (uint32_t)a[6] & 0xffff, ts)) RET(WASI_EINVAL);
+  if (!wasi_times(a[4], a[5], (uint32_t)a[6] & 0xffff, ts)) WASI_RET(WASI_EINVAL);
   int follow = (uint32_t)a[1] & LOOKUP_SYMLINK_FOLLOW;
-  PARENT((uint32_t)a[0], R_PATH_FILESTAT_SET_TIMES, (uint32_t)a[2], (uint32_t)a[3], path, last,
+  PARENT((uint32_t)a[0], WASI_R_PATH_FILESTAT_SET_TIMES, (uint32_t)a[2], (uint32_t)a[3], path, last,
          trail, pfd);
   wasi_errno e = WASI_ESUCCESS;
   if (follow || trail || is_dot(last)) {
@@ -654,5 +659,5 @@ WASI_HOSTFN(path_filestat_set_times) {
     if (utimensat(pfd, last, ts, AT_SYMLINK_NOFOLLOW) != 0) e = wasi_errno_from_host(errno);
   }
   close(pfd);
-  RET(e);
+  WASI_RET(e);
 }

@@ -154,6 +154,6 @@ struct wasm_code {
 };
 
 /* Handler addresses indexed by enum wasm_iop (the interpreter exports them). */
-const void *const *wasm_interp_labels(void);
+const void *const *wasmi_interp_labels(void);
 
 #endif

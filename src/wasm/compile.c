@@ -1147,9 +1147,9 @@ static void set_unreachable(comp *c) { c->cs[c->ncs - 1].unreachable = true; }
 
 static wasm_status fail(comp *c, wasm_error *err, wasm_status st, const char *what) {
   char label[128];
-  wasm_func_label(c->m, c->func, label, sizeof label);
-  return wasm_error_set(err, st, c->func, c->cur_off, "%s: %s at 0x%x: %s",
-                        st == WASM_ERR_NOMEM ? "out of memory" : "invalid", label, c->cur_off, what);
+  wasmi_func_label(c->m, c->func, label, sizeof label);
+  return wasmi_error_set(err, st, c->func, c->cur_off, "%s: %s at 0x%x: %s",
+                         st == WASM_ERR_NOMEM ? "out of memory" : "invalid", label, c->cur_off, what);
 }
 
 #if WASM_HAVE_SIMD
@@ -1656,7 +1656,7 @@ _Static_assert(sizeof IOP_NAMES / sizeof IOP_NAMES[0] == WASM_IOP_COUNT, "iop na
  * appear as @cell. Meant for finding missing fusions in hot loops. */
 static void dump_code(const comp *c, const struct wasm_code *code, const void *const *labels) {
   char label[128];
-  wasm_func_label(c->m, c->func, label, sizeof label);
+  wasmi_func_label(c->m, c->func, label, sizeof label);
   fprintf(stderr, "== func %u %s: %u cells, locals %u, frame %u, zeroed [%u, %u)\n", c->func,
           label, code->ncells, code->local_slots, code->frame_slots, code->zero_lo, code->zero_hi);
   for (uint32_t k = 0; k < code->npc; k++) {
@@ -1787,15 +1787,15 @@ static wasm_status compile_func(const wasm_module *m, uint32_t i, const void *co
   return st;
 }
 
-wasm_status wasm_compile(wasm_module *m, wasm_error *err) {
-  const void *const *labels = wasm_interp_labels();
+wasm_status wasmi_compile(wasm_module *m, wasm_error *err) {
+  const void *const *labels = wasmi_interp_labels();
   uint32_t n = m->nfuncs - m->nfunc_imports;
   for (uint32_t i = 0; i < n; i++) {
     struct wasm_code *code = NULL;
     wasm_status st = compile_func(m, i, labels, &code, err);
     if (st != WASM_OK) {
       for (uint32_t k = 0; k < i; k++) {
-        wasm_code_free(m->bodies[k].compiled);
+        wasmi_code_free(m->bodies[k].compiled);
         m->bodies[k].compiled = NULL;
       }
       return st;
@@ -1822,4 +1822,4 @@ wasm_status wasm_compile(wasm_module *m, wasm_error *err) {
   return WASM_OK;
 }
 
-void wasm_code_free(struct wasm_code *code) { free(code); }
+void wasmi_code_free(struct wasm_code *code) { free(code); }

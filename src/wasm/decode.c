@@ -14,12 +14,13 @@
  *   most a small multiple of the input size;
  * - everything the module owns, except the byte copy and the custom section
  *   table, is bump-allocated from one arena (m->arena), so a failure at any
- *   point is cleaned up by wasm_module_release freeing the chunks.
+ *   point is cleaned up by wasmi_decoded_free freeing the chunks.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/utf8.h"
 #include "wasm_int.h"
 
 /* Per-function cap on declared locals: keeps frames small and rejects the
@@ -73,6 +74,7 @@ typedef struct {
   bool have_code;
   bool have_funcs, have_tables, have_mems, have_globals;
   uint32_t cap_customs;
+  uint32_t cap_sections;
   const uint8_t *name_sec, *name_end;
   char detail[256];
 } decoder;
@@ -230,29 +232,6 @@ static uint32_t read_count(decoder *d, const char *what) {
 
 static uint32_t read_index(decoder *d, const char *what) { return read_u32(d, what); }
 
-/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
-static bool utf8_valid(const uint8_t *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = s[i];
-    if (c < 0x80) { i++; continue; }
-    size_t len;
-    uint32_t cp, min;
-    if ((c & 0xe0) == 0xc0) { len = 2; cp = c & 0x1f; min = 0x80; }
-    else if ((c & 0xf0) == 0xe0) { len = 3; cp = c & 0x0f; min = 0x800; }
-    else if ((c & 0xf8) == 0xf0) { len = 4; cp = c & 0x07; min = 0x10000; }
-    else return false;
-    if (n - i < len) return false;
-    for (size_t k = 1; k < len; k++) {
-      if ((s[i + k] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += len;
-  }
-  return true;
-}
-
 /* A NUL-terminated copy of a name (already checked to be UTF-8), or NULL
  * when out of memory. U+0000 is stored as the overlong pair C0 80
  * ("modified UTF-8"): names are C strings everywhere, and distinct names
@@ -287,7 +266,7 @@ static char *read_name(decoder *d, const char *what) {
           n, left(d));
     return NULL;
   }
-  if (!utf8_valid(d->r.p, n)) {
+  if (!base_utf8_valid(d->r.p, n, NULL)) {
     failf(d, at, "malformed UTF-8 encoding in %s", what);
     return NULL;
   }
@@ -935,6 +914,8 @@ static void sec_datacount(decoder *d) {
 
 static void sec_custom(decoder *d) {
   wasm_module *m = d->m;
+  wasm_reader raw = d->r;   /* the name's bytes as in the binary, for wasm_module_section */
+  uint32_t raw_len = (uint32_t)wasm_read_uleb(&raw, 32);
   char *name = read_name(d, "custom section name");
   if (d->r.err) return;
   if (m->ncustoms == d->cap_customs) {
@@ -946,6 +927,8 @@ static void sec_custom(decoder *d) {
   }
   wasm_custom *c = &m->customs[m->ncustoms++];
   c->name = name;
+  c->raw_name = raw.p;
+  c->raw_name_len = raw_len;
   c->data = d->r.p;
   c->size = (uint32_t)left(d);
   if (!d->name_sec && !strcmp(name, "name")) {
@@ -953,6 +936,23 @@ static void sec_custom(decoder *d) {
     d->name_end = d->r.end;
   }
   d->r.p = d->r.end;
+}
+
+/* Appends a section to m->sections (wasm_module_section). */
+static bool record_section(decoder *d, uint8_t id, uint32_t at, uint32_t size) {
+  wasm_module *m = d->m;
+  if (m->nsections == d->cap_sections) {
+    uint32_t cap = d->cap_sections ? d->cap_sections * 2 : 16;
+    wasm_section_desc *v = realloc(m->sections, cap * sizeof *v);
+    if (!v) { fail_nomem(d); return false; }
+    m->sections = v;
+    d->cap_sections = cap;
+  }
+  const wasm_custom *c = id == SEC_CUSTOM ? &m->customs[m->ncustoms - 1] : NULL;
+  m->sections[m->nsections++] = (wasm_section_desc){
+      .id = id, .offset = at, .size = size,
+      .name = c ? c->raw_name : NULL, .name_len = c ? c->raw_name_len : 0};
+  return true;
 }
 
 /* ---- name section ---------------------------------------------------------- */
@@ -978,7 +978,8 @@ static void parse_names(decoder *d) {
     r.p = sub_end;
     if (id == 0) {
       uint32_t n = wasm_read_u32(&s);
-      if (s.err || n != (size_t)(s.end - s.p) || !utf8_valid(s.p, n) || !(modname = dup_name(d, s.p, n))) {
+      if (s.err || n != (size_t)(s.end - s.p) || !base_utf8_valid(s.p, n, NULL) ||
+          !(modname = dup_name(d, s.p, n))) {
         ok = false;
         break;
       }
@@ -991,7 +992,8 @@ static void parse_names(decoder *d) {
       for (uint32_t i = 0; i < count && ok; i++) {
         uint32_t x = wasm_read_u32(&s);
         uint32_t len = wasm_read_u32(&s);
-        if (s.err || (int64_t)x <= prev || len > (size_t)(s.end - s.p) || !utf8_valid(s.p, len)) {
+        if (s.err || (int64_t)x <= prev || len > (size_t)(s.end - s.p) ||
+            !base_utf8_valid(s.p, len, NULL)) {
           ok = false;
           break;
         }
@@ -1151,6 +1153,7 @@ static void decode_sections(decoder *d) {
       return;
     }
     d->r.end = d->mod_end;
+    if (!record_section(d, id, off(d, at), size)) return;
   }
   d->section = -1;
   set_item(d, NULL, 0);
@@ -1187,23 +1190,23 @@ static wasm_status report(decoder *d, wasm_error *err) {
   if (d->item)
     snprintf(item, sizeof item, "%s %u%s%s: ", d->item, d->item_idx, d->item_sub ? " " : "",
              d->item_sub ? d->item_sub : "");
-  return wasm_error_set(err, st, d->func, at, "%s: %s: %s%s",
-                        st == WASM_ERR_INVALID ? "invalid" : st == WASM_ERR_NOMEM ? "error" : "malformed",
-                        where, item, what);
+  return wasmi_error_set(err, st, d->func, at, "%s: %s: %s%s",
+                         st == WASM_ERR_INVALID ? "invalid" : st == WASM_ERR_NOMEM ? "error" : "malformed",
+                         where, item, what);
 }
 
-wasm_status wasm_decode(const uint8_t *bytes, size_t len, wasm_module **out, wasm_error *err) {
+wasm_status wasmi_decode(const uint8_t *bytes, size_t len, wasm_module **out, wasm_error *err) {
   if (len > UINT32_MAX)
-    return wasm_error_set(err, WASM_ERR_MALFORMED, UINT32_MAX, UINT32_MAX,
-                          "malformed: module of %zu bytes is too large", len);
+    return wasmi_error_set(err, WASM_ERR_MALFORMED, UINT32_MAX, UINT32_MAX,
+                           "malformed: module of %zu bytes is too large", len);
   if (!bytes && len)
-    return wasm_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "no module bytes");
+    return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "no module bytes");
   wasm_module *m = calloc(1, sizeof *m);
   uint8_t *copy = malloc(len ? len : 1);
   if (!m || !copy) {
     free(m);
     free(copy);
-    return wasm_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "out of memory");
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "out of memory");
   }
   if (len) memcpy(copy, bytes, len);
   m->bytes = copy;
@@ -1223,7 +1226,7 @@ wasm_status wasm_decode(const uint8_t *bytes, size_t len, wasm_module **out, was
   if (!d.r.err) describe_externs(&d);
   if (d.r.err) {
     wasm_status st = report(&d, err);
-    wasm_module_release(m);
+    wasmi_decoded_free(m);
     return st;
   }
   if (d.name_sec) parse_names(&d);
@@ -1231,13 +1234,10 @@ wasm_status wasm_decode(const uint8_t *bytes, size_t len, wasm_module **out, was
   return WASM_OK;
 }
 
-void wasm_module_release(wasm_module *m) {
+void wasmi_decoded_free(wasm_module *m) {
   if (!m) return;
-  if (m->bodies) {
-    for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++)
-      if (m->bodies[i].compiled) wasm_code_free(m->bodies[i].compiled);
-  }
   free(m->customs);
+  free(m->sections);
   free(m->bytes);
   for (struct wasm_arena_chunk *c = m->arena, *next; c; c = next) {
     next = c->next;

@@ -15,8 +15,6 @@
 
 #include "wasm_int.h"
 
-/* Tables hold 8-byte entries; a guest must not be able to ask for gigabytes. */
-#define TABLE_MAX_ENTRIES 10000000u
 #define DEFAULT_CALL_DEPTH 10000u
 #define DEFAULT_STACK_SLOTS (1u << 20)
 
@@ -103,32 +101,10 @@ static void table_release(wasm_table *t) {
   free(t);
 }
 
-/* table.grow: the old size, or -1 over the maximum (or our entry limit) or
- * when the allocation fails. `elems` may move: readers reload it. */
-int64_t wasm_table_grow_internal(wasm_table *t, uint32_t delta, void *init) {
-  uint32_t old = t->size;
-  if (delta == 0) return old;
-  uint64_t want = (uint64_t)old + delta;
-  uint64_t limit = t->max < TABLE_MAX_ENTRIES ? t->max : TABLE_MAX_ENTRIES;
-  if (want > limit) return -1;
-  if (want > t->capacity) {
-    uint64_t cap = (uint64_t)t->capacity * 2;
-    if (cap < want) cap = want;
-    if (cap > limit) cap = limit;
-    void **e = realloc(t->elems, (size_t)cap * sizeof(void *));
-    if (!e) return -1;
-    t->elems = e;
-    t->capacity = (uint32_t)cap;
-  }
-  for (uint64_t i = old; i < want; i++) t->elems[i] = init;
-  t->size = (uint32_t)want;
-  return old;
-}
-
 wasm_status wasm_table_new(wasm_valtype elem, uint32_t min, uint32_t max,
                            void *init, wasm_table **out) {
   if (!out || !is_reftype(elem) || (max != UINT32_MAX && min > max) ||
-      min > TABLE_MAX_ENTRIES)
+      min > WASM_TABLE_MAX_ENTRIES)
     return WASM_ERR_ARG;
   wasm_table *t = table_create(elem, min, max, init);
   if (!t) return WASM_ERR_NOMEM;
@@ -210,6 +186,7 @@ static bool letter_type(char c, uint8_t *t) {
 typedef struct host_func {
   wasm_func f;
   wasm_functype type;
+  wasm_env_free_fn env_free;   /* owned env (wasm_linker_define_func_owned) */
   struct host_func *next;
 } host_func;
 
@@ -229,7 +206,7 @@ struct wasm_linker {
   host_func *hosts;          /* every host function ever defined */
 };
 
-uint32_t wasm_link_hash(const char *module, const char *name) {
+uint32_t wasmi_link_hash(const char *module, const char *name) {
   uint32_t h = 2166136261u;
   for (const char *p = module; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
   h = (h ^ 0xff) * 16777619u;  /* separator: ("ab","c") != ("a","bc") */
@@ -267,7 +244,7 @@ static bool linker_reindex(wasm_linker *l, uint32_t cap) {
 static void extern_retain(const wasm_extern *e) {
   switch (e->kind) {
   case WASM_EXTERN_TABLE: table_retain(e->of.table); break;
-  case WASM_EXTERN_MEMORY: wasm_memory_retain(e->of.memory); break;
+  case WASM_EXTERN_MEMORY: wasmi_memory_retain(e->of.memory); break;
   case WASM_EXTERN_GLOBAL: global_retain(e->of.global); break;
   default: break;
   }
@@ -276,7 +253,7 @@ static void extern_retain(const wasm_extern *e) {
 static void extern_release(const wasm_extern *e) {
   switch (e->kind) {
   case WASM_EXTERN_TABLE: table_release(e->of.table); break;
-  case WASM_EXTERN_MEMORY: wasm_memory_release(e->of.memory); break;
+  case WASM_EXTERN_MEMORY: wasmi_memory_release(e->of.memory); break;
   case WASM_EXTERN_GLOBAL: global_release(e->of.global); break;
   default: break;
   }
@@ -284,9 +261,10 @@ static void extern_release(const wasm_extern *e) {
 
 wasm_linker *wasm_linker_new(void) { return calloc(1, sizeof(wasm_linker)); }
 
-/* Frees the linker, its host functions and its references to memories,
- * tables and globals. Instances that imported a host function do not point
- * into the linker (they copy it), so they may outlive it. */
+/* Frees the linker, its host functions, their owned envs and its
+ * references to memories, tables and globals. Instances that imported a
+ * host function do not point into the linker (they copy it), so they may
+ * outlive it unless its env was owned (wasm.h). */
 void wasm_linker_free(wasm_linker *l) {
   if (!l) return;
   for (uint32_t i = 0; i < l->n; i++) {
@@ -295,6 +273,7 @@ void wasm_linker_free(wasm_linker *l) {
   }
   for (host_func *h = l->hosts, *next; h; h = next) {
     next = h->next;
+    if (h->env_free) h->env_free(h->f.host_env);
     free(h);
   }
   free(l->v);
@@ -306,7 +285,7 @@ wasm_status wasm_linker_define(wasm_linker *l, const char *module,
                                const char *name, wasm_extern ext) {
   if (!l || !module || !name || ext.kind > WASM_EXTERN_GLOBAL || !ext.of.func)
     return WASM_ERR_ARG;
-  uint32_t h = wasm_link_hash(module, name);
+  uint32_t h = wasmi_link_hash(module, name);
   link_entry *e = linker_find(l, module, name, h);
   if (e) {
     extern_retain(&ext);
@@ -346,9 +325,11 @@ wasm_status wasm_linker_define(wasm_linker *l, const char *module,
   return WASM_OK;
 }
 
-wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
-                                    const char *name, const char *signature,
-                                    wasm_host_fn fn, void *env) {
+/* Defines a host function; on failure returns the error and leaves env to
+ * the caller. */
+static wasm_status define_host(wasm_linker *l, const char *module, const char *name,
+                               const char *signature, wasm_host_fn fn, void *env,
+                               wasm_env_free_fn env_free) {
   if (!l || !module || !name || !signature || !fn) return WASM_ERR_ARG;
   const char *arrow = strstr(signature, "->");
   if (!arrow || strstr(arrow + 2, "->")) return WASM_ERR_ARG;
@@ -356,6 +337,7 @@ wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
   size_t siglen = strlen(signature);
   host_func *h = calloc(1, sizeof *h + np + nr + siglen + 1);
   if (!h) return WASM_ERR_NOMEM;
+  h->env_free = env_free;
   uint8_t *types = (uint8_t *)(h + 1);
   char *sig = (char *)types + np + nr;
   uint32_t pslots = 0, rslots = 0;
@@ -383,6 +365,21 @@ wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
   h->next = l->hosts;
   l->hosts = h;
   return WASM_OK;
+}
+
+wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
+                                    const char *name, const char *signature,
+                                    wasm_host_fn fn, void *env) {
+  return define_host(l, module, name, signature, fn, env, NULL);
+}
+
+wasm_status wasm_linker_define_func_owned(wasm_linker *l, const char *module,
+                                          const char *name, const char *signature,
+                                          wasm_host_fn fn, void *env,
+                                          wasm_env_free_fn env_free) {
+  wasm_status st = define_host(l, module, name, signature, fn, env, env_free);
+  if (st != WASM_OK && env_free) env_free(env);
+  return st;
 }
 
 /* ---- Instance layout --------------------------------------------------- */
@@ -573,7 +570,7 @@ static void release_parts(wasm_instance *inst) {
     if (g && !(g >= inl_lo && g < inl_hi)) global_release(g);
   }
   for (uint32_t i = 0; i < m->ntables; i++) table_release(inst->tables[i]);
-  wasm_memory_release(inst->memory);
+  wasmi_memory_release(inst->memory);
 }
 
 void wasm_instance_free(wasm_instance *inst) {
@@ -678,7 +675,7 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
   for (uint32_t i = 0; i < ti; i++) table_retain(inst->tables[i]);
   for (uint32_t i = 0; i < gi; i++) global_retain(inst->globals[i]);
   if (imported_mem) {
-    wasm_memory_retain(imported_mem);
+    wasmi_memory_retain(imported_mem);
     inst->memory = imported_mem;
   }
 
@@ -691,8 +688,8 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
       return fail(err, WASM_ERR_NOMEM,
                   "memory of %u pages exceeds the instance limit of %u pages", lim->min, cap);
     }
-    wasm_status st = wasm_memory_create(lim->min, lim->has_max ? lim->max : UINT32_MAX,
-                                        cap, &inst->memory);
+    wasm_status st = wasmi_memory_create(lim->min, lim->has_max ? lim->max : UINT32_MAX,
+                                         cap, &inst->memory);
     if (st != WASM_OK) {
       wasm_instance_free(inst);
       return fail(err, WASM_ERR_NOMEM,
@@ -705,10 +702,10 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
   /* 3. Defined tables, filled with null. */
   for (uint32_t t = m->ntable_imports; t < m->ntables; t++) {
     const wasm_tabletype *tt = &m->tables[t];
-    if (tt->limits.min > TABLE_MAX_ENTRIES) {
+    if (tt->limits.min > WASM_TABLE_MAX_ENTRIES) {
       wasm_instance_free(inst);
       return fail(err, WASM_ERR_NOMEM, "table %u of %u entries exceeds the limit of %u",
-                  t, tt->limits.min, TABLE_MAX_ENTRIES);
+                  t, tt->limits.min, WASM_TABLE_MAX_ENTRIES);
     }
     inst->tables[t] = table_create(tt->elemtype, tt->limits.min,
                                    tt->limits.has_max ? tt->limits.max : UINT32_MAX, NULL);
@@ -803,7 +800,7 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
   if (st == WASM_OK && m->has_start) {
     wasm_slot slots[2] = {0, 0};
     if (imports_refs) side_effects = true;
-    st = wasm_interp_invoke(inst->funcs[m->start], slots, err);
+    st = wasmi_interp_invoke(inst->funcs[m->start], slots, err);
   }
 
   if (st != WASM_OK) {
@@ -936,13 +933,13 @@ wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
     k += want == WASM_V128 ? 2 : 1;
   }
   /* Trap detail set by host functions belongs to this call only. */
-  if (f->inst && !wasm_tls_trap_point) {
+  if (f->inst && !wasmi_tls_trap_point) {
     f->inst->trap_msg[0] = '\0';
     f->inst->exit_code = 0;
   }
-  /* wasm_interp_invoke sets up the trap handler (wasm_trap_thread_init, one
+  /* wasmi_interp_invoke sets up the trap handler (wasmi_trap_thread_init, one
    * sigaction per outermost entry): not repeated here. */
-  wasm_status st = wasm_interp_invoke(f, slots, err);
+  wasm_status st = wasmi_interp_invoke(f, slots, err);
   if (st == WASM_OK) {
     k = 0;
     for (uint32_t i = 0; i < t->nresults; i++) {

@@ -9,7 +9,7 @@
  *
  * Memory accesses are unchecked: addresses land in the 8 GiB reservation made
  * by memory.c and a fault there is turned into a trap through the thread's
- * wasm_trap_point (sigsetjmp in wasm_interp_invoke). Memory instructions
+ * wasm_trap_point (sigsetjmp in wasmi_interp_invoke). Memory instructions
  * record their ip (one store) so such a trap still names the exact
  * instruction; the trapping function is found afterwards as the body whose
  * code holds the trap ip, so calls and returns keep no bookkeeping for it.
@@ -403,6 +403,31 @@ op_table_init(wasm_instance *inst, uint32_t tab, uint32_t seg, uint32_t d, uint3
   return WASM_OK;
 }
 
+/* table.grow: the old size, or -1 over the maximum (or our entry limit) or
+ * when the allocation fails. `elems` may move: readers reload it. Here
+ * rather than with the other table code in instance.c, so that the
+ * interpreter calls nothing there. */
+__attribute__((noinline, cold)) static int64_t table_grow(wasm_table *t, uint32_t delta,
+                                                          void *init) {
+  uint32_t old = t->size;
+  if (delta == 0) return old;
+  uint64_t want = (uint64_t)old + delta;
+  uint64_t limit = t->max < WASM_TABLE_MAX_ENTRIES ? t->max : WASM_TABLE_MAX_ENTRIES;
+  if (want > limit) return -1;
+  if (want > t->capacity) {
+    uint64_t cap = (uint64_t)t->capacity * 2;
+    if (cap < want) cap = want;
+    if (cap > limit) cap = limit;
+    void **e = realloc(t->elems, (size_t)cap * sizeof(void *));
+    if (!e) return -1;
+    t->elems = e;
+    t->capacity = (uint32_t)cap;
+  }
+  for (uint64_t i = old; i < want; i++) t->elems[i] = init;
+  t->size = (uint32_t)want;
+  return old;
+}
+
 __attribute__((noinline, cold)) static wasm_status
 op_table_copy(wasm_instance *inst, uint32_t dt, uint32_t stab, uint32_t d, uint32_t s, uint32_t n) {
   wasm_table *td = inst->tables[dt], *ts = inst->tables[stab];
@@ -516,7 +541,7 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
   uint64_t *const stack_limit = c->stack_limit;
   const wasm_cell *ip = f->code->cells;
   wasm_status st;
-  /* The sentinel (slot reserved by wasm_interp_invoke below cs_base). */
+  /* The sentinel (slot reserved by wasmi_interp_invoke below cs_base). */
   const wasm_cell exit_cell = { .h = &&L_EXIT_RUN };
   const wasm_cell restore_cell = { .h = &&L_RESTORE_INST };
   csp[-1].ret = &exit_cell; csp[-1].fp = fp;
@@ -834,8 +859,7 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     if (st) goto trap;
     NEXT(4);
   L_TABLE_GROW: {                                          /* dst(=init), n, table */
-    int64_t r = wasm_table_grow_internal(inst->tables[A(2)], (uint32_t)fp[A(1)],
-                                         (void *)(uintptr_t)fp[A(0)]);
+    int64_t r = table_grow(inst->tables[A(2)], (uint32_t)fp[A(1)], (void *)(uintptr_t)fp[A(0)]);
     PUT_I32(A(0), (uint32_t)r);
     NEXT(3);
   }
@@ -851,7 +875,7 @@ trap:
   return st;
 }
 
-const void *const *wasm_interp_labels(void) {
+const void *const *wasmi_interp_labels(void) {
   const void *const *l = atomic_load_explicit(&g_labels, memory_order_acquire);
   if (!l) {
     run(NULL, NULL, NULL);
@@ -881,32 +905,32 @@ static void fill_trap(wasm_error *err, wasm_status st, wasm_instance *inst,
   uint32_t idx = code ? code->func_index : UINT32_MAX;
   uint32_t off = code ? pc_offset(code, ip) : UINT32_MAX;
   char label[128] = "";
-  if (code && inst) wasm_func_label(inst->module, idx, label, sizeof label);
+  if (code && inst) wasmi_func_label(inst->module, idx, label, sizeof label);
   const char *detail = "";
   if (host_inst && host_inst->trap_msg[0]) detail = host_inst->trap_msg;
   if (host_inst) err->exit_code = host_inst->exit_code;
   char where[64] = "";
   if (off != UINT32_MAX) snprintf(where, sizeof where, " at 0x%x", off);
   if (code && inst)
-    wasm_error_set(err, st, idx, off, "trap: %s%s%s in %s%s", wasm_status_str(st),
-                   detail[0] ? ": " : "", detail, label, where);
+    wasmi_error_set(err, st, idx, off, "trap: %s%s%s in %s%s", wasm_status_str(st),
+                    detail[0] ? ": " : "", detail, label, where);
   else
-    wasm_error_set(err, st, idx, off, "trap: %s%s%s", wasm_status_str(st),
-                   detail[0] ? ": " : "", detail);
+    wasmi_error_set(err, st, idx, off, "trap: %s%s%s", wasm_status_str(st),
+                    detail[0] ? ": " : "", detail);
   if (host_inst) err->exit_code = host_inst->exit_code;
 }
 
-wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
+wasm_status wasmi_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   const wasm_functype *ft = f->type;
   if (!f->code) {
-    if (!f->host) return wasm_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "function has no body");
+    if (!f->host) return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "function has no body");
     wasm_status st = f->host(NULL, f->host_env, slots);
     if (st != WASM_OK) fill_trap(err, st, NULL, NULL, NULL, NULL);
     return st;
   }
-  wasm_trap_thread_init();
+  wasmi_trap_thread_init();
   if (!thread_stacks())
-    return wasm_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "cannot map the wasm stack");
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "cannot map the wasm stack");
   wasm_instance *inst = f->inst;
   const struct wasm_code *code = f->code;
 
@@ -928,7 +952,7 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
   memcpy(fp, slots, (size_t)ft->param_slots * sizeof(uint64_t));
 
   wasm_trap_point tp;
-  tp.prev = wasm_tls_trap_point;
+  tp.prev = wasmi_tls_trap_point;
   if (inst->memory) {
     tp.mem_lo = inst->memory->base;
     tp.mem_hi = inst->memory->base + inst->memory->reserved;
@@ -947,7 +971,7 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
   t_top = fp + code->frame_slots;
 
   wasm_status st;
-  wasm_tls_trap_point = &tp;
+  wasmi_tls_trap_point = &tp;
   t_nest++;
   /* No signal mask save (a syscall): memory.c installs its handler with
    * SA_NODEFER and an empty sa_mask, so leaving it by siglongjmp leaves
@@ -959,7 +983,7 @@ wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) 
     st = (wasm_status)sig;
     c.trap_ip = c.mem_ip;
   }
-  wasm_tls_trap_point = tp.prev;
+  wasmi_tls_trap_point = tp.prev;
   t_nest--;
   t_top = saved_top;
   t_csp = saved_csp;

@@ -28,7 +28,7 @@
 /* 4 GiB of address + 4 GiB of offset, plus room for the widest access. */
 #define RESERVATION (((uint64_t)8 << 30) + WASM_PAGE_SIZE)
 
-_Thread_local wasm_trap_point *wasm_tls_trap_point;
+_Thread_local wasm_trap_point *wasmi_tls_trap_point;
 
 /* ---- Memory objects ---------------------------------------------------- */
 
@@ -238,13 +238,13 @@ static void reservation_put(uint8_t *base, uint64_t accessible) {
  * Cost: a pooled reservation of the same size and no system call, else a
  * pooled one and one mprotect, or one mmap and one mprotect; no page is
  * touched. */
-wasm_status wasm_memory_create(uint32_t min_pages, uint32_t max_pages,
-                               uint32_t cap_pages, wasm_memory **out) {
+wasm_status wasmi_memory_create(uint32_t min_pages, uint32_t max_pages,
+                                uint32_t cap_pages, wasm_memory **out) {
   if (cap_pages == 0 || cap_pages > WASM_MAX_PAGES) cap_pages = WASM_MAX_PAGES;
   if (min_pages > WASM_MAX_PAGES || min_pages > cap_pages ||
       (max_pages != UINT32_MAX && min_pages > max_pages))
     return WASM_ERR_NOMEM;
-  wasm_trap_init();
+  wasmi_trap_init();
 
   wasm_memory *mem = malloc(sizeof *mem);
   if (!mem) return WASM_ERR_NOMEM;
@@ -264,11 +264,11 @@ wasm_status wasm_memory_create(uint32_t min_pages, uint32_t max_pages,
   return WASM_OK;
 }
 
-void wasm_memory_retain(wasm_memory *m) {
+void wasmi_memory_retain(wasm_memory *m) {
   atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
 }
 
-void wasm_memory_release(wasm_memory *m) {
+void wasmi_memory_release(wasm_memory *m) {
   if (!m) return;
   if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) return;
   reservation_put(m->base, atomic_load_explicit(&m->size, memory_order_relaxed));
@@ -281,15 +281,28 @@ wasm_status wasm_memory_new(uint32_t min_pages, uint32_t max_pages,
   if (min_pages > WASM_MAX_PAGES ||
       (max_pages != UINT32_MAX && (max_pages > WASM_MAX_PAGES || min_pages > max_pages)))
     return WASM_ERR_ARG;
-  return wasm_memory_create(min_pages, max_pages, WASM_MAX_PAGES, out);
+  return wasmi_memory_create(min_pages, max_pages, WASM_MAX_PAGES, out);
 }
 
-void wasm_memory_free(wasm_memory *mem) { wasm_memory_release(mem); }
+void wasm_memory_free(wasm_memory *mem) { wasmi_memory_release(mem); }
 
 uint8_t *wasm_memory_data(wasm_memory *mem) { return mem ? mem->base : NULL; }
 
 uint64_t wasm_memory_size(const wasm_memory *mem) {
   return mem ? atomic_load_explicit(&((wasm_memory *)mem)->size, memory_order_acquire) : 0;
+}
+
+wasm_memory_view wasm_memory_view_of(wasm_memory *mem) {
+  /* A non-NULL base for "no memory", so that a zero-length range at 0 is a
+   * valid (empty) pointer rather than the NULL that means out of bounds. */
+  static uint8_t no_memory[8];
+  if (!mem) return (wasm_memory_view){no_memory, 0};
+  return (wasm_memory_view){mem->base, wasm_memory_size(mem)};
+}
+
+uint8_t *wasm_memory_range(wasm_memory *mem, uint64_t ptr, uint64_t len) {
+  wasm_memory_view v = wasm_memory_view_of(mem);
+  return wasm_view_range(&v, ptr, len);
 }
 
 /* memory.grow: the old size in pages, or -1 when the result would pass the
@@ -333,7 +346,7 @@ static void chain_fault(int sig, siginfo_t *info) {
 
 static void trap_handler(int sig, siginfo_t *info, void *uctx) {
   (void)uctx;
-  wasm_trap_point *tp = wasm_tls_trap_point;
+  wasm_trap_point *tp = wasmi_tls_trap_point;
   if (tp) {
     const uint8_t *addr = info->si_addr;
     if (info->si_code > 0 && addr >= tp->mem_lo && addr < tp->mem_hi)
@@ -368,7 +381,7 @@ static void install_handlers(void) {
   install(SIGBUS);
 }
 
-void wasm_trap_init(void) { pthread_once(&trap_once, install_handlers); }
+void wasmi_trap_init(void) { pthread_once(&trap_once, install_handlers); }
 
 /* Another component may have installed its own SIGSEGV handler after ours
  * (a crash reporter; cmocka does it around every test and then restores ours
@@ -407,13 +420,13 @@ static void altstack_free(void *p) {
 
 static void altstack_key_init(void) { pthread_key_create(&altstack_key, altstack_free); }
 
-void wasm_trap_thread_init(void) {
+void wasmi_trap_thread_init(void) {
   if (WASM_LIKELY(thread_ready)) {
-    if (!wasm_tls_trap_point) check_handlers();
+    if (!wasmi_tls_trap_point) check_handlers();
     return;
   }
   thread_ready = true;
-  wasm_trap_init();
+  wasmi_trap_init();
   check_handlers();
   stack_t cur;
   if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE)) return;

@@ -176,10 +176,10 @@ static const char *status_word(wasm_status st) {
 static void body_verror(vstate *v, wasm_status st, const char *fmt, va_list ap) {
   char msg[300], buf[96];
   vsnprintf(msg, sizeof msg, fmt, ap);
-  const char *label = wasm_func_label(v->m, v->func, buf, sizeof buf);
+  const char *label = wasmi_func_label(v->m, v->func, buf, sizeof buf);
   uint32_t off = wasm_reader_offset(&v->r, v->at ? v->at : v->r.p);
-  wasm_error_set(v->err, st, v->func, off, "%s: %s at 0x%x: %s in %s", status_word(st), label,
-                 off, msg, op_text(v, v->at));
+  wasmi_error_set(v->err, st, v->func, off, "%s: %s at 0x%x: %s in %s", status_word(st), label,
+                  off, msg, op_text(v, v->at));
 }
 
 /* Records the first validation error of the module; later ones are noise. */
@@ -221,10 +221,10 @@ static void mod_invalid(vstate *v, const char *what, uint32_t idx, uint32_t offs
   if (idx != UINT32_MAX) snprintf(where, sizeof where, "%s %u", what, idx);
   else snprintf(where, sizeof where, "%s", what);
   if (offset != UINT32_MAX)
-    wasm_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "invalid: %s at 0x%x: %s",
-                   where, offset, msg);
+    wasmi_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "invalid: %s at 0x%x: %s",
+                    where, offset, msg);
   else
-    wasm_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "invalid: %s: %s", where, msg);
+    wasmi_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "invalid: %s: %s", where, msg);
 }
 
 /* ---- Operand and control stacks ---------------------------------------- */
@@ -1122,7 +1122,7 @@ static void check_exports(vstate *v) {
   if (!slots) {
     if (!v->fatal) {
       v->fatal = WASM_ERR_NOMEM;
-      wasm_error_set(v->err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "error: out of memory");
+      wasmi_error_set(v->err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "error: out of memory");
     }
     return;
   }
@@ -1210,7 +1210,7 @@ static void check_module(vstate *v) {
 
 /* ---- Entry -------------------------------------------------------------- */
 
-wasm_status wasm_validate(const wasm_module *m, wasm_error *err) {
+wasm_status wasmi_validate(const wasm_module *m, wasm_error *err) {
   wasm_error local;
   vstate v;
   memset(&v, 0, sizeof v);
@@ -1218,9 +1218,9 @@ wasm_status wasm_validate(const wasm_module *m, wasm_error *err) {
   v.err = err ? err : &local;
 
   if (m->has_datacount && m->datacount != m->ndatas)
-    return wasm_error_set(v.err, WASM_ERR_MALFORMED, UINT32_MAX, UINT32_MAX,
-                          "malformed: data count and data section have inconsistent lengths (%u, %u)",
-                          m->datacount, m->ndatas);
+    return wasmi_error_set(v.err, WASM_ERR_MALFORMED, UINT32_MAX, UINT32_MAX,
+                           "malformed: data count and data section have inconsistent lengths (%u, %u)",
+                           m->datacount, m->ndatas);
 
   check_module(&v);
   /* Bodies are checked even after a module-level error: a malformed body

@@ -129,13 +129,23 @@ typedef enum {
 /* Decode, validate and translate a module once. The result is immutable and
  * may be instantiated many times, concurrently, from any thread.
  * Returns WASM_ERR_MALFORMED / WASM_ERR_INVALID / WASM_ERR_NOMEM with
- * details in *err (err may be NULL). */
+ * details in *err (err may be NULL). `bytes` are copied (the caller keeps
+ * them); the caller owns *out and frees it with wasm_module_free. */
 wasm_status wasm_module_compile(const uint8_t *bytes, size_t len,
                                 wasm_module **out, wasm_error *err);
+/* NULL is fine. Every instance of the module must be freed first (they
+ * point into it). */
 void wasm_module_free(wasm_module *m);
 
 /* Signature text of a function type: params "->" results, one letter each:
  * i=i32 I=i64 f=f32 F=f64 v=v128 r=funcref e=externref. "ii->i", "->", "F->". */
+
+/* Limits of a table (in elements) or a memory (in 64 KiB pages), as the
+ * module declares them. max is UINT32_MAX when has_max is 0. */
+typedef struct {
+  uint32_t min, max;
+  int has_max;
+} wasm_limits;
 
 /* Names (imports, exports) are C strings in UTF-8. A name containing U+0000,
  * which WebAssembly allows, is stored and looked up with that character
@@ -148,25 +158,56 @@ typedef struct {
   /* func: signature text; table/memory/global: a short description,
    * e.g. "funcref 1..10", "pages 1..", "mut i32". */
   const char *type;
+  wasm_limits limits;        /* table / memory: its limits; zero otherwise */
 } wasm_import_desc;
 
 typedef struct {
   const char *name;
   wasm_extern_kind kind;
   uint32_t index;            /* in the kind's index space */
-  const char *type;
+  const char *type;          /* borrowed from the wasm_module */
+  wasm_limits limits;        /* table / memory: its limits; zero otherwise */
 } wasm_export_desc;
 
+/* The descriptors' strings are borrowed from the module (valid until
+ * wasm_module_free). An index out of range gives an empty descriptor. */
 uint32_t wasm_module_import_count(const wasm_module *m);
 void wasm_module_import(const wasm_module *m, uint32_t i, wasm_import_desc *out);
 uint32_t wasm_module_export_count(const wasm_module *m);
 void wasm_module_export(const wasm_module *m, uint32_t i, wasm_export_desc *out);
-/* Name of function `index` from the name section, or NULL. */
+/* Name of function `index` from the name section, or NULL; borrowed from
+ * the module. */
 const char *wasm_module_func_name(const wasm_module *m, uint32_t index);
+
+/* Sizes of the index spaces, imports included (imports come first). */
+uint32_t wasm_module_func_count(const wasm_module *m);
+uint32_t wasm_module_table_count(const wasm_module *m);
+uint32_t wasm_module_memory_count(const wasm_module *m);
+/* Type of table / memory `index` (imported or defined). Return 1, or 0 and
+ * write nothing when the index is out of range. `elem` may be NULL. */
+int wasm_module_table_type(const wasm_module *m, uint32_t index, wasm_valtype *elem,
+                           wasm_limits *limits);
+int wasm_module_memory_limits(const wasm_module *m, uint32_t index, wasm_limits *limits);
+
+/* The sections of the binary, in the order they appear. */
+typedef struct {
+  uint8_t id;                /* 0 custom, 1 type, 2 import, ... 12 data count */
+  uint32_t offset;           /* byte offset of the section's id byte */
+  uint32_t size;             /* bytes of contents (after the size field) */
+  /* Custom sections: the name's bytes as in the binary (not NUL-terminated),
+   * borrowed from the module; NULL / 0 for the other sections. */
+  const uint8_t *name;
+  uint32_t name_len;
+} wasm_section_desc;
+
+uint32_t wasm_module_section_count(const wasm_module *m);
+/* An index out of range gives id 0, offset and size 0, name NULL. */
+void wasm_module_section(const wasm_module *m, uint32_t i, wasm_section_desc *out);
 
 /* ---- Host objects ------------------------------------------------------ */
 
-/* A host function. `args` holds the parameters as slots; write the results
+/* A host function. `env` is the pointer given to wasm_linker_define_func;
+ * `args` holds the parameters as slots; write the results
  * into `args` starting at slot 0 (the array is large enough for both).
  * Return WASM_OK, or a trap status; for WASM_TRAP_EXIT/HOST call
  * wasm_instance_set_trap_detail first. `caller` is the instance whose code
@@ -179,18 +220,96 @@ typedef wasm_status (*wasm_host_fn)(wasm_instance *caller, void *env,
 wasm_status wasm_memory_new(uint32_t min_pages, uint32_t max_pages,
                             wasm_memory **out);
 void wasm_memory_free(wasm_memory *mem);
+/* Start of the memory's bytes (NULL for mem NULL), owned by the memory. It
+ * stays valid for the memory's whole life: the memory reserves its largest
+ * possible size up front and memory.grow only makes more of that
+ * reservation accessible, so the base never moves. */
 uint8_t *wasm_memory_data(wasm_memory *mem);
 uint64_t wasm_memory_size(const wasm_memory *mem);        /* bytes */
 /* Grows by `delta` pages; returns the old size in pages or -1. */
 int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta);
 
+/* ---- Guest memory from host code ---------------------------------------
+ *
+ * Host functions turn a guest pointer and length into a host pointer only
+ * through wasm_view_range / wasm_memory_range, and read or write multi-byte
+ * values there with wasm_load_le* / wasm_store_le* (guest pointers need not
+ * be aligned; wasm is little-endian whatever the host is). */
+
+/* A snapshot of a memory's base and accessible size. Memories never move
+ * and never shrink, so a view stays safe for the memory's whole life; it
+ * only misses pages that a later memory.grow adds (take a new view after
+ * calling back into wasm if that matters). Plain data: copy it freely. */
+typedef struct {
+  uint8_t *data;             /* never NULL */
+  uint64_t size;             /* bytes */
+} wasm_memory_view;
+
+/* View of `mem`; mem NULL gives an empty view (size 0), in which only
+ * zero-length ranges at 0 are in bounds. */
+wasm_memory_view wasm_memory_view_of(wasm_memory *mem);
+
+/* The host pointer of guest bytes [ptr, ptr + len), or NULL unless all of
+ * them lie inside the view. Safe for any ptr and len (no overflow); a
+ * zero-length range is in bounds up to and including the end. The pointer
+ * is borrowed from the memory. Inline because WASI's fd_read / fd_write
+ * check every iovec with it. */
+static inline uint8_t *wasm_view_range(const wasm_memory_view *v, uint64_t ptr,
+                                       uint64_t len) {
+  return len <= v->size && ptr <= v->size - len ? v->data + ptr : NULL;
+}
+
+/* wasm_view_range over the memory's current size; NULL also for mem NULL
+ * (except a zero-length range at 0). */
+uint8_t *wasm_memory_range(wasm_memory *mem, uint64_t ptr, uint64_t len);
+
+static inline uint16_t wasm_load_le16(const uint8_t *p) {
+  return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t wasm_load_le32(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+#else
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+#endif
+}
+static inline uint64_t wasm_load_le64(const uint8_t *p) {
+  return wasm_load_le32(p) | (uint64_t)wasm_load_le32(p + 4) << 32;
+}
+static inline void wasm_store_le16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+static inline void wasm_store_le32(uint8_t *p, uint32_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  __builtin_memcpy(p, &v, 4);
+#else
+  wasm_store_le16(p, (uint16_t)v);
+  wasm_store_le16(p + 2, (uint16_t)(v >> 16));
+#endif
+}
+static inline void wasm_store_le64(uint8_t *p, uint64_t v) {
+  wasm_store_le32(p, (uint32_t)v);
+  wasm_store_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* A table of `min` elements of type `elem` (WASM_FUNCREF or
+ * WASM_EXTERNREF), each set to `init` (a wasm_func* for funcref, an opaque
+ * host pointer for externref, NULL for null; borrowed, as every reference
+ * a table holds: a wasm_func must outlive the table's use of it). */
 wasm_status wasm_table_new(wasm_valtype elem, uint32_t min, uint32_t max,
                            void *init, wasm_table **out);
 void wasm_table_free(wasm_table *t);
 uint32_t wasm_table_size(const wasm_table *t);
+/* Element i (a borrowed reference), or WASM_TRAP_TABLE_OOB. */
 wasm_status wasm_table_get(const wasm_table *t, uint32_t i, void **out);
+/* Stores `ref` (borrowed, like `init` above), or WASM_TRAP_TABLE_OOB. */
 wasm_status wasm_table_set(wasm_table *t, uint32_t i, void *ref);
 
+/* Values are copied in and out; a reference value stays borrowed, as in
+ * tables. */
 wasm_status wasm_global_new(wasm_value init, int mutable_, wasm_global **out);
 void wasm_global_free(wasm_global *g);
 void wasm_global_get(const wasm_global *g, wasm_value *out);
@@ -209,17 +328,40 @@ typedef struct {
 } wasm_extern;
 
 /* A linker maps (module, name) to externs. It does not own instances it
- * refers to; it holds references to memories/tables/globals. */
+ * refers to; it holds references to memories/tables/globals, and owns the
+ * envs given to wasm_linker_define_func_owned. */
 wasm_linker *wasm_linker_new(void);
+/* Frees the linker, drops its references and calls the env_free of every
+ * owned env. Instances copy an imported host function's (fn, env) when
+ * they are created, so they may outlive the linker, except that an
+ * instance importing a function whose env the linker owns must be freed
+ * first (its env dies here). */
 void wasm_linker_free(wasm_linker *l);
 /* Define a host function with signature text (see above). Later
- * definitions of the same name replace earlier ones. */
+ * definitions of the same name replace earlier ones. `env` is borrowed:
+ * the caller keeps it valid for as long as any instance that imported the
+ * function lives. */
 wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
                                     const char *name, const char *signature,
                                     wasm_host_fn fn, void *env);
+/* Destructor of an owned env. */
+typedef void (*wasm_env_free_fn)(void *env);
+/* Like wasm_linker_define_func, but the linker owns `env` and calls
+ * env_free(env) (if not NULL) in wasm_linker_free, even when the definition
+ * is later replaced. Ownership passes whatever the result: on failure
+ * env_free(env) is called before returning. */
+wasm_status wasm_linker_define_func_owned(wasm_linker *l, const char *module,
+                                          const char *name, const char *signature,
+                                          wasm_host_fn fn, void *env,
+                                          wasm_env_free_fn env_free);
+/* Define an extern. The linker takes its own reference to a memory, table
+ * or global (the caller keeps and frees its own); a wasm_func is borrowed
+ * from its instance, which must outlive the linker's use of it and every
+ * instance linked to it. Names are copied. */
 wasm_status wasm_linker_define(wasm_linker *l, const char *module,
                                const char *name, wasm_extern ext);
-/* Define every export of `inst` under `module`. */
+/* Define every export of `inst` under `module` (as wasm_linker_define does:
+ * `inst` stays the caller's and must outlive its use). */
 wasm_status wasm_linker_define_instance(wasm_linker *l, const char *module,
                                         wasm_instance *inst);
 
@@ -236,18 +378,27 @@ typedef struct {
  * none), allocate memory/tables/globals, run element and data segment
  * initialisation and the start function. Errors: WASM_ERR_LINK (with the
  * import named), a trap during initialisation (the instance is not created),
- * WASM_ERR_NOMEM. `opts` may be NULL. */
+ * WASM_ERR_NOMEM. `opts` may be NULL and is copied. The linker is only read
+ * during the call (see wasm_linker_free for what must outlive what); `m`
+ * must outlive the instance. The caller owns *out (wasm_instance_free). */
 wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
                              const wasm_instance_opts *opts,
                              wasm_instance **out, wasm_error *err);
+/* Frees the instance and drops its references to imported memories,
+ * tables and globals. NULL is fine. */
 void wasm_instance_free(wasm_instance *inst);
 
+/* The module it was instantiated from (borrowed). */
 const wasm_module *wasm_instance_module(const wasm_instance *inst);
+/* opts.user_data as given: the embedder's, never freed by the engine. */
 void *wasm_instance_user_data(const wasm_instance *inst);
-/* Memory 0 of the instance (defined or imported), or NULL. */
+/* Memory 0 of the instance (defined or imported), or NULL; borrowed from
+ * the instance. */
 wasm_memory *wasm_instance_memory(wasm_instance *inst);
+/* The export's extern, borrowed from the instance (no reference taken). */
 wasm_status wasm_instance_export(wasm_instance *inst, const char *name,
                                  wasm_extern *out);
+/* Exported function or NULL; borrowed from the instance. */
 wasm_func *wasm_instance_export_func(wasm_instance *inst, const char *name);
 
 /* Stop a running (or the next) call of this instance with
@@ -256,13 +407,15 @@ wasm_func *wasm_instance_export_func(wasm_instance *inst, const char *name);
 void wasm_instance_interrupt(wasm_instance *inst);
 void wasm_instance_clear_interrupt(wasm_instance *inst);
 
-/* For host functions: attach a message / exit code to the trap they return. */
+/* For host functions: attach a message / exit code to the trap they return.
+ * The message is copied (at most 255 bytes are kept); msg may be NULL for
+ * none. */
 void wasm_instance_set_trap_detail(wasm_instance *inst, int32_t exit_code,
                                    const char *msg);
 
 /* ---- Calling ----------------------------------------------------------- */
 
-/* Signature text of a function ("ii->i"). */
+/* Signature text of a function ("ii->i"); borrowed from the function. */
 const char *wasm_func_signature(const wasm_func *f);
 uint32_t wasm_func_param_count(const wasm_func *f);
 uint32_t wasm_func_result_count(const wasm_func *f);
@@ -270,8 +423,9 @@ wasm_valtype wasm_func_param_type(const wasm_func *f, uint32_t i);
 wasm_valtype wasm_func_result_type(const wasm_func *f, uint32_t i);
 
 /* Call `f` with typed arguments (checked against its signature: WASM_ERR_ARG
- * on mismatch). On WASM_OK, results[0..nresults) are written. A trap returns
- * its status with the function and code offset in *err. */
+ * on mismatch). On WASM_OK, results[0..nresults) are written (reference
+ * results are borrowed, as in tables). A trap returns its status with the
+ * function and code offset in *err. */
 wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
                            wasm_value *results, uint32_t nresults,
                            wasm_error *err);

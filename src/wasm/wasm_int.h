@@ -1,14 +1,23 @@
 /* wasm_int.h — engine internals shared between the engine's files.
  *
- * Files and who owns what:
- *   decode.c    bytes -> struct wasm_module (sections, const exprs, names)
- *   validate.c  spec typing rules over a decoded module (wasm_validate)
- *   compile.c   validated code -> internal threaded code (struct wasm_code)
- *   interp.c    executes struct wasm_code (wasm_interp_invoke)
- *   memory.c    linear memory reservation, guard pages, trap signal handler
+ * Files and who owns what, each calling only files listed below it:
+ *   module.c    wasm_module_compile (decode+validate+compile), a module's
+ *               release (wasmi_module_release), introspection
  *   instance.c  linker, instantiate, externs, public call API
- *   module.c    wasm_module_compile (decode+validate+compile), introspection
+ *   validate.c  spec typing rules over a decoded module (wasmi_validate)
+ *   decode.c    bytes -> struct wasm_module (sections, const exprs, names)
+ *   compile.c   validated code -> internal threaded code (struct wasm_code)
+ *   interp.c    executes struct wasm_code (wasmi_interp_invoke)
+ *   memory.c    linear memory reservation, guard pages, trap signal handler
+ *   status.c    status / value-type texts, wasmi_error_set, wasmi_func_label
  * Nothing here is visible to embedders; they include wasm.h only.
+ *
+ * Naming: wasm_* with external linkage is public (declared in wasm.h);
+ * every other function with external linkage is wasmi_* ("internal"), so
+ * wasmi_compile can never be taken for wasm_module_compile. Types, macros
+ * and static inline helpers of these headers keep the wasm_ / WASM_ prefix:
+ * they are not linkable, and the header they come from says they are
+ * internal.
  */
 #ifndef WAGI_WASM_INT_H
 #define WAGI_WASM_INT_H
@@ -24,6 +33,8 @@
 #define WASM_PAGE_SIZE 65536u
 #define WASM_MAX_PAGES 65536u
 #define WASM_NONE_TYPE 0x40  /* empty block type */
+/* Tables hold 8-byte entries; a guest must not be able to ask for gigabytes. */
+#define WASM_TABLE_MAX_ENTRIES 10000000u
 
 #if defined(__GNUC__)
 #define WASM_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -150,7 +161,7 @@ static inline bool wasm_functype_equal(const wasm_functype *a, const wasm_functy
          memcmp(a->types, b->types, a->nparams + a->nresults) == 0;
 }
 
-typedef struct { uint32_t min, max; bool has_max; } wasm_limits;
+/* wasm_limits is public (wasm.h). */
 typedef struct { uint8_t elemtype; wasm_limits limits; } wasm_tabletype;
 typedef struct { wasm_limits limits; } wasm_memtype;
 typedef struct { uint8_t type; bool mut; } wasm_globaltype;
@@ -181,7 +192,7 @@ typedef struct {
     wasm_globaltype global;
   } desc;
   char *type_text;         /* introspection text (wasm_import_desc.type); in m->arena */
-  uint32_t link_hash;      /* wasm_link_hash(module, name), set by wasm_module_compile */
+  uint32_t link_hash;      /* wasmi_link_hash(module, name), set by wasm_module_compile */
 } wasm_import;
 
 typedef struct {
@@ -228,6 +239,8 @@ typedef struct {
 
 typedef struct {
   char *name;
+  const uint8_t *raw_name; /* the name as in the binary, into wasm_module.bytes */
+  uint32_t raw_name_len;
   const uint8_t *data;     /* into wasm_module.bytes */
   uint32_t size;
 } wasm_custom;
@@ -261,6 +274,7 @@ struct wasm_module {
   bool has_datacount;      uint32_t datacount;
 
   wasm_custom *customs;    uint32_t ncustoms;
+  wasm_section_desc *sections;   uint32_t nsections;   /* in binary order */
   char *module_name;       /* name section, or NULL */
   char **func_names;       /* [nfuncs], entries may be NULL; array NULL if none */
 
@@ -270,7 +284,7 @@ struct wasm_module {
 
   /* decode.c's bump arena: names, signatures, type vectors, local types and
    * introspection texts live here and are freed together by
-   * wasm_module_release (never free() them one by one). */
+   * wasmi_decoded_free (never free() them one by one). */
   struct wasm_arena_chunk *arena;
 };
 
@@ -278,24 +292,27 @@ struct wasm_module {
  * for a non-constant or mistyped constant expression, as the spec classifies
  * it; or NOMEM) and fills err; nothing is allocated then. Names are stored
  * with U+0000 as the bytes C0 80, so they stay distinct as C strings. */
-wasm_status wasm_decode(const uint8_t *bytes, size_t len, wasm_module **out, wasm_error *err);
-/* Frees a decoded module and everything it owns (including compiled code). */
-void wasm_module_release(wasm_module *m);
+wasm_status wasmi_decode(const uint8_t *bytes, size_t len, wasm_module **out, wasm_error *err);
+/* Frees what wasmi_decode allocated (arena, tables, byte copy) and the
+ * module itself; compiled code must be gone already (module.c). */
+void wasmi_decoded_free(wasm_module *m);
+/* Frees a module and everything it owns, compiled code included (module.c). */
+void wasmi_module_release(wasm_module *m);
 
 /* Validate every part of a decoded module (WASM_ERR_INVALID on failure). */
-wasm_status wasm_validate(const wasm_module *m, wasm_error *err);
+wasm_status wasmi_validate(const wasm_module *m, wasm_error *err);
 
 /* Translate every body of a validated module into internal code. */
-wasm_status wasm_compile(wasm_module *m, wasm_error *err);
-void wasm_code_free(struct wasm_code *code);
+wasm_status wasmi_compile(wasm_module *m, wasm_error *err);
+void wasmi_code_free(struct wasm_code *code);
 
 /* printf into err->msg with status, func and offset. Returns `status`. */
-wasm_status wasm_error_set(wasm_error *err, wasm_status status, uint32_t func,
-                           uint32_t offset, const char *fmt, ...)
+wasm_status wasmi_error_set(wasm_error *err, wasm_status status, uint32_t func,
+                            uint32_t offset, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /* "function 3 ($name)" or "function 3" into buf. */
-const char *wasm_func_label(const wasm_module *m, uint32_t func, char *buf, size_t n);
+const char *wasmi_func_label(const wasm_module *m, uint32_t func, char *buf, size_t n);
 
 /* ---- Runtime objects ---------------------------------------------------- */
 
@@ -370,30 +387,27 @@ typedef struct wasm_trap_point {
   struct wasm_trap_point *prev;
 } wasm_trap_point;
 
-extern _Thread_local wasm_trap_point *wasm_tls_trap_point;
+extern _Thread_local wasm_trap_point *wasmi_tls_trap_point;
 
 /* Installs the SIGSEGV/SIGBUS handler (idempotent, thread-safe). */
-void wasm_trap_init(void);
+void wasmi_trap_init(void);
 /* Call on every entry into wasm from the embedder (wasm_func_call and the
- * start function do). First call on a thread: wasm_trap_init and an
+ * start function do). First call on a thread: wasmi_trap_init and an
  * alternate signal stack. Every outermost entry: one sigaction() to check
  * that our SIGSEGV handler is still installed (cmocka, crash reporters may
  * replace it) and take it back if not. */
-void wasm_trap_thread_init(void);
+void wasmi_trap_thread_init(void);
 
 /* Memory objects (memory.c). */
-wasm_status wasm_memory_create(uint32_t min_pages, uint32_t max_pages,
-                               uint32_t cap_pages, wasm_memory **out);
-void wasm_memory_retain(wasm_memory *m);
-void wasm_memory_release(wasm_memory *m);
+wasm_status wasmi_memory_create(uint32_t min_pages, uint32_t max_pages,
+                                uint32_t cap_pages, wasm_memory **out);
+void wasmi_memory_retain(wasm_memory *m);
+void wasmi_memory_release(wasm_memory *m);
 
 /* Hash of an import name as the linker indexes it (instance.c); computed
  * once per import at compile time so instantiation does not rehash. */
-uint32_t wasm_link_hash(const char *module, const char *name);
+uint32_t wasmi_link_hash(const char *module, const char *name);
 
-/* Tables (instance.c). Grow by `delta` entries filled with `init`; returns
- * the old size or -1 (over max, or allocation failure). */
-int64_t wasm_table_grow_internal(wasm_table *t, uint32_t delta, void *init);
 
 /* Runtime state the interpreter relies on (instance.c guarantees it):
  * - inst->funcs[i] is non-NULL for every function index; host imports are
@@ -412,6 +426,6 @@ int64_t wasm_table_grow_internal(wasm_table *t, uint32_t delta, void *init);
 /* Call `f` (wasm or host). `slots` holds the arguments on entry and the
  * results on return (sized max(param_slots, result_slots)). Handles trap
  * points, stack limits and interruption; fills err on traps. */
-wasm_status wasm_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err);
+wasm_status wasmi_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err);
 
 #endif

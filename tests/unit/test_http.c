@@ -61,7 +61,7 @@ static uint32_t decide(srv_module_config *m, const char *url) {
   assert_int_equal(http_ctx_new(&hc, &c), HTTP_OK);
   http_dest d;
   uint32_t rc = http_url_dest(url, &d);
-  if (rc == 0) rc = http_dest_check(c, &d);
+  if (rc == HTTP_E_SUCCESS) rc = http_dest_check(c, &d);
   http_ctx_free(c);
   return rc;
 }
@@ -72,15 +72,15 @@ static void test_allow_reference_vectors(void **state) {
   add_entry(&m, "https://api.brigade.sh");
   add_entry(&m, "https://example.com");
   add_entry(&m, "http://192.168.0.1");
-  assert_int_equal(decide(&m, "https://api.brigade.sh/healthz"), 0);
-  assert_int_equal(decide(&m, "https://example.com/some/path/with/more/paths"), 0);
-  assert_int_equal(decide(&m, "http://192.168.0.1/login"), 0);
-  assert_int_equal(decide(&m, "https://test.brigade.sh"), 7);
-  assert_int_equal(decide(&m, "not even a url"), 10);
+  assert_int_equal(decide(&m, "https://api.brigade.sh/healthz"), HTTP_E_SUCCESS);
+  assert_int_equal(decide(&m, "https://example.com/some/path/with/more/paths"), HTTP_E_SUCCESS);
+  assert_int_equal(decide(&m, "http://192.168.0.1/login"), HTTP_E_SUCCESS);
+  assert_int_equal(decide(&m, "https://test.brigade.sh"), HTTP_E_DESTINATION_NOT_ALLOWED);
+  assert_int_equal(decide(&m, "not even a url"), HTTP_E_INVALID_URL);
   m.allow_all_hosts = true;
-  assert_int_equal(decide(&m, "https://test.brigade.sh"), 0);
-  assert_int_equal(decide(&m, "http://anything.example:9/x"), 0);
-  assert_int_equal(decide(&m, "not even a url"), 10);
+  assert_int_equal(decide(&m, "https://test.brigade.sh"), HTTP_E_SUCCESS);
+  assert_int_equal(decide(&m, "http://anything.example:9/x"), HTTP_E_SUCCESS);
+  assert_int_equal(decide(&m, "not even a url"), HTTP_E_INVALID_URL);
   clear_cfg(&m);
 }
 
@@ -91,34 +91,34 @@ static void test_allow_stricter_rule(void **state) {
   add_entry(&m, "http://localhost:8080/");
   add_entry(&m, "http://[::1]:9000");
   /* Scheme and port must match too (the reference ignores both). */
-  assert_int_equal(decide(&m, "http://api.example.com/"), 7);
-  assert_int_equal(decide(&m, "https://api.example.com:8443/"), 7);
-  assert_int_equal(decide(&m, "https://api.example.com:443/x"), 0);
-  assert_int_equal(decide(&m, "https://API.Example.COM/x?q=1"), 0);
-  assert_int_equal(decide(&m, "https://sub.api.example.com/"), 7);
-  assert_int_equal(decide(&m, "http://localhost:8080/a/b"), 0);
-  assert_int_equal(decide(&m, "http://localhost/a/b"), 7);
-  assert_int_equal(decide(&m, "http://localhost:8081/"), 7);
-  assert_int_equal(decide(&m, "http://[::1]:9000/"), 0);
-  assert_int_equal(decide(&m, "http://[::1]:9001/"), 7);
+  assert_int_equal(decide(&m, "http://api.example.com/"), HTTP_E_DESTINATION_NOT_ALLOWED);
+  assert_int_equal(decide(&m, "https://api.example.com:8443/"), HTTP_E_DESTINATION_NOT_ALLOWED);
+  assert_int_equal(decide(&m, "https://api.example.com:443/x"), HTTP_E_SUCCESS);
+  assert_int_equal(decide(&m, "https://API.Example.COM/x?q=1"), HTTP_E_SUCCESS);
+  assert_int_equal(decide(&m, "https://sub.api.example.com/"), HTTP_E_DESTINATION_NOT_ALLOWED);
+  assert_int_equal(decide(&m, "http://localhost:8080/a/b"), HTTP_E_SUCCESS);
+  assert_int_equal(decide(&m, "http://localhost/a/b"), HTTP_E_DESTINATION_NOT_ALLOWED);
+  assert_int_equal(decide(&m, "http://localhost:8081/"), HTTP_E_DESTINATION_NOT_ALLOWED);
+  assert_int_equal(decide(&m, "http://[::1]:9000/"), HTTP_E_SUCCESS);
+  assert_int_equal(decide(&m, "http://[::1]:9001/"), HTTP_E_DESTINATION_NOT_ALLOWED);
   /* A user@ prefix must not smuggle another host past the check. */
-  assert_int_equal(decide(&m, "https://api.example.com@evil.example/"), 10);
-  assert_int_equal(decide(&m, "https://evil.example/#@api.example.com"), 7);
+  assert_int_equal(decide(&m, "https://api.example.com@evil.example/"), HTTP_E_INVALID_URL);
+  assert_int_equal(decide(&m, "https://evil.example/#@api.example.com"), HTTP_E_DESTINATION_NOT_ALLOWED);
   /* Only http and https; no host, no scheme: invalid URL. */
-  assert_int_equal(decide(&m, "ftp://api.example.com/"), 10);
-  assert_int_equal(decide(&m, "file:///etc/passwd"), 10);
-  assert_int_equal(decide(&m, "api.example.com/x"), 10);
-  assert_int_equal(decide(&m, "http://"), 10);
-  assert_int_equal(decide(&m, ""), 10);
+  assert_int_equal(decide(&m, "ftp://api.example.com/"), HTTP_E_INVALID_URL);
+  assert_int_equal(decide(&m, "file:///etc/passwd"), HTTP_E_INVALID_URL);
+  assert_int_equal(decide(&m, "api.example.com/x"), HTTP_E_INVALID_URL);
+  assert_int_equal(decide(&m, "http://"), HTTP_E_INVALID_URL);
+  assert_int_equal(decide(&m, ""), HTTP_E_INVALID_URL);
   clear_cfg(&m);
 }
 
 static void test_allow_empty_and_null(void **state) {
   (void)state;
   srv_module_config m = {0};
-  assert_int_equal(decide(&m, "https://api.example.com/"), 7);   /* empty list */
-  assert_int_equal(decide(NULL, "https://api.example.com/"), 7); /* no policy: `_routes` */
-  assert_int_equal(decide(NULL, "nope"), 10);
+  assert_int_equal(decide(&m, "https://api.example.com/"), HTTP_E_DESTINATION_NOT_ALLOWED);   /* empty list */
+  assert_int_equal(decide(NULL, "https://api.example.com/"), HTTP_E_DESTINATION_NOT_ALLOWED); /* no policy: `_routes` */
+  assert_int_equal(decide(NULL, "nope"), HTTP_E_INVALID_URL);
 }
 
 static void test_allow_entry_errors(void **state) {
@@ -159,23 +159,23 @@ static uint32_t parse(const char *text, collect *c) {
 static void test_header_text(void **state) {
   (void)state;
   collect c;
-  assert_int_equal(parse("", &c), 0);
+  assert_int_equal(parse("", &c), HTTP_E_SUCCESS);
   assert_int_equal(c.count, 0);
-  assert_int_equal(parse("a:b\nContent-Type:text/plain\n", &c), 0);
+  assert_int_equal(parse("a:b\nContent-Type:text/plain\n", &c), HTTP_E_SUCCESS);
   assert_string_equal(c.out, "[a|b][Content-Type|text/plain]");
   /* CRLF tolerated, empty lines skipped, value as is (spaces kept), no final LF. */
-  assert_int_equal(parse("x-a: v 1 \r\n\r\n\nx-b:\nx-c:a:b", &c), 0);
+  assert_int_equal(parse("x-a: v 1 \r\n\r\n\nx-b:\nx-c:a:b", &c), HTTP_E_SUCCESS);
   assert_string_equal(c.out, "[x-a| v 1 ][x-b|][x-c|a:b]");
-  assert_int_equal(parse("novalue\n", &c), 9);
-  assert_int_equal(parse(":v\n", &c), 9);
-  assert_int_equal(parse("a b:c\n", &c), 9);
-  assert_int_equal(parse("a(b):c\n", &c), 9);
-  assert_int_equal(parse("a:b\rc\n", &c), 9);
-  assert_int_equal(parse("a:\x01\n", &c), 9);
-  assert_int_equal(parse("a:\xc3\xa9\n", &c), 0);   /* UTF-8 value: passed on */
-  assert_int_equal(parse("a:\xff\n", &c), 6);
-  assert_int_equal(parse("a:\xc0\x80\n", &c), 6);   /* overlong */
-  assert_int_equal(parse("a:\xed\xa0\x80\n", &c), 6); /* surrogate */
+  assert_int_equal(parse("novalue\n", &c), HTTP_E_INVALID_ENCODING);
+  assert_int_equal(parse(":v\n", &c), HTTP_E_INVALID_ENCODING);
+  assert_int_equal(parse("a b:c\n", &c), HTTP_E_INVALID_ENCODING);
+  assert_int_equal(parse("a(b):c\n", &c), HTTP_E_INVALID_ENCODING);
+  assert_int_equal(parse("a:b\rc\n", &c), HTTP_E_INVALID_ENCODING);
+  assert_int_equal(parse("a:\x01\n", &c), HTTP_E_INVALID_ENCODING);
+  assert_int_equal(parse("a:\xc3\xa9\n", &c), HTTP_E_SUCCESS);   /* UTF-8 value: passed on */
+  assert_int_equal(parse("a:\xff\n", &c), HTTP_E_UTF8);
+  assert_int_equal(parse("a:\xc0\x80\n", &c), HTTP_E_UTF8);   /* overlong */
+  assert_int_equal(parse("a:\xed\xa0\x80\n", &c), HTTP_E_UTF8); /* surrogate */
 }
 
 static void test_method_token(void **state) {
@@ -231,24 +231,24 @@ static void test_handle_numbering(void **state) {
   http_ctx *c;
   assert_int_equal(http_ctx_new(&hc, &c), HTTP_OK);
   uint32_t h;
-  assert_int_equal(http_ctx_insert(c, fake_response("a"), &h), 0);
+  assert_int_equal(http_ctx_insert(c, fake_response("a"), &h), HTTP_E_SUCCESS);
   assert_int_equal(h, 0);
-  assert_int_equal(http_ctx_insert(c, fake_response("b"), &h), 0);
+  assert_int_equal(http_ctx_insert(c, fake_response("b"), &h), HTTP_E_SUCCESS);
   assert_int_equal(h, 1);
   /* Counter sits on 1: closing 1 makes it the next number again. */
   assert_true(http_ctx_remove(c, 1));
   assert_false(http_ctx_remove(c, 1));
-  assert_int_equal(http_ctx_insert(c, fake_response("c"), &h), 0);
+  assert_int_equal(http_ctx_insert(c, fake_response("c"), &h), HTTP_E_SUCCESS);
   assert_int_equal(h, 1);
   /* 0 is freed but the counter has moved past it: never reused. */
   assert_true(http_ctx_remove(c, 0));
-  assert_int_equal(http_ctx_insert(c, fake_response("d"), &h), 0);
+  assert_int_equal(http_ctx_insert(c, fake_response("d"), &h), HTTP_E_SUCCESS);
   assert_int_equal(h, 2);
-  assert_int_equal(http_ctx_insert(c, fake_response("e"), &h), 0);
+  assert_int_equal(http_ctx_insert(c, fake_response("e"), &h), HTTP_E_SUCCESS);
   assert_int_equal(h, 3);
   assert_int_equal(http_ctx_open_handles(c), 3);
   /* Limit: 3 open. */
-  assert_int_equal(http_ctx_insert(c, fake_response("f"), &h), 13);
+  assert_int_equal(http_ctx_insert(c, fake_response("f"), &h), HTTP_E_TOO_MANY_SESSIONS);
   assert_false(http_ctx_remove(c, 99));
   assert_null(http_ctx_get(c, 0));
   assert_non_null(http_ctx_get(c, 3));
@@ -262,7 +262,7 @@ typedef struct {
   wasm_instance *inst;
   uint8_t *mem;
   http_ctx *ctx;
-  void *env;
+  http_binding env;
 } world;
 
 static http_ctx *world_ctx(wasm_instance *caller, void *arg) {
@@ -293,8 +293,7 @@ static world *world_new(const unsigned char *b, size_t n, uint32_t max_handles) 
   hc.timeout_ms = 3000;
   hc.module_name = "unit";
   assert_int_equal(http_ctx_new(&hc, &w->ctx), HTTP_OK);
-  w->env = http_env_for(world_ctx, w);
-  assert_non_null(w->env);
+  w->env = (http_binding){world_ctx, w};
   return w;
 }
 
@@ -318,7 +317,7 @@ static uint32_t put(world *w, uint32_t at, const char *s) {
 static uint32_t call(world *w, wasm_host_fn fn, const uint32_t *a, size_t n) {
   wasm_slot s[10] = {0};
   for (size_t i = 0; i < n; i++) s[i] = a[i];
-  assert_int_equal(fn(w->inst, w->env, s), WASM_OK);
+  assert_int_equal(fn(w->inst, &w->env, s), WASM_OK);
   return (uint32_t)s[0];
 }
 
@@ -341,24 +340,24 @@ static void test_req_check_order(void **state) {
   world *w = world_new(mem_module, sizeof mem_module, 1);
   const char *ok = "http://127.0.0.1:1/x";
   /* Each line breaks one more check than the next line: the earliest wins. */
-  assert_int_equal(req(w, NULL, OOB - 10, NULL, NULL, NULL, 0), 4);          /* URL oob */
-  assert_int_equal(req(w, "http://\xff/", 0, NULL, NULL, NULL, 0), 6);        /* URL utf-8 */
-  assert_int_equal(req(w, "not even a url", 0, NULL, NULL, NULL, 0), 10);     /* URL syntax */
-  assert_int_equal(req(w, "http://127.0.0.1:2/", 0, NULL, NULL, NULL, 0), 7); /* allow-list */
-  assert_int_equal(req(w, ok, 0, NULL, NULL, NULL, 0), 4);                    /* method oob */
-  assert_int_equal(req(w, ok, 0, "GE T", NULL, NULL, 0), 8);                  /* method token */
-  assert_int_equal(req(w, ok, 0, "", NULL, NULL, 0), 8);
-  assert_int_equal(req(w, ok, 0, "POST", NULL, NULL, 0), 4);                  /* body oob */
-  assert_int_equal(req(w, ok, 0, "POST", NULL, "x", P_BODY), 4);              /* headers oob */
-  assert_int_equal(req(w, ok, 0, "POST", "a:\xff", "x", P_BODY), 6);          /* headers utf-8 */
-  assert_int_equal(req(w, ok, 0, "POST", "bad", "x", P_BODY), 9);             /* headers syntax */
+  assert_int_equal(req(w, NULL, OOB - 10, NULL, NULL, NULL, 0), HTTP_E_BUFFER_TOO_SMALL);  /* URL oob */
+  assert_int_equal(req(w, "http://\xff/", 0, NULL, NULL, NULL, 0), HTTP_E_UTF8);  /* URL utf-8 */
+  assert_int_equal(req(w, "not even a url", 0, NULL, NULL, NULL, 0), HTTP_E_INVALID_URL);  /* URL syntax */
+  assert_int_equal(req(w, "http://127.0.0.1:2/", 0, NULL, NULL, NULL, 0), HTTP_E_DESTINATION_NOT_ALLOWED); /* allow-list */
+  assert_int_equal(req(w, ok, 0, NULL, NULL, NULL, 0), HTTP_E_BUFFER_TOO_SMALL);  /* method oob */
+  assert_int_equal(req(w, ok, 0, "GE T", NULL, NULL, 0), HTTP_E_INVALID_METHOD);  /* method token */
+  assert_int_equal(req(w, ok, 0, "", NULL, NULL, 0), HTTP_E_INVALID_METHOD);
+  assert_int_equal(req(w, ok, 0, "POST", NULL, NULL, 0), HTTP_E_BUFFER_TOO_SMALL);  /* body oob */
+  assert_int_equal(req(w, ok, 0, "POST", NULL, "x", P_BODY), HTTP_E_BUFFER_TOO_SMALL);  /* headers oob */
+  assert_int_equal(req(w, ok, 0, "POST", "a:\xff", "x", P_BODY), HTTP_E_UTF8);  /* headers utf-8 */
+  assert_int_equal(req(w, ok, 0, "POST", "bad", "x", P_BODY), HTTP_E_INVALID_ENCODING);  /* headers syntax */
   /* Everything valid: the request itself fails (nothing listens on port 1). */
-  assert_int_equal(req(w, ok, 0, "POST", "a:b\n", "x", P_BODY), 11);
+  assert_int_equal(req(w, ok, 0, "POST", "a:b\n", "x", P_BODY), HTTP_E_REQUEST);
   assert_int_equal(http_ctx_open_handles(w->ctx), 0);
-  /* At the handle limit, 13 comes before every other check. */
+  /* At the handle limit, HTTP_E_TOO_MANY_SESSIONS comes before every other check. */
   uint32_t h;
-  assert_int_equal(http_ctx_insert(w->ctx, fake_response("z"), &h), 0);
-  assert_int_equal(req(w, NULL, OOB - 10, NULL, NULL, NULL, 0), 13);
+  assert_int_equal(http_ctx_insert(w->ctx, fake_response("z"), &h), HTTP_E_SUCCESS);
+  assert_int_equal(req(w, NULL, OOB - 10, NULL, NULL, NULL, 0), HTTP_E_TOO_MANY_SESSIONS);
   world_free(w);
 }
 
@@ -366,11 +365,11 @@ static void test_no_memory_and_no_ctx(void **state) {
   (void)state;
   world *w = world_new(empty_module, sizeof empty_module, 0);
   uint32_t a[10] = {0};
-  assert_int_equal(call(w, http_fn_req, a, 10), 2);
-  assert_int_equal(call(w, http_fn_header_get, a, 6), 2);
-  assert_int_equal(call(w, http_fn_headers_get_all, a, 4), 2);
-  assert_int_equal(call(w, http_fn_body_read, a, 4), 2);
-  assert_int_equal(call(w, http_fn_close, a, 1), 0);
+  assert_int_equal(call(w, http_fn_req, a, 10), HTTP_E_MEMORY_NOT_FOUND);
+  assert_int_equal(call(w, http_fn_header_get, a, 6), HTTP_E_MEMORY_NOT_FOUND);
+  assert_int_equal(call(w, http_fn_headers_get_all, a, 4), HTTP_E_MEMORY_NOT_FOUND);
+  assert_int_equal(call(w, http_fn_body_read, a, 4), HTTP_E_MEMORY_NOT_FOUND);
+  assert_int_equal(call(w, http_fn_close, a, 1), HTTP_E_SUCCESS);
   world_free(w);
 
   /* A NULL ctx (`_routes` discovery) denies everything. */
@@ -379,11 +378,11 @@ static void test_no_memory_and_no_ctx(void **state) {
   w->ctx = NULL;
   uint32_t r[10] = {P_URL, put(w, P_URL, "http://127.0.0.1:1/"), P_METHOD,
                     put(w, P_METHOD, "GET"), 0, 0, 0, 0, P_STATUS, P_HANDLE};
-  assert_int_equal(call(w, http_fn_req, r, 10), 7);
+  assert_int_equal(call(w, http_fn_req, r, 10), HTTP_E_DESTINATION_NOT_ALLOWED);
   uint32_t b[4] = {0, P_BUF, 16, P_WRITTEN};
-  assert_int_equal(call(w, http_fn_body_read, b, 4), 1);
-  assert_int_equal(call(w, http_fn_headers_get_all, b, 4), 1);
-  assert_int_equal(call(w, http_fn_close, b, 1), 0);
+  assert_int_equal(call(w, http_fn_body_read, b, 4), HTTP_E_INVALID_HANDLE);
+  assert_int_equal(call(w, http_fn_headers_get_all, b, 4), HTTP_E_INVALID_HANDLE);
+  assert_int_equal(call(w, http_fn_close, b, 1), HTTP_E_SUCCESS);
   world_free(w);
 }
 
@@ -397,62 +396,62 @@ static void test_response_functions(void **state) {
   (void)state;
   world *w = world_new(mem_module, sizeof mem_module, 0);
   uint32_t h;
-  assert_int_equal(http_ctx_insert(w->ctx, fake_response("0123456789"), &h), 0);
+  assert_int_equal(http_ctx_insert(w->ctx, fake_response("0123456789"), &h), HTTP_E_SUCCESS);
 
   /* header_get: case-insensitive name, first value; 4 leaves memory alone. */
   uint32_t g[6] = {h, P_NAME, put(w, P_NAME, "X-Multi"), P_BUF, 3, P_WRITTEN};
-  assert_int_equal(call(w, http_fn_header_get, g, 6), 0);
+  assert_int_equal(call(w, http_fn_header_get, g, 6), HTTP_E_SUCCESS);
   assert_int_equal(rd32(w, P_WRITTEN), 3);
   assert_memory_equal(w->mem + P_BUF, "one", 3);
   memset(w->mem + P_BUF, '#', 16);
   g[4] = 2;
-  assert_int_equal(call(w, http_fn_header_get, g, 6), 4);
+  assert_int_equal(call(w, http_fn_header_get, g, 6), HTTP_E_BUFFER_TOO_SMALL);
   assert_int_equal(w->mem[P_BUF], '#');
   g[2] = put(w, P_NAME, "x-none");
-  assert_int_equal(call(w, http_fn_header_get, g, 6), 5);
+  assert_int_equal(call(w, http_fn_header_get, g, 6), HTTP_E_HEADER_NOT_FOUND);
   g[0] = h + 1;
-  assert_int_equal(call(w, http_fn_header_get, g, 6), 1);
+  assert_int_equal(call(w, http_fn_header_get, g, 6), HTTP_E_INVALID_HANDLE);
   g[0] = h;
   g[2] = put(w, P_NAME, "X-Multi");
   g[1] = OOB - 2;   /* name out of bounds: reading input -> 4 */
-  assert_int_equal(call(w, http_fn_header_get, g, 6), 4);
+  assert_int_equal(call(w, http_fn_header_get, g, 6), HTTP_E_BUFFER_TOO_SMALL);
   g[1] = P_NAME;
   g[3] = OOB - 1;   /* value out of bounds: writing output -> 3 */
   g[4] = 64;
-  assert_int_equal(call(w, http_fn_header_get, g, 6), 3);
+  assert_int_equal(call(w, http_fn_header_get, g, 6), HTTP_E_MEMORY_ACCESS);
 
   /* headers_get_all */
   uint32_t a[4] = {h, P_BUF, 4096, P_WRITTEN};
-  assert_int_equal(call(w, http_fn_headers_get_all, a, 4), 0);
+  assert_int_equal(call(w, http_fn_headers_get_all, a, 4), HTTP_E_SUCCESS);
   const char *all = "content-type:text/plain\nx-multi:one\nx-multi:two\nset-cookie:a=b; Path=/\n";
   assert_int_equal(rd32(w, P_WRITTEN), strlen(all));
   assert_memory_equal(w->mem + P_BUF, all, strlen(all));
   a[2] = 10;
-  assert_int_equal(call(w, http_fn_headers_get_all, a, 4), 4);
+  assert_int_equal(call(w, http_fn_headers_get_all, a, 4), HTTP_E_BUFFER_TOO_SMALL);
   a[2] = 4096;
   a[3] = OOB - 3;
-  assert_int_equal(call(w, http_fn_headers_get_all, a, 4), 3);
+  assert_int_equal(call(w, http_fn_headers_get_all, a, 4), HTTP_E_MEMORY_ACCESS);
 
   /* body_read: chunks, then 0 at the end, then 0 again. */
   uint32_t b[4] = {h, P_BUF, 4, P_WRITTEN};
-  assert_int_equal(call(w, http_fn_body_read, b, 4), 0);
+  assert_int_equal(call(w, http_fn_body_read, b, 4), HTTP_E_SUCCESS);
   assert_int_equal(rd32(w, P_WRITTEN), 4);
   assert_memory_equal(w->mem + P_BUF, "0123", 4);
   b[2] = 100;
-  assert_int_equal(call(w, http_fn_body_read, b, 4), 0);
+  assert_int_equal(call(w, http_fn_body_read, b, 4), HTTP_E_SUCCESS);
   assert_int_equal(rd32(w, P_WRITTEN), 6);
   assert_memory_equal(w->mem + P_BUF, "456789", 6);
-  assert_int_equal(call(w, http_fn_body_read, b, 4), 0);
+  assert_int_equal(call(w, http_fn_body_read, b, 4), HTTP_E_SUCCESS);
   assert_int_equal(rd32(w, P_WRITTEN), 0);
   b[0] = 42;
-  assert_int_equal(call(w, http_fn_body_read, b, 4), 1);
+  assert_int_equal(call(w, http_fn_body_read, b, 4), HTTP_E_INVALID_HANDLE);
 
   /* close: twice and unknown are both 0; afterwards the handle is unknown. */
   uint32_t c[1] = {h};
-  assert_int_equal(call(w, http_fn_close, c, 1), 0);
-  assert_int_equal(call(w, http_fn_close, c, 1), 0);
+  assert_int_equal(call(w, http_fn_close, c, 1), HTTP_E_SUCCESS);
+  assert_int_equal(call(w, http_fn_close, c, 1), HTTP_E_SUCCESS);
   b[0] = h;
-  assert_int_equal(call(w, http_fn_body_read, b, 4), 1);
+  assert_int_equal(call(w, http_fn_body_read, b, 4), HTTP_E_INVALID_HANDLE);
   world_free(w);
 }
 
@@ -483,12 +482,12 @@ static void test_interrupt(void **state) {
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, interrupt_later, w->ctx), 0);
   uint64_t t0 = base_now_ns();
-  assert_int_equal(req(w, url, 0, "GET", "", "", P_BODY), 11);
+  assert_int_equal(req(w, url, 0, "GET", "", "", P_BODY), HTTP_E_REQUEST);
   uint64_t ms = (base_now_ns() - t0) / 1000000u;
   pthread_join(t, NULL);
   assert_true(ms >= 150 && ms < 2500);
   /* Sticky: the next request fails at once. */
-  assert_int_equal(req(w, url, 0, "GET", "", "", P_BODY), 11);
+  assert_int_equal(req(w, url, 0, "GET", "", "", P_BODY), HTTP_E_REQUEST);
   world_free(w);
   close(fd);
   silent_port = 0;
@@ -499,10 +498,11 @@ static void test_define(void **state) {
   wasm_linker *l = wasm_linker_new();
   assert_non_null(l);
   assert_int_equal(http_define(l, NULL, NULL), WASM_OK);
-  assert_int_equal(http_define(l, NULL, NULL), WASM_OK);   /* same pair: no new env */
+  assert_int_equal(http_define(l, NULL, NULL), WASM_OK);   /* redefining replaces */
+  assert_int_equal(http_define(l, world_ctx, NULL), WASM_OK);   /* owned bindings, freed below */
   wasm_linker_free(l);
-  assert_string_equal(http_errcode_str(7), "destination_not_allowed");
-  assert_string_equal(http_errcode_str(13), "too_many_sessions");
+  assert_string_equal(http_errcode_str(HTTP_E_DESTINATION_NOT_ALLOWED), "destination_not_allowed");
+  assert_string_equal(http_errcode_str(HTTP_E_TOO_MANY_SESSIONS), "too_many_sessions");
   assert_string_equal(http_errcode_str(99), "unknown");
 }
 

@@ -47,7 +47,6 @@ typedef struct {
   wasi_ctx *ctx;
   wasm_instance *inst;
   uint8_t *mem;
-  gmem g;
 } world;
 
 static void world_from(world *w, const wasi_config *cfg) {
@@ -58,8 +57,6 @@ static void world_from(world *w, const wasi_config *cfg) {
   o.user_data = w->ctx;
   w->inst = instantiate_or_fail(module, linker, &o);
   w->mem = wasm_memory_data(wasm_instance_memory(w->inst));
-  w->g.base = w->mem;
-  w->g.size = wasm_memory_size(wasm_instance_memory(w->inst));
 }
 
 static void world_free(world *w) {
@@ -146,7 +143,7 @@ static void test_get_ctx_and_no_ctx(void **state) {
   (void)state;
   wasm_linker *l = wasm_linker_new();
   assert_int_equal(wasi_define(l, get_ctx, &the_ctx), WASM_OK);
-  assert_int_equal(wasi_define(l, get_ctx, &the_ctx), WASM_OK);   /* same binding reused */
+  assert_int_equal(wasi_define(l, get_ctx, &the_ctx), WASM_OK);   /* redefining replaces */
   wasi_config cfg = {0};
   cfg.stdout_kind = WASI_STDIO_BUFFER;
   char eb[128];
@@ -154,9 +151,8 @@ static void test_get_ctx_and_no_ctx(void **state) {
   wasm_instance *inst = instantiate_or_fail(module, l, NULL);
   uint8_t *mem = wasm_memory_data(wasm_instance_memory(inst));
   memcpy(mem + 100, "hi", 2);
-  gmem g = {mem, 65536};
-  gm_w32(&g, 0, 100);
-  gm_w32(&g, 4, 2);
+  wasm_store_le32(mem + 0, 100);
+  wasm_store_le32(mem + 4, 2);
   wasm_value args[4] = {v_i32(1), v_i32(0), v_i32(1), v_i32(8)}, res[1];
   wasm_error err;
   assert_int_equal(wasm_instance_call(inst, "write", args, 4, res, 1, &err), WASM_OK);
@@ -183,14 +179,14 @@ static void test_stdout_cap_and_efault(void **state) {
   world w;
   world_from(&w, &cfg);
   memcpy(w.mem + 100, "0123456789abcdef", 16);
-  gm_w32(&w.g, 0, 100);
-  gm_w32(&w.g, 4, 6);
+  wasm_store_le32(w.mem + 0, 100);
+  wasm_store_le32(w.mem + 4, 6);
   assert_int_equal(callx(&w, "write", 4, 1, 0, 1, 8), 0);
-  assert_int_equal(gm_u32(&w.g, 8), 6);
+  assert_int_equal(wasm_load_le32(w.mem + 8), 6);
   assert_false(wasi_ctx_stdout_truncated(w.ctx));
   /* 6 more: 4 fit, the call reports 4 */
   assert_int_equal(callx(&w, "write", 4, 1, 0, 1, 8), 0);
-  assert_int_equal(gm_u32(&w.g, 8), 4);
+  assert_int_equal(wasm_load_le32(w.mem + 8), 4);
   assert_true(wasi_ctx_stdout_truncated(w.ctx));
   /* full: the module sees EFBIG */
   assert_int_equal(callx(&w, "write", 4, 1, 0, 1, 8), WASI_EFBIG);
@@ -203,11 +199,11 @@ static void test_stdout_cap_and_efault(void **state) {
   out = wasi_ctx_stderr(w.ctx, &n);
   assert_int_equal(n, 6);
   /* iovec whose buffer runs past the end of memory */
-  gm_w32(&w.g, 16, 65530);
-  gm_w32(&w.g, 20, 100);
+  wasm_store_le32(w.mem + 16, 65530);
+  wasm_store_le32(w.mem + 20, 100);
   assert_int_equal(callx(&w, "write", 4, 2, 16, 1, 8), WASI_EFAULT);
-  gm_w32(&w.g, 16, 0xffffffffu);
-  gm_w32(&w.g, 20, 2);
+  wasm_store_le32(w.mem + 16, 0xffffffffu);
+  wasm_store_le32(w.mem + 20, 2);
   assert_int_equal(callx(&w, "write", 4, 2, 16, 1, 8), WASI_EFAULT);
   /* iovec array itself past the end, and a huge count */
   assert_int_equal(callx(&w, "write", 4, 2, 65532, 1, 8), WASI_EFAULT);
@@ -245,27 +241,27 @@ static void test_stdin_args_env(void **state) {
   world w;
   world_from(&w, &cfg);
   /* fd_read in two pieces */
-  gm_w32(&w.g, 0, 100);
-  gm_w32(&w.g, 4, 5);
-  gm_w32(&w.g, 8, 200);
-  gm_w32(&w.g, 12, 3);
+  wasm_store_le32(w.mem + 0, 100);
+  wasm_store_le32(w.mem + 4, 5);
+  wasm_store_le32(w.mem + 8, 200);
+  wasm_store_le32(w.mem + 12, 3);
   assert_int_equal(CALL(&w, fd_read, 0, 0, 2, 16), 0);
-  assert_int_equal(gm_u32(&w.g, 16), 8);
+  assert_int_equal(wasm_load_le32(w.mem + 16), 8);
   assert_memory_equal(w.mem + 100, "hello", 5);
   assert_memory_equal(w.mem + 200, " st", 3);
   assert_int_equal(CALL(&w, fd_read, 0, 0, 2, 16), 0);
-  assert_int_equal(gm_u32(&w.g, 16), 3);
+  assert_int_equal(wasm_load_le32(w.mem + 16), 3);
   assert_int_equal(CALL(&w, fd_read, 0, 0, 2, 16), 0);
-  assert_int_equal(gm_u32(&w.g, 16), 0);   /* EOF */
+  assert_int_equal(wasm_load_le32(w.mem + 16), 0);   /* EOF */
   assert_int_equal(CALL(&w, fd_seek, 0, 0, 0, 16), WASI_ESPIPE);
   /* fdstat of stdin */
   assert_int_equal(CALL(&w, fd_fdstat_get, 0, 300), 0);
-  assert_true(gm_u64(&w.g, 308) & R_FD_READ);
-  assert_false(gm_u64(&w.g, 308) & R_FD_WRITE);
+  assert_true(wasm_load_le64(w.mem + 308) & WASI_R_FD_READ);
+  assert_false(wasm_load_le64(w.mem + 308) & WASI_R_FD_WRITE);
   /* rights can shrink, never grow */
   assert_int_equal(CALL(&w, fd_fdstat_set_rights, 0, 0, 0), 0);
   assert_int_equal(CALL(&w, fd_read, 0, 0, 2, 16), WASI_ENOTCAPABLE);
-  assert_int_equal(CALL(&w, fd_fdstat_set_rights, 0, R_FD_READ, 0), WASI_ENOTCAPABLE);
+  assert_int_equal(CALL(&w, fd_fdstat_set_rights, 0, WASI_R_FD_READ, 0), WASI_ENOTCAPABLE);
   assert_int_equal(CALL(&w, fd_close, 0), 0);
   assert_int_equal(CALL(&w, fd_close, 0), WASI_EBADF);
   world_free(&w);
@@ -298,18 +294,18 @@ static void test_packed_args_env(void **state) {
   world w;
   world_from(&w, &cfg);
   assert_int_equal(callx(&w, "call_args_sizes_get", 2, 0, 4), 0);
-  assert_int_equal(gm_u32(&w.g, 0), 3);
-  assert_int_equal(gm_u32(&w.g, 4), 10);
+  assert_int_equal(wasm_load_le32(w.mem + 0), 3);
+  assert_int_equal(wasm_load_le32(w.mem + 4), 10);
   assert_int_equal(callx(&w, "call_args_get", 2, 100, 200), 0);
-  assert_int_equal(gm_u32(&w.g, 100), 200);
-  assert_int_equal(gm_u32(&w.g, 104), 205);
-  assert_int_equal(gm_u32(&w.g, 108), 209);
+  assert_int_equal(wasm_load_le32(w.mem + 100), 200);
+  assert_int_equal(wasm_load_le32(w.mem + 104), 205);
+  assert_int_equal(wasm_load_le32(w.mem + 108), 209);
   assert_memory_equal(w.mem + 200, "prog\0a b\0", 10);
   assert_int_equal(callx(&w, "call_environ_sizes_get", 2, 0, 4), 0);
-  assert_int_equal(gm_u32(&w.g, 0), 2);
-  assert_int_equal(gm_u32(&w.g, 4), 11);
+  assert_int_equal(wasm_load_le32(w.mem + 0), 2);
+  assert_int_equal(wasm_load_le32(w.mem + 4), 11);
   assert_int_equal(callx(&w, "call_environ_get", 2, 300, 400), 0);
-  assert_int_equal(gm_u32(&w.g, 304), 404);
+  assert_int_equal(wasm_load_le32(w.mem + 304), 404);
   assert_string_equal((const char *)w.mem + 404, "EMPTY=");
   world_free(&w);
 
@@ -374,12 +370,12 @@ static void test_trusted_stdio_fds(void **state) {
     assert_int_equal(CALL(&w, fd_fdstat_get, 2, 300), 0);
     assert_int_equal(w.ctx->fds[2].lazy, 0);
     assert_int_equal(w.mem[300], 4);   /* FT_REGULAR_FILE */
-    rights[trusted] = gm_u64(&w.g, 308);
-    assert_true(rights[trusted] & R_FD_SYNC);
-    assert_false(rights[trusted] & R_FD_SEEK);   /* an output fd keeps its offset */
+    rights[trusted] = wasm_load_le64(w.mem + 308);
+    assert_true(rights[trusted] & WASI_R_FD_SYNC);
+    assert_false(rights[trusted] & WASI_R_FD_SEEK);   /* an output fd keeps its offset */
     /* stdin: the seek right comes with the type, before the rights check */
     assert_int_equal(CALL(&w, fd_seek, 0, 2, 0, 16), 0);   /* SEEK_SET 2 */
-    assert_int_equal(gm_u64(&w.g, 16), 2);
+    assert_int_equal(wasm_load_le64(w.mem + 16), 2);
     world_free(&w);
   }
   assert_true(rights[0] == rights[1]);
@@ -397,8 +393,8 @@ static void test_trusted_stdio_fds(void **state) {
   world w;
   world_from(&w, &cfg);
   memcpy(w.mem + 100, "hi", 2);
-  gm_w32(&w.g, 0, 100);
-  gm_w32(&w.g, 4, 2);
+  wasm_store_le32(w.mem + 0, 100);
+  wasm_store_le32(w.mem + 4, 2);
   assert_int_equal(callx(&w, "write", 4, 1, 0, 1, 8), WASI_EBADF);
   world_free(&w);
   cfg.stdout_fd = -1;   /* a negative fd is refused even when trusted */
@@ -422,8 +418,8 @@ static void test_stdout_growth(void **state) {
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
       for (uint32_t k = 0; k < sizes[i]; k++) w.mem[1000 + k] = (uint8_t)(i * 31 + k * 7);
-      gm_w32(&w.g, 0, 1000);
-      gm_w32(&w.g, 4, sizes[i]);
+      wasm_store_le32(w.mem + 0, 1000);
+      wasm_store_le32(w.mem + 4, sizes[i]);
       int32_t e = callx(&w, "write", 4, 1, 0, 1, 8);
       size_t room = capped ? 1030 - total : SIZE_MAX;
       if (capped && room == 0) {
@@ -432,7 +428,7 @@ static void test_stdout_growth(void **state) {
       }
       assert_int_equal(e, 0);
       size_t took = sizes[i] < room ? sizes[i] : room;
-      assert_int_equal(gm_u32(&w.g, 8), took);
+      assert_int_equal(wasm_load_le32(w.mem + 8), took);
       memcpy(want + total, w.mem + 1000, took);
       total += took;
     }
@@ -476,12 +472,12 @@ static void test_preopens_readdir(void **state) {
   /* /data is fd 3, / is fd 4, fd 5 is not a preopen */
   assert_int_equal(CALL(&w, fd_prestat_get, 3, 100), 0);
   assert_int_equal(w.mem[100], 0);
-  assert_int_equal(gm_u32(&w.g, 104), 5);
+  assert_int_equal(wasm_load_le32(w.mem + 104), 5);
   assert_int_equal(CALL(&w, fd_prestat_dir_name, 3, 200, 5), 0);
   assert_memory_equal(w.mem + 200, "/data", 5);
   assert_int_equal(CALL(&w, fd_prestat_dir_name, 3, 200, 4), WASI_ENAMETOOLONG);
   assert_int_equal(CALL(&w, fd_prestat_get, 4, 100), 0);
-  assert_int_equal(gm_u32(&w.g, 104), 1);
+  assert_int_equal(wasm_load_le32(w.mem + 104), 1);
   assert_int_equal(CALL(&w, fd_prestat_get, 5, 100), WASI_EBADF);
   assert_int_equal(CALL(&w, fd_prestat_get, 0, 100), WASI_EBADF);
   /* readdir with a small buffer: follow cookies until done, count names */
@@ -490,15 +486,15 @@ static void test_preopens_readdir(void **state) {
   const uint32_t buf = 1000, blen = 200;
   for (;;) {
     assert_int_equal(CALL(&w, fd_readdir, 3, buf, blen, cookie, 16), 0);
-    uint32_t used = gm_u32(&w.g, 16);
+    uint32_t used = wasm_load_le32(w.mem + 16);
     uint32_t off = 0;
     calls++;
     while (off + 24 <= used) {
-      uint32_t nl = gm_u32(&w.g, buf + off + 16);
+      uint32_t nl = wasm_load_le32(w.mem + buf + off + 16);
       if (off + 24 + nl > used) break;   /* cut entry: ask again from cookie */
       assert_memory_equal(w.mem + buf + off + 24, "file_with_a_longish_name_", 25);
       assert_int_equal(w.mem[buf + off + 20], FT_REGULAR_FILE);
-      cookie = gm_u64(&w.g, buf + off);
+      cookie = wasm_load_le64(w.mem + buf + off);
       seen++;
       off += 24 + nl;
     }
@@ -515,7 +511,7 @@ static void test_preopens_readdir(void **state) {
   assert_int_equal(CALL(&w, fd_close, 1), 0);
   /* the read-only preopen cannot create */
   memcpy(w.mem + 300, "newf", 4);
-  assert_int_equal(CALL(&w, path_open, 4, 0, 300, 4, OF_CREAT, R_FD_READ, 0, 0, 16), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 4, 0, 300, 4, OF_CREAT, WASI_R_FD_READ, 0, 0, 16), WASI_EROFS);
   world_free(&w);
 
   /* Two ctxs sharing one embedder-opened dir fd: interleaved listings stay
@@ -540,11 +536,11 @@ static void test_preopens_readdir(void **state) {
       if (*cs[k] == UINT64_MAX) continue;
       world *x = ws[k];
       assert_int_equal(CALL(x, fd_readdir, 3, buf, blen, *cs[k], 16), 0);
-      uint32_t used = gm_u32(&x->g, 16), off = 0;
+      uint32_t used = wasm_load_le32(x->mem + 16), off = 0;
       while (off + 24 <= used) {
-        uint32_t nl = gm_u32(&x->g, buf + off + 16);
+        uint32_t nl = wasm_load_le32(x->mem + buf + off + 16);
         if (off + 24 + nl > used) break;
-        *cs[k] = gm_u64(&x->g, buf + off);
+        *cs[k] = wasm_load_le64(x->mem + buf + off);
         (*ns[k])++;
         off += 24 + nl;
       }
@@ -554,7 +550,7 @@ static void test_preopens_readdir(void **state) {
   assert_int_equal(seen1, 50);
   assert_int_equal(seen2, 50);
   memcpy(w1.mem + 300, "file_with_a_longish_name_07", 27);
-  assert_int_equal(CALL(&w1, path_open, 3, 0, 300, 27, 0, R_FD_READ, 0, 0, 16), 0);
+  assert_int_equal(CALL(&w1, path_open, 3, 0, 300, 27, 0, WASI_R_FD_READ, 0, 0, 16), 0);
   assert_int_equal(CALL(&w1, fd_close, 3), 0);   /* closing the preopen: only the ctx's slot */
   world_free(&w1);
   world_free(&w2);
@@ -586,30 +582,30 @@ static void test_seek_legacy_and_pread(void **state) {
   world w;
   world_from(&w, &cfg);
   memcpy(w.mem + 300, "f", 1);
-  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 1, 0, R_FD_READ | R_FD_SEEK | R_FD_TELL | R_FD_FILESTAT_GET, 0, 0, 16), 0);
-  uint32_t fd = gm_u32(&w.g, 16);
+  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ | WASI_R_FD_SEEK | WASI_R_FD_TELL | WASI_R_FD_FILESTAT_GET, 0, 0, 16), 0);
+  uint32_t fd = wasm_load_le32(w.mem + 16);
   /* preview1 whence END=2; wasi_unstable END=1 */
   assert_int_equal(CALL(&w, fd_seek, fd, (uint64_t)-3, 2, 24), 0);
-  assert_int_equal(gm_u64(&w.g, 24), 7);
+  assert_int_equal(wasm_load_le64(w.mem + 24), 7);
   assert_int_equal(CALL(&w, fd_seek_u, fd, (uint64_t)-4, 1, 24), 0);
-  assert_int_equal(gm_u64(&w.g, 24), 6);
+  assert_int_equal(wasm_load_le64(w.mem + 24), 6);
   assert_int_equal(CALL(&w, fd_seek_u, fd, 2, 2, 24), 0);   /* unstable SET */
-  assert_int_equal(gm_u64(&w.g, 24), 2);
+  assert_int_equal(wasm_load_le64(w.mem + 24), 2);
   assert_int_equal(CALL(&w, fd_seek, fd, 0, 3, 24), WASI_EINVAL);
-  gm_w32(&w.g, 0, 100);
-  gm_w32(&w.g, 4, 4);
+  wasm_store_le32(w.mem + 0, 100);
+  wasm_store_le32(w.mem + 4, 4);
   assert_int_equal(CALL(&w, fd_pread, fd, 0, 1, 5, 8), 0);
-  assert_int_equal(gm_u32(&w.g, 8), 4);
+  assert_int_equal(wasm_load_le32(w.mem + 8), 4);
   assert_memory_equal(w.mem + 100, "fghi", 4);
   assert_int_equal(CALL(&w, fd_write, fd, 0, 1, 8), WASI_ENOTCAPABLE);
   assert_int_equal(CALL(&w, fd_filestat_get, fd, 400), 0);
   assert_int_equal(w.mem[416], FT_REGULAR_FILE);
-  assert_int_equal(gm_u64(&w.g, 432), 10);
+  assert_int_equal(wasm_load_le64(w.mem + 432), 10);
   assert_int_equal(CALL(&w, fd_filestat_get, fd, 65530), WASI_EFAULT);
   /* the fd table grows past its inline slots, then stops at EMFILE */
   uint32_t opened = 0, last_err = 0;
   for (int i = 0; i < 1100; i++) {
-    uint32_t e = CALL(&w, path_open, 3, 0, 300, 1, 0, R_FD_READ, 0, 0, 16);
+    uint32_t e = CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ, 0, 0, 16);
     if (e) {
       last_err = e;
       break;
@@ -619,15 +615,15 @@ static void test_seek_legacy_and_pread(void **state) {
   assert_true(opened > 100);
   assert_int_equal(last_err, WASI_EMFILE);
   for (uint32_t i = 0; i < opened; i++) CALL(&w, fd_close, 5 + i);
-  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 1, 0, R_FD_READ, 0, 0, 16), 0);
-  assert_int_equal(gm_u32(&w.g, 16), 5);   /* lowest free number again */
+  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ, 0, 0, 16), 0);
+  assert_int_equal(wasm_load_le32(w.mem + 16), 5);   /* lowest free number again */
   world_free(&w);
   /* a smaller cap */
   cfg.max_fds = 8;
   world_from(&w, &cfg);
   memcpy(w.mem + 300, "f", 1);
   opened = 0;
-  while (CALL(&w, path_open, 3, 0, 300, 1, 0, R_FD_READ, 0, 0, 16) == 0) opened++;
+  while (CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ, 0, 0, 16) == 0) opened++;
   assert_int_equal(opened, 4);   /* fds 4..7 */
   world_free(&w);
   nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
@@ -647,32 +643,32 @@ static void test_poll_clock(void **state) {
   world_from(&w, &cfg);
   /* one relative 20 ms clock subscription */
   memset(w.mem, 0, 256);
-  gm_w64(&w.g, 0, 0xabcdef);
+  wasm_store_le64(w.mem + 0, 0xabcdef);
   w.mem[8] = 0;                       /* clock */
-  gm_w32(&w.g, 16, 1);                /* monotonic */
-  gm_w64(&w.g, 24, 20000000);
+  wasm_store_le32(w.mem + 16, 1);                /* monotonic */
+  wasm_store_le64(w.mem + 24, 20000000);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   assert_int_equal(callx(&w, "poll", 4, 0, 100, 1, 200), 0);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
   assert_true(ms >= 19);
-  assert_int_equal(gm_u32(&w.g, 200), 1);
-  assert_int_equal(gm_u64(&w.g, 100), 0xabcdef);
-  assert_int_equal(gm_u16(&w.g, 108), 0);
+  assert_int_equal(wasm_load_le32(w.mem + 200), 1);
+  assert_int_equal(wasm_load_le64(w.mem + 100), 0xabcdef);
+  assert_int_equal(wasm_load_le16(w.mem + 108), 0);
   /* stdin (empty) read readiness is immediate, alongside a long clock */
-  gm_w64(&w.g, 24, 5000000000ull);
-  gm_w64(&w.g, 48, 7);
+  wasm_store_le64(w.mem + 24, 5000000000ull);
+  wasm_store_le64(w.mem + 48, 7);
   w.mem[56] = 1;                      /* fd_read */
-  gm_w32(&w.g, 64, 0);
+  wasm_store_le32(w.mem + 64, 0);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   assert_int_equal(callx(&w, "poll", 4, 0, 100, 2, 200), 0);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   assert_true(t1.tv_sec - t0.tv_sec < 2);
-  assert_int_equal(gm_u32(&w.g, 200), 1);
-  assert_int_equal(gm_u64(&w.g, 100), 7);
+  assert_int_equal(wasm_load_le32(w.mem + 200), 1);
+  assert_int_equal(wasm_load_le64(w.mem + 100), 7);
   /* a long sleep ended by wasi_ctx_interrupt from another thread */
-  gm_w64(&w.g, 24, 30000000000ull);   /* 30 s */
+  wasm_store_le64(w.mem + 24, 30000000000ull);   /* 30 s */
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, interrupter, w.ctx), 0);
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -685,12 +681,12 @@ static void test_poll_clock(void **state) {
   /* events written over the subscriptions themselves: one event each */
   memset(w.mem, 0, 256);
   for (int i = 0; i < 3; i++) {
-    gm_w64(&w.g, 48u * i, 100 + i);
+    wasm_store_le64(w.mem + 48u * i, 100 + i);
     w.mem[48 * i + 8] = (uint8_t)(i == 1 ? 0 : i == 0 ? 1 : 2);   /* read, clock, write */
-    gm_w32(&w.g, 48u * i + 16, i == 1 ? 1 : (uint32_t)i / 2);   /* fds 0 and 1; monotonic */
+    wasm_store_le32(w.mem + 48u * i + 16, i == 1 ? 1 : (uint32_t)i / 2);   /* fds 0 and 1; monotonic */
   }
   assert_int_equal(callx(&w, "poll", 4, 0, 8, 3, 200), 0);
-  assert_int_equal(gm_u32(&w.g, 200), 3);
+  assert_int_equal(wasm_load_le32(w.mem + 200), 3);
   /* zero subscriptions and bad pointers */
   assert_int_equal(callx(&w, "poll", 4, 0, 100, 0, 200), WASI_EINVAL);
   assert_int_equal(callx(&w, "poll", 4, 65500, 100, 2, 200), WASI_EFAULT);

@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -194,14 +196,24 @@ static void test_resolver_walk(void **state) {
 
 /* ---- race: "race" flips between a directory inside and a link outside ---- */
 
-static volatile int stop_swapping;
+static atomic_int stop_swapping;
+/* Handshake for the checks that must succeed: the main thread sets
+ * pause_req, the swapper parks with "race" a real directory and sets
+ * paused, and resumes once pause_req is cleared. */
+static atomic_int pause_req, paused;
 
 static void *swapper(void *arg) {
   (void)arg;
   char d[512], tmp[512];
   at(d, sizeof d, box, "race");
   at(tmp, sizeof tmp, box, "race_real");
-  while (!stop_swapping) {
+  while (!atomic_load(&stop_swapping)) {
+    if (atomic_load(&pause_req)) {   /* "race" is the directory here */
+      atomic_store(&paused, 1);
+      while (atomic_load(&pause_req) && !atomic_load(&stop_swapping)) sched_yield();
+      atomic_store(&paused, 0);
+      continue;
+    }
     if (rename(d, tmp) != 0) continue;
     if (symlink(outside, d) == 0) unlink(d);   /* absolute link out */
     if (symlink("../outside", d) == 0) unlink(d);   /* relative link out */
@@ -212,10 +224,10 @@ static void *swapper(void *arg) {
 
 static void race_run(int walk) {
   wasi_sb_force_walk = walk;
-  stop_swapping = 0;
+  atomic_store(&stop_swapping, 0);
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, swapper, NULL), 0);
-  int opened = 0;
+  int opened = 0, checked = 0;
   struct timespec t0, t;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int i = 0;; i++) {
@@ -224,13 +236,27 @@ static void race_run(int walk) {
       opened++;
       assert_string_equal(buf, "inside");   /* never the outside secret */
     }
+    if (i % 256 == 255) {
+      /* With the swapper parked the open must work: a resolver that
+       * refused everything would otherwise pass this test. */
+      atomic_store(&pause_req, 1);
+      while (!atomic_load(&paused)) sched_yield();
+      assert_int_equal(open_read("race/secret", 1, buf, sizeof buf), 0);
+      assert_string_equal(buf, "inside");
+      checked++;
+      atomic_store(&pause_req, 0);
+      while (atomic_load(&paused)) sched_yield();
+    }
     clock_gettime(CLOCK_MONOTONIC, &t);
     if (i > 2000 && (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > 150) break;
   }
-  stop_swapping = 1;
+  atomic_store(&stop_swapping, 1);
   pthread_join(th, NULL);
   wasi_sb_force_walk = 0;
-  if (getenv("WASI_TEST_VERBOSE")) fprintf(stderr, "race walk=%d: %d opened\n", walk, opened);
+  assert_true(checked > 0);
+  if (getenv("WASI_TEST_VERBOSE"))
+    fprintf(stderr, "race walk=%d: %d opened while racing, %d checked parked\n", walk, opened,
+            checked);
 }
 
 static void test_race_openat2(void **state) { (void)state; race_run(0); }
@@ -286,29 +312,29 @@ static void test_guest_paths(void **state) {
   uint32_t n;
   /* NUL inside a path */
   memcpy(w.mem + 100, "file\0/../x", 10);
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, 10, 0, R_FD_READ, 0, 0, 200), WASI_EINVAL);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, 10, 0, WASI_R_FD_READ, 0, 0, 200), WASI_EINVAL);
   /* absolute and climbing */
   n = gstr(&w, 100, "/etc/passwd");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
   n = gstr(&w, 100, "../outside/secret");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
   n = gstr(&w, 100, "esc_file");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
   /* path pointer past the end of memory */
-  assert_int_equal(CALL(&w, path_open, 3, 1, 65530, 10, 0, R_FD_READ, 0, 0, 200), WASI_EFAULT);
-  assert_int_equal(CALL(&w, path_open, 3, 1, 0xfffffff0u, 0x20, 0, R_FD_READ, 0, 0, 200), WASI_EFAULT);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 65530, 10, 0, WASI_R_FD_READ, 0, 0, 200), WASI_EFAULT);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 0xfffffff0u, 0x20, 0, WASI_R_FD_READ, 0, 0, 200), WASI_EFAULT);
   /* a good open, read through fd_read */
   n = gstr(&w, 100, "chain1");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, R_FD_READ, 0, 0, 200), 0);
-  uint32_t fd = gm_u32(&(gmem){w.mem, 65536}, 200);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200), 0);
+  uint32_t fd = wasm_load_le32(w.mem + 200);
   assert_true(fd >= 4);
-  gm_w32(&(gmem){w.mem, 65536}, 300, 400);
-  gm_w32(&(gmem){w.mem, 65536}, 304, 16);
+  wasm_store_le32(w.mem + 300, 400);
+  wasm_store_le32(w.mem + 304, 16);
   assert_int_equal(CALL(&w, fd_read, fd, 300, 1, 308), 0);
-  assert_int_equal(gm_u32(&(gmem){w.mem, 65536}, 308), 6);
+  assert_int_equal(wasm_load_le32(w.mem + 308), 6);
   assert_memory_equal(w.mem + 400, "inside", 6);
   /* over-long path from the guest */
-  assert_int_equal(CALL(&w, path_open, 3, 1, 1000, 5000, 0, R_FD_READ, 0, 0, 200), WASI_ENAMETOOLONG);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 1000, 5000, 0, WASI_R_FD_READ, 0, 0, 200), WASI_ENAMETOOLONG);
   /* hard link out: the source resolves outside */
   uint32_t n1 = gstr(&w, 100, "../outside/secret"), n2 = gstr(&w, 150, "stolen");
   assert_int_equal(CALL(&w, path_link, 3, 0, 100, n1, 3, 150, n2), WASI_ENOTCAPABLE);
@@ -323,7 +349,7 @@ static void test_guest_paths(void **state) {
   n1 = gstr(&w, 100, "esc_file");
   assert_int_equal(CALL(&w, path_link, 3, 0, 100, n1, 3, 150, n2), 0);
   n2 = gstr(&w, 150, "stolen");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 150, n2, 0, R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 150, n2, 0, WASI_R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
   assert_int_equal(CALL(&w, path_unlink_file, 3, 150, n2), 0);
   /* a hard link target outside */
   n1 = gstr(&w, 100, "file");
@@ -338,7 +364,7 @@ static void test_guest_paths(void **state) {
   n1 = gstr(&w, 100, "sub/../file");
   assert_int_equal(CALL(&w, path_symlink, 100, n1, 3, 150, n2), 0);
   assert_int_equal(CALL(&w, path_readlink, 3, 150, n2, 400, 64, 308), 0);
-  assert_int_equal(gm_u32(&(gmem){w.mem, 65536}, 308), n1);
+  assert_int_equal(wasm_load_le32(w.mem + 308), n1);
   assert_memory_equal(w.mem + 400, "sub/../file", n1);
   assert_int_equal(CALL(&w, path_unlink_file, 3, 150, n2), 0);
   /* stat of an escaping link without following works, following does not */
@@ -370,27 +396,27 @@ static void test_read_only(void **state) {
   assert_int_equal(CALL(&w, path_create_directory, 3, 100, n), WASI_EROFS);
   n = gstr(&w, 100, "file");
   assert_int_equal(CALL(&w, path_unlink_file, 3, 100, n), WASI_EROFS);
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, OF_TRUNC, R_FD_READ, 0, 0, 200), WASI_EROFS);
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, R_FD_WRITE, 0, 0, 200), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, OF_TRUNC, WASI_R_FD_READ, 0, 0, 200), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_WRITE, 0, 0, 200), WASI_EROFS);
   n = gstr(&w, 100, "created");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, OF_CREAT, R_FD_READ, 0, 0, 200), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, OF_CREAT, WASI_R_FD_READ, 0, 0, 200), WASI_EROFS);
   /* reading still works, and the opened file has no write right */
   n = gstr(&w, 100, "file");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, R_ALL, R_ALL, 0, 200), WASI_EROFS);
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, R_ALL & ~R_WRITE_SET, R_ALL, 0, 200), 0);
-  uint32_t fd = gm_u32(&(gmem){w.mem, 65536}, 200);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_ALL, WASI_R_ALL, 0, 200), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_ALL & ~WASI_R_WRITE_SET, WASI_R_ALL, 0, 200), 0);
+  uint32_t fd = wasm_load_le32(w.mem + 200);
   wasi_fd *f;
-  assert_int_equal(wasi_fd_get(w.ctx, fd, R_FD_READ, &f), 0);
-  assert_int_equal(wasi_fd_get(w.ctx, fd, R_FD_WRITE, &f), WASI_EROFS);
+  assert_int_equal(wasi_fd_get(w.ctx, fd, WASI_R_FD_READ, &f), 0);
+  assert_int_equal(wasi_fd_get(w.ctx, fd, WASI_R_FD_WRITE, &f), WASI_EROFS);
   /* the rights Rust's std asks for a read-only open, which include some
    * write-ish ones (set_times): granted minus what the tree lacks */
-  const uint64_t rust_read = R_FD_READ | R_FD_READDIR | R_FD_ADVISE | R_FD_FDSTAT_SET_FLAGS |
-                             R_FD_FILESTAT_GET | R_FD_FILESTAT_SET_TIMES | R_FD_SEEK |
-                             R_FD_SYNC | R_FD_TELL;
+  const uint64_t rust_read = WASI_R_FD_READ | WASI_R_FD_READDIR | WASI_R_FD_ADVISE | WASI_R_FD_FDSTAT_SET_FLAGS |
+                             WASI_R_FD_FILESTAT_GET | WASI_R_FD_FILESTAT_SET_TIMES | WASI_R_FD_SEEK |
+                             WASI_R_FD_SYNC | WASI_R_FD_TELL;
   assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, rust_read, rust_read, 0, 200), 0);
-  fd = gm_u32(&(gmem){w.mem, 65536}, 200);
-  assert_int_equal(wasi_fd_get(w.ctx, fd, R_FD_READ | R_FD_SEEK, &f), 0);
-  assert_int_equal(wasi_fd_get(w.ctx, fd, R_FD_FILESTAT_SET_TIMES, &f), WASI_EROFS);
+  fd = wasm_load_le32(w.mem + 200);
+  assert_int_equal(wasi_fd_get(w.ctx, fd, WASI_R_FD_READ | WASI_R_FD_SEEK, &f), 0);
+  assert_int_equal(wasi_fd_get(w.ctx, fd, WASI_R_FD_FILESTAT_SET_TIMES, &f), WASI_EROFS);
   world_free(&w);
 }
 
