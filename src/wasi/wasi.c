@@ -150,7 +150,7 @@ static void add_warning(wasi_ctx *ctx, const char *fmt, ...) {
 
 static int stdio_filetype(int fd) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return FT_UNKNOWN;
+  if (fstat(fd, &st) != 0) return WASI_FT_UNKNOWN;
   return wasi_filetype_of_mode(st.st_mode);
 }
 
@@ -159,7 +159,7 @@ static int stdio_filetype(int fd) {
  * fds (a log file shared by many requests) keep their offset. */
 static void stdio_host_type(wasi_fd *f, int which) {
   f->filetype = (uint8_t)stdio_filetype(f->host);
-  if (f->filetype == FT_REGULAR_FILE) {
+  if (f->filetype == WASI_FT_REGULAR_FILE) {
     f->base |= WASI_R_FD_SYNC | WASI_R_FD_DATASYNC;
     if (which == 0) f->base |= WASI_R_FD_SEEK | WASI_R_FD_TELL;
   }
@@ -187,15 +187,15 @@ static wasi_status setup_stdio(wasi_ctx *ctx, int which, wasi_stdio_kind kind, i
   if (kind != WASI_STDIO_FD) f->base |= WASI_R_FD_SEEK | WASI_R_FD_TELL;
   switch (kind) {
   case WASI_STDIO_NULL:
-    f->kind = FD_NULL;
-    f->filetype = FT_CHARACTER_DEVICE;
+    f->kind = WASI_FD_NULL;
+    f->filetype = WASI_FT_CHARACTER_DEVICE;
     return WASI_OK;
   case WASI_STDIO_BUFFER:
-    f->filetype = FT_UNKNOWN;   /* not a tty: libc then buffers fully */
+    f->filetype = WASI_FT_UNKNOWN;   /* not a tty: libc then buffers fully */
     if (which == 0) {
-      f->kind = FD_INBUF;
+      f->kind = WASI_FD_INBUF;
     } else {
-      f->kind = FD_OUTBUF;
+      f->kind = WASI_FD_OUTBUF;
       f->out = &ctx->out[which - 1];
       f->out->cap = cap ? cap : SIZE_MAX;
       if (which == 1) {
@@ -209,7 +209,7 @@ static wasi_status setup_stdio(wasi_ctx *ctx, int which, wasi_stdio_kind kind, i
       errf(errbuf, errlen, "wasi: %s fd %d is not open", names[which], hostfd);
       return WASI_ERR_ARG;
     }
-    f->kind = FD_HOST;
+    f->kind = WASI_FD_HOST;
     f->borrowed = 1;
     f->host = hostfd;
     if (flags & WASI_TRUSTED_STDIO_FDS) f->lazy = (uint8_t)(1 + which);
@@ -370,8 +370,8 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     }
     wasi_fd f;
     memset(&f, 0, sizeof f);
-    f.kind = FD_HOST;
-    f.filetype = FT_DIRECTORY;
+    f.kind = WASI_FD_HOST;
+    f.filetype = WASI_FT_DIRECTORY;
     f.host = fd;
     f.borrowed = (uint8_t)borrowed;
     f.read_only = p->read_only ? 1 : 0;
@@ -409,7 +409,7 @@ void wasi_ctx_free(wasi_ctx *ctx) {
 
 const char *wasi_ctx_warnings(const wasi_ctx *ctx) { return ctx ? ctx->warnings : NULL; }
 
-static const uint8_t *outbuf_get(const outbuf *o, size_t *len) {
+static const uint8_t *outbuf_get(const wasi_outbuf *o, size_t *len) {
   static const uint8_t empty[1];
   if (len) *len = o->len;
   return o->data ? o->data : empty;
@@ -616,24 +616,24 @@ static void put_event(uint8_t *ev, uint64_t userdata, uint16_t err, uint8_t type
 static int64_t ready_bytes(wasi_ctx *ctx, wasi_fd *f, int write, uint16_t *flags) {
   *flags = 0;
   switch (f->kind) {
-  case FD_INBUF:
+  case WASI_FD_INBUF:
     if (write) return 0;
     if (ctx->stdin_pos >= ctx->stdin_len) *flags = 1;   /* HANGUP */
     return (int64_t)(ctx->stdin_len - ctx->stdin_pos);
-  case FD_NULL:
+  case WASI_FD_NULL:
     if (!write) *flags = 1;
     return 0;
-  case FD_OUTBUF:
+  case WASI_FD_OUTBUF:
     return 0;
-  case FD_HOST:
-    if (f->filetype == FT_REGULAR_FILE) {
+  case WASI_FD_HOST:
+    if (f->filetype == WASI_FT_REGULAR_FILE) {
       if (write) return 0;
       struct stat st;
       off_t pos = lseek(f->host, 0, SEEK_CUR);
       if (fstat(f->host, &st) != 0 || pos < 0 || st.st_size <= pos) return 0;
       return (int64_t)(st.st_size - pos);
     }
-    if (f->filetype == FT_DIRECTORY) return 0;
+    if (f->filetype == WASI_FT_DIRECTORY) return 0;
     return -1;
   }
   return 0;

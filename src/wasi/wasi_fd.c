@@ -16,7 +16,7 @@
 /* ---- fd table ------------------------------------------------------------------ */
 
 wasi_errno wasi_fd_get(wasi_ctx *ctx, uint32_t fd, uint64_t need, wasi_fd **out) {
-  if (fd >= ctx->nfds || ctx->fds[fd].kind == FD_FREE) return WASI_EBADF;
+  if (fd >= ctx->nfds || ctx->fds[fd].kind == WASI_FD_FREE) return WASI_EBADF;
   wasi_fd *f = &ctx->fds[fd];
   if (__builtin_expect(f->lazy, 0)) wasi_fd_resolve_lazy(f);
   uint64_t missing = need & ~f->base;
@@ -28,7 +28,7 @@ wasi_errno wasi_fd_get(wasi_ctx *ctx, uint32_t fd, uint64_t need, wasi_fd **out)
 wasi_errno wasi_fd_install(wasi_ctx *ctx, const wasi_fd *f, uint32_t *out) {
   uint32_t i;
   for (i = 3; i < ctx->nfds; i++)
-    if (ctx->fds[i].kind == FD_FREE) break;
+    if (ctx->fds[i].kind == WASI_FD_FREE) break;
   if (i == ctx->nfds) {
     if (i >= ctx->max_fds) return WASI_EMFILE;
     if (i == ctx->fds_alloc) {
@@ -53,26 +53,26 @@ wasi_errno wasi_fd_install(wasi_ctx *ctx, const wasi_fd *f, uint32_t *out) {
 }
 
 void wasi_fd_release(wasi_fd *f) {
-  if (f->kind == FD_HOST && !f->borrowed && f->host >= 0) close(f->host);
+  if (f->kind == WASI_FD_HOST && !f->borrowed && f->host >= 0) close(f->host);
   if (f->rd_fd1) close(f->rd_fd1 - 1);
   memset(f, 0, sizeof *f);
-  f->kind = FD_FREE;
+  f->kind = WASI_FD_FREE;
   f->host = -1;
 }
 
 static void trim_table(wasi_ctx *ctx) {
-  while (ctx->nfds > 3 && ctx->fds[ctx->nfds - 1].kind == FD_FREE) ctx->nfds--;
+  while (ctx->nfds > 3 && ctx->fds[ctx->nfds - 1].kind == WASI_FD_FREE) ctx->nfds--;
 }
 
 uint8_t wasi_filetype_of_mode(mode_t m) {
   switch (m & S_IFMT) {
-  case S_IFREG: return FT_REGULAR_FILE;
-  case S_IFDIR: return FT_DIRECTORY;
-  case S_IFLNK: return FT_SYMBOLIC_LINK;
-  case S_IFCHR: return FT_CHARACTER_DEVICE;
-  case S_IFBLK: return FT_BLOCK_DEVICE;
-  case S_IFSOCK: return FT_SOCKET_STREAM;
-  default: return FT_UNKNOWN;   /* FIFOs have no WASI type */
+  case S_IFREG: return WASI_FT_REGULAR_FILE;
+  case S_IFDIR: return WASI_FT_DIRECTORY;
+  case S_IFLNK: return WASI_FT_SYMBOLIC_LINK;
+  case S_IFCHR: return WASI_FT_CHARACTER_DEVICE;
+  case S_IFBLK: return WASI_FT_BLOCK_DEVICE;
+  case S_IFSOCK: return WASI_FT_SOCKET_STREAM;
+  default: return WASI_FT_UNKNOWN;   /* FIFOs have no WASI type */
   }
 }
 
@@ -117,17 +117,17 @@ void wasi_put_filestat(uint8_t *dst, const struct stat *st, int unstable) {
 int wasi_times(uint64_t atim, uint64_t mtim, uint32_t fl, struct timespec ts[2]);
 int wasi_times(uint64_t atim, uint64_t mtim, uint32_t fl, struct timespec ts[2]) {
   if (fl & ~15u) return 0;
-  if ((fl & FST_ATIM) && (fl & FST_ATIM_NOW)) return 0;
-  if ((fl & FST_MTIM) && (fl & FST_MTIM_NOW)) return 0;
+  if ((fl & WASI_FST_ATIM) && (fl & WASI_FST_ATIM_NOW)) return 0;
+  if ((fl & WASI_FST_MTIM) && (fl & WASI_FST_MTIM_NOW)) return 0;
   ts[0].tv_sec = 0;
   ts[1].tv_sec = 0;
-  ts[0].tv_nsec = (fl & FST_ATIM_NOW) ? UTIME_NOW : (fl & FST_ATIM) ? 0 : UTIME_OMIT;
-  ts[1].tv_nsec = (fl & FST_MTIM_NOW) ? UTIME_NOW : (fl & FST_MTIM) ? 0 : UTIME_OMIT;
-  if (fl & FST_ATIM) {
+  ts[0].tv_nsec = (fl & WASI_FST_ATIM_NOW) ? UTIME_NOW : (fl & WASI_FST_ATIM) ? 0 : UTIME_OMIT;
+  ts[1].tv_nsec = (fl & WASI_FST_MTIM_NOW) ? UTIME_NOW : (fl & WASI_FST_MTIM) ? 0 : UTIME_OMIT;
+  if (fl & WASI_FST_ATIM) {
     ts[0].tv_sec = (time_t)(atim / 1000000000ull);
     ts[0].tv_nsec = (long)(atim % 1000000000ull);
   }
-  if (fl & FST_MTIM) {
+  if (fl & WASI_FST_MTIM) {
     ts[1].tv_sec = (time_t)(mtim / 1000000000ull);
     ts[1].tv_nsec = (long)(mtim % 1000000000ull);
   }
@@ -152,7 +152,7 @@ static wasi_errno load_iovs(const wasm_memory_view *m, uint32_t iovs, uint32_t n
 }
 
 /* Appends to a capture buffer up to its cap; EFBIG once nothing fits. */
-static wasi_errno outbuf_write(outbuf *o, const struct iovec *iov, uint32_t n, size_t *done) {
+static wasi_errno outbuf_write(wasi_outbuf *o, const struct iovec *iov, uint32_t n, size_t *done) {
   size_t total = 0;
   for (uint32_t i = 0; i < n; i++) total += iov[i].iov_len;
   size_t room = o->cap - o->len;
@@ -222,7 +222,7 @@ static wasm_status rw_common(wasm_instance *caller, void *env, wasm_slot *a, int
   size_t done = 0;
   if (!e) {
     switch (f->kind) {
-    case FD_HOST: {
+    case WASI_FD_HOST: {
       ssize_t r;
       do {
         if (positional)
@@ -236,15 +236,15 @@ static wasm_status rw_common(wasm_instance *caller, void *env, wasm_slot *a, int
         done = (size_t)r;
       break;
     }
-    case FD_INBUF:
+    case WASI_FD_INBUF:
       if (positional) e = WASI_ESPIPE;
       else done = inbuf_read(ctx, iov, n);
       break;
-    case FD_OUTBUF:
+    case WASI_FD_OUTBUF:
       if (positional) e = WASI_ESPIPE;
       else e = outbuf_write(f->out, iov, n, &done);
       break;
-    case FD_NULL:
+    case WASI_FD_NULL:
       if (positional) {
         e = WASI_ESPIPE;
       } else if (write) {
@@ -282,11 +282,11 @@ static wasm_status seek_common(wasm_instance *caller, void *env, wasm_slot *a, i
   WASI_GETFD(f, (uint32_t)a[0], need);
   uint8_t *resp_at = wasm_view_range(&m, resp, 8);
   if (!resp_at) WASI_RET(WASI_EFAULT);
-  if (f->kind == FD_NULL) {   /* like /dev/null */
+  if (f->kind == WASI_FD_NULL) {   /* like /dev/null */
     wasm_store_le64(resp_at, 0);
     WASI_RET(WASI_ESUCCESS);
   }
-  if (f->kind != FD_HOST) WASI_RET(WASI_ESPIPE);
+  if (f->kind != WASI_FD_HOST) WASI_RET(WASI_ESPIPE);
   off_t r = lseek(f->host, (off_t)off, hw);
   if (r < 0) WASI_RET(wasi_errno_from_host(errno));
   wasm_store_le64(resp_at, (uint64_t)r);
@@ -301,11 +301,11 @@ WASI_HOSTFN(fd_tell) {
   WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_TELL);
   uint8_t *resp_at = wasm_view_range(&m, (uint32_t)a[1], 8);
   if (!resp_at) WASI_RET(WASI_EFAULT);
-  if (f->kind == FD_NULL) {
+  if (f->kind == WASI_FD_NULL) {
     wasm_store_le64(resp_at, 0);
     WASI_RET(WASI_ESUCCESS);
   }
-  if (f->kind != FD_HOST) WASI_RET(WASI_ESPIPE);
+  if (f->kind != WASI_FD_HOST) WASI_RET(WASI_ESPIPE);
   off_t r = lseek(f->host, 0, SEEK_CUR);
   if (r < 0) WASI_RET(wasi_errno_from_host(errno));
   wasm_store_le64(resp_at, (uint64_t)r);
@@ -333,7 +333,7 @@ WASI_HOSTFN(fd_renumber) {
   wasi_fd_release(tf);
   *tf = *ff;
   memset(ff, 0, sizeof *ff);
-  ff->kind = FD_FREE;
+  ff->kind = WASI_FD_FREE;
   ff->host = -1;
   trim_table(ctx);
   WASI_RET(WASI_ESUCCESS);
@@ -364,13 +364,13 @@ WASI_HOSTFN(fd_fdstat_set_flags) {
   if (fl & ~31u) WASI_RET(WASI_EINVAL);
   /* Only APPEND and NONBLOCK can change on an open Linux fd; the embedder's
    * own fds (stdio) are never modified, the flags are only recorded. */
-  if (f->kind == FD_HOST && !f->borrowed) {
-    if ((fl ^ f->fdflags) & (FDF_DSYNC | FDF_RSYNC | FDF_SYNC)) WASI_RET(WASI_ENOTSUP);
+  if (f->kind == WASI_FD_HOST && !f->borrowed) {
+    if ((fl ^ f->fdflags) & (WASI_FDF_DSYNC | WASI_FDF_RSYNC | WASI_FDF_SYNC)) WASI_RET(WASI_ENOTSUP);
     int cur = fcntl(f->host, F_GETFL);
     if (cur < 0) WASI_RET(wasi_errno_from_host(errno));
     cur &= ~(O_APPEND | O_NONBLOCK);
-    if (fl & FDF_APPEND) cur |= O_APPEND;
-    if (fl & FDF_NONBLOCK) cur |= O_NONBLOCK;
+    if (fl & WASI_FDF_APPEND) cur |= O_APPEND;
+    if (fl & WASI_FDF_NONBLOCK) cur |= O_NONBLOCK;
     if (fcntl(f->host, F_SETFL, cur) < 0) WASI_RET(wasi_errno_from_host(errno));
   }
   f->fdflags = (uint16_t)fl;
@@ -398,14 +398,14 @@ static wasm_status filestat_common(wasm_instance *caller, void *env, wasm_slot *
   if (!dst) WASI_RET(WASI_EFAULT);
   struct stat st;
   memset(&st, 0, sizeof st);
-  if (f->kind == FD_HOST) {
+  if (f->kind == WASI_FD_HOST) {
     if (fstat(f->host, &st) != 0) WASI_RET(wasi_errno_from_host(errno));
   } else {
-    st.st_mode = f->filetype == FT_CHARACTER_DEVICE ? S_IFCHR : 0;
+    st.st_mode = f->filetype == WASI_FT_CHARACTER_DEVICE ? S_IFCHR : 0;
     st.st_nlink = 1;
   }
   wasi_put_filestat(dst, &st, unstable);
-  if (f->kind == FD_HOST && f->borrowed) {
+  if (f->kind == WASI_FD_HOST && f->borrowed) {
     /* keep the type fdstat reports (a FIFO is UNKNOWN either way) */
     dst[16] = f->filetype;
   }
@@ -421,7 +421,7 @@ WASI_HOSTFN(fd_filestat_set_size) {
   WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_FILESTAT_SET_SIZE);
   uint64_t size = a[1];
   if (size > INT64_MAX) WASI_RET(WASI_EINVAL);
-  if (f->kind != FD_HOST) WASI_RET(WASI_EINVAL);
+  if (f->kind != WASI_FD_HOST) WASI_RET(WASI_EINVAL);
   if (ftruncate(f->host, (off_t)size) != 0) WASI_RET(wasi_errno_from_host(errno));
   WASI_RET(WASI_ESUCCESS);
 }
@@ -432,7 +432,7 @@ WASI_HOSTFN(fd_filestat_set_times) {
   WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_FILESTAT_SET_TIMES);
   struct timespec ts[2];
   if (!wasi_times(a[1], a[2], (uint32_t)a[3] & 0xffff, ts)) WASI_RET(WASI_EINVAL);
-  if (f->kind != FD_HOST) WASI_RET(WASI_EBADF);
+  if (f->kind != WASI_FD_HOST) WASI_RET(WASI_EBADF);
   if (futimens(f->host, ts) != 0) WASI_RET(wasi_errno_from_host(errno));
   WASI_RET(WASI_ESUCCESS);
 }
@@ -443,7 +443,7 @@ WASI_HOSTFN(fd_sync) {
   WASI_ENTER();
   (void)m;
   WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_SYNC);
-  if (f->kind == FD_HOST && fsync(f->host) != 0) WASI_RET(wasi_errno_from_host(errno));
+  if (f->kind == WASI_FD_HOST && fsync(f->host) != 0) WASI_RET(wasi_errno_from_host(errno));
   WASI_RET(WASI_ESUCCESS);
 }
 
@@ -451,7 +451,7 @@ WASI_HOSTFN(fd_datasync) {
   WASI_ENTER();
   (void)m;
   WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_DATASYNC);
-  if (f->kind == FD_HOST && fdatasync(f->host) != 0) WASI_RET(wasi_errno_from_host(errno));
+  if (f->kind == WASI_FD_HOST && fdatasync(f->host) != 0) WASI_RET(wasi_errno_from_host(errno));
   WASI_RET(WASI_ESUCCESS);
 }
 
@@ -464,8 +464,8 @@ WASI_HOSTFN(fd_advise) {
   static const int map[6] = {POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
                              POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
   if (adv > 5 || off > INT64_MAX || len > INT64_MAX) WASI_RET(WASI_EINVAL);
-  if (f->kind != FD_HOST) WASI_RET(WASI_ESPIPE);
-  if (f->filetype == FT_DIRECTORY) WASI_RET(WASI_EBADF);
+  if (f->kind != WASI_FD_HOST) WASI_RET(WASI_ESPIPE);
+  if (f->filetype == WASI_FT_DIRECTORY) WASI_RET(WASI_EBADF);
   int r = posix_fadvise(f->host, (off_t)off, (off_t)len, map[adv]);
   WASI_RET(r ? wasi_errno_from_host(r) : WASI_ESUCCESS);
 }
@@ -476,8 +476,8 @@ WASI_HOSTFN(fd_allocate) {
   WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_ALLOCATE);
   uint64_t off = a[1], len = a[2];
   if (off > INT64_MAX || len > INT64_MAX || off + len > INT64_MAX) WASI_RET(WASI_EFBIG);
-  if (f->kind != FD_HOST) WASI_RET(WASI_ESPIPE);
-  if (f->filetype == FT_DIRECTORY) WASI_RET(WASI_EBADF);
+  if (f->kind != WASI_FD_HOST) WASI_RET(WASI_ESPIPE);
+  if (f->filetype == WASI_FT_DIRECTORY) WASI_RET(WASI_EBADF);
   int r = posix_fallocate(f->host, (off_t)off, (off_t)len);
   WASI_RET(r ? wasi_errno_from_host(r) : WASI_ESUCCESS);
 }
@@ -520,13 +520,13 @@ struct linux_dirent64 {
 
 static uint8_t dt_to_ft(unsigned char t) {
   switch (t) {
-  case DT_REG: return FT_REGULAR_FILE;
-  case DT_DIR: return FT_DIRECTORY;
-  case DT_LNK: return FT_SYMBOLIC_LINK;
-  case DT_CHR: return FT_CHARACTER_DEVICE;
-  case DT_BLK: return FT_BLOCK_DEVICE;
-  case DT_SOCK: return FT_SOCKET_STREAM;
-  default: return FT_UNKNOWN;
+  case DT_REG: return WASI_FT_REGULAR_FILE;
+  case DT_DIR: return WASI_FT_DIRECTORY;
+  case DT_LNK: return WASI_FT_SYMBOLIC_LINK;
+  case DT_CHR: return WASI_FT_CHARACTER_DEVICE;
+  case DT_BLK: return WASI_FT_BLOCK_DEVICE;
+  case DT_SOCK: return WASI_FT_SOCKET_STREAM;
+  default: return WASI_FT_UNKNOWN;
   }
 }
 
@@ -545,7 +545,7 @@ WASI_HOSTFN(fd_readdir) {
   uint64_t cookie = a[3];
   uint8_t *out = wasm_view_range(&m, buf, blen), *resp_at = wasm_view_range(&m, resp, 4);
   if (!out || !resp_at) WASI_RET(WASI_EFAULT);
-  if (f->kind != FD_HOST) WASI_RET(WASI_ENOTDIR);
+  if (f->kind != WASI_FD_HOST) WASI_RET(WASI_ENOTDIR);
   int hfd = f->host;
   if (f->borrowed) {
     /* A shared preopen: its file offset belongs to every ctx using it. */

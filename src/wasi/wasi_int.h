@@ -89,24 +89,24 @@
 /* ---- Guest constants ---------------------------------------------------------- */
 
 enum {
-  FT_UNKNOWN = 0, FT_BLOCK_DEVICE = 1, FT_CHARACTER_DEVICE = 2,
-  FT_DIRECTORY = 3, FT_REGULAR_FILE = 4, FT_SOCKET_DGRAM = 5,
-  FT_SOCKET_STREAM = 6, FT_SYMBOLIC_LINK = 7,
+  WASI_FT_UNKNOWN = 0, WASI_FT_BLOCK_DEVICE = 1, WASI_FT_CHARACTER_DEVICE = 2,
+  WASI_FT_DIRECTORY = 3, WASI_FT_REGULAR_FILE = 4, WASI_FT_SOCKET_DGRAM = 5,
+  WASI_FT_SOCKET_STREAM = 6, WASI_FT_SYMBOLIC_LINK = 7,
 };
-enum { FDF_APPEND = 1, FDF_DSYNC = 2, FDF_NONBLOCK = 4, FDF_RSYNC = 8, FDF_SYNC = 16 };
-enum { OF_CREAT = 1, OF_DIRECTORY = 2, OF_EXCL = 4, OF_TRUNC = 8 };
-enum { FST_ATIM = 1, FST_ATIM_NOW = 2, FST_MTIM = 4, FST_MTIM_NOW = 8 };
-enum { LOOKUP_SYMLINK_FOLLOW = 1 };
+enum { WASI_FDF_APPEND = 1, WASI_FDF_DSYNC = 2, WASI_FDF_NONBLOCK = 4, WASI_FDF_RSYNC = 8, WASI_FDF_SYNC = 16 };
+enum { WASI_OF_CREAT = 1, WASI_OF_DIRECTORY = 2, WASI_OF_EXCL = 4, WASI_OF_TRUNC = 8 };
+enum { WASI_FST_ATIM = 1, WASI_FST_ATIM_NOW = 2, WASI_FST_MTIM = 4, WASI_FST_MTIM_NOW = 8 };
+enum { WASI_LOOKUP_SYMLINK_FOLLOW = 1 };
 
 /* ---- Contexts and fds ---------------------------------------------------------- */
 
 typedef enum {
-  FD_FREE = 0,
-  FD_HOST,     /* a host fd: file, directory, or a borrowed stdio fd */
-  FD_INBUF,    /* stdin from a byte buffer */
-  FD_OUTBUF,   /* captured stdout / stderr */
-  FD_NULL,     /* empty stdin / discarded output */
-} fd_kind;
+  WASI_FD_FREE = 0,
+  WASI_FD_HOST,     /* a host fd: file, directory, or a borrowed stdio fd */
+  WASI_FD_INBUF,    /* stdin from a byte buffer */
+  WASI_FD_OUTBUF,   /* captured stdout / stderr */
+  WASI_FD_NULL,     /* empty stdin / discarded output */
+} wasi_fd_kind;
 
 typedef struct {
   uint8_t *data;            /* NULL, `inl`, or malloc'd */
@@ -114,22 +114,22 @@ typedef struct {
   int truncated;
   uint8_t *inl;             /* first buffer, inside the ctx (NULL = none) */
   size_t inl_size;
-} outbuf;
+} wasi_outbuf;
 
 typedef struct {
-  uint8_t kind;             /* fd_kind */
+  uint8_t kind;             /* wasi_fd_kind */
   uint8_t filetype;         /* FT_* as reported to the guest */
   uint8_t read_only;        /* beneath a read-only preopen */
   uint8_t borrowed;         /* host fd belongs to the embedder */
   uint16_t fdflags;         /* FDF_* */
   uint8_t lazy;             /* embedder stdio fd whose type is looked up on
                                first use (WASI_TRUSTED_STDIO_FDS): 1 + fd */
-  int host;                 /* host fd (FD_HOST) */
+  int host;                 /* host fd (WASI_FD_HOST) */
   uint64_t base, inh;       /* rights */
   const char *prestat;      /* guest path of a preopen (in the ctx block), or NULL */
   uint32_t prestat_len;
   int rd_fd1;               /* borrowed dir: private fd for fd_readdir, + 1 (0 = none) */
-  outbuf *out;              /* FD_OUTBUF */
+  wasi_outbuf *out;              /* WASI_FD_OUTBUF */
   uint64_t rd_cookie;       /* fd_readdir: a cookie it handed out ... */
   int64_t rd_pos;           /* ... and the kernel position of that entry */
 } wasi_fd;
@@ -151,7 +151,7 @@ struct wasi_ctx {
   uint32_t argv_bytes, env_bytes;   /* with NULs */
   const uint8_t *stdin_buf;
   size_t stdin_len, stdin_pos;
-  outbuf out[2];            /* stdout, stderr captures */
+  wasi_outbuf out[2];            /* stdout, stderr captures */
   char *warnings;
   int exited;
   int32_t exit_code;

@@ -269,8 +269,8 @@ static wasi_errno get_dir(wasi_ctx *ctx, uint32_t fd, uint64_t need, int *host) 
   wasi_fd *f;
   wasi_errno e = wasi_fd_get(ctx, fd, need, &f);
   if (e) return e;
-  if (f->kind != FD_HOST) return WASI_ENOTDIR;
-  if (f->filetype != FT_DIRECTORY) return WASI_ENOTDIR;
+  if (f->kind != WASI_FD_HOST) return WASI_ENOTDIR;
+  if (f->filetype != WASI_FT_DIRECTORY) return WASI_ENOTDIR;
   *host = f->host;
   return WASI_ESUCCESS;
 }
@@ -297,10 +297,10 @@ WASI_HOSTFN(path_open) {
   if (oflags & ~15u) WASI_RET(WASI_EINVAL);
   if (fdflags & ~31u) WASI_RET(WASI_EINVAL);
   uint64_t need = WASI_R_PATH_OPEN;
-  if (oflags & OF_CREAT) need |= WASI_R_PATH_CREATE_FILE;
-  if (oflags & OF_TRUNC) need |= WASI_R_PATH_FILESTAT_SET_SIZE;
+  if (oflags & WASI_OF_CREAT) need |= WASI_R_PATH_CREATE_FILE;
+  if (oflags & WASI_OF_TRUNC) need |= WASI_R_PATH_FILESTAT_SET_SIZE;
   WASI_GETFD(d, dirn, need);
-  if (d->kind != FD_HOST || d->filetype != FT_DIRECTORY) WASI_RET(WASI_ENOTDIR);
+  if (d->kind != WASI_FD_HOST || d->filetype != WASI_FT_DIRECTORY) WASI_RET(WASI_ENOTDIR);
   if (d->read_only && (base & (WASI_R_FD_WRITE | WASI_R_FD_ALLOCATE | WASI_R_FD_FILESTAT_SET_SIZE)))
     WASI_RET(WASI_EROFS);
   if ((base & WASI_R_FD_WRITE) && !(d->inh & WASI_R_FD_WRITE)) WASI_RET(WASI_ENOTCAPABLE);
@@ -315,20 +315,20 @@ WASI_HOSTFN(path_open) {
   int wr = (base & (WASI_R_FD_WRITE | WASI_R_FD_DATASYNC | WASI_R_FD_ALLOCATE | WASI_R_FD_FILESTAT_SET_SIZE)) != 0;
   /* Rights are a mask: asking a directory for FD_WRITE (as a caller
    * passing its inheriting rights does) must not turn into O_RDWR. */
-  if (oflags & OF_DIRECTORY) wr = 0;
+  if (oflags & WASI_OF_DIRECTORY) wr = 0;
   int flags = (rd && wr) ? O_RDWR : wr ? O_WRONLY : O_RDONLY;
   flags |= O_NOCTTY;
-  if (oflags & OF_CREAT) flags |= O_CREAT;
-  if (oflags & OF_DIRECTORY) flags |= O_DIRECTORY;
-  if (oflags & OF_EXCL) flags |= O_EXCL;
-  if (oflags & OF_TRUNC) flags |= O_TRUNC;
-  if (fdflags & FDF_APPEND) flags |= O_APPEND;
-  if (fdflags & FDF_DSYNC) flags |= O_DSYNC;
-  if (fdflags & FDF_NONBLOCK) flags |= O_NONBLOCK;
-  if (fdflags & FDF_RSYNC) flags |= O_RSYNC;
-  if (fdflags & FDF_SYNC) flags |= O_SYNC;
+  if (oflags & WASI_OF_CREAT) flags |= O_CREAT;
+  if (oflags & WASI_OF_DIRECTORY) flags |= O_DIRECTORY;
+  if (oflags & WASI_OF_EXCL) flags |= O_EXCL;
+  if (oflags & WASI_OF_TRUNC) flags |= O_TRUNC;
+  if (fdflags & WASI_FDF_APPEND) flags |= O_APPEND;
+  if (fdflags & WASI_FDF_DSYNC) flags |= O_DSYNC;
+  if (fdflags & WASI_FDF_NONBLOCK) flags |= O_NONBLOCK;
+  if (fdflags & WASI_FDF_RSYNC) flags |= O_RSYNC;
+  if (fdflags & WASI_FDF_SYNC) flags |= O_SYNC;
   int read_only = d->read_only;
-  int follow = lookup & LOOKUP_SYMLINK_FOLLOW;
+  int follow = lookup & WASI_LOOKUP_SYMLINK_FOLLOW;
   /* O_NONBLOCK for the open itself: opening a FIFO without a peer must
    * not hang the thread (nothing could interrupt it). Cleared again below
    * for special files; it means nothing for regular files and dirs. */
@@ -345,14 +345,14 @@ WASI_HOSTFN(path_open) {
     close(hfd);
     WASI_RET(wasi_errno_from_host(e));
   }
-  if (!(fdflags & FDF_NONBLOCK) && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) &&
+  if (!(fdflags & WASI_FDF_NONBLOCK) && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) &&
       !opath) {
     int fl = fcntl(hfd, F_GETFL);
     if (fl >= 0) fcntl(hfd, F_SETFL, fl & ~O_NONBLOCK);
   }
   wasi_fd f;
   memset(&f, 0, sizeof f);
-  f.kind = FD_HOST;
+  f.kind = WASI_FD_HOST;
   f.host = hfd;
   f.filetype = wasi_filetype_of_mode(sb.st_mode);
   f.read_only = (uint8_t)read_only;
@@ -559,7 +559,7 @@ WASI_HOSTFN(path_link) {
   } else if (is_dot(last)) {
     e = check_whole(dir_pfd, path);
     if (!e) e = WASI_EPERM;   /* a directory cannot be hard-linked */
-  } else if (lookup & LOOKUP_SYMLINK_FOLLOW) {
+  } else if (lookup & WASI_LOOKUP_SYMLINK_FOLLOW) {
     /* The source is resolved (and its symlinks followed) beneath its dir,
      * then linked by fd, so nothing outside can be reached. */
     int src = wasi_sb_open(dir_pfd, path, O_PATH, 0, 1);
@@ -621,7 +621,7 @@ static wasm_status pstat_common(wasm_instance *caller, void *env, wasm_slot *a, 
   if (!out_at) WASI_RET(WASI_EFAULT);
   /* O_PATH (with O_NOFOLLOW when not following) yields the entry itself,
    * symlink included, without needing read permission. */
-  int fd = wasi_sb_open(dir, path, O_PATH, 0, (uint32_t)a[1] & LOOKUP_SYMLINK_FOLLOW);
+  int fd = wasi_sb_open(dir, path, O_PATH, 0, (uint32_t)a[1] & WASI_LOOKUP_SYMLINK_FOLLOW);
   if (fd < 0) WASI_RET(wasi_path_errno(fd));
   struct stat sb;
   int r = fstat(fd, &sb);
@@ -639,7 +639,7 @@ WASI_HOSTFN(path_filestat_set_times) {
   WASI_ENTER();
   struct timespec ts[2];
   if (!wasi_times(a[4], a[5], (uint32_t)a[6] & 0xffff, ts)) WASI_RET(WASI_EINVAL);
-  int follow = (uint32_t)a[1] & LOOKUP_SYMLINK_FOLLOW;
+  int follow = (uint32_t)a[1] & WASI_LOOKUP_SYMLINK_FOLLOW;
   PARENT((uint32_t)a[0], WASI_R_PATH_FILESTAT_SET_TIMES, (uint32_t)a[2], (uint32_t)a[3], path, last,
          trail, pfd);
   wasi_errno e = WASI_ESUCCESS;

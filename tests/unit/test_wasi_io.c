@@ -369,7 +369,7 @@ static void test_trusted_stdio_fds(void **state) {
     assert_int_equal(w.ctx->fds[2].lazy != 0, trusted);
     assert_int_equal(CALL(&w, fd_fdstat_get, 2, 300), 0);
     assert_int_equal(w.ctx->fds[2].lazy, 0);
-    assert_int_equal(w.mem[300], 4);   /* FT_REGULAR_FILE */
+    assert_int_equal(w.mem[300], 4);   /* WASI_FT_REGULAR_FILE */
     rights[trusted] = wasm_load_le64(w.mem + 308);
     assert_true(rights[trusted] & WASI_R_FD_SYNC);
     assert_false(rights[trusted] & WASI_R_FD_SEEK);   /* an output fd keeps its offset */
@@ -493,7 +493,7 @@ static void test_preopens_readdir(void **state) {
       uint32_t nl = wasm_load_le32(w.mem + buf + off + 16);
       if (off + 24 + nl > used) break;   /* cut entry: ask again from cookie */
       assert_memory_equal(w.mem + buf + off + 24, "file_with_a_longish_name_", 25);
-      assert_int_equal(w.mem[buf + off + 20], FT_REGULAR_FILE);
+      assert_int_equal(w.mem[buf + off + 20], WASI_FT_REGULAR_FILE);
       cookie = wasm_load_le64(w.mem + buf + off);
       seen++;
       off += 24 + nl;
@@ -511,7 +511,7 @@ static void test_preopens_readdir(void **state) {
   assert_int_equal(CALL(&w, fd_close, 1), 0);
   /* the read-only preopen cannot create */
   memcpy(w.mem + 300, "newf", 4);
-  assert_int_equal(CALL(&w, path_open, 4, 0, 300, 4, OF_CREAT, WASI_R_FD_READ, 0, 0, 16), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 4, 0, 300, 4, WASI_OF_CREAT, WASI_R_FD_READ, 0, 0, 16), WASI_EROFS);
   world_free(&w);
 
   /* Two ctxs sharing one embedder-opened dir fd: interleaved listings stay
@@ -599,7 +599,7 @@ static void test_seek_legacy_and_pread(void **state) {
   assert_memory_equal(w.mem + 100, "fghi", 4);
   assert_int_equal(CALL(&w, fd_write, fd, 0, 1, 8), WASI_ENOTCAPABLE);
   assert_int_equal(CALL(&w, fd_filestat_get, fd, 400), 0);
-  assert_int_equal(w.mem[416], FT_REGULAR_FILE);
+  assert_int_equal(w.mem[416], WASI_FT_REGULAR_FILE);
   assert_int_equal(wasm_load_le64(w.mem + 432), 10);
   assert_int_equal(CALL(&w, fd_filestat_get, fd, 65530), WASI_EFAULT);
   /* the fd table grows past its inline slots, then stops at EMFILE */

@@ -370,7 +370,7 @@ static void test_guest_paths(void **state) {
   /* stat of an escaping link without following works, following does not */
   n = gstr(&w, 100, "evil");
   assert_int_equal(CALL(&w, path_filestat_get, 3, 0, 100, n, 500), 0);
-  assert_int_equal(w.mem[500 + 16], FT_SYMBOLIC_LINK);
+  assert_int_equal(w.mem[500 + 16], WASI_FT_SYMBOLIC_LINK);
   assert_int_equal(CALL(&w, path_filestat_get, 3, 1, 100, n, 500), WASI_ENOTCAPABLE);
   n = gstr(&w, 100, "evil/");
   assert_int_equal(CALL(&w, path_filestat_get, 3, 0, 100, n, 500), WASI_ENOTCAPABLE);
@@ -396,10 +396,10 @@ static void test_read_only(void **state) {
   assert_int_equal(CALL(&w, path_create_directory, 3, 100, n), WASI_EROFS);
   n = gstr(&w, 100, "file");
   assert_int_equal(CALL(&w, path_unlink_file, 3, 100, n), WASI_EROFS);
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, OF_TRUNC, WASI_R_FD_READ, 0, 0, 200), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, WASI_OF_TRUNC, WASI_R_FD_READ, 0, 0, 200), WASI_EROFS);
   assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_WRITE, 0, 0, 200), WASI_EROFS);
   n = gstr(&w, 100, "created");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, OF_CREAT, WASI_R_FD_READ, 0, 0, 200), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, WASI_OF_CREAT, WASI_R_FD_READ, 0, 0, 200), WASI_EROFS);
   /* reading still works, and the opened file has no write right */
   n = gstr(&w, 100, "file");
   assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_ALL, WASI_R_ALL, 0, 200), WASI_EROFS);
