@@ -41,15 +41,13 @@
  *   (func (export "w") (result i32)
  *     (call $w (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 8)))) */
 static const uint8_t W100_WASM[] = {
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0d, 0x02, 0x60,
-  0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x00, 0x01, 0x7f, 0x02,
-  0x23, 0x01, 0x16, 0x77, 0x61, 0x73, 0x69, 0x5f, 0x73, 0x6e, 0x61, 0x70,
-  0x73, 0x68, 0x6f, 0x74, 0x5f, 0x70, 0x72, 0x65, 0x76, 0x69, 0x65, 0x77,
-  0x31, 0x08, 0x66, 0x64, 0x5f, 0x77, 0x72, 0x69, 0x74, 0x65, 0x00, 0x00,
-  0x03, 0x02, 0x01, 0x01, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x05, 0x01,
-  0x01, 0x77, 0x00, 0x01, 0x0a, 0x0e, 0x01, 0x0c, 0x00, 0x41, 0x01, 0x41,
-  0x10, 0x41, 0x01, 0x41, 0x08, 0x10, 0x00, 0x0b, 0x0b, 0x0e, 0x01, 0x00,
-  0x41, 0x10, 0x0b, 0x08, 0x40, 0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00,
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0d, 0x02, 0x60, 0x04, 0x7f, 0x7f, 0x7f,
+    0x7f, 0x01, 0x7f, 0x60, 0x00, 0x01, 0x7f, 0x02, 0x23, 0x01, 0x16, 0x77, 0x61, 0x73, 0x69, 0x5f,
+    0x73, 0x6e, 0x61, 0x70, 0x73, 0x68, 0x6f, 0x74, 0x5f, 0x70, 0x72, 0x65, 0x76, 0x69, 0x65, 0x77,
+    0x31, 0x08, 0x66, 0x64, 0x5f, 0x77, 0x72, 0x69, 0x74, 0x65, 0x00, 0x00, 0x03, 0x02, 0x01, 0x01,
+    0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x05, 0x01, 0x01, 0x77, 0x00, 0x01, 0x0a, 0x0e, 0x01, 0x0c,
+    0x00, 0x41, 0x01, 0x41, 0x10, 0x41, 0x01, 0x41, 0x08, 0x10, 0x00, 0x0b, 0x0b, 0x0e, 0x01, 0x00,
+    0x41, 0x10, 0x0b, 0x08, 0x40, 0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00,
 };
 
 static wasm_module *module;
@@ -68,17 +66,18 @@ static wasi_ctx *get_current(wasm_instance *caller, void *arg) {
 }
 
 static const srv_header HEADERS[] = {
-#define H(n, v) {n, sizeof n - 1, v, sizeof v - 1}
-  H("Host", "localhost:3000"),
-  H("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"),
-  H("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-  H("Accept-Language", "en-US,en;q=0.5"),
-  H("Accept-Encoding", "gzip, deflate, br"),
-  H("Connection", "keep-alive"),
-  H("Cookie", "session=0123456789abcdef0123456789abcdef; theme=dark"),
-  H("X-Request-Id", "4bf92f3577b34da6a3ce929d0e0e4736"),
-  H("Cache-Control", "no-cache"),
-  H("Referer", "http://localhost:3000/hello"),
+#define H(n, v)                                                                                    \
+  { n, sizeof n - 1, v, sizeof v - 1 }
+    H("Host", "localhost:3000"),
+    H("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"),
+    H("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    H("Accept-Language", "en-US,en;q=0.5"),
+    H("Accept-Encoding", "gzip, deflate, br"),
+    H("Connection", "keep-alive"),
+    H("Cookie", "session=0123456789abcdef0123456789abcdef; theme=dark"),
+    H("X-Request-Id", "4bf92f3577b34da6a3ce929d0e0e4736"),
+    H("Cache-Control", "no-cache"),
+    H("Referer", "http://localhost:3000/hello"),
 #undef H
 };
 
@@ -123,8 +122,8 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int one_request(const job *j, wasm_func *w, const srv_request *req,
-                       const srv_route_match *m, uint64_t *ph) {
+static int one_request(const job *j, wasm_func *w, const srv_request *req, const srv_route_match *m,
+                       uint64_t *ph) {
   uint64_t t0 = j->breakdown ? now_ns() : 0, t1 = 0;
   wasi_ctx *ctx = NULL;
   wasi_config cfg = {0};
@@ -212,7 +211,7 @@ static void *run_job(void *arg) {
   srv_request req;
   srv_route_match m;
   make_request(&req, &m);
-  for (long i = 0; i < j->iters / 20; i++)   /* warm the allocator and caches */
+  for (long i = 0; i < j->iters / 20; i++) /* warm the allocator and caches */
     if (one_request(j, w, &req, &m, j->phase_ns)) j->failed = 1;
   memset(j->phase_ns, 0, sizeof j->phase_ns);
   struct timespec c0, c1;
@@ -251,7 +250,8 @@ static double run(mode md, long iters, int nthreads, double *cpu) {
       sum += jobs[t].wall_s;
       sum_cpu += jobs[t].cpu_s;
     }
-    double us = sum / nthreads / (double)iters * 1e6, cus = sum_cpu / nthreads / (double)iters * 1e6;
+    double us = sum / nthreads / (double)iters * 1e6,
+           cus = sum_cpu / nthreads / (double)iters * 1e6;
     if (us < best) best = us;
     if (cus < best_cpu) best_cpu = cus;
   }
@@ -290,7 +290,8 @@ int main(int argc, char **argv) {
   snprintf(voldir, sizeof voldir, "/tmp/bench-ctx-%d", (int)getpid());
   char logpath[96];
   snprintf(logpath, sizeof logpath, "%s.log", voldir);
-  if (mkdir(voldir, 0700) != 0 || (logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600)) < 0) {
+  if (mkdir(voldir, 0700) != 0 ||
+      (logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600)) < 0) {
     perror("bench-ctx: temp dir/log");
     return 1;
   }
@@ -314,7 +315,10 @@ int main(int argc, char **argv) {
   route.script_name = "/hello";
   route.entrypoint = "_start";
 
-  printf("bench-ctx: %ld requests per thread; mean us per request per thread, wall (thread cpu), best of 3\n", iters);
+  printf(
+      "bench-ctx: %ld requests per thread; mean us per request per thread, wall (thread cpu), best "
+      "of 3\n",
+      iters);
   for (int md = 0; md <= last_mode; md++) {
     printf("  %-22s", MODE_NAMES[md]);
     for (int t = 0; t < nthr; t++) {

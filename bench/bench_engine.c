@@ -21,7 +21,8 @@ static double now_s(void) {
 }
 
 static int die(const char *what, const wasm_error *err, wasm_status s) {
-  fprintf(stderr, "bench-engine: %s: %s\n", what, err && err->msg[0] ? err->msg : wasm_status_str(s));
+  fprintf(stderr, "bench-engine: %s: %s\n", what,
+          err && err->msg[0] ? err->msg : wasm_status_str(s));
   return 1;
 }
 

@@ -54,9 +54,13 @@ static uint64_t now_ns(void) {
 /* One request; adds its step times to w when `count`. Returns 0 or -1. */
 static int one_request(worker *w, bool count) {
   static const char *const argv[] = {"/hello"};
-  static const char *const env[] = {
-      "REQUEST_METHOD=GET", "PATH_INFO=", "QUERY_STRING=", "SCRIPT_NAME=/hello",
-      "SERVER_PROTOCOL=HTTP/1.1", "HTTP_HOST=127.0.0.1:3401", "X_MATCHED_ROUTE=/hello"};
+  static const char *const env[] = {"REQUEST_METHOD=GET",
+                                    "PATH_INFO=",
+                                    "QUERY_STRING=",
+                                    "SCRIPT_NAME=/hello",
+                                    "SERVER_PROTOCOL=HTTP/1.1",
+                                    "HTTP_HOST=127.0.0.1:3401",
+                                    "X_MATCHED_ROUTE=/hello"};
   wasi_config cfg = {0};
   cfg.argv = argv;
   cfg.argc = 1;
@@ -75,7 +79,7 @@ static int one_request(worker *w, bool count) {
   }
   uint64_t t1 = now_ns();
   wasm_instance_opts o = {0};
-  o.max_memory_pages = 1024;   /* the server's default 64 MiB */
+  o.max_memory_pages = 1024; /* the server's default 64 MiB */
   o.user_data = ctx;
   wasm_instance *inst = NULL;
   wasm_error err;
@@ -83,7 +87,8 @@ static int one_request(worker *w, bool count) {
   wasm_status s = wasm_instantiate(w->m, w->l, &o, &inst, &err);
   uint64_t t2 = now_ns();
   if (s != WASM_OK) {
-    snprintf(w->why, sizeof w->why, "instantiate: %.200s", err.msg[0] ? err.msg : wasm_status_str(s));
+    snprintf(w->why, sizeof w->why, "instantiate: %.200s",
+             err.msg[0] ? err.msg : wasm_status_str(s));
     wasi_ctx_free(ctx);
     return -1;
   }
@@ -173,8 +178,8 @@ static int run(const wasm_module *m, const wasm_linker *l, long iters, int nthre
   }
   double n = (double)iters * (started ? started : 1) * 1000.0;
   if (!rc)
-    printf("threads=%d inst_us=%.2f run_us=%.2f free_us=%.2f ctx_us=%.2f total_us=%.2f\n",
-           nthreads, inst / n, runt / n, fr / n, ctx / n, (inst + runt + fr + ctx) / n);
+    printf("threads=%d inst_us=%.2f run_us=%.2f free_us=%.2f ctx_us=%.2f total_us=%.2f\n", nthreads,
+           inst / n, runt / n, fr / n, ctx / n, (inst + runt + fr + ctx) / n);
   free(w);
   free(t);
   return rc;
@@ -189,8 +194,10 @@ int main(int argc, char **argv) {
   size_t len = 0;
   uint8_t *bytes = read_file(path, &len);
   if (!bytes) {
-    fprintf(stderr, "bench-instance: cannot read %s (build it: see the comment at the top of "
-                    "bench/bench_instance.c)\n", path);
+    fprintf(stderr,
+            "bench-instance: cannot read %s (build it: see the comment at the top of "
+            "bench/bench_instance.c)\n",
+            path);
     return 1;
   }
   wasm_module *m = NULL;

@@ -19,7 +19,7 @@
  * neither compiler folds the benchmark away. */
 #define OPAQUE(x) (*(volatile __typeof__(x) *)&(x))
 
-static inline uint32_t kernel_rand(uint32_t *s) {   /* xorshift32 */
+static inline uint32_t kernel_rand(uint32_t *s) { /* xorshift32 */
   uint32_t x = *s;
   x ^= x << 13;
   x ^= x >> 17;

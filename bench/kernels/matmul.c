@@ -30,10 +30,13 @@ KERNEL_EXPORT int run(void) {
         for (int j = 0; j < n; j++) c[i * n + j] += aik * b[k * n + j];
       }
     for (int i = 0; i < n * n; i++) {
-      union { float f; uint32_t u; } v = {c[i]};
+      union {
+        float f;
+        uint32_t u;
+      } v = {c[i]};
       sum = sum * 31 + v.u;
     }
-    a[rep % (n * n)] += 0.5f;   /* each repetition computes something new */
+    a[rep % (n * n)] += 0.5f; /* each repetition computes something new */
   }
   return (int)sum;
 }

@@ -16,7 +16,10 @@ static void isort(int32_t *a, int n) {
   for (int i = 1; i < n; i++) {
     int32_t v = a[i];
     int j = i - 1;
-    while (j >= 0 && a[j] > v) { a[j + 1] = a[j]; j--; }
+    while (j >= 0 && a[j] > v) {
+      a[j + 1] = a[j];
+      j--;
+    }
     a[j + 1] = v;
   }
 }
@@ -30,13 +33,22 @@ static void quicksort(int32_t *a, int n) {
       while (a[i] < pivot) i++;
       while (a[j] > pivot) j--;
       if (i >= j) break;
-      int32_t t = a[i]; a[i] = a[j]; a[j] = t;
-      i++; j--;
+      int32_t t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+      i++;
+      j--;
     }
     /* recurse on the smaller side, loop on the larger: bounded depth */
     int left = j + 1;
-    if (left < n - left) { quicksort(a, left); a += left; n -= left; }
-    else { quicksort(a + left, n - left); n = left; }
+    if (left < n - left) {
+      quicksort(a, left);
+      a += left;
+      n -= left;
+    } else {
+      quicksort(a + left, n - left);
+      n = left;
+    }
   }
   isort(a, n);
 }
@@ -50,7 +62,7 @@ KERNEL_EXPORT int run(void) {
     quicksort(arr, N);
     for (int i = 0; i < N; i += 97) sum = sum * 31 + (uint32_t)arr[i];
     for (int i = 1; i < N; i++)
-      if (arr[i - 1] > arr[i]) return -1;   /* not sorted: checksum says so */
+      if (arr[i - 1] > arr[i]) return -1; /* not sorted: checksum says so */
   }
   return (int)sum;
 }

@@ -31,10 +31,8 @@ int main(int argc, char **argv) {
   qsort(sorted, n, sizeof *sorted, cmp_str);
   for (size_t i = 0; i < n; i++) {
     const char *eq = strchr(sorted[i], '=');
-    if (eq)
-      printf("  %.*s = %s\n", (int)(eq - sorted[i]), sorted[i], eq + 1);
-    else
-      printf("  %s\n", sorted[i]);
+    if (eq) printf("  %.*s = %s\n", (int)(eq - sorted[i]), sorted[i], eq + 1);
+    else printf("  %s\n", sorted[i]);
   }
   free(sorted);
 

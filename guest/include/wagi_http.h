@@ -57,13 +57,13 @@ enum {
 const char *wagi_http_strerror(int code);
 
 typedef struct {
-  const char *name;   /* a token: letters, digits, !#$%&'*+-.^_`|~ */
-  const char *value;  /* no CR / LF */
+  const char *name;  /* a token: letters, digits, !#$%&'*+-.^_`|~ */
+  const char *value; /* no CR / LF */
 } wagi_http_header;
 
 typedef struct {
-  uint16_t status;    /* HTTP status code */
-  uint32_t handle;    /* host handle; valid while `open` */
+  uint16_t status; /* HTTP status code */
+  uint32_t handle; /* host handle; valid while `open` */
   int open;
 } wagi_http_response;
 
@@ -73,8 +73,7 @@ typedef struct {
  * the host before returning). On success fills *out (status, open handle);
  * the caller then owns the response and releases it with wagi_http_close. */
 int wagi_http_request(const char *method, const char *url, const wagi_http_header *headers,
-                      size_t nheaders, const void *body, size_t body_len,
-                      wagi_http_response *out);
+                      size_t nheaders, const void *body, size_t body_len, wagi_http_response *out);
 
 /* Same with the header text already in the host's format: lines
  * "name:value" separated by "\n". Useful for forwarding headers verbatim. */
@@ -88,8 +87,7 @@ int wagi_http_request_raw(const char *method, size_t method_len, const char *url
  * frees with free(); it does not depend on the response (still valid after
  * wagi_http_close). On any error *value and *len are left untouched and
  * nothing needs freeing. */
-int wagi_http_header_get(const wagi_http_response *r, const char *name, char **value,
-                         size_t *len);
+int wagi_http_header_get(const wagi_http_response *r, const char *name, char **value, size_t *len);
 
 /* All response headers as "name:value\n" lines (lowercase names), read
  * into a 64 KiB buffer (WAGI_HTTP_ERR_BUFFER_TOO_SMALL beyond). On
@@ -114,8 +112,7 @@ void wagi_http_close(wagi_http_response *r);
 
 /* ---- The host ABI itself (WAGI.md §7), for code that needs it raw ---------- */
 
-#define WAGI_HTTP_IMPORT(n) \
-  __attribute__((import_module("wasi_experimental_http"), import_name(n)))
+#define WAGI_HTTP_IMPORT(n) __attribute__((import_module("wasi_experimental_http"), import_name(n)))
 
 WAGI_HTTP_IMPORT("req")
 uint32_t wagi_http_raw_req(const char *url, uint32_t url_len, const char *method,
@@ -125,8 +122,8 @@ uint32_t wagi_http_raw_req(const char *url, uint32_t url_len, const char *method
 WAGI_HTTP_IMPORT("close")
 uint32_t wagi_http_raw_close(uint32_t handle);
 WAGI_HTTP_IMPORT("header_get")
-uint32_t wagi_http_raw_header_get(uint32_t handle, const char *name, uint32_t name_len,
-                                  char *value, uint32_t value_cap, uint32_t *written_out);
+uint32_t wagi_http_raw_header_get(uint32_t handle, const char *name, uint32_t name_len, char *value,
+                                  uint32_t value_cap, uint32_t *written_out);
 WAGI_HTTP_IMPORT("headers_get_all")
 uint32_t wagi_http_raw_headers_get_all(uint32_t handle, char *buf, uint32_t buf_cap,
                                        uint32_t *written_out);

@@ -42,10 +42,10 @@ int wagi_http_request_raw(const char *method, size_t method_len, const char *url
     return WAGI_HTTP_ERR_ARG;
   uint16_t status = 0;
   uint32_t handle = 0;
-  uint32_t rc = wagi_http_raw_req(url ? url : "", (uint32_t)url_len, method ? method : "",
-                                  (uint32_t)method_len, header_text ? header_text : "",
-                                  (uint32_t)header_len, body ? body : "", (uint32_t)body_len,
-                                  &status, &handle);
+  uint32_t rc =
+      wagi_http_raw_req(url ? url : "", (uint32_t)url_len, method ? method : "",
+                        (uint32_t)method_len, header_text ? header_text : "", (uint32_t)header_len,
+                        body ? body : "", (uint32_t)body_len, &status, &handle);
   if (rc != 0) return (int)rc;
   out->status = status;
   out->handle = handle;
@@ -54,8 +54,7 @@ int wagi_http_request_raw(const char *method, size_t method_len, const char *url
 }
 
 int wagi_http_request(const char *method, const char *url, const wagi_http_header *headers,
-                      size_t nheaders, const void *body, size_t body_len,
-                      wagi_http_response *out) {
+                      size_t nheaders, const void *body, size_t body_len, wagi_http_response *out) {
   if (!method || !url || (!headers && nheaders)) return WAGI_HTTP_ERR_ARG;
   size_t total = 0;
   for (size_t i = 0; i < nheaders; i++) {
@@ -74,14 +73,13 @@ int wagi_http_request(const char *method, const char *url, const wagi_http_heade
     text[o + nl + 1 + vl] = '\n';
     o += nl + vl + 2;
   }
-  int rc = wagi_http_request_raw(method, strlen(method), url, strlen(url), text, o, body, body_len,
-                                 out);
+  int rc =
+      wagi_http_request_raw(method, strlen(method), url, strlen(url), text, o, body, body_len, out);
   free(text);
   return rc;
 }
 
-int wagi_http_header_get(const wagi_http_response *r, const char *name, char **value,
-                         size_t *len) {
+int wagi_http_header_get(const wagi_http_response *r, const char *name, char **value, size_t *len) {
   if (!r || !name || !value || !len) return WAGI_HTTP_ERR_ARG;
   if (!r->open) return WAGI_HTTP_ERR_INVALID_HANDLE;
   for (uint32_t cap = HEADER_START; cap <= HEADER_MAX; cap *= 2) {

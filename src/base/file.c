@@ -28,15 +28,14 @@ static base_file_status too_large(const char *path, uint64_t size, size_t max, c
   char lim[32];
   base_format_size(max, lim, sizeof lim);
   if (size)
-    base_set_err(err, errlen, "%s: file too large (%" PRIu64 " bytes; the limit is %s)", path,
-                 size, lim);
-  else
-    base_set_err(err, errlen, "%s: file too large (the limit is %s)", path, lim);
+    base_set_err(err, errlen, "%s: file too large (%" PRIu64 " bytes; the limit is %s)", path, size,
+                 lim);
+  else base_set_err(err, errlen, "%s: file too large (the limit is %s)", path, lim);
   return BASE_FILE_ERR_IO;
 }
 
-base_file_status base_read_file(const char *path, size_t max, unsigned flags,
-                                uint8_t **out, size_t *len, char *err, size_t errlen) {
+base_file_status base_read_file(const char *path, size_t max, unsigned flags, uint8_t **out,
+                                size_t *len, char *err, size_t errlen) {
   if (!path || !*path) {
     base_set_err(err, errlen, "the file name is empty");
     return BASE_FILE_ERR_IO;

@@ -7,7 +7,7 @@
 
 typedef enum {
   BASE_FILE_OK = 0,
-  BASE_FILE_ERR_IO,      /* cannot open or read, a directory, too large, ... */
+  BASE_FILE_ERR_IO, /* cannot open or read, a directory, too large, ... */
   BASE_FILE_ERR_NOMEM,
 } base_file_status;
 
@@ -22,8 +22,8 @@ typedef enum {
  * BASE_FILE_OK. On failure err holds "PATH: what went wrong", e.g.
  * "m.wasm: cannot open: No such file or directory" or
  * "m.wasm: file too large (2147483648 bytes; the limit is 1 GiB)". */
-base_file_status base_read_file(const char *path, size_t max, unsigned flags,
-                                uint8_t **out, size_t *len, char *err, size_t errlen);
+base_file_status base_read_file(const char *path, size_t max, unsigned flags, uint8_t **out,
+                                size_t *len, char *err, size_t errlen);
 
 /* "1 GiB", "16 MiB", "512 KiB" or "1000 bytes": a limit as users wrote it. */
 void base_format_size(uint64_t bytes, char *buf, size_t buflen);

@@ -103,8 +103,8 @@ static int cmd_validate(int argc, char **argv) {
 /* ---- inspect ------------------------------------------------------------- */
 
 static const char *section_name(uint8_t id) {
-  static const char *names[] = {"custom", "type",   "import", "function", "table",
-                                "memory", "global", "export", "start",    "element",
+  static const char *names[] = {"custom", "type",   "import",   "function", "table",
+                                "memory", "global", "export",   "start",    "element",
                                 "code",   "data",   "datacount"};
   return id < sizeof names / sizeof names[0] ? names[id] : "unknown";
 }
@@ -122,10 +122,8 @@ static const char *kind_name(wasm_extern_kind k) {
 /* Appends "min..max" (or "min.." without a maximum) to buf. */
 static void limits_text(const wasm_limits *l, char *buf, size_t n) {
   size_t len = strlen(buf);
-  if (l->has_max)
-    snprintf(buf + len, n - len, "%" PRIu32 "..%" PRIu32, l->min, l->max);
-  else
-    snprintf(buf + len, n - len, "%" PRIu32 "..", l->min);
+  if (l->has_max) snprintf(buf + len, n - len, "%" PRIu32 "..%" PRIu32, l->min, l->max);
+  else snprintf(buf + len, n - len, "%" PRIu32 "..", l->min);
 }
 
 /* The defined (not imported) tables (id 4) or memories (id 5): "  a, b"
@@ -172,7 +170,7 @@ static int cmd_inspect(int argc, char **argv) {
   printf("module: %s (%zu bytes)\n", argv[0], len);
 
   uint64_t nfunc_imported = 0;
-  char tables[2048] = "", memories[2048] = "";   /* limits, for the summary */
+  char tables[2048] = "", memories[2048] = ""; /* limits, for the summary */
   printf("sections:\n");
   for (uint32_t i = 0; i < wasm_module_section_count(m); i++) {
     wasm_section_desc s;
@@ -264,8 +262,7 @@ static int parse_arg(const char *s, wasm_valtype type, wasm_value *out) {
     memcpy(&out->of.f64_bits, &d, 8);
     return 1;
   }
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -319,7 +316,8 @@ static int cmd_invoke(int argc, char **argv) {
     wasm_import_desc d;
     wasm_module_import(m, 0, &d);
     fprintf(stderr,
-            "%s: %s: the module has %" PRIu32 " import(s) (first: %s %s.%s); "
+            "%s: %s: the module has %" PRIu32
+            " import(s) (first: %s %s.%s); "
             "invoke runs import-free modules only\n",
             prog, path, nimports, kind_name(d.kind), d.module, d.name);
     goto out;
@@ -339,8 +337,8 @@ static int cmd_invoke(int argc, char **argv) {
   }
   uint32_t np = wasm_func_param_count(f), nr = wasm_func_result_count(f);
   if ((uint32_t)(argc - 2) != np) {
-    fprintf(stderr, "%s: %s has signature %s: expected %" PRIu32 " argument(s), got %d\n",
-            prog, fname, wasm_func_signature(f), np, argc - 2);
+    fprintf(stderr, "%s: %s has signature %s: expected %" PRIu32 " argument(s), got %d\n", prog,
+            fname, wasm_func_signature(f), np, argc - 2);
     goto out;
   }
   args = calloc(np ? np : 1, sizeof *args);

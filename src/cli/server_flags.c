@@ -14,83 +14,113 @@
 
 void wagi_cmd_server_usage(FILE *out) {
   fprintf(out,
-    "usage: wagi -c MODULES.toml [OPTIONS]     serve WAGI modules over HTTP\n"
-    "\n"
-    "server options:\n"
-    "  -c, --config FILE          module map (modules.toml); required\n"
-    "  -l, --listen IP:PORT       numeric address to listen on [127.0.0.1:3000];\n"
-    "                             IPv6 as [::1]:3000; port 0 picks a free port\n"
-    "      --hostname HOST[:PORT] default host for SERVER_NAME/SERVER_PORT\n"
-    "                             [localhost:3000]; --default-host is the same\n"
-    "  -e, --env NAME=VALUE...    guest environment variable (repeatable)\n"
-    "      --env-file FILE...     dotenv file of NAME=VALUE lines (repeatable;\n"
-    "                             --env wins over it)\n"
-    "      --log-dir DIR          module stderr logs [$WAGI_LOG_DIR, else a new\n"
-    "                             temporary directory]\n"
-    "      --tls-cert FILE        PEM certificate chain [$WAGI_TLS_CERT]\n"
-    "      --tls-key FILE         PEM private key [$WAGI_TLS_KEY]; with --tls-cert\n"
-    "                             the server speaks HTTPS only\n"
-    "      --access-log FILE      one line per request [stderr]; \"off\" disables\n"
-    "  limits (defaults for every module; the [limits] table and each [[module]]\n"
-    "  of modules.toml override them with the key named in brackets):\n"
-    "      --timeout SECONDS      wall-clock limit per request [30]; over it: 504\n"
-    "      --time-limit-ms MS     the same in milliseconds [time_limit_ms]\n"
-    "      --max-memory SIZE      linear memory per instance [256MiB]; a module\n"
-    "                             that cannot grow usually ends in a 500\n"
-    "                             [memory_limit_bytes]\n"
-    "      --max-output SIZE      module stdout per request [16MiB]; over it: 500\n"
-    "                             [output_limit_bytes]\n"
-    "      --max-body SIZE        request body [16MiB]; over it: 413\n"
-    "                             [max_request_body_bytes]\n"
-    "      --max-concurrency N    instances of one module running at once\n"
-    "                             [4 x CPUs; max_concurrent_requests]; more\n"
-    "                             requests queue (up to 64 x N, each waiting at\n"
-    "                             most the time limit or 10 s, whichever is\n"
-    "                             shorter); beyond that: 503\n"
-    "  threads and connections:\n"
-    "      --workers N            module requests running at once on the CPUs\n"
-    "                             [one per CPU]; a request that waits (outbound\n"
-    "                             HTTP, a sleep) or computes for more than 5 ms\n"
-    "                             while others wait gets a thread of its own, so\n"
-    "                             it cannot hold up the others\n"
-    "      --http-threads N       HTTP event-loop threads [one per CPU]\n"
-    "      --max-connections N    open connections at once [1024]\n"
-    "      --max-connections-per-ip N\n"
-    "                             open connections from one client address [128];\n"
-    "                             more are closed at once; 0: no limit (behind a\n"
-    "                             reverse proxy every client has its address)\n"
-    "      --header-timeout SECONDS\n"
-    "                             a connection silent this long while sending\n"
-    "                             its request line and headers is closed [10];\n"
-    "                             idle keep-alive connections and stalled\n"
-    "                             request bodies get 60 s\n"
-    "  SIZE is bytes, or a number with K, M, G (KiB, MiB, GiB); the long\n"
-    "  spellings --memory-limit-bytes, --output-limit-bytes,\n"
-    "  --max-request-body-bytes, --max-concurrent-requests are accepted too.\n"
-    "  --cache FILE and --module-cache DIR are accepted and unused;\n"
-    "  -b/--bindle and bindle:/oci: module references are not supported.\n"
-    "\n"
-    "The server prints \"Ready: serving on http://IP:PORT\" once it listens, and\n"
-    "on SIGINT/SIGTERM stops accepting, finishes requests in flight (at most\n"
-    "10 s) and exits 0. Routes: WAGI.md; /healthz always answers 200 \"OK\".\n");
+          "usage: wagi -c MODULES.toml [OPTIONS]     serve WAGI modules over HTTP\n"
+          "\n"
+          "server options:\n"
+          "  -c, --config FILE          module map (modules.toml); required\n"
+          "  -l, --listen IP:PORT       numeric address to listen on [127.0.0.1:3000];\n"
+          "                             IPv6 as [::1]:3000; port 0 picks a free port\n"
+          "      --hostname HOST[:PORT] default host for SERVER_NAME/SERVER_PORT\n"
+          "                             [localhost:3000]; --default-host is the same\n"
+          "  -e, --env NAME=VALUE...    guest environment variable (repeatable)\n"
+          "      --env-file FILE...     dotenv file of NAME=VALUE lines (repeatable;\n"
+          "                             --env wins over it)\n"
+          "      --log-dir DIR          module stderr logs [$WAGI_LOG_DIR, else a new\n"
+          "                             temporary directory]\n"
+          "      --tls-cert FILE        PEM certificate chain [$WAGI_TLS_CERT]\n"
+          "      --tls-key FILE         PEM private key [$WAGI_TLS_KEY]; with --tls-cert\n"
+          "                             the server speaks HTTPS only\n"
+          "      --access-log FILE      one line per request [stderr]; \"off\" disables\n"
+          "  limits (defaults for every module; the [limits] table and each [[module]]\n"
+          "  of modules.toml override them with the key named in brackets):\n"
+          "      --timeout SECONDS      wall-clock limit per request [30]; over it: 504\n"
+          "      --time-limit-ms MS     the same in milliseconds [time_limit_ms]\n"
+          "      --max-memory SIZE      linear memory per instance [256MiB]; a module\n"
+          "                             that cannot grow usually ends in a 500\n"
+          "                             [memory_limit_bytes]\n"
+          "      --max-output SIZE      module stdout per request [16MiB]; over it: 500\n"
+          "                             [output_limit_bytes]\n"
+          "      --max-body SIZE        request body [16MiB]; over it: 413\n"
+          "                             [max_request_body_bytes]\n"
+          "      --max-concurrency N    instances of one module running at once\n"
+          "                             [4 x CPUs; max_concurrent_requests]; more\n"
+          "                             requests queue (up to 64 x N, each waiting at\n"
+          "                             most the time limit or 10 s, whichever is\n"
+          "                             shorter); beyond that: 503\n"
+          "  threads and connections:\n"
+          "      --workers N            module requests running at once on the CPUs\n"
+          "                             [one per CPU]; a request that waits (outbound\n"
+          "                             HTTP, a sleep) or computes for more than 5 ms\n"
+          "                             while others wait gets a thread of its own, so\n"
+          "                             it cannot hold up the others\n"
+          "      --http-threads N       HTTP event-loop threads [one per CPU]\n"
+          "      --max-connections N    open connections at once [1024]\n"
+          "      --max-connections-per-ip N\n"
+          "                             open connections from one client address [128];\n"
+          "                             more are closed at once; 0: no limit (behind a\n"
+          "                             reverse proxy every client has its address)\n"
+          "      --header-timeout SECONDS\n"
+          "                             a connection silent this long while sending\n"
+          "                             its request line and headers is closed [10];\n"
+          "                             idle keep-alive connections and stalled\n"
+          "                             request bodies get 60 s\n"
+          "  SIZE is bytes, or a number with K, M, G (KiB, MiB, GiB); the long\n"
+          "  spellings --memory-limit-bytes, --output-limit-bytes,\n"
+          "  --max-request-body-bytes, --max-concurrent-requests are accepted too.\n"
+          "  --cache FILE and --module-cache DIR are accepted and unused;\n"
+          "  -b/--bindle and bindle:/oci: module references are not supported.\n"
+          "\n"
+          "The server prints \"Ready: serving on http://IP:PORT\" once it listens, and\n"
+          "on SIGINT/SIGTERM stops accepting, finishes requests in flight (at most\n"
+          "10 s) and exits 0. Routes: WAGI.md; /healthz always answers 200 \"OK\".\n");
 }
 
 static const char *const server_flags[] = {
-  "-c", "--config", "-l", "--listen", "--hostname", "--default-host", "-e", "--env",
-  "--env-file", "--log-dir", "--tls-cert", "--tls-key", "--access-log", "--timeout",
-  "--max-memory", "--max-output", "--max-body", "--max-concurrency", "--cache",
-  "--module-cache", "--time-limit-ms", "--memory-limit-bytes", "--output-limit-bytes",
-  "--max-request-body-bytes", "--max-concurrent-requests", "--max-connections",
-  "--max-connections-per-ip", "--header-timeout", "--workers", "--http-threads", "-b",
-  "--bindle", "--bindle-path", "--bindle-url",
-  "--bindle-http-user", "--bindle-http-password", "-k", "--bindle-insecure", NULL,
+    "-c",
+    "--config",
+    "-l",
+    "--listen",
+    "--hostname",
+    "--default-host",
+    "-e",
+    "--env",
+    "--env-file",
+    "--log-dir",
+    "--tls-cert",
+    "--tls-key",
+    "--access-log",
+    "--timeout",
+    "--max-memory",
+    "--max-output",
+    "--max-body",
+    "--max-concurrency",
+    "--cache",
+    "--module-cache",
+    "--time-limit-ms",
+    "--memory-limit-bytes",
+    "--output-limit-bytes",
+    "--max-request-body-bytes",
+    "--max-concurrent-requests",
+    "--max-connections",
+    "--max-connections-per-ip",
+    "--header-timeout",
+    "--workers",
+    "--http-threads",
+    "-b",
+    "--bindle",
+    "--bindle-path",
+    "--bindle-url",
+    "--bindle-http-user",
+    "--bindle-http-password",
+    "-k",
+    "--bindle-insecure",
+    NULL,
 };
 
 int wagi_cmd_is_server_arg(const char *arg) {
   for (size_t i = 0; server_flags[i]; i++) {
     size_t n = strlen(server_flags[i]);
-    if (strncmp(arg, server_flags[i], n) == 0 && (arg[n] == 0 || arg[n] == '='))
-      return 1;
+    if (strncmp(arg, server_flags[i], n) == 0 && (arg[n] == 0 || arg[n] == '=')) return 1;
   }
   return 0;
 }
@@ -115,10 +145,13 @@ static int parse_size(const char *s, uint64_t *out) {
   uint64_t mul = 1;
   if (*end) {
     switch (*end) {
-      case 'k': case 'K': mul = 1ull << 10; break;
-      case 'm': case 'M': mul = 1ull << 20; break;
-      case 'g': case 'G': mul = 1ull << 30; break;
-      default: return -1;
+    case 'k':
+    case 'K': mul = 1ull << 10; break;
+    case 'm':
+    case 'M': mul = 1ull << 20; break;
+    case 'g':
+    case 'G': mul = 1ull << 30; break;
+    default: return -1;
     }
     end++;
     if (*end == 'i' && end[1] == 'B') end += 2;
@@ -158,7 +191,7 @@ static int parse_count(const char *s, unsigned long lo, unsigned long hi, uint32
  * after printing. */
 static int parse_args(int argc, char **argv, srv_options *o) {
   bool bindle = false;
-  bool per_ip_set = false;   /* --max-connections-per-ip given (0 = no limit) */
+  bool per_ip_set = false; /* --max-connections-per-ip given (0 = no limit) */
   char err[512];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -172,15 +205,15 @@ static int parse_args(int argc, char **argv, srv_options *o) {
       a = flag;
     }
 #define IS(x) (strcmp(a, x) == 0)
-#define NEED()                                                            \
-  do {                                                                    \
-    if (!val) {                                                           \
-      if (i + 1 >= argc) {                                                \
-        fail("%s needs a value (see wagi --help)", a);                    \
-        return -1;                                                        \
-      }                                                                   \
-      val = argv[++i];                                                    \
-    }                                                                     \
+#define NEED()                                                                                     \
+  do {                                                                                             \
+    if (!val) {                                                                                    \
+      if (i + 1 >= argc) {                                                                         \
+        fail("%s needs a value (see wagi --help)", a);                                             \
+        return -1;                                                                                 \
+      }                                                                                            \
+      val = argv[++i];                                                                             \
+    }                                                                                              \
   } while (0)
     if (IS("-h") || IS("--help")) {
       wagi_cmd_server_usage(stdout);
@@ -193,8 +226,8 @@ static int parse_args(int argc, char **argv, srv_options *o) {
       }
       o->config = val;
     } else if (IS("-b") || IS("--bindle") || IS("--bindle-path") || IS("--bindle-url") ||
-               IS("--bindle-http-user") || IS("--bindle-http-password") ||
-               IS("-k") || IS("--bindle-insecure")) {
+               IS("--bindle-http-user") || IS("--bindle-http-password") || IS("-k") ||
+               IS("--bindle-insecure")) {
       bindle = true;
       if (!IS("-k") && !IS("--bindle-insecure")) NEED();
     } else if (IS("-l") || IS("--listen")) {
@@ -238,7 +271,7 @@ static int parse_args(int argc, char **argv, srv_options *o) {
       NEED();
       o->access_log = val;
     } else if (IS("--cache") || IS("--module-cache")) {
-      NEED();   /* wasmtime's compile cache / OCI download cache: nothing to do */
+      NEED(); /* wasmtime's compile cache / OCI download cache: nothing to do */
     } else if (IS("--time-limit-ms")) {
       NEED();
       char *end;
@@ -323,7 +356,7 @@ static int parse_args(int argc, char **argv, srv_options *o) {
   }
   if (!o->max_connections) o->max_connections = SRV_CONNECTION_LIMIT;
   if (!per_ip_set) o->per_ip_limit = SRV_PER_IP_LIMIT;
-  if (o->per_ip_limit > o->max_connections) o->per_ip_limit = 0;   /* cannot bind */
+  if (o->per_ip_limit > o->max_connections) o->per_ip_limit = 0; /* cannot bind */
   if (!o->header_timeout_ms) o->header_timeout_ms = SRV_HEADER_TIMEOUT_MS;
   if (!o->listen) o->listen = "127.0.0.1:3000";
   if (!o->hostname) o->hostname = "localhost:3000";
@@ -339,7 +372,6 @@ static int parse_args(int argc, char **argv, srv_options *o) {
   }
   return 0;
 }
-
 
 int wagi_cmd_server(int argc, char **argv) {
   srv_options o;

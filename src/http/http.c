@@ -12,9 +12,9 @@
 
 const char *http_errcode_str(uint32_t code) {
   static const char *const names[] = {
-      "success",          "invalid_handle",  "memory_not_found",        "memory_access_error",
-      "buffer_too_small", "header_not_found", "utf8_error",             "destination_not_allowed",
-      "invalid_method",   "invalid_encoding", "invalid_url",            "request_error",
+      "success",          "invalid_handle",    "memory_not_found", "memory_access_error",
+      "buffer_too_small", "header_not_found",  "utf8_error",       "destination_not_allowed",
+      "invalid_method",   "invalid_encoding",  "invalid_url",      "request_error",
       "runtime_error",    "too_many_sessions",
   };
   return code < sizeof names / sizeof names[0] ? names[code] : "unknown";
@@ -38,8 +38,8 @@ static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 int http_response_add_header_line(http_response *r, const char *line, size_t len) {
   while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
   const char *colon = memchr(line, ':', len);
-  if (!colon || colon == line) return 0;   /* status line, blank line, junk */
-  if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) return 0;   /* status line */
+  if (!colon || colon == line) return 0;                   /* status line, blank line, junk */
+  if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) return 0; /* status line */
   size_t nlen = (size_t)(colon - line);
   const char *v = colon + 1;
   size_t vlen = len - nlen - 1;
@@ -128,7 +128,7 @@ uint32_t http_ctx_insert(http_ctx *ctx, http_response *r, uint32_t *h) {
     return HTTP_E_TOO_MANY_SESSIONS;
   }
   while (ctx->next < ctx->nslots && ctx->slots[ctx->next]) ctx->next++;
-  if (ctx->next == UINT32_MAX) {   /* 4 billion requests in one instance */
+  if (ctx->next == UINT32_MAX) { /* 4 billion requests in one instance */
     http_response_free(r);
     return HTTP_E_TOO_MANY_SESSIONS;
   }
@@ -245,8 +245,8 @@ static uint32_t do_req(wasm_instance *caller, http_ctx *ctx, wasm_slot *args) {
   if (rc == HTTP_E_SUCCESS) rc = http_dest_check(ctx, &d);
   if (rc != HTTP_E_SUCCESS) {
     if (rc == HTTP_E_DESTINATION_NOT_ALLOWED)
-      http_logf("%s: outbound request to %s://%s:%u denied (not in allowed_hosts)", ctx->module_name,
-                d.scheme, d.host, d.port);
+      http_logf("%s: outbound request to %s://%s:%u denied (not in allowed_hosts)",
+                ctx->module_name, d.scheme, d.host, d.port);
     free(url);
     return rc;
   }
@@ -331,7 +331,8 @@ static uint32_t do_header_get(wasm_instance *caller, http_ctx *ctx, wasm_slot *a
   const char *v = http_response_header(r, (const char *)name, n_len, &vlen);
   if (!v) return HTTP_E_HEADER_NOT_FOUND;
   if (vlen > v_cap) return HTTP_E_BUFFER_TOO_SMALL;
-  uint8_t *out = wasm_view_range(&m, HTTP_ARG(3), vlen), *written = wasm_view_range(&m, HTTP_ARG(5), 4);
+  uint8_t *out = wasm_view_range(&m, HTTP_ARG(3), vlen),
+          *written = wasm_view_range(&m, HTTP_ARG(5), 4);
   if (!out || !written) return HTTP_E_MEMORY_ACCESS;
   memcpy(out, v, vlen);
   wasm_store_le32(written, (uint32_t)vlen);
@@ -374,7 +375,8 @@ static uint32_t do_body_read(wasm_instance *caller, http_ctx *ctx, wasm_slot *ar
   if (!r) return HTTP_E_INVALID_HANDLE;
   size_t left = r->body_len - r->body_pos;
   uint32_t n = left < b_cap ? (uint32_t)left : b_cap;
-  uint8_t *out = wasm_view_range(&m, HTTP_ARG(1), n), *written = wasm_view_range(&m, HTTP_ARG(3), 4);
+  uint8_t *out = wasm_view_range(&m, HTTP_ARG(1), n),
+          *written = wasm_view_range(&m, HTTP_ARG(3), 4);
   if (!out || !written) return HTTP_E_MEMORY_ACCESS;
   if (n) memcpy(out, r->body + r->body_pos, n);
   r->body_pos += n;

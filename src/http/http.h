@@ -20,9 +20,9 @@
  *  - Every function takes the guest's exported memory "memory" (else 2).
  *    `req` then checks, in order: open-handle limit (13), URL bytes (4
  *    out of bounds, 6 bad UTF-8), URL syntax (10: unparsable, no host, a
- *    scheme other than http/https, user:password@, over 1 MiB), allow-list (7), method (8: not an HTTP
- *    token), body bytes (4), header text (4, 6, 9). Nothing touches the
- *    network before all checks pass.
+ *    scheme other than http/https, user:password@, over 1 MiB), allow-list (7), method (8: not an
+ * HTTP token), body bytes (4), header text (4, 6, 9). Nothing touches the network before all checks
+ * pass.
  *  - The allow-list is a callback (the server's srv_module_allows_host:
  *    scheme, host AND port must match an entry). allow == NULL denies every
  *    destination (used during `_routes` discovery).
@@ -77,9 +77,9 @@ extern "C" {
 
 typedef enum {
   HTTP_OK = 0,
-  HTTP_ERR_ARG,      /* bad argument (NULL config, bad CA file, ...) */
+  HTTP_ERR_ARG, /* bad argument (NULL config, bad CA file, ...) */
   HTTP_ERR_NOMEM,
-  HTTP_ERR_CURL,     /* libcurl could not be initialised */
+  HTTP_ERR_CURL, /* libcurl could not be initialised */
 } http_status;
 
 /* The guest-visible error codes of the wasi_experimental_http functions
@@ -162,14 +162,14 @@ void http_set_blocking_hook(void (*hook)(void));
 typedef bool (*http_allow_fn)(void *arg, const char *scheme, const char *host, uint16_t port);
 
 typedef struct {
-  http_allow_fn allow;           /* NULL = deny every destination */
-  void *allow_arg;               /* borrowed; must outlive the ctx */
-  uint32_t max_handles;          /* open handles (http_max_concurrency); 0 = HTTP_DEFAULT_MAX_HANDLES */
-  uint32_t connect_timeout_ms;   /* 0 = HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
-  uint32_t timeout_ms;           /* whole request incl. redirects; 0 = HTTP_DEFAULT_TIMEOUT_MS */
-  uint64_t deadline_ns;          /* base_now_ns() (base/clock.h); 0 = none */
-  uint64_t max_body;             /* response body cap in bytes; 0 = HTTP_DEFAULT_MAX_BODY */
-  const char *module_name;       /* for log lines (copied); NULL = "?" */
+  http_allow_fn allow;  /* NULL = deny every destination */
+  void *allow_arg;      /* borrowed; must outlive the ctx */
+  uint32_t max_handles; /* open handles (http_max_concurrency); 0 = HTTP_DEFAULT_MAX_HANDLES */
+  uint32_t connect_timeout_ms; /* 0 = HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
+  uint32_t timeout_ms;         /* whole request incl. redirects; 0 = HTTP_DEFAULT_TIMEOUT_MS */
+  uint64_t deadline_ns;        /* base_now_ns() (base/clock.h); 0 = none */
+  uint64_t max_body;           /* response body cap in bytes; 0 = HTTP_DEFAULT_MAX_BODY */
+  const char *module_name;     /* for log lines (copied); NULL = "?" */
 } http_config;
 
 typedef struct http_ctx http_ctx;

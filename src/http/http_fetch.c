@@ -24,7 +24,7 @@
 /* ---- Global state --------------------------------------------------------------- */
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic bool inited;   /* read without the lock by http_fetch */
+static _Atomic bool inited; /* read without the lock by http_fetch */
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 static char *ca_file;
@@ -44,18 +44,25 @@ static CURL *pool[POOL_MAX];
 static unsigned npool;
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u) {
-  (void)h; (void)a; (void)u;
+  (void)h;
+  (void)a;
+  (void)u;
   pthread_mutex_lock(&share_locks[(unsigned)d < CURL_LOCK_DATA_LAST ? d : 0]);
 }
 
 static void share_unlock(CURL *h, curl_lock_data d, void *u) {
-  (void)h; (void)u;
+  (void)h;
+  (void)u;
   pthread_mutex_unlock(&share_locks[(unsigned)d < CURL_LOCK_DATA_LAST ? d : 0]);
 }
 
 http_status http_global_init(const http_global_config *g, char *err, size_t errlen) {
-#define FAIL(st, ...) do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); \
-                           pthread_mutex_unlock(&init_lock); return st; } while (0)
+#define FAIL(st, ...)                                                                              \
+  do {                                                                                             \
+    if (err && errlen) snprintf(err, errlen, __VA_ARGS__);                                         \
+    pthread_mutex_unlock(&init_lock);                                                              \
+    return st;                                                                                     \
+  } while (0)
   pthread_mutex_lock(&init_lock);
   if (inited) {
     pthread_mutex_unlock(&init_lock);
@@ -69,7 +76,7 @@ http_status http_global_init(const http_global_config *g, char *err, size_t errl
   if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
     FAIL(HTTP_ERR_CURL, "libcurl initialisation failed");
   curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
-  if (!vi || vi->version_num < 0x075500)   /* CURLOPT_PROTOCOLS_STR */
+  if (!vi || vi->version_num < 0x075500) /* CURLOPT_PROTOCOLS_STR */
     FAIL(HTTP_ERR_CURL, "libcurl %s is too old (7.85 or later needed)", vi ? vi->version : "?");
   if (!(vi->features & CURL_VERSION_SSL))
     FAIL(HTTP_ERR_CURL, "libcurl was built without TLS support");
@@ -156,7 +163,7 @@ static CURL *pool_get(void) {
   if (npool) e = pool[--npool];
   pthread_mutex_unlock(&pool_lock);
   if (e) {
-    curl_easy_reset(e);   /* keeps live connections, drops every option */
+    curl_easy_reset(e); /* keeps live connections, drops every option */
     return e;
   }
   return curl_easy_init();
@@ -187,7 +194,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
   http_response *r = s->r;
   if ((uint64_t)r->body_len + len > s->max_body) {
     s->too_big = true;
-    return 0;   /* aborts the transfer with CURLE_WRITE_ERROR */
+    return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
   }
   if (r->body_len + len > r->body_cap) {
     size_t cap = r->body_cap ? r->body_cap : 16384;
@@ -218,7 +225,10 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
 /* libcurl calls this about once a second even while waiting: the way out
  * for http_ctx_interrupt. */
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
-  (void)dt; (void)dn; (void)ut; (void)un;
+  (void)dt;
+  (void)dn;
+  (void)ut;
+  (void)un;
   return ((const http_ctx *)ud)->interrupted ? 1 : 0;
 }
 
@@ -242,10 +252,9 @@ static uint32_t add_header(void *arg, const char *name, size_t nl, const char *v
   if ((b->drop & DROP_AUTH) && (name_is(name, nl, "authorization") || name_is(name, nl, "cookie") ||
                                 name_is(name, nl, "proxy-authorization")))
     return HTTP_E_SUCCESS;
-  if ((b->drop & DROP_BODY_HDRS) && (name_is(name, nl, "content-type") ||
-                                     name_is(name, nl, "content-length") ||
-                                     name_is(name, nl, "content-encoding") ||
-                                     name_is(name, nl, "transfer-encoding")))
+  if ((b->drop & DROP_BODY_HDRS) &&
+      (name_is(name, nl, "content-type") || name_is(name, nl, "content-length") ||
+       name_is(name, nl, "content-encoding") || name_is(name, nl, "transfer-encoding")))
     return HTTP_E_SUCCESS;
   if (name_is(name, nl, "content-type")) b->has_ct = true;
   if (name_is(name, nl, "expect")) b->has_expect = true;
@@ -407,8 +416,7 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
       if (code >= 300 && code < 400 && code != 304 &&
           curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
         loc = strdup(loc);
-      else
-        loc = NULL;
+      else loc = NULL;
     }
     curl_easy_setopt(e, CURLOPT_CURLU, NULL);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
@@ -421,12 +429,9 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
       if (s.too_big || cc == CURLE_FILESIZE_EXCEEDED)
         snprintf(why, whylen, "response body larger than %llu bytes",
                  (unsigned long long)ctx->max_body);
-      else if (cc == CURLE_ABORTED_BY_CALLBACK)
-        snprintf(why, whylen, "interrupted");
-      else if (s.hdr_fail)
-        snprintf(why, whylen, "response headers too large");
-      else
-        snprintf(why, whylen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+      else if (cc == CURLE_ABORTED_BY_CALLBACK) snprintf(why, whylen, "interrupted");
+      else if (s.hdr_fail) snprintf(why, whylen, "response headers too large");
+      else snprintf(why, whylen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
       rc = cc == CURLE_OUT_OF_MEMORY ? HTTP_E_RUNTIME : HTTP_E_REQUEST;
       break;
     }
@@ -455,7 +460,7 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
     free(url);
     url = loc;
     if (strcmp(d.scheme, first.scheme) || strcmp(d.host, first.host) || d.port != first.port)
-      drop |= DROP_AUTH;   /* credentials stay with the origin they were meant for */
+      drop |= DROP_AUTH; /* credentials stay with the origin they were meant for */
     if ((code == 303 && !method_is(method, "HEAD")) ||
         ((code == 301 || code == 302) && method_is(method, "POST"))) {
       method = "GET";

@@ -23,7 +23,7 @@ typedef struct http_response {
   size_t headers_len, headers_cap;
   uint8_t *body;
   size_t body_len, body_cap;
-  size_t body_pos;         /* body_read cursor */
+  size_t body_pos; /* body_read cursor */
 } http_response;
 
 void http_response_free(http_response *r);
@@ -68,8 +68,8 @@ bool http_method_valid(const uint8_t *s, size_t n);
 
 /* Called per header line of the guest's header text. Returns
  * HTTP_E_SUCCESS to go on, another code to stop with it. */
-typedef uint32_t (*http_header_cb)(void *arg, const char *name, size_t name_len,
-                                   const char *value, size_t value_len);
+typedef uint32_t (*http_header_cb)(void *arg, const char *name, size_t name_len, const char *value,
+                                   size_t value_len);
 /* Walks the guest's header text (see http.h). Returns HTTP_E_SUCCESS,
  * HTTP_E_UTF8, HTTP_E_INVALID_ENCODING (malformed line) or the callback's
  * code. */
@@ -77,9 +77,9 @@ uint32_t http_headers_parse(const uint8_t *text, size_t len, http_header_cb cb, 
 
 /* The parts of a URL the allow-list needs. */
 typedef struct {
-  char scheme[8];          /* "http" / "https" */
-  char host[256];          /* as in the URL (IPv6 with brackets), lowercased */
-  uint16_t port;           /* explicit or default */
+  char scheme[8]; /* "http" / "https" */
+  char host[256]; /* as in the URL (IPv6 with brackets), lowercased */
+  uint16_t port;  /* explicit or default */
 } http_dest;
 
 /* Parses an absolute http(s) URL (a C string) with libcurl's URL parser.
@@ -93,11 +93,11 @@ uint32_t http_dest_check(const http_ctx *ctx, const http_dest *d);
 /* ---- libcurl (http_fetch.c) ---------------------------------------------------------- */
 
 typedef struct {
-  const char *url;          /* NUL-terminated, already checked */
-  const char *method;       /* NUL-terminated token */
-  const uint8_t *headers;   /* guest header text (already validated) */
+  const char *url;        /* NUL-terminated, already checked */
+  const char *method;     /* NUL-terminated token */
+  const uint8_t *headers; /* guest header text (already validated) */
   size_t headers_len;
-  const uint8_t *body;      /* borrowed from guest memory */
+  const uint8_t *body; /* borrowed from guest memory */
   size_t body_len;
 } http_request;
 
@@ -105,8 +105,8 @@ typedef struct {
  * HTTP_E_SUCCESS with a new response in *out (caller owns it), or
  * HTTP_E_DESTINATION_NOT_ALLOWED, HTTP_E_INVALID_URL, HTTP_E_REQUEST or
  * HTTP_E_RUNTIME; `why` gets a short reason for the log. */
-uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response **out,
-                    char *why, size_t whylen);
+uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response **out, char *why,
+                    size_t whylen);
 
 /* The global defaults (http_global_config, else HTTP_DEFAULT_*). */
 void http_global_defaults(uint32_t *connect_ms, uint32_t *timeout_ms, uint64_t *max_body);

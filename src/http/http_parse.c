@@ -30,14 +30,14 @@ uint32_t http_headers_parse(const uint8_t *text, size_t len, http_header_cb cb, 
     size_t end = nl ? (size_t)(nl - text) : len;
     size_t next = nl ? end + 1 : len;
     if (end > i && text[end - 1] == '\r') end--;
-    if (end == i) {   /* empty line */
+    if (end == i) { /* empty line */
       i = next;
       continue;
     }
     const uint8_t *colon = memchr(text + i, ':', end - i);
     if (!colon) return HTTP_E_INVALID_ENCODING;
     size_t nlen = (size_t)(colon - (text + i));
-    if (!http_method_valid(text + i, nlen)) return HTTP_E_INVALID_ENCODING;   /* token */
+    if (!http_method_valid(text + i, nlen)) return HTTP_E_INVALID_ENCODING; /* token */
     const uint8_t *v = colon + 1;
     size_t vlen = end - (size_t)(v - text);
     for (size_t j = 0; j < vlen; j++)
@@ -86,5 +86,5 @@ out:
 uint32_t http_dest_check(const http_ctx *ctx, const http_dest *d) {
   if (!ctx || !ctx->allow) return HTTP_E_DESTINATION_NOT_ALLOWED;
   return ctx->allow(ctx->allow_arg, d->scheme, d->host, d->port) ? HTTP_E_SUCCESS
-                                                                  : HTTP_E_DESTINATION_NOT_ALLOWED;
+                                                                 : HTTP_E_DESTINATION_NOT_ALLOWED;
 }

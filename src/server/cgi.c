@@ -27,15 +27,14 @@ void srv_env_list_free(srv_env_list *l) {
   memset(l, 0, sizeof *l);
 }
 
-int srv_env_list_set(srv_env_list *l, const char *name, size_t name_len,
-                     const char *value, size_t value_len) {
+int srv_env_list_set(srv_env_list *l, const char *name, size_t name_len, const char *value,
+                     size_t value_len) {
   char *v = malloc(value_len + 1);
   if (!v) return -1;
   memcpy(v, value, value_len);
   v[value_len] = 0;
   for (size_t i = 0; i < l->n; i++) {
-    if (strlen(l->items[i].name) == name_len &&
-        memcmp(l->items[i].name, name, name_len) == 0) {
+    if (strlen(l->items[i].name) == name_len && memcmp(l->items[i].name, name, name_len) == 0) {
       free(l->items[i].value);
       l->items[i].value = v;
       return 0;
@@ -44,12 +43,18 @@ int srv_env_list_set(srv_env_list *l, const char *name, size_t name_len,
   if (l->n == l->cap) {
     size_t nc = l->cap ? l->cap * 2 : 8;
     srv_env_var *ni = realloc(l->items, nc * sizeof *ni);
-    if (!ni) { free(v); return -1; }
+    if (!ni) {
+      free(v);
+      return -1;
+    }
     l->items = ni;
     l->cap = nc;
   }
   char *nm = malloc(name_len + 1);
-  if (!nm) { free(v); return -1; }
+  if (!nm) {
+    free(v);
+    return -1;
+  }
   memcpy(nm, name, name_len);
   nm[name_len] = 0;
   l->items[l->n].name = nm;
@@ -84,7 +89,10 @@ int srv_env_parse_assignment(const char *arg, srv_env_list *l, char *err, size_t
 static bool sp(char c) { return c == ' ' || c == '\t'; }
 
 /* Growable byte buffer for decoded values. */
-typedef struct { char *p; size_t n, cap; } sbuf;
+typedef struct {
+  char *p;
+  size_t n, cap;
+} sbuf;
 
 static int sb_put(sbuf *b, char c) {
   if (b->n + 1 >= b->cap) {
@@ -98,8 +106,8 @@ static int sb_put(sbuf *b, char c) {
   return 0;
 }
 
-int srv_env_parse_text(const char *text, size_t len, const char *name,
-                       srv_env_list *l, char *err, size_t errlen) {
+int srv_env_parse_text(const char *text, size_t len, const char *name, srv_env_list *l, char *err,
+                       size_t errlen) {
   const char *p = text, *end = text + len;
   size_t lineno = 0;
   sbuf b = {0};
@@ -112,7 +120,10 @@ int srv_env_parse_text(const char *text, size_t len, const char *name,
     if (le > p && le[-1] == '\r') le--;
     const char *s = p;
     while (s < le && sp(*s)) s++;
-    if (s == le || *s == '#') { p = next; continue; }
+    if (s == le || *s == '#') {
+      p = next;
+      continue;
+    }
     if ((size_t)(le - s) > 7 && memcmp(s, "export", 6) == 0 && sp(s[6])) {
       s += 7;
       while (s < le && sp(*s)) s++;
@@ -120,7 +131,7 @@ int srv_env_parse_text(const char *text, size_t len, const char *name,
     const char *eq = memchr(s, '=', (size_t)(le - s));
     if (!eq) {
       base_set_err(err, errlen, "%s:%zu: expected NAME=VALUE, found '%.*s'", name, lineno,
-              (int)((le - s) > 100 ? 100 : (le - s)), s);
+                   (int)((le - s) > 100 ? 100 : (le - s)), s);
       goto fail;
     }
     const char *ne = eq;
@@ -132,7 +143,7 @@ int srv_env_parse_text(const char *text, size_t len, const char *name,
     for (const char *c = s; c < ne; c++) {
       if (sp(*c) || *c == 0) {
         base_set_err(err, errlen, "%s:%zu: invalid variable name '%.*s'", name, lineno,
-                (int)(ne - s), s);
+                     (int)(ne - s), s);
         goto fail;
       }
     }
@@ -145,14 +156,20 @@ int srv_env_parse_text(const char *text, size_t len, const char *name,
       const char *c = v;
       bool closed = false;
       while (c < end) {
-        if (*c == q) { closed = true; break; }
+        if (*c == q) {
+          closed = true;
+          break;
+        }
         if (q == '"' && *c == '\\' && c + 1 < end) {
           char e = c[1], o;
           switch (e) {
           case 'n': o = '\n'; break;
           case 't': o = '\t'; break;
           case 'r': o = '\r'; break;
-          case '\\': case '"': case '$': case '\'': o = e; break;
+          case '\\':
+          case '"':
+          case '$':
+          case '\'': o = e; break;
           default:
             if (sb_put(&b, '\\')) goto nomem;
             o = e;
@@ -166,8 +183,8 @@ int srv_env_parse_text(const char *text, size_t len, const char *name,
         c++;
       }
       if (!closed) {
-        base_set_err(err, errlen, "%s:%zu: unterminated %s quote in the value of '%.*s'",
-                name, lineno, q == '"' ? "double" : "single", (int)(ne - s), s);
+        base_set_err(err, errlen, "%s:%zu: unterminated %s quote in the value of '%.*s'", name,
+                     lineno, q == '"' ? "double" : "single", (int)(ne - s), s);
         goto fail;
       }
       /* After the closing quote only blanks or a comment may follow. */
@@ -178,14 +195,17 @@ int srv_env_parse_text(const char *text, size_t len, const char *name,
       if (rle > r && rle[-1] == '\r') rle--;
       while (r < rle && sp(*r)) r++;
       if (r < rle && *r != '#') {
-        base_set_err(err, errlen, "%s:%zu: unexpected text after the quoted value of '%.*s'",
-                name, lineno, (int)(ne - s), s);
+        base_set_err(err, errlen, "%s:%zu: unexpected text after the quoted value of '%.*s'", name,
+                     lineno, (int)(ne - s), s);
         goto fail;
       }
     } else {
       const char *ve = le;
       for (const char *c = v; c < le; c++) {
-        if (*c == '#' && (c == v || sp(c[-1]))) { ve = c; break; }
+        if (*c == '#' && (c == v || sp(c[-1]))) {
+          ve = c;
+          break;
+        }
       }
       while (ve > v && sp(ve[-1])) ve--;
       for (const char *c = v; c < ve; c++)
@@ -217,7 +237,7 @@ int srv_env_parse_file(const char *path, srv_env_list *l, char *err, size_t errl
   }
   if ((uint64_t)st.st_size > ENV_FILE_MAX) {
     base_set_err(err, errlen, "env file '%s' is too large (%lld bytes, limit %zu)", path,
-            (long long)st.st_size, ENV_FILE_MAX);
+                 (long long)st.st_size, ENV_FILE_MAX);
     fclose(f);
     return -1;
   }
@@ -272,7 +292,8 @@ void srv_target_split(const char *target, size_t len, srv_target *out) {
     while (ae < end && *ae != '/' && *ae != '?' && *ae != '#') ae++;
     /* Drop userinfo: the authority for SERVER_NAME is host[:port]. */
     const char *at = NULL;
-    for (const char *k = a; k < ae; k++) if (*k == '@') at = k;
+    for (const char *k = a; k < ae; k++)
+      if (*k == '@') at = k;
     if (at) a = at + 1;
     out->authority = a;
     out->authority_len = (size_t)(ae - a);
@@ -300,10 +321,10 @@ void srv_strv_free(char **v) { free(v); }
 /* A vector being built in two passes: pass 1 counts (str == NULL), pass 2
  * writes the strings (and, when vec is set, their start pointers). */
 typedef struct {
-  char **vec;     /* NULL: no pointer array */
-  char *str;      /* next free byte for strings; NULL in the counting pass */
-  size_t count;   /* strings so far */
-  size_t bytes;   /* string bytes so far (incl. NULs) */
+  char **vec;   /* NULL: no pointer array */
+  char *str;    /* next free byte for strings; NULL in the counting pass */
+  size_t count; /* strings so far */
+  size_t bytes; /* string bytes so far (incl. NULs) */
 } vbuild;
 
 /* Starts a string; parts are appended with vb_add and closed with vb_end. */
@@ -312,7 +333,10 @@ static void vb_begin(vbuild *b) {
   b->count++;
 }
 static void vb_add(vbuild *b, const char *s, size_t n) {
-  if (b->str) { memcpy(b->str, s, n); b->str += n; }
+  if (b->str) {
+    memcpy(b->str, s, n);
+    b->str += n;
+  }
   b->bytes += n;
 }
 static void vb_addc(vbuild *b, char c) {
@@ -346,20 +370,32 @@ static void argv_template(vbuild *b, const srv_request *req, const char *tpl) {
     size_t repn = 0;
     bool args = false;
     if (strncmp(t, "${SCRIPT_NAME}", 14) == 0) {
-      rep = req->path; repn = req->path_len; t += 14;
+      rep = req->path;
+      repn = req->path_len;
+      t += 14;
     } else if (strncmp(t, "${ARGS}", 7) == 0) {
-      rep = req->query ? req->query : ""; repn = req->query ? req->query_len : 0;
-      args = true; t += 7;
+      rep = req->query ? req->query : "";
+      repn = req->query ? req->query_len : 0;
+      args = true;
+      t += 7;
     } else {
-      rep = t; repn = 1; t++;
+      rep = t;
+      repn = 1;
+      t++;
     }
     for (size_t i = 0; i < repn; i++) {
       char c = rep[i];
       if (args && c == '&') c = ' ';
       if (ws(c)) {
-        if (in_word) { vb_end(b); in_word = false; }
+        if (in_word) {
+          vb_end(b);
+          in_word = false;
+        }
       } else {
-        if (!in_word) { vb_begin(b); in_word = true; }
+        if (!in_word) {
+          vb_begin(b);
+          in_word = true;
+        }
         vb_addc(b, c);
       }
     }
@@ -422,7 +458,10 @@ static bool visible_ascii(const char *s, size_t n) {
   return true;
 }
 
-typedef struct { const char *p; size_t n; } slice;
+typedef struct {
+  const char *p;
+  size_t n;
+} slice;
 
 /* "Apply" of §5.4: split at the first ':' (after a bracketed IPv6 literal);
  * a non-empty left part replaces the host, a non-empty right part the port. */
@@ -433,14 +472,20 @@ static void apply_hostport(const char *s, size_t n, slice *host, slice *port) {
     if (rb) {
       size_t after = (size_t)(rb - s) + 1;
       split = (after < n && s[after] == ':') ? after : n;
-      if (after < n && s[after] != ':') split = n;   /* junk after ']': take it whole */
+      if (after < n && s[after] != ':') split = n; /* junk after ']': take it whole */
     }
   } else {
     const char *c = memchr(s, ':', n);
     if (c) split = (size_t)(c - s);
   }
-  if (split > 0) { host->p = s; host->n = split; }
-  if (split < n && n - split - 1 > 0) { port->p = s + split + 1; port->n = n - split - 1; }
+  if (split > 0) {
+    host->p = s;
+    host->n = split;
+  }
+  if (split < n && n - split - 1 > 0) {
+    port->p = s + split + 1;
+    port->n = n - split - 1;
+  }
 }
 
 static const srv_header *find_header(const srv_request *req, const char *name) {
@@ -456,8 +501,10 @@ static const srv_header *find_header(const srv_request *req, const char *name) {
 /* `hh` is the last Host header (NULL if none). */
 static void server_name_port(const srv_request *req, const srv_header *hh, slice *host,
                              slice *port) {
-  host->p = "localhost"; host->n = 9;
-  port->p = "80"; port->n = 2;
+  host->p = "localhost";
+  host->n = 9;
+  port->p = "80";
+  port->n = 2;
   if (req->authority && req->authority_len) {
     slice h = {0}, pt = {0};
     apply_hostport(req->authority, req->authority_len, &h, &pt);
@@ -477,8 +524,8 @@ static void copy_trunc(char *dst, size_t cap, slice s) {
   dst[n] = 0;
 }
 
-void srv_cgi_server_name_port(const srv_request *req, char *name, size_t namecap,
-                              char *port, size_t portcap) {
+void srv_cgi_server_name_port(const srv_request *req, char *name, size_t namecap, char *port,
+                              size_t portcap) {
   slice h, p;
   server_name_port(req, find_header(req, "host"), &h, &p);
   copy_trunc(name, namecap, h);
@@ -506,12 +553,12 @@ static inline void w_put(wr *w, const void *s, size_t n) {
 static inline void w_putc(wr *w, char c) { *w->p++ = c; }
 static inline void w_end(wr *w) { *w->p++ = 0; }
 /* A whole NAME=value string; `lit` is a string literal ending in '='. */
-#define W_VAR(w, lit, v, n)   \
-  do {                        \
-    w_begin(w);               \
-    w_put(w, lit, sizeof lit - 1); \
-    w_put(w, v, n);           \
-    w_end(w);                 \
+#define W_VAR(w, lit, v, n)                                                                        \
+  do {                                                                                             \
+    w_begin(w);                                                                                    \
+    w_put(w, lit, sizeof lit - 1);                                                                 \
+    w_put(w, v, n);                                                                                \
+    w_end(w);                                                                                      \
   } while (0)
 
 static int hexval(char c) {
@@ -527,8 +574,7 @@ static size_t pct_decode(const char *s, size_t n, unsigned char *out) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     int h, l;
-    if (s[i] == '%' && n - i > 2 && (h = hexval(s[i + 1])) >= 0 &&
-        (l = hexval(s[i + 2])) >= 0) {
+    if (s[i] == '%' && n - i > 2 && (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0) {
       out[o++] = (unsigned char)(h * 16 + l);
       i += 2;
     } else {
@@ -544,7 +590,11 @@ static void add_utf8_lossy(wr *w, const unsigned char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
     unsigned char c = s[i];
-    if (c < 0x80) { w_putc(w, (char)c); i++; continue; }
+    if (c < 0x80) {
+      w_putc(w, (char)c);
+      i++;
+      continue;
+    }
     uint8_t lo, hi;
     size_t len = base_utf8_lead(c, &lo, &hi);
     size_t k = 1;
@@ -569,19 +619,17 @@ static void add_utf8_lossy(wr *w, const unsigned char *s, size_t n) {
  * byte that is no RFC 9110 token character (a header name holding one
  * cannot be an environment variable name: it might hold '=' or NUL). */
 static const char ENVCH[256] = {
-  ['!'] = '!', ['#'] = '#', ['$'] = '$', ['%'] = '%', ['&'] = '&', ['\''] = '\'',
-  ['*'] = '*', ['+'] = '+', ['-'] = '_', ['.'] = '.', ['^'] = '^', ['_'] = '_',
-  ['`'] = '`', ['|'] = '|', ['~'] = '~',
-  ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5',
-  ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
-  ['A'] = 'A', ['B'] = 'B', ['C'] = 'C', ['D'] = 'D', ['E'] = 'E', ['F'] = 'F', ['G'] = 'G',
-  ['H'] = 'H', ['I'] = 'I', ['J'] = 'J', ['K'] = 'K', ['L'] = 'L', ['M'] = 'M', ['N'] = 'N',
-  ['O'] = 'O', ['P'] = 'P', ['Q'] = 'Q', ['R'] = 'R', ['S'] = 'S', ['T'] = 'T', ['U'] = 'U',
-  ['V'] = 'V', ['W'] = 'W', ['X'] = 'X', ['Y'] = 'Y', ['Z'] = 'Z',
-  ['a'] = 'A', ['b'] = 'B', ['c'] = 'C', ['d'] = 'D', ['e'] = 'E', ['f'] = 'F', ['g'] = 'G',
-  ['h'] = 'H', ['i'] = 'I', ['j'] = 'J', ['k'] = 'K', ['l'] = 'L', ['m'] = 'M', ['n'] = 'N',
-  ['o'] = 'O', ['p'] = 'P', ['q'] = 'Q', ['r'] = 'R', ['s'] = 'S', ['t'] = 'T', ['u'] = 'U',
-  ['v'] = 'V', ['w'] = 'W', ['x'] = 'X', ['y'] = 'Y', ['z'] = 'Z',
+    ['!'] = '!', ['#'] = '#', ['$'] = '$', ['%'] = '%', ['&'] = '&', ['\''] = '\'', ['*'] = '*',
+    ['+'] = '+', ['-'] = '_', ['.'] = '.', ['^'] = '^', ['_'] = '_', ['`'] = '`',   ['|'] = '|',
+    ['~'] = '~', ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',   ['5'] = '5',
+    ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9', ['A'] = 'A', ['B'] = 'B',   ['C'] = 'C',
+    ['D'] = 'D', ['E'] = 'E', ['F'] = 'F', ['G'] = 'G', ['H'] = 'H', ['I'] = 'I',   ['J'] = 'J',
+    ['K'] = 'K', ['L'] = 'L', ['M'] = 'M', ['N'] = 'N', ['O'] = 'O', ['P'] = 'P',   ['Q'] = 'Q',
+    ['R'] = 'R', ['S'] = 'S', ['T'] = 'T', ['U'] = 'U', ['V'] = 'V', ['W'] = 'W',   ['X'] = 'X',
+    ['Y'] = 'Y', ['Z'] = 'Z', ['a'] = 'A', ['b'] = 'B', ['c'] = 'C', ['d'] = 'D',   ['e'] = 'E',
+    ['f'] = 'F', ['g'] = 'G', ['h'] = 'H', ['i'] = 'I', ['j'] = 'J', ['k'] = 'K',   ['l'] = 'L',
+    ['m'] = 'M', ['n'] = 'N', ['o'] = 'O', ['p'] = 'P', ['q'] = 'Q', ['r'] = 'R',   ['s'] = 'S',
+    ['t'] = 'T', ['u'] = 'U', ['v'] = 'V', ['w'] = 'W', ['x'] = 'X', ['y'] = 'Y',   ['z'] = 'Z',
 };
 
 /* The env spelling of any byte (uppercase, '-' -> '_'), token or not: what
@@ -599,15 +647,15 @@ static uint32_t env_hash(const char *s, size_t n) {
 }
 
 static const char *const CGI_NAMES[] = {
-  "AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "GATEWAY_INTERFACE", "PATH_INFO",
-  "PATH_TRANSLATED", "QUERY_STRING", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_USER",
-  "REQUEST_METHOD", "SCRIPT_NAME", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
-  "SERVER_SOFTWARE", "X_FULL_URL", "X_MATCHED_ROUTE", "X_RAW_PATH_INFO",
+    "AUTH_TYPE",       "CONTENT_LENGTH", "CONTENT_TYPE",    "GATEWAY_INTERFACE", "PATH_INFO",
+    "PATH_TRANSLATED", "QUERY_STRING",   "REMOTE_ADDR",     "REMOTE_HOST",       "REMOTE_USER",
+    "REQUEST_METHOD",  "SCRIPT_NAME",    "SERVER_NAME",     "SERVER_PORT",       "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE", "X_FULL_URL",     "X_MATCHED_ROUTE", "X_RAW_PATH_INFO",
 };
 
 /* `n` is strlen(s). */
 static bool is_cgi_name(const char *s, size_t n) {
-  if (n < 9 || n > 17 || !strchr("ACGPQRSX", s[0])) return false;   /* CGI_NAMES' lengths */
+  if (n < 9 || n > 17 || !strchr("ACGPQRSX", s[0])) return false; /* CGI_NAMES' lengths */
   for (size_t i = 0; i < sizeof CGI_NAMES / sizeof *CGI_NAMES; i++)
     if (CGI_NAMES[i][0] == s[0] && strcmp(s, CGI_NAMES[i]) == 0) return true;
   return false;
@@ -615,21 +663,21 @@ static bool is_cgi_name(const char *s, size_t n) {
 
 /* What one pass over the headers learns, so nothing is scanned twice. */
 typedef struct {
-  uint32_t hash;      /* env_hash of the name */
-  uint8_t emit;       /* an HTTP_* variable comes from this header: it is a
-                         token, not Authorization/Connection, and no later
-                         header has the same env name */
+  uint32_t hash; /* env_hash of the name */
+  uint8_t emit;  /* an HTTP_* variable comes from this header: it is a
+                    token, not Authorization/Connection, and no later
+                    header has the same env name */
 } hinfo;
 
 typedef struct {
-  hinfo *hi;          /* one per header */
-  int32_t *slot;      /* open addressing: header index of each env name, or -1 */
+  hinfo *hi;     /* one per header */
+  int32_t *slot; /* open addressing: header index of each env name, or -1 */
   size_t mask;
-  const srv_header *host, *ctype;   /* last Host / Content-Type, or NULL */
-  slice sname, sport;               /* SERVER_NAME / SERVER_PORT */
-  size_t bytes, count;              /* upper bounds for the block */
-  slice method, protocol, ip, script, route;   /* lengths measured once */
-  void *heap;                       /* hi + slot when they did not fit the stack */
+  const srv_header *host, *ctype;            /* last Host / Content-Type, or NULL */
+  slice sname, sport;                        /* SERVER_NAME / SERVER_PORT */
+  size_t bytes, count;                       /* upper bounds for the block */
+  slice method, protocol, ip, script, route; /* lengths measured once */
+  void *heap;                                /* hi + slot when they did not fit the stack */
 } env_scan;
 
 /* Is header name `hn` (env-spelled) equal to env suffix `s` (as is)? */
@@ -677,14 +725,14 @@ static int env_scan_init(env_scan *s, const srv_request *req, const srv_route_ma
   s->host = s->ctype = NULL;
 
   size_t rpin = m && m->raw_path_info ? m->raw_path_info_len : 0;
-  size_t b = 512;   /* every fixed name, '=', NUL and constant value */
+  size_t b = 512; /* every fixed name, '=', NUL and constant value */
   b += 2 * 3 * rpin + rpin;
   b += req->path_len + 2 * (req->query ? req->query_len : 0);
   s->method = (slice){req->method ? req->method : "", req->method ? strlen(req->method) : 0};
-  s->protocol = req->protocol ? (slice){req->protocol, strlen(req->protocol)}
-                              : (slice){"HTTP/1.1", 8};
-  s->ip = (slice){req->client_ip ? req->client_ip : "",
-                  req->client_ip ? strlen(req->client_ip) : 0};
+  s->protocol =
+      req->protocol ? (slice){req->protocol, strlen(req->protocol)} : (slice){"HTTP/1.1", 8};
+  s->ip =
+      (slice){req->client_ip ? req->client_ip : "", req->client_ip ? strlen(req->client_ip) : 0};
   s->script = s->route = (slice){"", 0};
   if (m && m->route) {
     s->script = (slice){m->route->script_name, strlen(m->route->script_name)};
@@ -726,7 +774,7 @@ static int env_scan_init(env_scan *s, const srv_request *req, const srv_route_ma
         break;
       }
       if (s->hi[j].hash == hash && hdr_same(&req->headers[j], h)) {
-        s->hi[j].emit = 0;   /* the later header wins */
+        s->hi[j].emit = 0; /* the later header wins */
         s->slot[k] = (int32_t)i;
         break;
       }
@@ -749,8 +797,7 @@ fail:
 }
 
 /* Is HTTP_<suffix> the env name of a header that gives an HTTP_* variable? */
-static bool scan_has_env(const env_scan *s, const srv_request *req, const char *suffix,
-                         size_t sl) {
+static bool scan_has_env(const env_scan *s, const srv_request *req, const char *suffix, size_t sl) {
   uint32_t hash = env_hash(suffix, sl);
   for (size_t k = hash & s->mask;; k = (k + 1) & s->mask) {
     int32_t j = s->slot[k];
@@ -782,7 +829,10 @@ static void build_env(wr *w, const srv_request *req, const srv_route_match *m,
   char num[32];
   size_t nn = sizeof num;
   uint64_t bl = req->body_len;
-  do { num[--nn] = (char)('0' + bl % 10); bl /= 10; } while (bl);
+  do {
+    num[--nn] = (char)('0' + bl % 10);
+    bl /= 10;
+  } while (bl);
   W_VAR(w, "CONTENT_LENGTH=", num + nn, sizeof num - nn);
   w_begin(w);
   w_put(w, "CONTENT_TYPE=", 13);
@@ -847,8 +897,7 @@ static void build_env(wr *w, const srv_request *req, const srv_route_match *m,
       size_t nl = strlen(v->name);
       if (!nl || memchr(v->name, '=', nl)) continue;
       if (is_cgi_name(v->name, nl)) continue;
-      if (nl >= 5 && memcmp(v->name, "HTTP_", 5) == 0 &&
-          scan_has_env(s, req, v->name + 5, nl - 5))
+      if (nl >= 5 && memcmp(v->name, "HTTP_", 5) == 0 && scan_has_env(s, req, v->name + 5, nl - 5))
         continue;
       w_begin(w);
       w_put(w, v->name, nl);
@@ -862,9 +911,8 @@ static void build_env(wr *w, const srv_request *req, const srv_route_match *m,
 /* Builds the environment into `dst` (s->bytes bytes; vec: s->count + 1
  * pointers or NULL). Returns the string count, or -1 on allocation
  * failure (a long PATH_INFO needs a scratch buffer). */
-static long env_write(const srv_request *req, const srv_route_match *m,
-                      const srv_env_list *user, const env_scan *s, char *dst, char **vec,
-                      size_t *bytes) {
+static long env_write(const srv_request *req, const srv_route_match *m, const srv_env_list *user,
+                      const env_scan *s, char *dst, char **vec, size_t *bytes) {
   size_t rpin = m && m->raw_path_info ? m->raw_path_info_len : 0;
   unsigned char small[512];
   unsigned char *scratch = rpin <= sizeof small ? small : malloc(rpin);
@@ -877,8 +925,8 @@ static long env_write(const srv_request *req, const srv_route_match *m,
   return (long)w.count;
 }
 
-char **srv_cgi_env(const srv_request *req, const srv_route_match *m,
-                   const srv_env_list *user, size_t *envc) {
+char **srv_cgi_env(const srv_request *req, const srv_route_match *m, const srv_env_list *user,
+                   size_t *envc) {
   hinfo hstack[SCAN_STACK_HEADERS];
   int32_t sstack[SCAN_STACK_SLOTS];
   env_scan s;

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"   /* srv_env_var {name, value}: shared with the module map */
+#include "config.h" /* srv_env_var {name, value}: shared with the module map */
 #include "route.h"
 
 #ifdef __cplusplus
@@ -39,19 +39,18 @@ typedef struct {
   size_t n, cap;
 } srv_env_list;
 
-void srv_env_list_free(srv_env_list *l);   /* frees contents, zeroes *l */
+void srv_env_list_free(srv_env_list *l); /* frees contents, zeroes *l */
 
 /* Sets name=value (copies both); an existing name keeps its position and
  * gets the new value. Returns 0, or -1 on allocation failure. */
-int srv_env_list_set(srv_env_list *l, const char *name, size_t name_len,
-                     const char *value, size_t value_len);
+int srv_env_list_set(srv_env_list *l, const char *name, size_t name_len, const char *value,
+                     size_t value_len);
 
 /* One `--env NAME=VALUE` argument (§1): split at the first '='; missing '='
  * or empty NAME is an error; a value that both starts and ends with '"' (or
  * both with '\'') has those two characters stripped. Adds it to `l` (later
  * wins). Returns 0, or -1 with a sentence in err. */
-int srv_env_parse_assignment(const char *arg, srv_env_list *l,
-                             char *err, size_t errlen);
+int srv_env_parse_assignment(const char *arg, srv_env_list *l, char *err, size_t errlen);
 
 /* A dotenv-style file (§1 --env-file): `NAME=VALUE` lines; blank lines and
  * `#` comments skipped; optional `export ` prefix; single-quoted values are
@@ -61,8 +60,8 @@ int srv_env_parse_assignment(const char *arg, srv_env_list *l,
 int srv_env_parse_file(const char *path, srv_env_list *l, char *err, size_t errlen);
 
 /* Same on text already in memory; `name` is used in messages only. */
-int srv_env_parse_text(const char *text, size_t len, const char *name,
-                       srv_env_list *l, char *err, size_t errlen);
+int srv_env_parse_text(const char *text, size_t len, const char *name, srv_env_list *l, char *err,
+                       size_t errlen);
 
 /* Merges the user variables for one module in precedence order: module
  * `environment` < --env-file < --env (any may be NULL). *out must be zeroed;
@@ -73,27 +72,27 @@ int srv_env_merge(const srv_env_list *module_env, const srv_env_list *env_file,
 /* ---- The request as the HTTP layer received it ----------------------------- */
 
 typedef struct {
-  const char *name;   /* as received (any case) */
+  const char *name; /* as received (any case) */
   size_t name_len;
-  const char *value;  /* raw bytes, may be anything */
+  const char *value; /* raw bytes, may be anything */
   size_t value_len;
 } srv_header;
 
 typedef struct {
-  const char *method;       /* as received, e.g. "GET" */
-  const char *path;         /* raw path: not decoded, query excluded */
+  const char *method; /* as received, e.g. "GET" */
+  const char *path;   /* raw path: not decoded, query excluded */
   size_t path_len;
-  const char *query;        /* raw query without '?'; NULL when the target
-                               had no '?' ("" when it had one and nothing
-                               after: argv then gets one "" argument) */
+  const char *query; /* raw query without '?'; NULL when the target
+                        had no '?' ("" when it had one and nothing
+                        after: argv then gets one "" argument) */
   size_t query_len;
-  const char *protocol;     /* "HTTP/1.0", "HTTP/1.1" */
-  const srv_header *headers;/* in received order (a repeated name: last wins) */
+  const char *protocol;      /* "HTTP/1.0", "HTTP/1.1" */
+  const srv_header *headers; /* in received order (a repeated name: last wins) */
   size_t n_headers;
-  const char *client_ip;    /* numeric, no port ("::1" for IPv6) */
-  uint64_t body_len;        /* received (de-chunked) body length */
-  bool tls;                 /* server serves HTTPS */
-  const char *authority;    /* host[:port] of an absolute-form target, else NULL */
+  const char *client_ip; /* numeric, no port ("::1" for IPv6) */
+  uint64_t body_len;     /* received (de-chunked) body length */
+  bool tls;              /* server serves HTTPS */
+  const char *authority; /* host[:port] of an absolute-form target, else NULL */
   size_t authority_len;
   const char *default_host; /* --hostname ("localhost:3000"); NULL or "" = none */
 } srv_request;
@@ -103,9 +102,12 @@ typedef struct {
  * absolute-form target without a path gives path "/". All outputs are
  * slices of `target`; *query is NULL when there is no '?'. */
 typedef struct {
-  const char *authority; size_t authority_len;   /* NULL if origin-form */
-  const char *path;      size_t path_len;
-  const char *query;     size_t query_len;       /* NULL if no '?' */
+  const char *authority;
+  size_t authority_len; /* NULL if origin-form */
+  const char *path;
+  size_t path_len;
+  const char *query;
+  size_t query_len; /* NULL if no '?' */
 } srv_target;
 void srv_target_split(const char *target, size_t len, srv_target *out);
 
@@ -124,24 +126,24 @@ char **srv_cgi_argv(const srv_request *req, const char *argv_template, size_t *a
 /* SERVER_NAME / SERVER_PORT per §5.4 (absolute-form authority, then
  * --hostname, then Host; "[v6]:port" kept whole). Writes NUL-terminated
  * strings into name (namecap) and port (portcap), truncating if too small. */
-void srv_cgi_server_name_port(const srv_request *req, char *name, size_t namecap,
-                              char *port, size_t portcap);
+void srv_cgi_server_name_port(const srv_request *req, char *name, size_t namecap, char *port,
+                              size_t portcap);
 
 /* The complete guest environment (§5.3) for one request matched to `m`,
  * with the user variables `user` (the srv_env_merge result for the module,
  * may be NULL). Returns the vector (count in *envc) or NULL on allocation
  * failure. */
-char **srv_cgi_env(const srv_request *req, const srv_route_match *m,
-                   const srv_env_list *user, size_t *envc);
+char **srv_cgi_env(const srv_request *req, const srv_route_match *m, const srv_env_list *user,
+                   size_t *envc);
 
 /* argv and environment packed for wasi_config.argv_packed / env_packed:
  * each a run of NUL-terminated strings back to back, no pointer arrays. */
 typedef struct {
-  const char *argv;   /* argc strings in argv_bytes bytes (NULs included) */
+  const char *argv; /* argc strings in argv_bytes bytes (NULs included) */
   size_t argv_bytes, argc;
-  const char *env;    /* envc "NAME=VALUE" strings in env_bytes bytes */
+  const char *env; /* envc "NAME=VALUE" strings in env_bytes bytes */
   size_t env_bytes, envc;
-  char *heap;         /* the block when `buf` was too small, else NULL */
+  char *heap; /* the block when `buf` was too small, else NULL */
 } srv_cgi_packed;
 
 /* What srv_cgi_argv and srv_cgi_env give, written into the caller's `buf`

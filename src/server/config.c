@@ -24,7 +24,7 @@ typedef struct {
   size_t errlen;
   srv_config_status status;
   srv_config *cfg;
-  const srv_module_config *mod;  /* module being loaded, for message context */
+  const srv_module_config *mod; /* module being loaded, for message context */
 } loader;
 
 /* ---- messages ----------------------------------------------------------------- */
@@ -35,8 +35,7 @@ static void module_context(const loader *L, char *buf, size_t cap) {
   if (!L->mod) return;
   if (L->mod->route)
     snprintf(buf, cap, "module %zu (route \"%.100s\"): ", L->mod->index + 1, L->mod->route);
-  else
-    snprintf(buf, cap, "module %zu: ", L->mod->index + 1);
+  else snprintf(buf, cap, "module %zu: ", L->mod->index + 1);
 }
 
 /* Messages quote values from the file: keep them on one printable line. */
@@ -45,10 +44,11 @@ static void one_line(char *s) {
     if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
 }
 
-static int fail_at(loader *L, srv_config_status st, uint32_t line, uint32_t col, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static int fail_at(loader *L, srv_config_status st, uint32_t line, uint32_t col, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
 
-static int fail_at(loader *L, srv_config_status st, uint32_t line, uint32_t col, const char *fmt, ...) {
+static int fail_at(loader *L, srv_config_status st, uint32_t line, uint32_t col, const char *fmt,
+                   ...) {
   if (L->status != SRV_CONFIG_OK) return -1;
   L->status = st;
   if (!L->errlen) return -1;
@@ -106,11 +106,14 @@ static char *dup_n(const char *s, size_t n) {
 }
 
 /* A string value as a new C string; `what` names it in messages. */
-static int string_value(loader *L, const toml_value *v, const char *what, bool nonempty, char **out) {
+static int string_value(loader *L, const toml_value *v, const char *what, bool nonempty,
+                        char **out) {
   if (v->kind != TOML_STRING)
     return INVALID(L, v, "%s must be a string, not %s %s", what,
-                   v->kind == TOML_ARRAY || v->kind == TOML_INTEGER ? "an" : "a", toml_kind_name(v->kind));
-  if (memchr(v->u.str.ptr, 0, v->u.str.len)) return INVALID(L, v, "%s must not contain NUL characters", what);
+                   v->kind == TOML_ARRAY || v->kind == TOML_INTEGER ? "an" : "a",
+                   toml_kind_name(v->kind));
+  if (memchr(v->u.str.ptr, 0, v->u.str.len))
+    return INVALID(L, v, "%s must not contain NUL characters", what);
   if (nonempty && v->u.str.len == 0) return INVALID(L, v, "%s must not be empty", what);
   *out = dup_n(v->u.str.ptr, v->u.str.len);
   return *out ? 0 : NOMEM(L);
@@ -150,7 +153,8 @@ static const toml_value *opt_kind(loader *L, const toml_value *t, const char *ke
   *rc = 0;
   if (v && v->kind != kind) {
     *rc = INVALID(L, v, "%s must be %s, not %s %s", key, what,
-                  v->kind == TOML_ARRAY || v->kind == TOML_INTEGER ? "an" : "a", toml_kind_name(v->kind));
+                  v->kind == TOML_ARRAY || v->kind == TOML_INTEGER ? "an" : "a",
+                  toml_kind_name(v->kind));
     return NULL;
   }
   return v;
@@ -158,8 +162,9 @@ static const toml_value *opt_kind(loader *L, const toml_value *t, const char *ke
 
 /* ---- limits ------------------------------------------------------------------- */
 
-static const char *const limit_keys[] = {"time_limit_ms", "memory_limit_bytes", "output_limit_bytes",
-                                         "max_request_body_bytes", "max_concurrent_requests"};
+static const char *const limit_keys[] = {"time_limit_ms", "memory_limit_bytes",
+                                         "output_limit_bytes", "max_request_body_bytes",
+                                         "max_concurrent_requests"};
 
 /* Reads the limit keys present in table t over *lim, adding SRV_LIMIT_* bits
  * for them to *set. */
@@ -171,7 +176,8 @@ static int read_limits(loader *L, const toml_value *t, srv_limits *lim, unsigned
     lim->time_limit_ms = v;
     *set |= SRV_LIMIT_TIME;
   }
-  if (opt_uint(L, t, "memory_limit_bytes", SRV_WASM_PAGE_SIZE, MAX_MEMORY_LIMIT_BYTES, &v, &present) < 0)
+  if (opt_uint(L, t, "memory_limit_bytes", SRV_WASM_PAGE_SIZE, MAX_MEMORY_LIMIT_BYTES, &v,
+               &present) < 0)
     return -1;
   if (present) {
     if (v % SRV_WASM_PAGE_SIZE) {
@@ -217,8 +223,8 @@ static int hexval(int c) {
 static size_t scheme_len(const char *s) {
   if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) return 0;
   size_t i = 1;
-  while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-         s[i] == '+' || s[i] == '-' || s[i] == '.')
+  while ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+         (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' || s[i] == '.')
     i++;
   return s[i] == ':' ? i : 0;
 }
@@ -231,7 +237,8 @@ static int module_reference(loader *L, const toml_value *v, srv_module_config *m
     m->module_path = strdup(ref);
     return m->module_path ? 0 : NOMEM(L);
   }
-  if ((sl == 3 && strncasecmp(ref, "oci", 3) == 0) || (sl == 6 && strncasecmp(ref, "bindle", 6) == 0))
+  if ((sl == 3 && strncasecmp(ref, "oci", 3) == 0) ||
+      (sl == 6 && strncasecmp(ref, "bindle", 6) == 0))
     return INVALID(L, v,
                    "bindle/OCI module references are not supported by wagi-c: \"%.200s\" "
                    "(use a local path or a file: URL)",
@@ -247,11 +254,12 @@ static int module_reference(loader *L, const toml_value *v, srv_module_config *m
     const char *slash = strchr(auth, '/');
     size_t alen = slash ? (size_t)(slash - auth) : strlen(auth);
     if (alen && !(alen == 9 && strncasecmp(auth, "localhost", 9) == 0))
-      return INVALID(L, v, "file: URL \"%.200s\" names host '%.*s'; only local files are supported", ref,
-                     (int)(alen > 100 ? 100 : alen), auth);
+      return INVALID(L, v, "file: URL \"%.200s\" names host '%.*s'; only local files are supported",
+                     ref, (int)(alen > 100 ? 100 : alen), auth);
     p = auth + alen;
   }
-  if (strpbrk(p, "?#")) return INVALID(L, v, "file: URL \"%.200s\" must not have a query or fragment", ref);
+  if (strpbrk(p, "?#"))
+    return INVALID(L, v, "file: URL \"%.200s\" must not have a query or fragment", ref);
   if (*p == 0) return INVALID(L, v, "file: URL \"%.200s\" has no path", ref);
   /* decode %XX; a file: URL path is absolute ("file:x.wasm" is "/x.wasm", as
    * the reference's URL parser reads it) */
@@ -292,13 +300,17 @@ srv_config_status srv_allowed_host_parse(const char *entry, srv_allowed_host *ou
   if (errlen) err[0] = 0;
   const char *sep = strstr(entry, "://");
   size_t sl = scheme_len(entry);
-  if (sep && (sl == 0 || entry + sl != sep)) return WHY("not a URL of the form scheme://host[:port]");
-  if (!sep && sl > 0 && ((sl == 4 && strncasecmp(entry, "http", 4) == 0) ||
-                         (sl == 5 && strncasecmp(entry, "https", 5) == 0)))
+  if (sep && (sl == 0 || entry + sl != sep))
+    return WHY("not a URL of the form scheme://host[:port]");
+  if (!sep && sl > 0 &&
+      ((sl == 4 && strncasecmp(entry, "http", 4) == 0) ||
+       (sl == 5 && strncasecmp(entry, "https", 5) == 0)))
     return WHY("expected \"%.*s://\" before the host", (int)sl, entry);
   if (!sep) {
-    return WHY("no scheme: write \"https://%.100s\" or \"http://%.100s\" (a bare host name is not allowed)",
-               entry, entry);
+    return WHY(
+        "no scheme: write \"https://%.100s\" or \"http://%.100s\" (a bare host name is not "
+        "allowed)",
+        entry, entry);
   }
   bool https;
   if (sl == 5 && strncasecmp(entry, "https", 5) == 0) https = true;
@@ -307,7 +319,8 @@ srv_config_status srv_allowed_host_parse(const char *entry, srv_allowed_host *ou
   const char *h = sep + 3;
   const char *end = h + strcspn(h, "/?#");
   if (*end == '?' || *end == '#') return WHY("a query or fragment is not allowed");
-  if (*end == '/' && end[1] != 0) return WHY("a path is not allowed (only scheme://host[:port] is matched)");
+  if (*end == '/' && end[1] != 0)
+    return WHY("a path is not allowed (only scheme://host[:port] is matched)");
   if (memchr(h, '@', (size_t)(end - h))) return WHY("user information is not allowed");
   const char *hs = h, *he, *portp = NULL;
   if (*h == '[') {
@@ -316,7 +329,8 @@ srv_config_status srv_allowed_host_parse(const char *entry, srv_allowed_host *ou
     hs = h + 1;
     he = rb;
     for (const char *q = hs; q < he; q++)
-      if (!(hexval((unsigned char)*q) >= 0 || *q == ':' || *q == '.')) return WHY("invalid IPv6 address");
+      if (!(hexval((unsigned char)*q) >= 0 || *q == ':' || *q == '.'))
+        return WHY("invalid IPv6 address");
     if (he - hs < 2) return WHY("invalid IPv6 address");
     if (rb + 1 < end) {
       if (rb[1] != ':') return WHY("unexpected characters after the IPv6 address");
@@ -328,8 +342,8 @@ srv_config_status srv_allowed_host_parse(const char *entry, srv_allowed_host *ou
     if (colon) portp = colon + 1;
     for (const char *q = hs; q < he; q++) {
       unsigned char c = (unsigned char)*q;
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-            c == '.' || c == '_'))
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_'))
         return WHY("invalid character '%c' in host name", c >= 0x20 && c < 0x7f ? c : '?');
     }
   }
@@ -366,7 +380,8 @@ srv_config_status srv_allowed_host_parse(const char *entry, srv_allowed_host *ou
 #undef WHY
 }
 
-bool srv_module_allows_host(const srv_module_config *m, const char *scheme, const char *host, uint16_t port) {
+bool srv_module_allows_host(const srv_module_config *m, const char *scheme, const char *host,
+                            uint16_t port) {
   if (!m || !scheme || !host || !*host) return false;
   if (m->allow_all_hosts) return true;
   bool https;
@@ -374,13 +389,14 @@ bool srv_module_allows_host(const srv_module_config *m, const char *scheme, cons
   else if (strcasecmp(scheme, "http") == 0) https = false;
   else return false;
   size_t hl = strlen(host);
-  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {  /* "[::1]" as in a URL */
+  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') { /* "[::1]" as in a URL */
     host++;
     hl -= 2;
   }
   for (size_t i = 0; i < m->n_allowed_hosts; i++) {
     const srv_allowed_host *a = &m->allowed_hosts[i];
-    if (a->https == https && a->port == port && strlen(a->host) == hl && strncasecmp(a->host, host, hl) == 0)
+    if (a->https == https && a->port == port && strlen(a->host) == hl &&
+        strncasecmp(a->host, host, hl) == 0)
       return true;
   }
   return false;
@@ -398,8 +414,9 @@ static int read_allowed_hosts(loader *L, const toml_value *arr, srv_module_confi
     if (strcmp(s, "insecure:allow-all") == 0) {
       free(s);
       if (!m->allow_all_hosts &&
-          warn_at(L, v->line, v->col, "allowed_hosts contains \"insecure:allow-all\": outbound HTTP "
-                                      "requests to any host are allowed") < 0)
+          warn_at(L, v->line, v->col,
+                  "allowed_hosts contains \"insecure:allow-all\": outbound HTTP "
+                  "requests to any host are allowed") < 0)
         return -1;
       m->allow_all_hosts = true;
       continue;
@@ -432,7 +449,8 @@ static int read_volumes(loader *L, const toml_value *t, srv_module_config *m) {
     const toml_entry *e = toml_table_entry(t, i);
     srv_volume *vol = &m->volumes[m->n_volumes];
     if (e->key_len == 0)
-      return fail_at(L, SRV_CONFIG_ERR_INVALID, e->line, e->col, "volumes: the guest path must not be empty");
+      return fail_at(L, SRV_CONFIG_ERR_INVALID, e->line, e->col,
+                     "volumes: the guest path must not be empty");
     if (memchr(e->key, 0, e->key_len))
       return fail_at(L, SRV_CONFIG_ERR_INVALID, e->line, e->col,
                      "volumes: the guest path must not contain NUL characters");
@@ -504,8 +522,8 @@ static void module_clear(srv_module_config *m) {
 /* Keys WAGI and wagi-c know; any other is ignored (as WAGI does) with a
  * warning, so that a misspelt limit does not go unnoticed. */
 static const char *const module_keys[] = {
-    "route", "module", "entrypoint", "volumes", "allowed_hosts", "http_max_concurrency",
-    "argv", "bindle_server", "repository", "environment", "host"};
+    "route", "module",        "entrypoint", "volumes",     "allowed_hosts", "http_max_concurrency",
+    "argv",  "bindle_server", "repository", "environment", "host"};
 static const char *const top_keys[] = {"module", "limits", "default_host"};
 
 static bool key_in(const toml_entry *e, const char *const *keys, size_t n) {
@@ -562,7 +580,8 @@ static int read_module(loader *L, const toml_value *t, srv_module_config *m) {
   if (!m->entrypoint) return NOMEM(L);
   if (opt_string(L, t, "entrypoint", true, &m->entrypoint) < 0) return -1;
 
-  const toml_value *v = opt_kind(L, t, "volumes", TOML_TABLE, "a table of guest path = host directory", &rc);
+  const toml_value *v =
+      opt_kind(L, t, "volumes", TOML_TABLE, "a table of guest path = host directory", &rc);
   if (rc < 0 || (v && read_volumes(L, v, m) < 0)) return -1;
 
   v = opt_kind(L, t, "allowed_hosts", TOML_ARRAY, "an array of strings", &rc);
@@ -571,9 +590,10 @@ static int read_module(loader *L, const toml_value *t, srv_module_config *m) {
   uint64_t conc = 0;
   const toml_value *cv = toml_table_get(t, "http_max_concurrency");
   if (cv && cv->kind == TOML_INTEGER && cv->u.integer == 0)
-    return INVALID(L, cv,
-                   "http_max_concurrency must be at least 1 (0 would refuse every outbound request); "
-                   "remove the key for no limit");
+    return INVALID(
+        L, cv,
+        "http_max_concurrency must be at least 1 (0 would refuse every outbound request); "
+        "remove the key for no limit");
   if (opt_uint(L, t, "http_max_concurrency", 1, UINT32_MAX, &conc, NULL) < 0) return -1;
   m->http_max_concurrency = (uint32_t)conc;
 
@@ -591,8 +611,7 @@ static int read_module(loader *L, const toml_value *t, srv_module_config *m) {
   m->limits_set = L->cfg->limits_set;
   if (read_limits(L, t, &m->limits, &m->limits_set) < 0) return -1;
   /* warn_at names the module and its route */
-  return warn_unknown_keys(L, t, module_keys, sizeof module_keys / sizeof module_keys[0], true,
-                           "");
+  return warn_unknown_keys(L, t, module_keys, sizeof module_keys / sizeof module_keys[0], true, "");
 }
 
 /* ---- document --------------------------------------------------------------------- */
@@ -638,18 +657,20 @@ static int read_config(loader *L, const toml_value *root) {
     m->index = i;
     m->line = t->line;
     m->col = t->col;
-    c->n_modules = i + 1;  /* counted before filling so a failure frees it */
+    c->n_modules = i + 1; /* counted before filling so a failure frees it */
     L->mod = m;
     if (t->kind != TOML_TABLE)
       return INVALID(L, t, "each module entry must be a table, not %s %s",
-                     t->kind == TOML_ARRAY || t->kind == TOML_INTEGER ? "an" : "a", toml_kind_name(t->kind));
+                     t->kind == TOML_ARRAY || t->kind == TOML_INTEGER ? "an" : "a",
+                     toml_kind_name(t->kind));
     if (read_module(L, t, m) < 0) return -1;
     for (size_t j = 0; j < i; j++) {
       if (strcmp(c->modules[j].route, m->route) == 0 &&
           strcmp(c->modules[j].host ? c->modules[j].host : "", m->host ? m->host : "") == 0) {
         const toml_value *rv = toml_table_get(t, "route");
         if (warn_at(L, rv->line, rv->col,
-                    "route \"%.100s\" is also defined by module %zu (line %u); the first definition wins",
+                    "route \"%.100s\" is also defined by module %zu (line %u); the first "
+                    "definition wins",
                     m->route, j + 1, c->modules[j].line) < 0)
           return -1;
         break;
@@ -673,8 +694,8 @@ void srv_config_free(srv_config *c) {
 
 size_t srv_config_module_count(const srv_config *c) { return c ? c->n_modules : 0; }
 
-srv_config_status srv_config_parse(const char *text, size_t len, const char *filename, srv_config **out,
-                                   char *err, size_t errlen) {
+srv_config_status srv_config_parse(const char *text, size_t len, const char *filename,
+                                   srv_config **out, char *err, size_t errlen) {
   loader L;
   memset(&L, 0, sizeof L);
   L.filename = filename ? filename : "<config>";

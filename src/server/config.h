@@ -72,23 +72,23 @@ extern "C" {
 
 typedef enum {
   SRV_CONFIG_OK = 0,
-  SRV_CONFIG_ERR_IO,       /* file missing, unreadable, not a regular file, too large */
-  SRV_CONFIG_ERR_SYNTAX,   /* not valid TOML */
-  SRV_CONFIG_ERR_INVALID,  /* valid TOML, but not a valid module map */
+  SRV_CONFIG_ERR_IO,      /* file missing, unreadable, not a regular file, too large */
+  SRV_CONFIG_ERR_SYNTAX,  /* not valid TOML */
+  SRV_CONFIG_ERR_INVALID, /* valid TOML, but not a valid module map */
   SRV_CONFIG_ERR_NOMEM,
 } srv_config_status;
 
 typedef struct {
   uint64_t time_limit_ms;
-  uint64_t memory_limit_bytes;      /* multiple of SRV_WASM_PAGE_SIZE */
+  uint64_t memory_limit_bytes; /* multiple of SRV_WASM_PAGE_SIZE */
   uint64_t output_limit_bytes;
   uint64_t max_request_body_bytes;
   uint32_t max_concurrent_requests; /* 0 = no limit */
 } srv_limits;
 
 typedef struct {
-  char *guest;   /* path the module sees, e.g. "/data" */
-  char *host;    /* host directory, as written (may be relative) */
+  char *guest; /* path the module sees, e.g. "/data" */
+  char *host;  /* host directory, as written (may be relative) */
 } srv_volume;
 
 typedef struct {
@@ -98,21 +98,21 @@ typedef struct {
 
 /* One parsed allowed_hosts entry: scheme://host[:port][/]. */
 typedef struct {
-  char *entry;         /* as written in the file */
-  bool https;          /* scheme: https (true) or http (false) */
-  char *host;          /* lowercased; an IPv6 literal without its brackets */
-  uint16_t port;       /* the explicit port, else 80 / 443 */
+  char *entry;   /* as written in the file */
+  bool https;    /* scheme: https (true) or http (false) */
+  char *host;    /* lowercased; an IPv6 literal without its brackets */
+  uint16_t port; /* the explicit port, else 80 / 443 */
   bool explicit_port;
 } srv_allowed_host;
 
 typedef struct {
-  size_t index;        /* 0-based position among the [[module]] entries */
-  uint32_t line, col;  /* where the entry starts in the file */
-  char *route;         /* always starts with '/' (see warnings) */
-  char *module_ref;    /* the `module` value as written */
-  char *module_path;   /* local file: a plain path as written, or the path of
-                          a file: URL, percent-decoded */
-  char *entrypoint;    /* default "_start" */
+  size_t index;       /* 0-based position among the [[module]] entries */
+  uint32_t line, col; /* where the entry starts in the file */
+  char *route;        /* always starts with '/' (see warnings) */
+  char *module_ref;   /* the `module` value as written */
+  char *module_path;  /* local file: a plain path as written, or the path of
+                         a file: URL, percent-decoded */
+  char *entrypoint;   /* default "_start" */
   srv_volume *volumes;
   size_t n_volumes;
   /* Outbound HTTP: absent or empty = deny all. allow_all is set by the entry
@@ -121,7 +121,7 @@ typedef struct {
   size_t n_allowed_hosts;
   bool allow_all_hosts;
   uint32_t http_max_concurrency; /* 0 = key absent: no limit */
-  char *argv;          /* argv template, NULL = WAGI's default argv */
+  char *argv;                    /* argv template, NULL = WAGI's default argv */
   srv_env_var *environment;
   size_t n_environment;
   char *host;          /* legacy virtual host (lowercased), NULL if absent */
@@ -130,7 +130,7 @@ typedef struct {
 } srv_module_config;
 
 typedef struct {
-  char *filename;      /* as used in messages */
+  char *filename; /* as used in messages */
   srv_module_config *modules;
   size_t n_modules;
   srv_limits defaults; /* [limits] over the built-in defaults */

@@ -45,12 +45,12 @@ static struct timespec ns_to_ts(uint64_t ns) {
 /* ---- Watchdog ------------------------------------------------------------- */
 
 typedef struct {
-  uint64_t deadline;        /* CLOCK_MONOTONIC ns */
+  uint64_t deadline; /* CLOCK_MONOTONIC ns */
   wasm_instance *inst;
-  wasi_ctx *ctx;            /* interrupted too: reaches a sleeping poll_oneoff */
-  size_t idx;               /* position in the heap; SIZE_MAX when removed */
-  bool fired;               /* the watchdog interrupted it */
-  bool shutdown;            /* ... because the server is shutting down */
+  wasi_ctx *ctx; /* interrupted too: reaches a sleeping poll_oneoff */
+  size_t idx;    /* position in the heap; SIZE_MAX when removed */
+  bool fired;    /* the watchdog interrupted it */
+  bool shutdown; /* ... because the server is shutting down */
 } wd_entry;
 
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -62,7 +62,7 @@ static bool wd_started, wd_stopping, wd_kill_all;
  * only if its deadline is earlier, which with one time limit per module is
  * almost never: no context switch per request. */
 static uint64_t wd_next_wake;
-#define WD_IDLE_WAKE_NS 1000000000ull   /* with nothing to watch: every 1 s */
+#define WD_IDLE_WAKE_NS 1000000000ull /* with nothing to watch: every 1 s */
 static pthread_t wd_thread;
 
 static void heap_swap(size_t a, size_t b) {
@@ -249,7 +249,7 @@ void srv_exec_stats_get(srv_exec_stats *out) {
 static http_ctx *guest_http(wasm_instance *caller, void *arg) {
   (void)arg;
   srv_guest *g = caller ? wasm_instance_user_data(caller) : NULL;
-  return g ? g->http : NULL;   /* NULL (`_routes` runs): every destination denied */
+  return g ? g->http : NULL; /* NULL (`_routes` runs): every destination denied */
 }
 
 static bool module_allows(void *arg, const char *scheme, const char *host, uint16_t port) {
@@ -285,8 +285,10 @@ srv_status srv_module_link(srv_module *m, char *err, size_t errlen) {
   }
   if (http_global_init_from_env(http_log_line, err, errlen) != HTTP_OK) return SRV_ERR_INVALID;
   if (m->cfg && m->cfg->allow_all_hosts)
-    srv_log("WARNING: route %s: allowed_hosts has \"insecure:allow-all\": this module may send "
-            "HTTP requests to ANY host, including internal services", m->route);
+    srv_log(
+        "WARNING: route %s: allowed_hosts has \"insecure:allow-all\": this module may send "
+        "HTTP requests to ANY host, including internal services",
+        m->route);
   wasm_status s = wasi_define(m->linker, guest_wasi, NULL);
   if (s == WASM_OK) s = http_define(m->linker, guest_http, NULL);
   if (s != WASM_OK) {
@@ -324,11 +326,11 @@ static void describe_trap(wasm_status s, const wasm_error *werr, wasm_instance *
 
 int srv_status_http(srv_status s) {
   switch (s) {
-    case SRV_OK: return 200;
-    case SRV_RUN_TIMEOUT: return 504;
-    case SRV_ERR_BUSY:
-    case SRV_ERR_STOPPING: return 503;
-    default: return 500;
+  case SRV_OK: return 200;
+  case SRV_RUN_TIMEOUT: return 504;
+  case SRV_ERR_BUSY:
+  case SRV_ERR_STOPPING: return 503;
+  default: return 500;
   }
 }
 
@@ -507,13 +509,13 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
     return;
   }
   const char *warn = wasi_ctx_warnings(out->ctx);
-  if (warn)   /* the server log got a startup warning; no line per request there */
+  if (warn) /* the server log got a startup warning; no line per request there */
     srv_route_log_write(logfd, "volume skipped: %s", warn);
 
   uint64_t ins = 0;
-  http_ctx *hctx = http_ctx_for(mod, r->text);   /* NULL if out of memory: all denied */
-  srv_status st = run_once(mod, r->entrypoint, out->ctx, hctx, false, out->note,
-                           sizeof out->note, &ins);
+  http_ctx *hctx = http_ctx_for(mod, r->text); /* NULL if out of memory: all denied */
+  srv_status st =
+      run_once(mod, r->entrypoint, out->ctx, hctx, false, out->note, sizeof out->note, &ins);
   http_ctx_free(hctx);
   out->inst_ns = ins;
   atomic_fetch_add_explicit(&st_runs, 1, memory_order_relaxed);
@@ -551,8 +553,7 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
       if (!nl) break;
       p = nl + 1;
     }
-    if (out->status >= 500)
-      snprintf(out->note, sizeof out->note, "bad response headers");
+    if (out->status >= 500) snprintf(out->note, sizeof out->note, "bad response headers");
   }
 }
 

@@ -58,7 +58,7 @@ void srv_log(const char *fmt, ...) {
   va_end(ap);
   if (k < 0) k = 0;
   n += (size_t)k;
-  if (n > sizeof line - 2) n = sizeof line - 2;   /* truncated: keep the newline */
+  if (n > sizeof line - 2) n = sizeof line - 2; /* truncated: keep the newline */
   line[n++] = '\n';
   write_all(2, line, n);
 }
@@ -94,9 +94,8 @@ static size_t clean_copy(char *out, size_t cap, const char *s, size_t len, size_
   return n;
 }
 
-void srv_access_log(const char *method, const char *path, size_t path_len,
-                    const char *route, int status, uint64_t bytes, double ms,
-                    const char *note) {
+void srv_access_log(const char *method, const char *path, size_t path_len, const char *route,
+                    int status, uint64_t bytes, double ms, const char *note) {
   if (!access_enabled) return;
   char line[1536];
   size_t n = timestamp(line, sizeof line);
@@ -118,31 +117,28 @@ void srv_access_log(const char *method, const char *path, size_t path_len,
   write_all(access_fd, line, n);
 }
 
-void srv_route_log_dir(const char *log_dir, const char *route_text, char *out,
-                       size_t cap) {
+void srv_route_log_dir(const char *log_dir, const char *route_text, char *out, size_t cap) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256((const unsigned char *)route_text, strlen(route_text), md);
   char hex[2 * SHA256_DIGEST_LENGTH + 1];
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
   snprintf(out, cap, "%s/%s", log_dir, hex);
 }
 
-srv_status srv_route_log_open(const char *log_dir, const char *route_text, int *fd_out,
-                              char *err, size_t errlen) {
+srv_status srv_route_log_open(const char *log_dir, const char *route_text, int *fd_out, char *err,
+                              size_t errlen) {
   char dir[4096];
   srv_route_log_dir(log_dir, route_text, dir, sizeof dir);
   if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-    base_set_err(err, errlen, "cannot create log directory %s for route %s: %s", dir,
-                 route_text, strerror(errno));
+    base_set_err(err, errlen, "cannot create log directory %s for route %s: %s", dir, route_text,
+                 strerror(errno));
     return SRV_ERR_SYSTEM;
   }
   char file[4200];
   snprintf(file, sizeof file, "%s/module.stderr", dir);
   int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    base_set_err(err, errlen, "cannot open %s for route %s: %s", file, route_text,
-                 strerror(errno));
+    base_set_err(err, errlen, "cannot open %s for route %s: %s", file, route_text, strerror(errno));
     return SRV_ERR_SYSTEM;
   }
   *fd_out = fd;

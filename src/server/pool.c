@@ -44,24 +44,24 @@
 
 typedef struct {
   pthread_t thread;
-  srv_job *job;            /* running, NULL when idle */
-  uint64_t started_ns;     /* when `job` started */
-  bool demoted;            /* `job` no longer counts in active */
+  srv_job *job;        /* running, NULL when idle */
+  uint64_t started_ns; /* when `job` started */
+  bool demoted;        /* `job` no longer counts in active */
 } runner;
 
 static struct {
   pthread_mutex_t lock;
-  pthread_cond_t work;     /* idle runners wait here */
-  pthread_cond_t mon;      /* the monitor waits here */
+  pthread_cond_t work; /* idle runners wait here */
+  pthread_cond_t mon;  /* the monitor waits here */
   srv_job *ready_head, *ready_tail;
-  unsigned target;         /* jobs on the CPUs at once */
-  unsigned active;         /* running jobs not demoted */
-  unsigned idle;           /* runners waiting for work */
+  unsigned target; /* jobs on the CPUs at once */
+  unsigned active; /* running jobs not demoted */
+  unsigned idle;   /* runners waiting for work */
   unsigned nthreads;
-  runner *runners;         /* SRV_POOL_MAX_THREADS slots */
-  srv_module *mods;        /* for the monitor's queue expiry */
+  runner *runners;  /* SRV_POOL_MAX_THREADS slots */
+  srv_module *mods; /* for the monitor's queue expiry */
   size_t nmods;
-  unsigned queued;         /* jobs in module queues */
+  unsigned queued; /* jobs in module queues */
   bool stopping, started, mon_started, mon_sleeping;
   pthread_t mon_thread;
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -83,7 +83,7 @@ static srv_job *ready_pop(void) {
 }
 
 static void *runner_main(void *arg);
-static _Thread_local runner *tls_runner;   /* the runner this thread is */
+static _Thread_local runner *tls_runner; /* the runner this thread is */
 
 /* Gets a runner to the ready queue if a CPU slot is free: wakes an idle
  * one, or starts a thread. Called with the lock held. */
@@ -117,7 +117,7 @@ static void slot_release(srv_module *m) {
   if (!m->q_head) m->q_tail = NULL;
   m->waiting--;
   P.queued--;
-  ready_push(j);   /* the slot passes to it: running is unchanged */
+  ready_push(j); /* the slot passes to it: running is unchanged */
 }
 
 static void *runner_main(void *arg) {
@@ -130,7 +130,7 @@ static void *runner_main(void *arg) {
       pthread_cond_wait(&P.work, &P.lock);
       P.idle--;
     }
-    if (!P.ready_head) break;   /* stopping, nothing left */
+    if (!P.ready_head) break; /* stopping, nothing left */
     srv_job *j = ready_pop();
     P.active++;
     self->job = j;
@@ -140,7 +140,7 @@ static void *runner_main(void *arg) {
     nudge_monitor();
     pthread_mutex_unlock(&P.lock);
 
-    srv_module *m = j->mod;   /* j may be reused once fn has answered */
+    srv_module *m = j->mod; /* j may be reused once fn has answered */
     j->fn(j, SRV_OK, NULL);
 
     pthread_mutex_lock(&P.lock);
@@ -192,8 +192,8 @@ static void *monitor_main(void *arg) {
         srv_job *j = expired;
         expired = j->next;
         char err[160];
-        base_set_err(err, sizeof err, "busy: waited %u ms for one of %u run slots",
-                     j->wait_ms, j->mod->limits.max_concurrency);
+        base_set_err(err, sizeof err, "busy: waited %u ms for one of %u run slots", j->wait_ms,
+                     j->mod->limits.max_concurrency);
         j->fn(j, SRV_ERR_BUSY, err);
       }
       pthread_mutex_lock(&P.lock);
@@ -220,7 +220,7 @@ static void *monitor_main(void *arg) {
 
 void srv_pool_blocking(void) {
   runner *self = tls_runner;
-  if (!self) return;   /* not a runner (e.g. `_routes` at startup) */
+  if (!self) return; /* not a runner (e.g. `_routes` at startup) */
   pthread_mutex_lock(&P.lock);
   if (self->job && !self->demoted) {
     self->demoted = true;
@@ -298,8 +298,7 @@ srv_status srv_pool_submit(srv_job *j, char *err, size_t errlen) {
     base_set_err(err, errlen, "busy: %u running, %u queued (limit %u)", max, w, max);
     return SRV_ERR_BUSY;
   }
-  j->wait_ms = m->limits.timeout_ms < SRV_QUEUE_WAIT_MS ? m->limits.timeout_ms
-                                                        : SRV_QUEUE_WAIT_MS;
+  j->wait_ms = m->limits.timeout_ms < SRV_QUEUE_WAIT_MS ? m->limits.timeout_ms : SRV_QUEUE_WAIT_MS;
   j->expires_ns = base_now_ns() + (uint64_t)j->wait_ms * 1000000ull;
   j->next = NULL;
   if (m->q_tail) m->q_tail->next = j;

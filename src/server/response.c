@@ -22,7 +22,7 @@ static void warn(srv_response *r, const char *fmt, ...) {
   va_end(ap);
   size_t old = r->warnings ? strlen(r->warnings) : 0, ln = strlen(line);
   char *w = realloc(r->warnings, old + ln + 2);
-  if (!w) return;   /* a lost warning is not worth failing the response */
+  if (!w) return; /* a lost warning is not worth failing the response */
   if (old) w[old++] = '\n';
   memcpy(w + old, line, ln + 1);
   r->warnings = w;
@@ -32,15 +32,21 @@ static void warn(srv_response *r, const char *fmt, ...) {
 
 static bool is_uspace(uint32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
 /* Decodes the (valid) UTF-8 character starting at s[i]; *len gets its size. */
 static uint32_t decode_at(const uint8_t *s, size_t i, size_t *len) {
   uint8_t c = s[i];
-  if (c < 0x80) { *len = 1; return c; }
-  if (c < 0xE0) { *len = 2; return ((uint32_t)(c & 0x1F) << 6) | (s[i + 1] & 0x3F); }
+  if (c < 0x80) {
+    *len = 1;
+    return c;
+  }
+  if (c < 0xE0) {
+    *len = 2;
+    return ((uint32_t)(c & 0x1F) << 6) | (s[i + 1] & 0x3F);
+  }
   if (c < 0xF0) {
     *len = 3;
     return ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
@@ -124,7 +130,11 @@ static int add_header(srv_response *r, size_t *cap, const uint8_t *name, size_t 
     *cap = nc;
   }
   char *a = dup_n(name, nn), *b = dup_n(val, vn);
-  if (!a || !b) { free(a); free(b); return -1; }
+  if (!a || !b) {
+    free(a);
+    free(b);
+    return -1;
+  }
   r->headers[r->n_headers].name = a;
   r->headers[r->n_headers].value = b;
   r->n_headers++;
@@ -177,14 +187,18 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
 
   /* §6.1: in header mode CRs are dropped; an LF after a kept LF ends the
    * headers. The header block (CR-free) is copied; the body is borrowed. */
-  size_t hend = 0;   /* bytes of `out` consumed by the header block */
+  size_t hend = 0; /* bytes of `out` consumed by the header block */
   bool split = false;
   size_t kept = 0;
   uint8_t last = 0;
   for (size_t i = 0; i < len; i++) {
     uint8_t c = out[i];
     if (c == '\r') continue;
-    if (c == '\n' && last == '\n') { hend = i + 1; split = true; break; }
+    if (c == '\n' && last == '\n') {
+      hend = i + 1;
+      split = true;
+      break;
+    }
     last = c;
     kept++;
   }
@@ -196,7 +210,10 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
     return 0;
   }
   uint8_t *hb = malloc(kept ? kept : 1);
-  if (!hb) { fail_500(r, NULL); return -1; }
+  if (!hb) {
+    fail_500(r, NULL);
+    return -1;
+  }
   size_t k = 0;
   for (size_t i = 0; i < hend - 1; i++)
     if (out[i] != '\r') hb[k++] = out[i];
@@ -223,8 +240,9 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
     size_t next = nl ? le + 1 : e;
     const uint8_t *colon = memchr(hb + b, ':', le - b);
     if (!colon) {
-      if (le > b) warn(r, "module output header line without ':' ignored: '%.*s'",
-                       (int)((le - b) > 100 ? 100 : (le - b)), (const char *)hb + b);
+      if (le > b)
+        warn(r, "module output header line without ':' ignored: '%.*s'",
+             (int)((le - b) > 100 ? 100 : (le - b)), (const char *)hb + b);
       b = next;
       continue;
     }
@@ -240,8 +258,8 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
       have_status = true;
       status = parse_status(val, vn);
       if (status < 0)
-        warn(r, "module output has an invalid Status '%.*s' (502)",
-             (int)(vn > 100 ? 100 : vn), (const char *)val);
+        warn(r, "module output has an invalid Status '%.*s' (502)", (int)(vn > 100 ? 100 : vn),
+             (const char *)val);
       continue;
     }
     if (!valid_name(name, nn)) {
@@ -250,15 +268,15 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
       continue;
     }
     if (!valid_value(val, vn)) {
-      warn(r, "module output header '%.*s' has an invalid value (500)",
-           (int)(nn > 100 ? 100 : nn), (const char *)name);
+      warn(r, "module output header '%.*s' has an invalid value (500)", (int)(nn > 100 ? 100 : nn),
+           (const char *)name);
       bad_value = true;
       continue;
     }
     if (name_is(name, nn, "content-length") || name_is(name, nn, "transfer-encoding") ||
         name_is(name, nn, "connection")) {
-      warn(r, "module output header '%.*s' dropped (the server sets framing headers)",
-           (int)nn, (const char *)name);
+      warn(r, "module output header '%.*s' dropped (the server sets framing headers)", (int)nn,
+           (const char *)name);
       continue;
     }
     if (name_is(name, nn, "content-type")) {

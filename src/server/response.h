@@ -24,25 +24,24 @@ extern "C" {
 #endif
 
 /* Body of the 500 sent when no Content-Type, Location or Status is given. */
-#define SRV_RESPONSE_MSG_NO_CT \
-  "Exactly one of 'location' or 'content-type' must be specified"
+#define SRV_RESPONSE_MSG_NO_CT "Exactly one of 'location' or 'content-type' must be specified"
 
 typedef struct {
-  char *name;    /* as the module spelled it (trimmed), NUL-terminated */
-  char *value;   /* trimmed, NUL-terminated, only visible ASCII/SP/HTAB */
+  char *name;  /* as the module spelled it (trimmed), NUL-terminated */
+  char *value; /* trimmed, NUL-terminated, only visible ASCII/SP/HTAB */
 } srv_resp_header;
 
 typedef struct {
-  int status;                /* status to send (100-999) */
-  srv_resp_header *headers;  /* to send, in output order; Status is not
-                                among them; Content-Type and Location at
-                                most once (last one written wins) */
+  int status;               /* status to send (100-999) */
+  srv_resp_header *headers; /* to send, in output order; Status is not
+                               among them; Content-Type and Location at
+                               most once (last one written wins) */
   size_t n_headers;
-  const uint8_t *body;       /* borrowed: points into the `out` given to
-                                srv_response_parse, or to static text */
+  const uint8_t *body; /* borrowed: points into the `out` given to
+                          srv_response_parse, or to static text */
   size_t body_len;
-  char *warnings;            /* NULL, or newline-separated sentences to log
-                                (dropped header names, why it is a 500/502) */
+  char *warnings; /* NULL, or newline-separated sentences to log
+                     (dropped header names, why it is a 500/502) */
 } srv_response;
 
 /* Parses `len` bytes of guest stdout into *r (§6.1-6.2). Always fills *r,

@@ -15,7 +15,7 @@
 #define PREFIX_SUFFIX_LEN 4
 
 struct srv_route_table {
-  srv_route **items;   /* pointers, so entries never move when the table grows */
+  srv_route **items; /* pointers, so entries never move when the table grows */
   size_t n, cap;
 };
 
@@ -54,8 +54,8 @@ void srv_dyn_routes_free(srv_dyn_routes *d) {
   d->n = 0;
 }
 
-int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
-                             char *err, size_t errlen) {
+int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out, char *err,
+                             size_t errlen) {
   if (!text || len == 0) {
     base_set_err(err, errlen, "the output is empty (expected lines 'SUBROUTE ENTRYPOINT')");
     return -1;
@@ -73,8 +73,11 @@ int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
     const char *le = nl ? nl : end;
     const char *next = nl ? nl + 1 : end;
     lineno++;
-    if (le > p && le[-1] == '\r') le--;   /* like Rust's str::lines() */
-    if (le == p) { p = next; continue; }
+    if (le > p && le[-1] == '\r') le--; /* like Rust's str::lines() */
+    if (le == p) {
+      p = next;
+      continue;
+    }
     /* Split on whitespace into at most 3 fields (3 is already an error). */
     const char *f[3];
     size_t fl[3], nf = 0;
@@ -84,13 +87,16 @@ int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
       if (q == le) break;
       const char *s = q;
       while (q < le && !is_ws(*q)) q++;
-      if (nf < 3) { f[nf] = s; fl[nf] = (size_t)(q - s); }
+      if (nf < 3) {
+        f[nf] = s;
+        fl[nf] = (size_t)(q - s);
+      }
       nf++;
     }
     if (nf != 2) {
       base_set_err(err, errlen,
-              "line %zu: expected 'SUBROUTE ENTRYPOINT' (2 fields), found %zu: '%.*s'",
-              lineno, nf, (int)((le - p) > 200 ? 200 : (le - p)), p);
+                   "line %zu: expected 'SUBROUTE ENTRYPOINT' (2 fields), found %zu: '%.*s'", lineno,
+                   nf, (int)((le - p) > 200 ? 200 : (le - p)), p);
       srv_dyn_routes_free(&d);
       return -1;
     }
@@ -103,7 +109,11 @@ int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
     }
     char *sub = dup_n(f[0], fl[0]);
     char *ep = dup_n(f[1], fl[1]);
-    if (!sub || !ep) { free(sub); free(ep); goto nomem; }
+    if (!sub || !ep) {
+      free(sub);
+      free(ep);
+      goto nomem;
+    }
     d.items[d.n].subroute = sub;
     d.items[d.n].entrypoint = ep;
     d.n++;
@@ -127,7 +137,10 @@ char *srv_route_join(const char *parent, const char *subroute) {
   size_t bn = base_len_of(parent, pn);
   if (bn > 0 && parent[bn - 1] == '/') bn--;
   const char *s = subroute;
-  if (sn > 0 && s[0] == '/') { s++; sn--; }
+  if (sn > 0 && s[0] == '/') {
+    s++;
+    sn--;
+  }
   char *r = malloc(bn + 1 + sn + 1);
   if (!r) return NULL;
   memcpy(r, parent, bn);
@@ -145,14 +158,14 @@ static srv_route *route_new(const char *text, const char *entrypoint, const char
                             const char *parent_text, void *handler, bool dynamic) {
   size_t tn = strlen(text);
   size_t add_slash = (tn == 0 || text[0] != '/') ? 1 : 0;
-  size_t n = tn + add_slash;                   /* normalised text length */
+  size_t n = tn + add_slash; /* normalised text length */
   size_t pn = strlen(parent_text);
   size_t padd = (pn == 0 || parent_text[0] != '/') ? 1 : 0;
   size_t en = strlen(entrypoint);
   size_t hn = host ? strlen(host) : 0;
   /* script_name: at most base + 1 */
-  size_t total = sizeof(srv_route) + (n + 1) + (n + 2) + (en + 1) + (pn + padd + 1) +
-                 (host ? hn + 1 : 0);
+  size_t total =
+      sizeof(srv_route) + (n + 1) + (n + 2) + (en + 1) + (pn + padd + 1) + (host ? hn + 1 : 0);
   srv_route *r = calloc(1, total);
   if (!r) return NULL;
   char *p = (char *)(r + 1);
@@ -208,9 +221,7 @@ static srv_route *route_new(const char *text, const char *entrypoint, const char
   return r;
 }
 
-srv_route_table *srv_route_table_new(void) {
-  return calloc(1, sizeof(srv_route_table));
-}
+srv_route_table *srv_route_table_new(void) { return calloc(1, sizeof(srv_route_table)); }
 
 void srv_route_table_free(srv_route_table *t) {
   if (!t) return;
@@ -231,10 +242,9 @@ static int push(srv_route_table *t, srv_route *r) {
   return 0;
 }
 
-int srv_route_table_add(srv_route_table *t, const char *route,
-                        const char *entrypoint, const char *host,
-                        void *handler, const srv_dyn_routes *dyn,
-                        char *err, size_t errlen) {
+int srv_route_table_add(srv_route_table *t, const char *route, const char *entrypoint,
+                        const char *host, void *handler, const srv_dyn_routes *dyn, char *err,
+                        size_t errlen) {
   if (!t || !route) {
     base_set_err(err, errlen, "no route given");
     return -1;
@@ -260,16 +270,21 @@ int srv_route_table_add(srv_route_table *t, const char *route,
     for (size_t i = dyn->n; i-- > 0;) {
       char *joined = srv_route_join(parent, dyn->items[i].subroute);
       if (!joined) goto nomem_undo;
-      srv_route *r = route_new(joined, dyn->items[i].entrypoint, host, parent,
-                               handler, true);
+      srv_route *r = route_new(joined, dyn->items[i].entrypoint, host, parent, handler, true);
       free(joined);
       if (!r) goto nomem_undo;
-      if (push(t, r)) { free(r); goto nomem_undo; }
+      if (push(t, r)) {
+        free(r);
+        goto nomem_undo;
+      }
     }
   }
   srv_route *r = route_new(parent, entrypoint, host, parent, handler, false);
   if (!r) goto nomem_undo;
-  if (push(t, r)) { free(r); goto nomem_undo; }
+  if (push(t, r)) {
+    free(r);
+    goto nomem_undo;
+  }
   free(norm);
   return 0;
 nomem_undo:
@@ -280,9 +295,7 @@ nomem:
   return -1;
 }
 
-size_t srv_route_table_len(const srv_route_table *t) {
-  return t ? t->n : 0;
-}
+size_t srv_route_table_len(const srv_route_table *t) { return t ? t->n : 0; }
 
 const srv_route *srv_route_table_at(const srv_route_table *t, size_t i) {
   return (t && i < t->n) ? t->items[i] : NULL;
@@ -304,9 +317,8 @@ static bool host_ok(const srv_route *r, const char *host_header) {
   return n == strlen(r->host) && strncasecmp(host_header, r->host, n) == 0;
 }
 
-srv_route_result srv_route_lookup(const srv_route_table *t, const char *path,
-                                  size_t path_len, const char *host_header,
-                                  srv_route_match *m) {
+srv_route_result srv_route_lookup(const srv_route_table *t, const char *path, size_t path_len,
+                                  const char *host_header, srv_route_match *m) {
   memset(m, 0, sizeof *m);
   m->raw_path_info = "";
   if (path_len == 8 && memcmp(path, "/healthz", 8) == 0) return SRV_ROUTE_HEALTHZ;

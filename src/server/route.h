@@ -51,27 +51,27 @@ extern "C" {
 #endif
 
 typedef enum {
-  SRV_ROUTE_EXACT,   /* byte equality with the whole raw path */
-  SRV_ROUTE_PREFIX,  /* text ends in "/...": base P, matches P and P/... */
+  SRV_ROUTE_EXACT,  /* byte equality with the whole raw path */
+  SRV_ROUTE_PREFIX, /* text ends in "/...": base P, matches P and P/... */
 } srv_route_kind;
 
 /* One entry of the table: a configured route or a `_routes` sub-route. */
 typedef struct srv_route {
   srv_route_kind kind;
-  const char *text;         /* route text as matched, incl. "/..."; this is
-                               X_MATCHED_ROUTE and the log-dir key (§5.5) */
+  const char *text; /* route text as matched, incl. "/..."; this is
+                       X_MATCHED_ROUTE and the log-dir key (§5.5) */
   size_t text_len;
-  const char *base;         /* Exact: == text; Prefix: P (text minus "/...") */
+  const char *base; /* Exact: == text; Prefix: P (text minus "/...") */
   size_t base_len;
-  const char *script_name;  /* SCRIPT_NAME: Exact text, or P with a leading
-                               "/" added if it lacks one ("/..." -> "/") */
-  const char *entrypoint;   /* export to call ("_start" by default) */
-  const char *host;         /* legacy per-module host, lowercased; NULL = any */
-  const char *parent_text;  /* text of the configured route this entry came
-                               from (== text for the configured route itself);
-                               `_routes` runs log to the parent's file */
-  void *handler;            /* caller's per-module data (borrowed) */
-  bool dynamic;             /* came from `_routes` output */
+  const char *script_name; /* SCRIPT_NAME: Exact text, or P with a leading
+                              "/" added if it lacks one ("/..." -> "/") */
+  const char *entrypoint;  /* export to call ("_start" by default) */
+  const char *host;        /* legacy per-module host, lowercased; NULL = any */
+  const char *parent_text; /* text of the configured route this entry came
+                              from (== text for the configured route itself);
+                              `_routes` runs log to the parent's file */
+  void *handler;           /* caller's per-module data (borrowed) */
+  bool dynamic;            /* came from `_routes` output */
 } srv_route;
 
 /* One parsed line of `_routes` output: "SUBROUTE ENTRYPOINT". */
@@ -89,18 +89,18 @@ typedef struct {
 typedef struct srv_route_table srv_route_table;
 
 typedef enum {
-  SRV_ROUTE_NONE = 0,  /* no match: 404 */
-  SRV_ROUTE_FOUND,     /* m->route is the entry to run */
-  SRV_ROUTE_HEALTHZ,   /* built-in /healthz: 200 "OK" */
+  SRV_ROUTE_NONE = 0, /* no match: 404 */
+  SRV_ROUTE_FOUND,    /* m->route is the entry to run */
+  SRV_ROUTE_HEALTHZ,  /* built-in /healthz: 200 "OK" */
 } srv_route_result;
 
 /* What srv_route_lookup found: the entry, plus the per-request CGI values
  * that depend on the match. */
 typedef struct {
-  const srv_route *route;       /* NULL unless SRV_ROUTE_FOUND */
-  const char *raw_path_info;    /* X_RAW_PATH_INFO: a slice of the raw path
-                                   given to the lookup (NOT NUL-terminated);
-                                   "" (len 0) for Exact routes */
+  const srv_route *route;    /* NULL unless SRV_ROUTE_FOUND */
+  const char *raw_path_info; /* X_RAW_PATH_INFO: a slice of the raw path
+                                given to the lookup (NOT NUL-terminated);
+                                "" (len 0) for Exact routes */
   size_t raw_path_info_len;
 } srv_route_match;
 
@@ -111,8 +111,8 @@ typedef struct {
  * an error too. Returns 0 and fills *out (free with srv_dyn_routes_free), or
  * -1 with a sentence in err ("line 3: expected 'SUBROUTE ENTRYPOINT' (2
  * fields), found 1: '/foo'") and *out untouched. */
-int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out,
-                             char *err, size_t errlen);
+int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out, char *err,
+                             size_t errlen);
 
 /* Frees what srv_routes_parse_dynamic stored (NULL or zeroed is fine). */
 void srv_dyn_routes_free(srv_dyn_routes *d);
@@ -132,10 +132,9 @@ void srv_route_table_free(srv_route_table *t);
  * entrypoint, then `route` itself with `entrypoint` (NULL = "_start").
  * `host` NULL = no host key. Returns 0, or -1 with a sentence in err
  * (allocation failure, empty route). */
-int srv_route_table_add(srv_route_table *t, const char *route,
-                        const char *entrypoint, const char *host,
-                        void *handler, const srv_dyn_routes *dyn,
-                        char *err, size_t errlen);
+int srv_route_table_add(srv_route_table *t, const char *route, const char *entrypoint,
+                        const char *host, void *handler, const srv_dyn_routes *dyn, char *err,
+                        size_t errlen);
 
 /* Number of user entries (without /healthz) and the i-th in match order. */
 size_t srv_route_table_len(const srv_route_table *t);
@@ -147,9 +146,8 @@ bool srv_route_matches(const srv_route *r, const char *path, size_t path_len);
 /* Finds the first entry matching the raw request path (not decoded, query
  * excluded) and, for legacy `host` entries, the Host header value (NULL if
  * the request has none). Fills *m on SRV_ROUTE_FOUND (zeroes it otherwise). */
-srv_route_result srv_route_lookup(const srv_route_table *t, const char *path,
-                                  size_t path_len, const char *host_header,
-                                  srv_route_match *m);
+srv_route_result srv_route_lookup(const srv_route_table *t, const char *path, size_t path_len,
+                                  const char *host_header, srv_route_match *m);
 
 #ifdef __cplusplus
 }

@@ -59,13 +59,13 @@ extern char **environ;
 
 #define SRV_DRAIN_MS 10000u          /* in-flight requests get this long at exit */
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
-#define SRV_MAX_DISCARD (1ull << 20)    /* body read past max_body before closing */
+#define SRV_MAX_DISCARD (1ull << 20) /* body read past max_body before closing */
 
 /* ---- State ------------------------------------------------------------------- */
 
 /* Server state built at startup; read-only while serving. */
 typedef struct {
-  srv_options opts;            /* the CLI's, copied; its strings are borrowed */
+  srv_options opts; /* the CLI's, copied; its strings are borrowed */
   srv_config *cfg;
   srv_module *mods;
   size_t nmods;
@@ -74,10 +74,10 @@ typedef struct {
   bool tls;
   struct MHD_Daemon *daemon;
   struct MHD_Response *resp_healthz, *resp_404, *resp_413;
-  unsigned header_timeout_s;   /* resolved --header-timeout, whole seconds */
-  _Atomic long inflight;       /* requests whose headers are in, not yet done */
-  sigset_t sigs;               /* SIGINT, SIGTERM: blocked, taken by sigwait */
-  char shown[128];             /* the address announced as "Ready: serving on" */
+  unsigned header_timeout_s; /* resolved --header-timeout, whole seconds */
+  _Atomic long inflight;     /* requests whose headers are in, not yet done */
+  sigset_t sigs;             /* SIGINT, SIGTERM: blocked, taken by sigwait */
+  char shown[128];           /* the address announced as "Ready: serving on" */
 } srv_state;
 
 static srv_state S;
@@ -135,8 +135,8 @@ static const char *tmp_dir(void) {
 /* Reads a whole regular file (at most 1 GiB). Returns the bytes or NULL with err. */
 static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
   uint8_t *buf;
-  if (base_read_file(path, WASM_MODULE_MAX_BYTES, BASE_FILE_REGULAR_ONLY, &buf, len, err,
-                     errlen) != BASE_FILE_OK)
+  if (base_read_file(path, WASM_MODULE_MAX_BYTES, BASE_FILE_REGULAR_ONLY, &buf, len, err, errlen) !=
+      BASE_FILE_OK)
     return NULL;
   return buf;
 }
@@ -172,7 +172,8 @@ static uint8_t *wat_to_wasm(const char *path, size_t *len, char *err, size_t err
   if (rc != 0) {
     snprintf(err, errlen,
              "%s is not a binary module (no \\0asm header) and wat2wasm (wabt) could "
-             "not be run to convert it: %s", path, strerror(rc));
+             "not be run to convert it: %s",
+             path, strerror(rc));
     close(pfd[0]);
     unlink(tmp);
     return NULL;
@@ -185,7 +186,7 @@ static uint8_t *wat_to_wasm(const char *path, size_t *len, char *err, size_t err
     if (r <= 0) break;
     on += (size_t)r;
     if (on == sizeof out - 1) {
-      char sink[512];   /* keep draining so the child can exit */
+      char sink[512]; /* keep draining so the child can exit */
       while (read(pfd[0], sink, sizeof sink) > 0) {}
       break;
     }
@@ -245,20 +246,24 @@ static int module_from_config(const srv_module_config *mc, srv_module *m, char *
   const char *ref = mc->module_ref ? mc->module_ref : "";
   if (!mc->module_path || !*mc->module_path) {
     if (strncmp(ref, "oci:", 4) == 0)
-      snprintf(err, errlen, "route %.200s: module %.300s: OCI references are not supported by wagi-c (use a local file)",
+      snprintf(err, errlen,
+               "route %.200s: module %.300s: OCI references are not supported by wagi-c (use a "
+               "local file)",
                mc->route, ref);
     else if (strncmp(ref, "bindle:", 7) == 0)
-      snprintf(err, errlen, "route %.200s: module %.300s: bindle is not supported by wagi-c (use a local file)",
+      snprintf(err, errlen,
+               "route %.200s: module %.300s: bindle is not supported by wagi-c (use a local file)",
                mc->route, ref);
-    else
-      snprintf(err, errlen, "route %.200s: module %.300s is not a local file", mc->route, ref);
+    else snprintf(err, errlen, "route %.200s: module %.300s is not a local file", mc->route, ref);
     return -1;
   }
   m->path = mc->module_path;
   size_t pl = strlen(m->path);
   if (pl > 6 && strcmp(m->path + pl - 6, ".wasmc") == 0) {
-    snprintf(err, errlen, "route %.200s: %.300s: ahead-of-time compiled modules (.wasmc) are not "
-             "supported by this build; give the .wasm file", mc->route, m->path);
+    snprintf(err, errlen,
+             "route %.200s: %.300s: ahead-of-time compiled modules (.wasmc) are not "
+             "supported by this build; give the .wasm file",
+             mc->route, m->path);
     return -1;
   }
   if (mc->n_volumes) {
@@ -296,15 +301,15 @@ static void resolve_limits(const srv_module_config *mc, srv_run_limits *l) {
                        ? c->memory_limit_bytes / SRV_WASM_PAGE_SIZE
                        : g->max_memory_pages;
   l->max_memory_pages = pages == 0 ? 1u : pages > 65536 ? 65536u : (uint32_t)pages;
-  l->max_output = (set & SRV_LIMIT_OUTPUT) || !g->max_output ? c->output_limit_bytes
-                                                              : g->max_output;
-  l->max_body = (set & SRV_LIMIT_BODY) || !g->max_body ? c->max_request_body_bytes
-                                                        : g->max_body;
+  l->max_output =
+      (set & SRV_LIMIT_OUTPUT) || !g->max_output ? c->output_limit_bytes : g->max_output;
+  l->max_body = (set & SRV_LIMIT_BODY) || !g->max_body ? c->max_request_body_bytes : g->max_body;
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   uint32_t dflt = (uint32_t)(SRV_CONCURRENCY_PER_CPU * (ncpu > 0 ? ncpu : 1));
   l->max_concurrency = (set & SRV_LIMIT_CONCURRENCY) && c->max_concurrent_requests
                            ? c->max_concurrent_requests
-                       : g->max_concurrency ? g->max_concurrency : dflt;
+                       : g->max_concurrency ? g->max_concurrency
+                                            : dflt;
 }
 
 /* Sets up config entry `i`: compiles, links and runs its `_routes`, and adds
@@ -331,9 +336,11 @@ static srv_status setup_module(size_t i, char *err, size_t errlen) {
       p->host_path = NULL;
       continue;
     }
-    fprintf(stderr, "wagi: warning: route %s: volume %s = %s: %s; requests run without it "
-            "(each logs this in the route's module.stderr)\n", m->route, p->guest_path,
-            p->host_path, errno == ENOTDIR ? "not a directory" : strerror(errno));
+    fprintf(stderr,
+            "wagi: warning: route %s: volume %s = %s: %s; requests run without it "
+            "(each logs this in the route's module.stderr)\n",
+            m->route, p->guest_path, p->host_path,
+            errno == ENOTDIR ? "not a directory" : strerror(errno));
   }
   if (srv_env_merge(&m->env_module, &S.opts.env_file, &S.opts.env, &m->env) != 0) {
     base_set_err(err, errlen, "out of memory merging environment variables");
@@ -356,8 +363,7 @@ static srv_status setup_module(size_t i, char *err, size_t errlen) {
     base_set_err(err, errlen, "route %s (module %s): %s", m->route, m->path, e2);
     return st;
   }
-  int rc = srv_route_table_add(S.table, m->route, m->entrypoint, m->host, m, &dyn, e2,
-                               sizeof e2);
+  int rc = srv_route_table_add(S.table, m->route, m->entrypoint, m->host, m, &dyn, e2, sizeof e2);
   srv_dyn_routes_free(&dyn);
   if (rc != 0) {
     base_set_err(err, errlen, "route %s: %s", m->route, e2);
@@ -421,27 +427,27 @@ static int mkdirs(const char *path, char *err, size_t errlen) {
 /* Per-request state, reset by the URI log callback for each request. */
 typedef struct {
   uint64_t t0;
-  char *target;            /* raw request target, NUL-terminated */
+  char *target; /* raw request target, NUL-terminated */
   size_t target_len;
-  const srv_route *route;  /* after lookup */
+  const srv_route *route; /* after lookup */
   srv_route_result kind;
   srv_route_match match;
   uint8_t *body;
   size_t body_len, body_cap;
   uint64_t max_body;
-  uint64_t clen;           /* announced Content-Length (0 if none) */
-  uint64_t discarded;      /* body bytes dropped (over the limit / no route) */
+  uint64_t clen;      /* announced Content-Length (0 if none) */
+  uint64_t discarded; /* body bytes dropped (over the limit / no route) */
   bool looked_up;
   bool too_large;
   bool responded;
-  bool live;               /* a request uses it; req_release not yet run */
-  bool counted;            /* counted in S.inflight */
+  bool live;    /* a request uses it; req_release not yet run */
+  bool counted; /* counted in S.inflight */
   /* A module request handed to the runners (pool.c): the connection is
    * suspended from submission until the runner has filled `out`. */
   enum { RUN_NONE, RUN_SUBMITTED, RUN_DONE } run;
   srv_job job;
   struct MHD_Connection *conn;
-  const char *method, *version;   /* libmicrohttpd's, valid while suspended */
+  const char *method, *version; /* libmicrohttpd's, valid while suspended */
   srv_exec_out out;
 } req_ctx;
 
@@ -462,10 +468,10 @@ typedef struct {
 
 typedef struct {
   req_ctx rc;
-  char *target;            /* rc.target's buffer */
+  char *target; /* rc.target's buffer */
   size_t target_cap;
-  unsigned timeout_s;      /* the connection's current inactivity timeout */
-  hdr_vec hdrs;            /* the request headers handed to the runner */
+  unsigned timeout_s; /* the connection's current inactivity timeout */
+  hdr_vec hdrs;       /* the request headers handed to the runner */
   char ip[INET6_ADDRSTRLEN + 1];
 } conn_ctx;
 
@@ -487,8 +493,7 @@ static void req_release(req_ctx *rc) {
  * daemon-wide lock) when unchanged. */
 static void set_timeout(struct MHD_Connection *c, conn_ctx *cc, unsigned s) {
   if (cc->timeout_s == s) return;
-  if (MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, s) == MHD_YES)
-    cc->timeout_s = s;
+  if (MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, s) == MHD_YES) cc->timeout_s = s;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -498,7 +503,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
     /* NULL on out of memory: on_uri then refuses the connection's requests. */
     conn_ctx *cc = calloc(1, sizeof *cc);
-    if (cc) cc->timeout_s = S.header_timeout_s;   /* the daemon's default */
+    if (cc) cc->timeout_s = S.header_timeout_s; /* the daemon's default */
     *socket_context = cc;
     return;
   }
@@ -519,7 +524,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
   conn_ctx *cc = ci ? ci->socket_context : NULL;
   if (!cc) return NULL;
   req_release(&cc->rc);   /* a previous request refused by libmicrohttpd */
-  size_t n = strlen(uri);   /* bounded by the connection memory limit */
+  size_t n = strlen(uri); /* bounded by the connection memory limit */
   if (n + 1 > cc->target_cap) {
     char *t = realloc(cc->target, n + 1);
     if (!t) return NULL;
@@ -556,8 +561,7 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
 }
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      size_t key_size, const char *value,
-                                      size_t value_size) {
+                                      size_t key_size, const char *value, size_t value_size) {
   (void)kind;
   hdr_vec *h = cls;
   if (h->n == h->cap) {
@@ -588,22 +592,19 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t cap) {
     inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
   } else if (sa->sa_family == AF_INET6) {
     const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(a6))
-      inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)cap);
-    else
-      inet_ntop(AF_INET6, a6, out, (socklen_t)cap);
+    if (IN6_IS_ADDR_V4MAPPED(a6)) inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)cap);
+    else inet_ntop(AF_INET6, a6, out, (socklen_t)cap);
   }
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, req_ctx *rc, const char *method,
-                             int status, struct MHD_Response *resp, uint64_t bytes,
-                             const char *note) {
+static enum MHD_Result queue(struct MHD_Connection *c, req_ctx *rc, const char *method, int status,
+                             struct MHD_Response *resp, uint64_t bytes, const char *note) {
   enum MHD_Result r = MHD_queue_response(c, (unsigned)status, resp);
   rc->responded = true;
   srv_target t;
   srv_target_split(rc->target, rc->target_len, &t);
-  srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, status,
-                 bytes, (double)(base_now_ns() - rc->t0) / 1e6, note);
+  srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, status, bytes,
+                 (double)(base_now_ns() - rc->t0) / 1e6, note);
   return r;
 }
 
@@ -614,8 +615,8 @@ static struct MHD_Response *empty_response(void) {
   return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 }
 
-static enum MHD_Result respond_empty(struct MHD_Connection *c, req_ctx *rc,
-                                     const char *method, int status, const char *note) {
+static enum MHD_Result respond_empty(struct MHD_Connection *c, req_ctx *rc, const char *method,
+                                     int status, const char *note) {
   struct MHD_Response *resp = empty_response();
   if (!resp) return MHD_NO;
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
@@ -629,7 +630,7 @@ static enum MHD_Result respond_empty(struct MHD_Connection *c, req_ctx *rc,
  * the resume, rc belongs to the event loop again. */
 static void job_run(srv_job *job, srv_status refused, const char *err) {
   req_ctx *rc = (req_ctx *)((char *)job - offsetof(req_ctx, job));
-  conn_ctx *cc = (conn_ctx *)rc;   /* rc is its first member */
+  conn_ctx *cc = (conn_ctx *)rc; /* rc is its first member */
   if (refused != SRV_OK) {
     memset(&rc->out, 0, sizeof rc->out);
     rc->out.outcome = refused;
@@ -654,8 +655,8 @@ static void job_run(srv_job *job, srv_status refused, const char *err) {
     req.authority = t.authority;
     req.authority_len = t.authority_len;
     req.default_host = S.opts.hostname;
-    srv_exec(rc->route, &req, &rc->match, rc->body ? rc->body : (const uint8_t *)"",
-             rc->body_len, &rc->out);
+    srv_exec(rc->route, &req, &rc->match, rc->body ? rc->body : (const uint8_t *)"", rc->body_len,
+             &rc->out);
   }
   struct MHD_Connection *c = rc->conn;
   rc->run = RUN_DONE;
@@ -699,19 +700,19 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
     blen = out->resp.body_len;
   }
   if (status < 200) {
-    srv_log("%s: 502: module sent informational status %d as its final response",
-            rc->route->text, status);
-    status = 502;   /* its headers are not sent (status differs below) */
+    srv_log("%s: 502: module sent informational status %d as its final response", rc->route->text,
+            status);
+    status = 502; /* its headers are not sent (status differs below) */
     blen = 0;
   }
-  if (status == 204 || status == 304) blen = 0;   /* no body allowed */
+  if (status == 204 || status == 304) blen = 0; /* no body allowed */
   /* The body stays in the WASI context's stdout buffer: the response takes
    * the context and frees it once sent, instead of copying up to the
    * output limit per request. */
   struct MHD_Response *resp;
   if (out->parsed && out->ctx) {
-    resp = MHD_create_response_from_buffer_with_free_callback_cls(blen, (void *)body,
-                                                                  free_ctx, out->ctx);
+    resp = MHD_create_response_from_buffer_with_free_callback_cls(blen, (void *)body, free_ctx,
+                                                                  out->ctx);
     if (resp) out->ctx = NULL;
   } else {
     resp = empty_response();
@@ -725,14 +726,14 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
     for (size_t i = 0; i < out->resp.n_headers; i++) {
       const srv_resp_header *rh = &out->resp.headers[i];
       if (MHD_add_response_header(resp, rh->name, rh->value) != MHD_YES)
-        srv_log("%s: response header '%s' refused by the HTTP layer, dropped",
-                rc->route->text, rh->name);
+        srv_log("%s: response header '%s' refused by the HTTP layer, dropped", rc->route->text,
+                rh->name);
     }
   }
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
   enum MHD_Result r = queue(c, rc, method, status, resp, blen, out->note);
   MHD_destroy_response(resp);
-  srv_exec_out_free(out);   /* the response holds the body's ctx, not out */
+  srv_exec_out_free(out); /* the response holds the body's ctx, not out */
   rc->run = RUN_NONE;
   return r;
 }
@@ -748,27 +749,26 @@ static uint64_t content_length(struct MHD_Connection *c) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
   (void)cls;
   (void)url;
   (void)version;
   req_ctx *rc = *con_cls;
-  if (!rc) return MHD_NO;   /* out of memory in on_uri: drop the connection */
+  if (!rc) return MHD_NO; /* out of memory in on_uri: drop the connection */
   if (rc->responded) {
-    *upload_size = 0;       /* discarding the rest of a refused body */
+    *upload_size = 0; /* discarding the rest of a refused body */
     return MHD_YES;
   }
   if (rc->run == RUN_DONE) return send_result(c, rc, method);
-  if (rc->run == RUN_SUBMITTED) return MHD_YES;   /* not expected: still suspended */
+  if (rc->run == RUN_SUBMITTED) return MHD_YES; /* not expected: still suspended */
   if (!rc->looked_up) {
     rc->looked_up = true;
     /* Headers complete: the request counts for the shutdown drain from
      * now on, and a body or the next keep-alive request may be slower. */
     rc->counted = true;
     atomic_fetch_add_explicit(&S.inflight, 1, memory_order_relaxed);
-    set_timeout(c, (conn_ctx *)rc, SRV_IDLE_TIMEOUT_S);   /* rc is its first member */
+    set_timeout(c, (conn_ctx *)rc, SRV_IDLE_TIMEOUT_S); /* rc is its first member */
     srv_target t;
     srv_target_split(rc->target, rc->target_len, &t);
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
@@ -778,15 +778,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
      * before libmicrohttpd has seen the end of the request makes it close
      * the connection (no keep-alive), even for a GET without a body. The
      * exception is a body announced over the limit: 413 and close. */
-    rc->max_body = 16 * SRV_MAX_DISCARD;   /* /healthz, 404: body read and dropped */
+    rc->max_body = 16 * SRV_MAX_DISCARD; /* /healthz, 404: body read and dropped */
     if (rc->kind == SRV_ROUTE_FOUND) {
       uint64_t clen = content_length(c);
       rc->clen = clen;
       rc->max_body = ((srv_module *)rc->route->handler)->limits.max_body;
       if (clen > rc->max_body) {
         char note[96];
-        snprintf(note, sizeof note, "request body of %" PRIu64 " bytes over the %" PRIu64
-                 "-byte limit", clen, rc->max_body);
+        snprintf(note, sizeof note,
+                 "request body of %" PRIu64 " bytes over the %" PRIu64 "-byte limit", clen,
+                 rc->max_body);
         return queue(c, rc, method, 413, S.resp_413, 0, note);
       }
     }
@@ -795,13 +796,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_size > 0) {
     size_t n = *upload_size;
     *upload_size = 0;
-    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large) {   /* discard */
+    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large) { /* discard */
       rc->discarded += n;
       if (rc->discarded > rc->max_body + SRV_MAX_DISCARD) {
         srv_target t;
         srv_target_split(rc->target, rc->target_len, &t);
-        srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, 413,
-                       0, (double)(base_now_ns() - rc->t0) / 1e6,
+        srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, 413, 0,
+                       (double)(base_now_ns() - rc->t0) / 1e6,
                        "request body far over the limit: connection closed");
         return MHD_NO;
       }
@@ -818,7 +819,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       rc->discarded = rc->body_len + n;
       rc->body_len = 0;
       return MHD_YES;
-    }    if (rc->body_len + n > rc->body_cap) {
+    }
+    if (rc->body_len + n > rc->body_cap) {
       /* One allocation when the length was announced (already checked
        * against the limit); doubling from 4 KiB for chunked bodies. */
       size_t ncap = rc->body_cap ? rc->body_cap : rc->clen ? (size_t)rc->clen : 4096;
@@ -826,7 +828,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       if (ncap > rc->max_body) ncap = rc->max_body;
       uint8_t *nb = realloc(rc->body, ncap);
       if (!nb) {
-        rc->too_large = true;   /* answered 413 too: we cannot hold it */
+        rc->too_large = true; /* answered 413 too: we cannot hold it */
         return MHD_YES;
       }
       rc->body = nb;
@@ -838,12 +840,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   }
   /* Final call: the whole body is in. */
   switch (rc->kind) {
-    case SRV_ROUTE_HEALTHZ:
-      return queue(c, rc, method, 200, S.resp_healthz, 2, NULL);
-    case SRV_ROUTE_NONE:
-      return queue(c, rc, method, 404, S.resp_404, 0, NULL);
-    case SRV_ROUTE_FOUND:
-      break;
+  case SRV_ROUTE_HEALTHZ: return queue(c, rc, method, 200, S.resp_healthz, 2, NULL);
+  case SRV_ROUTE_NONE: return queue(c, rc, method, 404, S.resp_404, 0, NULL);
+  case SRV_ROUTE_FOUND: break;
   }
   if (rc->too_large) {
     char note[96];
@@ -908,7 +907,8 @@ static void cleanup(void) {
 static srv_status open_log_dir(char *err, size_t errlen) {
   if (S.opts.log_dir) {
     if (mkdirs(S.opts.log_dir, err, errlen) != 0) return SRV_ERR_SYSTEM;
-    if (!realpath(S.opts.log_dir, S.log_dir)) snprintf(S.log_dir, sizeof S.log_dir, "%s", S.opts.log_dir);
+    if (!realpath(S.opts.log_dir, S.log_dir))
+      snprintf(S.log_dir, sizeof S.log_dir, "%s", S.opts.log_dir);
     return SRV_OK;
   }
   snprintf(S.log_dir, sizeof S.log_dir, "%s/wagi-XXXXXX", tmp_dir());
@@ -924,10 +924,10 @@ static srv_status open_log_dir(char *err, size_t errlen) {
 
 /* Starts libmicrohttpd on `ss` with the TLS material (PEM text, NULL for
  * plain HTTP), and fills S.shown with the address it listens on. */
-static srv_status start_daemon(const struct sockaddr_storage *ss, const char *cert,
-                               const char *key, char *err, size_t errlen) {
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
-                   MHD_USE_ERROR_LOG;
+static srv_status start_daemon(const struct sockaddr_storage *ss, const char *cert, const char *key,
+                               char *err, size_t errlen) {
+  unsigned flags =
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (ss->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   if (S.tls) flags |= MHD_USE_TLS;
   struct MHD_OptionItem tls_opts[] = {
@@ -941,22 +941,18 @@ static srv_status start_daemon(const struct sockaddr_storage *ss, const char *ce
                                                    : ((const struct sockaddr_in *)ss)->sin_port);
   S.header_timeout_s = (S.opts.header_timeout_ms + 999u) / 1000u;
   S.daemon = MHD_start_daemon(
-      flags, lport, NULL, NULL, on_request, NULL,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,   /* must come first */
-      MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
-      MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-      MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-      MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+      flags, lport, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+      NULL, /* must come first */
+      MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss, MHD_OPTION_NOTIFY_CONNECTION,
+      on_connection, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)S.opts.max_connections,
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)S.opts.per_ip_limit,
-      MHD_OPTION_CONNECTION_TIMEOUT, S.header_timeout_s,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-      MHD_OPTION_THREAD_POOL_SIZE, S.opts.http_threads ? S.opts.http_threads
-                                                       : srv_pool_default_workers(),
-      MHD_OPTION_ARRAY, tls_opts,
-      MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_TIMEOUT, S.header_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+      MHD_OPTION_THREAD_POOL_SIZE,
+      S.opts.http_threads ? S.opts.http_threads : srv_pool_default_workers(), MHD_OPTION_ARRAY,
+      tls_opts, MHD_OPTION_END);
   if (!S.daemon) {
     base_set_err(err, errlen, "cannot listen on %s%s", S.opts.listen,
                  S.tls ? " (or the TLS certificate/key were rejected)" : " (address in use?)");
@@ -1001,7 +997,8 @@ static srv_status start(char *err, size_t errlen) {
   char *cert = NULL, *key = NULL;
   if (S.opts.tls_cert) {
     if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-      base_set_err(err, errlen, "TLS requested but this libmicrohttpd was built without TLS support");
+      base_set_err(err, errlen,
+                   "TLS requested but this libmicrohttpd was built without TLS support");
       return SRV_ERR_INVALID;
     }
     char e2[2048];
@@ -1104,13 +1101,13 @@ void srv_drain(int sig) {
   srv_exec_stats st;
   srv_exec_stats_get(&st);
   if (st.runs)
-    srv_log("served %" PRIu64 " module runs; mean per request: instantiate %.1f us, "
+    srv_log("served %" PRIu64
+            " module runs; mean per request: instantiate %.1f us, "
             "WASI ctx + argv/env %.1f us, run %.1f us",
             st.runs, (double)st.inst_ns / (double)st.runs / 1e3,
             (double)st.ctx_ns / (double)st.runs / 1e3, (double)st.run_ns / (double)st.runs / 1e3);
   unsigned threads = 0, target = 0;
   srv_pool_stats(&threads, &target);
-  if (st.runs)
-    srv_log("runners: %u thread(s) started for %u at a time", threads, target);
+  if (st.runs) srv_log("runners: %u thread(s) started for %u at a time", threads, target);
   cleanup();
 }

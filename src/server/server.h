@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cgi.h"   /* srv_env_list */
+#include "cgi.h" /* srv_env_list */
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,18 +33,18 @@ extern "C" {
  * HTTP status each one answers with. */
 typedef enum {
   SRV_OK = 0,
-  SRV_ERR_NOMEM,         /* out of memory */
-  SRV_ERR_SYSTEM,        /* the OS refused a file, directory, socket or thread */
-  SRV_ERR_INVALID,       /* bad input: an option, modules.toml, a module, routes */
-  SRV_ERR_BUSY,          /* no capacity now: a full queue, a wait that ran out (503) */
-  SRV_ERR_STOPPING,      /* the server is shutting down (503) */
-  SRV_RUN_NO_EXPORT,     /* `_routes` discovery: the module exports none; nothing ran */
-  SRV_RUN_INSTANTIATE,   /* instantiation failed (500) */
-  SRV_RUN_NO_ENTRY,      /* the entrypoint is not exported (500) */
-  SRV_RUN_TRAP,          /* a trap or an engine failure while running (500) */
-  SRV_RUN_EXIT,          /* the module exited with a non-zero code (500) */
-  SRV_RUN_OUTPUT_LIMIT,  /* stdout over the output limit (500) */
-  SRV_RUN_TIMEOUT,       /* interrupted at its wall-clock limit (504) */
+  SRV_ERR_NOMEM,        /* out of memory */
+  SRV_ERR_SYSTEM,       /* the OS refused a file, directory, socket or thread */
+  SRV_ERR_INVALID,      /* bad input: an option, modules.toml, a module, routes */
+  SRV_ERR_BUSY,         /* no capacity now: a full queue, a wait that ran out (503) */
+  SRV_ERR_STOPPING,     /* the server is shutting down (503) */
+  SRV_RUN_NO_EXPORT,    /* `_routes` discovery: the module exports none; nothing ran */
+  SRV_RUN_INSTANTIATE,  /* instantiation failed (500) */
+  SRV_RUN_NO_ENTRY,     /* the entrypoint is not exported (500) */
+  SRV_RUN_TRAP,         /* a trap or an engine failure while running (500) */
+  SRV_RUN_EXIT,         /* the module exited with a non-zero code (500) */
+  SRV_RUN_OUTPUT_LIMIT, /* stdout over the output limit (500) */
+  SRV_RUN_TIMEOUT,      /* interrupted at its wall-clock limit (504) */
 } srv_status;
 
 /* ---- Options ------------------------------------------------------------------- */
@@ -67,20 +67,20 @@ typedef struct {
 /* The command line, filled by the CLI. Strings and lists are borrowed:
  * they must stay valid until srv_drain returns. */
 typedef struct {
-  const char *config;          /* modules.toml; required */
-  const char *listen;          /* numeric "IP:PORT" or "[IPv6]:PORT" */
-  const char *hostname;        /* default HOST[:PORT] for SERVER_NAME/SERVER_PORT */
-  const char *log_dir;         /* NULL: a new temporary directory */
-  const char *tls_cert, *tls_key;   /* both or neither */
-  const char *access_log;      /* NULL or "-": stderr; "off": none */
-  srv_env_list env;            /* --env, later wins */
-  srv_env_list env_file;       /* --env-file, later file wins */
-  srv_run_limits limits;       /* 0 = not given */
+  const char *config;             /* modules.toml; required */
+  const char *listen;             /* numeric "IP:PORT" or "[IPv6]:PORT" */
+  const char *hostname;           /* default HOST[:PORT] for SERVER_NAME/SERVER_PORT */
+  const char *log_dir;            /* NULL: a new temporary directory */
+  const char *tls_cert, *tls_key; /* both or neither */
+  const char *access_log;         /* NULL or "-": stderr; "off": none */
+  srv_env_list env;               /* --env, later wins */
+  srv_env_list env_file;          /* --env-file, later file wins */
+  srv_run_limits limits;          /* 0 = not given */
   uint32_t max_connections;
-  uint32_t per_ip_limit;       /* 0 = no limit */
+  uint32_t per_ip_limit; /* 0 = no limit */
   uint32_t header_timeout_ms;
-  uint32_t workers;            /* --workers; 0 = one per CPU */
-  uint32_t http_threads;       /* --http-threads; 0 = one per CPU */
+  uint32_t workers;      /* --workers; 0 = one per CPU */
+  uint32_t http_threads; /* --http-threads; 0 = one per CPU */
 } srv_options;
 
 /* ---- Running ------------------------------------------------------------------- */

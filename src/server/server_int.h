@@ -76,14 +76,14 @@ typedef struct srv_module {
   wasm_linker *linker;       /* WASI (+ outbound-HTTP hook), built once */
   wasi_preopen *preopens;    /* volumes */
   size_t npreopens;
-  const srv_module_config *cfg;   /* its modules.toml entry (borrowed) */
-  srv_env_list env_module;   /* the module's `environment` table */
-  srv_env_list env;          /* merged user variables (module < file < --env) */
+  const srv_module_config *cfg; /* its modules.toml entry (borrowed) */
+  srv_env_list env_module;      /* the module's `environment` table */
+  srv_env_list env;             /* merged user variables (module < file < --env) */
   srv_run_limits limits;
 
-  srv_route_log *logs;       /* one per route entry of this module */
+  srv_route_log *logs; /* one per route entry of this module */
   size_t nlogs;
-  int parent_log_fd;         /* the configured route's file (`_routes` runs) */
+  int parent_log_fd; /* the configured route's file (`_routes` runs) */
 
   /* Run slots (pool.c, under its lock): jobs running or ready to run, and
    * the FIFO of jobs waiting for a slot. */
@@ -136,7 +136,7 @@ void srv_pool_blocking(void);
  * (wasi_define's, and http_define's once outbound HTTP is linked). */
 typedef struct {
   wasi_ctx *wasi;
-  void *http;              /* outbound HTTP ctx (http_ctx); NULL: every host denied */
+  void *http; /* outbound HTTP ctx (http_ctx); NULL: every host denied */
 } srv_guest;
 
 /* Starts the watchdog thread (once, before the first execution). Returns
@@ -165,20 +165,19 @@ int srv_status_http(srv_status s);
 
 /* What one execution produced. */
 typedef struct {
-  srv_status outcome;      /* SRV_OK: the module ran and its stdout was parsed */
-  int status;              /* HTTP status to send */
-  srv_response resp;       /* valid when `parsed`: headers, body */
+  srv_status outcome; /* SRV_OK: the module ran and its stdout was parsed */
+  int status;         /* HTTP status to send */
+  srv_response resp;  /* valid when `parsed`: headers, body */
   bool parsed;
-  wasi_ctx *ctx;           /* owns the stdout bytes resp.body points into */
-  char note[512];          /* short reason for the access log, "" if none */
-  uint64_t inst_ns;        /* time spent instantiating */
+  wasi_ctx *ctx;    /* owns the stdout bytes resp.body points into */
+  char note[512];   /* short reason for the access log, "" if none */
+  uint64_t inst_ns; /* time spent instantiating */
 } srv_exec_out;
 
 /* Runs route `r` (whose handler is an srv_module) for one request, on a
- * runner that holds one of the module's run slots: builds argv/env, instantiates, calls the entrypoint
- * under the wall-clock limit, parses stdout. Always fills *out (a failure is
- * a status such as 500/503/504 with an empty body); release it with
- * srv_exec_out_free. */
+ * runner that holds one of the module's run slots: builds argv/env, instantiates, calls the
+ * entrypoint under the wall-clock limit, parses stdout. Always fills *out (a failure is a status
+ * such as 500/503/504 with an empty body); release it with srv_exec_out_free. */
 void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match *m,
               const uint8_t *body, size_t body_len, srv_exec_out *out);
 void srv_exec_out_free(srv_exec_out *out);
@@ -186,9 +185,9 @@ void srv_exec_out_free(srv_exec_out *out);
 /* Counters for the shutdown summary and the benchmark. */
 typedef struct {
   uint64_t runs;
-  uint64_t inst_ns;        /* sum of instantiate times */
-  uint64_t ctx_ns;         /* sum of wasi_ctx_new + argv/env times */
-  uint64_t run_ns;         /* sum of entrypoint run times */
+  uint64_t inst_ns; /* sum of instantiate times */
+  uint64_t ctx_ns;  /* sum of wasi_ctx_new + argv/env times */
+  uint64_t run_ns;  /* sum of entrypoint run times */
 } srv_exec_stats;
 void srv_exec_stats_get(srv_exec_stats *out);
 
@@ -201,20 +200,17 @@ void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * SRV_OK or SRV_ERR_SYSTEM with a sentence in err. */
 srv_status srv_access_log_open(const char *path, char *err, size_t errlen);
 /* One access-log line: method, raw path, route, status, body bytes, ms. */
-void srv_access_log(const char *method, const char *path, size_t path_len,
-                    const char *route, int status, uint64_t bytes, double ms,
-                    const char *note);
+void srv_access_log(const char *method, const char *path, size_t path_len, const char *route,
+                    int status, uint64_t bytes, double ms, const char *note);
 
 /* <log_dir>/<hex sha256(route_text)> into out (§5.5). */
-void srv_route_log_dir(const char *log_dir, const char *route_text, char *out,
-                       size_t cap);
+void srv_route_log_dir(const char *log_dir, const char *route_text, char *out, size_t cap);
 /* Creates the route's log directory and opens module.stderr for appending
  * into *fd. Returns SRV_OK, or SRV_ERR_SYSTEM with a sentence in err. */
-srv_status srv_route_log_open(const char *log_dir, const char *route_text, int *fd,
-                              char *err, size_t errlen);
+srv_status srv_route_log_open(const char *log_dir, const char *route_text, int *fd, char *err,
+                              size_t errlen);
 /* One "<time> wagi: <text>" line into a route's module.stderr (fd < 0: no-op). */
-void srv_route_log_write(int fd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void srv_route_log_write(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #ifdef __cplusplus
 }

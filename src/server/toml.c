@@ -28,11 +28,11 @@
 #include <string.h>
 
 enum {
-  TF_IMPLICIT = 1u << 0,  /* created as an intermediate of a [header] path */
-  TF_HEADER = 1u << 1,    /* defined by [header] or as an [[header]] element */
-  TF_DOTTED = 1u << 2,    /* created or extended by dotted keys */
-  TF_INLINE = 1u << 3,    /* inline table / static array content: sealed */
-  TF_AOT = 1u << 4,       /* array made by [[header]] */
+  TF_IMPLICIT = 1u << 0, /* created as an intermediate of a [header] path */
+  TF_HEADER = 1u << 1,   /* defined by [header] or as an [[header]] element */
+  TF_DOTTED = 1u << 2,   /* created or extended by dotted keys */
+  TF_INLINE = 1u << 3,   /* inline table / static array content: sealed */
+  TF_AOT = 1u << 4,      /* array made by [[header]] */
 };
 
 /* Tables with more keys than this get a hash index for lookups, so a
@@ -63,14 +63,14 @@ typedef struct {
   const char *start, *p, *end;
   const char *line_start;
   uint32_t line;
-  const char *col_ptr;  /* column cache: col_val is the column of col_ptr */
+  const char *col_ptr; /* column cache: col_val is the column of col_ptr */
   uint32_t col_val;
   const char *filename;
   char *err;
   size_t errlen;
   toml_status status;
   toml_value *root;
-  toml_value *cur;      /* table receiving key/value lines */
+  toml_value *cur; /* table receiving key/value lines */
 } parser;
 
 /* ---- errors and positions ------------------------------------------------ */
@@ -100,7 +100,7 @@ static int fail_pos(parser *ps, pos at, toml_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int fail_pos(parser *ps, pos at, toml_status st, const char *fmt, ...) {
-  if (ps->status != TOML_OK) return -1;  /* keep the first error */
+  if (ps->status != TOML_OK) return -1; /* keep the first error */
   ps->status = st;
   if (ps->errlen == 0) return -1;
   int k = snprintf(ps->err, ps->errlen, "%s:%u:%u: ", ps->filename, at.line, at.col);
@@ -155,7 +155,11 @@ static void key_repr(char *buf, size_t cap, const char *s, size_t len) {
       break;
     }
     if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-      o += (size_t)snprintf(buf + o, cap - o, c == '"' ? "\\\"" : c == '\\' ? "\\\\" : "\\u%04X", c);
+      o += (size_t)snprintf(buf + o, cap - o,
+                            c == '"'    ? "\\\""
+                            : c == '\\' ? "\\\\"
+                                        : "\\u%04X",
+                            c);
     } else {
       buf[o++] = (char)c;
     }
@@ -233,11 +237,8 @@ static void value_free(toml_value *v) {
     free(v->u.array.items);
     break;
   case TOML_STRING:
-  case TOML_DATETIME:
-    free(v->u.str.ptr);
-    break;
-  default:
-    break;
+  case TOML_DATETIME: free(v->u.str.ptr); break;
+  default: break;
   }
   free(v);
 }
@@ -327,7 +328,7 @@ static int table_add(parser *ps, toml_value *t, const key_seg *seg, toml_value *
   if (t->u.table.n > INDEX_MIN) {
     if (!t->u.table.index || t->u.table.n * 2 > t->u.table.index_cap) {
       if (index_rebuild(t) < 0) {
-        t->u.table.n--;  /* roll back: the caller still owns v */
+        t->u.table.n--; /* roll back: the caller still owns v */
         free(key);
         return NOMEM(ps);
       }
@@ -528,8 +529,7 @@ static int parse_escape(parser *ps, sbuf *b) {
     ps->p++;
     for (int i = 0; i < nd; i++) {
       int h = ps->p < ps->end ? hex_val((unsigned char)*ps->p) : -1;
-      if (h < 0)
-        return FAIL_AT(ps, at, "\\%c escape needs exactly %d hexadecimal digits", c, nd);
+      if (h < 0) return FAIL_AT(ps, at, "\\%c escape needs exactly %d hexadecimal digits", c, nd);
       cp = (cp << 4) | (uint32_t)h;
       ps->p++;
     }
@@ -591,7 +591,7 @@ static int parse_literal(parser *ps, sbuf *b) {
 static int parse_multiline(parser *ps, sbuf *b, char q) {
   pos at = here(ps);
   ps->p += 3;
-  if (at_newline(ps)) eat_newline(ps);  /* a newline right after the opener is trimmed */
+  if (at_newline(ps)) eat_newline(ps); /* a newline right after the opener is trimmed */
   for (;;) {
     const char *run = ps->p;
     while (ps->p < ps->end && *ps->p != q && *ps->p != '\n' && *ps->p != '\r' &&
@@ -703,9 +703,7 @@ static int parse_key(parser *ps, keypath *kp) {
 
 /* ---- scalars ------------------------------------------------------------- */
 
-static bool token_char(unsigned char c) {
-  return is_bare(c) || c == '+' || c == '.' || c == ':';
-}
+static bool token_char(unsigned char c) { return is_bare(c) || c == '+' || c == '.' || c == ':'; }
 
 /* Digits of `base` with single underscores between digits, from s[*i]; at
  * least one digit. Appends the digits (without '_') to out if non-NULL.
@@ -749,7 +747,8 @@ static int scan_digits(const char *s, size_t n, size_t *i, int base, sbuf *out, 
   return 0;
 }
 
-static int parse_number(parser *ps, const char *s, size_t n, pos at, toml_value **out, unsigned depth) {
+static int parse_number(parser *ps, const char *s, size_t n, pos at, toml_value **out,
+                        unsigned depth) {
   size_t i = 0;
   bool neg = false, sign = false;
   const char *why = NULL;
@@ -902,7 +901,8 @@ static const char *scan_time(const char *s, size_t n, size_t *i) {
   return NULL;
 }
 
-static int parse_datetime(parser *ps, const char *s, size_t n, pos at, toml_value **out, unsigned depth) {
+static int parse_datetime(parser *ps, const char *s, size_t n, pos at, toml_value **out,
+                          unsigned depth) {
   size_t i = 0;
   const char *why = NULL;
   toml_datetime_kind kind;
@@ -1011,7 +1011,8 @@ static int parse_scalar(parser *ps, toml_value **out, unsigned depth) {
     return parse_datetime(ps, s, n, at, out, depth);
   if (!is_digit((unsigned char)s[0]) && s[0] != '+' && s[0] != '-') {
     if (s[0] == '.' || s[0] == '_') return FAIL_AT(ps, at, "invalid number '%.*s'", (int)n, s);
-    return FAIL_AT(ps, at, "invalid value '%.*s' (strings must be quoted)", (int)(n > 64 ? 64 : n), s);
+    return FAIL_AT(ps, at, "invalid value '%.*s' (strings must be quoted)", (int)(n > 64 ? 64 : n),
+                   s);
   }
   return parse_number(ps, s, n, at, out, depth);
 }
@@ -1026,10 +1027,8 @@ static int parse_string_value(parser *ps, toml_value **out, unsigned depth) {
   char q = *ps->p;
   sbuf b = {0};
   int rc;
-  if (ps->end - ps->p >= 3 && ps->p[1] == q && ps->p[2] == q)
-    rc = parse_multiline(ps, &b, q);
-  else
-    rc = q == '"' ? parse_basic(ps, &b) : parse_literal(ps, &b);
+  if (ps->end - ps->p >= 3 && ps->p[1] == q && ps->p[2] == q) rc = parse_multiline(ps, &b, q);
+  else rc = q == '"' ? parse_basic(ps, &b) : parse_literal(ps, &b);
   if (rc < 0) {
     free(b.p);
     return -1;
@@ -1133,18 +1132,15 @@ static int parse_value(parser *ps, toml_value **out, unsigned depth) {
     return FAIL(ps, "expected a value, found %s", at_eof(ps) ? "end of file" : "end of line");
   switch (*ps->p) {
   case '"':
-  case '\'':
-    return parse_string_value(ps, out, depth);
+  case '\'': return parse_string_value(ps, out, depth);
   case '[':
     if (depth > TOML_MAX_DEPTH) break;
     return parse_array(ps, out, depth);
   case '{':
     if (depth > TOML_MAX_DEPTH) break;
     return parse_inline_table(ps, out, depth);
-  case '#':
-    return FAIL(ps, "expected a value, found a comment");
-  default:
-    return parse_scalar(ps, out, depth);
+  case '#': return FAIL(ps, "expected a value, found a comment");
+  default: return parse_scalar(ps, out, depth);
   }
   return FAIL(ps, "nesting too deep (more than %d levels of tables and arrays)", TOML_MAX_DEPTH);
 }
@@ -1183,7 +1179,8 @@ static int parse_keyval(parser *ps, toml_value *t) {
       }
       if (v->flags & TF_HEADER) {
         FAIL_AT(ps, kp.v[i].at,
-                "cannot add keys to table [%s] (defined at line %u) with dotted keys from another table",
+                "cannot add keys to table [%s] (defined at line %u) with dotted keys from another "
+                "table",
                 path_repr(kb, sizeof kb, &kp, i + 1), v->line);
         goto out;
       }
@@ -1193,7 +1190,8 @@ static int parse_keyval(parser *ps, toml_value *t) {
     }
     FAIL_AT(ps, kp.v[i].at, "key '%s' is already %s %s (line %u), not a table",
             path_repr(kb, sizeof kb, &kp, i + 1), kind_article(v->kind),
-            (v->kind == TOML_ARRAY && (v->flags & TF_AOT)) ? "array of tables" : toml_kind_name(v->kind),
+            (v->kind == TOML_ARRAY && (v->flags & TF_AOT)) ? "array of tables"
+                                                           : toml_kind_name(v->kind),
             e->line);
     goto out;
   }
@@ -1251,7 +1249,7 @@ static int parse_header(parser *ps) {
       }
       t = v;
     } else if (v->kind == TOML_ARRAY && (v->flags & TF_AOT)) {
-      t = v->u.array.items[v->u.array.n - 1];  /* the latest [[x]] element */
+      t = v->u.array.items[v->u.array.n - 1]; /* the latest [[x]] element */
     } else if (v->kind == TOML_ARRAY) {
       FAIL_AT(ps, kp.v[i].at, "cannot add a table to static array '%s' (defined at line %u)",
               path_repr(kb, sizeof kb, &kp, i + 1), v->line);
@@ -1297,7 +1295,8 @@ static int parse_header(parser *ps) {
       goto out;
     }
     if (v->kind == TOML_ARRAY && (v->flags & TF_AOT))
-      FAIL_AT(ps, at, "table [%s] conflicts with the array of tables [[%s]] (line %u)", kb, kb, v->line);
+      FAIL_AT(ps, at, "table [%s] conflicts with the array of tables [[%s]] (line %u)", kb, kb,
+              v->line);
     else
       FAIL_AT(ps, at, "key '%s' is already defined as %s %s (line %u)", kb, kind_article(v->kind),
               toml_kind_name(v->kind), e->line);
@@ -1393,7 +1392,7 @@ toml_status toml_parse(const char *text, size_t len, const char *filename, toml_
   ps.p = ps.line_start = ps.col_ptr = ps.start;
   ps.line = 1;
   ps.col_val = 1;
-  if (ps.end - ps.p >= 3 && memcmp(ps.p, "\xEF\xBB\xBF", 3) == 0) ps.p += 3;  /* byte order mark */
+  if (ps.end - ps.p >= 3 && memcmp(ps.p, "\xEF\xBB\xBF", 3) == 0) ps.p += 3; /* byte order mark */
   pos at = {1, 1};
   ps.root = new_value(&ps, TOML_TABLE, at, 0);
   if (!ps.root) return ps.status;
@@ -1431,17 +1430,13 @@ toml_value *toml_table_get(const toml_value *t, const char *key) {
   return key ? toml_table_getn(t, key, strlen(key)) : NULL;
 }
 
-size_t toml_table_len(const toml_value *t) {
-  return t && t->kind == TOML_TABLE ? t->u.table.n : 0;
-}
+size_t toml_table_len(const toml_value *t) { return t && t->kind == TOML_TABLE ? t->u.table.n : 0; }
 
 const toml_entry *toml_table_entry(const toml_value *t, size_t i) {
   return i < toml_table_len(t) ? &t->u.table.items[i] : NULL;
 }
 
-size_t toml_array_len(const toml_value *a) {
-  return a && a->kind == TOML_ARRAY ? a->u.array.n : 0;
-}
+size_t toml_array_len(const toml_value *a) { return a && a->kind == TOML_ARRAY ? a->u.array.n : 0; }
 
 toml_value *toml_array_at(const toml_value *a, size_t i) {
   return i < toml_array_len(a) ? a->u.array.items[i] : NULL;

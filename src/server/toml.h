@@ -35,8 +35,8 @@ extern "C" {
 
 typedef enum {
   TOML_OK = 0,
-  TOML_ERR_SYNTAX,  /* the text is not valid TOML 1.0 (message says why and where) */
-  TOML_ERR_NOMEM,   /* an allocation failed */
+  TOML_ERR_SYNTAX, /* the text is not valid TOML 1.0 (message says why and where) */
+  TOML_ERR_NOMEM,  /* an allocation failed */
 } toml_status;
 
 typedef enum {
@@ -51,10 +51,10 @@ typedef enum {
 
 /* Which of TOML's four date/time forms a TOML_DATETIME value is. */
 typedef enum {
-  TOML_DT_OFFSET_DATETIME,  /* 1979-05-27T07:32:00Z, 1979-05-27 07:32:00-07:00 */
-  TOML_DT_LOCAL_DATETIME,   /* 1979-05-27T07:32:00.999 */
-  TOML_DT_LOCAL_DATE,       /* 1979-05-27 */
-  TOML_DT_LOCAL_TIME,       /* 07:32:00 */
+  TOML_DT_OFFSET_DATETIME, /* 1979-05-27T07:32:00Z, 1979-05-27 07:32:00-07:00 */
+  TOML_DT_LOCAL_DATETIME,  /* 1979-05-27T07:32:00.999 */
+  TOML_DT_LOCAL_DATE,      /* 1979-05-27 */
+  TOML_DT_LOCAL_TIME,      /* 07:32:00 */
 } toml_datetime_kind;
 
 typedef struct toml_value toml_value;
@@ -64,25 +64,36 @@ typedef struct toml_value toml_value;
 typedef struct {
   char *key;
   size_t key_len;
-  uint32_t line, col;   /* where the key is written */
+  uint32_t line, col; /* where the key is written */
   toml_value *value;
 } toml_entry;
 
 struct toml_value {
   toml_kind kind;
-  uint32_t line, col;   /* where the value starts (for a table made by a header
-                           or dotted key: where that key is written) */
+  uint32_t line, col; /* where the value starts (for a table made by a header
+                         or dotted key: where that key is written) */
   union {
     /* TOML_STRING: UTF-8, NUL-terminated, may contain NULs (len is exact).
      * TOML_DATETIME: the text exactly as written (validated). */
-    struct { char *ptr; size_t len; } str;
+    struct {
+      char *ptr;
+      size_t len;
+    } str;
     int64_t integer;
     double fp;
     bool boolean;
-    struct { toml_entry *items; size_t n, cap; uint32_t *index; size_t index_cap; } table;
-    struct { toml_value **items; size_t n, cap; } array;
+    struct {
+      toml_entry *items;
+      size_t n, cap;
+      uint32_t *index;
+      size_t index_cap;
+    } table;
+    struct {
+      toml_value **items;
+      size_t n, cap;
+    } array;
   } u;
-  toml_datetime_kind dt_kind;   /* TOML_DATETIME only */
+  toml_datetime_kind dt_kind; /* TOML_DATETIME only */
   /* private: table/array provenance for the redefinition rules, and depth */
   uint16_t flags;
   uint16_t depth;
@@ -93,8 +104,8 @@ struct toml_value {
  * toml_free). On failure *out is untouched and `err` (if errlen > 0) holds
  * "FILENAME:LINE:COLUMN: message"; `filename` is only used in that text
  * (NULL gives "<input>"). */
-toml_status toml_parse(const char *text, size_t len, const char *filename,
-                       toml_value **out, char *err, size_t errlen);
+toml_status toml_parse(const char *text, size_t len, const char *filename, toml_value **out,
+                       char *err, size_t errlen);
 
 /* Frees a tree returned by toml_parse (NULL is fine). Only roots may be freed. */
 void toml_free(toml_value *v);

@@ -2,7 +2,7 @@
  * and the functions that touch no file system: args, environ, clocks,
  * random, poll_oneoff, proc_*, sched_yield, sock_*. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* O_PATH, openat2, ppoll, AT_EMPTY_PATH */
+#define _GNU_SOURCE /* O_PATH, openat2, ppoll, AT_EMPTY_PATH */
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -82,7 +82,7 @@ wasi_errno wasi_errno_from_host(int e) {
   case ENOTEMPTY: return WASI_ENOTEMPTY;
   case ENOTRECOVERABLE: return WASI_ENOTRECOVERABLE;
   case ENOTSOCK: return WASI_ENOTSOCK;
-  case ENOTSUP: return WASI_ENOTSUP;   /* == EOPNOTSUPP on Linux */
+  case ENOTSUP: return WASI_ENOTSUP; /* == EOPNOTSUPP on Linux */
   case ENOTTY: return WASI_ENOTTY;
   case ENXIO: return WASI_ENXIO;
   case EOVERFLOW: return WASI_EOVERFLOW;
@@ -105,18 +105,22 @@ wasi_errno wasi_errno_from_host(int e) {
 }
 
 static const char *const errno_names[] = {
-    "ESUCCESS", "E2BIG", "EACCES", "EADDRINUSE", "EADDRNOTAVAIL", "EAFNOSUPPORT",
-    "EAGAIN", "EALREADY", "EBADF", "EBADMSG", "EBUSY", "ECANCELED", "ECHILD",
-    "ECONNABORTED", "ECONNREFUSED", "ECONNRESET", "EDEADLK", "EDESTADDRREQ",
-    "EDOM", "EDQUOT", "EEXIST", "EFAULT", "EFBIG", "EHOSTUNREACH", "EIDRM",
-    "EILSEQ", "EINPROGRESS", "EINTR", "EINVAL", "EIO", "EISCONN", "EISDIR",
-    "ELOOP", "EMFILE", "EMLINK", "EMSGSIZE", "EMULTIHOP", "ENAMETOOLONG",
-    "ENETDOWN", "ENETRESET", "ENETUNREACH", "ENFILE", "ENOBUFS", "ENODEV",
-    "ENOENT", "ENOEXEC", "ENOLCK", "ENOLINK", "ENOMEM", "ENOMSG", "ENOPROTOOPT",
-    "ENOSPC", "ENOSYS", "ENOTCONN", "ENOTDIR", "ENOTEMPTY", "ENOTRECOVERABLE",
-    "ENOTSOCK", "ENOTSUP", "ENOTTY", "ENXIO", "EOVERFLOW", "EOWNERDEAD", "EPERM",
-    "EPIPE", "EPROTO", "EPROTONOSUPPORT", "EPROTOTYPE", "ERANGE", "EROFS",
-    "ESPIPE", "ESRCH", "ESTALE", "ETIMEDOUT", "ETXTBSY", "EXDEV", "ENOTCAPABLE",
+    "ESUCCESS",     "E2BIG",           "EACCES",       "EADDRINUSE",   "EADDRNOTAVAIL",
+    "EAFNOSUPPORT", "EAGAIN",          "EALREADY",     "EBADF",        "EBADMSG",
+    "EBUSY",        "ECANCELED",       "ECHILD",       "ECONNABORTED", "ECONNREFUSED",
+    "ECONNRESET",   "EDEADLK",         "EDESTADDRREQ", "EDOM",         "EDQUOT",
+    "EEXIST",       "EFAULT",          "EFBIG",        "EHOSTUNREACH", "EIDRM",
+    "EILSEQ",       "EINPROGRESS",     "EINTR",        "EINVAL",       "EIO",
+    "EISCONN",      "EISDIR",          "ELOOP",        "EMFILE",       "EMLINK",
+    "EMSGSIZE",     "EMULTIHOP",       "ENAMETOOLONG", "ENETDOWN",     "ENETRESET",
+    "ENETUNREACH",  "ENFILE",          "ENOBUFS",      "ENODEV",       "ENOENT",
+    "ENOEXEC",      "ENOLCK",          "ENOLINK",      "ENOMEM",       "ENOMSG",
+    "ENOPROTOOPT",  "ENOSPC",          "ENOSYS",       "ENOTCONN",     "ENOTDIR",
+    "ENOTEMPTY",    "ENOTRECOVERABLE", "ENOTSOCK",     "ENOTSUP",      "ENOTTY",
+    "ENXIO",        "EOVERFLOW",       "EOWNERDEAD",   "EPERM",        "EPIPE",
+    "EPROTO",       "EPROTONOSUPPORT", "EPROTOTYPE",   "ERANGE",       "EROFS",
+    "ESPIPE",       "ESRCH",           "ESTALE",       "ETIMEDOUT",    "ETXTBSY",
+    "EXDEV",        "ENOTCAPABLE",
 };
 
 const char *wasi_errno_str(wasi_errno e) {
@@ -142,7 +146,7 @@ static void add_warning(wasi_ctx *ctx, const char *fmt, ...) {
   size_t old = ctx->warnings ? strlen(ctx->warnings) : 0;
   size_t n = strlen(line);
   char *w = realloc(ctx->warnings, old + n + 2);
-  if (!w) return;   /* a warning lost to OOM is not worth failing the request */
+  if (!w) return; /* a warning lost to OOM is not worth failing the request */
   if (old) w[old++] = '\n';
   memcpy(w + old, line, n + 1);
   ctx->warnings = w;
@@ -191,7 +195,7 @@ static wasi_status setup_stdio(wasi_ctx *ctx, int which, wasi_stdio_kind kind, i
     f->filetype = WASI_FT_CHARACTER_DEVICE;
     return WASI_OK;
   case WASI_STDIO_BUFFER:
-    f->filetype = WASI_FT_UNKNOWN;   /* not a tty: libc then buffers fully */
+    f->filetype = WASI_FT_UNKNOWN; /* not a tty: libc then buffers fully */
     if (which == 0) {
       f->kind = WASI_FD_INBUF;
     } else {
@@ -237,8 +241,8 @@ static int packed_split(const char *p, size_t len, size_t n, char **vec) {
 /* Copies n strings to s, pointing dst[i] at each: from a packed block of
  * `bytes` bytes (NULL if it does not hold exactly n strings) or from list.
  * Returns the end of what it wrote. */
-static char *copy_strv(char *s, const char *packed, size_t bytes, const char *const *list,
-                       size_t n, char **dst) {
+static char *copy_strv(char *s, const char *packed, size_t bytes, const char *const *list, size_t n,
+                       char **dst) {
   if (packed) {
     memcpy(s, packed, bytes);
     return packed_split(s, bytes, n, dst) ? NULL : s + bytes;
@@ -263,7 +267,8 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     errf(errbuf, errlen, "wasi: config has a count without its array");
     return WASI_ERR_ARG;
   }
-  if (cfg->argc > UINT32_MAX / 8 || cfg->envc > UINT32_MAX / 8 || cfg->npreopens > WASI_MAX_FDS - 3) {
+  if (cfg->argc > UINT32_MAX / 8 || cfg->envc > UINT32_MAX / 8 ||
+      cfg->npreopens > WASI_MAX_FDS - 3) {
     errf(errbuf, errlen, "wasi: too many args, env entries or preopens");
     return WASI_ERR_ARG;
   }
@@ -274,7 +279,10 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     abytes = cfg->argv_packed_len;
   } else {
     for (size_t i = 0; i < cfg->argc; i++) {
-      if (!cfg->argv[i]) { errf(errbuf, errlen, "wasi: argv[%zu] is NULL", i); return WASI_ERR_ARG; }
+      if (!cfg->argv[i]) {
+        errf(errbuf, errlen, "wasi: argv[%zu] is NULL", i);
+        return WASI_ERR_ARG;
+      }
       abytes += strlen(cfg->argv[i]) + 1;
     }
   }
@@ -282,7 +290,10 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     ebytes = cfg->env_packed_len;
   } else {
     for (size_t i = 0; i < cfg->envc; i++) {
-      if (!cfg->env[i]) { errf(errbuf, errlen, "wasi: env[%zu] is NULL", i); return WASI_ERR_ARG; }
+      if (!cfg->env[i]) {
+        errf(errbuf, errlen, "wasi: env[%zu] is NULL", i);
+        return WASI_ERR_ARG;
+      }
       ebytes += strlen(cfg->env[i]) + 1;
     }
   }
@@ -336,9 +347,12 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
   ctx->stdin_len = cfg->stdin_buf ? cfg->stdin_len : 0;
   wasi_status st;
   unsigned fl = cfg->flags;
-  if ((st = setup_stdio(ctx, 0, cfg->stdin_kind, cfg->stdin_fd, 0, fl, errbuf, errlen)) != WASI_OK ||
-      (st = setup_stdio(ctx, 1, cfg->stdout_kind, cfg->stdout_fd, cfg->stdout_cap, fl, errbuf, errlen)) != WASI_OK ||
-      (st = setup_stdio(ctx, 2, cfg->stderr_kind, cfg->stderr_fd, cfg->stderr_cap, fl, errbuf, errlen)) != WASI_OK) {
+  if ((st = setup_stdio(ctx, 0, cfg->stdin_kind, cfg->stdin_fd, 0, fl, errbuf, errlen)) !=
+          WASI_OK ||
+      (st = setup_stdio(ctx, 1, cfg->stdout_kind, cfg->stdout_fd, cfg->stdout_cap, fl, errbuf,
+                        errlen)) != WASI_OK ||
+      (st = setup_stdio(ctx, 2, cfg->stderr_kind, cfg->stderr_fd, cfg->stderr_cap, fl, errbuf,
+                        errlen)) != WASI_OK) {
     wasi_ctx_free(ctx);
     return st;
   }
@@ -359,8 +373,8 @@ wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, s
     if (fd < 0) {
       int e = errno;
       if (cfg->flags & WASI_SKIP_BAD_PREOPENS) {
-        add_warning(ctx, "wasi: skipping volume %s -> %s: %s",
-                    p->host_path ? p->host_path : "(fd)", p->guest_path, strerror(e));
+        add_warning(ctx, "wasi: skipping volume %s -> %s: %s", p->host_path ? p->host_path : "(fd)",
+                    p->guest_path, strerror(e));
         continue;
       }
       errf(errbuf, errlen, "wasi: cannot open directory %s (for %s): %s",
@@ -415,8 +429,12 @@ static const uint8_t *outbuf_get(const wasi_outbuf *o, size_t *len) {
   return o->data ? o->data : empty;
 }
 
-const uint8_t *wasi_ctx_stdout(const wasi_ctx *ctx, size_t *len) { return outbuf_get(&ctx->out[0], len); }
-const uint8_t *wasi_ctx_stderr(const wasi_ctx *ctx, size_t *len) { return outbuf_get(&ctx->out[1], len); }
+const uint8_t *wasi_ctx_stdout(const wasi_ctx *ctx, size_t *len) {
+  return outbuf_get(&ctx->out[0], len);
+}
+const uint8_t *wasi_ctx_stderr(const wasi_ctx *ctx, size_t *len) {
+  return outbuf_get(&ctx->out[1], len);
+}
 int wasi_ctx_stdout_truncated(const wasi_ctx *ctx) { return ctx->out[0].truncated; }
 int wasi_ctx_stderr_truncated(const wasi_ctx *ctx) { return ctx->out[1].truncated; }
 
@@ -451,7 +469,6 @@ wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, wasm_me
   *ctx = c;
   return WASM_OK;
 }
-
 
 /* ---- args / environ ------------------------------------------------------------------ */
 
@@ -601,8 +618,8 @@ enum { EV_CLOCK = 0, EV_FD_READ = 1, EV_FD_WRITE = 2 };
 #define WASI_POLL_MAX 65536
 
 /* Writes one 32-byte event at ev (in bounds). */
-static void put_event(uint8_t *ev, uint64_t userdata, uint16_t err, uint8_t type,
-                      uint64_t nbytes, uint16_t flags) {
+static void put_event(uint8_t *ev, uint64_t userdata, uint16_t err, uint8_t type, uint64_t nbytes,
+                      uint16_t flags) {
   memset(ev, 0, 32);
   wasm_store_le64(ev, userdata);
   wasm_store_le16(ev + 8, err);
@@ -618,13 +635,12 @@ static int64_t ready_bytes(wasi_ctx *ctx, wasi_fd *f, int write, uint16_t *flags
   switch (f->kind) {
   case WASI_FD_INBUF:
     if (write) return 0;
-    if (ctx->stdin_pos >= ctx->stdin_len) *flags = 1;   /* HANGUP */
+    if (ctx->stdin_pos >= ctx->stdin_len) *flags = 1; /* HANGUP */
     return (int64_t)(ctx->stdin_len - ctx->stdin_pos);
   case WASI_FD_NULL:
     if (!write) *flags = 1;
     return 0;
-  case WASI_FD_OUTBUF:
-    return 0;
+  case WASI_FD_OUTBUF: return 0;
   case WASI_FD_HOST:
     if (f->filetype == WASI_FT_REGULAR_FILE) {
       if (write) return 0;
@@ -650,7 +666,8 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
   /* The cap keeps the host arrays small whatever the guest's memory size. */
   if (nsubs == 0 || nsubs > WASI_POLL_MAX) WASI_RET(WASI_EINVAL);
   const uint8_t *subs = wasm_view_range(&m, in, ssz * nsubs);
-  uint8_t *events = wasm_view_range(&m, outp, 32ull * nsubs), *nev_out = wasm_view_range(&m, nevp, 4);
+  uint8_t *events = wasm_view_range(&m, outp, 32ull * nsubs),
+          *nev_out = wasm_view_range(&m, nevp, 4);
   if (!subs || !events || !nev_out) WASI_RET(WASI_EFAULT);
   /* Subscriptions are copied out first: the guest may let the event array
    * overlap them, and events written early must not change what is read
@@ -686,7 +703,7 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
         continue;
       }
       uint64_t d;
-      if (fl & 1) {   /* absolute: convert to a monotonic deadline */
+      if (fl & 1) { /* absolute: convert to a monotonic deadline */
         uint64_t cn = now_ns(hc);
         d = timeout <= cn ? now : now + (timeout - cn);
       } else {
@@ -772,7 +789,7 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
       if (copy[s + 8] != EV_CLOCK) continue;
       uint64_t c = s + (unstable ? 24 : 16);
       clockid_t hc;
-      if (!host_clock(wasm_load_le32(copy + c), &hc)) continue;   /* already reported */
+      if (!host_clock(wasm_load_le32(copy + c), &hc)) continue; /* already reported */
       uint64_t timeout = wasm_load_le64(copy + c + 8);
       uint64_t d;
       if (wasm_load_le16(copy + c + 24) & 1) {
@@ -835,11 +852,12 @@ WASI_HOSTFN(path_unlink_file);
 typedef struct {
   const char *name;
   const char *sig;
-  wasm_host_fn p1;   /* wasi_snapshot_preview1 */
-  wasm_host_fn u;    /* wasi_unstable (NULL: absent there) */
+  wasm_host_fn p1; /* wasi_snapshot_preview1 */
+  wasm_host_fn u;  /* wasi_unstable (NULL: absent there) */
 } fn_def;
 
-#define SAME(n, s) {#n, s, wasi_fn_##n, wasi_fn_##n}
+#define SAME(n, s)                                                                                 \
+  { #n, s, wasi_fn_##n, wasi_fn_##n }
 static const fn_def defs[] = {
     SAME(args_get, "ii->i"),
     SAME(args_sizes_get, "ii->i"),
@@ -890,9 +908,8 @@ static const fn_def defs[] = {
 };
 
 /* One definition; with a get_ctx, its own binding for the linker to own. */
-static wasm_status define_one(wasm_linker *l, const char *module, const char *name,
-                              const char *sig, wasm_host_fn fn, wasi_get_ctx_fn get_ctx,
-                              void *arg) {
+static wasm_status define_one(wasm_linker *l, const char *module, const char *name, const char *sig,
+                              wasm_host_fn fn, wasi_get_ctx_fn get_ctx, void *arg) {
   if (!get_ctx) return wasm_linker_define_func(l, module, name, sig, fn, NULL);
   binding *b = malloc(sizeof *b);
   if (!b) return WASM_ERR_NOMEM;
@@ -903,8 +920,8 @@ static wasm_status define_one(wasm_linker *l, const char *module, const char *na
 wasm_status wasi_define(wasm_linker *l, wasi_get_ctx_fn get_ctx, void *arg) {
   if (!l) return WASM_ERR_ARG;
   for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-    wasm_status s = define_one(l, "wasi_snapshot_preview1", defs[i].name, defs[i].sig,
-                               defs[i].p1, get_ctx, arg);
+    wasm_status s = define_one(l, "wasi_snapshot_preview1", defs[i].name, defs[i].sig, defs[i].p1,
+                               get_ctx, arg);
     if (s == WASM_OK && defs[i].u)
       s = define_one(l, "wasi_unstable", defs[i].name, defs[i].sig, defs[i].u, get_ctx, arg);
     if (s != WASM_OK) return s;

@@ -98,37 +98,91 @@ extern "C" {
 
 typedef enum {
   WASI_OK = 0,
-  WASI_ERR_ARG,       /* bad config (NULL where a value is required, bad kind) */
+  WASI_ERR_ARG, /* bad config (NULL where a value is required, bad kind) */
   WASI_ERR_NOMEM,
-  WASI_ERR_PREOPEN,   /* a preopen could not be opened (without SKIP flag) */
+  WASI_ERR_PREOPEN, /* a preopen could not be opened (without SKIP flag) */
 } wasi_status;
 
 /* ---- WASI errno values (what the guest sees) ----------------------------- */
 
 typedef uint16_t wasi_errno;
 enum {
-  WASI_ESUCCESS = 0, WASI_E2BIG = 1, WASI_EACCES = 2, WASI_EADDRINUSE = 3,
-  WASI_EADDRNOTAVAIL = 4, WASI_EAFNOSUPPORT = 5, WASI_EAGAIN = 6,
-  WASI_EALREADY = 7, WASI_EBADF = 8, WASI_EBADMSG = 9, WASI_EBUSY = 10,
-  WASI_ECANCELED = 11, WASI_ECHILD = 12, WASI_ECONNABORTED = 13,
-  WASI_ECONNREFUSED = 14, WASI_ECONNRESET = 15, WASI_EDEADLK = 16,
-  WASI_EDESTADDRREQ = 17, WASI_EDOM = 18, WASI_EDQUOT = 19, WASI_EEXIST = 20,
-  WASI_EFAULT = 21, WASI_EFBIG = 22, WASI_EHOSTUNREACH = 23, WASI_EIDRM = 24,
-  WASI_EILSEQ = 25, WASI_EINPROGRESS = 26, WASI_EINTR = 27, WASI_EINVAL = 28,
-  WASI_EIO = 29, WASI_EISCONN = 30, WASI_EISDIR = 31, WASI_ELOOP = 32,
-  WASI_EMFILE = 33, WASI_EMLINK = 34, WASI_EMSGSIZE = 35, WASI_EMULTIHOP = 36,
-  WASI_ENAMETOOLONG = 37, WASI_ENETDOWN = 38, WASI_ENETRESET = 39,
-  WASI_ENETUNREACH = 40, WASI_ENFILE = 41, WASI_ENOBUFS = 42,
-  WASI_ENODEV = 43, WASI_ENOENT = 44, WASI_ENOEXEC = 45, WASI_ENOLCK = 46,
-  WASI_ENOLINK = 47, WASI_ENOMEM = 48, WASI_ENOMSG = 49,
-  WASI_ENOPROTOOPT = 50, WASI_ENOSPC = 51, WASI_ENOSYS = 52,
-  WASI_ENOTCONN = 53, WASI_ENOTDIR = 54, WASI_ENOTEMPTY = 55,
-  WASI_ENOTRECOVERABLE = 56, WASI_ENOTSOCK = 57, WASI_ENOTSUP = 58,
-  WASI_ENOTTY = 59, WASI_ENXIO = 60, WASI_EOVERFLOW = 61,
-  WASI_EOWNERDEAD = 62, WASI_EPERM = 63, WASI_EPIPE = 64, WASI_EPROTO = 65,
-  WASI_EPROTONOSUPPORT = 66, WASI_EPROTOTYPE = 67, WASI_ERANGE = 68,
-  WASI_EROFS = 69, WASI_ESPIPE = 70, WASI_ESRCH = 71, WASI_ESTALE = 72,
-  WASI_ETIMEDOUT = 73, WASI_ETXTBSY = 74, WASI_EXDEV = 75,
+  WASI_ESUCCESS = 0,
+  WASI_E2BIG = 1,
+  WASI_EACCES = 2,
+  WASI_EADDRINUSE = 3,
+  WASI_EADDRNOTAVAIL = 4,
+  WASI_EAFNOSUPPORT = 5,
+  WASI_EAGAIN = 6,
+  WASI_EALREADY = 7,
+  WASI_EBADF = 8,
+  WASI_EBADMSG = 9,
+  WASI_EBUSY = 10,
+  WASI_ECANCELED = 11,
+  WASI_ECHILD = 12,
+  WASI_ECONNABORTED = 13,
+  WASI_ECONNREFUSED = 14,
+  WASI_ECONNRESET = 15,
+  WASI_EDEADLK = 16,
+  WASI_EDESTADDRREQ = 17,
+  WASI_EDOM = 18,
+  WASI_EDQUOT = 19,
+  WASI_EEXIST = 20,
+  WASI_EFAULT = 21,
+  WASI_EFBIG = 22,
+  WASI_EHOSTUNREACH = 23,
+  WASI_EIDRM = 24,
+  WASI_EILSEQ = 25,
+  WASI_EINPROGRESS = 26,
+  WASI_EINTR = 27,
+  WASI_EINVAL = 28,
+  WASI_EIO = 29,
+  WASI_EISCONN = 30,
+  WASI_EISDIR = 31,
+  WASI_ELOOP = 32,
+  WASI_EMFILE = 33,
+  WASI_EMLINK = 34,
+  WASI_EMSGSIZE = 35,
+  WASI_EMULTIHOP = 36,
+  WASI_ENAMETOOLONG = 37,
+  WASI_ENETDOWN = 38,
+  WASI_ENETRESET = 39,
+  WASI_ENETUNREACH = 40,
+  WASI_ENFILE = 41,
+  WASI_ENOBUFS = 42,
+  WASI_ENODEV = 43,
+  WASI_ENOENT = 44,
+  WASI_ENOEXEC = 45,
+  WASI_ENOLCK = 46,
+  WASI_ENOLINK = 47,
+  WASI_ENOMEM = 48,
+  WASI_ENOMSG = 49,
+  WASI_ENOPROTOOPT = 50,
+  WASI_ENOSPC = 51,
+  WASI_ENOSYS = 52,
+  WASI_ENOTCONN = 53,
+  WASI_ENOTDIR = 54,
+  WASI_ENOTEMPTY = 55,
+  WASI_ENOTRECOVERABLE = 56,
+  WASI_ENOTSOCK = 57,
+  WASI_ENOTSUP = 58,
+  WASI_ENOTTY = 59,
+  WASI_ENXIO = 60,
+  WASI_EOVERFLOW = 61,
+  WASI_EOWNERDEAD = 62,
+  WASI_EPERM = 63,
+  WASI_EPIPE = 64,
+  WASI_EPROTO = 65,
+  WASI_EPROTONOSUPPORT = 66,
+  WASI_EPROTOTYPE = 67,
+  WASI_ERANGE = 68,
+  WASI_EROFS = 69,
+  WASI_ESPIPE = 70,
+  WASI_ESRCH = 71,
+  WASI_ESTALE = 72,
+  WASI_ETIMEDOUT = 73,
+  WASI_ETXTBSY = 74,
+  WASI_EXDEV = 75,
   WASI_ENOTCAPABLE = 76,
 };
 
@@ -146,9 +200,9 @@ typedef enum {
 } wasi_stdio_kind;
 
 typedef struct {
-  const char *host_path;   /* directory on the host (relative to the CWD ok) */
-  const char *guest_path;  /* name the guest sees, e.g. "/" or "/data" */
-  int read_only;           /* nonzero: no write rights anywhere beneath */
+  const char *host_path;  /* directory on the host (relative to the CWD ok) */
+  const char *guest_path; /* name the guest sees, e.g. "/" or "/data" */
+  int read_only;          /* nonzero: no write rights anywhere beneath */
   /* Used only when host_path is NULL: a directory fd the embedder opened
    * once (e.g. at startup) and keeps open while ctxs use it. Many ctxs may
    * share it concurrently: the ctx never closes it, never changes its flags
@@ -158,38 +212,40 @@ typedef struct {
 } wasi_preopen;
 
 /* wasi_ctx_new flags. */
-#define WASI_SKIP_BAD_PREOPENS 1u  /* skip a preopen that fails to open and
-                                      record a warning (WAGI volume semantics)
-                                      instead of failing wasi_ctx_new */
-#define WASI_TRUSTED_STDIO_FDS 2u  /* the WASI_STDIO_FD fds are known open
-                                      (e.g. log files the embedder keeps):
-                                      wasi_ctx_new does not check them and
-                                      looks their type up (one fstat) only
-                                      when the guest first uses them; a
-                                      closed one then gives WASI_EBADF */
+#define WASI_SKIP_BAD_PREOPENS                                                                     \
+  1u /* skip a preopen that fails to open and                                                      \
+        record a warning (WAGI volume semantics)                                                   \
+        instead of failing wasi_ctx_new */
+#define WASI_TRUSTED_STDIO_FDS                                                                     \
+  2u /* the WASI_STDIO_FD fds are known open                                                       \
+        (e.g. log files the embedder keeps):                                                       \
+        wasi_ctx_new does not check them and                                                       \
+        looks their type up (one fstat) only                                                       \
+        when the guest first uses them; a                                                          \
+        closed one then gives WASI_EBADF */
 
 typedef struct {
-  const char *const *argv;  /* argc strings; argv[0] is the program name */
+  const char *const *argv; /* argc strings; argv[0] is the program name */
   size_t argc;
-  const char *const *env;   /* envc "NAME=VALUE" strings; nothing is inherited */
+  const char *const *env; /* envc "NAME=VALUE" strings; nothing is inherited */
   size_t envc;
 
   wasi_stdio_kind stdin_kind;
   const uint8_t *stdin_buf; /* WASI_STDIO_BUFFER: borrowed, outlives the ctx */
   size_t stdin_len;
-  int stdin_fd;             /* WASI_STDIO_FD */
+  int stdin_fd; /* WASI_STDIO_FD */
 
   wasi_stdio_kind stdout_kind;
-  int stdout_fd;            /* WASI_STDIO_FD */
-  size_t stdout_cap;        /* WASI_STDIO_BUFFER: byte cap, 0 = no cap */
+  int stdout_fd;     /* WASI_STDIO_FD */
+  size_t stdout_cap; /* WASI_STDIO_BUFFER: byte cap, 0 = no cap */
 
   wasi_stdio_kind stderr_kind;
-  int stderr_fd;            /* WASI_STDIO_FD (e.g. a log file) */
-  size_t stderr_cap;        /* WASI_STDIO_BUFFER: byte cap, 0 = no cap */
+  int stderr_fd;     /* WASI_STDIO_FD (e.g. a log file) */
+  size_t stderr_cap; /* WASI_STDIO_BUFFER: byte cap, 0 = no cap */
 
-  const wasi_preopen *preopens;  /* fds 3, 4, ... in this order */
+  const wasi_preopen *preopens; /* fds 3, 4, ... in this order */
   size_t npreopens;
-  unsigned flags;                /* WASI_SKIP_BAD_PREOPENS */
+  unsigned flags; /* WASI_SKIP_BAD_PREOPENS */
   /* Most fds the guest may hold at once, stdio and preopens included
    * (each file it opens is a host fd of this process); beyond it path_open
    * gives WASI_EMFILE. 0 = 1024, the most allowed. */
@@ -218,8 +274,7 @@ typedef struct wasi_ctx wasi_ctx;
  * fd unless WASI_TRUSTED_STDIO_FDS, and one open() per preopen given by
  * host_path (~2-4 us each here with its close; share a host_fd to avoid
  * it). */
-wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out,
-                         char *errbuf, size_t errlen);
+wasi_status wasi_ctx_new(const wasi_config *cfg, wasi_ctx **out, char *errbuf, size_t errlen);
 /* Close every fd the ctx opened and free it. NULL is fine. */
 void wasi_ctx_free(wasi_ctx *ctx);
 
@@ -273,8 +328,7 @@ wasm_status wasi_define(wasm_linker *l, wasi_get_ctx_fn get_ctx, void *arg);
  * proc_exit(n) gives WASM_OK with *exit_code = n. A missing export gives
  * WASM_ERR_NOT_FOUND; a trap its status, details in *err (may be NULL).
  * exit_code may be NULL. */
-wasm_status wasi_run(wasm_instance *inst, const char *entry, int *exit_code,
-                     wasm_error *err);
+wasm_status wasi_run(wasm_instance *inst, const char *entry, int *exit_code, wasm_error *err);
 /* wasi_run(inst, "_start", ...). */
 wasm_status wasi_run_start(wasm_instance *inst, int *exit_code, wasm_error *err);
 

@@ -1,6 +1,6 @@
 /* wasi_fd.c — the per-ctx fd table and the fd_* functions. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* O_PATH, openat2, ppoll, AT_EMPTY_PATH */
+#define _GNU_SOURCE /* O_PATH, openat2, ppoll, AT_EMPTY_PATH */
 #endif
 #include <dirent.h>
 #include <errno.h>
@@ -20,7 +20,8 @@ wasi_errno wasi_fd_get(wasi_ctx *ctx, uint32_t fd, uint64_t need, wasi_fd **out)
   wasi_fd *f = &ctx->fds[fd];
   if (__builtin_expect(f->lazy, 0)) wasi_fd_resolve_lazy(f);
   uint64_t missing = need & ~f->base;
-  if (missing) return (f->read_only && (missing & WASI_R_WRITE_SET)) ? WASI_EROFS : WASI_ENOTCAPABLE;
+  if (missing)
+    return (f->read_only && (missing & WASI_R_WRITE_SET)) ? WASI_EROFS : WASI_ENOTCAPABLE;
   *out = f;
   return WASI_ESUCCESS;
 }
@@ -72,12 +73,11 @@ uint8_t wasi_filetype_of_mode(mode_t m) {
   case S_IFCHR: return WASI_FT_CHARACTER_DEVICE;
   case S_IFBLK: return WASI_FT_BLOCK_DEVICE;
   case S_IFSOCK: return WASI_FT_SOCKET_STREAM;
-  default: return WASI_FT_UNKNOWN;   /* FIFOs have no WASI type */
+  default: return WASI_FT_UNKNOWN; /* FIFOs have no WASI type */
   }
 }
 
 /* ---- plumbing ---------------------------------------------------------------------- */
-
 
 static uint64_t stat_ns(struct timespec t) {
   return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
@@ -226,14 +226,12 @@ static wasm_status rw_common(wasm_instance *caller, void *env, wasm_slot *a, int
       ssize_t r;
       do {
         if (positional)
-          r = write ? pwritev(f->host, iov, (int)n, (off_t)off) : preadv(f->host, iov, (int)n, (off_t)off);
-        else
-          r = write ? writev(f->host, iov, (int)n) : readv(f->host, iov, (int)n);
+          r = write ? pwritev(f->host, iov, (int)n, (off_t)off)
+                    : preadv(f->host, iov, (int)n, (off_t)off);
+        else r = write ? writev(f->host, iov, (int)n) : readv(f->host, iov, (int)n);
       } while (r < 0 && errno == EINTR);
-      if (r < 0)
-        e = wasi_errno_from_host(errno);
-      else
-        done = (size_t)r;
+      if (r < 0) e = wasi_errno_from_host(errno);
+      else done = (size_t)r;
       break;
     }
     case WASI_FD_INBUF:
@@ -251,8 +249,7 @@ static wasm_status rw_common(wasm_instance *caller, void *env, wasm_slot *a, int
         for (uint32_t i = 0; i < n; i++) done += iov[i].iov_len;
       }
       break;
-    default:
-      e = WASI_EBADF;
+    default: e = WASI_EBADF;
     }
   }
   if (iov != small) free(iov);
@@ -282,7 +279,7 @@ static wasm_status seek_common(wasm_instance *caller, void *env, wasm_slot *a, i
   WASI_GETFD(f, (uint32_t)a[0], need);
   uint8_t *resp_at = wasm_view_range(&m, resp, 8);
   if (!resp_at) WASI_RET(WASI_EFAULT);
-  if (f->kind == WASI_FD_NULL) {   /* like /dev/null */
+  if (f->kind == WASI_FD_NULL) { /* like /dev/null */
     wasm_store_le64(resp_at, 0);
     WASI_RET(WASI_ESUCCESS);
   }
@@ -365,7 +362,8 @@ WASI_HOSTFN(fd_fdstat_set_flags) {
   /* Only APPEND and NONBLOCK can change on an open Linux fd; the embedder's
    * own fds (stdio) are never modified, the flags are only recorded. */
   if (f->kind == WASI_FD_HOST && !f->borrowed) {
-    if ((fl ^ f->fdflags) & (WASI_FDF_DSYNC | WASI_FDF_RSYNC | WASI_FDF_SYNC)) WASI_RET(WASI_ENOTSUP);
+    if ((fl ^ f->fdflags) & (WASI_FDF_DSYNC | WASI_FDF_RSYNC | WASI_FDF_SYNC))
+      WASI_RET(WASI_ENOTSUP);
     int cur = fcntl(f->host, F_GETFL);
     if (cur < 0) WASI_RET(wasi_errno_from_host(errno));
     cur &= ~(O_APPEND | O_NONBLOCK);
@@ -461,8 +459,8 @@ WASI_HOSTFN(fd_advise) {
   WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_ADVISE);
   uint64_t off = a[1], len = a[2];
   uint32_t adv = (uint32_t)a[3] & 0xff;
-  static const int map[6] = {POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
-                             POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
+  static const int map[6] = {POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
+                             POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED,   POSIX_FADV_NOREUSE};
   if (adv > 5 || off > INT64_MAX || len > INT64_MAX) WASI_RET(WASI_EINVAL);
   if (f->kind != WASI_FD_HOST) WASI_RET(WASI_ESPIPE);
   if (f->filetype == WASI_FT_DIRECTORY) WASI_RET(WASI_EBADF);
@@ -579,7 +577,7 @@ WASI_HOSTFN(fd_readdir) {
        * skip them anyway), so listings match across runtimes. */
       if (d->d_name[0] == '.' && (!d->d_name[1] || (d->d_name[1] == '.' && !d->d_name[2])))
         continue;
-      if (idx < cookie) {   /* rescanning up to the cookie */
+      if (idx < cookie) { /* rescanning up to the cookie */
         idx++;
         continue;
       }
@@ -605,7 +603,7 @@ WASI_HOSTFN(fd_readdir) {
       c = room < nl ? room : nl;
       memcpy(out + used, d->d_name, c);
       used += c;
-      if (c == nl) {   /* complete: the guest may resume right after it */
+      if (c == nl) { /* complete: the guest may resume right after it */
         f->rd_cookie = next;
         f->rd_pos = d->d_off;
       }

@@ -58,42 +58,47 @@
 #define WASI_R_ALL ((1ull << 30) - 1)
 
 /* Rights that change the file system: absent beneath read-only preopens. */
-#define WASI_R_WRITE_SET                                                        \
-  (WASI_R_FD_DATASYNC | WASI_R_FD_WRITE | WASI_R_FD_ALLOCATE |                  \
-   WASI_R_PATH_CREATE_DIRECTORY | WASI_R_PATH_CREATE_FILE |                     \
-   WASI_R_PATH_LINK_SOURCE | WASI_R_PATH_LINK_TARGET |                          \
-   WASI_R_PATH_RENAME_SOURCE | WASI_R_PATH_RENAME_TARGET |                      \
-   WASI_R_PATH_FILESTAT_SET_SIZE | WASI_R_PATH_FILESTAT_SET_TIMES |             \
-   WASI_R_FD_FILESTAT_SET_SIZE | WASI_R_FD_FILESTAT_SET_TIMES |                 \
-   WASI_R_PATH_SYMLINK | WASI_R_PATH_REMOVE_DIRECTORY |                         \
-   WASI_R_PATH_UNLINK_FILE)
+#define WASI_R_WRITE_SET                                                                           \
+  (WASI_R_FD_DATASYNC | WASI_R_FD_WRITE | WASI_R_FD_ALLOCATE | WASI_R_PATH_CREATE_DIRECTORY |      \
+   WASI_R_PATH_CREATE_FILE | WASI_R_PATH_LINK_SOURCE | WASI_R_PATH_LINK_TARGET |                   \
+   WASI_R_PATH_RENAME_SOURCE | WASI_R_PATH_RENAME_TARGET | WASI_R_PATH_FILESTAT_SET_SIZE |         \
+   WASI_R_PATH_FILESTAT_SET_TIMES | WASI_R_FD_FILESTAT_SET_SIZE | WASI_R_FD_FILESTAT_SET_TIMES |   \
+   WASI_R_PATH_SYMLINK | WASI_R_PATH_REMOVE_DIRECTORY | WASI_R_PATH_UNLINK_FILE)
 
 /* What a directory fd / a regular file fd can hold at most. */
-#define WASI_R_DIR_BASE                                                         \
-  (WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_SYNC | WASI_R_FD_ADVISE |             \
-   WASI_R_PATH_CREATE_DIRECTORY | WASI_R_PATH_CREATE_FILE |                     \
-   WASI_R_PATH_LINK_SOURCE | WASI_R_PATH_LINK_TARGET | WASI_R_PATH_OPEN |       \
-   WASI_R_FD_READDIR | WASI_R_PATH_READLINK | WASI_R_PATH_RENAME_SOURCE |       \
-   WASI_R_PATH_RENAME_TARGET | WASI_R_PATH_FILESTAT_GET |                       \
-   WASI_R_PATH_FILESTAT_SET_SIZE | WASI_R_PATH_FILESTAT_SET_TIMES |             \
-   WASI_R_FD_FILESTAT_GET | WASI_R_FD_FILESTAT_SET_TIMES |                      \
-   WASI_R_PATH_SYMLINK | WASI_R_PATH_REMOVE_DIRECTORY |                         \
-   WASI_R_PATH_UNLINK_FILE | WASI_R_FD_DATASYNC)
-#define WASI_R_FILE_BASE                                                        \
-  (WASI_R_FD_DATASYNC | WASI_R_FD_READ | WASI_R_FD_SEEK |                       \
-   WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_SYNC | WASI_R_FD_TELL |               \
-   WASI_R_FD_WRITE | WASI_R_FD_ADVISE | WASI_R_FD_ALLOCATE |                    \
-   WASI_R_FD_FILESTAT_GET | WASI_R_FD_FILESTAT_SET_SIZE |                       \
-   WASI_R_FD_FILESTAT_SET_TIMES | WASI_R_POLL_FD_READWRITE)
+#define WASI_R_DIR_BASE                                                                            \
+  (WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_SYNC | WASI_R_FD_ADVISE | WASI_R_PATH_CREATE_DIRECTORY | \
+   WASI_R_PATH_CREATE_FILE | WASI_R_PATH_LINK_SOURCE | WASI_R_PATH_LINK_TARGET |                   \
+   WASI_R_PATH_OPEN | WASI_R_FD_READDIR | WASI_R_PATH_READLINK | WASI_R_PATH_RENAME_SOURCE |       \
+   WASI_R_PATH_RENAME_TARGET | WASI_R_PATH_FILESTAT_GET | WASI_R_PATH_FILESTAT_SET_SIZE |          \
+   WASI_R_PATH_FILESTAT_SET_TIMES | WASI_R_FD_FILESTAT_GET | WASI_R_FD_FILESTAT_SET_TIMES |        \
+   WASI_R_PATH_SYMLINK | WASI_R_PATH_REMOVE_DIRECTORY | WASI_R_PATH_UNLINK_FILE |                  \
+   WASI_R_FD_DATASYNC)
+#define WASI_R_FILE_BASE                                                                           \
+  (WASI_R_FD_DATASYNC | WASI_R_FD_READ | WASI_R_FD_SEEK | WASI_R_FD_FDSTAT_SET_FLAGS |             \
+   WASI_R_FD_SYNC | WASI_R_FD_TELL | WASI_R_FD_WRITE | WASI_R_FD_ADVISE | WASI_R_FD_ALLOCATE |     \
+   WASI_R_FD_FILESTAT_GET | WASI_R_FD_FILESTAT_SET_SIZE | WASI_R_FD_FILESTAT_SET_TIMES |           \
+   WASI_R_POLL_FD_READWRITE)
 
 /* ---- Guest constants ---------------------------------------------------------- */
 
 enum {
-  WASI_FT_UNKNOWN = 0, WASI_FT_BLOCK_DEVICE = 1, WASI_FT_CHARACTER_DEVICE = 2,
-  WASI_FT_DIRECTORY = 3, WASI_FT_REGULAR_FILE = 4, WASI_FT_SOCKET_DGRAM = 5,
-  WASI_FT_SOCKET_STREAM = 6, WASI_FT_SYMBOLIC_LINK = 7,
+  WASI_FT_UNKNOWN = 0,
+  WASI_FT_BLOCK_DEVICE = 1,
+  WASI_FT_CHARACTER_DEVICE = 2,
+  WASI_FT_DIRECTORY = 3,
+  WASI_FT_REGULAR_FILE = 4,
+  WASI_FT_SOCKET_DGRAM = 5,
+  WASI_FT_SOCKET_STREAM = 6,
+  WASI_FT_SYMBOLIC_LINK = 7,
 };
-enum { WASI_FDF_APPEND = 1, WASI_FDF_DSYNC = 2, WASI_FDF_NONBLOCK = 4, WASI_FDF_RSYNC = 8, WASI_FDF_SYNC = 16 };
+enum {
+  WASI_FDF_APPEND = 1,
+  WASI_FDF_DSYNC = 2,
+  WASI_FDF_NONBLOCK = 4,
+  WASI_FDF_RSYNC = 8,
+  WASI_FDF_SYNC = 16
+};
 enum { WASI_OF_CREAT = 1, WASI_OF_DIRECTORY = 2, WASI_OF_EXCL = 4, WASI_OF_TRUNC = 8 };
 enum { WASI_FST_ATIM = 1, WASI_FST_ATIM_NOW = 2, WASI_FST_MTIM = 4, WASI_FST_MTIM_NOW = 8 };
 enum { WASI_LOOKUP_SYMLINK_FOLLOW = 1 };
@@ -102,36 +107,36 @@ enum { WASI_LOOKUP_SYMLINK_FOLLOW = 1 };
 
 typedef enum {
   WASI_FD_FREE = 0,
-  WASI_FD_HOST,     /* a host fd: file, directory, or a borrowed stdio fd */
-  WASI_FD_INBUF,    /* stdin from a byte buffer */
-  WASI_FD_OUTBUF,   /* captured stdout / stderr */
-  WASI_FD_NULL,     /* empty stdin / discarded output */
+  WASI_FD_HOST,   /* a host fd: file, directory, or a borrowed stdio fd */
+  WASI_FD_INBUF,  /* stdin from a byte buffer */
+  WASI_FD_OUTBUF, /* captured stdout / stderr */
+  WASI_FD_NULL,   /* empty stdin / discarded output */
 } wasi_fd_kind;
 
 typedef struct {
-  uint8_t *data;            /* NULL, `inl`, or malloc'd */
-  size_t len, alloc, cap;   /* cap: SIZE_MAX = none */
+  uint8_t *data;          /* NULL, `inl`, or malloc'd */
+  size_t len, alloc, cap; /* cap: SIZE_MAX = none */
   int truncated;
-  uint8_t *inl;             /* first buffer, inside the ctx (NULL = none) */
+  uint8_t *inl; /* first buffer, inside the ctx (NULL = none) */
   size_t inl_size;
 } wasi_outbuf;
 
 typedef struct {
-  uint8_t kind;             /* wasi_fd_kind */
-  uint8_t filetype;         /* FT_* as reported to the guest */
-  uint8_t read_only;        /* beneath a read-only preopen */
-  uint8_t borrowed;         /* host fd belongs to the embedder */
-  uint16_t fdflags;         /* FDF_* */
-  uint8_t lazy;             /* embedder stdio fd whose type is looked up on
-                               first use (WASI_TRUSTED_STDIO_FDS): 1 + fd */
-  int host;                 /* host fd (WASI_FD_HOST) */
-  uint64_t base, inh;       /* rights */
-  const char *prestat;      /* guest path of a preopen (in the ctx block), or NULL */
+  uint8_t kind;        /* wasi_fd_kind */
+  uint8_t filetype;    /* FT_* as reported to the guest */
+  uint8_t read_only;   /* beneath a read-only preopen */
+  uint8_t borrowed;    /* host fd belongs to the embedder */
+  uint16_t fdflags;    /* FDF_* */
+  uint8_t lazy;        /* embedder stdio fd whose type is looked up on
+                          first use (WASI_TRUSTED_STDIO_FDS): 1 + fd */
+  int host;            /* host fd (WASI_FD_HOST) */
+  uint64_t base, inh;  /* rights */
+  const char *prestat; /* guest path of a preopen (in the ctx block), or NULL */
   uint32_t prestat_len;
-  int rd_fd1;               /* borrowed dir: private fd for fd_readdir, + 1 (0 = none) */
-  wasi_outbuf *out;              /* WASI_FD_OUTBUF */
-  uint64_t rd_cookie;       /* fd_readdir: a cookie it handed out ... */
-  int64_t rd_pos;           /* ... and the kernel position of that entry */
+  int rd_fd1;         /* borrowed dir: private fd for fd_readdir, + 1 (0 = none) */
+  wasi_outbuf *out;   /* WASI_FD_OUTBUF */
+  uint64_t rd_cookie; /* fd_readdir: a cookie it handed out ... */
+  int64_t rd_pos;     /* ... and the kernel position of that entry */
 } wasi_fd;
 
 #define WASI_MAX_FDS 1024
@@ -141,23 +146,23 @@ typedef struct {
 #define WASI_STDOUT_INLINE 1024
 
 struct wasi_ctx {
-  wasi_fd *fds;             /* fds == inline_fds until it grows */
-  uint32_t nfds;            /* slots in use up to (highest open + 1) */
+  wasi_fd *fds;  /* fds == inline_fds until it grows */
+  uint32_t nfds; /* slots in use up to (highest open + 1) */
   uint32_t fds_alloc;
-  uint32_t max_fds;         /* <= WASI_MAX_FDS */
-  char **argv;              /* into vec */
+  uint32_t max_fds; /* <= WASI_MAX_FDS */
+  char **argv;      /* into vec */
   char **env;
   uint32_t argc, envc;
-  uint32_t argv_bytes, env_bytes;   /* with NULs */
+  uint32_t argv_bytes, env_bytes; /* with NULs */
   const uint8_t *stdin_buf;
   size_t stdin_len, stdin_pos;
-  wasi_outbuf out[2];            /* stdout, stderr captures */
+  wasi_outbuf out[2]; /* stdout, stderr captures */
   char *warnings;
   int exited;
   int32_t exit_code;
-  int interrupted;          /* wasi_ctx_interrupt: atomic access only */
+  int interrupted; /* wasi_ctx_interrupt: atomic access only */
   uint8_t stdout_inline[WASI_STDOUT_INLINE];
-  wasi_fd inline_fds[WASI_INLINE_FDS];   /* only [0, nfds) initialised */
+  wasi_fd inline_fds[WASI_INLINE_FDS]; /* only [0, nfds) initialised */
   /* The same allocation goes on: argv then env pointers, then the argv,
    * env and preopen name strings, so a ctx is one malloc. */
   char *vec[];
@@ -212,23 +217,23 @@ wasm_status wasi_enter(wasm_instance *caller, void *env, wasi_ctx **ctx, wasm_me
  * wasm_slot *a)`: WASI_ENTER() binds `ctx` and the view `m` of guest memory,
  * WASI_RET(e) stores the errno as the i32 result, WASI_GETFD looks up an fd
  * with the rights `need`. */
-#define WASI_ENTER()                                                           \
-  wasi_ctx *ctx;                                                               \
-  wasm_memory_view m;                                                          \
-  {                                                                            \
-    wasm_status st_ = wasi_enter(caller, env, &ctx, &m);                       \
-    if (st_ != WASM_OK) return st_;                                            \
+#define WASI_ENTER()                                                                               \
+  wasi_ctx *ctx;                                                                                   \
+  wasm_memory_view m;                                                                              \
+  {                                                                                                \
+    wasm_status st_ = wasi_enter(caller, env, &ctx, &m);                                           \
+    if (st_ != WASM_OK) return st_;                                                                \
   }
-#define WASI_RET(e)                                                            \
-  do {                                                                         \
-    a[0] = (uint32_t)(e);                                                      \
-    return WASM_OK;                                                            \
+#define WASI_RET(e)                                                                                \
+  do {                                                                                             \
+    a[0] = (uint32_t)(e);                                                                          \
+    return WASM_OK;                                                                                \
   } while (0)
-#define WASI_GETFD(var, num, need)                                             \
-  wasi_fd *var;                                                                \
-  {                                                                            \
-    wasi_errno e_ = wasi_fd_get(ctx, (num), (need), &var);                     \
-    if (e_) WASI_RET(e_);                                                      \
+#define WASI_GETFD(var, num, need)                                                                 \
+  wasi_fd *var;                                                                                    \
+  {                                                                                                \
+    wasi_errno e_ = wasi_fd_get(ctx, (num), (need), &var);                                         \
+    if (e_) WASI_RET(e_);                                                                          \
   }
 
 #endif

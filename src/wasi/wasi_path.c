@@ -12,7 +12,7 @@
  * path on its own.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* O_PATH, openat2, ppoll, AT_EMPTY_PATH */
+#define _GNU_SOURCE /* O_PATH, openat2, ppoll, AT_EMPTY_PATH */
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -123,7 +123,7 @@ static int sb_walk(int dirfd, const char *path, int flags, mode_t mode, int foll
   for (;;) {
     int cur = st.n ? st.fds[st.n - 1] : dirfd;
     while (*rest == '/') rest++;
-    if (!*rest) {   /* the path names the current directory itself */
+    if (!*rest) { /* the path names the current directory itself */
       ret = openat(cur, ".", flags | O_CLOEXEC, mode);
       ret = ret < 0 ? -errno : ret;
       break;
@@ -134,39 +134,77 @@ static int sb_walk(int dirfd, const char *path, int flags, mode_t mode, int foll
     while (*next == '/') next++;
     int last = *next == '\0';
     int slash_after = end != NULL;
-    if (clen > 255) { ret = -ENAMETOOLONG; break; }
+    if (clen > 255) {
+      ret = -ENAMETOOLONG;
+      break;
+    }
     char comp[256];
     memcpy(comp, rest, clen);
     comp[clen] = '\0';
-    if (!strcmp(comp, ".")) { rest = next; continue; }
+    if (!strcmp(comp, ".")) {
+      rest = next;
+      continue;
+    }
     if (!strcmp(comp, "..")) {
-      if (!st.n) { ret = -EXDEV; break; }
+      if (!st.n) {
+        ret = -EXDEV;
+        break;
+      }
       close(st.fds[--st.n]);
       rest = next;
       continue;
     }
     if (!last || slash_after) {
       int fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) { ret = -errno; break; }
+      if (fd < 0) {
+        ret = -errno;
+        break;
+      }
       struct stat sb;
-      if (fstat(fd, &sb) != 0) { ret = -errno; close(fd); break; }
+      if (fstat(fd, &sb) != 0) {
+        ret = -errno;
+        close(fd);
+        break;
+      }
       if (S_ISLNK(sb.st_mode)) {
         char target[SB_PATH_MAX];
         ssize_t n = readlinkat(fd, "", target, sizeof target);
         close(fd);
-        if (n < 0) { ret = -errno; break; }
-        if ((size_t)n >= sizeof target) { ret = -ENAMETOOLONG; break; }
-        if (++links > SB_MAX_SYMLINKS) { ret = -ELOOP; break; }
-        if (n == 0) { ret = -ENOENT; break; }
-        if (target[0] == '/') { ret = -EXDEV; break; }
+        if (n < 0) {
+          ret = -errno;
+          break;
+        }
+        if ((size_t)n >= sizeof target) {
+          ret = -ENAMETOOLONG;
+          break;
+        }
+        if (++links > SB_MAX_SYMLINKS) {
+          ret = -ELOOP;
+          break;
+        }
+        if (n == 0) {
+          ret = -ENOENT;
+          break;
+        }
+        if (target[0] == '/') {
+          ret = -EXDEV;
+          break;
+        }
         /* keep a trailing slash: it still demands a directory */
         const char *nx = last ? "." : next;
         if ((ret = splice_rest(buf, target, (size_t)n, nx)) < 0) break;
         rest = buf;
         continue;
       }
-      if (!S_ISDIR(sb.st_mode)) { close(fd); ret = -ENOTDIR; break; }
-      if ((ret = fs_push(&st, fd)) < 0) { close(fd); break; }
+      if (!S_ISDIR(sb.st_mode)) {
+        close(fd);
+        ret = -ENOTDIR;
+        break;
+      }
+      if ((ret = fs_push(&st, fd)) < 0) {
+        close(fd);
+        break;
+      }
       rest = next;
       continue;
     }
@@ -175,24 +213,52 @@ static int sb_walk(int dirfd, const char *path, int flags, mode_t mode, int foll
     int err = fd < 0 ? errno : 0;
     int is_link = 0;
     if (fd >= 0) {
-      if (!(flags & O_PATH) || !follow) { ret = fd; break; }
+      if (!(flags & O_PATH) || !follow) {
+        ret = fd;
+        break;
+      }
       struct stat sb;
-      if (fstat(fd, &sb) != 0) { ret = -errno; close(fd); break; }
-      if (!S_ISLNK(sb.st_mode)) { ret = fd; break; }
+      if (fstat(fd, &sb) != 0) {
+        ret = -errno;
+        close(fd);
+        break;
+      }
+      if (!S_ISLNK(sb.st_mode)) {
+        ret = fd;
+        break;
+      }
       close(fd);
       is_link = 1;
     } else if (follow && (err == ELOOP || err == ENOTDIR || err == EMLINK)) {
       struct stat sb;
       is_link = fstatat(cur, comp, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode);
     }
-    if (!is_link) { ret = -err; break; }
+    if (!is_link) {
+      ret = -err;
+      break;
+    }
     char target[SB_PATH_MAX];
     ssize_t n = readlinkat(cur, comp, target, sizeof target);
-    if (n < 0) { ret = -errno; break; }
-    if ((size_t)n >= sizeof target) { ret = -ENAMETOOLONG; break; }
-    if (++links > SB_MAX_SYMLINKS) { ret = -ELOOP; break; }
-    if (n == 0) { ret = -ENOENT; break; }
-    if (target[0] == '/') { ret = -EXDEV; break; }
+    if (n < 0) {
+      ret = -errno;
+      break;
+    }
+    if ((size_t)n >= sizeof target) {
+      ret = -ENAMETOOLONG;
+      break;
+    }
+    if (++links > SB_MAX_SYMLINKS) {
+      ret = -ELOOP;
+      break;
+    }
+    if (n == 0) {
+      ret = -ENOENT;
+      break;
+    }
+    if (target[0] == '/') {
+      ret = -EXDEV;
+      break;
+    }
     if ((ret = splice_rest(buf, target, (size_t)n, "")) < 0) break;
     rest = buf;
   }
@@ -243,10 +309,10 @@ wasi_errno wasi_path_errno(int neg) {
 
 /* ---- plumbing ------------------------------------------------------------------ */
 
-#define TRY(x)                                                                  \
-  do {                                                                          \
-    wasi_errno e_ = (x);                                                        \
-    if (e_) WASI_RET(e_);                                                       \
+#define TRY(x)                                                                                     \
+  do {                                                                                             \
+    wasi_errno e_ = (x);                                                                           \
+    if (e_) WASI_RET(e_);                                                                          \
   } while (0)
 
 void wasi_put_filestat(uint8_t *dst, const struct stat *st, int unstable);
@@ -310,9 +376,10 @@ WASI_HOSTFN(path_open) {
   TRY(load_path(&m, pp, plen, path));
   base &= d->inh;
   inh &= d->inh;
-  if (d->read_only) base &= ~WASI_R_WRITE_SET;   /* e.g. Rust's SET_TIMES on a read open */
+  if (d->read_only) base &= ~WASI_R_WRITE_SET; /* e.g. Rust's SET_TIMES on a read open */
   int rd = (base & (WASI_R_FD_READ | WASI_R_FD_READDIR)) != 0;
-  int wr = (base & (WASI_R_FD_WRITE | WASI_R_FD_DATASYNC | WASI_R_FD_ALLOCATE | WASI_R_FD_FILESTAT_SET_SIZE)) != 0;
+  int wr = (base & (WASI_R_FD_WRITE | WASI_R_FD_DATASYNC | WASI_R_FD_ALLOCATE |
+                    WASI_R_FD_FILESTAT_SET_SIZE)) != 0;
   /* Rights are a mask: asking a directory for FD_WRITE (as a caller
    * passing its inheriting rights does) must not turn into O_RDWR. */
   if (oflags & WASI_OF_DIRECTORY) wr = 0;
@@ -345,8 +412,7 @@ WASI_HOSTFN(path_open) {
     close(hfd);
     WASI_RET(wasi_errno_from_host(e));
   }
-  if (!(fdflags & WASI_FDF_NONBLOCK) && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) &&
-      !opath) {
+  if (!(fdflags & WASI_FDF_NONBLOCK) && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) && !opath) {
     int fl = fcntl(hfd, F_GETFL);
     if (fl >= 0) fcntl(hfd, F_SETFL, fl & ~O_NONBLOCK);
   }
@@ -367,7 +433,9 @@ WASI_HOSTFN(path_open) {
   }
   /* A descriptor opened without read (or write) cannot gain it later. */
   if (!rd) f.base &= ~(WASI_R_FD_READ | WASI_R_FD_READDIR);
-  if (!wr) f.base &= ~(WASI_R_FD_WRITE | WASI_R_FD_DATASYNC | WASI_R_FD_ALLOCATE | WASI_R_FD_FILESTAT_SET_SIZE);
+  if (!wr)
+    f.base &=
+        ~(WASI_R_FD_WRITE | WASI_R_FD_DATASYNC | WASI_R_FD_ALLOCATE | WASI_R_FD_FILESTAT_SET_SIZE);
   uint32_t num;
   wasi_errno e = wasi_fd_install(ctx, &f, &num);
   if (e) {
@@ -381,12 +449,12 @@ WASI_HOSTFN(path_open) {
 /* ---- directory entries ---------------------------------------------------------------- */
 
 /* Shared start of the ops that act on a parent dir + final name. */
-#define PARENT(dirn, need, pp, plen, path, last, trail, pfd)                    \
-  char path[SB_PATH_MAX], last[256];                                            \
-  int trail, dir_##pfd;                                                         \
-  TRY(get_dir(ctx, (dirn), (need), &dir_##pfd));                                \
-  TRY(load_path(&m, (pp), (plen), path));                                       \
-  int pfd = wasi_sb_parent(dir_##pfd, path, last, &trail);                      \
+#define PARENT(dirn, need, pp, plen, path, last, trail, pfd)                                       \
+  char path[SB_PATH_MAX], last[256];                                                               \
+  int trail, dir_##pfd;                                                                            \
+  TRY(get_dir(ctx, (dirn), (need), &dir_##pfd));                                                   \
+  TRY(load_path(&m, (pp), (plen), path));                                                          \
+  int pfd = wasi_sb_parent(dir_##pfd, path, last, &trail);                                         \
   if (pfd < 0) WASI_RET(wasi_path_errno(pfd));
 
 WASI_HOSTFN(path_create_directory) {
@@ -443,8 +511,8 @@ WASI_HOSTFN(path_unlink_file) {
 
 WASI_HOSTFN(path_rename) {
   WASI_ENTER();
-  PARENT((uint32_t)a[0], WASI_R_PATH_RENAME_SOURCE, (uint32_t)a[1], (uint32_t)a[2], path, last, trail,
-         pfd);
+  PARENT((uint32_t)a[0], WASI_R_PATH_RENAME_SOURCE, (uint32_t)a[1], (uint32_t)a[2], path, last,
+         trail, pfd);
   char path2[SB_PATH_MAX], last2[256];
   int trail2, dir2;
   wasi_errno e = get_dir(ctx, (uint32_t)a[3], WASI_R_PATH_RENAME_TARGET, &dir2);
@@ -502,7 +570,7 @@ static long parent_depth(const char *path) {
     size_t n = e ? (size_t)(e - t) : strlen(t);
     const char *after = t + n;
     while (*after == '/') after++;
-    if (!*after) break;   /* the last component itself */
+    if (!*after) break; /* the last component itself */
     if (n == 2 && t[0] == '.' && t[1] == '.') depth--;
     else if (!(n == 1 && t[0] == '.')) depth++;
     t += n;
@@ -520,7 +588,8 @@ WASI_HOSTFN(path_symlink) {
   if (memchr(src, 0, tl)) WASI_RET(WASI_EINVAL);
   memcpy(target, src, tl);
   target[tl] = '\0';
-  PARENT((uint32_t)a[2], WASI_R_PATH_SYMLINK, (uint32_t)a[3], (uint32_t)a[4], path, last, trail, pfd);
+  PARENT((uint32_t)a[2], WASI_R_PATH_SYMLINK, (uint32_t)a[3], (uint32_t)a[4], path, last, trail,
+         pfd);
   (void)trail;
   wasi_errno e;
   if (is_dot(last)) {
@@ -558,7 +627,7 @@ WASI_HOSTFN(path_link) {
     if (!e) e = WASI_EEXIST;
   } else if (is_dot(last)) {
     e = check_whole(dir_pfd, path);
-    if (!e) e = WASI_EPERM;   /* a directory cannot be hard-linked */
+    if (!e) e = WASI_EPERM; /* a directory cannot be hard-linked */
   } else if (lookup & WASI_LOOKUP_SYMLINK_FOLLOW) {
     /* The source is resolved (and its symlinks followed) beneath its dir,
      * then linked by fd, so nothing outside can be reached. */
@@ -587,7 +656,8 @@ WASI_HOSTFN(path_readlink) {
   uint32_t bp = (uint32_t)a[3], bl = (uint32_t)a[4], resp = (uint32_t)a[5];
   uint8_t *buf = wasm_view_range(&m, bp, bl), *resp_at = wasm_view_range(&m, resp, 4);
   if (!buf || !resp_at) WASI_RET(WASI_EFAULT);
-  PARENT((uint32_t)a[0], WASI_R_PATH_READLINK, (uint32_t)a[1], (uint32_t)a[2], path, last, trail, pfd);
+  PARENT((uint32_t)a[0], WASI_R_PATH_READLINK, (uint32_t)a[1], (uint32_t)a[2], path, last, trail,
+         pfd);
   wasi_errno e = WASI_ESUCCESS;
   char target[SB_PATH_MAX];
   ssize_t n = -1;
@@ -595,7 +665,10 @@ WASI_HOSTFN(path_readlink) {
     /* names a directory (following any link beneath): not a symlink */
     int fd = wasi_sb_open(dir_pfd, path, O_PATH, 0, 1);
     if (fd < 0) e = wasi_path_errno(fd);
-    else { close(fd); e = WASI_EINVAL; }
+    else {
+      close(fd);
+      e = WASI_EINVAL;
+    }
   } else {
     n = readlinkat(pfd, last, target, sizeof target);
     if (n < 0) e = wasi_errno_from_host(errno);

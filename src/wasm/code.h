@@ -25,8 +25,8 @@
 #endif
 
 typedef union wasm_cell {
-  const void *h;               /* handler address */
-  const union wasm_cell *t;    /* branch target */
+  const void *h;            /* handler address */
+  const union wasm_cell *t; /* branch target */
   uint64_t u;
   uint32_t a[2];
 } wasm_cell;
@@ -38,7 +38,7 @@ typedef union wasm_cell {
  * (u32)(slot + imm) (folds an i32.add of a constant into the access) and
  * NAME_X whose address is (u32)(slot + slot). The helper macros below expand to IOP_X(name) which
  * the includer defines before including opcodes.def. */
-#define WASM_IOP_NUM_OP(name, code, text, kind, res, p1, p2, p3, lanes) \
+#define WASM_IOP_NUM_OP(name, code, text, kind, res, p1, p2, p3, lanes)                            \
   WASM_IOPK_##kind(name, p1, p2)
 #define WASM_IOPK_SPECIAL(name, p1, p2)
 #define WASM_IOPK_NUMERIC(name, p1, p2) WASM_IOPN_##p2(name, p1)
@@ -58,6 +58,9 @@ typedef union wasm_cell {
 #define WASM_IOPB_I64(name) IOP_X(name) IOP_X(name##_I)
 #define WASM_IOPB_V128(name) IOP_X(name)
 
+/* The X-macro lists below are kept as written: clang-format cannot wrap
+ * them without breaking their rows. */
+/* clang-format off */
 /* i32 compare-and-branch fusions: name, C operator, operand type. */
 #define WASM_BRCMP_LIST(X)                                                   \
   X(EQ, ==, uint32_t) X(NE, !=, uint32_t) X(LT_S, <, int32_t)               \
@@ -127,6 +130,7 @@ typedef union wasm_cell {
   X(SHUFFLE) X(F32_MULADD) X(F64_MULADD) X(MOVP)                             \
   X(F32_AXPY) X(F32_AXPY_A) X(F64_AXPY) X(F64_AXPY_A) X(I32_ADD3) X(I32_ANDN) \
   X(I32_ADDP) X(I32_ADDP_I) X(I32_ADDP_IX) X(I32_ADDP_II) X(CALL_DIRECT_NZ)
+/* clang-format on */
 
 enum wasm_iop {
 #define IOP_X(n) WASM_IOP_##n,
@@ -138,15 +142,15 @@ enum wasm_iop {
 /* A compiled function body. Allocated as one block (cells follow). */
 struct wasm_code {
   uint32_t func_index;
-  uint32_t param_slots;      /* cells of parameters */
-  uint32_t local_slots;      /* params + declared locals */
-  uint32_t frame_slots;      /* locals + deepest operand stack (+ call room) */
+  uint32_t param_slots; /* cells of parameters */
+  uint32_t local_slots; /* params + declared locals */
+  uint32_t frame_slots; /* locals + deepest operand stack (+ call room) */
   uint32_t result_slots;
   uint32_t ncells;
-  uint32_t npc;              /* entries in pc_map */
-  uint32_t *pc_map;          /* pairs (cell index, wasm byte offset), sorted */
+  uint32_t npc;     /* entries in pc_map */
+  uint32_t *pc_map; /* pairs (cell index, wasm byte offset), sorted */
   uint32_t ndcalls;
-  uint32_t *dcalls;          /* cells of CALL_DIRECT code pointers (callee index until linked) */
+  uint32_t *dcalls; /* cells of CALL_DIRECT code pointers (callee index until linked) */
   wasm_cell *cells;
   /* Slots [zero_lo, zero_hi) are zeroed on entry: the declared locals that
    * may be read before the body writes them (see compile.c). */

@@ -50,10 +50,10 @@ enum { K_SLOT, K_LOCAL, K_CONST, K_ADDI, K_ADDL };
 
 typedef struct {
   uint8_t kind, type;
-  uint32_t slot;          /* canonical slot of this stack position */
-  uint32_t local;         /* K_LOCAL, K_ADDI */
-  uint64_t val;           /* K_CONST, K_ADDI */
-  uint8_t saved;          /* emit_return: kind to restore */
+  uint32_t slot;  /* canonical slot of this stack position */
+  uint32_t local; /* K_LOCAL, K_ADDI */
+  uint64_t val;   /* K_CONST, K_ADDI */
+  uint8_t saved;  /* emit_return: kind to restore */
 } vent;
 
 enum { F_BLOCK, F_LOOP, F_IF, F_ELSE, F_FUNC };
@@ -61,14 +61,14 @@ enum { F_BLOCK, F_LOOP, F_IF, F_ELSE, F_FUNC };
 typedef struct {
   uint8_t kind;
   bool unreachable;
-  uint32_t height;        /* vstack entries below the block's params */
-  uint32_t base_slot;     /* slot of the first param / result */
+  uint32_t height;    /* vstack entries below the block's params */
+  uint32_t base_slot; /* slot of the first param / result */
   uint32_t nparams, nresults;
   const uint8_t *ptypes, *rtypes;
-  uint32_t label;         /* loop: cell index of the loop head */
-  uint32_t fix;           /* forward-branch chain: cell index + 1, 0 = none */
-  uint32_t else_fix;      /* if: cell holding the jump to else, or NONE32 */
-  uint32_t gen;           /* unique id (local zeroing analysis) */
+  uint32_t label;    /* loop: cell index of the loop head */
+  uint32_t fix;      /* forward-branch chain: cell index + 1, 0 = none */
+  uint32_t else_fix; /* if: cell holding the jump to else, or NONE32 */
+  uint32_t gen;      /* unique id (local zeroing analysis) */
 } cfr;
 
 typedef struct {
@@ -76,7 +76,7 @@ typedef struct {
   const void *const *labels;
   uint32_t func;
   const wasm_functype *ft;
-  uint32_t nlocals;       /* params + declared locals */
+  uint32_t nlocals; /* params + declared locals */
   const uint8_t *body_ltypes;
   uint32_t *lslot;
   uint32_t local_slots;
@@ -84,25 +84,31 @@ typedef struct {
    * write that runs before any later code (so the entry zeroing can skip
    * it); LS_ZERO if it may be read before written. */
   uint8_t *lstate;
-  uint32_t *lgen;         /* LS_SET: gen of the frame whose end ends it, 0 = never */
-  uint32_t *lset;         /* locals in LS_SET with lgen != 0, innermost frame on top */
+  uint32_t *lgen; /* LS_SET: gen of the frame whose end ends it, 0 = never */
+  uint32_t *lset; /* locals in LS_SET with lgen != 0, innermost frame on top */
   uint32_t nlset, ngen;
 
-  wasm_cell *code; uint32_t ncode, capcode;
-  uint32_t *pcmap; uint32_t npc, cappc;
-  uint32_t *tfix; uint32_t ntfix, captfix;
-  uint32_t *dcalls; uint32_t ndcalls, capdcalls;
-  vent *vs; uint32_t nvs, capvs;
-  cfr *cs; uint32_t ncs, capcs;
+  wasm_cell *code;
+  uint32_t ncode, capcode;
+  uint32_t *pcmap;
+  uint32_t npc, cappc;
+  uint32_t *tfix;
+  uint32_t ntfix, captfix;
+  uint32_t *dcalls;
+  uint32_t ndcalls, capdcalls;
+  vent *vs;
+  uint32_t nvs, capvs;
+  cfr *cs;
+  uint32_t ncs, capcs;
   uint32_t cur_slot, max_slot;
   bool oom;
 
-  uint32_t last_start;    /* start of the last instruction, NONE32 after a label */
-  uint32_t last_label;    /* cell index of the latest label */
-  uint32_t cell2;         /* latest extra pc entry inside an instruction (AXPY, BRLD) */
+  uint32_t last_start; /* start of the last instruction, NONE32 after a label */
+  uint32_t last_label; /* cell index of the latest label */
+  uint32_t cell2;      /* latest extra pc entry inside an instruction (AXPY, BRLD) */
   int last_iop;
-  bool last_dst;          /* last instruction writes its result to A0 */
-  uint32_t cur_off;       /* module offset of the wasm instruction being compiled */
+  bool last_dst;    /* last instruction writes its result to A0 */
+  uint32_t cur_off; /* module offset of the wasm instruction being compiled */
 
   /* Constant pool: constants that loops need in a slot live in frame slots
    * after the locals, set once on entry. Pass 1 collects them, pass 2 uses
@@ -122,8 +128,16 @@ typedef struct {
 #define T_F64 WASM_F64
 #define T_V128 WASM_V128
 
-enum { OK_SPECIAL, OK_NUMERIC, OK_LOAD, OK_STORE, OK_EXTRACT_LANE, OK_REPLACE_LANE,
-       OK_LOAD_LANE, OK_STORE_LANE };
+enum {
+  OK_SPECIAL,
+  OK_NUMERIC,
+  OK_LOAD,
+  OK_STORE,
+  OK_EXTRACT_LANE,
+  OK_REPLACE_LANE,
+  OK_LOAD_LANE,
+  OK_STORE_LANE
+};
 
 typedef struct {
   uint8_t kind, res, p1, p2, p3;
@@ -156,8 +170,15 @@ typedef struct {
 #define IMMB_I32(name) WASM_IOP_##name##_I
 #define IMMB_I64(name) WASM_IOP_##name##_I
 #define IMMB_V128(name) -1
-#define OPI(name, code, text, kind, res, p1, p2, p3, lanes) \
-  [code] = {OK_##kind, T_##res, T_##p1, T_##p2, T_##p3, true, IOPOF_##kind(name), IMMOF_##kind(name, p1, p2)},
+#define OPI(name, code, text, kind, res, p1, p2, p3, lanes)                                        \
+  [code] = {OK_##kind,                                                                             \
+            T_##res,                                                                               \
+            T_##p1,                                                                                \
+            T_##p2,                                                                                \
+            T_##p3,                                                                                \
+            true,                                                                                  \
+            IOPOF_##kind(name),                                                                    \
+            IMMOF_##kind(name, p1, p2)},
 
 static const opinfo OPS[256] = {
 #define WASM_OP OPI
@@ -181,9 +202,15 @@ static bool grow(comp *c, void **p, uint32_t *cap, uint32_t need, size_t elem) {
   if (c->oom) return false;
   uint64_t n = *cap ? (uint64_t)*cap * 2 : 64;
   while (n < need) n *= 2;
-  if (n > UINT32_MAX / 2 || n * elem > ((size_t)1 << 34)) { c->oom = true; return false; }
+  if (n > UINT32_MAX / 2 || n * elem > ((size_t)1 << 34)) {
+    c->oom = true;
+    return false;
+  }
   void *q = realloc(*p, (size_t)n * elem);
-  if (!q) { c->oom = true; return false; }
+  if (!q) {
+    c->oom = true;
+    return false;
+  }
   *p = q;
   *cap = (uint32_t)n;
   return true;
@@ -224,7 +251,10 @@ static void unemit_last(comp *c) {
   c->last_start = NONE32;
 }
 
-static void place_label(comp *c) { c->last_start = NONE32; c->last_label = c->ncode; }
+static void place_label(comp *c) {
+  c->last_start = NONE32;
+  c->last_label = c->ncode;
+}
 
 /* Wasm offset recorded for the last instruction (before it is taken back). */
 static uint32_t last_off(const comp *c) { return c->npc ? c->pcmap[c->npc - 1] : c->cur_off; }
@@ -356,8 +386,7 @@ static void move_to(comp *c, const vent *e, uint32_t dst) {
     emit2(c, (uint32_t)e->val, 0);
     c->last_dst = true;
     pair_adds(c);
-  }
-  else if (e->kind == K_LOCAL) emit_mov(c, e->type, dst, c->lslot[e->local]);
+  } else if (e->kind == K_LOCAL) emit_mov(c, e->type, dst, c->lslot[e->local]);
   else emit_mov(c, e->type, dst, e->slot);
 }
 
@@ -425,7 +454,10 @@ static const cfr *fwd_pending(const comp *c) {
  * join only there. After it, the local counts as not accessed yet. */
 static void note_local(comp *c, uint32_t x, bool write) {
   if (c->lstate[x] != LS_NONE) return;
-  if (!write) { c->lstate[x] = LS_ZERO; return; }
+  if (!write) {
+    c->lstate[x] = LS_ZERO;
+    return;
+  }
   c->lstate[x] = LS_SET;
   const cfr *f = fwd_pending(c);
   c->lgen[x] = f ? f->gen : 0;
@@ -440,8 +472,8 @@ static void end_local_cover(comp *c, const cfr *f) {
 
 /* ---- Control ------------------------------------------------------------------ */
 
-static const uint8_t VT_BYTES[] = {WASM_I32, WASM_I64, WASM_F32, WASM_F64, WASM_V128,
-                                   WASM_FUNCREF, WASM_EXTERNREF};
+static const uint8_t VT_BYTES[] = {WASM_I32,  WASM_I64,     WASM_F32,      WASM_F64,
+                                   WASM_V128, WASM_FUNCREF, WASM_EXTERNREF};
 
 static void block_type(comp *c, int64_t bt, cfr *f) {
   f->nparams = f->nresults = 0;
@@ -450,7 +482,10 @@ static void block_type(comp *c, int64_t bt, cfr *f) {
   if (bt < 0) {
     uint8_t b = (uint8_t)(bt & 0x7f);
     for (size_t i = 0; i < sizeof VT_BYTES; i++)
-      if (VT_BYTES[i] == b) { f->rtypes = &VT_BYTES[i]; f->nresults = 1; }
+      if (VT_BYTES[i] == b) {
+        f->rtypes = &VT_BYTES[i];
+        f->nresults = 1;
+      }
     return;
   }
   const wasm_functype *t = &c->m->types[bt];
@@ -548,7 +583,10 @@ static void emit_return(comp *c) {
 /* Unconditional jump to label `depth`, including value moves. */
 static void emit_br(comp *c, uint32_t depth) {
   cfr *f = &c->cs[c->ncs - 1 - depth];
-  if (f->kind == F_FUNC) { emit_return(c); return; }
+  if (f->kind == F_FUNC) {
+    emit_return(c);
+    return;
+  }
   move_top(c, arity(f), f->base_slot);
   if (f->kind == F_LOOP) {
     emit_op(c, WASM_IOP_BR_L);
@@ -561,14 +599,14 @@ static void emit_br(comp *c, uint32_t depth) {
 
 /* A condition popped for br_if / if: either a fusable compare or a slot. */
 typedef struct {
-  int k;                  /* compare index 0..9 (BR_EQ..BR_GE_U), -1: plain, -2: eqz */
+  int k; /* compare index 0..9 (BR_EQ..BR_GE_U), -1: plain, -2: eqz */
   bool imm;
-  bool wide;              /* i64 compare (BR64_*) */
-  bool fl;                /* float compare (BRF_*): k = 0..11 */
+  bool wide; /* i64 compare (BR64_*) */
+  bool fl;   /* float compare (BRF_*): k = 0..11 */
   uint32_t a, b;
   uint64_t imm64;
-  uint32_t inc;           /* start + 1 of an `a = y + k` just before the compare, or 0 */
-  uint32_t ld;            /* start + 1 of an `a = i32.load` just before the compare, or 0 */
+  uint32_t inc; /* start + 1 of an `a = y + k` just before the compare, or 0 */
+  uint32_t ld;  /* start + 1 of an `a = i32.load` just before the compare, or 0 */
 } cond_t;
 
 /* Pops a condition. If it is the result of the instruction just emitted and
@@ -601,14 +639,18 @@ static cond_t take_cond_ex(comp *c, bool i32_only) {
       unemit_last(c);
       return r;
     }
-    if (i32_only) { r.a = e.slot; return r; }
+    if (i32_only) {
+      r.a = e.slot;
+      return r;
+    }
     if (iop >= WASM_IOP_I64_EQ && iop <= WASM_IOP_I64_GE_U_I) {
       int rel = iop - WASM_IOP_I64_EQ;
       r.k = rel / 2;
       r.imm = rel & 1;
       r.wide = true;
       r.a = ins[1].a[1];
-      if (r.imm) r.imm64 = ins[2].u; else r.b = ins[2].a[0];
+      if (r.imm) r.imm64 = ins[2].u;
+      else r.b = ins[2].a[0];
       unemit_last(c);
       return r;
     }
@@ -656,8 +698,8 @@ static uint32_t emit_cond_jump(comp *c, cond_t cd, bool neg, bool loop) {
     emit_op(c, WASM_IOP_BR64_EQ + 4 * k + (cd.imm ? 1 : 0) + (loop ? 2 : 0));
     emit2(c, cd.a, cd.b);
     if (cd.imm) put_cell(c, cd.imm64);
-  } else if (cd.k >= 0 && cd.inc && loop && c->ncode == cd.inc + 2 &&
-             c->npc >= 2 && c->pcmap[c->npc - 2] == cd.inc - 1) {
+  } else if (cd.k >= 0 && cd.inc && loop && c->ncode == cd.inc + 2 && c->npc >= 2 &&
+             c->pcmap[c->npc - 2] == cd.inc - 1) {
     /* `i = y + k; br_if (i cmp n)` to a loop head: one instruction. */
     int k = neg ? NEG_CMP[cd.k] : cd.k;
     const wasm_cell *ins = &c->code[cd.inc - 1];
@@ -706,7 +748,10 @@ static void emit_br_if(comp *c, uint32_t depth) {
     uint32_t cell = emit_cond_jump(c, cd, false, f->kind == F_LOOP);
     if (c->oom) return;
     if (f->kind == F_LOOP) c->code[cell].u = f->label;
-    else { c->code[cell].u = f->fix; f->fix = cell + 1; }
+    else {
+      c->code[cell].u = f->fix;
+      f->fix = cell + 1;
+    }
     return;
   }
   uint32_t skip = emit_cond_jump(c, cd, true, false);
@@ -725,9 +770,12 @@ static void emit_br_table(comp *c, uint32_t n, const uint32_t *depths) {
   for (uint32_t i = 0; i <= n; i++) {
     cfr *f = &c->cs[c->ncs - 1 - depths[i]];
     if (f->kind == F_BLOCK || f->kind == F_IF || f->kind == F_ELSE) {
-      if (top_in_place(c, arity(f), f->base_slot)) { emit_fwd(c, f); continue; }
+      if (top_in_place(c, arity(f), f->base_slot)) {
+        emit_fwd(c, f);
+        continue;
+      }
     }
-    emit_target(c, NONE32);   /* stub, patched below */
+    emit_target(c, NONE32); /* stub, patched below */
   }
   for (uint32_t i = 0; i <= n && !c->oom; i++) {
     if (c->code[first + i].u != NONE32) continue;
@@ -738,17 +786,25 @@ static void emit_br_table(comp *c, uint32_t n, const uint32_t *depths) {
 
 /* ---- Instructions ---------------------------------------------------------------- */
 
-static const uint8_t MIRROR_CMP[8] = {2, 3, 0, 1, 6, 7, 4, 5};   /* lt_s.. ge_u */
+static const uint8_t MIRROR_CMP[8] = {2, 3, 0, 1, 6, 7, 4, 5}; /* lt_s.. ge_u */
 
 static bool commutative(uint8_t op) {
   switch (op) {
-  case WASM_OP_I32_ADD: case WASM_OP_I32_MUL: case WASM_OP_I32_AND: case WASM_OP_I32_OR:
-  case WASM_OP_I32_XOR: case WASM_OP_I32_EQ: case WASM_OP_I32_NE:
-  case WASM_OP_I64_ADD: case WASM_OP_I64_MUL: case WASM_OP_I64_AND: case WASM_OP_I64_OR:
-  case WASM_OP_I64_XOR: case WASM_OP_I64_EQ: case WASM_OP_I64_NE:
-    return true;
-  default:
-    return false;
+  case WASM_OP_I32_ADD:
+  case WASM_OP_I32_MUL:
+  case WASM_OP_I32_AND:
+  case WASM_OP_I32_OR:
+  case WASM_OP_I32_XOR:
+  case WASM_OP_I32_EQ:
+  case WASM_OP_I32_NE:
+  case WASM_OP_I64_ADD:
+  case WASM_OP_I64_MUL:
+  case WASM_OP_I64_AND:
+  case WASM_OP_I64_OR:
+  case WASM_OP_I64_XOR:
+  case WASM_OP_I64_EQ:
+  case WASM_OP_I64_NE: return true;
+  default: return false;
   }
 }
 
@@ -756,8 +812,9 @@ static bool commutative(uint8_t op) {
  * -1; *load gets the plain load whose result it can take as operand b. */
 static int ldop_of(int iop, int *load) {
   switch (iop) {
-#define LDOP_CASE(n, T) case WASM_IOP_##n: *load = WASM_IOP_##T##_LOAD; return WASM_IOP_##n##_LD;
-  WASM_LDOP_LIST(LDOP_CASE)
+#define LDOP_CASE(n, T)                                                                            \
+  case WASM_IOP_##n: *load = WASM_IOP_##T##_LOAD; return WASM_IOP_##n##_LD;
+    WASM_LDOP_LIST(LDOP_CASE)
 #undef LDOP_CASE
   default: return -1;
   }
@@ -766,8 +823,9 @@ static int ldop_of(int iop, int *load) {
 /* The store that completes the read-modify-write form of _LD op `ld`, or -1. */
 static int ldop_store(int ld) {
   switch (ld) {
-#define LDOP_CASE(n, T) case WASM_IOP_##n##_LD: return WASM_IOP_##T##_STORE;
-  WASM_LDOP_LIST(LDOP_CASE)
+#define LDOP_CASE(n, T)                                                                            \
+  case WASM_IOP_##n##_LD: return WASM_IOP_##T##_STORE;
+    WASM_LDOP_LIST(LDOP_CASE)
 #undef LDOP_CASE
   default: return -1;
   }
@@ -785,9 +843,9 @@ static bool fuse_load_op(comp *c, int iop, uint32_t dst, vent *a, const vent *b)
     return false;
   const wasm_cell *ins = &c->code[c->last_start];
   if (ins[1].a[0] != b->slot) return false;
-  bool wrap = c->last_iop == load + 1;       /* NAME_A: (u32)(addr + imm) */
+  bool wrap = c->last_iop == load + 1; /* NAME_A: (u32)(addr + imm) */
   if (c->last_iop != load && !(wrap && ins[2].a[1] == 0)) return false;
-  uint32_t addr = ins[1].a[1], k = ins[2].a[0];   /* offset, or imm for NAME_A */
+  uint32_t addr = ins[1].a[1], k = ins[2].a[0]; /* offset, or imm for NAME_A */
   uint32_t off = last_off(c);
   unemit_last(c);
   emit_op_at(c, wrap ? ld + 1 : ld, off);
@@ -800,7 +858,8 @@ static bool fuse_load_op(comp *c, int iop, uint32_t dst, vent *a, const vent *b)
 /* The shift-op form of i32 op `iop` applied to the result of shift `sh`
  * (an _I form), or -1. */
 static int shop_of(int iop, int sh) {
-#define SHOP_CASE(n, op, s) if (iop == WASM_IOP_##n && sh == WASM_IOP_I32_##s##_I) return WASM_IOP_##n##_##s;
+#define SHOP_CASE(n, op, s)                                                                        \
+  if (iop == WASM_IOP_##n && sh == WASM_IOP_I32_##s##_I) return WASM_IOP_##n##_##s;
   WASM_SHOP_LIST(SHOP_CASE)
 #undef SHOP_CASE
   return -1;
@@ -815,8 +874,13 @@ static bool fuse_shift_op(comp *c, int iop, uint32_t dst, vent *a, vent *b) {
   int f = shop_of(iop, c->last_iop);
   if (f < 0) return false;
   vent *sh = NULL, *o = NULL;
-  if (b->kind == K_SLOT && ins[1].a[0] == b->slot) { sh = b; o = a; }
-  else if (a->kind == K_SLOT && ins[1].a[0] == a->slot) { sh = a; o = b; }
+  if (b->kind == K_SLOT && ins[1].a[0] == b->slot) {
+    sh = b;
+    o = a;
+  } else if (a->kind == K_SLOT && ins[1].a[0] == a->slot) {
+    sh = a;
+    o = b;
+  }
   if (!sh || (o->kind != K_SLOT && o->kind != K_LOCAL)) return false;
   uint32_t x = ins[1].a[1], k = ins[2].a[0];
   unemit_last(c);
@@ -833,8 +897,7 @@ static bool fuse_shift_op(comp *c, int iop, uint32_t dst, vent *a, vent *b) {
 static bool fuse_arith3(comp *c, int iop, uint32_t dst, uint32_t sa, uint32_t sb, const vent *b) {
   if (c->last_start == NONE32 || !c->last_dst) return false;
   const wasm_cell *ins = &c->code[c->last_start];
-  if (iop == WASM_IOP_I32_ADD && c->last_iop == WASM_IOP_I32_ADD && ins[1].a[0] == sa &&
-      sb != sa) {
+  if (iop == WASM_IOP_I32_ADD && c->last_iop == WASM_IOP_I32_ADD && ins[1].a[0] == sa && sb != sa) {
     uint32_t x = ins[1].a[1], y = ins[2].a[0];
     unemit_last(c);
     emit_op(c, WASM_IOP_I32_ADD3);
@@ -876,7 +939,7 @@ static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t
     return;
   }
   vent b = pop(c), a = pop(c);
-  uint32_t dst = a.slot;   /* the result takes the deeper position */
+  uint32_t dst = a.slot; /* the result takes the deeper position */
   if ((oi->iop == WASM_IOP_F32_ADD || oi->iop == WASM_IOP_F64_ADD) && c->last_start != NONE32 &&
       c->last_dst && c->last_iop == oi->iop + (WASM_IOP_F32_MUL - WASM_IOP_F32_ADD)) {
     /* x * y + z as one instruction (still two roundings, as in wasm). */
@@ -905,7 +968,9 @@ static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t
     else if (op >= WASM_OP_I64_LT_S && op <= WASM_OP_I64_GE_U)
       nop = (uint8_t)(WASM_OP_I64_LT_S + MIRROR_CMP[op - WASM_OP_I64_LT_S]);
     if (nop) {
-      vent t = a; a = b; b = t;
+      vent t = a;
+      a = b;
+      b = t;
       oi = &OPS[nop];
     }
   }
@@ -913,7 +978,10 @@ static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t
       (a.kind == K_LOCAL || (a.kind == K_SLOT && a.slot == dst))) {
     /* Defer x + local: a load/store can fold it into its address. */
     vent *e = push(c, WASM_I32, K_ADDL);
-    if (e) { e->local = a.kind == K_LOCAL ? a.local : NONE32; e->val = b.local; }
+    if (e) {
+      e->local = a.kind == K_LOCAL ? a.local : NONE32;
+      e->val = b.local;
+    }
     return;
   }
   /* (An own-slot base must already sit in the result's slot: not after a swap.) */
@@ -926,13 +994,16 @@ static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t
     if (oi->iop == WASM_IOP_I32_SUB) imm = 0u - imm;
     uint32_t base_local = a.kind == K_LOCAL ? a.local : a.kind == K_ADDI ? a.local : NONE32;
     if (a.kind == K_ADDI) imm += (uint32_t)a.val;
-    if (imm == 0 && a.kind != K_ADDI) {   /* x + 0: keep x where it is */
+    if (imm == 0 && a.kind != K_ADDI) { /* x + 0: keep x where it is */
       vent *e = push(c, WASM_I32, a.kind);
       if (e) e->local = a.local;
       return;
     }
     vent *e = push(c, WASM_I32, K_ADDI);
-    if (e) { e->local = base_local; e->val = imm; }
+    if (e) {
+      e->local = base_local;
+      e->val = imm;
+    }
     return;
   }
   if (oi->iop_i >= 0 && b.kind == K_CONST) {
@@ -962,7 +1033,7 @@ static void emit_numeric(comp *c, const opinfo *oi, const opinfo *table, uint8_t
 }
 
 static void memarg(wasm_reader *r, uint32_t *offset) {
-  wasm_read_u32(r);              /* alignment: a hint only */
+  wasm_read_u32(r); /* alignment: a hint only */
   *offset = wasm_read_u32(r);
 }
 
@@ -1036,7 +1107,7 @@ static void emit_store(comp *c, const opinfo *oi, uint32_t offset) {
       uint32_t x = ins[1].a[1], off = last_off(c);
       if (fuse_axpy(c, sa, x, offset)) return;
       unemit_last(c);
-      emit_op_at(c, c->last_iop + 2, off);   /* NAME_LD -> NAME_RMW (WASM_LDOP_IOPS_) */
+      emit_op_at(c, c->last_iop + 2, off); /* NAME_LD -> NAME_RMW (WASM_LDOP_IOPS_) */
       emit2(c, sa, x);
       emit2(c, offset, 0);
       return;
@@ -1087,19 +1158,32 @@ static void emit_call(comp *c, const wasm_functype *t, int iop, uint32_t x, uint
 /* Skips the immediates of `op` (unreachable code). */
 static void skip_imm(wasm_reader *r, uint8_t op) {
   switch (op) {
-  case WASM_OP_BLOCK: case WASM_OP_LOOP: case WASM_OP_IF: wasm_read_sleb(r, 33); break;
-  case WASM_OP_BR: case WASM_OP_BR_IF: case WASM_OP_CALL: case WASM_OP_LOCAL_GET:
-  case WASM_OP_LOCAL_SET: case WASM_OP_LOCAL_TEE: case WASM_OP_GLOBAL_GET:
-  case WASM_OP_GLOBAL_SET: case WASM_OP_TABLE_GET: case WASM_OP_TABLE_SET:
-  case WASM_OP_REF_FUNC: case WASM_OP_MEMORY_SIZE: case WASM_OP_MEMORY_GROW:
-    wasm_read_u32(r); break;
+  case WASM_OP_BLOCK:
+  case WASM_OP_LOOP:
+  case WASM_OP_IF: wasm_read_sleb(r, 33); break;
+  case WASM_OP_BR:
+  case WASM_OP_BR_IF:
+  case WASM_OP_CALL:
+  case WASM_OP_LOCAL_GET:
+  case WASM_OP_LOCAL_SET:
+  case WASM_OP_LOCAL_TEE:
+  case WASM_OP_GLOBAL_GET:
+  case WASM_OP_GLOBAL_SET:
+  case WASM_OP_TABLE_GET:
+  case WASM_OP_TABLE_SET:
+  case WASM_OP_REF_FUNC:
+  case WASM_OP_MEMORY_SIZE:
+  case WASM_OP_MEMORY_GROW: wasm_read_u32(r); break;
   case WASM_OP_REF_NULL: wasm_read_u8(r); break;
   case WASM_OP_BR_TABLE: {
     uint32_t n = wasm_read_u32(r);
     for (uint64_t i = 0; i <= n && !r->err; i++) wasm_read_u32(r);
     break;
   }
-  case WASM_OP_CALL_INDIRECT: wasm_read_u32(r); wasm_read_u32(r); break;
+  case WASM_OP_CALL_INDIRECT:
+    wasm_read_u32(r);
+    wasm_read_u32(r);
+    break;
   case WASM_OP_SELECT_T: {
     uint32_t n = wasm_read_u32(r);
     for (uint32_t i = 0; i < n && !r->err; i++) wasm_read_u8(r);
@@ -1107,17 +1191,28 @@ static void skip_imm(wasm_reader *r, uint8_t op) {
   }
   case WASM_OP_I32_CONST: wasm_read_sleb(r, 32); break;
   case WASM_OP_I64_CONST: wasm_read_sleb(r, 64); break;
-  case WASM_OP_F32_CONST: for (int i = 0; i < 4; i++) wasm_read_u8(r); break;
-  case WASM_OP_F64_CONST: for (int i = 0; i < 8; i++) wasm_read_u8(r); break;
+  case WASM_OP_F32_CONST:
+    for (int i = 0; i < 4; i++) wasm_read_u8(r);
+    break;
+  case WASM_OP_F64_CONST:
+    for (int i = 0; i < 8; i++) wasm_read_u8(r);
+    break;
   case WASM_PREFIX_FC: {
     uint32_t sub = wasm_read_u32(r);
     switch (sub) {
-    case WASM_FC_MEMORY_INIT: case WASM_FC_TABLE_INIT: case WASM_FC_MEMORY_COPY:
+    case WASM_FC_MEMORY_INIT:
+    case WASM_FC_TABLE_INIT:
+    case WASM_FC_MEMORY_COPY:
     case WASM_FC_TABLE_COPY:
-      wasm_read_u32(r); wasm_read_u32(r); break;
-    case WASM_FC_DATA_DROP: case WASM_FC_MEMORY_FILL: case WASM_FC_ELEM_DROP:
-    case WASM_FC_TABLE_GROW: case WASM_FC_TABLE_SIZE: case WASM_FC_TABLE_FILL:
-      wasm_read_u32(r); break;
+      wasm_read_u32(r);
+      wasm_read_u32(r);
+      break;
+    case WASM_FC_DATA_DROP:
+    case WASM_FC_MEMORY_FILL:
+    case WASM_FC_ELEM_DROP:
+    case WASM_FC_TABLE_GROW:
+    case WASM_FC_TABLE_SIZE:
+    case WASM_FC_TABLE_FILL: wasm_read_u32(r); break;
     default: break;
     }
     break;
@@ -1128,16 +1223,22 @@ static void skip_imm(wasm_reader *r, uint8_t op) {
       for (int i = 0; i < 16; i++) wasm_read_u8(r);
     } else if (sub <= WASM_FD_V128_STORE || sub == WASM_FD_V128_LOAD32_ZERO ||
                sub == WASM_FD_V128_LOAD64_ZERO) {
-      wasm_read_u32(r); wasm_read_u32(r);
+      wasm_read_u32(r);
+      wasm_read_u32(r);
     } else if (sub >= WASM_FD_V128_LOAD8_LANE && sub <= WASM_FD_V128_STORE64_LANE) {
-      wasm_read_u32(r); wasm_read_u32(r); wasm_read_u8(r);
+      wasm_read_u32(r);
+      wasm_read_u32(r);
+      wasm_read_u8(r);
     } else if (sub >= WASM_FD_I8X16_EXTRACT_LANE_S && sub <= WASM_FD_F64X2_REPLACE_LANE) {
       wasm_read_u8(r);
     }
     break;
   }
   default:
-    if (op >= WASM_OP_I32_LOAD && op <= WASM_OP_I64_STORE32) { wasm_read_u32(r); wasm_read_u32(r); }
+    if (op >= WASM_OP_I32_LOAD && op <= WASM_OP_I64_STORE32) {
+      wasm_read_u32(r);
+      wasm_read_u32(r);
+    }
     break;
   }
 }
@@ -1149,7 +1250,8 @@ static wasm_status fail(comp *c, wasm_error *err, wasm_status st, const char *wh
   char label[128];
   wasmi_func_label(c->m, c->func, label, sizeof label);
   return wasmi_error_set(err, st, c->func, c->cur_off, "%s: %s at 0x%x: %s",
-                         st == WASM_ERR_NOMEM ? "out of memory" : "invalid", label, c->cur_off, what);
+                         st == WASM_ERR_NOMEM ? "out of memory" : "invalid", label, c->cur_off,
+                         what);
 }
 
 #if WASM_HAVE_SIMD
@@ -1183,9 +1285,15 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
         skip_imm(r, op);
         continue;
       }
-      if (op == WASM_OP_END && skip_depth) { skip_depth--; continue; }
+      if (op == WASM_OP_END && skip_depth) {
+        skip_depth--;
+        continue;
+      }
       if (op == WASM_OP_ELSE && skip_depth) continue;
-      if (op != WASM_OP_END && op != WASM_OP_ELSE) { skip_imm(r, op); continue; }
+      if (op != WASM_OP_END && op != WASM_OP_ELSE) {
+        skip_imm(r, op);
+        continue;
+      }
     }
 
     switch (op) {
@@ -1193,9 +1301,9 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       emit_op(c, WASM_IOP_UNREACHABLE);
       set_unreachable(c);
       break;
-    case WASM_OP_NOP:
-      break;
-    case WASM_OP_BLOCK: case WASM_OP_LOOP: {
+    case WASM_OP_NOP: break;
+    case WASM_OP_BLOCK:
+    case WASM_OP_LOOP: {
       int64_t bt = wasm_read_sleb(r, 33);
       flush_all(c);
       cfr *f = push_frame(c, op == WASM_OP_BLOCK ? F_BLOCK : F_LOOP, bt);
@@ -1259,13 +1367,14 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       set_unreachable(c);
       break;
     }
-    case WASM_OP_BR_IF:
-      emit_br_if(c, wasm_read_u32(r));
-      break;
+    case WASM_OP_BR_IF: emit_br_if(c, wasm_read_u32(r)); break;
     case WASM_OP_BR_TABLE: {
       uint32_t n = wasm_read_u32(r);
       if (r->err) break;
-      if ((uint64_t)n + 1 > (size_t)(r->end - r->p)) { wasm_reader_fail(r, "br_table too long"); break; }
+      if ((uint64_t)n + 1 > (size_t)(r->end - r->p)) {
+        wasm_reader_fail(r, "br_table too long");
+        break;
+      }
       if (!grow(c, (void **)&depths, &capdepths, n + 1, sizeof(uint32_t))) break;
       for (uint32_t i = 0; i <= n; i++) depths[i] = wasm_read_u32(r);
       if (r->err) break;
@@ -1290,10 +1399,9 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       emit_call(c, &c->m->types[ti], WASM_IOP_CALL_INDIRECT, ti, tab, is, true);
       break;
     }
-    case WASM_OP_DROP:
-      pop(c);
-      break;
-    case WASM_OP_SELECT: case WASM_OP_SELECT_T: {
+    case WASM_OP_DROP: pop(c); break;
+    case WASM_OP_SELECT:
+    case WASM_OP_SELECT_T: {
       if (op == WASM_OP_SELECT_T) {
         uint32_t n = wasm_read_u32(r);
         for (uint32_t i = 0; i < n && !r->err; i++) wasm_read_u8(r);
@@ -1333,14 +1441,15 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       if (e) e->local = x;
       break;
     }
-    case WASM_OP_LOCAL_SET: case WASM_OP_LOCAL_TEE: {
+    case WASM_OP_LOCAL_SET:
+    case WASM_OP_LOCAL_TEE: {
       uint32_t x = wasm_read_u32(r);
       note_local(c, x, true);
       vent e = pop(c);
       uint32_t ls = c->lslot[x];
       if (e.kind == K_SLOT && c->last_start != NONE32 && c->last_dst &&
           c->code[c->last_start + 1].a[0] == e.slot && !has_local(c, x)) {
-        c->code[c->last_start + 1].a[0] = ls;      /* write the result into the local */
+        c->code[c->last_start + 1].a[0] = ls; /* write the result into the local */
         c->last_start = NONE32;
       } else if (!(e.kind == K_LOCAL && e.local == x)) {
         flush_local(c, x);
@@ -1418,7 +1527,8 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       if (e) e->val = v;
       break;
     }
-    case WASM_OP_F32_CONST: case WASM_OP_F64_CONST: {
+    case WASM_OP_F32_CONST:
+    case WASM_OP_F64_CONST: {
       unsigned n = op == WASM_OP_F32_CONST ? 4 : 8;
       uint64_t v = 0;
       for (unsigned i = 0; i < n; i++) v |= (uint64_t)wasm_read_u8(r) << (8 * i);
@@ -1457,24 +1567,29 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
         break;
       }
       switch (sub) {
-      case WASM_FC_MEMORY_INIT: case WASM_FC_MEMORY_COPY: case WASM_FC_MEMORY_FILL: {
+      case WASM_FC_MEMORY_INIT:
+      case WASM_FC_MEMORY_COPY:
+      case WASM_FC_MEMORY_FILL: {
         uint32_t x = wasm_read_u32(r);
         if (sub != WASM_FC_MEMORY_FILL) wasm_read_u32(r);
         vent n = pop(c), s = pop(c), d = pop(c);
         uint32_t sd = src(c, &d), ss = src(c, &s), sn = src(c, &n);
-        emit_op(c, sub == WASM_FC_MEMORY_INIT ? WASM_IOP_MEMORY_INIT
-                   : sub == WASM_FC_MEMORY_COPY ? WASM_IOP_MEMORY_COPY : WASM_IOP_MEMORY_FILL);
+        emit_op(c, sub == WASM_FC_MEMORY_INIT   ? WASM_IOP_MEMORY_INIT
+                   : sub == WASM_FC_MEMORY_COPY ? WASM_IOP_MEMORY_COPY
+                                                : WASM_IOP_MEMORY_FILL);
         emit2(c, sd, ss);
         emit2(c, sn, x);
         break;
       }
-      case WASM_FC_DATA_DROP: case WASM_FC_ELEM_DROP: {
+      case WASM_FC_DATA_DROP:
+      case WASM_FC_ELEM_DROP: {
         uint32_t x = wasm_read_u32(r);
         emit_op(c, sub == WASM_FC_DATA_DROP ? WASM_IOP_DATA_DROP : WASM_IOP_ELEM_DROP);
         emit2(c, x, 0);
         break;
       }
-      case WASM_FC_TABLE_INIT: case WASM_FC_TABLE_COPY: {
+      case WASM_FC_TABLE_INIT:
+      case WASM_FC_TABLE_COPY: {
         uint32_t x = wasm_read_u32(r), y = wasm_read_u32(r);
         vent n = pop(c), s = pop(c), d = pop(c);
         uint32_t sd = src(c, &d), ss = src(c, &s), sn = src(c, &n);
@@ -1513,8 +1628,7 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
         emit2(c, sn, t);
         break;
       }
-      default:
-        return fail(c, err, WASM_ERR_INVALID, "unknown 0xfc opcode");
+      default: return fail(c, err, WASM_ERR_INVALID, "unknown 0xfc opcode");
       }
       break;
     }
@@ -1530,7 +1644,10 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
     }
     default: {
       const opinfo *oi = &OPS[op];
-      if (!oi->valid) { free(depths); return fail(c, err, WASM_ERR_INVALID, "unknown opcode"); }
+      if (!oi->valid) {
+        free(depths);
+        return fail(c, err, WASM_ERR_INVALID, "unknown opcode");
+      }
       if (oi->kind == OK_NUMERIC) emit_numeric(c, oi, OPS, op);
       else if (oi->kind == OK_LOAD || oi->kind == OK_STORE) {
         uint32_t off;
@@ -1582,13 +1699,22 @@ static void emit_simd(comp *c, wasm_reader *r, uint32_t sub) {
     push(c, WASM_V128, K_SLOT);
     return;
   }
-  if (sub > 0xff || !OPS_FD[sub].valid) { wasm_reader_fail(r, "unknown SIMD opcode"); return; }
+  if (sub > 0xff || !OPS_FD[sub].valid) {
+    wasm_reader_fail(r, "unknown SIMD opcode");
+    return;
+  }
   const opinfo *oi = &OPS_FD[sub];
   uint32_t off = 0;
   switch (oi->kind) {
   case OK_NUMERIC: emit_numeric(c, oi, OPS_FD, 0); return;
-  case OK_LOAD: memarg(r, &off); emit_load(c, oi, off); return;
-  case OK_STORE: memarg(r, &off); emit_store(c, oi, off); return;
+  case OK_LOAD:
+    memarg(r, &off);
+    emit_load(c, oi, off);
+    return;
+  case OK_STORE:
+    memarg(r, &off);
+    emit_store(c, oi, off);
+    return;
   case OK_EXTRACT_LANE: {
     uint8_t lane = wasm_read_u8(r);
     vent v = pop(c);
@@ -1634,12 +1760,10 @@ static void emit_simd(comp *c, wasm_reader *r, uint32_t sub) {
     emit2(c, lane, off);
     return;
   }
-  default:
-    wasm_reader_fail(r, "unexpected SIMD opcode");
+  default: wasm_reader_fail(r, "unexpected SIMD opcode");
   }
 }
 #endif
-
 
 /* ---- Debug dump (WAGI_DUMP_CODE=1) ------------------------------------------- */
 
@@ -1657,14 +1781,17 @@ _Static_assert(sizeof IOP_NAMES / sizeof IOP_NAMES[0] == WASM_IOP_COUNT, "iop na
 static void dump_code(const comp *c, const struct wasm_code *code, const void *const *labels) {
   char label[128];
   wasmi_func_label(c->m, c->func, label, sizeof label);
-  fprintf(stderr, "== func %u %s: %u cells, locals %u, frame %u, zeroed [%u, %u)\n", c->func,
-          label, code->ncells, code->local_slots, code->frame_slots, code->zero_lo, code->zero_hi);
+  fprintf(stderr, "== func %u %s: %u cells, locals %u, frame %u, zeroed [%u, %u)\n", c->func, label,
+          code->ncells, code->local_slots, code->frame_slots, code->zero_lo, code->zero_hi);
   for (uint32_t k = 0; k < code->npc; k++) {
     uint32_t at = code->pc_map[2 * k];
     uint32_t end = k + 1 < code->npc ? code->pc_map[2 * k + 2] : code->ncells;
-    const char *name = "  (2nd part)";   /* an extra pc entry inside an instruction */
+    const char *name = "  (2nd part)"; /* an extra pc entry inside an instruction */
     for (int i = 0; i < WASM_IOP_COUNT; i++)
-      if (labels[i] == code->cells[at].h) { name = IOP_NAMES[i]; break; }
+      if (labels[i] == code->cells[at].h) {
+        name = IOP_NAMES[i];
+        break;
+      }
     fprintf(stderr, "%6u  0x%-6x %-18s", at, code->pc_map[2 * k + 1], name);
     for (uint32_t j = at + 1; j < end; j++) {
       const wasm_cell *cl = &code->cells[j];

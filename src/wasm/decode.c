@@ -28,14 +28,25 @@
 #define MAX_LOCALS 50000u
 
 enum {
-  SEC_CUSTOM = 0, SEC_TYPE, SEC_IMPORT, SEC_FUNCTION, SEC_TABLE, SEC_MEMORY,
-  SEC_GLOBAL, SEC_EXPORT, SEC_START, SEC_ELEMENT, SEC_CODE, SEC_DATA,
-  SEC_DATACOUNT, SEC_LAST = SEC_DATACOUNT
+  SEC_CUSTOM = 0,
+  SEC_TYPE,
+  SEC_IMPORT,
+  SEC_FUNCTION,
+  SEC_TABLE,
+  SEC_MEMORY,
+  SEC_GLOBAL,
+  SEC_EXPORT,
+  SEC_START,
+  SEC_ELEMENT,
+  SEC_CODE,
+  SEC_DATA,
+  SEC_DATACOUNT,
+  SEC_LAST = SEC_DATACOUNT
 };
 
 static const char *const section_names[] = {
-  "custom", "type", "import", "function", "table", "memory", "global",
-  "export", "start", "element", "code", "data", "data count",
+    "custom", "type",  "import",  "function", "table", "memory",     "global",
+    "export", "start", "element", "code",     "data",  "data count",
 };
 
 /* Required position of each known section; data count sits between
@@ -59,18 +70,18 @@ static const char *const fd_text[256] = {
 
 typedef struct {
   wasm_module *m;
-  wasm_reader r;             /* bounded to the current section or body */
+  wasm_reader r; /* bounded to the current section or body */
   const uint8_t *mod_end;
-  wasm_status status;        /* what a failure reports: MALFORMED unless set */
-  int section;               /* id being decoded, -1 outside sections */
+  wasm_status status; /* what a failure reports: MALFORMED unless set */
+  int section;        /* id being decoded, -1 outside sections */
   uint32_t section_off;
-  uint32_t func_sec_off, datacount_off;   /* for checks made after the last section */
-  const char *item;          /* item being decoded ("import", ...) or NULL */
+  uint32_t func_sec_off, datacount_off; /* for checks made after the last section */
+  const char *item;                     /* item being decoded ("import", ...) or NULL */
   uint32_t item_idx;
-  const char *item_sub;      /* e.g. "body" after "function 3" */
-  size_t arena_next;         /* size of the next arena chunk */
-  uint32_t func;             /* function index for err->func */
-  uint32_t ndefs;            /* function section count */
+  const char *item_sub; /* e.g. "body" after "function 3" */
+  size_t arena_next;    /* size of the next arena chunk */
+  uint32_t func;        /* function index for err->func */
+  uint32_t ndefs;       /* function section count */
   bool have_code;
   bool have_funcs, have_tables, have_mems, have_globals;
   uint32_t cap_customs;
@@ -91,16 +102,16 @@ static void vfail(decoder *d, wasm_status st, const uint8_t *at, const char *fmt
   d->r.p = d->r.end;
 }
 
-__attribute__((format(printf, 3, 4)))
-static void failf(decoder *d, const uint8_t *at, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void failf(decoder *d, const uint8_t *at,
+                                                        const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vfail(d, WASM_ERR_MALFORMED, at, fmt, ap);
   va_end(ap);
 }
 
-__attribute__((format(printf, 3, 4)))
-static void fail_invalid(decoder *d, const uint8_t *at, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void fail_invalid(decoder *d, const uint8_t *at,
+                                                               const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vfail(d, WASM_ERR_INVALID, at, fmt, ap);
@@ -154,10 +165,13 @@ static void *arena_alloc(decoder *d, size_t n) {
   if (n == 0) n = 16;
   if (!c || c->cap - c->used < n) {
     size_t cap = d->arena_next;
-    bool own = n > cap / 4;       /* keep filling the current chunk afterwards */
+    bool own = n > cap / 4; /* keep filling the current chunk afterwards */
     if (own) cap = n;
     struct wasm_arena_chunk *nc = malloc(sizeof *nc + cap);
-    if (!nc) { fail_nomem(d); return NULL; }
+    if (!nc) {
+      fail_nomem(d);
+      return NULL;
+    }
     nc->cap = cap;
     nc->used = 0;
     if (own && c) {
@@ -179,7 +193,10 @@ static void *arena_alloc(decoder *d, size_t n) {
  * index by count). Sizes are bounded by the input: counts were checked. */
 static void *alloc_array(decoder *d, size_t n, size_t size) {
   if (n == 0) return NULL;
-  if (n > (SIZE_MAX - 16) / size) { fail_nomem(d); return NULL; }
+  if (n > (SIZE_MAX - 16) / size) {
+    fail_nomem(d);
+    return NULL;
+  }
   void *p = arena_alloc(d, n * size);
   if (p) memset(p, 0, n * size);
   return p;
@@ -223,8 +240,8 @@ static uint32_t read_count(decoder *d, const char *what) {
   uint32_t n = read_u32(d, what);
   if (d->r.err) return 0;
   if (n > left(d)) {
-    failf(d, at, "unexpected end of section or function: %u %s declared, only %zu bytes left",
-          n, what, left(d));
+    failf(d, at, "unexpected end of section or function: %u %s declared, only %zu bytes left", n,
+          what, left(d));
     return 0;
   }
   return n;
@@ -246,7 +263,10 @@ static char *dup_name(decoder *dec, const uint8_t *s, uint32_t n) {
     o += n;
   } else {
     for (uint32_t i = 0; i < n; i++) {
-      if (s[i]) { *o++ = (char)s[i]; continue; }
+      if (s[i]) {
+        *o++ = (char)s[i];
+        continue;
+      }
       *o++ = (char)0xc0;
       *o++ = (char)0x80;
     }
@@ -294,7 +314,10 @@ static uint8_t read_valtype(decoder *d) {
   const uint8_t *at = d->r.p;
   uint8_t b = read_type_byte(d);
   if (d->r.err) return 0;
-  if (!is_valtype(b)) { failf(d, at, "malformed value type 0x%02x", b); return 0; }
+  if (!is_valtype(b)) {
+    failf(d, at, "malformed value type 0x%02x", b);
+    return 0;
+  }
   return b;
 }
 
@@ -302,7 +325,10 @@ static uint8_t read_reftype(decoder *d) {
   const uint8_t *at = d->r.p;
   uint8_t b = read_type_byte(d);
   if (d->r.err) return 0;
-  if (!is_reftype(b)) { failf(d, at, "malformed reference type 0x%02x", b); return 0; }
+  if (!is_reftype(b)) {
+    failf(d, at, "malformed reference type 0x%02x", b);
+    return 0;
+  }
   return b;
 }
 
@@ -324,12 +350,18 @@ static void read_globaltype(decoder *d, wasm_globaltype *g) {
   const uint8_t *at = d->r.p;
   uint8_t mut = wasm_read_u8(&d->r);
   if (d->r.err) return;
-  if (mut > 1) { failf(d, at, "malformed mutability 0x%02x", mut); return; }
+  if (mut > 1) {
+    failf(d, at, "malformed mutability 0x%02x", mut);
+    return;
+  }
   g->mut = mut == 1;
 }
 
 static void read_bytes(decoder *d, void *dst, size_t n) {
-  if (left(d) < n) { wasm_reader_fail(&d->r, "unexpected end"); return; }
+  if (left(d) < n) {
+    wasm_reader_fail(&d->r, "unexpected end");
+    return;
+  }
   memcpy(dst, d->r.p, n);
   d->r.p += n;
 }
@@ -348,7 +380,10 @@ static void non_constant(decoder *d, const uint8_t *at, uint8_t op) {
     uint32_t sub = wasm_read_u32(&d->r);
     if (d->r.err) return;
     name = sub < 256 ? (op == WASM_PREFIX_FC ? fc_text : fd_text)[sub] : NULL;
-    if (!name) { failf(d, at, "illegal opcode 0x%02x %u", op, sub); return; }
+    if (!name) {
+      failf(d, at, "illegal opcode 0x%02x %u", op, sub);
+      return;
+    }
   } else if (!name) {
     failf(d, at, "illegal opcode 0x%02x", op);
     return;
@@ -376,8 +411,8 @@ static bool read_const_instr(decoder *d, uint8_t op, wasm_const_expr *e) {
     uint8_t b[4] = {0};
     e->type = WASM_F32;
     read_bytes(d, b, 4);
-    e->value.of.f32_bits = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                           (uint32_t)b[3] << 24;
+    e->value.of.f32_bits =
+        (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
     break;
   }
   case WASM_OP_F64_CONST: {
@@ -415,8 +450,7 @@ static bool read_const_instr(decoder *d, uint8_t op, wasm_const_expr *e) {
     read_bytes(d, e->value.of.v128, 16);
     break;
   }
-  default:
-    return false;
+  default: return false;
   }
   e->value.type = (wasm_valtype)e->type;
   return true;
@@ -540,14 +574,24 @@ static void canonicalise_types(decoder *d) {
   if (m->ntypes == 0) return;
   size_t cap = 16;
   while (cap < (size_t)m->ntypes * 2) cap <<= 1;
-  uint32_t *tab = calloc(cap, sizeof *tab);   /* type index + 1; 0 = empty */
-  if (!tab) { fail_nomem(d); return; }
+  uint32_t *tab = calloc(cap, sizeof *tab); /* type index + 1; 0 = empty */
+  if (!tab) {
+    fail_nomem(d);
+    return;
+  }
   for (uint32_t i = 0; i < m->ntypes; i++) {
     wasm_functype *t = &m->types[i];
     size_t h = type_hash(t) & (cap - 1);
     for (;;) {
-      if (!tab[h]) { tab[h] = i + 1; t->canon = i; break; }
-      if (wasm_functype_equal(&m->types[tab[h] - 1], t)) { t->canon = tab[h] - 1; break; }
+      if (!tab[h]) {
+        tab[h] = i + 1;
+        t->canon = i;
+        break;
+      }
+      if (wasm_functype_equal(&m->types[tab[h] - 1], t)) {
+        t->canon = tab[h] - 1;
+        break;
+      }
       h = (h + 1) & (cap - 1);
     }
   }
@@ -578,7 +622,10 @@ static void read_functype(decoder *d, wasm_functype *t) {
   const uint8_t *at = d->r.p;
   uint8_t form = read_type_byte(d);
   if (d->r.err) return;
-  if (form != 0x60) { failf(d, at, "malformed function type 0x%02x (expected 0x60)", form); return; }
+  if (form != 0x60) {
+    failf(d, at, "malformed function type 0x%02x (expected 0x60)", form);
+    return;
+  }
   uint32_t np = read_count(d, "parameters");
   const uint8_t *params = scan_valtypes(d, np);
   uint32_t nr = read_count(d, "results");
@@ -654,9 +701,7 @@ static void sec_import(decoder *d) {
       read_globaltype(d, &im->desc.global);
       m->nglobal_imports++;
       break;
-    default:
-      failf(d, at, "malformed import kind 0x%02x", kind);
-      return;
+    default: failf(d, at, "malformed import kind 0x%02x", kind); return;
     }
   }
 }
@@ -723,7 +768,10 @@ static void sec_export(decoder *d) {
     const uint8_t *at = d->r.p;
     uint8_t kind = wasm_read_u8(&d->r);
     if (d->r.err) return;
-    if (kind > WASM_EXTERN_GLOBAL) { failf(d, at, "malformed export kind 0x%02x", kind); return; }
+    if (kind > WASM_EXTERN_GLOBAL) {
+      failf(d, at, "malformed export kind 0x%02x", kind);
+      return;
+    }
     ex->kind = kind;
     ex->index = read_index(d, "export index");
     if (!d->r.err && kind == WASM_EXTERN_FUNC) declare_func(d, ex->index);
@@ -744,7 +792,10 @@ static void read_elem(decoder *d, wasm_elem *el) {
   const uint8_t *at = d->r.p;
   uint32_t flags = read_u32(d, "segment flags");
   if (d->r.err) return;
-  if (flags > 7) { failf(d, at, "malformed elements segment kind %u", flags); return; }
+  if (flags > 7) {
+    failf(d, at, "malformed elements segment kind %u", flags);
+    return;
+  }
   bool passive_or_decl = flags & 1, explicit_table = flags & 2, exprs = flags & 4;
   el->elemtype = WASM_FUNCREF;
   if (passive_or_decl) {
@@ -764,7 +815,10 @@ static void read_elem(decoder *d, wasm_elem *el) {
       const uint8_t *kat = d->r.p;
       uint8_t kind = wasm_read_u8(&d->r);
       if (d->r.err) return;
-      if (kind != 0) { failf(d, kat, "malformed element kind 0x%02x", kind); return; }
+      if (kind != 0) {
+        failf(d, kat, "malformed element kind 0x%02x", kind);
+        return;
+      }
     }
   }
   if (d->r.err) return;
@@ -866,8 +920,7 @@ static void sec_code(decoder *d) {
     if (b->code == body_end || body_end[-1] != WASM_OP_END) {
       if (body_end == d->mod_end)
         failf(d, body_end, "unexpected end of section or function: body has no final `end`");
-      else
-        failf(d, body_end, "END opcode expected at the end of the body");
+      else failf(d, body_end, "END opcode expected at the end of the body");
       return;
     }
     d->r.p = body_end;
@@ -888,7 +941,10 @@ static void sec_data(decoder *d) {
     const uint8_t *at = d->r.p;
     uint32_t flags = read_u32(d, "segment flags");
     if (d->r.err) return;
-    if (flags > 2) { failf(d, at, "malformed data segment kind %u", flags); return; }
+    if (flags > 2) {
+      failf(d, at, "malformed data segment kind %u", flags);
+      return;
+    }
     seg->mode = flags == 1 ? WASM_SEG_PASSIVE : WASM_SEG_ACTIVE;
     if (flags == 2) seg->memory = read_index(d, "memory index");
     if (flags != 1 && !d->r.err) read_const_expr(d, &seg->offset);
@@ -897,7 +953,8 @@ static void sec_data(decoder *d) {
     uint32_t size = read_u32(d, "data size");
     if (d->r.err) return;
     if (size > left(d)) {
-      failf(d, lat, "unexpected end of section or function: %u data bytes declared, only %zu bytes left",
+      failf(d, lat,
+            "unexpected end of section or function: %u data bytes declared, only %zu bytes left",
             size, left(d));
       return;
     }
@@ -914,14 +971,17 @@ static void sec_datacount(decoder *d) {
 
 static void sec_custom(decoder *d) {
   wasm_module *m = d->m;
-  wasm_reader raw = d->r;   /* the name's bytes as in the binary, for wasm_module_section */
+  wasm_reader raw = d->r; /* the name's bytes as in the binary, for wasm_module_section */
   uint32_t raw_len = (uint32_t)wasm_read_uleb(&raw, 32);
   char *name = read_name(d, "custom section name");
   if (d->r.err) return;
   if (m->ncustoms == d->cap_customs) {
     uint32_t cap = d->cap_customs ? d->cap_customs * 2 : 4;
     wasm_custom *c = realloc(m->customs, cap * sizeof *c);
-    if (!c) { fail_nomem(d); return; }
+    if (!c) {
+      fail_nomem(d);
+      return;
+    }
     m->customs = c;
     d->cap_customs = cap;
   }
@@ -944,14 +1004,19 @@ static bool record_section(decoder *d, uint8_t id, uint32_t at, uint32_t size) {
   if (m->nsections == d->cap_sections) {
     uint32_t cap = d->cap_sections ? d->cap_sections * 2 : 16;
     wasm_section_desc *v = realloc(m->sections, cap * sizeof *v);
-    if (!v) { fail_nomem(d); return false; }
+    if (!v) {
+      fail_nomem(d);
+      return false;
+    }
     m->sections = v;
     d->cap_sections = cap;
   }
   const wasm_custom *c = id == SEC_CUSTOM ? &m->customs[m->ncustoms - 1] : NULL;
-  m->sections[m->nsections++] = (wasm_section_desc){
-      .id = id, .offset = at, .size = size,
-      .name = c ? c->raw_name : NULL, .name_len = c ? c->raw_name_len : 0};
+  m->sections[m->nsections++] = (wasm_section_desc){.id = id,
+                                                    .offset = at,
+                                                    .size = size,
+                                                    .name = c ? c->raw_name : NULL,
+                                                    .name_len = c ? c->raw_name_len : 0};
   return true;
 }
 
@@ -971,7 +1036,10 @@ static void parse_names(decoder *d) {
   while (ok && r.p < r.end) {
     uint8_t id = wasm_read_u8(&r);
     uint32_t size = wasm_read_u32(&r);
-    if (r.err || size > (size_t)(r.end - r.p) || (int)id <= last) { ok = false; break; }
+    if (r.err || size > (size_t)(r.end - r.p) || (int)id <= last) {
+      ok = false;
+      break;
+    }
     last = id;
     const uint8_t *sub_end = r.p + size;
     wasm_reader s = {.start = r.start, .p = r.p, .end = sub_end};
@@ -986,8 +1054,14 @@ static void parse_names(decoder *d) {
       s.p += n;
     } else if (id == 1) {
       uint32_t count = wasm_read_u32(&s);
-      if (s.err || count > (size_t)(s.end - s.p) / 2) { ok = false; break; }
-      if (m->nfuncs && !(fnames = alloc_array(d, m->nfuncs, sizeof *fnames))) { ok = false; break; }
+      if (s.err || count > (size_t)(s.end - s.p) / 2) {
+        ok = false;
+        break;
+      }
+      if (m->nfuncs && !(fnames = alloc_array(d, m->nfuncs, sizeof *fnames))) {
+        ok = false;
+        break;
+      }
       int64_t prev = -1;
       for (uint32_t i = 0; i < count && ok; i++) {
         uint32_t x = wasm_read_u32(&s);
@@ -999,7 +1073,10 @@ static void parse_names(decoder *d) {
         }
         prev = x;
         if (x < m->nfuncs) {
-          if (!(fnames[x] = dup_name(d, s.p, len))) { ok = false; break; }
+          if (!(fnames[x] = dup_name(d, s.p, len))) {
+            ok = false;
+            break;
+          }
         }
         s.p += len;
       }
@@ -1036,12 +1113,12 @@ static char *extern_text(decoder *d, uint8_t kind, const void *desc) {
     const wasm_tabletype *t = desc;
     return limits_text(d, wasm_valtype_str((wasm_valtype)t->elemtype), &t->limits);
   }
-  case WASM_EXTERN_MEMORY:
-    return limits_text(d, "pages", &((const wasm_memtype *)desc)->limits);
+  case WASM_EXTERN_MEMORY: return limits_text(d, "pages", &((const wasm_memtype *)desc)->limits);
   default: {
     const wasm_globaltype *g = desc;
     char buf[32];
-    snprintf(buf, sizeof buf, "%s%s", g->mut ? "mut " : "", wasm_valtype_str((wasm_valtype)g->type));
+    snprintf(buf, sizeof buf, "%s%s", g->mut ? "mut " : "",
+             wasm_valtype_str((wasm_valtype)g->type));
     return arena_strdup(d, buf);
   }
   }
@@ -1081,13 +1158,22 @@ static void describe_externs(decoder *d) {
 static void decode_header(decoder *d) {
   static const uint8_t magic[4] = {0x00, 0x61, 0x73, 0x6d};
   static const uint8_t version[4] = {0x01, 0x00, 0x00, 0x00};
-  if (left(d) < 4) { wasm_reader_fail(&d->r, "unexpected end"); return; }
-  if (memcmp(d->r.p, magic, 4)) { failf(d, d->r.p, "magic header not detected"); return; }
+  if (left(d) < 4) {
+    wasm_reader_fail(&d->r, "unexpected end");
+    return;
+  }
+  if (memcmp(d->r.p, magic, 4)) {
+    failf(d, d->r.p, "magic header not detected");
+    return;
+  }
   d->r.p += 4;
-  if (left(d) < 4) { wasm_reader_fail(&d->r, "unexpected end"); return; }
+  if (left(d) < 4) {
+    wasm_reader_fail(&d->r, "unexpected end");
+    return;
+  }
   if (memcmp(d->r.p, version, 4)) {
-    failf(d, d->r.p, "unknown binary version 0x%02x%02x%02x%02x", d->r.p[3], d->r.p[2],
-          d->r.p[1], d->r.p[0]);
+    failf(d, d->r.p, "unknown binary version 0x%02x%02x%02x%02x", d->r.p[3], d->r.p[2], d->r.p[1],
+          d->r.p[0]);
     return;
   }
   d->r.p += 4;
@@ -1101,9 +1187,15 @@ static void decode_sections(decoder *d) {
     set_item(d, NULL, 0);
     const uint8_t *at = d->r.p;
     uint8_t id = wasm_read_u8(&d->r);
-    if (id > SEC_LAST) { failf(d, at, "malformed section id %u", id); return; }
+    if (id > SEC_LAST) {
+      failf(d, at, "malformed section id %u", id);
+      return;
+    }
     uint32_t size = wasm_read_u32(&d->r);
-    if (d->r.err) { annotate(d, "section size"); return; }
+    if (d->r.err) {
+      annotate(d, "section size");
+      return;
+    }
     if (size > left(d)) {
       failf(d, at, "length out of bounds: section %u (%s) of %u bytes, only %zu bytes left", id,
             section_names[id], size, left(d));
@@ -1180,18 +1272,21 @@ static void decode_sections(decoder *d) {
 static wasm_status report(decoder *d, wasm_error *err) {
   const char *what = d->r.err;
   wasm_status st = d->status ? d->status : WASM_ERR_MALFORMED;
-  if (d->section >= 0 && !strcmp(what, "unexpected end")) what = "unexpected end of section or function";
+  if (d->section >= 0 && !strcmp(what, "unexpected end"))
+    what = "unexpected end of section or function";
   uint32_t at = off(d, d->r.err_at);
   char where[96], item[64] = "";
   if (d->section >= 0)
-    snprintf(where, sizeof where, "section %d (%s) at 0x%x", d->section, section_names[d->section], at);
-  else
-    snprintf(where, sizeof where, "at 0x%x", at);
+    snprintf(where, sizeof where, "section %d (%s) at 0x%x", d->section, section_names[d->section],
+             at);
+  else snprintf(where, sizeof where, "at 0x%x", at);
   if (d->item)
     snprintf(item, sizeof item, "%s %u%s%s: ", d->item, d->item_idx, d->item_sub ? " " : "",
              d->item_sub ? d->item_sub : "");
   return wasmi_error_set(err, st, d->func, at, "%s: %s: %s%s",
-                         st == WASM_ERR_INVALID ? "invalid" : st == WASM_ERR_NOMEM ? "error" : "malformed",
+                         st == WASM_ERR_INVALID ? "invalid"
+                         : st == WASM_ERR_NOMEM ? "error"
+                                                : "malformed",
                          where, item, what);
 }
 

@@ -36,8 +36,8 @@ static wasm_status fail(wasm_error *err, wasm_status s, const char *fmt, ...) {
 }
 
 static bool is_valtype(uint8_t t) {
-  return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 ||
-         t == WASM_V128 || t == WASM_FUNCREF || t == WASM_EXTERNREF;
+  return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_V128 ||
+         t == WASM_FUNCREF || t == WASM_EXTERNREF;
 }
 
 static bool is_reftype(uint8_t t) { return t == WASM_FUNCREF || t == WASM_EXTERNREF; }
@@ -101,10 +101,9 @@ static void table_release(wasm_table *t) {
   free(t);
 }
 
-wasm_status wasm_table_new(wasm_valtype elem, uint32_t min, uint32_t max,
-                           void *init, wasm_table **out) {
-  if (!out || !is_reftype(elem) || (max != UINT32_MAX && min > max) ||
-      min > WASM_TABLE_MAX_ENTRIES)
+wasm_status wasm_table_new(wasm_valtype elem, uint32_t min, uint32_t max, void *init,
+                           wasm_table **out) {
+  if (!out || !is_reftype(elem) || (max != UINT32_MAX && min > max) || min > WASM_TABLE_MAX_ENTRIES)
     return WASM_ERR_ARG;
   wasm_table *t = table_create(elem, min, max, init);
   if (!t) return WASM_ERR_NOMEM;
@@ -186,12 +185,12 @@ static bool letter_type(char c, uint8_t *t) {
 typedef struct host_func {
   wasm_func f;
   wasm_functype type;
-  wasm_env_free_fn env_free;   /* owned env (wasm_linker_define_func_owned) */
+  wasm_env_free_fn env_free; /* owned env (wasm_linker_define_func_owned) */
   struct host_func *next;
 } host_func;
 
 typedef struct {
-  char *module, *name;       /* one allocation: module '\0' name '\0' */
+  char *module, *name; /* one allocation: module '\0' name '\0' */
   uint32_t hash;
   wasm_extern ext;
 } link_entry;
@@ -201,29 +200,28 @@ typedef struct {
 struct wasm_linker {
   link_entry *v;
   uint32_t n, cap;
-  uint32_t *index;           /* [index_cap] entry + 1, 0 = empty */
-  uint32_t index_cap;        /* power of two, > 2 * n */
-  host_func *hosts;          /* every host function ever defined */
+  uint32_t *index;    /* [index_cap] entry + 1, 0 = empty */
+  uint32_t index_cap; /* power of two, > 2 * n */
+  host_func *hosts;   /* every host function ever defined */
 };
 
 uint32_t wasmi_link_hash(const char *module, const char *name) {
   uint32_t h = 2166136261u;
   for (const char *p = module; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
-  h = (h ^ 0xff) * 16777619u;  /* separator: ("ab","c") != ("a","bc") */
+  h = (h ^ 0xff) * 16777619u; /* separator: ("ab","c") != ("a","bc") */
   for (const char *p = name; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
   return h;
 }
 
-static link_entry *linker_find(const wasm_linker *l, const char *module,
-                               const char *name, uint32_t h) {
+static link_entry *linker_find(const wasm_linker *l, const char *module, const char *name,
+                               uint32_t h) {
   if (!l || !l->index_cap) return NULL;
   uint32_t mask = l->index_cap - 1;
   for (uint32_t i = h & mask;; i = (i + 1) & mask) {
     uint32_t k = l->index[i];
     if (!k) return NULL;
     link_entry *e = &l->v[k - 1];
-    if (e->hash == h && strcmp(e->module, module) == 0 && strcmp(e->name, name) == 0)
-      return e;
+    if (e->hash == h && strcmp(e->module, module) == 0 && strcmp(e->name, name) == 0) return e;
   }
 }
 
@@ -281,10 +279,9 @@ void wasm_linker_free(wasm_linker *l) {
   free(l);
 }
 
-wasm_status wasm_linker_define(wasm_linker *l, const char *module,
-                               const char *name, wasm_extern ext) {
-  if (!l || !module || !name || ext.kind > WASM_EXTERN_GLOBAL || !ext.of.func)
-    return WASM_ERR_ARG;
+wasm_status wasm_linker_define(wasm_linker *l, const char *module, const char *name,
+                               wasm_extern ext) {
+  if (!l || !module || !name || ext.kind > WASM_EXTERN_GLOBAL || !ext.of.func) return WASM_ERR_ARG;
   uint32_t h = wasmi_link_hash(module, name);
   link_entry *e = linker_find(l, module, name, h);
   if (e) {
@@ -348,14 +345,23 @@ static wasm_status define_host(wasm_linker *l, const char *module, const char *n
       return WASM_ERR_ARG;
     }
     uint32_t slots = types[i] == WASM_V128 ? 2 : 1;
-    if (i < np) pslots += slots; else rslots += slots;
+    if (i < np) pslots += slots;
+    else rslots += slots;
   }
   memcpy(sig, signature, siglen + 1);
-  h->type = (wasm_functype){.nparams = (uint32_t)np, .nresults = (uint32_t)nr,
-                            .types = types, .param_slots = pslots,
-                            .result_slots = rslots, .canon = 0, .sig = sig};
-  h->f = (wasm_func){.type = &h->type, .inst = NULL, .index = UINT32_MAX,
-                     .code = NULL, .host = fn, .host_env = env};
+  h->type = (wasm_functype){.nparams = (uint32_t)np,
+                            .nresults = (uint32_t)nr,
+                            .types = types,
+                            .param_slots = pslots,
+                            .result_slots = rslots,
+                            .canon = 0,
+                            .sig = sig};
+  h->f = (wasm_func){.type = &h->type,
+                     .inst = NULL,
+                     .index = UINT32_MAX,
+                     .code = NULL,
+                     .host = fn,
+                     .host_env = env};
   wasm_extern ext = {.kind = WASM_EXTERN_FUNC, .of.func = &h->f};
   wasm_status st = wasm_linker_define(l, module, name, ext);
   if (st != WASM_OK) {
@@ -367,15 +373,13 @@ static wasm_status define_host(wasm_linker *l, const char *module, const char *n
   return WASM_OK;
 }
 
-wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
-                                    const char *name, const char *signature,
-                                    wasm_host_fn fn, void *env) {
+wasm_status wasm_linker_define_func(wasm_linker *l, const char *module, const char *name,
+                                    const char *signature, wasm_host_fn fn, void *env) {
   return define_host(l, module, name, signature, fn, env, NULL);
 }
 
-wasm_status wasm_linker_define_func_owned(wasm_linker *l, const char *module,
-                                          const char *name, const char *signature,
-                                          wasm_host_fn fn, void *env,
+wasm_status wasm_linker_define_func_owned(wasm_linker *l, const char *module, const char *name,
+                                          const char *signature, wasm_host_fn fn, void *env,
                                           wasm_env_free_fn env_free) {
   wasm_status st = define_host(l, module, name, signature, fn, env, env_free);
   if (st != WASM_OK && env_free) env_free(env);
@@ -398,10 +402,10 @@ static bool compute_layout(const wasm_module *m, layout *L) {
   for (uint32_t s = 0; s < m->nelems; s++)
     if (m->elems[s].mode == WASM_SEG_PASSIVE) pool += m->elems[s].count;
   uint64_t at = align16(sizeof(wasm_instance));
-#define PLACE(field, bytes)       \
-  do {                            \
-    L->field = (size_t)at;        \
-    at = align16(at + (bytes));   \
+#define PLACE(field, bytes)                                                                        \
+  do {                                                                                             \
+    L->field = (size_t)at;                                                                         \
+    at = align16(at + (bytes));                                                                    \
   } while (0)
   PLACE(globals, (uint64_t)m->nglobals * sizeof(wasm_global *));
   PLACE(tables, (uint64_t)m->ntables * sizeof(wasm_table *));
@@ -426,7 +430,10 @@ static bool compute_layout(const wasm_module *m, layout *L) {
  * the functions must stay callable: such instances are parked here instead
  * of freed. Rare (a trapping start function or segment in a module that
  * imports tables or reference globals); reachable, so LSan does not flag it. */
-typedef struct parked { wasm_instance *inst; struct parked *next; } parked;
+typedef struct parked {
+  wasm_instance *inst;
+  struct parked *next;
+} parked;
 static parked *parked_list;
 static pthread_mutex_t parked_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -443,23 +450,20 @@ static bool park_instance(wasm_instance *inst) {
 
 /* ---- Import matching --------------------------------------------------- */
 
-static void limits_text(char *buf, size_t n, const char *what, uint32_t min,
-                        bool has_max, uint32_t max) {
-  if (has_max)
-    snprintf(buf, n, "%s%s%u..%u", what, *what ? " " : "", min, max);
-  else
-    snprintf(buf, n, "%s%s%u..", what, *what ? " " : "", min);
+static void limits_text(char *buf, size_t n, const char *what, uint32_t min, bool has_max,
+                        uint32_t max) {
+  if (has_max) snprintf(buf, n, "%s%s%u..%u", what, *what ? " " : "", min, max);
+  else snprintf(buf, n, "%s%s%u..", what, *what ? " " : "", min);
 }
 
 static void import_text(const wasm_module *m, const wasm_import *im, char *buf, size_t n) {
   switch (im->kind) {
-  case WASM_EXTERN_FUNC:
-    snprintf(buf, n, "func %s", m->types[im->desc.func_type].sig);
-    break;
+  case WASM_EXTERN_FUNC: snprintf(buf, n, "func %s", m->types[im->desc.func_type].sig); break;
   case WASM_EXTERN_TABLE: {
     char b[64];
-    limits_text(b, sizeof b, wasm_valtype_str((wasm_valtype)im->desc.table.elemtype), im->desc.table.limits.min,
-                im->desc.table.limits.has_max, im->desc.table.limits.max);
+    limits_text(b, sizeof b, wasm_valtype_str((wasm_valtype)im->desc.table.elemtype),
+                im->desc.table.limits.min, im->desc.table.limits.has_max,
+                im->desc.table.limits.max);
     snprintf(buf, n, "table %s", b);
     break;
   }
@@ -485,7 +489,8 @@ static void extern_text(const wasm_extern *e, char *buf, size_t n) {
   case WASM_EXTERN_TABLE: {
     const wasm_table *t = e->of.table;
     char b[64];
-    limits_text(b, sizeof b, wasm_valtype_str((wasm_valtype)t->elemtype), t->size, t->max != UINT32_MAX, t->max);
+    limits_text(b, sizeof b, wasm_valtype_str((wasm_valtype)t->elemtype), t->size,
+                t->max != UINT32_MAX, t->max);
     snprintf(buf, n, "table %s", b);
     break;
   }
@@ -521,11 +526,10 @@ static bool import_matches(const wasm_module *m, const wasm_import *im, const wa
     return e->of.table->elemtype == im->desc.table.elemtype &&
            limits_match(e->of.table->size, e->of.table->max, &im->desc.table.limits);
   case WASM_EXTERN_MEMORY:
-    return limits_match(wasm_memory_size(e->of.memory) / WASM_PAGE_SIZE,
-                        e->of.memory->max_pages, &im->desc.mem.limits);
+    return limits_match(wasm_memory_size(e->of.memory) / WASM_PAGE_SIZE, e->of.memory->max_pages,
+                        &im->desc.mem.limits);
   default:
-    return e->of.global->type == im->desc.global.type &&
-           e->of.global->mut == im->desc.global.mut;
+    return e->of.global->type == im->desc.global.type && e->of.global->mut == im->desc.global.mut;
   }
 }
 
@@ -588,8 +592,7 @@ static bool global_exported(const wasm_module *m, uint32_t g) {
 }
 
 wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
-                             const wasm_instance_opts *opts,
-                             wasm_instance **out, wasm_error *err) {
+                             const wasm_instance_opts *opts, wasm_instance **out, wasm_error *err) {
   if (!m || !out) return fail(err, WASM_ERR_ARG, "wasm_instantiate: no module or output");
   layout L;
   if (!compute_layout(m, &L)) return fail(err, WASM_ERR_NOMEM, "instance too large");
@@ -625,7 +628,7 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
   wasm_func *hosts = AT(inst, L.hosts, wasm_func *);
   uint32_t fi = 0, ti = 0, mi = 0, gi = 0;
   wasm_memory *imported_mem = NULL;
-  bool imports_refs = false;  /* imports a table or reference global */
+  bool imports_refs = false; /* imports a table or reference global */
   for (uint32_t i = 0; i < m->nimports; i++) {
     const wasm_import *im = &m->imports[i];
     link_entry *e = linker_find(linker, im->module, im->name, im->link_hash);
@@ -639,8 +642,8 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
       extern_text(&e->ext, got, sizeof got);
       free(inst);
       return fail(err, WASM_ERR_LINK,
-                  "incompatible import type for \"%s\".\"%s\": expected %s, got %s",
-                  im->module, im->name, want, got);
+                  "incompatible import type for \"%s\".\"%s\": expected %s, got %s", im->module,
+                  im->name, want, got);
     }
     switch (im->kind) {
     case WASM_EXTERN_FUNC: {
@@ -685,11 +688,11 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
     uint32_t cap = inst->opts.max_memory_pages;
     if (lim->min > cap) {
       wasm_instance_free(inst);
-      return fail(err, WASM_ERR_NOMEM,
-                  "memory of %u pages exceeds the instance limit of %u pages", lim->min, cap);
+      return fail(err, WASM_ERR_NOMEM, "memory of %u pages exceeds the instance limit of %u pages",
+                  lim->min, cap);
     }
-    wasm_status st = wasmi_memory_create(lim->min, lim->has_max ? lim->max : UINT32_MAX,
-                                         cap, &inst->memory);
+    wasm_status st =
+        wasmi_memory_create(lim->min, lim->has_max ? lim->max : UINT32_MAX, cap, &inst->memory);
     if (st != WASM_OK) {
       wasm_instance_free(inst);
       return fail(err, WASM_ERR_NOMEM,
@@ -704,8 +707,8 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
     const wasm_tabletype *tt = &m->tables[t];
     if (tt->limits.min > WASM_TABLE_MAX_ENTRIES) {
       wasm_instance_free(inst);
-      return fail(err, WASM_ERR_NOMEM, "table %u of %u entries exceeds the limit of %u",
-                  t, tt->limits.min, WASM_TABLE_MAX_ENTRIES);
+      return fail(err, WASM_ERR_NOMEM, "table %u of %u entries exceeds the limit of %u", t,
+                  tt->limits.min, WASM_TABLE_MAX_ENTRIES);
     }
     inst->tables[t] = table_create(tt->elemtype, tt->limits.min,
                                    tt->limits.has_max ? tt->limits.max : UINT32_MAX, NULL);
@@ -750,7 +753,7 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
    * are table.init then elem.drop, in order; declarative ones are dropped. */
   void **pool = AT(inst, L.pool, void **);
   wasm_status st = WASM_OK;
-  bool side_effects = false;  /* an imported object may now hold our funcs */
+  bool side_effects = false; /* an imported object may now hold our funcs */
   for (uint32_t s = 0; s < m->nelems; s++) {
     const wasm_elem *el = &m->elems[s];
     if (el->mode == WASM_SEG_PASSIVE) {
@@ -773,8 +776,7 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
       break;
     }
     if (el->table < m->ntable_imports && el->count) side_effects = true;
-    for (uint32_t k = 0; k < el->count; k++)
-      tab->elems[start + k] = eval_ref(inst, &el->items[k]);
+    for (uint32_t k = 0; k < el->count; k++) tab->elems[start + k] = eval_ref(inst, &el->items[k]);
   }
 
   /* 7. Data segments: memory.init then data.drop for active ones. */
@@ -817,9 +819,7 @@ const wasm_module *wasm_instance_module(const wasm_instance *inst) {
   return inst ? inst->module : NULL;
 }
 
-void *wasm_instance_user_data(const wasm_instance *inst) {
-  return inst ? inst->user_data : NULL;
-}
+void *wasm_instance_user_data(const wasm_instance *inst) { return inst ? inst->user_data : NULL; }
 
 wasm_memory *wasm_instance_memory(wasm_instance *inst) { return inst ? inst->memory : NULL; }
 
@@ -846,13 +846,11 @@ wasm_status wasm_instance_export(wasm_instance *inst, const char *name, wasm_ext
 
 wasm_func *wasm_instance_export_func(wasm_instance *inst, const char *name) {
   wasm_extern e;
-  if (wasm_instance_export(inst, name, &e) != WASM_OK || e.kind != WASM_EXTERN_FUNC)
-    return NULL;
+  if (wasm_instance_export(inst, name, &e) != WASM_OK || e.kind != WASM_EXTERN_FUNC) return NULL;
   return e.of.func;
 }
 
-wasm_status wasm_linker_define_instance(wasm_linker *l, const char *module,
-                                        wasm_instance *inst) {
+wasm_status wasm_linker_define_instance(wasm_linker *l, const char *module, wasm_instance *inst) {
   if (!l || !module || !inst) return WASM_ERR_ARG;
   const wasm_module *m = inst->module;
   for (uint32_t i = 0; i < m->nexports; i++) {
@@ -904,16 +902,15 @@ wasm_valtype wasm_func_result_type(const wasm_func *f, uint32_t i) {
  * `nresults` may exceed the function's result count; only that many are
  * written. */
 wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
-                           wasm_value *results, uint32_t nresults,
-                           wasm_error *err) {
+                           wasm_value *results, uint32_t nresults, wasm_error *err) {
   if (!f) return fail(err, WASM_ERR_ARG, "wasm_func_call: no function");
   const wasm_functype *t = f->type;
   if (nargs != t->nparams || (nargs && !args))
-    return fail(err, WASM_ERR_ARG, "function %s expects %u argument%s, got %u",
-                t->sig, t->nparams, t->nparams == 1 ? "" : "s", nargs);
+    return fail(err, WASM_ERR_ARG, "function %s expects %u argument%s, got %u", t->sig, t->nparams,
+                t->nparams == 1 ? "" : "s", nargs);
   if (nresults < t->nresults || (t->nresults && !results))
-    return fail(err, WASM_ERR_ARG, "function %s returns %u result%s, room for %u",
-                t->sig, t->nresults, t->nresults == 1 ? "" : "s", nresults);
+    return fail(err, WASM_ERR_ARG, "function %s returns %u result%s, room for %u", t->sig,
+                t->nresults, t->nresults == 1 ? "" : "s", nresults);
   uint32_t n = t->param_slots > t->result_slots ? t->param_slots : t->result_slots;
   wasm_slot local[32];
   wasm_slot *slots = local;
@@ -926,8 +923,9 @@ wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
     uint8_t want = wasm_functype_param(t, i);
     if ((uint8_t)args[i].type != want) {
       if (slots != local) free(slots);
-      return fail(err, WASM_ERR_ARG, "function %s: argument %u must be %s, got %s",
-                  t->sig, i, wasm_valtype_str((wasm_valtype)want), wasm_valtype_str((wasm_valtype)(uint8_t)args[i].type));
+      return fail(err, WASM_ERR_ARG, "function %s: argument %u must be %s, got %s", t->sig, i,
+                  wasm_valtype_str((wasm_valtype)want),
+                  wasm_valtype_str((wasm_valtype)(uint8_t)args[i].type));
     }
     value_to_slots(&args[i], want, &slots[k]);
     k += want == WASM_V128 ? 2 : 1;
@@ -952,12 +950,10 @@ wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
   return st;
 }
 
-wasm_status wasm_instance_call(wasm_instance *inst, const char *name,
-                               const wasm_value *args, uint32_t nargs,
-                               wasm_value *results, uint32_t nresults,
+wasm_status wasm_instance_call(wasm_instance *inst, const char *name, const wasm_value *args,
+                               uint32_t nargs, wasm_value *results, uint32_t nresults,
                                wasm_error *err) {
   wasm_func *f = wasm_instance_export_func(inst, name);
-  if (!f)
-    return fail(err, WASM_ERR_NOT_FOUND, "no exported function \"%s\"", name ? name : "");
+  if (!f) return fail(err, WASM_ERR_NOT_FOUND, "no exported function \"%s\"", name ? name : "");
   return wasm_func_call(f, args, nargs, results, nresults, err);
 }

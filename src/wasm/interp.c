@@ -37,12 +37,12 @@
 typedef struct cframe {
   const wasm_cell *ret;
   uint64_t *fp;
-  wasm_instance *inst;     /* caller's instance (cross-instance frames only) */
-  const wasm_cell *ret2;   /* caller's return point (cross-instance frames only) */
+  wasm_instance *inst;   /* caller's instance (cross-instance frames only) */
+  const wasm_cell *ret2; /* caller's return point (cross-instance frames only) */
 } cframe;
 
-#define STACK_SLOTS_ALLOC ((size_t)1 << 20)   /* 8 MiB of value stack */
-#define STACK_SLOTS_SLACK ((size_t)1 << 16)   /* room for the entry frame above the limit */
+#define STACK_SLOTS_ALLOC ((size_t)1 << 20) /* 8 MiB of value stack */
+#define STACK_SLOTS_SLACK ((size_t)1 << 16) /* room for the entry frame above the limit */
 #define CFRAMES_ALLOC ((size_t)1 << 17)
 /* Each entry into wasm puts one sentinel frame under its own frames (so
  * returns need no "last frame" test); the slack keeps the real-frame budget
@@ -77,36 +77,42 @@ static int thread_stacks(void) {
   pthread_once(&stacks_once, stacks_key_init);
   size_t vbytes = VSTACK_BYTES;
   size_t cbytes = CSTACK_BYTES;
-  void *v = mmap(NULL, vbytes, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void *v = mmap(NULL, vbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
   if (v == MAP_FAILED) return 0;
-  void *cs = mmap(NULL, cbytes, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (cs == MAP_FAILED) { munmap(v, vbytes); return 0; }
+  void *cs = mmap(NULL, cbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                  -1, 0);
+  if (cs == MAP_FAILED) {
+    munmap(v, vbytes);
+    return 0;
+  }
   t_stack = v;
   t_stack_end = t_stack + STACK_SLOTS_ALLOC + STACK_SLOTS_SLACK;
   t_top = t_stack;
   t_cs = cs;
   t_cs_end = t_cs + CFRAMES_ALLOC;
   t_csp = t_cs;
-  (void)pthread_setspecific(stacks_key, t_stack);   /* non-NULL: destructor runs */
+  (void)pthread_setspecific(stacks_key, t_stack); /* non-NULL: destructor runs */
   return 1;
 }
 
 /* State of one entry into wasm, visible to the trap path. Fields that the
  * trap path reads after siglongjmp are volatile. */
 typedef struct ictx {
-  wasm_instance *volatile cur_inst;  /* instance executing now */
-  const wasm_cell *volatile mem_ip;  /* last memory instruction (signal traps) */
+  wasm_instance *volatile cur_inst; /* instance executing now */
+  const wasm_cell *volatile mem_ip; /* last memory instruction (signal traps) */
   uint64_t *stack_limit;
   cframe *cs_base, *cs_limit;
   wasm_trap_point *tp;
   const wasm_cell *trap_ip;
-  wasm_instance *host_inst;          /* instance whose host call trapped */
+  wasm_instance *host_inst; /* instance whose host call trapped */
 } ictx;
 
 /* ---- Value helpers ------------------------------------------------------- */
 
+/* From here to the end of run(): operator macros and handlers, one per line
+ * so that the table reads like the opcode list. */
+/* clang-format off */
 typedef uint32_t I32_T;
 typedef uint64_t I64_T;
 typedef float F32_T;
@@ -874,6 +880,7 @@ trap:
   c->trap_ip = ip;
   return st;
 }
+/* clang-format on */
 
 const void *const *wasmi_interp_labels(void) {
   const void *const *l = atomic_load_explicit(&g_labels, memory_order_acquire);
@@ -891,10 +898,11 @@ static uint32_t pc_offset(const struct wasm_code *code, const wasm_cell *ip) {
   if (!code || !ip || !code->npc) return UINT32_MAX;
   uint32_t idx = (uint32_t)(ip - code->cells);
   if (idx >= code->ncells) return UINT32_MAX;
-  uint32_t lo = 0, hi = code->npc;       /* last entry with cell <= idx */
+  uint32_t lo = 0, hi = code->npc; /* last entry with cell <= idx */
   while (hi - lo > 1) {
     uint32_t mid = (lo + hi) / 2;
-    if (code->pc_map[2 * mid] <= idx) lo = mid; else hi = mid;
+    if (code->pc_map[2 * mid] <= idx) lo = mid;
+    else hi = mid;
   }
   return code->pc_map[2 * lo] <= idx ? code->pc_map[2 * lo + 1] : UINT32_MAX;
 }
@@ -915,22 +923,24 @@ static void fill_trap(wasm_error *err, wasm_status st, wasm_instance *inst,
     wasmi_error_set(err, st, idx, off, "trap: %s%s%s in %s%s", wasm_status_str(st),
                     detail[0] ? ": " : "", detail, label, where);
   else
-    wasmi_error_set(err, st, idx, off, "trap: %s%s%s", wasm_status_str(st),
-                    detail[0] ? ": " : "", detail);
+    wasmi_error_set(err, st, idx, off, "trap: %s%s%s", wasm_status_str(st), detail[0] ? ": " : "",
+                    detail);
   if (host_inst) err->exit_code = host_inst->exit_code;
 }
 
 wasm_status wasmi_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   const wasm_functype *ft = f->type;
   if (!f->code) {
-    if (!f->host) return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "function has no body");
+    if (!f->host)
+      return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "function has no body");
     wasm_status st = f->host(NULL, f->host_env, slots);
     if (st != WASM_OK) fill_trap(err, st, NULL, NULL, NULL, NULL);
     return st;
   }
   wasmi_trap_thread_init();
   if (!thread_stacks())
-    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "cannot map the wasm stack");
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX,
+                           "cannot map the wasm stack");
   wasm_instance *inst = f->inst;
   const struct wasm_code *code = f->code;
 
@@ -938,13 +948,15 @@ wasm_status wasmi_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err)
   cframe *saved_csp = t_csp;
   uint64_t *fp = t_top;
   size_t want = inst->opts.stack_slots ? inst->opts.stack_slots : STACK_SLOTS_ALLOC;
-  uint64_t *limit = (size_t)(t_stack + STACK_SLOTS_ALLOC - fp) < want ? t_stack + STACK_SLOTS_ALLOC : fp + want;
+  uint64_t *limit =
+      (size_t)(t_stack + STACK_SLOTS_ALLOC - fp) < want ? t_stack + STACK_SLOTS_ALLOC : fp + want;
   size_t depth = inst->opts.max_call_depth ? inst->opts.max_call_depth : 10000;
   /* t_csp holds this entry's sentinel; real frames start above it. */
   cframe *cs_base = t_csp + 1, *cs_end = t_cs_end + t_nest + 1;
   cframe *cs_limit = (size_t)(cs_end - cs_base) < depth ? cs_end : cs_base + depth;
   if (fp + code->frame_slots > limit || t_nest >= MAX_NEST || cs_base >= cs_limit)
-    return fill_trap(err, WASM_TRAP_STACK_EXHAUSTED, inst, code, NULL, NULL), WASM_TRAP_STACK_EXHAUSTED;
+    return fill_trap(err, WASM_TRAP_STACK_EXHAUSTED, inst, code, NULL, NULL),
+           WASM_TRAP_STACK_EXHAUSTED;
   if (atomic_load_explicit(&inst->interrupted, memory_order_relaxed)) {
     fill_trap(err, WASM_TRAP_INTERRUPTED, inst, code, NULL, NULL);
     return WASM_TRAP_INTERRUPTED;
@@ -999,7 +1011,10 @@ wasm_status wasmi_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err)
   const wasm_module *tm = ti->module;
   for (uint32_t i = 0; tip && i < tm->nfuncs - tm->nfunc_imports; i++) {
     const struct wasm_code *k = tm->bodies[i].compiled;
-    if (k && tip >= k->cells && tip < k->cells + k->ncells) { tc = k; break; }
+    if (k && tip >= k->cells && tip < k->cells + k->ncells) {
+      tc = k;
+      break;
+    }
   }
   fill_trap(err, st, ti, tc, tip, c.host_inst);
   return st;

@@ -79,7 +79,11 @@ static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* `cpu` is where it was scrubbed: its lines are in that core's cache, dirty,
  * and another core would have to pull every one over. */
-typedef struct { uint8_t *base; uint64_t accessible; int cpu; } pooled;
+typedef struct {
+  uint8_t *base;
+  uint64_t accessible;
+  int cpu;
+} pooled;
 static pooled pool[POOL_MAX];
 static unsigned pool_n;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -151,10 +155,8 @@ static bool scrub_mincore(uint8_t *p, uint64_t bytes) {
     while (j < npages && (vec[j] & 1) == r) j++;
     uint8_t *q = p + i * OS_PAGE;
     uint64_t n = (j - i) * OS_PAGE;
-    if (r)
-      memset(q, 0, n);
-    else if (madvise(q, n, MADV_DONTNEED) != 0)
-      return false;
+    if (r) memset(q, 0, n);
+    else if (madvise(q, n, MADV_DONTNEED) != 0) return false;
     i = j;
   }
   return true;
@@ -196,15 +198,14 @@ static uint8_t *reservation_get(uint64_t bytes) {
   pthread_mutex_unlock(&pool_lock);
   if (r.base) {
     int rc = 0;
-    if (r.accessible > bytes)
-      rc = mprotect(r.base + bytes, r.accessible - bytes, PROT_NONE);
+    if (r.accessible > bytes) rc = mprotect(r.base + bytes, r.accessible - bytes, PROT_NONE);
     else if (r.accessible < bytes)
       rc = mprotect(r.base + r.accessible, bytes - r.accessible, PROT_READ | PROT_WRITE);
     if (rc == 0) return r.base;
     munmap(r.base, RESERVATION);
   }
-  void *base = mmap(NULL, RESERVATION, PROT_NONE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void *base =
+      mmap(NULL, RESERVATION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) return NULL;
   if (bytes && mprotect(base, bytes, PROT_READ | PROT_WRITE) != 0) {
     munmap(base, RESERVATION);
@@ -238,8 +239,8 @@ static void reservation_put(uint8_t *base, uint64_t accessible) {
  * Cost: a pooled reservation of the same size and no system call, else a
  * pooled one and one mprotect, or one mmap and one mprotect; no page is
  * touched. */
-wasm_status wasmi_memory_create(uint32_t min_pages, uint32_t max_pages,
-                                uint32_t cap_pages, wasm_memory **out) {
+wasm_status wasmi_memory_create(uint32_t min_pages, uint32_t max_pages, uint32_t cap_pages,
+                                wasm_memory **out) {
   if (cap_pages == 0 || cap_pages > WASM_MAX_PAGES) cap_pages = WASM_MAX_PAGES;
   if (min_pages > WASM_MAX_PAGES || min_pages > cap_pages ||
       (max_pages != UINT32_MAX && min_pages > max_pages))
@@ -275,8 +276,7 @@ void wasmi_memory_release(wasm_memory *m) {
   free(m);
 }
 
-wasm_status wasm_memory_new(uint32_t min_pages, uint32_t max_pages,
-                            wasm_memory **out) {
+wasm_status wasm_memory_new(uint32_t min_pages, uint32_t max_pages, wasm_memory **out) {
   if (!out) return WASM_ERR_ARG;
   if (min_pages > WASM_MAX_PAGES ||
       (max_pages != UINT32_MAX && (max_pages > WASM_MAX_PAGES || min_pages > max_pages)))
@@ -320,10 +320,8 @@ int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta) {
     result = -1;
   } else if (delta) {
     uint64_t add = (uint64_t)delta * WASM_PAGE_SIZE;
-    if (mprotect(mem->base + old, add, PROT_READ | PROT_WRITE) != 0)
-      result = -1;
-    else
-      atomic_store_explicit(&mem->size, old + add, memory_order_release);
+    if (mprotect(mem->base + old, add, PROT_READ | PROT_WRITE) != 0) result = -1;
+    else atomic_store_explicit(&mem->size, old + add, memory_order_release);
   }
   pthread_mutex_unlock(&grow_lock);
   return result;
@@ -391,8 +389,7 @@ void wasmi_trap_init(void) { pthread_once(&trap_once, install_handlers); }
 static void check_handlers(void) {
   struct sigaction cur;
   if (sigaction(SIGSEGV, NULL, &cur) != 0) return;
-  if ((void *)cur.sa_sigaction == (void *)trap_handler &&
-      (cur.sa_flags & trap_flags) == trap_flags)
+  if ((void *)cur.sa_sigaction == (void *)trap_handler && (cur.sa_flags & trap_flags) == trap_flags)
     return;
   install(SIGSEGV);
   install(SIGBUS);
@@ -431,8 +428,7 @@ void wasmi_trap_thread_init(void) {
   stack_t cur;
   if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE)) return;
   pthread_once(&altstack_once, altstack_key_init);
-  void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return; /* faults still trap, on the normal stack */
   stack_t st = {.ss_sp = p, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
   if (sigaltstack(&st, NULL) != 0) {

@@ -14,10 +14,9 @@ wasm_status wasm_module_compile(const uint8_t *bytes, size_t len, wasm_module **
     err->exit_code = 0;
     err->msg[0] = 0;
   }
-  if (!out)
-    return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "no output pointer");
+  if (!out) return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "no output pointer");
   wasm_module *m = NULL;
-  wasm_status st = wasmi_decode(bytes, len, &m, err);   /* frees what it made on failure */
+  wasm_status st = wasmi_decode(bytes, len, &m, err); /* frees what it made on failure */
   if (st) return st;
   st = wasmi_validate(m, err);
   if (!st) st = wasmi_compile(m, err);
@@ -65,7 +64,8 @@ uint32_t wasm_module_export_count(const wasm_module *m) { return m ? m->nexports
 
 void wasm_module_export(const wasm_module *m, uint32_t i, wasm_export_desc *out) {
   if (!m || i >= m->nexports) {
-    *out = (wasm_export_desc){.name = "", .kind = WASM_EXTERN_FUNC, .index = UINT32_MAX, .type = ""};
+    *out =
+        (wasm_export_desc){.name = "", .kind = WASM_EXTERN_FUNC, .index = UINT32_MAX, .type = ""};
     return;
   }
   const wasm_export *ex = &m->exports[i];

@@ -67,16 +67,14 @@ typedef simde_v128_t wasm_v128;
 /* Lane access by run-time index: SIMDe's lane functions need compile-time
  * constants (they map to pextr/pinsr immediates), so lanes go through memory.
  * The compiler turns these into one store plus one load. */
-#define SIMD_GET_(T, v, lane)                                              \
-  do {                                                                     \
-    memcpy(&r_, (const unsigned char *)&(v) + (size_t)(lane) * sizeof(T), \
-           sizeof(T));                                                     \
+#define SIMD_GET_(T, v, lane)                                                                      \
+  do {                                                                                             \
+    memcpy(&r_, (const unsigned char *)&(v) + (size_t)(lane) * sizeof(T), sizeof(T));              \
   } while (0)
-#define SIMD_SET_(T, v, lane, x)                                          \
-  do {                                                                    \
-    T set_tmp_ = (x);                                                     \
-    memcpy((unsigned char *)&(v) + (size_t)(lane) * sizeof(T), &set_tmp_, \
-           sizeof(T));                                                    \
+#define SIMD_SET_(T, v, lane, x)                                                                   \
+  do {                                                                                             \
+    T set_tmp_ = (x);                                                                              \
+    memcpy((unsigned char *)&(v) + (size_t)(lane) * sizeof(T), &set_tmp_, sizeof(T));              \
   } while (0)
 
 /* ---- memory ------------------------------------------------------------ */
@@ -86,9 +84,7 @@ static inline wasm_v128 wasm_simd_V128_LOAD(const void *p) {
   memcpy(&r, p, 16);
   return r;
 }
-static inline void wasm_simd_V128_STORE(void *p, wasm_v128 v) {
-  memcpy(p, &v, 16);
-}
+static inline void wasm_simd_V128_STORE(void *p, wasm_v128 v) { memcpy(p, &v, 16); }
 static inline wasm_v128 wasm_simd_V128_LOAD8X8_S(const void *p) {
   return simde_wasm_i16x8_load8x8(p);
 }
@@ -138,18 +134,16 @@ static inline wasm_v128 wasm_simd_V128_LOAD64_ZERO(const void *p) {
   return simde_wasm_i64x2_make(x, 0);
 }
 
-#define SIMD_LOAD_LANE_(NAME, T)                                          \
-  static inline wasm_v128 wasm_simd_##NAME(const void *p, wasm_v128 v,   \
-                                           int lane) {                   \
-    T x_;                                                                \
-    memcpy(&x_, p, sizeof(T));                                           \
-    SIMD_SET_(T, v, lane, x_);                                           \
-    return v;                                                            \
+#define SIMD_LOAD_LANE_(NAME, T)                                                                   \
+  static inline wasm_v128 wasm_simd_##NAME(const void *p, wasm_v128 v, int lane) {                 \
+    T x_;                                                                                          \
+    memcpy(&x_, p, sizeof(T));                                                                     \
+    SIMD_SET_(T, v, lane, x_);                                                                     \
+    return v;                                                                                      \
   }
-#define SIMD_STORE_LANE_(NAME, T)                                         \
-  static inline void wasm_simd_##NAME(void *p, wasm_v128 v, int lane) {  \
-    memcpy(p, (const unsigned char *)&v + (size_t)lane * sizeof(T),      \
-           sizeof(T));                                                   \
+#define SIMD_STORE_LANE_(NAME, T)                                                                  \
+  static inline void wasm_simd_##NAME(void *p, wasm_v128 v, int lane) {                            \
+    memcpy(p, (const unsigned char *)&v + (size_t)lane * sizeof(T), sizeof(T));                    \
   }
 SIMD_LOAD_LANE_(V128_LOAD8_LANE, uint8_t)
 SIMD_LOAD_LANE_(V128_LOAD16_LANE, uint16_t)
@@ -162,16 +156,16 @@ SIMD_STORE_LANE_(V128_STORE64_LANE, uint64_t)
 
 /* ---- lanes ------------------------------------------------------------- */
 
-#define SIMD_EXTRACT_(NAME, RES, T)                                      \
-  static inline RES wasm_simd_##NAME(wasm_v128 v, int lane) {           \
-    T r_;                                                               \
-    SIMD_GET_(T, v, lane);                                              \
-    return (RES)r_;                                                     \
+#define SIMD_EXTRACT_(NAME, RES, T)                                                                \
+  static inline RES wasm_simd_##NAME(wasm_v128 v, int lane) {                                      \
+    T r_;                                                                                          \
+    SIMD_GET_(T, v, lane);                                                                         \
+    return (RES)r_;                                                                                \
   }
-#define SIMD_REPLACE_(NAME, P, T)                                        \
-  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 v, P x, int lane) { \
-    SIMD_SET_(T, v, lane, (T)x);                                        \
-    return v;                                                           \
+#define SIMD_REPLACE_(NAME, P, T)                                                                  \
+  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 v, P x, int lane) {                           \
+    SIMD_SET_(T, v, lane, (T)x);                                                                   \
+    return v;                                                                                      \
   }
 SIMD_EXTRACT_(I8X16_EXTRACT_LANE_S, int32_t, int8_t)
 SIMD_EXTRACT_(I8X16_EXTRACT_LANE_U, int32_t, uint8_t)
@@ -191,11 +185,9 @@ SIMD_REPLACE_(F64X2_REPLACE_LANE, double, double)
 /* i8x16.shuffle with run-time lane bytes (SIMDe's shuffle wants constants).
  * With SSSE3 this is two pshufb and an or; without, a byte loop. The & 31
  * keeps a bad index in bounds even if validation were skipped. */
-static inline wasm_v128 wasm_simd_I8X16_SHUFFLE(wasm_v128 a, wasm_v128 b,
-                                                const uint8_t lanes[16]) {
+static inline wasm_v128 wasm_simd_I8X16_SHUFFLE(wasm_v128 a, wasm_v128 b, const uint8_t lanes[16]) {
 #if defined(SIMDE_X86_SSSE3_NATIVE)
-  __m128i idx = _mm_and_si128(_mm_loadu_si128((const __m128i *)lanes),
-                              _mm_set1_epi8(31));
+  __m128i idx = _mm_and_si128(_mm_loadu_si128((const __m128i *)lanes), _mm_set1_epi8(31));
   /* pshufb zeroes a lane whose index byte has bit 7 set: indexes 16..31 are
    * moved out of a's range for the first, 0..15 out of b's for the second */
   __m128i from_b = _mm_cmpgt_epi8(idx, _mm_set1_epi8(15));
@@ -215,20 +207,14 @@ static inline wasm_v128 wasm_simd_I8X16_SHUFFLE(wasm_v128 a, wasm_v128 b,
 
 /* ---- NUMERIC ------------------------------------------------------------ */
 
-#define SIMD_UN_(NAME, fn)                                               \
+#define SIMD_UN_(NAME, fn)                                                                         \
   static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a) { return fn(a); }
-#define SIMD_BIN_(NAME, fn)                                              \
-  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a, wasm_v128 b) {  \
-    return fn(a, b);                                                    \
-  }
-#define SIMD_SHIFT_(NAME, fn)                                            \
-  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a, int32_t b) {    \
-    return fn(a, (uint32_t)b);                                          \
-  }
-#define SIMD_TEST_(NAME, fn)                                             \
-  static inline int32_t wasm_simd_##NAME(wasm_v128 a) {                 \
-    return (int32_t)fn(a);                                              \
-  }
+#define SIMD_BIN_(NAME, fn)                                                                        \
+  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a, wasm_v128 b) { return fn(a, b); }
+#define SIMD_SHIFT_(NAME, fn)                                                                      \
+  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a, int32_t b) { return fn(a, (uint32_t)b); }
+#define SIMD_TEST_(NAME, fn)                                                                       \
+  static inline int32_t wasm_simd_##NAME(wasm_v128 a) { return (int32_t)fn(a); }
 
 SIMD_BIN_(I8X16_SWIZZLE, simde_wasm_i8x16_swizzle)
 
@@ -238,18 +224,10 @@ static inline wasm_v128 wasm_simd_I8X16_SPLAT(int32_t a) {
 static inline wasm_v128 wasm_simd_I16X8_SPLAT(int32_t a) {
   return simde_wasm_i16x8_splat((int16_t)a);
 }
-static inline wasm_v128 wasm_simd_I32X4_SPLAT(int32_t a) {
-  return simde_wasm_i32x4_splat(a);
-}
-static inline wasm_v128 wasm_simd_I64X2_SPLAT(int64_t a) {
-  return simde_wasm_i64x2_splat(a);
-}
-static inline wasm_v128 wasm_simd_F32X4_SPLAT(float a) {
-  return simde_wasm_f32x4_splat(a);
-}
-static inline wasm_v128 wasm_simd_F64X2_SPLAT(double a) {
-  return simde_wasm_f64x2_splat(a);
-}
+static inline wasm_v128 wasm_simd_I32X4_SPLAT(int32_t a) { return simde_wasm_i32x4_splat(a); }
+static inline wasm_v128 wasm_simd_I64X2_SPLAT(int64_t a) { return simde_wasm_i64x2_splat(a); }
+static inline wasm_v128 wasm_simd_F32X4_SPLAT(float a) { return simde_wasm_f32x4_splat(a); }
+static inline wasm_v128 wasm_simd_F64X2_SPLAT(double a) { return simde_wasm_f64x2_splat(a); }
 
 SIMD_BIN_(I8X16_EQ, simde_wasm_i8x16_eq)
 SIMD_BIN_(I8X16_NE, simde_wasm_i8x16_ne)
@@ -299,8 +277,7 @@ SIMD_BIN_(V128_AND, simde_wasm_v128_and)
 SIMD_BIN_(V128_ANDNOT, simde_wasm_v128_andnot)
 SIMD_BIN_(V128_OR, simde_wasm_v128_or)
 SIMD_BIN_(V128_XOR, simde_wasm_v128_xor)
-static inline wasm_v128 wasm_simd_V128_BITSELECT(wasm_v128 a, wasm_v128 b,
-                                                 wasm_v128 c) {
+static inline wasm_v128 wasm_simd_V128_BITSELECT(wasm_v128 a, wasm_v128 b, wasm_v128 c) {
   return simde_wasm_v128_bitselect(a, b, c);
 }
 SIMD_TEST_(V128_ANY_TRUE, simde_wasm_v128_any_true)
@@ -439,8 +416,7 @@ SIMD_UN_(F64X2_CONVERT_LOW_I32X4_U, simde_wasm_f64x2_convert_low_u32x4)
  * so 0x8000 is returned there and a genuine 0x7fff (-32768 * -32767) turns
  * into 0x8000. pmulhrsw computes (a*b + 0x4000) >> 15 and wraps only for
  * -32768 * -32768, whose 0x8000 no other input pair can produce. */
-static inline wasm_v128 wasm_simd_I16X8_Q15MULR_SAT_S(wasm_v128 a,
-                                                     wasm_v128 b) {
+static inline wasm_v128 wasm_simd_I16X8_Q15MULR_SAT_S(wasm_v128 a, wasm_v128 b) {
 #if defined(SIMDE_X86_SSSE3_NATIVE)
   __m128i y = _mm_mulhrs_epi16(a, b);
   return _mm_xor_si128(y, _mm_cmpeq_epi16(y, _mm_set1_epi16(INT16_MIN)));
@@ -462,15 +438,13 @@ static inline wasm_v128 wasm_simd_I16X8_Q15MULR_SAT_S(wasm_v128 a,
  * Select on `<` / `>`, then OR (min) or AND (max) the bits of lanes that
  * compare equal, which differ only for zeros of opposite sign; unordered
  * lanes get a + b, a quiet NaN keeping an input payload. */
-#define SIMD_MINMAX_(NAME, S, CMP, MERGE)                                  \
-  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a, wasm_v128 b) {    \
-    wasm_v128 r =                                                         \
-        simde_wasm_v128_bitselect(a, b, simde_wasm_##S##_##CMP(a, b));    \
-    wasm_v128 eq = simde_wasm_##S##_eq(a, b);                              \
-    r = simde_wasm_v128_bitselect(MERGE(r, a), r, eq);                     \
-    wasm_v128 nan = simde_wasm_v128_or(simde_wasm_##S##_ne(a, a),          \
-                                       simde_wasm_##S##_ne(b, b));         \
-    return simde_wasm_v128_bitselect(simde_wasm_##S##_add(a, b), r, nan);  \
+#define SIMD_MINMAX_(NAME, S, CMP, MERGE)                                                          \
+  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a, wasm_v128 b) {                             \
+    wasm_v128 r = simde_wasm_v128_bitselect(a, b, simde_wasm_##S##_##CMP(a, b));                   \
+    wasm_v128 eq = simde_wasm_##S##_eq(a, b);                                                      \
+    r = simde_wasm_v128_bitselect(MERGE(r, a), r, eq);                                             \
+    wasm_v128 nan = simde_wasm_v128_or(simde_wasm_##S##_ne(a, a), simde_wasm_##S##_ne(b, b));      \
+    return simde_wasm_v128_bitselect(simde_wasm_##S##_add(a, b), r, nan);                          \
   }
 SIMD_MINMAX_(F32X4_MIN, f32x4, lt, simde_wasm_v128_or)
 SIMD_MINMAX_(F32X4_MAX, f32x4, gt, simde_wasm_v128_and)
@@ -489,10 +463,9 @@ SIMD_MINMAX_(F64X2_MAX, f64x2, gt, simde_wasm_v128_and)
  * fold it to x). The sign bit of x is ORed back in, so results in (-1, 0]
  * come out as -0, as IEEE and wasm require. */
 #if defined(SIMDE_X86_SSE4_1_NATIVE)
-#define SIMD_ROUND_(NAME, S, MODE)                                          \
-  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 x) {                   \
-    return _mm_cast##S##_si128(_mm_round_##S(_mm_castsi128_##S(x),          \
-                                             MODE | _MM_FROUND_NO_EXC));    \
+#define SIMD_ROUND_(NAME, S, MODE)                                                                 \
+  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 x) {                                          \
+    return _mm_cast##S##_si128(_mm_round_##S(_mm_castsi128_##S(x), MODE | _MM_FROUND_NO_EXC));     \
   }
 SIMD_ROUND_(F32X4_CEIL, ps, _MM_FROUND_TO_POS_INF)
 SIMD_ROUND_(F32X4_FLOOR, ps, _MM_FROUND_TO_NEG_INF)
@@ -506,38 +479,32 @@ SIMD_ROUND_(F64X2_NEAREST, pd, _MM_FROUND_TO_NEAREST_INT)
 enum { SIMD_NEAREST_, SIMD_FLOOR_, SIMD_CEIL_, SIMD_TRUNC_ };
 /* S: f32x4/f64x2; I: the same-width integer shape; MAGIC: 2^mantissa bits;
  * QUIET: the quiet-NaN bit. `mode` is a constant, so the ifs fold away. */
-#define SIMD_ROUND_(NAME, S, T, I, MAGIC, SIGN, QUIET, mode)                \
-  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 x) {                   \
-    const wasm_v128 sign = simde_wasm_##I##_splat(SIGN);                    \
-    const wasm_v128 magic = simde_wasm_##S##_splat((T)MAGIC);               \
-    const wasm_v128 one = simde_wasm_##S##_splat((T)1);                     \
-    wasm_v128 ax = simde_wasm_##S##_abs(x);                                 \
-    wasm_v128 small = simde_wasm_##S##_lt(ax, magic);                       \
-    wasm_v128 n =                                                           \
-        simde_wasm_##S##_sub(simde_wasm_##S##_add(ax, magic), magic);       \
-    if (mode == SIMD_TRUNC_) {                                              \
-      n = simde_wasm_##S##_sub(                                             \
-          n, simde_wasm_v128_and(simde_wasm_##S##_gt(n, ax), one));         \
-    } else if (mode == SIMD_FLOOR_) {                                       \
-      n = simde_wasm_v128_or(n, simde_wasm_v128_and(x, sign));              \
-      n = simde_wasm_##S##_sub(                                             \
-          n, simde_wasm_v128_and(simde_wasm_##S##_gt(n, x), one));          \
-    } else if (mode == SIMD_CEIL_) {                                        \
-      n = simde_wasm_v128_or(n, simde_wasm_v128_and(x, sign));              \
-      n = simde_wasm_##S##_add(                                             \
-          n, simde_wasm_v128_and(simde_wasm_##S##_lt(n, x), one));          \
-    }                                                                       \
-    n = simde_wasm_v128_or(n, simde_wasm_v128_and(x, sign));                \
-    n = simde_wasm_v128_bitselect(n, x, small);                             \
-    return simde_wasm_v128_or(                                              \
-        n, simde_wasm_v128_and(simde_wasm_##S##_ne(x, x),                   \
-                               simde_wasm_##I##_splat(QUIET)));             \
+#define SIMD_ROUND_(NAME, S, T, I, MAGIC, SIGN, QUIET, mode)                                       \
+  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 x) {                                          \
+    const wasm_v128 sign = simde_wasm_##I##_splat(SIGN);                                           \
+    const wasm_v128 magic = simde_wasm_##S##_splat((T)MAGIC);                                      \
+    const wasm_v128 one = simde_wasm_##S##_splat((T)1);                                            \
+    wasm_v128 ax = simde_wasm_##S##_abs(x);                                                        \
+    wasm_v128 small = simde_wasm_##S##_lt(ax, magic);                                              \
+    wasm_v128 n = simde_wasm_##S##_sub(simde_wasm_##S##_add(ax, magic), magic);                    \
+    if (mode == SIMD_TRUNC_) {                                                                     \
+      n = simde_wasm_##S##_sub(n, simde_wasm_v128_and(simde_wasm_##S##_gt(n, ax), one));           \
+    } else if (mode == SIMD_FLOOR_) {                                                              \
+      n = simde_wasm_v128_or(n, simde_wasm_v128_and(x, sign));                                     \
+      n = simde_wasm_##S##_sub(n, simde_wasm_v128_and(simde_wasm_##S##_gt(n, x), one));            \
+    } else if (mode == SIMD_CEIL_) {                                                               \
+      n = simde_wasm_v128_or(n, simde_wasm_v128_and(x, sign));                                     \
+      n = simde_wasm_##S##_add(n, simde_wasm_v128_and(simde_wasm_##S##_lt(n, x), one));            \
+    }                                                                                              \
+    n = simde_wasm_v128_or(n, simde_wasm_v128_and(x, sign));                                       \
+    n = simde_wasm_v128_bitselect(n, x, small);                                                    \
+    return simde_wasm_v128_or(                                                                     \
+        n, simde_wasm_v128_and(simde_wasm_##S##_ne(x, x), simde_wasm_##I##_splat(QUIET)));         \
   }
-#define SIMD_ROUND32_(NAME, mode)                                           \
-  SIMD_ROUND_(NAME, f32x4, float, i32x4, 8388608.0f, INT32_MIN, 0x00400000, \
-              mode)
-#define SIMD_ROUND64_(NAME, mode)                                           \
-  SIMD_ROUND_(NAME, f64x2, double, i64x2, 4503599627370496.0, INT64_MIN,    \
+#define SIMD_ROUND32_(NAME, mode)                                                                  \
+  SIMD_ROUND_(NAME, f32x4, float, i32x4, 8388608.0f, INT32_MIN, 0x00400000, mode)
+#define SIMD_ROUND64_(NAME, mode)                                                                  \
+  SIMD_ROUND_(NAME, f64x2, double, i64x2, 4503599627370496.0, INT64_MIN,                           \
               INT64_C(0x0008000000000000), mode)
 SIMD_ROUND32_(F32X4_CEIL, SIMD_CEIL_)
 SIMD_ROUND32_(F32X4_FLOOR, SIMD_FLOOR_)
@@ -556,38 +523,38 @@ SIMD_ROUND64_(F64X2_NEAREST, SIMD_NEAREST_)
 typedef uint8_t simd_u8x16_ __attribute__((vector_size(16)));
 typedef uint32_t simd_u32x4_ __attribute__((vector_size(16)));
 typedef uint64_t simd_u64x2_ __attribute__((vector_size(16)));
-#define SIMD_UNSIGNED_(NAME, U, EXPR)                                      \
-  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a, wasm_v128 b) {    \
-    U x, y;                                                               \
-    memcpy(&x, &a, 16);                                                   \
-    memcpy(&y, &b, 16);                                                   \
-    x = (EXPR);                                                           \
-    memcpy(&a, &x, 16);                                                   \
-    return a;                                                             \
+#define SIMD_UNSIGNED_(NAME, U, EXPR)                                                              \
+  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a, wasm_v128 b) {                             \
+    U x, y;                                                                                        \
+    memcpy(&x, &a, 16);                                                                            \
+    memcpy(&y, &b, 16);                                                                            \
+    x = (EXPR);                                                                                    \
+    memcpy(&a, &x, 16);                                                                            \
+    return a;                                                                                      \
   }
-SIMD_UNSIGNED_(I32X4_MUL, simd_u32x4_, x * y)
-SIMD_UNSIGNED_(I64X2_MUL, simd_u64x2_, x * y)
-#define SIMD_NEG_(NAME, U)                                                 \
-  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a) {                 \
-    U x;                                                                  \
-    memcpy(&x, &a, 16);                                                   \
-    x = -x;                                                               \
-    memcpy(&a, &x, 16);                                                   \
-    return a;                                                             \
+SIMD_UNSIGNED_(I32X4_MUL, simd_u32x4_, x *y)
+SIMD_UNSIGNED_(I64X2_MUL, simd_u64x2_, x *y)
+#define SIMD_NEG_(NAME, U)                                                                         \
+  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a) {                                          \
+    U x;                                                                                           \
+    memcpy(&x, &a, 16);                                                                            \
+    x = -x;                                                                                        \
+    memcpy(&a, &x, 16);                                                                            \
+    return a;                                                                                      \
   }
 SIMD_NEG_(I8X16_NEG, simd_u8x16_)
 SIMD_NEG_(I32X4_NEG, simd_u32x4_)
 SIMD_NEG_(I64X2_NEG, simd_u64x2_)
 /* abs(x) = (x ^ m) - m with m = all ones in negative lanes; INT_MIN stays. */
-#define SIMD_ABS_(NAME, U, BITS, NATIVE)                                   \
-  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a) {                 \
-    NATIVE                                                                \
-    U x, m;                                                               \
-    memcpy(&x, &a, 16);                                                   \
-    m = (U){0} - (x >> (BITS - 1));                                       \
-    x = (x ^ m) - m;                                                      \
-    memcpy(&a, &x, 16);                                                   \
-    return a;                                                             \
+#define SIMD_ABS_(NAME, U, BITS, NATIVE)                                                           \
+  static inline wasm_v128 wasm_simd_##NAME(wasm_v128 a) {                                          \
+    NATIVE                                                                                         \
+    U x, m;                                                                                        \
+    memcpy(&x, &a, 16);                                                                            \
+    m = (U){0} - (x >> (BITS - 1));                                                                \
+    x = (x ^ m) - m;                                                                               \
+    memcpy(&a, &x, 16);                                                                            \
+    return a;                                                                                      \
   }
 #if defined(SIMDE_X86_SSSE3_NATIVE)
 #define SIMD_ABS8_NATIVE_ return _mm_abs_epi8(a);

@@ -7,26 +7,26 @@
 #include "wasm_int.h"
 
 static const char *const status_text[WASM_STATUS_COUNT] = {
-  [WASM_OK] = "ok",
-  [WASM_ERR_MALFORMED] = "malformed module",
-  [WASM_ERR_INVALID] = "invalid module",
-  [WASM_ERR_LINK] = "link error",
-  [WASM_ERR_NOMEM] = "out of memory",
-  [WASM_ERR_NOT_FOUND] = "not found",
-  [WASM_ERR_ARG] = "bad argument",
-  [WASM_TRAP_UNREACHABLE] = "unreachable",
-  [WASM_TRAP_MEM_OOB] = "out of bounds memory access",
-  [WASM_TRAP_DIV_ZERO] = "integer divide by zero",
-  [WASM_TRAP_INT_OVERFLOW] = "integer overflow",
-  [WASM_TRAP_INVALID_CONVERSION] = "invalid conversion to integer",
-  [WASM_TRAP_TABLE_OOB] = "out of bounds table access",
-  [WASM_TRAP_UNDEFINED_ELEM] = "undefined element",
-  [WASM_TRAP_UNINIT_ELEM] = "uninitialized element",
-  [WASM_TRAP_INDIRECT_TYPE] = "indirect call type mismatch",
-  [WASM_TRAP_STACK_EXHAUSTED] = "call stack exhausted",
-  [WASM_TRAP_INTERRUPTED] = "interrupted",
-  [WASM_TRAP_EXIT] = "exit",
-  [WASM_TRAP_HOST] = "host error",
+    [WASM_OK] = "ok",
+    [WASM_ERR_MALFORMED] = "malformed module",
+    [WASM_ERR_INVALID] = "invalid module",
+    [WASM_ERR_LINK] = "link error",
+    [WASM_ERR_NOMEM] = "out of memory",
+    [WASM_ERR_NOT_FOUND] = "not found",
+    [WASM_ERR_ARG] = "bad argument",
+    [WASM_TRAP_UNREACHABLE] = "unreachable",
+    [WASM_TRAP_MEM_OOB] = "out of bounds memory access",
+    [WASM_TRAP_DIV_ZERO] = "integer divide by zero",
+    [WASM_TRAP_INT_OVERFLOW] = "integer overflow",
+    [WASM_TRAP_INVALID_CONVERSION] = "invalid conversion to integer",
+    [WASM_TRAP_TABLE_OOB] = "out of bounds table access",
+    [WASM_TRAP_UNDEFINED_ELEM] = "undefined element",
+    [WASM_TRAP_UNINIT_ELEM] = "uninitialized element",
+    [WASM_TRAP_INDIRECT_TYPE] = "indirect call type mismatch",
+    [WASM_TRAP_STACK_EXHAUSTED] = "call stack exhausted",
+    [WASM_TRAP_INTERRUPTED] = "interrupted",
+    [WASM_TRAP_EXIT] = "exit",
+    [WASM_TRAP_HOST] = "host error",
 };
 
 const char *wasm_status_str(wasm_status s) {
@@ -51,8 +51,8 @@ const char *wasm_valtype_str(wasm_valtype t) {
   return "?";
 }
 
-wasm_status wasmi_error_set(wasm_error *err, wasm_status status, uint32_t func,
-                            uint32_t offset, const char *fmt, ...) {
+wasm_status wasmi_error_set(wasm_error *err, wasm_status status, uint32_t func, uint32_t offset,
+                            const char *fmt, ...) {
   if (!err) return status;
   err->status = status;
   err->func = func;

@@ -21,8 +21,17 @@
 
 /* ---- Opcode tables (from opcodes.def) ---------------------------------- */
 
-enum { K_ILLEGAL = 0, K_SPECIAL, K_NUMERIC, K_LOAD, K_STORE, K_EXTRACT_LANE,
-       K_REPLACE_LANE, K_LOAD_LANE, K_STORE_LANE };
+enum {
+  K_ILLEGAL = 0,
+  K_SPECIAL,
+  K_NUMERIC,
+  K_LOAD,
+  K_STORE,
+  K_EXTRACT_LANE,
+  K_REPLACE_LANE,
+  K_LOAD_LANE,
+  K_STORE_LANE
+};
 
 #define VT_NONE 0
 #define VT_I32 WASM_I32
@@ -30,75 +39,77 @@ enum { K_ILLEGAL = 0, K_SPECIAL, K_NUMERIC, K_LOAD, K_STORE, K_EXTRACT_LANE,
 #define VT_F32 WASM_F32
 #define VT_F64 WASM_F64
 #define VT_V128 WASM_V128
-#define VT_UNKNOWN 0   /* on the operand stack: a value of any type */
+#define VT_UNKNOWN 0 /* on the operand stack: a value of any type */
 
 typedef struct {
   uint8_t kind, res, p1, p2, p3, lanes;
   const char *text;
 } opinfo;
 
-#define OPINFO(code, text, kind, res, p1, p2, p3, lanes) \
-  [code] = { K_##kind, VT_##res, VT_##p1, VT_##p2, VT_##p3, lanes, text },
+#define OPINFO(code, text, kind, res, p1, p2, p3, lanes)                                           \
+  [code] = {K_##kind, VT_##res, VT_##p1, VT_##p2, VT_##p3, lanes, text},
 
 static const opinfo k_ops[256] = {
-#define WASM_OP(name, code, text, kind, res, p1, p2, p3, lanes) \
+#define WASM_OP(name, code, text, kind, res, p1, p2, p3, lanes)                                    \
   OPINFO(code, text, kind, res, p1, p2, p3, lanes)
 #include "opcodes.def"
 };
 #define FC_COUNT 32
 static const opinfo k_ops_fc[FC_COUNT] = {
-#define WASM_OP_FC(name, code, text, kind, res, p1, p2, p3, lanes) \
+#define WASM_OP_FC(name, code, text, kind, res, p1, p2, p3, lanes)                                 \
   OPINFO(code, text, kind, res, p1, p2, p3, lanes)
 #include "opcodes.def"
 };
 #define FD_COUNT 256
 static const opinfo k_ops_fd[FD_COUNT] = {
-#define WASM_OP_FD(name, code, text, kind, res, p1, p2, p3, lanes) \
+#define WASM_OP_FD(name, code, text, kind, res, p1, p2, p3, lanes)                                 \
   OPINFO(code, text, kind, res, p1, p2, p3, lanes)
 #include "opcodes.def"
 };
 
 /* log2 of the natural alignment (access width in bytes) of memory ops. */
 static const uint8_t k_align[256] = {
-  [WASM_OP_I32_LOAD] = 2, [WASM_OP_I64_LOAD] = 3, [WASM_OP_F32_LOAD] = 2,
-  [WASM_OP_F64_LOAD] = 3, [WASM_OP_I32_LOAD8_S] = 0, [WASM_OP_I32_LOAD8_U] = 0,
-  [WASM_OP_I32_LOAD16_S] = 1, [WASM_OP_I32_LOAD16_U] = 1,
-  [WASM_OP_I64_LOAD8_S] = 0, [WASM_OP_I64_LOAD8_U] = 0,
-  [WASM_OP_I64_LOAD16_S] = 1, [WASM_OP_I64_LOAD16_U] = 1,
-  [WASM_OP_I64_LOAD32_S] = 2, [WASM_OP_I64_LOAD32_U] = 2,
-  [WASM_OP_I32_STORE] = 2, [WASM_OP_I64_STORE] = 3, [WASM_OP_F32_STORE] = 2,
-  [WASM_OP_F64_STORE] = 3, [WASM_OP_I32_STORE8] = 0, [WASM_OP_I32_STORE16] = 1,
-  [WASM_OP_I64_STORE8] = 0, [WASM_OP_I64_STORE16] = 1, [WASM_OP_I64_STORE32] = 2,
+    [WASM_OP_I32_LOAD] = 2,     [WASM_OP_I64_LOAD] = 3,     [WASM_OP_F32_LOAD] = 2,
+    [WASM_OP_F64_LOAD] = 3,     [WASM_OP_I32_LOAD8_S] = 0,  [WASM_OP_I32_LOAD8_U] = 0,
+    [WASM_OP_I32_LOAD16_S] = 1, [WASM_OP_I32_LOAD16_U] = 1, [WASM_OP_I64_LOAD8_S] = 0,
+    [WASM_OP_I64_LOAD8_U] = 0,  [WASM_OP_I64_LOAD16_S] = 1, [WASM_OP_I64_LOAD16_U] = 1,
+    [WASM_OP_I64_LOAD32_S] = 2, [WASM_OP_I64_LOAD32_U] = 2, [WASM_OP_I32_STORE] = 2,
+    [WASM_OP_I64_STORE] = 3,    [WASM_OP_F32_STORE] = 2,    [WASM_OP_F64_STORE] = 3,
+    [WASM_OP_I32_STORE8] = 0,   [WASM_OP_I32_STORE16] = 1,  [WASM_OP_I64_STORE8] = 0,
+    [WASM_OP_I64_STORE16] = 1,  [WASM_OP_I64_STORE32] = 2,
 };
 static const uint8_t k_align_fd[FD_COUNT] = {
-  [WASM_FD_V128_LOAD] = 4, [WASM_FD_V128_STORE] = 4,
-  [WASM_FD_V128_LOAD8X8_S] = 3, [WASM_FD_V128_LOAD8X8_U] = 3,
-  [WASM_FD_V128_LOAD16X4_S] = 3, [WASM_FD_V128_LOAD16X4_U] = 3,
-  [WASM_FD_V128_LOAD32X2_S] = 3, [WASM_FD_V128_LOAD32X2_U] = 3,
-  [WASM_FD_V128_LOAD8_SPLAT] = 0, [WASM_FD_V128_LOAD16_SPLAT] = 1,
-  [WASM_FD_V128_LOAD32_SPLAT] = 2, [WASM_FD_V128_LOAD64_SPLAT] = 3,
-  [WASM_FD_V128_LOAD32_ZERO] = 2, [WASM_FD_V128_LOAD64_ZERO] = 3,
-  [WASM_FD_V128_LOAD8_LANE] = 0, [WASM_FD_V128_LOAD16_LANE] = 1,
-  [WASM_FD_V128_LOAD32_LANE] = 2, [WASM_FD_V128_LOAD64_LANE] = 3,
-  [WASM_FD_V128_STORE8_LANE] = 0, [WASM_FD_V128_STORE16_LANE] = 1,
-  [WASM_FD_V128_STORE32_LANE] = 2, [WASM_FD_V128_STORE64_LANE] = 3,
+    [WASM_FD_V128_LOAD] = 4,         [WASM_FD_V128_STORE] = 4,
+    [WASM_FD_V128_LOAD8X8_S] = 3,    [WASM_FD_V128_LOAD8X8_U] = 3,
+    [WASM_FD_V128_LOAD16X4_S] = 3,   [WASM_FD_V128_LOAD16X4_U] = 3,
+    [WASM_FD_V128_LOAD32X2_S] = 3,   [WASM_FD_V128_LOAD32X2_U] = 3,
+    [WASM_FD_V128_LOAD8_SPLAT] = 0,  [WASM_FD_V128_LOAD16_SPLAT] = 1,
+    [WASM_FD_V128_LOAD32_SPLAT] = 2, [WASM_FD_V128_LOAD64_SPLAT] = 3,
+    [WASM_FD_V128_LOAD32_ZERO] = 2,  [WASM_FD_V128_LOAD64_ZERO] = 3,
+    [WASM_FD_V128_LOAD8_LANE] = 0,   [WASM_FD_V128_LOAD16_LANE] = 1,
+    [WASM_FD_V128_LOAD32_LANE] = 2,  [WASM_FD_V128_LOAD64_LANE] = 3,
+    [WASM_FD_V128_STORE8_LANE] = 0,  [WASM_FD_V128_STORE16_LANE] = 1,
+    [WASM_FD_V128_STORE32_LANE] = 2, [WASM_FD_V128_STORE64_LANE] = 3,
 };
 
 static bool is_valtype(uint8_t t) {
   switch (t) {
-  case WASM_I32: case WASM_I64: case WASM_F32: case WASM_F64: case WASM_V128:
-  case WASM_FUNCREF: case WASM_EXTERNREF:
-    return true;
-  default:
-    return false;
+  case WASM_I32:
+  case WASM_I64:
+  case WASM_F32:
+  case WASM_F64:
+  case WASM_V128:
+  case WASM_FUNCREF:
+  case WASM_EXTERNREF: return true;
+  default: return false;
   }
 }
 
 static bool is_reftype(uint8_t t) { return t == WASM_FUNCREF || t == WASM_EXTERNREF; }
 
 /* One-element type sequences for `block (result t)`, as stable pointers. */
-static const uint8_t k_single[] = { WASM_I32, WASM_I64, WASM_F32, WASM_F64,
-                                    WASM_V128, WASM_FUNCREF, WASM_EXTERNREF };
+static const uint8_t k_single[] = {WASM_I32,  WASM_I64,     WASM_F32,      WASM_F64,
+                                   WASM_V128, WASM_FUNCREF, WASM_EXTERNREF};
 
 static const uint8_t *single_type(uint8_t t) {
   for (size_t i = 0; i < sizeof k_single; i++)
@@ -123,8 +134,8 @@ enum { F_FUNC, F_BLOCK, F_LOOP, F_IF, F_ELSE };
 typedef struct {
   const uint8_t *params, *results;
   uint32_t nparams, nresults;
-  uint32_t height;         /* operand stack height at entry (after params popped) */
-  uint32_t stamp;          /* last br_table that checked this label */
+  uint32_t height; /* operand stack height at entry (after params popped) */
+  uint32_t stamp;  /* last br_table that checked this label */
   uint8_t kind;
   bool unreachable;
 } frame;
@@ -132,12 +143,12 @@ typedef struct {
 typedef struct {
   const wasm_module *m;
   wasm_error *err;
-  wasm_status fatal;       /* non-OK: stop everything (malformed, nomem, limit) */
-  bool invalid;            /* a validation error is recorded in *err */
+  wasm_status fatal; /* non-OK: stop everything (malformed, nomem, limit) */
+  bool invalid;      /* a validation error is recorded in *err */
 
   /* The body being checked. */
   wasm_reader r;
-  const uint8_t *at;       /* start of the current instruction */
+  const uint8_t *at; /* start of the current instruction */
   uint32_t func;
   const wasm_functype *type;
   const wasm_body *body;
@@ -149,7 +160,7 @@ typedef struct {
   uint32_t stamp;
 } vstate;
 
-static const wasm_functype k_empty_type = { 0, 0, NULL, 0, 0, 0, NULL };
+static const wasm_functype k_empty_type = {0, 0, NULL, 0, 0, 0, NULL};
 
 /* ---- Errors ------------------------------------------------------------- */
 
@@ -159,7 +170,7 @@ static const char *op_text(const vstate *v, const uint8_t *at) {
   uint8_t b = *at;
   if (b != WASM_PREFIX_FC && b != WASM_PREFIX_FD)
     return k_ops[b].text ? k_ops[b].text : "illegal opcode";
-  wasm_reader r = { v->r.start, at + 1, v->r.end, NULL, NULL };
+  wasm_reader r = {v->r.start, at + 1, v->r.end, NULL, NULL};
   uint32_t sub = wasm_read_u32(&r);
   const char *t = NULL;
   if (r.err) return "illegal opcode";
@@ -178,13 +189,12 @@ static void body_verror(vstate *v, wasm_status st, const char *fmt, va_list ap) 
   vsnprintf(msg, sizeof msg, fmt, ap);
   const char *label = wasmi_func_label(v->m, v->func, buf, sizeof buf);
   uint32_t off = wasm_reader_offset(&v->r, v->at ? v->at : v->r.p);
-  wasmi_error_set(v->err, st, v->func, off, "%s: %s at 0x%x: %s in %s", status_word(st), label,
-                  off, msg, op_text(v, v->at));
+  wasmi_error_set(v->err, st, v->func, off, "%s: %s at 0x%x: %s in %s", status_word(st), label, off,
+                  msg, op_text(v, v->at));
 }
 
 /* Records the first validation error of the module; later ones are noise. */
-__attribute__((format(printf, 2, 3)))
-static void invalid(vstate *v, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void invalid(vstate *v, const char *fmt, ...) {
   if (v->invalid || v->fatal) return;
   v->invalid = true;
   va_list ap;
@@ -195,8 +205,8 @@ static void invalid(vstate *v, const char *fmt, ...) {
 
 /* A fatal body error: stops decoding (the reader is moved to its end so the
  * instruction loop exits at its next test). */
-__attribute__((format(printf, 3, 4)))
-static void fatal(vstate *v, wasm_status st, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void fatal(vstate *v, wasm_status st, const char *fmt,
+                                                        ...) {
   if (v->fatal) return;
   v->fatal = st;
   va_list ap;
@@ -208,9 +218,8 @@ static void fatal(vstate *v, wasm_status st, const char *fmt, ...) {
 
 /* Module-level validation error about `what` (e.g. "global"), index `idx`
  * (UINT32_MAX: none) at byte `offset` (UINT32_MAX: unknown). */
-__attribute__((format(printf, 5, 6)))
-static void mod_invalid(vstate *v, const char *what, uint32_t idx, uint32_t offset,
-                        const char *fmt, ...) {
+__attribute__((format(printf, 5, 6))) static void
+mod_invalid(vstate *v, const char *what, uint32_t idx, uint32_t offset, const char *fmt, ...) {
   if (v->invalid || v->fatal) return;
   v->invalid = true;
   char msg[300], where[64];
@@ -221,10 +230,9 @@ static void mod_invalid(vstate *v, const char *what, uint32_t idx, uint32_t offs
   if (idx != UINT32_MAX) snprintf(where, sizeof where, "%s %u", what, idx);
   else snprintf(where, sizeof where, "%s", what);
   if (offset != UINT32_MAX)
-    wasmi_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "invalid: %s at 0x%x: %s",
-                    where, offset, msg);
-  else
-    wasmi_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "invalid: %s: %s", where, msg);
+    wasmi_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "invalid: %s at 0x%x: %s", where,
+                    offset, msg);
+  else wasmi_error_set(v->err, WASM_ERR_INVALID, UINT32_MAX, offset, "invalid: %s: %s", where, msg);
 }
 
 /* ---- Operand and control stacks ---------------------------------------- */
@@ -264,10 +272,8 @@ static void push_vals(vstate *v, const uint8_t *ts, uint32_t n) {
 static inline frame *top(vstate *v) { return &v->ctrls[v->nctrls - 1]; }
 
 static void underflow(vstate *v, uint8_t expect) {
-  if (expect == VT_UNKNOWN)
-    invalid(v, "type mismatch: expected a value but the stack is empty");
-  else
-    invalid(v, "type mismatch: expected %s but the stack is empty", tname(expect));
+  if (expect == VT_UNKNOWN) invalid(v, "type mismatch: expected a value but the stack is empty");
+  else invalid(v, "type mismatch: expected %s but the stack is empty", tname(expect));
 }
 
 /* Pops any value; VT_UNKNOWN in unreachable code. */
@@ -307,8 +313,7 @@ static void push_frame(vstate *v, uint8_t kind, const uint8_t *params, uint32_t 
                        const uint8_t *results, uint32_t nr) {
   if (WASM_UNLIKELY(v->nctrls >= v->capctrls)) {
     if (v->nctrls >= MAX_FRAMES) {
-      fatal(v, WASM_ERR_INVALID, "blocks nested deeper than %u (implementation limit)",
-            MAX_FRAMES);
+      fatal(v, WASM_ERR_INVALID, "blocks nested deeper than %u (implementation limit)", MAX_FRAMES);
       return;
     }
     uint32_t cap = v->capctrls ? v->capctrls * 2 : 16;
@@ -344,8 +349,13 @@ static void check_frame_end(vstate *v, frame *f) {
 }
 
 static inline void label_types(const frame *f, const uint8_t **ts, uint32_t *n) {
-  if (f->kind == F_LOOP) { *ts = f->params; *n = f->nparams; }
-  else { *ts = f->results; *n = f->nresults; }
+  if (f->kind == F_LOOP) {
+    *ts = f->params;
+    *n = f->nparams;
+  } else {
+    *ts = f->results;
+    *n = f->nresults;
+  }
 }
 
 /* Checks that the top of the stack matches `ts` without popping it (what the
@@ -369,8 +379,8 @@ static void peek_vals(vstate *v, const uint8_t *ts, uint32_t n) {
 
 /* Reads a block type; returns false on a fatal error. Unknown type indices
  * are reported and treated as [] -> []. */
-static bool read_blocktype(vstate *v, const uint8_t **params, uint32_t *np,
-                           const uint8_t **results, uint32_t *nr) {
+static bool read_blocktype(vstate *v, const uint8_t **params, uint32_t *np, const uint8_t **results,
+                           uint32_t *nr) {
   wasm_reader *r = &v->r;
   *params = *results = NULL;
   *np = *nr = 0;
@@ -379,7 +389,10 @@ static bool read_blocktype(vstate *v, const uint8_t **params, uint32_t *np,
     return false;
   }
   uint8_t b = *r->p;
-  if (b == WASM_NONE_TYPE) { r->p++; return true; }
+  if (b == WASM_NONE_TYPE) {
+    r->p++;
+    return true;
+  }
   if (is_valtype(b)) {
     r->p++;
     *results = single_type(b);
@@ -415,8 +428,7 @@ static void read_memarg(vstate *v, uint32_t natural) {
   if (v->r.err) return;
   need_memory(v);
   if (align > natural)
-    invalid(v, "alignment must not be larger than natural (2^%u > %u bytes)", align,
-            1u << natural);
+    invalid(v, "alignment must not be larger than natural (2^%u > %u bytes)", align, 1u << natural);
 }
 
 /* The reserved memory index byte of memory.size/grow/fill/copy/init. */
@@ -427,8 +439,7 @@ static void read_zero_byte(vstate *v) {
 
 static void read_lane(vstate *v, uint32_t lanes) {
   uint8_t lane = wasm_read_u8(&v->r);
-  if (!v->r.err && lane >= lanes)
-    invalid(v, "invalid lane index %u (%u lanes)", lane, lanes);
+  if (!v->r.err && lane >= lanes) invalid(v, "invalid lane index %u (%u lanes)", lane, lanes);
 }
 
 static void skip_bytes(vstate *v, uint32_t n) {
@@ -511,9 +522,7 @@ static void check_table_op(vstate *v, const opinfo *oi, uint32_t natural) {
     pop_expect(v, oi->p2);
     pop_expect(v, oi->p1);
     break;
-  default:
-    fatal(v, WASM_ERR_MALFORMED, "illegal opcode");
-    break;
+  default: fatal(v, WASM_ERR_MALFORMED, "illegal opcode"); break;
   }
 }
 
@@ -588,7 +597,7 @@ static void check_br_table(vstate *v) {
     for (uint32_t i = 0; i < v->nctrls; i++) v->ctrls[i].stamp = 0;
     stamp = v->stamp = 1;
   }
-  wasm_reader tr = { r->start, targets, after, NULL, NULL };
+  wasm_reader tr = {r->start, targets, after, NULL, NULL};
   for (uint32_t i = 0; i < n; i++) {
     uint32_t d = wasm_read_u32(&tr);
     if (d >= v->nctrls) {
@@ -695,8 +704,8 @@ static void check_fc(vstate *v) {
     const wasm_tabletype *td = table_at(v, dst);
     const wasm_tabletype *ts = table_at(v, src);
     if (td && ts && td->elemtype != ts->elemtype)
-      invalid(v, "type mismatch: table %u has %s, table %u has %s", dst, tname(td->elemtype),
-              src, tname(ts->elemtype));
+      invalid(v, "type mismatch: table %u has %s, table %u has %s", dst, tname(td->elemtype), src,
+              tname(ts->elemtype));
     pop_expect(v, WASM_I32);
     pop_expect(v, WASM_I32);
     pop_expect(v, WASM_I32);
@@ -722,9 +731,7 @@ static void check_fc(vstate *v) {
     }
     break;
   }
-  default:
-    fatal(v, WASM_ERR_MALFORMED, "illegal opcode 0xfc %u", sub);
-    break;
+  default: fatal(v, WASM_ERR_MALFORMED, "illegal opcode 0xfc %u", sub); break;
   }
 }
 
@@ -775,7 +782,7 @@ static void check_body(vstate *v, uint32_t func) {
   v->func = func;
   v->type = ft;
   v->body = b;
-  v->r = (wasm_reader){ m->bytes, b->code, b->code_end, NULL, NULL };
+  v->r = (wasm_reader){m->bytes, b->code, b->code_end, NULL, NULL};
   v->at = b->code;
   v->nvals = 0;
   v->nctrls = 0;
@@ -795,11 +802,8 @@ static void check_body(vstate *v, uint32_t func) {
     v->at = r->p;
     uint8_t op = *r->p++;
     switch (op) {
-    case WASM_OP_UNREACHABLE:
-      set_unreachable(v);
-      break;
-    case WASM_OP_NOP:
-      break;
+    case WASM_OP_UNREACHABLE: set_unreachable(v); break;
+    case WASM_OP_NOP: break;
     case WASM_OP_BLOCK:
     case WASM_OP_LOOP:
     case WASM_OP_IF: {
@@ -808,7 +812,10 @@ static void check_body(vstate *v, uint32_t func) {
       if (!read_blocktype(v, &ps, &np, &rs, &nr)) break;
       if (op == WASM_OP_IF) pop_expect(v, WASM_I32);
       pop_vals(v, ps, np);
-      push_frame(v, op == WASM_OP_BLOCK ? F_BLOCK : op == WASM_OP_LOOP ? F_LOOP : F_IF,
+      push_frame(v,
+                 op == WASM_OP_BLOCK  ? F_BLOCK
+                 : op == WASM_OP_LOOP ? F_LOOP
+                                      : F_IF,
                  ps, np, rs, nr);
       break;
     }
@@ -827,9 +834,8 @@ static void check_body(vstate *v, uint32_t func) {
     case WASM_OP_END: {
       frame *f = top(v);
       check_frame_end(v, f);
-      if (f->kind == F_IF &&
-          (f->nparams != f->nresults ||
-           (f->nparams && memcmp(f->params, f->results, f->nparams) != 0)))
+      if (f->kind == F_IF && (f->nparams != f->nresults ||
+                              (f->nparams && memcmp(f->params, f->results, f->nparams) != 0)))
         invalid(v, "type mismatch: if without else must have matching param and result types");
       const uint8_t *rs = f->results;
       uint32_t nr = f->nresults;
@@ -871,9 +877,7 @@ static void check_body(vstate *v, uint32_t func) {
       }
       break;
     }
-    case WASM_OP_BR_TABLE:
-      check_br_table(v);
-      break;
+    case WASM_OP_BR_TABLE: check_br_table(v); break;
     case WASM_OP_RETURN:
       pop_vals(v, ft->types + ft->nparams, ft->nresults);
       set_unreachable(v);
@@ -895,22 +899,15 @@ static void check_body(vstate *v, uint32_t func) {
       if (r->err) break;
       const wasm_tabletype *tt = table_at(v, tab);
       if (tt && tt->elemtype != WASM_FUNCREF)
-        invalid(v, "type mismatch: call_indirect through table %u of %s", tab,
-                tname(tt->elemtype));
+        invalid(v, "type mismatch: call_indirect through table %u of %s", tab, tname(tt->elemtype));
       const wasm_functype *t = type_at(v, x);
       pop_expect(v, WASM_I32);
       if (t) call_type(v, t);
       break;
     }
-    case WASM_OP_DROP:
-      pop_any(v);
-      break;
-    case WASM_OP_SELECT:
-      check_select(v, false);
-      break;
-    case WASM_OP_SELECT_T:
-      check_select(v, true);
-      break;
+    case WASM_OP_DROP: pop_any(v); break;
+    case WASM_OP_SELECT: check_select(v, false); break;
+    case WASM_OP_SELECT_T: check_select(v, true); break;
     case WASM_OP_LOCAL_GET: {
       uint32_t x = wasm_read_u32(r);
       push_val(v, local_type(v, x));
@@ -1010,19 +1007,14 @@ static void check_body(vstate *v, uint32_t func) {
     case WASM_OP_REF_FUNC: {
       uint32_t x = wasm_read_u32(r);
       if (r->err) break;
-      if (x >= m->nfuncs)
-        invalid(v, "unknown function %u", x);
+      if (x >= m->nfuncs) invalid(v, "unknown function %u", x);
       else if (!m->func_declared || !m->func_declared[x])
         invalid(v, "undeclared function reference %u", x);
       push_val(v, WASM_FUNCREF);
       break;
     }
-    case WASM_PREFIX_FC:
-      check_fc(v);
-      break;
-    case WASM_PREFIX_FD:
-      check_fd(v);
-      break;
+    case WASM_PREFIX_FC: check_fc(v); break;
+    case WASM_PREFIX_FD: check_fd(v); break;
     default:
       if (WASM_UNLIKELY(k_ops[op].kind == K_ILLEGAL || k_ops[op].kind == K_SPECIAL)) {
         fatal(v, WASM_ERR_MALFORMED, "illegal opcode 0x%02x", op);
@@ -1039,11 +1031,10 @@ static void check_body(vstate *v, uint32_t func) {
 static void check_limits(vstate *v, const char *what, uint32_t idx, const wasm_limits *l,
                          bool memory) {
   if (memory && (l->min > WASM_MAX_PAGES || (l->has_max && l->max > WASM_MAX_PAGES)))
-    mod_invalid(v, what, idx, UINT32_MAX,
-                "memory size must be at most 65536 pages (4GiB)");
+    mod_invalid(v, what, idx, UINT32_MAX, "memory size must be at most 65536 pages (4GiB)");
   if (l->has_max && l->min > l->max)
-    mod_invalid(v, what, idx, UINT32_MAX,
-                "size minimum must not be greater than maximum (%u > %u)", l->min, l->max);
+    mod_invalid(v, what, idx, UINT32_MAX, "size minimum must not be greater than maximum (%u > %u)",
+                l->min, l->max);
 }
 
 /* A constant expression of type `expect`. global.get may name only imported
@@ -1055,16 +1046,15 @@ static void check_const(vstate *v, const char *what, uint32_t idx, const wasm_co
   uint8_t t = e->type;
   switch (e->kind) {
   case WASM_CONST_VALUE:
-  case WASM_CONST_REF_NULL:
-    break;
+  case WASM_CONST_REF_NULL: break;
   case WASM_CONST_GLOBAL_GET:
     if (e->index >= m->nglobal_imports || e->index >= m->nglobals) {
       mod_invalid(v, what, idx, e->offset, "unknown global %u", e->index);
       return;
     }
     if (m->global_types[e->index].mut) {
-      mod_invalid(v, what, idx, e->offset,
-                  "constant expression required: global %u is mutable", e->index);
+      mod_invalid(v, what, idx, e->offset, "constant expression required: global %u is mutable",
+                  e->index);
       return;
     }
     t = m->global_types[e->index].type;
@@ -1076,13 +1066,11 @@ static void check_const(vstate *v, const char *what, uint32_t idx, const wasm_co
     }
     t = WASM_FUNCREF;
     break;
-  default:
-    mod_invalid(v, what, idx, e->offset, "constant expression required");
-    return;
+  default: mod_invalid(v, what, idx, e->offset, "constant expression required"); return;
   }
   if (t != expect)
-    mod_invalid(v, what, idx, e->offset, "type mismatch: expected %s but got %s",
-                tname(expect), tname(t));
+    mod_invalid(v, what, idx, e->offset, "type mismatch: expected %s but got %s", tname(expect),
+                tname(t));
 }
 
 static uint32_t hash_name(const char *s) {
@@ -1097,20 +1085,22 @@ static void check_exports(vstate *v) {
     const wasm_export *e = &m->exports[i];
     switch (e->kind) {
     case WASM_EXTERN_FUNC:
-      if (e->index >= m->nfuncs) mod_invalid(v, "export", i, UINT32_MAX, "unknown function %u", e->index);
+      if (e->index >= m->nfuncs)
+        mod_invalid(v, "export", i, UINT32_MAX, "unknown function %u", e->index);
       break;
     case WASM_EXTERN_TABLE:
-      if (e->index >= m->ntables) mod_invalid(v, "export", i, UINT32_MAX, "unknown table %u", e->index);
+      if (e->index >= m->ntables)
+        mod_invalid(v, "export", i, UINT32_MAX, "unknown table %u", e->index);
       break;
     case WASM_EXTERN_MEMORY:
-      if (e->index >= m->nmems) mod_invalid(v, "export", i, UINT32_MAX, "unknown memory %u", e->index);
+      if (e->index >= m->nmems)
+        mod_invalid(v, "export", i, UINT32_MAX, "unknown memory %u", e->index);
       break;
     case WASM_EXTERN_GLOBAL:
-      if (e->index >= m->nglobals) mod_invalid(v, "export", i, UINT32_MAX, "unknown global %u", e->index);
+      if (e->index >= m->nglobals)
+        mod_invalid(v, "export", i, UINT32_MAX, "unknown global %u", e->index);
       break;
-    default:
-      mod_invalid(v, "export", i, UINT32_MAX, "unknown export kind %u", e->kind);
-      break;
+    default: mod_invalid(v, "export", i, UINT32_MAX, "unknown export kind %u", e->kind); break;
     }
   }
   if (m->nexports < 2) return;
@@ -1132,7 +1122,10 @@ static void check_exports(vstate *v) {
     uint32_t h = hash_name(name) & (cap - 1);
     for (;;) {
       uint32_t j = slots[h];
-      if (j == UINT32_MAX) { slots[h] = i; break; }
+      if (j == UINT32_MAX) {
+        slots[h] = i;
+        break;
+      }
       const char *other = m->exports[j].name ? m->exports[j].name : "";
       if (strcmp(other, name) == 0) {
         mod_invalid(v, "export", i, UINT32_MAX, "duplicate export name \"%s\"", name);
@@ -1176,8 +1169,8 @@ static void check_module(vstate *v) {
         mod_invalid(v, "elem segment", i, e->offset.offset, "unknown table %u", e->table);
       } else if (m->tables[e->table].elemtype != e->elemtype) {
         mod_invalid(v, "elem segment", i, e->offset.offset,
-                    "type mismatch: %s segment for table %u of %s", tname(e->elemtype),
-                    e->table, tname(m->tables[e->table].elemtype));
+                    "type mismatch: %s segment for table %u of %s", tname(e->elemtype), e->table,
+                    tname(m->tables[e->table].elemtype));
       }
       check_const(v, "elem segment", i, &e->offset, WASM_I32);
     }
@@ -1200,8 +1193,7 @@ static void check_module(vstate *v) {
       const wasm_functype *t = &m->types[m->func_type[m->start]];
       if (t->nparams != 0 || t->nresults != 0)
         mod_invalid(v, "start function", UINT32_MAX, UINT32_MAX,
-                    "start function must have type [] -> [], not %s",
-                    t->sig ? t->sig : "another");
+                    "start function must have type [] -> [], not %s", t->sig ? t->sig : "another");
     }
   }
 
@@ -1218,9 +1210,10 @@ wasm_status wasmi_validate(const wasm_module *m, wasm_error *err) {
   v.err = err ? err : &local;
 
   if (m->has_datacount && m->datacount != m->ndatas)
-    return wasmi_error_set(v.err, WASM_ERR_MALFORMED, UINT32_MAX, UINT32_MAX,
-                           "malformed: data count and data section have inconsistent lengths (%u, %u)",
-                           m->datacount, m->ndatas);
+    return wasmi_error_set(
+        v.err, WASM_ERR_MALFORMED, UINT32_MAX, UINT32_MAX,
+        "malformed: data count and data section have inconsistent lengths (%u, %u)", m->datacount,
+        m->ndatas);
 
   check_module(&v);
   /* Bodies are checked even after a module-level error: a malformed body

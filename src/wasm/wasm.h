@@ -27,12 +27,12 @@ extern "C" {
 typedef enum {
   WASM_OK = 0,
   /* Load / link / API errors. */
-  WASM_ERR_MALFORMED,      /* binary does not decode */
-  WASM_ERR_INVALID,        /* decodes but fails validation */
-  WASM_ERR_LINK,           /* unknown import or incompatible import type */
-  WASM_ERR_NOMEM,          /* allocation or address-space reservation failed */
-  WASM_ERR_NOT_FOUND,      /* no export of that name / kind */
-  WASM_ERR_ARG,            /* bad argument from the embedder (type/arity) */
+  WASM_ERR_MALFORMED, /* binary does not decode */
+  WASM_ERR_INVALID,   /* decodes but fails validation */
+  WASM_ERR_LINK,      /* unknown import or incompatible import type */
+  WASM_ERR_NOMEM,     /* allocation or address-space reservation failed */
+  WASM_ERR_NOT_FOUND, /* no export of that name / kind */
+  WASM_ERR_ARG,       /* bad argument from the embedder (type/arity) */
   /* Traps: execution stopped; spec wording in wasm_status_str. */
   WASM_TRAP_UNREACHABLE,
   WASM_TRAP_MEM_OOB,
@@ -40,13 +40,13 @@ typedef enum {
   WASM_TRAP_INT_OVERFLOW,
   WASM_TRAP_INVALID_CONVERSION,
   WASM_TRAP_TABLE_OOB,
-  WASM_TRAP_UNDEFINED_ELEM,      /* call_indirect index >= table size */
-  WASM_TRAP_UNINIT_ELEM,         /* call_indirect through a null entry */
-  WASM_TRAP_INDIRECT_TYPE,       /* call_indirect signature mismatch */
+  WASM_TRAP_UNDEFINED_ELEM, /* call_indirect index >= table size */
+  WASM_TRAP_UNINIT_ELEM,    /* call_indirect through a null entry */
+  WASM_TRAP_INDIRECT_TYPE,  /* call_indirect signature mismatch */
   WASM_TRAP_STACK_EXHAUSTED,
-  WASM_TRAP_INTERRUPTED,         /* wasm_instance_interrupt() from any thread */
-  WASM_TRAP_EXIT,                /* host asked to end the instance (e.g. proc_exit) */
-  WASM_TRAP_HOST,                /* a host function failed; see msg */
+  WASM_TRAP_INTERRUPTED, /* wasm_instance_interrupt() from any thread */
+  WASM_TRAP_EXIT,        /* host asked to end the instance (e.g. proc_exit) */
+  WASM_TRAP_HOST,        /* a host function failed; see msg */
   WASM_STATUS_COUNT
 } wasm_status;
 
@@ -65,7 +65,7 @@ typedef struct {
   wasm_status status;
   uint32_t func;
   uint32_t offset;
-  int32_t exit_code;     /* with WASM_TRAP_EXIT */
+  int32_t exit_code; /* with WASM_TRAP_EXIT */
   char msg[512];
 } wasm_error;
 
@@ -84,7 +84,7 @@ typedef enum {
 /* "i32", "funcref", ... */
 const char *wasm_valtype_str(wasm_valtype t);
 
-typedef struct wasm_func wasm_func;       /* a function value (funcref) */
+typedef struct wasm_func wasm_func; /* a function value (funcref) */
 typedef struct wasm_memory wasm_memory;
 typedef struct wasm_table wasm_table;
 typedef struct wasm_global wasm_global;
@@ -131,8 +131,8 @@ typedef enum {
  * Returns WASM_ERR_MALFORMED / WASM_ERR_INVALID / WASM_ERR_NOMEM with
  * details in *err (err may be NULL). `bytes` are copied (the caller keeps
  * them); the caller owns *out and frees it with wasm_module_free. */
-wasm_status wasm_module_compile(const uint8_t *bytes, size_t len,
-                                wasm_module **out, wasm_error *err);
+wasm_status wasm_module_compile(const uint8_t *bytes, size_t len, wasm_module **out,
+                                wasm_error *err);
 /* NULL is fine. Every instance of the module must be freed first (they
  * point into it). */
 void wasm_module_free(wasm_module *m);
@@ -152,21 +152,21 @@ typedef struct {
  * written as the two bytes C0 80 ("modified UTF-8"), so that "" and "\0"
  * stay distinct names. */
 typedef struct {
-  const char *module;        /* borrowed from the wasm_module */
+  const char *module; /* borrowed from the wasm_module */
   const char *name;
   wasm_extern_kind kind;
   /* func: signature text; table/memory/global: a short description,
    * e.g. "funcref 1..10", "pages 1..", "mut i32". */
   const char *type;
-  wasm_limits limits;        /* table / memory: its limits; zero otherwise */
+  wasm_limits limits; /* table / memory: its limits; zero otherwise */
 } wasm_import_desc;
 
 typedef struct {
   const char *name;
   wasm_extern_kind kind;
-  uint32_t index;            /* in the kind's index space */
-  const char *type;          /* borrowed from the wasm_module */
-  wasm_limits limits;        /* table / memory: its limits; zero otherwise */
+  uint32_t index;     /* in the kind's index space */
+  const char *type;   /* borrowed from the wasm_module */
+  wasm_limits limits; /* table / memory: its limits; zero otherwise */
 } wasm_export_desc;
 
 /* The descriptors' strings are borrowed from the module (valid until
@@ -191,9 +191,9 @@ int wasm_module_memory_limits(const wasm_module *m, uint32_t index, wasm_limits 
 
 /* The sections of the binary, in the order they appear. */
 typedef struct {
-  uint8_t id;                /* 0 custom, 1 type, 2 import, ... 12 data count */
-  uint32_t offset;           /* byte offset of the section's id byte */
-  uint32_t size;             /* bytes of contents (after the size field) */
+  uint8_t id;      /* 0 custom, 1 type, 2 import, ... 12 data count */
+  uint32_t offset; /* byte offset of the section's id byte */
+  uint32_t size;   /* bytes of contents (after the size field) */
   /* Custom sections: the name's bytes as in the binary (not NUL-terminated),
    * borrowed from the module; NULL / 0 for the other sections. */
   const uint8_t *name;
@@ -212,20 +212,18 @@ void wasm_module_section(const wasm_module *m, uint32_t i, wasm_section_desc *ou
  * Return WASM_OK, or a trap status; for WASM_TRAP_EXIT/HOST call
  * wasm_instance_set_trap_detail first. `caller` is the instance whose code
  * made the call (NULL when called directly by the embedder). */
-typedef wasm_status (*wasm_host_fn)(wasm_instance *caller, void *env,
-                                    wasm_slot *args);
+typedef wasm_status (*wasm_host_fn)(wasm_instance *caller, void *env, wasm_slot *args);
 
 /* Create host-owned memory/table/global (refcounted; *_free drops the
  * creator's reference). max_pages / max = UINT32_MAX means no maximum. */
-wasm_status wasm_memory_new(uint32_t min_pages, uint32_t max_pages,
-                            wasm_memory **out);
+wasm_status wasm_memory_new(uint32_t min_pages, uint32_t max_pages, wasm_memory **out);
 void wasm_memory_free(wasm_memory *mem);
 /* Start of the memory's bytes (NULL for mem NULL), owned by the memory. It
  * stays valid for the memory's whole life: the memory reserves its largest
  * possible size up front and memory.grow only makes more of that
  * reservation accessible, so the base never moves. */
 uint8_t *wasm_memory_data(wasm_memory *mem);
-uint64_t wasm_memory_size(const wasm_memory *mem);        /* bytes */
+uint64_t wasm_memory_size(const wasm_memory *mem); /* bytes */
 /* Grows by `delta` pages; returns the old size in pages or -1. */
 int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta);
 
@@ -241,8 +239,8 @@ int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta);
  * only misses pages that a later memory.grow adds (take a new view after
  * calling back into wasm if that matters). Plain data: copy it freely. */
 typedef struct {
-  uint8_t *data;             /* never NULL */
-  uint64_t size;             /* bytes */
+  uint8_t *data; /* never NULL */
+  uint64_t size; /* bytes */
 } wasm_memory_view;
 
 /* View of `mem`; mem NULL gives an empty view (size 0), in which only
@@ -254,8 +252,7 @@ wasm_memory_view wasm_memory_view_of(wasm_memory *mem);
  * zero-length range is in bounds up to and including the end. The pointer
  * is borrowed from the memory. Inline because WASI's fd_read / fd_write
  * check every iovec with it. */
-static inline uint8_t *wasm_view_range(const wasm_memory_view *v, uint64_t ptr,
-                                       uint64_t len) {
+static inline uint8_t *wasm_view_range(const wasm_memory_view *v, uint64_t ptr, uint64_t len) {
   return len <= v->size && ptr <= v->size - len ? v->data + ptr : NULL;
 }
 
@@ -263,9 +260,7 @@ static inline uint8_t *wasm_view_range(const wasm_memory_view *v, uint64_t ptr,
  * (except a zero-length range at 0). */
 uint8_t *wasm_memory_range(wasm_memory *mem, uint64_t ptr, uint64_t len);
 
-static inline uint16_t wasm_load_le16(const uint8_t *p) {
-  return (uint16_t)(p[0] | p[1] << 8);
-}
+static inline uint16_t wasm_load_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t wasm_load_le32(const uint8_t *p) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   uint32_t v;
@@ -299,8 +294,8 @@ static inline void wasm_store_le64(uint8_t *p, uint64_t v) {
  * WASM_EXTERNREF), each set to `init` (a wasm_func* for funcref, an opaque
  * host pointer for externref, NULL for null; borrowed, as every reference
  * a table holds: a wasm_func must outlive the table's use of it). */
-wasm_status wasm_table_new(wasm_valtype elem, uint32_t min, uint32_t max,
-                           void *init, wasm_table **out);
+wasm_status wasm_table_new(wasm_valtype elem, uint32_t min, uint32_t max, void *init,
+                           wasm_table **out);
 void wasm_table_free(wasm_table *t);
 uint32_t wasm_table_size(const wasm_table *t);
 /* Element i (a borrowed reference), or WASM_TRAP_TABLE_OOB. */
@@ -341,37 +336,34 @@ void wasm_linker_free(wasm_linker *l);
  * definitions of the same name replace earlier ones. `env` is borrowed:
  * the caller keeps it valid for as long as any instance that imported the
  * function lives. */
-wasm_status wasm_linker_define_func(wasm_linker *l, const char *module,
-                                    const char *name, const char *signature,
-                                    wasm_host_fn fn, void *env);
+wasm_status wasm_linker_define_func(wasm_linker *l, const char *module, const char *name,
+                                    const char *signature, wasm_host_fn fn, void *env);
 /* Destructor of an owned env. */
 typedef void (*wasm_env_free_fn)(void *env);
 /* Like wasm_linker_define_func, but the linker owns `env` and calls
  * env_free(env) (if not NULL) in wasm_linker_free, even when the definition
  * is later replaced. Ownership passes whatever the result: on failure
  * env_free(env) is called before returning. */
-wasm_status wasm_linker_define_func_owned(wasm_linker *l, const char *module,
-                                          const char *name, const char *signature,
-                                          wasm_host_fn fn, void *env,
+wasm_status wasm_linker_define_func_owned(wasm_linker *l, const char *module, const char *name,
+                                          const char *signature, wasm_host_fn fn, void *env,
                                           wasm_env_free_fn env_free);
 /* Define an extern. The linker takes its own reference to a memory, table
  * or global (the caller keeps and frees its own); a wasm_func is borrowed
  * from its instance, which must outlive the linker's use of it and every
  * instance linked to it. Names are copied. */
-wasm_status wasm_linker_define(wasm_linker *l, const char *module,
-                               const char *name, wasm_extern ext);
+wasm_status wasm_linker_define(wasm_linker *l, const char *module, const char *name,
+                               wasm_extern ext);
 /* Define every export of `inst` under `module` (as wasm_linker_define does:
  * `inst` stays the caller's and must outlive its use). */
-wasm_status wasm_linker_define_instance(wasm_linker *l, const char *module,
-                                        wasm_instance *inst);
+wasm_status wasm_linker_define_instance(wasm_linker *l, const char *module, wasm_instance *inst);
 
 /* ---- Instances --------------------------------------------------------- */
 
 typedef struct {
-  uint32_t max_memory_pages;   /* cap for memory.grow and initial size; 0 = 65536 */
-  uint32_t max_call_depth;     /* 0 = default (10000) */
-  uint32_t stack_slots;        /* value-stack size in 8-byte slots; 0 = default (1 Mi) */
-  void *user_data;             /* for host functions: wasm_instance_user_data */
+  uint32_t max_memory_pages; /* cap for memory.grow and initial size; 0 = 65536 */
+  uint32_t max_call_depth;   /* 0 = default (10000) */
+  uint32_t stack_slots;      /* value-stack size in 8-byte slots; 0 = default (1 Mi) */
+  void *user_data;           /* for host functions: wasm_instance_user_data */
 } wasm_instance_opts;
 
 /* Instantiate: resolve imports through `linker` (may be NULL if there are
@@ -382,8 +374,7 @@ typedef struct {
  * during the call (see wasm_linker_free for what must outlive what); `m`
  * must outlive the instance. The caller owns *out (wasm_instance_free). */
 wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
-                             const wasm_instance_opts *opts,
-                             wasm_instance **out, wasm_error *err);
+                             const wasm_instance_opts *opts, wasm_instance **out, wasm_error *err);
 /* Frees the instance and drops its references to imported memories,
  * tables and globals. NULL is fine. */
 void wasm_instance_free(wasm_instance *inst);
@@ -396,8 +387,7 @@ void *wasm_instance_user_data(const wasm_instance *inst);
  * the instance. */
 wasm_memory *wasm_instance_memory(wasm_instance *inst);
 /* The export's extern, borrowed from the instance (no reference taken). */
-wasm_status wasm_instance_export(wasm_instance *inst, const char *name,
-                                 wasm_extern *out);
+wasm_status wasm_instance_export(wasm_instance *inst, const char *name, wasm_extern *out);
 /* Exported function or NULL; borrowed from the instance. */
 wasm_func *wasm_instance_export_func(wasm_instance *inst, const char *name);
 
@@ -410,8 +400,7 @@ void wasm_instance_clear_interrupt(wasm_instance *inst);
 /* For host functions: attach a message / exit code to the trap they return.
  * The message is copied (at most 255 bytes are kept); msg may be NULL for
  * none. */
-void wasm_instance_set_trap_detail(wasm_instance *inst, int32_t exit_code,
-                                   const char *msg);
+void wasm_instance_set_trap_detail(wasm_instance *inst, int32_t exit_code, const char *msg);
 
 /* ---- Calling ----------------------------------------------------------- */
 
@@ -427,13 +416,11 @@ wasm_valtype wasm_func_result_type(const wasm_func *f, uint32_t i);
  * results are borrowed, as in tables). A trap returns its status with the
  * function and code offset in *err. */
 wasm_status wasm_func_call(wasm_func *f, const wasm_value *args, uint32_t nargs,
-                           wasm_value *results, uint32_t nresults,
-                           wasm_error *err);
+                           wasm_value *results, uint32_t nresults, wasm_error *err);
 
 /* Convenience: look up an exported function by name and call it. */
-wasm_status wasm_instance_call(wasm_instance *inst, const char *name,
-                               const wasm_value *args, uint32_t nargs,
-                               wasm_value *results, uint32_t nresults,
+wasm_status wasm_instance_call(wasm_instance *inst, const char *name, const wasm_value *args,
+                               uint32_t nargs, wasm_value *results, uint32_t nresults,
                                wasm_error *err);
 
 #ifdef __cplusplus

@@ -32,7 +32,7 @@
 
 #define WASM_PAGE_SIZE 65536u
 #define WASM_MAX_PAGES 65536u
-#define WASM_NONE_TYPE 0x40  /* empty block type */
+#define WASM_NONE_TYPE 0x40 /* empty block type */
 /* Tables hold 8-byte entries; a guest must not be able to ask for gigabytes. */
 #define WASM_TABLE_MAX_ENTRIES 10000000u
 
@@ -66,10 +66,10 @@ enum {
 /* A cursor over module bytes. All reads check bounds; on failure they set
  * `err` (first error wins) and return 0, so callers can test once. */
 typedef struct {
-  const uint8_t *start;   /* start of the whole module: offsets are relative to it */
+  const uint8_t *start; /* start of the whole module: offsets are relative to it */
   const uint8_t *p;
   const uint8_t *end;
-  const char *err;        /* static text of the first error, or NULL */
+  const char *err; /* static text of the first error, or NULL */
   const uint8_t *err_at;
 } wasm_reader;
 
@@ -78,12 +78,18 @@ static inline uint32_t wasm_reader_offset(const wasm_reader *r, const uint8_t *a
 }
 
 static inline void wasm_reader_fail(wasm_reader *r, const char *what) {
-  if (!r->err) { r->err = what; r->err_at = r->p; }
+  if (!r->err) {
+    r->err = what;
+    r->err_at = r->p;
+  }
   r->p = r->end;
 }
 
 static inline uint8_t wasm_read_u8(wasm_reader *r) {
-  if (WASM_UNLIKELY(r->p >= r->end)) { wasm_reader_fail(r, "unexpected end"); return 0; }
+  if (WASM_UNLIKELY(r->p >= r->end)) {
+    wasm_reader_fail(r, "unexpected end");
+    return 0;
+  }
   return *r->p++;
 }
 
@@ -94,13 +100,22 @@ static inline uint64_t wasm_read_uleb(wasm_reader *r, unsigned bits) {
   uint64_t result = 0;
   unsigned shift = 0;
   for (;;) {
-    if (WASM_UNLIKELY(r->p >= r->end)) { wasm_reader_fail(r, "unexpected end"); return 0; }
+    if (WASM_UNLIKELY(r->p >= r->end)) {
+      wasm_reader_fail(r, "unexpected end");
+      return 0;
+    }
     uint8_t b = *r->p++;
     if (shift + 7 >= bits && shift < bits) {
       /* last permitted byte: high bits beyond `bits` must be zero */
       unsigned used = bits - shift;
-      if (b & 0x80) { wasm_reader_fail(r, "integer representation too long"); return 0; }
-      if (used < 7 && (b >> used) != 0) { wasm_reader_fail(r, "integer too large"); return 0; }
+      if (b & 0x80) {
+        wasm_reader_fail(r, "integer representation too long");
+        return 0;
+      }
+      if (used < 7 && (b >> used) != 0) {
+        wasm_reader_fail(r, "integer too large");
+        return 0;
+      }
       return result | ((uint64_t)b << shift);
     }
     result |= (uint64_t)(b & 0x7f) << shift;
@@ -114,15 +129,24 @@ static inline int64_t wasm_read_sleb(wasm_reader *r, unsigned bits) {
   uint64_t result = 0;
   unsigned shift = 0;
   for (;;) {
-    if (WASM_UNLIKELY(r->p >= r->end)) { wasm_reader_fail(r, "unexpected end"); return 0; }
+    if (WASM_UNLIKELY(r->p >= r->end)) {
+      wasm_reader_fail(r, "unexpected end");
+      return 0;
+    }
     uint8_t b = *r->p++;
     if (shift + 7 >= bits) {
       /* last permitted byte: the unused bits must all equal the sign bit */
-      unsigned used = bits - shift;            /* 1..7 payload bits here */
-      if (b & 0x80) { wasm_reader_fail(r, "integer representation too long"); return 0; }
-      int8_t rest = (int8_t)(b << 1) >> 1;     /* sign-extend 7-bit payload */
+      unsigned used = bits - shift; /* 1..7 payload bits here */
+      if (b & 0x80) {
+        wasm_reader_fail(r, "integer representation too long");
+        return 0;
+      }
+      int8_t rest = (int8_t)(b << 1) >> 1;       /* sign-extend 7-bit payload */
       int8_t top = (int8_t)(rest >> (used - 1)); /* must be 0 or -1 */
-      if (top != 0 && top != -1) { wasm_reader_fail(r, "integer too large"); return 0; }
+      if (top != 0 && top != -1) {
+        wasm_reader_fail(r, "integer too large");
+        return 0;
+      }
       result |= (uint64_t)(b & 0x7f) << shift;
       shift += 7;
       if (shift < 64 && (b & 0x40)) result |= ~(uint64_t)0 << shift;
@@ -147,14 +171,18 @@ static inline uint32_t wasm_read_u32(wasm_reader *r) { return (uint32_t)wasm_rea
  * pointer after mapping through it. */
 typedef struct {
   uint32_t nparams, nresults;
-  uint8_t *types;            /* wasm_valtype bytes, nparams + nresults */
+  uint8_t *types; /* wasm_valtype bytes, nparams + nresults */
   uint32_t param_slots, result_slots;
   uint32_t canon;
-  char *sig;                 /* signature text "ii->i", for messages and API */
+  char *sig; /* signature text "ii->i", for messages and API */
 } wasm_functype;
 
-static inline uint8_t wasm_functype_param(const wasm_functype *t, uint32_t i) { return t->types[i]; }
-static inline uint8_t wasm_functype_result(const wasm_functype *t, uint32_t i) { return t->types[t->nparams + i]; }
+static inline uint8_t wasm_functype_param(const wasm_functype *t, uint32_t i) {
+  return t->types[i];
+}
+static inline uint8_t wasm_functype_result(const wasm_functype *t, uint32_t i) {
+  return t->types[t->nparams + i];
+}
 /* Structural equality (used across modules). */
 static inline bool wasm_functype_equal(const wasm_functype *a, const wasm_functype *b) {
   return a->nparams == b->nparams && a->nresults == b->nresults &&
@@ -162,44 +190,52 @@ static inline bool wasm_functype_equal(const wasm_functype *a, const wasm_functy
 }
 
 /* wasm_limits is public (wasm.h). */
-typedef struct { uint8_t elemtype; wasm_limits limits; } wasm_tabletype;
-typedef struct { wasm_limits limits; } wasm_memtype;
-typedef struct { uint8_t type; bool mut; } wasm_globaltype;
+typedef struct {
+  uint8_t elemtype;
+  wasm_limits limits;
+} wasm_tabletype;
+typedef struct {
+  wasm_limits limits;
+} wasm_memtype;
+typedef struct {
+  uint8_t type;
+  bool mut;
+} wasm_globaltype;
 
 /* A constant expression, decoded. */
 typedef enum {
-  WASM_CONST_VALUE,        /* value in `value` (i32/i64/f32/f64/v128 const) */
-  WASM_CONST_GLOBAL_GET,   /* index */
-  WASM_CONST_REF_NULL,     /* value.type = reftype */
-  WASM_CONST_REF_FUNC,     /* index */
+  WASM_CONST_VALUE,      /* value in `value` (i32/i64/f32/f64/v128 const) */
+  WASM_CONST_GLOBAL_GET, /* index */
+  WASM_CONST_REF_NULL,   /* value.type = reftype */
+  WASM_CONST_REF_FUNC,   /* index */
 } wasm_const_kind;
 
 typedef struct {
   wasm_const_kind kind;
-  uint8_t type;            /* result type of the expression as decoded */
+  uint8_t type; /* result type of the expression as decoded */
   uint32_t index;
   wasm_value value;
-  uint32_t offset;         /* byte offset of the expression (for errors) */
+  uint32_t offset; /* byte offset of the expression (for errors) */
 } wasm_const_expr;
 
 typedef struct {
   char *module, *name;
-  uint8_t kind;            /* wasm_extern_kind */
+  uint8_t kind; /* wasm_extern_kind */
   union {
-    uint32_t func_type;    /* type index */
+    uint32_t func_type; /* type index */
     wasm_tabletype table;
     wasm_memtype mem;
     wasm_globaltype global;
   } desc;
-  char *type_text;         /* introspection text (wasm_import_desc.type); in m->arena */
-  uint32_t link_hash;      /* wasmi_link_hash(module, name), set by wasm_module_compile */
+  char *type_text;    /* introspection text (wasm_import_desc.type); in m->arena */
+  uint32_t link_hash; /* wasmi_link_hash(module, name), set by wasm_module_compile */
 } wasm_import;
 
 typedef struct {
   char *name;
   uint8_t kind;
   uint32_t index;
-  char *type_text;         /* introspection text (wasm_export_desc.type); in m->arena */
+  char *type_text; /* introspection text (wasm_export_desc.type); in m->arena */
 } wasm_export;
 
 typedef struct {
@@ -211,19 +247,19 @@ typedef enum { WASM_SEG_ACTIVE, WASM_SEG_PASSIVE, WASM_SEG_DECLARATIVE } wasm_se
 
 typedef struct {
   wasm_seg_mode mode;
-  uint8_t elemtype;        /* funcref / externref */
-  uint32_t table;          /* active only */
-  wasm_const_expr offset;  /* active only */
+  uint8_t elemtype;       /* funcref / externref */
+  uint32_t table;         /* active only */
+  wasm_const_expr offset; /* active only */
   uint32_t count;
-  wasm_const_expr *items;  /* funcidx lists are decoded as REF_FUNC items */
+  wasm_const_expr *items; /* funcidx lists are decoded as REF_FUNC items */
 } wasm_elem;
 
 typedef struct {
-  wasm_seg_mode mode;      /* ACTIVE or PASSIVE */
+  wasm_seg_mode mode; /* ACTIVE or PASSIVE */
   uint32_t memory;
   wasm_const_expr offset;
   uint32_t size;
-  const uint8_t *bytes;    /* points into wasm_module.bytes */
+  const uint8_t *bytes; /* points into wasm_module.bytes */
 } wasm_data;
 
 /* A defined function's body. Locals are expanded: local_types[i] for
@@ -233,50 +269,59 @@ typedef struct {
   uint32_t nlocals;
   uint8_t *local_types;
   const uint8_t *code, *code_end;
-  uint32_t offset;         /* byte offset of the body (size field start) */
-  struct wasm_code *compiled;   /* filled by compile.c */
+  uint32_t offset;            /* byte offset of the body (size field start) */
+  struct wasm_code *compiled; /* filled by compile.c */
 } wasm_body;
 
 typedef struct {
   char *name;
   const uint8_t *raw_name; /* the name as in the binary, into wasm_module.bytes */
   uint32_t raw_name_len;
-  const uint8_t *data;     /* into wasm_module.bytes */
+  const uint8_t *data; /* into wasm_module.bytes */
   uint32_t size;
 } wasm_custom;
 
 struct wasm_module {
-  uint8_t *bytes;          /* private copy of the binary; everything points here */
+  uint8_t *bytes; /* private copy of the binary; everything points here */
   size_t len;
 
-  wasm_functype *types;    uint32_t ntypes;
-  wasm_import *imports;    uint32_t nimports;
+  wasm_functype *types;
+  uint32_t ntypes;
+  wasm_import *imports;
+  uint32_t nimports;
 
   /* Index spaces: imports first, then definitions. */
   uint32_t nfuncs, nfunc_imports;
-  uint32_t *func_type;     /* [nfuncs] type index */
-  wasm_body *bodies;       /* [nfuncs - nfunc_imports] */
+  uint32_t *func_type; /* [nfuncs] type index */
+  wasm_body *bodies;   /* [nfuncs - nfunc_imports] */
 
   uint32_t ntables, ntable_imports;
-  wasm_tabletype *tables;  /* [ntables], imported ones first */
+  wasm_tabletype *tables; /* [ntables], imported ones first */
 
   uint32_t nmems, nmem_imports;
   wasm_memtype *mems;
 
   uint32_t nglobals, nglobal_imports;
-  wasm_globaltype *global_types;   /* [nglobals] */
-  wasm_const_expr *global_inits;   /* [nglobals]; unused for imports */
+  wasm_globaltype *global_types; /* [nglobals] */
+  wasm_const_expr *global_inits; /* [nglobals]; unused for imports */
 
-  wasm_export *exports;    uint32_t nexports;
-  bool has_start;          uint32_t start;
-  wasm_elem *elems;        uint32_t nelems;
-  wasm_data *datas;        uint32_t ndatas;
-  bool has_datacount;      uint32_t datacount;
+  wasm_export *exports;
+  uint32_t nexports;
+  bool has_start;
+  uint32_t start;
+  wasm_elem *elems;
+  uint32_t nelems;
+  wasm_data *datas;
+  uint32_t ndatas;
+  bool has_datacount;
+  uint32_t datacount;
 
-  wasm_custom *customs;    uint32_t ncustoms;
-  wasm_section_desc *sections;   uint32_t nsections;   /* in binary order */
-  char *module_name;       /* name section, or NULL */
-  char **func_names;       /* [nfuncs], entries may be NULL; array NULL if none */
+  wasm_custom *customs;
+  uint32_t ncustoms;
+  wasm_section_desc *sections;
+  uint32_t nsections; /* in binary order */
+  char *module_name;  /* name section, or NULL */
+  char **func_names;  /* [nfuncs], entries may be NULL; array NULL if none */
 
   /* Functions referenced outside function bodies (exports, elems, globals):
    * the set ref.func may use in code. [nfuncs] booleans. */
@@ -307,9 +352,8 @@ wasm_status wasmi_compile(wasm_module *m, wasm_error *err);
 void wasmi_code_free(struct wasm_code *code);
 
 /* printf into err->msg with status, func and offset. Returns `status`. */
-wasm_status wasmi_error_set(wasm_error *err, wasm_status status, uint32_t func,
-                            uint32_t offset, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+wasm_status wasmi_error_set(wasm_error *err, wasm_status status, uint32_t func, uint32_t offset,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* "function 3 ($name)" or "function 3" into buf. */
 const char *wasmi_func_label(const wasm_module *m, uint32_t func, char *buf, size_t n);
@@ -318,26 +362,26 @@ const char *wasmi_func_label(const wasm_module *m, uint32_t func, char *buf, siz
 
 struct wasm_func {
   const wasm_functype *type;
-  wasm_instance *inst;           /* owner; NULL for host functions */
-  uint32_t index;                /* function index in inst's module */
-  const struct wasm_code *code;  /* NULL for host functions */
+  wasm_instance *inst;          /* owner; NULL for host functions */
+  uint32_t index;               /* function index in inst's module */
+  const struct wasm_code *code; /* NULL for host functions */
   wasm_host_fn host;
   void *host_env;
 };
 
 struct wasm_memory {
-  uint8_t *base;                 /* start of reservation; never moves */
-  _Atomic uint64_t size;         /* bytes accessible (pages * 64 KiB) */
-  uint64_t reserved;             /* bytes reserved (incl. guard) */
-  uint32_t max_pages;            /* declared max (UINT32_MAX: none) */
-  uint32_t cap_pages;            /* embedder's cap */
+  uint8_t *base;         /* start of reservation; never moves */
+  _Atomic uint64_t size; /* bytes accessible (pages * 64 KiB) */
+  uint64_t reserved;     /* bytes reserved (incl. guard) */
+  uint32_t max_pages;    /* declared max (UINT32_MAX: none) */
+  uint32_t cap_pages;    /* embedder's cap */
   _Atomic uint32_t refs;
 };
 
 struct wasm_table {
   uint8_t elemtype;
-  uint32_t size, max;            /* max: UINT32_MAX if none */
-  void **elems;                  /* wasm_func* or externref pointers */
+  uint32_t size, max; /* max: UINT32_MAX if none */
+  void **elems;       /* wasm_func* or externref pointers */
   uint32_t capacity;
   _Atomic uint32_t refs;
 };
@@ -345,7 +389,7 @@ struct wasm_table {
 struct wasm_global {
   uint8_t type;
   bool mut;
-  wasm_slot val[2];              /* v128 uses both */
+  wasm_slot val[2]; /* v128 uses both */
   _Atomic uint32_t refs;
 };
 
@@ -353,18 +397,18 @@ struct wasm_instance {
   const wasm_module *module;
 
   /* Hot fields first: the interpreter reads them on every access. */
-  uint8_t *mem_base;             /* memory 0 base (NULL if none) */
-  wasm_memory *memory;           /* memory 0 or NULL */
-  wasm_global **globals;         /* [nglobals] */
-  wasm_table **tables;           /* [ntables] */
-  wasm_func **funcs;             /* [nfuncs] */
-  const wasm_functype **types;   /* [ntypes] canonical type pointers */
+  uint8_t *mem_base;           /* memory 0 base (NULL if none) */
+  wasm_memory *memory;         /* memory 0 or NULL */
+  wasm_global **globals;       /* [nglobals] */
+  wasm_table **tables;         /* [ntables] */
+  wasm_func **funcs;           /* [nfuncs] */
+  const wasm_functype **types; /* [ntypes] canonical type pointers */
   _Atomic int interrupted;
 
-  wasm_func *func_storage;       /* defined functions */
-  uint8_t *data_dropped;         /* [ndatas] */
-  uint8_t *elem_dropped;         /* [nelems] */
-  void ***elem_refs;             /* [nelems] resolved references per segment */
+  wasm_func *func_storage; /* defined functions */
+  uint8_t *data_dropped;   /* [ndatas] */
+  uint8_t *elem_dropped;   /* [nelems] */
+  void ***elem_refs;       /* [nelems] resolved references per segment */
   wasm_instance_opts opts;
   void *user_data;
 
@@ -399,15 +443,14 @@ void wasmi_trap_init(void);
 void wasmi_trap_thread_init(void);
 
 /* Memory objects (memory.c). */
-wasm_status wasmi_memory_create(uint32_t min_pages, uint32_t max_pages,
-                                uint32_t cap_pages, wasm_memory **out);
+wasm_status wasmi_memory_create(uint32_t min_pages, uint32_t max_pages, uint32_t cap_pages,
+                                wasm_memory **out);
 void wasmi_memory_retain(wasm_memory *m);
 void wasmi_memory_release(wasm_memory *m);
 
 /* Hash of an import name as the linker indexes it (instance.c); computed
  * once per import at compile time so instantiation does not rehash. */
 uint32_t wasmi_link_hash(const char *module, const char *name);
-
 
 /* Runtime state the interpreter relies on (instance.c guarantees it):
  * - inst->funcs[i] is non-NULL for every function index; host imports are

@@ -33,16 +33,22 @@
 
 static struct {
   const char *suite, *corpus;
-  long mutations, sample, only_case;   /* sample 0: every module */
+  long mutations, sample, only_case; /* sample 0: every module */
   uint64_t seed;
-  size_t max_size;        /* skip bigger modules */
-  size_t max_trunc;       /* all truncation points up to this size, else sampled */
-  int calls;              /* call exports after instantiation */
-  double call_budget_s;   /* total time allowed for export calls */
+  size_t max_size;      /* skip bigger modules */
+  size_t max_trunc;     /* all truncation points up to this size, else sampled */
+  int calls;            /* call exports after instantiation */
+  double call_budget_s; /* total time allowed for export calls */
   int verbose;
 } opt = {
-    .mutations = 100000, .sample = 0, .only_case = -1, .seed = 0x5eed,
-    .max_size = 64 * 1024, .max_trunc = 4096, .calls = 1, .call_budget_s = 30.0,
+    .mutations = 100000,
+    .sample = 0,
+    .only_case = -1,
+    .seed = 0x5eed,
+    .max_size = 64 * 1024,
+    .max_trunc = 4096,
+    .calls = 1,
+    .call_budget_s = 30.0,
 };
 
 static char exe_dir[PATH_MAX];
@@ -119,7 +125,10 @@ static void scan(const char *dir, int depth) {
       if (ncorpus == capcorpus) {
         capcorpus = capcorpus ? capcorpus * 2 : 1024;
         input *nc = realloc(corpus, capcorpus * sizeof *corpus);
-        if (!nc) { perror("realloc"); exit(1); }
+        if (!nc) {
+          perror("realloc");
+          exit(1);
+        }
         corpus = nc;
       }
       corpus[ncorpus++] = (input){strdup(e->d_name), b, len};
@@ -165,7 +174,7 @@ static int convert_suite(const char *suite, const char *out) {
     if (snprintf(sub, sizeof sub, "%s/%s", out, name) >= (int)sizeof sub) continue;
     mkdir(sub, 0777);
     if (snprintf(cmd, sizeof cmd, "wast2json --enable-all '%s/%s' -o '%s/%s.json' >/dev/null 2>&1",
-             suite, e->d_name, sub, name) >= (int)sizeof cmd)
+                 suite, e->d_name, sub, name) >= (int)sizeof cmd)
       continue;
     if (system(cmd) == 0) n++;
   }
@@ -176,23 +185,28 @@ static int convert_suite(const char *suite, const char *out) {
 /* ---- spectest imports ------------------------------------------------ */
 
 static wasm_status host_nop(wasm_instance *caller, void *env, wasm_slot *args) {
-  (void)caller; (void)env; (void)args;
+  (void)caller;
+  (void)env;
+  (void)args;
   return WASM_OK;
 }
 
 static wasm_linker *spectest_linker(void) {
   wasm_linker *l = wasm_linker_new();
   if (!l) return NULL;
-  static const struct { const char *name, *sig; } fns[] = {
-      {"print", "->"},         {"print_i32", "i->"},       {"print_i64", "I->"},
-      {"print_f32", "f->"},    {"print_f64", "F->"},       {"print_i32_f32", "if->"},
+  static const struct {
+    const char *name, *sig;
+  } fns[] = {
+      {"print", "->"},           {"print_i32", "i->"}, {"print_i64", "I->"},
+      {"print_f32", "f->"},      {"print_f64", "F->"}, {"print_i32_f32", "if->"},
       {"print_f64_f64", "FF->"},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
     wasm_linker_define_func(l, "spectest", fns[i].name, fns[i].sig, host_nop, NULL);
   float f32 = 666.6f;
   double f64 = 666.6;
-  wasm_value gv[4] = {{.type = WASM_I32}, {.type = WASM_I64}, {.type = WASM_F32}, {.type = WASM_F64}};
+  wasm_value gv[4] = {
+      {.type = WASM_I32}, {.type = WASM_I64}, {.type = WASM_F32}, {.type = WASM_F64}};
   gv[0].of.i32 = 666;
   gv[1].of.i64 = 666;
   memcpy(&gv[2].of.f32_bits, &f32, 4);
@@ -203,7 +217,7 @@ static wasm_linker *spectest_linker(void) {
     if (wasm_global_new(gv[i], 0, &g) == WASM_OK) {
       wasm_extern ext = {.kind = WASM_EXTERN_GLOBAL, .of.global = g};
       wasm_linker_define(l, "spectest", gnames[i], ext);
-      wasm_global_free(g);   /* the linker keeps its own reference */
+      wasm_global_free(g); /* the linker keeps its own reference */
     }
   }
   wasm_table *t = NULL;
@@ -420,12 +434,14 @@ static size_t mutate(uint8_t *buf, size_t n) {
 }
 
 static void usage(void) {
-  fprintf(stderr,
-          "usage: fuzz-mutate [--suite DIR] [--corpus DIR] [--mutations N (100000)] [--sample N (0 = all)]\n"
-          "                   [--seed N] [--no-calls] [--case K] [-v]\n"
-          "  --corpus DIR   .wasm files (DIR/*.wasm, DIR/*/*.wasm); default: the spec\n"
-          "                 runner's build/spec, else a wast2json conversion of the suite\n"
-          "  --suite DIR    the .wast suite (default $WASM_TESTSUITE or ../shared/wasm-testsuite)\n");
+  fprintf(
+      stderr,
+      "usage: fuzz-mutate [--suite DIR] [--corpus DIR] [--mutations N (100000)] [--sample N (0 = "
+      "all)]\n"
+      "                   [--seed N] [--no-calls] [--case K] [-v]\n"
+      "  --corpus DIR   .wasm files (DIR/*.wasm, DIR/*/*.wasm); default: the spec\n"
+      "                 runner's build/spec, else a wast2json conversion of the suite\n"
+      "  --suite DIR    the .wast suite (default $WASM_TESTSUITE or ../shared/wasm-testsuite)\n");
 }
 
 int main(int argc, char **argv) {
@@ -440,7 +456,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--case") && v) opt.only_case = atol(v), i++;
     else if (!strcmp(a, "--no-calls")) opt.calls = 0;
     else if (!strcmp(a, "-v")) opt.verbose = 1;
-    else { usage(); return 2; }
+    else {
+      usage();
+      return 2;
+    }
   }
   /* exe_dir: build/ (or build-san/), where the corpus caches live. */
   ssize_t k = readlink("/proc/self/exe", exe_dir, sizeof exe_dir - 1);
@@ -461,8 +480,10 @@ int main(int argc, char **argv) {
     if (ncorpus == 0) {
       const char *suite = find_suite();
       if (!suite) {
-        printf("robustness test skipped: wasm test suite not found at %s "
-               "(set WASM_TESTSUITE=...)\n", opt.suite);
+        printf(
+            "robustness test skipped: wasm test suite not found at %s "
+            "(set WASM_TESTSUITE=...)\n",
+            opt.suite);
         printf("fuzz: 0 passed, 0 failed\n");
         return 0;
       }
@@ -502,7 +523,7 @@ int main(int argc, char **argv) {
   catch_fatal(SIGFPE);
   catch_fatal(SIGILL);
 
-  wasm_linker *l = spectest_linker();   /* checks it can be built at all */
+  wasm_linker *l = spectest_linker(); /* checks it can be built at all */
   if (!l) {
     printf("fuzz: cannot create a linker\nfuzz: 0 passed, 1 failed\n");
     return 1;
@@ -517,7 +538,10 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < nsample; i++)
     if (corpus[i].len > maxlen) maxlen = corpus[i].len;
   uint8_t *buf = malloc(maxlen + 16);
-  if (!buf) { perror("malloc"); return 1; }
+  if (!buf) {
+    perror("malloc");
+    return 1;
+  }
 
   /* 1. Every truncation point (sampled points for big modules). */
   long trunc_cases = 0;
@@ -543,7 +567,10 @@ int main(int argc, char **argv) {
    * compile: mutating an already broken module mostly re-tests the first
    * error it had. */
   size_t *valid = malloc(nsample * sizeof *valid), nvalid = 0;
-  if (!valid) { perror("malloc"); return 1; }
+  if (!valid) {
+    perror("malloc");
+    return 1;
+  }
   for (size_t i = 0; i < nsample; i++) {
     wasm_module *m = NULL;
     wasm_error err;
@@ -561,8 +588,8 @@ int main(int argc, char **argv) {
     memcpy(buf, in->bytes, in->len);
     size_t n = mutate(buf, in->len);
     if (opt.only_case >= 0 && case_no != opt.only_case) continue;
-    snprintf(current, sizeof current, "case %ld: mutation %ld of %s (seed %" PRIu64 ")",
-             case_no, j, in->name, opt.seed);
+    snprintf(current, sizeof current, "case %ld: mutation %ld of %s (seed %" PRIu64 ")", case_no, j,
+             in->name, opt.seed);
     uint8_t *copy = malloc(n ? n : 1);
     if (!copy) continue;
     memcpy(copy, buf, n);
@@ -582,12 +609,14 @@ int main(int argc, char **argv) {
   }
   free(corpus);
 
-  printf("fuzz: %zu modules in corpus, %zu sampled (%zu valid); %ld truncations (%.1f s), "
-         "%ld mutations (%.1f s)\n",
-         ncorpus, nsample, nvalid, trunc_cases, t1 - t0, mut_cases, t2 - t1);
-  printf("fuzz: %ld compiled, %ld instantiated, %ld export calls (%ld trapped, "
-         "%ld interrupted by the watchdog)\n",
-         n_compiled, n_instantiated, n_calls, n_traps, wd_fired);
+  printf(
+      "fuzz: %zu modules in corpus, %zu sampled (%zu valid); %ld truncations (%.1f s), "
+      "%ld mutations (%.1f s)\n",
+      ncorpus, nsample, nvalid, trunc_cases, t1 - t0, mut_cases, t2 - t1);
+  printf(
+      "fuzz: %ld compiled, %ld instantiated, %ld export calls (%ld trapped, "
+      "%ld interrupted by the watchdog)\n",
+      n_compiled, n_instantiated, n_calls, n_traps, wd_fired);
   printf("fuzz: %ld passed, %ld failed\n", passed, failed);
   return failed ? 1 : 0;
 }

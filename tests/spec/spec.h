@@ -21,27 +21,26 @@
  * parent still knows how far a child got when the child dies of a signal or
  * is killed by the timeout; that is why it is not sent through the pipe. */
 typedef struct {
-  volatile uint32_t total;     /* commands in the script; 0 until parsed */
+  volatile uint32_t total; /* commands in the script; 0 until parsed */
   volatile uint32_t passed, failed, skipped;
-  volatile uint32_t reported;  /* failures written in detail */
-  volatile uint32_t line;      /* .wast line of the command being run */
-  volatile int done;           /* the script ran to its end */
+  volatile uint32_t reported; /* failures written in detail */
+  volatile uint32_t line;     /* .wast line of the command being run */
+  volatile int done;          /* the script ran to its end */
 } spec_counts;
 
 typedef struct {
-  int verbose;       /* 1: every failure and notes; 2: also trace commands */
-  int list_skips;    /* write every skipped command with its reason */
-  int max_reports;   /* failures written in detail per file unless verbose */
-  int call_timeout;  /* seconds before a call is interrupted; 0: never */
-  FILE *out;         /* detail lines ("  line N: ...") */
+  int verbose;      /* 1: every failure and notes; 2: also trace commands */
+  int list_skips;   /* write every skipped command with its reason */
+  int max_reports;  /* failures written in detail per file unless verbose */
+  int call_timeout; /* seconds before a call is interrupted; 0: never */
+  FILE *out;        /* detail lines ("  line N: ...") */
 } spec_opts;
 
 /* Runs every command of the wast2json script `json_path`, whose .wasm files
  * are in `dir`, updating *c as it goes and writing details to o->out.
  * Returns 0 when the script was read (whatever the results), -1 when it
  * could not be read or parsed (one failure is counted). */
-int spec_run_script(const char *json_path, const char *dir,
-                    const spec_opts *o, spec_counts *c);
+int spec_run_script(const char *json_path, const char *dir, const spec_opts *o, spec_counts *c);
 
 /* ---- Values (spec_value.c) --------------------------------------------- */
 
@@ -49,17 +48,22 @@ enum { SPEC_NAN_NONE = 0, SPEC_NAN_CANONICAL, SPEC_NAN_ARITHMETIC };
 
 /* v128 lane shapes as written by wast2json's "lane_type". */
 typedef enum {
-  SPEC_SHAPE_NONE = 0, SPEC_SHAPE_I8, SPEC_SHAPE_I16, SPEC_SHAPE_I32,
-  SPEC_SHAPE_I64, SPEC_SHAPE_F32, SPEC_SHAPE_F64
+  SPEC_SHAPE_NONE = 0,
+  SPEC_SHAPE_I8,
+  SPEC_SHAPE_I16,
+  SPEC_SHAPE_I32,
+  SPEC_SHAPE_I64,
+  SPEC_SHAPE_F32,
+  SPEC_SHAPE_F64
 } spec_shape;
 
 /* A value from the script: an argument or an expected result. */
 typedef struct {
   wasm_value v;
-  spec_shape shape;      /* v128 only */
-  uint8_t nan[4];        /* SPEC_NAN_* per float lane; nan[0] for scalars */
-  uint8_t has_value;     /* 0: only the type is given (assert_trap) */
-  uint8_t nonnull;       /* funcref expected to be any non-null reference */
+  spec_shape shape;  /* v128 only */
+  uint8_t nan[4];    /* SPEC_NAN_* per float lane; nan[0] for scalars */
+  uint8_t has_value; /* 0: only the type is given (assert_trap) */
+  uint8_t nonnull;   /* funcref expected to be any non-null reference */
 } spec_val;
 
 /* Parses one {"type":..., "value":...} object. Returns 0, or -1 with a
@@ -71,8 +75,7 @@ int spec_val_match(const spec_val *exp, const wasm_value *got);
 
 /* "i32:42", "f32:1.5 (0x3fc00000)", "v128:i32x4[1 2 3 4]"... The shape
  * picks the lane view of a v128 (SPEC_SHAPE_NONE: i32 lanes in hex). */
-void spec_val_format(const wasm_value *v, spec_shape shape, char *buf,
-                     size_t n);
+void spec_val_format(const wasm_value *v, spec_shape shape, char *buf, size_t n);
 void spec_exp_format(const spec_val *e, char *buf, size_t n);
 
 /* Host reference value N of the scripts (ref.extern N) as a pointer: N + 1,

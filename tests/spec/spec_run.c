@@ -19,12 +19,12 @@
 
 typedef struct {
   wasm_module *mod;
-  wasm_instance *inst;   /* NULL when instantiation failed */
+  wasm_instance *inst; /* NULL when instantiation failed */
 } loaded;
 
 typedef struct {
-  char *name;            /* "$M" as written by wast2json */
-  wasm_instance *inst;   /* NULL when that module failed */
+  char *name;          /* "$M" as written by wast2json */
+  wasm_instance *inst; /* NULL when that module failed */
 } named;
 
 typedef struct script script;
@@ -47,14 +47,14 @@ struct script {
   size_t nlive, caplive;
   named *names;
   size_t nnames, capnames;
-  wasm_instance *current;   /* instance of the last module command */
+  wasm_instance *current; /* instance of the last module command */
   uint32_t line;
-  const char *cmd;          /* command type, for messages */
+  const char *cmd; /* command type, for messages */
 };
 
 /* Watchdog state (see watched_call), shared with a signal handler. */
-static wasm_instance *volatile watch_inst;   /* instance of the running call */
-static volatile unsigned long watch_seq;     /* bumped per call */
+static wasm_instance *volatile watch_inst; /* instance of the running call */
+static volatile unsigned long watch_seq;   /* bumped per call */
 static volatile sig_atomic_t watch_fired;
 static int watch_limit;
 
@@ -85,7 +85,8 @@ static void fail(script *s, const char *fmt, ...) {
 
 static void skip(script *s, const char *reason) {
   s->c->skipped++;
-  if (s->o->list_skips) fprintf(s->o->out, "  line %" PRIu32 ": skip %s: %s\n", s->line, s->cmd, reason);
+  if (s->o->list_skips)
+    fprintf(s->o->out, "  line %" PRIu32 ": skip %s: %s\n", s->line, s->cmd, reason);
 }
 
 /* Verbose-only remark on a passing command (e.g. a different error
@@ -216,15 +217,15 @@ static wasm_status host_print(wasm_instance *caller, void *env, wasm_slot *args)
  * does. Returns 0, or -1 with a reason. */
 static int define_spectest(script *s, char *why, size_t n) {
   static const char *const prints[7][2] = {
-    {"print", "->"},           {"print_i32", "i->"},      {"print_i64", "I->"},
-    {"print_f32", "f->"},      {"print_f64", "F->"},      {"print_i32_f32", "if->"},
-    {"print_f64_f64", "FF->"},
+      {"print", "->"},           {"print_i32", "i->"}, {"print_i64", "I->"},
+      {"print_f32", "f->"},      {"print_f64", "F->"}, {"print_i32_f32", "if->"},
+      {"print_f64_f64", "FF->"},
   };
   wasm_status st;
   for (int i = 0; i < 7; i++) {
     s->printers[i] = (printer){s, prints[i][0], prints[i][1]};
-    st = wasm_linker_define_func(s->linker, "spectest", prints[i][0], prints[i][1],
-                                 host_print, &s->printers[i]);
+    st = wasm_linker_define_func(s->linker, "spectest", prints[i][0], prints[i][1], host_print,
+                                 &s->printers[i]);
     if (st) {
       snprintf(why, n, "spectest.%s: %s", prints[i][0], status_str(st));
       return -1;
@@ -232,7 +233,8 @@ static int define_spectest(script *s, char *why, size_t n) {
   }
   float f32 = 666.6f;
   double f64 = 666.6;
-  wasm_value g[4] = {{.type = WASM_I32}, {.type = WASM_I64}, {.type = WASM_F32}, {.type = WASM_F64}};
+  wasm_value g[4] = {
+      {.type = WASM_I32}, {.type = WASM_I64}, {.type = WASM_F32}, {.type = WASM_F64}};
   g[0].of.i32 = 666;
   g[1].of.i64 = 666;
   memcpy(&g[2].of.f32_bits, &f32, sizeof f32);
@@ -240,8 +242,9 @@ static int define_spectest(script *s, char *why, size_t n) {
   static const char *const gnames[4] = {"global_i32", "global_i64", "global_f32", "global_f64"};
   for (int i = 0; i < 4; i++) {
     if ((st = wasm_global_new(g[i], 0, &s->globals[i])) ||
-        (st = wasm_linker_define(s->linker, "spectest", gnames[i],
-                                 (wasm_extern){.kind = WASM_EXTERN_GLOBAL, .of.global = s->globals[i]}))) {
+        (st = wasm_linker_define(
+             s->linker, "spectest", gnames[i],
+             (wasm_extern){.kind = WASM_EXTERN_GLOBAL, .of.global = s->globals[i]}))) {
       snprintf(why, n, "spectest.%s: %s", gnames[i], status_str(st));
       return -1;
     }
@@ -291,8 +294,8 @@ static uint8_t *read_all(const char *path, size_t *len, char *why, size_t n) {
 
 /* Compiles the command's "filename". Returns the engine status, or -1 when
  * the file itself is missing (reason in why). */
-static int compile_file(script *s, const cJSON *cmd, wasm_module **m, wasm_error *err,
-                        char *why, size_t n) {
+static int compile_file(script *s, const cJSON *cmd, wasm_module **m, wasm_error *err, char *why,
+                        size_t n) {
   const cJSON *fn = cJSON_GetObjectItemCaseSensitive(cmd, "filename");
   if (!cJSON_IsString(fn)) {
     snprintf(why, n, "command without filename");
@@ -394,8 +397,8 @@ static void watchdog_stop(void) {
 
 /* Calls f under the watchdog. Returns the call's status. */
 static wasm_status watched_call(wasm_instance *inst, wasm_func *f, const wasm_value *args,
-                                uint32_t nargs, wasm_value *res, uint32_t nres,
-                                wasm_error *err, int *interrupted) {
+                                uint32_t nargs, wasm_value *res, uint32_t nres, wasm_error *err,
+                                int *interrupted) {
   watch_seq++;
   watch_inst = inst;
   wasm_status st = wasm_func_call(f, args, nargs, res, nres, err);
@@ -413,14 +416,14 @@ static wasm_status watched_call(wasm_instance *inst, wasm_func *f, const wasm_va
 /* ---- Actions ----------------------------------------------------------- */
 
 typedef struct {
-  wasm_status st;        /* engine status of the call or get */
+  wasm_status st; /* engine status of the call or get */
   wasm_error err;
-  wasm_value *res;       /* results (malloc'd) */
+  wasm_value *res; /* results (malloc'd) */
   uint32_t nres;
-  int interrupted;       /* stopped by the watchdog */
+  int interrupted; /* stopped by the watchdog */
   const char *field;
-  const cJSON *args;     /* NULL for "get" */
-  char what[256];        /* "field(i32:1, i32:2)", made when first needed */
+  const cJSON *args; /* NULL for "get" */
+  char what[256];    /* "field(i32:1, i32:2)", made when first needed */
 } act;
 
 /* Describes the action for messages. Built lazily: formatting every
@@ -501,8 +504,10 @@ static int run_action(script *s, const cJSON *cmd, act *a) {
     spec_val v;
     int bad = spec_val_parse(arg, &v, why, sizeof why);
     if (bad || !v.has_value || v.nonnull) {
-      fail(s, "%s: argument %d: %s", what(a), i, bad ? why : !v.has_value ? "no value"
-                                                 : "non-null funcref argument unsupported");
+      fail(s, "%s: argument %d: %s", what(a), i,
+           bad            ? why
+           : !v.has_value ? "no value"
+                          : "non-null funcref argument unsupported");
       free(av);
       return -1;
     }
@@ -550,20 +555,20 @@ static const struct {
   wasm_status st;
   const char *text;
 } aliases[] = {
-  {WASM_TRAP_UNREACHABLE, "unreachable"},
-  {WASM_TRAP_MEM_OOB, "out of bounds memory access"},
-  {WASM_TRAP_MEM_OOB, "memory access out of bounds"},
-  {WASM_TRAP_DIV_ZERO, "integer divide by zero"},
-  {WASM_TRAP_INT_OVERFLOW, "integer overflow"},
-  {WASM_TRAP_INVALID_CONVERSION, "invalid conversion to integer"},
-  {WASM_TRAP_TABLE_OOB, "out of bounds table access"},
-  {WASM_TRAP_UNDEFINED_ELEM, "undefined element"},
-  {WASM_TRAP_UNINIT_ELEM, "uninitialized element"},
-  {WASM_TRAP_UNINIT_ELEM, "uninitialized"},
-  {WASM_TRAP_INDIRECT_TYPE, "indirect call type mismatch"},
-  {WASM_TRAP_INDIRECT_TYPE, "indirect call signature mismatch"},
-  {WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted"},
-  {WASM_TRAP_STACK_EXHAUSTED, "stack overflow"},
+    {WASM_TRAP_UNREACHABLE, "unreachable"},
+    {WASM_TRAP_MEM_OOB, "out of bounds memory access"},
+    {WASM_TRAP_MEM_OOB, "memory access out of bounds"},
+    {WASM_TRAP_DIV_ZERO, "integer divide by zero"},
+    {WASM_TRAP_INT_OVERFLOW, "integer overflow"},
+    {WASM_TRAP_INVALID_CONVERSION, "invalid conversion to integer"},
+    {WASM_TRAP_TABLE_OOB, "out of bounds table access"},
+    {WASM_TRAP_UNDEFINED_ELEM, "undefined element"},
+    {WASM_TRAP_UNINIT_ELEM, "uninitialized element"},
+    {WASM_TRAP_UNINIT_ELEM, "uninitialized"},
+    {WASM_TRAP_INDIRECT_TYPE, "indirect call type mismatch"},
+    {WASM_TRAP_INDIRECT_TYPE, "indirect call signature mismatch"},
+    {WASM_TRAP_STACK_EXHAUSTED, "call stack exhausted"},
+    {WASM_TRAP_STACK_EXHAUSTED, "stack overflow"},
 };
 
 static int starts_with(const char *s, const char *prefix) {
@@ -609,7 +614,8 @@ static void cmd_assert_return(script *s, const cJSON *cmd) {
       }
       if (!spec_val_match(&ev, &a.res[r])) {
         spec_exp_format(&ev, e, sizeof e);
-        spec_val_format(&a.res[r], ev.v.type == WASM_V128 ? ev.shape : SPEC_SHAPE_NONE, got, sizeof got);
+        spec_val_format(&a.res[r], ev.v.type == WASM_V128 ? ev.shape : SPEC_SHAPE_NONE, got,
+                        sizeof got);
         if (a.nres > 1) fail(s, "%s: result %d: expected %s, got %s", what(&a), r, e, got);
         else fail(s, "%s: expected %s, got %s", what(&a), e, got);
         ok = 0;
@@ -633,9 +639,13 @@ static void cmd_assert_trap(script *s, const cJSON *cmd) {
     fail(s, "%s: expected trap \"%s\", got %s", what(&a), text, got);
   } else {
     int m = trap_matches(text, a.st);
-    if (!m) fail(s, "%s: expected trap \"%s\", got %s", what(&a), text, errtext(a.st, &a.err, e, sizeof e));
+    if (!m)
+      fail(s, "%s: expected trap \"%s\", got %s", what(&a), text,
+           errtext(a.st, &a.err, e, sizeof e));
     else {
-      if (m == 2) note(s, "%s: trap \"%s\" matched through an alias of \"%s\"", what(&a), text, status_str(a.st));
+      if (m == 2)
+        note(s, "%s: trap \"%s\" matched through an alias of \"%s\"", what(&a), text,
+             status_str(a.st));
       pass(s);
     }
   }
@@ -711,11 +721,14 @@ static void cmd_assert_instantiate_fails(script *s, const cJSON *cmd, int want_l
   if (ist == WASM_OK) {
     fail(s, "expected \"%s\", but instantiation succeeded", text);
   } else if (want_link) {
-    if (ist != WASM_ERR_LINK) fail(s, "expected link error \"%s\", got %s", text, errtext(ist, &err, e, sizeof e));
+    if (ist != WASM_ERR_LINK)
+      fail(s, "expected link error \"%s\", got %s", text, errtext(ist, &err, e, sizeof e));
     else pass(s);
   } else {
     int mt = trap_matches(text, ist);
-    if (!mt) fail(s, "expected trap \"%s\" at instantiation, got %s", text, errtext(ist, &err, e, sizeof e));
+    if (!mt)
+      fail(s, "expected trap \"%s\" at instantiation, got %s", text,
+           errtext(ist, &err, e, sizeof e));
     else {
       if (mt == 2) note(s, "trap \"%s\" matched through an alias of \"%s\"", text, status_str(ist));
       pass(s);
@@ -780,7 +793,7 @@ static size_t encode_nul_escapes(char *text, size_t len) {
         r += 6;
         continue;
       }
-      text[w++] = text[r++];   /* keep any other escape pair intact */
+      text[w++] = text[r++]; /* keep any other escape pair intact */
       text[w++] = text[r++];
       continue;
     }
@@ -790,8 +803,7 @@ static size_t encode_nul_escapes(char *text, size_t len) {
   return w;
 }
 
-int spec_run_script(const char *json_path, const char *dir, const spec_opts *o,
-                    spec_counts *c) {
+int spec_run_script(const char *json_path, const char *dir, const spec_opts *o, spec_counts *c) {
   script s = {.o = o, .c = c, .dir = dir, .cmd = "script"};
   char why[600];
   size_t len = 0;

@@ -45,9 +45,8 @@ static const struct {
   spec_shape shape;
   unsigned lanes, bits;
 } shapes[] = {
-  {"i8", SPEC_SHAPE_I8, 16, 8},    {"i16", SPEC_SHAPE_I16, 8, 16},
-  {"i32", SPEC_SHAPE_I32, 4, 32},  {"i64", SPEC_SHAPE_I64, 2, 64},
-  {"f32", SPEC_SHAPE_F32, 4, 32},  {"f64", SPEC_SHAPE_F64, 2, 64},
+    {"i8", SPEC_SHAPE_I8, 16, 8},   {"i16", SPEC_SHAPE_I16, 8, 16}, {"i32", SPEC_SHAPE_I32, 4, 32},
+    {"i64", SPEC_SHAPE_I64, 2, 64}, {"f32", SPEC_SHAPE_F32, 4, 32}, {"f64", SPEC_SHAPE_F64, 2, 64},
 };
 
 static unsigned shape_lanes(spec_shape s) {
@@ -67,8 +66,7 @@ static uint64_t get_lane(const uint8_t *v, unsigned bytes, unsigned i) {
   return x;
 }
 
-static int parse_v128(const cJSON *j, const cJSON *val, spec_val *out,
-                      char *why, size_t n) {
+static int parse_v128(const cJSON *j, const cJSON *val, spec_val *out, char *why, size_t n) {
   const cJSON *lt = cJSON_GetObjectItemCaseSensitive(j, "lane_type");
   if (!cJSON_IsString(lt)) {
     snprintf(why, n, "v128 value without lane_type");
@@ -127,7 +125,7 @@ int spec_val_parse(const cJSON *j, spec_val *out, char *why, size_t n) {
     snprintf(why, n, "unsupported value type \"%s\"", t);
     return -1;
   }
-  if (!val) return 0;  /* type only: any value of that type */
+  if (!val) return 0; /* type only: any value of that type */
   out->has_value = 1;
   if (out->v.type == WASM_V128) return parse_v128(j, val, out, why, n);
   if (!cJSON_IsString(val)) {
@@ -183,8 +181,7 @@ int spec_val_match(const spec_val *exp, const wasm_value *got) {
   case WASM_I64: return exp->v.of.i64 == got->of.i64;
   case WASM_F32: return match_f32(exp->nan[0], exp->v.of.f32_bits, got->of.f32_bits);
   case WASM_F64: return match_f64(exp->nan[0], exp->v.of.f64_bits, got->of.f64_bits);
-  case WASM_FUNCREF:
-    return exp->nonnull ? got->of.ref != NULL : got->of.ref == exp->v.of.ref;
+  case WASM_FUNCREF: return exp->nonnull ? got->of.ref != NULL : got->of.ref == exp->v.of.ref;
   case WASM_EXTERNREF: return got->of.ref == exp->v.of.ref;
   case WASM_V128:
     if (exp->shape == SPEC_SHAPE_F32) {
@@ -196,8 +193,7 @@ int spec_val_match(const spec_val *exp, const wasm_value *got) {
     }
     if (exp->shape == SPEC_SHAPE_F64) {
       for (unsigned i = 0; i < 2; i++)
-        if (!match_f64(exp->nan[i], get_lane(exp->v.of.v128, 8, i),
-                       get_lane(got->of.v128, 8, i)))
+        if (!match_f64(exp->nan[i], get_lane(exp->v.of.v128, 8, i), get_lane(got->of.v128, 8, i)))
           return 0;
       return 1;
     }
@@ -242,8 +238,8 @@ static const char *nan_name(int k) {
 
 /* Prints a v128 in lane view `shape`; nan[] (may be NULL) marks lanes that
  * are expected NaN patterns rather than values. */
-static void fmt_v128(char *buf, size_t n, size_t *pos, const uint8_t *v,
-                     spec_shape shape, const uint8_t *nan) {
+static void fmt_v128(char *buf, size_t n, size_t *pos, const uint8_t *v, spec_shape shape,
+                     const uint8_t *nan) {
   unsigned lanes = shape_lanes(shape);
   unsigned bytes = 16 / lanes;
   append(buf, n, pos, "v128:%sx%u[", shape_name(shape), lanes);
@@ -259,8 +255,8 @@ static void fmt_v128(char *buf, size_t n, size_t *pos, const uint8_t *v,
   append(buf, n, pos, "]");
 }
 
-static void fmt_value(char *buf, size_t n, size_t *pos, const wasm_value *v,
-                      spec_shape shape, const uint8_t *nan) {
+static void fmt_value(char *buf, size_t n, size_t *pos, const wasm_value *v, spec_shape shape,
+                      const uint8_t *nan) {
   switch (v->type) {
   case WASM_I32:
     append(buf, n, pos, "i32:%" PRIu32, (uint32_t)v->of.i32);
@@ -305,7 +301,6 @@ void spec_exp_format(const spec_val *e, char *buf, size_t n) {
   if (!e->has_value) {
     const char *t = wasm_valtype_str(e->v.type);
     append(buf, n, &pos, "%s:any", t ? t : "?");
-  }
-  else if (e->nonnull) append(buf, n, &pos, "funcref:non-null");
+  } else if (e->nonnull) append(buf, n, &pos, "funcref:non-null");
   else fmt_value(buf, n, &pos, &e->v, e->shape, e->nan);
 }

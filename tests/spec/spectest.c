@@ -37,29 +37,30 @@ typedef struct {
   const char *suite;     /* directory of the .wast files */
   char outdir[PATH_MAX]; /* <exe dir>/spec */
   char wast2json[PATH_MAX];
-  int timeout;           /* seconds per file */
-  int jobs;              /* files run at once */
-  int fork;              /* 0: run in-process (debugging) */
+  int timeout; /* seconds per file */
+  int jobs;    /* files run at once */
+  int fork;    /* 0: run in-process (debugging) */
   spec_opts run;
 } config;
 
 /* One .wast file and, while it runs, its child process. */
 typedef struct {
-  char *name;            /* "br.wast" */
+  char *name; /* "br.wast" */
   pid_t pid;
-  int fd;                /* read end of the child's detail pipe; -1 at EOF */
-  char *buf;             /* details received */
+  int fd;    /* read end of the child's detail pipe; -1 at EOF */
+  char *buf; /* details received */
   size_t len, cap;
   double start, elapsed;
   int running, finished;
-  int wstatus;           /* from waitpid */
+  int wstatus; /* from waitpid */
   int timed_out;
-  int start_errno;       /* why pipe/fork failed (pid < 0) */
+  int start_errno; /* why pipe/fork failed (pid < 0) */
 } job;
 
 /* snprintf for paths: -1 instead of a silently cut path. Going through
  * vsnprintf also keeps gcc's -Wformat-truncation quiet about PATH_MAX sums. */
-static int fmt_path(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fmt_path(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fmt_path(char *out, size_t n, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -75,18 +76,20 @@ static double now(void) {
 }
 
 static void usage(FILE *f) {
-  fputs("usage: spectest [options] [NAME|PATTERN...]\n"
-        "  Runs the WebAssembly spec test suite; NAME selects files (\"br\", \"br.wast\",\n"
-        "  or a shell pattern such as \"simd_*\").\n"
-        "  --suite DIR     directory of .wast files (default: $WASM_TESTSUITE, then\n"
-        "                  ../../shared/wasm-testsuite from the executable)\n"
-        "  --timeout S     kill a file's run after S seconds (default 120)\n"
-        "  --call-timeout S  interrupt a single call after S seconds (default 10;\n"
-        "                  0 = never)\n"
-        "  -j N            run N files at once (default: number of CPUs)\n"
-        "  -v, -vv         all failures and notes; -vv also traces each command\n"
-        "  --list-skips    print every skipped command with its reason\n"
-        "  --no-fork       run files in this process (for gdb/valgrind)\n", f);
+  fputs(
+      "usage: spectest [options] [NAME|PATTERN...]\n"
+      "  Runs the WebAssembly spec test suite; NAME selects files (\"br\", \"br.wast\",\n"
+      "  or a shell pattern such as \"simd_*\").\n"
+      "  --suite DIR     directory of .wast files (default: $WASM_TESTSUITE, then\n"
+      "                  ../../shared/wasm-testsuite from the executable)\n"
+      "  --timeout S     kill a file's run after S seconds (default 120)\n"
+      "  --call-timeout S  interrupt a single call after S seconds (default 10;\n"
+      "                  0 = never)\n"
+      "  -j N            run N files at once (default: number of CPUs)\n"
+      "  -v, -vv         all failures and notes; -vv also traces each command\n"
+      "  --list-skips    print every skipped command with its reason\n"
+      "  --no-fork       run files in this process (for gdb/valgrind)\n",
+      f);
 }
 
 /* ---- Locating things --------------------------------------------------- */
@@ -142,8 +145,7 @@ static int selected(const char *name, char **sel, int nsel) {
   if (!nsel) return 1;
   size_t base = strlen(name) - 5;
   for (int i = 0; i < nsel; i++) {
-    if (!strcmp(sel[i], name) || (strlen(sel[i]) == base && !strncmp(sel[i], name, base)))
-      return 1;
+    if (!strcmp(sel[i], name) || (strlen(sel[i]) == base && !strncmp(sel[i], name, base))) return 1;
     if (!fnmatch(sel[i], name, 0)) return 1;
     char pat[PATH_MAX];
     snprintf(pat, sizeof pat, "%s.wast", sel[i]);
@@ -187,8 +189,8 @@ static int newer(const struct stat *a, const struct stat *b) {
 
 /* Runs wast2json (with or without --enable-all), output to `log`. Returns
  * its exit status, or -1 if it could not run. */
-static int run_wast2json(const config *cfg, const char *wast, const char *json,
-                         const char *log, int all) {
+static int run_wast2json(const config *cfg, const char *wast, const char *json, const char *log,
+                         int all) {
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
@@ -225,8 +227,8 @@ static void rm_outdir(const char *dir) {
 /* Puts the new output directory `tmp` in place of `dir` with renames, so a
  * concurrent run (another engineer's `make test`) never reads a half-written
  * script. If that run installed a fresh one meanwhile, theirs is kept. */
-static void install(const char *tmp, const char *dir, const char *json,
-                    const struct stat *ws, const char *old) {
+static void install(const char *tmp, const char *dir, const char *json, const struct stat *ws,
+                    const char *old) {
   if (!rename(tmp, dir)) return;
   struct stat js;
   if ((!stat(json, &js) && newer(&js, ws)) || rename(dir, old)) {
@@ -239,8 +241,8 @@ static void install(const char *tmp, const char *dir, const char *json,
 
 /* Makes sure <outdir>/<base>/<base>.json is up to date. Writes its path and
  * directory; returns 0, or -1 with a reason in why. */
-static int convert(const config *cfg, const char *name, char *json, char *dir,
-                   char *why, size_t n) {
+static int convert(const config *cfg, const char *name, char *json, char *dir, char *why,
+                   size_t n) {
   char base[NAME_MAX + 1], wast[PATH_MAX], tmp[PATH_MAX], tjson[PATH_MAX], tlog[PATH_MAX];
   char old[PATH_MAX];
   snprintf(base, sizeof base, "%.*s", (int)(strlen(name) - 5), name);
@@ -270,7 +272,7 @@ static int convert(const config *cfg, const char *name, char *json, char *dir,
    * but retrying with its defaults costs nothing if a newer one does. */
   int ok = run_wast2json(cfg, wast, tjson, tlog, 1) == 0 ||
            run_wast2json(cfg, wast, tjson, tlog, 0) == 0;
-  if (!ok) unlink(tjson);  /* installed for its log; next run converts again */
+  if (!ok) unlink(tjson); /* installed for its log; next run converts again */
   install(tmp, dir, json, &ws, old);
   if (ok) return 0;
   fmt_path(why, n, "wast2json could not convert %s (see %s/wast2json.log)", wast, dir);
@@ -321,7 +323,7 @@ static void start_job(config *cfg, job *j, spec_counts *c) {
   if (pid < 0) j->start_errno = errno;
   close(p[1]);
   if (pid > 0) {
-    setpgid(pid, pid);  /* also here: the timeout may come before the child runs */
+    setpgid(pid, pid); /* also here: the timeout may come before the child runs */
     /* Non-blocking: a child that stops writing mid-buffer must not block
      * the parent, which has timeouts to enforce. */
     fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
@@ -366,7 +368,7 @@ static void report(const config *cfg, job *j, const spec_counts *c, totals *t) {
   uint32_t ran = passed + failed + skipped;
   uint32_t not_run = c->total > ran ? c->total - ran : 0;
   int normal = j->pid > 0 && !j->timed_out && WIFEXITED(j->wstatus) && WEXITSTATUS(j->wstatus) == 0;
-  if (!normal && !not_run) not_run = 1;  /* the command that was running */
+  if (!normal && !not_run) not_run = 1; /* the command that was running */
   failed += not_run;
   char timing[32] = "";
   if (cfg->run.verbose) snprintf(timing, sizeof timing, " [%.2f s]", j->elapsed);
@@ -375,20 +377,23 @@ static void report(const config *cfg, job *j, const spec_counts *c, totals *t) {
     printf("CRASH %s: could not start a process: %s\n", j->name, strerror(j->start_errno));
   } else if (j->timed_out) {
     printf("TIMEOUT %s: killed after %d s at line %" PRIu32 ": %" PRIu32 " failed, %" PRIu32
-           " passed, %" PRIu32 " skipped\n", j->name, cfg->timeout, c->line, failed, passed, skipped);
+           " passed, %" PRIu32 " skipped\n",
+           j->name, cfg->timeout, c->line, failed, passed, skipped);
   } else if (WIFSIGNALED(j->wstatus)) {
-    printf("CRASH %s: signal %d at line %" PRIu32 ": %" PRIu32 " failed, %" PRIu32 " passed, %" PRIu32
-           " skipped (%s)%s\n", j->name, WTERMSIG(j->wstatus), c->line, failed, passed, skipped,
+    printf("CRASH %s: signal %d at line %" PRIu32 ": %" PRIu32 " failed, %" PRIu32
+           " passed, %" PRIu32 " skipped (%s)%s\n",
+           j->name, WTERMSIG(j->wstatus), c->line, failed, passed, skipped,
            strsignal(WTERMSIG(j->wstatus)), timing);
   } else if (!normal) {
     printf("CRASH %s: exit status %d at line %" PRIu32 ": %" PRIu32 " failed, %" PRIu32
-           " passed, %" PRIu32 " skipped%s\n", j->name, WEXITSTATUS(j->wstatus), c->line, failed,
-           passed, skipped, timing);
+           " passed, %" PRIu32 " skipped%s\n",
+           j->name, WEXITSTATUS(j->wstatus), c->line, failed, passed, skipped, timing);
   } else if (failed) {
     printf("FAIL %s: %" PRIu32 " failed, %" PRIu32 " passed, %" PRIu32 " skipped%s\n", j->name,
            failed, passed, skipped, timing);
   } else if (skipped) {
-    printf("PASS %s (%" PRIu32 " passed, %" PRIu32 " skipped)%s\n", j->name, passed, skipped, timing);
+    printf("PASS %s (%" PRIu32 " passed, %" PRIu32 " skipped)%s\n", j->name, passed, skipped,
+           timing);
   } else {
     printf("PASS %s (%" PRIu32 " passed)%s\n", j->name, passed, timing);
   }
@@ -397,7 +402,8 @@ static void report(const config *cfg, job *j, const spec_counts *c, totals *t) {
   if (!cfg->run.verbose && c->failed > c->reported)
     printf("  ... %" PRIu32 " more failures (-v shows all)\n", c->failed - c->reported);
   if (not_run && c->total)
-    printf("  %" PRIu32 " of %" PRIu32 " commands did not run: counted as failed\n", not_run, c->total);
+    printf("  %" PRIu32 " of %" PRIu32 " commands did not run: counted as failed\n", not_run,
+           c->total);
   fflush(stdout);
 
   t->passed += passed;
@@ -436,7 +442,7 @@ static void run_all(config *cfg, job *jobs, int n, spec_counts *counts, totals *
       double left = j->start + cfg->timeout - tnow;
       if (left <= 0 && !j->timed_out) {
         j->timed_out = 1;
-        kill(-j->pid, SIGKILL);  /* its process group: the child and a wast2json */
+        kill(-j->pid, SIGKILL); /* its process group: the child and a wast2json */
         kill(j->pid, SIGKILL);
       }
       if (j->fd >= 0) {
@@ -445,7 +451,7 @@ static void run_all(config *cfg, job *jobs, int n, spec_counts *counts, totals *
         int ms = left > 0 ? (int)(left * 1000) + 1 : 0;
         if (ms < wait_ms) wait_ms = ms;
       } else if (wait_ms > 1) {
-        wait_ms = 1;  /* pipe closed: the child is exiting */
+        wait_ms = 1; /* pipe closed: the child is exiting */
       }
     }
     if (np) {
@@ -500,8 +506,8 @@ static void run_inline(config *cfg, job *jobs, int n, spec_counts *counts, total
 }
 
 int main(int argc, char **argv) {
-  config cfg = {.timeout = 120, .fork = 1,
-                .run = {.max_reports = MAX_REPORTS, .call_timeout = CALL_TIMEOUT}};
+  config cfg = {
+      .timeout = 120, .fork = 1, .run = {.max_reports = MAX_REPORTS, .call_timeout = CALL_TIMEOUT}};
   /* Selectors are compacted into argv itself (sel[k] never passes argv[i]). */
   char **sel = argv + 1;
   int nsel = 0;
@@ -571,11 +577,14 @@ int main(int argc, char **argv) {
   char exedir[PATH_MAX], deflt[PATH_MAX + 64];
   exe_dir(argv[0], exedir, sizeof exedir);
   snprintf(deflt, sizeof deflt, "%s/../../shared/wasm-testsuite", exedir);
-  if (!cfg.suite && getenv("WASM_TESTSUITE") && *getenv("WASM_TESTSUITE")) cfg.suite = getenv("WASM_TESTSUITE");
-  if (!cfg.suite) cfg.suite = is_dir(deflt) || !is_dir("../shared/wasm-testsuite") ? deflt
-                                                                                  : "../shared/wasm-testsuite";
+  if (!cfg.suite && getenv("WASM_TESTSUITE") && *getenv("WASM_TESTSUITE"))
+    cfg.suite = getenv("WASM_TESTSUITE");
+  if (!cfg.suite)
+    cfg.suite =
+        is_dir(deflt) || !is_dir("../shared/wasm-testsuite") ? deflt : "../shared/wasm-testsuite";
   if (!is_dir(cfg.suite)) {
-    printf("spec tests skipped: wasm test suite not found at %s (set WASM_TESTSUITE=...)\n", cfg.suite);
+    printf("spec tests skipped: wasm test suite not found at %s (set WASM_TESTSUITE=...)\n",
+           cfg.suite);
     printf("0 passed, 0 failed, 0 skipped\n");
     return 0;
   }
@@ -630,7 +639,8 @@ int main(int argc, char **argv) {
 
   printf("time: %.1f s\n", now() - t0);
   printf("files: %u passed, %u failed\n", t.files_passed, t.files_failed);
-  printf("%" PRIu64 " passed, %" PRIu64 " failed, %" PRIu64 " skipped\n", t.passed, t.failed, t.skipped);
+  printf("%" PRIu64 " passed, %" PRIu64 " failed, %" PRIu64 " skipped\n", t.passed, t.failed,
+         t.skipped);
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);
   free(jobs);

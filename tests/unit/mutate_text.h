@@ -13,8 +13,8 @@
  * or with one of the `ninteresting` characters of `interesting`, insert one
  * of them, delete a run of 1..max_del bytes, or truncate. */
 static inline void mutate_text(char *buf, size_t *n, size_t cap, uint64_t *rs,
-                               const char *interesting, size_t ninteresting,
-                               bool random_bytes, unsigned max_del) {
+                               const char *interesting, size_t ninteresting, bool random_bytes,
+                               unsigned max_del) {
   uint64_t r = *rs;
   r ^= r << 13, r ^= r >> 7, r ^= r << 17;
   *rs = r;
@@ -44,9 +44,7 @@ static inline void mutate_text(char *buf, size_t *n, size_t cap, uint64_t *rs,
       len -= l;
     }
     break;
-  default:
-    len = pos;
-    break;
+  default: len = pos; break;
   }
   *n = len;
 }

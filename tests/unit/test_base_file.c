@@ -58,9 +58,9 @@ static void reads_whole_file_with_nul_after(void **state) {
   free(buf);
 
   write_file("empty", "", 0);
-  assert_int_equal(base_read_file(path_of("empty"), 100, BASE_FILE_REGULAR_ONLY, &buf, &len, err,
-                                   sizeof err),
-                   BASE_FILE_OK);
+  assert_int_equal(
+      base_read_file(path_of("empty"), 100, BASE_FILE_REGULAR_ONLY, &buf, &len, err, sizeof err),
+      BASE_FILE_OK);
   assert_int_equal(len, 0);
   assert_int_equal(buf[0], 0);
   free(buf);

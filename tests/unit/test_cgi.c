@@ -13,7 +13,8 @@
 
 #include "server/cgi.h"
 
-#define H(n, v) {n, sizeof n - 1, v, sizeof v - 1}
+#define H(n, v)                                                                                    \
+  { n, sizeof n - 1, v, sizeof v - 1 }
 
 /* Value of NAME in env vector `e`, or NULL. */
 static const char *get(char **e, const char *name) {
@@ -32,8 +33,8 @@ static size_t count(char **e, const char *name) {
 
 /* srv_cgi_pack must give exactly srv_cgi_argv + srv_cgi_env, both into a
  * buffer large enough and (via the heap) into one far too small. */
-static void check_pack(const srv_request *req, const srv_route_match *m,
-                       const srv_env_list *user, const char *tpl) {
+static void check_pack(const srv_request *req, const srv_route_match *m, const srv_env_list *user,
+                       const char *tpl) {
   size_t ac = 0, ec = 0;
   char **a = srv_cgi_argv(req, tpl, &ac);
   char **e = srv_cgi_env(req, m, user, &ec);
@@ -43,8 +44,8 @@ static void check_pack(const srv_request *req, const srv_route_match *m,
   char tiny[8];
   for (int k = 0; k < 2; k++) {
     srv_cgi_packed p;
-    assert_int_equal(srv_cgi_pack(req, tpl, m, user, k ? tiny : big, k ? sizeof tiny : sizeof big,
-                                  &p), 0);
+    assert_int_equal(
+        srv_cgi_pack(req, tpl, m, user, k ? tiny : big, k ? sizeof tiny : sizeof big, &p), 0);
     if (k) assert_non_null(p.heap);
     else assert_null(p.heap);
     if (!k) assert_ptr_equal(p.argv, big);
@@ -95,9 +96,9 @@ static void set_target(srv_request *req, const char *target) {
 static void test_headers(void **state) {
   (void)state;
   srv_header hs[] = {
-    H("X-Test-Header", "hello"),
-    H("Authorization", "supersecret"),
-    H("Connection", "sensitive"),
+      H("X-Test-Header", "hello"),
+      H("Authorization", "supersecret"),
+      H("Connection", "sensitive"),
   };
   srv_request req = {0};
   req.method = "POST";
@@ -136,8 +137,8 @@ static void test_headers(void **state) {
   srv_route_table_free(t);
 }
 
-static void host_vec(const char *dflt, const char *host, const char *target,
-                     const char *want_name, const char *want_port) {
+static void host_vec(const char *dflt, const char *host, const char *target, const char *want_name,
+                     const char *want_port) {
   srv_header hs[1] = {{"Host", 4, host, host ? strlen(host) : 0}};
   srv_request req = {0};
   set_target(&req, target);
@@ -197,17 +198,19 @@ static void test_target_split(void **state) {
 
 static void test_path_info_decoding(void **state) {
   (void)state;
-  struct { const char *path, *want; } v[] = {
-    {"/p/a%2Fb", "/a/b"},
-    {"/p/a+b", "/a+b"},
-    {"/p/%C3%A9", "/\xC3\xA9"},
-    {"/p/%C3%28", "/\xEF\xBF\xBD("},
-    {"/p/%FF", "/\xEF\xBF\xBD"},
-    {"/p/%E2%82", "/\xEF\xBF\xBD"},           /* one maximal subpart -> one U+FFFD */
-    {"/p/%ED%A0%80", "/\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},  /* surrogate */
-    {"/p/100%", "/100%"},
-    {"/p/%zz%4", "/%zz%4"},
-    {"/p/%41%42", "/AB"},
+  struct {
+    const char *path, *want;
+  } v[] = {
+      {"/p/a%2Fb", "/a/b"},
+      {"/p/a+b", "/a+b"},
+      {"/p/%C3%A9", "/\xC3\xA9"},
+      {"/p/%C3%28", "/\xEF\xBF\xBD("},
+      {"/p/%FF", "/\xEF\xBF\xBD"},
+      {"/p/%E2%82", "/\xEF\xBF\xBD"}, /* one maximal subpart -> one U+FFFD */
+      {"/p/%ED%A0%80", "/\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* surrogate */
+      {"/p/100%", "/100%"},
+      {"/p/%zz%4", "/%zz%4"},
+      {"/p/%41%42", "/AB"},
   };
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
     srv_request req = {0};
@@ -224,17 +227,17 @@ static void test_path_info_decoding(void **state) {
 static void test_http_vars(void **state) {
   (void)state;
   srv_header hs[] = {
-    H("Content-Type", "text/plain"),
-    H("x-dup", "one"),
-    H("Accept-Encoding", "gzip"),
-    H("X-Dup", "two"),
-    H("X-Bin", "caf\xC3\xA9"),
-    H("X-Tab", "a\tb c"),
-    H("Cookie", "a=b"),
-    H("Host", "example.org:8080"),
-    H("Content-Length", "5"),
-    H("bad=name", "x"),
-    H("AUTHORIZATION", "x"),
+      H("Content-Type", "text/plain"),
+      H("x-dup", "one"),
+      H("Accept-Encoding", "gzip"),
+      H("X-Dup", "two"),
+      H("X-Bin", "caf\xC3\xA9"),
+      H("X-Tab", "a\tb c"),
+      H("Cookie", "a=b"),
+      H("Host", "example.org:8080"),
+      H("Content-Length", "5"),
+      H("bad=name", "x"),
+      H("AUTHORIZATION", "x"),
   };
   srv_request req = {0};
   req.method = "PUT";
@@ -269,7 +272,7 @@ static void test_http_vars(void **state) {
   /* Many headers: the dedup table grows past its stack size. */
   enum { N = 700 };
   srv_header *many = calloc(N, sizeof *many);
-  char (*names)[16] = calloc(N, 16);
+  char(*names)[16] = calloc(N, 16);
   for (int i = 0; i < N; i++) {
     snprintf(names[i], 16, "x-h%d", i % 350);
     many[i].name = names[i];
@@ -345,10 +348,18 @@ static void test_env_assignment(void **state) {
   assert_int_equal(srv_env_parse_assignment("FOO=", &l, err, sizeof err), 0);
   assert_int_equal(l.n, 1);
   assert_string_equal(l.items[0].value, "");
-  struct { const char *arg, *want; } v[] = {
-    {"Q=\"quoted\"", "quoted"}, {"Q='single'", "single"}, {"Q=\"unmatched", "\"unmatched"},
-    {"Q=unmatched'", "unmatched'"}, {"Q=\"mixed'", "\"mixed'"}, {"Q=\"", "\""},
-    {"Q=\"\"", ""}, {"Q=a=b=c", "a=b=c"}, {"Q= spaced ", " spaced "},
+  struct {
+    const char *arg, *want;
+  } v[] = {
+      {"Q=\"quoted\"", "quoted"},
+      {"Q='single'", "single"},
+      {"Q=\"unmatched", "\"unmatched"},
+      {"Q=unmatched'", "unmatched'"},
+      {"Q=\"mixed'", "\"mixed'"},
+      {"Q=\"", "\""},
+      {"Q=\"\"", ""},
+      {"Q=a=b=c", "a=b=c"},
+      {"Q= spaced ", " spaced "},
   };
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
     assert_int_equal(srv_env_parse_assignment(v[i].arg, &l, err, sizeof err), 0);
@@ -402,10 +413,14 @@ static void test_env_file(void **state) {
       "EMPTY=\n";
   srv_env_list l = {0};
   assert_int_equal(srv_env_parse_text(rich, strlen(rich), "rich", &l, err, sizeof err), 0);
-  struct { const char *k, *v; } want[] = {
-    {"EXP", "yes"}, {"SP", "spaced value"}, {"DQ", "a\nb \"q\" $x"},
-    {"SQ", "lit\\n # not comment"}, {"UNQ", "val"}, {"HASH", "a#b"},
-    {"ML", "line1\nline2"}, {"CRLF", "x"}, {"EMPTY", ""},
+  struct {
+    const char *k, *v;
+  } want[] = {
+      {"EXP", "yes"},          {"SP", "spaced value"},
+      {"DQ", "a\nb \"q\" $x"}, {"SQ", "lit\\n # not comment"},
+      {"UNQ", "val"},          {"HASH", "a#b"},
+      {"ML", "line1\nline2"},  {"CRLF", "x"},
+      {"EMPTY", ""},
   };
   assert_int_equal(l.n, sizeof want / sizeof *want);
   for (size_t i = 0; i < l.n; i++) {
@@ -414,16 +429,18 @@ static void test_env_file(void **state) {
   }
   srv_env_list_free(&l);
 
-  struct { const char *text, *msg; } bad[] = {
-    {"OK=1\nNOEQUALS\n", "bad:2: expected NAME=VALUE"},
-    {"=v\n", "bad:1: the variable name is empty"},
-    {"A B=v\n", "bad:1: invalid variable name"},
-    {"A=\"open\n", "unterminated double quote"},
-    {"A='x' trailing\n", "bad:1: unexpected text"},
+  struct {
+    const char *text, *msg;
+  } bad[] = {
+      {"OK=1\nNOEQUALS\n", "bad:2: expected NAME=VALUE"},
+      {"=v\n", "bad:1: the variable name is empty"},
+      {"A B=v\n", "bad:1: invalid variable name"},
+      {"A=\"open\n", "unterminated double quote"},
+      {"A='x' trailing\n", "bad:1: unexpected text"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    assert_int_equal(srv_env_parse_text(bad[i].text, strlen(bad[i].text), "bad", &l, err,
-                                        sizeof err), -1);
+    assert_int_equal(
+        srv_env_parse_text(bad[i].text, strlen(bad[i].text), "bad", &l, err, sizeof err), -1);
     if (!strstr(err, bad[i].msg)) fail_msg("'%s' gave '%s'", bad[i].text, err);
     srv_env_list_free(&l);
   }
@@ -531,7 +548,7 @@ static void test_pack_many_headers(void **state) {
   (void)state;
   enum { N = 150 };
   srv_header *hs = calloc(N, sizeof *hs);
-  char (*names)[16] = calloc(N, 16);
+  char(*names)[16] = calloc(N, 16);
   for (int i = 0; i < N; i++) {
     snprintf(names[i], 16, i % 3 == 0 ? "x-h%d" : i % 3 == 1 ? "X_H%d" : "x h%d", i % 40);
     hs[i].name = names[i];
@@ -554,7 +571,7 @@ static void test_pack_many_headers(void **state) {
   assert_string_equal(get(e, "HTTP_X_SHADOW"), "header");
   assert_int_equal(count(e, "HTTP_X_SHADOW"), 1);
   assert_string_equal(get(e, "HTTP_X_KEPT"), "user");
-  for (char **p = e; *p; p++) assert_null(strchr(*p, ' '));   /* "x h" names skipped */
+  for (char **p = e; *p; p++) assert_null(strchr(*p, ' ')); /* "x h" names skipped */
   srv_strv_free(e);
   srv_route_table_free(t);
   srv_env_list_free(&user);
@@ -564,17 +581,17 @@ static void test_pack_many_headers(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_headers),
-    cmocka_unit_test(test_parse_host_header_uri),
-    cmocka_unit_test(test_target_split),
-    cmocka_unit_test(test_path_info_decoding),
-    cmocka_unit_test(test_http_vars),
-    cmocka_unit_test(test_env_precedence),
-    cmocka_unit_test(test_env_assignment),
-    cmocka_unit_test(test_env_file),
-    cmocka_unit_test(test_argv),
-    cmocka_unit_test(test_header_value_bytes),
-    cmocka_unit_test(test_pack_many_headers),
+      cmocka_unit_test(test_headers),
+      cmocka_unit_test(test_parse_host_header_uri),
+      cmocka_unit_test(test_target_split),
+      cmocka_unit_test(test_path_info_decoding),
+      cmocka_unit_test(test_http_vars),
+      cmocka_unit_test(test_env_precedence),
+      cmocka_unit_test(test_env_assignment),
+      cmocka_unit_test(test_env_file),
+      cmocka_unit_test(test_argv),
+      cmocka_unit_test(test_header_value_bytes),
+      cmocka_unit_test(test_pack_many_headers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,8 +18,8 @@
 static char wagi[PATH_MAX], watdir[PATH_MAX];
 
 typedef struct {
-  int status;          /* exit status, or -1 if killed */
-  char out[16384];     /* stdout and stderr */
+  int status;      /* exit status, or -1 if killed */
+  char out[16384]; /* stdout and stderr */
 } result;
 
 /* Runs wagi with the given argument string (shell syntax). */
@@ -40,11 +40,11 @@ static result *run(const char *fmt, ...) {
   return &r;
 }
 
-#define EXPECT(r, st, text)                                                          \
-  do {                                                                               \
-    if ((r)->status != (st) || !strstr((r)->out, (text)))                            \
-      fail_msg("exit %d (want %d), output lacks \"%s\":\n%s", (r)->status, (st), (text), \
-               (r)->out);                                                            \
+#define EXPECT(r, st, text)                                                                        \
+  do {                                                                                             \
+    if ((r)->status != (st) || !strstr((r)->out, (text)))                                          \
+      fail_msg("exit %d (want %d), output lacks \"%s\":\n%s", (r)->status, (st), (text),           \
+               (r)->out);                                                                          \
   } while (0)
 
 static void help_and_version(void **state) {

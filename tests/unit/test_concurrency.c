@@ -19,7 +19,7 @@ enum { THREADS = 8, ROUNDS = 1000 };
 typedef struct {
   const wasm_module *m;
   int id;
-  int bad;                 /* first failure, as a count */
+  int bad; /* first failure, as a count */
   char why[600];
 } worker;
 
@@ -40,8 +40,8 @@ static void *work(void *arg) {
     s = wasm_instance_call(inst, "mix", &a, 1, &r, 1, &err);
     if (s != WASM_OK || r.of.i32 != x * 3 + 101) {
       w->bad = 1;
-      snprintf(w->why, sizeof w->why, "thread %d round %d: status %s result %d, want %d",
-               w->id, i, wasm_status_str(s), r.of.i32, x * 3 + 101);
+      snprintf(w->why, sizeof w->why, "thread %d round %d: status %s result %d, want %d", w->id, i,
+               wasm_status_str(s), r.of.i32, x * 3 + 101);
     }
     wasm_instance_free(inst);
   }

@@ -21,7 +21,8 @@ static srv_config *load_ok(const char *doc) {
   srv_config *c = NULL;
   char err[512];
   srv_config_status st = srv_config_parse(doc, strlen(doc), "m.toml", &c, err, sizeof err);
-  if (st != SRV_CONFIG_OK) fail_msg("unexpected error (%s) for:\n%s\n  %s", srv_config_status_str(st), doc, err);
+  if (st != SRV_CONFIG_OK)
+    fail_msg("unexpected error (%s) for:\n%s\n  %s", srv_config_status_str(st), doc, err);
   assert_non_null(c);
   return c;
 }
@@ -37,8 +38,8 @@ static void check_fail(const char *doc, srv_config_status want_st, unsigned line
   char prefix[64];
   snprintf(prefix, sizeof prefix, "m.toml:%u:%u: ", line, col);
   if (st != want_st || strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, what))
-    fail_msg("config:\n%s\n  got:  [%s] %s\n  want: [%s] %s...%s", doc, srv_config_status_str(st), err,
-             srv_config_status_str(want_st), prefix, what);
+    fail_msg("config:\n%s\n  got:  [%s] %s\n  want: [%s] %s...%s", doc, srv_config_status_str(st),
+             err, srv_config_status_str(want_st), prefix, what);
 }
 
 static void check_invalid(const char *doc, unsigned line, unsigned col, const char *what) {
@@ -93,7 +94,7 @@ static void test_full_example(void **state) {
   assert_string_equal(m->volumes[0].guest, "/data");
   assert_string_equal(m->volumes[0].host, "/srv/data");
   assert_string_equal(m->volumes[1].guest, "/tmp");
-  assert_string_equal(m->volumes[1].host, "scratch");  /* relative: kept as written */
+  assert_string_equal(m->volumes[1].host, "scratch"); /* relative: kept as written */
   assert_int_equal(m->n_allowed_hosts, 2);
   assert_false(m->allow_all_hosts);
   assert_string_equal(m->allowed_hosts[0].entry, "https://api.example.com");
@@ -165,8 +166,9 @@ static void test_several_modules(void **state) {
   srv_config_free(c);
 
   /* a static array of inline tables is the same data in TOML */
-  c = load_ok("module = [ { route = \"/x\", module = \"x.wasm\" },\n"
-              "           { route = \"/y\", module = \"y.wasm\", environment = { A = \"1\" } } ]\n");
+  c = load_ok(
+      "module = [ { route = \"/x\", module = \"x.wasm\" },\n"
+      "           { route = \"/y\", module = \"y.wasm\", environment = { A = \"1\" } } ]\n");
   assert_int_equal(c->n_modules, 2);
   assert_string_equal(c->modules[1].environment[0].value, "1");
   assert_int_equal(c->modules[1].line, 2);
@@ -210,27 +212,31 @@ static void test_module_references(void **state) {
 
 static void test_route_normalisation(void **state) {
   (void)state;
-  srv_config *c = load_ok("[[module]]\nroute = \"infer\"\nmodule = \"m.wasm\"\n"
-                          "[[module]]\nroute = \"...\"\nmodule = \"m.wasm\"\n");
+  srv_config *c = load_ok(
+      "[[module]]\nroute = \"infer\"\nmodule = \"m.wasm\"\n"
+      "[[module]]\nroute = \"...\"\nmodule = \"m.wasm\"\n");
   assert_string_equal(c->modules[0].route, "/infer");
   assert_string_equal(c->modules[1].route, "/...");
   assert_int_equal(c->n_warnings, 2);
-  assert_string_equal(c->warnings[0],
-                      "m.toml:2:9: warning: module 1 (route \"/infer\"): route \"infer\" does not start "
-                      "with '/'; using \"/infer\"");
+  assert_string_equal(
+      c->warnings[0],
+      "m.toml:2:9: warning: module 1 (route \"/infer\"): route \"infer\" does not start "
+      "with '/'; using \"/infer\"");
   assert_non_null(strstr(c->warnings[1], "m.toml:5:9: warning: module 2"));
   srv_config_free(c);
 
   /* duplicate routes load (first wins at routing time) with a warning */
-  c = load_ok("[[module]]\nroute = \"/a\"\nmodule = \"m.wasm\"\n"
-              "[[module]]\nroute = \"/b\"\nmodule = \"m.wasm\"\n"
-              "[[module]]\nroute = \"/a\"\nmodule = \"n.wasm\"\n"
-              "[[module]]\nroute = \"/a\"\nmodule = \"n.wasm\"\nhost = \"other\"\n");
+  c = load_ok(
+      "[[module]]\nroute = \"/a\"\nmodule = \"m.wasm\"\n"
+      "[[module]]\nroute = \"/b\"\nmodule = \"m.wasm\"\n"
+      "[[module]]\nroute = \"/a\"\nmodule = \"n.wasm\"\n"
+      "[[module]]\nroute = \"/a\"\nmodule = \"n.wasm\"\nhost = \"other\"\n");
   assert_int_equal(c->n_modules, 4);
   assert_int_equal(c->n_warnings, 1);
-  assert_string_equal(c->warnings[0],
-                      "m.toml:8:9: warning: module 3 (route \"/a\"): route \"/a\" is also defined by module 1 "
-                      "(line 1); the first definition wins");
+  assert_string_equal(
+      c->warnings[0],
+      "m.toml:8:9: warning: module 3 (route \"/a\"): route \"/a\" is also defined by module 1 "
+      "(line 1); the first definition wins");
   srv_config_free(c);
 }
 
@@ -273,13 +279,16 @@ static void test_allowed_hosts(void **state) {
   srv_config_free(c);
 
   /* insecure:allow-all: flag plus one warning */
-  c = load_ok(module_doc("m.wasm", "allowed_hosts = [\"insecure:allow-all\", \"https://x.org\", \"insecure:allow-all\"]\n"));
+  c = load_ok(module_doc(
+      "m.wasm",
+      "allowed_hosts = [\"insecure:allow-all\", \"https://x.org\", \"insecure:allow-all\"]\n"));
   m = &c->modules[0];
   assert_true(m->allow_all_hosts);
   assert_int_equal(m->n_allowed_hosts, 1);
   assert_int_equal(c->n_warnings, 1);
-  assert_non_null(strstr(c->warnings[0], "m.toml:4:18: warning: module 1 (route \"/r\"): allowed_hosts contains "
-                                         "\"insecure:allow-all\""));
+  assert_non_null(strstr(c->warnings[0],
+                         "m.toml:4:18: warning: module 1 (route \"/r\"): allowed_hosts contains "
+                         "\"insecure:allow-all\""));
   assert_true(srv_module_allows_host(m, "http", "anything.example", 1234));
   srv_config_free(c);
 
@@ -335,11 +344,12 @@ static void test_limits(void **state) {
   assert_int_equal(b->limits.output_limit_bytes, 1);
   assert_int_equal(b->limits.max_request_body_bytes, 1048576);
   assert_int_equal(b->limits.max_concurrent_requests, 3);
-  assert_int_equal(b->limits_set,
-                   SRV_LIMIT_TIME | SRV_LIMIT_MEMORY | SRV_LIMIT_OUTPUT | SRV_LIMIT_BODY | SRV_LIMIT_CONCURRENCY);
+  assert_int_equal(b->limits_set, SRV_LIMIT_TIME | SRV_LIMIT_MEMORY | SRV_LIMIT_OUTPUT |
+                                      SRV_LIMIT_BODY | SRV_LIMIT_CONCURRENCY);
   /* unknown [limits] key: a warning, not silence (it is wagi-c's own table) */
   assert_int_equal(c->n_warnings, 1);
-  assert_string_equal(c->warnings[0], "m.toml:4:1: warning: unknown key 'colour' in [limits] ignored");
+  assert_string_equal(c->warnings[0],
+                      "m.toml:4:1: warning: unknown key 'colour' in [limits] ignored");
   srv_config_free(c);
 }
 
@@ -356,10 +366,12 @@ static void test_unknown_keys_warned(void **state) {
   assert_int_equal(c->n_modules, 1);
   assert_int_equal(c->modules[0].limits.time_limit_ms, 5);
   assert_int_equal(c->n_warnings, 2);
-  assert_string_equal(c->warnings[0], "m.toml:2:1: warning: unknown key 'colour' at the top level "
-                                      "ignored");
-  assert_string_equal(c->warnings[1],
-                      "m.toml:6:1: warning: module 1 (route \"/a\"): unknown key 'timeout' ignored");
+  assert_string_equal(c->warnings[0],
+                      "m.toml:2:1: warning: unknown key 'colour' at the top level "
+                      "ignored");
+  assert_string_equal(
+      c->warnings[1],
+      "m.toml:6:1: warning: module 1 (route \"/a\"): unknown key 'timeout' ignored");
   srv_config_free(c);
 }
 
@@ -388,10 +400,11 @@ static void test_load_file(void **state) {
   assert_int_equal(srv_config_load(path, &c, err, sizeof err), SRV_CONFIG_ERR_INVALID);
   assert_null(c);
   char want[512];
-  snprintf(want, sizeof want,
-           "%s:3:10: module 1 (route \"/\"): bindle/OCI module references are not supported by wagi-c: "
-           "\"oci:foo:bar\"",
-           path);
+  snprintf(
+      want, sizeof want,
+      "%s:3:10: module 1 (route \"/\"): bindle/OCI module references are not supported by wagi-c: "
+      "\"oci:foo:bar\"",
+      path);
   assert_true(strncmp(err, want, strlen(want)) == 0);
 
   /* a TOML error keeps its own position */
@@ -420,7 +433,8 @@ static void test_load_file(void **state) {
   rmdir(dir);
 
   assert_string_equal(srv_config_status_str(SRV_CONFIG_OK), "ok");
-  assert_string_equal(srv_config_status_str(SRV_CONFIG_ERR_SYNTAX), "config file is not valid TOML");
+  assert_string_equal(srv_config_status_str(SRV_CONFIG_ERR_SYNTAX),
+                      "config file is not valid TOML");
 }
 
 /* ---- errors ------------------------------------------------------------------------- */
@@ -428,10 +442,14 @@ static void test_load_file(void **state) {
 static void test_structure_errors(void **state) {
   (void)state;
   check_invalid("", 1, 1, "no [[module]] entries");
-  check_invalid("[module]\nroute = \"/\"\n", 1, 1, "'module' must be an array of tables ([[module]]), not a table");
-  check_invalid("module = \"x.wasm\"", 1, 10, "'module' must be an array of tables ([[module]]), not a string");
-  check_invalid("module = [1]", 1, 11, "module 1: each module entry must be a table, not an integer");
-  check_invalid("[[module]]\nmodule = \"x.wasm\"\n", 1, 1, "module 1: missing required key 'route'");
+  check_invalid("[module]\nroute = \"/\"\n", 1, 1,
+                "'module' must be an array of tables ([[module]]), not a table");
+  check_invalid("module = \"x.wasm\"", 1, 10,
+                "'module' must be an array of tables ([[module]]), not a string");
+  check_invalid("module = [1]", 1, 11,
+                "module 1: each module entry must be a table, not an integer");
+  check_invalid("[[module]]\nmodule = \"x.wasm\"\n", 1, 1,
+                "module 1: missing required key 'route'");
   check_invalid("[[module]]\nroute = \"/\"\nmodule = \"a\"\n[[module]]\nroute = \"/b\"\n", 4, 1,
                 "module 2 (route \"/b\"): missing required key 'module'");
   check_invalid("limits = 5\n[[module]]\nroute = \"/\"\nmodule = \"a\"\n", 1, 10,
@@ -449,11 +467,15 @@ static void test_key_errors(void **state) {
     unsigned line, col;
     const char *what;
   } cases[] = {
-      {"[[module]]\nroute = 1\nmodule = \"m\"\n", 2, 9, "module 1: route must be a string, not an integer"},
+      {"[[module]]\nroute = 1\nmodule = \"m\"\n", 2, 9,
+       "module 1: route must be a string, not an integer"},
       {"[[module]]\nroute = \"\"\nmodule = \"m\"\n", 2, 9, "module 1: route must not be empty"},
-      {"[[module]]\nroute = \"/a\\u0000b\"\nmodule = \"m\"\n", 2, 9, "route must not contain NUL characters"},
-      {"[[module]]\nroute = [\"/\"]\nmodule = \"m\"\n", 2, 9, "route must be a string, not an array"},
-      {"[[module]]\nroute = \"/\"\nmodule = 3\n", 3, 10, "module 1 (route \"/\"): module must be a string"},
+      {"[[module]]\nroute = \"/a\\u0000b\"\nmodule = \"m\"\n", 2, 9,
+       "route must not contain NUL characters"},
+      {"[[module]]\nroute = [\"/\"]\nmodule = \"m\"\n", 2, 9,
+       "route must be a string, not an array"},
+      {"[[module]]\nroute = \"/\"\nmodule = 3\n", 3, 10,
+       "module 1 (route \"/\"): module must be a string"},
       {"[[module]]\nroute = \"/\"\nmodule = \"\"\n", 3, 10, "module must not be empty"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -466,13 +488,19 @@ static void test_key_errors(void **state) {
     const char *what;
   } mc[] = {
       /* module references */
-      {"oci:foo:bar", "", 3, 10, "module 1 (route \"/r\"): bindle/OCI module references are not supported by wagi-c: \"oci:foo:bar\""},
-      {"oci://example.com:9000/foo:dev", "", 3, 10, "bindle/OCI module references are not supported by wagi-c"},
-      {"bindle:example.com/hello/1.0.0", "", 3, 10, "bindle/OCI module references are not supported by wagi-c"},
+      {"oci:foo:bar", "", 3, 10,
+       "module 1 (route \"/r\"): bindle/OCI module references are not supported by wagi-c: "
+       "\"oci:foo:bar\""},
+      {"oci://example.com:9000/foo:dev", "", 3, 10,
+       "bindle/OCI module references are not supported by wagi-c"},
+      {"bindle:example.com/hello/1.0.0", "", 3, 10,
+       "bindle/OCI module references are not supported by wagi-c"},
       {"BINDLE:x/1", "", 3, 10, "bindle/OCI module references are not supported by wagi-c"},
-      {"https://example.com/x.wasm", "", 3, 10, "unsupported module reference scheme 'https:' in \"https://example.com/x.wasm\""},
+      {"https://example.com/x.wasm", "", 3, 10,
+       "unsupported module reference scheme 'https:' in \"https://example.com/x.wasm\""},
       {"C:\\\\mods\\\\x.wasm", "", 3, 10, "unsupported module reference scheme 'C:'"},
-      {"file://example.com/x.wasm", "", 3, 10, "file: URL \"file://example.com/x.wasm\" names host 'example.com'"},
+      {"file://example.com/x.wasm", "", 3, 10,
+       "file: URL \"file://example.com/x.wasm\" names host 'example.com'"},
       {"file:///x.wasm?v=1", "", 3, 10, "must not have a query or fragment"},
       {"file:///x.wasm#f", "", 3, 10, "must not have a query or fragment"},
       {"file://", "", 3, 10, "file: URL \"file://\" has no path"},
@@ -487,22 +515,28 @@ static void test_key_errors(void **state) {
       {"m", "host = 1.5\n", 4, 8, "host must be a string, not a float"},
       {"m", "host = \"\"\n", 4, 8, "host must not be empty"},
       /* volumes */
-      {"m", "volumes = \"/d\"\n", 4, 11, "volumes must be a table of guest path = host directory, not a string"},
+      {"m", "volumes = \"/d\"\n", 4, 11,
+       "volumes must be a table of guest path = host directory, not a string"},
       {"m", "volumes = [\"/d\"]\n", 4, 11, "volumes must be a table"},
-      {"m", "volumes = { \"/d\" = 1 }\n", 4, 20, "volumes[\"/d\"] (the host directory) must be a string, not an integer"},
-      {"m", "volumes = { \"/d\" = \"\" }\n", 4, 20, "volumes[\"/d\"] (the host directory) must not be empty"},
+      {"m", "volumes = { \"/d\" = 1 }\n", 4, 20,
+       "volumes[\"/d\"] (the host directory) must be a string, not an integer"},
+      {"m", "volumes = { \"/d\" = \"\" }\n", 4, 20,
+       "volumes[\"/d\"] (the host directory) must not be empty"},
       {"m", "volumes = { \"\" = \"/x\" }\n", 4, 13, "volumes: the guest path must not be empty"},
       {"m", "[module.volumes]\n\"/d\" = { x = 1 }\n", 5, 8, "must be a string, not a table"},
       /* allowed_hosts */
-      {"m", "allowed_hosts = \"https://x\"\n", 4, 17, "allowed_hosts must be an array of strings, not a string"},
+      {"m", "allowed_hosts = \"https://x\"\n", 4, 17,
+       "allowed_hosts must be an array of strings, not a string"},
       {"m", "allowed_hosts = [1]\n", 4, 18, "allowed_hosts entry must be a string, not an integer"},
       {"m", "allowed_hosts = [\"\"]\n", 4, 18, "allowed_hosts entry must not be empty"},
       {"m", "allowed_hosts = [\"https://ok.org\", \"example.com\"]\n", 4, 36,
-       "module 1 (route \"/r\"): invalid allowed_hosts entry \"example.com\": no scheme: write \"https://example.com\""},
+       "module 1 (route \"/r\"): invalid allowed_hosts entry \"example.com\": no scheme: write "
+       "\"https://example.com\""},
       {"m", "allowed_hosts = [\"localhost:8080\"]\n", 4, 18, "no scheme"},
       {"m", "allowed_hosts = [\"ftp://x.org\"]\n", 4, 18, "scheme 'ftp' is not http or https"},
       {"m", "allowed_hosts = [\"https:/x.org\"]\n", 4, 18, "expected \"https://\" before the host"},
-      {"m", "allowed_hosts = [\"://x.org\"]\n", 4, 18, "not a URL of the form scheme://host[:port]"},
+      {"m", "allowed_hosts = [\"://x.org\"]\n", 4, 18,
+       "not a URL of the form scheme://host[:port]"},
       {"m", "allowed_hosts = [\"https://\"]\n", 4, 18, "no host"},
       {"m", "allowed_hosts = [\"https://:80\"]\n", 4, 18, "no host"},
       {"m", "allowed_hosts = [\"https://x.org:\"]\n", 4, 18, "empty port"},
@@ -510,38 +544,55 @@ static void test_key_errors(void **state) {
       {"m", "allowed_hosts = [\"https://x.org:65536\"]\n", 4, 18, "port out of range"},
       {"m", "allowed_hosts = [\"https://x.org:8a\"]\n", 4, 18, "invalid port"},
       {"m", "allowed_hosts = [\"https://x.org/api\"]\n", 4, 18, "a path is not allowed"},
-      {"m", "allowed_hosts = [\"https://x.org?a=1\"]\n", 4, 18, "a query or fragment is not allowed"},
+      {"m", "allowed_hosts = [\"https://x.org?a=1\"]\n", 4, 18,
+       "a query or fragment is not allowed"},
       {"m", "allowed_hosts = [\"https://user@x.org\"]\n", 4, 18, "user information is not allowed"},
-      {"m", "allowed_hosts = [\"https://ex ample.org\"]\n", 4, 18, "invalid character ' ' in host name"},
+      {"m", "allowed_hosts = [\"https://ex ample.org\"]\n", 4, 18,
+       "invalid character ' ' in host name"},
       {"m", "allowed_hosts = [\"https://[::1\"]\n", 4, 18, "unterminated IPv6 address"},
       {"m", "allowed_hosts = [\"https://[xyz]\"]\n", 4, 18, "invalid IPv6 address"},
-      {"m", "allowed_hosts = [\"https://[::1]x\"]\n", 4, 18, "unexpected characters after the IPv6 address"},
+      {"m", "allowed_hosts = [\"https://[::1]x\"]\n", 4, 18,
+       "unexpected characters after the IPv6 address"},
       /* http_max_concurrency */
-      {"m", "http_max_concurrency = 0\n", 4, 24, "http_max_concurrency must be at least 1 (0 would refuse every outbound request)"},
-      {"m", "http_max_concurrency = -1\n", 4, 24, "http_max_concurrency must be at least 1 (got -1)"},
-      {"m", "http_max_concurrency = 4294967296\n", 4, 24, "http_max_concurrency must be at most 4294967295"},
-      {"m", "http_max_concurrency = \"2\"\n", 4, 24, "http_max_concurrency must be an integer, not a string"},
-      {"m", "http_max_concurrency = 2.0\n", 4, 24, "http_max_concurrency must be an integer, not a float"},
+      {"m", "http_max_concurrency = 0\n", 4, 24,
+       "http_max_concurrency must be at least 1 (0 would refuse every outbound request)"},
+      {"m", "http_max_concurrency = -1\n", 4, 24,
+       "http_max_concurrency must be at least 1 (got -1)"},
+      {"m", "http_max_concurrency = 4294967296\n", 4, 24,
+       "http_max_concurrency must be at most 4294967295"},
+      {"m", "http_max_concurrency = \"2\"\n", 4, 24,
+       "http_max_concurrency must be an integer, not a string"},
+      {"m", "http_max_concurrency = 2.0\n", 4, 24,
+       "http_max_concurrency must be an integer, not a float"},
       /* environment */
-      {"m", "environment = [\"A=1\"]\n", 4, 15, "environment must be a table of NAME = \"value\", not an array"},
+      {"m", "environment = [\"A=1\"]\n", 4, 15,
+       "environment must be a table of NAME = \"value\", not an array"},
       {"m", "environment = { A = 1 }\n", 4, 21, "environment.A must be a string, not an integer"},
-      {"m", "environment = { \"A=B\" = \"x\" }\n", 4, 17, "environment: variable name \"A=B\" must not contain '='"},
-      {"m", "environment = { \"\" = \"x\" }\n", 4, 17, "environment: variable names must not be empty"},
-      {"m", "environment = { A = \"x\\u0000y\" }\n", 4, 21, "environment.A must not contain NUL characters"},
+      {"m", "environment = { \"A=B\" = \"x\" }\n", 4, 17,
+       "environment: variable name \"A=B\" must not contain '='"},
+      {"m", "environment = { \"\" = \"x\" }\n", 4, 17,
+       "environment: variable names must not be empty"},
+      {"m", "environment = { A = \"x\\u0000y\" }\n", 4, 21,
+       "environment.A must not contain NUL characters"},
       {"m", "environment.A.B = \"x\"\n", 4, 13, "environment.A must be a string, not a table"},
       /* limits in a module */
-      {"m", "time_limit_ms = 0\n", 4, 17, "module 1 (route \"/r\"): time_limit_ms must be at least 1 (got 0)"},
+      {"m", "time_limit_ms = 0\n", 4, 17,
+       "module 1 (route \"/r\"): time_limit_ms must be at least 1 (got 0)"},
       {"m", "time_limit_ms = 86400001\n", 4, 17, "time_limit_ms must be at most 86400000"},
       {"m", "time_limit_ms = \"30s\"\n", 4, 17, "time_limit_ms must be an integer, not a string"},
       {"m", "memory_limit_bytes = 100000\n", 4, 22,
        "memory_limit_bytes must be a multiple of the wasm page size 65536 (e.g. 65536 = 1 pages)"},
       {"m", "memory_limit_bytes = 0\n", 4, 22, "memory_limit_bytes must be at least 65536"},
-      {"m", "memory_limit_bytes = 4295032832\n", 4, 22, "memory_limit_bytes must be at most 4294967296"},
+      {"m", "memory_limit_bytes = 4295032832\n", 4, 22,
+       "memory_limit_bytes must be at most 4294967296"},
       {"m", "output_limit_bytes = 0\n", 4, 22, "output_limit_bytes must be at least 1"},
-      {"m", "output_limit_bytes = 4294967297\n", 4, 22, "output_limit_bytes must be at most 4294967296"},
-      {"m", "max_request_body_bytes = -5\n", 4, 26, "max_request_body_bytes must be at least 1 (got -5)"},
+      {"m", "output_limit_bytes = 4294967297\n", 4, 22,
+       "output_limit_bytes must be at most 4294967296"},
+      {"m", "max_request_body_bytes = -5\n", 4, 26,
+       "max_request_body_bytes must be at least 1 (got -5)"},
       {"m", "max_concurrent_requests = 0\n", 4, 27, "max_concurrent_requests must be at least 1"},
-      {"m", "max_concurrent_requests = 4294967296\n", 4, 27, "max_concurrent_requests must be at most 4294967295"},
+      {"m", "max_concurrent_requests = 4294967296\n", 4, 27,
+       "max_concurrent_requests must be at most 4294967295"},
   };
   for (size_t i = 0; i < sizeof mc / sizeof mc[0]; i++)
     check_invalid(module_doc(mc[i].module, mc[i].extra), mc[i].line, mc[i].col, mc[i].what);
@@ -549,7 +600,8 @@ static void test_key_errors(void **state) {
   /* [limits] errors have no module context */
   check_invalid("[limits]\ntime_limit_ms = 0\n[[module]]\nroute = \"/\"\nmodule = \"a\"\n", 2, 17,
                 "time_limit_ms must be at least 1");
-  check_invalid("[limits]\nmemory_limit_bytes = 65537\n", 2, 22, "memory_limit_bytes must be a multiple");
+  check_invalid("[limits]\nmemory_limit_bytes = 65537\n", 2, 22,
+                "memory_limit_bytes must be a multiple");
 }
 
 /* Random mutations of valid configs: a config or a well-formed error, never
@@ -560,11 +612,14 @@ static void test_mutations(void **state) {
       "[limits]\ntime_limit_ms = 5\nmemory_limit_bytes = 131072\n[[module]]\nroute = \"r\"\n"
       "module = \"file:///a%20b.wasm\"\nvolumes = { \"/d\" = \"/x\" }\n"
       "allowed_hosts = [\"insecure:allow-all\", \"https://A.b:1/\", \"http://[::1]:80\"]\n"
-      "environment = { A = \"1\" }\nhost = \"H\"\nargv = \"a b\"\nentrypoint = \"e\"\nhttp_max_concurrency = 3\n"
+      "environment = { A = \"1\" }\nhost = \"H\"\nargv = \"a b\"\nentrypoint = "
+      "\"e\"\nhttp_max_concurrency = 3\n"
       "[[module]]\nroute = \"/r\"\nmodule = \"oci:x\"\n",
-      "module = [{route = \"/\", module = \"x.wasm\", max_concurrent_requests = 2, output_limit_bytes = 10}]\n"
+      "module = [{route = \"/\", module = \"x.wasm\", max_concurrent_requests = 2, "
+      "output_limit_bytes = 10}]\n"
       "default_host = \"h:1\"\n",
-      "[[module]]\nroute = \"/hello/...\"\nmodule = \"file:///srv/hello.wasm\"\nentrypoint = \"hello\"\n"
+      "[[module]]\nroute = \"/hello/...\"\nmodule = \"file:///srv/hello.wasm\"\nentrypoint = "
+      "\"hello\"\n"
       "volumes = { \"/data\" = \"/srv/data\" }\nallowed_hosts = [\"https://api.example.com\"]\n"
       "http_max_concurrency = 2\nargv = \"ruby /app.rb ${SCRIPT_NAME} ${ARGS}\"\n",
   };
@@ -597,13 +652,17 @@ static void test_mutations(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_full_example),      cmocka_unit_test(test_defaults),
-      cmocka_unit_test(test_several_modules),   cmocka_unit_test(test_module_references),
-      cmocka_unit_test(test_route_normalisation), cmocka_unit_test(test_allowed_hosts),
+      cmocka_unit_test(test_full_example),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_several_modules),
+      cmocka_unit_test(test_module_references),
+      cmocka_unit_test(test_route_normalisation),
+      cmocka_unit_test(test_allowed_hosts),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_unknown_keys_warned),
       cmocka_unit_test(test_load_file),
-      cmocka_unit_test(test_structure_errors),  cmocka_unit_test(test_key_errors),
+      cmocka_unit_test(test_structure_errors),
+      cmocka_unit_test(test_key_errors),
       cmocka_unit_test(test_mutations),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);

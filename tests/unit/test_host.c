@@ -129,12 +129,16 @@ static void host_trap_propagates(void **state) {
 static void link_errors(void **state) {
   (void)state;
   wasm_module *m = compile_or_fail(host_wasm, host_wasm_len);
-  struct { const char *sig; int with_user; const char *name; } cases[] = {
-      {"iIF->f", 1, "add3"},   /* wrong result type */
-      {"iIF->", 1, "add3"},    /* missing result */
-      {"iIf->F", 1, "add3"},   /* wrong param type */
-      {"iI->F", 1, "add3"},    /* missing param */
-      {"iIF->F", 0, "user"},   /* import not defined */
+  struct {
+    const char *sig;
+    int with_user;
+    const char *name;
+  } cases[] = {
+      {"iIF->f", 1, "add3"}, /* wrong result type */
+      {"iIF->", 1, "add3"},  /* missing result */
+      {"iIf->F", 1, "add3"}, /* wrong param type */
+      {"iI->F", 1, "add3"},  /* missing param */
+      {"iIF->F", 0, "user"}, /* import not defined */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     wasm_linker *l = make_linker(cases[i].sig, cases[i].with_user);
@@ -145,7 +149,8 @@ static void link_errors(void **state) {
     if (s != WASM_ERR_LINK)
       fail_msg("case %zu: expected link error, got %s", i, wasm_status_str(s));
     assert_null(inst);
-    if (!strstr(err.msg, cases[i].name)) fail_msg("case %zu: message \"%s\" lacks the import name", i, err.msg);
+    if (!strstr(err.msg, cases[i].name))
+      fail_msg("case %zu: message \"%s\" lacks the import name", i, err.msg);
     wasm_linker_free(l);
   }
   /* No linker at all for a module with imports. */

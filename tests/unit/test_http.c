@@ -25,9 +25,9 @@
 #include "server/config.h"
 
 /* (module (memory (export "memory") 1)) */
-static const unsigned char mem_module[] = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01,
-    0x07, 0x0a, 0x01, 0x06, 'm',  'e',  'm',  'o',  'r',  'y',  0x02, 0x00};
+static const unsigned char mem_module[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05,
+                                           0x03, 0x01, 0x00, 0x01, 0x07, 0x0a, 0x01, 0x06, 'm',
+                                           'e',  'm',  'o',  'r',  'y',  0x02, 0x00};
 /* (module) */
 static const unsigned char empty_module[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
 
@@ -103,7 +103,8 @@ static void test_allow_stricter_rule(void **state) {
   assert_int_equal(decide(&m, "http://[::1]:9001/"), HTTP_E_DESTINATION_NOT_ALLOWED);
   /* A user@ prefix must not smuggle another host past the check. */
   assert_int_equal(decide(&m, "https://api.example.com@evil.example/"), HTTP_E_INVALID_URL);
-  assert_int_equal(decide(&m, "https://evil.example/#@api.example.com"), HTTP_E_DESTINATION_NOT_ALLOWED);
+  assert_int_equal(decide(&m, "https://evil.example/#@api.example.com"),
+                   HTTP_E_DESTINATION_NOT_ALLOWED);
   /* Only http and https; no host, no scheme: invalid URL. */
   assert_int_equal(decide(&m, "ftp://api.example.com/"), HTTP_E_INVALID_URL);
   assert_int_equal(decide(&m, "file:///etc/passwd"), HTTP_E_INVALID_URL);
@@ -116,16 +117,23 @@ static void test_allow_stricter_rule(void **state) {
 static void test_allow_empty_and_null(void **state) {
   (void)state;
   srv_module_config m = {0};
-  assert_int_equal(decide(&m, "https://api.example.com/"), HTTP_E_DESTINATION_NOT_ALLOWED);   /* empty list */
-  assert_int_equal(decide(NULL, "https://api.example.com/"), HTTP_E_DESTINATION_NOT_ALLOWED); /* no policy: `_routes` */
+  assert_int_equal(decide(&m, "https://api.example.com/"),
+                   HTTP_E_DESTINATION_NOT_ALLOWED); /* empty list */
+  assert_int_equal(decide(NULL, "https://api.example.com/"),
+                   HTTP_E_DESTINATION_NOT_ALLOWED); /* no policy: `_routes` */
   assert_int_equal(decide(NULL, "nope"), HTTP_E_INVALID_URL);
 }
 
 static void test_allow_entry_errors(void **state) {
   (void)state;
-  const char *bad[] = {"example.com", "api.example.com:443", "ftp://example.com",
-                       "https://", "https://example.com/path", "https://u@example.com",
-                       "https://example.com:0", "https://example.com:70000"};
+  const char *bad[] = {"example.com",
+                       "api.example.com:443",
+                       "ftp://example.com",
+                       "https://",
+                       "https://example.com/path",
+                       "https://u@example.com",
+                       "https://example.com:0",
+                       "https://example.com:70000"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     srv_allowed_host h;
     memset(&h, 0, sizeof h);
@@ -172,9 +180,9 @@ static void test_header_text(void **state) {
   assert_int_equal(parse("a(b):c\n", &c), HTTP_E_INVALID_ENCODING);
   assert_int_equal(parse("a:b\rc\n", &c), HTTP_E_INVALID_ENCODING);
   assert_int_equal(parse("a:\x01\n", &c), HTTP_E_INVALID_ENCODING);
-  assert_int_equal(parse("a:\xc3\xa9\n", &c), HTTP_E_SUCCESS);   /* UTF-8 value: passed on */
+  assert_int_equal(parse("a:\xc3\xa9\n", &c), HTTP_E_SUCCESS); /* UTF-8 value: passed on */
   assert_int_equal(parse("a:\xff\n", &c), HTTP_E_UTF8);
-  assert_int_equal(parse("a:\xc0\x80\n", &c), HTTP_E_UTF8);   /* overlong */
+  assert_int_equal(parse("a:\xc0\x80\n", &c), HTTP_E_UTF8);     /* overlong */
   assert_int_equal(parse("a:\xed\xa0\x80\n", &c), HTTP_E_UTF8); /* surrogate */
 }
 
@@ -194,9 +202,9 @@ static http_response *fake_response(const char *body) {
   http_response *r = calloc(1, sizeof *r);
   assert_non_null(r);
   r->status = 200;
-  const char *lines[] = {"HTTP/1.1 200 OK\r\n", "Content-Type:  text/plain \r\n",
-                         "X-Multi: one\r\n", "x-multi: two\r\n", "Set-Cookie: a=b; Path=/\r\n",
-                         "\r\n"};
+  const char *lines[] = {
+      "HTTP/1.1 200 OK\r\n", "Content-Type:  text/plain \r\n", "X-Multi: one\r\n",
+      "x-multi: two\r\n",    "Set-Cookie: a=b; Path=/\r\n",    "\r\n"};
   for (size_t i = 0; i < 6; i++)
     assert_int_equal(http_response_add_header_line(r, lines[i], strlen(lines[i])), 0);
   r->body_len = strlen(body);
@@ -222,7 +230,8 @@ static void test_response_headers(void **state) {
   http_response_free(r);
 }
 
-/* ---- handles ----------------------------------------------------------------------------------- */
+/* ---- handles -----------------------------------------------------------------------------------
+ */
 
 static void test_handle_numbering(void **state) {
   (void)state;
@@ -252,10 +261,11 @@ static void test_handle_numbering(void **state) {
   assert_false(http_ctx_remove(c, 99));
   assert_null(http_ctx_get(c, 0));
   assert_non_null(http_ctx_get(c, 3));
-  http_ctx_free(c);   /* frees the open ones (ASan/valgrind: no leak) */
+  http_ctx_free(c); /* frees the open ones (ASan/valgrind: no leak) */
 }
 
-/* ---- host functions on a real instance --------------------------------------------------------- */
+/* ---- host functions on a real instance ---------------------------------------------------------
+ */
 
 typedef struct {
   wasm_module *mod;
@@ -305,8 +315,18 @@ static void world_free(world *w) {
 }
 
 /* Guest memory layout used below. */
-enum { P_URL = 0x100, P_METHOD = 0x200, P_HDRS = 0x300, P_BODY = 0x400, P_STATUS = 0x500,
-       P_HANDLE = 0x504, P_BUF = 0x600, P_NAME = 0x700, P_WRITTEN = 0x780, OOB = 0x10000 };
+enum {
+  P_URL = 0x100,
+  P_METHOD = 0x200,
+  P_HDRS = 0x300,
+  P_BODY = 0x400,
+  P_STATUS = 0x500,
+  P_HANDLE = 0x504,
+  P_BUF = 0x600,
+  P_NAME = 0x700,
+  P_WRITTEN = 0x780,
+  OOB = 0x10000
+};
 
 static uint32_t put(world *w, uint32_t at, const char *s) {
   size_t n = strlen(s);
@@ -340,17 +360,22 @@ static void test_req_check_order(void **state) {
   world *w = world_new(mem_module, sizeof mem_module, 1);
   const char *ok = "http://127.0.0.1:1/x";
   /* Each line breaks one more check than the next line: the earliest wins. */
-  assert_int_equal(req(w, NULL, OOB - 10, NULL, NULL, NULL, 0), HTTP_E_BUFFER_TOO_SMALL);  /* URL oob */
-  assert_int_equal(req(w, "http://\xff/", 0, NULL, NULL, NULL, 0), HTTP_E_UTF8);  /* URL utf-8 */
-  assert_int_equal(req(w, "not even a url", 0, NULL, NULL, NULL, 0), HTTP_E_INVALID_URL);  /* URL syntax */
-  assert_int_equal(req(w, "http://127.0.0.1:2/", 0, NULL, NULL, NULL, 0), HTTP_E_DESTINATION_NOT_ALLOWED); /* allow-list */
-  assert_int_equal(req(w, ok, 0, NULL, NULL, NULL, 0), HTTP_E_BUFFER_TOO_SMALL);  /* method oob */
-  assert_int_equal(req(w, ok, 0, "GE T", NULL, NULL, 0), HTTP_E_INVALID_METHOD);  /* method token */
+  assert_int_equal(req(w, NULL, OOB - 10, NULL, NULL, NULL, 0),
+                   HTTP_E_BUFFER_TOO_SMALL);                                     /* URL oob */
+  assert_int_equal(req(w, "http://\xff/", 0, NULL, NULL, NULL, 0), HTTP_E_UTF8); /* URL utf-8 */
+  assert_int_equal(req(w, "not even a url", 0, NULL, NULL, NULL, 0),
+                   HTTP_E_INVALID_URL); /* URL syntax */
+  assert_int_equal(req(w, "http://127.0.0.1:2/", 0, NULL, NULL, NULL, 0),
+                   HTTP_E_DESTINATION_NOT_ALLOWED);                              /* allow-list */
+  assert_int_equal(req(w, ok, 0, NULL, NULL, NULL, 0), HTTP_E_BUFFER_TOO_SMALL); /* method oob */
+  assert_int_equal(req(w, ok, 0, "GE T", NULL, NULL, 0), HTTP_E_INVALID_METHOD); /* method token */
   assert_int_equal(req(w, ok, 0, "", NULL, NULL, 0), HTTP_E_INVALID_METHOD);
-  assert_int_equal(req(w, ok, 0, "POST", NULL, NULL, 0), HTTP_E_BUFFER_TOO_SMALL);  /* body oob */
-  assert_int_equal(req(w, ok, 0, "POST", NULL, "x", P_BODY), HTTP_E_BUFFER_TOO_SMALL);  /* headers oob */
-  assert_int_equal(req(w, ok, 0, "POST", "a:\xff", "x", P_BODY), HTTP_E_UTF8);  /* headers utf-8 */
-  assert_int_equal(req(w, ok, 0, "POST", "bad", "x", P_BODY), HTTP_E_INVALID_ENCODING);  /* headers syntax */
+  assert_int_equal(req(w, ok, 0, "POST", NULL, NULL, 0), HTTP_E_BUFFER_TOO_SMALL); /* body oob */
+  assert_int_equal(req(w, ok, 0, "POST", NULL, "x", P_BODY),
+                   HTTP_E_BUFFER_TOO_SMALL);                                   /* headers oob */
+  assert_int_equal(req(w, ok, 0, "POST", "a:\xff", "x", P_BODY), HTTP_E_UTF8); /* headers utf-8 */
+  assert_int_equal(req(w, ok, 0, "POST", "bad", "x", P_BODY),
+                   HTTP_E_INVALID_ENCODING); /* headers syntax */
   /* Everything valid: the request itself fails (nothing listens on port 1). */
   assert_int_equal(req(w, ok, 0, "POST", "a:b\n", "x", P_BODY), HTTP_E_REQUEST);
   assert_int_equal(http_ctx_open_handles(w->ctx), 0);
@@ -376,8 +401,11 @@ static void test_no_memory_and_no_ctx(void **state) {
   w = world_new(mem_module, sizeof mem_module, 0);
   http_ctx_free(w->ctx);
   w->ctx = NULL;
-  uint32_t r[10] = {P_URL, put(w, P_URL, "http://127.0.0.1:1/"), P_METHOD,
-                    put(w, P_METHOD, "GET"), 0, 0, 0, 0, P_STATUS, P_HANDLE};
+  uint32_t r[10] = {P_URL,    put(w, P_URL, "http://127.0.0.1:1/"),
+                    P_METHOD, put(w, P_METHOD, "GET"),
+                    0,        0,
+                    0,        0,
+                    P_STATUS, P_HANDLE};
   assert_int_equal(call(w, http_fn_req, r, 10), HTTP_E_DESTINATION_NOT_ALLOWED);
   uint32_t b[4] = {0, P_BUF, 16, P_WRITTEN};
   assert_int_equal(call(w, http_fn_body_read, b, 4), HTTP_E_INVALID_HANDLE);
@@ -413,10 +441,10 @@ static void test_response_functions(void **state) {
   assert_int_equal(call(w, http_fn_header_get, g, 6), HTTP_E_INVALID_HANDLE);
   g[0] = h;
   g[2] = put(w, P_NAME, "X-Multi");
-  g[1] = OOB - 2;   /* name out of bounds: reading input -> 4 */
+  g[1] = OOB - 2; /* name out of bounds: reading input -> 4 */
   assert_int_equal(call(w, http_fn_header_get, g, 6), HTTP_E_BUFFER_TOO_SMALL);
   g[1] = P_NAME;
-  g[3] = OOB - 1;   /* value out of bounds: writing output -> 3 */
+  g[3] = OOB - 1; /* value out of bounds: writing output -> 3 */
   g[4] = 64;
   assert_int_equal(call(w, http_fn_header_get, g, 6), HTTP_E_MEMORY_ACCESS);
 
@@ -498,8 +526,8 @@ static void test_define(void **state) {
   wasm_linker *l = wasm_linker_new();
   assert_non_null(l);
   assert_int_equal(http_define(l, NULL, NULL), WASM_OK);
-  assert_int_equal(http_define(l, NULL, NULL), WASM_OK);   /* redefining replaces */
-  assert_int_equal(http_define(l, world_ctx, NULL), WASM_OK);   /* owned bindings, freed below */
+  assert_int_equal(http_define(l, NULL, NULL), WASM_OK);      /* redefining replaces */
+  assert_int_equal(http_define(l, world_ctx, NULL), WASM_OK); /* owned bindings, freed below */
   wasm_linker_free(l);
   assert_string_equal(http_errcode_str(HTTP_E_DESTINATION_NOT_ALLOWED), "destination_not_allowed");
   assert_string_equal(http_errcode_str(HTTP_E_TOO_MANY_SESSIONS), "too_many_sessions");

@@ -30,9 +30,12 @@
 #include "reuse_small_wasm.h"
 
 #define PAGE 65536u
-#define HOLD 40   /* more than the pool keeps */
+#define HOLD 40 /* more than the pool keeps */
 
-typedef struct { uint32_t at; const char *bytes; } seg;
+typedef struct {
+  uint32_t at;
+  const char *bytes;
+} seg;
 
 /* The modules' active data segments (see the .wat files). */
 static const seg data_segs[] = {{100, "hello"}, {65530, "straddle"}, {131000, "end"}};
@@ -104,8 +107,8 @@ static wasm_status call1(wasm_instance *inst, const char *fn, int32_t a, int32_t
 }
 
 /* Makes a dirty instance of 1 + grow pages filled with `marker`. */
-static wasm_instance *make_dirty(const modules *m, int32_t grow, int32_t marker,
-                                 char *why, size_t cap) {
+static wasm_instance *make_dirty(const modules *m, int32_t grow, int32_t marker, char *why,
+                                 size_t cap) {
   wasm_instance *inst = NULL;
   wasm_error err;
   memset(&err, 0, sizeof err);
@@ -114,8 +117,7 @@ static wasm_instance *make_dirty(const modules *m, int32_t grow, int32_t marker,
     return NULL;
   }
   wasm_value args[2] = {v_i32(grow), v_i32(marker)}, r;
-  if (wasm_instance_call(inst, "dirty", args, 2, &r, 1, &err) != WASM_OK ||
-      r.of.i32 != grow + 1) {
+  if (wasm_instance_call(inst, "dirty", args, 2, &r, 1, &err) != WASM_OK || r.of.i32 != grow + 1) {
     snprintf(why, cap, "dirty(%d): %.200s, result %d", grow, err.msg, r.of.i32);
     wasm_instance_free(inst);
     return NULL;
@@ -127,8 +129,8 @@ static wasm_instance *make_dirty(const modules *m, int32_t grow, int32_t marker,
  * the host, and for CLEAN_DATA through wasm loads too), grows it by `grow`
  * pages and checks again. Returns the instance (caller frees) or NULL with
  * the reason in why. */
-static wasm_instance *make_clean_checked(const modules *m, clean_kind k, int32_t grow,
-                                         char *why, size_t cap) {
+static wasm_instance *make_clean_checked(const modules *m, clean_kind k, int32_t grow, char *why,
+                                         size_t cap) {
   static const uint32_t initial[NCLEAN] = {2, 3, 1, 1};
   const seg *segs = k == CLEAN_DATA ? data_segs : k == CLEAN_SMALL ? small_segs : NULL;
   size_t nsegs = k == CLEAN_DATA ? 3 : k == CLEAN_SMALL ? 1 : 0;
@@ -146,14 +148,11 @@ static wasm_instance *make_clean_checked(const modules *m, clean_kind k, int32_t
   } else if (!check_memory(inst, segs, nsegs, why, cap)) {
     /* The dirty module has no "grow" export: grow it from the host. */
     int32_t r = -2;
-    if (k == CLEAN_SAME)
-      r = (int32_t)wasm_memory_grow(mem, (uint32_t)grow);
-    else if (call1(inst, "grow", grow, &r) != WASM_OK)
-      r = -2;
+    if (k == CLEAN_SAME) r = (int32_t)wasm_memory_grow(mem, (uint32_t)grow);
+    else if (call1(inst, "grow", grow, &r) != WASM_OK) r = -2;
     if (r != (int32_t)initial[k])
       snprintf(why, cap, "module %d: grow(%d) gave %d, want %u", k, grow, r, initial[k]);
-    else if (!check_memory(inst, segs, nsegs, why, cap))
-      return inst;
+    else if (!check_memory(inst, segs, nsegs, why, cap)) return inst;
   }
   wasm_instance_free(inst);
   return NULL;
@@ -212,7 +211,7 @@ static void reused_memory_keeps_its_bounds(void **state) {
   char why[300];
   wasm_instance *held[HOLD];
   for (int i = 0; i < HOLD; i++) {
-    held[i] = make_dirty(&m, 9, 0x5a, why, sizeof why);   /* 10 pages */
+    held[i] = make_dirty(&m, 9, 0x5a, why, sizeof why); /* 10 pages */
     if (!held[i]) fail_msg("%s", why);
   }
   for (int i = 0; i < HOLD; i++) wasm_instance_free(held[i]);
@@ -254,7 +253,7 @@ static void data_segments_are_restored(void **state) {
   modules m = compile_all();
   char why[300];
   for (int i = 0; i < 50; i++) {
-    wasm_instance *d = make_dirty(&m, 1, 0xff, why, sizeof why);   /* 2 pages */
+    wasm_instance *d = make_dirty(&m, 1, 0xff, why, sizeof why); /* 2 pages */
     if (!d) fail_msg("%s", why);
     wasm_instance_free(d);
     wasm_instance *c = make_clean_checked(&m, CLEAN_DATA, 0, why, sizeof why);
@@ -281,16 +280,16 @@ static void *work(void *arg) {
   worker *w = arg;
   static const int32_t grows[] = {0, 1, 3, 5, 9, 69};
   for (int i = 0; i < ROUNDS && !w->bad; i++) {
-    wasm_instance *d = make_dirty(w->m, grows[(i * 7 + w->id) % 6], 0x10 + w->id, w->why,
-                                  sizeof w->why);
+    wasm_instance *d =
+        make_dirty(w->m, grows[(i * 7 + w->id) % 6], 0x10 + w->id, w->why, sizeof w->why);
     if (!d) {
       w->bad = 1;
       break;
     }
     wasm_instance_free(d);
     clean_kind k = (clean_kind)((i + w->id) % NCLEAN);
-    wasm_instance *c = make_clean_checked(w->m, k, k == CLEAN_GROW ? 7 : (i % 4) * 2, w->why,
-                                          sizeof w->why);
+    wasm_instance *c =
+        make_clean_checked(w->m, k, k == CLEAN_GROW ? 7 : (i % 4) * 2, w->why, sizeof w->why);
     if (!c) {
       w->bad = 1;
       break;

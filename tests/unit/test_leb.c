@@ -9,8 +9,8 @@
 #include "wasm/wasm_int.h"
 
 typedef struct {
-  const char *err;      /* NULL: must succeed */
-  size_t consumed;      /* bytes read on success */
+  const char *err; /* NULL: must succeed */
+  size_t consumed; /* bytes read on success */
 } outcome;
 
 static wasm_reader reader(const uint8_t *b, size_t n) {
@@ -26,7 +26,7 @@ static void check_u(const uint8_t *b, size_t n, unsigned bits, uint64_t want, ou
     assert_non_null(r.err);
     assert_string_equal(r.err, o.err);
     assert_int_equal(v, 0);
-    assert_ptr_equal(r.p, r.end);   /* a failed reader is exhausted */
+    assert_ptr_equal(r.p, r.end); /* a failed reader is exhausted */
   } else {
     assert_null(r.err);
     assert_int_equal(v, want);
@@ -52,15 +52,15 @@ static void check_s(const uint8_t *b, size_t n, unsigned bits, int64_t want, out
 #define TOO_LONG ((outcome){"integer representation too long", 0})
 #define TOO_LARGE ((outcome){"integer too large", 0})
 #define END ((outcome){"unexpected end", 0})
-#define U(bits, want, o, ...)                                              \
-  do {                                                                     \
-    static const uint8_t b_[] = {__VA_ARGS__};                             \
-    check_u(b_, sizeof b_, bits, want, o);                                 \
+#define U(bits, want, o, ...)                                                                      \
+  do {                                                                                             \
+    static const uint8_t b_[] = {__VA_ARGS__};                                                     \
+    check_u(b_, sizeof b_, bits, want, o);                                                         \
   } while (0)
-#define S(bits, want, o, ...)                                              \
-  do {                                                                     \
-    static const uint8_t b_[] = {__VA_ARGS__};                             \
-    check_s(b_, sizeof b_, bits, want, o);                                 \
+#define S(bits, want, o, ...)                                                                      \
+  do {                                                                                             \
+    static const uint8_t b_[] = {__VA_ARGS__};                                                     \
+    check_s(b_, sizeof b_, bits, want, o);                                                         \
   } while (0)
 
 static void uleb32_values(void **state) {
@@ -144,9 +144,9 @@ static void sleb32_errors(void **state) {
  * negative single bytes are value types (0x7f i32 ... 0x40 empty). */
 static void sleb33_blocktypes(void **state) {
   (void)state;
-  S(33, -1, OK(1), 0x7f);                 /* i32 */
-  S(33, -64, OK(1), 0x40);                /* empty */
-  S(33, 0, OK(1), 0x00);                  /* type 0 */
+  S(33, -1, OK(1), 0x7f);  /* i32 */
+  S(33, -64, OK(1), 0x40); /* empty */
+  S(33, 0, OK(1), 0x00);   /* type 0 */
   S(33, 4294967295ll, OK(5), 0xff, 0xff, 0xff, 0xff, 0x0f);
   S(33, -4294967296ll, OK(5), 0x80, 0x80, 0x80, 0x80, 0x70);
   S(33, 0, TOO_LARGE, 0x80, 0x80, 0x80, 0x80, 0x10);
@@ -172,7 +172,7 @@ static void first_error_sticks(void **state) {
   wasm_reader r = reader(b, sizeof b);
   assert_int_equal(wasm_read_u32(&r), 0);
   assert_string_equal(r.err, "integer representation too long");
-  const uint8_t *at = r.err_at;   /* at or just after the fifth byte */
+  const uint8_t *at = r.err_at; /* at or just after the fifth byte */
   assert_true(at >= b + 4 && at <= b + 5);
   assert_int_equal(wasm_read_u8(&r), 0);
   assert_string_equal(r.err, "integer representation too long");
@@ -181,11 +181,11 @@ static void first_error_sticks(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(uleb32_values),     cmocka_unit_test(uleb32_overlong),
+      cmocka_unit_test(uleb32_values),      cmocka_unit_test(uleb32_overlong),
       cmocka_unit_test(uleb32_unused_bits), cmocka_unit_test(uleb_truncated),
-      cmocka_unit_test(uleb64_extremes),   cmocka_unit_test(sleb32_values),
-      cmocka_unit_test(sleb32_errors),     cmocka_unit_test(sleb33_blocktypes),
-      cmocka_unit_test(sleb64_extremes),   cmocka_unit_test(first_error_sticks),
+      cmocka_unit_test(uleb64_extremes),    cmocka_unit_test(sleb32_values),
+      cmocka_unit_test(sleb32_errors),      cmocka_unit_test(sleb33_blocktypes),
+      cmocka_unit_test(sleb64_extremes),    cmocka_unit_test(first_error_sticks),
   };
   return cmocka_run_group_tests_name("leb128", tests, NULL, NULL);
 }

@@ -28,9 +28,9 @@ typedef struct {
   bool ran, done;
   srv_status refused;
   char refusal[160];
-  bool hold;               /* run: wait until *release is set */
+  bool hold; /* run: wait until *release is set */
   const bool *release;
-  bool spin;               /* run: busy-wait (no blocking call) until *release */
+  bool spin; /* run: busy-wait (no blocking call) until *release */
 } tjob;
 
 static int order[128], norder, running, max_running;
@@ -49,7 +49,7 @@ static void tjob_fn(srv_job *j, srv_status refused, const char *err) {
     if (t->hold) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_sec += 10;   /* a cap, so that a broken pool fails the test */
+      ts.tv_sec += 10; /* a cap, so that a broken pool fails the test */
       while (!*t->release && pthread_cond_timedwait(&cv, &mu, &ts) == 0) {}
     }
     if (t->spin) {
@@ -74,16 +74,16 @@ static void tjob_init(tjob *t, int id, int mod) {
 }
 
 /* Waits (10 s at most) until `cond` holds; the mutex is held around it. */
-#define WAIT_UNTIL(cond)                                                  \
-  do {                                                                    \
-    struct timespec ts_;                                                  \
-    clock_gettime(CLOCK_REALTIME, &ts_);                                  \
-    ts_.tv_sec += 10;                                                     \
-    pthread_mutex_lock(&mu);                                              \
-    while (!(cond) && pthread_cond_timedwait(&cv, &mu, &ts_) == 0) {}     \
-    bool ok_ = (cond);                                                    \
-    pthread_mutex_unlock(&mu);                                            \
-    assert_true(ok_);                                                     \
+#define WAIT_UNTIL(cond)                                                                           \
+  do {                                                                                             \
+    struct timespec ts_;                                                                           \
+    clock_gettime(CLOCK_REALTIME, &ts_);                                                           \
+    ts_.tv_sec += 10;                                                                              \
+    pthread_mutex_lock(&mu);                                                                       \
+    while (!(cond) && pthread_cond_timedwait(&cv, &mu, &ts_) == 0) {}                              \
+    bool ok_ = (cond);                                                                             \
+    pthread_mutex_unlock(&mu);                                                                     \
+    assert_true(ok_);                                                                              \
   } while (0)
 
 static void reset_counters(void) {
@@ -96,7 +96,7 @@ static int group_setup(void **state) {
   (void)state;
   memset(mods, 0, sizeof mods);
   mods[SLOW].limits.max_concurrency = 1;
-  mods[SLOW].limits.timeout_ms = 200;   /* also the longest wait for a slot */
+  mods[SLOW].limits.timeout_ms = 200; /* also the longest wait for a slot */
   mods[WIDE].limits.max_concurrency = 8;
   mods[WIDE].limits.timeout_ms = 30000;
   char err[256];
@@ -134,7 +134,7 @@ static void test_one_slot_runs_in_arrival_order(void **state) {
     assert_true(js[i].ran);
     assert_string_equal(js[i].refusal, "");
   }
-  assert_int_equal(max_running, 1);   /* never two in the one slot */
+  assert_int_equal(max_running, 1); /* never two in the one slot */
 }
 
 static void test_full_queue_refused_at_once(void **state) {
@@ -157,7 +157,7 @@ static void test_full_queue_refused_at_once(void **state) {
   tjob_init(&extra, 999, SLOW);
   assert_int_equal(srv_pool_submit(&extra.job, err, sizeof err), SRV_ERR_BUSY);
   assert_string_equal(err, "busy: 1 running, 64 queued (limit 1)");
-  assert_false(extra.done);   /* refused at submission: fn is never called */
+  assert_false(extra.done); /* refused at submission: fn is never called */
   pthread_mutex_lock(&mu);
   release = true;
   pthread_cond_broadcast(&cv);
@@ -175,7 +175,7 @@ static void test_wait_for_a_slot_runs_out(void **state) {
   release = false;
   tjob_init(&holder, 0, SLOW);
   holder.hold = true;
-  holder.release = &release;   /* held until the waiter has been refused */
+  holder.release = &release; /* held until the waiter has been refused */
   char err[160];
   assert_int_equal(srv_pool_submit(&holder.job, err, sizeof err), SRV_OK);
   WAIT_UNTIL(holder.ran);
@@ -217,7 +217,9 @@ static void test_spinning_jobs_do_not_hold_up_others(void **state) {
   for (int i = 0; i < WORKERS + 1; i++) WAIT_UNTIL(spinners[i].done);
 }
 
-typedef struct { pthread_t t; } stopper;
+typedef struct {
+  pthread_t t;
+} stopper;
 static void *stop_main(void *arg) {
   (void)arg;
   srv_pool_stop();
@@ -247,7 +249,7 @@ static void test_stop_answers_every_job(void **state) {
   assert_false(waiter.ran);
   assert_int_equal(waiter.refused, SRV_ERR_STOPPING);
   assert_string_equal(waiter.refusal, "interrupted: the server is shutting down");
-  assert_false(holder.done);   /* still running: stop waits for it */
+  assert_false(holder.done); /* still running: stop waits for it */
   tjob_init(&late, 2, WIDE);
   assert_int_equal(srv_pool_submit(&late.job, err, sizeof err), SRV_ERR_STOPPING);
   assert_string_equal(err, "the server is shutting down");

@@ -33,16 +33,16 @@ static void body_is(const srv_response *r, const char *want) {
 static void test_split_variants(void **state) {
   (void)state;
   const char *v[] = {
-    "Content-Type: text/plain\n\nhello\r\n",
-    "Content-Type: text/plain\r\n\r\nhello\r\n",
-    "Content-Type: text/plain\n\r\nhello\r\n",
-    "Content-Type: text/plain\r\r\n\r\r\nhello\r\n",
+      "Content-Type: text/plain\n\nhello\r\n",
+      "Content-Type: text/plain\r\n\r\nhello\r\n",
+      "Content-Type: text/plain\n\r\nhello\r\n",
+      "Content-Type: text/plain\r\r\n\r\r\nhello\r\n",
   };
   for (size_t i = 0; i < 4; i++) {
     srv_response r = parse(v[i], strlen(v[i]));
     assert_int_equal(r.status, 200);
     assert_string_equal(hdr(&r, "content-type"), "text/plain");
-    body_is(&r, "hello\r\n");   /* body is byte-exact, CRs kept */
+    body_is(&r, "hello\r\n"); /* body is byte-exact, CRs kept */
     srv_response_free(&r);
   }
   /* can_serve_wat */
@@ -126,24 +126,27 @@ static void test_sufficiency(void **state) {
 
 static void test_status(void **state) {
   (void)state;
-  struct { const char *out; int want; } v[] = {
-    {"Content-Type: a/b\nStatus: 404 Not Found\n\n", 404},
-    {"Content-Type: a/b\nStatus: 404\n\n", 404},
-    {"Content-Type: a/b\nStatus: 999 Whatever\n\n", 999},
-    {"Content-Type: a/b\nStatus: 100\n\n", 100},
-    {"Content-Type: a/b\nStatus: 418 I'm a teapot\n\n", 418},
-    {"Content-Type: a/b\nStatus: 099\n\n", 502},
-    {"Content-Type: a/b\nStatus: 1000\n\n", 502},
-    {"Content-Type: a/b\nStatus: abc\n\n", 502},
-    {"Content-Type: a/b\nStatus:\n\n", 502},
-    {"Content-Type: a/b\nStatus: 20\n\n", 502},
-    {"Content-Type: a/b\nStatus: 200\tOK\n\n", 502},
-    {"Content-Type: a/b\nStatus: -20\n\n", 502},
-    /* Explicit Status wins over Location, whatever the order. */
-    {"Location: /x\nStatus: 301\n\n", 301},
-    {"Status: 301\nLocation: /x\n\n", 301},
-    {"Status: 200\nLocation: /x\n\n", 200},
-    {"Location: /x\nStatus: bad\n\n", 502},
+  struct {
+    const char *out;
+    int want;
+  } v[] = {
+      {"Content-Type: a/b\nStatus: 404 Not Found\n\n", 404},
+      {"Content-Type: a/b\nStatus: 404\n\n", 404},
+      {"Content-Type: a/b\nStatus: 999 Whatever\n\n", 999},
+      {"Content-Type: a/b\nStatus: 100\n\n", 100},
+      {"Content-Type: a/b\nStatus: 418 I'm a teapot\n\n", 418},
+      {"Content-Type: a/b\nStatus: 099\n\n", 502},
+      {"Content-Type: a/b\nStatus: 1000\n\n", 502},
+      {"Content-Type: a/b\nStatus: abc\n\n", 502},
+      {"Content-Type: a/b\nStatus:\n\n", 502},
+      {"Content-Type: a/b\nStatus: 20\n\n", 502},
+      {"Content-Type: a/b\nStatus: 200\tOK\n\n", 502},
+      {"Content-Type: a/b\nStatus: -20\n\n", 502},
+      /* Explicit Status wins over Location, whatever the order. */
+      {"Location: /x\nStatus: 301\n\n", 301},
+      {"Status: 301\nLocation: /x\n\n", 301},
+      {"Status: 200\nLocation: /x\n\n", 200},
+      {"Location: /x\nStatus: bad\n\n", 502},
   };
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
     srv_response r = parse(v[i].out, strlen(v[i].out));
@@ -161,8 +164,9 @@ static void test_status(void **state) {
 
 static void test_repeated_headers(void **state) {
   (void)state;
-  srv_response r = P("Content-Type: text/plain\nSet-Cookie: a=1\nset-cookie: b=2\n"
-                     "Set-Cookie: c=3; Path=/\nContent-Type: text/html\n\nx");
+  srv_response r =
+      P("Content-Type: text/plain\nSet-Cookie: a=1\nset-cookie: b=2\n"
+        "Set-Cookie: c=3; Path=/\nContent-Type: text/html\n\nx");
   size_t cookies = 0;
   const char *want[] = {"a=1", "b=2", "c=3; Path=/"};
   for (size_t i = 0; i < r.n_headers; i++) {
@@ -190,11 +194,11 @@ static void test_invalid_headers(void **state) {
   srv_response_free(&r);
   /* Invalid values give 500 with an empty body. */
   const char *bad[] = {
-    "Content-Type: a/b\nX: caf\xC3\xA9\n\nbody",
-    "Content-Type: a/b\nX: a\x01z\n\nbody",
-    "Content-Type: a/b\nX: a\x7fz\n\nbody",
-    "Content-Type: t\xC3\xA9xt/plain\n\nbody",
-    "Location: /\xC3\xA9\n\nbody",
+      "Content-Type: a/b\nX: caf\xC3\xA9\n\nbody",
+      "Content-Type: a/b\nX: a\x01z\n\nbody",
+      "Content-Type: a/b\nX: a\x7fz\n\nbody",
+      "Content-Type: t\xC3\xA9xt/plain\n\nbody",
+      "Location: /\xC3\xA9\n\nbody",
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     r = parse(bad[i], strlen(bad[i]));
@@ -221,7 +225,8 @@ static void test_invalid_headers(void **state) {
   assert_int_equal(r.body_len, 2);
   srv_response_free(&r);
   /* Framing headers are the server's. */
-  r = P("Content-Type: a/b\nContent-Length: 99\nTransfer-Encoding: chunked\nConnection: close\n\nxy");
+  r = P(
+      "Content-Type: a/b\nContent-Length: 99\nTransfer-Encoding: chunked\nConnection: close\n\nxy");
   assert_int_equal(r.status, 200);
   assert_int_equal(r.n_headers, 1);
   assert_non_null(r.warnings);
@@ -247,13 +252,13 @@ static void test_large(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_split_variants),
-    cmocka_unit_test(test_no_blank_line),
-    cmocka_unit_test(test_sufficiency),
-    cmocka_unit_test(test_status),
-    cmocka_unit_test(test_repeated_headers),
-    cmocka_unit_test(test_invalid_headers),
-    cmocka_unit_test(test_large),
+      cmocka_unit_test(test_split_variants),
+      cmocka_unit_test(test_no_blank_line),
+      cmocka_unit_test(test_sufficiency),
+      cmocka_unit_test(test_status),
+      cmocka_unit_test(test_repeated_headers),
+      cmocka_unit_test(test_invalid_headers),
+      cmocka_unit_test(test_large),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,8 +49,8 @@ static void test_exact_match(void **state) {
   assert_false(matches("/foo/", "/foo"));
   assert_true(matches("/foo/", "/foo/"));
   assert_false(matches("/foo", "/foo/bar"));
-  assert_false(matches("/foo", "/Foo"));        /* case-sensitive */
-  assert_false(matches("/a b", "/a%20b"));      /* raw, not decoded */
+  assert_false(matches("/foo", "/Foo"));   /* case-sensitive */
+  assert_false(matches("/a b", "/a%20b")); /* raw, not decoded */
   assert_true(matches("/", "/"));
   assert_false(matches("/", "/x"));
 }
@@ -61,11 +61,11 @@ static void test_prefix_match(void **state) {
   assert_true(matches("/foo/...", "/foo/"));
   assert_true(matches("/foo/...", "/foo/a/b"));
   assert_false(matches("/foo/...", "/foobar"));
-  assert_false(matches("/blah/...", "/blahahahaha"));   /* wildcard only at slash */
+  assert_false(matches("/blah/...", "/blahahahaha")); /* wildcard only at slash */
   assert_false(matches("/foo/...", "/fo"));
   assert_true(matches("/...", "/"));
   assert_true(matches("/...", "/anything/at/all"));
-  assert_true(matches("/foo/.../...", "/foo/.../x"));  /* only the last /... counts */
+  assert_true(matches("/foo/.../...", "/foo/.../x")); /* only the last /... counts */
   assert_false(matches("/foo/.../...", "/foo/x"));
 }
 
@@ -84,14 +84,16 @@ static void test_relative_path(void **state) {
 
 static void test_script_name(void **state) {
   (void)state;
-  struct { const char *route, *script, *matched; } v[] = {
-    {"/", "/", "/"},
-    {"/foo/", "/foo/", "/foo/"},
-    {"/foo", "/foo", "/foo"},
-    {"/...", "/", "/..."},
-    {"/test/...", "/test", "/test/..."},
-    {"infer", "/infer", "/infer"},          /* normalised (config warns) */
-    {"api/...", "/api", "/api/..."},
+  struct {
+    const char *route, *script, *matched;
+  } v[] = {
+      {"/", "/", "/"},
+      {"/foo/", "/foo/", "/foo/"},
+      {"/foo", "/foo", "/foo"},
+      {"/...", "/", "/..."},
+      {"/test/...", "/test", "/test/..."},
+      {"infer", "/infer", "/infer"}, /* normalised (config warns) */
+      {"api/...", "/api", "/api/..."},
   };
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
     srv_route_table *t = one(v[i].route);
@@ -145,15 +147,17 @@ static void test_dynamic_parse(void **state) {
 
 static void test_join(void **state) {
   (void)state;
-  struct { const char *parent, *sub, *want; } v[] = {
-    {"/", "/exact", "/exact"},
-    {"/exactparent", "/wildcard/...", "/exactparent/wildcard/..."},
-    {"/exactparentslash/", "/exact", "/exactparentslash/exact"},
-    {"/wildcardparent/...", "/exact", "/wildcardparent/exact"},
-    {"/...", "/exact", "/exact"},
-    {"/...", "exact", "/exact"},
-    {"/a//", "//b", "/a///b"},   /* only ONE slash removed on each side */
-    {"/api/...", "/...", "/api/..."},
+  struct {
+    const char *parent, *sub, *want;
+  } v[] = {
+      {"/", "/exact", "/exact"},
+      {"/exactparent", "/wildcard/...", "/exactparent/wildcard/..."},
+      {"/exactparentslash/", "/exact", "/exactparentslash/exact"},
+      {"/wildcardparent/...", "/exact", "/wildcardparent/exact"},
+      {"/...", "/exact", "/exact"},
+      {"/...", "exact", "/exact"},
+      {"/a//", "//b", "/a///b"}, /* only ONE slash removed on each side */
+      {"/api/...", "/...", "/api/..."},
   };
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
     char *j = srv_route_join(v[i].parent, v[i].sub);
@@ -173,7 +177,8 @@ static void test_dynamic_table(void **state) {
   const char *parents[] = {"/", "/exactparent", "/exactparentslash/", "/wildcardparent/..."};
   for (int i = 0; i < 4; i++)
     assert_int_equal(srv_route_table_add(t, parents[i], NULL, NULL, (void *)(intptr_t)(i + 1), &d,
-                                         err, sizeof err), 0);
+                                         err, sizeof err),
+                     0);
   srv_dyn_routes_free(&d);
   assert_int_equal(srv_route_table_len(t), 16);
   /* Reverse print order, then the parent. */
@@ -185,24 +190,28 @@ static void test_dynamic_table(void **state) {
   assert_false(srv_route_table_at(t, 3)->dynamic);
   assert_string_equal(srv_route_table_at(t, 2)->parent_text, "/");
 
-  struct { const char *path, *ep, *matched, *script, *rpi; } v[] = {
-    {"/", "_start", "/", "/", ""},
-    {"/exactparent", "_start", "/exactparent", "/exactparent", ""},
-    {"/wildcardparent", "_start", "/wildcardparent/...", "/wildcardparent", ""},
-    {"/wildcardparent/fizz/buzz", "_start", "/wildcardparent/...", "/wildcardparent", "/fizz/buzz"},
-    {"/exact", "on_exact", "/exact", "/exact", ""},
-    {"/exactparent/exact", "on_exact", "/exactparent/exact", "/exactparent/exact", ""},
-    {"/exactparentslash/exact", "on_exact", "/exactparentslash/exact", "/exactparentslash/exact", ""},
-    {"/wildcardparent/exact", "on_exact", "/wildcardparent/exact", "/wildcardparent/exact", ""},
-    {"/wildcard/fizz/buzz", "on_wildcard", "/wildcard/...", "/wildcard", "/fizz/buzz"},
-    {"/exactparent/wildcard/fizz/buzz", "on_wildcard", "/exactparent/wildcard/...",
-     "/exactparent/wildcard", "/fizz/buzz"},
-    {"/exactparentslash/wildcard/fizz/buzz", "on_wildcard", "/exactparentslash/wildcard/...",
-     "/exactparentslash/wildcard", "/fizz/buzz"},
-    {"/wildcardparent/wildcard/fizz/buzz", "on_wildcard", "/wildcardparent/wildcard/...",
-     "/wildcardparent/wildcard", "/fizz/buzz"},
-    {"/main", "_start", "/main", "/main", ""},
-    {"/exactparent/main", "_start", "/exactparent/main", "/exactparent/main", ""},
+  struct {
+    const char *path, *ep, *matched, *script, *rpi;
+  } v[] = {
+      {"/", "_start", "/", "/", ""},
+      {"/exactparent", "_start", "/exactparent", "/exactparent", ""},
+      {"/wildcardparent", "_start", "/wildcardparent/...", "/wildcardparent", ""},
+      {"/wildcardparent/fizz/buzz", "_start", "/wildcardparent/...", "/wildcardparent",
+       "/fizz/buzz"},
+      {"/exact", "on_exact", "/exact", "/exact", ""},
+      {"/exactparent/exact", "on_exact", "/exactparent/exact", "/exactparent/exact", ""},
+      {"/exactparentslash/exact", "on_exact", "/exactparentslash/exact", "/exactparentslash/exact",
+       ""},
+      {"/wildcardparent/exact", "on_exact", "/wildcardparent/exact", "/wildcardparent/exact", ""},
+      {"/wildcard/fizz/buzz", "on_wildcard", "/wildcard/...", "/wildcard", "/fizz/buzz"},
+      {"/exactparent/wildcard/fizz/buzz", "on_wildcard", "/exactparent/wildcard/...",
+       "/exactparent/wildcard", "/fizz/buzz"},
+      {"/exactparentslash/wildcard/fizz/buzz", "on_wildcard", "/exactparentslash/wildcard/...",
+       "/exactparentslash/wildcard", "/fizz/buzz"},
+      {"/wildcardparent/wildcard/fizz/buzz", "on_wildcard", "/wildcardparent/wildcard/...",
+       "/wildcardparent/wildcard", "/fizz/buzz"},
+      {"/main", "_start", "/main", "/main", ""},
+      {"/exactparent/main", "_start", "/exactparent/main", "/exactparent/main", ""},
   };
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
     srv_route_match m;
@@ -223,11 +232,16 @@ static void test_first_match_and_healthz(void **state) {
   (void)state;
   srv_route_table *t = srv_route_table_new();
   char err[256];
-  assert_int_equal(srv_route_table_add(t, "/healthz", "hz", NULL, (void *)1, NULL, err, sizeof err), 0);
-  assert_int_equal(srv_route_table_add(t, "/a", "first", NULL, (void *)2, NULL, err, sizeof err), 0);
-  assert_int_equal(srv_route_table_add(t, "/a", "second", NULL, (void *)3, NULL, err, sizeof err), 0);
-  assert_int_equal(srv_route_table_add(t, "/...", "all", NULL, (void *)4, NULL, err, sizeof err), 0);
-  assert_int_equal(srv_route_table_add(t, "/b", "shadowed", NULL, (void *)5, NULL, err, sizeof err), 0);
+  assert_int_equal(srv_route_table_add(t, "/healthz", "hz", NULL, (void *)1, NULL, err, sizeof err),
+                   0);
+  assert_int_equal(srv_route_table_add(t, "/a", "first", NULL, (void *)2, NULL, err, sizeof err),
+                   0);
+  assert_int_equal(srv_route_table_add(t, "/a", "second", NULL, (void *)3, NULL, err, sizeof err),
+                   0);
+  assert_int_equal(srv_route_table_add(t, "/...", "all", NULL, (void *)4, NULL, err, sizeof err),
+                   0);
+  assert_int_equal(srv_route_table_add(t, "/b", "shadowed", NULL, (void *)5, NULL, err, sizeof err),
+                   0);
   srv_route_match m;
   assert_int_equal(srv_route_lookup(t, "/healthz", 8, NULL, &m), SRV_ROUTE_HEALTHZ);
   assert_null(m.route);
@@ -264,7 +278,8 @@ static void test_host(void **state) {
   (void)state;
   srv_route_table *t = srv_route_table_new();
   char err[256];
-  assert_int_equal(srv_route_table_add(t, "/", "a", "Example.COM:3000", NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(
+      srv_route_table_add(t, "/", "a", "Example.COM:3000", NULL, NULL, err, sizeof err), 0);
   assert_int_equal(srv_route_table_add(t, "/", "b", NULL, NULL, NULL, err, sizeof err), 0);
   srv_route_match m;
   assert_int_equal(srv_route_lookup(t, "/", 1, "example.com:3000", &m), SRV_ROUTE_FOUND);
@@ -285,15 +300,11 @@ static void test_host(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_exact_match),
-    cmocka_unit_test(test_prefix_match),
-    cmocka_unit_test(test_relative_path),
-    cmocka_unit_test(test_script_name),
-    cmocka_unit_test(test_dynamic_parse),
-    cmocka_unit_test(test_join),
-    cmocka_unit_test(test_dynamic_table),
-    cmocka_unit_test(test_first_match_and_healthz),
-    cmocka_unit_test(test_host),
+      cmocka_unit_test(test_exact_match),   cmocka_unit_test(test_prefix_match),
+      cmocka_unit_test(test_relative_path), cmocka_unit_test(test_script_name),
+      cmocka_unit_test(test_dynamic_parse), cmocka_unit_test(test_join),
+      cmocka_unit_test(test_dynamic_table), cmocka_unit_test(test_first_match_and_healthz),
+      cmocka_unit_test(test_host),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

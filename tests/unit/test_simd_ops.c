@@ -39,6 +39,8 @@ typedef union {
   uint64_t u64[2];
 } lanes;
 
+/* The vector tables below are one case per line. */
+/* clang-format off */
 #define I8(...) {.u8 = {__VA_ARGS__}}
 #define I16(...) {.u16 = {__VA_ARGS__}}
 #define I32(...) {.u32 = {__VA_ARGS__}}
@@ -847,6 +849,7 @@ static const struct simd_case spec_cases[] = {
   {OP(F64X2_SPLAT), NOIMM, {SF64(0x43c23456789abcdf)}, F64(0x43c23456789abcdf, 0x43c23456789abcdf), "", "simd_splat.wast:118"},
 };
 #define N_SPEC_CASES (sizeof spec_cases / sizeof spec_cases[0])
+/* clang-format on */
 
 /* One cmocka test per spec file: state is the file name. */
 static void test_spec_file(void **state) {
@@ -865,10 +868,9 @@ static void test_spec_file(void **state) {
 
 /* ---- memory forms (values from simd_load*.wast / simd_store*.wast) ------- */
 
-static const uint8_t mem_ext[26] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
-                                    0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
-                                    0x0e, 0x0f, 0x80, 0x81, 0x82, 0x83, 0x84,
-                                    0x85, 0x86, 0x87, 0x88, 0x89};
+static const uint8_t mem_ext[26] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                                    0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x80, 0x81,
+                                    0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89};
 
 static void expect_v128(wasm_v128 v, lanes want) {
   lanes got = ret_V128(v);
@@ -885,16 +887,13 @@ static void test_loads(void **state) {
   /* odd addresses: the pointer is unaligned on purpose */
   const uint8_t *m = mem_ext;
   /* simd_load.wast:11 */
-  expect_v128(wasm_simd_V128_LOAD(m),
-              (lanes)I8(0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-                        0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f));
+  expect_v128(wasm_simd_V128_LOAD(m), (lanes)I8(0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                                0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f));
   /* simd_load_extend.wast:169-174 */
   expect_v128(wasm_simd_V128_LOAD8X8_S(m + 10),
-              (lanes)I16(0x000a, 0x000b, 0x000c, 0x000d, 0x000e, 0x000f,
-                         0xff80, 0xff81));
+              (lanes)I16(0x000a, 0x000b, 0x000c, 0x000d, 0x000e, 0x000f, 0xff80, 0xff81));
   expect_v128(wasm_simd_V128_LOAD8X8_U(m + 10),
-              (lanes)I16(0x000a, 0x000b, 0x000c, 0x000d, 0x000e, 0x000f,
-                         0x0080, 0x0081));
+              (lanes)I16(0x000a, 0x000b, 0x000c, 0x000d, 0x000e, 0x000f, 0x0080, 0x0081));
   expect_v128(wasm_simd_V128_LOAD16X4_S(m + 10),
               (lanes)I32(0x00000b0a, 0x00000d0c, 0x00000f0e, 0xffff8180));
   expect_v128(wasm_simd_V128_LOAD16X4_U(m + 10),
@@ -910,8 +909,7 @@ static void test_loads(void **state) {
   expect_v128(wasm_simd_V128_LOAD8_SPLAT(sm + 1),
               (lanes)I8(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1));
   expect_v128(wasm_simd_V128_LOAD16_SPLAT(sm + 1),
-              (lanes)I16(0x0201, 0x0201, 0x0201, 0x0201, 0x0201, 0x0201,
-                         0x0201, 0x0201));
+              (lanes)I16(0x0201, 0x0201, 0x0201, 0x0201, 0x0201, 0x0201, 0x0201, 0x0201));
   expect_v128(wasm_simd_V128_LOAD32_SPLAT(sm + 1),
               (lanes)I32(0x04030201, 0x04030201, 0x04030201, 0x04030201));
   expect_v128(wasm_simd_V128_LOAD64_SPLAT(sm + 14),
@@ -919,10 +917,8 @@ static void test_loads(void **state) {
   expect_v128(wasm_simd_V128_LOAD64_SPLAT(sm + 15),
               (lanes)I64(0x000000000000000full, 0x000000000000000full));
   /* simd_load_zero.wast:64-65 */
-  expect_v128(wasm_simd_V128_LOAD32_ZERO(m + 10),
-              (lanes)I32(0x0d0c0b0a, 0, 0, 0));
-  expect_v128(wasm_simd_V128_LOAD64_ZERO(m + 10),
-              (lanes)I64(0x81800f0e0d0c0b0aull, 0));
+  expect_v128(wasm_simd_V128_LOAD32_ZERO(m + 10), (lanes)I32(0x0d0c0b0a, 0, 0, 0));
+  expect_v128(wasm_simd_V128_LOAD64_ZERO(m + 10), (lanes)I64(0x81800f0e0d0c0b0aull, 0));
 }
 
 static void test_load_store_lanes(void **state) {
@@ -931,15 +927,11 @@ static void test_load_store_lanes(void **state) {
                          0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
   wasm_v128 zero = arg_V128(&(lanes){{0}});
   /* simd_load16_lane.wast:105, 108 */
-  expect_v128(wasm_simd_V128_LOAD16_LANE(m + 0, zero, 0),
-              (lanes)I16(256, 0, 0, 0, 0, 0, 0, 0));
-  expect_v128(wasm_simd_V128_LOAD16_LANE(m + 1, zero, 1),
-              (lanes)I16(0, 513, 0, 0, 0, 0, 0, 0));
+  expect_v128(wasm_simd_V128_LOAD16_LANE(m + 0, zero, 0), (lanes)I16(256, 0, 0, 0, 0, 0, 0, 0));
+  expect_v128(wasm_simd_V128_LOAD16_LANE(m + 1, zero, 1), (lanes)I16(0, 513, 0, 0, 0, 0, 0, 0));
   /* simd_load64_lane.wast:45, 48 */
-  expect_v128(wasm_simd_V128_LOAD64_LANE(m + 0, zero, 0),
-              (lanes)I64(506097522914230528ull, 0));
-  expect_v128(wasm_simd_V128_LOAD64_LANE(m + 1, zero, 1),
-              (lanes)I64(0, 578437695752307201ull));
+  expect_v128(wasm_simd_V128_LOAD64_LANE(m + 0, zero, 0), (lanes)I64(506097522914230528ull, 0));
+  expect_v128(wasm_simd_V128_LOAD64_LANE(m + 1, zero, 1), (lanes)I64(0, 578437695752307201ull));
   /* every lane of every width, other lanes untouched */
   lanes base;
   for (int i = 0; i < 16; i++) base.u8[i] = (uint8_t)(0xa0 + i);
@@ -951,14 +943,12 @@ static void test_load_store_lanes(void **state) {
   for (int lane = 0; lane < 8; lane++) {
     lanes want = base;
     memcpy(&want.u16[lane], m + 3, 2);
-    expect_v128(wasm_simd_V128_LOAD16_LANE(m + 3, arg_V128(&base), lane),
-                want);
+    expect_v128(wasm_simd_V128_LOAD16_LANE(m + 3, arg_V128(&base), lane), want);
   }
   for (int lane = 0; lane < 4; lane++) {
     lanes want = base;
     memcpy(&want.u32[lane], m + 5, 4);
-    expect_v128(wasm_simd_V128_LOAD32_LANE(m + 5, arg_V128(&base), lane),
-                want);
+    expect_v128(wasm_simd_V128_LOAD32_LANE(m + 5, arg_V128(&base), lane), want);
   }
   /* store lanes: simd_store32_lane.wast:125, 128; simd_store8_lane.wast
    * (lane 15 of i8x16 0 .. 0 15 gives 15); then every lane */
@@ -1119,16 +1109,16 @@ static uint32_t pick_f32(void) {
   float half;
   uint32_t u;
   switch (r % 8) {
-    case 0: return (uint32_t)(r >> 32);
-    case 1: return sign | (0x4afffff0u + k % 32);         /* ~2^23 */
-    case 2: return sign | (0x3f000000u + k % 0x1000000u); /* [0.5, 2) */
-    case 3: return sign;                                  /* +-0 */
-    case 4: return sign | 0x7f800000u | (k % 3 ? (k >> 12) & 0x7fffff : 0);
-    case 5:                                               /* n / 2 */
-      half = (float)((int64_t)(r >> 40) - (1 << 23)) / 2.0f;
-      memcpy(&u, &half, 4);
-      return u;
-    default: return sign | (0x30000000u + k % 0x1c000000u);
+  case 0: return (uint32_t)(r >> 32);
+  case 1: return sign | (0x4afffff0u + k % 32);         /* ~2^23 */
+  case 2: return sign | (0x3f000000u + k % 0x1000000u); /* [0.5, 2) */
+  case 3: return sign;                                  /* +-0 */
+  case 4: return sign | 0x7f800000u | (k % 3 ? (k >> 12) & 0x7fffff : 0);
+  case 5: /* n / 2 */
+    half = (float)((int64_t)(r >> 40) - (1 << 23)) / 2.0f;
+    memcpy(&u, &half, 4);
+    return u;
+  default: return sign | (0x30000000u + k % 0x1c000000u);
   }
 }
 static uint64_t pick_f64(void) {
@@ -1137,18 +1127,16 @@ static uint64_t pick_f64(void) {
   double half;
   uint64_t u;
   switch (r % 8) {
-    case 0: return rnd();
-    case 1: return sign | (0x432ffffffffffff0ull + k % 32); /* ~2^52 */
-    case 2: return sign | (0x3fe0000000000000ull + k % 0x20000000000000ull);
-    case 3: return sign;
-    case 4:
-      return sign | 0x7ff0000000000000ull |
-             (k % 3 ? (k >> 4) & 0xfffffffffffffull : 0);
-    case 5:
-      half = (double)((int64_t)(r >> 10) - (1ll << 52)) / 2.0;
-      memcpy(&u, &half, 8);
-      return u;
-    default: return sign | (0x3c00000000000000ull + k % 0x0700000000000000ull);
+  case 0: return rnd();
+  case 1: return sign | (0x432ffffffffffff0ull + k % 32); /* ~2^52 */
+  case 2: return sign | (0x3fe0000000000000ull + k % 0x20000000000000ull);
+  case 3: return sign;
+  case 4: return sign | 0x7ff0000000000000ull | (k % 3 ? (k >> 4) & 0xfffffffffffffull : 0);
+  case 5:
+    half = (double)((int64_t)(r >> 10) - (1ll << 52)) / 2.0;
+    memcpy(&u, &half, 8);
+    return u;
+  default: return sign | (0x3c00000000000000ull + k % 0x0700000000000000ull);
   }
 }
 
@@ -1162,11 +1150,9 @@ static void expect_f32(uint32_t got, float want, uint32_t in, const char *op) {
 static void expect_f64(uint64_t got, double want, uint64_t in, const char *op) {
   uint64_t wb;
   memcpy(&wb, &want, 8);
-  if (isnan(want) ? (got & 0x7ff8000000000000ull) != 0x7ff8000000000000ull
-                  : got != wb)
-    fail_msg("%s(0x%016llx): got 0x%016llx want 0x%016llx", op,
-             (unsigned long long)in, (unsigned long long)got,
-             (unsigned long long)wb);
+  if (isnan(want) ? (got & 0x7ff8000000000000ull) != 0x7ff8000000000000ull : got != wb)
+    fail_msg("%s(0x%016llx): got 0x%016llx want 0x%016llx", op, (unsigned long long)in,
+             (unsigned long long)got, (unsigned long long)wb);
 }
 
 static void test_rounding_vs_libm(void **state) {
@@ -1241,8 +1227,7 @@ static void test_minmax_vs_reference(void **state) {
     }
     for (int i = 0; i < 2; i++) {
       a.u64[i] = pick_f64();
-      b.u64[i] =
-          rnd() % 4 == 0 ? a.u64[i] ^ 0x8000000000000000ull : pick_f64();
+      b.u64[i] = rnd() % 4 == 0 ? a.u64[i] ^ 0x8000000000000000ull : pick_f64();
     }
     mn = ret_V128(wasm_simd_F64X2_MIN(arg_V128(&a), arg_V128(&b)));
     mx = ret_V128(wasm_simd_F64X2_MAX(arg_V128(&a), arg_V128(&b)));
@@ -1258,8 +1243,7 @@ static void test_minmax_vs_reference(void **state) {
  * (INT_MIN, INT_MAX, -1, 0) are mixed into the random input. */
 static void test_integer_handwritten(void **state) {
   (void)state;
-  static const int16_t edge16[] = {INT16_MIN, INT16_MIN + 1, INT16_MAX,
-                                   -1, 0, 1};
+  static const int16_t edge16[] = {INT16_MIN, INT16_MIN + 1, INT16_MAX, -1, 0, 1};
   for (int iter = 0; iter < 20000; iter++) {
     lanes a, b, r;
     for (int i = 0; i < 2; i++) {
@@ -1283,8 +1267,7 @@ static void test_integer_handwritten(void **state) {
       assert_int_equal(r.u8[i], (uint8_t)(x < 0 ? -(int)x : x));
     }
     lanes n8 = ret_V128(wasm_simd_I8X16_NEG(arg_V128(&a)));
-    for (int i = 0; i < 16; i++)
-      assert_int_equal(n8.u8[i], (uint8_t)(0u - a.u8[i]));
+    for (int i = 0; i < 16; i++) assert_int_equal(n8.u8[i], (uint8_t)(0u - a.u8[i]));
     r = ret_V128(wasm_simd_I32X4_ABS(arg_V128(&a)));
     lanes n32 = ret_V128(wasm_simd_I32X4_NEG(arg_V128(&a)));
     lanes m32 = ret_V128(wasm_simd_I32X4_MUL(arg_V128(&a), arg_V128(&b)));
@@ -1343,11 +1326,9 @@ int main(void) {
     }
     memcpy(names[nf], w, len);
     names[nf][len] = 0;
-    tests[nt++] = (struct CMUnitTest){names[nf], test_spec_file, NULL, NULL,
-                                      names[nf]};
+    tests[nt++] = (struct CMUnitTest){names[nf], test_spec_file, NULL, NULL, names[nf]};
     nf++;
   }
-  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-    tests[nt++] = fixed[i];
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) tests[nt++] = fixed[i];
   return _cmocka_run_group_tests("simd_ops", tests, nt, NULL, NULL);
 }

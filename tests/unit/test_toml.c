@@ -120,10 +120,13 @@ static void check_valid_n(const char *doc, size_t len, const char *want) {
   toml_free(root);
 }
 
-static void check_valid(const char *doc, const char *want) { check_valid_n(doc, strlen(doc), want); }
+static void check_valid(const char *doc, const char *want) {
+  check_valid_n(doc, strlen(doc), want);
+}
 
 /* Expects failure at LINE:COL with `what` in the message. */
-static void check_invalid_n(const char *doc, size_t len, unsigned line, unsigned col, const char *what) {
+static void check_invalid_n(const char *doc, size_t len, unsigned line, unsigned col,
+                            const char *what) {
   toml_value *root = (toml_value *)0x1;
   char err[512];
   toml_status st = toml_parse(doc, len, "t.toml", &root, err, sizeof err);
@@ -171,7 +174,9 @@ static void test_valid_basics(void **state) {
       {"# only a comment", "{}"},
       {"# c\na = 1 # trailing\n#c", "{a=1}"},
       {"a = 1\r\nb = 2\r\n", "{a=1,b=2}"},
-      {"\xEF\xBB\xBF" "a = 1", "{a=1}"},
+      {"\xEF\xBB\xBF"
+       "a = 1",
+       "{a=1}"},
       {"#\tcomment with tab and \xC3\xA9\na=1", "{a=1}"},
       {"\t a\t=\t1\t", "{a=1}"},
       {"a=1\n\n\n", "{a=1}"},
@@ -271,7 +276,9 @@ static void test_valid_strings(void **state) {
       {"a = \"\"", "{a=\"\"}"},
       {"a = ''", "{a=\"\"}"},
       {"a = \"\\b\\t\\n\\f\\r\\\"\\\\\"", "{a=\"\\x08\\x09\\x0A\\x0C\\x0D\\\"\\\\\"}"},
-      {"a = \"\\u00E9\\u20AC\\U0001F600\\U00000041\"", "{a=\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80" "A\"}"},
+      {"a = \"\\u00E9\\u20AC\\U0001F600\\U00000041\"",
+       "{a=\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"
+       "A\"}"},
       {"a = \"\\u0000x\"", "{a=\"\\x00x\"}"},
       {"a = \"\\uD7FF\\uE000\\U0010FFFF\"", "{a=\"\xED\x9F\xBF\xEE\x80\x80\xF4\x8F\xBF\xBF\"}"},
       {"a = \"tab\there\"", "{a=\"tab\\x09here\"}"},
@@ -353,12 +360,15 @@ static void test_valid_numbers(void **state) {
       {"a = 9223372036854775807", "{a=9223372036854775807}"},
       {"a = -9223372036854775808", "{a=-9223372036854775808}"},
       {"a = +9223372036854775807", "{a=9223372036854775807}"},
-      {"a = 0xDEADBEEF\nb = 0xdeadbeef\nc = 0xdead_beef", "{a=3735928559,b=3735928559,c=3735928559}"},
+      {"a = 0xDEADBEEF\nb = 0xdeadbeef\nc = 0xdead_beef",
+       "{a=3735928559,b=3735928559,c=3735928559}"},
       {"a = 0x7fffffffffffffff\nb = 0x0\nc = 0x00ff", "{a=9223372036854775807,b=0,c=255}"},
-      {"a = 0o01234567\nb = 0o755\nc = 0o777777777777777777777", "{a=342391,b=493,c=9223372036854775807}"},
+      {"a = 0o01234567\nb = 0o755\nc = 0o777777777777777777777",
+       "{a=342391,b=493,c=9223372036854775807}"},
       {"a = 0b11010110\nb = 0b1101_0110\nc = 0b0", "{a=214,b=214,c=0}"},
       {"a = 1.0\nb = +1.0\nc = 3.1415\nd = -0.01", "{a=1f,b=1f,c=3.1415000000000002f,d=-0.01f}"},
-      {"a = 5e+22\nb = 1e06\nc = -2E-2\nd = 1E5", "{a=4.9999999999999996e+22f,b=1000000f,c=-0.02f,d=100000f}"},
+      {"a = 5e+22\nb = 1e06\nc = -2E-2\nd = 1E5",
+       "{a=4.9999999999999996e+22f,b=1000000f,c=-0.02f,d=100000f}"},
       {"a = 6.626e-34", "{a=6.6259999999999998e-34f}"},
       {"a = 224_617.445_991_228", "{a=224617.44599122801f}"},
       {"a = 0.0\nb = -0.0\nc = +0.0\nd = 0e0\ne = -0e-0", "{a=0f,b=-0f,c=0f,d=0f,e=-0f}"},
@@ -398,7 +408,8 @@ static void test_invalid_numbers(void **state) {
       {"a = 99999999999999999999999", 1, 5, "out of range"},
       {"a = 0x8000000000000000", 1, 5, "does not fit in 64 bits"},
       {"a = 0xffffffffffffffffff", 1, 5, "does not fit in 64 bits"},
-      {"a = 0b1000000000000000000000000000000000000000000000000000000000000000", 1, 5, "does not fit"},
+      {"a = 0b1000000000000000000000000000000000000000000000000000000000000000", 1, 5,
+       "does not fit"},
       {"a = 1.", 1, 5, "the fraction needs digits"},
       {"a = 1.e5", 1, 5, "the fraction needs digits"},
       {"a = .1", 1, 5, "invalid number '.1'"},
@@ -444,10 +455,12 @@ static void test_valid_bool_datetime(void **state) {
       {"a = 1979-05-27 # comment", "{a=ld:1979-05-27}"},
       {"a = 1979-05-27 ", "{a=ld:1979-05-27}"},
       {"a = 07:32:00\nb = 00:32:00.999999", "{a=lt:07:32:00,b=lt:00:32:00.999999}"},
-      {"a = 2000-02-29\nb = 2024-02-29\nc = 1900-02-28", "{a=ld:2000-02-29,b=ld:2024-02-29,c=ld:1900-02-28}"},
+      {"a = 2000-02-29\nb = 2024-02-29\nc = 1900-02-28",
+       "{a=ld:2000-02-29,b=ld:2024-02-29,c=ld:1900-02-28}"},
       {"a = 1990-12-31T23:59:60Z", "{a=odt:1990-12-31T23:59:60Z}"},
       {"a = 0000-01-01T00:00:00Z\nb = 9999-12-31", "{a=odt:0000-01-01T00:00:00Z,b=ld:9999-12-31}"},
-      {"a = [1979-05-27, 07:32:00, 1979-05-27 07:32:00]", "{a=[ld:1979-05-27,lt:07:32:00,ldt:1979-05-27 07:32:00]}"},
+      {"a = [1979-05-27, 07:32:00, 1979-05-27 07:32:00]",
+       "{a=[ld:1979-05-27,lt:07:32:00,ldt:1979-05-27 07:32:00]}"},
       {"a = {d = 1979-05-27T07:32:00Z}", "{a={d=odt:1979-05-27T07:32:00Z}}"},
   };
   RUN_VALID(c);
@@ -503,7 +516,8 @@ static void test_valid_arrays_inline(void **state) {
       {"a = [\n 1, # one\n 2\n , 3 # three\n]", "{a=[1,2,3]}"},
       {"a = [ # comment\n]", "{a=[]}"},
       {"a = [\r\n1,\r\n2\r\n]", "{a=[1,2]}"},
-      {"a = [1, 'a', 2.5, [1], {b = 1}, true, 1979-05-27]", "{a=[1,\"a\",2.5f,[1],{b=1},true,ld:1979-05-27]}"},
+      {"a = [1, 'a', 2.5, [1], {b = 1}, true, 1979-05-27]",
+       "{a=[1,\"a\",2.5f,[1],{b=1},true,ld:1979-05-27]}"},
       {"a = [[1, 2], [3], []]", "{a=[[1,2],[3],[]]}"},
       {"a = [\"\"\"x\ny\"\"\", '''z''']", "{a=[\"x\\x0Ay\",\"z\"]}"},
       {"a = [{x = 1}, {x = 2}]", "{a=[{x=1},{x=2}]}"},
@@ -513,7 +527,8 @@ static void test_valid_arrays_inline(void **state) {
       {"a = {x = [1,\n2], y = 3}", "{a={x=[1,2],y=3}}"},
       {"a = {x = \"\"\"\nfoo\"\"\"}", "{a={x=\"foo\"}}"},
       {"a = {\"q k\" = 1, 'l' = 2}", "{a={\"q k\"=1,l=2}}"},
-      {"name = { first = \"Tom\", last = \"Preston-Werner\" }", "{name={first=\"Tom\",last=\"Preston-Werner\"}}"},
+      {"name = { first = \"Tom\", last = \"Preston-Werner\" }",
+       "{name={first=\"Tom\",last=\"Preston-Werner\"}}"},
       {"a.b = {c = 1}\na.d = 2", "{a={b={c=1},d=2}}"},
   };
   RUN_VALID(c);
@@ -562,7 +577,8 @@ static void test_valid_tables(void **state) {
       {"[a]\n[a.b]\nx = 1", "{a={b={x=1}}}"},
       {"[a.b]\n[a.c]", "{a={b={},c={}}}"},
       {"a.b = 1\n[a.c]\nd = 2", "{a={b=1,c={d=2}}}"},
-      {"[fruit]\napple.color = 'red'\napple.taste.sweet = true\n[fruit.apple.texture]\nsmooth = true",
+      {"[fruit]\napple.color = 'red'\napple.taste.sweet = true\n[fruit.apple.texture]\nsmooth = "
+       "true",
        "{fruit={apple={color=\"red\",taste={sweet=true},texture={smooth=true}}}}"},
       {"[a.b.c]\n[a]\nb.d = 1", "{a={b={c={},d=1}}}"},
       {"x = 1\n[t] # comment\ny = 2", "{x=1,t={y=2}}"},
@@ -574,9 +590,12 @@ static void test_valid_tables(void **state) {
       {"[[a.b]]\n[[a.b]]\n[a]\nx = 1", "{a={b=[{},{}],x=1}}"},
       {"[[ a ]]\n[[ a . b ]]", "{a=[{b=[{}]}]}"},
       {"[[a]]\nb.c = 1\n[[a]]\nb.c = 2", "{a=[{b={c=1}},{b={c=2}}]}"},
-      {"[[fruits]]\nname = 'apple'\n[fruits.physical]\ncolor = 'red'\n[[fruits.varieties]]\nname = 'red delicious'\n"
-       "[[fruits.varieties]]\nname = 'granny smith'\n[[fruits]]\nname = 'banana'\n[[fruits.varieties]]\nname = 'plantain'",
-       "{fruits=[{name=\"apple\",physical={color=\"red\"},varieties=[{name=\"red delicious\"},{name=\"granny smith\"}]},"
+      {"[[fruits]]\nname = 'apple'\n[fruits.physical]\ncolor = 'red'\n[[fruits.varieties]]\nname = "
+       "'red delicious'\n"
+       "[[fruits.varieties]]\nname = 'granny smith'\n[[fruits]]\nname = "
+       "'banana'\n[[fruits.varieties]]\nname = 'plantain'",
+       "{fruits=[{name=\"apple\",physical={color=\"red\"},varieties=[{name=\"red "
+       "delicious\"},{name=\"granny smith\"}]},"
        "{name=\"banana\",varieties=[{name=\"plantain\"}]}]}"},
       {"[[a]]\n[a.b.c]\n[[a]]\n[a.b.c]", "{a=[{b={c={}}},{b={c={}}}]}"},
   };
@@ -594,11 +613,15 @@ static void test_invalid_tables(void **state) {
       {"a = {b = 1}\n[a.c]", 2, 2, "cannot extend inline table 'a'"},
       {"a = {b = 1}\na.c = 2", 2, 1, "cannot add keys to inline table 'a'"},
       {"a = {b = {c = 1}}\na.b.d = 2", 2, 1, "cannot add keys to inline table 'a'"},
-      {"[product]\ntype = { name = 'Nail' }\ntype.edible = false", 3, 1, "cannot add keys to inline table 'type'"},
-      {"[fruit]\napple.color = 'red'\n[fruit.apple]", 3, 1, "table [fruit.apple] was already defined with dotted keys"},
-      {"[fruit]\napple.taste.sweet = true\n[fruit.apple.taste]", 3, 1, "already defined with dotted keys"},
+      {"[product]\ntype = { name = 'Nail' }\ntype.edible = false", 3, 1,
+       "cannot add keys to inline table 'type'"},
+      {"[fruit]\napple.color = 'red'\n[fruit.apple]", 3, 1,
+       "table [fruit.apple] was already defined with dotted keys"},
+      {"[fruit]\napple.taste.sweet = true\n[fruit.apple.taste]", 3, 1,
+       "already defined with dotted keys"},
       {"a.b = 1\n[a]", 2, 1, "table [a] was already defined with dotted keys (line 1)"},
-      {"[a.b.c]\nz = 9\n[a]\nb.c.t = 1", 4, 3, "cannot add keys to table [b.c] (defined at line 1) with dotted keys"},
+      {"[a.b.c]\nz = 9\n[a]\nb.c.t = 1", 4, 3,
+       "cannot add keys to table [b.c] (defined at line 1) with dotted keys"},
       {"[a.b.c.d]\nz = 9\n[a]\nb.c.d.k.t = 1", 4, 5, "cannot add keys to table [b.c.d]"},
       {"[a]\n[a.b]\n[a]", 3, 1, "table [a] is defined twice"},
       {"a = [1]\n[[a]]", 2, 1, "cannot append to static array 'a' (defined at line 1) with [[a]]"},
@@ -612,7 +635,8 @@ static void test_invalid_tables(void **state) {
       {"a = [1]\n[a.b]", 2, 2, "cannot add a table to static array 'a'"},
       {"a = [{b = 1}]\n[a.c]", 2, 2, "cannot add a table to static array 'a'"},
       {"a = [{b = 1}]\n[[a.c]]", 2, 3, "cannot add a table to static array 'a'"},
-      {"[[a.b]]\n[a]\nb.y = 2", 3, 1, "key 'b' is already an array of tables (line 1), not a table"},
+      {"[[a.b]]\n[a]\nb.y = 2", 3, 1,
+       "key 'b' is already an array of tables (line 1), not a table"},
       {"[a]\nb = 1\n[a.b]", 3, 1, "key 'a.b' is already defined as an integer (line 2)"},
       {"[a", 1, 3, "expected ']' to close the table header, found end of file"},
       {"[a\nb = 1", 1, 3, "expected ']' to close the table header, found end of line"},
@@ -679,7 +703,7 @@ static void test_positions(void **state) {
   const toml_value *acc = toml_table_get(m0, "\xC3\xA9");
   assert_non_null(acc);
   assert_int_equal(acc->line, 12);
-  assert_int_equal(acc->col, 7);   /* 'é' is three characters */
+  assert_int_equal(acc->col, 7); /* 'é' is three characters */
   assert_string_equal(toml_table_get(m0, "s")->u.str.ptr, "a\n");
   toml_free(root);
 
@@ -690,7 +714,8 @@ static void test_positions(void **state) {
 
   /* errors inside multi-line constructs point at the right line */
   check_invalid("a = [\n  1,\n  2\n  3\n]", 4, 3, "expected ',' or ']' in array, found '3'");
-  check_invalid("s = '''\nx\n'''\nt = \"\"\"\nfoo \\z\"\"\"", 5, 5, "invalid escape sequence '\\z'");
+  check_invalid("s = '''\nx\n'''\nt = \"\"\"\nfoo \\z\"\"\"", 5, 5,
+                "invalid escape sequence '\\z'");
   check_invalid("a = 1\r\nb = 2\r\nc\r\n", 3, 2, "expected '=' after key, found end of line");
 }
 
@@ -805,7 +830,8 @@ static void test_api(void **state) {
   assert_int_equal(toml_parse("a = ", 4, NULL, &root, err, sizeof err), TOML_ERR_SYNTAX);
   assert_true(strncmp(err, "<input>:1:5: expected a value", 29) == 0);
   char tiny[8];
-  assert_int_equal(toml_parse("a = ", 4, "long-file-name.toml", &root, tiny, sizeof tiny), TOML_ERR_SYNTAX);
+  assert_int_equal(toml_parse("a = ", 4, "long-file-name.toml", &root, tiny, sizeof tiny),
+                   TOML_ERR_SYNTAX);
   assert_int_equal(strlen(tiny), 7);
   assert_int_equal(toml_parse("a = ", 4, "x", &root, NULL, 0), TOML_ERR_SYNTAX);
   assert_null(root);
@@ -852,8 +878,9 @@ static void test_api(void **state) {
   assert_string_equal(toml_kind_name(TOML_DATETIME), "date-time");
 
   /* datetime kinds and exact float values */
-  const char *dt_doc = "a = 1979-05-27T07:32:00Z\nb = 1979-05-27T07:32:00\nc = 1979-05-27\nd = 07:32:00\n"
-                       "f = 0.1\ng = -0.0\n";
+  const char *dt_doc =
+      "a = 1979-05-27T07:32:00Z\nb = 1979-05-27T07:32:00\nc = 1979-05-27\nd = 07:32:00\n"
+      "f = 0.1\ng = -0.0\n";
   root = parse_ok_n(dt_doc, strlen(dt_doc));
   assert_int_equal(toml_table_get(root, "a")->dt_kind, TOML_DT_OFFSET_DATETIME);
   assert_int_equal(toml_table_get(root, "b")->dt_kind, TOML_DT_LOCAL_DATETIME);
@@ -890,11 +917,14 @@ static void test_full_document(void **state) {
       "[servers.beta]\n"
       "ip = \"10.0.0.2\"\n"
       "role = \"backend\"\n";
-  check_valid(doc,
-              "{title=\"TOML Example\",owner={name=\"Tom Preston-Werner\",dob=odt:1979-05-27T07:32:00-08:00},"
-              "database={enabled=true,ports=[8000,8001,8002],data=[[\"delta\",\"phi\"],[3.1400000000000001f]],"
-              "temp_targets={cpu=79.5f,case=72f}},servers={alpha={ip=\"10.0.0.1\",role=\"frontend\"},"
-              "beta={ip=\"10.0.0.2\",role=\"backend\"}}}");
+  check_valid(
+      doc,
+      "{title=\"TOML Example\",owner={name=\"Tom "
+      "Preston-Werner\",dob=odt:1979-05-27T07:32:00-08:00},"
+      "database={enabled=true,ports=[8000,8001,8002],data=[[\"delta\",\"phi\"],[3."
+      "1400000000000001f]],"
+      "temp_targets={cpu=79.5f,case=72f}},servers={alpha={ip=\"10.0.0.1\",role=\"frontend\"},"
+      "beta={ip=\"10.0.0.2\",role=\"backend\"}}}");
 }
 
 /* Random mutations and truncations of valid documents: every result must be
@@ -903,13 +933,20 @@ static void test_full_document(void **state) {
 static void test_mutations(void **state) {
   (void)state;
   static const char *seeds[] = {
-      "# c\ntitle = \"T \\u00e9 \\U0001F600 \\t\"\n[owner]\nname = 'Tom'\ndob = 1979-05-27T07:32:00-08:00\n",
-      "[db]\nenabled = true\nports = [ 8000, 8001, ]\ndata = [ [\"d\", \"p\"], [3.14] ]\ntemp = { cpu = 79.5, case.x = 72.0 }\n",
-      "[[fruits]]\nname = 'apple'\n[fruits.physical]\ncolor = 'red'\n[[fruits.varieties]]\nname = 'rd'\n[[fruits]]\n",
-      "a = \"\"\"\none \\\n  two\n\"\"\"\"\"\nb = '''\nraw\\n ''x'''''\nc = \"\\\"\\\\\\b\\f\\n\\r\"\n",
-      "i = +99\nj = -17\nk = 1_000\nh = 0xDEAD_beef\no = 0o755\nb = 0b1101\nmax = 9223372036854775807\n",
-      "f = +1.0\ng = 3.1415\nh = 5e+22\ni = 1e06\nj = -2E-2\nk = 224_617.445_991_228\nl = -inf\nm = +nan\n",
-      "odt = 1979-05-27 07:32:00.999Z\nldt = 1979-05-27T07:32:00\nld = 1979-05-27\nlt = 00:32:00.999999\n",
+      "# c\ntitle = \"T \\u00e9 \\U0001F600 \\t\"\n[owner]\nname = 'Tom'\ndob = "
+      "1979-05-27T07:32:00-08:00\n",
+      "[db]\nenabled = true\nports = [ 8000, 8001, ]\ndata = [ [\"d\", \"p\"], [3.14] ]\ntemp = { "
+      "cpu = 79.5, case.x = 72.0 }\n",
+      "[[fruits]]\nname = 'apple'\n[fruits.physical]\ncolor = 'red'\n[[fruits.varieties]]\nname = "
+      "'rd'\n[[fruits]]\n",
+      "a = \"\"\"\none \\\n  two\n\"\"\"\"\"\nb = '''\nraw\\n ''x'''''\nc = "
+      "\"\\\"\\\\\\b\\f\\n\\r\"\n",
+      "i = +99\nj = -17\nk = 1_000\nh = 0xDEAD_beef\no = 0o755\nb = 0b1101\nmax = "
+      "9223372036854775807\n",
+      "f = +1.0\ng = 3.1415\nh = 5e+22\ni = 1e06\nj = -2E-2\nk = 224_617.445_991_228\nl = -inf\nm "
+      "= +nan\n",
+      "odt = 1979-05-27 07:32:00.999Z\nldt = 1979-05-27T07:32:00\nld = 1979-05-27\nlt = "
+      "00:32:00.999999\n",
       "[fruit]\napple.color = 'red'\n[fruit.apple.texture]\nsmooth = true\n[a.b.c]\n[a]\nx.d = 1\n",
       "a = [[[[1]]], {b = {c = {d = [1, {e = 2}]}}}]\n\"\" = ''\n'x.y' = \"\"\"\"\"\"\n",
       "a = 1\r\nb = [\r\n1,\r\n]\r\n# \xc3\xa9\r\n[t]\r\nc = 'x'\r\n[[t.u]]\r\n",

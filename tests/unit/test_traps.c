@@ -140,7 +140,7 @@ static double now_s(void) {
 
 static void interrupt_from_thread(void **state) {
   fixture *fx = *state;
-  alarm(20);   /* a broken interrupt must fail the run, not hang it */
+  alarm(20); /* a broken interrupt must fail the run, not hang it */
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, interrupter, fx->inst), 0);
   double t0 = now_s();
@@ -244,9 +244,12 @@ static void memory_cap(void **state) {
 
 int main(void) {
   const struct CMUnitTest trap_tests[] = {
-      cmocka_unit_test(trap_div_zero),        cmocka_unit_test(trap_unreachable),
-      cmocka_unit_test(trap_oob_guard_page),  cmocka_unit_test(trap_stack_exhausted),
-      cmocka_unit_test(trap_then_normal_call), cmocka_unit_test(interrupt_from_thread),
+      cmocka_unit_test(trap_div_zero),
+      cmocka_unit_test(trap_unreachable),
+      cmocka_unit_test(trap_oob_guard_page),
+      cmocka_unit_test(trap_stack_exhausted),
+      cmocka_unit_test(trap_then_normal_call),
+      cmocka_unit_test(interrupt_from_thread),
       cmocka_unit_test(interrupt_from_signal_handler),
   };
   const struct CMUnitTest cap_tests[] = {cmocka_unit_test(memory_cap)};

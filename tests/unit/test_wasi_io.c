@@ -64,11 +64,11 @@ static void world_free(world *w) {
   wasi_ctx_free(w->ctx);
 }
 
-#define CALL(w, fn, ...)                                                        \
-  ({                                                                            \
-    wasm_slot a_[12] = {__VA_ARGS__};                                           \
-    assert_int_equal(wasi_fn_##fn((w)->inst, NULL, a_), WASM_OK);               \
-    (uint32_t)a_[0];                                                            \
+#define CALL(w, fn, ...)                                                                           \
+  ({                                                                                               \
+    wasm_slot a_[12] = {__VA_ARGS__};                                                              \
+    assert_int_equal(wasi_fn_##fn((w)->inst, NULL, a_), WASM_OK);                                  \
+    (uint32_t) a_[0];                                                                              \
   })
 
 /* Calls an export of the test module with i32 arguments; returns its i32. */
@@ -120,7 +120,7 @@ static void test_link_all_and_exit(void **state) {
   (void)state;
   wasi_config cfg = {0};
   world w;
-  world_from(&w, &cfg);   /* instantiation linked every import */
+  world_from(&w, &cfg); /* instantiation linked every import */
   int code = -1;
   wasm_error err;
   assert_int_equal(wasi_run_start(w.inst, &code, &err), WASM_OK);
@@ -143,7 +143,7 @@ static void test_get_ctx_and_no_ctx(void **state) {
   (void)state;
   wasm_linker *l = wasm_linker_new();
   assert_int_equal(wasi_define(l, get_ctx, &the_ctx), WASM_OK);
-  assert_int_equal(wasi_define(l, get_ctx, &the_ctx), WASM_OK);   /* redefining replaces */
+  assert_int_equal(wasi_define(l, get_ctx, &the_ctx), WASM_OK); /* redefining replaces */
   wasi_config cfg = {0};
   cfg.stdout_kind = WASI_STDIO_BUFFER;
   char eb[128];
@@ -218,7 +218,7 @@ static void test_stdout_cap_and_efault(void **state) {
   /* bad fds */
   assert_int_equal(callx(&w, "write", 4, 99, 0, 1, 8), WASI_EBADF);
   assert_int_equal(callx(&w, "write", 4, -1, 0, 1, 8), WASI_EBADF);
-  assert_int_equal(callx(&w, "write", 4, 0, 0, 1, 8), WASI_ENOTCAPABLE);   /* stdin */
+  assert_int_equal(callx(&w, "write", 4, 0, 0, 1, 8), WASI_ENOTCAPABLE); /* stdin */
   /* random_get bounds */
   assert_int_equal(callx(&w, "random", 2, 1000, 64), 0);
   assert_int_equal(callx(&w, "random", 2, 65500, 64), WASI_EFAULT);
@@ -252,7 +252,7 @@ static void test_stdin_args_env(void **state) {
   assert_int_equal(CALL(&w, fd_read, 0, 0, 2, 16), 0);
   assert_int_equal(wasm_load_le32(w.mem + 16), 3);
   assert_int_equal(CALL(&w, fd_read, 0, 0, 2, 16), 0);
-  assert_int_equal(wasm_load_le32(w.mem + 16), 0);   /* EOF */
+  assert_int_equal(wasm_load_le32(w.mem + 16), 0); /* EOF */
   assert_int_equal(CALL(&w, fd_seek, 0, 0, 0, 16), WASI_ESPIPE);
   /* fdstat of stdin */
   assert_int_equal(CALL(&w, fd_fdstat_get, 0, 300), 0);
@@ -282,8 +282,8 @@ static void test_stdin_args_env(void **state) {
  * vectors; a run that does not hold exactly argc/envc strings is refused. */
 static void test_packed_args_env(void **state) {
   (void)state;
-  static const char ap[] = "prog\0a b\0";   /* 3 strings: "prog", "a b", "" */
-  static const char ep[] = "X=1\0EMPTY=";    /* 2 strings */
+  static const char ap[] = "prog\0a b\0"; /* 3 strings: "prog", "a b", "" */
+  static const char ep[] = "X=1\0EMPTY="; /* 2 strings */
   wasi_config cfg = {0};
   cfg.argv_packed = ap;
   cfg.argv_packed_len = sizeof ap;
@@ -309,14 +309,16 @@ static void test_packed_args_env(void **state) {
   assert_string_equal((const char *)w.mem + 404, "EMPTY=");
   world_free(&w);
 
-  struct { const char *run; size_t len, n; int ok; } v[] = {
-    {"a\0b\0", 4, 3, 0},     /* fewer strings than the count */
-    {"a\0b", 3, 2, 0},        /* last one unterminated */
-    {"a\0b\0c", 5, 2, 0},    /* bytes left over */
-    {"a\0b\0", 4, 1, 0},
-    {"", 0, 0, 1},
-    {"", 1, 1, 1},           /* one empty string */
-    {"a\0\0\0", 4, 3, 1},
+  struct {
+    const char *run;
+    size_t len, n;
+    int ok;
+  } v[] = {
+      {"a\0b\0", 4, 3, 0},                                /* fewer strings than the count */
+      {"a\0b", 3, 2, 0},                                  /* last one unterminated */
+      {"a\0b\0c", 5, 2, 0},                               /* bytes left over */
+      {"a\0b\0", 4, 1, 0},  {"", 0, 0, 1}, {"", 1, 1, 1}, /* one empty string */
+      {"a\0\0\0", 4, 3, 1},
   };
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
     for (int which = 0; which < 2; which++) {
@@ -369,12 +371,12 @@ static void test_trusted_stdio_fds(void **state) {
     assert_int_equal(w.ctx->fds[2].lazy != 0, trusted);
     assert_int_equal(CALL(&w, fd_fdstat_get, 2, 300), 0);
     assert_int_equal(w.ctx->fds[2].lazy, 0);
-    assert_int_equal(w.mem[300], 4);   /* WASI_FT_REGULAR_FILE */
+    assert_int_equal(w.mem[300], 4); /* WASI_FT_REGULAR_FILE */
     rights[trusted] = wasm_load_le64(w.mem + 308);
     assert_true(rights[trusted] & WASI_R_FD_SYNC);
-    assert_false(rights[trusted] & WASI_R_FD_SEEK);   /* an output fd keeps its offset */
+    assert_false(rights[trusted] & WASI_R_FD_SEEK); /* an output fd keeps its offset */
     /* stdin: the seek right comes with the type, before the rights check */
-    assert_int_equal(CALL(&w, fd_seek, 0, 2, 0, 16), 0);   /* SEEK_SET 2 */
+    assert_int_equal(CALL(&w, fd_seek, 0, 2, 0, 16), 0); /* SEEK_SET 2 */
     assert_int_equal(wasm_load_le64(w.mem + 16), 2);
     world_free(&w);
   }
@@ -397,7 +399,7 @@ static void test_trusted_stdio_fds(void **state) {
   wasm_store_le32(w.mem + 4, 2);
   assert_int_equal(callx(&w, "write", 4, 1, 0, 1, 8), WASI_EBADF);
   world_free(&w);
-  cfg.stdout_fd = -1;   /* a negative fd is refused even when trusted */
+  cfg.stdout_fd = -1; /* a negative fd is refused even when trusted */
   assert_int_equal(wasi_ctx_new(&cfg, &ctx, eb, sizeof eb), WASI_ERR_ARG);
   close(fd);
   unlink(path);
@@ -444,7 +446,9 @@ static void test_stdout_growth(void **state) {
 }
 
 static int rm_cb(const char *p, const struct stat *s, int f, struct FTW *w) {
-  (void)s; (void)f; (void)w;
+  (void)s;
+  (void)f;
+  (void)w;
   return remove(p);
 }
 
@@ -457,7 +461,8 @@ static void test_preopens_readdir(void **state) {
     snprintf(p, sizeof p, "%s/file_with_a_longish_name_%02d", tmpdir, i);
     close(open(p, O_CREAT | O_WRONLY, 0644));
   }
-  wasi_preopen pre[3] = {{"/nonexistent/dir", "/bad", 0, -1}, {tmpdir, "/data", 0, -1}, {tmpdir, "/", 1, -1}};
+  wasi_preopen pre[3] = {
+      {"/nonexistent/dir", "/bad", 0, -1}, {tmpdir, "/data", 0, -1}, {tmpdir, "/", 1, -1}};
   wasi_config cfg = {0};
   cfg.preopens = pre;
   cfg.npreopens = 3;
@@ -491,7 +496,7 @@ static void test_preopens_readdir(void **state) {
     calls++;
     while (off + 24 <= used) {
       uint32_t nl = wasm_load_le32(w.mem + buf + off + 16);
-      if (off + 24 + nl > used) break;   /* cut entry: ask again from cookie */
+      if (off + 24 + nl > used) break; /* cut entry: ask again from cookie */
       assert_memory_equal(w.mem + buf + off + 24, "file_with_a_longish_name_", 25);
       assert_int_equal(w.mem[buf + off + 20], WASI_FT_REGULAR_FILE);
       cookie = wasm_load_le64(w.mem + buf + off);
@@ -511,7 +516,8 @@ static void test_preopens_readdir(void **state) {
   assert_int_equal(CALL(&w, fd_close, 1), 0);
   /* the read-only preopen cannot create */
   memcpy(w.mem + 300, "newf", 4);
-  assert_int_equal(CALL(&w, path_open, 4, 0, 300, 4, WASI_OF_CREAT, WASI_R_FD_READ, 0, 0, 16), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 4, 0, 300, 4, WASI_OF_CREAT, WASI_R_FD_READ, 0, 0, 16),
+                   WASI_EROFS);
   world_free(&w);
 
   /* Two ctxs sharing one embedder-opened dir fd: interleaved listings stay
@@ -551,10 +557,10 @@ static void test_preopens_readdir(void **state) {
   assert_int_equal(seen2, 50);
   memcpy(w1.mem + 300, "file_with_a_longish_name_07", 27);
   assert_int_equal(CALL(&w1, path_open, 3, 0, 300, 27, 0, WASI_R_FD_READ, 0, 0, 16), 0);
-  assert_int_equal(CALL(&w1, fd_close, 3), 0);   /* closing the preopen: only the ctx's slot */
+  assert_int_equal(CALL(&w1, fd_close, 3), 0); /* closing the preopen: only the ctx's slot */
   world_free(&w1);
   world_free(&w2);
-  assert_true(fcntl(shared, F_GETFD) >= 0);   /* still open */
+  assert_true(fcntl(shared, F_GETFD) >= 0); /* still open */
   /* a bad shared fd: refused, or skipped with a warning */
   sp.host_fd = -1;
   assert_int_equal(wasi_ctx_new(&sc, &ctx, eb, sizeof eb), WASI_ERR_PREOPEN);
@@ -582,14 +588,17 @@ static void test_seek_legacy_and_pread(void **state) {
   world w;
   world_from(&w, &cfg);
   memcpy(w.mem + 300, "f", 1);
-  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ | WASI_R_FD_SEEK | WASI_R_FD_TELL | WASI_R_FD_FILESTAT_GET, 0, 0, 16), 0);
+  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 1, 0,
+                        WASI_R_FD_READ | WASI_R_FD_SEEK | WASI_R_FD_TELL | WASI_R_FD_FILESTAT_GET,
+                        0, 0, 16),
+                   0);
   uint32_t fd = wasm_load_le32(w.mem + 16);
   /* preview1 whence END=2; wasi_unstable END=1 */
   assert_int_equal(CALL(&w, fd_seek, fd, (uint64_t)-3, 2, 24), 0);
   assert_int_equal(wasm_load_le64(w.mem + 24), 7);
   assert_int_equal(CALL(&w, fd_seek_u, fd, (uint64_t)-4, 1, 24), 0);
   assert_int_equal(wasm_load_le64(w.mem + 24), 6);
-  assert_int_equal(CALL(&w, fd_seek_u, fd, 2, 2, 24), 0);   /* unstable SET */
+  assert_int_equal(CALL(&w, fd_seek_u, fd, 2, 2, 24), 0); /* unstable SET */
   assert_int_equal(wasm_load_le64(w.mem + 24), 2);
   assert_int_equal(CALL(&w, fd_seek, fd, 0, 3, 24), WASI_EINVAL);
   wasm_store_le32(w.mem + 0, 100);
@@ -616,7 +625,7 @@ static void test_seek_legacy_and_pread(void **state) {
   assert_int_equal(last_err, WASI_EMFILE);
   for (uint32_t i = 0; i < opened; i++) CALL(&w, fd_close, 5 + i);
   assert_int_equal(CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ, 0, 0, 16), 0);
-  assert_int_equal(wasm_load_le32(w.mem + 16), 5);   /* lowest free number again */
+  assert_int_equal(wasm_load_le32(w.mem + 16), 5); /* lowest free number again */
   world_free(&w);
   /* a smaller cap */
   cfg.max_fds = 8;
@@ -624,7 +633,7 @@ static void test_seek_legacy_and_pread(void **state) {
   memcpy(w.mem + 300, "f", 1);
   opened = 0;
   while (CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ, 0, 0, 16) == 0) opened++;
-  assert_int_equal(opened, 4);   /* fds 4..7 */
+  assert_int_equal(opened, 4); /* fds 4..7 */
   world_free(&w);
   nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -644,8 +653,8 @@ static void test_poll_clock(void **state) {
   /* one relative 20 ms clock subscription */
   memset(w.mem, 0, 256);
   wasm_store_le64(w.mem + 0, 0xabcdef);
-  w.mem[8] = 0;                       /* clock */
-  wasm_store_le32(w.mem + 16, 1);                /* monotonic */
+  w.mem[8] = 0;                   /* clock */
+  wasm_store_le32(w.mem + 16, 1); /* monotonic */
   wasm_store_le64(w.mem + 24, 20000000);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -659,7 +668,7 @@ static void test_poll_clock(void **state) {
   /* stdin (empty) read readiness is immediate, alongside a long clock */
   wasm_store_le64(w.mem + 24, 5000000000ull);
   wasm_store_le64(w.mem + 48, 7);
-  w.mem[56] = 1;                      /* fd_read */
+  w.mem[56] = 1; /* fd_read */
   wasm_store_le32(w.mem + 64, 0);
   clock_gettime(CLOCK_MONOTONIC, &t0);
   assert_int_equal(callx(&w, "poll", 4, 0, 100, 2, 200), 0);
@@ -668,7 +677,7 @@ static void test_poll_clock(void **state) {
   assert_int_equal(wasm_load_le32(w.mem + 200), 1);
   assert_int_equal(wasm_load_le64(w.mem + 100), 7);
   /* a long sleep ended by wasi_ctx_interrupt from another thread */
-  wasm_store_le64(w.mem + 24, 30000000000ull);   /* 30 s */
+  wasm_store_le64(w.mem + 24, 30000000000ull); /* 30 s */
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, interrupter, w.ctx), 0);
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -682,8 +691,9 @@ static void test_poll_clock(void **state) {
   memset(w.mem, 0, 256);
   for (int i = 0; i < 3; i++) {
     wasm_store_le64(w.mem + 48u * i, 100 + i);
-    w.mem[48 * i + 8] = (uint8_t)(i == 1 ? 0 : i == 0 ? 1 : 2);   /* read, clock, write */
-    wasm_store_le32(w.mem + 48u * i + 16, i == 1 ? 1 : (uint32_t)i / 2);   /* fds 0 and 1; monotonic */
+    w.mem[48 * i + 8] = (uint8_t)(i == 1 ? 0 : i == 0 ? 1 : 2); /* read, clock, write */
+    wasm_store_le32(w.mem + 48u * i + 16,
+                    i == 1 ? 1 : (uint32_t)i / 2); /* fds 0 and 1; monotonic */
   }
   assert_int_equal(callx(&w, "poll", 4, 0, 8, 3, 200), 0);
   assert_int_equal(wasm_load_le32(w.mem + 200), 3);
@@ -691,7 +701,7 @@ static void test_poll_clock(void **state) {
   assert_int_equal(callx(&w, "poll", 4, 0, 100, 0, 200), WASI_EINVAL);
   assert_int_equal(callx(&w, "poll", 4, 65500, 100, 2, 200), WASI_EFAULT);
   assert_int_equal(callx(&w, "poll", 4, 0, 100, 60000, 200), WASI_EFAULT);
-  assert_int_equal(callx(&w, "poll", 4, 0, 100, 100000, 200), WASI_EINVAL);   /* over the cap */
+  assert_int_equal(callx(&w, "poll", 4, 0, 100, 100000, 200), WASI_EINVAL); /* over the cap */
   world_free(&w);
 }
 
@@ -716,14 +726,15 @@ static void test_fuzz_all(void **state) {
   cfg.stdout_cap = 4096;
   world w;
   world_from(&w, &cfg);
-  static const uint64_t edge[] = {0, 1, 2, 3, 4, 5, 8, 64, 100, 4095, 4096, 65528, 65532,
-                                  65535, 65536, 0x7fffffff, 0x80000000u, 0xfffffff8u,
-                                  0xffffffffu, 1ull << 32, UINT64_MAX, INT64_MAX};
+  static const uint64_t edge[] = {
+      0,           1,           2,           3,          4,          5,        8,     64,
+      100,         4095,        4096,        65528,      65532,      65535,    65536, 0x7fffffff,
+      0x80000000u, 0xfffffff8u, 0xffffffffu, 1ull << 32, UINT64_MAX, INT64_MAX};
   srand(12345);
   uint32_t nexp = wasm_module_export_count(module);
   int calls = 0, oks = 0;
   for (int iter = 0; iter < 40000; iter++) {
-    if (iter % 500 == 0) {   /* memory: random bytes, or short "names" */
+    if (iter % 500 == 0) { /* memory: random bytes, or short "names" */
       for (int i = 0; i < 65536; i++)
         w.mem[i] = (iter / 500) % 2 ? (uint8_t)rand() : (uint8_t)("ab./\0f"[rand() % 7]);
     }
@@ -767,18 +778,12 @@ int main(void) {
   linker = wasm_linker_new();
   if (!linker || wasi_define(linker, NULL, NULL) != WASM_OK) return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_errno_map),
-      cmocka_unit_test(test_link_all_and_exit),
-      cmocka_unit_test(test_get_ctx_and_no_ctx),
-      cmocka_unit_test(test_stdout_cap_and_efault),
-      cmocka_unit_test(test_stdin_args_env),
-      cmocka_unit_test(test_packed_args_env),
-      cmocka_unit_test(test_trusted_stdio_fds),
-      cmocka_unit_test(test_stdout_growth),
-      cmocka_unit_test(test_preopens_readdir),
-      cmocka_unit_test(test_seek_legacy_and_pread),
-      cmocka_unit_test(test_poll_clock),
-      cmocka_unit_test(test_fuzz_all),
+      cmocka_unit_test(test_errno_map),          cmocka_unit_test(test_link_all_and_exit),
+      cmocka_unit_test(test_get_ctx_and_no_ctx), cmocka_unit_test(test_stdout_cap_and_efault),
+      cmocka_unit_test(test_stdin_args_env),     cmocka_unit_test(test_packed_args_env),
+      cmocka_unit_test(test_trusted_stdio_fds),  cmocka_unit_test(test_stdout_growth),
+      cmocka_unit_test(test_preopens_readdir),   cmocka_unit_test(test_seek_legacy_and_pread),
+      cmocka_unit_test(test_poll_clock),         cmocka_unit_test(test_fuzz_all),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   wasm_linker_free(linker);

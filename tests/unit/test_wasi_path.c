@@ -36,7 +36,7 @@ WASI_HOSTFN(path_unlink_file);
 WASI_HOSTFN(path_rename);
 WASI_HOSTFN(fd_read);
 
-static char root[256];      /* temp dir: root/box is the sandbox */
+static char root[256]; /* temp dir: root/box is the sandbox */
 static char box[300], outside[300];
 static int boxfd = -1;
 
@@ -52,7 +52,9 @@ static void at(char *out, size_t n, const char *base, const char *rel) {
 }
 
 static int rm_cb(const char *p, const struct stat *s, int f, struct FTW *w) {
-  (void)s; (void)f; (void)w;
+  (void)s;
+  (void)f;
+  (void)w;
   return remove(p);
 }
 
@@ -65,28 +67,46 @@ static int setup_tree(void **state) {
   at(outside, sizeof outside, root, "outside");
   mkdir(box, 0755);
   mkdir(outside, 0755);
-  at(p, sizeof p, outside, "secret"); put(p, "SECRET");
-  at(p, sizeof p, box, "file"); put(p, "inside");
-  at(p, sizeof p, box, "sub"); mkdir(p, 0755);
-  at(p, sizeof p, box, "sub/inner"); put(p, "inner");
-  at(p, sizeof p, box, "race"); mkdir(p, 0755);
-  at(p, sizeof p, box, "race/secret"); put(p, "inside");
-  at(p, sizeof p, box, "evil"); if (symlink("/etc", p)) return -1;
-  at(p, sizeof p, box, "evil_abs_in"); {
+  at(p, sizeof p, outside, "secret");
+  put(p, "SECRET");
+  at(p, sizeof p, box, "file");
+  put(p, "inside");
+  at(p, sizeof p, box, "sub");
+  mkdir(p, 0755);
+  at(p, sizeof p, box, "sub/inner");
+  put(p, "inner");
+  at(p, sizeof p, box, "race");
+  mkdir(p, 0755);
+  at(p, sizeof p, box, "race/secret");
+  put(p, "inside");
+  at(p, sizeof p, box, "evil");
+  if (symlink("/etc", p)) return -1;
+  at(p, sizeof p, box, "evil_abs_in");
+  {
     char t[512];
     at(t, sizeof t, box, "file");
-    if (symlink(t, p)) return -1;   /* absolute, even though it points inside */
+    if (symlink(t, p)) return -1; /* absolute, even though it points inside */
   }
-  at(p, sizeof p, box, "esc"); if (symlink("../outside", p)) return -1;
-  at(p, sizeof p, box, "esc_file"); if (symlink("../outside/secret", p)) return -1;
-  at(p, sizeof p, box, "sub/deep_esc"); if (symlink("../../outside/secret", p)) return -1;
-  at(p, sizeof p, box, "sub/up"); if (symlink("../file", p)) return -1;
-  at(p, sizeof p, box, "chain1"); if (symlink("chain2", p)) return -1;
-  at(p, sizeof p, box, "chain2"); if (symlink("sub/../chain3", p)) return -1;
-  at(p, sizeof p, box, "chain3"); if (symlink("file", p)) return -1;
-  at(p, sizeof p, box, "loop1"); if (symlink("loop2", p)) return -1;
-  at(p, sizeof p, box, "loop2"); if (symlink("loop1", p)) return -1;
-  at(p, sizeof p, box, "subl"); if (symlink("sub", p)) return -1;
+  at(p, sizeof p, box, "esc");
+  if (symlink("../outside", p)) return -1;
+  at(p, sizeof p, box, "esc_file");
+  if (symlink("../outside/secret", p)) return -1;
+  at(p, sizeof p, box, "sub/deep_esc");
+  if (symlink("../../outside/secret", p)) return -1;
+  at(p, sizeof p, box, "sub/up");
+  if (symlink("../file", p)) return -1;
+  at(p, sizeof p, box, "chain1");
+  if (symlink("chain2", p)) return -1;
+  at(p, sizeof p, box, "chain2");
+  if (symlink("sub/../chain3", p)) return -1;
+  at(p, sizeof p, box, "chain3");
+  if (symlink("file", p)) return -1;
+  at(p, sizeof p, box, "loop1");
+  if (symlink("loop2", p)) return -1;
+  at(p, sizeof p, box, "loop2");
+  if (symlink("loop1", p)) return -1;
+  at(p, sizeof p, box, "subl");
+  if (symlink("sub", p)) return -1;
   boxfd = open(box, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   return boxfd >= 0 ? 0 : -1;
 }
@@ -142,7 +162,7 @@ static void resolver_cases(void) {
   /* not following a final symlink */
   assert_int_equal(open_read("esc_file", 0, buf, sizeof buf), -ELOOP);
   int fd = wasi_sb_open(boxfd, "esc_file", O_PATH, 0, 0);
-  assert_true(fd >= 0);   /* the link itself, for lstat */
+  assert_true(fd >= 0); /* the link itself, for lstat */
   struct stat st;
   assert_int_equal(fstat(fd, &st), 0);
   assert_true(S_ISLNK(st.st_mode));
@@ -208,15 +228,15 @@ static void *swapper(void *arg) {
   at(d, sizeof d, box, "race");
   at(tmp, sizeof tmp, box, "race_real");
   while (!atomic_load(&stop_swapping)) {
-    if (atomic_load(&pause_req)) {   /* "race" is the directory here */
+    if (atomic_load(&pause_req)) { /* "race" is the directory here */
       atomic_store(&paused, 1);
       while (atomic_load(&pause_req) && !atomic_load(&stop_swapping)) sched_yield();
       atomic_store(&paused, 0);
       continue;
     }
     if (rename(d, tmp) != 0) continue;
-    if (symlink(outside, d) == 0) unlink(d);   /* absolute link out */
-    if (symlink("../outside", d) == 0) unlink(d);   /* relative link out */
+    if (symlink(outside, d) == 0) unlink(d);      /* absolute link out */
+    if (symlink("../outside", d) == 0) unlink(d); /* relative link out */
     rename(tmp, d);
   }
   return NULL;
@@ -234,7 +254,7 @@ static void race_run(int walk) {
     char buf[64];
     if (open_read("race/secret", 1, buf, sizeof buf) == 0) {
       opened++;
-      assert_string_equal(buf, "inside");   /* never the outside secret */
+      assert_string_equal(buf, "inside"); /* never the outside secret */
     }
     if (i % 256 == 255) {
       /* With the swapper parked the open must work: a resolver that
@@ -259,8 +279,14 @@ static void race_run(int walk) {
             checked);
 }
 
-static void test_race_openat2(void **state) { (void)state; race_run(0); }
-static void test_race_walk(void **state) { (void)state; race_run(1); }
+static void test_race_openat2(void **state) {
+  (void)state;
+  race_run(0);
+}
+static void test_race_walk(void **state) {
+  (void)state;
+  race_run(1);
+}
 
 /* ---- guest-level: path_* host functions on a real instance -------------------- */
 
@@ -298,11 +324,11 @@ static uint32_t gstr(world *w, uint32_t p, const char *s) {
   return (uint32_t)n;
 }
 
-#define CALL(w, fn, ...)                                                        \
-  ({                                                                            \
-    wasm_slot a_[12] = {__VA_ARGS__};                                           \
-    assert_int_equal(wasi_fn_##fn((w)->inst, NULL, a_), WASM_OK);               \
-    (uint32_t)a_[0];                                                            \
+#define CALL(w, fn, ...)                                                                           \
+  ({                                                                                               \
+    wasm_slot a_[12] = {__VA_ARGS__};                                                              \
+    assert_int_equal(wasi_fn_##fn((w)->inst, NULL, a_), WASM_OK);                                  \
+    (uint32_t) a_[0];                                                                              \
   })
 
 static void test_guest_paths(void **state) {
@@ -315,14 +341,18 @@ static void test_guest_paths(void **state) {
   assert_int_equal(CALL(&w, path_open, 3, 1, 100, 10, 0, WASI_R_FD_READ, 0, 0, 200), WASI_EINVAL);
   /* absolute and climbing */
   n = gstr(&w, 100, "/etc/passwd");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200),
+                   WASI_ENOTCAPABLE);
   n = gstr(&w, 100, "../outside/secret");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200),
+                   WASI_ENOTCAPABLE);
   n = gstr(&w, 100, "esc_file");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200),
+                   WASI_ENOTCAPABLE);
   /* path pointer past the end of memory */
   assert_int_equal(CALL(&w, path_open, 3, 1, 65530, 10, 0, WASI_R_FD_READ, 0, 0, 200), WASI_EFAULT);
-  assert_int_equal(CALL(&w, path_open, 3, 1, 0xfffffff0u, 0x20, 0, WASI_R_FD_READ, 0, 0, 200), WASI_EFAULT);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 0xfffffff0u, 0x20, 0, WASI_R_FD_READ, 0, 0, 200),
+                   WASI_EFAULT);
   /* a good open, read through fd_read */
   n = gstr(&w, 100, "chain1");
   assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_READ, 0, 0, 200), 0);
@@ -334,7 +364,8 @@ static void test_guest_paths(void **state) {
   assert_int_equal(wasm_load_le32(w.mem + 308), 6);
   assert_memory_equal(w.mem + 400, "inside", 6);
   /* over-long path from the guest */
-  assert_int_equal(CALL(&w, path_open, 3, 1, 1000, 5000, 0, WASI_R_FD_READ, 0, 0, 200), WASI_ENAMETOOLONG);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 1000, 5000, 0, WASI_R_FD_READ, 0, 0, 200),
+                   WASI_ENAMETOOLONG);
   /* hard link out: the source resolves outside */
   uint32_t n1 = gstr(&w, 100, "../outside/secret"), n2 = gstr(&w, 150, "stolen");
   assert_int_equal(CALL(&w, path_link, 3, 0, 100, n1, 3, 150, n2), WASI_ENOTCAPABLE);
@@ -349,7 +380,8 @@ static void test_guest_paths(void **state) {
   n1 = gstr(&w, 100, "esc_file");
   assert_int_equal(CALL(&w, path_link, 3, 0, 100, n1, 3, 150, n2), 0);
   n2 = gstr(&w, 150, "stolen");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 150, n2, 0, WASI_R_FD_READ, 0, 0, 200), WASI_ENOTCAPABLE);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 150, n2, 0, WASI_R_FD_READ, 0, 0, 200),
+                   WASI_ENOTCAPABLE);
   assert_int_equal(CALL(&w, path_unlink_file, 3, 150, n2), 0);
   /* a hard link target outside */
   n1 = gstr(&w, 100, "file");
@@ -396,23 +428,28 @@ static void test_read_only(void **state) {
   assert_int_equal(CALL(&w, path_create_directory, 3, 100, n), WASI_EROFS);
   n = gstr(&w, 100, "file");
   assert_int_equal(CALL(&w, path_unlink_file, 3, 100, n), WASI_EROFS);
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, WASI_OF_TRUNC, WASI_R_FD_READ, 0, 0, 200), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, WASI_OF_TRUNC, WASI_R_FD_READ, 0, 0, 200),
+                   WASI_EROFS);
   assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_FD_WRITE, 0, 0, 200), WASI_EROFS);
   n = gstr(&w, 100, "created");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, WASI_OF_CREAT, WASI_R_FD_READ, 0, 0, 200), WASI_EROFS);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, WASI_OF_CREAT, WASI_R_FD_READ, 0, 0, 200),
+                   WASI_EROFS);
   /* reading still works, and the opened file has no write right */
   n = gstr(&w, 100, "file");
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_ALL, WASI_R_ALL, 0, 200), WASI_EROFS);
-  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_ALL & ~WASI_R_WRITE_SET, WASI_R_ALL, 0, 200), 0);
+  assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_ALL, WASI_R_ALL, 0, 200),
+                   WASI_EROFS);
+  assert_int_equal(
+      CALL(&w, path_open, 3, 1, 100, n, 0, WASI_R_ALL & ~WASI_R_WRITE_SET, WASI_R_ALL, 0, 200), 0);
   uint32_t fd = wasm_load_le32(w.mem + 200);
   wasi_fd *f;
   assert_int_equal(wasi_fd_get(w.ctx, fd, WASI_R_FD_READ, &f), 0);
   assert_int_equal(wasi_fd_get(w.ctx, fd, WASI_R_FD_WRITE, &f), WASI_EROFS);
   /* the rights Rust's std asks for a read-only open, which include some
    * write-ish ones (set_times): granted minus what the tree lacks */
-  const uint64_t rust_read = WASI_R_FD_READ | WASI_R_FD_READDIR | WASI_R_FD_ADVISE | WASI_R_FD_FDSTAT_SET_FLAGS |
-                             WASI_R_FD_FILESTAT_GET | WASI_R_FD_FILESTAT_SET_TIMES | WASI_R_FD_SEEK |
-                             WASI_R_FD_SYNC | WASI_R_FD_TELL;
+  const uint64_t rust_read = WASI_R_FD_READ | WASI_R_FD_READDIR | WASI_R_FD_ADVISE |
+                             WASI_R_FD_FDSTAT_SET_FLAGS | WASI_R_FD_FILESTAT_GET |
+                             WASI_R_FD_FILESTAT_SET_TIMES | WASI_R_FD_SEEK | WASI_R_FD_SYNC |
+                             WASI_R_FD_TELL;
   assert_int_equal(CALL(&w, path_open, 3, 1, 100, n, 0, rust_read, rust_read, 0, 200), 0);
   fd = wasm_load_le32(w.mem + 200);
   assert_int_equal(wasi_fd_get(w.ctx, fd, WASI_R_FD_READ | WASI_R_FD_SEEK, &f), 0);
@@ -427,12 +464,9 @@ int main(void) {
   linker = wasm_linker_new();
   if (!linker || wasi_define(linker, NULL, NULL) != WASM_OK) return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_resolver_openat2),
-      cmocka_unit_test(test_resolver_walk),
-      cmocka_unit_test(test_race_openat2),
-      cmocka_unit_test(test_race_walk),
-      cmocka_unit_test(test_guest_paths),
-      cmocka_unit_test(test_read_only),
+      cmocka_unit_test(test_resolver_openat2), cmocka_unit_test(test_resolver_walk),
+      cmocka_unit_test(test_race_openat2),     cmocka_unit_test(test_race_walk),
+      cmocka_unit_test(test_guest_paths),      cmocka_unit_test(test_read_only),
   };
   int r = cmocka_run_group_tests(tests, setup_tree, teardown_tree);
   wasm_linker_free(linker);

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-extern int wasi_sb_force_walk;              /* src/wasi/wasi_int.h (tests) */
-int wagi_cmd_run(int argc, char **argv);    /* src/cli/run.c */
+extern int wasi_sb_force_walk;           /* src/wasi/wasi_int.h (tests) */
+int wagi_cmd_run(int argc, char **argv); /* src/cli/run.c */
 
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "run") != 0) {

@@ -186,10 +186,10 @@ static int op_reuse(void) {
   printf("a=%d:%u b=%d:%u\n", r1, a.handle, r2, b.handle);
   wagi_http_close(&b);
   int r3 = wagi_http_request("GET", url, NULL, 0, NULL, 0, &c);
-  printf("c=%d:%u\n", r3, c.handle);   /* the counter sits on 1, which is free again */
+  printf("c=%d:%u\n", r3, c.handle); /* the counter sits on 1, which is free again */
   wagi_http_close(&a);
   int r4 = wagi_http_request("GET", url, NULL, 0, NULL, 0, &d);
-  printf("d=%d:%u\n", r4, d.handle);   /* 0 is free but the counter moved past it */
+  printf("d=%d:%u\n", r4, d.handle); /* 0 is free but the counter moved past it */
   printf("close_unknown=%u\n", wagi_http_raw_close(12345));
   return 0;
 }
@@ -201,7 +201,7 @@ static int op_abi(void) {
   uint32_t ul = (uint32_t)strlen(url);
   uint16_t st;
   uint32_t h;
-#define REQ(u, ulen, m, mlen, hd, hlen, b, blen, so, ho) \
+#define REQ(u, ulen, m, mlen, hd, hlen, b, blen, so, ho)                                           \
   wagi_http_raw_req(u, ulen, m, mlen, hd, hlen, b, blen, so, ho)
   printf("url_oob=%u\n", REQ(OOB, 100, "GET", 3, "", 0, "", 0, &st, &h));
   printf("url_utf8=%u\n", REQ("http://\xff\xfe/", 10, "GET", 3, "", 0, "", 0, &st, &h));

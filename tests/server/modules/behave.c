@@ -65,8 +65,8 @@ EXPORT(bigout) {
   static char chunk[1 << 16];
   memset(chunk, 'x', sizeof chunk);
   emit("Content-Type: text/plain\n\n");
-  for (int i = 0; i < 1024; i++) {   /* 64 MiB */
-    if (write(1, chunk, sizeof chunk) < 0) return;   /* cap reached */
+  for (int i = 0; i < 1024; i++) {                 /* 64 MiB */
+    if (write(1, chunk, sizeof chunk) < 0) return; /* cap reached */
   }
 }
 EXPORT(noct) { emit("X-Foo: bar\n\nbody\n"); }
@@ -78,13 +78,16 @@ EXPORT(badvalue) { emit("Content-Type: text/plain\nX-Bad: caf\xc3\xa9\n\nbody\n"
 EXPORT(badname) { emit("Content-Type: text/plain\nBad Name: x\nGood: y\n\nok\n"); }
 EXPORT(location) { emit("Location: /elsewhere\n\n"); }
 EXPORT(status_location) { emit("Location: /x\nStatus: 301 Moved\n\n"); }
-EXPORT(status_then_location) { emit("Status: 200\nLocation: /x\nContent-Type: text/plain\n\nstay\n"); }
+EXPORT(status_then_location) {
+  emit("Status: 200\nLocation: /x\nContent-Type: text/plain\n\nstay\n");
+}
 EXPORT(statusonly) { emit("Status: 404 Not Found\n\nmissing\n"); }
 EXPORT(status204) { emit("Status: 204\n\n"); }
 EXPORT(teapot) { emit("Status: 418 I'm a teapot\nContent-Type: text/plain\n\nshort and stout\n"); }
 EXPORT(cookies) {
-  emit("Content-Type: text/plain\nSet-Cookie: a=1\nSet-Cookie: b=2\nset-cookie: c=3; Path=/\n\n"
-       "cookies\n");
+  emit(
+      "Content-Type: text/plain\nSet-Cookie: a=1\nSet-Cookie: b=2\nset-cookie: c=3; Path=/\n\n"
+      "cookies\n");
 }
 EXPORT(crlf) { emit("Content-Type: text/plain\r\nX-Crlf: yes\r\n\r\nbody\r\nline2\r\n"); }
 EXPORT(lfcrlf) { emit("Content-Type: text/plain\n\r\nbody\r\n"); }

@@ -99,7 +99,10 @@ static void print_request(const char *handler) {
   int k = 0;
   size_t v = envc;
   char tmp[24];
-  do { tmp[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+  do {
+    tmp[k++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
   for (int i = 0; i < k; i++) num[i] = tmp[k - 1 - i];
   out_bytes(num, (size_t)k);
 

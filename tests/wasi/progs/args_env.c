@@ -8,11 +8,13 @@ extern char **environ;
 
 int main(int argc, char **argv) {
   printf("argc: %d\n", argc);
-  for (int i = 0; i < argc; i++) printf("argv[%d]: \"%s\" (%zu bytes)\n", i, argv[i], strlen(argv[i]));
+  for (int i = 0; i < argc; i++)
+    printf("argv[%d]: \"%s\" (%zu bytes)\n", i, argv[i], strlen(argv[i]));
   int n = 0;
   for (char **e = environ; *e; e++) printf("environ[%d]: \"%s\"\n", n++, *e);
   printf("environ count: %d\n", n);
-  const char *probe[] = {"GREETING", "EMPTY", "WITH_EQUALS", "PATH", "HOME", "USER", "SECRET_HOST_VAR"};
+  const char *probe[] = {"GREETING", "EMPTY", "WITH_EQUALS",    "PATH",
+                         "HOME",     "USER",  "SECRET_HOST_VAR"};
   for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++) {
     const char *v = getenv(probe[i]);
     printf("getenv %s: %s%s%s\n", probe[i], v ? "\"" : "", v ? v : "(unset)", v ? "\"" : "");

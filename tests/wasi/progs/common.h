@@ -15,19 +15,22 @@
 #include <wasi/api.h>
 
 static const char *const errno_names[] = {
-    "OK", "E2BIG", "EACCES", "EADDRINUSE", "EADDRNOTAVAIL", "EAFNOSUPPORT",
-    "EAGAIN", "EALREADY", "EBADF", "EBADMSG", "EBUSY", "ECANCELED", "ECHILD",
-    "ECONNABORTED", "ECONNREFUSED", "ECONNRESET", "EDEADLK", "EDESTADDRREQ",
-    "EDOM", "EDQUOT", "EEXIST", "EFAULT", "EFBIG", "EHOSTUNREACH", "EIDRM",
-    "EILSEQ", "EINPROGRESS", "EINTR", "EINVAL", "EIO", "EISCONN", "EISDIR",
-    "ELOOP", "EMFILE", "EMLINK", "EMSGSIZE", "EMULTIHOP", "ENAMETOOLONG",
-    "ENETDOWN", "ENETRESET", "ENETUNREACH", "ENFILE", "ENOBUFS", "ENODEV",
-    "ENOENT", "ENOEXEC", "ENOLCK", "ENOLINK", "ENOMEM", "ENOMSG",
-    "ENOPROTOOPT", "ENOSPC", "ENOSYS", "ENOTCONN", "ENOTDIR", "ENOTEMPTY",
-    "ENOTRECOVERABLE", "ENOTSOCK", "ENOTSUP", "ENOTTY", "ENXIO", "EOVERFLOW",
-    "EOWNERDEAD", "EPERM", "EPIPE", "EPROTO", "EPROTONOSUPPORT", "EPROTOTYPE",
-    "ERANGE", "EROFS", "ESPIPE", "ESRCH", "ESTALE", "ETIMEDOUT", "ETXTBSY",
-    "EXDEV", "ENOTCAPABLE",
+    "OK",           "E2BIG",           "EACCES",       "EADDRINUSE",   "EADDRNOTAVAIL",
+    "EAFNOSUPPORT", "EAGAIN",          "EALREADY",     "EBADF",        "EBADMSG",
+    "EBUSY",        "ECANCELED",       "ECHILD",       "ECONNABORTED", "ECONNREFUSED",
+    "ECONNRESET",   "EDEADLK",         "EDESTADDRREQ", "EDOM",         "EDQUOT",
+    "EEXIST",       "EFAULT",          "EFBIG",        "EHOSTUNREACH", "EIDRM",
+    "EILSEQ",       "EINPROGRESS",     "EINTR",        "EINVAL",       "EIO",
+    "EISCONN",      "EISDIR",          "ELOOP",        "EMFILE",       "EMLINK",
+    "EMSGSIZE",     "EMULTIHOP",       "ENAMETOOLONG", "ENETDOWN",     "ENETRESET",
+    "ENETUNREACH",  "ENFILE",          "ENOBUFS",      "ENODEV",       "ENOENT",
+    "ENOEXEC",      "ENOLCK",          "ENOLINK",      "ENOMEM",       "ENOMSG",
+    "ENOPROTOOPT",  "ENOSPC",          "ENOSYS",       "ENOTCONN",     "ENOTDIR",
+    "ENOTEMPTY",    "ENOTRECOVERABLE", "ENOTSOCK",     "ENOTSUP",      "ENOTTY",
+    "ENXIO",        "EOVERFLOW",       "EOWNERDEAD",   "EPERM",        "EPIPE",
+    "EPROTO",       "EPROTONOSUPPORT", "EPROTOTYPE",   "ERANGE",       "EROFS",
+    "ESPIPE",       "ESRCH",           "ESTALE",       "ETIMEDOUT",    "ETXTBSY",
+    "EXDEV",        "ENOTCAPABLE",
 };
 
 static inline const char *ename(int e) {
@@ -55,13 +58,11 @@ static inline const char *yn(int c) { return c ? "yes" : "no"; }
 /* Raw path_open for reading a file, relative to dirfd; returns errno. */
 static inline __wasi_errno_t raw_open(__wasi_fd_t dir, __wasi_lookupflags_t lf, const char *path,
                                       __wasi_oflags_t of, __wasi_fd_t *fd) {
-  return __wasi_path_open(dir, lf, path, of,
-                          __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_SEEK |
-                              __WASI_RIGHTS_FD_FILESTAT_GET | __WASI_RIGHTS_FD_READDIR |
-                              __WASI_RIGHTS_PATH_OPEN,
-                          __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_SEEK |
-                              __WASI_RIGHTS_FD_FILESTAT_GET,
-                          0, fd);
+  return __wasi_path_open(
+      dir, lf, path, of,
+      __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_SEEK | __WASI_RIGHTS_FD_FILESTAT_GET |
+          __WASI_RIGHTS_FD_READDIR | __WASI_RIGHTS_PATH_OPEN,
+      __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_SEEK | __WASI_RIGHTS_FD_FILESTAT_GET, 0, fd);
 }
 
 /* Opens a directory beneath dir with every right, so that a later failure
@@ -113,7 +114,8 @@ static inline void try_read(const char *what, __wasi_fd_t dir, __wasi_lookupflag
  * impossible to pass a path containing NUL or one pointing outside memory. */
 #define WASI_IMPORT(n) __attribute__((import_module("wasi_snapshot_preview1"), import_name(n)))
 int32_t imp_path_open(int32_t fd, int32_t dirflags, int32_t path, int32_t len, int32_t oflags,
-                      int64_t base, int64_t inh, int32_t fdflags, int32_t out) WASI_IMPORT("path_open");
+                      int64_t base, int64_t inh, int32_t fdflags, int32_t out)
+    WASI_IMPORT("path_open");
 int32_t imp_path_create_directory(int32_t fd, int32_t path, int32_t len)
     WASI_IMPORT("path_create_directory");
 int32_t imp_path_filestat_get(int32_t fd, int32_t flags, int32_t path, int32_t len, int32_t out)
@@ -126,6 +128,6 @@ static inline int raw_open_n(__wasi_fd_t dir, const void *path, size_t len, __wa
                        (int32_t)(uintptr_t)fd);
 }
 
-#define PREOPEN 3   /* the first (only) preopened directory: /sandbox */
+#define PREOPEN 3 /* the first (only) preopened directory: /sandbox */
 
 #endif

@@ -58,8 +58,7 @@ int main(void) {
   printf("opendir: %s\n", d ? "ok" : ename(errno));
   int regs = 0, dirs = 0;
   int n = count_entries(d, &regs, &dirs, first, last);
-  printf("entries: %d (regular %d, dirs %d)\nfirst: %s\nlast: %s\n", n, regs, dirs, first,
-         last);
+  printf("entries: %d (regular %d, dirs %d)\nfirst: %s\nlast: %s\n", n, regs, dirs, first, last);
   rewinddir(d);
   regs = dirs = 0;
   printf("entries after rewind: %d\n", count_entries(d, &regs, &dirs, first, last));

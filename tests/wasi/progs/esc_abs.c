@@ -13,12 +13,15 @@ int main(void) {
   try_read("/proc/self/environ", PREOPEN, 0, "/proc/self/environ");
   __wasi_filestat_t st;
   wres("filestat /etc", __wasi_path_filestat_get(PREOPEN, 0, "/etc", &st));
-  wres("create_directory /tmp/wagi_escape_abs", __wasi_path_create_directory(PREOPEN, "/tmp/wagi_escape_abs"));
+  wres("create_directory /tmp/wagi_escape_abs",
+       __wasi_path_create_directory(PREOPEN, "/tmp/wagi_escape_abs"));
   __wasi_fd_t fd;
   wres("create /tmp/wagi_escape_abs.txt",
-       __wasi_path_open(PREOPEN, 0, "/tmp/wagi_escape_abs.txt", __WASI_OFLAGS_CREAT, __WASI_RIGHTS_FD_WRITE, 0, 0, &fd));
+       __wasi_path_open(PREOPEN, 0, "/tmp/wagi_escape_abs.txt", __WASI_OFLAGS_CREAT,
+                        __WASI_RIGHTS_FD_WRITE, 0, 0, &fd));
   wres("unlink /etc/passwd", __wasi_path_unlink_file(PREOPEN, "/etc/passwd"));
-  wres("rename inside.txt -> /tmp/wagi_escape_moved", __wasi_path_rename(PREOPEN, "inside.txt", PREOPEN, "/tmp/wagi_escape_moved"));
+  wres("rename inside.txt -> /tmp/wagi_escape_moved",
+       __wasi_path_rename(PREOPEN, "inside.txt", PREOPEN, "/tmp/wagi_escape_moved"));
   wres("link /etc/passwd -> pw", __wasi_path_link(PREOPEN, 0, "/etc/passwd", PREOPEN, "pw"));
   /* libc: only preopens are reachable. */
   int f = open("/etc/passwd", O_RDONLY);

@@ -44,7 +44,8 @@ int main(void) {
   try_read("from a/b: c/../../../inside.txt", b, 0, "c/../../../inside.txt");
   __wasi_fd_t c;
   wres("from a/b: open c/.. as a directory", raw_open_dir(b, "c/..", &c));
-  wres("from a/b: create_directory ../../../escaped", __wasi_path_create_directory(b, "../../../escaped"));
+  wres("from a/b: create_directory ../../../escaped",
+       __wasi_path_create_directory(b, "../../../escaped"));
   wres("from a/b: unlink ../x.txt", __wasi_path_unlink_file(b, "../x.txt"));
   return 0;
 }

@@ -13,11 +13,15 @@ int main(void) {
   const __wasi_lookupflags_t F = __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW;
   res("chdir /sandbox", chdir("/sandbox"));
   res("libc link ../outside/secret.txt -> stolen", link("../outside/secret.txt", "stolen"));
-  wres("path_link ../outside/secret.txt -> stolen", __wasi_path_link(PREOPEN, 0, "../outside/secret.txt", PREOPEN, "stolen"));
-  wres("path_link follow ../outside/secret.txt -> stolen", __wasi_path_link(PREOPEN, F, "../outside/secret.txt", PREOPEN, "stolen"));
+  wres("path_link ../outside/secret.txt -> stolen",
+       __wasi_path_link(PREOPEN, 0, "../outside/secret.txt", PREOPEN, "stolen"));
+  wres("path_link follow ../outside/secret.txt -> stolen",
+       __wasi_path_link(PREOPEN, F, "../outside/secret.txt", PREOPEN, "stolen"));
   wres("path_link /etc/passwd -> pw", __wasi_path_link(PREOPEN, 0, "/etc/passwd", PREOPEN, "pw"));
-  wres("path_link inside.txt -> ../outside/planted", __wasi_path_link(PREOPEN, 0, "inside.txt", PREOPEN, "../outside/planted"));
-  wres("path_link follow secret_link -> stolen2", __wasi_path_link(PREOPEN, F, "secret_link", PREOPEN, "stolen2"));
+  wres("path_link inside.txt -> ../outside/planted",
+       __wasi_path_link(PREOPEN, 0, "inside.txt", PREOPEN, "../outside/planted"));
+  wres("path_link follow secret_link -> stolen2",
+       __wasi_path_link(PREOPEN, F, "secret_link", PREOPEN, "stolen2"));
   /* Without follow, Linux links the symlink itself; whether the runtime
    * allows that or not, following the copy must not leave the sandbox. */
   __wasi_errno_t e = __wasi_path_link(PREOPEN, 0, "secret_link", PREOPEN, "linkcopy");

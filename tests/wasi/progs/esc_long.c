@@ -26,7 +26,8 @@ int main(void) {
           __WASI_ERRNO_NAMETOOLONG, __WASI_ERRNO_NOTCAPABLE);
   refused("path_len beyond memory", raw_open_n(PREOPEN, p, 0x7fffffff, &fd), __WASI_ERRNO_FAULT,
           __WASI_ERRNO_NAMETOOLONG);
-  printf("path pointer at the end of memory: %s\n", ename(raw_open_n(PREOPEN, (const void *)0xfffffffcu, 16, &fd)));
+  printf("path pointer at the end of memory: %s\n",
+         ename(raw_open_n(PREOPEN, (const void *)0xfffffffcu, 16, &fd)));
 
   /* 60 nested directories, then climb out with 61 "..". */
   char path[512] = "";

@@ -16,7 +16,8 @@ int main(void) {
   res("chdir /sandbox", chdir("/sandbox"));
   res("symlink abs_link -> /etc", symlink("/etc", "abs_link"));
   res("symlink up_link -> ../outside", symlink("../outside", "up_link"));
-  res("symlink sneaky -> sub/../../outside/secret.txt", symlink("sub/../../outside/secret.txt", "sneaky"));
+  res("symlink sneaky -> sub/../../outside/secret.txt",
+      symlink("sub/../../outside/secret.txt", "sneaky"));
   res("symlink updown -> ../sandbox/inside.txt", symlink("../sandbox/inside.txt", "updown"));
   res("lstat abs_link", lstat("abs_link", &st));
   res("lstat up_link", lstat("up_link", &st));

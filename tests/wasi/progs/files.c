@@ -11,9 +11,9 @@
 #include "common.h"
 
 static void show_stat(const char *what, const struct stat *st) {
-  printf("%s: size %lld, regular %s, dir %s, link %s, nlink %llu\n", what,
-         (long long)st->st_size, yn(S_ISREG(st->st_mode)), yn(S_ISDIR(st->st_mode)),
-         yn(S_ISLNK(st->st_mode)), (unsigned long long)st->st_nlink);
+  printf("%s: size %lld, regular %s, dir %s, link %s, nlink %llu\n", what, (long long)st->st_size,
+         yn(S_ISREG(st->st_mode)), yn(S_ISDIR(st->st_mode)), yn(S_ISLNK(st->st_mode)),
+         (unsigned long long)st->st_nlink);
 }
 
 int main(void) {
@@ -113,8 +113,9 @@ int main(void) {
    * expected to fail, and the runtime's MTIM_NOW is tested directly. */
   struct timespec now_omit[2] = {{0, UTIME_OMIT}, {0, UTIME_NOW}};
   res("utimensat omit/now (wasi-libc bug)", utimensat(AT_FDCWD, "f.txt", now_omit, 0));
-  wres("raw set_times MTIM_NOW", __wasi_path_filestat_set_times(PREOPEN, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW,
-                                                                "f.txt", 0, 0, __WASI_FSTFLAGS_MTIM_NOW));
+  wres("raw set_times MTIM_NOW",
+       __wasi_path_filestat_set_times(PREOPEN, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, "f.txt", 0, 0,
+                                      __WASI_FSTFLAGS_MTIM_NOW));
   stat("f.txt", &st);
   printf("atime kept: %s\n", yn(st.st_atim.tv_sec == 1600000000));
   printf("mtime is now: %s\n", yn(st.st_mtim.tv_sec > 1700000000));

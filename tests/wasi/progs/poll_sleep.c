@@ -28,7 +28,8 @@ int main(void) {
 
   long long target = now_ns(CLOCK_REALTIME) + 30000000;
   struct timespec abs_ = {target / 1000000000, target % 1000000000};
-  printf("clock_nanosleep absolute: %d\n", clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &abs_, NULL));
+  printf("clock_nanosleep absolute: %d\n",
+         clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &abs_, NULL));
   printf("woke at or after the deadline: %s\n", yn(now_ns(CLOCK_REALTIME) >= target - 1000000));
 
   t0 = now_ns(CLOCK_MONOTONIC);
@@ -67,11 +68,13 @@ int main(void) {
   wres("poll_oneoff clock+stdout", __wasi_poll_oneoff(subs, ev, 2, &nev));
   int saw_write = 0;
   for (__wasi_size_t i = 0; i < nev; i++)
-    if (ev[i].userdata == 22 && ev[i].type == __WASI_EVENTTYPE_FD_WRITE && !ev[i].error) saw_write = 1;
+    if (ev[i].userdata == 22 && ev[i].type == __WASI_EVENTTYPE_FD_WRITE && !ev[i].error)
+      saw_write = 1;
   printf("stdout write event: %s\n", yn(saw_write));
   t0 = now_ns(CLOCK_MONOTONIC);
   wres("poll_oneoff clock only", __wasi_poll_oneoff(subs, ev, 1, &nev));
-  printf("one clock event, userdata 11: %s\n", yn(nev == 1 && ev[0].userdata == 11 && ev[0].type == __WASI_EVENTTYPE_CLOCK));
+  printf("one clock event, userdata 11: %s\n",
+         yn(nev == 1 && ev[0].userdata == 11 && ev[0].type == __WASI_EVENTTYPE_CLOCK));
   printf("waited >= 10 ms: %s\n", yn(now_ns(CLOCK_MONOTONIC) - t0 >= 10000000));
   subs[1].u.u.fd_write.file_descriptor = 99;
   wres("poll_oneoff on a bad fd", __wasi_poll_oneoff(subs + 1, ev, 1, &nev));

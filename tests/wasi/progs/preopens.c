@@ -30,7 +30,8 @@ int main(void) {
       if (r > 0 && buf[r - 1] == '\n') buf[r - 1] = 0;
       close(f);
     }
-    printf("libc open %s: %s%s%s\n", path, f >= 0 ? "\"" : ename(errno), f >= 0 ? buf : "", f >= 0 ? "\"" : "");
+    printf("libc open %s: %s%s%s\n", path, f >= 0 ? "\"" : ename(errno), f >= 0 ? buf : "",
+           f >= 0 ? "\"" : "");
   }
   return 0;
 }

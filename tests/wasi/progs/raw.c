@@ -6,11 +6,11 @@
 
 #include "common.h"
 
-#define RW (__WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SEEK | \
-            __WASI_RIGHTS_FD_TELL | __WASI_RIGHTS_FD_FILESTAT_GET |                  \
-            __WASI_RIGHTS_FD_FILESTAT_SET_SIZE | __WASI_RIGHTS_FD_ADVISE |           \
-            __WASI_RIGHTS_FD_ALLOCATE | __WASI_RIGHTS_FD_FDSTAT_SET_FLAGS |          \
-            __WASI_RIGHTS_FD_FILESTAT_SET_TIMES)
+#define RW                                                                                         \
+  (__WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SEEK |                        \
+   __WASI_RIGHTS_FD_TELL | __WASI_RIGHTS_FD_FILESTAT_GET | __WASI_RIGHTS_FD_FILESTAT_SET_SIZE |    \
+   __WASI_RIGHTS_FD_ADVISE | __WASI_RIGHTS_FD_ALLOCATE | __WASI_RIGHTS_FD_FDSTAT_SET_FLAGS |       \
+   __WASI_RIGHTS_FD_FILESTAT_SET_TIMES)
 
 static __wasi_errno_t put(__wasi_fd_t fd, const char *s, __wasi_size_t *n) {
   __wasi_ciovec_t v = {(const uint8_t *)s, strlen(s)};
@@ -28,7 +28,8 @@ int main(void) {
   printf("prestat tag dir: %s, name length: %u\n", yn(ps.tag == __WASI_PREOPENTYPE_DIR),
          (unsigned)ps.u.dir.pr_name_len);
   char name[64] = "";
-  wres("prestat_dir_name 3", __wasi_fd_prestat_dir_name(PREOPEN, (uint8_t *)name, ps.u.dir.pr_name_len));
+  wres("prestat_dir_name 3",
+       __wasi_fd_prestat_dir_name(PREOPEN, (uint8_t *)name, ps.u.dir.pr_name_len));
   printf("preopen name: %.*s\n", (int)ps.u.dir.pr_name_len, name);
   wres("prestat_get 4 (none)", __wasi_fd_prestat_get(4, &ps));
   wres("prestat_get 0 (stdin)", __wasi_fd_prestat_get(0, &ps));
@@ -40,7 +41,8 @@ int main(void) {
   wres("fdstat_get 99", __wasi_fd_fdstat_get(99, &fs));
 
   __wasi_fd_t a, b;
-  wres("path_open a.txt create", __wasi_path_open(PREOPEN, 0, "a.txt", __WASI_OFLAGS_CREAT, RW, RW, 0, &a));
+  wres("path_open a.txt create",
+       __wasi_path_open(PREOPEN, 0, "a.txt", __WASI_OFLAGS_CREAT, RW, RW, 0, &a));
   __wasi_size_t n = 0;
   wres("fd_write", put(a, "hello", &n));
   printf("written: %u\n", (unsigned)n);
@@ -59,14 +61,17 @@ int main(void) {
   wres("fd_filestat_set_size 3", __wasi_fd_filestat_set_size(a, 3));
   wres("path_filestat_get a.txt", __wasi_path_filestat_get(PREOPEN, 0, "a.txt", &st));
   printf("size by path: %llu\n", (unsigned long long)st.size);
-  wres("path_filestat_set_times", __wasi_path_filestat_set_times(PREOPEN, 0, "a.txt", 5000000000ull, 7000000000ull,
-                                                                 __WASI_FSTFLAGS_ATIM | __WASI_FSTFLAGS_MTIM));
+  wres("path_filestat_set_times",
+       __wasi_path_filestat_set_times(PREOPEN, 0, "a.txt", 5000000000ull, 7000000000ull,
+                                      __WASI_FSTFLAGS_ATIM | __WASI_FSTFLAGS_MTIM));
   __wasi_path_filestat_get(PREOPEN, 0, "a.txt", &st);
   printf("atim %llu mtim %llu\n", (unsigned long long)st.atim, (unsigned long long)st.mtim);
-  wres("set_times ATIM and ATIM_NOW", __wasi_fd_filestat_set_times(a, 1, 1, __WASI_FSTFLAGS_ATIM | __WASI_FSTFLAGS_ATIM_NOW));
+  wres("set_times ATIM and ATIM_NOW",
+       __wasi_fd_filestat_set_times(a, 1, 1, __WASI_FSTFLAGS_ATIM | __WASI_FSTFLAGS_ATIM_NOW));
 
   /* fd_renumber: b takes a's file, a is gone. */
-  wres("path_open b.txt create", __wasi_path_open(PREOPEN, 0, "b.txt", __WASI_OFLAGS_CREAT, RW, RW, 0, &b));
+  wres("path_open b.txt create",
+       __wasi_path_open(PREOPEN, 0, "b.txt", __WASI_OFLAGS_CREAT, RW, RW, 0, &b));
   wres("fd_renumber a -> b", __wasi_fd_renumber(a, b));
   wres("fd_close a (renumbered away)", __wasi_fd_close(a));
   wres("fd_seek b 0", __wasi_fd_seek(b, 0, __WASI_WHENCE_SET, &pos));
@@ -77,7 +82,8 @@ int main(void) {
   wres("fd_renumber 99 -> b", __wasi_fd_renumber(99, b));
 
   /* Rights only shrink. */
-  wres("fdstat_set_rights drop read", __wasi_fd_fdstat_set_rights(b, RW & ~__WASI_RIGHTS_FD_READ, 0));
+  wres("fdstat_set_rights drop read",
+       __wasi_fd_fdstat_set_rights(b, RW & ~__WASI_RIGHTS_FD_READ, 0));
   wres("fd_read without the right", get(b, buf, 4, &n));
   wres("fdstat_set_rights add read back", __wasi_fd_fdstat_set_rights(b, RW, 0));
   wres("fdstat_set_flags append", __wasi_fd_fdstat_set_flags(b, __WASI_FDFLAGS_APPEND));
@@ -92,7 +98,8 @@ int main(void) {
     char p[16];
     snprintf(p, sizeof p, "d/e%02d", i);
     __wasi_fd_t f;
-    if (__wasi_path_open(PREOPEN, 0, p, __WASI_OFLAGS_CREAT, RW, RW, 0, &f) == 0) (void)__wasi_fd_close(f);
+    if (__wasi_path_open(PREOPEN, 0, p, __WASI_OFLAGS_CREAT, RW, RW, 0, &f) == 0)
+      (void)__wasi_fd_close(f);
   }
   __wasi_fd_t d;
   wres("open d", raw_open(PREOPEN, 0, "d", __WASI_OFLAGS_DIRECTORY, &d));
@@ -112,7 +119,8 @@ int main(void) {
       memcpy(&de, rbuf + off, sizeof de);
       if (off + sizeof de + de.d_namlen > used) break;
       const char *nm = (const char *)rbuf + off + sizeof de;
-      if (!(de.d_namlen == 1 && nm[0] == '.') && !(de.d_namlen == 2 && nm[0] == '.' && nm[1] == '.'))
+      if (!(de.d_namlen == 1 && nm[0] == '.') &&
+          !(de.d_namlen == 2 && nm[0] == '.' && nm[1] == '.'))
         entries++;
       cookie = de.d_next;
       progress = 1;
@@ -129,7 +137,8 @@ int main(void) {
   wres("fd_write to the preopen dir", put(PREOPEN, "x", &n));
   __wasi_ciovec_t badv = {(const uint8_t *)0xfffffff0u, 100};
   wres("fd_write iovec out of memory", __wasi_fd_write(1, &badv, 1, &n));
-  wres("path_open path out of memory", (__wasi_errno_t)raw_open_n(PREOPEN, (const void *)0xffffff00u, 4096, &a));
+  wres("path_open path out of memory",
+       (__wasi_errno_t)raw_open_n(PREOPEN, (const void *)0xffffff00u, 4096, &a));
   wres("fd_prestat_dir_name short buffer", __wasi_fd_prestat_dir_name(PREOPEN, (uint8_t *)name, 2));
   wres("sched_yield", __wasi_sched_yield());
   return 0;

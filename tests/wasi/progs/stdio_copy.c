@@ -6,7 +6,7 @@
 #include "common.h"
 
 int main(void) {
-  static char buf[7919];   /* a prime, so reads never align with the pipe's */
+  static char buf[7919]; /* a prime, so reads never align with the pipe's */
   long long total = 0;
   for (;;) {
     ssize_t n = read(0, buf, sizeof buf);
