@@ -599,13 +599,15 @@ static WASI_HOSTFN(proc_raise) {
   WASI_RET(WASI_ENOSYS);
 }
 
-/* sock_*: the world has no sockets, so a valid fd is simply not one. */
+/* sock_*: the world has no sockets (none is preopened, and preview 1 has no
+ * way to make one), so a valid fd is simply not one: ENOTSOCK, as wasmtime
+ * answers, before any other argument is looked at; a closed fd is EBADF. */
 static wasm_status sock_common(wasm_instance *caller, void *env, wasm_slot *a) {
   WASI_ENTER();
   (void)m;
   wasi_fd *f;
   if (wasi_fd_get(ctx, (uint32_t)a[0], 0, &f) != WASI_ESUCCESS) WASI_RET(WASI_EBADF);
-  WASI_RET(WASI_ENOTSUP);
+  WASI_RET(WASI_ENOTSOCK);
 }
 static WASI_HOSTFN(sock_accept) { return sock_common(caller, env, a); }
 static WASI_HOSTFN(sock_recv) { return sock_common(caller, env, a); }

@@ -65,7 +65,7 @@
  *  - Bad guest pointers/lengths: WASI_EFAULT, checked before any side
  *    effect. More than 1024 iovecs: WASI_EINVAL.
  *  - proc_raise: WASI_ENOSYS. sock_accept/recv/send/shutdown: WASI_EBADF
- *    for a closed fd, else WASI_ENOTSUP (there are no sockets in the world).
+ *    for a closed fd, else WASI_ENOTSOCK (there are no sockets in the world).
  *    fd_advise / fd_allocate on non-files: WASI_EBADF/WASI_ESPIPE per POSIX.
  *  - Stdio buffers (WASI_STDIO_BUFFER / NULL) report filetype UNKNOWN /
  *    CHARACTER_DEVICE with seek rights, so wasi-libc sees no tty and buffers
@@ -74,7 +74,14 @@
  *    (a shared log keeps its offset) and never get their flags changed.
  *  - path_readlink truncates to the buffer (bufused = buffer size).
  *  - fd_readdir: cookies are entry indexes (they survive wasi-libc's 32-bit
- *    telldir); "." and ".." are not listed (as in node's WASI).
+ *    telldir); "." and ".." come first, as on wasmtime (".." of a preopen
+ *    is the preopen itself).
+ *  - A trailing '/' names a directory in every path function, as on Linux;
+ *    on the new name of path_symlink / path_link it gives ENOENT (nothing
+ *    there), EEXIST (a directory) or ENOTDIR, as wasmtime does.
+ *  - path_open of a directory without OFLAGS_DIRECTORY opens it read-only
+ *    unless FD_WRITE is asked for (then EISDIR, as with OFLAGS_DIRECTORY),
+ *    so path_open(dir, ".", its own rights) works.
  *  - random_get: getrandom(2). Clocks: clock_gettime with the four WASI ids.
  *  - poll_oneoff: clock subscriptions (relative and absolute) and fd_read /
  *    fd_write readiness (buffers and regular files are always ready, other

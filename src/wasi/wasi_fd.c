@@ -528,7 +528,38 @@ static uint8_t dt_to_ft(unsigned char t) {
   }
 }
 
-/* Cookies are entry indexes (1 = after the first entry), not the kernel's
+/* Appends one dirent (header, then name) to out[*used..blen), cut short
+ * where the buffer ends, as the WASI rule says: a full buffer tells the
+ * guest to call again from the last complete entry. Returns 1 when the
+ * whole entry fit. */
+static int put_dirent(uint8_t *out, uint32_t *used, uint32_t blen, uint64_t next, uint64_t ino,
+                      const char *name, uint8_t ft) {
+  uint32_t nl = (uint32_t)strlen(name);
+  uint8_t hdr[24];
+  memset(hdr, 0, sizeof hdr);
+  wasm_store_le64(hdr, next);
+  wasm_store_le64(hdr + 8, ino);
+  wasm_store_le32(hdr + 16, nl);
+  hdr[20] = ft;
+  uint32_t room = blen - *used;
+  uint32_t hc = room < 24 ? room : 24;
+  memcpy(out + *used, hdr, hc);
+  *used += hc;
+  room -= hc;
+  uint32_t c = room < nl ? room : nl;
+  memcpy(out + *used, name, c);
+  *used += c;
+  return hc == 24 && c == nl;
+}
+
+/* Entries come as ".", "..", then the directory's own entries in the
+ * kernel's order; a cookie is the number of entries before the next one.
+ * "." and ".." are made here rather than taken from getdents64, so they
+ * come first on every file system (wasmtime does the same), and ".." of a
+ * preopen is the preopen itself: the root of what the guest can see, whose
+ * parent's inode is not the guest's business.
+ *
+ * Cookies are entry indexes (1 = after the first entry), not the kernel's
  * 64-bit d_off hashes: wasi-libc's telldir() returns a 32-bit long, so only
  * small cookies survive a telldir/seekdir round trip (wasmtime does the
  * same). The fd remembers the kernel position of the last cookie it handed
@@ -554,15 +585,33 @@ WASI_HOSTFN(fd_readdir) {
     }
     hfd = f->rd_fd1 - 1;
   }
+  uint32_t used = 0;
   uint64_t idx = 0;
+  if (cookie < 2) {
+    struct stat self, parent;
+    if (fstat(hfd, &self) < 0) WASI_RET(wasi_errno_from_host(errno));
+    if (!S_ISDIR(self.st_mode)) WASI_RET(WASI_ENOTDIR);
+    parent = self;
+    if (!f->prestat && fstatat(hfd, "..", &parent, 0) < 0) parent = self;
+    const struct stat *dots[2] = {&self, &parent};
+    for (idx = cookie; idx < 2 && used < blen; idx++)
+      if (put_dirent(out, &used, blen, idx + 1, dots[idx]->st_ino, idx ? ".." : ".",
+                     WASI_FT_DIRECTORY)) {
+        f->rd_cookie = idx + 1;
+        f->rd_pos = 0;
+      }
+    if (used >= blen) goto done;
+  }
+  /* Resume where the guest's cookie left off when it is the last one handed
+   * out (the usual loop); otherwise rescan from the start, counting. */
   off_t pos = 0;
-  if (cookie != 0 && cookie == f->rd_cookie) {
+  idx = 2;
+  if (cookie > 2 && cookie == f->rd_cookie) {
     idx = cookie;
     pos = (off_t)f->rd_pos;
   }
   if (lseek(hfd, pos, SEEK_SET) < 0) WASI_RET(wasi_errno_from_host(errno));
   _Alignas(8) char kbuf[8192];
-  uint32_t used = 0;
   while (used < blen) {
     long n = syscall(SYS_getdents64, hfd, kbuf, sizeof kbuf);
     if (n < 0) {
@@ -573,42 +622,27 @@ WASI_HOSTFN(fd_readdir) {
     for (long off = 0; off < n && used < blen;) {
       struct linux_dirent64 *d = (struct linux_dirent64 *)(kbuf + off);
       off += d->d_reclen;
-      /* "." and ".." are left out, as node's WASI does (wasi-libc callers
-       * skip them anyway), so listings match across runtimes. */
       if (d->d_name[0] == '.' && (!d->d_name[1] || (d->d_name[1] == '.' && !d->d_name[2])))
         continue;
       if (idx < cookie) { /* rescanning up to the cookie */
         idx++;
         continue;
       }
-      uint32_t nl = (uint32_t)strlen(d->d_name);
       uint8_t ft = dt_to_ft(d->d_type);
       if (d->d_type == DT_UNKNOWN) {
         struct stat st;
         if (fstatat(hfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
           ft = wasi_filetype_of_mode(st.st_mode);
       }
-      uint8_t hdr[24];
-      memset(hdr, 0, sizeof hdr);
-      uint64_t next = ++idx, ino = d->d_ino;
-      memcpy(hdr, &next, 8);
-      memcpy(hdr + 8, &ino, 8);
-      memcpy(hdr + 16, &nl, 4);
-      hdr[20] = ft;
-      uint32_t room = blen - used;
-      uint32_t c = room < 24 ? room : 24;
-      memcpy(out + used, hdr, c);
-      used += c;
-      room -= c;
-      c = room < nl ? room : nl;
-      memcpy(out + used, d->d_name, c);
-      used += c;
-      if (c == nl) { /* complete: the guest may resume right after it */
+      uint64_t next = ++idx;
+      if (put_dirent(out, &used, blen, next, d->d_ino, d->d_name, ft)) {
+        /* complete: the guest may resume right after it */
         f->rd_cookie = next;
         f->rd_pos = d->d_off;
       }
     }
   }
+done:
   wasm_store_le32(resp_at, used);
   WASI_RET(WASI_ESUCCESS);
 }

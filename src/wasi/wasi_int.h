@@ -123,10 +123,10 @@ typedef struct {
 
 typedef struct {
   uint8_t kind;        /* wasi_fd_kind */
-  uint8_t filetype;    /* FT_* as reported to the guest */
+  uint8_t filetype;    /* WASI_FT_* as reported to the guest */
   uint8_t read_only;   /* beneath a read-only preopen */
   uint8_t borrowed;    /* host fd belongs to the embedder */
-  uint16_t fdflags;    /* FDF_* */
+  uint16_t fdflags;    /* WASI_FDF_* */
   uint8_t lazy;        /* embedder stdio fd whose type is looked up on
                           first use (WASI_TRUSTED_STDIO_FDS): 1 + fd */
   int host;            /* host fd (WASI_FD_HOST) */

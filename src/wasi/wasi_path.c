@@ -380,9 +380,11 @@ WASI_HOSTFN(path_open) {
   int rd = (base & (WASI_R_FD_READ | WASI_R_FD_READDIR)) != 0;
   int wr = (base & (WASI_R_FD_WRITE | WASI_R_FD_DATASYNC | WASI_R_FD_ALLOCATE |
                     WASI_R_FD_FILESTAT_SET_SIZE)) != 0;
-  /* Rights are a mask: asking a directory for FD_WRITE (as a caller
-   * passing its inheriting rights does) must not turn into O_RDWR. */
-  if (oflags & WASI_OF_DIRECTORY) wr = 0;
+  /* A directory is written only through FD_WRITE: asking for it with
+   * OFLAGS_DIRECTORY is EISDIR (as on wasmtime), while the other write-side
+   * rights, which a directory's own rights include (FD_DATASYNC), do not
+   * make its open fail. */
+  if (oflags & WASI_OF_DIRECTORY) wr = (base & WASI_R_FD_WRITE) != 0;
   int flags = (rd && wr) ? O_RDWR : wr ? O_WRONLY : O_RDONLY;
   flags |= O_NOCTTY;
   if (oflags & WASI_OF_CREAT) flags |= O_CREAT;
@@ -400,6 +402,13 @@ WASI_HOSTFN(path_open) {
    * not hang the thread (nothing could interrupt it). Cleared again below
    * for special files; it means nothing for regular files and dirs. */
   int hfd = wasi_sb_open(d->host, path, flags | O_NONBLOCK, 0666, follow);
+  if (hfd == -EISDIR && wr && !(base & WASI_R_FD_WRITE) && !(flags & (O_CREAT | O_TRUNC))) {
+    /* A directory without OFLAGS_DIRECTORY, opened with its own rights
+     * passed back (path_open(fd, ".", base, inheriting)): read-only. */
+    wr = 0;
+    flags = (flags & ~O_ACCMODE) | O_RDONLY;
+    hfd = wasi_sb_open(d->host, path, flags | O_NONBLOCK, 0666, follow);
+  }
   int opath = 0;
   if (hfd == -EACCES && !rd && !wr && !(flags & (O_CREAT | O_TRUNC))) {
     hfd = wasi_sb_open(d->host, path, O_PATH | (flags & O_DIRECTORY), 0, follow);
@@ -447,6 +456,18 @@ WASI_HOSTFN(path_open) {
 }
 
 /* ---- directory entries ---------------------------------------------------------------- */
+
+/* The new name of a symlink or hard link ended in '/', which names a
+ * directory, something a link cannot be: ENOENT when nothing is there (even
+ * a dangling symlink), EEXIST for a directory (also through a symlink
+ * beneath the sandbox), ENOTDIR for anything else; as wasmtime answers on
+ * Unix. Resolved beneath dir, so nothing outside is probed. */
+static wasi_errno link_name_with_slash(int dir, const char *path) {
+  int fd = wasi_sb_open(dir, path, O_PATH, 0, 1);
+  if (fd < 0) return wasi_path_errno(fd);
+  close(fd);
+  return WASI_EEXIST;
+}
 
 /* Shared start of the ops that act on a parent dir + final name. */
 #define PARENT(dirn, need, pp, plen, path, last, trail, pfd)                                       \
@@ -590,11 +611,12 @@ WASI_HOSTFN(path_symlink) {
   target[tl] = '\0';
   PARENT((uint32_t)a[2], WASI_R_PATH_SYMLINK, (uint32_t)a[3], (uint32_t)a[4], path, last, trail,
          pfd);
-  (void)trail;
   wasi_errno e;
   if (is_dot(last)) {
     e = check_whole(dir_pfd, path);
     if (!e) e = WASI_EEXIST;
+  } else if (trail) {
+    e = link_name_with_slash(dir_pfd, path);
   } else if (target[0] == '/') {
     e = WASI_EPERM;
   } else if (target_escapes(target, parent_depth(path))) {
@@ -615,7 +637,6 @@ WASI_HOSTFN(path_link) {
   TRY(load_path(&m, (uint32_t)a[5], (uint32_t)a[6], path2));
   PARENT((uint32_t)a[0], WASI_R_PATH_LINK_SOURCE, (uint32_t)a[2], (uint32_t)a[3], path, last, trail,
          pfd);
-  (void)trail;
   int pfd2 = wasi_sb_parent(dir2, path2, last2, &trail2);
   if (pfd2 < 0) {
     close(pfd);
@@ -625,9 +646,12 @@ WASI_HOSTFN(path_link) {
   if (is_dot(last2)) {
     e = check_whole(dir2, path2);
     if (!e) e = WASI_EEXIST;
-  } else if (is_dot(last)) {
-    e = check_whole(dir_pfd, path);
-    if (!e) e = WASI_EPERM; /* a directory cannot be hard-linked */
+  } else if (is_dot(last) || trail) {
+    /* "x/" names a directory (ENOTDIR when x is a file): none can be hard-linked */
+    e = is_dot(last) ? check_whole(dir_pfd, path) : link_name_with_slash(dir_pfd, path);
+    if (!e || e == WASI_EEXIST) e = WASI_EPERM;
+  } else if (trail2) {
+    e = link_name_with_slash(dir2, path2);
   } else if (lookup & WASI_LOOKUP_SYMLINK_FOLLOW) {
     /* The source is resolved (and its symlinks followed) beneath its dir,
      * then linked by fd, so nothing outside can be reached. */

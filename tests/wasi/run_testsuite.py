@@ -50,8 +50,6 @@ KEYS = {"args", "env", "root", "exit_code", "stdout"}
 # ("fixed: remove it from KNOWN_FAILURES"), and so is an entry that names no
 # test of the suite, so this list cannot go stale.
 KNOWN_FAILURES = {
-    "c/sock_shutdown-not_sock":
-        "sock_shutdown on a non-socket (stdout) gives ENOTSUP, WASI and POSIX want ENOTSOCK",
 }
 
 

@@ -1,5 +1,5 @@
 /* unsupported.c — calls with no meaning in wagi's world, as src/wasi/wasi.h
- * defines them: proc_raise gives ENOSYS, the socket calls ENOTSUP. Not run
+ * defines them: proc_raise gives ENOSYS, the socket calls ENOTSOCK (EBADF on a closed fd). Not run
  * under Node: its proc_raise really raises the signal in the node process. */
 #include "common.h"
 
@@ -18,6 +18,10 @@ int main(void) {
   wres("sock_recv", __wasi_sock_recv(1, &iov, 1, 0, &n, &ro));
   wres("sock_send", __wasi_sock_send(1, &ciov, 1, 0, &n));
   wres("sock_shutdown", __wasi_sock_shutdown(1, __WASI_SDFLAGS_RD));
+  wres("sock_accept closed fd", __wasi_sock_accept(99, 0, &fd));
+  wres("sock_recv closed fd", __wasi_sock_recv(99, &iov, 1, 0, &n, &ro));
+  wres("sock_send closed fd", __wasi_sock_send(99, &ciov, 1, 0, &n));
+  wres("sock_shutdown closed fd", __wasi_sock_shutdown(99, __WASI_SDFLAGS_RD));
   printf("still running: yes\n");
   return 0;
 }
