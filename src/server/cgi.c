@@ -569,12 +569,14 @@ static int hexval(char c) {
 }
 
 /* Percent-decodes s (a stray '%' stays) into out (n bytes suffice);
- * returns the decoded length. */
+ * returns the decoded length. "%00" stays encoded: a NUL would end the
+ * environment string (the server refuses such paths before this). */
 static size_t pct_decode(const char *s, size_t n, unsigned char *out) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     int h, l;
-    if (s[i] == '%' && n - i > 2 && (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0) {
+    if (s[i] == '%' && n - i > 2 && (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0 &&
+        (h | l) != 0) {
       out[o++] = (unsigned char)(h * 16 + l);
       i += 2;
     } else {
@@ -582,6 +584,16 @@ static size_t pct_decode(const char *s, size_t n, unsigned char *out) {
     }
   }
   return o;
+}
+
+bool srv_cgi_path_info_has_nul(const srv_route_match *m) {
+  if (!m || !m->raw_path_info) return false;
+  const char *p = m->raw_path_info, *end = p + m->raw_path_info_len;
+  while (end - p >= 3 && (p = memchr(p, '%', (size_t)(end - p - 2))) != NULL) {
+    if (p[1] == '0' && p[2] == '0') return true;
+    p++;
+  }
+  return false;
 }
 
 /* Appends bytes as UTF-8, each maximal invalid subpart replaced by U+FFFD

@@ -61,6 +61,10 @@ extern char **environ;
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
 #define SRV_MAX_DISCARD (1ull << 20) /* body read past max_body before closing */
 
+/* The 400 for a path whose PATH_INFO would hold a NUL byte (cgi.h). */
+#define NUL_PATH_TEXT                                                                              \
+  "Bad Request: the path holds %00 (an encoded NUL byte), which a module cannot be given\n"
+
 /* ---- State ------------------------------------------------------------------- */
 
 /* Server state built at startup; read-only while serving. */
@@ -73,7 +77,7 @@ typedef struct {
   char log_dir[PATH_MAX];
   bool tls;
   struct MHD_Daemon *daemon;
-  struct MHD_Response *resp_healthz, *resp_404, *resp_413;
+  struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_400_nul;
   unsigned header_timeout_s; /* resolved --header-timeout, whole seconds */
   _Atomic long inflight;     /* requests whose headers are in, not yet done */
   sigset_t sigs;             /* SIGINT, SIGTERM: blocked, taken by sigwait */
@@ -439,6 +443,7 @@ typedef struct {
   uint64_t discarded; /* body bytes dropped (over the limit / no route) */
   bool looked_up;
   bool too_large;
+  bool nul_path; /* PATH_INFO would hold a NUL: 400 (cgi.h) */
   bool responded;
   bool live;    /* a request uses it; req_release not yet run */
   bool counted; /* counted in S.inflight */
@@ -779,7 +784,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
      * the connection (no keep-alive), even for a GET without a body. The
      * exception is a body announced over the limit: 413 and close. */
     rc->max_body = 16 * SRV_MAX_DISCARD; /* /healthz, 404: body read and dropped */
-    if (rc->kind == SRV_ROUTE_FOUND) {
+    if (rc->kind == SRV_ROUTE_FOUND && srv_cgi_path_info_has_nul(&rc->match)) {
+      rc->nul_path = true; /* answered 400 once the request ends; body dropped */
+    } else if (rc->kind == SRV_ROUTE_FOUND) {
       uint64_t clen = content_length(c);
       rc->clen = clen;
       rc->max_body = ((srv_module *)rc->route->handler)->limits.max_body;
@@ -796,7 +803,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_size > 0) {
     size_t n = *upload_size;
     *upload_size = 0;
-    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large) { /* discard */
+    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large || rc->nul_path) { /* discard */
       rc->discarded += n;
       if (rc->discarded > rc->max_body + SRV_MAX_DISCARD) {
         srv_target t;
@@ -844,6 +851,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   case SRV_ROUTE_NONE: return queue(c, rc, method, 404, S.resp_404, 0, NULL);
   case SRV_ROUTE_FOUND: break;
   }
+  if (rc->nul_path)
+    return queue(c, rc, method, 400, S.resp_400_nul, sizeof NUL_PATH_TEXT - 1,
+                 "the path holds %00 (an encoded NUL byte)");
   if (rc->too_large) {
     char note[96];
     snprintf(note, sizeof note, "request body over the %" PRIu64 "-byte limit", rc->max_body);
@@ -899,7 +909,8 @@ static void cleanup(void) {
   if (S.resp_healthz) MHD_destroy_response(S.resp_healthz);
   if (S.resp_404) MHD_destroy_response(S.resp_404);
   if (S.resp_413) MHD_destroy_response(S.resp_413);
-  S.resp_healthz = S.resp_404 = S.resp_413 = NULL;
+  if (S.resp_400_nul) MHD_destroy_response(S.resp_400_nul);
+  S.resp_healthz = S.resp_404 = S.resp_413 = S.resp_400_nul = NULL;
 }
 
 /* The log directory (§5.5): --log-dir, created if missing, or a new
@@ -1031,7 +1042,14 @@ static srv_status start(char *err, size_t errlen) {
     S.resp_healthz = MHD_create_response_from_buffer(2, (void *)"OK", MHD_RESPMEM_PERSISTENT);
     S.resp_404 = empty_response();
     S.resp_413 = empty_response();
-    if (!S.resp_healthz || !S.resp_404 || !S.resp_413) {
+    S.resp_400_nul = MHD_create_response_from_buffer(sizeof NUL_PATH_TEXT - 1,
+                                                     (void *)NUL_PATH_TEXT, MHD_RESPMEM_PERSISTENT);
+    if (S.resp_400_nul &&
+        MHD_add_response_header(S.resp_400_nul, "Content-Type", "text/plain") != MHD_YES) {
+      MHD_destroy_response(S.resp_400_nul);
+      S.resp_400_nul = NULL;
+    }
+    if (!S.resp_healthz || !S.resp_404 || !S.resp_413 || !S.resp_400_nul) {
       base_set_err(err, errlen, "out of memory");
       st = SRV_ERR_NOMEM;
     }

@@ -3,6 +3,7 @@
  * test_parse_host_header_uri and env parsing vectors. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -222,6 +223,46 @@ static void test_path_info_decoding(void **state) {
     srv_strv_free(e);
     srv_route_table_free(t);
   }
+}
+
+/* A decoded NUL cannot be in an environment string: the server answers 400
+ * for such paths (srv_cgi_path_info_has_nul), and PATH_INFO keeps "%00"
+ * encoded should the env be built anyway, so the block always holds exactly
+ * envc strings. Only the PATH_INFO part counts. */
+static void test_path_info_nul(void **state) {
+  (void)state;
+  struct {
+    const char *path;
+    bool nul;
+    const char *want;
+  } v[] = {
+      {"/p/x%00y", true, "/x%00y"}, {"/p/%00", true, "/%00"},      {"/p/a%41%00", true, "/aA%00"},
+      {"/p/%2500", false, "/%00"}, /* an encoded '%' followed by "00" */
+      {"/p/%0", false, "/%0"},      {"/p/%", false, "/%"},         {"/p/%0a", false, "/\n"},
+      {"/p/%x00", false, "/%x00"},  {"/p/ok?q=%00", false, "/ok"},
+  };
+  for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+    srv_request req = {0};
+    set_target(&req, v[i].path);
+    srv_route_table *t = srv_route_table_new();
+    char err[256];
+    assert_int_equal(srv_route_table_add(t, "/p/...", NULL, NULL, NULL, NULL, err, sizeof err), 0);
+    srv_route_match m;
+    assert_int_equal(srv_route_lookup(t, req.path, req.path_len, NULL, &m), SRV_ROUTE_FOUND);
+    assert_int_equal(srv_cgi_path_info_has_nul(&m), v[i].nul);
+    size_t n = 0;
+    char **e = srv_cgi_env(&req, &m, NULL, &n);
+    assert_non_null(e);
+    assert_int_equal(n, 19);
+    assert_string_equal(get(e, "PATH_INFO"), v[i].want);
+    check_pack(&req, &m, NULL, NULL);
+    srv_strv_free(e);
+    srv_route_table_free(t);
+  }
+  /* Exact routes have no PATH_INFO; no match at all is no NUL either. */
+  srv_route_match none = {0};
+  assert_false(srv_cgi_path_info_has_nul(&none));
+  assert_false(srv_cgi_path_info_has_nul(NULL));
 }
 
 static void test_http_vars(void **state) {
@@ -585,6 +626,7 @@ int main(void) {
       cmocka_unit_test(test_parse_host_header_uri),
       cmocka_unit_test(test_target_split),
       cmocka_unit_test(test_path_info_decoding),
+      cmocka_unit_test(test_path_info_nul),
       cmocka_unit_test(test_http_vars),
       cmocka_unit_test(test_env_precedence),
       cmocka_unit_test(test_env_assignment),
