@@ -87,7 +87,9 @@ typedef struct {
                         after: argv then gets one "" argument) */
   size_t query_len;
   const char *protocol;      /* "HTTP/1.0", "HTTP/1.1" */
-  const srv_header *headers; /* in received order (a repeated name: last wins) */
+  const srv_header *headers; /* in received order (a repeated name: one
+                                HTTP_* variable, values joined with ", ",
+                                "; " for Cookie; a name with '_' dropped) */
   size_t n_headers;
   const char *client_ip; /* numeric, no port ("::1" for IPv6) */
   uint64_t body_len;     /* received (de-chunked) body length */

@@ -36,6 +36,14 @@ def srv(modules, tmp_path_factory):
     s.stop_checked()
 
 
+def status_line(resp):
+    return resp.split(b"\r\n", 1)[0]
+
+
+def body_json(resp):
+    return __import__("json").loads(resp.split(b"\r\n\r\n", 1)[1])
+
+
 def env_of(srv, path, method="GET", **kw):
     r = srv.request(method, path, **kw)
     assert r.status == 200, r
@@ -159,13 +167,31 @@ def test_corrupt_header_value(srv):
     assert b'"HTTP_X_BIN": "CORRUPT VALUE"' in resp
 
 
-def test_repeated_request_header_last_wins(srv):
-    raw = (b"GET /exact HTTP/1.1\r\nHost: h\r\nX-Dup: one\r\nX-Dup: two\r\n"
-           b"Connection: close\r\n\r\n")
+def test_repeated_request_header_values_joined(srv):
+    """RFC 3875 4.1.18: one variable with the same meaning: ", " (RFC 9110
+    5.3), "; " for Cookie (RFC 6265 5.4)."""
+    raw = (b"GET /exact HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nCookie: a=1\r\nx-dup: 2\r\n"
+           b"Cookie: b=2\r\nConnection: close\r\n\r\n")
     resp = srv.raw(raw)
     assert resp.startswith(b"HTTP/1.1 200"), resp[:200]
-    assert b'"HTTP_X_DUP": "two"' in resp
-    assert b'"one"' not in resp
+    env = body_json(resp)["env"]
+    assert env["HTTP_X_DUP"] == "1, 2"
+    assert env["HTTP_COOKIE"] == "a=1; b=2"
+
+
+def test_underscore_header_names_dropped(srv):
+    """X_Under would become HTTP_X_UNDER, the variable of X-Under that a
+    proxy in front may set: such headers are dropped, as Apache and nginx
+    do for CGI."""
+    def env_raw(hdrs):
+        resp = srv.raw(b"GET /exact HTTP/1.1\r\nHost: h\r\n" + hdrs +
+                       b"Connection: close\r\n\r\n")
+        assert resp.startswith(b"HTTP/1.1 200"), resp[:200]
+        return body_json(resp)["env"]
+    assert "HTTP_X_UNDER" not in env_raw(b"X_Under: evil\r\n")
+    assert env_raw(b"X-Under: good\r\n")["HTTP_X_UNDER"] == "good"
+    assert env_raw(b"X_Under: evil\r\nX-Under: good\r\n")["HTTP_X_UNDER"] == "good"
+    assert env_raw(b"X-Under: good\r\nX_Under: evil\r\n")["HTTP_X_UNDER"] == "good"
 
 
 def test_http10_without_host_uses_hostname(srv):
@@ -360,14 +386,6 @@ def test_tls_serves_https_and_sets_scheme(modules, server_factory, tmp_path):
 
 
 # ---- NUL bytes: nothing a client sends may put a NUL into argv or env -------------
-
-def status_line(resp):
-    return resp.split(b"\r\n", 1)[0]
-
-
-def body_json(resp):
-    return __import__("json").loads(resp.split(b"\r\n\r\n", 1)[1])
-
 
 @pytest.mark.parametrize("path", ["/prefix/x%00y", "/prefix/%00", "/dyn/wildcard/a%00",
                                   "/some/where%00"])
