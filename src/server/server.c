@@ -292,6 +292,69 @@ static int module_from_config(const srv_module_config *mc, srv_module *m, char *
   return 0;
 }
 
+/* Does the module export a function `name`? */
+static bool exports_func(const wasm_module *mod, const char *name) {
+  for (uint32_t i = 0, n = wasm_module_export_count(mod); i < n; i++) {
+    wasm_export_desc d;
+    wasm_module_export(mod, i, &d);
+    if (d.kind == WASM_EXTERN_FUNC && strcmp(d.name, name) == 0) return true;
+  }
+  return false;
+}
+
+/* "a, b, c": the module's function exports, for messages (cut with "..."
+ * when they do not fit; "none" when there are none). */
+static void func_exports(const wasm_module *mod, char *out, size_t cap) {
+  size_t n = 0;
+  out[0] = 0;
+  for (uint32_t i = 0, ne = wasm_module_export_count(mod); i < ne; i++) {
+    wasm_export_desc d;
+    wasm_module_export(mod, i, &d);
+    if (d.kind != WASM_EXTERN_FUNC) continue;
+    size_t need = strlen(d.name) + (n ? 2 : 0);
+    if (n + need + 5 >= cap) {
+      snprintf(out + n, cap - n, "%s...", n ? ", " : "");
+      return;
+    }
+    n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? ", " : "", d.name);
+  }
+  if (!n) snprintf(out, cap, "none");
+}
+
+/* The entrypoints are known at startup: one that is not an exported
+ * function would make every request to its route a 500, so it stops the
+ * server here, named with the module's line in modules.toml. The default
+ * `_start` of a module that exports `_routes` (its requests go to the
+ * functions `_routes` names) is only a warning: requests matching the
+ * configured route itself get 500. */
+static srv_status check_entrypoints(const srv_module *m, const srv_module_config *mc,
+                                    const srv_dyn_routes *dyn, char *err, size_t errlen) {
+  char have[512];
+  const char *file = S.cfg->filename ? S.cfg->filename : S.opts.config;
+  for (size_t k = 0; k < dyn->n; k++) {
+    const srv_dyn_route *d = &dyn->items[k];
+    if (exports_func(m->module, d->entrypoint)) continue;
+    func_exports(m->module, have, sizeof have);
+    base_set_err(err, errlen,
+                 "%s:%u: module \"%s\": _routes maps %s to \"%s\", which is no exported function "
+                 "(it exports: %s)",
+                 file, mc->line, m->path, d->subroute, d->entrypoint, have);
+    return SRV_ERR_INVALID;
+  }
+  if (exports_func(m->module, m->entrypoint)) return SRV_OK;
+  func_exports(m->module, have, sizeof have);
+  if (dyn->n && strcmp(m->entrypoint, "_start") == 0) {
+    fprintf(stderr,
+            "wagi: warning: %s:%u: module \"%s\": no exported function \"_start\" (it exports: "
+            "%s); requests to route %s that no _routes entry matches get 500\n",
+            file, mc->line, m->path, have, m->route);
+    return SRV_OK;
+  }
+  base_set_err(err, errlen, "%s:%u: module \"%s\": no exported function \"%s\" (it exports: %s)",
+               file, mc->line, m->path, m->entrypoint, have);
+  return SRV_ERR_INVALID;
+}
+
 /* Resolves the limits of one module: a value the file set (module key or
  * [limits]) wins, then the command line, then config.h's built-in default
  * (already in mc->limits); concurrency defaults to 4 x online CPUs. */
@@ -365,6 +428,11 @@ static srv_status setup_module(size_t i, char *err, size_t errlen) {
   st = srv_module_routes(m, &dyn, e2, sizeof e2);
   if (st != SRV_OK) {
     base_set_err(err, errlen, "route %s (module %s): %s", m->route, m->path, e2);
+    return st;
+  }
+  st = check_entrypoints(m, mc, &dyn, err, errlen);
+  if (st != SRV_OK) {
+    srv_dyn_routes_free(&dyn);
     return st;
   }
   int rc = srv_route_table_add(S.table, m->route, m->entrypoint, m->host, m, &dyn, e2, sizeof e2);
