@@ -370,6 +370,8 @@ static void resolve_limits(const srv_module_config *mc, srv_run_limits *l) {
   l->max_memory_pages = pages == 0 ? 1u : pages > 65536 ? 65536u : (uint32_t)pages;
   l->max_output =
       (set & SRV_LIMIT_OUTPUT) || !g->max_output ? c->output_limit_bytes : g->max_output;
+  l->max_stderr =
+      (set & SRV_LIMIT_STDERR) || !g->max_stderr ? c->stderr_limit_bytes : g->max_stderr;
   l->max_body = (set & SRV_LIMIT_BODY) || !g->max_body ? c->max_request_body_bytes : g->max_body;
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   uint32_t dflt = (uint32_t)(SRV_CONCURRENCY_PER_CPU * (ncpu > 0 ? ncpu : 1));

@@ -60,6 +60,7 @@ typedef struct {
   uint32_t timeout_ms;
   uint32_t max_memory_pages;
   uint64_t max_output;
+  uint64_t max_stderr; /* module stderr bytes per request; beyond: cut, marked */
   uint64_t max_body;
   uint32_t max_concurrency;
 } srv_run_limits;

@@ -43,7 +43,7 @@ extern "C" {
 /* The limits one module runs under (srv_run_limits, server.h), resolved at
  * startup from (highest first) its own modules.toml keys, the file's
  * [limits] table, the command line, and config.h's built-in defaults (30 s,
- * 256 MiB memory, 16 MiB output, 16 MiB request body).
+ * 256 MiB memory, 16 MiB output, 1 MiB stderr, 16 MiB request body).
  *
  * Concurrency (a module's run slots) defaults to SRV_CONCURRENCY_PER_CPU x
  * online CPUs, so that a burst cannot start hundreds of 256 MiB instances
