@@ -76,7 +76,9 @@ void wagi_cmd_server_usage(FILE *out) {
           "\n"
           "The server prints \"Ready: serving on http://IP:PORT\" once it listens, and\n"
           "on SIGINT/SIGTERM stops accepting, finishes requests in flight (at most\n"
-          "10 s) and exits 0. Routes: WAGI.md; /healthz always answers 200 \"OK\".\n");
+          "10 s) and exits 0. SIGHUP reopens the log files it opened (--access-log\n"
+          "FILE, every module.stderr) at their paths, for logrotate; its own log is\n"
+          "stderr. Routes: WAGI.md; /healthz always answers 200 \"OK\".\n");
 }
 
 static const char *const server_flags[] = {

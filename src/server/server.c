@@ -1148,17 +1148,57 @@ srv_status srv_start(const srv_options *o, char *err, size_t errlen) {
   sigaddset(&S.sigs, SIGINT);
   sigaddset(&S.sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &S.sigs, NULL);
+  sigset_t hup; /* SIGHUP too (srv_serve reopens the logs), not in S.sigs:
+                   during the drain it must not cut the wait short */
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, NULL);
   srv_status st = start(err, errlen);
   if (st != SRV_OK) cleanup();
   return st;
 }
 
+/* SIGHUP: every log file the server opened is opened afresh at its path
+ * (logrotate moves them away, then signals): the access log if it is a
+ * file, and each route's module.stderr. The server's own log is its
+ * stderr, which it did not open: rotate that with copytruncate. */
+static void reopen_logs(void) {
+  char err[512];
+  unsigned failed = 0;
+  if (srv_access_log_reopen(err, sizeof err) != SRV_OK) {
+    srv_log("SIGHUP: %s", err);
+    failed++;
+  }
+  for (size_t i = 0; i < S.nmods; i++) {
+    srv_module *m = &S.mods[i];
+    if (srv_route_log_reopen(S.log_dir, m->route, m->parent_log_fd, err, sizeof err) != SRV_OK) {
+      srv_log("SIGHUP: %s", err);
+      failed++;
+    }
+    for (size_t k = 0; k < m->nlogs; k++) {
+      if (m->logs[k].fd == m->parent_log_fd) continue;
+      if (srv_route_log_reopen(S.log_dir, m->logs[k].route->text, m->logs[k].fd, err, sizeof err) !=
+          SRV_OK) {
+        srv_log("SIGHUP: %s", err);
+        failed++;
+      }
+    }
+  }
+  if (failed) srv_log("SIGHUP: %u log file(s) kept open as they were", failed);
+  else srv_log("SIGHUP: log files reopened");
+}
+
 int srv_serve(void) {
   printf("Ready: serving on http://%s\n", S.shown);
   fflush(stdout);
-  int sig = 0;
-  sigwait(&S.sigs, &sig);
-  return sig;
+  sigset_t any = S.sigs;
+  sigaddset(&any, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    sigwait(&any, &sig);
+    if (sig != SIGHUP) return sig;
+    reopen_logs();
+  }
 }
 
 void srv_drain(int sig) {

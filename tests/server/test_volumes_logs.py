@@ -218,7 +218,46 @@ def test_bad_max_stderr_refused(modules, tmp_path, bad):
     assert "--max-stderr" in p.stderr, p.stderr
 
 
-def test_help_names_max_stderr():
+def test_help_names_max_stderr_and_sighup():
     from conftest import run_wagi
     p = run_wagi(["--config", "x", "--help"])
     assert "--max-stderr SIZE" in p.stdout and "stderr_limit_bytes" in p.stdout, p.stdout
+    assert "SIGHUP reopens the log files" in p.stdout, p.stdout
+
+
+def test_sighup_reopens_logs(modules, tmp_path):
+    """logrotate: the files are moved away, then SIGHUP; the server writes
+    to new files at the old paths (a moved-away route directory is made
+    again) and keeps serving."""
+    import signal
+    access = tmp_path / "access.log"
+    cfg = (module_entry("/log/...", modules["behave"], entrypoint="stderr_marker") +
+           module_entry("/dyn/...", modules["routes"]))
+    s = WagiServer(tmp_path / "s", cfg, ["--access-log", str(access)]).start()
+    try:
+        assert s.get("/log/a?before").status == 200
+        f = log_file(s, "/log/...")
+        dyn = log_file(s, "/dyn/...")              # _routes wrote there at startup
+        assert wait_for(f, "stderr-marker before")
+        assert wait_for(access, "/log/a")
+        assert wait_for(dyn, "routes discovery")
+        access.rename(tmp_path / "access.log.1")
+        f.rename(f.with_name("module.stderr.1"))
+        dyn.parent.rename(dyn.parent.with_name(dyn.parent.name + ".old"))
+        s.proc.send_signal(signal.SIGHUP)
+        assert s.wait_log("SIGHUP: log files reopened"), s.logs()
+        assert s.get("/log/b?after").status == 200
+        assert wait_for(f, "stderr-marker after")
+        assert "before" not in f.read_text()
+        assert wait_for(access, "/log/b")
+        assert "/log/a" not in access.read_text()
+        assert "after" not in f.with_name("module.stderr.1").read_text()
+        assert "/log/b" not in (tmp_path / "access.log.1").read_text()
+        assert dyn.exists()
+        for _ in range(5):                          # more signals: still serving
+            s.proc.send_signal(signal.SIGHUP)
+        assert s.get("/log/c?again").status == 200
+        assert wait_for(f, "stderr-marker again")
+        assert s.proc.poll() is None
+    finally:
+        assert s.stop_checked() == 0
