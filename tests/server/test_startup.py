@@ -154,6 +154,13 @@ def test_bad_routes_output_refused(tmp_path, text, why):
     assert why in err.lower() or "_routes" in err, err
 
 
+def test_routes_output_with_nul_refused(tmp_path):
+    text = "/a\\00b _start\\n"                  # WAT: "\00" is one NUL byte
+    mod = wat2wasm(tmp_path, "r", BAD_ROUTES_WAT % (text, 12))
+    err = start_fails(tmp_path, module_entry("/", mod))
+    assert "_routes" in err and "line 1: holds a NUL byte" in err, err
+
+
 def test_trapping_routes_refused(tmp_path):
     mod = wat2wasm(tmp_path, "t", TRAP_ROUTES_WAT)
     err = start_fails(tmp_path, module_entry("/", mod))
