@@ -40,6 +40,10 @@ void wagi_cmd_server_usage(FILE *out) {
           "                             [memory_limit_bytes]\n"
           "      --max-output SIZE      module stdout per request [16MiB]; over it: 500\n"
           "                             [output_limit_bytes]\n"
+          "      --max-stderr SIZE      module stderr per request that reaches its\n"
+          "                             module.stderr [1MiB]; the rest is dropped and a\n"
+          "                             line \"[wagi: stderr cut at N bytes]\" written\n"
+          "                             [stderr_limit_bytes]\n"
           "      --max-body SIZE        request body [16MiB]; over it: 413\n"
           "                             [max_request_body_bytes]\n"
           "      --max-concurrency N    instances of one module running at once\n"
@@ -65,14 +69,16 @@ void wagi_cmd_server_usage(FILE *out) {
           "                             idle keep-alive connections and stalled\n"
           "                             request bodies get 60 s\n"
           "  SIZE is bytes, or a number with K, M, G (KiB, MiB, GiB); the long\n"
-          "  spellings --memory-limit-bytes, --output-limit-bytes,\n"
+          "  spellings --memory-limit-bytes, --output-limit-bytes, --stderr-limit-bytes,\n"
           "  --max-request-body-bytes, --max-concurrent-requests are accepted too.\n"
           "  --cache FILE and --module-cache DIR are accepted and unused;\n"
           "  -b/--bindle and bindle:/oci: module references are not supported.\n"
           "\n"
           "The server prints \"Ready: serving on http://IP:PORT\" once it listens, and\n"
           "on SIGINT/SIGTERM stops accepting, finishes requests in flight (at most\n"
-          "10 s) and exits 0. Routes: WAGI.md; /healthz always answers 200 \"OK\".\n");
+          "10 s) and exits 0. SIGHUP reopens the log files it opened (--access-log\n"
+          "FILE, every module.stderr) at their paths, for logrotate; its own log is\n"
+          "stderr. Routes: WAGI.md; /healthz always answers 200 \"OK\".\n");
 }
 
 static const char *const server_flags[] = {
@@ -92,6 +98,8 @@ static const char *const server_flags[] = {
     "--timeout",
     "--max-memory",
     "--max-output",
+    "--max-stderr",
+    "--stderr-limit-bytes",
     "--max-body",
     "--max-concurrency",
     "--cache",
@@ -300,6 +308,13 @@ static int parse_args(int argc, char **argv, srv_options *o) {
       NEED();
       if (parse_size(val, &o->limits.max_output) != 0 || o->limits.max_output == 0) {
         fail("--max-output %s: expected a size in bytes (e.g. 16M)", val);
+        return -1;
+      }
+    } else if (IS("--max-stderr") || IS("--stderr-limit-bytes")) {
+      NEED();
+      if (parse_size(val, &o->limits.max_stderr) != 0 || o->limits.max_stderr == 0 ||
+          o->limits.max_stderr > (4ull << 30)) {
+        fail("--max-stderr %s: expected a size from 1 byte to 4GiB (e.g. 1M)", val);
         return -1;
       }
     } else if (IS("--max-body") || IS("--max-request-body-bytes")) {

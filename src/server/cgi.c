@@ -569,12 +569,14 @@ static int hexval(char c) {
 }
 
 /* Percent-decodes s (a stray '%' stays) into out (n bytes suffice);
- * returns the decoded length. */
+ * returns the decoded length. "%00" stays encoded: a NUL would end the
+ * environment string (the server refuses such paths before this). */
 static size_t pct_decode(const char *s, size_t n, unsigned char *out) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     int h, l;
-    if (s[i] == '%' && n - i > 2 && (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0) {
+    if (s[i] == '%' && n - i > 2 && (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0 &&
+        (h | l) != 0) {
       out[o++] = (unsigned char)(h * 16 + l);
       i += 2;
     } else {
@@ -582,6 +584,16 @@ static size_t pct_decode(const char *s, size_t n, unsigned char *out) {
     }
   }
   return o;
+}
+
+bool srv_cgi_path_info_has_nul(const srv_route_match *m) {
+  if (!m || !m->raw_path_info) return false;
+  const char *p = m->raw_path_info, *end = p + m->raw_path_info_len;
+  while (end - p >= 3 && (p = memchr(p, '%', (size_t)(end - p - 2))) != NULL) {
+    if (p[1] == '0' && p[2] == '0') return true;
+    p++;
+  }
+  return false;
 }
 
 /* Appends bytes as UTF-8, each maximal invalid subpart replaced by U+FFFD
@@ -617,19 +629,23 @@ static void add_utf8_lossy(wr *w, const unsigned char *s, size_t n) {
 
 /* Header name character -> env spelling: uppercase, '-' -> '_'; 0 for a
  * byte that is no RFC 9110 token character (a header name holding one
- * cannot be an environment variable name: it might hold '=' or NUL). */
+ * cannot be an environment variable name: it might hold '=' or NUL), and
+ * for '_': "X_Under" would become HTTP_X_UNDER, the variable of "X-Under",
+ * so a client could pose as a header that a proxy in front sets (Apache and
+ * nginx drop such headers for CGI too). A header with a 0 byte is dropped
+ * silently (the server has no debug log level). */
 static const char ENVCH[256] = {
     ['!'] = '!', ['#'] = '#', ['$'] = '$', ['%'] = '%', ['&'] = '&', ['\''] = '\'', ['*'] = '*',
-    ['+'] = '+', ['-'] = '_', ['.'] = '.', ['^'] = '^', ['_'] = '_', ['`'] = '`',   ['|'] = '|',
-    ['~'] = '~', ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',   ['5'] = '5',
-    ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9', ['A'] = 'A', ['B'] = 'B',   ['C'] = 'C',
-    ['D'] = 'D', ['E'] = 'E', ['F'] = 'F', ['G'] = 'G', ['H'] = 'H', ['I'] = 'I',   ['J'] = 'J',
-    ['K'] = 'K', ['L'] = 'L', ['M'] = 'M', ['N'] = 'N', ['O'] = 'O', ['P'] = 'P',   ['Q'] = 'Q',
-    ['R'] = 'R', ['S'] = 'S', ['T'] = 'T', ['U'] = 'U', ['V'] = 'V', ['W'] = 'W',   ['X'] = 'X',
-    ['Y'] = 'Y', ['Z'] = 'Z', ['a'] = 'A', ['b'] = 'B', ['c'] = 'C', ['d'] = 'D',   ['e'] = 'E',
-    ['f'] = 'F', ['g'] = 'G', ['h'] = 'H', ['i'] = 'I', ['j'] = 'J', ['k'] = 'K',   ['l'] = 'L',
-    ['m'] = 'M', ['n'] = 'N', ['o'] = 'O', ['p'] = 'P', ['q'] = 'Q', ['r'] = 'R',   ['s'] = 'S',
-    ['t'] = 'T', ['u'] = 'U', ['v'] = 'V', ['w'] = 'W', ['x'] = 'X', ['y'] = 'Y',   ['z'] = 'Z',
+    ['+'] = '+', ['-'] = '_', ['.'] = '.', ['^'] = '^', ['`'] = '`', ['|'] = '|',   ['~'] = '~',
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4', ['5'] = '5',   ['6'] = '6',
+    ['7'] = '7', ['8'] = '8', ['9'] = '9', ['A'] = 'A', ['B'] = 'B', ['C'] = 'C',   ['D'] = 'D',
+    ['E'] = 'E', ['F'] = 'F', ['G'] = 'G', ['H'] = 'H', ['I'] = 'I', ['J'] = 'J',   ['K'] = 'K',
+    ['L'] = 'L', ['M'] = 'M', ['N'] = 'N', ['O'] = 'O', ['P'] = 'P', ['Q'] = 'Q',   ['R'] = 'R',
+    ['S'] = 'S', ['T'] = 'T', ['U'] = 'U', ['V'] = 'V', ['W'] = 'W', ['X'] = 'X',   ['Y'] = 'Y',
+    ['Z'] = 'Z', ['a'] = 'A', ['b'] = 'B', ['c'] = 'C', ['d'] = 'D', ['e'] = 'E',   ['f'] = 'F',
+    ['g'] = 'G', ['h'] = 'H', ['i'] = 'I', ['j'] = 'J', ['k'] = 'K', ['l'] = 'L',   ['m'] = 'M',
+    ['n'] = 'N', ['o'] = 'O', ['p'] = 'P', ['q'] = 'Q', ['r'] = 'R', ['s'] = 'S',   ['t'] = 'T',
+    ['u'] = 'U', ['v'] = 'V', ['w'] = 'W', ['x'] = 'X', ['y'] = 'Y', ['z'] = 'Z',
 };
 
 /* The env spelling of any byte (uppercase, '-' -> '_'), token or not: what
@@ -665,8 +681,10 @@ static bool is_cgi_name(const char *s, size_t n) {
 typedef struct {
   uint32_t hash; /* env_hash of the name */
   uint8_t emit;  /* an HTTP_* variable comes from this header: it is a
-                    token, not Authorization/Connection, and no later
-                    header has the same env name */
+                    token without '_', not Authorization/Connection, and
+                    no earlier header has the same env name */
+  int32_t next;  /* the next header with the same env name, or -1 */
+  int32_t last;  /* on the first one: the last of them */
 } hinfo;
 
 typedef struct {
@@ -745,7 +763,8 @@ static int env_scan_init(env_scan *s, const srv_request *req, const srv_route_ma
     const srv_header *h = &req->headers[i];
     hinfo *hi = &s->hi[i];
     size_t vl = h->value_len < 13 ? 13 : h->value_len;
-    /* HTTP_NAME=VALUE\0, and CONTENT_TYPE may repeat a value */
+    /* HTTP_NAME=VALUE\0, CONTENT_TYPE may repeat a value, and a repeated
+     * name adds only its separator and value */
     if (h->name_len > SIZE_MAX / 4 || vl > SIZE_MAX / 4) goto fail;
     b += 7 + h->name_len + 2 * vl;
     c++;
@@ -767,6 +786,8 @@ static int env_scan_init(env_scan *s, const srv_request *req, const srv_route_ma
         (h->name_len == 10 && strncasecmp(h->name, "connection", 10) == 0))
       continue;
     hi->emit = 1;
+    hi->next = -1;
+    hi->last = (int32_t)i;
     for (size_t k = hash & s->mask;; k = (k + 1) & s->mask) {
       int32_t j = s->slot[k];
       if (j < 0) {
@@ -774,8 +795,11 @@ static int env_scan_init(env_scan *s, const srv_request *req, const srv_route_ma
         break;
       }
       if (s->hi[j].hash == hash && hdr_same(&req->headers[j], h)) {
-        s->hi[j].emit = 0; /* the later header wins */
-        s->slot[k] = (int32_t)i;
+        /* A repeated name: one variable, the values joined in order
+         * (RFC 3875 4.1.18), written where the first one is. */
+        hi->emit = 0;
+        s->hi[s->hi[j].last].next = (int32_t)i;
+        s->hi[j].last = (int32_t)i;
         break;
       }
     }
@@ -811,6 +835,29 @@ static bool scan_has_env(const env_scan *s, const srv_request *req, const char *
 static void header_value(wr *w, const srv_header *h) {
   if (visible_ascii(h->value, h->value_len)) w_put(w, h->value, h->value_len);
   else w_put(w, "CORRUPT VALUE", 13);
+}
+
+/* The value of header i and of every later one with its env name, joined
+ * with ", " (RFC 9110 5.3), or "; " for Cookie (RFC 6265 5.4); CORRUPT
+ * VALUE if any of them is not visible ASCII. env_scan_init's bound covers
+ * it: each header's share there is at least 2 x max(13, its length). */
+static void header_values(wr *w, const srv_request *req, const env_scan *s, size_t i) {
+  const srv_header *h = &req->headers[i];
+  if (s->hi[i].next < 0) {
+    header_value(w, h);
+    return;
+  }
+  for (int32_t j = (int32_t)i; j >= 0; j = s->hi[j].next) {
+    if (!visible_ascii(req->headers[j].value, req->headers[j].value_len)) {
+      w_put(w, "CORRUPT VALUE", 13);
+      return;
+    }
+  }
+  bool cookie = h->name_len == 6 && strncasecmp(h->name, "cookie", 6) == 0;
+  for (int32_t j = (int32_t)i; j >= 0; j = s->hi[j].next) {
+    if (j != (int32_t)i) w_put(w, cookie ? "; " : ", ", 2);
+    w_put(w, req->headers[j].value, req->headers[j].value_len);
+  }
 }
 
 static void put_str(wr *w, const char *s) {
@@ -887,7 +934,7 @@ static void build_env(wr *w, const srv_request *req, const srv_route_match *m,
     for (size_t c = 0; c < nl; c++) d[c] = ENVCH[nm[c]];
     w->p = d + nl;
     w_putc(w, '=');
-    header_value(w, h);
+    header_values(w, req, s, i);
     w_end(w);
   }
 

@@ -87,7 +87,9 @@ typedef struct {
                         after: argv then gets one "" argument) */
   size_t query_len;
   const char *protocol;      /* "HTTP/1.0", "HTTP/1.1" */
-  const srv_header *headers; /* in received order (a repeated name: last wins) */
+  const srv_header *headers; /* in received order (a repeated name: one
+                                HTTP_* variable, values joined with ", ",
+                                "; " for Cookie; a name with '_' dropped) */
   size_t n_headers;
   const char *client_ip; /* numeric, no port ("::1" for IPv6) */
   uint64_t body_len;     /* received (de-chunked) body length */
@@ -135,6 +137,16 @@ void srv_cgi_server_name_port(const srv_request *req, char *name, size_t namecap
  * failure. */
 char **srv_cgi_env(const srv_request *req, const srv_route_match *m, const srv_env_list *user,
                    size_t *envc);
+
+/* Whether the request path holds an encoded NUL (`%00`) where it becomes
+ * PATH_INFO (the X_RAW_PATH_INFO part of the match, percent-decoded): a NUL
+ * cannot be part of an environment string, so the server answers such a
+ * request 400 before it reaches a module. Should the environment be built
+ * anyway, PATH_INFO keeps that `%00` encoded. Everything else that becomes
+ * argv or env is raw request bytes (never decoded) or checked: header
+ * values outside visible ASCII are CORRUPT VALUE, header names that are no
+ * token are skipped. */
+bool srv_cgi_path_info_has_nul(const srv_route_match *m);
 
 /* argv and environment packed for wasi_config.argv_packed / env_packed:
  * each a run of NUL-terminated strings back to back, no pointer arrays. */

@@ -162,9 +162,9 @@ static const toml_value *opt_kind(loader *L, const toml_value *t, const char *ke
 
 /* ---- limits ------------------------------------------------------------------- */
 
-static const char *const limit_keys[] = {"time_limit_ms", "memory_limit_bytes",
-                                         "output_limit_bytes", "max_request_body_bytes",
-                                         "max_concurrent_requests"};
+static const char *const limit_keys[] = {"time_limit_ms",          "memory_limit_bytes",
+                                         "output_limit_bytes",     "stderr_limit_bytes",
+                                         "max_request_body_bytes", "max_concurrent_requests"};
 
 /* Reads the limit keys present in table t over *lim, adding SRV_LIMIT_* bits
  * for them to *set. */
@@ -195,6 +195,11 @@ static int read_limits(loader *L, const toml_value *t, srv_limits *lim, unsigned
   if (present) {
     lim->output_limit_bytes = v;
     *set |= SRV_LIMIT_OUTPUT;
+  }
+  if (opt_uint(L, t, "stderr_limit_bytes", 1, MAX_SIZE_LIMIT, &v, &present) < 0) return -1;
+  if (present) {
+    lim->stderr_limit_bytes = v;
+    *set |= SRV_LIMIT_STDERR;
   }
   if (opt_uint(L, t, "max_request_body_bytes", 1, MAX_SIZE_LIMIT, &v, &present) < 0) return -1;
   if (present) {
@@ -621,6 +626,7 @@ static int read_config(loader *L, const toml_value *root) {
   c->defaults.time_limit_ms = SRV_DEFAULT_TIME_LIMIT_MS;
   c->defaults.memory_limit_bytes = SRV_DEFAULT_MEMORY_LIMIT_BYTES;
   c->defaults.output_limit_bytes = SRV_DEFAULT_OUTPUT_LIMIT_BYTES;
+  c->defaults.stderr_limit_bytes = SRV_DEFAULT_STDERR_LIMIT_BYTES;
   c->defaults.max_request_body_bytes = SRV_DEFAULT_MAX_REQUEST_BODY_BYTES;
   c->defaults.max_concurrent_requests = SRV_DEFAULT_MAX_CONCURRENT_REQUESTS;
 

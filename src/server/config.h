@@ -17,6 +17,10 @@
  *                           (default 256 MiB = 4096 pages)
  *   output_limit_bytes      stdout bytes a module may produce per request,
  *                           1 byte..4 GiB (default 16 MiB)
+ *   stderr_limit_bytes      stderr bytes of one request that reach the
+ *                           route's module.stderr, 1 byte..4 GiB (default
+ *                           1 MiB); the rest is dropped and a marker line
+ *                           written
  *   max_request_body_bytes  largest request body accepted, 1 byte..4 GiB
  *                           (default 16 MiB)
  *   max_concurrent_requests instances of this module running at once,
@@ -57,6 +61,7 @@ extern "C" {
 #define SRV_DEFAULT_TIME_LIMIT_MS 30000u
 #define SRV_DEFAULT_MEMORY_LIMIT_BYTES ((uint64_t)256 << 20)
 #define SRV_DEFAULT_OUTPUT_LIMIT_BYTES ((uint64_t)16 << 20)
+#define SRV_DEFAULT_STDERR_LIMIT_BYTES ((uint64_t)1 << 20)
 #define SRV_DEFAULT_MAX_REQUEST_BODY_BYTES ((uint64_t)16 << 20)
 #define SRV_DEFAULT_MAX_CONCURRENT_REQUESTS 0u /* 0 = no per-module limit */
 
@@ -66,6 +71,7 @@ extern "C" {
 #define SRV_LIMIT_OUTPUT 4u
 #define SRV_LIMIT_BODY 8u
 #define SRV_LIMIT_CONCURRENCY 16u
+#define SRV_LIMIT_STDERR 32u
 
 /* Largest config file srv_config_load reads. */
 #define SRV_CONFIG_MAX_FILE_SIZE ((size_t)16 << 20)
@@ -82,6 +88,7 @@ typedef struct {
   uint64_t time_limit_ms;
   uint64_t memory_limit_bytes; /* multiple of SRV_WASM_PAGE_SIZE */
   uint64_t output_limit_bytes;
+  uint64_t stderr_limit_bytes;
   uint64_t max_request_body_bytes;
   uint32_t max_concurrent_requests; /* 0 = no limit */
 } srv_limits;

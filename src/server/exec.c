@@ -400,6 +400,16 @@ static srv_status run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http
   return st;
 }
 
+/* After a run whose stderr went over the limit: one marker line in its log,
+ * on a line of its own. */
+static void stderr_cut_marker(const srv_module *m, wasi_ctx *ctx, int logfd) {
+  if (logfd < 0 || !wasi_ctx_stderr_truncated(ctx)) return;
+  char line[96];
+  int n = snprintf(line, sizeof line, "%s[wagi: stderr cut at %" PRIu64 " bytes]\n",
+                   wasi_ctx_stderr_ends_line(ctx) ? "" : "\n", m->limits.max_stderr);
+  if (n > 0 && write(logfd, line, (size_t)n) < 0) {} /* nowhere to report a failing log */
+}
+
 srv_status srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   wasi_config cfg = {0};
@@ -407,6 +417,7 @@ srv_status srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size
   cfg.stdout_cap = m->limits.max_output;
   cfg.stderr_kind = m->parent_log_fd >= 0 ? WASI_STDIO_FD : WASI_STDIO_NULL;
   cfg.stderr_fd = m->parent_log_fd;
+  cfg.stderr_cap = m->limits.max_stderr;
   wasi_ctx *ctx = NULL;
   char eb[256];
   wasi_status ws = wasi_ctx_new(&cfg, &ctx, eb, sizeof eb);
@@ -426,6 +437,7 @@ srv_status srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size
     if (d.kind == WASM_EXTERN_FUNC && strcmp(d.name, "_routes") == 0) has_routes = true;
   }
   srv_status st = run_once(m, "_routes", ctx, NULL, true, run_err, sizeof run_err, &ins);
+  stderr_cut_marker(m, ctx, m->parent_log_fd);
   srv_status rc = SRV_OK;
   if (st == SRV_RUN_NO_EXPORT) {
     rc = SRV_OK;
@@ -480,6 +492,7 @@ new_request_ctx(const srv_module *mod, const srv_request *req, const srv_route_m
   cfg.stdout_cap = mod->limits.max_output;
   cfg.stderr_kind = logfd >= 0 ? WASI_STDIO_FD : WASI_STDIO_NULL;
   cfg.stderr_fd = logfd;
+  cfg.stderr_cap = mod->limits.max_stderr;
   cfg.preopens = mod->preopens;
   cfg.npreopens = mod->npreopens;
   cfg.flags = WASI_SKIP_BAD_PREOPENS | WASI_TRUSTED_STDIO_FDS;
@@ -517,6 +530,7 @@ void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match 
   srv_status st =
       run_once(mod, r->entrypoint, out->ctx, hctx, false, out->note, sizeof out->note, &ins);
   http_ctx_free(hctx);
+  stderr_cut_marker(mod, out->ctx, logfd);
   out->inst_ns = ins;
   atomic_fetch_add_explicit(&st_runs, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&st_inst_ns, ins, memory_order_relaxed);

@@ -22,6 +22,7 @@
 
 static int access_fd = 2;
 static int access_enabled = 1;
+static const char *access_path; /* a file (borrowed from the options), or NULL */
 
 /* Writes all of buf, retrying on EINTR and short writes; errors are dropped
  * (there is nowhere left to report a failing log). */
@@ -79,6 +80,28 @@ srv_status srv_access_log_open(const char *path, char *err, size_t errlen) {
     return SRV_ERR_SYSTEM;
   }
   access_fd = fd;
+  access_path = path;
+  return SRV_OK;
+}
+
+/* Points `fd` at a fresh open of the same file: dup2 swaps what the number
+ * means in one step, so a thread writing a line meanwhile writes it whole
+ * to the old file or the new one, and no number is ever closed under it. */
+static int reopen_onto(int fd, int nfd) {
+  int rc = dup3(nfd, fd, O_CLOEXEC) < 0 ? -1 : 0;
+  int e = errno;
+  close(nfd);
+  errno = e;
+  return rc;
+}
+
+srv_status srv_access_log_reopen(char *err, size_t errlen) {
+  if (!access_enabled || !access_path) return SRV_OK;
+  int nfd = open(access_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (nfd < 0 || reopen_onto(access_fd, nfd) != 0) {
+    base_set_err(err, errlen, "cannot reopen access log %s: %s", access_path, strerror(errno));
+    return SRV_ERR_SYSTEM;
+  }
   return SRV_OK;
 }
 
@@ -142,6 +165,20 @@ srv_status srv_route_log_open(const char *log_dir, const char *route_text, int *
     return SRV_ERR_SYSTEM;
   }
   *fd_out = fd;
+  return SRV_OK;
+}
+
+srv_status srv_route_log_reopen(const char *log_dir, const char *route_text, int fd, char *err,
+                                size_t errlen) {
+  if (fd < 0) return SRV_OK;
+  int nfd;
+  srv_status st = srv_route_log_open(log_dir, route_text, &nfd, err, errlen);
+  if (st != SRV_OK) return st;
+  if (reopen_onto(fd, nfd) != 0) {
+    base_set_err(err, errlen, "cannot reopen the module.stderr of route %s: %s", route_text,
+                 strerror(errno));
+    return SRV_ERR_SYSTEM;
+  }
   return SRV_OK;
 }
 

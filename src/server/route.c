@@ -78,6 +78,13 @@ int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out, 
       p = next;
       continue;
     }
+    /* Valid UTF-8, but the route and entrypoint become C strings: a NUL
+     * would cut them silently. */
+    if (memchr(p, 0, (size_t)(le - p))) {
+      base_set_err(err, errlen, "line %zu: holds a NUL byte", lineno);
+      srv_dyn_routes_free(&d);
+      return -1;
+    }
     /* Split on whitespace into at most 3 fields (3 is already an error). */
     const char *f[3];
     size_t fl[3], nf = 0;

@@ -61,6 +61,10 @@ extern char **environ;
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
 #define SRV_MAX_DISCARD (1ull << 20) /* body read past max_body before closing */
 
+/* The 400 for a path whose PATH_INFO would hold a NUL byte (cgi.h). */
+#define NUL_PATH_TEXT                                                                              \
+  "Bad Request: the path holds %00 (an encoded NUL byte), which a module cannot be given\n"
+
 /* ---- State ------------------------------------------------------------------- */
 
 /* Server state built at startup; read-only while serving. */
@@ -73,7 +77,7 @@ typedef struct {
   char log_dir[PATH_MAX];
   bool tls;
   struct MHD_Daemon *daemon;
-  struct MHD_Response *resp_healthz, *resp_404, *resp_413;
+  struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_400_nul;
   unsigned header_timeout_s; /* resolved --header-timeout, whole seconds */
   _Atomic long inflight;     /* requests whose headers are in, not yet done */
   sigset_t sigs;             /* SIGINT, SIGTERM: blocked, taken by sigwait */
@@ -288,6 +292,69 @@ static int module_from_config(const srv_module_config *mc, srv_module *m, char *
   return 0;
 }
 
+/* Does the module export a function `name`? */
+static bool exports_func(const wasm_module *mod, const char *name) {
+  for (uint32_t i = 0, n = wasm_module_export_count(mod); i < n; i++) {
+    wasm_export_desc d;
+    wasm_module_export(mod, i, &d);
+    if (d.kind == WASM_EXTERN_FUNC && strcmp(d.name, name) == 0) return true;
+  }
+  return false;
+}
+
+/* "a, b, c": the module's function exports, for messages (cut with "..."
+ * when they do not fit; "none" when there are none). */
+static void func_exports(const wasm_module *mod, char *out, size_t cap) {
+  size_t n = 0;
+  out[0] = 0;
+  for (uint32_t i = 0, ne = wasm_module_export_count(mod); i < ne; i++) {
+    wasm_export_desc d;
+    wasm_module_export(mod, i, &d);
+    if (d.kind != WASM_EXTERN_FUNC) continue;
+    size_t need = strlen(d.name) + (n ? 2 : 0);
+    if (n + need + 5 >= cap) {
+      snprintf(out + n, cap - n, "%s...", n ? ", " : "");
+      return;
+    }
+    n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? ", " : "", d.name);
+  }
+  if (!n) snprintf(out, cap, "none");
+}
+
+/* The entrypoints are known at startup: one that is not an exported
+ * function would make every request to its route a 500, so it stops the
+ * server here, named with the module's line in modules.toml. The default
+ * `_start` of a module that exports `_routes` (its requests go to the
+ * functions `_routes` names) is only a warning: requests matching the
+ * configured route itself get 500. */
+static srv_status check_entrypoints(const srv_module *m, const srv_module_config *mc,
+                                    const srv_dyn_routes *dyn, char *err, size_t errlen) {
+  char have[512];
+  const char *file = S.cfg->filename ? S.cfg->filename : S.opts.config;
+  for (size_t k = 0; k < dyn->n; k++) {
+    const srv_dyn_route *d = &dyn->items[k];
+    if (exports_func(m->module, d->entrypoint)) continue;
+    func_exports(m->module, have, sizeof have);
+    base_set_err(err, errlen,
+                 "%s:%u: module \"%s\": _routes maps %s to \"%s\", which is no exported function "
+                 "(it exports: %s)",
+                 file, mc->line, m->path, d->subroute, d->entrypoint, have);
+    return SRV_ERR_INVALID;
+  }
+  if (exports_func(m->module, m->entrypoint)) return SRV_OK;
+  func_exports(m->module, have, sizeof have);
+  if (dyn->n && strcmp(m->entrypoint, "_start") == 0) {
+    fprintf(stderr,
+            "wagi: warning: %s:%u: module \"%s\": no exported function \"_start\" (it exports: "
+            "%s); requests to route %s that no _routes entry matches get 500\n",
+            file, mc->line, m->path, have, m->route);
+    return SRV_OK;
+  }
+  base_set_err(err, errlen, "%s:%u: module \"%s\": no exported function \"%s\" (it exports: %s)",
+               file, mc->line, m->path, m->entrypoint, have);
+  return SRV_ERR_INVALID;
+}
+
 /* Resolves the limits of one module: a value the file set (module key or
  * [limits]) wins, then the command line, then config.h's built-in default
  * (already in mc->limits); concurrency defaults to 4 x online CPUs. */
@@ -303,6 +370,8 @@ static void resolve_limits(const srv_module_config *mc, srv_run_limits *l) {
   l->max_memory_pages = pages == 0 ? 1u : pages > 65536 ? 65536u : (uint32_t)pages;
   l->max_output =
       (set & SRV_LIMIT_OUTPUT) || !g->max_output ? c->output_limit_bytes : g->max_output;
+  l->max_stderr =
+      (set & SRV_LIMIT_STDERR) || !g->max_stderr ? c->stderr_limit_bytes : g->max_stderr;
   l->max_body = (set & SRV_LIMIT_BODY) || !g->max_body ? c->max_request_body_bytes : g->max_body;
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   uint32_t dflt = (uint32_t)(SRV_CONCURRENCY_PER_CPU * (ncpu > 0 ? ncpu : 1));
@@ -361,6 +430,11 @@ static srv_status setup_module(size_t i, char *err, size_t errlen) {
   st = srv_module_routes(m, &dyn, e2, sizeof e2);
   if (st != SRV_OK) {
     base_set_err(err, errlen, "route %s (module %s): %s", m->route, m->path, e2);
+    return st;
+  }
+  st = check_entrypoints(m, mc, &dyn, err, errlen);
+  if (st != SRV_OK) {
+    srv_dyn_routes_free(&dyn);
     return st;
   }
   int rc = srv_route_table_add(S.table, m->route, m->entrypoint, m->host, m, &dyn, e2, sizeof e2);
@@ -439,6 +513,7 @@ typedef struct {
   uint64_t discarded; /* body bytes dropped (over the limit / no route) */
   bool looked_up;
   bool too_large;
+  bool nul_path; /* PATH_INFO would hold a NUL: 400 (cgi.h) */
   bool responded;
   bool live;    /* a request uses it; req_release not yet run */
   bool counted; /* counted in S.inflight */
@@ -779,7 +854,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
      * the connection (no keep-alive), even for a GET without a body. The
      * exception is a body announced over the limit: 413 and close. */
     rc->max_body = 16 * SRV_MAX_DISCARD; /* /healthz, 404: body read and dropped */
-    if (rc->kind == SRV_ROUTE_FOUND) {
+    if (rc->kind == SRV_ROUTE_FOUND && srv_cgi_path_info_has_nul(&rc->match)) {
+      rc->nul_path = true; /* answered 400 once the request ends; body dropped */
+    } else if (rc->kind == SRV_ROUTE_FOUND) {
       uint64_t clen = content_length(c);
       rc->clen = clen;
       rc->max_body = ((srv_module *)rc->route->handler)->limits.max_body;
@@ -796,7 +873,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_size > 0) {
     size_t n = *upload_size;
     *upload_size = 0;
-    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large) { /* discard */
+    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large || rc->nul_path) { /* discard */
       rc->discarded += n;
       if (rc->discarded > rc->max_body + SRV_MAX_DISCARD) {
         srv_target t;
@@ -844,6 +921,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   case SRV_ROUTE_NONE: return queue(c, rc, method, 404, S.resp_404, 0, NULL);
   case SRV_ROUTE_FOUND: break;
   }
+  if (rc->nul_path)
+    return queue(c, rc, method, 400, S.resp_400_nul, sizeof NUL_PATH_TEXT - 1,
+                 "the path holds %00 (an encoded NUL byte)");
   if (rc->too_large) {
     char note[96];
     snprintf(note, sizeof note, "request body over the %" PRIu64 "-byte limit", rc->max_body);
@@ -899,7 +979,8 @@ static void cleanup(void) {
   if (S.resp_healthz) MHD_destroy_response(S.resp_healthz);
   if (S.resp_404) MHD_destroy_response(S.resp_404);
   if (S.resp_413) MHD_destroy_response(S.resp_413);
-  S.resp_healthz = S.resp_404 = S.resp_413 = NULL;
+  if (S.resp_400_nul) MHD_destroy_response(S.resp_400_nul);
+  S.resp_healthz = S.resp_404 = S.resp_413 = S.resp_400_nul = NULL;
 }
 
 /* The log directory (§5.5): --log-dir, created if missing, or a new
@@ -1031,7 +1112,14 @@ static srv_status start(char *err, size_t errlen) {
     S.resp_healthz = MHD_create_response_from_buffer(2, (void *)"OK", MHD_RESPMEM_PERSISTENT);
     S.resp_404 = empty_response();
     S.resp_413 = empty_response();
-    if (!S.resp_healthz || !S.resp_404 || !S.resp_413) {
+    S.resp_400_nul = MHD_create_response_from_buffer(sizeof NUL_PATH_TEXT - 1,
+                                                     (void *)NUL_PATH_TEXT, MHD_RESPMEM_PERSISTENT);
+    if (S.resp_400_nul &&
+        MHD_add_response_header(S.resp_400_nul, "Content-Type", "text/plain") != MHD_YES) {
+      MHD_destroy_response(S.resp_400_nul);
+      S.resp_400_nul = NULL;
+    }
+    if (!S.resp_healthz || !S.resp_404 || !S.resp_413 || !S.resp_400_nul) {
       base_set_err(err, errlen, "out of memory");
       st = SRV_ERR_NOMEM;
     }
@@ -1060,17 +1148,57 @@ srv_status srv_start(const srv_options *o, char *err, size_t errlen) {
   sigaddset(&S.sigs, SIGINT);
   sigaddset(&S.sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &S.sigs, NULL);
+  sigset_t hup; /* SIGHUP too (srv_serve reopens the logs), not in S.sigs:
+                   during the drain it must not cut the wait short */
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, NULL);
   srv_status st = start(err, errlen);
   if (st != SRV_OK) cleanup();
   return st;
 }
 
+/* SIGHUP: every log file the server opened is opened afresh at its path
+ * (logrotate moves them away, then signals): the access log if it is a
+ * file, and each route's module.stderr. The server's own log is its
+ * stderr, which it did not open: rotate that with copytruncate. */
+static void reopen_logs(void) {
+  char err[512];
+  unsigned failed = 0;
+  if (srv_access_log_reopen(err, sizeof err) != SRV_OK) {
+    srv_log("SIGHUP: %s", err);
+    failed++;
+  }
+  for (size_t i = 0; i < S.nmods; i++) {
+    srv_module *m = &S.mods[i];
+    if (srv_route_log_reopen(S.log_dir, m->route, m->parent_log_fd, err, sizeof err) != SRV_OK) {
+      srv_log("SIGHUP: %s", err);
+      failed++;
+    }
+    for (size_t k = 0; k < m->nlogs; k++) {
+      if (m->logs[k].fd == m->parent_log_fd) continue;
+      if (srv_route_log_reopen(S.log_dir, m->logs[k].route->text, m->logs[k].fd, err, sizeof err) !=
+          SRV_OK) {
+        srv_log("SIGHUP: %s", err);
+        failed++;
+      }
+    }
+  }
+  if (failed) srv_log("SIGHUP: %u log file(s) kept open as they were", failed);
+  else srv_log("SIGHUP: log files reopened");
+}
+
 int srv_serve(void) {
   printf("Ready: serving on http://%s\n", S.shown);
   fflush(stdout);
-  int sig = 0;
-  sigwait(&S.sigs, &sig);
-  return sig;
+  sigset_t any = S.sigs;
+  sigaddset(&any, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    sigwait(&any, &sig);
+    if (sig != SIGHUP) return sig;
+    reopen_logs();
+  }
 }
 
 void srv_drain(int sig) {

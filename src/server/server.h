@@ -5,7 +5,7 @@
  *   srv_start   checks the options, loads modules.toml and every module,
  *               starts the runners and the HTTP listener (WAGI.md §3)
  *   srv_serve   announces "Ready: serving on ..." and waits for SIGINT or
- *               SIGTERM
+ *               SIGTERM; a SIGHUP meanwhile reopens the log files
  *   srv_drain   stops accepting, finishes the requests in flight (at most
  *               10 s), and frees everything srv_start built
  *
@@ -60,6 +60,7 @@ typedef struct {
   uint32_t timeout_ms;
   uint32_t max_memory_pages;
   uint64_t max_output;
+  uint64_t max_stderr; /* module stderr bytes per request; beyond: cut, marked */
   uint64_t max_body;
   uint32_t max_concurrency;
 } srv_run_limits;
@@ -85,14 +86,16 @@ typedef struct {
 
 /* ---- Running ------------------------------------------------------------------- */
 
-/* Starts the server: blocks SIGINT and SIGTERM (for srv_serve), loads the
+/* Starts the server: blocks SIGINT, SIGTERM and SIGHUP (for srv_serve), loads the
  * configuration and modules, and listens. Progress and warnings go to
  * stdout/stderr as they happen. Returns SRV_OK, or a failure with the
  * sentence in err; then nothing is left running or listening. */
 srv_status srv_start(const srv_options *o, char *err, size_t errlen);
 
 /* Prints "Ready: serving on http://IP:PORT" and waits for SIGINT or
- * SIGTERM; returns the signal. */
+ * SIGTERM; returns the signal. Each SIGHUP meanwhile reopens the log files
+ * the server opened (the access log if it is a file, every route's
+ * module.stderr) at their paths, for logrotate. */
 int srv_serve(void);
 
 /* After srv_serve: stops accepting, lets the requests in flight finish (at

@@ -43,7 +43,7 @@ extern "C" {
 /* The limits one module runs under (srv_run_limits, server.h), resolved at
  * startup from (highest first) its own modules.toml keys, the file's
  * [limits] table, the command line, and config.h's built-in defaults (30 s,
- * 256 MiB memory, 16 MiB output, 16 MiB request body).
+ * 256 MiB memory, 16 MiB output, 1 MiB stderr, 16 MiB request body).
  *
  * Concurrency (a module's run slots) defaults to SRV_CONCURRENCY_PER_CPU x
  * online CPUs, so that a burst cannot start hundreds of 256 MiB instances
@@ -199,6 +199,10 @@ void srv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Access log to FILE ("-" = stderr, the default; "off" = none). Returns
  * SRV_OK or SRV_ERR_SYSTEM with a sentence in err. */
 srv_status srv_access_log_open(const char *path, char *err, size_t errlen);
+/* SIGHUP (logrotate): reopens the access log if it is a file, onto the
+ * same fd number. Returns SRV_OK or SRV_ERR_SYSTEM with a sentence in err
+ * (the old file is then kept). */
+srv_status srv_access_log_reopen(char *err, size_t errlen);
 /* One access-log line: method, raw path, route, status, body bytes, ms. */
 void srv_access_log(const char *method, const char *path, size_t path_len, const char *route,
                     int status, uint64_t bytes, double ms, const char *note);
@@ -209,6 +213,12 @@ void srv_route_log_dir(const char *log_dir, const char *route_text, char *out, s
  * into *fd. Returns SRV_OK, or SRV_ERR_SYSTEM with a sentence in err. */
 srv_status srv_route_log_open(const char *log_dir, const char *route_text, int *fd, char *err,
                               size_t errlen);
+/* SIGHUP: opens the route's module.stderr afresh (directory and file
+ * created if moved away) onto the same fd number, which requests running
+ * meanwhile keep using. Returns SRV_OK or SRV_ERR_SYSTEM with a sentence
+ * in err (the old file is then kept). */
+srv_status srv_route_log_reopen(const char *log_dir, const char *route_text, int fd, char *err,
+                                size_t errlen);
 /* One "<time> wagi: <text>" line into a route's module.stderr (fd < 0: no-op). */
 void srv_route_log_write(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -216,6 +216,11 @@ static wasi_status setup_stdio(wasi_ctx *ctx, int which, wasi_stdio_kind kind, i
     f->kind = WASI_FD_HOST;
     f->borrowed = 1;
     f->host = hostfd;
+    if (which > 0 && cap) {
+      f->out = &ctx->out[which - 1];
+      f->out->cap = cap;
+      f->out->last = '\n';
+    }
     if (flags & WASI_TRUSTED_STDIO_FDS) f->lazy = (uint8_t)(1 + which);
     else stdio_host_type(f, which);
     return WASI_OK;
@@ -437,6 +442,7 @@ const uint8_t *wasi_ctx_stderr(const wasi_ctx *ctx, size_t *len) {
 }
 int wasi_ctx_stdout_truncated(const wasi_ctx *ctx) { return ctx->out[0].truncated; }
 int wasi_ctx_stderr_truncated(const wasi_ctx *ctx) { return ctx->out[1].truncated; }
+int wasi_ctx_stderr_ends_line(const wasi_ctx *ctx) { return ctx->out[1].last == '\n'; }
 
 void wasi_ctx_interrupt(wasi_ctx *ctx) {
   if (ctx) __atomic_store_n(&ctx->interrupted, 1, __ATOMIC_RELAXED);

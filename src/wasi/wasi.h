@@ -54,6 +54,8 @@
  *    writable tree gives WASI_ENOTCAPABLE.
  *  - Captured stdout/stderr: a write beyond the cap writes what fits, then
  *    fails with WASI_EFBIG (22); wasi_ctx_stdout_truncated() reports it.
+ *    An embedder's stdout/stderr fd with a cap takes what fits and drops
+ *    the rest silently (a log must not fail the module).
  *  - proc_exit(code) ends the instance only: the host function returns
  *    WASM_TRAP_EXIT with the code as wasm_error.exit_code.
  *  - Rights are checked before anything else: e.g. fd_write on a file
@@ -242,13 +244,18 @@ typedef struct {
   size_t stdin_len;
   int stdin_fd; /* WASI_STDIO_FD */
 
+  /* Caps, 0 = none. WASI_STDIO_BUFFER: a write beyond the cap writes what
+   * fits, then fails with EFBIG. WASI_STDIO_FD: at most cap bytes reach the
+   * fd; the rest is dropped but reported written to the guest (so that a
+   * module that stops on a failed log write keeps running). Either way
+   * wasi_ctx_*_truncated reports the cut. */
   wasi_stdio_kind stdout_kind;
-  int stdout_fd;     /* WASI_STDIO_FD */
-  size_t stdout_cap; /* WASI_STDIO_BUFFER: byte cap, 0 = no cap */
+  int stdout_fd; /* WASI_STDIO_FD */
+  size_t stdout_cap;
 
   wasi_stdio_kind stderr_kind;
-  int stderr_fd;     /* WASI_STDIO_FD (e.g. a log file) */
-  size_t stderr_cap; /* WASI_STDIO_BUFFER: byte cap, 0 = no cap */
+  int stderr_fd; /* WASI_STDIO_FD (e.g. a log file) */
+  size_t stderr_cap;
 
   const wasi_preopen *preopens; /* fds 3, 4, ... in this order */
   size_t npreopens;
@@ -293,9 +300,12 @@ const char *wasi_ctx_warnings(const wasi_ctx *ctx);
  * pointer when nothing was captured). */
 const uint8_t *wasi_ctx_stdout(const wasi_ctx *ctx, size_t *len);
 const uint8_t *wasi_ctx_stderr(const wasi_ctx *ctx, size_t *len);
-/* 1 if a write to captured stdout/stderr was cut at the cap. */
+/* 1 if a write to captured (or capped fd) stdout/stderr was cut at the cap. */
 int wasi_ctx_stdout_truncated(const wasi_ctx *ctx);
 int wasi_ctx_stderr_truncated(const wasi_ctx *ctx);
+/* 1 unless the last byte written to a capped stderr fd was not a newline
+ * (so an embedder's note after a cut starts on a line of its own). */
+int wasi_ctx_stderr_ends_line(const wasi_ctx *ctx);
 
 /* Make a poll_oneoff that is sleeping or waiting (now or later) in this
  * ctx return WASM_TRAP_INTERRUPTED within ~10 ms. Safe from any thread and

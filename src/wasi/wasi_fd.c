@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -190,6 +191,44 @@ static wasi_errno outbuf_write(wasi_outbuf *o, const struct iovec *iov, uint32_t
   return WASI_ESUCCESS;
 }
 
+/* A write to an embedder's stdout/stderr fd with a cap: what fits goes to
+ * the fd, the rest is dropped while the guest is told it was written (a
+ * module that stops on a failed log write must not fail its request). */
+static wasi_errno capped_write(int fd, wasi_outbuf *o, struct iovec *iov, uint32_t n,
+                               size_t *done) {
+  size_t total = 0;
+  for (uint32_t i = 0; i < n; i++) total += iov[i].iov_len;
+  size_t room = o->cap - o->passed;
+  bool cut = total > room;
+  if (cut) {
+    o->truncated = 1;
+    size_t left = room;
+    uint32_t k = 0;
+    for (; k < n && left; k++) {
+      if (iov[k].iov_len > left) iov[k].iov_len = left;
+      left -= iov[k].iov_len;
+    }
+    n = k;
+  }
+  ssize_t r = 0;
+  if (n) {
+    do r = writev(fd, iov, (int)n);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return wasi_errno_from_host(errno);
+    o->passed += (size_t)r;
+    size_t at = (size_t)r; /* the last byte written */
+    for (uint32_t i = 0; i < n && at; i++) {
+      if (at <= iov[i].iov_len) {
+        o->last = ((const uint8_t *)iov[i].iov_base)[at - 1];
+        break;
+      }
+      at -= iov[i].iov_len;
+    }
+  }
+  *done = cut ? total : (size_t)r;
+  return WASI_ESUCCESS;
+}
+
 static size_t inbuf_read(wasi_ctx *ctx, const struct iovec *iov, uint32_t n) {
   size_t done = 0;
   for (uint32_t i = 0; i < n && ctx->stdin_pos < ctx->stdin_len; i++) {
@@ -223,6 +262,10 @@ static wasm_status rw_common(wasm_instance *caller, void *env, wasm_slot *a, int
   if (!e) {
     switch (f->kind) {
     case WASI_FD_HOST: {
+      if (write && f->out && !positional) {
+        e = capped_write(f->host, f->out, iov, n, &done);
+        break;
+      }
       ssize_t r;
       do {
         if (positional)

@@ -117,6 +117,10 @@ typedef struct {
   uint8_t *data;          /* NULL, `inl`, or malloc'd */
   size_t len, alloc, cap; /* cap: SIZE_MAX = none */
   int truncated;
+  /* An embedder fd with a cap (WASI_STDIO_FD): bytes that reached it, and
+   * the last of them ('\n' before the first). */
+  size_t passed;
+  uint8_t last;
   uint8_t *inl; /* first buffer, inside the ctx (NULL = none) */
   size_t inl_size;
 } wasi_outbuf;
@@ -134,7 +138,8 @@ typedef struct {
   const char *prestat; /* guest path of a preopen (in the ctx block), or NULL */
   uint32_t prestat_len;
   int rd_fd1;         /* borrowed dir: private fd for fd_readdir, + 1 (0 = none) */
-  wasi_outbuf *out;   /* WASI_FD_OUTBUF */
+  wasi_outbuf *out;   /* WASI_FD_OUTBUF; WASI_FD_HOST: the cap of an
+                         embedder's stdout/stderr fd, or NULL */
   uint64_t rd_cookie; /* fd_readdir: a cookie it handed out ... */
   int64_t rd_pos;     /* ... and the kernel position of that entry */
 } wasi_fd;

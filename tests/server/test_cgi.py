@@ -36,6 +36,14 @@ def srv(modules, tmp_path_factory):
     s.stop_checked()
 
 
+def status_line(resp):
+    return resp.split(b"\r\n", 1)[0]
+
+
+def body_json(resp):
+    return __import__("json").loads(resp.split(b"\r\n\r\n", 1)[1])
+
+
 def env_of(srv, path, method="GET", **kw):
     r = srv.request(method, path, **kw)
     assert r.status == 200, r
@@ -159,13 +167,31 @@ def test_corrupt_header_value(srv):
     assert b'"HTTP_X_BIN": "CORRUPT VALUE"' in resp
 
 
-def test_repeated_request_header_last_wins(srv):
-    raw = (b"GET /exact HTTP/1.1\r\nHost: h\r\nX-Dup: one\r\nX-Dup: two\r\n"
-           b"Connection: close\r\n\r\n")
+def test_repeated_request_header_values_joined(srv):
+    """RFC 3875 4.1.18: one variable with the same meaning: ", " (RFC 9110
+    5.3), "; " for Cookie (RFC 6265 5.4)."""
+    raw = (b"GET /exact HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nCookie: a=1\r\nx-dup: 2\r\n"
+           b"Cookie: b=2\r\nConnection: close\r\n\r\n")
     resp = srv.raw(raw)
     assert resp.startswith(b"HTTP/1.1 200"), resp[:200]
-    assert b'"HTTP_X_DUP": "two"' in resp
-    assert b'"one"' not in resp
+    env = body_json(resp)["env"]
+    assert env["HTTP_X_DUP"] == "1, 2"
+    assert env["HTTP_COOKIE"] == "a=1; b=2"
+
+
+def test_underscore_header_names_dropped(srv):
+    """X_Under would become HTTP_X_UNDER, the variable of X-Under that a
+    proxy in front may set: such headers are dropped, as Apache and nginx
+    do for CGI."""
+    def env_raw(hdrs):
+        resp = srv.raw(b"GET /exact HTTP/1.1\r\nHost: h\r\n" + hdrs +
+                       b"Connection: close\r\n\r\n")
+        assert resp.startswith(b"HTTP/1.1 200"), resp[:200]
+        return body_json(resp)["env"]
+    assert "HTTP_X_UNDER" not in env_raw(b"X_Under: evil\r\n")
+    assert env_raw(b"X-Under: good\r\n")["HTTP_X_UNDER"] == "good"
+    assert env_raw(b"X_Under: evil\r\nX-Under: good\r\n")["HTTP_X_UNDER"] == "good"
+    assert env_raw(b"X-Under: good\r\nX_Under: evil\r\n")["HTTP_X_UNDER"] == "good"
 
 
 def test_http10_without_host_uses_hostname(srv):
@@ -357,3 +383,66 @@ def test_tls_serves_https_and_sets_scheme(modules, server_factory, tmp_path):
     assert r.status == 200
     env = __import__("json").loads(body)["env"]
     assert env["X_FULL_URL"] == f"https://127.0.0.1:{s.port}/?q=1"
+
+
+# ---- NUL bytes: nothing a client sends may put a NUL into argv or env -------------
+
+@pytest.mark.parametrize("path", ["/prefix/x%00y", "/prefix/%00", "/dyn/wildcard/a%00",
+                                  "/some/where%00"])
+def test_encoded_nul_in_path_info_is_400(srv, path):
+    r = srv.get(path)
+    assert r.status == 400, r
+    assert r.header("Content-Type") == "text/plain"
+    assert b"%00" in r.body and b"NUL" in r.body
+    # a body is read and dropped, the connection stays usable
+    r = srv.request("POST", path + "?q", body=b"x" * 5000)
+    assert r.status == 400, r
+    assert "500" not in "".join(l for l in srv.logs().splitlines(True) if path in l)
+    assert env_of(srv, "/prefix/ok")["env"]["PATH_INFO"] == "/ok"
+
+
+def test_encoded_nul_keeps_connection_alive(srv):
+    raw = (b"GET /prefix/x%00y HTTP/1.1\r\nHost: h\r\n\r\n"
+           b"GET /prefix/after HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    resp = srv.raw(raw)
+    assert resp.startswith(b"HTTP/1.1 400"), resp[:200]
+    assert b"HTTP/1.1 200" in resp
+    assert b'"PATH_INFO": "/after"' in resp
+
+
+def test_encoded_percent_then_00_is_text(srv):
+    # %2500 is the text "%00", not a NUL: served, PATH_INFO shows it decoded
+    env = env_of(srv, "/prefix/a%2500b")["env"]
+    assert env["PATH_INFO"] == "/a%00b"
+    assert env["X_RAW_PATH_INFO"] == "/a%2500b"
+
+
+def test_encoded_nul_in_query_is_text(srv):
+    # the query is never decoded: %00 in it reaches argv and QUERY_STRING as text
+    j = env_of(srv, "/exact?a%00b&%00")
+    assert j["argv"] == ["/exact", "a%00b", "%00"]
+    assert j["env"]["QUERY_STRING"] == "a%00b&%00"
+    j = env_of(srv, "/argv/x?p%00=1&q")
+    assert j["argv"] == ["ruby", "/env.rb", "/argv/x", "p%00=1", "q"]
+    j = env_of(srv, "/prefix/x?%00")
+    assert j["argv"] == ["/prefix/x", "%00"]
+    assert j["env"]["PATH_INFO"] == "/x"
+
+
+def test_literal_nul_bytes_never_reach_the_module(srv):
+    """libmicrohttpd cuts the request target and a header value at a literal
+    NUL byte and refuses a header name holding one (400); in no case does
+    the module get a NUL, or the client a 500."""
+    resp = srv.raw(b"GET /prefix/x\x00y HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    assert status_line(resp).split(b" ")[1] in (b"200", b"400"), resp[:200]
+    if b" 200 " in status_line(resp):
+        assert body_json(resp)["env"]["X_RAW_PATH_INFO"] == "/x"
+    resp = srv.raw(b"GET /exact HTTP/1.1\r\nHost: h\r\nX-N: a\x00b\r\nConnection: close\r\n\r\n")
+    assert status_line(resp).split(b" ")[1] in (b"200", b"400"), resp[:200]
+    if b" 200 " in status_line(resp):
+        assert body_json(resp)["env"]["HTTP_X_N"] in ("a", "CORRUPT VALUE")
+    resp = srv.raw(b"GET /exact HTTP/1.1\r\nHost: h\r\nX-\x00N: a\r\nConnection: close\r\n\r\n")
+    assert status_line(resp).split(b" ")[1] in (b"200", b"400"), resp[:200]
+    if b" 200 " in status_line(resp):
+        assert not any("\0" in k for k in body_json(resp)["env"])
+    assert "cannot create the WASI context" not in srv.logs()

@@ -15,7 +15,6 @@ BEHAVIOURS = ["html", "trap", "exit0", "exit3", "noct", "emptyout", "nosplit", "
 def srv(modules, tmp_path_factory):
     m = modules
     cfg = "".join(module_entry(f"/b/{b}", m["behave"], entrypoint=b) for b in BEHAVIOURS)
-    cfg += module_entry("/missing-entrypoint", m["behave"], entrypoint="no_such_export")
     cfg += module_entry("/ok", m["behave"])
     s = WagiServer(tmp_path_factory.mktemp("out"), cfg).start()
     yield s
@@ -152,14 +151,6 @@ def test_proc_exit_nonzero_is_500(srv):
     r = srv.get("/b/exit3")
     assert r.status == 500
     assert r.body == b""
-
-
-def test_missing_entrypoint_is_500(srv):
-    r = srv.get("/missing-entrypoint")
-    assert r.status == 500
-    assert r.body == b""
-    assert srv.wait_log("no_such_export"), srv.logs()
-    healthy(srv)
 
 
 def test_unknown_import_is_500(modules, server_factory):

@@ -154,10 +154,72 @@ def test_bad_routes_output_refused(tmp_path, text, why):
     assert why in err.lower() or "_routes" in err, err
 
 
+def test_routes_output_with_nul_refused(tmp_path):
+    text = "/a\\00b _start\\n"                  # WAT: "\00" is one NUL byte
+    mod = wat2wasm(tmp_path, "r", BAD_ROUTES_WAT % (text, 12))
+    err = start_fails(tmp_path, module_entry("/", mod))
+    assert "_routes" in err and "line 1: holds a NUL byte" in err, err
+
+
 def test_trapping_routes_refused(tmp_path):
     mod = wat2wasm(tmp_path, "t", TRAP_ROUTES_WAT)
     err = start_fails(tmp_path, module_entry("/", mod))
     assert "_routes" in err, err
+
+
+def test_missing_entrypoint_refused(tmp_path, modules):
+    """The exports are known at startup: a missing entrypoint stops the
+    server there, naming the file's line, the module, the name and the
+    function exports, instead of a 500 for every request."""
+    mod = modules["env"]
+    cfg = (module_entry("/ok", mod) + module_entry("/x", mod, entrypoint="nosuch"))
+    err = start_fails(tmp_path, cfg)
+    line = cfg.splitlines().index("route = \"/x\"")   # 0-based: the [[module]] line
+    assert re.search(rf'modules\.toml:{line}: module "{re.escape(str(mod))}": '
+                     r'no exported function "nosuch" \(it exports: [^)]*\)', err), err
+    exports = re.search(r"it exports: ([^)]*)\)", err).group(1).split(", ")
+    assert "_start" in exports and "other" in exports and "memory" not in exports, err
+
+
+def test_missing_default_start_refused(tmp_path):
+    mod = wat2wasm(tmp_path, "lib", '(module (func (export "f")) (memory (export "memory") 1))')
+    err = start_fails(tmp_path, module_entry("/", mod))
+    assert re.search(r'modules\.toml:1: module "lib\.wasm": no exported function "_start" '
+                     r'\(it exports: f\)', err), err
+
+
+ROUTES_ONLY_WAT = """(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "%s")
+  (func (export "_routes")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const %d))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "on_a")))
+"""
+
+
+def test_routes_entrypoint_missing_refused(tmp_path):
+    text = "/a on_a\\n/b on_b\\n"
+    mod = wat2wasm(tmp_path, "r", ROUTES_ONLY_WAT % (text, len(text.replace("\\n", "\n"))))
+    err = start_fails(tmp_path, module_entry("/...", mod))
+    assert re.search(r'modules\.toml:1: module "r\.wasm": _routes maps /b to "on_b", which is '
+                     r'no exported function \(it exports: _routes, on_a\)', err), err
+
+
+def test_routes_module_without_start_warns(tmp_path, server_factory):
+    """A module whose handlers all come from `_routes` need not export
+    _start: a warning, and only the configured route itself gets 500."""
+    text = "/a on_a\\n"
+    mod = wat2wasm(tmp_path, "r", ROUTES_ONLY_WAT % (text, len(text.replace("\\n", "\n"))))
+    s = server_factory(module_entry("/p/...", str(tmp_path / mod)))
+    assert s.wait_log('no exported function "_start"'), s.logs()
+    assert "/p/..." in s.logs()
+    assert s.get("/p/a").status == 500            # on_a prints nothing: no Content-Type
+    assert s.get("/p/other").status == 500        # the configured route: no _start
+    assert s.get("/healthz").status == 200
 
 
 def test_relative_module_path_from_cwd(tmp_path, modules, server_factory):

@@ -167,3 +167,97 @@ def test_shared_volume_fd_survives_guest_close_and_concurrency(world):
         t.join(20)
     assert out == [b"deep\n"] * 16
     assert read(s, "/data/hello.txt").body == b"hello from the volume\n"
+
+
+# ---- stderr limit and log reopening ---------------------------------------------------
+
+def test_stderr_cut_at_default_limit(modules, server_factory):
+    """A module writing 3 MiB of stderr: 1 MiB (the default) reaches its
+    module.stderr, then one marker line; the request still succeeds."""
+    s = server_factory(module_entry("/", modules["behave"], entrypoint="stderr_flood"))
+    r = s.get("/")
+    assert (r.status, r.body) == (200, b"flooded\n")
+    f = log_file(s, "/")
+    marker = b"[wagi: stderr cut at 1048576 bytes]\n"
+    data = f.read_bytes()
+    assert data == b"e" * 65535 + b"\n" + (b"e" * 65535 + b"\n") * 15 + marker, len(data)
+    assert s.get("/").status == 200                  # per request: the next one gets 1 MiB too
+    assert f.read_bytes() == 2 * data
+
+
+def test_stderr_limit_flag_and_key(modules, server_factory):
+    m = modules["behave"]
+    cfg = (module_entry("/flag", m, entrypoint="stderr_flood") +
+           module_entry("/key", m, entrypoint="stderr_flood", stderr_limit_bytes=1000))
+    s = server_factory(cfg, ["--max-stderr", "100K"])
+    assert s.get("/flag").status == 200
+    assert s.get("/key").status == 200
+    flood = (b"e" * 65535 + b"\n") * 48
+    # cut inside a line: the marker starts a line of its own
+    assert log_file(s, "/flag").read_bytes() == (flood[:102400] +
+                                                 b"\n[wagi: stderr cut at 102400 bytes]\n")
+    assert log_file(s, "/key").read_bytes() == (flood[:1000] +
+                                                b"\n[wagi: stderr cut at 1000 bytes]\n")
+
+
+def test_stderr_under_limit_has_no_marker(world):
+    s, _, _ = world
+    assert s.get("/log/x?small").status == 200
+    f = log_file(s, "/log/...")
+    assert wait_for(f, "stderr-marker small")
+    assert "stderr cut" not in f.read_text()
+
+
+@pytest.mark.parametrize("bad", ["0", "x", "5G", "-1"])
+def test_bad_max_stderr_refused(modules, tmp_path, bad):
+    from conftest import run_wagi
+    cfg = tmp_path / "modules.toml"
+    cfg.write_text(module_entry("/", modules["env"]))
+    p = run_wagi(["--config", cfg, "--listen", "127.0.0.1:1", "--max-stderr", bad])
+    assert p.returncode != 0
+    assert "--max-stderr" in p.stderr, p.stderr
+
+
+def test_help_names_max_stderr_and_sighup():
+    from conftest import run_wagi
+    p = run_wagi(["--config", "x", "--help"])
+    assert "--max-stderr SIZE" in p.stdout and "stderr_limit_bytes" in p.stdout, p.stdout
+    assert "SIGHUP reopens the log files" in p.stdout, p.stdout
+
+
+def test_sighup_reopens_logs(modules, tmp_path):
+    """logrotate: the files are moved away, then SIGHUP; the server writes
+    to new files at the old paths (a moved-away route directory is made
+    again) and keeps serving."""
+    import signal
+    access = tmp_path / "access.log"
+    cfg = (module_entry("/log/...", modules["behave"], entrypoint="stderr_marker") +
+           module_entry("/dyn/...", modules["routes"]))
+    s = WagiServer(tmp_path / "s", cfg, ["--access-log", str(access)]).start()
+    try:
+        assert s.get("/log/a?before").status == 200
+        f = log_file(s, "/log/...")
+        dyn = log_file(s, "/dyn/...")              # _routes wrote there at startup
+        assert wait_for(f, "stderr-marker before")
+        assert wait_for(access, "/log/a")
+        assert wait_for(dyn, "routes discovery")
+        access.rename(tmp_path / "access.log.1")
+        f.rename(f.with_name("module.stderr.1"))
+        dyn.parent.rename(dyn.parent.with_name(dyn.parent.name + ".old"))
+        s.proc.send_signal(signal.SIGHUP)
+        assert s.wait_log("SIGHUP: log files reopened"), s.logs()
+        assert s.get("/log/b?after").status == 200
+        assert wait_for(f, "stderr-marker after")
+        assert "before" not in f.read_text()
+        assert wait_for(access, "/log/b")
+        assert "/log/a" not in access.read_text()
+        assert "after" not in f.with_name("module.stderr.1").read_text()
+        assert "/log/b" not in (tmp_path / "access.log.1").read_text()
+        assert dyn.exists()
+        for _ in range(5):                          # more signals: still serving
+            s.proc.send_signal(signal.SIGHUP)
+        assert s.get("/log/c?again").status == 200
+        assert wait_for(f, "stderr-marker again")
+        assert s.proc.poll() is None
+    finally:
+        assert s.stop_checked() == 0

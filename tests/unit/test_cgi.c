@@ -3,6 +3,7 @@
  * test_parse_host_header_uri and env parsing vectors. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -224,6 +225,90 @@ static void test_path_info_decoding(void **state) {
   }
 }
 
+/* A decoded NUL cannot be in an environment string: the server answers 400
+ * for such paths (srv_cgi_path_info_has_nul), and PATH_INFO keeps "%00"
+ * encoded should the env be built anyway, so the block always holds exactly
+ * envc strings. Only the PATH_INFO part counts. */
+static void test_path_info_nul(void **state) {
+  (void)state;
+  struct {
+    const char *path;
+    bool nul;
+    const char *want;
+  } v[] = {
+      {"/p/x%00y", true, "/x%00y"}, {"/p/%00", true, "/%00"},      {"/p/a%41%00", true, "/aA%00"},
+      {"/p/%2500", false, "/%00"}, /* an encoded '%' followed by "00" */
+      {"/p/%0", false, "/%0"},      {"/p/%", false, "/%"},         {"/p/%0a", false, "/\n"},
+      {"/p/%x00", false, "/%x00"},  {"/p/ok?q=%00", false, "/ok"},
+  };
+  for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+    srv_request req = {0};
+    set_target(&req, v[i].path);
+    srv_route_table *t = srv_route_table_new();
+    char err[256];
+    assert_int_equal(srv_route_table_add(t, "/p/...", NULL, NULL, NULL, NULL, err, sizeof err), 0);
+    srv_route_match m;
+    assert_int_equal(srv_route_lookup(t, req.path, req.path_len, NULL, &m), SRV_ROUTE_FOUND);
+    assert_int_equal(srv_cgi_path_info_has_nul(&m), v[i].nul);
+    size_t n = 0;
+    char **e = srv_cgi_env(&req, &m, NULL, &n);
+    assert_non_null(e);
+    assert_int_equal(n, 19);
+    assert_string_equal(get(e, "PATH_INFO"), v[i].want);
+    check_pack(&req, &m, NULL, NULL);
+    srv_strv_free(e);
+    srv_route_table_free(t);
+  }
+  /* Exact routes have no PATH_INFO; no match at all is no NUL either. */
+  srv_route_match none = {0};
+  assert_false(srv_cgi_path_info_has_nul(&none));
+  assert_false(srv_cgi_path_info_has_nul(NULL));
+}
+
+/* Repeated names: one variable, values in order joined with ", " (Cookie:
+ * "; "), whatever the spelling of the name; one bad value spoils all. A
+ * name with '_' is dropped, so "X_Under" cannot pose as "X-Under", and a
+ * user variable of that name is not shadowed by it. */
+static void test_repeated_and_underscore_headers(void **state) {
+  (void)state;
+  srv_header hs[] = {
+      H("X-Dup", "1"),           H("Cookie", "a=1"),       H("x-dup", "2"),  H("X_Under", "evil"),
+      H("X-Under", "good"),      H("cookie", "b=2"),       H("X-DUP", "3"),  H("X-Bad", "ok"),
+      H("X-Bad", "caf\xC3\xA9"), H("Only_Under", "x"),     H("X-Empty", ""), H("X-Empty", ""),
+      H("Content-Type", "a/b"),  H("Content-Type", "c/d"),
+  };
+  srv_env_list user = {0};
+  assert_int_equal(srv_env_list_set(&user, "HTTP_ONLY_UNDER", 15, "user", 4), 0);
+  srv_request req = {0};
+  req.method = "GET";
+  set_target(&req, "/x");
+  req.headers = hs;
+  req.n_headers = sizeof hs / sizeof *hs;
+  srv_route_table *t;
+  char **e = env_for("/x", &req, &user, &t);
+  assert_string_equal(get(e, "HTTP_X_DUP"), "1, 2, 3");
+  assert_int_equal(count(e, "HTTP_X_DUP"), 1);
+  assert_string_equal(get(e, "HTTP_COOKIE"), "a=1; b=2");
+  assert_string_equal(get(e, "HTTP_X_UNDER"), "good");
+  assert_int_equal(count(e, "HTTP_X_UNDER"), 1);
+  assert_string_equal(get(e, "HTTP_X_BAD"), "CORRUPT VALUE");
+  assert_string_equal(get(e, "HTTP_X_EMPTY"), ", ");
+  assert_string_equal(get(e, "HTTP_ONLY_UNDER"), "user");
+  assert_string_equal(get(e, "HTTP_CONTENT_TYPE"), "a/b, c/d");
+  srv_strv_free(e);
+  srv_route_table_free(t);
+
+  /* Only the underscore spelling: no variable at all. */
+  srv_header h2[] = {H("X_Under", "evil")};
+  req.headers = h2;
+  req.n_headers = 1;
+  e = env_for("/x", &req, NULL, &t);
+  assert_null(get(e, "HTTP_X_UNDER"));
+  srv_strv_free(e);
+  srv_route_table_free(t);
+  srv_env_list_free(&user);
+}
+
 static void test_http_vars(void **state) {
   (void)state;
   srv_header hs[] = {
@@ -251,7 +336,7 @@ static void test_http_vars(void **state) {
   char **e = env_for("/x", &req, NULL, &t);
   assert_string_equal(get(e, "CONTENT_TYPE"), "text/plain");
   assert_string_equal(get(e, "HTTP_CONTENT_TYPE"), "text/plain");
-  assert_string_equal(get(e, "HTTP_X_DUP"), "two");
+  assert_string_equal(get(e, "HTTP_X_DUP"), "one, two"); /* RFC 3875 4.1.18 */
   assert_int_equal(count(e, "HTTP_X_DUP"), 1);
   assert_string_equal(get(e, "HTTP_ACCEPT_ENCODING"), "gzip");
   assert_string_equal(get(e, "HTTP_X_BIN"), "CORRUPT VALUE");
@@ -286,7 +371,7 @@ static void test_http_vars(void **state) {
   r2.n_headers = N;
   e = env_for("/x", &r2, NULL, &t);
   assert_int_equal(count(e, "HTTP_X_H7"), 1);
-  assert_string_equal(get(e, "HTTP_X_H349"), "new");
+  assert_string_equal(get(e, "HTTP_X_H349"), "old, new");
   size_t n = 0;
   while (e[n]) n++;
   assert_int_equal(n, 19 + 350);
@@ -541,9 +626,9 @@ static void test_header_value_bytes(void **state) {
   }
 }
 
-/* More headers than the scan keeps on the stack, duplicates spelled
- * differently ("x-a" / "X_A" are one env name), a user HTTP_ variable
- * shadowed by a header far down the list, and names that are no tokens. */
+/* More headers than the scan keeps on the stack, names with '_' (dropped:
+ * "X_A" would pose as "x-a"), a user HTTP_ variable shadowed by a header
+ * far down the list, and names that are no tokens. */
 static void test_pack_many_headers(void **state) {
   (void)state;
   enum { N = 150 };
@@ -568,10 +653,15 @@ static void test_pack_many_headers(void **state) {
   srv_route_table *t;
   char **e = env_for("/m", &req, &user, &t);
   assert_int_equal(count(e, "HTTP_X_H5"), 1);
+  /* x-h5 at i = 45; X_H5 at i = 85 dropped, "x h5" at 5 and 125 no tokens */
+  assert_string_equal(get(e, "HTTP_X_H5"), "early");
+  /* x-h12 at i = 12 and X_H12 at 52 (dropped), x-h12 at 132 */
+  assert_string_equal(get(e, "HTTP_X_H12"), "early, late");
   assert_string_equal(get(e, "HTTP_X_SHADOW"), "header");
   assert_int_equal(count(e, "HTTP_X_SHADOW"), 1);
   assert_string_equal(get(e, "HTTP_X_KEPT"), "user");
-  for (char **p = e; *p; p++) assert_null(strchr(*p, ' ')); /* "x h" names skipped */
+  for (char **p = e; *p; p++) /* "x h" names skipped: no blank before '=' */
+    assert_true(strcspn(*p, " ") > strcspn(*p, "="));
   srv_strv_free(e);
   srv_route_table_free(t);
   srv_env_list_free(&user);
@@ -585,7 +675,9 @@ int main(void) {
       cmocka_unit_test(test_parse_host_header_uri),
       cmocka_unit_test(test_target_split),
       cmocka_unit_test(test_path_info_decoding),
+      cmocka_unit_test(test_path_info_nul),
       cmocka_unit_test(test_http_vars),
+      cmocka_unit_test(test_repeated_and_underscore_headers),
       cmocka_unit_test(test_env_precedence),
       cmocka_unit_test(test_env_assignment),
       cmocka_unit_test(test_env_file),

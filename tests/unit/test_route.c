@@ -145,6 +145,22 @@ static void test_dynamic_parse(void **state) {
   srv_dyn_routes_free(&d);
 }
 
+/* A NUL byte is valid UTF-8 but would silently cut the route or the
+ * entrypoint name (C strings): the output is refused, naming the line. */
+static void test_dynamic_parse_nul(void **state) {
+  (void)state;
+  srv_dyn_routes d = {0};
+  char err[256];
+  static const char sub[] = "/ok a\n/x\0y b\n";
+  assert_int_equal(srv_routes_parse_dynamic(sub, sizeof sub - 1, &d, err, sizeof err), -1);
+  assert_non_null(strstr(err, "line 2"));
+  assert_non_null(strstr(err, "NUL"));
+  static const char ep[] = "/x on\0y\n";
+  assert_int_equal(srv_routes_parse_dynamic(ep, sizeof ep - 1, &d, err, sizeof err), -1);
+  assert_non_null(strstr(err, "line 1"));
+  assert_null(d.items);
+}
+
 static void test_join(void **state) {
   (void)state;
   struct {
@@ -300,10 +316,15 @@ static void test_host(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_exact_match),   cmocka_unit_test(test_prefix_match),
-      cmocka_unit_test(test_relative_path), cmocka_unit_test(test_script_name),
-      cmocka_unit_test(test_dynamic_parse), cmocka_unit_test(test_join),
-      cmocka_unit_test(test_dynamic_table), cmocka_unit_test(test_first_match_and_healthz),
+      cmocka_unit_test(test_exact_match),
+      cmocka_unit_test(test_prefix_match),
+      cmocka_unit_test(test_relative_path),
+      cmocka_unit_test(test_script_name),
+      cmocka_unit_test(test_dynamic_parse),
+      cmocka_unit_test(test_dynamic_parse_nul),
+      cmocka_unit_test(test_join),
+      cmocka_unit_test(test_dynamic_table),
+      cmocka_unit_test(test_first_match_and_healthz),
       cmocka_unit_test(test_host),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

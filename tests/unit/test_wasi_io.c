@@ -170,6 +170,49 @@ static void test_get_ctx_and_no_ctx(void **state) {
   wasm_instance_free(inst);
 }
 
+/* An embedder's stderr fd with a cap: what fits reaches the fd, the rest
+ * is dropped while the guest is told all was written; the ctx reports the
+ * cut and whether the last byte written ended a line. */
+static void test_stderr_fd_cap(void **state) {
+  (void)state;
+  char path[] = "/tmp/wagi-test-stderr-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  unlink(path);
+  wasi_config cfg = {0};
+  cfg.stderr_kind = WASI_STDIO_FD;
+  cfg.stderr_fd = fd;
+  cfg.stderr_cap = 10;
+  world w;
+  world_from(&w, &cfg);
+  assert_true(wasi_ctx_stderr_ends_line(w.ctx)); /* nothing written yet */
+  memcpy(w.mem + 100, "01234\n6789abcdef", 16);
+  wasm_store_le32(w.mem + 0, 100);
+  wasm_store_le32(w.mem + 4, 6);
+  assert_int_equal(callx(&w, "write", 4, 2, 0, 1, 8), 0);
+  assert_int_equal(wasm_load_le32(w.mem + 8), 6);
+  assert_false(wasi_ctx_stderr_truncated(w.ctx));
+  assert_true(wasi_ctx_stderr_ends_line(w.ctx));
+  /* two iovecs of 6: 4 bytes fit, the guest is told 12 */
+  wasm_store_le32(w.mem + 8, 100);
+  wasm_store_le32(w.mem + 12, 6);
+  assert_int_equal(callx(&w, "write", 4, 2, 0, 2, 16), 0);
+  assert_int_equal(wasm_load_le32(w.mem + 16), 12);
+  assert_true(wasi_ctx_stderr_truncated(w.ctx));
+  assert_false(wasi_ctx_stderr_ends_line(w.ctx)); /* cut after "0123" */
+  /* full: still success, nothing more reaches the fd */
+  assert_int_equal(callx(&w, "write", 4, 2, 0, 1, 16), 0);
+  assert_int_equal(wasm_load_le32(w.mem + 16), 6);
+  char got[32];
+  assert_int_equal(pread(fd, got, sizeof got, 0), 10);
+  assert_memory_equal(got, "01234\n0123", 10);
+  size_t n;
+  wasi_ctx_stderr(w.ctx, &n);
+  assert_int_equal(n, 0); /* no capture buffer */
+  world_free(&w);
+  close(fd);
+}
+
 static void test_stdout_cap_and_efault(void **state) {
   (void)state;
   wasi_config cfg = {0};
@@ -789,12 +832,19 @@ int main(void) {
   linker = wasm_linker_new();
   if (!linker || wasi_define(linker, NULL, NULL) != WASM_OK) return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_errno_map),          cmocka_unit_test(test_link_all_and_exit),
-      cmocka_unit_test(test_get_ctx_and_no_ctx), cmocka_unit_test(test_stdout_cap_and_efault),
-      cmocka_unit_test(test_stdin_args_env),     cmocka_unit_test(test_packed_args_env),
-      cmocka_unit_test(test_trusted_stdio_fds),  cmocka_unit_test(test_stdout_growth),
-      cmocka_unit_test(test_preopens_readdir),   cmocka_unit_test(test_seek_legacy_and_pread),
-      cmocka_unit_test(test_poll_clock),         cmocka_unit_test(test_fuzz_all),
+      cmocka_unit_test(test_errno_map),
+      cmocka_unit_test(test_link_all_and_exit),
+      cmocka_unit_test(test_get_ctx_and_no_ctx),
+      cmocka_unit_test(test_stdout_cap_and_efault),
+      cmocka_unit_test(test_stderr_fd_cap),
+      cmocka_unit_test(test_stdin_args_env),
+      cmocka_unit_test(test_packed_args_env),
+      cmocka_unit_test(test_trusted_stdio_fds),
+      cmocka_unit_test(test_stdout_growth),
+      cmocka_unit_test(test_preopens_readdir),
+      cmocka_unit_test(test_seek_legacy_and_pread),
+      cmocka_unit_test(test_poll_clock),
+      cmocka_unit_test(test_fuzz_all),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   wasm_linker_free(linker);

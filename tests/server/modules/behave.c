@@ -106,6 +106,16 @@ EXPORT(stderr_marker) {
   if (write(2, line, (size_t)n) < 0) __builtin_trap();
   emit("Content-Type: text/plain\n\nlogged\n");
 }
+/* 3 MiB to stderr in 64 KiB lines; every write must be reported whole
+ * (the server cuts the log silently), then a normal response. */
+EXPORT(stderr_flood) {
+  static char chunk[1 << 16];
+  memset(chunk, 'e', sizeof chunk);
+  chunk[sizeof chunk - 1] = '\n';
+  for (int i = 0; i < 48; i++)
+    if (write(2, chunk, sizeof chunk) != (ssize_t)sizeof chunk) __builtin_trap();
+  emit("Content-Type: text/plain\n\nflooded\n");
+}
 EXPORT(readfile) {
   const char *path = env_get("QUERY_STRING");
   FILE *f = fopen(path, "rb");
