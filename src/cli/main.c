@@ -24,13 +24,21 @@ enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_TRAP = 2 };
 
 static const char *prog = "wagi";
 
+/* The letters of a function signature as `inspect` prints it (wasm.h's
+ * wasm_func_signature): parameters, "->", results. */
+#define SIG_LETTERS                                                                                \
+  "signatures are PARAMS->RESULTS, one letter per value: i i32, I i64, f f32,\n"                   \
+  "F f64, v v128, r funcref, e externref (\"iIii->i\": i32, i64, i32, i32 in,\n"                   \
+  "one i32 out; \"->\": none in, none out)\n"
+
 static void usage(FILE *out) {
   fprintf(out,
           "usage: %s COMMAND [ARGS]\n"
           "\n"
           "commands:\n"
           "  validate MODULE.wasm            decode and validate; prints \"ok\" or the error\n"
-          "  inspect MODULE.wasm             imports, exports, sections, limits\n"
+          "  inspect MODULE.wasm             imports, exports (with signatures such as\n"
+          "                                  iIii->i), sections, limits\n"
           "  invoke MODULE.wasm FUNC [ARG...]\n"
           "                                  instantiate an import-free module and call the\n"
           "                                  export FUNC; ARGs are parsed by its signature\n"
@@ -39,12 +47,56 @@ static void usage(FILE *out) {
           "  run [--dir HOST[::GUEST]] [--env NAME=VALUE] [--max-memory PAGES]\n"
           "      MODULE.wasm [ARG...]        run a WASI command module (see run --help);\n"
           "                                  exits with its exit code, 134 on a trap\n"
-          "  --help                          this text\n"
+          "  --help                          this text; COMMAND --help: one command's usage\n"
           "  --version                       version\n"
+          "\n" SIG_LETTERS
           "\n"
           "exit status: 0 success, 1 error (usage, file, invalid module, link),\n"
           "2 trap in invoke (run: the module's exit code, 134 on a trap)\n",
           prog);
+}
+
+static void validate_usage(FILE *out) {
+  fprintf(out,
+          "usage: %s validate MODULE.wasm\n"
+          "\n"
+          "Decodes and validates a binary module (WebAssembly 2.0) and prints \"ok\", or\n"
+          "the first error with where it is (function, byte offset). Exit status 0\n"
+          "when valid, 1 otherwise (also for a missing or unreadable file).\n",
+          prog);
+}
+
+static void inspect_usage(FILE *out) {
+  fprintf(out,
+          "usage: %s inspect MODULE.wasm\n"
+          "\n"
+          "Prints the module's sections (offset, size; custom sections by name),\n"
+          "imports and exports with their types, the function count, and the\n"
+          "limits of its tables (elements) and memories (64 KiB pages, MIN..MAX).\n"
+          "\n" SIG_LETTERS,
+          prog);
+}
+
+static void invoke_usage(FILE *out) {
+  fprintf(out,
+          "usage: %s invoke MODULE.wasm FUNC [ARG...]\n"
+          "\n"
+          "Instantiates a module without imports, calls its exported function FUNC\n"
+          "with one ARG per parameter, and prints the results on one line.\n"
+          "ARGs are parsed by the parameter types (see `wagi inspect`): integers in\n"
+          "decimal (signed or unsigned) or 0x hex, floats as decimal, inf or nan.\n"
+          "Exit status: 0 success, 1 error (usage, file, invalid module, imports,\n"
+          "bad argument), 2 trap (its message is printed).\n"
+          "\n" SIG_LETTERS,
+          prog);
+}
+
+/* `wagi COMMAND ... --help`: any argument -h/--help asks for the usage
+ * (no module, function name or value can be spelt so). */
+static int wants_help(int argc, char **argv) {
+  for (int i = 0; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+  return 0;
 }
 
 /* Reads a whole file (pipes too); prints the reason and returns NULL on
@@ -89,6 +141,10 @@ static wasm_module *load_module(const char *path, uint8_t **bytes_out, size_t *l
 /* ---- validate ------------------------------------------------------------ */
 
 static int cmd_validate(int argc, char **argv) {
+  if (wants_help(argc, argv)) {
+    validate_usage(stdout);
+    return EXIT_OK;
+  }
   if (argc != 1) {
     fprintf(stderr, "%s: usage: %s validate MODULE.wasm\n", prog, prog);
     return EXIT_ERR;
@@ -158,6 +214,10 @@ static void print_printable(const uint8_t *s, uint64_t n) {
 }
 
 static int cmd_inspect(int argc, char **argv) {
+  if (wants_help(argc, argv)) {
+    inspect_usage(stdout);
+    return EXIT_OK;
+  }
   if (argc != 1) {
     fprintf(stderr, "%s: usage: %s inspect MODULE.wasm\n", prog, prog);
     return EXIT_ERR;
@@ -218,6 +278,10 @@ static int cmd_inspect(int argc, char **argv) {
          nfunc_imported + nfunc_defined, nfunc_imported, nfunc_defined);
   printf("tables:%s\n", tables[0] ? tables : " none");
   printf("memories:%s\n", memories[0] ? memories : " none");
+  if (nfunc_imported + nfunc_defined)
+    printf(
+        "signatures: PARAMS->RESULTS; i i32, I i64, f f32, F f64, v v128, r funcref, "
+        "e externref\n");
 
   wasm_module_free(m);
   free(bytes);
@@ -298,6 +362,10 @@ static void print_value(const wasm_value *v) {
 }
 
 static int cmd_invoke(int argc, char **argv) {
+  if (wants_help(argc, argv)) {
+    invoke_usage(stdout);
+    return EXIT_OK;
+  }
   if (argc < 2) {
     fprintf(stderr, "%s: usage: %s invoke MODULE.wasm FUNC [ARG...]\n", prog, prog);
     return EXIT_ERR;

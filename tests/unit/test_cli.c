@@ -57,6 +57,24 @@ static void help_and_version(void **state) {
   EXPECT(run("invoke x.wasm"), 1, "usage:");
 }
 
+/* COMMAND --help (or -h, anywhere among its arguments) prints that
+ * command's usage on stdout and exits 0, without opening any file. */
+static void subcommand_help(void **state) {
+  (void)state;
+  EXPECT(run("validate --help"), 0, "usage: wagi validate MODULE.wasm");
+  EXPECT(run("validate -h"), 0, "usage: wagi validate");
+  EXPECT(run("validate /nonexistent/x.wasm --help"), 0, "usage: wagi validate");
+  EXPECT(run("inspect --help"), 0, "usage: wagi inspect MODULE.wasm");
+  EXPECT(run("inspect -h"), 0, "i i32, I i64, f f32");
+  EXPECT(run("invoke --help"), 0, "usage: wagi invoke MODULE.wasm FUNC");
+  EXPECT(run("invoke x.wasm f -h"), 0, "usage: wagi invoke");
+  EXPECT(run("run --help"), 0, "usage: wagi run");
+  result *r = run("validate --help");
+  assert_null(strstr(r->out, "cannot open"));
+  /* the top-level help explains the signature letters */
+  EXPECT(run("--help"), 0, "i i32, I i64, f f32");
+}
+
 static void bad_files(void **state) {
   (void)state;
   EXPECT(run("validate /nonexistent/x.wasm"), 1, "No such file");
@@ -109,6 +127,7 @@ static void inspect_cmd(void **state) {
   EXPECT(r, 0, "imports: 3");
   EXPECT(r, 0, "env.add3");
   EXPECT(r, 0, "iIF->F");
+  EXPECT(r, 0, "signatures: PARAMS->RESULTS; i i32, I i64");
 }
 
 static void invoke_cmd(void **state) {
@@ -137,9 +156,9 @@ int main(void) {
   *strrchr(self, '/') = 0;
   snprintf(wagi, sizeof wagi, "%.*s/wagi", PATH_MAX - 8, self);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(help_and_version), cmocka_unit_test(bad_files),
-      cmocka_unit_test(validate_cmd),     cmocka_unit_test(inspect_cmd),
-      cmocka_unit_test(invoke_cmd),
+      cmocka_unit_test(help_and_version), cmocka_unit_test(subcommand_help),
+      cmocka_unit_test(bad_files),        cmocka_unit_test(validate_cmd),
+      cmocka_unit_test(inspect_cmd),      cmocka_unit_test(invoke_cmd),
   };
   return cmocka_run_group_tests_name("wagi cli", tests, NULL, NULL);
 }
