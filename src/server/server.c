@@ -65,6 +65,15 @@ extern char **environ;
 #define NUL_PATH_TEXT                                                                              \
   "Bad Request: the path holds %00 (an encoded NUL byte), which a module cannot be given\n"
 
+/* The 400 for a request target holding a raw space or control character.
+ * HTTP forbids them (RFC 9112 3.2), but libmicrohttpd takes everything up
+ * to the last space of the request line as the target, so "GET /a b?x y
+ * HTTP/1.1" would reach a module with the spaces in PATH_INFO and
+ * QUERY_STRING, and an argv template would split them into extra words. */
+#define BAD_TARGET_TEXT                                                                            \
+  "Bad Request: the request target holds a space or a control character; encode it "               \
+  "(a space is %20)\n"
+
 /* ---- State ------------------------------------------------------------------- */
 
 /* Server state built at startup; read-only while serving. */
@@ -77,7 +86,7 @@ typedef struct {
   char log_dir[PATH_MAX];
   bool tls;
   struct MHD_Daemon *daemon;
-  struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_400_nul;
+  struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_400_nul, *resp_400_target;
   unsigned header_timeout_s; /* resolved --header-timeout, whole seconds */
   _Atomic long inflight;     /* requests whose headers are in, not yet done */
   sigset_t sigs;             /* SIGINT, SIGTERM: blocked, taken by sigwait */
@@ -513,7 +522,8 @@ typedef struct {
   uint64_t discarded; /* body bytes dropped (over the limit / no route) */
   bool looked_up;
   bool too_large;
-  bool nul_path; /* PATH_INFO would hold a NUL: 400 (cgi.h) */
+  bool nul_path;   /* PATH_INFO would hold a NUL: 400 (cgi.h) */
+  bool bad_target; /* a raw space or control character in the target: 400 */
   bool responded;
   bool live;    /* a request uses it; req_release not yet run */
   bool counted; /* counted in S.inflight */
@@ -813,6 +823,16 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
   return r;
 }
 
+/* Is every byte of the raw request target visible (no space, no control
+ * character)? Bytes from 0x80 up (raw UTF-8) are let through. */
+static bool target_ok(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch <= 0x20 || ch == 0x7f) return false;
+  }
+  return true;
+}
+
 /* The announced Content-Length (0 if absent, UINT64_MAX if unparsable). */
 static uint64_t content_length(struct MHD_Connection *c) {
   const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -847,7 +867,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     srv_target t;
     srv_target_split(rc->target, rc->target_len, &t);
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-    rc->kind = srv_route_lookup(S.table, t.path, t.path_len, host, &rc->match);
+    rc->bad_target = !target_ok(rc->target, rc->target_len);
+    rc->kind = rc->bad_target ? SRV_ROUTE_NONE
+                              : srv_route_lookup(S.table, t.path, t.path_len, host, &rc->match);
     rc->route = rc->kind == SRV_ROUTE_FOUND ? rc->match.route : NULL;
     /* Answer on a later call, never this first one: a response queued
      * before libmicrohttpd has seen the end of the request makes it close
@@ -916,6 +938,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   /* Final call: the whole body is in. */
+  if (rc->bad_target)
+    return queue(c, rc, method, 400, S.resp_400_target, sizeof BAD_TARGET_TEXT - 1,
+                 "a raw space or control character in the request target");
   switch (rc->kind) {
   case SRV_ROUTE_HEALTHZ: return queue(c, rc, method, 200, S.resp_healthz, 2, NULL);
   case SRV_ROUTE_NONE: return queue(c, rc, method, 404, S.resp_404, 0, NULL);
@@ -980,7 +1005,8 @@ static void cleanup(void) {
   if (S.resp_404) MHD_destroy_response(S.resp_404);
   if (S.resp_413) MHD_destroy_response(S.resp_413);
   if (S.resp_400_nul) MHD_destroy_response(S.resp_400_nul);
-  S.resp_healthz = S.resp_404 = S.resp_413 = S.resp_400_nul = NULL;
+  if (S.resp_400_target) MHD_destroy_response(S.resp_400_target);
+  S.resp_healthz = S.resp_404 = S.resp_413 = S.resp_400_nul = S.resp_400_target = NULL;
 }
 
 /* The log directory (§5.5): --log-dir, created if missing, or a new
@@ -1119,7 +1145,14 @@ static srv_status start(char *err, size_t errlen) {
       MHD_destroy_response(S.resp_400_nul);
       S.resp_400_nul = NULL;
     }
-    if (!S.resp_healthz || !S.resp_404 || !S.resp_413 || !S.resp_400_nul) {
+    S.resp_400_target = MHD_create_response_from_buffer(
+        sizeof BAD_TARGET_TEXT - 1, (void *)BAD_TARGET_TEXT, MHD_RESPMEM_PERSISTENT);
+    if (S.resp_400_target &&
+        MHD_add_response_header(S.resp_400_target, "Content-Type", "text/plain") != MHD_YES) {
+      MHD_destroy_response(S.resp_400_target);
+      S.resp_400_target = NULL;
+    }
+    if (!S.resp_healthz || !S.resp_404 || !S.resp_413 || !S.resp_400_nul || !S.resp_400_target) {
       base_set_err(err, errlen, "out of memory");
       st = SRV_ERR_NOMEM;
     }

@@ -227,6 +227,21 @@ def test_argv_template(srv):
     assert env_of(srv, "/argv")["argv"] == ["ruby", "/env.rb", "/argv"]
 
 
+def test_argv_script_name_is_the_request_path(srv):
+    """${SCRIPT_NAME} in an argv template (and argv[0] without one) is the
+    raw request path, as deislabs/wagi and Spin's WAGI executor substitute
+    it, while the SCRIPT_NAME variable is the route's base (CGI): a script
+    run by an interpreter sees the whole path, PATH_INFO the part after the
+    route (docs/modules.md, "argv")."""
+    j = env_of(srv, "/argv/a/b%20c?x=1&y")
+    assert j["argv"] == ["ruby", "/env.rb", "/argv/a/b%20c", "x=1", "y"]
+    assert j["env"]["SCRIPT_NAME"] == "/argv"
+    assert j["env"]["PATH_INFO"] == "/a/b c"
+    j = env_of(srv, "/prefix/x/y?q")
+    assert j["argv"][0] == "/prefix/x/y"
+    assert j["env"]["SCRIPT_NAME"] == "/prefix"
+
+
 def test_no_host_environment_leaks(srv):
     env = env_of(srv, "/exact")["env"]
     for k in ("PATH", "HOME", "USER", "PWD"):
@@ -427,6 +442,37 @@ def test_encoded_nul_in_query_is_text(srv):
     j = env_of(srv, "/prefix/x?%00")
     assert j["argv"] == ["/prefix/x", "%00"]
     assert j["env"]["PATH_INFO"] == "/x"
+
+
+# ---- Raw spaces and control characters in the request target -------------------
+
+@pytest.mark.parametrize("target", [b"/argv/a b?x y&z", b"/prefix/a b", b"/exact?a b",
+                                    b"/prefix/a\tb", b"/prefix/a\x01b", b"/prefix/a\x7fb",
+                                    b"/healthz?a b", b"/no where"])
+def test_raw_space_in_target_is_400(srv, target):
+    """HTTP forbids whitespace in the request target, but libmicrohttpd takes
+    everything up to the last space of the request line as the target: a raw
+    space would reach PATH_INFO and QUERY_STRING, and an argv template would
+    split it into extra words. Any route (a module's, /healthz, none) gets
+    400 with a plain-text reason; the connection stays usable."""
+    resp = srv.raw(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n"
+                   b"GET /prefix/after HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    assert status_line(resp) == b"HTTP/1.1 400 Bad Request", resp[:300]
+    head, rest = resp.split(b"\r\n\r\n", 1)
+    assert b"Content-Type: text/plain" in head
+    assert rest.startswith(b"Bad Request: the request target holds a space")
+    assert b"HTTP/1.1 200" in rest
+    assert b'"PATH_INFO": "/after"' in rest
+
+
+def test_raw_space_with_a_body_is_400(srv):
+    resp = srv.raw(b"POST /argv/a b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+                   b"Connection: close\r\n\r\nhello")
+    assert status_line(resp) == b"HTTP/1.1 400 Bad Request", resp[:300]
+    # an encoded space is fine: %20 reaches PATH_INFO decoded, argv as is
+    j = env_of(srv, "/argv/a%20b?x%20y")
+    assert j["argv"] == ["ruby", "/env.rb", "/argv/a%20b", "x%20y"]
+    assert j["env"]["PATH_INFO"] == "/a b"
 
 
 def test_literal_nul_bytes_never_reach_the_module(srv):
