@@ -110,7 +110,7 @@ int wagi_http_body_all(const wagi_http_response *r, size_t max, uint8_t **body, 
  * bodies returned earlier stay valid: they are the caller's copies. */
 void wagi_http_close(wagi_http_response *r);
 
-/* ---- The host ABI itself (WAGI.md §7), for code that needs it raw ---------- */
+/* ---- The host ABI itself (docs/modules.md §Outbound HTTP), for raw use ---- */
 
 #define WAGI_HTTP_IMPORT(n) __attribute__((import_module("wasi_experimental_http"), import_name(n)))
 

@@ -1,5 +1,5 @@
 /* server_flags.c — `wagi -c modules.toml [OPTIONS]`: the server's flags
- * (WAGI.md §1), their help text, and the command that runs the server
+ * (docs/server.md §Command line), their help text, and the command that runs the server
  * (src/server/server.h) with them. */
 #include <errno.h>
 #include <stdarg.h>
@@ -78,7 +78,9 @@ void wagi_cmd_server_usage(FILE *out) {
           "on SIGINT/SIGTERM stops accepting, finishes requests in flight (at most\n"
           "10 s) and exits 0. SIGHUP reopens the log files it opened (--access-log\n"
           "FILE, every module.stderr) at their paths, for logrotate; its own log is\n"
-          "stderr. Routes: WAGI.md; /healthz always answers 200 \"OK\".\n");
+          "stderr. /healthz always answers 200 \"OK\". The full reference: docs/server.md\n"
+          "(flags, modules.toml, routing, limits, logs) and docs/modules.md (argv,\n"
+          "environment, output rules, outbound HTTP) in the wagi-c sources.\n");
 }
 
 static const char *const server_flags[] = {

@@ -1,4 +1,5 @@
-/* http.c — the wasi_experimental_http host functions (WAGI.md §7): guest
+/* http.c — the wasi_experimental_http host functions (docs/modules.md
+ * §Outbound HTTP): guest
  * memory access, argument checks in the reference's order, and the
  * per-instance handle table. The network part is http_fetch.c. */
 #include <stdarg.h>
@@ -191,7 +192,7 @@ void http_logf(const char *fmt, ...) {
 
 /* ---- Guest memory ------------------------------------------------------------------ */
 
-/* A view of the guest's exported "memory" (WAGI.md §7: not memory 0 by
+/* A view of the guest's exported "memory" (the ABI's rule: not memory 0 by
  * index); guest bytes are reached only through wasm_view_range. */
 static bool guest_memory(wasm_instance *inst, wasm_memory_view *m) {
   wasm_extern e;

@@ -1,5 +1,5 @@
 /* http.h — outbound HTTP for modules: the `wasi_experimental_http` host ABI
- * (WAGI.md §7) over libcurl, deny by default.
+ * (docs/modules.md §Outbound HTTP) over libcurl, deny by default.
  *
  * Model (the same shape as wasi.h): the embedder calls http_global_init()
  * once, builds ONE linker per module with http_define(), and gives every
@@ -16,7 +16,7 @@
  *   ... instantiate, run ...
  *   http_ctx_free(hctx);                  // closes every handle left open
  *
- * Decisions (what the guest sees; codes are WAGI.md §7.2):
+ * Decisions (what the guest sees; codes in docs/modules.md §Outbound HTTP):
  *  - Every function takes the guest's exported memory "memory" (else 2).
  *    `req` then checks, in order: open-handle limit (13), URL bytes (4
  *    out of bounds, 6 bad UTF-8), URL syntax (10: unparsable, no host, a
@@ -83,7 +83,7 @@ typedef enum {
 } http_status;
 
 /* The guest-visible error codes of the wasi_experimental_http functions
- * (WAGI.md §7.2); they return them as their i32 result. */
+ * (docs/modules.md §Outbound HTTP); they return them as their i32 result. */
 typedef enum {
   HTTP_E_SUCCESS = 0,
   HTTP_E_INVALID_HANDLE = 1,

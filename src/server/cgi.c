@@ -1,5 +1,5 @@
 /* cgi.c — argv, CGI environment and user variables of a WAGI guest
- * (WAGI.md §1, §5.2-5.4). See cgi.h. */
+ * (docs/modules.md §argv, §Environment). See cgi.h. */
 #include "cgi.h"
 #include "base/err.h"
 #include "base/utf8.h"
@@ -463,8 +463,9 @@ typedef struct {
   size_t n;
 } slice;
 
-/* "Apply" of §5.4: split at the first ':' (after a bracketed IPv6 literal);
- * a non-empty left part replaces the host, a non-empty right part the port. */
+/* One step of SERVER_NAME/SERVER_PORT (docs/modules.md §Environment): split at the first ':' (after
+ * a bracketed IPv6 literal); a non-empty left part replaces the host, a non-empty right part the
+ * port. */
 static void apply_hostport(const char *s, size_t n, slice *host, slice *port) {
   size_t split = n;
   if (n > 0 && s[0] == '[') {
@@ -864,7 +865,7 @@ static void put_str(wr *w, const char *s) {
   if (s) w_put(w, s, strlen(s));
 }
 
-/* Writes the environment (§5.3), at most s->bytes bytes and s->count
+/* Writes the environment (docs/modules.md §Environment), at most s->bytes bytes and s->count
  * strings. `scratch` holds at least raw_path_info_len bytes. */
 static void build_env(wr *w, const srv_request *req, const srv_route_match *m,
                       const srv_env_list *user, const env_scan *s, unsigned char *scratch) {

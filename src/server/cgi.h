@@ -1,4 +1,5 @@
-/* cgi.h — what a WAGI guest sees of its request (WAGI.md §1, §5.2-5.4):
+/* cgi.h — what a WAGI guest sees of its request (docs/modules.md §argv,
+ * §Environment):
  * argv, the CGI environment, and the user variables of --env, --env-file
  * and the per-module `environment` table.
  *
@@ -46,13 +47,13 @@ void srv_env_list_free(srv_env_list *l); /* frees contents, zeroes *l */
 int srv_env_list_set(srv_env_list *l, const char *name, size_t name_len, const char *value,
                      size_t value_len);
 
-/* One `--env NAME=VALUE` argument (§1): split at the first '='; missing '='
- * or empty NAME is an error; a value that both starts and ends with '"' (or
- * both with '\'') has those two characters stripped. Adds it to `l` (later
- * wins). Returns 0, or -1 with a sentence in err. */
+/* One `--env NAME=VALUE` argument (docs/server.md §Command line): split at the first '='; missing
+ * '=' or empty NAME is an error; a value that both starts and ends with '"' (or both with '\'') has
+ * those two characters stripped. Adds it to `l` (later wins). Returns 0, or -1 with a sentence in
+ * err. */
 int srv_env_parse_assignment(const char *arg, srv_env_list *l, char *err, size_t errlen);
 
-/* A dotenv-style file (§1 --env-file): `NAME=VALUE` lines; blank lines and
+/* A dotenv-style file (--env-file): `NAME=VALUE` lines; blank lines and
  * `#` comments skipped; optional `export ` prefix; single-quoted values are
  * literal, double-quoted values take \n \t \r \\ \" \$ escapes; unquoted
  * values are trimmed and lose a ` #comment` tail. Adds to `l` (later wins).
@@ -118,20 +119,20 @@ void srv_target_split(const char *target, size_t len, srv_target *out);
 /* Frees a vector returned below (NULL is fine). */
 void srv_strv_free(char **v);
 
-/* argv per §5.2: no template -> [path, q1, q2, ...] (query split on '&',
+/* argv (docs/modules.md §argv): no template -> [path, q1, q2, ...] (query split on '&',
  * empty pieces kept, nothing decoded); with `argv_template` every
  * ${SCRIPT_NAME} becomes the raw path and ${ARGS} the raw query with '&'
  * turned into ' ', then the result is split on whitespace. Returns the
  * vector (count in *argc) or NULL on allocation failure. */
 char **srv_cgi_argv(const srv_request *req, const char *argv_template, size_t *argc);
 
-/* SERVER_NAME / SERVER_PORT per §5.4 (absolute-form authority, then
+/* SERVER_NAME / SERVER_PORT (docs/modules.md §Environment: absolute-form authority, then
  * --hostname, then Host; "[v6]:port" kept whole). Writes NUL-terminated
  * strings into name (namecap) and port (portcap), truncating if too small. */
 void srv_cgi_server_name_port(const srv_request *req, char *name, size_t namecap, char *port,
                               size_t portcap);
 
-/* The complete guest environment (§5.3) for one request matched to `m`,
+/* The complete guest environment (docs/modules.md §Environment) for one request matched to `m`,
  * with the user variables `user` (the srv_env_merge result for the module,
  * may be NULL). Returns the vector (count in *envc) or NULL on allocation
  * failure. */

@@ -1,6 +1,6 @@
 /* config.h — loads WAGI's module map (`modules.toml`) into plain C structs.
  *
- * The file format is WAGI's (see /work/shared/WAGI.md §2): a top-level array
+ * The file format is WAGI's (docs/server.md §modules.toml): a top-level array
  * of tables [[module]] with the keys route, module, entrypoint, volumes,
  * allowed_hosts, http_max_concurrency, argv, plus the legacy keys
  * environment and host; bindle_server and repository are ignored, and so are

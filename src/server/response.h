@@ -1,11 +1,12 @@
-/* response.h — turning a guest's stdout into the HTTP response (WAGI.md §6)
+/* response.h — turning a guest's stdout into the HTTP response
+ * (docs/modules.md §Output)
  * with the wagi-c fixes: an explicit Status wins over Location, repeated
  * headers are all kept (several Set-Cookie), a header value outside visible
  * ASCII/SP/HTAB gives 500 (never a dropped connection), a header name that is
  * not an HTTP token is dropped with a warning.
  *
  * Call srv_response_parse only when the entrypoint returned normally (or
- * called proc_exit(0)); every other outcome of §6.3 (trap, missing export,
+ * called proc_exit(0)); every other outcome of docs/server.md §Failures (trap, missing export,
  * non-zero exit, instantiation failure) is a 500 with an empty body that
  * the server core produces itself.
  *
@@ -44,8 +45,8 @@ typedef struct {
                      (dropped header names, why it is a 500/502) */
 } srv_response;
 
-/* Parses `len` bytes of guest stdout into *r (§6.1-6.2). Always fills *r,
- * with a status of 200/302/the module's, or 500/502 per §6.3; r->body stays
+/* Parses `len` bytes of guest stdout into *r. Always fills *r,
+ * with a status of 200/302/the module's, or 500/502 (docs/server.md §Failures); r->body stays
  * valid as long as `out`. Returns 0, or -1 on allocation failure (then *r is
  * a 500 with an empty body and nothing to free). Free with srv_response_free. */
 int srv_response_parse(const uint8_t *out, size_t len, srv_response *r);

@@ -1,4 +1,4 @@
-/* route.c — WAGI routing (WAGI.md §4): patterns, `_routes` parsing and
+/* route.c — WAGI routing (docs/server.md §Routing): patterns, `_routes` parsing and
  * joining, and the first-match route table. See route.h. */
 #include "route.h"
 #include "base/err.h"

@@ -1,5 +1,5 @@
-/* route.h — WAGI routing (WAGI.md §4): route patterns, the `_routes`
- * protocol, and the ordered route table with its first-match rule.
+/* route.h — WAGI routing (docs/server.md §Routing, docs/modules.md §_routes): route patterns, the
+ * `_routes` protocol, and the ordered route table with its first-match rule.
  *
  * Usage (the server core owns instantiation and the modules):
  *
@@ -24,13 +24,13 @@
  *     }
  *
  * The built-in Exact `/healthz` lives in the table (it is always tried
- * first, so a configured `/healthz` module is unreachable, §4.4).
+ * first, so a configured `/healthz` module is unreachable).
  *
  * A route text without a leading `/` (`route = "infer"`) is normalised to
  * `/infer` by srv_route_table_add (the config loader prints the warning);
  * every field below holds the normalised text.
  *
- * Per-module `host` (legacy §4.5, kept as a wagi-c decision): an entry added
+ * Per-module `host` (legacy WAGI, kept by wagi-c): an entry added
  * with a non-NULL `host` matches only when the request's Host header,
  * compared case-insensitively and port included, equals it; entries without
  * `host` match whatever the Host header says.
@@ -59,7 +59,7 @@ typedef enum {
 typedef struct srv_route {
   srv_route_kind kind;
   const char *text; /* route text as matched, incl. "/..."; this is
-                       X_MATCHED_ROUTE and the log-dir key (§5.5) */
+                       X_MATCHED_ROUTE and the log-dir key */
   size_t text_len;
   const char *base; /* Exact: == text; Prefix: P (text minus "/...") */
   size_t base_len;
@@ -80,7 +80,7 @@ typedef struct {
   char *entrypoint;
 } srv_dyn_route;
 
-/* All lines in print order (the table reverses them, §4.2). */
+/* All lines in print order (the table reverses them). */
 typedef struct {
   srv_dyn_route *items;
   size_t n;
@@ -104,7 +104,7 @@ typedef struct {
   size_t raw_path_info_len;
 } srv_route_match;
 
-/* Parses the stdout of a module's `_routes` export (§4.3): must be valid,
+/* Parses the stdout of a module's `_routes` export (docs/modules.md §_routes): must be valid,
  * non-empty UTF-8; lines split on LF with one trailing CR removed; empty
  * lines skipped; every other line must have exactly two whitespace-separated
  * fields; output with no route line at all (empty, or only blank lines) is
@@ -117,7 +117,7 @@ int srv_routes_parse_dynamic(const char *text, size_t len, srv_dyn_routes *out, 
 /* Frees what srv_routes_parse_dynamic stored (NULL or zeroed is fine). */
 void srv_dyn_routes_free(srv_dyn_routes *d);
 
-/* Joins a parent route text and a `_routes` SUBROUTE (§4.3): parent base
+/* Joins a parent route text and a `_routes` SUBROUTE: parent base
  * with one trailing '/' removed + "/" + SUBROUTE with one leading '/'
  * removed; the kind follows SUBROUTE. Returns a malloc'd string (caller
  * frees) or NULL on allocation failure. */
@@ -140,7 +140,7 @@ int srv_route_table_add(srv_route_table *t, const char *route, const char *entry
 size_t srv_route_table_len(const srv_route_table *t);
 const srv_route *srv_route_table_at(const srv_route_table *t, size_t i);
 
-/* Does `r` match raw path `path` (§4.1; host not considered)? */
+/* Does `r` match raw path `path` (host not considered)? */
 bool srv_route_matches(const srv_route *r, const char *path, size_t path_len);
 
 /* Finds the first entry matching the raw request path (not decoded, query

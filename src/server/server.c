@@ -1,4 +1,4 @@
-/* server.c — `wagi --config modules.toml`: startup (WAGI.md §3), the HTTP
+/* server.c — `wagi --config modules.toml`: startup (docs/server.md §Command line), the HTTP
  * layer on libmicrohttpd, and graceful shutdown. The flags are parsed by
  * the CLI (src/cli/server_flags.c), which hands over an srv_options.
  *
@@ -452,7 +452,7 @@ static srv_status setup_module(size_t i, char *err, size_t errlen) {
     base_set_err(err, errlen, "route %s: %s", m->route, e2);
     return SRV_ERR_INVALID;
   }
-  /* One module.stderr per route entry of this module (§5.5). */
+  /* One module.stderr per route entry of this module (docs/server.md §Logs). */
   size_t n = srv_route_table_len(S.table), cnt = 0;
   for (size_t k = 0; k < n; k++)
     if (srv_route_table_at(S.table, k)->handler == m) cnt++;
@@ -1009,7 +1009,7 @@ static void cleanup(void) {
   S.resp_healthz = S.resp_404 = S.resp_413 = S.resp_400_nul = S.resp_400_target = NULL;
 }
 
-/* The log directory (§5.5): --log-dir, created if missing, or a new
+/* The log directory (docs/server.md §Logs): --log-dir, created if missing, or a new
  * temporary one, announced on stdout. */
 static srv_status open_log_dir(char *err, size_t errlen) {
   if (S.opts.log_dir) {
@@ -1093,7 +1093,7 @@ static srv_status start(char *err, size_t errlen) {
   srv_status st = srv_access_log_open(S.opts.access_log, err, errlen);
   if (st != SRV_OK) return st;
 
-  /* Config (§2). */
+  /* Config (docs/server.md §modules.toml). */
   if (srv_config_load(S.opts.config, &S.cfg, err, errlen) != SRV_CONFIG_OK) return SRV_ERR_INVALID;
   for (size_t i = 0; i < S.cfg->n_warnings; i++) fprintf(stderr, "%s\n", S.cfg->warnings[i]);
 
@@ -1119,7 +1119,7 @@ static srv_status start(char *err, size_t errlen) {
     S.tls = true;
   }
 
-  /* Modules, `_routes`, route table (§3). */
+  /* Modules, `_routes`, route table (docs/server.md §Routing). */
   st = srv_watchdog_start(err, errlen);
   if (st == SRV_OK) {
     S.table = srv_route_table_new();

@@ -3,7 +3,7 @@
  * into an srv_options and runs the server in three steps:
  *
  *   srv_start   checks the options, loads modules.toml and every module,
- *               starts the runners and the HTTP listener (WAGI.md §3)
+ *               starts the runners and the HTTP listener (docs/server.md)
  *   srv_serve   announces "Ready: serving on ..." and waits for SIGINT or
  *               SIGTERM; a SIGHUP meanwhile reopens the log files
  *   srv_drain   stops accepting, finishes the requests in flight (at most

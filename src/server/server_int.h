@@ -1,7 +1,7 @@
 /* server_int.h — what the server core's files share (the CLI's part is
  * server.h):
  *
- *   server.c  startup (WAGI.md §3), libmicrohttpd glue, shutdown
+ *   server.c  startup (docs/server.md), libmicrohttpd glue, shutdown
  *   pool.c    the runners: the threads that run module requests
  *   exec.c    one request: instance, WASI world, limits, watchdog, response
  *   log.c     diagnostics, access log, per-route module.stderr files
@@ -151,7 +151,7 @@ void srv_watchdog_interrupt_all(void);
  * SRV_OK or a failure with a sentence in err. */
 srv_status srv_module_link(srv_module *m, char *err, size_t errlen);
 
-/* Runs the module's `_routes` export (§4.3) if it has one: no args, env or
+/* Runs the module's `_routes` export (docs/modules.md §_routes) if it has one: no args, env or
  * stdin, stdout captured, stderr to the configured route's log file.
  * Returns SRV_OK with *out filled (empty when there is no `_routes`), or a
  * failure (the run's SRV_RUN_* outcome, SRV_ERR_INVALID for bad output)
@@ -207,7 +207,7 @@ srv_status srv_access_log_reopen(char *err, size_t errlen);
 void srv_access_log(const char *method, const char *path, size_t path_len, const char *route,
                     int status, uint64_t bytes, double ms, const char *note);
 
-/* <log_dir>/<hex sha256(route_text)> into out (§5.5). */
+/* <log_dir>/<hex sha256(route_text)> into out (docs/server.md §Logs). */
 void srv_route_log_dir(const char *log_dir, const char *route_text, char *out, size_t cap);
 /* Creates the route's log directory and opens module.stderr for appending
  * into *fd. Returns SRV_OK, or SRV_ERR_SYSTEM with a sentence in err. */
