@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "base/file.h"
+#include "base/wat.h"
 #include "wasm/wasm.h"
 #include "wasi/wasi.h"
 #include "cli.h"
@@ -46,18 +46,6 @@ static void run_usage(FILE *out) {
           "\n"
           "exit status: the module's exit code (proc_exit, 0..125) or 0 when\n"
           "_start returns; 1 on an error before the module ran; 134 on a trap\n");
-}
-
-/* Reads a whole file (pipes too); prints the reason and returns NULL on
- * failure. */
-static uint8_t *slurp(const char *path, size_t *len) {
-  uint8_t *buf;
-  char err[512];
-  if (base_read_file(path, WASM_MODULE_MAX_BYTES, 0, &buf, len, err, sizeof err) != BASE_FILE_OK) {
-    fprintf(stderr, "wagi: %s\n", err);
-    return NULL;
-  }
-  return buf;
 }
 
 static const char *base_name(const char *path) {
@@ -179,8 +167,12 @@ int wagi_cmd_run(int argc, char **argv) {
   for (int k = 1; k < gargc; k++) gargv[k] = argv[i + k];
 
   size_t len = 0;
-  bytes = slurp(path, &len);
-  if (!bytes) goto out;
+  char lerr[2048];
+  if (base_load_module_file(path, WASM_MODULE_MAX_BYTES, 0, &bytes, &len, NULL, lerr,
+                            sizeof lerr) != BASE_WAT_OK) {
+    fprintf(stderr, "wagi: %s\n", lerr);
+    goto out;
+  }
   wasm_error err = {0};
   wasm_status s = wasm_module_compile(bytes, len, &mod, &err);
   if (s != WASM_OK) {

@@ -35,14 +35,12 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,11 +49,10 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/file.h"
+#include "base/wat.h"
 #include "config.h"
 #include "server_int.h"
 #include "http/http.h"
-
-extern char **environ;
 
 #define SRV_DRAIN_MS 10000u          /* in-flight requests get this long at exit */
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
@@ -145,88 +142,13 @@ static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
   return buf;
 }
 
-/* Converts a WAT file with wabt's wat2wasm (a subprocess writing to a
- * temporary file). Returns the wasm bytes, or NULL with wat2wasm's own
- * error output in err. */
-static uint8_t *wat_to_wasm(const char *path, size_t *len, char *err, size_t errlen) {
-  char tmp[PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s/wagi-wat-XXXXXX", tmp_dir());
-  int tfd = mkstemp(tmp);
-  if (tfd < 0) {
-    snprintf(err, errlen, "cannot create a temporary file for wat2wasm in %s: %s", tmp_dir(),
-             strerror(errno));
-    return NULL;
-  }
-  close(tfd);
-  int pfd[2];
-  if (pipe2(pfd, O_CLOEXEC) != 0) {
-    snprintf(err, errlen, "pipe: %s", strerror(errno));
-    unlink(tmp);
-    return NULL;
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-  char *args[] = {"wat2wasm", (char *)path, "-o", tmp, NULL};
-  pid_t pid;
-  int rc = posix_spawnp(&pid, "wat2wasm", &fa, NULL, args, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(pfd[1]);
-  if (rc != 0) {
-    snprintf(err, errlen,
-             "%s is not a binary module (no \\0asm header) and wat2wasm (wabt) could "
-             "not be run to convert it: %s",
-             path, strerror(rc));
-    close(pfd[0]);
-    unlink(tmp);
-    return NULL;
-  }
-  char out[2048];
-  size_t on = 0;
-  for (;;) {
-    ssize_t r = read(pfd[0], out + on, sizeof out - 1 - on);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    on += (size_t)r;
-    if (on == sizeof out - 1) {
-      char sink[512]; /* keep draining so the child can exit */
-      while (read(pfd[0], sink, sizeof sink) > 0) {}
-      break;
-    }
-  }
-  out[on] = 0;
-  close(pfd[0]);
-  int ws = 0;
-  while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
-  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-    while (on > 0 && (out[on - 1] == '\n' || out[on - 1] == ' ')) out[--on] = 0;
-    snprintf(err, errlen, "%.300s is not valid WAT (wat2wasm failed):\n%.1100s", path, out);
-    unlink(tmp);
-    return NULL;
-  }
-  uint8_t *b = slurp(tmp, len, err, errlen);
-  unlink(tmp);
-  return b;
-}
-
 /* Compiles the module file of one entry (binary wasm or WAT text). */
 static int load_module(srv_module *m, char *err, size_t errlen) {
   size_t len = 0;
-  char e2[1536];
-  uint8_t *bytes = slurp(m->path, &len, e2, sizeof e2);
-  if (!bytes) {
-    snprintf(err, errlen, "%s", e2);
+  uint8_t *bytes = NULL;
+  if (base_load_module_file(m->path, WASM_MODULE_MAX_BYTES, BASE_FILE_REGULAR_ONLY, &bytes, &len,
+                            NULL, err, errlen) != BASE_WAT_OK)
     return -1;
-  }
-  if (len < 4 || memcmp(bytes, "\0asm", 4) != 0) {
-    free(bytes);
-    bytes = wat_to_wasm(m->path, &len, e2, sizeof e2);
-    if (!bytes) {
-      snprintf(err, errlen, "%s", e2);
-      return -1;
-    }
-  }
   wasm_error werr;
   werr.msg[0] = 0;
   wasm_status s = wasm_module_compile(bytes, len, &m->module, &werr);
