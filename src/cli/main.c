@@ -37,7 +37,7 @@ static void usage(FILE *out) {
           "                                  export FUNC; ARGs are parsed by its signature\n"
           "                                  (integers in decimal or 0x hex, floats as\n"
           "                                  decimal, inf, nan); prints the results\n"
-          "  run [--dir HOST[::GUEST]] [--env NAME=VALUE] [--max-memory PAGES]\n"
+          "  run [--dir HOST[::GUEST]] [--env NAME=VALUE] [--max-memory SIZE]\n"
           "      MODULE.wasm [ARG...]        run a WASI command module (see run --help);\n"
           "                                  exits with its exit code, 134 on a trap\n"
           "  --help                          this text\n"

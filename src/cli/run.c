@@ -1,7 +1,7 @@
 /* run.c — `wagi run`: run a WASI command module like `wasmtime run`.
  *
  *   wagi run [--dir HOST[::GUEST]]... [--env NAME=VALUE]...
- *            [--max-memory PAGES] MODULE.wasm [ARGS...]
+ *            [--max-memory SIZE] MODULE.wasm [ARGS...]
  *
  * The module gets the process's stdin/stdout/stderr, argv = the module's
  * file name (basename, as wasmtime gives) followed by ARGS, an environment
@@ -41,7 +41,8 @@ static void run_usage(FILE *out) {
           "                        GUEST (default: HOST as written); repeatable\n"
           "  --env NAME=VALUE      set an environment variable (none is inherited);\n"
           "                        repeatable\n"
-          "  --max-memory PAGES    cap linear memory at PAGES 64 KiB pages\n"
+          "  --max-memory SIZE     cap linear memory at SIZE (bytes, or a number with\n"
+          "                        K, M, G; 64K to 4G, as the server's flag)\n"
           "  --                    end of options\n"
           "\n"
           "exit status: the module's exit code (proc_exit, 0..125) or 0 when\n"
@@ -134,14 +135,11 @@ int wagi_cmd_run(int argc, char **argv) {
       }
       env[nenv++] = v;
     } else if ((v = opt_value("--max-memory", argc, argv, &i, &missing))) {
-      char *end;
-      errno = 0;
-      unsigned long long p = strtoull(v, &end, 10);
-      if (end == v || *end || errno || p == 0 || p > 65536 || v[0] == '-') {
-        fprintf(stderr, "wagi: run: bad --max-memory \"%s\" (expected 1..65536 pages)\n", v);
+      char merr[256];
+      if (wagi_cmd_parse_memory("--max-memory", v, true, &max_pages, merr, sizeof merr) != 0) {
+        fprintf(stderr, "wagi: run: %s\n", merr);
         goto out;
       }
-      max_pages = (uint32_t)p;
     } else if (missing) {
       fprintf(stderr, "wagi: run: %s needs a value\n", a);
       goto out;

@@ -172,6 +172,21 @@ static void invoke_cmd(void **state) {
   EXPECT(run("invoke %s/host.wasm call_user", watdir), 1, "import");
 }
 
+/* --max-memory takes the same sizes in `wagi run` and the server. */
+static void max_memory_units(void **state) {
+  (void)state;
+  /* Accepted: the server goes on to (and fails on) the missing config. */
+  EXPECT(run("-c /nonexistent/m.toml --max-memory 64M"), 1, "m.toml");
+  EXPECT(run("-c /nonexistent/m.toml --max-memory=1G"), 1, "m.toml");
+  EXPECT(run("-c /nonexistent/m.toml --max-memory 100"), 1, "expected a size from 64K to 4G");
+  EXPECT(run("-c /nonexistent/m.toml --max-memory 5G"), 1, "expected a size from 64K to 4G");
+  EXPECT(run("run --max-memory 64M /nonexistent/x.wasm"), 1, "x.wasm");
+  EXPECT(run("run --max-memory 65536 /nonexistent/x.wasm"), 1, "x.wasm");
+  EXPECT(run("run --max-memory 5G x.wasm"), 1, "expected a size from 64K to 4G");
+  /* The old page count gets the size to write instead. */
+  EXPECT(run("run --max-memory 16 x.wasm"), 1, "for 16 pages write 1024K");
+}
+
 int main(void) {
   /* This binary is BUILD/unit/test_cli; wagi is BUILD/wagi. */
   char self[PATH_MAX];
@@ -186,6 +201,7 @@ int main(void) {
       cmocka_unit_test(help_and_version), cmocka_unit_test(bad_files),
       cmocka_unit_test(validate_cmd),     cmocka_unit_test(inspect_cmd),
       cmocka_unit_test(invoke_cmd),       cmocka_unit_test(wat_text),
+      cmocka_unit_test(max_memory_units),
   };
   return cmocka_run_group_tests_name("wagi cli", tests, NULL, NULL);
 }
