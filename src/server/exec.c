@@ -258,12 +258,35 @@ static bool module_allows(void *arg, const char *scheme, const char *host, uint1
 
 static void http_log_line(const char *line) { srv_log("http: %s", line); }
 
+/* A denied outbound request is logged at the default level: it is almost
+ * always a mistake in allowed_hosts. The URL is shown without its query
+ * (which may carry a token), cut and with control characters replaced. */
+static void module_denied(void *arg, const char *route, const char *url) {
+  const srv_module *m = arg;
+  size_t ul = strcspn(url, "?#");
+  char shown[256];
+  size_t n = 0;
+  for (size_t i = 0; i < ul && i < 200; i++) {
+    unsigned char c = (unsigned char)url[i];
+    shown[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+  }
+  shown[n] = 0;
+  srv_log("%s: outbound request to %s%s denied: not in allowed_hosts of module %s%s", route, shown,
+          ul > 200  ? "..."
+          : url[ul] ? "?..."
+                    : "",
+          m->path,
+          m->cfg && (m->cfg->n_allowed_hosts || m->cfg->allow_all_hosts) ? "" : " (it has none)");
+}
+
 /* The per-request outbound-HTTP ctx of module `mod`: its allow-list and
  * http_max_concurrency, bounded by the request's own time limit. */
 static http_ctx *http_ctx_for(const srv_module *mod, const char *route) {
   http_config hc = {0};
   hc.allow = module_allows;
   hc.allow_arg = (void *)mod->cfg;
+  hc.denied = module_denied;
+  hc.denied_arg = (void *)mod;
   hc.max_handles = mod->cfg ? mod->cfg->http_max_concurrency : 0;
   hc.deadline_ns = base_now_ns() + (uint64_t)mod->limits.timeout_ms * 1000000ull;
   hc.module_name = route;
