@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +73,7 @@ typedef struct {
   size_t nmods;
   srv_route_table *table;
   char log_dir[PATH_MAX];
+  bool log_dir_temp; /* made by mkdtemp: removed again if startup fails */
   bool tls;
   struct MHD_Daemon *daemon;
   struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_400_nul;
@@ -600,7 +602,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, req_ctx *rc, const char *
   rc->responded = true;
   srv_target t;
   srv_target_split(rc->target, rc->target_len, &t);
-  srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, status, bytes,
+  char ip[INET6_ADDRSTRLEN + 1];
+  client_ip(c, ip, sizeof ip);
+  srv_access_log(ip, method, &t, rc->route ? rc->route->text : NULL, status, bytes,
                  (double)(base_now_ns() - rc->t0) / 1e6, note);
   return r;
 }
@@ -800,7 +804,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       if (rc->discarded > rc->max_body + SRV_MAX_DISCARD) {
         srv_target t;
         srv_target_split(rc->target, rc->target_len, &t);
-        srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, 413, 0,
+        char ip[INET6_ADDRSTRLEN + 1];
+        client_ip(c, ip, sizeof ip);
+        srv_access_log(ip, method, &t, rc->route ? rc->route->text : NULL, 413, 0,
                        (double)(base_now_ns() - rc->t0) / 1e6,
                        "request body far over the limit: connection closed");
         return MHD_NO;
@@ -920,8 +926,8 @@ static srv_status open_log_dir(char *err, size_t errlen) {
                  strerror(errno));
     return SRV_ERR_SYSTEM;
   }
-  printf("No log_dir specified, using temporary directory %s for logs\n", S.log_dir);
-  fflush(stdout);
+  S.log_dir_temp = true;
+  fprintf(stderr, "No log_dir specified, using temporary directory %s for logs\n", S.log_dir);
   return SRV_OK;
 }
 
@@ -973,6 +979,35 @@ static srv_status start_daemon(const struct sockaddr_storage *ss, const char *ce
     snprintf(S.shown, sizeof S.shown, "%s:%u", a, port);
   }
   return SRV_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+  (void)sb;
+  (void)type;
+  (void)ftw;
+  remove(path);
+  return 0;
+}
+
+/* rm -r of the temporary log directory (nothing in it is worth keeping when
+ * the server never served: the startup error is printed). */
+static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* The route table, once at startup, in matching order: which module and
+ * entrypoint each route runs, and where its module.stderr is, so that
+ * nobody has to compute a sha256 to find it. */
+static void print_routes(void) {
+  size_t n = srv_route_table_len(S.table);
+  srv_log("%zu route(s), first match wins; /healthz is built in:", n);
+  for (size_t k = 0; k < n; k++) {
+    const srv_route *r = srv_route_table_at(S.table, k);
+    const srv_module *m = r->handler;
+    char dir[PATH_MAX + 80];
+    srv_route_log_dir(S.log_dir, r->text, dir, sizeof dir);
+    srv_log("route %s -> %s%s%s (%s%s) log %s/module.stderr", r->text, m->path,
+            r->host ? " host " : "", r->host ? r->host : "", r->entrypoint,
+            r->dynamic ? ", from _routes" : "", dir);
+  }
 }
 
 /* srv_start after the signal mask: everything that can fail. On failure
@@ -1052,6 +1087,7 @@ static srv_status start(char *err, size_t errlen) {
     st = srv_pool_start(S.mods, S.nmods, S.opts.workers, err, errlen);
   }
   if (st == SRV_OK) st = start_daemon(&ss, cert, key, err, errlen);
+  if (st == SRV_OK) print_routes();
   free(cert);
   free(key);
   return st;
@@ -1076,7 +1112,10 @@ srv_status srv_start(const srv_options *o, char *err, size_t errlen) {
   sigaddset(&hup, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &hup, NULL);
   srv_status st = start(err, errlen);
-  if (st != SRV_OK) cleanup();
+  if (st != SRV_OK) {
+    cleanup();
+    if (S.log_dir_temp) remove_tree(S.log_dir);
+  }
   return st;
 }
 

@@ -203,8 +203,12 @@ srv_status srv_access_log_open(const char *path, char *err, size_t errlen);
  * same fd number. Returns SRV_OK or SRV_ERR_SYSTEM with a sentence in err
  * (the old file is then kept). */
 srv_status srv_access_log_reopen(char *err, size_t errlen);
-/* One access-log line: method, raw path, route, status, body bytes, ms. */
-void srv_access_log(const char *method, const char *path, size_t path_len, const char *route,
+/* One access-log line (README, "The server"):
+ *   <time> <client> <method> <path>[?<query>] route=<route|-> status=<n>
+ *   bytes=<body bytes> ms=<duration>[ (<note>)]
+ * path and query raw as received (control characters as '?', cut at 512
+ * and 400 bytes), client the peer's numeric address. */
+void srv_access_log(const char *client, const char *method, const srv_target *t, const char *route,
                     int status, uint64_t bytes, double ms, const char *note);
 
 /* <log_dir>/<hex sha256(route_text)> into out (§5.5). */
