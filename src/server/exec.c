@@ -357,6 +357,22 @@ int srv_status_http(srv_status s) {
   }
 }
 
+const char *srv_status_text(srv_status s) {
+  switch (s) {
+  case SRV_RUN_INSTANTIATE:
+  case SRV_RUN_NO_ENTRY:
+  case SRV_RUN_TRAP:
+  case SRV_RUN_EXIT: return "500 Internal Server Error: the module failed; see the server log\n";
+  case SRV_RUN_OUTPUT_LIMIT:
+    return "500 Internal Server Error: the module's output went over the limit; see the server "
+           "log\n";
+  case SRV_RUN_TIMEOUT: return "504 Gateway Timeout: the module ran past its time limit\n";
+  case SRV_ERR_BUSY: return "503 Service Unavailable: the server is busy; try again shortly\n";
+  case SRV_ERR_STOPPING: return "503 Service Unavailable: the server is shutting down\n";
+  default: return "500 Internal Server Error: see the server log\n";
+  }
+}
+
 /* One call of `entry` on a fresh instance: shared by requests and `_routes`.
  * Returns SRV_OK (the module ran and its stdout is to be parsed) or the
  * outcome that stopped it, with a reason in err: an SRV_RUN_* failure,

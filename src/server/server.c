@@ -127,6 +127,96 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
   return -1;
 }
 
+/* ---- Reason phrases ---------------------------------------------------------------- */
+
+/* libmicrohttpd (0.9.75) writes the status line's reason phrase from its own
+ * table, which lacks some codes (418 went out as "Non-Standard Status"),
+ * and takes no phrase from the caller. It looks the phrase up through
+ * these two exported functions, called through its PLT, so the
+ * definitions here, in the executable, take their place: the phrase sent
+ * is the standard one for the code, as WAGI's hyper sends it (the module's
+ * own wording after the code is not sent). tests/server test_output.py
+ * checks that the override is in effect. */
+static const char *reason_phrase(unsigned code) {
+  switch (code) {
+  case 100: return "Continue";
+  case 101: return "Switching Protocols";
+  case 102: return "Processing";
+  case 103: return "Early Hints";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 203: return "Non-Authoritative Information";
+  case 204: return "No Content";
+  case 205: return "Reset Content";
+  case 206: return "Partial Content";
+  case 207: return "Multi-Status";
+  case 208: return "Already Reported";
+  case 226: return "IM Used";
+  case 300: return "Multiple Choices";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 305: return "Use Proxy";
+  case 307: return "Temporary Redirect";
+  case 308: return "Permanent Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 402: return "Payment Required";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 406: return "Not Acceptable";
+  case 407: return "Proxy Authentication Required";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 410: return "Gone";
+  case 411: return "Length Required";
+  case 412: return "Precondition Failed";
+  case 413: return "Payload Too Large";
+  case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 416: return "Range Not Satisfiable";
+  case 417: return "Expectation Failed";
+  case 418: return "I'm a teapot";
+  case 421: return "Misdirected Request";
+  case 422: return "Unprocessable Entity";
+  case 423: return "Locked";
+  case 424: return "Failed Dependency";
+  case 425: return "Too Early";
+  case 426: return "Upgrade Required";
+  case 428: return "Precondition Required";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 451: return "Unavailable For Legal Reasons";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  case 506: return "Variant Also Negotiates";
+  case 507: return "Insufficient Storage";
+  case 508: return "Loop Detected";
+  case 510: return "Not Extended";
+  case 511: return "Network Authentication Required";
+  default: return NULL;
+  }
+}
+
+/* As libmicrohttpd's: "Unknown" and length 0 for a code without a phrase
+ * (it then sends "Non-Standard Status"). */
+const char *MHD_get_reason_phrase_for(unsigned int code) {
+  const char *p = reason_phrase(code);
+  return p ? p : "Unknown";
+}
+
+size_t MHD_get_reason_phrase_len_for(unsigned int code) {
+  const char *p = reason_phrase(code);
+  return p ? strlen(p) : 0;
+}
+
 /* ---- Loading modules ------------------------------------------------------------ */
 
 /* Where temporary files and directories go: $TMPDIR, else /tmp. */
@@ -616,9 +706,23 @@ static struct MHD_Response *empty_response(void) {
   return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 }
 
+/* A new response with wagi's own plain-text reason (static text). WAGI's
+ * "no content-type" message goes out as WAGI sends it, without one. */
+static struct MHD_Response *text_response(const char *text) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+  if (resp && strcmp(text, SRV_RESPONSE_MSG_NO_CT) != 0 &&
+      MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8") != MHD_YES) {
+    MHD_destroy_response(resp);
+    return NULL;
+  }
+  return resp;
+}
+
 static enum MHD_Result respond_empty(struct MHD_Connection *c, req_ctx *rc, const char *method,
                                      int status, const char *note) {
-  struct MHD_Response *resp = empty_response();
+  struct MHD_Response *resp =
+      status >= 500 ? text_response(srv_status_text(SRV_ERR_NOMEM)) : empty_response();
   if (!resp) return MHD_NO;
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
   enum MHD_Result r = queue(c, rc, method, status, resp, 0, note);
@@ -700,18 +804,24 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
     body = out->resp.body;
     blen = out->resp.body_len;
   }
+  const char *text = NULL; /* wagi's own answer: a plain-text reason */
+  if (!out->parsed) text = srv_status_text(out->outcome);
+  else if (out->resp.refused) text = (const char *)out->resp.body;
   if (status < 200) {
     srv_log("%s: 502: module sent informational status %d as its final response", rc->route->text,
             status);
     status = 502; /* its headers are not sent (status differs below) */
-    blen = 0;
+    text = SRV_TEXT_502_INFORMATIONAL;
   }
   if (status == 204 || status == 304) blen = 0; /* no body allowed */
   /* The body stays in the WASI context's stdout buffer: the response takes
    * the context and frees it once sent, instead of copying up to the
    * output limit per request. */
   struct MHD_Response *resp;
-  if (out->parsed && out->ctx) {
+  if (text) {
+    blen = strlen(text);
+    resp = text_response(text);
+  } else if (out->parsed && out->ctx) {
     resp = MHD_create_response_from_buffer_with_free_callback_cls(blen, (void *)body, free_ctx,
                                                                   out->ctx);
     if (resp) out->ctx = NULL;
@@ -723,10 +833,12 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
     rc->run = RUN_NONE;
     return MHD_NO;
   }
-  if (out->parsed && status == out->resp.status) {
+  if (out->parsed && !text && status == out->resp.status) {
     for (size_t i = 0; i < out->resp.n_headers; i++) {
       const srv_resp_header *rh = &out->resp.headers[i];
-      if (MHD_add_response_header(resp, rh->name, rh->value) != MHD_YES)
+      /* libmicrohttpd refuses an empty value; one space is sent instead,
+       * which every client trims away as optional white space. */
+      if (MHD_add_response_header(resp, rh->name, rh->value[0] ? rh->value : " ") != MHD_YES)
         srv_log("%s: response header '%s' refused by the HTTP layer, dropped", rc->route->text,
                 rh->name);
     }

@@ -162,6 +162,14 @@ srv_status srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size
  * SRV_RUN_* failures, 504 for SRV_RUN_TIMEOUT, 503 for SRV_ERR_BUSY and
  * SRV_ERR_STOPPING, 500 otherwise). */
 int srv_status_http(srv_status s);
+/* The plain-text body (one line, no internals) of the answer srv_status_http
+ * gives for a failed run or a refusal, e.g. "500 Internal Server Error: the
+ * module failed; see the server log\n". Static. */
+const char *srv_status_text(srv_status s);
+/* The body of the 502 for a module that sent a 1xx status as its answer. */
+#define SRV_TEXT_502_INFORMATIONAL                                                                 \
+  "502 Bad Gateway: the module answered with an informational (1xx) status; see the server "       \
+  "log\n"
 
 /* What one execution produced. */
 typedef struct {
