@@ -201,6 +201,10 @@ int wagi_cmd_run(int argc, char **argv) {
         fprintf(stderr, "wagi: run: bad --allow-host \"%s\": %s\n", v, herr);
         goto out;
       }
+      if (!strcmp(v, "insecure:allow-all"))
+        fprintf(stderr,
+                "wagi: warning: --allow-host insecure:allow-all: the module may send "
+                "HTTP requests to ANY host, including internal services\n");
     } else if ((v = opt_value("--max-memory", argc, argv, &i, &missing))) {
       char merr[256];
       if (wagi_cmd_parse_memory("--max-memory", v, true, &max_pages, merr, sizeof merr) != 0) {

@@ -185,7 +185,8 @@ typedef struct {
 /* Runs route `r` (whose handler is an srv_module) for one request, on a
  * runner that holds one of the module's run slots: builds argv/env, instantiates, calls the
  * entrypoint under the wall-clock limit, parses stdout. Always fills *out (a failure is a status
- * such as 500/503/504 with an empty body); release it with srv_exec_out_free. */
+ * such as 500/503/504 whose body send_result makes from srv_status_text); release it with
+ * srv_exec_out_free. */
 void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match *m,
               const uint8_t *body, size_t body_len, srv_exec_out *out);
 void srv_exec_out_free(srv_exec_out *out);
