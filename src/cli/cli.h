@@ -4,6 +4,9 @@
 #ifndef WAGI_CLI_CLI_H
 #define WAGI_CLI_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* run.c: `wagi run [OPTIONS] MODULE.wasm [ARG...]`, a WASI command module. */
@@ -16,5 +19,16 @@ int wagi_cmd_server(int argc, char **argv);
 void wagi_cmd_server_usage(FILE *out);
 /* 1 if `arg` (argv[1] of `wagi`) is a server flag such as -c/--config. */
 int wagi_cmd_is_server_arg(const char *arg);
+
+/* flags.c: values both the server's flags and `wagi run` take. */
+/* SIZE: bytes, or a number with K, M, G (also KB/KiB...: always powers of
+ * 1024). Returns 0 with *out set, or -1. */
+int wagi_cmd_parse_size(const char *s, uint64_t *out);
+/* --max-memory SIZE from 64K to 4G, into 64 KiB pages (rounded down).
+ * Returns 0, or -1 with a sentence naming `flag` in err; with pages_hint
+ * (`wagi run`, whose flag used to count pages) a small bare number is
+ * answered with how to write that many pages as a size. */
+int wagi_cmd_parse_memory(const char *flag, const char *s, bool pages_hint, uint32_t *pages,
+                          char *err, size_t errlen);
 
 #endif

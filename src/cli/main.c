@@ -8,12 +8,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "base/file.h"
+#include "base/wat.h"
 #include "wasm/wasm.h"
 #include "cli.h"
 
@@ -37,6 +38,7 @@ static void usage(FILE *out) {
           "\n"
           "commands:\n"
           "  validate MODULE.wasm            decode and validate; prints \"ok\" or the error\n"
+          "                                  (MODULE may be WAT text, here and below)\n"
           "  inspect MODULE.wasm             imports, exports (with signatures such as\n"
           "                                  iIii->i), sections, limits\n"
           "  invoke MODULE.wasm FUNC [ARG...]\n"
@@ -44,8 +46,9 @@ static void usage(FILE *out) {
           "                                  export FUNC; ARGs are parsed by its signature\n"
           "                                  (integers in decimal or 0x hex, floats as\n"
           "                                  decimal, inf, nan); prints the results\n"
-          "  run [--dir HOST[::GUEST]] [--env NAME=VALUE] [--max-memory PAGES]\n"
-          "      MODULE.wasm [ARG...]        run a WASI command module (see run --help);\n"
+          "  run [--dir HOST[::GUEST]] [--env NAME=VALUE] [--max-memory SIZE]\n"
+          "      [--allow-host URL]... MODULE.wasm [ARG...]\n"
+          "                                  run a WASI command module (see run --help);\n"
           "                                  exits with its exit code, 134 on a trap\n"
           "  --help                          this text; COMMAND --help: one command's usage\n"
           "  --version                       version\n"
@@ -60,7 +63,8 @@ static void validate_usage(FILE *out) {
   fprintf(out,
           "usage: %s validate MODULE.wasm\n"
           "\n"
-          "Decodes and validates a binary module (WebAssembly 2.0) and prints \"ok\", or\n"
+          "Decodes and validates a module (WebAssembly 2.0 binary, or WAT text that\n"
+          "wat2wasm converts) and prints \"ok\", or\n"
           "the first error with where it is (function, byte offset). Exit status 0\n"
           "when valid, 1 otherwise (also for a missing or unreadable file).\n",
           prog);
@@ -99,28 +103,24 @@ static int wants_help(int argc, char **argv) {
   return 0;
 }
 
-/* Reads a whole file (pipes too); prints the reason and returns NULL on
- * failure. */
-static uint8_t *read_file(const char *path, size_t *len) {
-  uint8_t *buf;
-  char err[512];
-  if (base_read_file(path, WASM_MODULE_MAX_BYTES, 0, &buf, len, err, sizeof err) != BASE_FILE_OK) {
-    fprintf(stderr, "%s: %s\n", prog, err);
-    return NULL;
-  }
-  return buf;
-}
-
 static const char *err_text(const wasm_error *err, wasm_status s) {
   return err->msg[0] ? err->msg : wasm_status_str(s);
 }
 
-/* Loads and compiles a module; prints the error and returns NULL on failure.
- * On success *bytes_out keeps the file bytes for callers that walk them. */
-static wasm_module *load_module(const char *path, uint8_t **bytes_out, size_t *len_out) {
+/* Loads (binary, or WAT text through wat2wasm, as the server does) and
+ * compiles a module; prints the error and returns NULL on failure. On
+ * success *bytes_out keeps the binary for callers that walk it, and
+ * *was_wat says whether it came from WAT text. */
+static wasm_module *load_module(const char *path, uint8_t **bytes_out, size_t *len_out,
+                                bool *was_wat) {
   size_t len = 0;
-  uint8_t *bytes = read_file(path, &len);
-  if (!bytes) return NULL;
+  uint8_t *bytes = NULL;
+  char lerr[2048];
+  if (base_load_module_file(path, WASM_MODULE_MAX_BYTES, 0, &bytes, &len, was_wat, lerr,
+                            sizeof lerr) != BASE_WAT_OK) {
+    fprintf(stderr, "%s: %s\n", prog, lerr);
+    return NULL;
+  }
   wasm_module *m = NULL;
   wasm_error err = {0};
   wasm_status s = wasm_module_compile(bytes, len, &m, &err);
@@ -149,7 +149,7 @@ static int cmd_validate(int argc, char **argv) {
     fprintf(stderr, "%s: usage: %s validate MODULE.wasm\n", prog, prog);
     return EXIT_ERR;
   }
-  wasm_module *m = load_module(argv[0], NULL, NULL);
+  wasm_module *m = load_module(argv[0], NULL, NULL, NULL);
   if (!m) return EXIT_ERR;
   wasm_module_free(m);
   puts("ok");
@@ -224,10 +224,12 @@ static int cmd_inspect(int argc, char **argv) {
   }
   uint8_t *bytes = NULL;
   size_t len = 0;
-  wasm_module *m = load_module(argv[0], &bytes, &len);
+  bool wat = false;
+  wasm_module *m = load_module(argv[0], &bytes, &len, &wat);
   if (!m) return EXIT_ERR;
 
-  printf("module: %s (%zu bytes)\n", argv[0], len);
+  if (wat) printf("module: %s (WAT text, %zu bytes of wasm from wat2wasm)\n", argv[0], len);
+  else printf("module: %s (%zu bytes)\n", argv[0], len);
 
   uint64_t nfunc_imported = 0;
   char tables[2048] = "", memories[2048] = ""; /* limits, for the summary */
@@ -371,7 +373,7 @@ static int cmd_invoke(int argc, char **argv) {
     return EXIT_ERR;
   }
   const char *path = argv[0], *fname = argv[1];
-  wasm_module *m = load_module(path, NULL, NULL);
+  wasm_module *m = load_module(path, NULL, NULL, NULL);
   if (!m) return EXIT_ERR;
 
   int rc = EXIT_ERR;

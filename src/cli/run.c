@@ -1,12 +1,16 @@
 /* run.c — `wagi run`: run a WASI command module like `wasmtime run`.
  *
  *   wagi run [--dir HOST[::GUEST]]... [--env NAME=VALUE]...
- *            [--max-memory PAGES] MODULE.wasm [ARGS...]
+ *            [--max-memory SIZE] MODULE.wasm [ARGS...]
  *
  * The module gets the process's stdin/stdout/stderr, argv = the module's
  * file name (basename, as wasmtime gives) followed by ARGS, an environment
  * made only of the --env pairs (nothing inherited: the host's environment
  * may hold secrets) and one preopened directory per --dir.
+ *
+ * Outbound HTTP (wasi_experimental_http, for a module that imports it) is
+ * denied by default as in the server; each --allow-host adds one entry of
+ * modules.toml's allowed_hosts syntax, matched the same way.
  *
  * Exit status: the module's proc_exit code (0..125 pass through; others
  * are reported and give 1), 0 when _start returns, 1 for any error before
@@ -22,9 +26,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "base/file.h"
+#include "base/wat.h"
 #include "wasm/wasm.h"
 #include "wasi/wasi.h"
+#include "http/http.h"
+#include "server/server.h"
 #include "cli.h"
 
 enum { RUN_OK = 0, RUN_ERR = 1, RUN_TRAP = 134 };
@@ -41,23 +47,16 @@ static void run_usage(FILE *out) {
           "                        GUEST (default: HOST as written); repeatable\n"
           "  --env NAME=VALUE      set an environment variable (none is inherited);\n"
           "                        repeatable\n"
-          "  --max-memory PAGES    cap linear memory at PAGES 64 KiB pages\n"
+          "  --allow-host URL      let the module send HTTP requests to URL's scheme,\n"
+          "                        host and port (as allowed_hosts in modules.toml:\n"
+          "                        https://api.example.com, http://localhost:8080,\n"
+          "                        insecure:allow-all); repeatable; none: all denied\n"
+          "  --max-memory SIZE     cap linear memory at SIZE (bytes, or a number with\n"
+          "                        K, M, G; 64K to 4G, as the server's flag)\n"
           "  --                    end of options\n"
           "\n"
           "exit status: the module's exit code (proc_exit, 0..125) or 0 when\n"
           "_start returns; 1 on an error before the module ran; 134 on a trap\n");
-}
-
-/* Reads a whole file (pipes too); prints the reason and returns NULL on
- * failure. */
-static uint8_t *slurp(const char *path, size_t *len) {
-  uint8_t *buf;
-  char err[512];
-  if (base_read_file(path, WASM_MODULE_MAX_BYTES, 0, &buf, len, err, sizeof err) != BASE_FILE_OK) {
-    fprintf(stderr, "wagi: %s\n", err);
-    return NULL;
-  }
-  return buf;
 }
 
 static const char *base_name(const char *path) {
@@ -80,6 +79,49 @@ static const char *opt_value(const char *opt, int argc, char **argv, int *i, int
   return argv[++*i];
 }
 
+/* What the host functions find in the instance's user data. */
+typedef struct {
+  wasi_ctx *wasi;
+  http_ctx *http;
+} run_guest;
+
+static wasi_ctx *guest_wasi(wasm_instance *caller, void *arg) {
+  (void)arg;
+  run_guest *g = caller ? wasm_instance_user_data(caller) : NULL;
+  return g ? g->wasi : NULL;
+}
+
+static http_ctx *guest_http(wasm_instance *caller, void *arg) {
+  (void)arg;
+  run_guest *g = caller ? wasm_instance_user_data(caller) : NULL;
+  return g ? g->http : NULL;
+}
+
+/* Denied outbound requests are almost always a missing --allow-host. */
+static void http_denied(void *arg, const char *module_name, const char *url) {
+  (void)arg;
+  (void)module_name;
+  size_t ul = strcspn(url, "?#");
+  fprintf(stderr, "wagi: outbound request to %.*s%s denied: not allowed by any --allow-host\n",
+          (int)(ul > 200 ? 200 : ul), url,
+          ul > 200  ? "..."
+          : url[ul] ? "?..."
+                    : "");
+}
+
+static void http_debug_line(const char *line) { fprintf(stderr, "wagi: http: %s\n", line); }
+
+/* Whether the module imports wasi_experimental_http (only then is libcurl
+ * set up). */
+static bool imports_http(const wasm_module *m) {
+  for (uint32_t i = 0, n = wasm_module_import_count(m); i < n; i++) {
+    wasm_import_desc d;
+    wasm_module_import(m, i, &d);
+    if (strcmp(d.module, "wasi_experimental_http") == 0) return true;
+  }
+  return false;
+}
+
 /* Prints a trap; the engine's message may already start with "trap: ". */
 static void print_trap(const wasm_error *err, wasm_status s) {
   const char *m = err->msg[0] ? err->msg : wasm_status_str(s);
@@ -100,6 +142,10 @@ int wagi_cmd_run(int argc, char **argv) {
   wasm_linker *linker = NULL;
   wasi_ctx *ctx = NULL;
   wasm_instance *inst = NULL;
+  srv_allow_list *allow = NULL;
+  http_ctx *hctx = NULL;
+  bool http_inited = false;
+  run_guest guest = {0};
   if (!pre || !env || !dirs_owned) {
     fprintf(stderr, "wagi: out of memory\n");
     goto out;
@@ -145,15 +191,26 @@ int wagi_cmd_run(int argc, char **argv) {
         goto out;
       }
       env[nenv++] = v;
-    } else if ((v = opt_value("--max-memory", argc, argv, &i, &missing))) {
-      char *end;
-      errno = 0;
-      unsigned long long p = strtoull(v, &end, 10);
-      if (end == v || *end || errno || p == 0 || p > 65536 || v[0] == '-') {
-        fprintf(stderr, "wagi: run: bad --max-memory \"%s\" (expected 1..65536 pages)\n", v);
+    } else if ((v = opt_value("--allow-host", argc, argv, &i, &missing))) {
+      char herr[512];
+      if (!allow && !(allow = srv_allow_list_new())) {
+        fprintf(stderr, "wagi: out of memory\n");
         goto out;
       }
-      max_pages = (uint32_t)p;
+      if (srv_allow_list_add(allow, v, herr, sizeof herr) != SRV_OK) {
+        fprintf(stderr, "wagi: run: bad --allow-host \"%s\": %s\n", v, herr);
+        goto out;
+      }
+      if (!strcmp(v, "insecure:allow-all"))
+        fprintf(stderr,
+                "wagi: warning: --allow-host insecure:allow-all: the module may send "
+                "HTTP requests to ANY host, including internal services\n");
+    } else if ((v = opt_value("--max-memory", argc, argv, &i, &missing))) {
+      char merr[256];
+      if (wagi_cmd_parse_memory("--max-memory", v, true, &max_pages, merr, sizeof merr) != 0) {
+        fprintf(stderr, "wagi: run: %s\n", merr);
+        goto out;
+      }
     } else if (missing) {
       fprintf(stderr, "wagi: run: %s needs a value\n", a);
       goto out;
@@ -179,8 +236,12 @@ int wagi_cmd_run(int argc, char **argv) {
   for (int k = 1; k < gargc; k++) gargv[k] = argv[i + k];
 
   size_t len = 0;
-  bytes = slurp(path, &len);
-  if (!bytes) goto out;
+  char lerr[2048];
+  if (base_load_module_file(path, WASM_MODULE_MAX_BYTES, 0, &bytes, &len, NULL, lerr,
+                            sizeof lerr) != BASE_WAT_OK) {
+    fprintf(stderr, "wagi: %s\n", lerr);
+    goto out;
+  }
   wasm_error err = {0};
   wasm_status s = wasm_module_compile(bytes, len, &mod, &err);
   if (s != WASM_OK) {
@@ -191,10 +252,29 @@ int wagi_cmd_run(int argc, char **argv) {
   bytes = NULL;
 
   linker = wasm_linker_new();
-  if (!linker || (s = wasi_define(linker, NULL, NULL)) != WASM_OK) {
+  if (!linker || (s = wasi_define(linker, guest_wasi, NULL)) != WASM_OK) {
     fprintf(stderr, "wagi: cannot set up WASI: %s\n",
             linker ? wasm_status_str(s) : "out of memory");
     goto out;
+  }
+  if (imports_http(mod)) {
+    char herr[512];
+    if (http_global_init_from_env(http_debug_line, herr, sizeof herr) != HTTP_OK) {
+      fprintf(stderr, "wagi: cannot set up outbound HTTP: %s\n", herr);
+      goto out;
+    }
+    http_inited = true;
+    http_config hc = {0};
+    hc.allow = allow ? srv_allow_list_allows : NULL;
+    hc.allow_arg = allow;
+    hc.denied = http_denied;
+    hc.module_name = gargv[0];
+    if ((s = http_define(linker, guest_http, NULL)) != WASM_OK ||
+        http_ctx_new(&hc, &hctx) != HTTP_OK) {
+      fprintf(stderr, "wagi: cannot set up outbound HTTP: %s\n",
+              s != WASM_OK ? wasm_status_str(s) : "out of memory");
+      goto out;
+    }
   }
 
   wasi_config cfg = {0};
@@ -214,7 +294,9 @@ int wagi_cmd_run(int argc, char **argv) {
     goto out;
   }
 
-  wasm_instance_opts opts = {.max_memory_pages = max_pages, .user_data = ctx};
+  guest.wasi = ctx;
+  guest.http = hctx;
+  wasm_instance_opts opts = {.max_memory_pages = max_pages, .user_data = &guest};
   memset(&err, 0, sizeof err);
   s = wasm_instantiate(mod, linker, &opts, &inst, &err);
   if (s == WASM_TRAP_EXIT) {
@@ -258,6 +340,9 @@ exit_code:
   }
 out:
   if (inst) wasm_instance_free(inst);
+  http_ctx_free(hctx);
+  if (http_inited) http_global_cleanup();
+  srv_allow_list_free(allow);
   wasi_ctx_free(ctx);
   if (linker) wasm_linker_free(linker);
   if (mod) wasm_module_free(mod);

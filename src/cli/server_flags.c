@@ -145,34 +145,6 @@ static void fail(const char *fmt, ...) {
   va_end(ap);
 }
 
-/* "123", "64K", "16MiB", "1G" -> bytes. Returns 0 or -1. */
-static int parse_size(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  if (!*s || *s == '-') return -1;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s) return -1;
-  uint64_t mul = 1;
-  if (*end) {
-    switch (*end) {
-    case 'k':
-    case 'K': mul = 1ull << 10; break;
-    case 'm':
-    case 'M': mul = 1ull << 20; break;
-    case 'g':
-    case 'G': mul = 1ull << 30; break;
-    default: return -1;
-    }
-    end++;
-    if (*end == 'i' && end[1] == 'B') end += 2;
-    else if (*end == 'B') end++;
-    if (*end) return -1;
-  }
-  if (v > UINT64_MAX / mul) return -1;
-  *out = v * mul;
-  return 0;
-}
-
 /* "30", "0.5", "250ms" -> milliseconds (1 .. 24 h). */
 static int parse_seconds(const char *s, uint32_t *ms) {
   char *end;
@@ -300,28 +272,26 @@ static int parse_args(int argc, char **argv, srv_options *o) {
       }
     } else if (IS("--max-memory") || IS("--memory-limit-bytes")) {
       NEED();
-      uint64_t b;
-      if (parse_size(val, &b) != 0 || b < 65536 || b > (4ull << 30)) {
-        fail("--max-memory %s: expected a size from 64KiB to 4GiB (e.g. 256M)", val);
+      if (wagi_cmd_parse_memory(a, val, false, &o->limits.max_memory_pages, err, sizeof err) != 0) {
+        fail("%s", err);
         return -1;
       }
-      o->limits.max_memory_pages = (uint32_t)(b / 65536);
     } else if (IS("--max-output") || IS("--output-limit-bytes")) {
       NEED();
-      if (parse_size(val, &o->limits.max_output) != 0 || o->limits.max_output == 0) {
+      if (wagi_cmd_parse_size(val, &o->limits.max_output) != 0 || o->limits.max_output == 0) {
         fail("--max-output %s: expected a size in bytes (e.g. 16M)", val);
         return -1;
       }
     } else if (IS("--max-stderr") || IS("--stderr-limit-bytes")) {
       NEED();
-      if (parse_size(val, &o->limits.max_stderr) != 0 || o->limits.max_stderr == 0 ||
+      if (wagi_cmd_parse_size(val, &o->limits.max_stderr) != 0 || o->limits.max_stderr == 0 ||
           o->limits.max_stderr > (4ull << 30)) {
         fail("--max-stderr %s: expected a size from 1 byte to 4GiB (e.g. 1M)", val);
         return -1;
       }
     } else if (IS("--max-body") || IS("--max-request-body-bytes")) {
       NEED();
-      if (parse_size(val, &o->limits.max_body) != 0 || o->limits.max_body == 0) {
+      if (wagi_cmd_parse_size(val, &o->limits.max_body) != 0 || o->limits.max_body == 0) {
         fail("--max-body %s: expected a size in bytes (e.g. 64M)", val);
         return -1;
       }

@@ -97,6 +97,8 @@ http_status http_ctx_new(const http_config *cfg, http_ctx **out) {
   if (!c) return HTTP_ERR_NOMEM;
   c->allow = cfg->allow;
   c->allow_arg = cfg->allow_arg;
+  c->denied = cfg->denied;
+  c->denied_arg = cfg->denied_arg;
   uint32_t dconnect, dtimeout;
   uint64_t dbody;
   http_global_defaults(&dconnect, &dtimeout, &dbody);
@@ -108,6 +110,10 @@ http_status http_ctx_new(const http_config *cfg, http_ctx **out) {
   snprintf(c->module_name, sizeof c->module_name, "%s", cfg->module_name ? cfg->module_name : "?");
   *out = c;
   return HTTP_OK;
+}
+
+void http_ctx_denied(const http_ctx *ctx, const char *url) {
+  if (ctx && ctx->denied) ctx->denied(ctx->denied_arg, ctx->module_name, url);
 }
 
 void http_ctx_free(http_ctx *ctx) {
@@ -245,9 +251,11 @@ static uint32_t do_req(wasm_instance *caller, http_ctx *ctx, wasm_slot *args) {
   uint32_t rc = http_url_dest(url, &d);
   if (rc == HTTP_E_SUCCESS) rc = http_dest_check(ctx, &d);
   if (rc != HTTP_E_SUCCESS) {
-    if (rc == HTTP_E_DESTINATION_NOT_ALLOWED)
+    if (rc == HTTP_E_DESTINATION_NOT_ALLOWED) {
       http_logf("%s: outbound request to %s://%s:%u denied (not in allowed_hosts)",
                 ctx->module_name, d.scheme, d.host, d.port);
+      http_ctx_denied(ctx, url);
+    }
     free(url);
     return rc;
   }

@@ -25,7 +25,9 @@
  * pass.
  *  - The allow-list is a callback (the server's srv_module_allows_host:
  *    scheme, host AND port must match an entry). allow == NULL denies every
- *    destination (used during `_routes` discovery).
+ *    destination (used during `_routes` discovery). A refusal is reported
+ *    to the `denied` callback with the URL: it is almost always a
+ *    configuration mistake, which the embedder logs.
  *  - Redirects are followed by hand (CURLOPT_FOLLOWLOCATION off), at most
  *    HTTP_MAX_REDIRECTS hops; every hop's URL goes through the same URL and
  *    allow-list checks. A hop to a destination that is not allowed ends the
@@ -161,10 +163,18 @@ void http_set_blocking_hook(void (*hook)(void));
  * brackets); `port` is explicit or the scheme's default. */
 typedef bool (*http_allow_fn)(void *arg, const char *scheme, const char *host, uint16_t port);
 
+/* Told that the allow-list refused `url` (a request's URL or a redirect
+ * hop's Location), on the requesting thread, before req returns
+ * destination_not_allowed. Both strings are borrowed for the call;
+ * module_name is the ctx's. */
+typedef void (*http_denied_fn)(void *arg, const char *module_name, const char *url);
+
 typedef struct {
-  http_allow_fn allow;  /* NULL = deny every destination */
-  void *allow_arg;      /* borrowed; must outlive the ctx */
-  uint32_t max_handles; /* open handles (http_max_concurrency); 0 = HTTP_DEFAULT_MAX_HANDLES */
+  http_allow_fn allow;   /* NULL = deny every destination */
+  void *allow_arg;       /* borrowed; must outlive the ctx */
+  http_denied_fn denied; /* NULL = nothing (the debug log still has a line) */
+  void *denied_arg;      /* borrowed; must outlive the ctx */
+  uint32_t max_handles;  /* open handles (http_max_concurrency); 0 = HTTP_DEFAULT_MAX_HANDLES */
   uint32_t connect_timeout_ms; /* 0 = HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
   uint32_t timeout_ms;         /* whole request incl. redirects; 0 = HTTP_DEFAULT_TIMEOUT_MS */
   uint64_t deadline_ns;        /* base_now_ns() (base/clock.h); 0 = none */

@@ -452,6 +452,7 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
     uint32_t urc = http_url_dest(loc, &d);
     if (urc == HTTP_E_SUCCESS) urc = http_dest_check(ctx, &d);
     if (urc != HTTP_E_SUCCESS) {
+      if (urc == HTTP_E_DESTINATION_NOT_ALLOWED) http_ctx_denied(ctx, loc);
       snprintf(why, whylen, "redirect to %.200s refused (%s)", loc, http_errcode_str(urc));
       free(loc);
       rc = urc;

@@ -40,6 +40,8 @@ const char *http_response_header(const http_response *r, const char *name, size_
 struct http_ctx {
   http_allow_fn allow;
   void *allow_arg;
+  http_denied_fn denied;
+  void *denied_arg;
   uint32_t max_handles;
   uint32_t connect_timeout_ms;
   uint32_t timeout_ms;
@@ -58,6 +60,8 @@ struct http_ctx {
  * limit / HTTP_E_RUNTIME out of memory (r is then freed). */
 uint32_t http_ctx_insert(http_ctx *ctx, http_response *r, uint32_t *h);
 http_response *http_ctx_get(http_ctx *ctx, uint32_t h);
+/* Reports a URL the allow-list refused to ctx's `denied` callback, if any. */
+void http_ctx_denied(const http_ctx *ctx, const char *url);
 /* Frees handle h; false if it was not open. */
 bool http_ctx_remove(http_ctx *ctx, uint32_t h);
 

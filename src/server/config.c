@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "server.h"
 #include "toml.h"
 
 #define MAX_TIME_LIMIT_MS 86400000u
@@ -405,6 +406,48 @@ bool srv_module_allows_host(const srv_module_config *m, const char *scheme, cons
       return true;
   }
   return false;
+}
+
+/* `wagi run --allow-host`: a module config holding only an allow-list. */
+struct srv_allow_list {
+  srv_module_config m;
+  size_t cap;
+};
+
+srv_allow_list *srv_allow_list_new(void) { return calloc(1, sizeof(srv_allow_list)); }
+
+srv_status srv_allow_list_add(srv_allow_list *l, const char *entry, char *err, size_t errlen) {
+  if (strcmp(entry, "insecure:allow-all") == 0) {
+    l->m.allow_all_hosts = true;
+    return SRV_OK;
+  }
+  if (l->m.n_allowed_hosts == l->cap) {
+    size_t ncap = l->cap ? 2 * l->cap : 4;
+    srv_allowed_host *n = realloc(l->m.allowed_hosts, ncap * sizeof *n);
+    if (!n) {
+      snprintf(err, errlen, "out of memory");
+      return SRV_ERR_NOMEM;
+    }
+    l->m.allowed_hosts = n;
+    l->cap = ncap;
+  }
+  srv_allowed_host h;
+  memset(&h, 0, sizeof h);
+  srv_config_status st = srv_allowed_host_parse(entry, &h, err, errlen);
+  if (st != SRV_CONFIG_OK) return st == SRV_CONFIG_ERR_NOMEM ? SRV_ERR_NOMEM : SRV_ERR_INVALID;
+  l->m.allowed_hosts[l->m.n_allowed_hosts++] = h;
+  return SRV_OK;
+}
+
+bool srv_allow_list_allows(void *l, const char *scheme, const char *host, uint16_t port) {
+  return l && srv_module_allows_host(&((srv_allow_list *)l)->m, scheme, host, port);
+}
+
+void srv_allow_list_free(srv_allow_list *l) {
+  if (!l) return;
+  for (size_t i = 0; i < l->m.n_allowed_hosts; i++) srv_allowed_host_clear(&l->m.allowed_hosts[i]);
+  free(l->m.allowed_hosts);
+  free(l);
 }
 
 static int read_allowed_hosts(loader *L, const toml_value *arr, srv_module_config *m) {

@@ -1,5 +1,5 @@
-/* exec.c — running a module for one request (WAGI.md §5, §6.3) and for its
- * `_routes` discovery (§4.3), under wagi-c's limits.
+/* exec.c — running a module for one request (docs/modules.md, docs/server.md §Failures) and for its
+ * `_routes` discovery (docs/modules.md §_routes), under wagi-c's limits.
  *
  * A request gets a fresh instance of the precompiled module, linked through
  * the module's linker (built once at startup) with its own wasi_ctx: argv
@@ -258,12 +258,35 @@ static bool module_allows(void *arg, const char *scheme, const char *host, uint1
 
 static void http_log_line(const char *line) { srv_log("http: %s", line); }
 
+/* A denied outbound request is logged at the default level: it is almost
+ * always a mistake in allowed_hosts. The URL is shown without its query
+ * (which may carry a token), cut and with control characters replaced. */
+static void module_denied(void *arg, const char *route, const char *url) {
+  const srv_module *m = arg;
+  size_t ul = strcspn(url, "?#");
+  char shown[256];
+  size_t n = 0;
+  for (size_t i = 0; i < ul && i < 200; i++) {
+    unsigned char c = (unsigned char)url[i];
+    shown[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+  }
+  shown[n] = 0;
+  srv_log("%s: outbound request to %s%s denied: not in allowed_hosts of module %s%s", route, shown,
+          ul > 200  ? "..."
+          : url[ul] ? "?..."
+                    : "",
+          m->path,
+          m->cfg && (m->cfg->n_allowed_hosts || m->cfg->allow_all_hosts) ? "" : " (it has none)");
+}
+
 /* The per-request outbound-HTTP ctx of module `mod`: its allow-list and
  * http_max_concurrency, bounded by the request's own time limit. */
 static http_ctx *http_ctx_for(const srv_module *mod, const char *route) {
   http_config hc = {0};
   hc.allow = module_allows;
   hc.allow_arg = (void *)mod->cfg;
+  hc.denied = module_denied;
+  hc.denied_arg = (void *)mod;
   hc.max_handles = mod->cfg ? mod->cfg->http_max_concurrency : 0;
   hc.deadline_ns = base_now_ns() + (uint64_t)mod->limits.timeout_ms * 1000000ull;
   hc.module_name = route;
@@ -331,6 +354,22 @@ int srv_status_http(srv_status s) {
   case SRV_ERR_BUSY:
   case SRV_ERR_STOPPING: return 503;
   default: return 500;
+  }
+}
+
+const char *srv_status_text(srv_status s) {
+  switch (s) {
+  case SRV_RUN_INSTANTIATE:
+  case SRV_RUN_NO_ENTRY:
+  case SRV_RUN_TRAP:
+  case SRV_RUN_EXIT: return "500 Internal Server Error: the module failed; see the server log\n";
+  case SRV_RUN_OUTPUT_LIMIT:
+    return "500 Internal Server Error: the module's output went over the limit; see the server "
+           "log\n";
+  case SRV_RUN_TIMEOUT: return "504 Gateway Timeout: the module ran past its time limit\n";
+  case SRV_ERR_BUSY: return "503 Service Unavailable: the server is busy; try again shortly\n";
+  case SRV_ERR_STOPPING: return "503 Service Unavailable: the server is shutting down\n";
+  default: return "500 Internal Server Error: see the server log\n";
   }
 }
 
@@ -427,8 +466,8 @@ srv_status srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size
   }
   char run_err[512] = "";
   uint64_t ins;
-  /* Only a module exporting `_routes` must instantiate at startup (§4.3); for
-   * the others an instantiation failure is a 500 per request (§6.3), which
+  /* Only a module exporting `_routes` must instantiate at startup; for
+   * the others an instantiation failure is a 500 per request, which
    * a trial instantiation announces now as a warning. */
   bool has_routes = false;
   for (uint32_t i = 0, n = wasm_module_export_count(m->module); i < n; i++) {

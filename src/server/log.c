@@ -117,15 +117,22 @@ static size_t clean_copy(char *out, size_t cap, const char *s, size_t len, size_
   return n;
 }
 
-void srv_access_log(const char *method, const char *path, size_t path_len, const char *route,
+void srv_access_log(const char *client, const char *method, const srv_target *t, const char *route,
                     int status, uint64_t bytes, double ms, const char *note) {
   if (!access_enabled) return;
   char line[1536];
   size_t n = timestamp(line, sizeof line);
   line[n++] = ' ';
+  const char *c = client && *client ? client : "-";
+  n += clean_copy(line + n, sizeof line - n, c, strlen(c), 64);
+  line[n++] = ' ';
   n += clean_copy(line + n, sizeof line - n, method, strlen(method), 32);
   line[n++] = ' ';
-  n += clean_copy(line + n, sizeof line - n, path, path_len, 512);
+  n += clean_copy(line + n, sizeof line - n, t->path, t->path_len, 512);
+  if (t->query) {
+    line[n++] = '?';
+    n += clean_copy(line + n, sizeof line - n, t->query, t->query_len, 400);
+  }
   int k = snprintf(line + n, sizeof line - n, " route=%s status=%d bytes=%llu ms=%.3f",
                    route ? route : "-", status, (unsigned long long)bytes, ms);
   if (k > 0) n += (size_t)k;

@@ -1,4 +1,4 @@
-/* response.c — guest stdout -> HTTP response (WAGI.md §6). See response.h. */
+/* response.c — guest stdout -> HTTP response (docs/modules.md §Output). See response.h. */
 #include "response.h"
 #include "base/utf8.h"
 
@@ -100,16 +100,19 @@ static bool name_is(const uint8_t *s, size_t n, const char *lit) {
   return strlen(lit) == n && strncasecmp((const char *)s, lit, n) == 0;
 }
 
-/* StatusCode::from_bytes: exactly three digits, 100-999. */
+/* StatusCode::from_bytes: exactly three digits, 100-999. Returns the code,
+ * -2 for a number outside 100..999 (digits only: "99", "1000", "099"), -1
+ * for anything else. */
 static int parse_status(const uint8_t *s, size_t n) {
   /* "CODE[ reason]": only what precedes the first space is the code. */
   const uint8_t *sp = memchr(s, ' ', n);
   if (sp) n = (size_t)(sp - s);
-  if (n != 3) return -1;
-  for (size_t i = 0; i < 3; i++)
+  if (n == 0) return -1;
+  for (size_t i = 0; i < n; i++)
     if (s[i] < '0' || s[i] > '9') return -1;
+  if (n != 3) return -2;
   int v = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
-  return v >= 100 ? v : -1;
+  return v >= 100 ? v : -2;
 }
 
 static char *dup_n(const uint8_t *s, size_t n) {
@@ -168,8 +171,10 @@ static void drop_headers(srv_response *r) {
 static void fail_500(srv_response *r, const char *body) {
   drop_headers(r);
   r->status = 500;
-  r->body = body ? (const uint8_t *)body : EMPTY;
-  r->body_len = body ? strlen(body) : 0;
+  r->refused = true;
+  if (!body) body = SRV_RESPONSE_MSG_BAD;
+  r->body = (const uint8_t *)body;
+  r->body_len = strlen(body);
 }
 
 void srv_response_free(srv_response *r) {
@@ -185,7 +190,7 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
   r->body = EMPTY;
   if (!out) len = 0;
 
-  /* §6.1: in header mode CRs are dropped; an LF after a kept LF ends the
+  /* In header mode CRs are dropped; an LF after a kept LF ends the
    * headers. The header block (CR-free) is copied; the body is borrowed. */
   size_t hend = 0; /* bytes of `out` consumed by the header block */
   bool split = false;
@@ -205,7 +210,12 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
   if (!split) {
     /* No blank line: everything is body and there are no headers, which
      * can only be the "no content-type" 500. */
-    warn(r, "module output has no blank line ending the headers");
+    if (len == 0) warn(r, "module wrote nothing to stdout (500: no Content-Type)");
+    else
+      warn(r,
+           "module output has no blank line after its headers, so all of it (%zu bytes) is "
+           "the body and there is no Content-Type (500); print an empty line after the headers",
+           len);
     fail_500(r, SRV_RESPONSE_MSG_NO_CT);
     return 0;
   }
@@ -229,7 +239,8 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
   }
 
   size_t cap = 0;
-  bool sufficient = false, have_status = false, bad_value = false, nomem = false;
+  bool sufficient = false, have_status = false, bad_value = false, bad_status = false,
+       nomem = false;
   int status = 0;
   bool have_location = false;
   size_t b = 0, e = k;
@@ -257,9 +268,14 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
       sufficient = true;
       have_status = true;
       status = parse_status(val, vn);
-      if (status < 0)
+      if (status == -1)
         warn(r, "module output has an invalid Status '%.*s' (502)", (int)(vn > 100 ? 100 : vn),
              (const char *)val);
+      else if (status == -2) {
+        warn(r, "module output has a Status '%.*s' outside 100..999 (500)",
+             (int)(vn > 100 ? 100 : vn), (const char *)val);
+        bad_status = true;
+      }
       continue;
     }
     if (!valid_name(name, nn)) {
@@ -279,6 +295,11 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
            (const char *)name);
       continue;
     }
+    if (name_is(name, nn, "date")) {
+      warn(r, "module output header '%.*s' dropped (the server sets Date)", (int)nn,
+           (const char *)name);
+      continue;
+    }
     if (name_is(name, nn, "content-type")) {
       sufficient = true;
       remove_named(r, "content-type");
@@ -294,7 +315,7 @@ int srv_response_parse(const uint8_t *out, size_t len, srv_response *r) {
     fail_500(r, NULL);
     return -1;
   }
-  if (bad_value) {
+  if (bad_value || bad_status) {
     fail_500(r, NULL);
     return 0;
   }

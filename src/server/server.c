@@ -35,14 +35,13 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <ftw.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,11 +50,10 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/file.h"
+#include "base/wat.h"
 #include "config.h"
 #include "server_int.h"
 #include "http/http.h"
-
-extern char **environ;
 
 #define SRV_DRAIN_MS 10000u          /* in-flight requests get this long at exit */
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
@@ -84,6 +82,7 @@ typedef struct {
   size_t nmods;
   srv_route_table *table;
   char log_dir[PATH_MAX];
+  bool log_dir_temp; /* made by mkdtemp: removed again if startup fails */
   bool tls;
   struct MHD_Daemon *daemon;
   struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_400_nul, *resp_400_target;
@@ -137,6 +136,96 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
   return -1;
 }
 
+/* ---- Reason phrases ---------------------------------------------------------------- */
+
+/* libmicrohttpd (0.9.75) writes the status line's reason phrase from its own
+ * table, which lacks some codes (418 went out as "Non-Standard Status"),
+ * and takes no phrase from the caller. It looks the phrase up through
+ * these two exported functions, called through its PLT, so the
+ * definitions here, in the executable, take their place: the phrase sent
+ * is the standard one for the code, as WAGI's hyper sends it (the module's
+ * own wording after the code is not sent). tests/server test_output.py
+ * checks that the override is in effect. */
+static const char *reason_phrase(unsigned code) {
+  switch (code) {
+  case 100: return "Continue";
+  case 101: return "Switching Protocols";
+  case 102: return "Processing";
+  case 103: return "Early Hints";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 203: return "Non-Authoritative Information";
+  case 204: return "No Content";
+  case 205: return "Reset Content";
+  case 206: return "Partial Content";
+  case 207: return "Multi-Status";
+  case 208: return "Already Reported";
+  case 226: return "IM Used";
+  case 300: return "Multiple Choices";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 305: return "Use Proxy";
+  case 307: return "Temporary Redirect";
+  case 308: return "Permanent Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 402: return "Payment Required";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 406: return "Not Acceptable";
+  case 407: return "Proxy Authentication Required";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 410: return "Gone";
+  case 411: return "Length Required";
+  case 412: return "Precondition Failed";
+  case 413: return "Payload Too Large";
+  case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 416: return "Range Not Satisfiable";
+  case 417: return "Expectation Failed";
+  case 418: return "I'm a teapot";
+  case 421: return "Misdirected Request";
+  case 422: return "Unprocessable Entity";
+  case 423: return "Locked";
+  case 424: return "Failed Dependency";
+  case 425: return "Too Early";
+  case 426: return "Upgrade Required";
+  case 428: return "Precondition Required";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 451: return "Unavailable For Legal Reasons";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  case 506: return "Variant Also Negotiates";
+  case 507: return "Insufficient Storage";
+  case 508: return "Loop Detected";
+  case 510: return "Not Extended";
+  case 511: return "Network Authentication Required";
+  default: return NULL;
+  }
+}
+
+/* As libmicrohttpd's: "Unknown" and length 0 for a code without a phrase
+ * (it then sends "Non-Standard Status"). */
+const char *MHD_get_reason_phrase_for(unsigned int code) {
+  const char *p = reason_phrase(code);
+  return p ? p : "Unknown";
+}
+
+size_t MHD_get_reason_phrase_len_for(unsigned int code) {
+  const char *p = reason_phrase(code);
+  return p ? strlen(p) : 0;
+}
+
 /* ---- Loading modules ------------------------------------------------------------ */
 
 /* Where temporary files and directories go: $TMPDIR, else /tmp. */
@@ -154,88 +243,13 @@ static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
   return buf;
 }
 
-/* Converts a WAT file with wabt's wat2wasm (a subprocess writing to a
- * temporary file). Returns the wasm bytes, or NULL with wat2wasm's own
- * error output in err. */
-static uint8_t *wat_to_wasm(const char *path, size_t *len, char *err, size_t errlen) {
-  char tmp[PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s/wagi-wat-XXXXXX", tmp_dir());
-  int tfd = mkstemp(tmp);
-  if (tfd < 0) {
-    snprintf(err, errlen, "cannot create a temporary file for wat2wasm in %s: %s", tmp_dir(),
-             strerror(errno));
-    return NULL;
-  }
-  close(tfd);
-  int pfd[2];
-  if (pipe2(pfd, O_CLOEXEC) != 0) {
-    snprintf(err, errlen, "pipe: %s", strerror(errno));
-    unlink(tmp);
-    return NULL;
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-  char *args[] = {"wat2wasm", (char *)path, "-o", tmp, NULL};
-  pid_t pid;
-  int rc = posix_spawnp(&pid, "wat2wasm", &fa, NULL, args, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(pfd[1]);
-  if (rc != 0) {
-    snprintf(err, errlen,
-             "%s is not a binary module (no \\0asm header) and wat2wasm (wabt) could "
-             "not be run to convert it: %s",
-             path, strerror(rc));
-    close(pfd[0]);
-    unlink(tmp);
-    return NULL;
-  }
-  char out[2048];
-  size_t on = 0;
-  for (;;) {
-    ssize_t r = read(pfd[0], out + on, sizeof out - 1 - on);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    on += (size_t)r;
-    if (on == sizeof out - 1) {
-      char sink[512]; /* keep draining so the child can exit */
-      while (read(pfd[0], sink, sizeof sink) > 0) {}
-      break;
-    }
-  }
-  out[on] = 0;
-  close(pfd[0]);
-  int ws = 0;
-  while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
-  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-    while (on > 0 && (out[on - 1] == '\n' || out[on - 1] == ' ')) out[--on] = 0;
-    snprintf(err, errlen, "%.300s is not valid WAT (wat2wasm failed):\n%.1100s", path, out);
-    unlink(tmp);
-    return NULL;
-  }
-  uint8_t *b = slurp(tmp, len, err, errlen);
-  unlink(tmp);
-  return b;
-}
-
 /* Compiles the module file of one entry (binary wasm or WAT text). */
 static int load_module(srv_module *m, char *err, size_t errlen) {
   size_t len = 0;
-  char e2[1536];
-  uint8_t *bytes = slurp(m->path, &len, e2, sizeof e2);
-  if (!bytes) {
-    snprintf(err, errlen, "%s", e2);
+  uint8_t *bytes = NULL;
+  if (base_load_module_file(m->path, WASM_MODULE_MAX_BYTES, BASE_FILE_REGULAR_ONLY, &bytes, &len,
+                            NULL, err, errlen) != BASE_WAT_OK)
     return -1;
-  }
-  if (len < 4 || memcmp(bytes, "\0asm", 4) != 0) {
-    free(bytes);
-    bytes = wat_to_wasm(m->path, &len, e2, sizeof e2);
-    if (!bytes) {
-      snprintf(err, errlen, "%s", e2);
-      return -1;
-    }
-  }
   wasm_error werr;
   werr.msg[0] = 0;
   wasm_status s = wasm_module_compile(bytes, len, &m->module, &werr);
@@ -688,7 +702,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, req_ctx *rc, const char *
   rc->responded = true;
   srv_target t;
   srv_target_split(rc->target, rc->target_len, &t);
-  srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, status, bytes,
+  char ip[INET6_ADDRSTRLEN + 1];
+  client_ip(c, ip, sizeof ip);
+  srv_access_log(ip, method, &t, rc->route ? rc->route->text : NULL, status, bytes,
                  (double)(base_now_ns() - rc->t0) / 1e6, note);
   return r;
 }
@@ -700,9 +716,23 @@ static struct MHD_Response *empty_response(void) {
   return MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 }
 
+/* A new response with wagi's own plain-text reason (static text). WAGI's
+ * "no content-type" message goes out as WAGI sends it, without one. */
+static struct MHD_Response *text_response(const char *text) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+  if (resp && strcmp(text, SRV_RESPONSE_MSG_NO_CT) != 0 &&
+      MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8") != MHD_YES) {
+    MHD_destroy_response(resp);
+    return NULL;
+  }
+  return resp;
+}
+
 static enum MHD_Result respond_empty(struct MHD_Connection *c, req_ctx *rc, const char *method,
                                      int status, const char *note) {
-  struct MHD_Response *resp = empty_response();
+  struct MHD_Response *resp =
+      status >= 500 ? text_response(srv_status_text(SRV_ERR_NOMEM)) : empty_response();
   if (!resp) return MHD_NO;
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
   enum MHD_Result r = queue(c, rc, method, status, resp, 0, note);
@@ -784,18 +814,24 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
     body = out->resp.body;
     blen = out->resp.body_len;
   }
+  const char *text = NULL; /* wagi's own answer: a plain-text reason */
+  if (!out->parsed) text = srv_status_text(out->outcome);
+  else if (out->resp.refused) text = (const char *)out->resp.body;
   if (status < 200) {
     srv_log("%s: 502: module sent informational status %d as its final response", rc->route->text,
             status);
     status = 502; /* its headers are not sent (status differs below) */
-    blen = 0;
+    text = SRV_TEXT_502_INFORMATIONAL;
   }
   if (status == 204 || status == 304) blen = 0; /* no body allowed */
   /* The body stays in the WASI context's stdout buffer: the response takes
    * the context and frees it once sent, instead of copying up to the
    * output limit per request. */
   struct MHD_Response *resp;
-  if (out->parsed && out->ctx) {
+  if (text) {
+    blen = strlen(text);
+    resp = text_response(text);
+  } else if (out->parsed && out->ctx) {
     resp = MHD_create_response_from_buffer_with_free_callback_cls(blen, (void *)body, free_ctx,
                                                                   out->ctx);
     if (resp) out->ctx = NULL;
@@ -807,10 +843,12 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
     rc->run = RUN_NONE;
     return MHD_NO;
   }
-  if (out->parsed && status == out->resp.status) {
+  if (out->parsed && !text && status == out->resp.status) {
     for (size_t i = 0; i < out->resp.n_headers; i++) {
       const srv_resp_header *rh = &out->resp.headers[i];
-      if (MHD_add_response_header(resp, rh->name, rh->value) != MHD_YES)
+      /* libmicrohttpd refuses an empty value; one space is sent instead,
+       * which every client trims away as optional white space. */
+      if (MHD_add_response_header(resp, rh->name, rh->value[0] ? rh->value : " ") != MHD_YES)
         srv_log("%s: response header '%s' refused by the HTTP layer, dropped", rc->route->text,
                 rh->name);
     }
@@ -900,7 +938,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       if (rc->discarded > rc->max_body + SRV_MAX_DISCARD) {
         srv_target t;
         srv_target_split(rc->target, rc->target_len, &t);
-        srv_access_log(method, t.path, t.path_len, rc->route ? rc->route->text : NULL, 413, 0,
+        char ip[INET6_ADDRSTRLEN + 1];
+        client_ip(c, ip, sizeof ip);
+        srv_access_log(ip, method, &t, rc->route ? rc->route->text : NULL, 413, 0,
                        (double)(base_now_ns() - rc->t0) / 1e6,
                        "request body far over the limit: connection closed");
         return MHD_NO;
@@ -1024,8 +1064,8 @@ static srv_status open_log_dir(char *err, size_t errlen) {
                  strerror(errno));
     return SRV_ERR_SYSTEM;
   }
-  printf("No log_dir specified, using temporary directory %s for logs\n", S.log_dir);
-  fflush(stdout);
+  S.log_dir_temp = true;
+  fprintf(stderr, "No log_dir specified, using temporary directory %s for logs\n", S.log_dir);
   return SRV_OK;
 }
 
@@ -1077,6 +1117,35 @@ static srv_status start_daemon(const struct sockaddr_storage *ss, const char *ce
     snprintf(S.shown, sizeof S.shown, "%s:%u", a, port);
   }
   return SRV_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+  (void)sb;
+  (void)type;
+  (void)ftw;
+  remove(path);
+  return 0;
+}
+
+/* rm -r of the temporary log directory (nothing in it is worth keeping when
+ * the server never served: the startup error is printed). */
+static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* The route table, once at startup, in matching order: which module and
+ * entrypoint each route runs, and where its module.stderr is, so that
+ * nobody has to compute a sha256 to find it. */
+static void print_routes(void) {
+  size_t n = srv_route_table_len(S.table);
+  srv_log("%zu route(s), first match wins; /healthz is built in:", n);
+  for (size_t k = 0; k < n; k++) {
+    const srv_route *r = srv_route_table_at(S.table, k);
+    const srv_module *m = r->handler;
+    char dir[PATH_MAX + 80];
+    srv_route_log_dir(S.log_dir, r->text, dir, sizeof dir);
+    srv_log("route %s -> %s%s%s (%s%s) log %s/module.stderr", r->text, m->path,
+            r->host ? " host " : "", r->host ? r->host : "", r->entrypoint,
+            r->dynamic ? ", from _routes" : "", dir);
+  }
 }
 
 /* srv_start after the signal mask: everything that can fail. On failure
@@ -1163,6 +1232,7 @@ static srv_status start(char *err, size_t errlen) {
     st = srv_pool_start(S.mods, S.nmods, S.opts.workers, err, errlen);
   }
   if (st == SRV_OK) st = start_daemon(&ss, cert, key, err, errlen);
+  if (st == SRV_OK) print_routes();
   free(cert);
   free(key);
   return st;
@@ -1187,7 +1257,10 @@ srv_status srv_start(const srv_options *o, char *err, size_t errlen) {
   sigaddset(&hup, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &hup, NULL);
   srv_status st = start(err, errlen);
-  if (st != SRV_OK) cleanup();
+  if (st != SRV_OK) {
+    cleanup();
+    if (S.log_dir_temp) remove_tree(S.log_dir);
+  }
   return st;
 }
 

@@ -103,6 +103,25 @@ int srv_serve(void);
  * run statistics and frees everything srv_start built. */
 void srv_drain(int sig);
 
+/* ---- Outbound HTTP outside the server -------------------------------------------- */
+
+/* An allow-list built from allowed_hosts entries one by one, for `wagi run
+ * --allow-host`: the same syntax ("https://api.example.com",
+ * "http://localhost:8080", "insecure:allow-all") and the same matching
+ * (scheme, host and port) as a modules.toml entry's allowed_hosts. Empty:
+ * every destination denied. */
+typedef struct srv_allow_list srv_allow_list;
+
+/* A new empty list, or NULL when out of memory. Free with srv_allow_list_free. */
+srv_allow_list *srv_allow_list_new(void);
+/* Adds one entry. Returns SRV_OK, or SRV_ERR_INVALID / SRV_ERR_NOMEM with
+ * why in err (e.g. "no scheme: write \"https://h\" or \"http://h\" ..."). */
+srv_status srv_allow_list_add(srv_allow_list *l, const char *entry, char *err, size_t errlen);
+/* Whether `l` (an srv_allow_list) admits scheme://host:port: the shape of
+ * http.h's http_allow_fn. */
+bool srv_allow_list_allows(void *l, const char *scheme, const char *host, uint16_t port);
+void srv_allow_list_free(srv_allow_list *l);
+
 #ifdef __cplusplus
 }
 #endif

@@ -162,6 +162,14 @@ srv_status srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size
  * SRV_RUN_* failures, 504 for SRV_RUN_TIMEOUT, 503 for SRV_ERR_BUSY and
  * SRV_ERR_STOPPING, 500 otherwise). */
 int srv_status_http(srv_status s);
+/* The plain-text body (one line, no internals) of the answer srv_status_http
+ * gives for a failed run or a refusal, e.g. "500 Internal Server Error: the
+ * module failed; see the server log\n". Static. */
+const char *srv_status_text(srv_status s);
+/* The body of the 502 for a module that sent a 1xx status as its answer. */
+#define SRV_TEXT_502_INFORMATIONAL                                                                 \
+  "502 Bad Gateway: the module answered with an informational (1xx) status; see the server "       \
+  "log\n"
 
 /* What one execution produced. */
 typedef struct {
@@ -177,7 +185,8 @@ typedef struct {
 /* Runs route `r` (whose handler is an srv_module) for one request, on a
  * runner that holds one of the module's run slots: builds argv/env, instantiates, calls the
  * entrypoint under the wall-clock limit, parses stdout. Always fills *out (a failure is a status
- * such as 500/503/504 with an empty body); release it with srv_exec_out_free. */
+ * such as 500/503/504 whose body send_result makes from srv_status_text); release it with
+ * srv_exec_out_free. */
 void srv_exec(const srv_route *r, const srv_request *req, const srv_route_match *m,
               const uint8_t *body, size_t body_len, srv_exec_out *out);
 void srv_exec_out_free(srv_exec_out *out);
@@ -203,8 +212,12 @@ srv_status srv_access_log_open(const char *path, char *err, size_t errlen);
  * same fd number. Returns SRV_OK or SRV_ERR_SYSTEM with a sentence in err
  * (the old file is then kept). */
 srv_status srv_access_log_reopen(char *err, size_t errlen);
-/* One access-log line: method, raw path, route, status, body bytes, ms. */
-void srv_access_log(const char *method, const char *path, size_t path_len, const char *route,
+/* One access-log line (README, "The server"):
+ *   <time> <client> <method> <path>[?<query>] route=<route|-> status=<n>
+ *   bytes=<body bytes> ms=<duration>[ (<note>)]
+ * path and query raw as received (control characters as '?', cut at 512
+ * and 400 bytes), client the peer's numeric address. */
+void srv_access_log(const char *client, const char *method, const srv_target *t, const char *route,
                     int status, uint64_t bytes, double ms, const char *note);
 
 /* <log_dir>/<hex sha256(route_text)> into out (docs/server.md §Logs). */

@@ -12,8 +12,10 @@ import pytest
 
 from conftest import WagiServer, module_entry, run_wagi
 
-LINE = re.compile(r"^\S+ (?P<method>\S+) (?P<path>\S+) route=(?P<route>\S*) "
-                  r"status=(?P<status>\d{3}) bytes=(?P<bytes>\d+) ms=(?P<ms>[0-9.]+)")
+# The access-log format of README's server section.
+LINE = re.compile(r"^\S+ (?P<client>\S+) (?P<method>\S+) (?P<path>[^?\s]+)(?:\?(?P<query>\S*))? "
+                  r"route=(?P<route>\S*) status=(?P<status>\d{3}) bytes=(?P<bytes>\d+) "
+                  r"ms=(?P<ms>[0-9.]+)(?: \((?P<note>.*)\))?$")
 
 
 def _wait_lines(path, n, timeout=5.0):
@@ -39,9 +41,10 @@ def test_access_log_file_one_line_per_request(modules, server_factory, tmp_path)
     got = [LINE.match(x) for x in lines]
     assert all(got), lines
     a, b, c = got
-    assert (a["method"], a["path"], a["route"], a["status"], a["bytes"]) == \
-        ("GET", "/hello/x", "/hello/...", "200", str(len(b"Oh hi world\r\n")))
-    assert (b["method"], b["status"]) == ("GET", "404")
+    assert (a["client"], a["method"], a["path"], a["query"], a["route"], a["status"],
+            a["bytes"]) == ("127.0.0.1", "GET", "/hello/x", "q=1", "/hello/...", "200",
+                            str(len(b"Oh hi world\r\n")))
+    assert (b["method"], b["query"], b["route"], b["status"]) == ("GET", None, "-", "404")
     assert (c["method"], c["path"], c["status"]) == ("HEAD", "/healthz", "200")
     assert float(a["ms"]) >= 0.0
     # stderr does not get the lines when they go to a file
@@ -134,10 +137,48 @@ def test_no_log_dir_uses_announced_temp_dir(modules, tmp_path):
     cfg = tmp_path / "m.toml"
     cfg.write_text(module_entry("/", modules["behave"]))
     out, err = _serve_once(["-c", cfg], {}, tmp_path)
-    m = re.search(r"No log_dir specified, using temporary directory (\S+) for logs", out + err)
-    assert m, (out, err)
+    m = re.search(r"No log_dir specified, using temporary directory (\S+) for logs", err)
+    assert m, (out, err)                 # on stderr, like every other startup line
+    assert "No log_dir" not in out, out
     assert Path(m.group(1)).is_dir()
     shutil.rmtree(m.group(1), ignore_errors=True)
+
+
+def test_temp_log_dir_removed_when_startup_fails(tmp_path):
+    """The temporary log directory announced at startup does not outlive a
+    startup that failed (here: a module that is not one)."""
+    import os
+    from conftest import WAGI
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    (tmp_path / "junk.wasm").write_bytes(b"junk")
+    cfg = tmp_path / "m.toml"
+    cfg.write_text(module_entry("/a", "junk.wasm"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAGI_")}
+    import subprocess
+    p = subprocess.run([str(WAGI), "-c", str(cfg), "-l", "127.0.0.1:0"], capture_output=True,
+                       text=True, timeout=20, cwd=tmp_path, env={**env, "TMPDIR": str(tmp)})
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "No log_dir specified" in p.stderr and "junk.wasm" in p.stderr, p.stderr
+    assert list(tmp.iterdir()) == [], list(tmp.iterdir())
+
+
+def test_startup_prints_the_route_table(modules, server_factory):
+    """route -> module (entrypoint), and where each route's module.stderr is."""
+    import hashlib
+    s = server_factory(module_entry("/hello/...", modules["hello.wat"]) +
+                       module_entry("/r", modules["routes"]))
+    lines = [x for x in "".join(s.err).splitlines() if " wagi: route " in x]
+    assert len(lines) >= 2, s.logs()
+    want = f"route /hello/... -> {modules['hello.wat']} (_start) log "
+    first = [x for x in lines if want in x]
+    assert first, lines
+    logfile = first[0].split(" log ", 1)[1]
+    digest = hashlib.sha256(b"/hello/...").hexdigest()
+    assert logfile == str(s.log_dir.resolve() / digest / "module.stderr"), logfile
+    assert Path(logfile).exists()
+    assert any("from _routes" in x for x in lines), lines     # routes.c's sub-routes
+    assert "first match wins" in s.logs()
 
 
 def _rss_kib(pid):

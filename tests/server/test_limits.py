@@ -45,6 +45,8 @@ def test_infinite_loop_gives_504_within_limit(srv):
     r = srv.get("/loop", timeout=TIME_LIMIT_MS / 1000 + 10)
     elapsed = time.monotonic() - t0
     assert r.status == 504
+    assert r.body == b"504 Gateway Timeout: the module ran past its time limit\n"
+    assert r.header("Content-Type") == "text/plain; charset=utf-8"
     assert elapsed < TIME_LIMIT_MS / 1000 + 2.0, elapsed
     assert elapsed >= TIME_LIMIT_MS / 1000 * 0.9, elapsed
     healthy(srv)
@@ -71,7 +73,7 @@ def test_parallel_loops_do_not_block_health(srv):
 def test_memory_cap_gives_500(srv, path):
     r = srv.get(path)
     assert r.status == 500, r
-    assert r.body == b""
+    assert r.body == b"500 Internal Server Error: the module failed; see the server log\n"
     healthy(srv)
 
 
@@ -82,7 +84,8 @@ def test_initial_memory_over_cap_gives_500(modules, server_factory):
                        module_entry("/bigmem", modules["bigmem"]) +
                        module_entry("/ok", modules["behave"]))
     r = s.get("/bigmem")
-    assert (r.status, r.body) == (500, b"")
+    assert (r.status, r.body) == \
+        (500, b"500 Internal Server Error: the module failed; see the server log\n")
     healthy(s)
 
 

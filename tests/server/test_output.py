@@ -8,7 +8,12 @@ from conftest import WagiServer, module_entry
 BEHAVIOURS = ["html", "trap", "exit0", "exit3", "noct", "emptyout", "nosplit", "badstatus",
               "nonutf8", "badvalue", "badname", "location", "status_location",
               "status_then_location", "statusonly", "status204", "teapot", "cookies", "crlf",
-              "lfcrlf", "binary", "echo"]
+              "lfcrlf", "binary", "echo", "status99", "status1000", "emptyvalue", "datehdr",
+              "headersonly", "status500"]
+
+# wagi's own 5xx answers carry a short plain-text reason (README, "The server").
+FAILED = b"500 Internal Server Error: the module failed; see the server log\n"
+BAD_HEADERS = b"500 Internal Server Error: the module's response headers are invalid; see the server log\n"
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +101,7 @@ def test_status_only_is_sufficient(srv):
 def test_status_reason_is_standard(srv):
     r = srv.raw(b"GET /b/teapot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     first = r.split(b"\r\n")[0]
-    assert first.startswith(b"HTTP/1.1 418"), first
+    assert first == b"HTTP/1.1 418 I'm a teapot", first
     assert r.endswith(b"short and stout\n")
     assert b"status:" not in r.lower().split(b"\r\n\r\n")[0]
 
@@ -123,21 +128,24 @@ def test_invalid_header_name_dropped(srv):
 def test_non_utf8_headers_are_500(srv):
     r = srv.get("/b/nonutf8")
     assert r.status == 500
-    assert r.body == b""
+    assert r.body == BAD_HEADERS
+    assert r.header("Content-Type") == "text/plain; charset=utf-8"
     healthy(srv)
 
 
 def test_bad_header_value_is_500_not_dropped_connection(srv):
     r = srv.get("/b/badvalue")
     assert r.status == 500
-    assert r.body == b""
+    assert r.body == BAD_HEADERS
+    assert r.header("Content-Type") == "text/plain; charset=utf-8"
     healthy(srv)
 
 
 def test_trap_is_500_and_stdout_discarded(srv):
     r = srv.get("/b/trap")
     assert r.status == 500
-    assert r.body == b""
+    assert r.body == FAILED
+    assert r.header("Content-Type") == "text/plain; charset=utf-8"
     healthy(srv)
 
 
@@ -150,7 +158,8 @@ def test_proc_exit_zero_is_success(srv):
 def test_proc_exit_nonzero_is_500(srv):
     r = srv.get("/b/exit3")
     assert r.status == 500
-    assert r.body == b""
+    assert r.body == FAILED
+    assert r.header("Content-Type") == "text/plain; charset=utf-8"
 
 
 def test_unknown_import_is_500(modules, server_factory):
@@ -160,7 +169,7 @@ def test_unknown_import_is_500(modules, server_factory):
                        module_entry("/ok", modules["behave"]))
     r = s.get("/unknown-import")
     assert r.status == 500
-    assert r.body == b""
+    assert r.body == FAILED
     healthy(s)
 
 
@@ -185,3 +194,54 @@ def test_parallel_requests(srv):
     for p, st in results:
         assert st == (500 if p == "/b/trap" else 200), (p, st)
     healthy(srv)
+
+
+# ---- header edge cases (README, "The server") ---------------------------------------
+
+def test_status_out_of_range_is_500(srv):
+    for name, shown in (("status99", "'99'"), ("status1000", "'1000 Big'")):
+        r = srv.get(f"/b/{name}")
+        assert (r.status, r.body) == (500, BAD_HEADERS), r
+        assert srv.wait_log(f"/b/{name}: response: module output has a Status {shown} "
+                            "outside 100..999 (500)"), srv.logs()
+    healthy(srv)
+
+
+def test_empty_header_value_is_kept(srv):
+    r = srv.get("/b/emptyvalue")
+    assert r.status == 200 and r.body == b"ok\n"
+    assert r.header("X-Empty") == "" and r.header("X-After") == "yes", r
+    assert "X-Empty" not in srv.logs()
+
+
+def test_date_header_dropped_and_logged(srv):
+    r = srv.get("/b/datehdr")
+    assert r.status == 200 and r.body == b"ok\n"
+    assert r.headers_all("Date") != ["Thu, 01 Jan 1970 00:00:00 GMT"]
+    assert len(r.headers_all("Date")) == 1          # the server's own
+    assert srv.wait_log("/b/datehdr: response: module output header 'Date' dropped "
+                        "(the server sets Date)"), srv.logs()
+
+
+def test_missing_blank_line_is_logged(srv):
+    r = srv.get("/b/headersonly")
+    assert r.status == 500
+    assert srv.wait_log("/b/headersonly: response: module output has no blank line after its "
+                        "headers"), srv.logs()
+    r = srv.get("/b/emptyout")
+    assert r.status == 500
+    assert srv.wait_log("/b/emptyout: response: module wrote nothing to stdout"), srv.logs()
+
+
+def test_module_own_500_is_left_alone(srv):
+    r = srv.get("/b/status500")
+    assert (r.status, r.body) == (500, b"mine\n")
+    assert r.header("Content-Type") == "text/plain"
+
+
+def test_wagi_reason_texts_have_no_internals(srv):
+    for path in ("/b/trap", "/b/exit3", "/b/nonutf8"):
+        body = srv.get(path).body.decode()
+        assert body.count("\n") == 1 and "wasm" not in body and "trap" not in body, body
+    r = srv.raw(b"GET /b/trap HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert r.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"), r[:80]

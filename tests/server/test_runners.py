@@ -85,6 +85,7 @@ def test_queue_wait_runs_out_gives_503(modules, server_factory):
     assert r.status in (503, 504)
     if r.status == 503:
         assert r.header("Retry-After") == "1"
+        assert r.body == b"503 Service Unavailable: the server is busy; try again shortly\n"
         assert s.wait_log("waited 1000 ms for one of 1 run slots"), s.logs()
     assert s.get("/ok").status == 200
 

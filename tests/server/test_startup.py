@@ -133,6 +133,17 @@ def test_bad_wat(tmp_path):
     (tmp_path / "bad.wat").write_text(BAD_WAT)
     err = start_fails(tmp_path, module_entry("/", "bad.wat"))
     assert "bad.wat" in err, err
+    assert "not valid WAT" in err and "bad.wat:4:" in err, err   # wat2wasm's line:column
+
+
+@pytest.mark.parametrize("data", [bytes(range(256)) * 4, b"just some text\n", b""])
+def test_garbage_module_is_neither_wasm_nor_wat(tmp_path, data):
+    """A file that is neither binary wasm nor WAT text is named as such; wat2wasm
+    is not run on it, so none of its output is dumped."""
+    (tmp_path / "junk.wasm").write_bytes(data)
+    err = start_fails(tmp_path, module_entry("/", "junk.wasm"))
+    assert "junk.wasm: neither a WebAssembly module (no \\0asm header) nor WAT text" in err, err
+    assert "wat2wasm" not in err and "error:" not in err.split("wagi: error:", 1)[1], err
 
 
 def test_bad_module_among_good_ones(tmp_path, modules):

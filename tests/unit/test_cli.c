@@ -89,6 +89,52 @@ static void bad_files(void **state) {
   unlink(big);
   /* Not a module at all. */
   EXPECT(run("validate /etc/hostname"), 1, "wagi: /etc/hostname: ");
+  /* Binary garbage: named as neither form, without wat2wasm's output. */
+  char junk[] = "/tmp/wagi-junk-XXXXXX";
+  fd = mkstemp(junk);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "\x01\x02\x00\xff(module)", 12), 12);
+  close(fd);
+  result *r = run("validate %s", junk);
+  EXPECT(r, 1, "neither a WebAssembly module (no \\0asm header) nor WAT text");
+  if (strstr(r->out, "wat2wasm")) fail_msg("wat2wasm's output leaked:\n%s", r->out);
+  unlink(junk);
+}
+
+/* Writes `text` to a new temporary file named like "/tmp/wagi-XXXXXX.wat". */
+static void write_temp(char *path, const char *text) {
+  int fd = mkstemps(path, 4);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+}
+
+/* validate, inspect, invoke and run take WAT text as the server does. */
+static void wat_text(void **state) {
+  (void)state;
+  char ok[] = "/tmp/wagi-ok-XXXXXX.wat", bad[] = "/tmp/wagi-bad-XXXXXX.wat";
+  char start[] = "/tmp/wagi-start-XXXXXX.wat";
+  write_temp(ok,
+             ";; a comment first\n(module (func (export \"add\") (param i32 i32) (result "
+             "i32) local.get 0 local.get 1 i32.add))\n");
+  write_temp(bad, "(module\n  (func (export \"f\") (result i32) i32.add))\n");
+  write_temp(start, "(module (func (export \"_start\")))\n");
+  EXPECT(run("validate %s", ok), 0, "ok");
+  EXPECT(run("inspect %s", ok), 0, "WAT text");
+  EXPECT(run("inspect %s", ok), 0, "ii->i");
+  EXPECT(run("invoke %s add 40 2", ok), 0, "42");
+  EXPECT(run("run %s", start), 0, "");
+  /* wat2wasm's message, under the file's own name with line and column. */
+  char want[64];
+  snprintf(want, sizeof want, "%s:2:", bad);
+  EXPECT(run("validate %s", bad), 1, "not valid WAT");
+  EXPECT(run("validate %s", bad), 1, want);
+  EXPECT(run("run %s", bad), 1, "not valid WAT");
+  /* A pipe works too: the text is read once. */
+  EXPECT(run("validate /dev/stdin < %s", ok), 0, "ok");
+  unlink(ok);
+  unlink(bad);
+  unlink(start);
 }
 
 static void validate_cmd(void **state) {
@@ -145,6 +191,21 @@ static void invoke_cmd(void **state) {
   EXPECT(run("invoke %s/host.wasm call_user", watdir), 1, "import");
 }
 
+/* --max-memory takes the same sizes in `wagi run` and the server. */
+static void max_memory_units(void **state) {
+  (void)state;
+  /* Accepted: the server goes on to (and fails on) the missing config. */
+  EXPECT(run("-c /nonexistent/m.toml --max-memory 64M"), 1, "m.toml");
+  EXPECT(run("-c /nonexistent/m.toml --max-memory=1G"), 1, "m.toml");
+  EXPECT(run("-c /nonexistent/m.toml --max-memory 100"), 1, "expected a size from 64K to 4G");
+  EXPECT(run("-c /nonexistent/m.toml --max-memory 5G"), 1, "expected a size from 64K to 4G");
+  EXPECT(run("run --max-memory 64M /nonexistent/x.wasm"), 1, "x.wasm");
+  EXPECT(run("run --max-memory 65536 /nonexistent/x.wasm"), 1, "x.wasm");
+  EXPECT(run("run --max-memory 5G x.wasm"), 1, "expected a size from 64K to 4G");
+  /* The old page count gets the size to write instead. */
+  EXPECT(run("run --max-memory 16 x.wasm"), 1, "for 16 pages write 1024K");
+}
+
 int main(void) {
   /* This binary is BUILD/unit/test_cli; wagi is BUILD/wagi. */
   char self[PATH_MAX];
@@ -159,6 +220,7 @@ int main(void) {
       cmocka_unit_test(help_and_version), cmocka_unit_test(subcommand_help),
       cmocka_unit_test(bad_files),        cmocka_unit_test(validate_cmd),
       cmocka_unit_test(inspect_cmd),      cmocka_unit_test(invoke_cmd),
+      cmocka_unit_test(wat_text),         cmocka_unit_test(max_memory_units),
   };
   return cmocka_run_group_tests_name("wagi cli", tests, NULL, NULL);
 }

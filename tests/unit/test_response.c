@@ -135,11 +135,14 @@ static void test_status(void **state) {
       {"Content-Type: a/b\nStatus: 999 Whatever\n\n", 999},
       {"Content-Type: a/b\nStatus: 100\n\n", 100},
       {"Content-Type: a/b\nStatus: 418 I'm a teapot\n\n", 418},
-      {"Content-Type: a/b\nStatus: 099\n\n", 502},
-      {"Content-Type: a/b\nStatus: 1000\n\n", 502},
+      /* A number outside 100..999 is a module error (500), anything else 502. */
+      {"Content-Type: a/b\nStatus: 099\n\n", 500},
+      {"Content-Type: a/b\nStatus: 1000\n\n", 500},
+      {"Content-Type: a/b\nStatus: 99 Low\n\n", 500},
+      {"Content-Type: a/b\nStatus: 0\n\n", 500},
       {"Content-Type: a/b\nStatus: abc\n\n", 502},
       {"Content-Type: a/b\nStatus:\n\n", 502},
-      {"Content-Type: a/b\nStatus: 20\n\n", 502},
+      {"Content-Type: a/b\nStatus: 20\n\n", 500},
       {"Content-Type: a/b\nStatus: 200\tOK\n\n", 502},
       {"Content-Type: a/b\nStatus: -20\n\n", 502},
       /* Explicit Status wins over Location, whatever the order. */
@@ -152,7 +155,13 @@ static void test_status(void **state) {
     srv_response r = parse(v[i].out, strlen(v[i].out));
     if (r.status != v[i].want) fail_msg("'%s': status %d, want %d", v[i].out, r.status, v[i].want);
     assert_null(hdr(&r, "status"));
-    if (v[i].want == 502) assert_non_null(r.warnings);
+    if (v[i].want == 500 || v[i].want == 502) assert_non_null(r.warnings);
+    if (v[i].want == 500) {
+      assert_true(r.refused);
+      assert_int_equal(r.n_headers, 0);
+      body_is(&r, SRV_RESPONSE_MSG_BAD);
+      assert_non_null(strstr(r.warnings, "outside 100..999"));
+    }
     srv_response_free(&r);
   }
   /* 502 keeps the module's headers and body (as the reference does). */
@@ -192,7 +201,7 @@ static void test_invalid_headers(void **state) {
   assert_non_null(r.warnings);
   assert_non_null(strstr(r.warnings, "Bad Name"));
   srv_response_free(&r);
-  /* Invalid values give 500 with an empty body. */
+  /* Invalid values give 500 with the short reason. */
   const char *bad[] = {
       "Content-Type: a/b\nX: caf\xC3\xA9\n\nbody",
       "Content-Type: a/b\nX: a\x01z\n\nbody",
@@ -203,15 +212,16 @@ static void test_invalid_headers(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     r = parse(bad[i], strlen(bad[i]));
     assert_int_equal(r.status, 500);
-    assert_int_equal(r.body_len, 0);
+    body_is(&r, SRV_RESPONSE_MSG_BAD);
+    assert_true(r.refused);
     assert_int_equal(r.n_headers, 0);
     assert_non_null(r.warnings);
     srv_response_free(&r);
   }
-  /* Header block not UTF-8 -> 500, empty body. */
+  /* Header block not UTF-8 -> 500 with the short reason. */
   r = P("Content-Type: a/b\nX: \xff\xfe\n\nbody");
   assert_int_equal(r.status, 500);
-  assert_int_equal(r.body_len, 0);
+  body_is(&r, SRV_RESPONSE_MSG_BAD);
   assert_non_null(strstr(r.warnings, "UTF-8"));
   srv_response_free(&r);
   /* Unicode whitespace around a value is trimmed (Rust's str::trim). */
@@ -230,6 +240,41 @@ static void test_invalid_headers(void **state) {
   assert_int_equal(r.status, 200);
   assert_int_equal(r.n_headers, 1);
   assert_non_null(r.warnings);
+  srv_response_free(&r);
+}
+
+/* The edge cases README's server section decides. */
+static void test_edge_cases(void **state) {
+  (void)state;
+  /* An empty value is kept. */
+  srv_response r = P("Content-Type: a/b\nX-Empty:\nX-Blank:   \n\nok");
+  assert_int_equal(r.status, 200);
+  assert_string_equal(hdr(&r, "x-empty"), "");
+  assert_string_equal(hdr(&r, "x-blank"), "");
+  assert_null(r.warnings);
+  srv_response_free(&r);
+  /* Date is the server's: dropped with a warning like the framing headers. */
+  r = P("Content-Type: a/b\ndate: Thu, 01 Jan 1970 00:00:00 GMT\n\nok");
+  assert_int_equal(r.status, 200);
+  assert_null(hdr(&r, "date"));
+  assert_non_null(r.warnings);
+  assert_non_null(strstr(r.warnings, "'date' dropped (the server sets Date)"));
+  srv_response_free(&r);
+  /* No blank line after the headers: the warning says so. */
+  r = P("Content-Type: text/plain\nhello");
+  assert_int_equal(r.status, 500);
+  assert_true(r.refused);
+  assert_non_null(strstr(r.warnings, "no blank line after its headers"));
+  srv_response_free(&r);
+  r = P("");
+  assert_int_equal(r.status, 500);
+  assert_non_null(strstr(r.warnings, "nothing to stdout"));
+  srv_response_free(&r);
+  /* The module's own 500 is not a refusal. */
+  r = P("Status: 500\nContent-Type: a/b\n\nmine");
+  assert_int_equal(r.status, 500);
+  assert_false(r.refused);
+  body_is(&r, "mine");
   srv_response_free(&r);
 }
 
@@ -252,13 +297,10 @@ static void test_large(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_split_variants),
-      cmocka_unit_test(test_no_blank_line),
-      cmocka_unit_test(test_sufficiency),
-      cmocka_unit_test(test_status),
-      cmocka_unit_test(test_repeated_headers),
-      cmocka_unit_test(test_invalid_headers),
-      cmocka_unit_test(test_large),
+      cmocka_unit_test(test_split_variants),   cmocka_unit_test(test_no_blank_line),
+      cmocka_unit_test(test_sufficiency),      cmocka_unit_test(test_status),
+      cmocka_unit_test(test_repeated_headers), cmocka_unit_test(test_invalid_headers),
+      cmocka_unit_test(test_edge_cases),       cmocka_unit_test(test_large),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -186,20 +186,26 @@ CASES = [
 CLI_CASES = [
     ("cli_missing_module", ["T/nothing.wasm"], 1, "cannot open"),
     ("cli_not_wasm", ["T/garbage.wasm"], 1, "garbage.wasm: "),
+    ("cli_not_module", ["T/text.wasm"], 1, "neither a WebAssembly module (no \\0asm header) nor WAT"),
+    ("cli_wat_text", ["T/exit7.wat"], 7, None),
     ("cli_unknown_import", ["MODULE:unknown_import"], 1, "no_such_function"),
     ("cli_no_start", ["MODULE:no_start"], 1, "_start"),
     ("cli_start_trap", ["MODULE:start_trap"], 134, "wagi: trap: "),
     ("cli_start_exit", ["MODULE:start_exit"], 4, None),
     ("cli_exit_range", ["MODULE:exit_range"], 1, "200"),
     ("cli_grow", ["MODULE:grow"], 0, None),
-    ("cli_max_memory", ["--max-memory", "4", "MODULE:grow"], 9, None),
+    ("cli_max_memory", ["--max-memory", "256K", "MODULE:grow"], 9, None),
+    ("cli_max_memory_bytes", ["--max-memory", "262144", "MODULE:grow"], 9, None),
+    ("cli_max_memory_mib", ["--max-memory", "1M", "MODULE:grow"], 0, None),
+    # the old page count: a clear error that says the new form
+    ("cli_max_memory_pages", ["--max-memory", "4", "MODULE:grow"], 1, "for 4 pages write 256K"),
     ("cli_bad_max_memory", ["--max-memory", "x", "MODULE:grow"], 1, "--max-memory"),
     ("cli_bad_env", ["--env", "NOEQUALS", "MODULE:grow"], 1, "--env"),
     ("cli_bad_dir", ["--dir", "T/does-not-exist", "MODULE:grow"], 1, "does-not-exist"),
     ("cli_dir_is_file", ["--dir", "T/outside/secret.txt", "MODULE:grow"], 1, "secret.txt"),
     ("cli_missing_value", ["--dir"], 1, "--dir"),
     ("cli_double_dash", ["--", "MODULE:grow"], 0, None),
-    ("cli_equals_forms", ["--env=A=1", "--max-memory=4", "MODULE:grow"], 9, None),
+    ("cli_equals_forms", ["--env=A=1", "--max-memory=256KiB", "MODULE:grow"], 9, None),
     ("cli_unknown_option", ["--frobnicate", "MODULE:grow"], 1, "--frobnicate"),
     ("cli_no_module", [], 1, "MODULE"),
     ("cli_help", ["--help"], 0, None),
@@ -461,10 +467,12 @@ def build():
 
 
 def build_walk():
-    """Links wagi-walk (walk_main.c + the regular build's run.o, libwasi.a,
-    libwasm.a, libbase.a, with the compiler and flags recorded in $BUILD/.flags, so a
+    """Links wagi-walk (walk_main.c + the regular build's run.o and flags.o,
+    libsrv.a and libhttp.a (run's --allow-host), libwasi.a, libwasm.a, libbase.a, with the compiler and flags recorded in $BUILD/.flags, so a
     sanitizer build stays one). Returns (path or None, message)."""
     objs = [os.path.join(BUILD, "obj", "src", "cli", "run.o"),
+            os.path.join(BUILD, "obj", "src", "cli", "flags.o"),
+            os.path.join(BUILD, "libsrv.a"), os.path.join(BUILD, "libhttp.a"),
             os.path.join(BUILD, "libwasi.a"), os.path.join(BUILD, "libwasm.a"),
             os.path.join(BUILD, "libbase.a")]
     if not all(os.path.exists(o) for o in objs):
@@ -478,7 +486,7 @@ def build_walk():
     if os.path.exists(flags_file):
         with open(flags_file) as f:
             cc = f.read().split()
-    err = compile_one(cc + ["-I" + os.path.join(ROOT, "src"), src] + objs + ["-lm", "-o", out])
+    err = compile_one(cc + ["-I" + os.path.join(ROOT, "src"), src] + objs + ["-lcurl", "-lm", "-o", out])
     if err:
         return None, "cannot link wagi-walk: " + " ".join(err)[:300]
     return out, ""
@@ -608,6 +616,10 @@ def run_cli_case(name, argv, want_exit, want_err):
     t = make_world()
     try:
         write(os.path.join(t, "garbage.wasm"), b"\0asm\x01\0\0\0\x99garbage", "wb")
+        write(os.path.join(t, "text.wasm"), b"not a module\n", "wb")
+        write(os.path.join(t, "exit7.wat"), b";; WAT text, as the server takes it\n"
+              b'(module (import "wasi_snapshot_preview1" "proc_exit" (func $e (param i32)))\n'
+              b'  (func (export "_start") (call $e (i32.const 7))))\n', "wb")
         args = []
         for a in argv:
             if a.startswith("MODULE:"):

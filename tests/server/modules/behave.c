@@ -83,6 +83,12 @@ EXPORT(status_then_location) {
 }
 EXPORT(statusonly) { emit("Status: 404 Not Found\n\nmissing\n"); }
 EXPORT(status204) { emit("Status: 204\n\n"); }
+EXPORT(status99) { emit("Status: 99\nContent-Type: text/plain\n\nbody\n"); }
+EXPORT(status1000) { emit("Status: 1000 Big\nContent-Type: text/plain\n\nbody\n"); }
+EXPORT(emptyvalue) { emit("Content-Type: text/plain\nX-Empty:\nX-After: yes\n\nok\n"); }
+EXPORT(datehdr) { emit("Content-Type: text/plain\nDate: Thu, 01 Jan 1970 00:00:00 GMT\n\nok\n"); }
+EXPORT(headersonly) { emit("Content-Type: text/plain\n"); }
+EXPORT(status500) { emit("Status: 500\nContent-Type: text/plain\n\nmine\n"); }
 EXPORT(teapot) { emit("Status: 418 I'm a teapot\nContent-Type: text/plain\n\nshort and stout\n"); }
 EXPORT(cookies) {
   emit(

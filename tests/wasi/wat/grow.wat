@@ -1,5 +1,5 @@
 ;; Grows memory by 10 pages: exits 0 if that worked, 9 if memory.grow
-;; returned -1 (e.g. under --max-memory 4).
+;; returned -1 (e.g. under --max-memory 256K, 4 pages).
 (module
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
   (memory 1)
