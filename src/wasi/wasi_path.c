@@ -91,6 +91,19 @@ static void fs_free(fdstack *s) {
   if (s->fds != s->small) free(s->fds);
 }
 
+/* The result of readlinkat(..., target, SB_PATH_MAX) for a symlink met on
+ * the way, counted in *links: 0 when it may be followed, else -errno (an
+ * absolute target leaves the tree: -EXDEV). Shared by both resolvers so
+ * that they refuse the same links. */
+static int link_target_check(ssize_t n, const char *target, int *links) {
+  if (n < 0) return -errno;
+  if ((size_t)n >= SB_PATH_MAX) return -ENAMETOOLONG;
+  if (++*links > SB_MAX_SYMLINKS) return -ELOOP;
+  if (n == 0) return -ENOENT;
+  if (target[0] == '/') return -EXDEV;
+  return 0;
+}
+
 /* Replaces the unresolved rest of the path with `target` followed by
  * "/" + `next` (when next is non-empty). */
 static int splice_rest(char *buf, const char *target, size_t tlen, const char *next) {
@@ -169,27 +182,9 @@ static int sb_walk(int dirfd, const char *path, int flags, mode_t mode, int foll
       if (S_ISLNK(sb.st_mode)) {
         char target[SB_PATH_MAX];
         ssize_t n = readlinkat(fd, "", target, sizeof target);
+        ret = link_target_check(n, target, &links);
         close(fd);
-        if (n < 0) {
-          ret = -errno;
-          break;
-        }
-        if ((size_t)n >= sizeof target) {
-          ret = -ENAMETOOLONG;
-          break;
-        }
-        if (++links > SB_MAX_SYMLINKS) {
-          ret = -ELOOP;
-          break;
-        }
-        if (n == 0) {
-          ret = -ENOENT;
-          break;
-        }
-        if (target[0] == '/') {
-          ret = -EXDEV;
-          break;
-        }
+        if (ret < 0) break;
         /* keep a trailing slash: it still demands a directory */
         const char *nx = last ? "." : next;
         if ((ret = splice_rest(buf, target, (size_t)n, nx)) < 0) break;
@@ -239,26 +234,7 @@ static int sb_walk(int dirfd, const char *path, int flags, mode_t mode, int foll
     }
     char target[SB_PATH_MAX];
     ssize_t n = readlinkat(cur, comp, target, sizeof target);
-    if (n < 0) {
-      ret = -errno;
-      break;
-    }
-    if ((size_t)n >= sizeof target) {
-      ret = -ENAMETOOLONG;
-      break;
-    }
-    if (++links > SB_MAX_SYMLINKS) {
-      ret = -ELOOP;
-      break;
-    }
-    if (n == 0) {
-      ret = -ENOENT;
-      break;
-    }
-    if (target[0] == '/') {
-      ret = -EXDEV;
-      break;
-    }
+    if ((ret = link_target_check(n, target, &links)) < 0) break;
     if ((ret = splice_rest(buf, target, (size_t)n, "")) < 0) break;
     rest = buf;
   }
