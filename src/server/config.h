@@ -24,7 +24,8 @@
  *   max_request_body_bytes  largest request body accepted, 1 byte..4 GiB
  *                           (default 16 MiB)
  *   max_concurrent_requests instances of this module running at once,
- *                           1..4294967295 (default 0: no limit set)
+ *                           1..4294967295 (default 0 here: the server then
+ *                           uses --max-concurrency, else 4 x online CPUs)
  *
  * Each module's `limits` holds the effective values (module key, else
  * [limits], else the built-in default) and `limits_set` says which of them
@@ -90,7 +91,7 @@ typedef struct {
   uint64_t output_limit_bytes;
   uint64_t stderr_limit_bytes;
   uint64_t max_request_body_bytes;
-  uint32_t max_concurrent_requests; /* 0 = no limit */
+  uint32_t max_concurrent_requests; /* 0 = not set: the server decides */
 } srv_limits;
 
 typedef struct {
