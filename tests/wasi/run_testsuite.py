@@ -2,9 +2,10 @@
 """The official WASI preview 1 test suite (WebAssembly/wasi-testsuite) through
 `wagi run`.
 
-    /usr/bin/python3 tests/wasi/run_testsuite.py [-v] [NAME...]
+    /usr/bin/python3 tests/wasi/run_testsuite.py [-v] [--no-walk] [NAME...]
 
-(-v: also print each command; NAME: run only those tests, e.g.
+(-v: also print each command; --no-walk: only through `wagi run`, not also
+through wagi-walk; NAME: run only those tests, e.g.
 c/lseek. Environment: WASI_TESTSUITE (default ../shared/wasi-testsuite
 beside the repository), BUILD (default build), WAGI (default $BUILD/wagi).)
 
@@ -20,7 +21,10 @@ suite's README.md):
     stdout     the expected stdout, exactly (not checked when absent)
 
 Each test runs in its own temporary directory with an empty stdin and
-nothing else preopened. A key this runner does not know fails the test, so
+nothing else preopened. Every test also runs through wagi-walk ("walk:"
+lines), `wagi run` with the sandbox's other resolver (the component walk
+used where openat2 is missing; see run_tests.py), so both are held to the
+suite. A key this runner does not know fails the test, so
 that a newer suite cannot be half-run silently.
 
 Prints one line per test (PASS, FAIL with what differed, KNOWN FAIL) and a
@@ -75,7 +79,7 @@ def show(data, limit=300):
 SANITIZER_MARKS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:")
 
 
-def run_test(group_dir, name, verbose):
+def run_test(wagi, group_dir, name, verbose):
     """Runs one test; returns (what differed, empty when passed; True when
     that includes a crash of wagi itself that KNOWN_FAILURES must not hide)."""
     wasm = os.path.join(group_dir, name + ".wasm")
@@ -92,7 +96,7 @@ def run_test(group_dir, name, verbose):
         return ["%s.json has keys this runner does not know: %s" % (name, ", ".join(unknown))], True
     t = tempfile.mkdtemp(prefix="wagi-wasits-")
     try:
-        cmd = [WAGI, "run"]
+        cmd = [wagi, "run"]
         if "root" in spec:
             src = os.path.join(group_dir, spec["root"])
             if not os.path.isdir(src):
@@ -109,7 +113,7 @@ def run_test(group_dir, name, verbose):
         except subprocess.TimeoutExpired:
             return ["timed out after %d s" % TIMEOUT], False
         except OSError as e:
-            return ["cannot run %s: %s" % (WAGI, e)], True
+            return ["cannot run %s: %s" % (wagi, e)], True
         fails = []
         crashed = any(m in r.stderr for m in SANITIZER_MARKS) or r.returncode < 0
         if crashed:
@@ -162,14 +166,28 @@ def main():
         if name not in names and not only:
             print("FAIL %s: in KNOWN_FAILURES but not a test of %s: remove it from the list" % (name, SUITE))
             failed += 1
-    for name, group_dir, test in tests:
-        if only and name not in only:
+    runners = [("", WAGI)]
+    if "--no-walk" not in argv:
+        sys.path.insert(0, HERE)
+        import run_tests  # builds wagi-walk from the regular build's objects
+        walk, msg = run_tests.build_walk()
+        if walk:
+            runners.append(("walk:", walk))
+        elif msg.startswith("skipped"):
+            print("SKIP walk: " + msg)
+        else:
+            print("FAIL walk:build: " + msg)
+            failed += 1
+    for (prefix, wagi), (test_name, group_dir, test) in (
+            (r, t) for r in runners for t in tests):
+        name = prefix + test_name
+        if only and test_name not in only:
             continue
-        fails, hard = run_test(group_dir, test, verbose)
-        if name in KNOWN_FAILURES and not hard:
+        fails, hard = run_test(wagi, group_dir, test, verbose)
+        if test_name in KNOWN_FAILURES and not hard:
             if fails:
                 known += 1
-                print("KNOWN FAIL %s: %s\n    now: %s" % (name, KNOWN_FAILURES[name], "\n    ".join(fails)))
+                print("KNOWN FAIL %s: %s\n    now: %s" % (name, KNOWN_FAILURES[test_name], "\n    ".join(fails)))
             else:
                 failed += 1
                 print("FAIL %s: passes now (fixed: remove it from KNOWN_FAILURES in "
