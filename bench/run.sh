@@ -133,6 +133,9 @@ echo " -DSMALL size once, minus its start-up time (${interp_base}s), against nat
   echo "Best of $REPS runs of \`run()\`; instantiate = average of $INSTANCES instantiate+free."
   echo "wasm-interp runs the \`-DSMALL\` problem size once, minus its start-up time"
   echo "(${interp_base} s, measured on an empty module), and is compared with native at that size."
+  echo "<!-- /results -->"
+  # Hand-written notes after the closing marker stay as they are.
+  sed -n '/^<!-- \/results -->/,$p' bench/README.md 2>/dev/null | tail -n +2
 } > "$OUT/README.md.new" && mv "$OUT/README.md.new" bench/README.md
 
 if [ $errors -gt 0 ]; then echo "bench: $errors error(s)"; exit 1; fi
