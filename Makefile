@@ -50,6 +50,10 @@ SERVER_LIBS := -lmicrohttpd -lcrypto
 HTTP_SRC := $(wildcard src/http/*.c)
 HTTP_OBJ := $(HTTP_SRC:%.c=$(OBJ)/%.o)
 HTTP_LIBS := -lcurl
+# `wagi eventgrid`: a local Event Grid topic (JSON through cJSON).
+EG_SRC := $(wildcard src/eventgrid/*.c)
+EG_OBJ := $(EG_SRC:%.c=$(OBJ)/%.o)
+EG_LIBS := -lcjson
 SPEC_SRC := $(wildcard tests/spec/*.c)
 SPEC_OBJ := $(SPEC_SRC:%.c=$(OBJ)/%.o)
 
@@ -105,8 +109,12 @@ $(BUILD)/libhttp.a: $(HTTP_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libsrv.a $(BUILD)/libhttp.a $(BUILD)/libwasi.a $(BUILD)/libwasm.a $(BUILD)/libbase.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS) $(HTTP_LIBS)
+$(BUILD)/libeg.a: $(EG_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libeg.a $(BUILD)/libsrv.a $(BUILD)/libhttp.a $(BUILD)/libwasi.a $(BUILD)/libwasm.a $(BUILD)/libbase.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS) $(HTTP_LIBS) $(EG_LIBS)
 
 $(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcjson

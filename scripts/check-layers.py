@@ -6,7 +6,8 @@
 Rules:
  1. A file in src/LAYER/ includes headers of its own layer and of the layers
     LAYER depends on (the table below, the same as DEVELOPERS.md's), never
-    of a layer above it.
+    of a layer above it; where ONLY names headers (eventgrid uses only the
+    TOML parser of server/), only those.
  2. A layer's internal headers (INTERNAL below: the engine's wasm_int.h,
     code.h, ..., and every *_int.h) are included only by that layer's own
     files. White-box unit tests (tests/unit/) are the one exception: they
@@ -30,7 +31,14 @@ DEPENDS = {
     "wasi": {"wasm", "base"},
     "http": {"wasm", "base"},
     "server": {"wasi", "http", "wasm", "base"},
-    "cli": {"server", "wasi", "http", "wasm", "base"},
+    "eventgrid": {"server", "base"},
+    "cli": {"eventgrid", "server", "wasi", "http", "wasm", "base"},
+}
+
+# layer -> {lower layer: the only headers of it that layer may include}; a
+# lower layer not named here may be included through any public header.
+ONLY = {
+    "eventgrid": {"server": {"server/toml.h"}},
 }
 
 # Headers that only their own layer may include (rule 2).
@@ -86,6 +94,9 @@ def check_file(rel, violations):
                 continue  # not one of ours (e.g. a test's own subfolder)
             if layer and target != layer and target not in DEPENDS[layer]:
                 violations.append(f"{where}: src/{layer}/ may not depend on src/{target}/ (a layer above it)")
+            elif layer and inc_full not in ONLY.get(layer, {}).get(target, {inc_full}):
+                allowed = ", ".join(sorted(ONLY[layer][target]))
+                violations.append(f"{where}: src/{layer}/ may use only {allowed} of src/{target}/")
             if is_internal(inc_full) and target != layer:
                 if rel.startswith("tests/unit/"):
                     continue

@@ -20,6 +20,12 @@ void wagi_cmd_server_usage(FILE *out);
 /* 1 if `arg` (argv[1] of `wagi`) is a server flag such as -c/--config. */
 int wagi_cmd_is_server_arg(const char *arg);
 
+/* eventgrid.c: `wagi eventgrid -c TOPIC.toml [--listen IP:PORT]`, a local
+ * Event Grid topic. 0 after SIGINT/SIGTERM, 1 on a usage, config or startup
+ * error (printed). */
+int wagi_cmd_eventgrid(int argc, char **argv);
+void wagi_cmd_eventgrid_usage(FILE *out);
+
 /* flags.c: values both the server's flags and `wagi run` take. */
 /* SIZE: bytes, or a number with K, M, G (also KB/KiB...: always powers of
  * 1024). Returns 0 with *out set, or -1. */

@@ -50,6 +50,9 @@ static void usage(FILE *out) {
           "      [--allow-host URL]... MODULE.wasm [ARG...]\n"
           "                                  run a WASI command module (see run --help);\n"
           "                                  exits with its exit code, 134 on a trap\n"
+          "  eventgrid -c TOPIC.toml [--listen IP:PORT]\n"
+          "                                  a local, durable Event Grid topic (see\n"
+          "                                  eventgrid --help)\n"
           "  --help                          this text; COMMAND --help: one command's usage\n"
           "  --version                       version\n"
           "\n" SIG_LETTERS
@@ -473,6 +476,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 2, argv + 2);
   if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 2, argv + 2);
   if (!strcmp(cmd, "run")) return wagi_cmd_run(argc - 2, argv + 2);
+  if (!strcmp(cmd, "eventgrid")) return wagi_cmd_eventgrid(argc - 2, argv + 2);
   fprintf(stderr, "%s: unknown command \"%s\" (try %s --help)\n", prog, cmd, prog);
   return EXIT_ERR;
 }

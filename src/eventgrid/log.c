@@ -1,0 +1,233 @@
+/* log.c — the append-only event log data_dir/events.log (eventgrid.h).
+ *
+ * Format: the header "WAGIEGL1", then per event: u32 LE payload length,
+ * u32 LE CRC-32 (IEEE 802.3, zlib's) of the payload, the payload (the
+ * event's compact JSON). A batch is written with one write() and made
+ * durable with fdatasync() before the publisher hears 200, so a crash
+ * leaves at most a torn tail of the last batch, which was never
+ * acknowledged: opening the log cuts it off at the last whole record. */
+#include "eventgrid.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LOG_MAGIC "WAGIEGL1"
+#define LOG_MAGIC_LEN 8
+#define REC_HEADER 8
+/* No record is larger than the largest batch a config may allow. */
+#define REC_MAX EG_MAX_BATCH_LIMIT
+
+struct eg_log {
+  int fd;
+  char *path;
+  uint64_t size; /* bytes of whole records (plus the header) */
+  pthread_mutex_t mu;
+};
+
+static uint32_t crc_table[256];
+
+static void crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    crc_table[i] = c;
+  }
+}
+
+uint32_t eg_crc32(const void *data, size_t len) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, crc_init);
+  const uint8_t *p = data;
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < len; i++) c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+static uint32_t get32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir) {
+  char *p = strdup(dir);
+  if (!p) return -1;
+  for (char *s = p + 1; *s; s++) {
+    if (*s != '/') continue;
+    *s = 0;
+    if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+      free(p);
+      return -1;
+    }
+    *s = '/';
+  }
+  int rc = mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+  free(p);
+  return rc;
+}
+
+static int write_all(int fd, const void *buf, size_t n) {
+  const uint8_t *p = buf;
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Reads whole records from the start; returns the offset after the last
+ * good one (or -1 on a read error) and counts them. */
+static int64_t scan(int fd, uint64_t file_size, uint64_t *count) {
+  uint8_t hdr[REC_HEADER];
+  uint64_t off = LOG_MAGIC_LEN;
+  size_t cap = 0;
+  uint8_t *buf = NULL;
+  *count = 0;
+  for (;;) {
+    if (file_size - off < REC_HEADER) break;
+    if (pread(fd, hdr, REC_HEADER, (off_t)off) != REC_HEADER) break;
+    uint32_t len = get32(hdr), crc = get32(hdr + 4);
+    if (len == 0 || len > REC_MAX || file_size - off - REC_HEADER < len) break;
+    if (len > cap) {
+      uint8_t *nb = realloc(buf, len);
+      if (!nb) {
+        free(buf);
+        return -1;
+      }
+      buf = nb;
+      cap = len;
+    }
+    if (pread(fd, buf, len, (off_t)(off + REC_HEADER)) != (ssize_t)len) break;
+    if (eg_crc32(buf, len) != crc) break;
+    off += REC_HEADER + len;
+    (*count)++;
+  }
+  free(buf);
+  return (int64_t)off;
+}
+
+eg_status eg_log_open(const char *data_dir, eg_log **out, uint64_t *recovered,
+                      uint64_t *dropped_bytes, char *err, size_t errlen) {
+  if (make_dirs(data_dir) < 0) {
+    snprintf(err, errlen, "%s: cannot create the data directory: %s", data_dir, strerror(errno));
+    return EG_ERR_IO;
+  }
+  eg_log *L = calloc(1, sizeof *L);
+  size_t plen = strlen(data_dir) + sizeof "/events.log";
+  if (!L || !(L->path = malloc(plen))) {
+    free(L);
+    snprintf(err, errlen, "out of memory");
+    return EG_ERR_NOMEM;
+  }
+  snprintf(L->path, plen, "%s/events.log", data_dir);
+  L->fd = open(L->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  struct stat st;
+  if (L->fd < 0 || fstat(L->fd, &st) < 0) {
+    snprintf(err, errlen, "%s: cannot open the event log: %s", L->path, strerror(errno));
+    goto fail;
+  }
+  uint64_t size = (uint64_t)st.st_size, count = 0, good;
+  if (size == 0) {
+    /* new log (or one whose header never reached the disk) */
+    if (write_all(L->fd, LOG_MAGIC, LOG_MAGIC_LEN) < 0 || fdatasync(L->fd) < 0) {
+      snprintf(err, errlen, "%s: cannot write the event log: %s", L->path, strerror(errno));
+      goto fail;
+    }
+    good = LOG_MAGIC_LEN;
+  } else {
+    char magic[LOG_MAGIC_LEN];
+    if (size < LOG_MAGIC_LEN || pread(L->fd, magic, LOG_MAGIC_LEN, 0) != LOG_MAGIC_LEN ||
+        memcmp(magic, LOG_MAGIC, LOG_MAGIC_LEN)) {
+      snprintf(err, errlen, "%s: not a wagi eventgrid log (no \"%s\" header); move it away",
+               L->path, LOG_MAGIC);
+      goto fail;
+    }
+    int64_t g = scan(L->fd, size, &count);
+    if (g < 0) {
+      snprintf(err, errlen, "out of memory reading %s", L->path);
+      goto fail;
+    }
+    good = (uint64_t)g;
+    if (good < size) {
+      /* a torn or corrupt tail: appends must follow the last good record */
+      if (ftruncate(L->fd, (off_t)good) < 0 || fdatasync(L->fd) < 0) {
+        snprintf(err, errlen, "%s: cannot cut off a torn tail: %s", L->path, strerror(errno));
+        goto fail;
+      }
+    }
+  }
+  if (lseek(L->fd, (off_t)good, SEEK_SET) < 0) {
+    snprintf(err, errlen, "%s: %s", L->path, strerror(errno));
+    goto fail;
+  }
+  L->size = good;
+  pthread_mutex_init(&L->mu, NULL);
+  *recovered = count;
+  *dropped_bytes = size > good ? size - good : 0;
+  *out = L;
+  return EG_OK;
+fail:
+  if (L->fd >= 0) close(L->fd);
+  free(L->path);
+  free(L);
+  return EG_ERR_IO;
+}
+
+eg_status eg_log_append(eg_log *L, const eg_events *ev, char *err, size_t errlen) {
+  size_t total = 0;
+  for (size_t i = 0; i < ev->n; i++) {
+    if (ev->len[i] == 0 || ev->len[i] > REC_MAX) {
+      snprintf(err, errlen, "event %zu is %zu bytes: not a loggable size", i, ev->len[i]);
+      return EG_ERR_IO;
+    }
+    total += REC_HEADER + ev->len[i];
+  }
+  uint8_t *buf = malloc(total ? total : 1);
+  if (!buf) {
+    snprintf(err, errlen, "out of memory");
+    return EG_ERR_NOMEM;
+  }
+  uint8_t *p = buf;
+  for (size_t i = 0; i < ev->n; i++) {
+    put32(p, (uint32_t)ev->len[i]);
+    put32(p + 4, eg_crc32(ev->json[i], ev->len[i]));
+    memcpy(p + REC_HEADER, ev->json[i], ev->len[i]);
+    p += REC_HEADER + ev->len[i];
+  }
+  eg_status st = EG_OK;
+  pthread_mutex_lock(&L->mu);
+  if (write_all(L->fd, buf, total) < 0 || fdatasync(L->fd) < 0) {
+    snprintf(err, errlen, "%s: cannot append: %s", L->path, strerror(errno));
+    /* Leave no half batch for later appends to follow: cut back to the last
+     * acknowledged record (the publisher gets a 500 and may retry). */
+    if (ftruncate(L->fd, (off_t)L->size) == 0) (void)lseek(L->fd, (off_t)L->size, SEEK_SET);
+    st = EG_ERR_IO;
+  } else {
+    L->size += total;
+  }
+  pthread_mutex_unlock(&L->mu);
+  free(buf);
+  return st;
+}
+
+void eg_log_close(eg_log *L) {
+  if (!L) return;
+  close(L->fd);
+  pthread_mutex_destroy(&L->mu);
+  free(L->path);
+  free(L);
+}
