@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | wasitest | wasitestsuite | check-layers | bench | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | eventgridtest | wasitest | wasitestsuite | check-layers | bench | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -82,7 +82,7 @@ LOGS      = $(BUILD)/test-logs
 .PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san examples demo-build \
         check-layers run-layers \
         test-build run-unit run-spectest run-fuzz wasitest run-wasitest wasitestsuite run-wasitestsuite \
-        servertest run-servertest httptest run-httptest run-enginewast
+        servertest run-servertest httptest run-httptest run-enginewast eventgridtest run-eventgridtest
 all: $(BUILD)/wagi
 
 $(OBJ)/%.o: %.c $(FLAGS_STAMP)
@@ -189,7 +189,7 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN)
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest
+	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest run-eventgridtest
 	@bash scripts/test-summary.sh $(LOGS)
 
 # build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
@@ -265,6 +265,16 @@ run-httptest:
 httptest: $(BUILD)/wagi
 	@$(HTTP_TEST)
 
+# `wagi eventgrid` integration tests (pytest, tests/eventgrid/): the real
+# $(BUILD)/wagi eventgrid on loopback ports.
+EVENTGRID_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-pytest.sh eventgridtest tests/eventgrid
+
+run-eventgridtest:
+	@$(RUN_SUITE) eventgrid $(LOGS)/eventgrid.log $(EVENTGRID_TEST)
+
+eventgridtest: $(BUILD)/wagi
+	@$(EVENTGRID_TEST)
+
 unit: $(UNIT_BIN)
 	@bash scripts/run-unit.sh $(UNIT_BIN)
 
@@ -278,7 +288,8 @@ san: setup
 	@rm -rf build-san/test-logs && mkdir -p build-san/test-logs
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
-	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest
+	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest \
+	  run-eventgridtest
 	@bash scripts/test-summary.sh build-san/test-logs
 
 bench: setup $(BENCH_BIN)
