@@ -50,10 +50,11 @@ SERVER_LIBS := -lmicrohttpd -lcrypto
 HTTP_SRC := $(wildcard src/http/*.c)
 HTTP_OBJ := $(HTTP_SRC:%.c=$(OBJ)/%.o)
 HTTP_LIBS := -lcurl
-# `wagi eventgrid`: a local Event Grid topic (JSON through cJSON).
+# `wagi eventgrid`: a local Event Grid topic (JSON through cJSON, SAS tokens
+# through OpenSSL's HMAC).
 EG_SRC := $(wildcard src/eventgrid/*.c)
 EG_OBJ := $(EG_SRC:%.c=$(OBJ)/%.o)
-EG_LIBS := -lcjson
+EG_LIBS := -lcjson -lcrypto
 SPEC_SRC := $(wildcard tests/spec/*.c)
 SPEC_OBJ := $(SPEC_SRC:%.c=$(OBJ)/%.o)
 

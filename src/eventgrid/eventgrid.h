@@ -95,6 +95,22 @@ void eg_events_free(eg_events *ev);
  * an offset; 't'/'z' and a space separator accepted as RFC 3339 allows). */
 int eg_is_rfc3339(const char *s, size_t len);
 
+/* ---- SAS tokens --------------------------------------------------------------- */
+
+typedef enum {
+  EG_SAS_OK = 0,
+  EG_SAS_MALFORMED,     /* not "r=..&e=..&s=..", or an unreadable expiry */
+  EG_SAS_BAD_SIGNATURE, /* not signed with this topic's key */
+  EG_SAS_EXPIRED,
+  EG_SAS_BAD_KEY, /* the topic's key is not base64: tokens cannot be checked */
+} eg_sas_result;
+
+/* Checks an aeg-sas-token "r=RESOURCE&e=EXPIRY&s=SIGNATURE" (values
+ * URL-encoded; SIGNATURE = base64(HMAC-SHA256(base64-decode(key),
+ * "r=RESOURCE&e=EXPIRY" as sent)); EXPIRY in UTC as "M/D/YYYY h:mm:ss AM",
+ * as Azure's SDKs write it, or RFC 3339) against `key` at Unix time `now`. */
+eg_sas_result eg_sas_check(const char *token, const char *key, long long now);
+
 /* ---- the log ------------------------------------------------------------------ */
 
 /* The append-only log data_dir/events.log: an 8-byte header "WAGIEGL1",

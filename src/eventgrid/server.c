@@ -119,17 +119,27 @@ static int same_secret(const char *a, const char *b) {
 static enum MHD_Result publish(topic *T, struct MHD_Connection *c, upload *u) {
   uint64_t t0 = base_now_ns();
   const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "aeg-sas-key");
-  if (!key) {
-    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "aeg-sas-token"))
+  const char *tok = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "aeg-sas-token");
+  if (key) {
+    if (!same_secret(key, T->cfg->key))
       return send_error(c, 401, "Unauthorized", NULL, NULL,
-                        "aeg-sas-token is not supported yet by wagi eventgrid; send the key in "
-                        "aeg-sas-key.");
+                        "The request authorization key is not authorized for this topic.");
+  } else if (tok) {
+    static const char *const why[] = {
+        [EG_SAS_MALFORMED] =
+            "The aeg-sas-token is not of the form r=RESOURCE&e=EXPIRY&s=SIGNATURE.",
+        [EG_SAS_BAD_SIGNATURE] = "The aeg-sas-token is not signed with this topic's key.",
+        [EG_SAS_EXPIRED] = "The aeg-sas-token has expired.",
+        [EG_SAS_BAD_KEY] =
+            "This topic's key is not base64, so it cannot check aeg-sas-tokens; "
+            "send aeg-sas-key.",
+    };
+    eg_sas_result r = eg_sas_check(tok, T->cfg->key, (long long)time(NULL));
+    if (r != EG_SAS_OK) return send_error(c, 401, "Unauthorized", NULL, NULL, why[r]);
+  } else {
     return send_error(c, 401, "Unauthorized", NULL, NULL,
-                      "The request has no aeg-sas-key header (the topic's access key).");
+                      "The request has neither an aeg-sas-key nor an aeg-sas-token header.");
   }
-  if (!same_secret(key, T->cfg->key))
-    return send_error(c, 401, "Unauthorized", NULL, NULL,
-                      "The request authorization key is not authorized for this topic.");
   const char *ver = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "api-version");
   if (!ver)
     return send_error(c, 400, "BadRequest", "MissingApiVersionParameter", "api-version",

@@ -1,11 +1,16 @@
 """`wagi eventgrid`: the publish API, the schema checks, the durable log and
 the topic's config, against the real binary on loopback."""
+import base64
+import datetime
+import hashlib
+import hmac
 import http.client
 import json
 import re
 import struct
 import subprocess
 import zlib
+from urllib.parse import quote
 
 import pytest
 
@@ -109,9 +114,58 @@ def test_bad_key_is_401(topic, key):
     assert not read_log(topic.data_dir)
 
 
-def test_sas_token_not_accepted_yet(topic):
-    r = topic.publish([event()], key=None, headers={"aeg-sas-token": "r=x&e=y&s=z"})
-    assert r.status == 401 and "aeg-sas-token" in r.json()["error"]["message"]
+B64KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+def sas_token(key_b64, expiry, resource="https://topic.local/api/events?api-version=2018-01-01"):
+    """An aeg-sas-token as Azure's SDKs build it."""
+    unsigned = f"r={quote(resource, safe='')}&e={quote(expiry, safe='')}"
+    mac = hmac.new(base64.b64decode(key_b64), unsigned.encode(), hashlib.sha256).digest()
+    return f"{unsigned}&s={quote(base64.b64encode(mac).decode(), safe='')}"
+
+
+def sdk_time(t):
+    """The SDKs' expiry format: M/D/YYYY h:mm:ss AM|PM, UTC."""
+    h = t.hour % 12 or 12
+    return f"{t.month}/{t.day}/{t.year} {h}:{t.minute:02d}:{t.second:02d} " \
+           f"{'PM' if t.hour >= 12 else 'AM'}"
+
+
+def test_sas_token(topic_factory):
+    t = topic_factory(key=B64KEY).start()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    later, earlier = now + datetime.timedelta(hours=1), now - datetime.timedelta(minutes=1)
+
+    def pub(token):
+        return t.publish([event()], key=None, headers={"aeg-sas-token": token})
+
+    assert pub(sas_token(B64KEY, sdk_time(later))).status == 200
+    assert pub(sas_token(B64KEY, later.strftime("%Y-%m-%dT%H:%M:%SZ"))).status == 200
+    pm = later.replace(hour=23)  # an afternoon time: 11:xx:xx PM
+    if pm > now:
+        assert pub(sas_token(B64KEY, sdk_time(pm))).status == 200
+    for bad, why in [
+        (sas_token(B64KEY, sdk_time(earlier)), "expired"),
+        (sas_token(base64.b64encode(b"another key").decode(), sdk_time(later)), "not signed"),
+        (sas_token(B64KEY, sdk_time(later)).replace("r=https", "r=http"), "not signed"),
+        (sas_token(B64KEY, "tomorrow"), "not of the form"),
+        ("r=x&e=y", "not of the form"),
+        ("garbage", "not of the form"),
+    ]:
+        r = pub(bad)
+        assert r.status == 401, (bad, r)
+        assert why in r.json()["error"]["message"], (bad, r)
+    # aeg-sas-key wins when both are sent
+    r = t.publish([event()], key="wrong", headers={"aeg-sas-token": sas_token(B64KEY, sdk_time(later))})
+    assert r.status == 401
+    t.kill9()
+    assert len(read_log(t.data_dir)) == 3 if pm > now else 2
+
+
+def test_sas_token_needs_a_base64_key(topic):
+    r = topic.publish([event()], key=None,
+                      headers={"aeg-sas-token": sas_token(B64KEY, "1/1/2999 1:00:00 AM")})
+    assert r.status == 401 and "not base64" in r.json()["error"]["message"]
 
 
 def test_api_version_required(topic):
