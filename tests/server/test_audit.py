@@ -168,8 +168,17 @@ def test_startup_prints_the_route_table(modules, server_factory):
     import hashlib
     s = server_factory(module_entry("/hello/...", modules["hello.wat"]) +
                        module_entry("/r", modules["routes"]))
-    lines = [x for x in "".join(s.err).splitlines() if " wagi: route " in x]
-    assert len(lines) >= 2, s.logs()
+    # The table is written before "Ready", but stderr has its own reader
+    # thread: wait until every line the header announces has been collected.
+    assert s.wait_log(" route(s), first match wins"), s.logs()
+    count = int(re.search(r"wagi: (\d+) route\(s\), first match wins", s.logs()).group(1))
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [x for x in "".join(s.err).splitlines() if " wagi: route " in x]
+        if len(lines) >= count or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert len(lines) == count and count >= 2, s.logs()
     want = f"route /hello/... -> {modules['hello.wat']} (_start) log "
     first = [x for x in lines if want in x]
     assert first, lines
