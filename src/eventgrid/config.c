@@ -23,25 +23,15 @@ typedef struct {
   eg_config *cfg;
 } loader;
 
-static void one_line(char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
-}
-
 static int fail_at(loader *L, uint32_t line, uint32_t col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail_at(loader *L, uint32_t line, uint32_t col, const char *fmt, ...) {
   if (L->failed) return -1;
   L->failed = 1;
-  if (!L->errlen) return -1;
-  int k = snprintf(L->err, L->errlen, "%s:%u:%u: ", L->file, line, col);
-  if (k >= 0 && (size_t)k < L->errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(L->err + k, L->errlen - (size_t)k, fmt, ap);
-    va_end(ap);
-  }
-  one_line(L->err);
+  va_list ap;
+  va_start(ap, fmt);
+  toml_format_at(L->err, L->errlen, L->file, line, col, NULL, fmt, ap);
+  va_end(ap);
   return -1;
 }
 #define BAD(L, v, ...) fail_at((L), (v)->line, (v)->col, __VA_ARGS__)
@@ -49,20 +39,17 @@ static int fail_at(loader *L, uint32_t line, uint32_t col, const char *fmt, ...)
 static int warn_at(loader *L, uint32_t line, uint32_t col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int warn_at(loader *L, uint32_t line, uint32_t col, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  size_t need = strlen(L->file) + strlen(msg) + 64;
+  size_t need = strlen(L->file) + 512 + 64;
   char *w = malloc(need);
   char **nw = w ? realloc(L->cfg->warnings, (L->cfg->n_warnings + 1) * sizeof *nw) : NULL;
   if (!nw) {
     free(w);
     return fail_at(L, 0, 0, "out of memory");
   }
-  snprintf(w, need, "%s:%u:%u: warning: %s", L->file, line, col, msg);
-  one_line(w);
+  va_list ap;
+  va_start(ap, fmt);
+  toml_format_at(w, need, L->file, line, col, "warning: ", fmt, ap);
+  va_end(ap);
   L->cfg->warnings = nw;
   L->cfg->warnings[L->cfg->n_warnings++] = w;
   return 0;

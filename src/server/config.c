@@ -39,12 +39,6 @@ static void module_context(const loader *L, char *buf, size_t cap) {
   else snprintf(buf, cap, "module %zu: ", L->mod->index + 1);
 }
 
-/* Messages quote values from the file: keep them on one printable line. */
-static void one_line(char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
-}
-
 static int fail_at(loader *L, srv_config_status st, uint32_t line, uint32_t col, const char *fmt,
                    ...) __attribute__((format(printf, 5, 6)));
 
@@ -55,14 +49,10 @@ static int fail_at(loader *L, srv_config_status st, uint32_t line, uint32_t col,
   if (!L->errlen) return -1;
   char ctx[160];
   module_context(L, ctx, sizeof ctx);
-  int k = snprintf(L->err, L->errlen, "%s:%u:%u: %s", L->filename, line, col, ctx);
-  if (k >= 0 && (size_t)k < L->errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(L->err + k, L->errlen - (size_t)k, fmt, ap);
-    va_end(ap);
-  }
-  one_line(L->err);
+  va_list ap;
+  va_start(ap, fmt);
+  toml_format_at(L->err, L->errlen, L->filename, line, col, ctx, fmt, ap);
+  va_end(ap);
   return -1;
 }
 
@@ -73,17 +63,16 @@ static int warn_at(loader *L, uint32_t line, uint32_t col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int warn_at(loader *L, uint32_t line, uint32_t col, const char *fmt, ...) {
-  char ctx[160], msg[512];
-  module_context(L, ctx, sizeof ctx);
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  size_t need = strlen(L->filename) + strlen(ctx) + strlen(msg) + 64;
+  char prefix[180];
+  module_context(L, prefix + 9, sizeof prefix - 9);
+  memcpy(prefix, "warning: ", 9);
+  size_t need = strlen(L->filename) + strlen(prefix) + 512 + 64;
   char *w = malloc(need);
   if (!w) return NOMEM(L);
-  snprintf(w, need, "%s:%u:%u: warning: %s%s", L->filename, line, col, ctx, msg);
-  one_line(w);
+  va_list ap;
+  va_start(ap, fmt);
+  toml_format_at(w, need, L->filename, line, col, prefix, fmt, ap);
+  va_end(ap);
   srv_config *c = L->cfg;
   char **nw = realloc(c->warnings, (c->n_warnings + 1) * sizeof *nw);
   if (!nw) {

@@ -96,20 +96,25 @@ static pos here(parser *ps) {
   return r;
 }
 
+void toml_format_at(char *buf, size_t buflen, const char *file, uint32_t line, uint32_t col,
+                    const char *prefix, const char *fmt, va_list ap) {
+  if (!buflen) return;
+  int k = snprintf(buf, buflen, "%s:%u:%u: %s", file, line, col, prefix ? prefix : "");
+  if (k >= 0 && (size_t)k < buflen) vsnprintf(buf + k, buflen - (size_t)k, fmt, ap);
+  for (char *s = buf; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 static int fail_pos(parser *ps, pos at, toml_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int fail_pos(parser *ps, pos at, toml_status st, const char *fmt, ...) {
   if (ps->status != TOML_OK) return -1; /* keep the first error */
   ps->status = st;
-  if (ps->errlen == 0) return -1;
-  int k = snprintf(ps->err, ps->errlen, "%s:%u:%u: ", ps->filename, at.line, at.col);
-  if (k >= 0 && (size_t)k < ps->errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ps->err + k, ps->errlen - (size_t)k, fmt, ap);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  toml_format_at(ps->err, ps->errlen, ps->filename, at.line, at.col, NULL, fmt, ap);
+  va_end(ap);
   return -1;
 }
 

@@ -18,6 +18,7 @@
 #ifndef WAGI_TOML_H
 #define WAGI_TOML_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,6 +107,15 @@ struct toml_value {
  * (NULL gives "<input>"). */
 toml_status toml_parse(const char *text, size_t len, const char *filename, toml_value **out,
                        char *err, size_t errlen);
+
+/* Writes "FILE:LINE:COL: " PREFIX and the message of fmt/ap into buf
+ * (buflen 0: nothing) as one printable line: control characters become '?',
+ * since messages quote values from the file. toml_parse's own errors and
+ * the loaders built on it (modules.toml, the Event Grid topic) all use it,
+ * so every positioned message reads the same. */
+void toml_format_at(char *buf, size_t buflen, const char *file, uint32_t line, uint32_t col,
+                    const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
 
 /* Frees a tree returned by toml_parse (NULL is fine). Only roots may be freed. */
 void toml_free(toml_value *v);
