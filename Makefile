@@ -302,9 +302,14 @@ WASM_CC  ?= clang-16
 EXAMPLE_SRC := $(wildcard examples/*/main.c)
 EXAMPLE_WASM := $(EXAMPLE_SRC:examples/%/main.c=$(BUILD)/examples/%.wasm)
 
-$(EXAMPLE_WASM): $(BUILD)/examples/%.wasm: examples/%/main.c
+# Every example links the guest library (guest/): wasm-ld drops what a
+# module does not call, imports included.
+GUEST_SRC := $(wildcard guest/src/*.c)
+GUEST_HDR := $(wildcard guest/include/*.h)
+
+$(EXAMPLE_WASM): $(BUILD)/examples/%.wasm: examples/%/main.c $(GUEST_SRC) $(GUEST_HDR)
 	@mkdir -p $(dir $@)
-	$(WASM_CC) --target=wasm32-wasi -O2 -Wall -Wextra $(WERROR) $< -o $@ -Wl,--strip-all
+	$(WASM_CC) --target=wasm32-wasi -O2 -Wall -Wextra $(WERROR) -Iguest/include $< $(GUEST_SRC) -o $@ -Wl,--strip-all
 
 examples: $(EXAMPLE_WASM)
 	@:
