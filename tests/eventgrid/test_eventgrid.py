@@ -16,12 +16,15 @@ import pytest
 
 from conftest import KEY, PUBLISH, WAGI, event, run_config
 
-MAGIC = b"WAGIEGL1"
+MAGIC = b"WAGIEGL2"
+TOPIC = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/"
+         "Microsoft.EventGrid/topics/local")
 
 
 def read_log(data_dir):
-    """The records of data_dir/events.log as parsed JSON (the format of
-    src/eventgrid/log.c: header, then u32 LE length, u32 LE CRC-32, payload)."""
+    """The events of data_dir/events.log (the format of src/eventgrid/log.c:
+    header, then u32 LE length, u32 LE CRC-32, payload; the event records
+    {"t":"E",...,"event":{...}})."""
     raw = (data_dir / "events.log").read_bytes()
     assert raw[:8] == MAGIC
     out, off = [], 8
@@ -29,7 +32,9 @@ def read_log(data_dir):
         n, crc = struct.unpack_from("<II", raw, off)
         payload = raw[off + 8:off + 8 + n]
         assert len(payload) == n and zlib.crc32(payload) == crc, f"bad record at {off}"
-        out.append(json.loads(payload))
+        rec = json.loads(payload)
+        if rec["t"] == "E":
+            out.append(rec["event"])
         off += 8 + n
     return out
 
@@ -55,7 +60,8 @@ def test_publish_is_logged_and_survives_kill9(topic_factory):
     t.kill9()
     logged = read_log(t.data_dir)
     assert [e["id"] for e in logged] == [f"ev-{i}" for i in range(6)]
-    assert logged[3] == event(3)  # every field kept as published
+    # every field kept as published, topic and metadataVersion added
+    assert logged[3] == dict(event(3), topic=TOPIC, metadataVersion="1")
     t.start()
     assert recovered(t) == 6
     assert t.publish([event(6)]).status == 200
