@@ -16,15 +16,15 @@ import pytest
 
 from conftest import KEY, PUBLISH, WAGI, event, run_config
 
+TOPIC = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/"
+         "providers/Microsoft.EventGrid/topics/local")
+
 MAGIC = b"WAGIEGL2"
-TOPIC = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/"
-         "Microsoft.EventGrid/topics/local")
 
 
-def read_log(data_dir):
-    """The events of data_dir/events.log (the format of src/eventgrid/log.c:
-    header, then u32 LE length, u32 LE CRC-32, payload; the event records
-    {"t":"E",...,"event":{...}})."""
+def read_records(data_dir):
+    """The records of data_dir/events.log as parsed JSON (the format of
+    src/eventgrid/log.c: header, then u32 LE length, u32 LE CRC-32, payload)."""
     raw = (data_dir / "events.log").read_bytes()
     assert raw[:8] == MAGIC
     out, off = [], 8
@@ -32,11 +32,19 @@ def read_log(data_dir):
         n, crc = struct.unpack_from("<II", raw, off)
         payload = raw[off + 8:off + 8 + n]
         assert len(payload) == n and zlib.crc32(payload) == crc, f"bad record at {off}"
-        rec = json.loads(payload)
-        if rec["t"] == "E":
-            out.append(rec["event"])
+        out.append(json.loads(payload))
         off += 8 + n
     return out
+
+
+def read_log(data_dir):
+    """The events in the log ("E" records), in their delivered form."""
+    return [r["event"] for r in read_records(data_dir) if r["t"] == "E"]
+
+
+def published(ev):
+    """An event as the topic stores and delivers it."""
+    return dict(ev, topic=TOPIC, metadataVersion="1")
 
 
 def recovered(topic):
@@ -60,8 +68,7 @@ def test_publish_is_logged_and_survives_kill9(topic_factory):
     t.kill9()
     logged = read_log(t.data_dir)
     assert [e["id"] for e in logged] == [f"ev-{i}" for i in range(6)]
-    # every field kept as published, topic and metadataVersion added
-    assert logged[3] == dict(event(3), topic=TOPIC, metadataVersion="1")
+    assert logged[3] == published(event(3))  # every field kept, topic and metadataVersion added
     t.start()
     assert recovered(t) == 6
     assert t.publish([event(6)]).status == 200
