@@ -652,6 +652,18 @@ static long schedule(eg_topic *T) {
   for (size_t i = 0; i < T->n_subs; i++) {
     sub_rt *s = &T->subs[i];
     if (!s->validated) {
+      /* events waiting for a handshake that never succeeds still expire;
+       * the queue is in publication order, so the oldest are in front */
+      while (s->r_len && now > s->ready[s->r_head]->ev->at_ms + ttl_ms) {
+        target *t = ready_pop(s);
+        char idbuf[256];
+        eg_logf("delivery: event=%s subscription=%s attempt=%u dead-lettered (TimeToLiveExceeded; "
+                "the subscription was never validated)",
+                printable(t->ev->id, idbuf, sizeof idbuf), s->cfg->name, t->attempts);
+        dead_letter(T, t, "TimeToLiveExceeded");
+      }
+      if (s->r_len && s->ready[s->r_head]->ev->at_ms + ttl_ms + 1 < wake)
+        wake = s->ready[s->r_head]->ev->at_ms + ttl_ms + 1;
       if (!s->val_inflight && now >= s->val_next_ms) start_validation(T, s);
       if (!s->val_inflight && s->val_next_ms < wake) wake = s->val_next_ms;
       continue;

@@ -344,7 +344,8 @@ def test_help_documents_every_key():
     assert r.returncode == 0
     out = r.stdout.decode()
     for key in ["listen", "key", "topic", "data_dir", "retry_delays", "max_attempts",
-                "event_ttl", "max_batch_bytes", "[[subscription]]", "name", "endpoint",
+                "event_ttl", "max_batch_bytes", "delivery_timeout", "max_in_flight",
+                "log_compact_bytes", "/api/validate", "[[subscription]]", "name", "endpoint",
                 "event_types", "subject_begins_with", "--listen", "-c"]:
         assert key in out, key
     r = subprocess.run([str(WAGI), "--help"], capture_output=True, timeout=30)
