@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import event, rewrite_config, subscription_toml, tq
+from conftest import event, rewrite_config, run_config, subscription_toml, tq
 from subscriber import CLOSE, HANG, Reply
 
 TOPIC_PATH = ("/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg/"
@@ -124,7 +124,7 @@ def wait_owed(t, want=(), timeout=10.0):
 
 def deadletters(t, sub):
     d = t.data_dir / "deadletter" / sub
-    return sorted(d.glob("*")) if d.is_dir() else []
+    return sorted(d.glob("*.json")) if d.is_dir() else []
 
 
 def wait_deadletters(t, sub, n=1, timeout=10.0):
@@ -392,6 +392,70 @@ def test_ttl_dead_letter(topic_factory, subscriber, delays, least, most):
                       r"dead-lettered \(TimeToLiveExceeded\)$"), t.stderr()
 
 
+def test_never_validated_subscription_expires(topic_factory, subscriber):
+    subscriber.set_validation("wrong")
+    t = start(topic_factory, [subscription_toml("hook-a", subscriber.url())], event_ttl=1,
+              retry_delays=[0.2])
+    assert t.publish([event(0)]).status == 200
+    d = read_deadletter(wait_deadletters(t, "hook-a", 1)[0])
+    assert d["deadLetterReason"] == "TimeToLiveExceeded", d
+    assert d["deliveryAttempts"] == 0 and d["lastHttpStatusCode"] == 0
+    assert d["lastDeliveryOutcome"] == "NotAttempted"
+    assert d["id"] == "ev-0" and d["subscription"] == "hook-a"
+    assert not subscriber.notifications()
+    assert wait_re(t, r"delivery: event=ev-0 subscription=hook-a attempt=0 .*"
+                      r"dead-lettered \(TimeToLiveExceeded[;)]"), t.stderr()
+
+
+def test_retry_schedule_last_delay_repeats_with_jitter(topic_factory, subscriber):
+    subscriber.set_default(500)
+    t = start(topic_factory, [subscription_toml("hook-a", subscriber.url())],
+              retry_delays=[0.05, 0.2], max_attempts=5)
+    assert t.publish([event(0)]).status == 200
+    assert wait_deadletters(t, "hook-a", 1)
+    delays = [float(y) for y in re.findall(
+        rf"event=ev-0 subscription=hook-a attempt=\d status=500 {MS} retry in ([0-9.]+) s$",
+        t.stderr(), re.M)]
+    assert len(delays) == 4, t.stderr()
+    assert 0.04 - 1e-9 <= delays[0] <= 0.06 + 1e-9, delays
+    assert all(0.16 - 1e-9 <= y <= 0.24 + 1e-9 for y in delays[1:]), delays
+    # the topic waited (at least roughly) as long as it said
+    at = [r.at for r in subscriber.notifications()]
+    assert len(at) == 5
+    for gap, y in zip([b - a for a, b in zip(at, at[1:])], delays):
+        assert gap >= y * 0.9, (gap, y)
+
+
+def test_many_subscribers_with_jitter_spread(topic_factory, subscriber):
+    subscriber.set_default(500)
+    t = start(topic_factory, [subscription_toml("hook-a", subscriber.url())],
+              retry_delays=[0.1], max_attempts=2)
+    assert t.publish([event(i) for i in range(20)]).status == 200
+    assert wait_deadletters(t, "hook-a", 20)
+    delays = [float(y) for y in re.findall(rf"attempt=1 status=500 {MS} retry in ([0-9.]+) s$",
+                                           t.stderr(), re.M)]
+    assert len(delays) == 20
+    assert all(0.08 - 1e-9 <= y <= 0.12 + 1e-9 for y in delays), delays
+    assert len(set(delays)) > 1, delays  # jittered, not all equal
+
+
+NEW_KEY_ERRORS = [
+    ("delivery_timeout = 0\n", 13, 20, "delivery_timeout"),
+    ('delivery_timeout = "30s"\n', 13, 20, "delivery_timeout"),
+    ("max_in_flight = 0\n", 13, 17, "max_in_flight"),
+    ("log_compact_bytes = 100\n", 13, 21, "log_compact_bytes"),
+]
+
+
+@pytest.mark.parametrize("line,lno,col,what", NEW_KEY_ERRORS,
+                         ids=["timeout-0", "timeout-str", "in-flight-0", "compact-small"])
+def test_new_keys_bad_values(tmp_path, line, lno, col, what):
+    text = 'key = "k"\ndata_dir = "d"\n' + "\n" * 10 + line
+    rc, err, path = run_config(tmp_path, text)
+    assert rc == 1, err
+    assert f"{path}:{lno}:{col}: " in err and what in err, err
+
+
 def test_dead_letter_file_contents(topic_factory, subscriber):
     subscriber.set_default(403)
     t = start(topic_factory, [subscription_toml("hook-a", subscriber.url())])
@@ -402,7 +466,7 @@ def test_dead_letter_file_contents(topic_factory, subscriber):
     names = {}
     for f in files:
         m = re.fullmatch(r"(\d+)-(.+)\.json", f.name)
-        assert m, f.name  # no temporary files left behind
+        assert m, f.name
         names[m.group(2)] = (int(m.group(1)), f)
     assert sorted(names) == ["ev-1", "odd_id_with_chars.1-x"]
     after = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
@@ -417,6 +481,9 @@ def test_dead_letter_file_contents(topic_factory, subscriber):
         assert before <= parse_time(d["publishTime"]) <= after
         assert before <= parse_time(d["lastDeliveryAttemptTime"]) <= after
     wait_owed(t)
+    # written atomically: nothing else is left in the directory
+    assert sorted(p.name for p in (t.data_dir / "deadletter" / "hook-a").iterdir()) == \
+        sorted(f.name for f in files)
     t.kill9()
     seqs = {r["event"]["id"]: r["seq"] for r in read_records(t.data_dir) if r["t"] == "E"}
     assert names["odd_id_with_chars.1-x"][0] == seqs["odd/id with:chars.1-x"]
