@@ -242,6 +242,7 @@ def test_validation_remembered_across_restart_redone_on_new_endpoint(topic_facto
     t = start(topic_factory, [subscription_toml("hook-a", subscriber.url("/one"))])
     assert t.publish([event(0)]).status == 200
     assert subscriber.wait_delivered_ids(["ev-0"]), t.stderr()
+    wait_owed(t)  # else a SIGTERM with the answer in flight may send it again
     t.stop()
     t.start()
     assert t.publish([event(1)]).status == 200
@@ -252,6 +253,7 @@ def test_validation_remembered_across_restart_redone_on_new_endpoint(topic_facto
     assert t.publish([event(2)]).status == 200
     assert "ev-2" in subscriber.wait_delivered_ids(["ev-2"]), t.stderr()
     assert len(subscriber.validations()) == 1
+    wait_owed(t)
     t.stop()
     rewrite_config(t, config([subscription_toml("hook-a", subscriber.url("/two"))]))
     t.start()
@@ -385,7 +387,7 @@ def test_ttl_dead_letter(topic_factory, subscriber, delays, least, most):
     assert d["deliveryAttempts"] == n and least <= n <= most, (d, n)
     assert d["lastDeliveryOutcome"] == "ServerError" and d["lastHttpStatusCode"] == 500
     # every attempt came within the TTL (loose bound for a loaded machine)
-    assert subscriber.notifications()[-1].at - t0 < 1.5
+    assert subscriber.notifications()[-1].at - t0 < 2.5
     assert parse_time(d["lastDeliveryAttemptTime"]) >= parse_time(d["publishTime"]) - \
         datetime.timedelta(seconds=1)
     assert wait_re(t, rf"subscription=hook-a attempt={n} status=500 {MS} "
@@ -813,9 +815,9 @@ def test_log_compaction(topic_factory, subscriber_factory):
     wait_owed(t, {(e["id"], "bees-b") for e in bees})
     t.kill9()
     recs = read_records(t.data_dir)
-    kept = {r["event"]["id"] for r in recs if r["t"] == "E"}
-    assert {"bee-0", "bee-1", "bee-2"} <= kept
-    assert not kept & {f"ev-{i}" for i in range(10)}, kept
+    kept = {r["event"]["id"]: r["seq"] for r in recs if r["t"] == "E"}
+    assert {"bee-0", "bee-1", "bee-2"} <= set(kept)
+    assert not set(kept) & {f"ev-{i}" for i in range(10)}, kept
     b.up()
     t.start()
     assert pending(t) == 3
@@ -829,3 +831,10 @@ def test_log_compaction(topic_factory, subscriber_factory):
     assert len(ids) == len(set(ids)) == len(sent), "all-a got an event twice"
     # validations survive compaction
     assert len(a.validations()) == 1 and len(b.validations()) == 1
+    # sequence numbers are not reused after compaction and restart: the 40
+    # events published after the bees came before ev-50
+    wait_owed(t)
+    t.kill9()
+    seq50 = [r["seq"] for r in read_records(t.data_dir) if r["t"] == "E"
+             and r["event"]["id"] == "ev-50"]
+    assert seq50 and seq50[0] >= kept["bee-2"] + 41, (seq50, kept)
