@@ -428,7 +428,7 @@ def test_retry_schedule_last_delay_repeats_with_jitter(topic_factory, subscriber
         assert gap >= y * 0.9, (gap, y)
 
 
-def test_many_subscribers_with_jitter_spread(topic_factory, subscriber):
+def test_retry_delays_are_jittered(topic_factory, subscriber):
     subscriber.set_default(500)
     t = start(topic_factory, [subscription_toml("hook-a", subscriber.url())],
               retry_delays=[0.1], max_attempts=2)
