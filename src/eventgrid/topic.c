@@ -417,7 +417,9 @@ static int write_file_durably(const char *path, const char *data, size_t len) {
   return rc;
 }
 
-static void dead_letter(eg_topic *T, target *t, const char *reason) {
+/* Writes the dead-letter file, records the outcome, then logs the attempt
+ * line (stext/ms: the last attempt's status and time, "-" when none). */
+static void dead_letter(eg_topic *T, target *t, const char *reason, const char *stext, double ms) {
   const char *sub = T->subs[t->sub].cfg->name;
   pevent *e = t->ev;
   char idbuf[256], tbuf[32], path[4096];
@@ -476,6 +478,8 @@ static void dead_letter(eg_topic *T, target *t, const char *reason) {
     return;
   }
   record_outcome(T, 'X', t);
+  eg_logf("delivery: event=%s subscription=%s attempt=%u status=%s ms=%.1f dead-lettered (%s)",
+          printable(e->id, idbuf, sizeof idbuf), sub, t->attempts, stext, ms, reason);
   finish(T, t);
 }
 
@@ -558,6 +562,11 @@ static int start_post(eg_topic *T, sub_rt *s, target *t, char *body, const char 
   curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT_MS, (long)T->cfg->delivery_timeout_ms);
   curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(x->h, CURLOPT_USERAGENT, "wagi-eventgrid");
+  /* A new connection per exchange: on a reused connection that the peer
+   * closes without answering, libcurl re-sends the request by itself, and a
+   * subscriber would see a POST the topic never counted. */
+  curl_easy_setopt(x->h, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(x->h, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, "http,https");
   if (curl_multi_add_handle(T->multi, x->h) != CURLM_OK) goto fail;
   x->t0_ns = base_now_ns();
@@ -656,11 +665,7 @@ static long schedule(eg_topic *T) {
        * the queue is in publication order, so the oldest are in front */
       while (s->r_len && now > s->ready[s->r_head]->ev->at_ms + ttl_ms) {
         target *t = ready_pop(s);
-        char idbuf[256];
-        eg_logf("delivery: event=%s subscription=%s attempt=%u dead-lettered (TimeToLiveExceeded; "
-                "the subscription was never validated)",
-                printable(t->ev->id, idbuf, sizeof idbuf), s->cfg->name, t->attempts);
-        dead_letter(T, t, "TimeToLiveExceeded");
+        dead_letter(T, t, "TimeToLiveExceeded", "-", 0.0);
       }
       if (s->r_len && s->ready[s->r_head]->ev->at_ms + ttl_ms + 1 < wake)
         wake = s->ready[s->r_head]->ev->at_ms + ttl_ms + 1;
@@ -678,10 +683,7 @@ static long schedule(eg_topic *T) {
     while (s->inflight < T->cfg->max_in_flight && s->r_len) {
       target *t = ready_pop(s);
       if (now > t->ev->at_ms + ttl_ms) {
-        char idbuf[256];
-        eg_logf("delivery: event=%s subscription=%s attempt=%u dead-lettered (TimeToLiveExceeded)",
-                printable(t->ev->id, idbuf, sizeof idbuf), s->cfg->name, t->attempts);
-        dead_letter(T, t, "TimeToLiveExceeded");
+        dead_letter(T, t, "TimeToLiveExceeded", "-", 0.0);
         continue;
       }
       start_delivery(T, s, t);
@@ -768,9 +770,9 @@ static void on_delivery_done(eg_topic *T, xfer *x, CURLcode cc, long status, dou
   t->last_status = cc == CURLE_OK ? (int)status : 0;
   t->last_outcome = outcome;
   if (rc == RES_DELIVERED) {
+    record_outcome(T, 'D', t);
     eg_logf("delivery: event=%s subscription=%s attempt=%u status=%s ms=%.1f delivered", id,
             s->cfg->name, t->attempts, stext, ms);
-    record_outcome(T, 'D', t);
     finish(T, t);
     return;
   }
@@ -785,14 +787,12 @@ static void on_delivery_done(eg_topic *T, xfer *x, CURLcode cc, long status, dou
       reason = "TimeToLiveExceeded";
   }
   if (reason) {
-    eg_logf("delivery: event=%s subscription=%s attempt=%u status=%s ms=%.1f dead-lettered (%s)",
-            id, s->cfg->name, t->attempts, stext, ms, reason);
-    dead_letter(T, t, reason);
+    dead_letter(T, t, reason, stext, ms);
     return;
   }
+  record_outcome(T, 'F', t);
   eg_logf("delivery: event=%s subscription=%s attempt=%u status=%s ms=%.1f retry in %.3g s", id,
           s->cfg->name, t->attempts, stext, ms, d / 1000.0);
-  record_outcome(T, 'F', t);
   t->state = T_WAITING;
   if (heap_push(s, t) < 0) eg_logf("out of memory: a delivery is lost from memory until restart");
 }
@@ -905,12 +905,30 @@ static void maybe_compact(eg_topic *T) {
 
 /* ---- the thread --------------------------------------------------------------- */
 
+/* How long a stop waits for deliveries in flight to be answered, so that
+ * their outcome is recorded and they are not sent again after a restart. */
+#define DRAIN_NS (5ull * 1000000000ull)
+
 static void *deliver_loop(void *arg) {
   eg_topic *T = arg;
-  while (!atomic_load(&T->stop)) {
-    pthread_mutex_lock(&T->mu);
-    long wait = schedule(T);
-    pthread_mutex_unlock(&T->mu);
+  uint64_t drain_until = 0;
+  for (;;) {
+    /* T->xfers is only touched by this thread */
+    bool stopping = atomic_load(&T->stop);
+    if (stopping && !drain_until) {
+      drain_until = base_now_ns() + DRAIN_NS;
+      size_t n = 0;
+      for (xfer *x = T->xfers; x; x = x->next) n++;
+      if (n)
+        eg_logf("delivery: waiting up to 5 s for %zu exchange%s in flight", n, n == 1 ? "" : "s");
+    }
+    if (stopping && (!T->xfers || base_now_ns() > drain_until)) break;
+    long wait = 100;
+    if (!stopping) {
+      pthread_mutex_lock(&T->mu);
+      wait = schedule(T);
+      pthread_mutex_unlock(&T->mu);
+    }
     int running = 0;
     curl_multi_perform(T->multi, &running);
     int q, finished = 0;
@@ -930,7 +948,7 @@ static void *deliver_loop(void *arg) {
       pthread_mutex_unlock(&T->mu);
       continue; /* start what the outcomes made due before sleeping */
     }
-    curl_multi_poll(T->multi, NULL, 0, (int)wait, NULL);
+    curl_multi_poll(T->multi, NULL, 0, (int)(stopping && wait > 100 ? 100 : wait), NULL);
   }
   return NULL;
 }

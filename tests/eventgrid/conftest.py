@@ -190,3 +190,41 @@ def run_config(tmp_path, text):
                         f"127.0.0.1:{free_port()}"], capture_output=True, timeout=30,
                        stdin=subprocess.DEVNULL)
     return r.returncode, r.stderr.decode("utf-8", "replace"), str(p)
+
+
+# ---- delivery: subscribers and [[subscription]] tables ----------------------------
+
+
+def subscription_toml(name, endpoint, event_types=None, subject_begins_with=None):
+    """One [[subscription]] table (goes after every top-level key)."""
+    s = f"\n[[subscription]]\nname = {tq(name)}\nendpoint = {tq(endpoint)}\n"
+    if event_types is not None:
+        s += f"event_types = [{', '.join(tq(t) for t in event_types)}]\n"
+    if subject_begins_with is not None:
+        s += f"subject_begins_with = {tq(subject_begins_with)}\n"
+    return s
+
+
+def rewrite_config(topic, extra, key=KEY):
+    """Replaces the TOPIC.toml of a (stopped) Topic, keeping key and data_dir."""
+    topic.config_path.write_text(f"key = {tq(key)}\ndata_dir = {tq(topic.data_dir)}\n{extra}")
+
+
+@pytest.fixture
+def subscriber_factory():
+    from subscriber import Subscriber
+    made = []
+
+    def make(**kw):
+        s = Subscriber(**kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.stop()
+
+
+@pytest.fixture
+def subscriber(subscriber_factory):
+    return subscriber_factory()
