@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | eventgridtest | wasitest | wasitestsuite | check-layers | bench | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | eventgridtest | guesttest | wasitest | wasitestsuite | check-layers | bench | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -191,7 +191,7 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN) $(EXAMPLE_WA
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest run-eventgridtest run-azuretest
+	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest run-eventgridtest run-guesttest run-azuretest
 	@bash scripts/test-summary.sh $(LOGS)
 
 # build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
@@ -277,6 +277,38 @@ run-eventgridtest:
 eventgridtest: $(BUILD)/wagi
 	@$(EVENTGRID_TEST)
 
+# Guest SDK (guest/, issue 17): tests/guest/test_*.c are cmocka binaries built
+# natively with gcc from guest/src (all but wagi_http.c and wagi_azure.c,
+# which call the host's wasi_experimental_http and only exist for wasm32-wasi); tests/guest/selftest.c links every guest/src file for
+# wasm32-wasi and runs through `$(BUILD)/wagi run` against Python's hashlib,
+# hmac, base64, json, ... (tests/guest/run_tests.py). Guest code is built
+# -Werror always: it must stay warning-free on both compilers.
+.PHONY: guesttest run-guesttest
+GUEST_SRC := $(wildcard guest/src/*.c)
+GUEST_HDR := $(wildcard guest/include/*.h)
+GUEST_NATIVE_SRC := $(filter-out guest/src/wagi_http.c guest/src/wagi_azure.c,$(GUEST_SRC))
+GUEST_TEST_BIN := $(patsubst tests/guest/%.c,$(BUILD)/guest/%,$(wildcard tests/guest/test_*.c))
+GUEST_SELFTEST := $(BUILD)/guest/selftest.wasm
+GUEST_CFLAGS := $(OPT) -g -std=c11 -Wall -Wextra -Werror -Iguest/include $(if $(SANITIZE),$(SAN_FLAGS))
+
+$(GUEST_TEST_BIN): $(BUILD)/guest/%: tests/guest/%.c $(GUEST_NATIVE_SRC) $(GUEST_HDR) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) $< $(GUEST_NATIVE_SRC) -o $@ -lcmocka -lm
+
+$(GUEST_SELFTEST): tests/guest/selftest.c $(GUEST_SRC) $(GUEST_HDR)
+	@mkdir -p $(dir $@)
+	$(WASM_CC) --target=wasm32-wasi -O2 -std=c11 -Wall -Wextra -Werror -Iguest/include \
+	  $< $(GUEST_SRC) -o $@ -Wl,--strip-all
+
+GUEST_TEST = /usr/bin/python3 tests/guest/run_tests.py --wagi $(BUILD)/wagi --wasm $(GUEST_SELFTEST) $(GUEST_TEST_BIN)
+
+guesttest: $(GUEST_TEST_BIN) $(GUEST_SELFTEST) $(BUILD)/wagi
+	@$(GUEST_TEST)
+
+# Builds what it needs itself, so a build error shows as a failed suite.
+run-guesttest:
+	@$(RUN_SUITE) guest $(LOGS)/guest.log $(MAKE) --no-print-directory guesttest
+
 # The Azure guest SDK and the handler/webhook examples (pytest,
 # tests/azure/): signing against the official SDKs, and the seed's flow on
 # Azurite, the Cosmos DB stand-in, wagi eventgrid and wagi (Node packages
@@ -303,7 +335,7 @@ san: setup
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
 	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest \
-	  run-eventgridtest run-azuretest
+	  run-eventgridtest run-guesttest run-azuretest
 	@bash scripts/test-summary.sh build-san/test-logs
 
 bench: setup $(BENCH_BIN)
@@ -315,10 +347,8 @@ WASM_CC  ?= clang-16
 EXAMPLE_SRC := $(wildcard examples/*/main.c)
 EXAMPLE_WASM := $(EXAMPLE_SRC:examples/%/main.c=$(BUILD)/examples/%.wasm)
 
-# Every example links the guest library (guest/): wasm-ld drops what a
-# module does not call, imports included.
-GUEST_SRC := $(wildcard guest/src/*.c)
-GUEST_HDR := $(wildcard guest/include/*.h)
+# Every example links the guest library (guest/, GUEST_SRC above): wasm-ld
+# drops what a module does not call, imports included.
 
 $(EXAMPLE_WASM): $(BUILD)/examples/%.wasm: examples/%/main.c $(GUEST_SRC) $(GUEST_HDR)
 	@mkdir -p $(dir $@)
