@@ -1,5 +1,7 @@
 /* wagi_azure.c — the requests of wagi_azure.h over wagi_http.h
  * (wasm32-wasi only; the signing lives in wagi_azure_core.c). */
+#define _POSIX_C_SOURCE 200809L /* strdup, strncasecmp */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /* wagi_azure_core.c — the I/O-free half of wagi_azure.h: settings, errors
  * and request signing. Builds natively as well as for wasm32-wasi, so the
  * signing is unit-tested on the host against the official SDKs' output. */
+#define _POSIX_C_SOURCE 200809L /* strdup, strncasecmp */
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
