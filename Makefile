@@ -54,7 +54,7 @@ HTTP_LIBS := -lcurl
 # through OpenSSL's HMAC).
 EG_SRC := $(wildcard src/eventgrid/*.c)
 EG_OBJ := $(EG_SRC:%.c=$(OBJ)/%.o)
-EG_LIBS := -lcjson -lcrypto
+EG_LIBS := -lcjson -lcrypto -lcurl
 SPEC_SRC := $(wildcard tests/spec/*.c)
 SPEC_OBJ := $(SPEC_SRC:%.c=$(OBJ)/%.o)
 

@@ -174,6 +174,23 @@ static int read_retry_delays(loader *L, const toml_value *v) {
   return 0;
 }
 
+/* A number of seconds (integer or float) into milliseconds. */
+static int opt_seconds_ms(loader *L, const toml_value *t, const char *key, double min_s,
+                          double max_s, uint32_t *out) {
+  const toml_value *v = toml_table_get(t, key);
+  if (!v) return 0;
+  double s;
+  if (v->kind == TOML_INTEGER) s = (double)v->u.integer;
+  else if (v->kind == TOML_FLOAT) s = v->u.fp;
+  else
+    return BAD(L, v, "%s must be a number of seconds, not %s %s", key, a_an(v->kind),
+               toml_kind_name(v->kind));
+  if (!(s >= min_s && s <= max_s))
+    return BAD(L, v, "%s must be from %g to %g seconds", key, min_s, max_s);
+  *out = (uint32_t)(s * 1000.0 + 0.5);
+  return 0;
+}
+
 static int valid_sub_name(const char *s) {
   size_t n = strlen(s);
   if (n < 3 || n > 64) return 0;
@@ -224,8 +241,17 @@ static int read_sub(loader *L, const toml_value *t, size_t idx, eg_subscription 
 }
 
 static int read_root(loader *L, const toml_value *root) {
-  static const char *const keys[] = {"listen",       "key",          "topic",     "data_dir",
-                                     "retry_delays", "max_attempts", "event_ttl", "max_batch_bytes",
+  static const char *const keys[] = {"listen",
+                                     "key",
+                                     "topic",
+                                     "data_dir",
+                                     "retry_delays",
+                                     "max_attempts",
+                                     "event_ttl",
+                                     "max_batch_bytes",
+                                     "delivery_timeout",
+                                     "max_in_flight",
+                                     "log_compact_bytes",
                                      "subscription"};
   eg_config *c = L->cfg;
   const toml_value *v;
@@ -244,6 +270,13 @@ static int read_root(loader *L, const toml_value *root) {
   c->max_attempts = (uint32_t)u;
   if (opt_uint(L, root, "event_ttl", 1, MAX_EVENT_TTL_S, &c->event_ttl_s) < 0) return -1;
   if (opt_uint(L, root, "max_batch_bytes", 1024, EG_MAX_BATCH_LIMIT, &c->max_batch_bytes) < 0)
+    return -1;
+  if (opt_seconds_ms(L, root, "delivery_timeout", 0.001, 3600, &c->delivery_timeout_ms) < 0)
+    return -1;
+  u = c->max_in_flight;
+  if (opt_uint(L, root, "max_in_flight", 1, 1000, &u) < 0) return -1;
+  c->max_in_flight = (uint32_t)u;
+  if (opt_uint(L, root, "log_compact_bytes", 4096, (uint64_t)1 << 40, &c->log_compact_bytes) < 0)
     return -1;
   if ((v = toml_table_get(root, "subscription"))) {
     if (v->kind != TOML_ARRAY)
@@ -289,6 +322,9 @@ eg_status eg_config_load(const char *path, eg_config **out, char *err, size_t er
   c->max_attempts = EG_DEFAULT_MAX_ATTEMPTS;
   c->event_ttl_s = EG_DEFAULT_EVENT_TTL_S;
   c->max_batch_bytes = EG_DEFAULT_MAX_BATCH_BYTES;
+  c->delivery_timeout_ms = EG_DEFAULT_DELIVERY_TIMEOUT_MS;
+  c->max_in_flight = EG_DEFAULT_MAX_IN_FLIGHT;
+  c->log_compact_bytes = EG_DEFAULT_LOG_COMPACT_BYTES;
   loader L = {.file = path, .err = err, .errlen = errlen, .cfg = c};
   int rc = read_root(&L, root);
   toml_free(root);

@@ -3,10 +3,15 @@
  * The topic accepts publishes on the Event Grid REST API
  * (POST /api/events?api-version=2018-01-01, aeg-sas-key auth, the Event Grid
  * event schema), appends every accepted event to an append-only log in
- * data_dir and fsyncs it before answering 200, and reads the log back on
- * startup. Delivery to the [[subscription]] endpoints (validation handshake,
- * retries, dead-lettering) and log compaction come in the next slice: the
- * subscriptions are parsed and validated already.
+ * data_dir and fsyncs it before answering 200, and delivers each event to
+ * every matching [[subscription]] webhook (validation handshake first,
+ * retries on a schedule, dead-letter files), recording each outcome in the
+ * same log so that a restart continues where the topic stopped. The log is
+ * compacted once it holds mostly finished events.
+ *
+ * Files: config.c (TOPIC.toml), events.c (the schema), sas.c (SAS tokens),
+ * log.c (the record log), topic.c (delivery state and the delivery thread,
+ * on libcurl's multi interface), server.c (the HTTP side).
  *
  * Layering: uses base/ and the TOML parser of server/ (server/toml.h) only.
  */
@@ -25,6 +30,9 @@
 #define EG_DEFAULT_MAX_ATTEMPTS 30
 #define EG_DEFAULT_EVENT_TTL_S 86400
 #define EG_DEFAULT_MAX_BATCH_BYTES ((uint64_t)1 << 20)
+#define EG_DEFAULT_DELIVERY_TIMEOUT_MS 30000u
+#define EG_DEFAULT_MAX_IN_FLIGHT 16u
+#define EG_DEFAULT_LOG_COMPACT_BYTES ((uint64_t)16 << 20)
 /* Largest max_batch_bytes a config may ask for: a batch is held in memory. */
 #define EG_MAX_BATCH_LIMIT ((uint64_t)64 << 20)
 /* Azure's retry schedule (seconds); the last delay repeats. */
@@ -58,6 +66,9 @@ typedef struct {
   uint32_t max_attempts;
   uint64_t event_ttl_s;
   uint64_t max_batch_bytes;
+  uint32_t delivery_timeout_ms; /* an attempt without a full answer by then failed */
+  uint32_t max_in_flight;       /* deliveries at once, per subscription */
+  uint64_t log_compact_bytes;   /* compact the log once it is larger than this */
   eg_subscription *subs;
   size_t n_subs;
   char **warnings; /* "FILE:LINE:COL: warning: ..." (unknown keys) */
@@ -77,13 +88,20 @@ void eg_config_free(eg_config *cfg);
  * (id, subject, eventType: non-empty strings; eventTime: an RFC 3339
  * date-time; data: present, any JSON; dataVersion: a string; topic, when
  * present, equal to `topic`; metadataVersion, when present, "1"). On
- * success returns 0 and stores in *events a new NUL-separated list of the
- * events re-serialized compactly (caller frees with eg_events_free). On
- * failure returns -1 (-2: out of memory), *events untouched, `field` names the offending
- * property ("" for the body itself) and `msg` says what is wrong. */
+ * success returns 0 and stores in *events the events in their delivered
+ * form (compact JSON with `topic` and `metadataVersion` filled in) and the
+ * fields routing needs (caller frees with eg_events_free). On failure
+ * returns -1 (-2: out of memory), *events untouched, `field` names the
+ * offending property ("" for the body itself) and `msg` says what is
+ * wrong. */
 typedef struct {
-  char **json; /* compact JSON of each event */
-  size_t *len;
+  char *json; /* the delivered form, compact */
+  size_t len;
+  char *id, *subject, *event_type; /* copies of those properties */
+} eg_event;
+
+typedef struct {
+  eg_event *ev;
   size_t n;
 } eg_events;
 
@@ -113,22 +131,63 @@ eg_sas_result eg_sas_check(const char *token, const char *key, long long now);
 
 /* ---- the log ------------------------------------------------------------------ */
 
-/* The append-only log data_dir/events.log: an 8-byte header "WAGIEGL1",
- * then one record per event: payload length (u32, little-endian), CRC-32
- * (IEEE, of the payload; u32 LE), the payload (the event's compact JSON). */
+/* The append-only log data_dir/events.log: an 8-byte header "WAGIEGL2",
+ * then records: payload length (u32, little-endian), CRC-32 (IEEE, of the
+ * payload; u32 LE), the payload (a compact JSON object, see topic.c). Not
+ * thread-safe: the topic serialises all calls. */
 typedef struct eg_log eg_log;
 
-/* Opens (creating data_dir and the log if needed) and reads the log back: a
- * torn or corrupt tail is cut off (the file is truncated to the last whole
- * record) and reported in *dropped_bytes. *recovered counts the events. */
-eg_status eg_log_open(const char *data_dir, eg_log **out, uint64_t *recovered,
+typedef struct {
+  const void *data;
+  size_t len;
+} eg_record;
+
+/* Called for each whole record in order while the log is opened; returns 0
+ * to go on, -1 to stop opening (the callback reports why). */
+typedef int (*eg_log_replay_fn)(void *ctx, const uint8_t *payload, size_t len);
+
+/* Opens (creating data_dir and the log if needed) and replays the log
+ * through `fn`: a torn or corrupt tail is cut off (the file is truncated to
+ * the last whole record) and reported in *dropped_bytes. */
+eg_status eg_log_open(const char *data_dir, eg_log_replay_fn fn, void *ctx, eg_log **out,
                       uint64_t *dropped_bytes, char *err, size_t errlen);
-/* Appends every event of `ev` with one write and fdatasync before
- * returning. Thread-safe. */
-eg_status eg_log_append(eg_log *log, const eg_events *ev, char *err, size_t errlen);
+/* Appends the records with one write(); with `sync`, fdatasync before
+ * returning (a publish is acknowledged only then). On failure the log is cut
+ * back to its size before the call. */
+eg_status eg_log_append(eg_log *log, const eg_record *recs, size_t n, bool sync, char *err,
+                        size_t errlen);
+/* Replaces the whole log with `recs` (written to a temporary file, synced,
+ * then renamed over the log and the directory synced). */
+eg_status eg_log_rewrite(eg_log *log, const eg_record *recs, size_t n, char *err, size_t errlen);
+uint64_t eg_log_size(const eg_log *log);
+const char *eg_log_path(const eg_log *log);
 void eg_log_close(eg_log *log);
 
 uint32_t eg_crc32(const void *data, size_t len);
+
+/* ---- the topic: delivery state and the delivery thread ------------------------ */
+
+typedef struct eg_topic eg_topic;
+
+/* Opens the log and rebuilds from it what is still owed to each
+ * subscription; `base_url` ("http://IP:PORT") is where the topic listens,
+ * for the validationUrl. Logs what it recovered. */
+eg_status eg_topic_open(const eg_config *cfg, const char *base_url, eg_topic **out, char *err,
+                        size_t errlen);
+/* Starts the delivery thread. */
+eg_status eg_topic_start(eg_topic *t, char *err, size_t errlen);
+/* Logs the events durably (fdatasync) and queues their deliveries. On
+ * failure nothing is queued and err says why. Thread-safe. */
+eg_status eg_topic_publish(eg_topic *t, const eg_events *ev, char *err, size_t errlen);
+/* The manual validation handshake (GET validationUrl): 0 validated, -1 no
+ * such subscription, -2 wrong code. Thread-safe. */
+int eg_topic_validate(eg_topic *t, const char *subscription, const char *code);
+/* Stops the delivery thread (deliveries in flight are abandoned and will be
+ * retried after a restart) and frees everything. */
+void eg_topic_close(eg_topic *t);
+
+/* A log line on stderr: "TIME eventgrid: ...". */
+void eg_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- the server --------------------------------------------------------------- */
 

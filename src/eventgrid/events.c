@@ -126,10 +126,27 @@ static int check_event(const cJSON *ev, size_t i, const char *topic, char *field
 
 void eg_events_free(eg_events *ev) {
   if (!ev) return;
-  for (size_t i = 0; i < ev->n; i++) free(ev->json[i]);
-  free(ev->json);
-  free(ev->len);
+  for (size_t i = 0; i < ev->n; i++) {
+    free(ev->ev[i].json);
+    free(ev->ev[i].id);
+    free(ev->ev[i].subject);
+    free(ev->ev[i].event_type);
+  }
+  free(ev->ev);
   free(ev);
+}
+
+/* Sets `name` to the string `value`, replacing what the publisher sent. */
+static int set_string(cJSON *ev, const char *name, const char *value) {
+  cJSON *s = cJSON_CreateString(value);
+  if (!s) return -1;
+  if (cJSON_GetObjectItemCaseSensitive(ev, name))
+    return cJSON_ReplaceItemInObjectCaseSensitive(ev, name, s) ? 0 : (cJSON_Delete(s), -1);
+  return cJSON_AddItemToObject(ev, name, s) ? 0 : (cJSON_Delete(s), -1);
+}
+
+static char *dup_prop(const cJSON *ev, const char *name) {
+  return strdup(cJSON_GetObjectItemCaseSensitive(ev, name)->valuestring);
 }
 
 int eg_events_parse(const char *body, size_t len, const char *topic, eg_events **events,
@@ -169,17 +186,21 @@ int eg_events_parse(const char *body, size_t len, const char *topic, eg_events *
       return -1;
     }
   eg_events *out = calloc(1, sizeof *out);
-  if (out) {
-    out->json = calloc(n, sizeof *out->json);
-    out->len = calloc(n, sizeof *out->len);
-  }
-  if (!out || !out->json || !out->len) goto nomem;
+  if (out) out->ev = calloc(n, sizeof *out->ev);
+  if (!out || !out->ev) goto nomem;
   i = 0;
-  for (const cJSON *ev = root->child; ev; ev = ev->next, i++) {
-    out->json[i] = cJSON_PrintUnformatted(ev);
-    if (!out->json[i]) goto nomem;
-    out->len[i] = strlen(out->json[i]);
+  for (cJSON *ev = root->child; ev; ev = ev->next, i++) {
+    /* the delivered form: the service states its topic and metadata version */
+    if (set_string(ev, "topic", topic) < 0 || set_string(ev, "metadataVersion", "1") < 0)
+      goto nomem;
+    eg_event *e = &out->ev[i];
     out->n = i + 1;
+    e->json = cJSON_PrintUnformatted(ev);
+    e->id = dup_prop(ev, "id");
+    e->subject = dup_prop(ev, "subject");
+    e->event_type = dup_prop(ev, "eventType");
+    if (!e->json || !e->id || !e->subject || !e->event_type) goto nomem;
+    e->len = strlen(e->json);
   }
   cJSON_Delete(root);
   *events = out;

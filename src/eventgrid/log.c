@@ -1,11 +1,13 @@
-/* log.c — the append-only event log data_dir/events.log (eventgrid.h).
+/* log.c — the append-only record log data_dir/events.log (eventgrid.h).
  *
- * Format: the header "WAGIEGL1", then per event: u32 LE payload length,
- * u32 LE CRC-32 (IEEE 802.3, zlib's) of the payload, the payload (the
- * event's compact JSON). A batch is written with one write() and made
- * durable with fdatasync() before the publisher hears 200, so a crash
- * leaves at most a torn tail of the last batch, which was never
- * acknowledged: opening the log cuts it off at the last whole record. */
+ * Format: the header "WAGIEGL2", then per record: u32 LE payload length,
+ * u32 LE CRC-32 (IEEE 802.3, zlib's) of the payload, the payload. A batch
+ * is written with one write() and, for publishes, made durable with
+ * fdatasync() before the publisher hears 200, so a crash leaves at most a
+ * torn tail of the last batch, which was never acknowledged: opening the
+ * log cuts it off at the last whole record. Compaction writes a new log
+ * beside the old one and renames it over, so a crash leaves one or the
+ * other whole. */
 #include "eventgrid.h"
 
 #include <errno.h>
@@ -16,7 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LOG_MAGIC "WAGIEGL1"
+#define LOG_MAGIC "WAGIEGL2"
+#define LOG_MAGIC_PREFIX "WAGIEGL"
 #define LOG_MAGIC_LEN 8
 #define REC_HEADER 8
 /* No record is larger than the largest batch a config may allow. */
@@ -25,8 +28,8 @@
 struct eg_log {
   int fd;
   char *path;
+  char *dir;
   uint64_t size; /* bytes of whole records (plus the header) */
-  pthread_mutex_t mu;
 };
 
 static uint32_t crc_table[256];
@@ -89,38 +92,41 @@ static int write_all(int fd, const void *buf, size_t n) {
   return 0;
 }
 
-/* Reads whole records from the start; returns the offset after the last
- * good one (or -1 on a read error) and counts them. */
-static int64_t scan(int fd, uint64_t file_size, uint64_t *count) {
+/* Replays whole records from the start through fn; returns the offset
+ * after the last good one, -1 when out of memory, -2 when fn stopped. */
+static int64_t scan(int fd, uint64_t file_size, eg_log_replay_fn fn, void *ctx) {
   uint8_t hdr[REC_HEADER];
   uint64_t off = LOG_MAGIC_LEN;
   size_t cap = 0;
   uint8_t *buf = NULL;
-  *count = 0;
   for (;;) {
     if (file_size - off < REC_HEADER) break;
     if (pread(fd, hdr, REC_HEADER, (off_t)off) != REC_HEADER) break;
     uint32_t len = get32(hdr), crc = get32(hdr + 4);
     if (len == 0 || len > REC_MAX || file_size - off - REC_HEADER < len) break;
-    if (len > cap) {
-      uint8_t *nb = realloc(buf, len);
+    if (len + 1 > cap) {
+      uint8_t *nb = realloc(buf, len + 1);
       if (!nb) {
         free(buf);
         return -1;
       }
       buf = nb;
-      cap = len;
+      cap = len + 1;
     }
     if (pread(fd, buf, len, (off_t)(off + REC_HEADER)) != (ssize_t)len) break;
     if (eg_crc32(buf, len) != crc) break;
+    buf[len] = 0; /* payloads are text: callers may treat them as strings */
+    if (fn(ctx, buf, len) < 0) {
+      free(buf);
+      return -2;
+    }
     off += REC_HEADER + len;
-    (*count)++;
   }
   free(buf);
   return (int64_t)off;
 }
 
-eg_status eg_log_open(const char *data_dir, eg_log **out, uint64_t *recovered,
+eg_status eg_log_open(const char *data_dir, eg_log_replay_fn fn, void *ctx, eg_log **out,
                       uint64_t *dropped_bytes, char *err, size_t errlen) {
   if (make_dirs(data_dir) < 0) {
     snprintf(err, errlen, "%s: cannot create the data directory: %s", data_dir, strerror(errno));
@@ -128,7 +134,8 @@ eg_status eg_log_open(const char *data_dir, eg_log **out, uint64_t *recovered,
   }
   eg_log *L = calloc(1, sizeof *L);
   size_t plen = strlen(data_dir) + sizeof "/events.log";
-  if (!L || !(L->path = malloc(plen))) {
+  if (!L || !(L->path = malloc(plen)) || !(L->dir = strdup(data_dir))) {
+    if (L) free(L->path);
     free(L);
     snprintf(err, errlen, "out of memory");
     return EG_ERR_NOMEM;
@@ -140,7 +147,7 @@ eg_status eg_log_open(const char *data_dir, eg_log **out, uint64_t *recovered,
     snprintf(err, errlen, "%s: cannot open the event log: %s", L->path, strerror(errno));
     goto fail;
   }
-  uint64_t size = (uint64_t)st.st_size, count = 0, good;
+  uint64_t size = (uint64_t)st.st_size, good;
   if (size == 0) {
     /* new log (or one whose header never reached the disk) */
     if (write_all(L->fd, LOG_MAGIC, LOG_MAGIC_LEN) < 0 || fdatasync(L->fd) < 0) {
@@ -151,14 +158,25 @@ eg_status eg_log_open(const char *data_dir, eg_log **out, uint64_t *recovered,
   } else {
     char magic[LOG_MAGIC_LEN];
     if (size < LOG_MAGIC_LEN || pread(L->fd, magic, LOG_MAGIC_LEN, 0) != LOG_MAGIC_LEN ||
-        memcmp(magic, LOG_MAGIC, LOG_MAGIC_LEN)) {
+        memcmp(magic, LOG_MAGIC_PREFIX, sizeof LOG_MAGIC_PREFIX - 1)) {
       snprintf(err, errlen, "%s: not a wagi eventgrid log (no \"%s\" header); move it away",
                L->path, LOG_MAGIC);
       goto fail;
     }
-    int64_t g = scan(L->fd, size, &count);
-    if (g < 0) {
+    if (memcmp(magic, LOG_MAGIC, LOG_MAGIC_LEN)) {
+      snprintf(err, errlen,
+               "%s: a log in format \"%.8s\", written by an earlier development version; this "
+               "version reads \"%s\": move it away",
+               L->path, magic, LOG_MAGIC);
+      goto fail;
+    }
+    int64_t g = scan(L->fd, size, fn, ctx);
+    if (g == -1) {
       snprintf(err, errlen, "out of memory reading %s", L->path);
+      goto fail;
+    }
+    if (g == -2) {
+      snprintf(err, errlen, "%s: cannot be replayed (see the message above)", L->path);
       goto fail;
     }
     good = (uint64_t)g;
@@ -175,59 +193,116 @@ eg_status eg_log_open(const char *data_dir, eg_log **out, uint64_t *recovered,
     goto fail;
   }
   L->size = good;
-  pthread_mutex_init(&L->mu, NULL);
-  *recovered = count;
   *dropped_bytes = size > good ? size - good : 0;
   *out = L;
   return EG_OK;
 fail:
   if (L->fd >= 0) close(L->fd);
   free(L->path);
+  free(L->dir);
   free(L);
   return EG_ERR_IO;
 }
 
-eg_status eg_log_append(eg_log *L, const eg_events *ev, char *err, size_t errlen) {
-  size_t total = 0;
-  for (size_t i = 0; i < ev->n; i++) {
-    if (ev->len[i] == 0 || ev->len[i] > REC_MAX) {
-      snprintf(err, errlen, "event %zu is %zu bytes: not a loggable size", i, ev->len[i]);
-      return EG_ERR_IO;
+/* The records framed into one buffer (with the header first when
+ * `with_magic`). */
+static uint8_t *frame(const eg_record *recs, size_t n, bool with_magic, size_t *total, char *err,
+                      size_t errlen) {
+  size_t t = with_magic ? LOG_MAGIC_LEN : 0;
+  for (size_t i = 0; i < n; i++) {
+    if (recs[i].len == 0 || recs[i].len > REC_MAX) {
+      snprintf(err, errlen, "record %zu is %zu bytes: not a loggable size", i, recs[i].len);
+      return NULL;
     }
-    total += REC_HEADER + ev->len[i];
+    t += REC_HEADER + recs[i].len;
   }
-  uint8_t *buf = malloc(total ? total : 1);
+  uint8_t *buf = malloc(t ? t : 1);
   if (!buf) {
     snprintf(err, errlen, "out of memory");
-    return EG_ERR_NOMEM;
+    return NULL;
   }
   uint8_t *p = buf;
-  for (size_t i = 0; i < ev->n; i++) {
-    put32(p, (uint32_t)ev->len[i]);
-    put32(p + 4, eg_crc32(ev->json[i], ev->len[i]));
-    memcpy(p + REC_HEADER, ev->json[i], ev->len[i]);
-    p += REC_HEADER + ev->len[i];
+  if (with_magic) {
+    memcpy(p, LOG_MAGIC, LOG_MAGIC_LEN);
+    p += LOG_MAGIC_LEN;
   }
+  for (size_t i = 0; i < n; i++) {
+    put32(p, (uint32_t)recs[i].len);
+    put32(p + 4, eg_crc32(recs[i].data, recs[i].len));
+    memcpy(p + REC_HEADER, recs[i].data, recs[i].len);
+    p += REC_HEADER + recs[i].len;
+  }
+  *total = t;
+  return buf;
+}
+
+eg_status eg_log_append(eg_log *L, const eg_record *recs, size_t n, bool sync, char *err,
+                        size_t errlen) {
+  size_t total = 0;
+  uint8_t *buf = frame(recs, n, false, &total, err, errlen);
+  if (!buf) return EG_ERR_IO;
   eg_status st = EG_OK;
-  pthread_mutex_lock(&L->mu);
-  if (write_all(L->fd, buf, total) < 0 || fdatasync(L->fd) < 0) {
+  if (write_all(L->fd, buf, total) < 0 || (sync && fdatasync(L->fd) < 0)) {
     snprintf(err, errlen, "%s: cannot append: %s", L->path, strerror(errno));
     /* Leave no half batch for later appends to follow: cut back to the last
-     * acknowledged record (the publisher gets a 500 and may retry). */
+     * whole record (a publisher gets a 500 and may retry). */
     if (ftruncate(L->fd, (off_t)L->size) == 0) (void)lseek(L->fd, (off_t)L->size, SEEK_SET);
     st = EG_ERR_IO;
   } else {
     L->size += total;
   }
-  pthread_mutex_unlock(&L->mu);
   free(buf);
   return st;
 }
 
+eg_status eg_log_rewrite(eg_log *L, const eg_record *recs, size_t n, char *err, size_t errlen) {
+  size_t total = 0;
+  uint8_t *buf = frame(recs, n, true, &total, err, errlen);
+  if (!buf) return EG_ERR_IO;
+  size_t plen = strlen(L->path) + sizeof ".compact";
+  char *tmp = malloc(plen);
+  if (!tmp) {
+    free(buf);
+    snprintf(err, errlen, "out of memory");
+    return EG_ERR_NOMEM;
+  }
+  snprintf(tmp, plen, "%s.compact", L->path);
+  int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || write_all(fd, buf, total) < 0 || fdatasync(fd) < 0 || rename(tmp, L->path) < 0) {
+    snprintf(err, errlen, "%s: cannot compact: %s", tmp, strerror(errno));
+    if (fd >= 0) {
+      close(fd);
+      (void)unlink(tmp);
+    }
+    free(tmp);
+    free(buf);
+    return EG_ERR_IO; /* the old log is untouched */
+  }
+  /* renamed: from here on the new file is the log, whatever else fails */
+  close(L->fd);
+  L->fd = fd;
+  L->size = total;
+  (void)lseek(fd, (off_t)total, SEEK_SET);
+  free(tmp);
+  free(buf);
+  int dfd = open(L->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || fsync(dfd) < 0) {
+    snprintf(err, errlen, "%s: cannot sync the directory after compacting: %s", L->dir,
+             strerror(errno));
+    if (dfd >= 0) close(dfd);
+    return EG_ERR_IO;
+  }
+  close(dfd);
+  return EG_OK;
+}
+
+uint64_t eg_log_size(const eg_log *L) { return L->size; }
+const char *eg_log_path(const eg_log *L) { return L->path; }
+
 void eg_log_close(eg_log *L) {
   if (!L) return;
   close(L->fd);
-  pthread_mutex_destroy(&L->mu);
   free(L->path);
+  free(L->dir);
   free(L);
 }

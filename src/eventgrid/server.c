@@ -1,8 +1,6 @@
 /* server.c — the topic's HTTP side on libmicrohttpd (eventgrid.h):
- * POST /api/events?api-version=2018-01-01 and GET /healthz.
- *
- * Delivery to subscriptions is not here yet (next slice): accepted events
- * are durable in the log and wait there. */
+ * POST /api/events?api-version=2018-01-01, GET /api/validate (the
+ * validationUrl of the handshake) and GET /healthz. Delivery is topic.c's. */
 #include "eventgrid.h"
 
 #include <arpa/inet.h>
@@ -21,7 +19,7 @@
 
 typedef struct {
   const eg_config *cfg;
-  eg_log *log;
+  eg_topic *topic;
 } topic;
 
 /* Per-request state (MHD's con_cls). */
@@ -30,21 +28,6 @@ typedef struct {
   size_t len, cap;
   bool too_big;
 } upload;
-
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...) {
-  char ts[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  char line[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "%s eventgrid: %s\n", ts, line);
-}
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
                                  const char *body) {
@@ -160,20 +143,31 @@ static enum MHD_Result publish(topic *T, struct MHD_Connection *c, upload *u) {
                            msg, sizeof msg);
   if (rc == -2) return send_error(c, 500, "InternalServerError", NULL, NULL, msg);
   if (rc < 0) {
-    logf_("publish refused: 400 (%s)", msg);
+    eg_logf("publish refused: 400 (%s)", msg);
     return send_error(c, 400, "BadRequest", "InputJsonInvalid", field, msg);
   }
   char err[512];
-  eg_status st = eg_log_append(T->log, ev, err, sizeof err);
-  size_t n = ev->n;
-  eg_events_free(ev);
+  eg_status st = eg_topic_publish(T->topic, ev, err, sizeof err);
   if (st != EG_OK) {
-    logf_("publish failed: 500 (%s)", err);
+    eg_events_free(ev);
+    eg_logf("publish failed: 500 (%s)", err);
     return send_error(c, 500, "InternalServerError", NULL, NULL,
                       "The events could not be stored; nothing was accepted.");
   }
   double ms = (double)(base_now_ns() - t0) / 1e6;
-  logf_("publish: %zu event%s, %zu bytes, %.1f ms", n, n == 1 ? "" : "s", u->len, ms);
+  /* the ids, made printable: they are the publisher's text */
+  char ids[600];
+  size_t o = 0;
+  for (size_t i = 0; i < ev->n && i < 5 && o < 400; i++) {
+    o += (size_t)snprintf(ids + o, sizeof ids - o, "%s", i ? ", " : "");
+    for (const char *p = ev->ev[i].id; *p && o < 400; p++)
+      ids[o++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+    ids[o] = 0;
+  }
+  if (ev->n > 5 || o >= 400) snprintf(ids + o, sizeof ids - o, ", ...");
+  eg_logf("publish: %zu event%s, %zu bytes, %.1f ms (id %s)", ev->n, ev->n == 1 ? "" : "s", u->len,
+          ms, ids);
+  eg_events_free(ev);
   return send_text(c, 200, NULL, "");
 }
 
@@ -189,6 +183,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       if (strcmp(method, "GET") && strcmp(method, "HEAD"))
         return send_error(c, 405, "MethodNotAllowed", NULL, NULL, "Use GET /healthz.");
       return send_text(c, 200, "text/plain; charset=utf-8", "ok\n");
+    }
+    if (!strcmp(url, "/api/validate")) {
+      if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return send_error(c, 405, "MethodNotAllowed", NULL, NULL,
+                          "Use GET /api/validate?subscription=NAME&code=CODE.");
+      const char *sub = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "subscription");
+      const char *code = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "code");
+      if (!sub || !code)
+        return send_error(c, 400, "BadRequest", NULL, NULL,
+                          "The subscription and code query parameters are required.");
+      int rc = eg_topic_validate(T->topic, sub, code);
+      if (rc == -1)
+        return send_error(c, 404, "NotFound", NULL, NULL, "There is no such subscription.");
+      if (rc == -2)
+        return send_error(c, 400, "BadRequest", NULL, NULL,
+                          "The validation code is not this subscription's current one.");
+      return send_text(c, 200, "text/plain; charset=utf-8", "Webhook successfully validated\n");
     }
     if (strcmp(url, "/api/events"))
       return send_error(
@@ -263,7 +274,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   vsnprintf(line, sizeof line, fmt, ap);
   size_t n = strlen(line);
   while (n && line[n - 1] == '\n') line[--n] = 0;
-  logf_("libmicrohttpd: %s", line);
+  eg_logf("libmicrohttpd: %s", line);
 }
 
 /* "IP:PORT" / "[IPv6]:PORT" into a socket address. */
@@ -319,17 +330,12 @@ int eg_serve(const eg_config *cfg, const char *listen_override) {
   signal(SIGPIPE, SIG_IGN);
 
   topic T = {.cfg = cfg};
-  uint64_t recovered = 0, dropped = 0;
-  char err[1024];
-  if (eg_log_open(cfg->data_dir, &T.log, &recovered, &dropped, err, sizeof err) != EG_OK) {
+  char err[1024], base_url[300];
+  snprintf(base_url, sizeof base_url, "http://%s", listen);
+  if (eg_topic_open(cfg, base_url, &T.topic, err, sizeof err) != EG_OK) {
     fprintf(stderr, "wagi eventgrid: %s\n", err);
     return 1;
   }
-  if (dropped)
-    logf_("log: dropped a torn or corrupt tail of %llu bytes after the last whole record",
-          (unsigned long long)dropped);
-  logf_("log: %llu event%s recovered from %s/events.log", (unsigned long long)recovered,
-        recovered == 1 ? "" : "s", cfg->data_dir);
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   struct MHD_Daemon *d =
@@ -341,19 +347,28 @@ int eg_serve(const eg_config *cfg, const char *listen_override) {
     fprintf(stderr,
             "wagi eventgrid: cannot listen on %s (in use, or not an address of this host)\n",
             listen);
-    eg_log_close(T.log);
+    eg_topic_close(T.topic);
     return 1;
   }
-  logf_(
-      "%zu subscription%s configured; delivery is not implemented yet (events are kept in "
-      "the log)",
-      cfg->n_subs, cfg->n_subs == 1 ? "" : "s");
+  if (eg_topic_start(T.topic, err, sizeof err) != EG_OK) {
+    fprintf(stderr, "wagi eventgrid: %s\n", err);
+    MHD_stop_daemon(d);
+    eg_topic_close(T.topic);
+    return 1;
+  }
+  for (size_t i = 0; i < cfg->n_subs; i++)
+    /* not the query: webhook URLs often carry their secret there */
+    eg_logf("subscription %s -> %.*s%s", cfg->subs[i].name,
+            (int)strcspn(cfg->subs[i].endpoint, "?"), cfg->subs[i].endpoint,
+            strchr(cfg->subs[i].endpoint, '?') ? "?..." : "");
+  eg_logf("%zu subscription%s configured; delivery started", cfg->n_subs,
+          cfg->n_subs == 1 ? "" : "s");
   printf("Ready: eventgrid topic on http://%s/api/events\n", listen);
   fflush(stdout);
   int sig = 0;
   sigwait(&sigs, &sig);
-  logf_("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  eg_logf("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   MHD_stop_daemon(d);
-  eg_log_close(T.log);
+  eg_topic_close(T.topic);
   return 0;
 }

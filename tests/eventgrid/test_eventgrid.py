@@ -16,10 +16,13 @@ import pytest
 
 from conftest import KEY, PUBLISH, WAGI, event, run_config
 
-MAGIC = b"WAGIEGL1"
+TOPIC = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/"
+         "providers/Microsoft.EventGrid/topics/local")
+
+MAGIC = b"WAGIEGL2"
 
 
-def read_log(data_dir):
+def read_records(data_dir):
     """The records of data_dir/events.log as parsed JSON (the format of
     src/eventgrid/log.c: header, then u32 LE length, u32 LE CRC-32, payload)."""
     raw = (data_dir / "events.log").read_bytes()
@@ -32,6 +35,16 @@ def read_log(data_dir):
         out.append(json.loads(payload))
         off += 8 + n
     return out
+
+
+def read_log(data_dir):
+    """The events in the log ("E" records), in their delivered form."""
+    return [r["event"] for r in read_records(data_dir) if r["t"] == "E"]
+
+
+def published(ev):
+    """An event as the topic stores and delivers it."""
+    return dict(ev, topic=TOPIC, metadataVersion="1")
 
 
 def recovered(topic):
@@ -55,7 +68,7 @@ def test_publish_is_logged_and_survives_kill9(topic_factory):
     t.kill9()
     logged = read_log(t.data_dir)
     assert [e["id"] for e in logged] == [f"ev-{i}" for i in range(6)]
-    assert logged[3] == event(3)  # every field kept as published
+    assert logged[3] == published(event(3))  # every field kept, topic and metadataVersion added
     t.start()
     assert recovered(t) == 6
     assert t.publish([event(6)]).status == 200
@@ -331,7 +344,8 @@ def test_help_documents_every_key():
     assert r.returncode == 0
     out = r.stdout.decode()
     for key in ["listen", "key", "topic", "data_dir", "retry_delays", "max_attempts",
-                "event_ttl", "max_batch_bytes", "[[subscription]]", "name", "endpoint",
+                "event_ttl", "max_batch_bytes", "delivery_timeout", "max_in_flight",
+                "log_compact_bytes", "/api/validate", "[[subscription]]", "name", "endpoint",
                 "event_types", "subject_begins_with", "--listen", "-c"]:
         assert key in out, key
     r = subprocess.run([str(WAGI), "--help"], capture_output=True, timeout=30)
