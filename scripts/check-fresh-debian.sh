@@ -80,6 +80,13 @@ mmdebstrap --quiet --variant=apt --include=ca-certificates,git,make bookworm "$D
 # What every installed system has and mmdebstrap leaves out.
 cp /etc/resolv.conf "$DIR/etc/resolv.conf"
 printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$DIR/etc/hosts"
+# CA certificates the host added (e.g. for a TLS-intercepting proxy on the
+# way to the npm registry): the root needs them as much as resolv.conf; a
+# machine on that network would have them installed too. apt uses plain HTTP.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$DIR/usr/local/share/ca-certificates/"
+  chroot "$DIR" update-ca-certificates >/dev/null
+fi
 
 # ---- 3. the clone and ../shared ------------------------------------------------
 step "git clone $SRC ($SHA) -> /work/wagi-c"

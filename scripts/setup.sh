@@ -12,7 +12,8 @@ APT_PACKAGES=(
   libsimde-dev              # simde/wasm/simd128.h: exact SIMD128 semantics
   libcjson-dev              # JSON from wast2json in the spec runner
   libcmocka-dev             # C unit tests
-  nodejs                    # bench peer (V8)
+  nodejs                    # bench peer (V8), test oracles (node/)
+  npm                       # Debian's nodejs has no npm: installs node/'s packages
   python3 python3-pytest
   libmicrohttpd-dev libssl-dev   # server: HTTP/1.1 (+TLS via GnuTLS), SHA-256 for log dirs
   libcurl4-openssl-dev      # outbound HTTP for modules (wasi_experimental_http)
@@ -26,10 +27,11 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# node may come from outside Debian (e.g. a preinstalled node 20): accept it.
-if command -v node >/dev/null 2>&1; then
-  tmp=(); for p in "${missing[@]}"; do [ "$p" = nodejs ] || tmp+=("$p"); done; missing=("${tmp[@]}")
-fi
+# node and npm may come from outside Debian (e.g. a preinstalled node 20 that
+# bundles npm): accept them.
+drop() { local tmp=() p; for p in "${missing[@]}"; do [ "$p" = "$1" ] || tmp+=("$p"); done; missing=("${tmp[@]}"); }
+if command -v node >/dev/null 2>&1; then drop nodejs; fi
+if command -v npm >/dev/null 2>&1; then drop npm; fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ -n "$SUDO" ] && ! command -v sudo >/dev/null 2>&1; then
@@ -41,4 +43,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Node packages (test oracles such as the Azure SDKs, and local stand-ins such
+# as Azurite): node/package-lock.json pins every version; installed into
+# node/node_modules with `npm ci` only when it is missing or the lock changed
+# (a stamp holds the lock's hash), so that a run with nothing to do is silent.
+NODE_DIR="$(cd "$(dirname "$0")/.." && pwd)/node"
+STAMP="$NODE_DIR/node_modules/.wagi-lock-sha256"
+want=$(sha256sum "$NODE_DIR/package-lock.json" | cut -d' ' -f1)
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
+  echo "setup: installing Node packages (npm ci in node/)"
+  # --loglevel=error: npm's deprecation notices about transitive packages are
+  # not ours to act on.
+  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$STAMP"
 fi
