@@ -159,7 +159,12 @@ eg_status eg_log_append(eg_log *log, const eg_record *recs, size_t n, bool sync,
 /* Replaces the whole log with `recs` (written to a temporary file, synced,
  * then renamed over the log and the directory synced). */
 eg_status eg_log_rewrite(eg_log *log, const eg_record *recs, size_t n, char *err, size_t errlen);
+/* fdatasync of what was appended so far. */
+eg_status eg_log_sync(eg_log *log, char *err, size_t errlen);
 uint64_t eg_log_size(const eg_log *log);
+/* Counts eg_log_rewrite calls: offsets from before one mean nothing after
+ * it (and everything written before it is durable). */
+uint64_t eg_log_generation(const eg_log *log);
 const char *eg_log_path(const eg_log *log);
 void eg_log_close(eg_log *log);
 
@@ -176,8 +181,10 @@ eg_status eg_topic_open(const eg_config *cfg, const char *base_url, eg_topic **o
                         size_t errlen);
 /* Starts the delivery thread. */
 eg_status eg_topic_start(eg_topic *t, char *err, size_t errlen);
-/* Logs the events durably (fdatasync) and queues their deliveries. On
- * failure nothing is queued and err says why. Thread-safe. */
+/* Logs the events durably (fdatasync, shared by publishers that arrive
+ * while another one syncs: group commit) and queues their deliveries. On
+ * failure err says why (events written but not made durable are still
+ * delivered: at-least-once). Thread-safe. */
 eg_status eg_topic_publish(eg_topic *t, const eg_events *ev, char *err, size_t errlen);
 /* The manual validation handshake (GET validationUrl): 0 validated, -1 no
  * such subscription, -2 wrong code. Thread-safe. */

@@ -30,6 +30,7 @@ struct eg_log {
   char *path;
   char *dir;
   uint64_t size; /* bytes of whole records (plus the header) */
+  uint64_t generation;
 };
 
 static uint32_t crc_table[256];
@@ -282,6 +283,7 @@ eg_status eg_log_rewrite(eg_log *L, const eg_record *recs, size_t n, char *err, 
   close(L->fd);
   L->fd = fd;
   L->size = total;
+  L->generation++;
   (void)lseek(fd, (off_t)total, SEEK_SET);
   free(tmp);
   free(buf);
@@ -296,7 +298,14 @@ eg_status eg_log_rewrite(eg_log *L, const eg_record *recs, size_t n, char *err, 
   return EG_OK;
 }
 
+eg_status eg_log_sync(eg_log *L, char *err, size_t errlen) {
+  if (fdatasync(L->fd) == 0) return EG_OK;
+  snprintf(err, errlen, "%s: cannot sync: %s", L->path, strerror(errno));
+  return EG_ERR_IO;
+}
+
 uint64_t eg_log_size(const eg_log *L) { return L->size; }
+uint64_t eg_log_generation(const eg_log *L) { return L->generation; }
 const char *eg_log_path(const eg_log *L) { return L->path; }
 
 void eg_log_close(eg_log *L) {

@@ -16,6 +16,9 @@
 #include "base/clock.h"
 
 #define API_VERSION "2018-01-01"
+/* Publishes wait for an fdatasync (shared among those in flight: group
+ * commit), so more threads than cores pays. */
+#define EG_HTTP_THREADS 8
 
 typedef struct {
   const eg_config *cfg;
@@ -338,11 +341,11 @@ int eg_serve(const eg_config *cfg, const char *listen_override) {
   }
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  struct MHD_Daemon *d =
-      MHD_start_daemon(flags, 0, NULL, NULL, on_request, &T, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-                       NULL, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
-                       MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
-                       (unsigned)2, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+  struct MHD_Daemon *d = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, &T, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+      MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+      NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)EG_HTTP_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)60, MHD_OPTION_END);
   if (!d) {
     fprintf(stderr,
             "wagi eventgrid: cannot listen on %s (in use, or not an address of this host)\n",

@@ -15,9 +15,12 @@
  * interface: up to max_in_flight per subscription, so a slow subscriber
  * holds up only itself. Per subscription a FIFO holds deliveries due now and
  * a min-heap those waiting for a retry. One mutex guards all state and the
- * log; publishers take it for their append (with fdatasync) and queue, the
- * thread for each start and outcome, so compaction, which rewrites the log
- * from the in-memory state under the same mutex, can never miss an event. */
+ * log; publishers take it to append and to add their events to the state
+ * (not yet queued), the thread for each start and outcome, so compaction,
+ * which rewrites the log from the in-memory state under the same mutex, can
+ * never miss an event. The fdatasync that makes a publish durable happens
+ * outside that mutex, under sync_mu, and covers every publish appended
+ * before it: concurrent publishers share one (group commit). */
 #include "eventgrid.h"
 
 #include <cjson/cJSON.h>
@@ -42,7 +45,9 @@
 /* Longest wait in curl_multi_poll: bounds how late a stop is noticed. */
 #define POLL_MAX_MS 1000
 
-enum { T_WAITING, T_INFLIGHT, T_DONE };
+/* T_COMMITTING: logged, waiting for the publish's fdatasync before it is
+ * queued (compaction keeps it; the thread does not see it yet). */
+enum { T_WAITING, T_INFLIGHT, T_DONE, T_COMMITTING };
 
 typedef struct pevent pevent;
 
@@ -104,6 +109,10 @@ struct eg_topic {
   char *base_url;
   eg_log *log;
   pthread_mutex_t mu;
+  /* Group commit: held for an fdatasync, and by compaction (which swaps the
+   * log's file) around its rewrite; taken before mu, never after it. */
+  pthread_mutex_t sync_mu;
+  uint64_t synced_size, synced_gen; /* under sync_mu: durable up to here */
   CURLM *multi;
   pthread_t thread;
   bool started;
@@ -896,11 +905,22 @@ static void compact(eg_topic *T) {
   free(recs);
 }
 
-static void maybe_compact(eg_topic *T) {
-  uint64_t size = eg_log_size(T->log);
+static bool compaction_due(eg_topic *T) {
   uint64_t limit = T->cfg->log_compact_bytes;
   if (2 * T->compacted_size > limit) limit = 2 * T->compacted_size;
-  if (size > limit) compact(T);
+  return eg_log_size(T->log) > limit;
+}
+
+/* Called with mu held; returns with it held. */
+static void maybe_compact(eg_topic *T) {
+  if (!compaction_due(T)) return;
+  /* sync_mu comes first: no publisher's fdatasync may run on the file the
+   * rewrite replaces */
+  pthread_mutex_unlock(&T->mu);
+  pthread_mutex_lock(&T->sync_mu);
+  pthread_mutex_lock(&T->mu);
+  if (compaction_due(T)) compact(T);
+  pthread_mutex_unlock(&T->sync_mu);
 }
 
 /* ---- the thread --------------------------------------------------------------- */
@@ -1101,6 +1121,7 @@ eg_status eg_topic_open(const eg_config *cfg, const char *base_url, eg_topic **o
   T->rng = base_now_ns() | 1;
   for (size_t i = 0; i < cfg->n_subs; i++) T->subs[i].cfg = &cfg->subs[i];
   pthread_mutex_init(&T->mu, NULL);
+  pthread_mutex_init(&T->sync_mu, NULL);
   uint64_t dropped = 0;
   eg_status st = eg_log_open(cfg->data_dir, replay_record, T, &T->log, &dropped, err, errlen);
   if (st != EG_OK && T->replay_err) {
@@ -1212,21 +1233,52 @@ eg_status eg_topic_publish(eg_topic *T, const eg_events *ev, char *err, size_t e
       st = EG_ERR_NOMEM;
     }
   }
-  if (st == EG_OK) st = eg_log_append(T->log, recs, ev->n, true, err, errlen);
+  if (st == EG_OK) st = eg_log_append(T->log, recs, ev->n, false, err, errlen);
+  uint64_t my_end = 0, my_gen = 0;
   if (st == EG_OK) {
     T->next_seq = first + ev->n;
     for (size_t i = 0; i < ev->n; i++) {
       if (!pe[i]) continue;
       live_add(T, pe[i]);
-      for (uint32_t k = 0; k < pe[i]->n_targets; k++)
-        if (ready_push(&T->subs[pe[i]->t[k].sub], &pe[i]->t[k]) < 0)
-          eg_logf("out of memory: event seq %llu waits in the log until a restart",
-                  (unsigned long long)pe[i]->seq);
-      pe[i] = NULL;
+      for (uint32_t k = 0; k < pe[i]->n_targets; k++) pe[i]->t[k].state = T_COMMITTING;
     }
+    my_end = eg_log_size(T->log);
+    my_gen = eg_log_generation(T->log);
   }
   pthread_mutex_unlock(&T->mu);
-  if (st == EG_OK && T->multi) curl_multi_wakeup(T->multi);
+  if (st != EG_OK) goto out;
+  /* durable before the 200: one fdatasync covers every append before it */
+  pthread_mutex_lock(&T->sync_mu);
+  bool durable = T->synced_gen == my_gen ? T->synced_size >= my_end : T->synced_gen > my_gen;
+  if (!durable) {
+    pthread_mutex_lock(&T->mu);
+    uint64_t size = eg_log_size(T->log), gen = eg_log_generation(T->log);
+    pthread_mutex_unlock(&T->mu);
+    if (gen != my_gen) {
+      durable = true; /* a compaction rewrote and synced the whole log */
+    } else if ((st = eg_log_sync(T->log, err, errlen)) == EG_OK) {
+      T->synced_size = size;
+      T->synced_gen = gen;
+    }
+  }
+  pthread_mutex_unlock(&T->sync_mu);
+  /* queue them even when the sync failed: they are in the log and a restart
+   * would deliver them anyway (at-least-once) */
+  pthread_mutex_lock(&T->mu);
+  for (size_t i = 0; i < ev->n; i++) {
+    if (!pe[i]) continue;
+    for (uint32_t k = 0; k < pe[i]->n_targets; k++) {
+      target *t = &pe[i]->t[k];
+      if (t->state != T_COMMITTING) continue;
+      t->state = T_WAITING;
+      if (ready_push(&T->subs[t->sub], t) < 0)
+        eg_logf("out of memory: event seq %llu waits in the log until a restart",
+                (unsigned long long)pe[i]->seq);
+    }
+    pe[i] = NULL;
+  }
+  pthread_mutex_unlock(&T->mu);
+  if (T->multi) curl_multi_wakeup(T->multi);
 out:
   for (size_t i = 0; recs && i < ev->n; i++) {
     free((void *)recs[i].data);
@@ -1277,6 +1329,7 @@ void eg_topic_close(eg_topic *T) {
   free(T->replay_err);
   eg_log_close(T->log);
   pthread_mutex_destroy(&T->mu);
+  pthread_mutex_destroy(&T->sync_mu);
   free(T->base_url);
   free(T);
 }
