@@ -128,6 +128,16 @@ static int service_error(const char *what, reply *rp, wagi_az_error *err) {
   return WAGI_AZ_ERR_SERVICE;
 }
 
+/* Ends an exchange whose answer carries nothing more: success for one of
+ * the two expected statuses (ok2 0: only ok1), else the service's error. */
+static int expect_status(const char *what, reply *rp, int ok1, int ok2, wagi_az_error *err) {
+  int rc =
+      rp->status == ok1 || (ok2 && rp->status == ok2) ? WAGI_AZ_OK : service_error(what, rp, err);
+  reply_free(rp);
+  if (rc == WAGI_AZ_OK) wagi_az__ok(err);
+  return rc;
+}
+
 static int now_rfc1123(char out[WAGI_TIME_RFC1123_SIZE]) {
   int64_t ms = 0;
   if (wagi_time_now_ms(&ms) || wagi_time_rfc1123(ms / 1000, out)) return -1;
@@ -240,14 +250,7 @@ int wagi_az_blob_create_container(const wagi_az_blob *c, const char *container,
                 &rp, err);
   if (rc) return rc;
   /* 409 ContainerAlreadyExists: what we wanted */
-  if (rp.status == 201 || rp.status == 409) {
-    reply_free(&rp);
-    wagi_az__ok(err);
-    return WAGI_AZ_OK;
-  }
-  rc = service_error(what, &rp, err);
-  reply_free(&rp);
-  return rc;
+  return expect_status(what, &rp, 201, 409, err);
 }
 
 int wagi_az_blob_put(const wagi_az_blob *c, const char *container, const char *blob,
@@ -263,14 +266,7 @@ int wagi_az_blob_put(const wagi_az_blob *c, const char *container, const char *b
   reply rp;
   rc = blob_req(c, what, "PUT", container, blob, NULL, h, 2, data, len, REPLY_MAX, &rp, err);
   if (rc) return rc;
-  if (rp.status == 201) {
-    reply_free(&rp);
-    wagi_az__ok(err);
-    return WAGI_AZ_OK;
-  }
-  rc = service_error(what, &rp, err);
-  reply_free(&rp);
-  return rc;
+  return expect_status(what, &rp, 201, 0, err);
 }
 
 int wagi_az_blob_get(const wagi_az_blob *c, const char *container, const char *blob,
@@ -381,14 +377,7 @@ int wagi_az_eventgrid_publish(const wagi_az_eventgrid *c, const wagi_az_event *e
   int rc = send_req(what, "POST", c->url, h, 2, body, len, REPLY_MAX, &rp, err);
   free(body);
   if (rc) return rc;
-  if (rp.status == 200) {
-    reply_free(&rp);
-    wagi_az__ok(err);
-    return WAGI_AZ_OK;
-  }
-  rc = service_error(what, &rp, err);
-  reply_free(&rp);
-  return rc;
+  return expect_status(what, &rp, 200, 0, err);
 }
 
 /* ---- Cosmos DB ---------------------------------------------------------------- */
@@ -481,12 +470,7 @@ int wagi_az_cosmos_ensure(const wagi_az_cosmos *c, wagi_az_error *err) {
   int rc = cosmos_req(c, what, "POST", "/dbs", "dbs", "", ct, 1, body, len, &rp, err);
   free(body);
   if (rc) return rc;
-  if (rp.status != 201 && rp.status != 409) {
-    rc = service_error(what, &rp, err);
-    reply_free(&rp);
-    return rc;
-  }
-  reply_free(&rp);
+  if ((rc = expect_status(what, &rp, 201, 409, err))) return rc;
   /* the collection, partitioned by /id */
   char *ed = NULL;
   if (wagi_url_encode_alloc(c->database, strlen(c->database), 0, &ed, &len))
@@ -517,14 +501,7 @@ int wagi_az_cosmos_ensure(const wagi_az_cosmos *c, wagi_az_error *err) {
   rc = cosmos_req(c, what, "POST", path, "colls", link, ct, 1, body, len, &rp, err);
   free(body);
   if (rc) return rc;
-  if (rp.status != 201 && rp.status != 409) {
-    rc = service_error(what, &rp, err);
-    reply_free(&rp);
-    return rc;
-  }
-  reply_free(&rp);
-  wagi_az__ok(err);
-  return WAGI_AZ_OK;
+  return expect_status(what, &rp, 201, 409, err);
 }
 
 int wagi_az_cosmos_put(const wagi_az_cosmos *c, const char *doc_json, size_t len, int upsert,
@@ -565,14 +542,7 @@ int wagi_az_cosmos_put(const wagi_az_cosmos *c, const char *doc_json, size_t len
   free(link);
   free(pk);
   if (rc) return rc;
-  if (rp.status == 200 || rp.status == 201) {
-    reply_free(&rp);
-    wagi_az__ok(err);
-    return WAGI_AZ_OK;
-  }
-  rc = service_error(what, &rp, err);
-  reply_free(&rp);
-  return rc;
+  return expect_status(what, &rp, 200, 201, err);
 }
 
 int wagi_az_cosmos_read(const wagi_az_cosmos *c, const char *id, char **doc_json, size_t *len,
