@@ -8,7 +8,9 @@
  *               STORAGE_MASTER_KEY (+ STORAGE_ENDPOINT, e.g. Azurite's
  *               path-style "http://127.0.0.1:10000/devstoreaccount1")
  *   Event Grid: TOPIC_HOST_NAME (a bare host means https://HOST/api/events;
- *               a URL with a scheme is used as it is) + TOPIC_KEY
+ *               a URL with a scheme is used as it is) + TOPIC_KEY (+
+ *               TOPIC_SAS_TTL: send SAS tokens valid that many seconds
+ *               instead of the key)
  *   Cosmos DB:  COSMOS_ACCOUNT or COSMOS_ENDPOINT, COSMOS_MASTER_KEY,
  *               COSMOS_DATABASE, COSMOS_COLLECTION
  *
@@ -110,6 +112,9 @@ int wagi_az_blob_authorization(const char *account, const uint8_t *key, size_t k
 typedef struct {
   char *url; /* the full publish URL, with ?api-version= */
   char *key;
+  /* > 0: publish with an aeg-sas-token valid this many seconds, made from
+   * the key, instead of sending the key itself (TOPIC_SAS_TTL) */
+  int64_t sas_ttl_s;
 } wagi_az_eventgrid;
 
 int wagi_az_eventgrid_from_env(wagi_az_eventgrid *c, wagi_az_error *err);
@@ -131,6 +136,13 @@ typedef struct {
 /* Publishes the events in one batch (Event Grid schema, aeg-sas-key). */
 int wagi_az_eventgrid_publish(const wagi_az_eventgrid *c, const wagi_az_event *events, size_t n,
                               wagi_az_error *err);
+/* An aeg-sas-token for the topic endpoint_url (scheme, host, path; no
+ * query) valid until expires_unix, signed with the base64 key, as the
+ * @azure/eventgrid SDK's generateSharedAccessSignature makes it. *out is
+ * malloc'd. */
+int wagi_az_eventgrid_sas_token(const char *endpoint_url, int64_t expires_unix,
+                                const char *key_base64, char **out, wagi_az_error *err);
+
 /* The host part of the publish URL ("topic.westus2-1.eventgrid.azure.net",
  * "127.0.0.1:3001"), for messages, written into buf; returns buf. */
 const char *wagi_az_eventgrid_host(const wagi_az_eventgrid *c, char *buf, size_t cap);

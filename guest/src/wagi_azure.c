@@ -373,8 +373,28 @@ int wagi_az_eventgrid_publish(const wagi_az_eventgrid *c, const wagi_az_event *e
   char host[200], what[260];
   snprintf(what, sizeof what, "Event Grid publish to %s",
            wagi_az_eventgrid_host(c, host, sizeof host));
+  char *token = NULL;
+  if (c->sas_ttl_s > 0) {
+    /* a token for the endpoint (without its query), valid sas_ttl_s from now */
+    int64_t now = 0;
+    char *base = strdup(c->url);
+    if (!base || wagi_time_now_ms(&now)) {
+      free(base);
+      free(body);
+      return wagi_az__fail(err, WAGI_AZ_ERR_NOMEM, "%s: cannot make a SAS token", what);
+    }
+    base[strcspn(base, "?")] = 0;
+    int rc = wagi_az_eventgrid_sas_token(base, now / 1000 + c->sas_ttl_s, c->key, &token, err);
+    free(base);
+    if (rc) {
+      free(body);
+      return rc;
+    }
+    h[1] = (wagi_http_header){"aeg-sas-token", token};
+  }
   reply rp;
   int rc = send_req(what, "POST", c->url, h, 2, body, len, REPLY_MAX, &rp, err);
+  free(token);
   free(body);
   if (rc) return rc;
   return expect_status(what, &rp, 200, 0, err);

@@ -12,6 +12,7 @@
 #include "wagi_azure.h"
 #include "wagi_codec.h"
 #include "wagi_crypto.h"
+#include "wagi_time.h"
 
 /* Azurite's well-known development account (public, in Microsoft's docs). */
 #define DEV_ACCOUNT "devstoreaccount1"
@@ -454,12 +455,73 @@ int wagi_az_eventgrid_init(wagi_az_eventgrid *c, const char *host_or_url, const 
 
 int wagi_az_eventgrid_from_env(wagi_az_eventgrid *c, wagi_az_error *err) {
   const char *host = getenv("TOPIC_HOST_NAME"), *key = getenv("TOPIC_KEY");
+  const char *ttl = getenv("TOPIC_SAS_TTL");
   if (!host || !*host || !key || !*key)
     return wagi_az__fail(err, WAGI_AZ_ERR_CONFIG,
                          "%s is not set: give the module TOPIC_HOST_NAME and TOPIC_KEY in its "
                          "environment",
                          !host || !*host ? "TOPIC_HOST_NAME" : "TOPIC_KEY");
-  return wagi_az_eventgrid_init(c, host, key, err);
+  long long secs = 0;
+  if (ttl && *ttl) {
+    char *end;
+    secs = strtoll(ttl, &end, 10);
+    if (*end || secs < 1 || secs > 365LL * 86400)
+      return wagi_az__fail(err, WAGI_AZ_ERR_CONFIG,
+                           "TOPIC_SAS_TTL \"%.40s\" must be a number of seconds from 1 to "
+                           "31536000",
+                           ttl);
+  }
+  int rc = wagi_az_eventgrid_init(c, host, key, err);
+  if (!rc) c->sas_ttl_s = secs;
+  return rc;
+}
+
+int wagi_az_eventgrid_sas_token(const char *endpoint_url, int64_t expires_unix,
+                                const char *key_base64, char **out, wagi_az_error *err) {
+  if (!endpoint_url || !key_base64 || !out)
+    return wagi_az__fail(err, WAGI_AZ_ERR_ARG, "SAS token: no endpoint or key");
+  uint8_t *key = NULL;
+  size_t key_len;
+  int rc = decode_key("the topic key", key_base64, &key, &key_len, err);
+  if (rc) return rc;
+  /* the expiry as the SDKs write it: M/D/YYYY h:mm:ss AM, in UTC */
+  char iso[WAGI_TIME_ISO8601_SIZE], when[40];
+  if (wagi_time_iso8601(expires_unix, iso)) {
+    free(key);
+    return wagi_az__fail(err, WAGI_AZ_ERR_ARG, "SAS token: the expiry is out of range");
+  }
+  int y = atoi(iso), mo = atoi(iso + 5), d = atoi(iso + 8), h = atoi(iso + 11);
+  snprintf(when, sizeof when, "%d/%d/%d %d:%.2s:%.2s %s", mo, d, y, h % 12 ? h % 12 : 12, iso + 14,
+           iso + 17, h >= 12 ? "PM" : "AM");
+  size_t cap = strlen(endpoint_url) + 64;
+  char *resource = malloc(cap);
+  char *er = NULL, *ew = NULL, *unsigned_sas = NULL, *es = NULL;
+  size_t n;
+  char sig[64];
+  rc = WAGI_AZ_ERR_NOMEM;
+  if (resource) {
+    snprintf(resource, cap, "%s?apiVersion=2018-01-01", endpoint_url);
+    if (!wagi_url_encode_alloc(resource, strlen(resource), 0, &er, &n) &&
+        !wagi_url_encode_alloc(when, strlen(when), 0, &ew, &n) &&
+        (unsigned_sas = malloc(strlen(er) + strlen(ew) + 8))) {
+      sprintf(unsigned_sas, "r=%s&e=%s", er, ew);
+      if (sign_b64(key, key_len, unsigned_sas, sig, sizeof sig) == WAGI_AZ_OK &&
+          !wagi_url_encode_alloc(sig, strlen(sig), 0, &es, &n) &&
+          (*out = malloc(strlen(unsigned_sas) + strlen(es) + 4))) {
+        sprintf(*out, "%s&s=%s", unsigned_sas, es);
+        rc = WAGI_AZ_OK;
+      }
+    }
+  }
+  free(resource);
+  free(er);
+  free(ew);
+  free(unsigned_sas);
+  free(es);
+  free(key);
+  if (rc) return wagi_az__fail(err, rc, "out of memory");
+  wagi_az__ok(err);
+  return WAGI_AZ_OK;
 }
 
 void wagi_az_eventgrid_free(wagi_az_eventgrid *c) {

@@ -5,7 +5,9 @@
  *       headers: "name: value" lines; prints the string-to-sign as a JSON
  *       string, a newline, then the Authorization value
  *   azsign cosmos KEY_BASE64 VERB RESOURCE_TYPE RESOURCE_LINK DATE
- *       prints the Authorization value */
+ *       prints the Authorization value
+ *   azsign egsas ENDPOINT_URL EXPIRES_UNIX KEY_BASE64
+ *       prints an Event Grid aeg-sas-token */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +66,20 @@ int main(int argc, char **argv) {
     free(key);
     return 0;
   }
-  fprintf(stderr, "usage: azsign blob ACCOUNT KEY METHOD PATH QUERY < headers\n"
-                  "       azsign cosmos KEY VERB TYPE LINK DATE\n");
+  if (argc == 5 && !strcmp(argv[1], "egsas")) {
+    char *tok = NULL;
+    wagi_az_error err;
+    if (wagi_az_eventgrid_sas_token(argv[2], strtoll(argv[3], NULL, 10), argv[4], &tok, &err)) {
+      fprintf(stderr, "%s\n", err.message);
+      return 3;
+    }
+    printf("%s\n", tok);
+    free(tok);
+    return 0;
+  }
+  fprintf(stderr,
+          "usage: azsign blob ACCOUNT KEY METHOD PATH QUERY < headers\n"
+          "       azsign cosmos KEY VERB TYPE LINK DATE\n"
+          "       azsign egsas URL EXPIRES_UNIX KEY\n");
   return 1;
 }

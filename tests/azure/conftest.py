@@ -43,7 +43,7 @@ def azsign():
     out.parent.mkdir(parents=True, exist_ok=True)
     g = ROOT / "guest" / "src"
     srcs = [ROOT / "tests/azure/azsign.c", g / "wagi_azure_core.c", g / "wagi_codec.c",
-            g / "wagi_crypto.c"]
+            g / "wagi_crypto.c", g / "wagi_time.c"]
     cc = os.environ.get("CC", "cc")
     r = subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
                         f"-I{ROOT / 'guest/include'}", *map(str, srcs), "-o", str(out)],

@@ -4,6 +4,8 @@
 //                                      local recorder that answers success
 //   node oracle.mjs cosmos KEY         JSON lines {verb, type, link, date, auth}
 //                                      from @azure/cosmos's own signing function
+//   node oracle.mjs egsas URL KEY UNIX... one aeg-sas-token per expiry, from
+//                                      @azure/eventgrid's generateSharedAccessSignature
 import http from "node:http";
 import { createRequire } from "node:module";
 
@@ -61,7 +63,16 @@ if (mode === "blob") {
     const date = h["x-ms-date"];
     console.log(JSON.stringify({ verb, type, link, date, auth: h.authorization }));
   }
+} else if (mode === "egsas") {
+  const { generateSharedAccessSignature } = require("@azure/eventgrid");
+  const { AzureKeyCredential } = require("@azure/core-auth");
+  const [url, key, ...expiries] = args;
+  for (const e of expiries) {
+    const tok = await generateSharedAccessSignature(url, new AzureKeyCredential(key),
+                                                    new Date(Number(e) * 1000));
+    console.log(JSON.stringify({ expires: Number(e), token: tok }));
+  }
 } else {
-  console.error("usage: node oracle.mjs blob ACCOUNT KEY | cosmos KEY");
+  console.error("usage: node oracle.mjs blob ACCOUNT KEY | cosmos KEY | egsas URL KEY UNIX...");
   process.exit(1);
 }

@@ -154,3 +154,34 @@ def test_publish_errors(probe):
     assert rc == 1 and "data_json is not JSON" in out, out
     rc, out = run(probe, ["publish", "T", "S", "{}"], {"TOPIC_KEY": "k"}, [])
     assert rc == 1 and "TOPIC_HOST_NAME is not set" in out, out
+
+
+def test_publish_with_sas_token(probe, tmp_path):
+    """TOPIC_SAS_TTL: the key stays in the module; wagi eventgrid checks the
+    token's signature and expiry and accepts the event."""
+    import base64
+    import socket
+    import time as _time
+    from stack import Proc, tq, wait_port, WAGI as WAGI_BIN
+    key = base64.b64encode(b"a topic key of thirty-two bytes!").decode()
+    port = free_port()
+    (tmp_path / "topic.toml").write_text(f"key = {tq(key)}\ndata_dir = {tq(tmp_path / 'd')}\n")
+    topic = Proc([str(WAGI_BIN), "eventgrid", "-c", str(tmp_path / "topic.toml"), "--listen",
+                  f"127.0.0.1:{port}"])
+    try:
+        wait_port(port, topic.proc, "wagi eventgrid")
+        env = {"TOPIC_HOST_NAME": f"http://127.0.0.1:{port}", "TOPIC_KEY": key,
+               "TOPIC_SAS_TTL": "60"}
+        hosts = [f"http://127.0.0.1:{port}"]
+        assert run(probe, ["publish", "T.sas", "S", '{"a": 1}'], env, hosts) == (0, "ok")
+        rc, out = run(probe, ["publish", "T", "S", "{}"], dict(env, TOPIC_SAS_TTL="0"), hosts)
+        assert rc == 1 and "TOPIC_SAS_TTL" in out, out
+        wrong = dict(env, TOPIC_KEY=base64.b64encode(b"another key").decode())
+        rc, out = run(probe, ["publish", "T", "S", "{}"], wrong, hosts)
+        assert rc == 1 and out.startswith("error service 401"), out
+        deadline = _time.monotonic() + 10
+        while "publish: 1 event" not in topic.text() and _time.monotonic() < deadline:
+            _time.sleep(0.05)
+        assert "publish: 1 event" in topic.text() and topic.text().count("publish: ") == 1
+    finally:
+        topic.stop()

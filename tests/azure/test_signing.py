@@ -2,7 +2,8 @@
 the requests @azure/storage-blob really sends (recorded), the SharedKey
 Authorization our code computes for the same method, path, query and
 headers is the SDK's, byte for byte; for @azure/cosmos, the master-key
-token for the same verb, resource and date is the SDK's."""
+token for the same verb, resource and date is the SDK's; for
+@azure/eventgrid, the aeg-sas-token for the same endpoint, key and expiry."""
 import json
 import subprocess
 
@@ -74,3 +75,21 @@ def test_cosmos_auth_matches_cosmos_sdk(azsign):
                               c["date"]], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == c["auth"], c
+
+
+def test_eventgrid_sas_token_matches_eventgrid_sdk(azsign):
+    need_node_package("@azure/eventgrid")
+    url = "https://mytopic.westus2-1.eventgrid.azure.net/api/events"
+    key = "c2VjcmV0LWtleS1mb3ItdGVzdHMtMDEyMzQ1Njc4OQ=="
+    # midnight, noon, an afternoon and a morning hour, single and double digits
+    expiries = [1796601600, 1796644800, 1796670245, 1798765383, 4102444799]
+    r = subprocess.run(["node", str(ORACLE), "egsas", url, key, *map(str, expiries)],
+                       capture_output=True, text=True, env=node_env(), timeout=120)
+    assert r.returncode == 0, r.stderr
+    cases = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(cases) == len(expiries)
+    for c in cases:
+        out = subprocess.run([str(azsign), "egsas", url, str(c["expires"]), key],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == c["token"], c
