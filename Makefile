@@ -186,7 +186,7 @@ $(BUILD)/egload: $(OBJ)/bench/eventgrid/egload.o
 setup:
 	@bash scripts/setup.sh
 
-test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN) $(EXAMPLE_WASM)
+test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN) examples
 
 # Each suite runs even when the build or an earlier suite failed:
 # run-suite.sh keeps each suite's log and guarantees a summary line (a

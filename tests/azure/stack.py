@@ -27,11 +27,13 @@ def tq(s):
     return json.dumps(str(s))
 
 
-def wait_port(port, proc, what, timeout=30.0):
+def wait_port(port, proc, what, timeout=30.0, output=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
+            time.sleep(0.1)  # let the reader thread collect the last lines
+            raise RuntimeError(f"{what} exited with {proc.returncode}"
+                               + (f":\n{output()}" if output else ""))
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -74,7 +76,7 @@ class Azurite:
         self.p = Proc([str(NODE_MODULES / ".bin" / "azurite-blob"), "--blobHost", "127.0.0.1",
                        "--blobPort", str(self.port), "--location", str(tmp / "azurite"),
                        "--disableTelemetry", "--silent"])
-        wait_port(self.port, self.p.proc, "azurite-blob")
+        wait_port(self.port, self.p.proc, "azurite-blob", output=self.p.text)
         self.endpoint = f"http://127.0.0.1:{self.port}/{DEV_ACCOUNT}"
 
     def stop(self):
@@ -86,7 +88,7 @@ class Cosmos:
         self.port = port or free_port()
         self.p = Proc([str(NODE_MODULES / ".bin" / "cosmosdb-server"), "-p", str(self.port),
                        "--no-ssl", "--host", "127.0.0.1"])
-        wait_port(self.port, self.p.proc, "cosmosdb-server")
+        wait_port(self.port, self.p.proc, "cosmosdb-server", output=self.p.text)
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
     def documents(self, db="wagi", coll="documents"):
@@ -119,6 +121,9 @@ class App:
                  handler_hosts=None, retry_delays="[0.2, 0.5, 1]"):
         self.tmp = Path(tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
+        for m in ("handler", "webhook"):
+            if not (BUILD / "examples" / f"{m}.wasm").exists():
+                raise RuntimeError(f"{BUILD}/examples/{m}.wasm is missing: build it (make examples)")
         self.port, self.topic_port = free_port(), free_port()
         topic_url = f"http://127.0.0.1:{self.topic_port}"
         (self.tmp / "topic.toml").write_text(
@@ -143,10 +148,10 @@ class App:
             f"environment = {env_toml(webhook_env)}\n")
         self.wagi = Proc([str(WAGI), "--config", str(self.tmp / "modules.toml"), "--listen",
                           f"127.0.0.1:{self.port}", "--log-dir", str(self.tmp / "logs")])
-        wait_port(self.port, self.wagi.proc, "wagi")
+        wait_port(self.port, self.wagi.proc, "wagi", output=self.wagi.text)
         self.topic = Proc([str(WAGI), "eventgrid", "-c", str(self.tmp / "topic.toml"), "--listen",
                            f"127.0.0.1:{self.topic_port}"])
-        wait_port(self.topic_port, self.topic.proc, "wagi eventgrid")
+        wait_port(self.topic_port, self.topic.proc, "wagi eventgrid", output=self.topic.text)
 
     def post(self, path, body=b"", timeout=60):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
