@@ -42,7 +42,7 @@ ONLY = {
 }
 
 # Headers that only their own layer may include (rule 2).
-INTERNAL = {"wasm/wasm_int.h", "wasm/code.h", "wasm/simd_ops.h", "wasm/opcodes.def",
+INTERNAL = {"wasm/wasm_int.h", "wasm/code.h", "wasm/simd_ops.h", "wasm/numops.h", "wasm/opcodes.def",
             "wasm/iops.inc"}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
