@@ -21,7 +21,7 @@ endif
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Isrc -pthread
 LDFLAGS  += -pthread
-LDLIBS   += -lm
+LDLIBS   += -lm -ldl
 ifneq ($(SANITIZE),)
 CFLAGS   += $(SAN_FLAGS)
 LDFLAGS  += $(SAN_FLAGS)
@@ -94,6 +94,16 @@ $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 $(BUILD)/libbase.a: $(BASE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# The AOT runtime embeds the headers that generated code includes.
+AOT_HEADERS := $(BUILD)/gen/aot_headers.h
+$(AOT_HEADERS): src/wasm/aot_abi.h src/wasm/numops.h src/wasm/simd_ops.h scripts/bin2c.sh
+	@mkdir -p $(dir $@)
+	{ bash scripts/bin2c.sh src/wasm/aot_abi.h aot_abi_h; \
+	  bash scripts/bin2c.sh src/wasm/numops.h numops_h; \
+	  bash scripts/bin2c.sh src/wasm/simd_ops.h simd_ops_h; } > $@.tmp && mv $@.tmp $@
+$(OBJ)/src/wasm/aot.o: $(AOT_HEADERS)
+$(OBJ)/src/wasm/aot.o: CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libwasm.a: $(WASM_OBJ)
 	@mkdir -p $(dir $@)

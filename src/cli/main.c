@@ -477,6 +477,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 2, argv + 2);
   if (!strcmp(cmd, "run")) return wagi_cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "eventgrid")) return wagi_cmd_eventgrid(argc - 2, argv + 2);
+  if (!strcmp(cmd, "compile")) return wagi_cmd_compile(argc - 2, argv + 2);
   fprintf(stderr, "%s: unknown command \"%s\" (try %s --help)\n", prog, cmd, prog);
   return EXIT_ERR;
 }

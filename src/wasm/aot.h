@@ -1,0 +1,31 @@
+/* aot.h — the AOT tier inside the engine: the translator (aot_gen.c) and
+ * the runtime that loads and calls its output (aot.c). Internal to
+ * src/wasm/. */
+#ifndef WASM_AOT_H
+#define WASM_AOT_H
+
+#include "aot_abi.h"
+#include "wasm_int.h"
+
+/* Writes the C translation of validated module m (its binary m->bytes is
+ * embedded in the output, with its SHA-256 `digest` in the descriptor). On
+ * success *out is a malloc'd NUL-terminated C source and *len its length. */
+wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], char **out,
+                               size_t *len, wasm_error *err);
+
+/* A module's loaded native code (module->aot). */
+typedef struct wasmi_aot_code {
+  void *handle; /* dlopen handle */
+  const wagi_aot_module *desc;
+} wasmi_aot_code;
+
+/* Instance set-up and teardown (instance.c calls them). */
+wasm_status wasmi_aot_instance_init(wasm_instance *inst, wasm_error *err);
+void wasmi_aot_instance_free(wasm_instance *inst);
+void wasmi_aot_code_free(wasmi_aot_code *code);
+
+/* Calls defined function f of an instance with native code (interp.c's
+ * wasmi_interp_invoke hands such calls over). */
+wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err);
+
+#endif
