@@ -128,7 +128,7 @@ $(BUILD)/libeg.a: $(EG_OBJ)
 $(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libeg.a $(BUILD)/libsrv.a $(BUILD)/libhttp.a $(BUILD)/libwasi.a $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS) $(HTTP_LIBS) $(EG_LIBS)
 
-$(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a
+$(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcjson
 
 # ---- unit tests ------------------------------------------------------------
@@ -173,18 +173,18 @@ $(HTTP_UNIT_BIN): LDLIBS += $(BUILD)/libwasm.a $(BUILD)/libbase.a $(HTTP_LIBS)
 
 # ---- robustness and benchmark drivers ---------------------------------------
 
-$(FUZZ_BIN): $(OBJ)/tests/fuzz/mutate.o $(BUILD)/libwasm.a
+$(FUZZ_BIN): $(OBJ)/tests/fuzz/mutate.o $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BENCH_BIN): $(OBJ)/bench/bench_engine.o $(BUILD)/libwasm.a
+$(BENCH_BIN): $(OBJ)/bench/bench_engine.o $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Per-request argv/env + WASI context cost (bench/bench_ctx.c).
-$(BUILD)/bench-ctx: $(OBJ)/bench/bench_ctx.o $(OBJ)/src/server/cgi.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+$(BUILD)/bench-ctx: $(OBJ)/bench/bench_ctx.o $(OBJ)/src/server/cgi.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Per-request instantiate / _start / free of a WASI module (bench_instance.c).
-$(BUILD)/bench-instance: $(OBJ)/bench/bench_instance.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+$(BUILD)/bench-instance: $(OBJ)/bench/bench_instance.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Load generator and webhook subscriber for bench/eventgrid/run.sh.
