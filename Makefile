@@ -84,7 +84,7 @@ LOGS      = $(BUILD)/test-logs
         check-layers run-layers bench-eventgrid \
         test-build run-unit run-spectest run-fuzz wasitest run-wasitest wasitestsuite run-wasitestsuite \
         servertest run-servertest httptest run-httptest run-enginewast eventgridtest run-eventgridtest \
-        azuretest run-azuretest
+        azuretest run-azuretest aottest run-aottest
 all: $(BUILD)/wagi
 
 $(OBJ)/%.o: %.c $(FLAGS_STAMP)
@@ -334,6 +334,16 @@ run-azuretest:
 
 azuretest: $(BUILD)/wagi examples
 	@$(AZURE_TEST)
+
+# The AOT tier through the CLI and the server (pytest, tests/aot/):
+# wagi compile, .wasmc checks, same results and traps as the interpreter.
+AOT_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-pytest.sh aottest tests/aot
+
+run-aottest:
+	@$(RUN_SUITE) aot $(LOGS)/aot.log $(AOT_TEST)
+
+aottest: $(BUILD)/wagi examples
+	@$(AOT_TEST)
 
 unit: $(UNIT_BIN)
 	@bash scripts/run-unit.sh $(UNIT_BIN)

@@ -126,7 +126,14 @@ static wasm_module *load_module(const char *path, uint8_t **bytes_out, size_t *l
   }
   wasm_module *m = NULL;
   wasm_error err = {0};
-  wasm_status s = wasm_module_compile(bytes, len, &m, &err);
+  bool native = wasm_is_native(bytes, len);
+  if (native && bytes_out) {
+    fprintf(stderr, "%s: %s is native code (.wasmc): give its .wasm\n", prog, path);
+    free(bytes);
+    return NULL;
+  }
+  wasm_status s = native ? wasm_module_load_native(bytes, len, &m, &err)
+                         : wasm_module_compile(bytes, len, &m, &err);
   if (s != WASM_OK) {
     fprintf(stderr, "%s: %s: %s\n", prog, path, err_text(&err, s));
     free(bytes);
