@@ -169,6 +169,13 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
 int wasm_module_is_native(const wasm_module *m);
 /* The module's SHA-256 (of its binary). */
 void wasm_module_digest(const wasm_module *m, uint8_t out[32]);
+/* The file name a cache keeps m's native code under:
+ * "<module sha256>-abi<N>-<16 hex digits naming the compiler>.wasmc", the
+ * compiler named by the first line of `CC --version` and the flags (o may
+ * be NULL). Runs the compiler once per (cc, cflags) per process. Returns 0,
+ * or -1 (message in err) when the compiler cannot be run. */
+int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, char *out,
+                           size_t cap, char *err, size_t errlen);
 
 /* Signature text of a function type: params "->" results, one letter each:
  * i=i32 I=i64 f=f32 F=f64 v=v128 r=funcref e=externref. "ii->i", "->", "F->". */
