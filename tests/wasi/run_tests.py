@@ -55,6 +55,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 OUT = os.path.join(BUILD, "wasi-tests")
 WAGI = os.environ.get("WAGI", os.path.join(BUILD, "wagi"))
+# WAGI_TIER=aot runs every program on the AOT tier (wagi run --tier aot;
+# set WAGI_MODULE_CACHE too so that each program is compiled once).
+TIER_ARGS = ["--tier", os.environ["WAGI_TIER"]] if os.environ.get("WAGI_TIER") else []
 CLANG = os.environ.get("WASI_CC", "clang-16")
 CFLAGS = ["--target=wasm32-wasi", "-O2", "-Wall", "-Wextra", "-Werror",
           "-Wno-unused-result", "-Wl,--strip-all"]
@@ -528,7 +531,7 @@ def dir_args(case, t):
 
 def run_wagi(case, t, stdin_path, wagi=None):
     wasm = os.path.join(OUT, case.prog + ".wasm")
-    cmd = [wagi or WAGI, "run"]
+    cmd = [wagi or WAGI, "run"] + TIER_ARGS
     for d in case.dirs:
         cmd += ["--dir", os.path.join(t, d[2:]) if d.startswith("T/") else d]
     for k, v in case.env.items():
