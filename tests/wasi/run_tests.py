@@ -470,10 +470,11 @@ def build():
 
 
 def build_walk():
-    """Links wagi-walk (walk_main.c + the regular build's run.o and flags.o,
+    """Links wagi-walk (walk_main.c + the regular build's run.o, compile.o and flags.o,
     libsrv.a and libhttp.a (run's --allow-host), libwasi.a, libwasm.a, libbase.a, with the compiler and flags recorded in $BUILD/.flags, so a
     sanitizer build stays one). Returns (path or None, message)."""
     objs = [os.path.join(BUILD, "obj", "src", "cli", "run.o"),
+            os.path.join(BUILD, "obj", "src", "cli", "compile.o"),
             os.path.join(BUILD, "obj", "src", "cli", "flags.o"),
             os.path.join(BUILD, "libsrv.a"), os.path.join(BUILD, "libhttp.a"),
             os.path.join(BUILD, "libwasi.a"), os.path.join(BUILD, "libwasm.a"),
@@ -489,7 +490,7 @@ def build_walk():
     if os.path.exists(flags_file):
         with open(flags_file) as f:
             cc = f.read().split()
-    err = compile_one(cc + ["-I" + os.path.join(ROOT, "src"), src] + objs + ["-lcurl", "-lm", "-o", out])
+    err = compile_one(cc + ["-I" + os.path.join(ROOT, "src"), src] + objs + ["-lcurl", "-lm", "-ldl", "-o", out])
     if err:
         return None, "cannot link wagi-walk: " + " ".join(err)[:300]
     return out, ""
