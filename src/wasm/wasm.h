@@ -156,7 +156,8 @@ typedef struct {
  * diagnostics, if it fails, end up in err->msg (the last lines). */
 wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_options *o,
                                        const char *out_path, wasm_error *err);
-/* 1 if bytes look like a .wasmc (ELF and our trailer), else 0. */
+/* 1 if bytes are meant as native code (an ELF file, as a .wasmc is; a
+ * damaged one too, so that loading it says what is wrong), else 0. */
 int wasm_is_native(const uint8_t *bytes, size_t len);
 /* Loads a .wasmc: checks the trailer (format, ABI, target), the SHA-256 of
  * the code and of the embedded module, then maps the code and decodes,
