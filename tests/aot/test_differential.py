@@ -1,11 +1,14 @@
 """Differential test of the two tiers: seeded random modules from binaryen's
 `wasm-opt --translate-to-fuzz` (SIMD, bulk memory, sign extension,
-non-trapping conversions, multi-value; reference types left out, as
-binaryen 108 emits typed function references no engine accepts) run on the
-interpreter and as native code through tests/aot/diffrun.c, which prints
-every logged value, every result and every trap: the outputs must be equal.
-AOT_DIFF_SEEDS=N runs N seeds (default 12); a disagreement prints the seed
-and keeps the module under build/aot-diff/."""
+non-trapping conversions, multi-value) run on the interpreter and as native
+code through tests/aot/diffrun.c, which prints every logged value, every
+result and every trap: the outputs must be equal. AOT_DIFF_SEEDS=N runs N
+seeds (default 12); a disagreement prints the seed and keeps the module
+under build/aot-diff/.
+
+wasm-opt comes from npm's binaryen in node/ (make setup), not Debian's: a
+wasm-opt on PATH makes clang run it on every wasm it links, and binaryen
+108 then rejects clang's stripped output (its features section is gone)."""
 import os
 import random
 import shutil
@@ -17,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / os.environ.get("WAGI_BUILD", "build")
 WAGI = BUILD / "wagi"
+WASM_OPT = Path(os.environ.get("WASM_OPT", ROOT / "node" / "node_modules" / ".bin" / "wasm-opt"))
 DIFFRUN = BUILD / "aot-diffrun"
 SEEDS = int(os.environ.get("AOT_DIFF_SEEDS", "12"))
 FEATURES = ["--enable-simd", "--enable-bulk-memory", "--enable-sign-ext",
@@ -25,8 +29,8 @@ FEATURES = ["--enable-simd", "--enable-bulk-memory", "--enable-sign-ext",
 
 @pytest.fixture(scope="module")
 def tools():
-    if not shutil.which("wasm-opt"):
-        pytest.skip("wasm-opt (Debian's binaryen) is missing: run make setup")
+    if not shutil.which("node") or not WASM_OPT.exists():
+        pytest.skip(f"{WASM_OPT} is missing: run make setup (it installs npm's binaryen)")
     if not shutil.which("cc"):
         pytest.skip("no C compiler (cc): the AOT tier needs one")
     if not DIFFRUN.exists():
@@ -39,7 +43,7 @@ def test_random_module_same_on_both_tiers(tools, seed):
     out.mkdir(parents=True, exist_ok=True)
     raw, wasm, wasmc = out / f"{seed}.bin", out / f"{seed}.wasm", out / f"{seed}.wasmc"
     raw.write_bytes(random.Random(seed).randbytes(4096))
-    r = subprocess.run(["wasm-opt", "-ttf", str(raw), *FEATURES, "-o", str(wasm)],
+    r = subprocess.run([str(WASM_OPT), "-ttf", str(raw), *FEATURES, "-o", str(wasm)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     r = subprocess.run([str(WAGI), "compile", str(wasm), "-o", str(wasmc)], capture_output=True,
