@@ -149,6 +149,13 @@ typedef struct {
   const char *cc;     /* compiler command: NULL = "cc"; "clang-16" works too */
   const char *cflags; /* extra flags, space-separated; NULL = none */
   const char *tmpdir; /* where to work; NULL = $TMPDIR or /tmp */
+  /* Optional: polled (every few ms) while the compiler runs; when it
+   * returns non-zero the compiler's whole process group is killed and the
+   * compile fails with WASM_ERR_ARG ("cancelled"). With it, the compiler
+   * runs in a process group of its own (so that it can be killed with its
+   * children), which also keeps a terminal's Ctrl-C away from it. */
+  int (*cancelled)(void *arg);
+  void *cancel_arg;
 } wasm_native_options;
 
 /* Translates m to C, compiles it (cc -O2 -fPIC -shared) and writes the
@@ -156,6 +163,12 @@ typedef struct {
  * diagnostics, if it fails, end up in err->msg (the last lines). */
 wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_options *o,
                                        const char *out_path, wasm_error *err);
+/* The native-code ABI version of this engine (recorded in every .wasmc; a
+ * .wasmc of another ABI is refused) and the target it compiles for
+ * ("x86_64-linux"): for embedders that keep .wasmc files in a cache keyed
+ * by them. */
+unsigned wasm_native_abi(void);
+const char *wasm_native_target(void);
 /* 1 if bytes look like a .wasmc (ELF and our trailer), else 0. */
 int wasm_is_native(const uint8_t *bytes, size_t len);
 /* Loads a .wasmc: checks the trailer (format, ABI, target), the SHA-256 of
