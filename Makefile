@@ -196,7 +196,7 @@ $(BUILD)/egload: $(OBJ)/bench/eventgrid/egload.o
 setup:
 	@bash scripts/setup.sh
 
-test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN) examples
+test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN) $(BUILD)/aot-diffrun examples
 
 # Each suite runs even when the build or an earlier suite failed:
 # run-suite.sh keeps each suite's log and guarantees a summary line (a
@@ -342,8 +342,12 @@ AOT_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-pytest.sh aottest tests/aot
 run-aottest:
 	@$(RUN_SUITE) aot $(LOGS)/aot.log $(AOT_TEST)
 
-aottest: $(BUILD)/wagi examples
+aottest: $(BUILD)/wagi $(BUILD)/aot-diffrun examples
 	@$(AOT_TEST)
+
+# Runs a binaryen fuzz module on either tier and prints what it does.
+$(BUILD)/aot-diffrun: $(OBJ)/tests/aot/diffrun.o $(BUILD)/libwasm.a $(BUILD)/libbase.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 unit: $(UNIT_BIN)
 	@bash scripts/run-unit.sh $(UNIT_BIN)

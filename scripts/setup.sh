@@ -18,6 +18,7 @@ APT_PACKAGES=(
   libmicrohttpd-dev libssl-dev   # server: HTTP/1.1 (+TLS via GnuTLS), SHA-256 for log dirs
   libcurl4-openssl-dev      # outbound HTTP for modules (wasi_experimental_http)
   wrk curl                  # server benchmark and manual tests
+  binaryen                  # wasm-opt --translate-to-fuzz: random modules for differential tests
 )
 
 SUDO=""

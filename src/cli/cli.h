@@ -33,6 +33,9 @@ int wagi_cmd_compile(int argc, char **argv);
 void wagi_cmd_compile_usage(FILE *out);
 struct wasm_module;
 int wagi_cmd_load_module(const char *path, wagi_tier tier, struct wasm_module **out);
+/* A cache of native code must be private: created 0700 if missing; one
+ * writable by group/others or owned by someone else is refused. */
+int wagi_cmd_check_cache_dir(const char *dir, char *err, size_t errlen);
 void wagi_cmd_eventgrid_usage(FILE *out);
 
 /* flags.c: values both the server's flags and `wagi run` take. */

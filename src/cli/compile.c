@@ -1,9 +1,12 @@
 /* compile.c — `wagi compile MODULE.wasm [-o MODULE.wasmc] [--cc CC]
  * [--cflags FLAGS]`, and the module loader `wagi run` shares with it: a
  * .wasm (or WAT) runs on the interpreter, a .wasmc natively; --tier picks. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/file.h"
@@ -40,6 +43,30 @@ static char *default_output(const char *in) {
   return out;
 }
 
+int wagi_cmd_check_cache_dir(const char *dir, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(dir, &st) != 0) {
+    if (errno != ENOENT || mkdir(dir, 0700) != 0) {
+      snprintf(err, errlen, "%s: cannot create the cache directory: %s", dir, strerror(errno));
+      return -1;
+    }
+    return 0;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "%s is not a directory", dir);
+    return -1;
+  }
+  /* it holds native code that will be run: nobody else may write there */
+  if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+    snprintf(err, errlen,
+             "%s is writable by others or not owned by this user: refused (native code is "
+             "loaded from it; chmod 700 it)",
+             dir);
+    return -1;
+  }
+  return 0;
+}
+
 int wagi_cmd_load_module(const char *path, wagi_tier tier, wasm_module **out) {
   size_t len = 0;
   uint8_t *bytes = NULL;
@@ -62,33 +89,77 @@ int wagi_cmd_load_module(const char *path, wagi_tier tier, wasm_module **out) {
     s = wasm_module_load_native(bytes, len, &m, &err);
   } else {
     s = wasm_module_compile(bytes, len, &m, &err);
-    if (s == WASM_OK && tier == WAGI_TIER_AOT) {
-      /* compile to a private temporary file, load it, remove it */
-      const char *tmp = getenv("TMPDIR");
-      char out[4200];
-      snprintf(out, sizeof out, "%s/wagi-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-      int fd = mkstemp(out);
-      if (fd < 0) {
-        perror("wagi: mkstemp");
-        wasm_module_free(m);
-        free(bytes);
-        return -1;
-      }
-      close(fd);
+    const char *cache_env = getenv("WAGI_MODULE_CACHE");
+    if (s == WASM_OK && tier == WAGI_TIER_AUTO && cache_env && *cache_env) {
+      /* auto: native code if the cache has it already, else the interpreter */
       wasm_native_options o = {.cc = getenv("CC")};
-      s = wasm_module_compile_native(m, &o, out, &err);
-      wasm_module_free(m);
-      m = NULL;
+      char name[300], cerr[300], p[4200];
       size_t nlen = 0;
       uint8_t *native = NULL;
-      if (s == WASM_OK && base_read_file(out, (size_t)1 << 31, 0, &native, &nlen, lerr,
-                                         sizeof lerr) != BASE_FILE_OK) {
-        fprintf(stderr, "wagi: %s\n", lerr);
-        unlink(out);
-        free(bytes);
-        return -1;
+      wasm_module *nm = NULL;
+      wasm_error e2 = {0};
+      if (wagi_cmd_check_cache_dir(cache_env, cerr, sizeof cerr) == 0 &&
+          wasm_native_cache_name(m, &o, name, sizeof name, cerr, sizeof cerr) == 0 &&
+          snprintf(p, sizeof p, "%s/%s", cache_env, name) > 0 && access(p, R_OK) == 0 &&
+          base_read_file(p, (size_t)1 << 31, 0, &native, &nlen, lerr, sizeof lerr) ==
+              BASE_FILE_OK &&
+          wasm_module_load_native(native, nlen, &nm, &e2) == WASM_OK) {
+        wasm_module_free(m);
+        m = nm;
       }
-      unlink(out);
+      free(native);
+    }
+    if (s == WASM_OK && tier == WAGI_TIER_AOT) {
+      /* native code: from $WAGI_MODULE_CACHE when it has it, else compiled
+       * now (into the cache, or a temporary file) */
+      const char *cache = getenv("WAGI_MODULE_CACHE");
+      wasm_native_options o = {.cc = getenv("CC")};
+      char out[4200], name[300], cerr[300];
+      bool temp = true;
+      if (cache && *cache) {
+        if (wagi_cmd_check_cache_dir(cache, cerr, sizeof cerr) != 0) {
+          fprintf(stderr, "wagi: WAGI_MODULE_CACHE: %s\n", cerr);
+          wasm_module_free(m);
+          free(bytes);
+          return -1;
+        }
+        if (wasm_native_cache_name(m, &o, name, sizeof name, cerr, sizeof cerr) != 0) {
+          fprintf(stderr, "wagi: %s\n", cerr);
+          wasm_module_free(m);
+          free(bytes);
+          return -1;
+        }
+        snprintf(out, sizeof out, "%s/%s", cache, name);
+        temp = false;
+      } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(out, sizeof out, "%s/wagi-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        int fd = mkstemp(out);
+        if (fd < 0) {
+          perror("wagi: mkstemp");
+          wasm_module_free(m);
+          free(bytes);
+          return -1;
+        }
+        close(fd);
+      }
+      size_t nlen = 0;
+      uint8_t *native = NULL;
+      if (temp || base_read_file(out, (size_t)1 << 31, 0, &native, &nlen, lerr, sizeof lerr) !=
+                      BASE_FILE_OK) {
+        s = wasm_module_compile_native(m, &o, out, &err);
+        if (s == WASM_OK && base_read_file(out, (size_t)1 << 31, 0, &native, &nlen, lerr,
+                                           sizeof lerr) != BASE_FILE_OK) {
+          fprintf(stderr, "wagi: %s\n", lerr);
+          if (temp) unlink(out);
+          wasm_module_free(m);
+          free(bytes);
+          return -1;
+        }
+      }
+      if (temp) unlink(out);
+      wasm_module_free(m);
+      m = NULL;
       if (s == WASM_OK) s = wasm_module_load_native(native, nlen, &m, &err);
       free(native);
     }

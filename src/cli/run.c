@@ -54,13 +54,18 @@ static void run_usage(FILE *out) {
           "  --max-memory SIZE     cap linear memory at SIZE (bytes, or a number with\n"
           "                        K, M, G; 64K to 4G, as the server's flag)\n"
           "  --tier interp|aot|auto  interp: the interpreter; aot: compile the module\n"
-          "                        to native code first (wagi compile, into a temporary\n"
-          "                        file); auto (default): a .wasmc runs natively, a\n"
-          "                        .wasm on the interpreter\n"
+          "                        to native code first (as wagi compile does) unless\n"
+          "                        $WAGI_MODULE_CACHE has it; auto (default): a .wasmc\n"
+          "                        runs natively, a .wasm natively if $WAGI_MODULE_CACHE\n"
+          "                        has its code, else on the interpreter\n"
           "  --                    end of options\n"
           "\n"
           "exit status: the module's exit code (proc_exit, 0..125) or 0 when\n"
-          "_start returns; 1 on an error before the module ran; 134 on a trap\n");
+          "_start returns; 1 on an error before the module ran; 134 on a trap\n"
+          "\n"
+          "environment: WAGI_MODULE_CACHE=DIR keeps native code by module digest,\n"
+          "engine ABI and compiler (a private directory: created 0700, refused when\n"
+          "others can write to it); CC names the C compiler (default cc)\n");
 }
 
 static const char *base_name(const char *path) {

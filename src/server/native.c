@@ -1,9 +1,10 @@
 /* native.c — native code for the server's .wasm modules (docs/server.md §Native code).
  *
  * With --module-cache DIR (and --tier auto, the default), each .wasm or WAT
- * module is looked up in DIR under a key made of its SHA-256, the engine's
- * native-code ABI and target, and the C compiler's identity (its command,
- * the first line of its --version and the flags, hashed). A usable entry
+ * module is looked up in DIR under the name wasm_native_cache_name gives
+ * (its SHA-256, the engine's native-code ABI, and the C compiler's
+ * identity: the first line of its --version and the flags, hashed), which
+ * `wagi run` uses with WAGI_MODULE_CACHE too. A usable entry
  * runs natively from the first request. Otherwise the route starts on the
  * interpreter and one background thread compiles the queued modules one
  * after another (wasm_module_compile_native writes the .wasmc atomically),
@@ -23,23 +24,17 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/file.h"
-#include "base/sha256.h"
 #include "server_int.h"
-
-extern char **environ;
 
 /* How long shutdown waits for the compiler thread once the compiler
  * process is killed: the translation itself (in-process, before the
@@ -50,13 +45,11 @@ extern char **environ;
 
 static struct {
   bool open;          /* cache directory checked and held */
-  bool enabled;       /* ... and a compiler was found: look up and compile */
+  bool enabled;       /* ... and the compiler has not been found missing */
   int dirfd;          /* the checked cache directory */
   char dir[PATH_MAX]; /* as given, for messages */
   char fdpath[64];    /* "/proc/self/fd/N": paths resolve through dirfd */
   char cc[256];       /* $CC, else "cc" */
-  char version[200];  /* first line of `cc --version` */
-  char cc_id[17];     /* 16 hex digits of the compiler identity's SHA-256 */
   pthread_t thread;
   bool started;
   _Atomic int cancel;
@@ -137,97 +130,14 @@ static srv_status open_dir(const char *dir, char *err, size_t errlen) {
   return SRV_OK;
 }
 
-/* ---- The compiler's identity ------------------------------------------------------- */
-
-/* The first line of `cc --version` into out. Returns 0, or -1 with why in
- * err (it could not run, or failed). */
-static int compiler_version(const char *cc, char *out, size_t cap, char *err, size_t errlen) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) {
-    base_set_err(err, errlen, "pipe: %s", strerror(errno));
-    return -1;
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawnattr_t at;
-  posix_spawnattr_init(&at);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
-  char *argv[] = {(char *)cc, "--version", NULL};
-  pid_t pid;
-  int rc = posix_spawnp(&pid, cc, &fa, &at, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  close(p[1]);
-  if (rc != 0) {
-    close(p[0]);
-    base_set_err(err, errlen, "%s: %s", cc, strerror(rc));
-    return -1;
-  }
-  char buf[4096];
-  size_t n = 0;
-  for (;;) {
-    ssize_t r = read(p[0], buf + n, sizeof buf - 1 - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    n += (size_t)r;
-    if (n == sizeof buf - 1) {
-      char sink[4096]; /* drain, so that the child is not blocked */
-      while (read(p[0], sink, sizeof sink) > 0) {}
-      break;
-    }
-  }
-  close(p[0]);
-  buf[n] = 0;
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) break;
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    base_set_err(err, errlen, "\"%s --version\" failed", cc);
-    return -1;
-  }
-  size_t k = 0;
-  while (buf[k] && buf[k] != '\n' && k + 1 < cap) {
-    out[k] = buf[k];
-    k++;
-  }
-  out[k] = 0;
-  return 0;
-}
-
 srv_status srv_native_open(const char *dir, char *err, size_t errlen) {
   srv_status st = open_dir(dir, err, errlen);
   if (st != SRV_OK) return st;
-  /* The same compiler `wagi compile` and `wagi run --tier aot` use. */
+  /* The same compiler `wagi compile` and `wagi run` use; whether it runs
+   * is found out by the first module's lookup (wasm_native_cache_name). */
   const char *cc = getenv("CC");
   snprintf(N.cc, sizeof N.cc, "%s", cc && *cc ? cc : "cc");
-  char why[512];
-  if (compiler_version(N.cc, N.version, sizeof N.version, why, sizeof why) != 0) {
-    srv_log(
-        "module cache %s: no C compiler (%s); .wasm modules run on the interpreter (name "
-        "one with CC=...)",
-        N.dir, why);
-    return SRV_OK;
-  }
-  /* The flags are part of the identity so that a future --cflags cannot
-   * reuse code built with others; the server passes none today. */
-  const char *cflags = "";
-  char idtext[sizeof N.cc + sizeof N.version + 16];
-  snprintf(idtext, sizeof idtext, "%s\n%s\n%s", N.cc, N.version, cflags);
-  uint8_t h[32];
-  char hex[65];
-  base_sha256(idtext, strlen(idtext), h);
-  base_sha256_hex(h, hex);
-  memcpy(N.cc_id, hex, 16);
-  N.cc_id[16] = 0;
   N.enabled = true;
-  srv_log("module cache %s: .wasm modules get native code compiled by %s (%s)", N.dir, N.cc,
-          N.version);
   return SRV_OK;
 }
 
@@ -284,13 +194,23 @@ void srv_native_lookup(srv_module *m) {
   wasm_module *interp = srv_module_current(m);
   if (!interp || wasm_module_is_native(interp)) return;
   uint8_t digest[32];
-  char hex[65];
   wasm_module_digest(interp, digest);
-  base_sha256_hex(digest, hex);
-  snprintf(m->native_key, sizeof m->native_key, "%s-abi%u-%s-%s.wasmc", hex, wasm_native_abi(),
-           wasm_native_target(), N.cc_id);
-  wasm_module *nat = NULL;
   char why[512];
+  /* The name `wagi run` uses too (WAGI_MODULE_CACHE), so both share the
+   * entries. It runs `cc --version` once: no compiler, no native code. */
+  wasm_native_options o = {0};
+  o.cc = N.cc;
+  if (wasm_native_cache_name(interp, &o, m->native_key, sizeof m->native_key, why, sizeof why) !=
+      0) {
+    srv_log(
+        "module cache %s: no C compiler (%s); .wasm modules run on the interpreter (name "
+        "one with CC=...)",
+        N.dir, why);
+    N.enabled = false;
+    m->native_key[0] = 0;
+    return;
+  }
+  wasm_module *nat = NULL;
   switch (cache_load(m->native_key, digest, &nat, why, sizeof why)) {
   case CACHE_HIT:
     /* No request has seen the interpreter's module yet: freed now. */

@@ -324,15 +324,11 @@ void wasmi_aot_code_free(wasmi_aot_code *code) {
 }
 
 int wasm_is_native(const uint8_t *bytes, size_t len) {
-  return bytes && len > TRAILER_SIZE + 4 && !memcmp(bytes, "\177ELF", 4) &&
-         !memcmp(bytes + len - TRAILER_SIZE, TRAILER_MAGIC, 8);
+  /* any ELF file: wasm_module_load_native then says what is wrong with it */
+  return bytes && len >= 4 && !memcmp(bytes, "\177ELF", 4);
 }
 
 int wasm_module_is_native(const wasm_module *m) { return m && m->aot; }
-
-unsigned wasm_native_abi(void) { return WAGI_AOT_ABI; }
-
-const char *wasm_native_target(void) { return AOT_TARGET; }
 
 void wasm_module_digest(const wasm_module *m, uint8_t out[32]) {
   base_sha256(m->bytes, m->len, out);
@@ -541,6 +537,68 @@ static void remove_dir(const char *dir) {
     (void)unlink(path);
   }
   (void)rmdir(dir);
+}
+
+/* First line of `cc --version` into out ("" when it cannot run). */
+static int compiler_version(const char *cc, char *out, size_t cap) {
+  const char *tmp = getenv("TMPDIR");
+  char path[4200];
+  snprintf(path, sizeof path, "%s/wagi-ccver-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  int fd = mkstemp(path);
+  if (fd < 0) return -1;
+  close(fd);
+  char *argv[] = {(char *)cc, "--version", NULL};
+  int rc = run_tool(argv, path, NULL);
+  size_t vl = 0;
+  uint8_t *v = rc == 0 ? read_whole(path, &vl) : NULL;
+  unlink(path);
+  out[0] = 0;
+  if (!v) return -1;
+  size_t n = 0;
+  while (n < vl && n < cap - 1 && v[n] != '\n') n++;
+  memcpy(out, v, n);
+  out[n] = 0;
+  free(v);
+  return 0;
+}
+
+int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, char *out,
+                           size_t cap, char *err, size_t errlen) {
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  static char last_key[600], last_id[17];
+  const char *cc = o && o->cc && *o->cc ? o->cc : "cc";
+  const char *flags = o && o->cflags ? o->cflags : "";
+  char key[600];
+  snprintf(key, sizeof key, "%s\n%s", cc, flags);
+  char id[17] = "";
+  pthread_mutex_lock(&mu);
+  if (!strcmp(key, last_key)) memcpy(id, last_id, sizeof id);
+  pthread_mutex_unlock(&mu);
+  if (!id[0]) {
+    char version[256];
+    if (compiler_version(cc, version, sizeof version) != 0 || !version[0]) {
+      snprintf(err, errlen, "cannot run the C compiler \"%s\" (%s --version failed)", cc, cc);
+      return -1;
+    }
+    char text[900];
+    snprintf(text, sizeof text, "%s\n%s", version, flags);
+    uint8_t h[32];
+    base_sha256(text, strlen(text), h);
+    for (int i = 0; i < 8; i++) snprintf(id + 2 * i, 3, "%02x", h[i]);
+    pthread_mutex_lock(&mu);
+    snprintf(last_key, sizeof last_key, "%s", key);
+    memcpy(last_id, id, sizeof id);
+    pthread_mutex_unlock(&mu);
+  }
+  uint8_t d[32];
+  char hex[65];
+  base_sha256(m->bytes, m->len, d);
+  base_sha256_hex(d, hex);
+  if ((size_t)snprintf(out, cap, "%s-abi%u-%s.wasmc", hex, WAGI_AOT_ABI, id) >= cap) {
+    snprintf(err, errlen, "cache name too long");
+    return -1;
+  }
+  return 0;
 }
 
 wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_options *o,

@@ -163,13 +163,8 @@ typedef struct {
  * diagnostics, if it fails, end up in err->msg (the last lines). */
 wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_options *o,
                                        const char *out_path, wasm_error *err);
-/* The native-code ABI version of this engine (recorded in every .wasmc; a
- * .wasmc of another ABI is refused) and the target it compiles for
- * ("x86_64-linux"): for embedders that keep .wasmc files in a cache keyed
- * by them. */
-unsigned wasm_native_abi(void);
-const char *wasm_native_target(void);
-/* 1 if bytes look like a .wasmc (ELF and our trailer), else 0. */
+/* 1 if bytes are meant as native code (an ELF file, as a .wasmc is; a
+ * damaged one too, so that loading it says what is wrong), else 0. */
 int wasm_is_native(const uint8_t *bytes, size_t len);
 /* Loads a .wasmc: checks the trailer (format, ABI, target), the SHA-256 of
  * the code and of the embedded module, then maps the code and decodes,
@@ -182,6 +177,13 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
 int wasm_module_is_native(const wasm_module *m);
 /* The module's SHA-256 (of its binary). */
 void wasm_module_digest(const wasm_module *m, uint8_t out[32]);
+/* The file name a cache keeps m's native code under:
+ * "<module sha256>-abi<N>-<16 hex digits naming the compiler>.wasmc", the
+ * compiler named by the first line of `CC --version` and the flags (o may
+ * be NULL). Runs the compiler once per (cc, cflags) per process. Returns 0,
+ * or -1 (message in err) when the compiler cannot be run. */
+int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, char *out,
+                           size_t cap, char *err, size_t errlen);
 
 /* Signature text of a function type: params "->" results, one letter each:
  * i=i32 I=i64 f=f32 F=f64 v=v128 r=funcref e=externref. "ii->i", "->", "F->". */

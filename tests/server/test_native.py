@@ -93,7 +93,7 @@ def test_route_switches_to_native(server_factory, modules, translator, tmp_path)
     # the cache directory: private, one .wasmc named by digest, ABI, target, compiler
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     files = cache_files(cache)
-    assert len(files) == 1 and re.fullmatch(r"[0-9a-f]{64}-abi\d+-[\w-]+-[0-9a-f]{16}\.wasmc",
+    assert len(files) == 1 and re.fullmatch(r"[0-9a-f]{64}-abi\d+-[0-9a-f]{16}\.wasmc",
                                             files[0]), files
 
 
@@ -177,7 +177,8 @@ def test_no_compiler_stays_on_interpreter(server_factory, modules, tmp_path):
                        env={"CC": "/nonexistent/cc", "WAGI_MODULE_CACHE": str(cache)})
     assert s.wait_log("route /env -> "), s.logs()
     logs = s.logs()
-    assert f"module cache {cache}: no C compiler (/nonexistent/cc: " in logs, logs
+    assert f"module cache {cache}: no C compiler (" in logs, logs
+    assert "/nonexistent/cc" in logs
     assert ".wasm modules run on the interpreter" in logs
     assert "background" not in logs
     assert s.get("/env").status == 200
