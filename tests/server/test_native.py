@@ -287,3 +287,53 @@ def test_shutdown_kills_a_running_compile(server_factory, modules, translator, t
         assert time.monotonic() < deadline, "the compiler's child outlived the server"
         time.sleep(0.05)
     assert "compiling to native code failed" not in s.logs()
+
+
+@needs_cc
+def test_requests_during_the_switch(server_factory, modules, translator, tmp_path):
+    """Requests keep arriving while the route switches: every one answers,
+    with the same body, whichever module it ran on."""
+    import threading
+    s = server_factory(env_config(modules), args=["--module-cache", str(tmp_path / "cache")],
+                       env={"CC": slow_cc(tmp_path, 1)})
+    stop = threading.Event()
+    results, errors = [], []
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                r = s.get("/env?k=v")
+                results.append((r.status, r.json()["argv"], r.json()["env"]["QUERY_STRING"]))
+            except Exception as e:   # noqa: BLE001 - reported below
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        assert s.wait_log("route /env: native code ready", COMPILE_WAIT), s.logs()
+        n = len(results)
+        deadline = time.monotonic() + 10
+        while len(results) < n + 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not errors, errors[:3]
+    assert len(results) > n, "no request after the switch"
+    assert {r[0] for r in results} == {200}
+    assert len({repr(r[1:]) for r in results}) == 1
+
+
+@needs_cc
+def test_two_routes_one_module_compiled_once(server_factory, modules, translator, tmp_path):
+    cache = tmp_path / "cache"
+    cfg = module_entry("/a", modules["env"]) + module_entry("/b", modules["env"])
+    s = server_factory(cfg, args=["--module-cache", str(cache)])
+    assert s.wait_log("compiling 2 module(s)"), s.logs()
+    assert s.wait_log("route /b: native code ready (from the module cache)", COMPILE_WAIT), \
+        s.logs()
+    assert "route /a: native code ready (compiled in" in s.logs()
+    assert len(cache_files(cache)) == 1
+    assert s.get("/a").status == 200 and s.get("/b").status == 200
