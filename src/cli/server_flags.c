@@ -71,8 +71,20 @@ void wagi_cmd_server_usage(FILE *out) {
           "  SIZE is bytes, or a number with K, M, G (KiB, MiB, GiB); the long\n"
           "  spellings --memory-limit-bytes, --output-limit-bytes, --stderr-limit-bytes,\n"
           "  --max-request-body-bytes, --max-concurrent-requests are accepted too.\n"
-          "  --cache FILE and --module-cache DIR are accepted and unused;\n"
-          "  -b/--bindle and bindle:/oci: module references are not supported.\n"
+          "  native code (docs/server.md, \"Native code\"):\n"
+          "      --module-cache DIR     where .wasm modules' native code is kept\n"
+          "                             [$WAGI_MODULE_CACHE; none: .wasm modules run\n"
+          "                             on the interpreter]; created 0700, refused if\n"
+          "                             another user owns it or others may write it. A\n"
+          "                             module not in it is served by the interpreter\n"
+          "                             while one background thread compiles it with\n"
+          "                             $CC (else cc); then new requests run natively\n"
+          "      --tier auto|interp     auto [default]: native code where there is some\n"
+          "                             (a .wasmc module, the module cache); interp:\n"
+          "                             the interpreter only, nothing compiled, and a\n"
+          "                             .wasmc module stops the server at startup\n"
+          "  --cache FILE is accepted and unused; -b/--bindle and bindle:/oci: module\n"
+          "  references are not supported.\n"
           "\n"
           "The server prints \"Ready: serving on http://IP:PORT\" once it listens, and\n"
           "on SIGINT/SIGTERM stops accepting, finishes requests in flight (at most\n"
@@ -106,6 +118,7 @@ static const char *const server_flags[] = {
     "--max-concurrency",
     "--cache",
     "--module-cache",
+    "--tier",
     "--time-limit-ms",
     "--memory-limit-bytes",
     "--output-limit-bytes",
@@ -252,8 +265,22 @@ static int parse_args(int argc, char **argv, srv_options *o) {
     } else if (IS("--access-log")) {
       NEED();
       o->access_log = val;
-    } else if (IS("--cache") || IS("--module-cache")) {
-      NEED(); /* wasmtime's compile cache / OCI download cache: nothing to do */
+    } else if (IS("--cache")) {
+      NEED(); /* wasmtime's cache configuration file: nothing to do */
+    } else if (IS("--module-cache")) {
+      NEED();
+      o->module_cache = val;
+    } else if (IS("--tier")) {
+      NEED();
+      if (strcmp(val, "auto") == 0) o->tier = SRV_TIER_AUTO;
+      else if (strcmp(val, "interp") == 0) o->tier = SRV_TIER_INTERP;
+      else {
+        fail(
+            "--tier %s: expected auto or interp (the server has no --tier aot: give a .wasmc, "
+            "or a --module-cache)",
+            val);
+        return -1;
+      }
     } else if (IS("--time-limit-ms")) {
       NEED();
       char *end;
@@ -348,6 +375,8 @@ static int parse_args(int argc, char **argv, srv_options *o) {
   if (!o->listen) o->listen = "127.0.0.1:3000";
   if (!o->hostname) o->hostname = "localhost:3000";
   if (!o->log_dir) o->log_dir = getenv("WAGI_LOG_DIR");
+  if (!o->module_cache) o->module_cache = getenv("WAGI_MODULE_CACHE");
+  if (o->module_cache && !*o->module_cache) o->module_cache = NULL;
   if (!o->tls_cert) o->tls_cert = getenv("WAGI_TLS_CERT");
   if (!o->tls_key) o->tls_key = getenv("WAGI_TLS_KEY");
   if (o->log_dir && !*o->log_dir) o->log_dir = NULL;

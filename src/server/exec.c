@@ -390,7 +390,9 @@ static srv_status run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http
   wasm_error werr;
   werr.msg[0] = 0;
   uint64_t t0 = base_now_ns();
-  wasm_status s = wasm_instantiate(m->module, m->linker, &o, &inst, &werr);
+  /* Read once: the background compiler may swap in native code at any
+   * time (native.c); this instance keeps the module it was made from. */
+  wasm_status s = wasm_instantiate(srv_module_current(m), m->linker, &o, &inst, &werr);
   uint64_t t1 = base_now_ns();
   *inst_ns = t1 - t0;
   if (s != WASM_OK) {
@@ -470,9 +472,10 @@ srv_status srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size
    * the others an instantiation failure is a 500 per request, which
    * a trial instantiation announces now as a warning. */
   bool has_routes = false;
-  for (uint32_t i = 0, n = wasm_module_export_count(m->module); i < n; i++) {
+  const wasm_module *mod = srv_module_current(m);
+  for (uint32_t i = 0, n = wasm_module_export_count(mod); i < n; i++) {
     wasm_export_desc d;
-    wasm_module_export(m->module, i, &d);
+    wasm_module_export(mod, i, &d);
     if (d.kind == WASM_EXTERN_FUNC && strcmp(d.name, "_routes") == 0) has_routes = true;
   }
   srv_status st = run_once(m, "_routes", ctx, NULL, true, run_err, sizeof run_err, &ins);

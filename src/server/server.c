@@ -253,13 +253,26 @@ static int load_module(srv_module *m, char *err, size_t errlen) {
     return -1;
   wasm_error werr;
   werr.msg[0] = 0;
-  wasm_status s = wasm_is_native(bytes, len) ? wasm_module_load_native(bytes, len, &m->module, &werr)
-                                             : wasm_module_compile(bytes, len, &m->module, &werr);
+  wasm_module *mod = NULL;
+  bool native = wasm_is_native(bytes, len);
+  if (native && S.opts.tier == SRV_TIER_INTERP) {
+    /* As `wagi run --tier interp`: the tier is a promise that no native
+     * code from a module file runs (docs/server.md §Native code). */
+    free(bytes);
+    snprintf(err, errlen,
+             "%s is native code (a .wasmc), and --tier interp runs modules on the interpreter "
+             "only: give its .wasm, or use --tier auto",
+             m->path);
+    return -1;
+  }
+  wasm_status s = native ? wasm_module_load_native(bytes, len, &mod, &werr)
+                         : wasm_module_compile(bytes, len, &mod, &werr);
   free(bytes);
   if (s != WASM_OK) {
     snprintf(err, errlen, "%s: %s", m->path, werr.msg[0] ? werr.msg : wasm_status_str(s));
     return -1;
   }
+  atomic_store_explicit(&m->module, mod, memory_order_release);
   return 0;
 }
 
@@ -287,14 +300,6 @@ static int module_from_config(const srv_module_config *mc, srv_module *m, char *
     return -1;
   }
   m->path = mc->module_path;
-  size_t pl = strlen(m->path);
-  if (pl > 6 && strcmp(m->path + pl - 6, ".wasmc") == 0) {
-    snprintf(err, errlen,
-             "route %.200s: %.300s: ahead-of-time compiled modules (.wasmc) are not "
-             "supported by this build; give the .wasm file",
-             mc->route, m->path);
-    return -1;
-  }
   if (mc->n_volumes) {
     m->preopens = calloc(mc->n_volumes, sizeof *m->preopens);
     if (!m->preopens) {
@@ -356,18 +361,19 @@ static srv_status check_entrypoints(const srv_module *m, const srv_module_config
                                     const srv_dyn_routes *dyn, char *err, size_t errlen) {
   char have[512];
   const char *file = S.cfg->filename ? S.cfg->filename : S.opts.config;
+  const wasm_module *mod = srv_module_current(m);
   for (size_t k = 0; k < dyn->n; k++) {
     const srv_dyn_route *d = &dyn->items[k];
-    if (exports_func(m->module, d->entrypoint)) continue;
-    func_exports(m->module, have, sizeof have);
+    if (exports_func(mod, d->entrypoint)) continue;
+    func_exports(mod, have, sizeof have);
     base_set_err(err, errlen,
                  "%s:%u: module \"%s\": _routes maps %s to \"%s\", which is no exported function "
                  "(it exports: %s)",
                  file, mc->line, m->path, d->subroute, d->entrypoint, have);
     return SRV_ERR_INVALID;
   }
-  if (exports_func(m->module, m->entrypoint)) return SRV_OK;
-  func_exports(m->module, have, sizeof have);
+  if (exports_func(mod, m->entrypoint)) return SRV_OK;
+  func_exports(mod, have, sizeof have);
   if (dyn->n && strcmp(m->entrypoint, "_start") == 0) {
     fprintf(stderr,
             "wagi: warning: %s:%u: module \"%s\": no exported function \"_start\" (it exports: "
@@ -444,6 +450,9 @@ static srv_status setup_module(size_t i, char *err, size_t errlen) {
     base_set_err(err, errlen, "module for route %s: %s", m->route, e2);
     return SRV_ERR_INVALID;
   }
+  /* A .wasm module: native code from the module cache, or queued for the
+   * background compiler (native.c; a no-op without a cache). */
+  if (S.opts.tier == SRV_TIER_AUTO) srv_native_lookup(m);
   srv_status st = srv_module_link(m, e2, sizeof e2);
   if (st != SRV_OK) {
     base_set_err(err, errlen, "module %s: %s", m->path, e2);
@@ -1022,6 +1031,9 @@ static void cleanup(void) {
   if (S.daemon) MHD_stop_daemon(S.daemon);
   S.daemon = NULL;
   srv_watchdog_stop();
+  /* A compiler thread still translating reads a module: then the modules
+   * are left to the process's exit. */
+  bool free_modules = srv_native_stop();
   for (size_t i = 0; i < S.nmods; i++) {
     srv_module *m = &S.mods[i];
     for (size_t k = 0; k < m->nlogs; k++)
@@ -1029,14 +1041,16 @@ static void cleanup(void) {
     if (m->parent_log_fd > 0) close(m->parent_log_fd);
     free(m->logs);
     if (m->linker) wasm_linker_free(m->linker);
-    if (m->module) wasm_module_free(m->module);
+    wasm_module *mod = srv_module_current(m);
+    if (mod && free_modules) wasm_module_free(mod);
+    if (m->interp && free_modules) wasm_module_free(m->interp);
     srv_env_list_free(&m->env);
     srv_env_list_free(&m->env_module);
     for (size_t k = 0; k < m->npreopens; k++)
       if (!m->preopens[k].host_path) close(m->preopens[k].host_fd);
     free(m->preopens);
   }
-  free(S.mods);
+  if (free_modules) free(S.mods);
   S.mods = NULL;
   S.nmods = 0;
   if (S.table) srv_route_table_free(S.table);
@@ -1147,7 +1161,10 @@ static void print_routes(void) {
     srv_log("route %s -> %s%s%s (%s%s%s) log %s/module.stderr", r->text, m->path,
             r->host ? " host " : "", r->host ? r->host : "", r->entrypoint,
             r->dynamic ? ", from _routes" : "",
-            wasm_module_is_native(m->module) ? ", native code" : "", dir);
+            wasm_module_is_native(srv_module_current(m)) ? ", native code"
+            : m->native_pending ? ", interpreter until its native code is compiled"
+                                : "",
+            dir);
   }
 }
 
@@ -1189,6 +1206,19 @@ static srv_status start(char *err, size_t errlen) {
       return SRV_ERR_INVALID;
     }
     S.tls = true;
+  }
+
+  /* The module cache (docs/server.md §Native code), before the modules
+   * look up their native code there. */
+  if (S.opts.module_cache && S.opts.tier == SRV_TIER_AUTO) {
+    st = srv_native_open(S.opts.module_cache, err, errlen);
+    if (st != SRV_OK) {
+      free(cert);
+      free(key);
+      return st;
+    }
+  } else if (S.opts.module_cache) {
+    srv_log("--tier interp: the module cache %s is not used", S.opts.module_cache);
   }
 
   /* Modules, `_routes`, route table (docs/server.md §Routing). */
@@ -1236,6 +1266,7 @@ static srv_status start(char *err, size_t errlen) {
   }
   if (st == SRV_OK) st = start_daemon(&ss, cert, key, err, errlen);
   if (st == SRV_OK) print_routes();
+  if (st == SRV_OK) st = srv_native_start(S.mods, S.nmods, err, errlen);
   free(cert);
   free(key);
   return st;
@@ -1313,6 +1344,7 @@ int srv_serve(void) {
 void srv_drain(int sig) {
   srv_log("%s: stop accepting, finishing requests in flight (at most %u s)",
           sig == SIGINT ? "SIGINT" : "SIGTERM", SRV_DRAIN_MS / 1000);
+  srv_native_cancel(); /* a compiler still running is killed now */
   MHD_socket lfd = MHD_quiesce_daemon(S.daemon);
   if (lfd != MHD_INVALID_SOCKET) close(lfd);
   uint64_t until = base_now_ns() + (uint64_t)SRV_DRAIN_MS * 1000000ull;

@@ -65,6 +65,13 @@ typedef struct {
   uint32_t max_concurrency;
 } srv_run_limits;
 
+/* Which engine tier runs .wasm modules (--tier; docs/server.md §Native code). */
+typedef enum {
+  SRV_TIER_AUTO = 0, /* native code when available: a .wasmc runs natively, and with a
+                        module cache a .wasm is compiled in the background */
+  SRV_TIER_INTERP,   /* the interpreter only: nothing is compiled, a .wasmc is refused */
+} srv_tier;
+
 /* The command line, filled by the CLI. Strings and lists are borrowed:
  * they must stay valid until srv_drain returns. */
 typedef struct {
@@ -80,8 +87,10 @@ typedef struct {
   uint32_t max_connections;
   uint32_t per_ip_limit; /* 0 = no limit */
   uint32_t header_timeout_ms;
-  uint32_t workers;      /* --workers; 0 = one per CPU */
-  uint32_t http_threads; /* --http-threads; 0 = one per CPU */
+  uint32_t workers;         /* --workers; 0 = one per CPU */
+  uint32_t http_threads;    /* --http-threads; 0 = one per CPU */
+  const char *module_cache; /* --module-cache DIR; NULL: .wasm modules are not compiled */
+  srv_tier tier;            /* --tier */
 } srv_options;
 
 /* ---- Running ------------------------------------------------------------------- */

@@ -5,6 +5,7 @@
  *   pool.c    the runners: the threads that run module requests
  *   exec.c    one request: instance, WASI world, limits, watchdog, response
  *   log.c     diagnostics, access log, per-route module.stderr files
+ *   native.c  the module cache and the background compiler (native code)
  * Request semantics live in route.h (routing), cgi.h (argv/env) and
  * response.h (stdout -> HTTP response).
  *
@@ -13,7 +14,9 @@
  * with the response. One watchdog thread interrupts instances whose
  * wall-clock deadline passed. Everything built at startup (modules, linkers,
  * route table, env lists) is read-only afterwards, except the run-slot
- * counters of each module, which pool.c guards.
+ * counters of each module, which pool.c guards, and each module's
+ * `module` pointer, which the background compiler thread (native.c) may
+ * swap once for native code.
  *
  * Errors: functions that can fail return an srv_status (server.h) and write
  * one sentence to `char *err, size_t errlen`.
@@ -22,6 +25,7 @@
 #define WAGI_SRV_SERVER_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -72,9 +76,19 @@ typedef struct srv_module {
   const char *entrypoint;    /* configured entrypoint ("_start") */
   const char *argv_template; /* NULL = CGI default */
   const char *host;          /* legacy per-module host, NULL = any */
-  wasm_module *module;       /* compiled once; shared by every request */
-  wasm_linker *linker;       /* WASI (+ outbound-HTTP hook), built once */
-  wasi_preopen *preopens;    /* volumes */
+  /* The module every request instantiates, shared by all of them. Each
+   * request reads it once (srv_module_current). It starts as the
+   * interpreter's module (or native code: a .wasmc, or a module cache
+   * hit) and may be swapped once, by the background compiler (native.c),
+   * for native code; the interpreter's module then moves to `interp` and
+   * stays alive until shutdown, since requests in flight may still hold
+   * instances of it. */
+  _Atomic(wasm_module *) module;
+  wasm_module *interp;    /* the replaced interpreter module (freed at shutdown), or NULL */
+  bool native_pending;    /* queued for the background compiler (native.c) */
+  char native_key[160];   /* its cache file name, "" = none */
+  wasm_linker *linker;    /* WASI (+ outbound-HTTP hook), built once */
+  wasi_preopen *preopens; /* volumes */
   size_t npreopens;
   const srv_module_config *cfg; /* its modules.toml entry (borrowed) */
   srv_env_list env_module;      /* the module's `environment` table */
@@ -90,6 +104,36 @@ typedef struct srv_module {
   uint32_t running, waiting;
   struct srv_job *q_head, *q_tail;
 } srv_module;
+
+/* The module a new request instantiates (one atomic read). */
+static inline wasm_module *srv_module_current(const srv_module *m) {
+  return atomic_load_explicit(&m->module, memory_order_acquire);
+}
+
+/* ---- native.c: native code for .wasm modules (docs/server.md §Native code) ---- */
+
+/* Opens the module cache `dir` (--module-cache): creates it 0700 if
+ * missing, and refuses one that is not a directory, not owned by the
+ * server's user, or writable by group or others. Then identifies the C
+ * compiler ($CC, else cc) by its `--version`; without one it logs one line
+ * and nothing is compiled or loaded from the cache. Returns SRV_OK, or
+ * SRV_ERR_INVALID / SRV_ERR_SYSTEM with a sentence in err. */
+srv_status srv_native_open(const char *dir, char *err, size_t errlen);
+/* For a .wasm module just loaded (m->module is the interpreter's): its
+ * native code from the cache if there is a usable entry (swapped in now,
+ * one log line); otherwise it is queued for the background compiler. A
+ * no-op when the cache is not open or has no compiler. */
+void srv_native_lookup(srv_module *m);
+/* Starts the background compiler thread if a module is queued: it compiles
+ * them one after another into the cache, loads each and swaps it in.
+ * Returns SRV_OK, or SRV_ERR_SYSTEM with a sentence in err. */
+srv_status srv_native_start(srv_module *mods, size_t nmods, char *err, size_t errlen);
+/* Shutdown: stops compiling (a running compiler is killed). */
+void srv_native_cancel(void);
+/* Cancels and waits for the compiler thread (bounded: a translation in
+ * progress is not interruptible). Returns false if it is still running,
+ * in which case the modules must not be freed. Closes the cache. */
+bool srv_native_stop(void);
 
 /* ---- pool.c: the runners ------------------------------------------------------ */
 

@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aot.h"
@@ -461,20 +462,54 @@ static uint8_t *read_whole(const char *path, size_t *len) {
   return buf;
 }
 
-/* Runs argv with stdout+stderr into log_path; returns the exit status or -1. */
-static int run_tool(char *const argv[], const char *log_path) {
+#define TOOL_CANCELLED (-2)
+
+/* Runs argv with stdout+stderr into log_path; returns the exit status, -1
+ * (it could not run, or died of a signal) or TOOL_CANCELLED. The child
+ * starts with no signals blocked (an embedder such as the server blocks
+ * SIGINT/SIGTERM in every thread, and the mask would be inherited). With
+ * o->cancelled, the child leads a process group of its own, which is
+ * killed whole (cc and its cc1/as/ld) once o->cancelled says so. */
+static int run_tool(char *const argv[], const char *log_path, const wasm_native_options *o) {
+  bool cancellable = o && o->cancelled;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawnattr_t at;
+  posix_spawnattr_init(&at);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&at, &none);
+  short flags = POSIX_SPAWN_SETSIGMASK;
+  if (cancellable) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(&at, 0);
+  }
+  posix_spawnattr_setflags(&at, flags);
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
   if (rc) return -1;
   int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -1;
+  bool killed = false;
+  for (;;) {
+    pid_t w = waitpid(pid, &status, cancellable && !killed ? WNOHANG : 0);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) return -1;
+    if (w == 0) {
+      if (o->cancelled(o->cancel_arg)) {
+        kill(-pid, SIGKILL);
+        killed = true;
+      } else {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+      }
+    }
+  }
+  if (killed) return TOOL_CANCELLED;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -513,7 +548,7 @@ static int compiler_version(const char *cc, char *out, size_t cap) {
   if (fd < 0) return -1;
   close(fd);
   char *argv[] = {(char *)cc, "--version", NULL};
-  int rc = run_tool(argv, path);
+  int rc = run_tool(argv, path, NULL);
   size_t vl = 0;
   uint8_t *v = rc == 0 ? read_whole(path, &vl) : NULL;
   unlink(path);
@@ -616,7 +651,13 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
     argv[argc++] = tok;
   argv[argc++] = "-lm";
   argv[argc] = NULL;
-  int rc = run_tool(argv, p_log);
+  int rc = run_tool(argv, p_log, o);
+  if (rc == TOOL_CANCELLED) {
+    st = wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "%s: cancelled", cc);
+    free(flags);
+    remove_dir(dir);
+    return st;
+  }
   if (rc != 0) {
     char tail[300];
     tail_lines(p_log, 3, tail, sizeof tail);
@@ -632,7 +673,7 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
   /* the compiler's identity, for the trailer */
   char *vargv[] = {(char *)cc, "--version", NULL};
   char version[96] = "";
-  if (run_tool(vargv, p_ver) == 0) {
+  if (run_tool(vargv, p_ver, NULL) == 0) {
     size_t vl = 0;
     uint8_t *v = read_whole(p_ver, &vl);
     if (v) {

@@ -149,6 +149,13 @@ typedef struct {
   const char *cc;     /* compiler command: NULL = "cc"; "clang-16" works too */
   const char *cflags; /* extra flags, space-separated; NULL = none */
   const char *tmpdir; /* where to work; NULL = $TMPDIR or /tmp */
+  /* Optional: polled (every few ms) while the compiler runs; when it
+   * returns non-zero the compiler's whole process group is killed and the
+   * compile fails with WASM_ERR_ARG ("cancelled"). With it, the compiler
+   * runs in a process group of its own (so that it can be killed with its
+   * children), which also keeps a terminal's Ctrl-C away from it. */
+  int (*cancelled)(void *arg);
+  void *cancel_arg;
 } wasm_native_options;
 
 /* Translates m to C, compiles it (cc -O2 -fPIC -shared) and writes the

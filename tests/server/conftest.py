@@ -124,7 +124,7 @@ class Response:
 class WagiServer:
     """The real server on a free loopback port."""
 
-    def __init__(self, tmp, config, args=(), cwd=None, log_dir=None):
+    def __init__(self, tmp, config, args=(), cwd=None, log_dir=None, env=None):
         self.tmp = Path(tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.config_path = self.tmp / "modules.toml"
@@ -133,6 +133,7 @@ class WagiServer:
         self.port = free_port()
         self.args = list(args)
         self.cwd = cwd
+        self.env = None if env is None else {**os.environ, **env}   # added variables
         self.proc = None
         self.out = []
         self.err = []
@@ -150,7 +151,7 @@ class WagiServer:
         cmd = [str(WAGI), "--config", str(self.config_path), "--listen",
                f"127.0.0.1:{self.port}", "--log-dir", str(self.log_dir)] + self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, cwd=self.cwd)
+                                     stdin=subprocess.DEVNULL, cwd=self.cwd, env=self.env)
         self._threads = [
             threading.Thread(target=self._pump, args=(self.proc.stdout, self.out, True), daemon=True),
             threading.Thread(target=self._pump, args=(self.proc.stderr, self.err, True), daemon=True),
@@ -240,10 +241,12 @@ class WagiServer:
         return rc
 
 
-def run_wagi(args, cwd=None, timeout=20):
-    """Runs wagi to completion (for startup failures); returns CompletedProcess."""
+def run_wagi(args, cwd=None, timeout=20, env=None):
+    """Runs wagi to completion (for startup failures); returns CompletedProcess.
+    env: variables added to this process's environment."""
     return subprocess.run([str(WAGI)] + [str(a) for a in args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL)
+                          timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL,
+                          env=None if env is None else {**os.environ, **env})
 
 
 @pytest.fixture
