@@ -21,7 +21,7 @@ endif
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Isrc -pthread
 LDFLAGS  += -pthread
-LDLIBS   += -lm
+LDLIBS   += -lm -ldl
 ifneq ($(SANITIZE),)
 CFLAGS   += $(SAN_FLAGS)
 LDFLAGS  += $(SAN_FLAGS)
@@ -84,7 +84,7 @@ LOGS      = $(BUILD)/test-logs
         check-layers run-layers bench-eventgrid \
         test-build run-unit run-spectest run-fuzz wasitest run-wasitest wasitestsuite run-wasitestsuite \
         servertest run-servertest httptest run-httptest run-enginewast eventgridtest run-eventgridtest \
-        azuretest run-azuretest
+        azuretest run-azuretest aottest run-aottest
 all: $(BUILD)/wagi
 
 $(OBJ)/%.o: %.c $(FLAGS_STAMP)
@@ -94,6 +94,16 @@ $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 $(BUILD)/libbase.a: $(BASE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# The AOT runtime embeds the headers that generated code includes.
+AOT_HEADERS := $(BUILD)/gen/aot_headers.h
+$(AOT_HEADERS): src/wasm/aot_abi.h src/wasm/numops.h src/wasm/simd_ops.h scripts/bin2c.sh
+	@mkdir -p $(dir $@)
+	{ bash scripts/bin2c.sh src/wasm/aot_abi.h aot_abi_h; \
+	  bash scripts/bin2c.sh src/wasm/numops.h numops_h; \
+	  bash scripts/bin2c.sh src/wasm/simd_ops.h simd_ops_h; } > $@.tmp && mv $@.tmp $@
+$(OBJ)/src/wasm/aot.o: $(AOT_HEADERS)
+$(OBJ)/src/wasm/aot.o: CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libwasm.a: $(WASM_OBJ)
 	@mkdir -p $(dir $@)
@@ -118,7 +128,7 @@ $(BUILD)/libeg.a: $(EG_OBJ)
 $(BUILD)/wagi: $(CLI_OBJ) $(BUILD)/libeg.a $(BUILD)/libsrv.a $(BUILD)/libhttp.a $(BUILD)/libwasi.a $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LIBS) $(HTTP_LIBS) $(EG_LIBS)
 
-$(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a
+$(BUILD)/spectest: $(SPEC_OBJ) $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcjson
 
 # ---- unit tests ------------------------------------------------------------
@@ -163,18 +173,18 @@ $(HTTP_UNIT_BIN): LDLIBS += $(BUILD)/libwasm.a $(BUILD)/libbase.a $(HTTP_LIBS)
 
 # ---- robustness and benchmark drivers ---------------------------------------
 
-$(FUZZ_BIN): $(OBJ)/tests/fuzz/mutate.o $(BUILD)/libwasm.a
+$(FUZZ_BIN): $(OBJ)/tests/fuzz/mutate.o $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BENCH_BIN): $(OBJ)/bench/bench_engine.o $(BUILD)/libwasm.a
+$(BENCH_BIN): $(OBJ)/bench/bench_engine.o $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Per-request argv/env + WASI context cost (bench/bench_ctx.c).
-$(BUILD)/bench-ctx: $(OBJ)/bench/bench_ctx.o $(OBJ)/src/server/cgi.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+$(BUILD)/bench-ctx: $(OBJ)/bench/bench_ctx.o $(OBJ)/src/server/cgi.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Per-request instantiate / _start / free of a WASI module (bench_instance.c).
-$(BUILD)/bench-instance: $(OBJ)/bench/bench_instance.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a
+$(BUILD)/bench-instance: $(OBJ)/bench/bench_instance.o $(BUILD)/libwasi.a $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Load generator and webhook subscriber for bench/eventgrid/run.sh.
@@ -333,6 +343,16 @@ run-azuretest:
 
 azuretest: $(BUILD)/wagi examples
 	@$(AZURE_TEST)
+
+# The AOT tier through the CLI and the server (pytest, tests/aot/):
+# wagi compile, .wasmc checks, same results and traps as the interpreter.
+AOT_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-pytest.sh aottest tests/aot
+
+run-aottest:
+	@$(RUN_SUITE) aot $(LOGS)/aot.log $(AOT_TEST)
+
+aottest: $(BUILD)/wagi examples
+	@$(AOT_TEST)
 
 unit: $(UNIT_BIN)
 	@bash scripts/run-unit.sh $(UNIT_BIN)

@@ -52,7 +52,7 @@ if [ $have_interp = 1 ] && command -v wat2wasm >/dev/null 2>&1; then
 fi
 
 rows=()
-printf '%-8s %10s %18s %18s %22s %11s %9s\n' kernel native wagi "V8 --no-liftoff" "wasm-interp (small)" compile_ms inst_us
+printf '%-8s %10s %18s %18s %18s %22s %11s %9s %8s\n' kernel native "wagi interp" "wagi AOT" "V8 --no-liftoff" "wasm-interp (small)" compile_ms inst_us aot_ms
 for k in $kernels; do
   src=bench/kernels/$k.c
   set -e
@@ -80,6 +80,23 @@ for k in $kernels; do
   else
     echo "bench: $k: engine failed: $eng" >&2; errors=$((errors + 1))
     eng_col="error"; comp="-"; inst="-"
+  fi
+
+  # the AOT tier: the same module through wagi compile (cc -O2)
+  aot_col="error"; aot_ms="-"
+  t0=$(date +%s.%N)
+  if "$BUILD/wagi" compile "$OUT/$k.wasm" -o "$OUT/$k.wasmc" >/dev/null 2>"$OUT/$k.aot.log"; then
+    t1=$(date +%s.%N)
+    aot_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+    aot=$("$BUILD/bench-engine" "$OUT/$k.wasmc" "$REPS" 10 2>&1)
+    aot_t=$(field best_s "$aot"); aot_c=$(u32 "$(field checksum "$aot" || echo 0)")
+    if [ -z "$aot_t" ]; then echo "bench: $k: AOT: $aot" >&2; errors=$((errors + 1))
+    elif [ "$aot_c" != "$nat_c" ]; then
+      echo "bench: $k: CHECKSUM MISMATCH AOT $aot_c vs native $nat_c" >&2; errors=$((errors + 1))
+      aot_col="mismatch"
+    else aot_col="$aot_t ($(ratio "$aot_t" "$nat_t")x)"; fi
+  else
+    echo "bench: $k: wagi compile failed: $(tail -3 "$OUT/$k.aot.log")" >&2; errors=$((errors + 1))
   fi
 
   if [ $have_node = 1 ]; then
@@ -113,8 +130,8 @@ for k in $kernels; do
     wi_col="n/a (no wabt)"
   fi
 
-  printf '%-8s %10s %18s %18s %22s %11s %9s\n' "$k" "$nat_t" "$eng_col" "$v8_col" "$wi_col" "$comp" "$inst"
-  rows+=("| $k | $nat_t | $eng_col | $v8_col | $wi_col | $comp | $inst |")
+  printf '%-8s %10s %18s %18s %18s %22s %11s %9s %8s\n' "$k" "$nat_t" "$eng_col" "$aot_col" "$v8_col" "$wi_col" "$comp" "$inst" "$aot_ms"
+  rows+=("| $k | $nat_t | $eng_col | $aot_col | $v8_col | $wi_col | $comp | $inst | $aot_ms |")
 done
 
 echo "(times in seconds, best of $REPS; ratios to native gcc -O2; wasm-interp runs the"
@@ -126,8 +143,8 @@ echo " -DSMALL size once, minus its start-up time (${interp_base}s), against nat
   echo "<!-- results -->"
   echo "Latest \`make bench\` ($(date -u +%Y-%m-%d), $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n1)):"
   echo
-  echo "| kernel | native gcc -O2 (s) | wagi (s, ratio) | V8 --no-liftoff (s, ratio) | wasm-interp, small size (s, ratio) | compile (ms) | instantiate (µs) |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| kernel | native gcc -O2 (s) | wagi interpreter (s, ratio) | wagi AOT (s, ratio) | V8 --no-liftoff (s, ratio) | wasm-interp, small size (s, ratio) | compile (ms) | instantiate (µs) | wagi compile (ms) |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
   echo "Best of $REPS runs of \`run()\`; instantiate = average of $INSTANCES instantiate+free."

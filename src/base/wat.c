@@ -179,7 +179,9 @@ base_wat_status base_load_module_file(const char *path, size_t max, unsigned fla
   if (was_wat) *was_wat = false;
   base_file_status fs = base_read_file(path, max, flags, &bytes, &len, err, errlen);
   if (fs != BASE_FILE_OK) return fs == BASE_FILE_ERR_NOMEM ? BASE_WAT_ERR_NOMEM : BASE_WAT_ERR_IO;
-  if (base_wasm_is_binary(bytes, len)) {
+  /* a .wasmc (native code from wagi compile) is an ELF file: the engine
+   * checks it */
+  if (base_wasm_is_binary(bytes, len) || (len >= 4 && !memcmp(bytes, "\177ELF", 4))) {
     *out = bytes;
     *outlen = len;
     return BASE_WAT_OK;
@@ -188,7 +190,7 @@ base_wat_status base_load_module_file(const char *path, size_t max, unsigned fla
     free(bytes);
     base_set_err(err, errlen,
                  "%s: neither a WebAssembly module (no \\0asm header) nor WAT text (which starts "
-                 "with \"(\")",
+                 "with \"(\"; nor native code from wagi compile)",
                  path);
     return BASE_WAT_NOT_MODULE;
   }

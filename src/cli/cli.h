@@ -24,6 +24,18 @@ int wagi_cmd_is_server_arg(const char *arg);
  * Event Grid topic. 0 after SIGINT/SIGTERM, 1 on a usage, config or startup
  * error (printed). */
 int wagi_cmd_eventgrid(int argc, char **argv);
+
+/* compile.c: `wagi compile`, and loading a module for a tier (.wasm/.wat on
+ * the interpreter, or compiled to native code for WAGI_TIER_AOT; .wasmc
+ * natively). Prints the error and returns -1 on failure. */
+typedef enum { WAGI_TIER_AUTO = 0, WAGI_TIER_INTERP, WAGI_TIER_AOT } wagi_tier;
+int wagi_cmd_compile(int argc, char **argv);
+void wagi_cmd_compile_usage(FILE *out);
+struct wasm_module;
+int wagi_cmd_load_module(const char *path, wagi_tier tier, struct wasm_module **out);
+/* A cache of native code must be private: created 0700 if missing; one
+ * writable by group/others or owned by someone else is refused. */
+int wagi_cmd_check_cache_dir(const char *dir, char *err, size_t errlen);
 void wagi_cmd_eventgrid_usage(FILE *out);
 
 /* flags.c: values both the server's flags and `wagi run` take. */

@@ -126,7 +126,14 @@ static wasm_module *load_module(const char *path, uint8_t **bytes_out, size_t *l
   }
   wasm_module *m = NULL;
   wasm_error err = {0};
-  wasm_status s = wasm_module_compile(bytes, len, &m, &err);
+  bool native = wasm_is_native(bytes, len);
+  if (native && bytes_out) {
+    fprintf(stderr, "%s: %s is native code (.wasmc): give its .wasm\n", prog, path);
+    free(bytes);
+    return NULL;
+  }
+  wasm_status s = native ? wasm_module_load_native(bytes, len, &m, &err)
+                         : wasm_module_compile(bytes, len, &m, &err);
   if (s != WASM_OK) {
     fprintf(stderr, "%s: %s: %s\n", prog, path, err_text(&err, s));
     free(bytes);
@@ -477,6 +484,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "invoke")) return cmd_invoke(argc - 2, argv + 2);
   if (!strcmp(cmd, "run")) return wagi_cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "eventgrid")) return wagi_cmd_eventgrid(argc - 2, argv + 2);
+  if (!strcmp(cmd, "compile")) return wagi_cmd_compile(argc - 2, argv + 2);
   fprintf(stderr, "%s: unknown command \"%s\" (try %s --help)\n", prog, cmd, prog);
   return EXIT_ERR;
 }

@@ -37,7 +37,7 @@ enum { RUN_OK = 0, RUN_ERR = 1, RUN_TRAP = 134 };
 
 static void run_usage(FILE *out) {
   fprintf(out,
-          "usage: wagi run [OPTIONS] MODULE.wasm [ARGS...]\n"
+          "usage: wagi run [OPTIONS] MODULE.wasm|MODULE.wasmc [ARGS...]\n"
           "\n"
           "Run a WASI command module (its _start export) with this process's\n"
           "stdin/stdout/stderr. argv[0] is the module's file name, then ARGS.\n"
@@ -53,10 +53,19 @@ static void run_usage(FILE *out) {
           "                        insecure:allow-all); repeatable; none: all denied\n"
           "  --max-memory SIZE     cap linear memory at SIZE (bytes, or a number with\n"
           "                        K, M, G; 64K to 4G, as the server's flag)\n"
+          "  --tier interp|aot|auto  interp: the interpreter; aot: compile the module\n"
+          "                        to native code first (as wagi compile does) unless\n"
+          "                        $WAGI_MODULE_CACHE has it; auto (default): a .wasmc\n"
+          "                        runs natively, a .wasm natively if $WAGI_MODULE_CACHE\n"
+          "                        has its code, else on the interpreter\n"
           "  --                    end of options\n"
           "\n"
           "exit status: the module's exit code (proc_exit, 0..125) or 0 when\n"
-          "_start returns; 1 on an error before the module ran; 134 on a trap\n");
+          "_start returns; 1 on an error before the module ran; 134 on a trap\n"
+          "\n"
+          "environment: WAGI_MODULE_CACHE=DIR keeps native code by module digest,\n"
+          "engine ABI and compiler (a private directory: created 0700, refused when\n"
+          "others can write to it); CC names the C compiler (default cc)\n");
 }
 
 static const char *base_name(const char *path) {
@@ -137,6 +146,7 @@ int wagi_cmd_run(int argc, char **argv) {
   const char **gargv = NULL;
   size_t npre = 0, nenv = 0, nowned = 0;
   uint32_t max_pages = 0;
+  wagi_tier tier = WAGI_TIER_AUTO;
   uint8_t *bytes = NULL;
   wasm_module *mod = NULL;
   wasm_linker *linker = NULL;
@@ -205,6 +215,14 @@ int wagi_cmd_run(int argc, char **argv) {
         fprintf(stderr,
                 "wagi: warning: --allow-host insecure:allow-all: the module may send "
                 "HTTP requests to ANY host, including internal services\n");
+    } else if ((v = opt_value("--tier", argc, argv, &i, &missing))) {
+      if (!strcmp(v, "interp")) tier = WAGI_TIER_INTERP;
+      else if (!strcmp(v, "aot")) tier = WAGI_TIER_AOT;
+      else if (!strcmp(v, "auto")) tier = WAGI_TIER_AUTO;
+      else {
+        fprintf(stderr, "wagi: run: --tier must be interp, aot or auto, not \"%s\"\n", v);
+        goto out;
+      }
     } else if ((v = opt_value("--max-memory", argc, argv, &i, &missing))) {
       char merr[256];
       if (wagi_cmd_parse_memory("--max-memory", v, true, &max_pages, merr, sizeof merr) != 0) {
@@ -235,21 +253,9 @@ int wagi_cmd_run(int argc, char **argv) {
   gargv[0] = base_name(path);
   for (int k = 1; k < gargc; k++) gargv[k] = argv[i + k];
 
-  size_t len = 0;
-  char lerr[2048];
-  if (base_load_module_file(path, WASM_MODULE_MAX_BYTES, 0, &bytes, &len, NULL, lerr,
-                            sizeof lerr) != BASE_WAT_OK) {
-    fprintf(stderr, "wagi: %s\n", lerr);
-    goto out;
-  }
-  wasm_error err = {0};
-  wasm_status s = wasm_module_compile(bytes, len, &mod, &err);
-  if (s != WASM_OK) {
-    fprintf(stderr, "wagi: %s: %s\n", path, err.msg[0] ? err.msg : wasm_status_str(s));
-    goto out;
-  }
-  free(bytes);
-  bytes = NULL;
+  if (wagi_cmd_load_module(path, tier, &mod) != 0) goto out;
+  wasm_status s;
+  wasm_error err;
 
   linker = wasm_linker_new();
   if (!linker || (s = wasi_define(linker, guest_wasi, NULL)) != WASM_OK) {

@@ -243,7 +243,8 @@ static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
   return buf;
 }
 
-/* Compiles the module file of one entry (binary wasm or WAT text). */
+/* Compiles the module file of one entry (binary wasm or WAT text), or
+ * loads its native code (a .wasmc from `wagi compile`). */
 static int load_module(srv_module *m, char *err, size_t errlen) {
   size_t len = 0;
   uint8_t *bytes = NULL;
@@ -252,7 +253,8 @@ static int load_module(srv_module *m, char *err, size_t errlen) {
     return -1;
   wasm_error werr;
   werr.msg[0] = 0;
-  wasm_status s = wasm_module_compile(bytes, len, &m->module, &werr);
+  wasm_status s = wasm_is_native(bytes, len) ? wasm_module_load_native(bytes, len, &m->module, &werr)
+                                             : wasm_module_compile(bytes, len, &m->module, &werr);
   free(bytes);
   if (s != WASM_OK) {
     snprintf(err, errlen, "%s: %s", m->path, werr.msg[0] ? werr.msg : wasm_status_str(s));
@@ -1142,9 +1144,10 @@ static void print_routes(void) {
     const srv_module *m = r->handler;
     char dir[PATH_MAX + 80];
     srv_route_log_dir(S.log_dir, r->text, dir, sizeof dir);
-    srv_log("route %s -> %s%s%s (%s%s) log %s/module.stderr", r->text, m->path,
+    srv_log("route %s -> %s%s%s (%s%s%s) log %s/module.stderr", r->text, m->path,
             r->host ? " host " : "", r->host ? r->host : "", r->entrypoint,
-            r->dynamic ? ", from _routes" : "", dir);
+            r->dynamic ? ", from _routes" : "",
+            wasm_module_is_native(m->module) ? ", native code" : "", dir);
   }
 }
 

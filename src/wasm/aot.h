@@ -1,26 +1,31 @@
-/* aot.h — the AOT tier inside the engine: the translator (aot_gen.c) that
- * writes a validated module as C against aot_abi.h. */
-#ifndef WAGI_WASM_AOT_H
-#define WAGI_WASM_AOT_H
+/* aot.h — the AOT tier inside the engine: the translator (aot_gen.c) and
+ * the runtime that loads and calls its output (aot.c). Internal to
+ * src/wasm/. */
+#ifndef WASM_AOT_H
+#define WASM_AOT_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "aot_abi.h"
+#include "wasm_int.h"
 
-#include "wasm.h"
-
-/* Writes the C translation of validated module m. Its binary (m->bytes,
- * m->len) is embedded in the output as `wagi_aot_wasm` (with a NUL after the
- * last byte) and `wagi_aot_wasm_len`, and `digest` (the SHA-256 of those
- * bytes) goes into the descriptor `WAGI_AOT_SYMBOL`. The output includes
- * "aot_abi.h", "numops.h" and, when the module uses v128 anywhere,
- * "simd_ops.h". Compile it with ISO C semantics for floating point (e.g.
- * `-std=c11 -ffp-contract=off -fsignaling-nans`): wasm forbids contracting
- * a multiply and an add, and x * 1.0 must still quiet a signalling NaN.
- * On success *out is a malloc'd NUL-terminated C source (the caller frees
- * it) and *len its length; on failure nothing is written to *out and err
- * says why (WASM_ERR_NOMEM, or WASM_ERR_INVALID for a body the translator
- * cannot read). */
+/* Writes the C translation of validated module m (its binary m->bytes is
+ * embedded in the output, with its SHA-256 `digest` in the descriptor). On
+ * success *out is a malloc'd NUL-terminated C source and *len its length. */
 wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], char **out,
                                size_t *len, wasm_error *err);
+
+/* A module's loaded native code (module->aot). */
+typedef struct wasmi_aot_code {
+  void *handle; /* dlopen handle */
+  const wagi_aot_module *desc;
+} wasmi_aot_code;
+
+/* Instance set-up and teardown (instance.c calls them). */
+wasm_status wasmi_aot_instance_init(wasm_instance *inst, wasm_error *err);
+void wasmi_aot_instance_free(wasm_instance *inst);
+void wasmi_aot_code_free(wasmi_aot_code *code);
+
+/* Calls defined function f of an instance with native code (interp.c's
+ * wasmi_interp_invoke hands such calls over). */
+wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err);
 
 #endif

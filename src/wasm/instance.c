@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aot.h"
 #include "wasm_int.h"
 
 #define DEFAULT_CALL_DEPTH 10000u
@@ -579,6 +580,7 @@ static void release_parts(wasm_instance *inst) {
 
 void wasm_instance_free(wasm_instance *inst) {
   if (!inst) return;
+  wasmi_aot_instance_free(inst);
   release_parts(inst);
   free(inst);
 }
@@ -747,6 +749,12 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
     atomic_init(&cell->refs, 1);
     eval_const(inst, &m->global_inits[g], cell->val);
     inst->globals[g] = cell;
+  }
+
+  /* 5b. Native code's context (needs the globals and memory). */
+  if (m->aot && wasmi_aot_instance_init(inst, err) != WASM_OK) {
+    wasm_instance_free(inst);
+    return WASM_ERR_NOMEM;
   }
 
   /* 6. Element segments: passive ones keep their references; active ones

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "aot.h"
 #include "code.h"
 #include "wasm_int.h"
 
@@ -127,8 +128,8 @@ static uint64_t mem_size(const wasm_instance *inst) {
   return inst->memory ? atomic_load_explicit(&inst->memory->size, memory_order_acquire) : 0;
 }
 
-__attribute__((noinline, cold)) static wasm_status
-op_memory_init(wasm_instance *inst, uint32_t seg, uint32_t d, uint32_t s, uint32_t n) {
+__attribute__((noinline, cold)) wasm_status
+wasmi_op_memory_init(wasm_instance *inst, uint32_t seg, uint32_t d, uint32_t s, uint32_t n) {
   const wasm_data *ds = &inst->module->datas[seg];
   uint64_t len = inst->data_dropped[seg] ? 0 : ds->size;
   if ((uint64_t)s + n > len || (uint64_t)d + n > mem_size(inst)) return WASM_TRAP_MEM_OOB;
@@ -136,23 +137,23 @@ op_memory_init(wasm_instance *inst, uint32_t seg, uint32_t d, uint32_t s, uint32
   return WASM_OK;
 }
 
-__attribute__((noinline)) static wasm_status
-op_memory_copy(wasm_instance *inst, uint32_t d, uint32_t s, uint32_t n) {
+__attribute__((noinline)) wasm_status
+wasmi_op_memory_copy(wasm_instance *inst, uint32_t d, uint32_t s, uint32_t n) {
   uint64_t size = mem_size(inst);
   if ((uint64_t)s + n > size || (uint64_t)d + n > size) return WASM_TRAP_MEM_OOB;
   memmove(inst->mem_base + d, inst->mem_base + s, n);
   return WASM_OK;
 }
 
-__attribute__((noinline)) static wasm_status
-op_memory_fill(wasm_instance *inst, uint32_t d, uint32_t v, uint32_t n) {
+__attribute__((noinline)) wasm_status
+wasmi_op_memory_fill(wasm_instance *inst, uint32_t d, uint32_t v, uint32_t n) {
   if ((uint64_t)d + n > mem_size(inst)) return WASM_TRAP_MEM_OOB;
   memset(inst->mem_base + d, (int)(uint8_t)v, n);
   return WASM_OK;
 }
 
-__attribute__((noinline, cold)) static wasm_status
-op_table_init(wasm_instance *inst, uint32_t tab, uint32_t seg, uint32_t d, uint32_t s, uint32_t n) {
+__attribute__((noinline, cold)) wasm_status
+wasmi_op_table_init(wasm_instance *inst, uint32_t tab, uint32_t seg, uint32_t d, uint32_t s, uint32_t n) {
   wasm_table *t = inst->tables[tab];
   void **refs = inst->elem_dropped[seg] ? NULL : inst->elem_refs[seg];
   uint64_t len = refs ? inst->module->elems[seg].count : 0;
@@ -165,7 +166,7 @@ op_table_init(wasm_instance *inst, uint32_t tab, uint32_t seg, uint32_t d, uint3
  * when the allocation fails. `elems` may move: readers reload it. Here
  * rather than with the other table code in instance.c, so that the
  * interpreter calls nothing there. */
-__attribute__((noinline, cold)) static int64_t table_grow(wasm_table *t, uint32_t delta,
+__attribute__((noinline, cold)) int64_t wasmi_table_grow(wasm_table *t, uint32_t delta,
                                                           void *init) {
   uint32_t old = t->size;
   if (delta == 0) return old;
@@ -186,16 +187,16 @@ __attribute__((noinline, cold)) static int64_t table_grow(wasm_table *t, uint32_
   return old;
 }
 
-__attribute__((noinline, cold)) static wasm_status
-op_table_copy(wasm_instance *inst, uint32_t dt, uint32_t stab, uint32_t d, uint32_t s, uint32_t n) {
+__attribute__((noinline, cold)) wasm_status
+wasmi_op_table_copy(wasm_instance *inst, uint32_t dt, uint32_t stab, uint32_t d, uint32_t s, uint32_t n) {
   wasm_table *td = inst->tables[dt], *ts = inst->tables[stab];
   if ((uint64_t)s + n > ts->size || (uint64_t)d + n > td->size) return WASM_TRAP_TABLE_OOB;
   if (n) memmove(td->elems + d, ts->elems + s, (size_t)n * sizeof(void *));
   return WASM_OK;
 }
 
-__attribute__((noinline, cold)) static wasm_status
-op_table_fill(wasm_instance *inst, uint32_t tab, uint32_t i, void *v, uint32_t n) {
+__attribute__((noinline, cold)) wasm_status
+wasmi_op_table_fill(wasm_instance *inst, uint32_t tab, uint32_t i, void *v, uint32_t n) {
   wasm_table *t = inst->tables[tab];
   if ((uint64_t)i + n > t->size) return WASM_TRAP_TABLE_OOB;
   for (uint32_t k = 0; k < n; k++) t->elems[i + k] = v;
@@ -581,16 +582,16 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     NEXT(2);
   }
   L_MEMORY_INIT:                                           /* d, s, n, seg */
-    st = op_memory_init(inst, A(3), (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    st = wasmi_op_memory_init(inst, A(3), (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
     if (st) goto trap;
     NEXT(3);
   L_DATA_DROP: inst->data_dropped[A(0)] = 1; NEXT(2);
   L_MEMORY_COPY:                                           /* d, s, n */
-    st = op_memory_copy(inst, (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    st = wasmi_op_memory_copy(inst, (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
     if (st) goto trap;
     NEXT(3);
   L_MEMORY_FILL:                                           /* d, val, n */
-    st = op_memory_fill(inst, (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    st = wasmi_op_memory_fill(inst, (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
     if (st) goto trap;
     NEXT(3);
   L_TABLE_GET: {                                           /* dst(=idx), table */
@@ -608,22 +609,22 @@ static wasm_status run(ictx *c, wasm_func *f, uint64_t *fp) {
     NEXT(3);
   }
   L_TABLE_INIT:                                            /* d, s, n, seg, table */
-    st = op_table_init(inst, A(4), A(3), (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    st = wasmi_op_table_init(inst, A(4), A(3), (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
     if (st) goto trap;
     NEXT(4);
   L_ELEM_DROP: inst->elem_dropped[A(0)] = 1; NEXT(2);
   L_TABLE_COPY:                                            /* d, s, n, dst table, src table */
-    st = op_table_copy(inst, A(3), A(4), (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    st = wasmi_op_table_copy(inst, A(3), A(4), (uint32_t)fp[A(0)], (uint32_t)fp[A(1)], (uint32_t)fp[A(2)]);
     if (st) goto trap;
     NEXT(4);
   L_TABLE_GROW: {                                          /* dst(=init), n, table */
-    int64_t r = table_grow(inst->tables[A(2)], (uint32_t)fp[A(1)], (void *)(uintptr_t)fp[A(0)]);
+    int64_t r = wasmi_table_grow(inst->tables[A(2)], (uint32_t)fp[A(1)], (void *)(uintptr_t)fp[A(0)]);
     PUT_I32(A(0), (uint32_t)r);
     NEXT(3);
   }
   L_TABLE_SIZE: PUT_I32(A(0), inst->tables[A(1)]->size); NEXT(2);   /* dst, table */
   L_TABLE_FILL:                                            /* i, val, n, table */
-    st = op_table_fill(inst, A(3), (uint32_t)fp[A(0)], (void *)(uintptr_t)fp[A(1)], (uint32_t)fp[A(2)]);
+    st = wasmi_op_table_fill(inst, A(3), (uint32_t)fp[A(0)], (void *)(uintptr_t)fp[A(1)], (uint32_t)fp[A(2)]);
     if (st) goto trap;
     NEXT(3);
   L_REF_FUNC: fp[A(0)] = (uint64_t)(uintptr_t)funcs[A(1)]; NEXT(2);   /* dst, func */
@@ -689,6 +690,7 @@ wasm_status wasmi_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err)
     if (st != WASM_OK) fill_trap(err, st, NULL, NULL, NULL, NULL);
     return st;
   }
+  if (f->inst->aot_ctx) return wasmi_aot_invoke(f, slots, err);
   wasmi_trap_thread_init();
   if (!thread_stacks())
     return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX,

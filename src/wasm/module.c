@@ -2,6 +2,7 @@
  * and the read-only introspection API over a decoded module. */
 #include <stdlib.h>
 
+#include "aot.h"
 #include "wasm_int.h"
 
 /* Decode, validate and translate. The module is released on any failure, so
@@ -32,6 +33,8 @@ wasm_status wasm_module_compile(const uint8_t *bytes, size_t len, wasm_module **
 
 void wasmi_module_release(wasm_module *m) {
   if (!m) return;
+  wasmi_aot_code_free(m->aot);
+  m->aot = NULL;
   if (m->bodies) {
     for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++)
       if (m->bodies[i].compiled) wasmi_code_free(m->bodies[i].compiled);

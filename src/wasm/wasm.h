@@ -137,6 +137,46 @@ wasm_status wasm_module_compile(const uint8_t *bytes, size_t len, wasm_module **
  * point into it). */
 void wasm_module_free(wasm_module *m);
 
+/* ---- Native code: the AOT tier ------------------------------------------
+ * A module translated to C and compiled by the system C compiler into a
+ * .wasmc file: an ELF shared object followed by a trailer that records the
+ * module's SHA-256, the engine's AOT ABI, the compiler and the target. A
+ * .wasmc is native code: it must be trusted like any binary. Instances of a
+ * module loaded from one run natively, with the interpreter's semantics
+ * (host functions, traps, limits, interruption). */
+
+typedef struct {
+  const char *cc;     /* compiler command: NULL = "cc"; "clang-16" works too */
+  const char *cflags; /* extra flags, space-separated; NULL = none */
+  const char *tmpdir; /* where to work; NULL = $TMPDIR or /tmp */
+} wasm_native_options;
+
+/* Translates m to C, compiles it (cc -O2 -fPIC -shared) and writes the
+ * .wasmc to out_path (atomically: a temporary file renamed). The compiler's
+ * diagnostics, if it fails, end up in err->msg (the last lines). */
+wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_options *o,
+                                       const char *out_path, wasm_error *err);
+/* 1 if bytes look like a .wasmc (ELF and our trailer), else 0. */
+int wasm_is_native(const uint8_t *bytes, size_t len);
+/* Loads a .wasmc: checks the trailer (format, ABI, target), the SHA-256 of
+ * the code and of the embedded module, then maps the code and decodes,
+ * validates and compiles the embedded module. Stale, foreign, truncated or
+ * modified files are refused with WASM_ERR_MALFORMED and a message saying
+ * which. The caller owns *out (wasm_module_free). */
+wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_module **out,
+                                    wasm_error *err);
+/* 1 if instances of m run native code. */
+int wasm_module_is_native(const wasm_module *m);
+/* The module's SHA-256 (of its binary). */
+void wasm_module_digest(const wasm_module *m, uint8_t out[32]);
+/* The file name a cache keeps m's native code under:
+ * "<module sha256>-abi<N>-<16 hex digits naming the compiler>.wasmc", the
+ * compiler named by the first line of `CC --version` and the flags (o may
+ * be NULL). Runs the compiler once per (cc, cflags) per process. Returns 0,
+ * or -1 (message in err) when the compiler cannot be run. */
+int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, char *out,
+                           size_t cap, char *err, size_t errlen);
+
 /* Signature text of a function type: params "->" results, one letter each:
  * i=i32 I=i64 f=f32 F=f64 v=v128 r=funcref e=externref. "ii->i", "->", "F->". */
 

@@ -327,6 +327,9 @@ struct wasm_module {
    * the set ref.func may use in code. [nfuncs] booleans. */
   uint8_t *func_declared;
 
+  /* Native code when loaded from a .wasmc (aot.c), else NULL. */
+  struct wasmi_aot_code *aot;
+
   /* decode.c's bump arena: names, signatures, type vectors, local types and
    * introspection texts live here and are freed together by
    * wasmi_decoded_free (never free() them one by one). */
@@ -412,6 +415,9 @@ struct wasm_instance {
   wasm_instance_opts opts;
   void *user_data;
 
+  /* The AOT tier's context when the module has native code (aot.c). */
+  struct wagi_aot_ctx *aot_ctx;
+
   /* Trap detail from host functions. */
   int32_t exit_code;
   char trap_msg[256];
@@ -465,6 +471,20 @@ uint32_t wasmi_link_hash(const char *module, const char *name);
  * - inst->globals[g] points at the cell (imported globals are shared). */
 
 /* ---- Execution (interp.c) ---------------------------------------------- */
+
+/* The bulk-memory and table operations, shared with the AOT tier (aot.c):
+ * a trap status or WASM_OK. wasmi_table_grow: the old size or -1. */
+wasm_status wasmi_op_memory_init(wasm_instance *inst, uint32_t seg, uint32_t d, uint32_t s,
+                                 uint32_t n);
+wasm_status wasmi_op_memory_copy(wasm_instance *inst, uint32_t d, uint32_t s, uint32_t n);
+wasm_status wasmi_op_memory_fill(wasm_instance *inst, uint32_t d, uint32_t v, uint32_t n);
+wasm_status wasmi_op_table_init(wasm_instance *inst, uint32_t tab, uint32_t seg, uint32_t d,
+                                uint32_t s, uint32_t n);
+wasm_status wasmi_op_table_copy(wasm_instance *inst, uint32_t dt, uint32_t stab, uint32_t d,
+                                uint32_t s, uint32_t n);
+wasm_status wasmi_op_table_fill(wasm_instance *inst, uint32_t tab, uint32_t i, void *v,
+                                uint32_t n);
+int64_t wasmi_table_grow(wasm_table *t, uint32_t delta, void *init);
 
 /* Call `f` (wasm or host). `slots` holds the arguments on entry and the
  * results on return (sized max(param_slots, result_slots)). Handles trap

@@ -34,6 +34,10 @@ typedef struct {
   int max_reports;  /* failures written in detail per file unless verbose */
   int call_timeout; /* seconds before a call is interrupted; 0: never */
   FILE *out;        /* detail lines ("  line N: ...") */
+  /* AOT tier: modules are compiled to native code (cached by digest in
+   * aot_cache) and run natively. */
+  int aot;
+  const char *aot_cache;
 } spec_opts;
 
 /* Runs every command of the wast2json script `json_path`, whose .wasm files

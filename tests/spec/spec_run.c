@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "spec.h"
 
@@ -292,6 +293,36 @@ static uint8_t *read_all(const char *path, size_t *len, char *why, size_t n) {
   return buf;
 }
 
+/* The AOT tier: replaces *m by the same module compiled to native code,
+ * from aot_cache/<sha256>.wasmc when a run made it already. */
+static wasm_status to_native(script *s, const uint8_t *bytes, size_t len, wasm_module **m,
+                             wasm_error *err) {
+  uint8_t d[32];
+  char hex[65], path[4200];
+  wasm_module_digest(*m, d);
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  (void)bytes, (void)len;
+  snprintf(path, sizeof path, "%s/%s.wasmc", s->o->aot_cache, hex);
+  char why[300];
+  size_t nlen = 0;
+  uint8_t *native = access(path, R_OK) == 0 ? read_all(path, &nlen, why, sizeof why) : NULL;
+  if (!native) {
+    wasm_status st = wasm_module_compile_native(*m, NULL, path, err);
+    if (st) return st;
+    native = read_all(path, &nlen, why, sizeof why);
+    if (!native)
+      return (wasm_status)(err->msg[0] = 0, snprintf(err->msg, sizeof err->msg, "%s", why),
+                           WASM_ERR_NOMEM);
+  }
+  wasm_module *nm = NULL;
+  wasm_status st = wasm_module_load_native(native, nlen, &nm, err);
+  free(native);
+  if (st) return st;
+  wasm_module_free(*m);
+  *m = nm;
+  return WASM_OK;
+}
+
 /* Compiles the command's "filename". Returns the engine status, or -1 when
  * the file itself is missing (reason in why). */
 static int compile_file(script *s, const cJSON *cmd, wasm_module **m, wasm_error *err, char *why,
@@ -308,6 +339,7 @@ static int compile_file(script *s, const cJSON *cmd, wasm_module **m, wasm_error
   if (!bytes) return -1;
   memset(err, 0, sizeof *err);
   wasm_status st = wasm_module_compile(bytes, len, m, err);
+  if (st == WASM_OK && s->o->aot) st = to_native(s, bytes, len, m, err);
   free(bytes);
   return (int)st;
 }

@@ -88,7 +88,10 @@ static void usage(FILE *f) {
       "  -j N            run N files at once (default: number of CPUs)\n"
       "  -v, -vv         all failures and notes; -vv also traces each command\n"
       "  --list-skips    print every skipped command with its reason\n"
-      "  --no-fork       run files in this process (for gdb/valgrind)\n",
+      "  --no-fork       run files in this process (for gdb/valgrind)\n"
+      "  --tier interp|aot  the tier modules run on (default interp); aot compiles\n"
+      "                  each module to native code, cached by digest in\n"
+      "                  --aot-cache DIR (default: spec/aot-cache beside the runner)\n",
       f);
 }
 
@@ -517,7 +520,8 @@ int main(int argc, char **argv) {
     const char *a = argv[i];
     const char *val = NULL;
     if (!strcmp(a, "--suite") || !strcmp(a, "--timeout") || !strcmp(a, "--call-timeout") ||
-        !strcmp(a, "-j") || !strcmp(a, "--jobs")) {
+        !strcmp(a, "-j") || !strcmp(a, "--jobs") || !strcmp(a, "--tier") ||
+        !strcmp(a, "--aot-cache")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "spectest: %s needs a value\n", a);
         return 2;
@@ -534,6 +538,13 @@ int main(int argc, char **argv) {
       a = "-j";
     }
     if (!strcmp(a, "--suite")) cfg.suite = val;
+    else if (!strcmp(a, "--tier")) {
+      if (strcmp(val, "interp") && strcmp(val, "aot")) {
+        fprintf(stderr, "spectest: --tier is interp or aot, not \"%s\"\n", val);
+        return 2;
+      }
+      cfg.run.aot = !strcmp(val, "aot");
+    } else if (!strcmp(a, "--aot-cache")) cfg.run.aot_cache = val;
     else if (!strcmp(a, "--timeout")) {
       char *end;
       long s = strtol(val, &end, 10);
@@ -599,6 +610,16 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  char aot_cache[PATH_MAX + 64];
+  if (cfg.run.aot && !cfg.run.aot_cache) {
+    snprintf(aot_cache, sizeof aot_cache, "%s/aot-cache", cfg.outdir);
+    cfg.run.aot_cache = aot_cache;
+  }
+  if (cfg.run.aot && mkdir_p(cfg.run.aot_cache)) {
+    printf("spectest: cannot create %s: %s\n", cfg.run.aot_cache, strerror(errno));
+    return 1;
+  }
+
   char **names = NULL;
   int n = list_files(cfg.suite, sel, nsel, &names);
   if (n < 0) {
@@ -639,8 +660,8 @@ int main(int argc, char **argv) {
 
   printf("time: %.1f s\n", now() - t0);
   printf("files: %u passed, %u failed\n", t.files_passed, t.files_failed);
-  printf("%" PRIu64 " passed, %" PRIu64 " failed, %" PRIu64 " skipped\n", t.passed, t.failed,
-         t.skipped);
+  printf("%s: %" PRIu64 " passed, %" PRIu64 " failed, %" PRIu64 " skipped\n",
+         cfg.run.aot ? "aot" : "interp", t.passed, t.failed, t.skipped);
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);
   free(jobs);

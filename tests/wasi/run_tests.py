@@ -55,6 +55,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 OUT = os.path.join(BUILD, "wasi-tests")
 WAGI = os.environ.get("WAGI", os.path.join(BUILD, "wagi"))
+# WAGI_TIER=aot runs every program on the AOT tier (wagi run --tier aot;
+# set WAGI_MODULE_CACHE too so that each program is compiled once).
+TIER_ARGS = ["--tier", os.environ["WAGI_TIER"]] if os.environ.get("WAGI_TIER") else []
 CLANG = os.environ.get("WASI_CC", "clang-16")
 CFLAGS = ["--target=wasm32-wasi", "-O2", "-Wall", "-Wextra", "-Werror",
           "-Wno-unused-result", "-Wl,--strip-all"]
@@ -467,10 +470,11 @@ def build():
 
 
 def build_walk():
-    """Links wagi-walk (walk_main.c + the regular build's run.o and flags.o,
+    """Links wagi-walk (walk_main.c + the regular build's run.o, compile.o and flags.o,
     libsrv.a and libhttp.a (run's --allow-host), libwasi.a, libwasm.a, libbase.a, with the compiler and flags recorded in $BUILD/.flags, so a
     sanitizer build stays one). Returns (path or None, message)."""
     objs = [os.path.join(BUILD, "obj", "src", "cli", "run.o"),
+            os.path.join(BUILD, "obj", "src", "cli", "compile.o"),
             os.path.join(BUILD, "obj", "src", "cli", "flags.o"),
             os.path.join(BUILD, "libsrv.a"), os.path.join(BUILD, "libhttp.a"),
             os.path.join(BUILD, "libwasi.a"), os.path.join(BUILD, "libwasm.a"),
@@ -486,7 +490,7 @@ def build_walk():
     if os.path.exists(flags_file):
         with open(flags_file) as f:
             cc = f.read().split()
-    err = compile_one(cc + ["-I" + os.path.join(ROOT, "src"), src] + objs + ["-lcurl", "-lm", "-o", out])
+    err = compile_one(cc + ["-I" + os.path.join(ROOT, "src"), src] + objs + ["-lcurl", "-lm", "-ldl", "-o", out])
     if err:
         return None, "cannot link wagi-walk: " + " ".join(err)[:300]
     return out, ""
@@ -528,7 +532,7 @@ def dir_args(case, t):
 
 def run_wagi(case, t, stdin_path, wagi=None):
     wasm = os.path.join(OUT, case.prog + ".wasm")
-    cmd = [wagi or WAGI, "run"]
+    cmd = [wagi or WAGI, "run"] + TIER_ARGS
     for d in case.dirs:
         cmd += ["--dir", os.path.join(t, d[2:]) if d.startswith("T/") else d]
     for k, v in case.env.items():

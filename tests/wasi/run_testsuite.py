@@ -96,7 +96,7 @@ def run_test(wagi, group_dir, name, verbose):
         return ["%s.json has keys this runner does not know: %s" % (name, ", ".join(unknown))], True
     t = tempfile.mkdtemp(prefix="wagi-wasits-")
     try:
-        cmd = [wagi, "run"]
+        cmd = [wagi, "run"] + (["--tier", os.environ["WAGI_TIER"]] if os.environ.get("WAGI_TIER") else [])
         if "root" in spec:
             src = os.path.join(group_dir, spec["root"])
             if not os.path.isdir(src):

@@ -1,0 +1,678 @@
+/* aot.c — the AOT tier's runtime: the services generated code calls (the
+ * wagi_aot_rt table of aot_abi.h), entering native code with the
+ * interpreter's trap point, limits and error messages, and .wasmc files —
+ * compiling one with the system C compiler and loading one back.
+ *
+ * A .wasmc is the compiler's ELF shared object followed by a fixed trailer:
+ *   magic "WAGIAOT1", u32 ABI, u32 trailer size, the module's SHA-256, the
+ *   SHA-256 of the ELF part, u64 ELF size, compiler and target strings.
+ * Loading checks every field before anything is mapped, then copies the ELF
+ * part into a memfd and dlopens that, so the checked bytes are the mapped
+ * bytes. The shared object embeds the module's binary (wagi_aot_wasm), which
+ * is decoded, validated and compiled again: the module the instances see is
+ * exactly the one the code was made from (digests compared). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "aot.h"
+#include "aot_headers.h" /* generated: the headers generated code includes */
+#include "base/sha256.h"
+
+extern char **environ;
+
+_Static_assert(WAGI_AOT_TRAP_UNREACHABLE == WASM_TRAP_UNREACHABLE, "trap codes");
+_Static_assert(WAGI_AOT_TRAP_MEM_OOB == WASM_TRAP_MEM_OOB, "trap codes");
+_Static_assert(WAGI_AOT_TRAP_DIV_ZERO == WASM_TRAP_DIV_ZERO, "trap codes");
+_Static_assert(WAGI_AOT_TRAP_INT_OVERFLOW == WASM_TRAP_INT_OVERFLOW, "trap codes");
+_Static_assert(WAGI_AOT_TRAP_INVALID_CONVERSION == WASM_TRAP_INVALID_CONVERSION, "trap codes");
+_Static_assert(WAGI_AOT_TRAP_TABLE_OOB == WASM_TRAP_TABLE_OOB, "trap codes");
+_Static_assert(WAGI_AOT_TRAP_STACK_EXHAUSTED == WASM_TRAP_STACK_EXHAUSTED, "trap codes");
+_Static_assert(WAGI_AOT_TRAP_INTERRUPTED == WASM_TRAP_INTERRUPTED, "trap codes");
+_Static_assert(sizeof(wagi_aot_slot) == sizeof(wasm_slot), "slot size");
+
+#define TRAILER_MAGIC "WAGIAOT1"
+#define TRAILER_SIZE 256u
+
+#if defined(__x86_64__)
+#define AOT_ARCH "x86_64"
+#elif defined(__aarch64__)
+#define AOT_ARCH "aarch64"
+#else
+#define AOT_ARCH "other"
+#endif
+#define AOT_TARGET AOT_ARCH "-linux"
+
+typedef struct {
+  char magic[8];
+  uint32_t abi;
+  uint32_t size;
+  uint8_t module_sha256[32];
+  uint8_t elf_sha256[32];
+  uint64_t elf_len;
+  char compiler[96];
+  char target[32];
+  uint8_t pad[TRAILER_SIZE - 8 - 4 - 4 - 32 - 32 - 8 - 96 - 32];
+} trailer;
+_Static_assert(sizeof(trailer) == TRAILER_SIZE, "trailer layout");
+
+/* ---- the trap path ------------------------------------------------------- */
+
+/* Where the last trap of this thread's native code happened. */
+static _Thread_local struct {
+  uint32_t func, offset;
+  wasm_instance *host_inst; /* the instance whose host call failed */
+  char nested[200];         /* a trap from a nested (non-native) call */
+} t_trap;
+
+static _Thread_local const char *t_stack_floor;
+
+__attribute__((noreturn)) static void rt_trap(wagi_aot_ctx *c, int status, uint32_t func,
+                                              uint32_t offset) {
+  (void)c;
+  t_trap.func = func;
+  t_trap.offset = offset;
+  siglongjmp(wasmi_tls_trap_point->jb, status);
+}
+
+static wasm_instance *inst_of(wagi_aot_ctx *c) { return (wasm_instance *)c->inst; }
+
+/* Calls a function value from native code: a host function directly, a
+ * function of this instance through its entry, anything else through the
+ * engine's invoke (a new trap point; its trap is passed on). */
+static void call_func(wagi_aot_ctx *c, wasm_func *f, wasm_slot *slots) {
+  wasm_instance *inst = inst_of(c);
+  if (!f->code && f->host) {
+    wasm_status st = f->host(inst, f->host_env, slots);
+    if (st != WASM_OK) {
+      t_trap.host_inst = inst;
+      rt_trap(c, st, UINT32_MAX, UINT32_MAX);
+    }
+    if (atomic_load_explicit(&inst->interrupted, memory_order_relaxed))
+      rt_trap(c, WASM_TRAP_INTERRUPTED, UINT32_MAX, UINT32_MAX);
+    return;
+  }
+  if (f->inst == inst && inst->aot_ctx) {
+    const wasm_module *m = inst->module;
+    m->aot->desc->entries[f->index - m->nfunc_imports](c, slots);
+    return;
+  }
+  wasm_error e;
+  e.msg[0] = 0;
+  wasm_status st = wasmi_interp_invoke(f, slots, &e);
+  if (st != WASM_OK) {
+    snprintf(t_trap.nested, sizeof t_trap.nested, "%s", e.msg);
+    if (st == WASM_TRAP_EXIT) inst->exit_code = e.exit_code;
+    rt_trap(c, st, UINT32_MAX, UINT32_MAX);
+  }
+}
+
+static void rt_call(wagi_aot_ctx *c, uint32_t func, wagi_aot_slot *slots) {
+  call_func(c, inst_of(c)->funcs[func], slots);
+}
+
+static void rt_call_indirect(wagi_aot_ctx *c, uint32_t table, uint32_t type, uint32_t elem,
+                             wagi_aot_slot *slots, uint32_t func, uint32_t offset) {
+  wasm_instance *inst = inst_of(c);
+  wasm_table *t = inst->tables[table];
+  if (elem >= t->size) rt_trap(c, WASM_TRAP_UNDEFINED_ELEM, func, offset);
+  wasm_func *g = t->elems[elem];
+  if (!g) rt_trap(c, WASM_TRAP_UNINIT_ELEM, func, offset);
+  const wasm_functype *want = inst->types[type];
+  if (g->type != want && !wasm_functype_equal(g->type, want))
+    rt_trap(c, WASM_TRAP_INDIRECT_TYPE, func, offset);
+  call_func(c, g, slots);
+}
+
+static uint32_t rt_memory_size(wagi_aot_ctx *c) {
+  wasm_instance *inst = inst_of(c);
+  return inst->memory ? (uint32_t)(wasm_memory_size(inst->memory) / WASM_PAGE_SIZE) : 0;
+}
+
+static uint32_t rt_memory_grow(wagi_aot_ctx *c, uint32_t delta) {
+  wasm_instance *inst = inst_of(c);
+  int64_t r = inst->memory ? wasm_memory_grow(inst->memory, delta) : -1;
+  return r < 0 ? UINT32_MAX : (uint32_t)r;
+}
+
+static int rt_memory_init(wagi_aot_ctx *c, uint32_t seg, uint32_t d, uint32_t s, uint32_t n) {
+  return wasmi_op_memory_init(inst_of(c), seg, d, s, n);
+}
+static void rt_data_drop(wagi_aot_ctx *c, uint32_t seg) { inst_of(c)->data_dropped[seg] = 1; }
+static int rt_memory_copy(wagi_aot_ctx *c, uint32_t d, uint32_t s, uint32_t n) {
+  return wasmi_op_memory_copy(inst_of(c), d, s, n);
+}
+static int rt_memory_fill(wagi_aot_ctx *c, uint32_t d, uint32_t v, uint32_t n) {
+  return wasmi_op_memory_fill(inst_of(c), d, v, n);
+}
+static int rt_table_init(wagi_aot_ctx *c, uint32_t tab, uint32_t seg, uint32_t d, uint32_t s,
+                         uint32_t n) {
+  return wasmi_op_table_init(inst_of(c), tab, seg, d, s, n);
+}
+static void rt_elem_drop(wagi_aot_ctx *c, uint32_t seg) { inst_of(c)->elem_dropped[seg] = 1; }
+static int rt_table_copy(wagi_aot_ctx *c, uint32_t dt, uint32_t st, uint32_t d, uint32_t s,
+                         uint32_t n) {
+  return wasmi_op_table_copy(inst_of(c), dt, st, d, s, n);
+}
+static uint32_t rt_table_grow(wagi_aot_ctx *c, uint32_t tab, void *init, uint32_t n) {
+  int64_t r = wasmi_table_grow(inst_of(c)->tables[tab], n, init);
+  return r < 0 ? UINT32_MAX : (uint32_t)r;
+}
+static uint32_t rt_table_size(wagi_aot_ctx *c, uint32_t tab) {
+  return inst_of(c)->tables[tab]->size;
+}
+static int rt_table_fill(wagi_aot_ctx *c, uint32_t tab, uint32_t i, void *v, uint32_t n) {
+  return wasmi_op_table_fill(inst_of(c), tab, i, v, n);
+}
+static int rt_table_get(wagi_aot_ctx *c, uint32_t tab, uint32_t i, void **out) {
+  wasm_table *t = inst_of(c)->tables[tab];
+  if (i >= t->size) return WASM_TRAP_TABLE_OOB;
+  *out = t->elems[i];
+  return WASM_OK;
+}
+static int rt_table_set(wagi_aot_ctx *c, uint32_t tab, uint32_t i, void *v) {
+  wasm_table *t = inst_of(c)->tables[tab];
+  if (i >= t->size) return WASM_TRAP_TABLE_OOB;
+  t->elems[i] = v;
+  return WASM_OK;
+}
+static void *rt_ref_func(wagi_aot_ctx *c, uint32_t func) { return inst_of(c)->funcs[func]; }
+
+static const wagi_aot_rt g_rt = {
+    .trap = rt_trap,
+    .call = rt_call,
+    .call_indirect = rt_call_indirect,
+    .memory_size = rt_memory_size,
+    .memory_grow = rt_memory_grow,
+    .memory_init = rt_memory_init,
+    .data_drop = rt_data_drop,
+    .memory_copy = rt_memory_copy,
+    .memory_fill = rt_memory_fill,
+    .table_init = rt_table_init,
+    .elem_drop = rt_elem_drop,
+    .table_copy = rt_table_copy,
+    .table_grow = rt_table_grow,
+    .table_size = rt_table_size,
+    .table_fill = rt_table_fill,
+    .table_get = rt_table_get,
+    .table_set = rt_table_set,
+    .ref_func = rt_ref_func,
+};
+
+/* ---- instances ----------------------------------------------------------- */
+
+wasm_status wasmi_aot_instance_init(wasm_instance *inst, wasm_error *err) {
+  const wasm_module *m = inst->module;
+  if (!m->aot) return WASM_OK;
+  size_t n = m->nglobals ? m->nglobals : 1;
+  wagi_aot_ctx *c = calloc(1, sizeof *c + n * sizeof(wagi_aot_slot *));
+  if (!c)
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX,
+                           "out of memory for the native code's context");
+  wagi_aot_slot **globals = (wagi_aot_slot **)(c + 1);
+  for (uint32_t g = 0; g < m->nglobals; g++) globals[g] = inst->globals[g]->val;
+  c->mem = inst->mem_base;
+  c->globals = globals;
+  c->interrupted = &inst->interrupted;
+  c->rt = &g_rt;
+  c->inst = inst;
+  inst->aot_ctx = c;
+  return WASM_OK;
+}
+
+void wasmi_aot_instance_free(wasm_instance *inst) {
+  free(inst->aot_ctx);
+  inst->aot_ctx = NULL;
+}
+
+/* The lowest address this thread's frames may use, with a margin for the
+ * engine's own frames and signal delivery. */
+static const char *stack_floor(void) {
+  if (t_stack_floor) return t_stack_floor;
+  pthread_attr_t a;
+  void *lo = NULL;
+  size_t size = 0;
+  uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+  if (pthread_getattr_np(pthread_self(), &a) == 0) {
+    pthread_attr_getstack(&a, &lo, &size);
+    pthread_attr_destroy(&a);
+  }
+  const size_t margin = (size_t)256 << 10;
+  if (!lo || size <= 2 * margin) /* unknown: allow 1 MiB below here */
+    t_stack_floor = (const char *)(here - ((uintptr_t)1 << 20));
+  else t_stack_floor = (const char *)lo + margin;
+  return t_stack_floor;
+}
+
+wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
+  wasm_instance *inst = f->inst;
+  wagi_aot_ctx *c = inst->aot_ctx;
+  const wasm_module *m = inst->module;
+  wasmi_trap_thread_init();
+  char label[128];
+  if (atomic_load_explicit(&inst->interrupted, memory_order_relaxed)) {
+    wasmi_func_label(m, f->index, label, sizeof label);
+    return wasmi_error_set(err, WASM_TRAP_INTERRUPTED, f->index, UINT32_MAX, "trap: %s in %s",
+                           wasm_status_str(WASM_TRAP_INTERRUPTED), label);
+  }
+  /* An outermost entry into this instance gets the whole call-depth
+   * budget; nested ones (host -> wasm) continue from where they are. */
+  uint32_t saved_depth = c->depth;
+  if (c->reserved_ == 0) c->depth = inst->opts.max_call_depth + 1;
+  c->reserved_++;
+  c->stack_floor = stack_floor();
+  wasm_trap_point tp;
+  tp.prev = wasmi_tls_trap_point;
+  if (inst->memory) {
+    tp.mem_lo = inst->memory->base;
+    tp.mem_hi = inst->memory->base + inst->memory->reserved;
+  } else {
+    tp.mem_lo = tp.mem_hi = NULL;
+  }
+  t_trap.func = t_trap.offset = UINT32_MAX;
+  t_trap.host_inst = NULL;
+  t_trap.nested[0] = 0;
+  wasmi_tls_trap_point = &tp;
+  wasm_status st = WASM_OK;
+  /* No signal mask save: see wasmi_interp_invoke. */
+  int sig = sigsetjmp(tp.jb, 0);
+  if (sig == 0) m->aot->desc->entries[f->index - m->nfunc_imports](c, slots);
+  else st = (wasm_status)sig;
+  wasmi_tls_trap_point = tp.prev;
+  c->reserved_--;
+  if (c->reserved_) c->depth = saved_depth;
+  if (st == WASM_OK) return WASM_OK;
+  /* the message the interpreter would give */
+  const char *detail = "";
+  if (t_trap.host_inst) {
+    detail = t_trap.host_inst->trap_msg;
+    if (err) err->exit_code = t_trap.host_inst->exit_code;
+  } else if (t_trap.nested[0]) {
+    detail = t_trap.nested;
+  }
+  if (st == WASM_TRAP_EXIT && err && !t_trap.host_inst) err->exit_code = inst->exit_code;
+  char where[64] = "";
+  label[0] = 0;
+  if (t_trap.func != UINT32_MAX) wasmi_func_label(m, t_trap.func, label, sizeof label);
+  if (t_trap.offset != UINT32_MAX) snprintf(where, sizeof where, " at 0x%x", t_trap.offset);
+  int32_t code = err ? err->exit_code : 0;
+  wasmi_error_set(err, st, t_trap.func, t_trap.offset, "trap: %s%s%s%s%s%s", wasm_status_str(st),
+                  detail[0] ? ": " : "", detail, label[0] ? " in " : "", label, where);
+  if (err) err->exit_code = code;
+  return st;
+}
+
+/* ---- loading a .wasmc ------------------------------------------------------ */
+
+void wasmi_aot_code_free(wasmi_aot_code *code) {
+  if (!code) return;
+  if (code->handle) dlclose(code->handle);
+  free(code);
+}
+
+int wasm_is_native(const uint8_t *bytes, size_t len) {
+  return bytes && len > TRAILER_SIZE + 4 && !memcmp(bytes, "\177ELF", 4) &&
+         !memcmp(bytes + len - TRAILER_SIZE, TRAILER_MAGIC, 8);
+}
+
+int wasm_module_is_native(const wasm_module *m) { return m && m->aot; }
+
+void wasm_module_digest(const wasm_module *m, uint8_t out[32]) {
+  base_sha256(m->bytes, m->len, out);
+}
+
+static wasm_status load_fail(wasm_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static wasm_status load_fail(wasm_error *err, const char *fmt, ...) {
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return wasmi_error_set(err, WASM_ERR_MALFORMED, UINT32_MAX, UINT32_MAX, "not a usable .wasmc: %s",
+                         msg);
+}
+
+static int write_all(int fd, const void *buf, size_t n) {
+  const uint8_t *p = buf;
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_module **out,
+                                    wasm_error *err) {
+  if (!bytes || !out) return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "no input");
+  if (len < TRAILER_SIZE + 4 || memcmp(bytes, "\177ELF", 4))
+    return load_fail(err,
+                     "it is not an ELF shared object (truncated, or not made by wagi compile)");
+  trailer t;
+  memcpy(&t, bytes + len - TRAILER_SIZE, sizeof t);
+  if (memcmp(t.magic, TRAILER_MAGIC, 8) || t.size != TRAILER_SIZE)
+    return load_fail(err, "it has no wagi trailer (truncated, or not made by wagi compile)");
+  t.compiler[sizeof t.compiler - 1] = 0;
+  t.target[sizeof t.target - 1] = 0;
+  if (t.abi != WAGI_AOT_ABI)
+    return load_fail(err,
+                     "it was made for native-code ABI %u and this wagi uses %u: compile the "
+                     "module again (wagi compile)",
+                     t.abi, WAGI_AOT_ABI);
+  if (strcmp(t.target, AOT_TARGET))
+    return load_fail(err, "it was compiled for %s, and this machine is %s", t.target, AOT_TARGET);
+  if (t.elf_len != len - TRAILER_SIZE)
+    return load_fail(err, "its size does not match its trailer (truncated or extended)");
+  uint8_t h[32];
+  base_sha256(bytes, (size_t)t.elf_len, h);
+  if (memcmp(h, t.elf_sha256, 32))
+    return load_fail(err, "its code does not match the digest in its trailer (modified?)");
+
+  /* map the checked bytes, not the file again */
+  int fd = memfd_create("wagi-aot", MFD_CLOEXEC);
+  if (fd < 0) return load_fail(err, "memfd_create: %s", strerror(errno));
+  if (write_all(fd, bytes, (size_t)t.elf_len) < 0) {
+    close(fd);
+    return load_fail(err, "writing the code to memory: %s", strerror(errno));
+  }
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  close(fd);
+  if (!handle) return load_fail(err, "the code cannot be loaded: %s", dlerror());
+  const wagi_aot_module *desc = dlsym(handle, "wagi_aot_module_v1");
+  const unsigned char *wasm = dlsym(handle, "wagi_aot_wasm");
+  const unsigned long *wasm_len = dlsym(handle, "wagi_aot_wasm_len");
+  wasm_status st = WASM_OK;
+  if (!desc || !wasm || !wasm_len) st = load_fail(err, "the code lacks the wagi descriptor");
+  else if (desc->abi != WAGI_AOT_ABI)
+    st = load_fail(err, "the code was generated for ABI %u, not %u", desc->abi, WAGI_AOT_ABI);
+  if (!st) {
+    base_sha256(wasm, *wasm_len, h);
+    if (memcmp(h, desc->sha256, 32) || memcmp(h, t.module_sha256, 32))
+      st = load_fail(err, "the embedded module does not match the recorded digest");
+  }
+  wasm_module *m = NULL;
+  if (!st) st = wasm_module_compile(wasm, *wasm_len, &m, err);
+  if (!st && desc->nfuncs != m->nfuncs - m->nfunc_imports)
+    st = load_fail(err, "the code has %u functions, the module %u", desc->nfuncs,
+                   m->nfuncs - m->nfunc_imports);
+  if (!st && !(m->aot = calloc(1, sizeof *m->aot)))
+    st = wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "out of memory");
+  if (st) {
+    wasm_module_free(m);
+    dlclose(handle);
+    return st;
+  }
+  m->aot->handle = handle;
+  m->aot->desc = desc;
+  *out = m;
+  return WASM_OK;
+}
+
+/* ---- compiling a .wasmc ------------------------------------------------------ */
+
+static int write_file(const char *dir, const char *name, const void *data, size_t n) {
+  char path[4200];
+  snprintf(path, sizeof path, "%.4095s/%s", dir, name);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  int rc = write_all(fd, data, n);
+  if (close(fd) < 0) rc = -1;
+  return rc;
+}
+
+static uint8_t *read_whole(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  struct stat st;
+  uint8_t *buf = NULL;
+  if (fstat(fd, &st) == 0 && st.st_size > 0 && (buf = malloc((size_t)st.st_size))) {
+    size_t off = 0;
+    while (off < (size_t)st.st_size) {
+      ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      off += (size_t)r;
+    }
+    if (off != (size_t)st.st_size) {
+      free(buf);
+      buf = NULL;
+    } else {
+      *len = off;
+    }
+  }
+  close(fd);
+  return buf;
+}
+
+/* Runs argv with stdout+stderr into log_path; returns the exit status or -1. */
+static int run_tool(char *const argv[], const char *log_path) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc) return -1;
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The last `n` lines of a file, on one line, into out. */
+static void tail_lines(const char *path, int n, char *out, size_t cap) {
+  size_t len = 0;
+  uint8_t *b = read_whole(path, &len);
+  out[0] = 0;
+  if (!b) return;
+  size_t start = len;
+  for (int k = 0; start > 0 && k <= n; start--)
+    if (b[start - 1] == '\n' && start != len) k++;
+  size_t o = 0;
+  for (size_t i = start; i < len && o + 1 < cap; i++) out[o++] = b[i] == '\n' ? ' ' : (char)b[i];
+  out[o] = 0;
+  free(b);
+}
+
+static void remove_dir(const char *dir) {
+  static const char *const names[] = {"module.c",  "aot_abi.h", "numops.h",   "simd_ops.h",
+                                      "module.so", "cc.log",    "version.txt"};
+  char path[4200];
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    snprintf(path, sizeof path, "%.4095s/%s", dir, names[i]);
+    (void)unlink(path);
+  }
+  (void)rmdir(dir);
+}
+
+/* First line of `cc --version` into out ("" when it cannot run). */
+static int compiler_version(const char *cc, char *out, size_t cap) {
+  const char *tmp = getenv("TMPDIR");
+  char path[4200];
+  snprintf(path, sizeof path, "%s/wagi-ccver-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  int fd = mkstemp(path);
+  if (fd < 0) return -1;
+  close(fd);
+  char *argv[] = {(char *)cc, "--version", NULL};
+  int rc = run_tool(argv, path);
+  size_t vl = 0;
+  uint8_t *v = rc == 0 ? read_whole(path, &vl) : NULL;
+  unlink(path);
+  out[0] = 0;
+  if (!v) return -1;
+  size_t n = 0;
+  while (n < vl && n < cap - 1 && v[n] != '\n') n++;
+  memcpy(out, v, n);
+  out[n] = 0;
+  free(v);
+  return 0;
+}
+
+int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, char *out,
+                           size_t cap, char *err, size_t errlen) {
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  static char last_key[600], last_id[17];
+  const char *cc = o && o->cc && *o->cc ? o->cc : "cc";
+  const char *flags = o && o->cflags ? o->cflags : "";
+  char key[600];
+  snprintf(key, sizeof key, "%s\n%s", cc, flags);
+  char id[17] = "";
+  pthread_mutex_lock(&mu);
+  if (!strcmp(key, last_key)) memcpy(id, last_id, sizeof id);
+  pthread_mutex_unlock(&mu);
+  if (!id[0]) {
+    char version[256];
+    if (compiler_version(cc, version, sizeof version) != 0 || !version[0]) {
+      snprintf(err, errlen, "cannot run the C compiler \"%s\" (%s --version failed)", cc, cc);
+      return -1;
+    }
+    char text[900];
+    snprintf(text, sizeof text, "%s\n%s", version, flags);
+    uint8_t h[32];
+    base_sha256(text, strlen(text), h);
+    for (int i = 0; i < 8; i++) snprintf(id + 2 * i, 3, "%02x", h[i]);
+    pthread_mutex_lock(&mu);
+    snprintf(last_key, sizeof last_key, "%s", key);
+    memcpy(last_id, id, sizeof id);
+    pthread_mutex_unlock(&mu);
+  }
+  uint8_t d[32];
+  char hex[65];
+  base_sha256(m->bytes, m->len, d);
+  base_sha256_hex(d, hex);
+  if ((size_t)snprintf(out, cap, "%s-abi%u-%s.wasmc", hex, WAGI_AOT_ABI, id) >= cap) {
+    snprintf(err, errlen, "cache name too long");
+    return -1;
+  }
+  return 0;
+}
+
+wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_options *o,
+                                       const char *out_path, wasm_error *err) {
+  if (!m || !out_path)
+    return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "no module or output");
+  const char *cc = o && o->cc && *o->cc ? o->cc : "cc";
+  const char *tmp = o && o->tmpdir ? o->tmpdir : getenv("TMPDIR");
+  if (!tmp || !*tmp) tmp = "/tmp";
+  uint8_t digest[32];
+  base_sha256(m->bytes, m->len, digest);
+  char *src = NULL;
+  size_t src_len = 0;
+  wasm_status st = wasmi_aot_generate(m, digest, &src, &src_len, err);
+  if (st) return st;
+
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/wagi-aot-XXXXXX", tmp);
+  if (!mkdtemp(dir)) {
+    free(src);
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX,
+                           "cannot make a work directory in %s: %s", tmp, strerror(errno));
+  }
+  char p_src[4200], p_so[4200], p_log[4200], p_ver[4200];
+  snprintf(p_src, sizeof p_src, "%s/module.c", dir);
+  snprintf(p_so, sizeof p_so, "%s/module.so", dir);
+  snprintf(p_log, sizeof p_log, "%s/cc.log", dir);
+  snprintf(p_ver, sizeof p_ver, "%s/version.txt", dir);
+  if (write_file(dir, "module.c", src, src_len) ||
+      write_file(dir, "aot_abi.h", aot_abi_h, aot_abi_h_len) ||
+      write_file(dir, "numops.h", numops_h, numops_h_len) ||
+      write_file(dir, "simd_ops.h", simd_ops_h, simd_ops_h_len)) {
+    free(src);
+    remove_dir(dir);
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "cannot write to %s: %s",
+                           dir, strerror(errno));
+  }
+  free(src);
+
+  /* cc -O2 -fPIC -shared ... ; extra flags split on spaces */
+  char *flags = o && o->cflags ? strdup(o->cflags) : NULL;
+  char *argv[64];
+  int argc = 0;
+  char inc[4200];
+  snprintf(inc, sizeof inc, "-I%s", dir);
+  const char *fixed[] = {cc,   "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
+                         "-w", inc,   "-o",    p_so,      p_src};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) argv[argc++] = (char *)fixed[i];
+  for (char *tok = flags ? strtok(flags, " \t") : NULL; tok && argc < 60; tok = strtok(NULL, " \t"))
+    argv[argc++] = tok;
+  argv[argc++] = "-lm";
+  argv[argc] = NULL;
+  int rc = run_tool(argv, p_log);
+  if (rc != 0) {
+    char tail[300];
+    tail_lines(p_log, 3, tail, sizeof tail);
+    st = wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "%s failed (%s)%s%s", cc,
+                         rc < 0 ? "could not run it" : "see its messages", tail[0] ? ": " : "",
+                         tail);
+    free(flags);
+    remove_dir(dir);
+    return st;
+  }
+  free(flags);
+
+  /* the compiler's identity, for the trailer */
+  char *vargv[] = {(char *)cc, "--version", NULL};
+  char version[96] = "";
+  if (run_tool(vargv, p_ver) == 0) {
+    size_t vl = 0;
+    uint8_t *v = read_whole(p_ver, &vl);
+    if (v) {
+      size_t n = 0;
+      while (n < vl && n < sizeof version - 1 && v[n] != '\n') n++;
+      memcpy(version, v, n);
+      version[n] = 0;
+      free(v);
+    }
+  }
+
+  size_t so_len = 0;
+  uint8_t *so = read_whole(p_so, &so_len);
+  remove_dir(dir);
+  if (!so)
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX,
+                           "cannot read the compiled code");
+  trailer t;
+  memset(&t, 0, sizeof t);
+  memcpy(t.magic, TRAILER_MAGIC, 8);
+  t.abi = WAGI_AOT_ABI;
+  t.size = TRAILER_SIZE;
+  memcpy(t.module_sha256, digest, 32);
+  base_sha256(so, so_len, t.elf_sha256);
+  t.elf_len = so_len;
+  snprintf(t.compiler, sizeof t.compiler, "%s", version[0] ? version : cc);
+  snprintf(t.target, sizeof t.target, "%s", AOT_TARGET);
+
+  char tmp_out[4200];
+  snprintf(tmp_out, sizeof tmp_out, "%s.tmp.%ld", out_path, (long)getpid());
+  int fd = open(tmp_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || write_all(fd, so, so_len) || write_all(fd, &t, sizeof t) || fsync(fd) ||
+      close(fd) || rename(tmp_out, out_path)) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    unlink(tmp_out);
+    free(so);
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "cannot write %s: %s",
+                           out_path, strerror(e));
+  }
+  free(so);
+  return WASM_OK;
+}
