@@ -162,7 +162,8 @@ typedef struct {
   const wasm_body *body;
   uint32_t off; /* module offset of the instruction being translated */
   uint8_t *ts;  /* operand stack types */
-  uint32_t nts, capts;
+  uint8_t *ld;  /* per height: the value is a load's result (see force) */
+  uint32_t nts, capts, capld;
   uint8_t *used; /* per height: bit set of the types that ever live there */
   uint32_t capused, maxh;
   frame *fs;
@@ -247,6 +248,8 @@ static uint8_t local_type(const gen *g, uint32_t x) {
 static uint32_t push(gen *g, uint8_t t) {
   if (!grow(g, (void **)&g->ts, &g->capts, (uint64_t)g->nts + 1, 1)) return 0;
   if (!grow(g, (void **)&g->used, &g->capused, (uint64_t)g->nts + 1, 1)) return 0;
+  if (!grow(g, (void **)&g->ld, &g->capld, (uint64_t)g->nts + 1, 1)) return 0;
+  g->ld[g->nts] = 0;
   while (g->maxh <= g->nts) g->used[g->maxh++] = 0;
   if (t == WASM_V128) g->simd = true;
   g->used[g->nts] |= (uint8_t)(1u << tbit(t));
@@ -255,6 +258,26 @@ static uint32_t push(gen *g, uint8_t t) {
 }
 
 static uint32_t pop(gen *g) { return g->nts ? --g->nts : 0; }
+
+/* A load whose result is dropped must still trap when out of bounds, but
+ * the C compiler deletes a load nobody reads: FORCE makes its value
+ * needed. Done where the translator sees the value discarded (drop, and
+ * values a branch leaves behind); a load result that is dead for other
+ * reasons (e.g. stored into a local that is never read) can still be
+ * deleted. */
+static void force(gen *g, uint32_t h) {
+  if (!g->ld[h]) return;
+  switch (g->ts[h]) {
+  case WASM_F32: sb_printf(&g->b, "FORCE(bits32(f%u)); ", h); break;
+  case WASM_F64: sb_printf(&g->b, "FORCE(bits64(d%u)); ", h); break;
+  case WASM_V128: sb_printf(&g->b, "FORCEV(v%u); ", h); break;
+  default: sb_printf(&g->b, "FORCE(%c%u); ", tl(g->ts[h]), h); break;
+  }
+}
+
+static void force_range(gen *g, uint32_t lo, uint32_t hi) {
+  for (uint32_t h = lo; h < hi; h++) force(g, h);
+}
 
 /* Appends the variable name of stack height h. */
 #define VAR "%c%u"
@@ -317,6 +340,7 @@ static void emit_return(gen *g) {
   const wasm_functype *ft = g->ft;
   uint32_t n = ft->nresults, src = g->nts - n;
   sbuf *b = &g->b;
+  force_range(g, 0, src);
   if (n == 0) sb_puts(b, "c->depth++; return;");
   else if (n == 1) sb_printf(b, "c->depth++; return " VAR ";", VARG(src));
   else {
@@ -337,6 +361,7 @@ static void emit_branch(gen *g, uint32_t d) {
   uint32_t n = f->kind == F_LOOP ? f->np : f->nr;
   uint32_t src = g->nts - n;
   sbuf *b = &g->b;
+  force_range(g, f->height, src);
   for (uint32_t i = 0; i < n; i++)
     if (src + i != f->height + i)
       sb_printf(b, "%c%u = " VAR "; ", tl(g->ts[src + i]), f->height + i, VARG(src + i));
@@ -494,6 +519,7 @@ static void memarg(wasm_reader *r, uint32_t *offset) {
 static void emit_load(gen *g, const opinfo *oi, uint32_t offset, bool simd) {
   uint32_t ha = pop(g);
   uint32_t h = push(g, oi->res);
+  g->ld[h] = !g->oom;
   g->uses_mem = true;
   if (simd) sb_printf(&g->b, "v%u = wasm_simd_%s(EA(i%u, %uu));\n", h, oi->name, ha, offset);
   else
@@ -577,6 +603,7 @@ static void emit_simd(gen *g, wasm_reader *r, uint32_t sub) {
     uint8_t lane = wasm_read_u8(r);
     uint32_t hv = pop(g), ha = pop(g);
     push(g, WASM_V128);
+    g->ld[ha] = !g->oom;
     g->uses_mem = true;
     sb_printf(b, "v%u = wasm_simd_%s(EA(i%u, %uu), v%u, %u);\n", ha, oi->name, ha, off, hv, lane);
     return;
@@ -911,7 +938,10 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
       emit_call_indirect(g, ti, tab);
       break;
     }
-    case WASM_OP_DROP: pop(g); break;
+    case WASM_OP_DROP:
+      force(g, pop(g));
+      if (g->ld[g->nts]) sb_puts(b, "\n");
+      break;
     case WASM_OP_SELECT:
     case WASM_OP_SELECT_T: {
       if (op == WASM_OP_SELECT_T) {
@@ -982,9 +1012,20 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
       unsigned n = op == WASM_OP_F32_CONST ? 4 : 8;
       uint64_t v = 0;
       for (unsigned k = 0; k < n; k++) v |= (uint64_t)wasm_read_u8(r) << (8 * k);
-      if (op == WASM_OP_F32_CONST)
-        sb_printf(b, "f%u = fbits32(0x%xu);\n", push(g, WASM_F32), (unsigned)v);
-      else sb_printf(b, "d%u = fbits64(0x%llxull);\n", push(g, WASM_F64), (unsigned long long)v);
+      /* The C compiler folds x * 1, x / -1, x - 0, -0 - x and the like,
+       * which must quiet a signalling NaN in wasm: those constants are
+       * hidden from it (OPQ). */
+      if (op == WASM_OP_F32_CONST) {
+        uint32_t u = (uint32_t)v & 0x7fffffffu;
+        bool opq = u == 0 || u == 0x3f800000u;
+        sb_printf(b, "f%u = fbits32(%s0x%xu%s);\n", push(g, WASM_F32), opq ? "OPQ32(" : "",
+                  (unsigned)v, opq ? ")" : "");
+      } else {
+        uint64_t u = v & 0x7fffffffffffffffull;
+        bool opq = u == 0 || u == 0x3ff0000000000000ull;
+        sb_printf(b, "d%u = fbits64(%s0x%llxull%s);\n", push(g, WASM_F64), opq ? "OPQ64(" : "",
+                  (unsigned long long)v, opq ? ")" : "");
+      }
       break;
     }
     case WASM_OP_REF_NULL: {
@@ -1011,8 +1052,12 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
         wasm_reader_fail(r, "unknown opcode");
         break;
       }
-      if (oi->kind == K_NUMERIC) emit_numeric(g, oi, false, op_traps(op));
-      else if (oi->kind == K_LOAD || oi->kind == K_STORE) {
+      if (oi->kind == K_NUMERIC) {
+        emit_numeric(g, oi, false, op_traps(op));
+        /* (float)(double)x folds to x, which keeps a signalling NaN */
+        if (op == WASM_OP_F64_PROMOTE_F32)
+          sb_printf(b, "d%u = fbits64(OPQ64(bits64(d%u)));\n", g->nts - 1, g->nts - 1);
+      } else if (oi->kind == K_LOAD || oi->kind == K_STORE) {
         uint32_t off;
         memarg(r, &off);
         if (oi->kind == K_LOAD) emit_load(g, oi, off, false);
@@ -1170,12 +1215,19 @@ static const char PRELUDE[] =
     "*)__builtin_frame_address(0) < c->stack_floor)) TR(WAGI_AOT_TRAP_STACK_EXHAUSTED, "
     "0xffffffffu); INTR(0xffffffffu); } while (0)\n"
     "#define EA(a, o) (mem + (uint64_t)(uint32_t)(a) + (uint64_t)(o))\n"
-    "#define G(x) (*c->globals[x])\n";
+    "#define G(x) (*c->globals[x])\n"
+    "/* Makes a value needed (a load that must trap even if its result is dropped). */\n"
+    "#define FORCE(x) __asm__ volatile(\"\" : : \"r\"(x))\n"
+    "/* Hides a constant from the C compiler's folding (see aot_gen.c). */\n"
+    "static inline uint32_t OPQ32(uint32_t u) { __asm__(\"\" : \"+r\"(u)); return u; }\n"
+    "static inline uint64_t OPQ64(uint64_t u) { __asm__(\"\" : \"+r\"(u)); return u; }\n";
 
 static const char PRELUDE_SIMD[] =
     "static inline wasm_v128 v128k(uint64_t lo, uint64_t hi) {\n"
     "  uint64_t k[2] = {lo, hi}; wasm_v128 v; memcpy(&v, k, 16); return v;\n"
-    "}\n";
+    "}\n"
+    "#define FORCEV(v) do { uint64_t q_[2]; memcpy(q_, &(v), 16); FORCE(q_[0]); FORCE(q_[1]); } "
+    "while (0)\n";
 
 wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], char **out,
                                size_t *len, wasm_error *err) {
@@ -1257,6 +1309,7 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], c
     wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX,
                     "out of memory: translating the module to C");
   free(g.ts);
+  free(g.ld);
   free(g.used);
   free(g.fs);
   free(g.keys);
