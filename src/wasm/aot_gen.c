@@ -1186,19 +1186,23 @@ static void emit_bytes(sbuf *o, const uint8_t *p, size_t n) {
 
 static const char PRELUDE[] =
     "#if defined(__clang__)\n"
+    "#pragma clang diagnostic ignored \"-Wunknown-warning-option\"\n"
     "#pragma clang diagnostic ignored \"-Wunused-label\"\n"
     "#pragma clang diagnostic ignored \"-Wunused-variable\"\n"
     "#pragma clang diagnostic ignored \"-Wunused-but-set-variable\"\n"
     "#pragma clang diagnostic ignored \"-Wunused-parameter\"\n"
     "#pragma clang diagnostic ignored \"-Wunused-but-set-parameter\"\n"
+    "#pragma clang diagnostic ignored \"-Winfinite-recursion\"\n"
     "#pragma clang diagnostic ignored \"-Wuninitialized\"\n"
     "#pragma clang diagnostic ignored \"-Wsometimes-uninitialized\"\n"
     "#elif defined(__GNUC__)\n"
+    "#pragma GCC diagnostic ignored \"-Wpragmas\"\n"
     "#pragma GCC diagnostic ignored \"-Wunused-label\"\n"
     "#pragma GCC diagnostic ignored \"-Wunused-variable\"\n"
     "#pragma GCC diagnostic ignored \"-Wunused-but-set-variable\"\n"
     "#pragma GCC diagnostic ignored \"-Wunused-parameter\"\n"
     "#pragma GCC diagnostic ignored \"-Wunused-but-set-parameter\"\n"
+    "#pragma GCC diagnostic ignored \"-Winfinite-recursion\"\n"
     "#pragma GCC diagnostic ignored \"-Wuninitialized\"\n"
     "#pragma GCC diagnostic ignored \"-Wmaybe-uninitialized\"\n"
     "#endif\n"
@@ -1219,11 +1223,13 @@ static const char PRELUDE[] =
     "/* Makes a value needed (a load that must trap even if its result is dropped). */\n"
     "#define FORCE(x) __asm__ volatile(\"\" : : \"r\"(x))\n"
     "/* Hides a constant from the C compiler's folding (see aot_gen.c). */\n"
-    "static inline uint32_t OPQ32(uint32_t u) { __asm__(\"\" : \"+r\"(u)); return u; }\n"
-    "static inline uint64_t OPQ64(uint64_t u) { __asm__(\"\" : \"+r\"(u)); return u; }\n";
+    "__attribute__((unused)) static inline uint32_t OPQ32(uint32_t u) { __asm__(\"\" : \"+r\"(u)); "
+    "return u; }\n"
+    "__attribute__((unused)) static inline uint64_t OPQ64(uint64_t u) { __asm__(\"\" : \"+r\"(u)); "
+    "return u; }\n";
 
 static const char PRELUDE_SIMD[] =
-    "static inline wasm_v128 v128k(uint64_t lo, uint64_t hi) {\n"
+    "__attribute__((unused)) static inline wasm_v128 v128k(uint64_t lo, uint64_t hi) {\n"
     "  uint64_t k[2] = {lo, hi}; wasm_v128 v; memcpy(&v, k, 16); return v;\n"
     "}\n"
     "#define FORCEV(v) do { uint64_t q_[2]; memcpy(q_, &(v), 16); FORCE(q_[0]); FORCE(q_[1]); } "

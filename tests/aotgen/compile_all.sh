@@ -1,13 +1,14 @@
 #!/bin/bash
 # Translates every .wasm under BUILD/spec (the spec suite as converted by
 # build/spectest) with BUILD/aot-gen and compiles each C file with
-# `${AOT_CC:-cc} -O${AOT_OPT:-1} -c` and -Wall -Wextra, two at a time.
+# `${AOT_CC:-cc} -O${AOT_OPT:-2} -fPIC -c` (as aot.c does) with -Wall -Wextra,
+# two at a time.
 # Prints one line per failure and a summary; exit 1 if any failed.
 # Modules that the engine rejects (assert_invalid/malformed) are skipped.
 set -u
 BUILD=${1:-build}
 CC=${AOT_CC:-cc}
-OPT=${AOT_OPT:-1}
+OPT=${AOT_OPT:-2}
 OUT=$BUILD/aot-check
 rm -rf "$OUT" && mkdir -p "$OUT"
 export BUILD CC OPT OUT
@@ -18,7 +19,7 @@ one() {
   rc=$?
   if [ $rc = 2 ]; then echo "skip $f" >"$OUT/$base.status"; rm -f "$OUT/$base.c"; return; fi
   if [ $rc != 0 ]; then echo "GENFAIL $f" | tee "$OUT/$base.status"; return; fi
-  if ! $CC -std=c11 -O"$OPT" -fPIC -Wall -Wextra -ffp-contract=off -fsignaling-nans -I src/wasm \
+  if ! $CC -O"$OPT" -fPIC -Wall -Wextra -I src/wasm \
       -c "$OUT/$base.c" -o "$OUT/$base.o" 2>"$OUT/$base.cc.log"; then
     echo "CCFAIL $f ($OUT/$base.cc.log)" | tee "$OUT/$base.status"
   elif [ -s "$OUT/$base.cc.log" ]; then
