@@ -191,6 +191,15 @@ $(BUILD)/bench-instance: $(OBJ)/bench/bench_instance.o $(BUILD)/libwasi.a $(BUIL
 $(BUILD)/egload: $(OBJ)/bench/eventgrid/egload.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
+# AOT translator test tool (tests/aotgen): `build/aot-gen M.wasm -o M.c`;
+# `make aotgen-check` translates every module of the spec suite (run
+# `make spectest` first: it converts the .wast files) and compiles each C file.
+$(BUILD)/aot-gen: $(OBJ)/tests/aotgen/gen_main.o $(BUILD)/libwasm.a $(BUILD)/libbase.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcrypto
+.PHONY: aotgen-check
+aotgen-check: $(BUILD)/aot-gen
+	bash tests/aotgen/compile_all.sh $(BUILD)
+
 # ---- top-level targets -------------------------------------------------------
 
 setup:

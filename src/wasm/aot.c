@@ -320,6 +320,7 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
 void wasmi_aot_code_free(wasmi_aot_code *code) {
   if (!code) return;
   if (code->handle) dlclose(code->handle);
+  if (code->fd >= 0) close(code->fd);
   free(code);
 }
 
@@ -394,8 +395,10 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
   char path[64];
   snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  close(fd);
-  if (!handle) return load_fail(err, "the code cannot be loaded: %s", dlerror());
+  if (!handle) {
+    close(fd);
+    return load_fail(err, "the code cannot be loaded: %s", dlerror());
+  }
   const wagi_aot_module *desc = dlsym(handle, "wagi_aot_module_v1");
   const unsigned char *wasm = dlsym(handle, "wagi_aot_wasm");
   const unsigned long *wasm_len = dlsym(handle, "wagi_aot_wasm_len");
@@ -418,10 +421,12 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
   if (st) {
     wasm_module_free(m);
     dlclose(handle);
+    close(fd);
     return st;
   }
   m->aot->handle = handle;
   m->aot->desc = desc;
+  m->aot->fd = fd;
   *out = m;
   return WASM_OK;
 }

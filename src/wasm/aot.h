@@ -17,6 +17,10 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], c
 typedef struct wasmi_aot_code {
   void *handle; /* dlopen handle */
   const wagi_aot_module *desc;
+  /* The memfd the code was loaded from, open while it is loaded: dlopen
+   * finds loaded objects by name, so a reused /proc/self/fd/N would give
+   * back another module's code. */
+  int fd;
 } wasmi_aot_code;
 
 /* Instance set-up and teardown (instance.c calls them). */
