@@ -84,7 +84,7 @@ LOGS      = $(BUILD)/test-logs
         check-layers run-layers bench-eventgrid \
         test-build run-unit run-spectest run-fuzz wasitest run-wasitest wasitestsuite run-wasitestsuite \
         servertest run-servertest httptest run-httptest run-enginewast eventgridtest run-eventgridtest \
-        azuretest run-azuretest aottest run-aottest
+        azuretest run-azuretest aottest run-aottest run-spectest-aot run-enginewast-aot run-wasitest-aot
 all: $(BUILD)/wagi
 
 $(OBJ)/%.o: %.c $(FLAGS_STAMP)
@@ -214,7 +214,8 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN) $(BUILD)/aot
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest run-eventgridtest run-guesttest run-azuretest
+	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest run-eventgridtest run-guesttest run-azuretest \
+	  run-spectest-aot run-enginewast-aot run-wasitest-aot run-aottest
 	@bash scripts/test-summary.sh $(LOGS)
 
 # build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
@@ -241,6 +242,22 @@ run-unit:
 
 run-spectest:
 	@$(RUN_SUITE) spec $(LOGS)/spec.log $(BUILD)/spectest $(if $(WASM_TESTSUITE),--suite $(WASM_TESTSUITE))
+
+# The same suites on the native tier: every module through the translator and
+# cc, cached by digest in $(AOT_CACHE) (a clean build compiles the whole
+# spec suite in about a minute on 2 cores).
+AOT_CACHE := $(BUILD)/aot-cache
+run-spectest-aot:
+	@mkdir -p -m 700 $(AOT_CACHE)
+	@$(RUN_SUITE) spec-aot $(LOGS)/spec-aot.log $(BUILD)/spectest --tier aot --aot-cache $(AOT_CACHE)/spec $(if $(WASM_TESTSUITE),--suite $(WASM_TESTSUITE))
+
+run-enginewast-aot:
+	@mkdir -p -m 700 $(AOT_CACHE)
+	@$(RUN_SUITE) enginewast-aot $(LOGS)/enginewast-aot.log $(BUILD)/spectest --tier aot --aot-cache $(AOT_CACHE)/spec --suite tests/engine
+
+run-wasitest-aot:
+	@mkdir -p -m 700 $(AOT_CACHE) $(AOT_CACHE)/run
+	@$(RUN_SUITE) wasi-aot $(LOGS)/wasi-aot.log env WAGI_TIER=aot WAGI_MODULE_CACHE=$(abspath $(AOT_CACHE))/run $(WASI_TEST)
 
 # Engine-specific .wast files (fused instructions, local zeroing).
 run-enginewast:
@@ -372,7 +389,7 @@ san: setup
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
 	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest \
-	  run-eventgridtest run-guesttest run-azuretest
+	  run-eventgridtest run-guesttest run-azuretest run-spectest-aot run-enginewast-aot run-wasitest-aot run-aottest
 	@bash scripts/test-summary.sh build-san/test-logs
 
 bench: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/egload

@@ -29,7 +29,10 @@ void wagi_cmd_compile_usage(FILE *out) {
           "options:\n"
           "  -o FILE          output (default: MODULE with .wasmc instead of .wasm/.wat)\n"
           "  --cc CC          the C compiler (default: cc, or $CC)\n"
-          "  --cflags FLAGS   extra compiler flags, space-separated\n");
+          "  --cflags FLAGS   extra compiler flags, space-separated\n"
+          "  --strict-loads   make every load happen even when nothing uses its value, so\n"
+          "                   that an out-of-bounds one traps as on the interpreter\n"
+          "                   (by default the C compiler may drop such a load; slower)\n");
 }
 
 static char *default_output(const char *in) {
@@ -175,11 +178,16 @@ int wagi_cmd_load_module(const char *path, wagi_tier tier, wasm_module **out) {
 
 int wagi_cmd_compile(int argc, char **argv) {
   const char *in = NULL, *out = NULL, *cc = getenv("CC"), *cflags = NULL;
+  int strict = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       wagi_cmd_compile_usage(stdout);
       return 0;
+    }
+    if (!strcmp(a, "--strict-loads")) {
+      strict = 1;
+      continue;
     }
     const char **dst = !strcmp(a, "-o")         ? &out
                        : !strcmp(a, "--cc")     ? &cc
@@ -208,7 +216,7 @@ int wagi_cmd_compile(int argc, char **argv) {
   wasm_module *m = NULL;
   if (wagi_cmd_load_module(in, WAGI_TIER_INTERP, &m) != 0) return 1;
   char *def = out ? NULL : default_output(in);
-  wasm_native_options o = {.cc = cc, .cflags = cflags};
+  wasm_native_options o = {.cc = cc, .cflags = cflags, .strict_loads = strict};
   wasm_error err = {0};
   wasm_status s = wasm_module_compile_native(m, &o, out ? out : def, &err);
   wasm_module_free(m);

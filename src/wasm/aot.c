@@ -79,6 +79,10 @@ static _Thread_local struct {
 } t_trap;
 
 static _Thread_local const char *t_stack_floor;
+/* Entries into native code nested on this thread (host -> wasm -> ...),
+ * limited as the interpreter limits its own (interp.c's MAX_NEST). */
+static _Thread_local uint32_t t_nest;
+#define AOT_MAX_NEST 512
 
 __attribute__((noreturn)) static void rt_trap(wagi_aot_ctx *c, int status, uint32_t func,
                                               uint32_t offset) {
@@ -268,11 +272,19 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
     return wasmi_error_set(err, WASM_TRAP_INTERRUPTED, f->index, UINT32_MAX, "trap: %s in %s",
                            wasm_status_str(WASM_TRAP_INTERRUPTED), label);
   }
-  /* An outermost entry into this instance gets the whole call-depth
-   * budget; nested ones (host -> wasm) continue from where they are. */
+  /* As on the interpreter: every entry (nested ones too: host -> wasm)
+   * gets the whole call-depth budget, and a thread nests at most
+   * AOT_MAX_NEST entries. The entry function's own frame is one of the
+   * budget's, and the prologue's check is a pre-decrement: hence + 2. */
+  if (t_nest >= AOT_MAX_NEST) {
+    wasmi_func_label(m, f->index, label, sizeof label);
+    return wasmi_error_set(err, WASM_TRAP_STACK_EXHAUSTED, f->index, UINT32_MAX,
+                           "trap: %s in %s", wasm_status_str(WASM_TRAP_STACK_EXHAUSTED), label);
+  }
   uint32_t saved_depth = c->depth;
-  if (c->reserved_ == 0) c->depth = inst->opts.max_call_depth + 1;
+  c->depth = inst->opts.max_call_depth + 2;
   c->reserved_++;
+  t_nest++;
   c->stack_floor = stack_floor();
   wasm_trap_point tp;
   tp.prev = wasmi_tls_trap_point;
@@ -293,7 +305,8 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   else st = (wasm_status)sig;
   wasmi_tls_trap_point = tp.prev;
   c->reserved_--;
-  if (c->reserved_) c->depth = saved_depth;
+  t_nest--;
+  c->depth = saved_depth;
   if (st == WASM_OK) return WASM_OK;
   /* the message the interpreter would give */
   const char *detail = "";
@@ -572,7 +585,9 @@ int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, c
   static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   static char last_key[600], last_id[17];
   const char *cc = o && o->cc && *o->cc ? o->cc : "cc";
-  const char *flags = o && o->cflags ? o->cflags : "";
+  char flags[400];
+  snprintf(flags, sizeof flags, "%s%s", o && o->cflags ? o->cflags : "",
+           o && o->strict_loads ? " [strict-loads]" : "");
   char key[600];
   snprintf(key, sizeof key, "%s\n%s", cc, flags);
   char id[17] = "";
@@ -617,7 +632,7 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
   base_sha256(m->bytes, m->len, digest);
   char *src = NULL;
   size_t src_len = 0;
-  wasm_status st = wasmi_aot_generate(m, digest, &src, &src_len, err);
+  wasm_status st = wasmi_aot_generate(m, digest, o && o->strict_loads, &src, &src_len, err);
   if (st) return st;
 
   char dir[4096];

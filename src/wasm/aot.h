@@ -8,10 +8,12 @@
 #include "wasm_int.h"
 
 /* Writes the C translation of validated module m (its binary m->bytes is
- * embedded in the output, with its SHA-256 `digest` in the descriptor). On
- * success *out is a malloc'd NUL-terminated C source and *len its length. */
-wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], char **out,
-                               size_t *len, wasm_error *err);
+ * embedded in the output, with its SHA-256 `digest` in the descriptor);
+ * strict_loads makes every load happen even when its value is never used
+ * (so that an out-of-bounds one always traps). On success *out is a
+ * malloc'd NUL-terminated C source and *len its length. */
+wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], bool strict_loads,
+                               char **out, size_t *len, wasm_error *err);
 
 /* A module's loaded native code (module->aot). */
 typedef struct wasmi_aot_code {

@@ -154,7 +154,8 @@ typedef struct {
 typedef struct {
   const wasm_module *m;
   bool oom;
-  bool simd; /* v128 somewhere: the output includes simd_ops.h */
+  bool simd;         /* v128 somewhere: the output includes simd_ops.h */
+  bool strict_loads; /* every load happens, used or not (see force) */
 
   /* Per function. */
   uint32_t func;
@@ -261,10 +262,11 @@ static uint32_t pop(gen *g) { return g->nts ? --g->nts : 0; }
 
 /* A load whose result is dropped must still trap when out of bounds, but
  * the C compiler deletes a load nobody reads: FORCE makes its value
- * needed. Done where the translator sees the value discarded (drop, and
- * values a branch leaves behind); a load result that is dead for other
- * reasons (e.g. stored into a local that is never read) can still be
- * deleted. */
+ * needed. Done where the translator sees the value discarded (drop, values
+ * a branch leaves behind, values left below a block); a load result that
+ * is dead for other reasons (stored into a local that is never read, the
+ * operand select does not pick) can still be deleted, unless strict_loads
+ * forces every load (at a cost: loops with loads no longer vectorise). */
 static void force(gen *g, uint32_t h) {
   if (!g->ld[h]) return;
   switch (g->ts[h]) {
@@ -291,6 +293,14 @@ static frame *push_frame(gen *g, uint8_t kind, int64_t bt) {
   block_type(g, bt, f);
   f->height = g->nts - f->np;
   f->id = g->nlabels++;
+  /* Loaded values left below the block may never be read again (the block
+   * may end in a trap or loop forever): make them happen now, so that an
+   * out-of-bounds one traps first, as in the interpreter. */
+  for (uint32_t h = 0; h < f->height; h++)
+    if (g->ld[h]) {
+      force(g, h);
+      g->ld[h] = 0;
+    }
   return f;
 }
 
@@ -528,6 +538,10 @@ static void emit_load(gen *g, const opinfo *oi, uint32_t offset, bool simd) {
               : oi->res == WASM_F64 ? "fbits64("
                                     : "",
               oi->name, ha, offset, oi->res == WASM_F32 || oi->res == WASM_F64 ? ")" : "");
+  if (g->strict_loads) {
+    force(g, h);
+    g->ld[h] = 0;
+  }
 }
 
 static void emit_store(gen *g, const opinfo *oi, uint32_t offset, bool simd) {
@@ -1235,13 +1249,14 @@ static const char PRELUDE_SIMD[] =
     "#define FORCEV(v) do { uint64_t q_[2]; memcpy(q_, &(v), 16); FORCE(q_[0]); FORCE(q_[1]); } "
     "while (0)\n";
 
-wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], char **out,
-                               size_t *len, wasm_error *err) {
+wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], bool strict_loads,
+                               char **out, size_t *len, wasm_error *err) {
   if (!m || !out || !len)
     return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "no module or output");
   gen g;
   memset(&g, 0, sizeof g);
   g.m = m;
+  g.strict_loads = strict_loads;
   sbuf code = {0}; /* functions, entries, descriptor */
   sbuf o = {0};    /* the whole file */
   wasm_status st = WASM_OK;

@@ -149,6 +149,11 @@ typedef struct {
   const char *cc;     /* compiler command: NULL = "cc"; "clang-16" works too */
   const char *cflags; /* extra flags, space-separated; NULL = none */
   const char *tmpdir; /* where to work; NULL = $TMPDIR or /tmp */
+  /* Every load happens even when its value is never used, so that an
+   * out-of-bounds one always traps as on the interpreter. Off by default:
+   * the C compiler may then drop a load whose value no code reads (it
+   * cannot read outside memory either way), and loops vectorise. */
+  int strict_loads;
   /* Optional: polled (every few ms) while the compiler runs; when it
    * returns non-zero the compiler's whole process group is killed and the
    * compile fails with WASM_ERR_ARG ("cancelled"). With it, the compiler

@@ -46,13 +46,15 @@ def test_random_module_same_on_both_tiers(tools, seed):
     r = subprocess.run([str(WASM_OPT), "-ttf", str(raw), *FEATURES, "-o", str(wasm)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([str(WAGI), "compile", str(wasm), "-o", str(wasmc)], capture_output=True,
-                       text=True, timeout=600)
+    # --strict-loads: fuzz modules are full of loads whose value nothing
+    # reads, which the default mode lets the C compiler drop (docs/aot.md)
+    r = subprocess.run([str(WAGI), "compile", "--strict-loads", str(wasm), "-o", str(wasmc)],
+                       capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"seed {seed}: wagi compile: {r.stderr}"
     a = subprocess.run([str(DIFFRUN), str(wasm)], capture_output=True, text=True, timeout=300)
     b = subprocess.run([str(DIFFRUN), str(wasmc)], capture_output=True, text=True, timeout=300)
     assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
-    assert "call " in a.stdout, a.stdout  # the module did something
+    assert a.stdout.strip(), a.stdout  # the module did something
     if a.stdout != b.stdout:
         la, lb = a.stdout.splitlines(), b.stdout.splitlines()
         first = next((i for i in range(min(len(la), len(lb))) if la[i] != lb[i]), min(len(la), len(lb)))

@@ -45,7 +45,8 @@ int main(int argc, char **argv) {
   free(bytes);
   char *c = NULL;
   size_t clen = 0;
-  if (wasmi_aot_generate(m, digest, &c, &clen, &err) != WASM_OK) {
+  if (wasmi_aot_generate(m, digest, getenv("AOT_STRICT_LOADS") != NULL, &c, &clen, &err) !=
+      WASM_OK) {
     fprintf(stderr, "aot-gen: %s: %s\n", in, err.msg);
     wasm_module_free(m);
     return 1;
