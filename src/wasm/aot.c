@@ -278,8 +278,8 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
    * budget's, and the prologue's check is a pre-decrement: hence + 2. */
   if (t_nest >= AOT_MAX_NEST) {
     wasmi_func_label(m, f->index, label, sizeof label);
-    return wasmi_error_set(err, WASM_TRAP_STACK_EXHAUSTED, f->index, UINT32_MAX,
-                           "trap: %s in %s", wasm_status_str(WASM_TRAP_STACK_EXHAUSTED), label);
+    return wasmi_error_set(err, WASM_TRAP_STACK_EXHAUSTED, f->index, UINT32_MAX, "trap: %s in %s",
+                           wasm_status_str(WASM_TRAP_STACK_EXHAUSTED), label);
   }
   uint32_t saved_depth = c->depth;
   c->depth = inst->opts.max_call_depth + 2;
@@ -601,7 +601,8 @@ int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, c
       return -1;
     }
     char text[900];
-    snprintf(text, sizeof text, "%s\n%s", version, flags);
+    /* the fixed flags are part of the identity too */
+    snprintf(text, sizeof text, "%s\n%s\n-O2 -ffp-contract=off", version, flags);
     uint8_t h[32];
     base_sha256(text, strlen(text), h);
     for (int i = 0; i < 8; i++) snprintf(id + 2 * i, 3, "%02x", h[i]);
@@ -664,8 +665,12 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
   int argc = 0;
   char inc[4200];
   snprintf(inc, sizeof inc, "-I%s", dir);
-  const char *fixed[] = {cc,   "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
-                         "-w", inc,   "-o",    p_so,      p_src};
+  /* -ffp-contract=off: no fused multiply-add behind the module's back (with
+   * --cflags -march=native gcc would fuse a*b+c, and the results would
+   * differ from the interpreter's) */
+  const char *fixed[] = {
+      cc,  "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-ffp-contract=off", "-w",
+      inc, "-o",  p_so,    p_src};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) argv[argc++] = (char *)fixed[i];
   for (char *tok = flags ? strtok(flags, " \t") : NULL; tok && argc < 60; tok = strtok(NULL, " \t"))
     argv[argc++] = tok;
