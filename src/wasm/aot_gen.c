@@ -634,93 +634,6 @@ static void emit_simd(gen *g, wasm_reader *r, uint32_t sub) {
   }
 }
 
-/* Skips the immediates of an instruction in dead code (as compile.c). */
-static void skip_imm(wasm_reader *r, uint8_t op) {
-  switch (op) {
-  case WASM_OP_BLOCK:
-  case WASM_OP_LOOP:
-  case WASM_OP_IF: wasm_read_sleb(r, 33); break;
-  case WASM_OP_BR:
-  case WASM_OP_BR_IF:
-  case WASM_OP_CALL:
-  case WASM_OP_LOCAL_GET:
-  case WASM_OP_LOCAL_SET:
-  case WASM_OP_LOCAL_TEE:
-  case WASM_OP_GLOBAL_GET:
-  case WASM_OP_GLOBAL_SET:
-  case WASM_OP_TABLE_GET:
-  case WASM_OP_TABLE_SET:
-  case WASM_OP_REF_FUNC:
-  case WASM_OP_MEMORY_SIZE:
-  case WASM_OP_MEMORY_GROW: wasm_read_u32(r); break;
-  case WASM_OP_REF_NULL: wasm_read_u8(r); break;
-  case WASM_OP_BR_TABLE: {
-    uint32_t n = wasm_read_u32(r);
-    for (uint64_t i = 0; i <= n && !r->err; i++) wasm_read_u32(r);
-    break;
-  }
-  case WASM_OP_CALL_INDIRECT:
-    wasm_read_u32(r);
-    wasm_read_u32(r);
-    break;
-  case WASM_OP_SELECT_T: {
-    uint32_t n = wasm_read_u32(r);
-    for (uint32_t i = 0; i < n && !r->err; i++) wasm_read_u8(r);
-    break;
-  }
-  case WASM_OP_I32_CONST: wasm_read_sleb(r, 32); break;
-  case WASM_OP_I64_CONST: wasm_read_sleb(r, 64); break;
-  case WASM_OP_F32_CONST:
-    for (int i = 0; i < 4; i++) wasm_read_u8(r);
-    break;
-  case WASM_OP_F64_CONST:
-    for (int i = 0; i < 8; i++) wasm_read_u8(r);
-    break;
-  case WASM_PREFIX_FC: {
-    uint32_t sub = wasm_read_u32(r);
-    switch (sub) {
-    case WASM_FC_MEMORY_INIT:
-    case WASM_FC_TABLE_INIT:
-    case WASM_FC_MEMORY_COPY:
-    case WASM_FC_TABLE_COPY:
-      wasm_read_u32(r);
-      wasm_read_u32(r);
-      break;
-    case WASM_FC_DATA_DROP:
-    case WASM_FC_MEMORY_FILL:
-    case WASM_FC_ELEM_DROP:
-    case WASM_FC_TABLE_GROW:
-    case WASM_FC_TABLE_SIZE:
-    case WASM_FC_TABLE_FILL: wasm_read_u32(r); break;
-    default: break;
-    }
-    break;
-  }
-  case WASM_PREFIX_FD: {
-    uint32_t sub = wasm_read_u32(r);
-    if (sub == WASM_FD_V128_CONST || sub == WASM_FD_I8X16_SHUFFLE) {
-      for (int i = 0; i < 16; i++) wasm_read_u8(r);
-    } else if (sub <= WASM_FD_V128_STORE || sub == WASM_FD_V128_LOAD32_ZERO ||
-               sub == WASM_FD_V128_LOAD64_ZERO) {
-      wasm_read_u32(r);
-      wasm_read_u32(r);
-    } else if (sub >= WASM_FD_V128_LOAD8_LANE && sub <= WASM_FD_V128_STORE64_LANE) {
-      wasm_read_u32(r);
-      wasm_read_u32(r);
-      wasm_read_u8(r);
-    } else if (sub >= WASM_FD_I8X16_EXTRACT_LANE_S && sub <= WASM_FD_F64X2_REPLACE_LANE) {
-      wasm_read_u8(r);
-    }
-    break;
-  }
-  default:
-    if (op >= WASM_OP_I32_LOAD && op <= WASM_OP_I64_STORE32) {
-      wasm_read_u32(r);
-      wasm_read_u32(r);
-    }
-    break;
-  }
-}
 
 static void emit_fc(gen *g, wasm_reader *r, uint32_t sub) {
   sbuf *b = &g->b;
@@ -848,7 +761,7 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
     if (top->unreachable) {
       if (op == WASM_OP_BLOCK || op == WASM_OP_LOOP || op == WASM_OP_IF) {
         skip_depth++;
-        skip_imm(r, op);
+        wasmi_skip_imm(r, op);
         continue;
       }
       if (op == WASM_OP_END && skip_depth) {
@@ -857,7 +770,7 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
       }
       if (op == WASM_OP_ELSE && skip_depth) continue;
       if (op != WASM_OP_END && op != WASM_OP_ELSE) {
-        skip_imm(r, op);
+        wasmi_skip_imm(r, op);
         continue;
       }
     }

@@ -1155,8 +1155,8 @@ static void emit_call(comp *c, const wasm_functype *t, int iop, uint32_t x, uint
   if (base + t->param_slots > c->max_slot) c->max_slot = base + t->param_slots;
 }
 
-/* Skips the immediates of `op` (unreachable code). */
-static void skip_imm(wasm_reader *r, uint8_t op) {
+/* Skips the immediates of `op` (unreachable code); aot_gen.c uses it too. */
+void wasmi_skip_imm(wasm_reader *r, uint8_t op) {
   switch (op) {
   case WASM_OP_BLOCK:
   case WASM_OP_LOOP:
@@ -1282,7 +1282,7 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
     if (top->unreachable) {
       if (op == WASM_OP_BLOCK || op == WASM_OP_LOOP || op == WASM_OP_IF) {
         skip_depth++;
-        skip_imm(r, op);
+        wasmi_skip_imm(r, op);
         continue;
       }
       if (op == WASM_OP_END && skip_depth) {
@@ -1291,7 +1291,7 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
       }
       if (op == WASM_OP_ELSE && skip_depth) continue;
       if (op != WASM_OP_END && op != WASM_OP_ELSE) {
-        skip_imm(r, op);
+        wasmi_skip_imm(r, op);
         continue;
       }
     }

@@ -350,6 +350,10 @@ void wasmi_module_release(wasm_module *m);
 /* Validate every part of a decoded module (WASM_ERR_INVALID on failure). */
 wasm_status wasmi_validate(const wasm_module *m, wasm_error *err);
 
+/* Skips the immediates of instruction `op` (code after an unconditional
+ * branch, which both translators skip) (compile.c). */
+void wasmi_skip_imm(wasm_reader *r, uint8_t op);
+
 /* Translate every body of a validated module into internal code. */
 wasm_status wasmi_compile(wasm_module *m, wasm_error *err);
 void wasmi_code_free(struct wasm_code *code);
