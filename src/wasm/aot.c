@@ -730,10 +730,11 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
   char tmp_out[4200];
   snprintf(tmp_out, sizeof tmp_out, "%s.tmp.%ld", out_path, (long)getpid());
   int fd = open(tmp_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || write_all(fd, so, so_len) || write_all(fd, &t, sizeof t) || fsync(fd) ||
-      close(fd) || rename(tmp_out, out_path)) {
-    int e = errno;
-    if (fd >= 0) close(fd);
+  bool ok = fd >= 0 && !write_all(fd, so, so_len) && !write_all(fd, &t, sizeof t) && !fsync(fd);
+  int e = errno;
+  if (fd >= 0 && close(fd) != 0 && ok) ok = false, e = errno;
+  if (ok && rename(tmp_out, out_path) != 0) ok = false, e = errno;
+  if (!ok) {
     unlink(tmp_out);
     free(so);
     return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "cannot write %s: %s",
