@@ -118,7 +118,7 @@ static void call_func(wagi_aot_ctx *c, wasm_func *f, wasm_slot *slots) {
   e.msg[0] = 0;
   wasm_status st = wasmi_interp_invoke(f, slots, &e);
   if (st != WASM_OK) {
-    snprintf(t_trap.nested, sizeof t_trap.nested, "%s", e.msg);
+    snprintf(t_trap.nested, sizeof t_trap.nested, "%.*s", (int)sizeof t_trap.nested - 1, e.msg);
     if (st == WASM_TRAP_EXIT) inst->exit_code = e.exit_code;
     rt_trap(c, st, UINT32_MAX, UINT32_MAX);
   }
