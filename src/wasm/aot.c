@@ -30,6 +30,7 @@
 
 #include "aot.h"
 #include "aot_headers.h" /* generated: the headers generated code includes */
+#include "base/file.h"
 #include "base/sha256.h"
 
 extern char **environ;
@@ -456,28 +457,14 @@ static int write_file(const char *dir, const char *name, const void *data, size_
   return rc;
 }
 
+/* A whole file the compiler wrote (code, messages), or NULL. */
 static uint8_t *read_whole(const char *path, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NULL;
-  struct stat st;
   uint8_t *buf = NULL;
-  if (fstat(fd, &st) == 0 && st.st_size > 0 && (buf = malloc((size_t)st.st_size))) {
-    size_t off = 0;
-    while (off < (size_t)st.st_size) {
-      ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      off += (size_t)r;
-    }
-    if (off != (size_t)st.st_size) {
-      free(buf);
-      buf = NULL;
-    } else {
-      *len = off;
-    }
-  }
-  close(fd);
-  return buf;
+  char err[8];
+  return base_read_file(path, (size_t)1 << 31, BASE_FILE_REGULAR_ONLY, &buf, len, err,
+                        sizeof err) == BASE_FILE_OK
+             ? buf
+             : NULL;
 }
 
 #define TOOL_CANCELLED (-2)
@@ -547,8 +534,8 @@ static void tail_lines(const char *path, int n, char *out, size_t cap) {
 }
 
 static void remove_dir(const char *dir) {
-  static const char *const names[] = {"module.c",  "aot_abi.h", "numops.h",   "simd_ops.h",
-                                      "module.so", "cc.log",    "version.txt"};
+  static const char *const names[] = {"module.c",   "aot_abi.h", "numops.h",
+                                      "simd_ops.h", "module.so", "cc.log"};
   char path[4200];
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     snprintf(path, sizeof path, "%.4095s/%s", dir, names[i]);
@@ -643,11 +630,10 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
     return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX,
                            "cannot make a work directory in %s: %s", tmp, strerror(errno));
   }
-  char p_src[4200], p_so[4200], p_log[4200], p_ver[4200];
+  char p_src[4200], p_so[4200], p_log[4200];
   snprintf(p_src, sizeof p_src, "%s/module.c", dir);
   snprintf(p_so, sizeof p_so, "%s/module.so", dir);
   snprintf(p_log, sizeof p_log, "%s/cc.log", dir);
-  snprintf(p_ver, sizeof p_ver, "%s/version.txt", dir);
   if (write_file(dir, "module.c", src, src_len) ||
       write_file(dir, "aot_abi.h", aot_abi_h, aot_abi_h_len) ||
       write_file(dir, "numops.h", numops_h, numops_h_len) ||
@@ -696,19 +682,8 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
   free(flags);
 
   /* the compiler's identity, for the trailer */
-  char *vargv[] = {(char *)cc, "--version", NULL};
-  char version[96] = "";
-  if (run_tool(vargv, p_ver, NULL) == 0) {
-    size_t vl = 0;
-    uint8_t *v = read_whole(p_ver, &vl);
-    if (v) {
-      size_t n = 0;
-      while (n < vl && n < sizeof version - 1 && v[n] != '\n') n++;
-      memcpy(version, v, n);
-      version[n] = 0;
-      free(v);
-    }
-  }
+  char version[96];
+  (void)compiler_version(cc, version, sizeof version);
 
   size_t so_len = 0;
   uint8_t *so = read_whole(p_so, &so_len);
