@@ -634,7 +634,6 @@ static void emit_simd(gen *g, wasm_reader *r, uint32_t sub) {
   }
 }
 
-
 static void emit_fc(gen *g, wasm_reader *r, uint32_t sub) {
   sbuf *b = &g->b;
   if (sub <= WASM_FC_I64_TRUNC_SAT_F64_U) {
@@ -758,22 +757,7 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
     uint8_t op = wasm_read_u8(r);
     frame *top = &g->fs[g->nfs - 1];
 
-    if (top->unreachable) {
-      if (op == WASM_OP_BLOCK || op == WASM_OP_LOOP || op == WASM_OP_IF) {
-        skip_depth++;
-        wasmi_skip_imm(r, op);
-        continue;
-      }
-      if (op == WASM_OP_END && skip_depth) {
-        skip_depth--;
-        continue;
-      }
-      if (op == WASM_OP_ELSE && skip_depth) continue;
-      if (op != WASM_OP_END && op != WASM_OP_ELSE) {
-        wasmi_skip_imm(r, op);
-        continue;
-      }
-    }
+    if (top->unreachable && wasmi_skip_dead(r, op, &skip_depth)) continue;
 
     switch (op) {
     case WASM_OP_UNREACHABLE:

@@ -1243,6 +1243,24 @@ void wasmi_skip_imm(wasm_reader *r, uint8_t op) {
   }
 }
 
+bool wasmi_skip_dead(wasm_reader *r, uint8_t op, uint32_t *depth) {
+  if (op == WASM_OP_BLOCK || op == WASM_OP_LOOP || op == WASM_OP_IF) {
+    (*depth)++;
+    wasmi_skip_imm(r, op);
+    return true;
+  }
+  if (op == WASM_OP_END && *depth) {
+    (*depth)--;
+    return true;
+  }
+  if (op == WASM_OP_ELSE && *depth) return true;
+  if (op != WASM_OP_END && op != WASM_OP_ELSE) {
+    wasmi_skip_imm(r, op);
+    return true;
+  }
+  return false; /* the dead region's own else/end: the caller handles it */
+}
+
 /* Marks the rest of the current block unreachable. */
 static void set_unreachable(comp *c) { c->cs[c->ncs - 1].unreachable = true; }
 
@@ -1279,22 +1297,7 @@ static wasm_status compile_body(comp *c, const wasm_body *b, wasm_error *err) {
     uint8_t op = wasm_read_u8(r);
     cfr *top = &c->cs[c->ncs - 1];
 
-    if (top->unreachable) {
-      if (op == WASM_OP_BLOCK || op == WASM_OP_LOOP || op == WASM_OP_IF) {
-        skip_depth++;
-        wasmi_skip_imm(r, op);
-        continue;
-      }
-      if (op == WASM_OP_END && skip_depth) {
-        skip_depth--;
-        continue;
-      }
-      if (op == WASM_OP_ELSE && skip_depth) continue;
-      if (op != WASM_OP_END && op != WASM_OP_ELSE) {
-        wasmi_skip_imm(r, op);
-        continue;
-      }
-    }
+    if (top->unreachable && wasmi_skip_dead(r, op, &skip_depth)) continue;
 
     switch (op) {
     case WASM_OP_UNREACHABLE:

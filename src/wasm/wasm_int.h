@@ -353,6 +353,12 @@ wasm_status wasmi_validate(const wasm_module *m, wasm_error *err);
 /* Skips the immediates of instruction `op` (code after an unconditional
  * branch, which both translators skip) (compile.c). */
 void wasmi_skip_imm(wasm_reader *r, uint8_t op);
+/* In dead code (after an unconditional branch) of the innermost block:
+ * consumes instruction `op` (its immediates, and nested blocks, counted in
+ * *depth, 0 at the start of the dead region) and returns true, or returns
+ * false for the else/end that ends the dead region, which the caller
+ * handles as usual (compile.c). */
+bool wasmi_skip_dead(wasm_reader *r, uint8_t op, uint32_t *depth);
 
 /* Translate every body of a validated module into internal code. */
 wasm_status wasmi_compile(wasm_module *m, wasm_error *err);
@@ -486,8 +492,7 @@ wasm_status wasmi_op_table_init(wasm_instance *inst, uint32_t tab, uint32_t seg,
                                 uint32_t s, uint32_t n);
 wasm_status wasmi_op_table_copy(wasm_instance *inst, uint32_t dt, uint32_t stab, uint32_t d,
                                 uint32_t s, uint32_t n);
-wasm_status wasmi_op_table_fill(wasm_instance *inst, uint32_t tab, uint32_t i, void *v,
-                                uint32_t n);
+wasm_status wasmi_op_table_fill(wasm_instance *inst, uint32_t tab, uint32_t i, void *v, uint32_t n);
 int64_t wasmi_table_grow(wasm_table *t, uint32_t delta, void *init);
 
 /* Call `f` (wasm or host). `slots` holds the arguments on entry and the
