@@ -25,6 +25,10 @@ typedef enum {
 base_file_status base_read_file(const char *path, size_t max, unsigned flags, uint8_t **out,
                                 size_t *len, char *err, size_t errlen);
 
+/* Writes all n bytes of buf to fd, resuming after EINTR and short writes.
+ * Returns 0, or -1 with errno set. */
+int base_write_all(int fd, const void *buf, size_t n);
+
 /* "1 GiB", "16 MiB", "512 KiB" or "1000 bytes": a limit as users wrote it. */
 void base_format_size(uint64_t bytes, char *buf, size_t buflen);
 

@@ -56,18 +56,6 @@ static const char *tmp_dir(void) {
   return t && *t ? t : "/tmp";
 }
 
-/* Writes all of b to fd. Returns 0 or -1 (errno set). */
-static int write_all(int fd, const uint8_t *b, size_t len) {
-  while (len) {
-    ssize_t n = write(fd, b, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    b += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 /* Appends wat2wasm's output `out` to err after `prefix`, every mention of
  * the temporary input file replaced by `name`. */
 static void describe_failure(char *err, size_t errlen, const char *name, const char *tmp_in,
@@ -112,7 +100,7 @@ base_wat_status base_wat_to_wasm(const uint8_t *text, size_t len, const char *na
   close(ofd);
   base_wat_status st = BASE_WAT_ERR_IO;
   int pfd[2] = {-1, -1};
-  if (write_all(ifd, text, len) != 0) {
+  if (base_write_all(ifd, text, len) != 0) {
     base_set_err(err, errlen, "cannot write the temporary file %s for wat2wasm: %s", tmp_in,
                  strerror(errno));
     close(ifd);

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
+
 #define LOG_MAGIC "WAGIEGL2"
 #define LOG_MAGIC_PREFIX "WAGIEGL"
 #define LOG_MAGIC_LEN 8
@@ -81,18 +83,6 @@ static int make_dirs(const char *dir) {
   return rc;
 }
 
-static int write_all(int fd, const void *buf, size_t n) {
-  const uint8_t *p = buf;
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Replays whole records from the start through fn; returns the offset
  * after the last good one, -1 when out of memory, -2 when fn stopped. */
 static int64_t scan(int fd, uint64_t file_size, eg_log_replay_fn fn, void *ctx) {
@@ -151,7 +141,7 @@ eg_status eg_log_open(const char *data_dir, eg_log_replay_fn fn, void *ctx, eg_l
   uint64_t size = (uint64_t)st.st_size, good;
   if (size == 0) {
     /* new log (or one whose header never reached the disk) */
-    if (write_all(L->fd, LOG_MAGIC, LOG_MAGIC_LEN) < 0 || fdatasync(L->fd) < 0) {
+    if (base_write_all(L->fd, LOG_MAGIC, LOG_MAGIC_LEN) < 0 || fdatasync(L->fd) < 0) {
       snprintf(err, errlen, "%s: cannot write the event log: %s", L->path, strerror(errno));
       goto fail;
     }
@@ -243,7 +233,7 @@ eg_status eg_log_append(eg_log *L, const eg_record *recs, size_t n, bool sync, c
   uint8_t *buf = frame(recs, n, false, &total, err, errlen);
   if (!buf) return EG_ERR_IO;
   eg_status st = EG_OK;
-  if (write_all(L->fd, buf, total) < 0 || (sync && fdatasync(L->fd) < 0)) {
+  if (base_write_all(L->fd, buf, total) < 0 || (sync && fdatasync(L->fd) < 0)) {
     snprintf(err, errlen, "%s: cannot append: %s", L->path, strerror(errno));
     /* Leave no half batch for later appends to follow: cut back to the last
      * whole record (a publisher gets a 500 and may retry). */
@@ -269,7 +259,8 @@ eg_status eg_log_rewrite(eg_log *L, const eg_record *recs, size_t n, char *err, 
   }
   snprintf(tmp, plen, "%s.compact", L->path);
   int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || write_all(fd, buf, total) < 0 || fdatasync(fd) < 0 || rename(tmp, L->path) < 0) {
+  if (fd < 0 || base_write_all(fd, buf, total) < 0 || fdatasync(fd) < 0 ||
+      rename(tmp, L->path) < 0) {
     snprintf(err, errlen, "%s: cannot compact: %s", tmp, strerror(errno));
     if (fd >= 0) {
       close(fd);

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/file.h"
 
 /* What the thread keeps of a response body: enough for a validation answer. */
 #define RESP_MAX 65536
@@ -410,15 +411,8 @@ static int write_file_durably(const char *path, const char *data, size_t len) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int rc = -1;
   if (fd >= 0) {
-    size_t off = 0;
-    while (off < len) {
-      ssize_t w = write(fd, data + off, len - off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) break;
-      off += (size_t)w;
-    }
-    rc = off == len && fdatasync(fd) == 0 && close(fd) == 0 ? 0 : -1;
-    if (rc < 0) close(fd);
+    rc = base_write_all(fd, data, len) == 0 && fdatasync(fd) == 0 ? 0 : -1;
+    if (close(fd) != 0) rc = -1; /* closed once, whatever happened */
     if (rc == 0) rc = rename(tmp, path);
     if (rc < 0) unlink(tmp);
   }

@@ -361,18 +361,6 @@ static wasm_status load_fail(wasm_error *err, const char *fmt, ...) {
                          msg);
 }
 
-static int write_all(int fd, const void *buf, size_t n) {
-  const uint8_t *p = buf;
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_module **out,
                                     wasm_error *err) {
   if (!bytes || !out) return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "no input");
@@ -402,7 +390,7 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
   /* map the checked bytes, not the file again */
   int fd = memfd_create("wagi-aot", MFD_CLOEXEC);
   if (fd < 0) return load_fail(err, "memfd_create: %s", strerror(errno));
-  if (write_all(fd, bytes, (size_t)t.elf_len) < 0) {
+  if (base_write_all(fd, bytes, (size_t)t.elf_len) < 0) {
     close(fd);
     return load_fail(err, "writing the code to memory: %s", strerror(errno));
   }
@@ -452,7 +440,7 @@ static int write_file(const char *dir, const char *name, const void *data, size_
   snprintf(path, sizeof path, "%.4095s/%s", dir, name);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
-  int rc = write_all(fd, data, n);
+  int rc = base_write_all(fd, data, n);
   if (close(fd) < 0) rc = -1;
   return rc;
 }
@@ -705,7 +693,8 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
   char tmp_out[4200];
   snprintf(tmp_out, sizeof tmp_out, "%s.tmp.%ld", out_path, (long)getpid());
   int fd = open(tmp_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  bool ok = fd >= 0 && !write_all(fd, so, so_len) && !write_all(fd, &t, sizeof t) && !fsync(fd);
+  bool ok =
+      fd >= 0 && !base_write_all(fd, so, so_len) && !base_write_all(fd, &t, sizeof t) && !fsync(fd);
   int e = errno;
   if (fd >= 0 && close(fd) != 0 && ok) ok = false, e = errno;
   if (ok && rename(tmp_out, out_path) != 0) ok = false, e = errno;
