@@ -46,6 +46,9 @@ _Static_assert(WAGI_AOT_TRAP_INTERRUPTED == WASM_TRAP_INTERRUPTED, "trap codes")
 _Static_assert(sizeof(wagi_aot_slot) == sizeof(wasm_slot), "slot size");
 
 #define TRAILER_MAGIC "WAGIAOT1"
+#define AOT_STR_(x) #x
+#define AOT_STR(x) AOT_STR_(x)
+#define AOT_SYMBOL_NAME AOT_STR(WAGI_AOT_SYMBOL)
 #define TRAILER_SIZE 256u
 
 #if defined(__x86_64__)
@@ -196,6 +199,14 @@ static int rt_table_set(wagi_aot_ctx *c, uint32_t tab, uint32_t i, void *v) {
 }
 static void *rt_ref_func(wagi_aot_ctx *c, uint32_t func) { return inst_of(c)->funcs[func]; }
 
+static void rt_enter_check(wagi_aot_ctx *c, uint32_t depth, uint32_t func, const void *frame) {
+  if (depth == 0) rt_trap(c, WASM_TRAP_STACK_EXHAUSTED, func, UINT32_MAX);
+  if (atomic_load(&inst_of(c)->interrupted)) rt_trap(c, WASM_TRAP_INTERRUPTED, func, UINT32_MAX);
+  /* limit was UINTPTR_MAX and the interrupt has been cleared since: go on */
+  if ((uintptr_t)frame < atomic_load_explicit(&c->floor_, memory_order_relaxed))
+    rt_trap(c, WASM_TRAP_STACK_EXHAUSTED, func, UINT32_MAX);
+}
+
 static const wagi_aot_rt g_rt = {
     .trap = rt_trap,
     .call = rt_call,
@@ -215,6 +226,7 @@ static const wagi_aot_rt g_rt = {
     .table_get = rt_table_get,
     .table_set = rt_table_set,
     .ref_func = rt_ref_func,
+    .enter_check = rt_enter_check,
 };
 
 /* ---- instances ----------------------------------------------------------- */
@@ -231,11 +243,22 @@ wasm_status wasmi_aot_instance_init(wasm_instance *inst, wasm_error *err) {
   for (uint32_t g = 0; g < m->nglobals; g++) globals[g] = inst->globals[g]->val;
   c->mem = inst->mem_base;
   c->globals = globals;
-  c->interrupted = &inst->interrupted;
+  atomic_init(&c->limit, 0);
+  atomic_init(&c->floor_, 0);
   c->rt = &g_rt;
   c->inst = inst;
   inst->aot_ctx = c;
   return WASM_OK;
+}
+
+/* Async-signal-safe, like wasm_instance_interrupt. seq_cst against
+ * wasmi_aot_invoke's store of the floor then load of the flag: whichever
+ * runs second leaves limit at UINTPTR_MAX while the flag is set. */
+void wasmi_aot_interrupt(wasm_instance *inst, bool on) {
+  wagi_aot_ctx *c = inst->aot_ctx;
+  if (!c) return;
+  if (on) atomic_store(&c->limit, UINTPTR_MAX);
+  else atomic_store(&c->limit, atomic_load_explicit(&c->floor_, memory_order_relaxed));
 }
 
 void wasmi_aot_instance_free(wasm_instance *inst) {
@@ -284,9 +307,12 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   }
   uint32_t saved_depth = c->depth;
   c->depth = inst->opts.max_call_depth + 2;
-  c->reserved_++;
+  c->nest_++;
   t_nest++;
-  c->stack_floor = stack_floor();
+  uintptr_t floor = (uintptr_t)stack_floor();
+  atomic_store_explicit(&c->floor_, floor, memory_order_relaxed);
+  atomic_store(&c->limit, floor);
+  if (atomic_load(&inst->interrupted)) atomic_store(&c->limit, UINTPTR_MAX);
   wasm_trap_point tp;
   tp.prev = wasmi_tls_trap_point;
   if (inst->memory) {
@@ -305,7 +331,7 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   if (sig == 0) m->aot->desc->entries[f->index - m->nfunc_imports](c, slots);
   else st = (wasm_status)sig;
   wasmi_tls_trap_point = tp.prev;
-  c->reserved_--;
+  c->nest_--;
   t_nest--;
   c->depth = saved_depth;
   if (st == WASM_OK) return WASM_OK;
@@ -401,7 +427,7 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
     close(fd);
     return load_fail(err, "the code cannot be loaded: %s", dlerror());
   }
-  const wagi_aot_module *desc = dlsym(handle, "wagi_aot_module_v1");
+  const wagi_aot_module *desc = dlsym(handle, AOT_SYMBOL_NAME);
   const unsigned char *wasm = dlsym(handle, "wagi_aot_wasm");
   const unsigned long *wasm_len = dlsym(handle, "wagi_aot_wasm_len");
   wasm_status st = WASM_OK;

@@ -28,6 +28,8 @@ typedef struct wasmi_aot_code {
 /* Instance set-up and teardown (instance.c calls them). */
 wasm_status wasmi_aot_instance_init(wasm_instance *inst, wasm_error *err);
 void wasmi_aot_instance_free(wasm_instance *inst);
+/* Sets or clears the native code's view of inst->interrupted. */
+void wasmi_aot_interrupt(wasm_instance *inst, bool on);
 void wasmi_aot_code_free(wasmi_aot_code *code);
 
 /* Calls defined function f of an instance with native code (interp.c's

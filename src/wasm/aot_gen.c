@@ -17,8 +17,8 @@
  * u32 offset out of bounds into a fault that the engine's signal handler
  * makes a trap. Code after br, br_table, return and unreachable is skipped
  * up to the end of its block, as compile.c does. Every function checks the
- * call depth, the native stack and the interruption flag on entry; loop
- * back-edges check the interruption flag.
+ * call depth (passed in a register), the native stack and interruption on
+ * entry with one load; loop back-edges check interruption (aot_abi.h).
  *
  * Entries `e<idx>` unpack the engine's slot layout, call the function and
  * pack its results; the descriptor lists them in function index order. */
@@ -351,12 +351,12 @@ static void emit_return(gen *g) {
   uint32_t n = ft->nresults, src = g->nts - n;
   sbuf *b = &g->b;
   force_range(g, 0, src);
-  if (n == 0) sb_puts(b, "c->depth++; return;");
-  else if (n == 1) sb_printf(b, "c->depth++; return " VAR ";", VARG(src));
+  if (n == 0) sb_puts(b, "return;");
+  else if (n == 1) sb_printf(b, "return " VAR ";", VARG(src));
   else {
     sb_printf(b, "{ R%u t_ = {", ft->canon);
     for (uint32_t i = 0; i < n; i++) sb_printf(b, "%s" VAR, i ? ", " : "", VARG(src + i));
-    sb_puts(b, "}; c->depth++; return t_; }");
+    sb_puts(b, "}; return t_; }");
   }
 }
 
@@ -423,7 +423,7 @@ static void emit_call(gen *g, uint32_t fi) {
       var_name(g, v, sizeof v, base + i);
       k += pack(g, b, t->types[i], "t_", k, v);
     }
-    sb_printf(b, "c->rt->call(c, %uu, t_); ", fi);
+    sb_printf(b, "c->depth = d_; c->rt->call(c, %uu, t_); ", fi);
     g->nts = base;
     for (uint32_t i = 0, k = 0; i < t->nresults; i++) {
       uint32_t h = push(g, wasm_functype_result(t, i));
@@ -438,12 +438,12 @@ static void emit_call(gen *g, uint32_t fi) {
   if (args.oom) g->oom = true;
   g->nts = base;
   if (t->nresults == 0) {
-    sb_printf(b, "w%u(c%s);\n", fi, args.p ? args.p : "");
+    sb_printf(b, "w%u(c, d_ - 1u%s);\n", fi, args.p ? args.p : "");
   } else if (t->nresults == 1) {
     uint32_t h = push(g, wasm_functype_result(t, 0));
-    sb_printf(b, VAR " = w%u(c%s);\n", VARG(h), fi, args.p ? args.p : "");
+    sb_printf(b, VAR " = w%u(c, d_ - 1u%s);\n", VARG(h), fi, args.p ? args.p : "");
   } else {
-    sb_printf(b, "{ R%u t_ = w%u(c%s); ", t->canon, fi, args.p ? args.p : "");
+    sb_printf(b, "{ R%u t_ = w%u(c, d_ - 1u%s); ", t->canon, fi, args.p ? args.p : "");
     for (uint32_t i = 0; i < t->nresults; i++) {
       uint32_t h = push(g, wasm_functype_result(t, i));
       sb_printf(b, VAR " = t_.a%u; ", VARG(h), i);
@@ -465,7 +465,8 @@ static void emit_call_indirect(gen *g, uint32_t ti, uint32_t tab) {
     var_name(g, v, sizeof v, base + i);
     k += pack(g, b, t->types[i], "t_", k, v);
   }
-  sb_printf(b, "c->rt->call_indirect(c, %uu, %uu, i%u, t_, FN_, %uu); ", tab, ti, hi, g->off);
+  sb_printf(b, "c->depth = d_; c->rt->call_indirect(c, %uu, %uu, i%u, t_, FN_, %uu); ", tab, ti, hi,
+            g->off);
   g->nts = base;
   for (uint32_t i = 0, k = 0; i < t->nresults; i++) {
     uint32_t h = push(g, wasm_functype_result(t, i));
@@ -999,7 +1000,7 @@ static void emit_signature(gen *g, sbuf *o, uint32_t fi) {
   const wasm_functype *t = &g->m->types[g->m->func_type[fi]];
   sb_puts(o, "static ");
   emit_result_type(g, o, t);
-  sb_printf(o, " w%u(wagi_aot_ctx *c", fi);
+  sb_printf(o, " w%u(wagi_aot_ctx *c, uint32_t d_", fi);
   for (uint32_t k = 0; k < t->nparams; k++) sb_printf(o, ", %s l%u", ctype(g, t->types[k]), k);
   sb_puts(o, ")");
 }
@@ -1056,7 +1057,7 @@ static void emit_entry(gen *g, sbuf *o, uint32_t fi) {
   if (t->nresults == 0) sb_puts(o, "");
   else if (t->nresults == 1) sb_printf(o, "%s r_ = ", ctype(g, wasm_functype_result(t, 0)));
   else sb_printf(o, "R%u r_ = ", t->canon);
-  sb_printf(o, "w%u(c", fi);
+  sb_printf(o, "w%u(c, c->depth - 1u", fi);
   for (uint32_t k = 0; k < t->nparams; k++) sb_printf(o, ", a%u", k);
   sb_puts(o, ");\n");
   for (uint32_t k = 0, s = 0; k < t->nresults; k++) {
@@ -1124,11 +1125,13 @@ static const char PRELUDE[] =
     "#define TRAP(s) TR(WAGI_AOT_TRAP_##s, O_)\n"
     "/* A runtime service's trap status. */\n"
     "#define CK(e, o) do { int st_ = (e); if (WASM_UNLIKELY(st_ != 0)) TR(st_, (o)); } while (0)\n"
-    "#define INTR(o) do { if (WASM_UNLIKELY(atomic_load_explicit(c->interrupted, "
-    "memory_order_relaxed))) TR(WAGI_AOT_TRAP_INTERRUPTED, (o)); } while (0)\n"
-    "#define ENTER() do { if (WASM_UNLIKELY(--c->depth == 0 || (const char "
-    "*)__builtin_frame_address(0) < c->stack_floor)) TR(WAGI_AOT_TRAP_STACK_EXHAUSTED, "
-    "0xffffffffu); INTR(0xffffffffu); } while (0)\n"
+    "/* Loop back-edges: interrupted (see aot_abi.h's limit). */\n"
+    "#define INTR(o) do { if (WASM_UNLIKELY(atomic_load_explicit(&c->limit, "
+    "memory_order_relaxed) == UINTPTR_MAX)) TR(WAGI_AOT_TRAP_INTERRUPTED, (o)); } while (0)\n"
+    "/* Function entry: depth budget spent, frame below the stack floor, or interrupted. */\n"
+    "#define ENTER() do { if (WASM_UNLIKELY(d_ == 0 || (uintptr_t)__builtin_frame_address(0) < "
+    "atomic_load_explicit(&c->limit, memory_order_relaxed))) c->rt->enter_check(c, d_, FN_, "
+    "__builtin_frame_address(0)); } while (0)\n"
     "#define EA(a, o) (mem + (uint64_t)(uint32_t)(a) + (uint64_t)(o))\n"
     "#define G(x) (*c->globals[x])\n"
     "/* Makes a value needed (a load that must trap even if its result is dropped). */\n"
