@@ -23,6 +23,7 @@ typedef struct wasmi_aot_code {
    * finds loaded objects by name, so a reused /proc/self/fd/N would give
    * back another module's code. */
   int fd;
+  uintptr_t text_lo, text_hi; /* the code's executable range */
 } wasmi_aot_code;
 
 /* Instance set-up and teardown (instance.c calls them). */

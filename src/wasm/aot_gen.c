@@ -140,6 +140,7 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char 
 /* ---- Translator state ------------------------------------------------------- */
 
 enum { F_BLOCK, F_LOOP, F_IF, F_FUNC };
+enum { LOOP_PURE = 1, LOOP_LEAVES = 2 };
 
 typedef struct {
   uint8_t kind;
@@ -170,6 +171,11 @@ typedef struct {
   frame *fs;
   uint32_t nfs, capfs;
   uint32_t nlabels;
+  /* Per label id: LOOP_PURE for a loop whose body never leaves generated
+   * code (no call, runtime service or libm function), LOOP_LEAVES for any
+   * other loop, 0 for other blocks. See emit_function's K<id>_. */
+  uint8_t *loops;
+  uint32_t caploops;
   bool uses_mem;
   uint64_t *keys; /* br_table: (depth << 32 | index), sorted */
   uint32_t capkeys;
@@ -293,6 +299,8 @@ static frame *push_frame(gen *g, uint8_t kind, int64_t bt) {
   block_type(g, bt, f);
   f->height = g->nts - f->np;
   f->id = g->nlabels++;
+  if (!grow(g, (void **)&g->loops, &g->caploops, (uint64_t)g->nlabels, 1)) return NULL;
+  g->loops[f->id] = kind == F_LOOP ? LOOP_PURE : 0;
   /* Loaded values left below the block may never be read again (the block
    * may end in a trap or loop forever): make them happen now, so that an
    * out-of-bounds one traps first, as in the interpreter. */
@@ -302,6 +310,19 @@ static frame *push_frame(gen *g, uint8_t kind, int64_t bt) {
       g->ld[h] = 0;
     }
   return f;
+}
+
+/* The current instruction may run code outside the generated file: every
+ * enclosing loop keeps its interruption check (aot_abi.h, INTR). */
+static void leaves_code(gen *g) {
+  for (uint32_t i = 0; i < g->nfs; i++)
+    if (g->fs[i].kind == F_LOOP) g->loops[g->fs[i].id] = LOOP_LEAVES;
+}
+
+/* Operators whose C calls libm (numops.h, simd_ops.h): rounding and sqrt. */
+static bool calls_libm(const char *name) {
+  return strstr(name, "CEIL") || strstr(name, "FLOOR") || strstr(name, "TRUNC") ||
+         strstr(name, "NEAREST") || strstr(name, "SQRT");
 }
 
 /* Resets the stack to f's base plus `n` values of `types`. */
@@ -344,6 +365,29 @@ static uint32_t unpack(gen *g, sbuf *b, uint8_t t, const char *arr, uint32_t k, 
 
 static void var_name(gen *g, char *buf, size_t n, uint32_t h) { snprintf(buf, n, VAR, VARG(h)); }
 
+/* Whether instruction `op` (its immediates not yet read from r) may run
+ * code outside the generated file: calls, runtime services, libm. */
+static bool op_leaves_code(const wasm_reader *r, uint8_t op) {
+  switch (op) {
+  case WASM_OP_CALL:
+  case WASM_OP_CALL_INDIRECT:
+  case WASM_OP_TABLE_GET:
+  case WASM_OP_TABLE_SET:
+  case WASM_OP_MEMORY_SIZE:
+  case WASM_OP_MEMORY_GROW:
+  case WASM_OP_REF_FUNC: return true;
+  case WASM_PREFIX_FC:
+  case WASM_PREFIX_FD: {
+    wasm_reader peek = *r;
+    uint32_t sub = wasm_read_u32(&peek);
+    if (peek.err) return true;
+    if (op == WASM_PREFIX_FC) return sub >= 8; /* bulk memory and table operators */
+    return sub >= 256 || !OPS_FD[sub].valid || calls_libm(OPS_FD[sub].name);
+  }
+  default: return OPS[op].valid && OPS[op].kind == K_NUMERIC && calls_libm(OPS[op].name);
+  }
+}
+
 /* ---- Control ---------------------------------------------------------------------- */
 
 static void emit_return(gen *g) {
@@ -375,7 +419,7 @@ static void emit_branch(gen *g, uint32_t d) {
   for (uint32_t i = 0; i < n; i++)
     if (src + i != f->height + i)
       sb_printf(b, "%c%u = " VAR "; ", tl(g->ts[src + i]), f->height + i, VARG(src + i));
-  if (f->kind == F_LOOP) sb_printf(b, "INTR(%uu); ", g->off);
+  if (f->kind == F_LOOP) sb_printf(b, "if (K%u_) INTR(%uu); ", f->id, g->off);
   sb_printf(b, "goto L%u;", f->id);
 }
 
@@ -760,6 +804,7 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
 
     if (top->unreachable && wasmi_skip_dead(r, op, &skip_depth)) continue;
 
+    if (op_leaves_code(r, op)) leaves_code(g);
     switch (op) {
     case WASM_OP_UNREACHABLE:
       sb_printf(b, "TR(WAGI_AOT_TRAP_UNREACHABLE, %uu);\n", g->off);
@@ -1037,6 +1082,16 @@ static void emit_function(gen *g, sbuf *o, uint32_t i) {
     }
     if (any) sb_puts(o, ";\n");
   }
+  /* K<id>_: whether loop <id> checks interruption on its back-edges. A
+   * loop that never leaves generated code needs no check: interrupting it
+   * sends a signal (aot.c), which finds it running inside this code. */
+  bool any_loop = false;
+  for (uint32_t k = 0; k < g->nlabels; k++) {
+    if (!g->loops[k]) continue;
+    sb_printf(o, "%sK%u_ = %d", any_loop ? ", " : "enum { ", k, g->loops[k] == LOOP_LEAVES);
+    any_loop = true;
+  }
+  if (any_loop) sb_puts(o, " };\n");
   sb_puts(o, "ENTER();\n");
   sb_put(o, g->b.p ? g->b.p : "", g->b.n);
   sb_puts(o, "}\n\n");
@@ -1234,6 +1289,7 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], b
   free(g.used);
   free(g.fs);
   free(g.keys);
+  free(g.loops);
   free(g.b.p);
   free(code.p);
   if (st != WASM_OK) {

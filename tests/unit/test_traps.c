@@ -211,6 +211,27 @@ static void interrupt_from_thread(void **state) {
   alarm(0);
 }
 
+/* Every kind of endless loop stops when interrupted from another thread:
+ * on native code some poll and the others are reached by a signal. */
+static void interrupt_every_loop_kind(void **state) {
+  fixture *fx = *state;
+  skip_without_native(fx);
+  static const char *const names[] = {"spin", "spin_floor", "spin_fill", "spin_nested"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    wasm_instance_clear_interrupt(fx->inst);
+    alarm(20);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, interrupter, fx->inst), 0);
+    wasm_error err;
+    memset(&err, 0, sizeof err);
+    wasm_status s = wasm_instance_call(fx->inst, names[i], NULL, 0, NULL, 0, &err);
+    pthread_join(t, NULL);
+    alarm(0);
+    if (s != WASM_TRAP_INTERRUPTED) fail_msg("%s: %s", names[i], wasm_status_str(s));
+  }
+  wasm_instance_clear_interrupt(fx->inst);
+}
+
 /* The same from a signal handler (the server's time limit may use one). */
 static wasm_instance *volatile alarm_target;
 
@@ -299,6 +320,7 @@ int main(void) {
       cmocka_unit_test(trap_then_normal_call),
       cmocka_unit_test(interrupt_from_thread),
       cmocka_unit_test(interrupt_from_signal_handler),
+      cmocka_unit_test(interrupt_every_loop_kind),
   };
   /* Out-of-bounds traps are left out on native code: there they carry no
    * function or offset yet (tests/aot covers their messages). */
@@ -309,6 +331,7 @@ int main(void) {
       cmocka_unit_test(trap_then_normal_call),
       cmocka_unit_test(interrupt_from_thread),
       cmocka_unit_test(interrupt_from_signal_handler),
+      cmocka_unit_test(interrupt_every_loop_kind),
   };
   const struct CMUnitTest cap_tests[] = {cmocka_unit_test(memory_cap)};
   int failed = cmocka_run_group_tests_name("traps", trap_tests, setup_traps, teardown_traps);
