@@ -202,9 +202,10 @@ class WagiServer:
         stream.close()
 
     def start(self):
+        self.added = tier_args(self.args, self.env)
         cmd = ([str(WAGI), "--config", str(self.config_path), "--listen",
                 f"127.0.0.1:{self.port}", "--log-dir", str(self.log_dir)] +
-               tier_args(self.args, self.env) + self.args)
+               self.added + self.args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, cwd=self.cwd, env=self.env)
         self._threads = [
@@ -289,10 +290,16 @@ class WagiServer:
         return [line for line in text.splitlines() if any(m in line for m in marks)]
 
     def stop_checked(self, sig=signal.SIGTERM):
-        """stop(), then fail on any sanitizer report."""
+        """stop(), then fail on any sanitizer report; on the aot run, also
+        unless every request ran native code (the shutdown summary)."""
         rc = self.stop(sig)
         reports = self.sanitizer_reports()
         assert not reports, "sanitizer reports:\n" + "".join(self.err)[-20000:]
+        if "--tier" in getattr(self, "added", ()):
+            import re
+            m = re.search(r"served (\d+) module runs \((\d+) on native code\)", self.logs())
+            assert not m or m.group(1) == m.group(2), \
+                f"--tier aot, yet not every request ran native code: {m.group(0)}"
         return rc
 
 
