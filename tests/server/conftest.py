@@ -98,6 +98,10 @@ def _stale(out, srcs):
 def wagi_binary():
     if not os.access(WAGI, os.X_OK):
         pytest.fail(f"{WAGI} is missing or not executable: build it first (make)", pytrace=False)
+    cc = os.environ.get("CC") or "cc"
+    if TIER == "aot" and not shutil.which(cc):
+        pytest.fail(f"WAGI_TEST_TIER=aot: no C compiler ({cc}) on PATH; --tier aot needs one "
+                    "(set CC)", pytrace=False)
     return WAGI
 
 
