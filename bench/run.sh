@@ -8,8 +8,9 @@
 # agree, and rewrites the two results tables in bench/README.md (run time;
 # compile, load and instantiate). Run through `make bench` (builds the drivers).
 #
-# Env: BUILD (default build), REPS (best of, default 3), INSTANCES (default
-# 1000), INTERP_TIMEOUT (seconds, default 120), KERNELS (default: all).
+# Env: BUILD (default build), REPS (best of, default 3), INSTANCES (fresh
+# instances per instantiate round, default 1000), INTERP_TIMEOUT (seconds,
+# default 120), KERNELS (default: all).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -197,7 +198,8 @@ echo " -DSMALL size once, minus its start-up time (${interp_base}s), against nat
   echo "wasm-interp runs the \`-DSMALL\` problem size once, minus its start-up time"
   echo "(${interp_base} s, measured on an empty module), and is compared with native at that size."
   echo
-  echo "Getting a module ready, per tier (instantiate = average of $INSTANCES instantiate + free, no call):"
+  echo "Getting a module ready, per tier (instantiate = instantiate + free, no call: the average over"
+  echo "$INSTANCES fresh instances, best of 5 rounds; wasm2c's driver uses rounds of at most 800):"
   echo
   echo "| kernel | .wasm (bytes) | interpreter: compile (ms) | interpreter: instantiate (µs) | AOT: \`wagi compile\` (ms) | AOT: load .wasmc (ms) | AOT: instantiate (µs) | wasm2c + gcc -O2 -c (ms) | wasm2c: instantiate (µs) |"
   echo "|---|---|---|---|---|---|---|---|---|"

@@ -32,6 +32,9 @@ NPORT=$((PORT + 1))
 OUT=$BUILD/bench-server
 mkdir -p "$OUT"
 CLANG=${CLANG:-clang-16}
+# the interpreter row stays on the interpreter: no background compile into
+# a module cache
+unset WAGI_MODULE_CACHE
 
 for tool in wrk "$CLANG"; do
   command -v "$tool" >/dev/null 2>&1 || { echo "bench/server: $tool missing (make setup)" >&2; exit 1; }
