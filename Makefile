@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | eventgridtest | guesttest | azuretest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-eventgrid | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | eventgridtest | guesttest | azuretest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -81,7 +81,7 @@ RUN_SUITE := bash scripts/run-suite.sh
 LOGS      = $(BUILD)/test-logs
 
 .PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san examples demo-build \
-        check-layers run-layers bench-eventgrid \
+        check-layers run-layers bench-eventgrid bench-compile \
         test-build run-unit run-spectest run-fuzz wasitest run-wasitest wasitestsuite run-wasitestsuite \
         servertest run-servertest httptest run-httptest run-enginewast eventgridtest run-eventgridtest \
         azuretest run-azuretest aottest run-aottest run-spectest-aot run-enginewast-aot run-wasitest-aot \
@@ -406,9 +406,15 @@ san: setup
 	  run-servertest-aot run-aottest
 	@bash scripts/test-summary.sh build-san/test-logs
 
-bench: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/egload
+bench: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/egload $(BUILD)/aot-gen
 	BUILD=$(BUILD) bash bench/run.sh
+	BUILD=$(BUILD) bash bench/compile/run.sh
 	BUILD=$(BUILD) bash bench/eventgrid/run.sh
+
+# Compile time and memory for a ~1 MB module on every tier and peer alone
+# (about 3 min; `make bench` runs it after the kernels).
+bench-compile: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/aot-gen
+	BUILD=$(BUILD) bash bench/compile/run.sh
 
 # `wagi eventgrid` publish throughput and publish-to-delivery latency alone
 # (about 50 s; `make bench` runs it after the kernels).
