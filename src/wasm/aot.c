@@ -53,9 +53,12 @@ _Static_assert(sizeof(wagi_aot_slot) == sizeof(wasm_slot), "slot size");
 /* -O3, not -O2: with the loops' interruption checks gone (aot_gen.c) gcc's
  * -O3 vectorises loops over linear memory after checking at run time that
  * their accesses do not overlap (matmul ran 2.7x slower at -O2), and
- * inlines small recursive functions (fib 1.4x slower at -O2); it costs about
- * 30% more compile time. */
-#define AOT_OPT "-O3"
+ * inlines small recursive functions (fib 1.4x slower at -O2). Without the
+ * straight-line (SLP) vectoriser, which took a quarter of gcc's time on a
+ * 1 MB module and gained nothing on the benchmarks, it compiles no slower
+ * than -O2 did. */
+#define AOT_OPT "-O3", "-fno-tree-slp-vectorize"
+#define AOT_OPT_TEXT "-O3 -fno-tree-slp-vectorize"
 #define AOT_STR_(x) #x
 #define AOT_STR(x) AOT_STR_(x)
 #define AOT_SYMBOL_NAME AOT_STR(WAGI_AOT_SYMBOL)
@@ -782,7 +785,7 @@ int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, c
     }
     char text[900];
     /* the fixed flags are part of the identity too */
-    snprintf(text, sizeof text, "%s\n%s\n" AOT_OPT " -ffp-contract=off", version, flags);
+    snprintf(text, sizeof text, "%s\n%s\n" AOT_OPT_TEXT " -ffp-contract=off", version, flags);
     uint8_t h[32];
     base_sha256(text, strlen(text), h);
     for (int i = 0; i < 8; i++) snprintf(id + 2 * i, 3, "%02x", h[i]);
