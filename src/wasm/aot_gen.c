@@ -177,6 +177,10 @@ typedef struct {
   uint8_t *loops;
   uint32_t caploops;
   bool uses_mem;
+  /* The function calls out of the generated code (runtime, libm, imports,
+   * call_indirect) or calls another function: it keeps the whole entry
+   * check. A leaf with none of these and a small frame only counts depth. */
+  bool calls;
   uint64_t *keys; /* br_table: (depth << 32 | index), sorted */
   uint32_t capkeys;
   sbuf b; /* the body being written */
@@ -366,10 +370,12 @@ static uint32_t unpack(gen *g, sbuf *b, uint8_t t, const char *arr, uint32_t k, 
 static void var_name(gen *g, char *buf, size_t n, uint32_t h) { snprintf(buf, n, VAR, VARG(h)); }
 
 /* Whether instruction `op` (its immediates not yet read from r) may run
- * code outside the generated file: calls, runtime services, libm. */
+ * code outside the generated file: imports and call_indirect (through the
+ * runtime), runtime services, libm. */
 static bool op_leaves_code(const wasm_reader *r, uint8_t op) {
   switch (op) {
-  case WASM_OP_CALL:
+  /* not WASM_OP_CALL: the callee stays in generated code, and checks
+   * interruption on entry unless it is a leaf that never leaves it */
   case WASM_OP_CALL_INDIRECT:
   case WASM_OP_TABLE_GET:
   case WASM_OP_TABLE_SET:
@@ -784,6 +790,7 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
   g->ft = &m->types[m->func_type[g->func]];
   g->nts = g->nfs = g->nlabels = g->maxh = 0;
   g->uses_mem = false;
+  g->calls = false;
   g->off = bd->offset;
   wasm_reader rd = {m->bytes, bd->code, bd->code_end, NULL, NULL};
   wasm_reader *r = &rd;
@@ -805,6 +812,7 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
     if (top->unreachable && wasmi_skip_dead(r, op, &skip_depth)) continue;
 
     if (op_leaves_code(r, op)) leaves_code(g);
+    if (op == WASM_OP_CALL || op_leaves_code(r, op)) g->calls = true;
     switch (op) {
     case WASM_OP_UNREACHABLE:
       sb_printf(b, "TR(WAGI_AOT_TRAP_UNREACHABLE, %uu);\n", g->off);
@@ -1092,7 +1100,11 @@ static void emit_function(gen *g, sbuf *o, uint32_t i) {
     any_loop = true;
   }
   if (any_loop) sb_puts(o, " };\n");
-  sb_puts(o, "ENTER();\n");
+  /* A leaf's frame fits in the stack floor's margin (aot.c): it need not
+   * compare it, nor poll for interruption (it stays in generated code,
+   * where the interrupt signal reaches it). */
+  bool small_frame = (uint64_t)np + bd->nlocals + g->maxh <= 1024;
+  sb_puts(o, g->calls || !small_frame ? "ENTER();\n" : "ENTER_LEAF();\n");
   sb_put(o, g->b.p ? g->b.p : "", g->b.n);
   sb_puts(o, "}\n\n");
 }
@@ -1184,9 +1196,20 @@ static const char PRELUDE[] =
     "#define INTR(o) do { if (WASM_UNLIKELY(atomic_load_explicit(&c->limit, "
     "memory_order_relaxed) == UINTPTR_MAX)) TR(WAGI_AOT_TRAP_INTERRUPTED, (o)); } while (0)\n"
     "/* Function entry: depth budget spent, frame below the stack floor, or interrupted. */\n"
-    "#define ENTER() do { if (WASM_UNLIKELY(d_ == 0 || (uintptr_t)__builtin_frame_address(0) < "
+    "#define ENTER() do { uintptr_t sp_ = SP_(); if (WASM_UNLIKELY(d_ == 0 || sp_ < "
     "atomic_load_explicit(&c->limit, memory_order_relaxed))) c->rt->enter_check(c, d_, FN_, "
-    "__builtin_frame_address(0)); } while (0)\n"
+    "(const void *)sp_); } while (0)\n"
+    "#define ENTER_LEAF() do { if (WASM_UNLIKELY(d_ == 0)) c->rt->enter_check(c, d_, FN_, "
+    "(const void *)SP_()); } while (0)\n"
+    "/* The stack pointer (__builtin_frame_address would make every function\n"
+    " * set up a frame pointer). */\n"
+    "#if defined(__x86_64__)\n"
+    "#define SP_() ({ uintptr_t s_; __asm__(\"mov %%rsp, %0\" : \"=r\"(s_)); s_; })\n"
+    "#elif defined(__aarch64__)\n"
+    "#define SP_() ({ uintptr_t s_; __asm__(\"mov %0, sp\" : \"=r\"(s_)); s_; })\n"
+    "#else\n"
+    "#define SP_() ((uintptr_t)__builtin_frame_address(0))\n"
+    "#endif\n"
     "#define EA(a, o) (mem + (uint64_t)(uint32_t)(a) + (uint64_t)(o))\n"
     "#define G(x) (*c->globals[x])\n"
     "/* Makes a value needed (a load that must trap even if its result is dropped). */\n"
