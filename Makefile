@@ -21,7 +21,8 @@ endif
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Isrc -pthread
 LDFLAGS  += -pthread
-LDLIBS   += -lm -ldl
+# -ldw -lelf (elfutils, libdw-dev): the AOT tier reads the C compiler's line table (trap map)
+LDLIBS   += -lm -ldl -ldw -lelf
 ifneq ($(SANITIZE),)
 CFLAGS   += $(SAN_FLAGS)
 LDFLAGS  += $(SAN_FLAGS)
