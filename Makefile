@@ -21,7 +21,8 @@ endif
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Isrc -pthread
 LDFLAGS  += -pthread
-LDLIBS   += -lm -ldl
+# -ldw -lelf (elfutils, libdw-dev): the AOT tier reads the C compiler's line table (trap map)
+LDLIBS   += -lm -ldl -ldw -lelf
 ifneq ($(SANITIZE),)
 CFLAGS   += $(SAN_FLAGS)
 LDFLAGS  += $(SAN_FLAGS)
@@ -391,8 +392,10 @@ $(BUILD)/aot-diffrun: $(OBJ)/tests/aot/diffrun.o $(BUILD)/libwasm.a $(BUILD)/lib
 unit: $(UNIT_BIN)
 	@bash scripts/run-unit.sh $(UNIT_BIN)
 
+# TIER=aot: every module as native code (compiled once into $(AOT_CACHE)/spec).
 spectest: $(BUILD)/spectest
-	$(BUILD)/spectest $(if $(WASM_TESTSUITE),--suite $(WASM_TESTSUITE))
+	$(if $(filter aot,$(TIER)),@mkdir -p -m 700 $(AOT_CACHE))
+	$(BUILD)/spectest $(if $(filter aot,$(TIER)),--tier aot --aot-cache $(AOT_CACHE)/spec) $(if $(WASM_TESTSUITE),--suite $(WASM_TESTSUITE))
 
 fuzz: $(FUZZ_BIN)
 	$(FUZZ_BIN) $(FUZZ_ARGS)

@@ -17,6 +17,7 @@ APT_PACKAGES=(
   python3 python3-pytest
   libmicrohttpd-dev libssl-dev   # server: HTTP/1.1 (+TLS via GnuTLS), SHA-256 for log dirs
   libcurl4-openssl-dev      # outbound HTTP for modules (wasi_experimental_http)
+  libdw-dev                 # elfutils libdw: the AOT tier reads the C compiler's line table (trap locations)
   wrk curl                  # server benchmark and manual tests
   time                      # /usr/bin/time: peak RSS in bench/compile
 )

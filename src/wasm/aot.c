@@ -3,9 +3,16 @@
  * interpreter's trap point, limits and error messages, and .wasmc files —
  * compiling one with the system C compiler and loading one back.
  *
- * A .wasmc is the compiler's ELF shared object followed by a fixed trailer:
- *   magic "WAGIAOT1", u32 ABI, u32 trailer size, the module's SHA-256, the
- *   SHA-256 of the ELF part, u64 ELF size, compiler and target strings.
+ * A .wasmc is the compiler's ELF shared object (without debug sections),
+ * the trap map, then a fixed trailer:
+ *   magic "WAGIAOT2", u32 ABI, u32 trailer size, the module's SHA-256, the
+ *   SHA-256 of the ELF part and the map, u64 ELF size, u64 map size,
+ *   compiler and target strings.
+ * The trap map is pairs of u32 (code address, #line marker), by address:
+ * the line table the compiler wrote for aot_gen.c's markers, read with
+ * elfutils' libdw when the module is compiled. It names the function and
+ * offset of an out-of-bounds access, which on native code is a fault in the
+ * guard pages (memory.c's handler records the faulting instruction).
  * Loading checks every field before anything is mapped, then copies the ELF
  * part into a memfd and dlopens that, so the checked bytes are the mapped
  * bytes. The shared object embeds the module's binary (wagi_aot_wasm), which
@@ -13,9 +20,12 @@
  * exactly the one the code was made from (digests compared). */
 #include <dlfcn.h>
 #include <elf.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <errno.h>
 #include <link.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -49,7 +59,8 @@ _Static_assert(WAGI_AOT_TRAP_STACK_EXHAUSTED == WASM_TRAP_STACK_EXHAUSTED, "trap
 _Static_assert(WAGI_AOT_TRAP_INTERRUPTED == WASM_TRAP_INTERRUPTED, "trap codes");
 _Static_assert(sizeof(wagi_aot_slot) == sizeof(wasm_slot), "slot size");
 
-#define TRAILER_MAGIC "WAGIAOT1"
+#define TRAILER_MAGIC "WAGIAOT2"
+#define TRAILER_MAGIC_V1 "WAGIAOT1" /* before the trap map */
 /* -O3, not -O2: with the loops' interruption checks gone (aot_gen.c) gcc's
  * -O3 vectorises loops over linear memory after checking at run time that
  * their accesses do not overlap (matmul ran 2.7x slower at -O2), and
@@ -78,11 +89,12 @@ typedef struct {
   uint32_t abi;
   uint32_t size;
   uint8_t module_sha256[32];
-  uint8_t elf_sha256[32];
+  uint8_t code_sha256[32]; /* of the ELF part and the map */
   uint64_t elf_len;
+  uint64_t map_len; /* bytes */
   char compiler[96];
   char target[32];
-  uint8_t pad[TRAILER_SIZE - 8 - 4 - 4 - 32 - 32 - 8 - 96 - 32];
+  uint8_t pad[TRAILER_SIZE - 8 - 4 - 4 - 32 - 32 - 8 - 8 - 96 - 32];
 } trailer;
 _Static_assert(sizeof(trailer) == TRAILER_SIZE, "trailer layout");
 
@@ -233,12 +245,25 @@ static int rt_table_set(wagi_aot_ctx *c, uint32_t tab, uint32_t i, void *v) {
 }
 static void *rt_ref_func(wagi_aot_ctx *c, uint32_t func) { return inst_of(c)->funcs[func]; }
 
-static void rt_enter_check(wagi_aot_ctx *c, uint32_t depth, uint32_t func, const void *frame) {
-  if (depth == 0) rt_trap(c, WASM_TRAP_STACK_EXHAUSTED, func, UINT32_MAX);
+static void fault_location(const wasm_module *m, const void *pc, uint32_t *func,
+                           uint32_t *offset);
+
+/* A stack overflow is the caller's, as on the interpreter (which stops at
+ * the call): found from the return address, or else the callee. */
+__attribute__((noreturn)) static void stack_exhausted(wagi_aot_ctx *c, uint32_t func,
+                                                      const void *ret) {
+  uint32_t caller = UINT32_MAX, offset = UINT32_MAX;
+  if (ret) fault_location(inst_of(c)->module, (const char *)ret - 1, &caller, &offset);
+  rt_trap(c, WASM_TRAP_STACK_EXHAUSTED, caller != UINT32_MAX ? caller : func, UINT32_MAX);
+}
+
+static void rt_enter_check(wagi_aot_ctx *c, uint32_t depth, uint32_t func, const void *frame,
+                           const void *ret) {
+  if (depth == 0) stack_exhausted(c, func, ret);
   if (atomic_load(&inst_of(c)->interrupted)) rt_trap(c, WASM_TRAP_INTERRUPTED, func, UINT32_MAX);
   /* limit was UINTPTR_MAX and the interrupt has been cleared since: go on */
   if ((uintptr_t)frame < atomic_load_explicit(&c->floor_, memory_order_relaxed))
-    rt_trap(c, WASM_TRAP_STACK_EXHAUSTED, func, UINT32_MAX);
+    stack_exhausted(c, func, ret);
 }
 
 static const wagi_aot_rt g_rt = {
@@ -419,6 +444,63 @@ static void leave_instance(aot_instance *a) {
   }
 }
 
+/* The offset of the last memory access at or before `off` in body bd
+ * (UINT32_MAX: none). The C compiler sometimes gives a load it folded into
+ * later code (a branch on it that became a select) the line of that later
+ * code, whose marker then says "not an access": the access it stands for
+ * is the last one before it. */
+static uint32_t access_before(const wasm_body *bd, const uint8_t *bytes, uint32_t off) {
+  wasm_reader r = {bytes, bd->code, bd->code_end, NULL, NULL};
+  uint32_t last = UINT32_MAX;
+  while (r.p < r.end && !r.err) {
+    uint32_t at = (uint32_t)(r.p - bytes);
+    if (at > off) break;
+    uint8_t op = wasm_read_u8(&r);
+    bool access = op >= WASM_OP_I32_LOAD && op <= WASM_OP_I64_STORE32;
+    if (op == WASM_PREFIX_FD) {
+      wasm_reader peek = r;
+      uint32_t sub = wasm_read_u32(&peek);
+      access = sub <= WASM_FD_V128_STORE || sub == WASM_FD_V128_LOAD32_ZERO ||
+               sub == WASM_FD_V128_LOAD64_ZERO ||
+               (sub >= WASM_FD_V128_LOAD8_LANE && sub <= WASM_FD_V128_STORE64_LANE);
+    }
+    if (access) last = at;
+    wasmi_skip_imm(&r, op);
+  }
+  return last;
+}
+
+/* The function and offset of the out-of-bounds access at `pc` (from the
+ * trap map; the function alone where the compiler's line table gives no
+ * offset); unchanged when pc is not in the module's code. */
+static void fault_location(const wasm_module *m, const void *pc, uint32_t *func,
+                           uint32_t *offset) {
+  const wasmi_aot_code *a = m->aot;
+  if (!pc || !a->nmap || (uintptr_t)pc < a->base) return;
+  uint64_t rel = (uintptr_t)pc - a->base;
+  size_t lo = 0, hi = a->nmap; /* the first entry above rel */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (a->map[2 * mid] <= rel) lo = mid + 1;
+    else hi = mid;
+  }
+  uint32_t line = lo ? a->map[2 * (lo - 1) + 1] : 0;
+  if (!line) return;
+  /* aot_gen.c's markers: 2*off+1 the access at off, 2*off+2 its function */
+  uint32_t off = (line - 1) / 2;
+  uint32_t ndef = m->nfuncs - m->nfunc_imports;
+  lo = 0, hi = ndef; /* the first body starting above off */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->bodies[mid].offset <= off) lo = mid + 1;
+    else hi = mid;
+  }
+  if (!lo || off >= (uint64_t)(m->bodies[lo - 1].code_end - m->bytes)) return;
+  *func = m->nfunc_imports + (uint32_t)(lo - 1);
+  if (line & 1) *offset = off;
+  else *offset = access_before(&m->bodies[lo - 1], m->bytes, off);
+}
+
 wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   wasm_instance *inst = f->inst;
   wagi_aot_ctx *c = inst->aot_ctx;
@@ -465,6 +547,7 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   } else {
     tp.mem_lo = tp.mem_hi = NULL;
   }
+  tp.fault_pc = NULL;
   t_trap.func = t_trap.offset = UINT32_MAX;
   t_trap.pc = 0;
   t_trap.host_inst = NULL;
@@ -491,9 +574,16 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
     detail = t_trap.nested;
   }
   if (st == WASM_TRAP_EXIT && err && !t_trap.host_inst) err->exit_code = inst->exit_code;
-  /* Interrupted by the signal: the function entered here stands for the
-   * one running (the PC is not mapped to a function yet). */
-  if (t_trap.pc && t_trap.func == UINT32_MAX) t_trap.func = f->index;
+  if (t_trap.func == UINT32_MAX && !detail[0]) {
+    if (st == WASM_TRAP_MEM_OOB) {
+      fault_location(m, tp.fault_pc, &t_trap.func, &t_trap.offset);
+    } else if (t_trap.pc) {
+      /* interrupted by the signal: the function it found running */
+      uint32_t off_ = UINT32_MAX;
+      fault_location(m, (const void *)t_trap.pc, &t_trap.func, &off_);
+      if (t_trap.func == UINT32_MAX) t_trap.func = f->index;
+    }
+  }
   char where[64] = "";
   label[0] = 0;
   if (t_trap.func != UINT32_MAX) wasmi_func_label(m, t_trap.func, label, sizeof label);
@@ -511,6 +601,7 @@ void wasmi_aot_code_free(wasmi_aot_code *code) {
   if (!code) return;
   if (code->handle) dlclose(code->handle);
   if (code->fd >= 0) close(code->fd);
+  free(code->map);
   free(code);
 }
 
@@ -575,6 +666,10 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
                      "it is not an ELF shared object (truncated, or not made by wagi compile)");
   trailer t;
   memcpy(&t, bytes + len - TRAILER_SIZE, sizeof t);
+  if (!memcmp(t.magic, TRAILER_MAGIC_V1, 8))
+    return load_fail(err,
+                     "it was made by an older wagi (.wasmc format 1, no trap locations): compile "
+                     "the module again (wagi compile)");
   if (memcmp(t.magic, TRAILER_MAGIC, 8) || t.size != TRAILER_SIZE)
     return load_fail(err, "it has no wagi trailer (truncated, or not made by wagi compile)");
   t.compiler[sizeof t.compiler - 1] = 0;
@@ -586,17 +681,32 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
                      t.abi, WAGI_AOT_ABI);
   if (strcmp(t.target, AOT_TARGET))
     return load_fail(err, "it was compiled for %s, and this machine is %s", t.target, AOT_TARGET);
-  if (t.elf_len != len - TRAILER_SIZE)
+  if (t.elf_len > len - TRAILER_SIZE || t.map_len != len - TRAILER_SIZE - t.elf_len ||
+      t.map_len % 8)
     return load_fail(err, "its size does not match its trailer (truncated or extended)");
   uint8_t h[32];
-  base_sha256(bytes, (size_t)t.elf_len, h);
-  if (memcmp(h, t.elf_sha256, 32))
+  base_sha256(bytes, (size_t)(t.elf_len + t.map_len), h);
+  if (memcmp(h, t.code_sha256, 32))
     return load_fail(err, "its code does not match the digest in its trailer (modified?)");
+  size_t nmap = (size_t)t.map_len / 8;
+  uint32_t *map = nmap ? malloc((size_t)t.map_len) : NULL;
+  if (nmap && !map)
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "out of memory");
+  if (nmap) memcpy(map, bytes + t.elf_len, (size_t)t.map_len);
+  for (size_t i = 1; i < nmap; i++)
+    if (map[2 * i] <= map[2 * i - 2]) {
+      free(map);
+      return load_fail(err, "its trap map is not in address order");
+    }
 
   /* map the checked bytes, not the file again */
   int fd = memfd_create("wagi-aot", MFD_CLOEXEC);
-  if (fd < 0) return load_fail(err, "memfd_create: %s", strerror(errno));
+  if (fd < 0) {
+    free(map);
+    return load_fail(err, "memfd_create: %s", strerror(errno));
+  }
   if (base_write_all(fd, bytes, (size_t)t.elf_len) < 0) {
+    free(map);
     close(fd);
     return load_fail(err, "writing the code to memory: %s", strerror(errno));
   }
@@ -604,6 +714,7 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
   snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
+    free(map);
     close(fd);
     return load_fail(err, "the code cannot be loaded: %s", dlerror());
   }
@@ -619,6 +730,9 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
     if (memcmp(h, desc->sha256, 32) || memcmp(h, t.module_sha256, 32))
       st = load_fail(err, "the embedded module does not match the recorded digest");
   }
+  struct link_map *lm = NULL;
+  if (!st && (dlinfo(handle, RTLD_DI_LINKMAP, &lm) != 0 || !lm))
+    st = load_fail(err, "the code's load address is unknown: %s", dlerror());
   wasm_module *m = NULL;
   if (!st) st = wasm_module_compile(wasm, *wasm_len, &m, err);
   if (!st && desc->nfuncs != m->nfuncs - m->nfunc_imports)
@@ -627,6 +741,7 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
   if (!st && !(m->aot = calloc(1, sizeof *m->aot)))
     st = wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "out of memory");
   if (st) {
+    free(map);
     wasm_module_free(m);
     dlclose(handle);
     close(fd);
@@ -635,10 +750,175 @@ wasm_status wasm_module_load_native(const uint8_t *bytes, size_t len, wasm_modul
   m->aot->handle = handle;
   m->aot->desc = desc;
   m->aot->fd = fd;
+  m->aot->map = map;
+  m->aot->nmap = nmap;
+  m->aot->base = (uintptr_t)lm->l_addr;
   find_text(handle, m->aot);
-  find_text(handle, m->aot);
+  if (!m->aot->text_hi) {
+    wasm_module_free(m); /* frees m->aot: the handle, the fd, the map */
+    return load_fail(err, "the loaded code's executable range cannot be found");
+  }
   *out = m;
   return WASM_OK;
+}
+
+/* ---- the trap map ------------------------------------------------------------ */
+
+/* One row of the compiler's line table. */
+typedef struct {
+  uint64_t addr;
+  uint32_t line;  /* aot_gen.c's marker; 0: none */
+  uint32_t order; /* ends of sequences first at an address, then table order */
+  bool other;     /* in another file (a header's inline function): see inline_site */
+} map_row;
+
+/* A call of an inline function (simd_ops.h's, SIMDe's) written in "wasm". */
+typedef struct {
+  uint64_t lo, hi;
+  uint32_t line, depth;
+} inline_site;
+
+typedef struct {
+  map_row *rows;
+  size_t nrows, caprows;
+  inline_site *sites;
+  size_t nsites, capsites;
+  bool oom;
+} map_build;
+
+static bool is_marker_file(const char *f) {
+  const char *b = f ? strrchr(f, '/') : NULL;
+  b = b ? b + 1 : f;
+  return b && !strcmp(b, "wasm");
+}
+
+static void *grow_array(void *p, size_t *cap, size_t need, size_t elem, bool *oom) {
+  if (need <= *cap) return p;
+  size_t n = *cap ? *cap * 2 : 256;
+  while (n < need) n *= 2;
+  void *q = realloc(p, n * elem);
+  if (!q) {
+    *oom = true;
+    return p;
+  }
+  *cap = n;
+  return q;
+}
+
+/* The inline call sites in "wasm" under die (clang's line table gives an
+ * inlined function's own lines, and these say where it was called; gcc at
+ * -g1 gives the call's line itself). */
+static void collect_sites(map_build *b, Dwarf_Die *die, Dwarf_Files *files, uint32_t depth) {
+  Dwarf_Die child;
+  if (depth > 64 || dwarf_child(die, &child) != 0) return;
+  do {
+    if (dwarf_tag(&child) == DW_TAG_inlined_subroutine) {
+      Dwarf_Attribute at;
+      Dwarf_Word file = 0, line = 0;
+      if (files && dwarf_formudata(dwarf_attr(&child, DW_AT_call_file, &at), &file) == 0 &&
+          dwarf_formudata(dwarf_attr(&child, DW_AT_call_line, &at), &line) == 0 &&
+          is_marker_file(dwarf_filesrc(files, file, NULL, NULL)) && line <= UINT32_MAX) {
+        Dwarf_Addr base, lo, hi;
+        for (ptrdiff_t o = 0; (o = dwarf_ranges(&child, o, &base, &lo, &hi)) > 0;) {
+          b->sites = grow_array(b->sites, &b->capsites, b->nsites + 1, sizeof *b->sites, &b->oom);
+          if (b->oom) return;
+          b->sites[b->nsites++] = (inline_site){lo, hi, (uint32_t)line, depth};
+        }
+      }
+    }
+    collect_sites(b, &child, files, depth + 1);
+  } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+static int cmp_rows(const void *x, const void *y) {
+  const map_row *a = x, *b = y;
+  if (a->addr != b->addr) return a->addr < b->addr ? -1 : 1;
+  return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static int cmp_sites(const void *x, const void *y) {
+  const inline_site *a = x, *b = y;
+  return a->depth < b->depth ? -1 : a->depth > b->depth;
+}
+
+/* The trap map of a compiled module (path: the shared object with its line
+ * table): pairs (address, marker) where the marker changes, by address.
+ * *out = NULL, *n = 0 when the compiler wrote no line table (--cflags -g0):
+ * traps then name no location. Returns -1 only when out of memory. */
+static int read_trap_map(const char *path, uint32_t **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  Dwarf *dw = dwarf_begin(fd, DWARF_C_READ);
+  if (!dw) {
+    close(fd);
+    return 0;
+  }
+  map_build b = {0};
+  uint32_t order = 0;
+  Dwarf_Off off = 0, next;
+  size_t hsize;
+  while (!b.oom && dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+    Dwarf_Die cu;
+    Dwarf_Lines *lines;
+    size_t nl;
+    if (dwarf_offdie(dw, off + hsize, &cu) && dwarf_getsrclines(&cu, &lines, &nl) == 0) {
+      for (size_t i = 0; i < nl && !b.oom; i++) {
+        Dwarf_Line *l = dwarf_onesrcline(lines, i);
+        Dwarf_Addr a;
+        int ln = 0;
+        bool end = false;
+        if (!l || dwarf_lineaddr(l, &a) || dwarf_lineno(l, &ln) || dwarf_lineendsequence(l, &end))
+          continue;
+        b.rows = grow_array(b.rows, &b.caprows, b.nrows + 1, sizeof *b.rows, &b.oom);
+        if (b.oom) break;
+        bool mine = !end && is_marker_file(dwarf_linesrc(l, NULL, NULL));
+        b.rows[b.nrows++] = (map_row){a, mine && ln > 0 ? (uint32_t)ln : 0,
+                                      end ? 0 : ++order, !end && !mine};
+      }
+      Dwarf_Files *files = NULL;
+      size_t nfiles;
+      if (dwarf_getsrcfiles(&cu, &files, &nfiles) != 0) files = NULL;
+      collect_sites(&b, &cu, files, 0);
+    }
+    off = next;
+  }
+  dwarf_end(dw);
+  close(fd);
+  if (!b.oom && b.nrows) {
+    qsort(b.rows, b.nrows, sizeof *b.rows, cmp_rows);
+    /* rows of inline functions take the line of their call in "wasm",
+     * the innermost call's (sites painted outermost first) */
+    qsort(b.sites, b.nsites, sizeof *b.sites, cmp_sites);
+    for (size_t s = 0; s < b.nsites; s++) {
+      size_t lo = 0, hi = b.nrows;
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b.rows[mid].addr < b.sites[s].lo) lo = mid + 1;
+        else hi = mid;
+      }
+      for (size_t r = lo; r < b.nrows && b.rows[r].addr < b.sites[s].hi; r++)
+        if (b.rows[r].other) b.rows[r].line = b.sites[s].line;
+    }
+    uint32_t *map = malloc(b.nrows * 2 * sizeof *map);
+    size_t k = 0;
+    if (!map) b.oom = true;
+    for (size_t r = 0; map && r < b.nrows; r++) {
+      if (b.rows[r].addr > UINT32_MAX) break;
+      uint32_t a = (uint32_t)b.rows[r].addr, line = b.rows[r].line;
+      if (k && map[2 * (k - 1)] == a) k--; /* the last row at an address holds */
+      if (k && map[2 * (k - 1) + 1] == line) continue;
+      map[2 * k] = a;
+      map[2 * k + 1] = line;
+      k++;
+    }
+    *out = map;
+    *n = k;
+  }
+  free(b.rows);
+  free(b.sites);
+  return b.oom ? -1 : 0;
 }
 
 /* ---- compiling a .wasmc ------------------------------------------------------ */
@@ -785,7 +1065,8 @@ int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, c
     }
     char text[900];
     /* the fixed flags are part of the identity too */
-    snprintf(text, sizeof text, "%s\n%s\n" AOT_OPT_TEXT " -ffp-contract=off", version, flags);
+    snprintf(text, sizeof text, "%s\n%s\n" AOT_OPT_TEXT " -ffp-contract=off -g1 trap-map", version,
+             flags);
     uint8_t h[32];
     base_sha256(text, strlen(text), h);
     for (int i = 0; i < 8; i++) snprintf(id + 2 * i, 3, "%02x", h[i]);
@@ -849,9 +1130,11 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
   snprintf(inc, sizeof inc, "-I%s", dir);
   /* -ffp-contract=off: no fused multiply-add behind the module's back (with
    * --cflags -march=native gcc would fuse a*b+c, and the results would
-   * differ from the interpreter's) */
+   * differ from the interpreter's). -g1: the line table of the trap map
+   * (clang reads it as -gline-tables-only); the machine code is the same
+   * without it, and the debug sections are stripped once it is read. */
   const char *fixed[] = {
-      cc,  AOT_OPT, "-fPIC", "-shared", "-fvisibility=hidden", "-ffp-contract=off", "-w",
+      cc,  AOT_OPT, "-fPIC", "-shared", "-fvisibility=hidden", "-ffp-contract=off", "-w", "-g1",
       inc, "-o",  p_so,    p_src};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) argv[argc++] = (char *)fixed[i];
   for (char *tok = flags ? strtok(flags, " \t") : NULL; tok && argc < 60; tok = strtok(NULL, " \t"))
@@ -881,28 +1164,54 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
   char version[96];
   (void)compiler_version(cc, version, sizeof version);
 
+  uint32_t *map = NULL;
+  size_t nmap = 0;
+  if (read_trap_map(p_so, &map, &nmap) != 0) {
+    remove_dir(dir);
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX,
+                           "out of memory: reading the compiled code's line table");
+  }
+  /* the line table is in the map now; without strip (binutils) the .wasmc
+   * keeps it, and is only larger */
+  char *strip_argv[] = {"strip", "--strip-debug", p_so, NULL};
+  (void)run_tool(strip_argv, p_log, o);
+
   size_t so_len = 0;
   uint8_t *so = read_whole(p_so, &so_len);
   remove_dir(dir);
-  if (!so)
+  if (!so) {
+    free(map);
     return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX,
                            "cannot read the compiled code");
+  }
+  /* the map goes right after the ELF part, under the same digest */
+  size_t map_len = nmap * 2 * sizeof *map;
+  uint8_t *all = realloc(so, so_len + map_len);
+  if (!all) {
+    free(so);
+    free(map);
+    return wasmi_error_set(err, WASM_ERR_NOMEM, UINT32_MAX, UINT32_MAX, "out of memory");
+  }
+  so = all;
+  if (map_len) memcpy(so + so_len, map, map_len);
+  free(map);
   trailer t;
   memset(&t, 0, sizeof t);
   memcpy(t.magic, TRAILER_MAGIC, 8);
   t.abi = WAGI_AOT_ABI;
   t.size = TRAILER_SIZE;
   memcpy(t.module_sha256, digest, 32);
-  base_sha256(so, so_len, t.elf_sha256);
+  base_sha256(so, so_len + map_len, t.code_sha256);
   t.elf_len = so_len;
+  t.map_len = map_len;
   snprintf(t.compiler, sizeof t.compiler, "%s", version[0] ? version : cc);
   snprintf(t.target, sizeof t.target, "%s", AOT_TARGET);
 
   char tmp_out[4200];
   snprintf(tmp_out, sizeof tmp_out, "%s.tmp.%ld", out_path, (long)getpid());
   int fd = open(tmp_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  bool ok =
-      fd >= 0 && !base_write_all(fd, so, so_len) && !base_write_all(fd, &t, sizeof t) && !fsync(fd);
+  bool ok = fd >= 0 && !base_write_all(fd, so, so_len + map_len) &&
+            !base_write_all(fd, &t, sizeof t) && !fsync(fd);
   int e = errno;
   if (fd >= 0 && close(fd) != 0 && ok) ok = false, e = errno;
   if (ok && rename(tmp_out, out_path) != 0) ok = false, e = errno;

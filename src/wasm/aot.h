@@ -24,6 +24,11 @@ typedef struct wasmi_aot_code {
    * back another module's code. */
   int fd;
   uintptr_t text_lo, text_hi; /* the code's executable range */
+  /* Where out-of-bounds faults happen: the .wasmc's trap map, pairs (code
+   * address relative to `base`, #line marker of aot_gen.c), by address. */
+  uint32_t *map;
+  size_t nmap;
+  uintptr_t base; /* the address the code is loaded at */
 } wasmi_aot_code;
 
 /* Instance set-up and teardown (instance.c calls them). */

@@ -184,6 +184,21 @@ typedef struct {
   uint64_t *keys; /* br_table: (depth << 32 | index), sorted */
   uint32_t capkeys;
   sbuf b; /* the body being written */
+
+  /* Trap locations (#line markers, see line_before). */
+  bool lines;      /* emit them (the module is small enough for the encoding) */
+  uint32_t line;   /* the marker in force in this function (0: none yet) */
+  uint32_t *src;   /* per height: the marker of the load the value comes from, or 0 */
+  uint32_t capsrc;
+  uint32_t *lsrc, *lsrc_ep; /* per local: the same, valid while lsrc_ep[x] == epoch */
+  uint32_t caplsrc, caplep, epoch;
+  /* Per function index: the marker of the load its single result comes
+   * from on every return (0: none or not known yet), so that a caller the C
+   * compiler inlines it into carries the load's marker where it uses the
+   * result. ret_line/ret_seen: this function's so far. */
+  uint32_t *fn_ret;
+  uint32_t ret_line;
+  bool ret_seen;
 } gen;
 
 static bool grow(gen *g, void **p, uint32_t *cap, uint64_t need, size_t elem) {
@@ -260,7 +275,9 @@ static uint32_t push(gen *g, uint8_t t) {
   if (!grow(g, (void **)&g->ts, &g->capts, (uint64_t)g->nts + 1, 1)) return 0;
   if (!grow(g, (void **)&g->used, &g->capused, (uint64_t)g->nts + 1, 1)) return 0;
   if (!grow(g, (void **)&g->ld, &g->capld, (uint64_t)g->nts + 1, 1)) return 0;
+  if (!grow(g, (void **)&g->src, &g->capsrc, (uint64_t)g->nts + 1, sizeof(uint32_t))) return 0;
   g->ld[g->nts] = 0;
+  g->src[g->nts] = 0;
   while (g->maxh <= g->nts) g->used[g->maxh++] = 0;
   if (t == WASM_V128) g->simd = true;
   g->used[g->nts] |= (uint8_t)(1u << tbit(t));
@@ -400,6 +417,12 @@ static void emit_return(gen *g) {
   const wasm_functype *ft = g->ft;
   uint32_t n = ft->nresults, src = g->nts - n;
   sbuf *b = &g->b;
+  if (g->lines && n == 1) { /* see fn_ret */
+    uint32_t line = g->src[src];
+    if (!g->ret_seen) g->ret_line = line;
+    else if (g->ret_line != line) g->ret_line = 0;
+    g->ret_seen = true;
+  }
   force_range(g, 0, src);
   if (n == 0) sb_puts(b, "return;");
   else if (n == 1) sb_printf(b, "return " VAR ";", VARG(src));
@@ -772,6 +795,186 @@ static void global_set(gen *g, uint32_t x) {
   }
 }
 
+/* ---- Trap locations ------------------------------------------------------------- */
+
+/* An out-of-bounds access on native code is a fault in the guard pages. To
+ * name its function and offset as the interpreter does, the C carries
+ * `#line` markers of a file called "wasm", and `wagi compile` keeps the
+ * compiler's line table (code address -> marker) in the .wasmc (aot.c). A
+ * marker is 2*off+1 for "the memory access at module offset off", 2*off+2
+ * for "in the function holding off, not a memory access". They cost nothing
+ * at run time: the machine code is the same with and without them.
+ *
+ * The C compiler may fold a load into the instruction that uses its value
+ * (x86 `add eax, [mem]`, `cmp [mem], 5` for `x + 5 == 0`) and give it
+ * that instruction's line, so an instruction whose operands come from
+ * loads (directly, through operators, or through locals within
+ * straight-line code) carries the earliest such load's marker. Each instruction's C stays on one line, and
+ * a line starts only where the marker changes. */
+#define LINE_AT(off) (2 * (off) + 1)
+#define LINE_IN(off) (2 * (off) + 2)
+
+typedef struct {
+  size_t mark;    /* where the instruction's C starts in g->b */
+  uint32_t cand;  /* the marker of the load its top operand comes from (0: none) */
+  uint32_t deep;  /* the same for its deepest operand that comes from one */
+  uint32_t local; /* local.get/set/tee: the local */
+  bool mem, load, pure; /* pure: an operator whose result comes from its operands */
+  uint32_t callee;      /* call: the function called (UINT32_MAX: not a call) */
+} line_state;
+
+/* How many operands the instruction (r: after its opcode byte) takes from
+ * the stack; UINT32_MAX: all of them (control instructions may FORCE the
+ * values left below them). Notes memory accesses and unary operators. */
+static uint32_t operand_count(gen *g, uint8_t op, wasm_reader r, line_state *ls) {
+  const wasm_module *m = g->m;
+  const opinfo *oi;
+  switch (op) {
+  case WASM_OP_UNREACHABLE:
+  case WASM_OP_BLOCK:
+  case WASM_OP_LOOP:
+  case WASM_OP_IF:
+  case WASM_OP_ELSE:
+  case WASM_OP_END:
+  case WASM_OP_BR:
+  case WASM_OP_BR_IF:
+  case WASM_OP_BR_TABLE:
+  case WASM_OP_RETURN: return UINT32_MAX;
+  case WASM_OP_CALL: {
+    uint32_t f = wasm_read_u32(&r);
+    if (r.err || f >= m->nfuncs) return 0;
+    ls->callee = f;
+    return m->types[m->func_type[f]].nparams;
+  }
+  case WASM_OP_CALL_INDIRECT: {
+    uint32_t t = wasm_read_u32(&r);
+    return r.err || t >= m->ntypes ? 0 : m->types[t].nparams + 1;
+  }
+  case WASM_OP_SELECT:
+  case WASM_OP_SELECT_T: ls->pure = true; return 3;
+  case WASM_OP_TABLE_SET: return 2;
+  case WASM_OP_LOCAL_GET:
+  case WASM_OP_LOCAL_SET:
+  case WASM_OP_LOCAL_TEE:
+    ls->local = wasm_read_u32(&r);
+    return op == WASM_OP_LOCAL_GET ? 0 : 1;
+  case WASM_OP_DROP:
+  case WASM_OP_GLOBAL_SET:
+  case WASM_OP_TABLE_GET:
+  case WASM_OP_MEMORY_GROW:
+  case WASM_OP_REF_IS_NULL: return 1;
+  case WASM_PREFIX_FC: {
+    uint32_t sub = wasm_read_u32(&r);
+    if (sub <= WASM_FC_I64_TRUNC_SAT_F64_U) {
+      ls->pure = true;
+      return 1;
+    }
+    if (sub == WASM_FC_TABLE_GROW) return 2;
+    if (sub == WASM_FC_DATA_DROP || sub == WASM_FC_ELEM_DROP || sub == WASM_FC_TABLE_SIZE) return 0;
+    return 3;
+  }
+  case WASM_PREFIX_FD: {
+    uint32_t sub = wasm_read_u32(&r);
+    if (r.err || sub > 0xff) return 0;
+    oi = &OPS_FD[sub];
+    break;
+  }
+  default: oi = &OPS[op]; break;
+  }
+  if (!oi->valid) return 0;
+  switch (oi->kind) {
+  case K_LOAD:
+  case K_LOAD_LANE: ls->load = true; /* fall through */
+  case K_STORE:
+  case K_STORE_LANE: ls->mem = true; return 0;
+  case K_NUMERIC: ls->pure = true; return oi->p3 ? 3 : oi->p2 ? 2 : oi->p1 ? 1 : 0;
+  case K_EXTRACT_LANE: ls->pure = true; return 1;
+  case K_REPLACE_LANE: ls->pure = true; return 2;
+  default: return 0;
+  }
+}
+
+/* Before the instruction at g->off (r: after its opcode byte): the marker
+ * it needs, if that is not the one in force. */
+static line_state line_before(gen *g, uint8_t op, const wasm_reader *r) {
+  line_state ls = {g->b.n, 0, 0, 0, false, false, false, UINT32_MAX};
+  if (!g->lines) return ls;
+  uint32_t n = operand_count(g, op, *r, &ls);
+  uint32_t want = 0;
+  for (uint32_t h = n >= g->nts ? 0 : g->nts - n; h < g->nts && !want; h++) want = g->src[h];
+  ls.deep = want;
+  if (g->nts) ls.cand = g->src[g->nts - 1];
+  if (ls.mem) want = LINE_AT(g->off);
+  if (!want) want = g->line && !(g->line & 1) ? g->line : LINE_IN(g->off);
+  if (want != g->line) {
+    sb_printf(&g->b, "\n#line %u \"wasm\"\n", want);
+    g->line = want;
+  }
+  ls.mark = g->b.n;
+  return ls;
+}
+
+/* After it: its C on one line, and where its result comes from. */
+static void line_after(gen *g, uint8_t op, const line_state *ls) {
+  if (!g->lines || g->b.oom) return;
+  for (size_t i = ls->mark; i < g->b.n; i++)
+    if (g->b.p[i] == '\n') g->b.p[i] = ' ';
+  bool local = ls->local < g->caplsrc && ls->local < g->caplep;
+  switch (op) {
+  case WASM_OP_LOCAL_SET:
+  case WASM_OP_LOCAL_TEE:
+    if (local) {
+      g->lsrc[ls->local] = ls->cand;
+      g->lsrc_ep[ls->local] = g->epoch;
+    }
+    return;
+  case WASM_OP_LOCAL_GET:
+    if (local && g->nts && g->lsrc_ep[ls->local] == g->epoch) g->src[g->nts - 1] = g->lsrc[ls->local];
+    return;
+  case WASM_OP_BLOCK:
+  case WASM_OP_LOOP:
+  case WASM_OP_IF:
+  case WASM_OP_ELSE:
+  case WASM_OP_END:
+  case WASM_OP_BR_IF: g->epoch++; /* a label: locals may come from elsewhere */ return;
+  default: break;
+  }
+  if (!g->nts) return;
+  if (ls->callee != UINT32_MAX && g->fn_ret) g->src[g->nts - 1] = g->fn_ret[ls->callee];
+  if (ls->load) g->src[g->nts - 1] = LINE_AT(g->off);
+  else if (ls->pure) g->src[g->nts - 1] = ls->deep;
+}
+
+/* Per function: no marker in force, no load values in locals. */
+static bool line_start(gen *g, uint32_t nlocals) {
+  g->line = 0;
+  g->epoch = 1;
+  if (!g->lines || !nlocals) return true;
+  if (!grow(g, (void **)&g->lsrc, &g->caplsrc, nlocals, sizeof(uint32_t)) ||
+      !grow(g, (void **)&g->lsrc_ep, &g->caplep, nlocals, sizeof(uint32_t)))
+    return false;
+  memset(g->lsrc_ep, 0, (size_t)nlocals * sizeof(uint32_t));
+  return true;
+}
+
+/* Copies the C of the functions into o, where "#line ~" lines become the
+ * marker that puts the rest back into module.c's own numbering. */
+static void put_restoring_lines(sbuf *o, const sbuf *code) {
+  uint32_t line = 1;
+  for (size_t i = 0; i < o->n; i++) line += o->p[i] == '\n';
+  static const char restore[] = "#line ~\n";
+  const char *p = code->p ? code->p : "", *end = p + code->n;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *next = nl ? nl + 1 : end;
+    if ((size_t)(next - p) == sizeof restore - 1 && !memcmp(p, restore, sizeof restore - 1))
+      sb_printf(o, "#line %u \"module.c\"\n", line + 1);
+    else sb_put(o, p, (size_t)(next - p));
+    line++;
+    p = next;
+  }
+}
+
 /* ---- Function bodies -------------------------------------------------------------- */
 
 static wasm_status body_fail(gen *g, wasm_error *err, const char *what) {
@@ -791,6 +994,8 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
   g->nts = g->nfs = g->nlabels = g->maxh = 0;
   g->uses_mem = false;
   g->calls = false;
+  g->ret_line = 0;
+  g->ret_seen = false;
   g->off = bd->offset;
   wasm_reader rd = {m->bytes, bd->code, bd->code_end, NULL, NULL};
   wasm_reader *r = &rd;
@@ -802,6 +1007,7 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
   uint32_t skip_depth = 0;
   uint32_t *depths = NULL, capdepths = 0;
   sbuf *b = &g->b;
+  if (!line_start(g, nlocals)) return WASM_ERR_NOMEM;
 
   while (r->p < r->end && g->nfs > 0 && !g->oom && !b->oom && !r->err) {
     const uint8_t *at = r->p;
@@ -810,6 +1016,7 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
     frame *top = &g->fs[g->nfs - 1];
 
     if (top->unreachable && wasmi_skip_dead(r, op, &skip_depth)) continue;
+    line_state ls = line_before(g, op, r);
 
     if (op_leaves_code(r, op)) leaves_code(g);
     if (op == WASM_OP_CALL || op_leaves_code(r, op)) g->calls = true;
@@ -1033,11 +1240,13 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
       break;
     }
     }
+    line_after(g, op, &ls);
   }
   free(depths);
   if (g->oom || b->oom) return WASM_ERR_NOMEM;
   if (r->err) return body_fail(g, err, r->err);
   if (g->nfs != 0) return body_fail(g, err, "function body has no end");
+  if (g->fn_ret) g->fn_ret[g->func] = g->ret_line;
   return WASM_OK;
 }
 
@@ -1106,6 +1315,7 @@ static void emit_function(gen *g, sbuf *o, uint32_t i) {
   bool small_frame = (uint64_t)np + bd->nlocals + g->maxh <= 1024;
   sb_puts(o, g->calls || !small_frame ? "ENTER();\n" : "ENTER_LEAF();\n");
   sb_put(o, g->b.p ? g->b.p : "", g->b.n);
+  if (g->lines) sb_puts(o, "\n#line ~\n"); /* back to module.c's numbering */
   sb_puts(o, "}\n\n");
 }
 
@@ -1121,10 +1331,15 @@ static void emit_entry(gen *g, sbuf *o, uint32_t fi) {
     s += unpack(g, o, t->types[k], "s", s, v);
   }
   if (t->nparams) sb_puts(o, "\n");
+  /* Called through a pointer the C compiler cannot see through, so that it
+   * does not inline the function here and merge its code into the entry's
+   * (the trap map would then name no function); the entry runs once per
+   * call from the engine. */
+  sb_printf(o, "__typeof__(w%u) *volatile f_ = w%u;\n", fi, fi);
   if (t->nresults == 0) sb_puts(o, "");
   else if (t->nresults == 1) sb_printf(o, "%s r_ = ", ctype(g, wasm_functype_result(t, 0)));
   else sb_printf(o, "R%u r_ = ", t->canon);
-  sb_printf(o, "w%u(c, c->depth - 1u", fi);
+  sb_puts(o, "f_(c, c->depth - 1u");
   for (uint32_t k = 0; k < t->nparams; k++) sb_printf(o, ", a%u", k);
   sb_puts(o, ");\n");
   for (uint32_t k = 0, s = 0; k < t->nresults; k++) {
@@ -1198,9 +1413,9 @@ static const char PRELUDE[] =
     "/* Function entry: depth budget spent, frame below the stack floor, or interrupted. */\n"
     "#define ENTER() do { uintptr_t sp_ = SP_(); if (WASM_UNLIKELY(d_ == 0 || sp_ < "
     "atomic_load_explicit(&c->limit, memory_order_relaxed))) c->rt->enter_check(c, d_, FN_, "
-    "(const void *)sp_); } while (0)\n"
+    "(const void *)sp_, __builtin_return_address(0)); } while (0)\n"
     "#define ENTER_LEAF() do { if (WASM_UNLIKELY(d_ == 0)) c->rt->enter_check(c, d_, FN_, "
-    "(const void *)SP_()); } while (0)\n"
+    "(const void *)SP_(), __builtin_return_address(0)); } while (0)\n"
     "/* The stack pointer (__builtin_frame_address would make every function\n"
     " * set up a frame pointer). */\n"
     "#if defined(__x86_64__)\n"
@@ -1235,6 +1450,7 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], b
   memset(&g, 0, sizeof g);
   g.m = m;
   g.strict_loads = strict_loads;
+  g.lines = m->len < ((size_t)1 << 30); /* markers 2*off+2 fit a #line */
   sbuf code = {0}; /* functions, entries, descriptor */
   sbuf o = {0};    /* the whole file */
   wasm_status st = WASM_OK;
@@ -1262,6 +1478,13 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], b
     sb_puts(&code, ";\n");
   }
   sb_puts(&code, "\n");
+  /* A first pass learns which functions return a loaded value (fn_ret), so
+   * that callers translated before their callees know it too. */
+  if (g.lines && !(g.fn_ret = calloc(m->nfuncs ? m->nfuncs : 1, sizeof *g.fn_ret))) g.oom = true;
+  for (uint32_t i = 0; g.fn_ret && i < ndef && st == WASM_OK; i++) {
+    g.b.n = 0;
+    st = translate_body(&g, i, err);
+  }
   for (uint32_t i = 0; i < ndef && st == WASM_OK; i++) {
     g.b.n = 0;
     if (g.b.p) g.b.p[0] = 0;
@@ -1299,7 +1522,7 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], b
     sb_puts(&o, PRELUDE);
     if (g.simd) sb_puts(&o, PRELUDE_SIMD);
     sb_puts(&o, "\n");
-    sb_put(&o, code.p ? code.p : "", code.n);
+    put_restoring_lines(&o, &code);
     if (g.oom || code.oom || o.oom || g.b.oom) st = WASM_ERR_NOMEM;
   } else if (g.oom || g.b.oom || code.oom) {
     st = WASM_ERR_NOMEM;
@@ -1313,6 +1536,10 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], b
   free(g.fs);
   free(g.keys);
   free(g.loops);
+  free(g.fn_ret);
+  free(g.src);
+  free(g.lsrc);
+  free(g.lsrc_ep);
   free(g.b.p);
   free(code.p);
   if (st != WASM_OK) {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "wasm_int.h"
@@ -342,13 +343,27 @@ static void chain_fault(int sig, siginfo_t *info) {
   if (info->si_code <= 0) raise(sig);
 }
 
+/* The address of the instruction that faulted (NULL where unknown). */
+static const void *fault_pc(void *uctx) {
+  const ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+  return (const void *)(uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+  return (const void *)(uintptr_t)uc->uc_mcontext.pc;
+#else
+  (void)uc;
+  return NULL;
+#endif
+}
+
 static void trap_handler(int sig, siginfo_t *info, void *uctx) {
-  (void)uctx;
   wasm_trap_point *tp = wasmi_tls_trap_point;
   if (tp) {
     const uint8_t *addr = info->si_addr;
-    if (info->si_code > 0 && addr >= tp->mem_lo && addr < tp->mem_hi)
+    if (info->si_code > 0 && addr >= tp->mem_lo && addr < tp->mem_hi) {
+      tp->fault_pc = fault_pc(uctx);
       siglongjmp(tp->jb, WASM_TRAP_MEM_OOB);
+    }
   }
   chain_fault(sig, info);
 }

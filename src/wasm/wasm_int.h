@@ -444,6 +444,9 @@ typedef struct wasm_trap_point {
   sigjmp_buf jb;
   const uint8_t *volatile mem_lo;
   const uint8_t *volatile mem_hi;
+  /* Set by the handler before it jumps: the faulting instruction's address
+   * (the AOT tier maps it to a function and offset; NULL: unknown). */
+  const void *volatile fault_pc;
   struct wasm_trap_point *prev;
 } wasm_trap_point;
 

@@ -102,8 +102,8 @@ def corrupt(src, dst, fn):
     ("code byte changed", lambda d: d.__setitem__(4000, d[4000] ^ 0xFF), "does not match the digest"),
     ("other ABI", lambda d: d.__setitem__(slice(len(d) - TRAILER + 8, len(d) - TRAILER + 12),
                                           struct.pack("<I", 999)), "ABI 999"),
-    ("other target", lambda d: d.__setitem__(slice(len(d) - TRAILER + 184,
-                                                   len(d) - TRAILER + 184 + 14),
+    ("other target", lambda d: d.__setitem__(slice(len(d) - TRAILER + 192,
+                                                   len(d) - TRAILER + 192 + 14),
                                              b"riscv64-linux\0"), "compiled for riscv64"),
     ("not ELF", lambda d: d.__setitem__(slice(0, 4), b"\0asm"), ""),
 ])
