@@ -322,11 +322,10 @@ int main(void) {
       cmocka_unit_test(interrupt_from_signal_handler),
       cmocka_unit_test(interrupt_every_loop_kind),
   };
-  /* Out-of-bounds traps are left out on native code: there they carry no
-   * function or offset yet (tests/aot covers their messages). */
   const struct CMUnitTest native_tests[] = {
       cmocka_unit_test(trap_div_zero),
       cmocka_unit_test(trap_unreachable),
+      cmocka_unit_test(trap_oob_guard_page),
       cmocka_unit_test(trap_stack_exhausted),
       cmocka_unit_test(trap_then_normal_call),
       cmocka_unit_test(interrupt_from_thread),
