@@ -378,6 +378,26 @@ tflitetest: $(TFLITE_RUN_WASM) $(TFLITE_RUN_NATIVE) $(BUILD)/wagi
 run-tflitetest:
 	@$(RUN_SUITE) tflite $(LOGS)/tflite.log $(MAKE) --no-print-directory tflitetest
 
+# libFuzzer target for the model reader (tests/fuzz/tflite_fuzz.c, see
+# tests/fuzz/README.md): a fixed number of runs from the seed corpus that
+# tests/fuzz/make_tflite_seeds.py writes (small models using all six
+# operators, plus heads of the real model when ../shared/models has it);
+# what it finds goes to $(BUILD)/fuzz-tflite/. TFLITE_FUZZ_RUNS=N.
+.PHONY: fuzz-tflite
+TFLITE_FUZZ := $(BUILD)/fuzz-tflite/tflite_fuzz
+TFLITE_FUZZ_RUNS ?= 20000
+$(TFLITE_FUZZ): tests/fuzz/tflite_fuzz.c $(TFLITE_SRC) $(GUEST_HDR)
+	@mkdir -p $(dir $@)
+	$(WASM_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -Iguest/include $< $(TFLITE_SRC) -o $@ -lm
+
+fuzz-tflite: $(TFLITE_FUZZ)
+	@mkdir -p $(BUILD)/fuzz-tflite/corpus $(BUILD)/fuzz-tflite/seeds $(BUILD)/fuzz-tflite/findings
+	/usr/bin/python3 tests/fuzz/make_tflite_seeds.py $(BUILD)/fuzz-tflite/seeds \
+	  $(or $(WAGI_MODELS),../shared/models)/mobilenet_v2_1.0_224_quant.tflite
+	cd $(BUILD)/fuzz-tflite && ./tflite_fuzz -runs=$(TFLITE_FUZZ_RUNS) -seed=19 -max_len=8192 -timeout=20 \
+	  -artifact_prefix=findings/ corpus seeds $(CURDIR)/tests/fuzz/tflite_regressions
+
 # The Azure guest SDK and the handler/webhook examples (pytest,
 # tests/azure/): signing against the official SDKs, and the seed's flow on
 # Azurite, the Cosmos DB stand-in, wagi eventgrid and wagi (Node packages

@@ -23,6 +23,10 @@
 #define WTF_MAX_TENSOR_BYTES ((uint64_t)1 << 28)
 #define WTF_MAX_ARENA_BYTES ((uint64_t)1 << 30)
 #define WTF_MAX_STRIDE 4096
+/* Graph size limits (MobileNetV2: 174 tensors, 66 operators) that keep a
+ * hostile file from making planning slow. */
+#define WTF_MAX_TENSORS 100000
+#define WTF_MAX_OPS 10000
 #define WTF_NAME_MAX 48
 
 enum { WTF_UINT8 = 3, WTF_INT32 = 2 };
@@ -705,6 +709,11 @@ static int wtf_check_graph(wtf_reader *r, wagi_tflite_model *m) {
   return 0;
 }
 
+static int wtf_by_offset(const void *a, const void *b) {
+  size_t x = (*(const wtf_tensor *const *)a)->offset, y = (*(const wtf_tensor *const *)b)->offset;
+  return x < y ? -1 : x > y;
+}
+
 /* Greedy arena plan (as TFLite's): largest tensors first, each at the
  * lowest 16-aligned offset where it overlaps no placed tensor alive at the
  * same time. Lifetimes are [producer, last_use] in op indices. */
@@ -712,9 +721,11 @@ static int wtf_plan(wtf_reader *r, wagi_tflite_model *m) {
   int n = 0;
   int *order = malloc((size_t)m->ntensors * sizeof *order);
   int *placed = malloc((size_t)m->ntensors * sizeof *placed);
-  if (!order || !placed) {
+  const wtf_tensor **live = malloc((size_t)m->ntensors * sizeof *live);
+  if (!order || !placed || !live) {
     free(order);
     free(placed);
+    free(live);
     return wtf_fail(r, WAGI_TFLITE_ERR_NOMEM, "no memory for the arena plan");
   }
   uint64_t total = 0, unplanned = 0;
@@ -737,24 +748,25 @@ static int wtf_plan(wtf_reader *r, wagi_tflite_model *m) {
   for (int i = 0; i < n; i++) {
     wtf_tensor *t = &m->tensors[order[i]];
     size_t size = (t->bytes + 15) & ~(size_t)15;
+    /* placed tensors alive at the same time, by offset; the first gap
+     * between them that fits is the place */
+    int nlive = 0;
+    for (int k = 0; k < nplaced; k++) {
+      const wtf_tensor *u = &m->tensors[placed[k]];
+      if (!(u->last_use < t->producer || t->last_use < u->producer)) live[nlive++] = u;
+    }
+    qsort(live, (size_t)nlive, sizeof *live, wtf_by_offset);
     uint64_t offset = 0;
-    /* Try candidate offsets: 0 and the end of every conflicting tensor. */
-    for (int again = 1; again;) {
-      again = 0;
-      for (int k = 0; k < nplaced; k++) {
-        wtf_tensor *u = &m->tensors[placed[k]];
-        int alive = !(u->last_use < t->producer || t->last_use < u->producer);
-        size_t usize = (u->bytes + 15) & ~(size_t)15;
-        if (alive && offset < u->offset + usize && u->offset < offset + size) {
-          offset = u->offset + usize;
-          again = 1;
-        }
-      }
+    for (int k = 0; k < nlive; k++) {
+      uint64_t end = live[k]->offset + ((live[k]->bytes + 15) & ~(size_t)15);
+      if (offset + size <= live[k]->offset) break;
+      if (end > offset) offset = end;
     }
     t->offset = (size_t)offset;
     if (offset + size > total) total = offset + size;
     placed[nplaced++] = order[i];
   }
+  free(live);
   free(order);
   free(placed);
   if (total > WTF_MAX_ARENA_BYTES) return wtf_fail(r, WAGI_TFLITE_ERR_NOMEM, "arena of %llu bytes", (unsigned long long)total);
@@ -828,6 +840,11 @@ static int wtf_load(wtf_reader *r, wagi_tflite_model *m) {
   }
   if (operators.len == 0) {
     rc = wtf_fail(r, WAGI_TFLITE_ERR_MODEL, "no operators");
+    goto out;
+  }
+  if (operators.len > WTF_MAX_OPS || tensors.len > WTF_MAX_TENSORS) {
+    rc = wtf_fail(r, WAGI_TFLITE_ERR_NOMEM, "%u operators and %u tensors (limits: %d and %d)", operators.len,
+                  tensors.len, WTF_MAX_OPS, WTF_MAX_TENSORS);
     goto out;
   }
   m->ntensors = (int)tensors.len; /* < 2^30: each is a 4-byte offset inside the file */

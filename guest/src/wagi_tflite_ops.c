@@ -65,11 +65,19 @@ int32_t wagi_tflite_mul_by_quantized(int32_t x, int32_t quantized, int shift) {
   return wagi_tflite_rounding_divide_by_pot(wagi_tflite_srdhm(shifted, quantized), right);
 }
 
+static int32_t wtf_round_to_int(float q) {
+  q = roundf(q);
+  if (!(q > -1e9f)) return -1000000000; /* also NaN */
+  if (q > 1e9f) return 1000000000;
+  return (int32_t)q;
+}
+
 int wagi_tflite_activation_range(int activation, float scale, int32_t zero_point, int32_t *act_min,
                                  int32_t *act_max) {
   int32_t lo = 0, hi = 255;
-/* As TFLite: zero_point + round(x / scale), in float. */
-#define WTF_QUANTIZE(x) (zero_point + (int32_t)roundf((x) / scale))
+/* As TFLite: zero_point + round(x / scale), in float; a quotient beyond
+ * int32 (a tiny scale) is clamped first, where TFLite's cast is undefined. */
+#define WTF_QUANTIZE(x) (zero_point + wtf_round_to_int((x) / scale))
   switch (activation) {
   case 0: break;
   case 1: lo = WTF_QUANTIZE(0.0f) > lo ? WTF_QUANTIZE(0.0f) : lo; break;
@@ -147,10 +155,13 @@ static void wtf_im2col(const wagi_tflite_conv_params *p, wagi_tflite_dims in, co
   }
 }
 
+/* Accumulators wrap around in uint32 as TFLite's int32 ones do on real
+ * hardware (and SIMD128's do): only a hostile model gets there, and C's
+ * signed overflow must not be what happens then. */
 static int32_t wtf_dot_scalar(const int16_t *a, const int16_t *b, size_t k) {
-  int32_t s = 0;
-  for (size_t i = 0; i < k; i++) s += (int32_t)a[i] * b[i];
-  return s;
+  uint32_t s = 0;
+  for (size_t i = 0; i < k; i++) s += (uint32_t)((int32_t)a[i] * b[i]);
+  return (int32_t)s;
 }
 
 static void wtf_gemm_scalar(size_t np, size_t k, int out_c, const int16_t *cols,
@@ -249,7 +260,7 @@ void wagi_tflite_conv2d(const wagi_tflite_conv_params *p, wagi_tflite_dims in, c
     uint8_t *dst = output + p0 * out.c;
     for (size_t i = 0; i < np; i++)
       for (int o = 0; o < out.c; o++) {
-        int32_t a = acc[i * out.c + o] + (bias ? bias[o] : 0);
+        int32_t a = (int32_t)((uint32_t)acc[i * out.c + o] + (uint32_t)(bias ? bias[o] : 0));
         dst[i * out.c + o] = wtf_requantize(a, p);
       }
   }
@@ -276,10 +287,13 @@ static void wtf_depthwise_pixel_scalar(const wagi_tflite_conv_params *p, wagi_tf
       const uint8_t *src = input + (((size_t)b * in.h + iy) * in.w + ix) * in.c;
       const int16_t *f = filter + ((size_t)fy * fw + fx) * out_c;
       if (dm == 1) {
-        for (int c = c_begin; c < in.c; c++) acc[c] += (src[c] + p->input_offset) * f[c];
+        for (int c = c_begin; c < in.c; c++)
+          acc[c] = (int32_t)((uint32_t)acc[c] + (uint32_t)((src[c] + p->input_offset) * f[c]));
       } else {
         for (int c = 0; c < in.c; c++)
-          for (int m = 0; m < dm; m++) acc[c * dm + m] += (src[c] + p->input_offset) * f[c * dm + m];
+          for (int m = 0; m < dm; m++)
+            acc[c * dm + m] =
+                (int32_t)((uint32_t)acc[c * dm + m] + (uint32_t)((src[c] + p->input_offset) * f[c * dm + m]));
       }
     }
   }
@@ -350,11 +364,11 @@ int wagi_tflite_average_pool(const wagi_tflite_pool_params *p, wagi_tflite_dims 
         int fy0 = iy0 < 0 ? -iy0 : 0, fx0 = ix0 < 0 ? -ix0 : 0;
         int fy1 = in.h - iy0 < p->filter_h ? in.h - iy0 : p->filter_h;
         int fx1 = in.w - ix0 < p->filter_w ? in.w - ix0 : p->filter_w;
-        int count = (fy1 - fy0) * (fx1 - fx0);
+        int64_t count = (int64_t)(fy1 - fy0) * (fx1 - fx0);
         if (fy1 <= fy0 || fx1 <= fx0) return -1;
         uint8_t *dst = output + (((size_t)b * out.h + oy) * out.w + ox) * out.c;
         for (int c = 0; c < out.c; c++) {
-          int32_t acc = 0;
+          int64_t acc = 0; /* a window of 2^24 bytes or more would overflow int32 */
           for (int fy = fy0; fy < fy1; fy++)
             for (int fx = fx0; fx < fx1; fx++)
               acc += input[(((size_t)b * in.h + iy0 + fy) * in.w + ix0 + fx) * in.c + c];
@@ -498,7 +512,7 @@ void wagi_tflite_softmax(const wagi_tflite_softmax_params *p, size_t rows, size_
     uint8_t max_in_row = 0;
     for (size_t c = 0; c < depth; c++)
       if (in[c] > max_in_row) max_in_row = in[c];
-    int32_t sum_of_exps = 0; /* 12 integer bits */
+    int64_t sum_of_exps = 0; /* 12 integer bits; int64: rows over 4096 wide could overflow */
     for (size_t c = 0; c < depth; c++) {
       int32_t diff = (int32_t)in[c] - max_in_row;
       if (diff >= p->diff_min) {
@@ -507,6 +521,7 @@ void wagi_tflite_softmax(const wagi_tflite_softmax_params *p, size_t rows, size_
         sum_of_exps += wtf_sat_mul_pot(e, -accumulation_integer_bits);
       }
     }
+    if (sum_of_exps > INT32_MAX) sum_of_exps = INT32_MAX;
     /* GetReciprocal */
     int headroom_plus_one = wtf_clz32((uint32_t)sum_of_exps);
     int num_bits_over_unit = accumulation_integer_bits - headroom_plus_one;
