@@ -8,9 +8,9 @@
  * RoundingDivideByPOT), the output zero point, and a clamp to the activation
  * range (which is how fused ReLU/ReLU6 are done). Tensors are NHWC uint8.
  *
- * Filters are passed already offset, as int16 (filter byte + filter_offset):
- * that is the form the model keeps them in, and the form the SIMD128 dot
- * products want. wagi_tflite_filter_to_i16 makes it.
+ * Filters are passed already offset, as int16 (filter byte + filter_offset)
+ * in the layout the SIMD128 dot products want: that is the form the model
+ * keeps them in. wagi_tflite_*_filter_prepare make it.
  *
  * With -msimd128 (wasm) the conv and depthwise kernels use SIMD128; the
  * scalar code stays and gives the same bytes; wagi_tflite_simd (default 1)
@@ -71,11 +71,23 @@ typedef struct {
   int32_t act_min, act_max;
 } wagi_tflite_conv_params;
 
+/* Filters as the kernels take them: int16 weights (byte + filter_offset)
+ * laid out for SIMD128 (blocks of 8 output channels, even and odd channels
+ * apart; see wagi_tflite_ops.c), zero-padded. `filter` is TFLite's
+ * [out_c][fh][fw][in_c] (CONV_2D) or [1][fh][fw][out_c] (DEPTHWISE_CONV_2D);
+ * `out` holds the *_filter_size int16. */
+size_t wagi_tflite_conv_filter_size(int filter_h, int filter_w, int in_c, int out_c);
+void wagi_tflite_conv_filter_prepare(const uint8_t *filter, int out_c, int filter_h, int filter_w, int in_c,
+                                     int32_t filter_offset, int16_t *out);
+size_t wagi_tflite_depthwise_filter_size(int filter_h, int filter_w, int out_c);
+void wagi_tflite_depthwise_filter_prepare(const uint8_t *filter, int filter_h, int filter_w, int out_c,
+                                          int32_t filter_offset, int16_t *out);
+
 /* Bytes of scratch the conv kernel wants for this filter/input (int16 im2col
  * rows and int32 accumulators), aligned to 16. */
 size_t wagi_tflite_conv_scratch(int filter_h, int filter_w, int in_c, int out_c);
 
-/* CONV_2D. filter: [out.c][fh][fw][in.c] int16 (offset applied); bias:
+/* CONV_2D. filter: as wagi_tflite_conv_filter_prepare makes it; bias:
  * [out.c] or NULL; scratch: wagi_tflite_conv_scratch bytes, 16-aligned. */
 void wagi_tflite_conv2d(const wagi_tflite_conv_params *p, wagi_tflite_dims in, const uint8_t *input,
                         int filter_h, int filter_w, const int16_t *filter, const int32_t *bias,
@@ -84,8 +96,8 @@ void wagi_tflite_conv2d(const wagi_tflite_conv_params *p, wagi_tflite_dims in, c
 /* Bytes of scratch for DEPTHWISE_CONV_2D (int32 accumulators). */
 size_t wagi_tflite_depthwise_scratch(int out_c);
 
-/* DEPTHWISE_CONV_2D. filter: [fh][fw][out.c] int16 (offset applied), out.c =
- * in.c * depth_multiplier; bias [out.c] or NULL. */
+/* DEPTHWISE_CONV_2D. filter: as wagi_tflite_depthwise_filter_prepare makes
+ * it; out.c = in.c * depth_multiplier; bias [out.c] or NULL. */
 void wagi_tflite_depthwise_conv2d(const wagi_tflite_conv_params *p, wagi_tflite_dims in,
                                   const uint8_t *input, int filter_h, int filter_w,
                                   const int16_t *filter, const int32_t *bias, wagi_tflite_dims out,

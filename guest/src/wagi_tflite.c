@@ -503,9 +503,12 @@ static int wtf_prepare_conv(wtf_reader *r, wagi_tflite_model *m, wtf_op *op, con
   if ((rc = wtf_activation(r, act, out, &p->act_min, &p->act_max))) return rc;
   op->din = wtf_dims4(in);
   op->dout = wtf_dims4(out);
-  op->filter = malloc(f->elems * sizeof *op->filter);
+  size_t fsize = depthwise ? wagi_tflite_depthwise_filter_size(op->fh, op->fw, oc)
+                           : wagi_tflite_conv_filter_size(op->fh, op->fw, in->dims[3], oc);
+  op->filter = aligned_alloc(16, (fsize * sizeof *op->filter + 15) & ~(size_t)15);
   if (!op->filter) return wtf_fail(r, WAGI_TFLITE_ERR_NOMEM, "no memory for the filter");
-  wagi_tflite_filter_to_i16(f->data, f->elems, -f->zero_point, op->filter);
+  if (depthwise) wagi_tflite_depthwise_filter_prepare(f->data, op->fh, op->fw, oc, -f->zero_point, op->filter);
+  else wagi_tflite_conv_filter_prepare(f->data, oc, op->fh, op->fw, in->dims[3], -f->zero_point, op->filter);
   size_t need = depthwise ? wagi_tflite_depthwise_scratch(oc) : wagi_tflite_conv_scratch(op->fh, op->fw, in->dims[3], oc);
   if (need > m->scratch_bytes) m->scratch_bytes = need;
   return 0;
@@ -518,7 +521,7 @@ static int wtf_prepare_bias(wtf_reader *r, wagi_tflite_model *m, wtf_op *op, int
   const wtf_tensor *b = &m->tensors[bias_idx];
   if (b->dims[0] != channels)
     return wtf_fail(r, WAGI_TFLITE_ERR_MODEL, "bias has %d values for %d output channels", b->dims[0], channels);
-  op->bias = malloc((size_t)channels * sizeof *op->bias);
+  op->bias = aligned_alloc(16, ((size_t)channels * sizeof *op->bias + 15) & ~(size_t)15);
   if (!op->bias) return wtf_fail(r, WAGI_TFLITE_ERR_NOMEM, "no memory for the bias");
   for (int i = 0; i < channels; i++) {
     const uint8_t *s = b->data + (size_t)i * 4;

@@ -120,27 +120,151 @@ static inline uint8_t wtf_requantize(int32_t acc, const wagi_tflite_conv_params 
   return (uint8_t)v;
 }
 
-/* ---- CONV_2D ---- */
+/* ---- SIMD128 requantization ----
+ *
+ * Written for how SIMD128 runs on x86 with only SSE2 (the AOT tier's
+ * baseline): no lane shuffles (they become byte loops there) and no 64-bit
+ * arithmetic right shift. Eight accumulators come as two vectors, the even
+ * channels [0,2,4,6] and the odd ones [1,3,5,7]; that order is what lets
+ * the 64-bit products be put back together into [0,1,2,3] and [4,5,6,7]
+ * with shifts and masks alone. */
 
-/* Output pixels gathered per pass: the SIMD kernel takes them two at a time
- * against four filter rows, reusing every load. */
+#ifdef __wasm_simd128__
+/* Optimisation barriers (volatile, so not hoisted out of loops either).
+ * Without them clang hoists loop-invariant splats and widenings out of the
+ * loop, and its wasm back end then no longer sees a uniform shift (it emits
+ * four scalar shifts) or a widening multiply (it emits i64x2.mul, three
+ * multiplies and shifts on SSE2, instead of one i64x2.extmul). */
+static inline v128_t wtf_opaque(v128_t v) {
+  __asm__ volatile("" : "+r"(v));
+  return v;
+}
+static inline int wtf_opaque_int(int v) {
+  __asm__ volatile("" : "+r"(v));
+  return v;
+}
+
+/* A layer's requantization constants, splatted once. Only for multipliers
+ * below 1 (output_shift <= 0, every layer of real models); the others go
+ * through the scalar code. */
+typedef struct {
+  v128_t mult, mult2, half, out_offset, act_min, act_max;
+  int right;
+} wtf_rq;
+
+static wtf_rq wtf_rq_make(const wagi_tflite_conv_params *p) {
+  wtf_rq q;
+  q.right = -p->output_shift;
+  q.mult = wasm_i32x4_splat(p->output_multiplier);
+  q.mult2 = wasm_i32x4_splat((int32_t)((uint32_t)p->output_multiplier * 2));
+  q.half = wasm_i32x4_splat(q.right > 0 ? (int32_t)(1u << (q.right - 1)) : 0);
+  q.out_offset = wasm_i32x4_splat(p->output_offset);
+  q.act_min = wasm_i16x8_splat((int16_t)p->act_min);
+  q.act_max = wasm_i16x8_splat((int16_t)p->act_max);
+  return q;
+}
+
+/* SaturatingRoundingDoublingHighMul of each lane of v by m (0 <= m < 2^31)
+ * as 64-bit lanes whose high halves hold (result + m), with SSE2's unsigned
+ * 32x32->64 multiply only. TFLite rounds v*m/2^31 half up, i.e. it is
+ * floor((v*m + 2^30) / 2^31); with u = v + 2^31 (v with its top bit
+ * flipped, an unsigned number) that is floor((u*m + 2^30) / 2^31) - m,
+ * which is the high half of u*(2m) + 2^31 (below 2^64) minus m. The
+ * multiplier is never INT32_MIN, so TFLite's one saturating case cannot
+ * occur. m2 is 2m. */
+static inline void wtf_srdhm_halves(v128_t v, v128_t m2, v128_t *lo, v128_t *hi) {
+  m2 = wtf_opaque(m2);
+  v128_t u = wasm_v128_xor(v, wasm_i32x4_splat(INT32_MIN));
+  v128_t nudge = wasm_i64x2_splat((int64_t)1 << 31);
+  *lo = wasm_i64x2_add(wasm_u64x2_extmul_low_u32x4(u, m2), nudge);
+  *hi = wasm_i64x2_add(wasm_u64x2_extmul_high_u32x4(u, m2), nudge);
+}
+
+/* RoundingDivideByPOT by q->right (0..31) and the output offset.
+ * (x + 2^(right-1) - (x < 0)) >> right rounds halves away from zero as
+ * TFLite does; x is a SRDHM result, below the accumulator in magnitude, so
+ * the addition cannot overflow for a real model (only an accumulator within
+ * 2^(right-1) of INT32_MAX could). */
+static inline v128_t wtf_rdbpot_offset(v128_t x, const wtf_rq *q) {
+  if (q->right > 0)
+    x = wasm_i32x4_shr(wasm_i32x4_add(wasm_i32x4_add(x, q->half), wasm_i32x4_lt(x, wasm_i32x4_splat(0))),
+                       (uint32_t)wtf_opaque_int(q->right));
+  return wasm_i32x4_add(x, q->out_offset);
+}
+
+/* Eight requantized bytes, in channel order, in the low half of the result,
+ * from the even-channel and odd-channel accumulators. The activation clamp
+ * comes after the saturating narrowing to int16, which keeps the order of
+ * values and both bounds (0..255). */
+static inline v128_t wtf_requantize8(v128_t even, v128_t odd, const wtf_rq *q) {
+  v128_t el, eh, ol, oh;
+  wtf_srdhm_halves(even, q->mult2, &el, &eh); /* el: [_, c0, _, c2], eh: [_, c4, _, c6] */
+  wtf_srdhm_halves(odd, q->mult2, &ol, &oh);  /* ol: [_, c1, _, c3], oh: [_, c5, _, c7] */
+  v128_t high = wasm_i64x2_splat((int64_t)0xffffffff00000000ull);
+  v128_t c0123 = wasm_i32x4_sub(wasm_v128_or(wasm_u64x2_shr(el, 32), wasm_v128_and(ol, high)), q->mult);
+  v128_t c4567 = wasm_i32x4_sub(wasm_v128_or(wasm_u64x2_shr(eh, 32), wasm_v128_and(oh, high)), q->mult);
+  v128_t w = wasm_i16x8_narrow_i32x4(wtf_rdbpot_offset(c0123, q), wtf_rdbpot_offset(c4567, q));
+  w = wasm_i16x8_min(wasm_i16x8_max(w, q->act_min), q->act_max);
+  return wasm_u8x16_narrow_i16x8(w, w);
+}
+
+/* The low n (< 8) bytes of v to dst. */
+static inline void wtf_store_bytes(uint8_t *dst, v128_t v, int n) {
+  uint8_t tmp[16];
+  wasm_v128_store(tmp, v);
+  memcpy(dst, tmp, (size_t)n);
+}
+#endif
+
+/* ---- CONV_2D ----
+ *
+ * Filter layout (one for the scalar and the SIMD code): output channels in
+ * blocks of 8, input positions (fh*fw*in_c of them, "k") in pairs; for each
+ * block and pair 16 int16: the pair's weights for channels 0,2,4,6 of the
+ * block, then for 1,3,5,7. The SIMD kernel splats an input pair to all four
+ * lanes, and i32x4.dot_i16x8_s with those 8 weights adds both products into
+ * each of the four channels' lanes: no horizontal sums. Missing channels
+ * and the odd k's partner are zero. */
+
 #define WTF_CONV_PIXELS 4
 
 static size_t wtf_align16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+static size_t wtf_conv_pairs(int filter_h, int filter_w, int in_c) {
+  return ((size_t)filter_h * filter_w * in_c + 1) / 2;
+}
+
+size_t wagi_tflite_conv_filter_size(int filter_h, int filter_w, int in_c, int out_c) {
+  return (size_t)((out_c + 7) / 8) * wtf_conv_pairs(filter_h, filter_w, in_c) * 16;
+}
+
+static inline size_t wtf_conv_index(size_t pairs, int o, size_t k) {
+  return (((size_t)(o / 8) * pairs + k / 2) * 16) + (size_t)(o & 1) * 8 + (size_t)((o & 7) / 2) * 2 + (k & 1);
+}
+
+void wagi_tflite_conv_filter_prepare(const uint8_t *filter, int out_c, int filter_h, int filter_w, int in_c,
+                                     int32_t filter_offset, int16_t *out) {
+  size_t k = (size_t)filter_h * filter_w * in_c, pairs = wtf_conv_pairs(filter_h, filter_w, in_c);
+  memset(out, 0, wagi_tflite_conv_filter_size(filter_h, filter_w, in_c, out_c) * sizeof *out);
+  for (int o = 0; o < out_c; o++)
+    for (size_t j = 0; j < k; j++)
+      out[wtf_conv_index(pairs, o, j)] = (int16_t)(filter[(size_t)o * k + j] + filter_offset);
+}
+
 size_t wagi_tflite_conv_scratch(int filter_h, int filter_w, int in_c, int out_c) {
-  size_t k = (size_t)filter_h * filter_w * in_c;
-  return wtf_align16(WTF_CONV_PIXELS * k * sizeof(int16_t)) +
-         wtf_align16(WTF_CONV_PIXELS * (size_t)out_c * sizeof(int32_t));
+  size_t row = 2 * wtf_conv_pairs(filter_h, filter_w, in_c);
+  return wtf_align16(WTF_CONV_PIXELS * row * sizeof(int16_t)) + wtf_align16(((size_t)out_c + 8) * sizeof(int32_t));
 }
 
 /* One output pixel's receptive field as int16: input + input_offset, and 0
- * where the window hangs over the edge (TFLite skips those taps). */
+ * where the window hangs over the edge (TFLite skips those taps) and in the
+ * row's last element when k is odd. */
 static void wtf_im2col(const wagi_tflite_conv_params *p, wagi_tflite_dims in, const uint8_t *input,
-                       int b, int oy, int ox, int fh, int fw, int16_t *col) {
+                       int b, int oy, int ox, int fh, int fw, size_t row, int16_t *col) {
   int iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
   int c = in.c;
   int16_t off = (int16_t)p->input_offset;
+  int16_t *end = col + row;
   for (int fy = 0; fy < fh; fy++) {
     int iy = iy0 + fy * p->dilation_h;
     for (int fx = 0; fx < fw; fx++, col += c) {
@@ -150,88 +274,75 @@ static void wtf_im2col(const wagi_tflite_conv_params *p, wagi_tflite_dims in, co
         continue;
       }
       const uint8_t *src = input + (((size_t)b * in.h + iy) * in.w + ix) * c;
-      for (int i = 0; i < c; i++) col[i] = (int16_t)(src[i] + off);
+      int i = 0;
+#ifdef __wasm_simd128__
+      v128_t voff = wasm_i16x8_splat(off);
+      for (; i + 8 <= c; i += 8)
+        wasm_v128_store(col + i, wasm_i16x8_add(wasm_u16x8_extend_low_u8x16(wasm_v128_load64_zero(src + i)), voff));
+#endif
+      for (; i < c; i++) col[i] = (int16_t)(src[i] + off);
     }
   }
+  while (col < end) *col++ = 0;
 }
 
 /* Accumulators wrap around in uint32 as TFLite's int32 ones do on real
  * hardware (and SIMD128's do): only a hostile model gets there, and C's
  * signed overflow must not be what happens then. */
-static int32_t wtf_dot_scalar(const int16_t *a, const int16_t *b, size_t k) {
-  uint32_t s = 0;
-  for (size_t i = 0; i < k; i++) s += (uint32_t)((int32_t)a[i] * b[i]);
-  return (int32_t)s;
-}
-
-static void wtf_gemm_scalar(size_t np, size_t k, int out_c, const int16_t *cols,
-                            const int16_t *filter, int32_t *acc) {
-  for (size_t i = 0; i < np; i++)
-    for (int o = 0; o < out_c; o++) acc[i * out_c + o] = wtf_dot_scalar(cols + i * k, filter + (size_t)o * k, k);
+static void wtf_gemm_scalar(const wagi_tflite_conv_params *p, size_t np, size_t pairs, int out_c,
+                            const int16_t *cols, const int16_t *filter, const int32_t *bias, uint8_t *dst) {
+  for (size_t i = 0; i < np; i++) {
+    const int16_t *col = cols + i * 2 * pairs;
+    for (int o = 0; o < out_c; o++) {
+      const int16_t *f = filter + (size_t)(o / 8) * pairs * 16 + (size_t)(o & 1) * 8 + (size_t)((o & 7) / 2) * 2;
+      uint32_t s = (uint32_t)(bias ? bias[o] : 0);
+      for (size_t j = 0; j < pairs; j++, f += 16)
+        s += (uint32_t)((int32_t)col[2 * j] * f[0]) + (uint32_t)((int32_t)col[2 * j + 1] * f[1]);
+      dst[i * out_c + o] = wtf_requantize((int32_t)s, p);
+    }
+  }
 }
 
 #ifdef __wasm_simd128__
-static inline int32_t wtf_hsum(v128_t v) {
-  return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
-         wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
+static inline v128_t wtf_splat_pair(const int16_t *x) {
+  int32_t v;
+  memcpy(&v, x, sizeof v);
+  return wasm_i32x4_splat(v);
 }
 
-/* acc[i][o] = cols[i] . filter[o], two pixels x four filter rows per block
- * with i32x4.dot_i16x8_s (exact: int32 sums of int16 products). */
-static void wtf_gemm_simd(size_t np, size_t k, int out_c, const int16_t *cols,
-                          const int16_t *filter, int32_t *acc) {
-  size_t k8 = k & ~(size_t)7;
-  size_t i = 0;
-  for (; i + 2 <= np; i += 2) {
-    const int16_t *c0 = cols + i * k, *c1 = c0 + k;
-    int o = 0;
-    for (; o + 4 <= out_c; o += 4) {
-      const int16_t *f0 = filter + (size_t)o * k, *f1 = f0 + k, *f2 = f1 + k, *f3 = f2 + k;
-      v128_t a00 = wasm_i32x4_splat(0), a01 = a00, a02 = a00, a03 = a00;
-      v128_t a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-      for (size_t j = 0; j < k8; j += 8) {
-        v128_t x0 = wasm_v128_load(c0 + j), x1 = wasm_v128_load(c1 + j);
-        v128_t w0 = wasm_v128_load(f0 + j), w1 = wasm_v128_load(f1 + j);
-        v128_t w2 = wasm_v128_load(f2 + j), w3 = wasm_v128_load(f3 + j);
-        a00 = wasm_i32x4_add(a00, wasm_i32x4_dot_i16x8(x0, w0));
-        a01 = wasm_i32x4_add(a01, wasm_i32x4_dot_i16x8(x0, w1));
-        a02 = wasm_i32x4_add(a02, wasm_i32x4_dot_i16x8(x0, w2));
-        a03 = wasm_i32x4_add(a03, wasm_i32x4_dot_i16x8(x0, w3));
-        a10 = wasm_i32x4_add(a10, wasm_i32x4_dot_i16x8(x1, w0));
-        a11 = wasm_i32x4_add(a11, wasm_i32x4_dot_i16x8(x1, w1));
-        a12 = wasm_i32x4_add(a12, wasm_i32x4_dot_i16x8(x1, w2));
-        a13 = wasm_i32x4_add(a13, wasm_i32x4_dot_i16x8(x1, w3));
-      }
-      int32_t *r0 = acc + i * out_c + o, *r1 = r0 + out_c;
-      r0[0] = wtf_hsum(a00) + wtf_dot_scalar(c0 + k8, f0 + k8, k - k8);
-      r0[1] = wtf_hsum(a01) + wtf_dot_scalar(c0 + k8, f1 + k8, k - k8);
-      r0[2] = wtf_hsum(a02) + wtf_dot_scalar(c0 + k8, f2 + k8, k - k8);
-      r0[3] = wtf_hsum(a03) + wtf_dot_scalar(c0 + k8, f3 + k8, k - k8);
-      r1[0] = wtf_hsum(a10) + wtf_dot_scalar(c1 + k8, f0 + k8, k - k8);
-      r1[1] = wtf_hsum(a11) + wtf_dot_scalar(c1 + k8, f1 + k8, k - k8);
-      r1[2] = wtf_hsum(a12) + wtf_dot_scalar(c1 + k8, f2 + k8, k - k8);
-      r1[3] = wtf_hsum(a13) + wtf_dot_scalar(c1 + k8, f3 + k8, k - k8);
+/* Four pixels (rows of `cols`; fewer are padded by repeating the last) by
+ * eight output channels per block: 8 accumulators, and per input pair four
+ * splats, two weight loads and eight i32x4.dot_i16x8_s. bias_eo: the bias
+ * in the even/odd order, 8 per block. */
+static void wtf_gemm_simd(const wagi_tflite_conv_params *p, size_t np, size_t pairs, int out_c,
+                          const int16_t *cols, const int16_t *filter, const int32_t *bias_eo, uint8_t *dst) {
+  size_t row = 2 * pairs;
+  wtf_rq q = wtf_rq_make(p);
+  const int16_t *c0 = cols, *c1 = np > 1 ? c0 + row : c0, *c2 = np > 2 ? c0 + 2 * row : c1,
+                *c3 = np > 3 ? c0 + 3 * row : c2;
+  for (int o = 0; o < out_c; o += 8) {
+    const int16_t *f = filter + (size_t)(o / 8) * pairs * 16;
+    v128_t be = wasm_v128_load(bias_eo + o), bo = wasm_v128_load(bias_eo + o + 4);
+    v128_t e0 = be, e1 = be, e2 = be, e3 = be, o0 = bo, o1 = bo, o2 = bo, o3 = bo;
+    for (size_t j = 0; j < pairs; j++, f += 16) {
+      v128_t we = wasm_v128_load(f), wo = wasm_v128_load(f + 8);
+      v128_t x0 = wtf_splat_pair(c0 + 2 * j), x1 = wtf_splat_pair(c1 + 2 * j);
+      v128_t x2 = wtf_splat_pair(c2 + 2 * j), x3 = wtf_splat_pair(c3 + 2 * j);
+      e0 = wasm_i32x4_add(e0, wasm_i32x4_dot_i16x8(x0, we));
+      o0 = wasm_i32x4_add(o0, wasm_i32x4_dot_i16x8(x0, wo));
+      e1 = wasm_i32x4_add(e1, wasm_i32x4_dot_i16x8(x1, we));
+      o1 = wasm_i32x4_add(o1, wasm_i32x4_dot_i16x8(x1, wo));
+      e2 = wasm_i32x4_add(e2, wasm_i32x4_dot_i16x8(x2, we));
+      o2 = wasm_i32x4_add(o2, wasm_i32x4_dot_i16x8(x2, wo));
+      e3 = wasm_i32x4_add(e3, wasm_i32x4_dot_i16x8(x3, we));
+      o3 = wasm_i32x4_add(o3, wasm_i32x4_dot_i16x8(x3, wo));
     }
-    for (; o < out_c; o++) {
-      const int16_t *f = filter + (size_t)o * k;
-      v128_t a0 = wasm_i32x4_splat(0), a1 = a0;
-      for (size_t j = 0; j < k8; j += 8) {
-        v128_t w = wasm_v128_load(f + j);
-        a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(wasm_v128_load(c0 + j), w));
-        a1 = wasm_i32x4_add(a1, wasm_i32x4_dot_i16x8(wasm_v128_load(c1 + j), w));
-      }
-      acc[i * out_c + o] = wtf_hsum(a0) + wtf_dot_scalar(c0 + k8, f + k8, k - k8);
-      acc[(i + 1) * out_c + o] = wtf_hsum(a1) + wtf_dot_scalar(c1 + k8, f + k8, k - k8);
-    }
-  }
-  for (; i < np; i++) {
-    const int16_t *c0 = cols + i * k;
-    for (int o = 0; o < out_c; o++) {
-      const int16_t *f = filter + (size_t)o * k;
-      v128_t a0 = wasm_i32x4_splat(0);
-      for (size_t j = 0; j < k8; j += 8)
-        a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(wasm_v128_load(c0 + j), wasm_v128_load(f + j)));
-      acc[i * out_c + o] = wtf_hsum(a0) + wtf_dot_scalar(c0 + k8, f + k8, k - k8);
+    int n = out_c - o < 8 ? out_c - o : 8;
+    v128_t r[4] = {wtf_requantize8(e0, o0, &q), wtf_requantize8(e1, o1, &q), wtf_requantize8(e2, o2, &q),
+                   wtf_requantize8(e3, o3, &q)};
+    for (size_t i = 0; i < np; i++) {
+      if (n == 8) wasm_v128_store64_lane(dst + i * out_c + o, r[i], 0);
+      else wtf_store_bytes(dst + i * out_c + o, r[i], n);
     }
   }
 }
@@ -240,44 +351,73 @@ static void wtf_gemm_simd(size_t np, size_t k, int out_c, const int16_t *cols,
 void wagi_tflite_conv2d(const wagi_tflite_conv_params *p, wagi_tflite_dims in, const uint8_t *input,
                         int filter_h, int filter_w, const int16_t *filter, const int32_t *bias,
                         wagi_tflite_dims out, uint8_t *output, void *scratch) {
-  size_t k = (size_t)filter_h * filter_w * in.c;
+  size_t pairs = wtf_conv_pairs(filter_h, filter_w, in.c), row = 2 * pairs;
   int16_t *cols = scratch;
-  int32_t *acc = (int32_t *)((char *)scratch + wtf_align16(WTF_CONV_PIXELS * k * sizeof(int16_t)));
+#ifdef __wasm_simd128__
+  int32_t *bias_eo = (int32_t *)((char *)scratch + wtf_align16(WTF_CONV_PIXELS * row * sizeof(int16_t)));
+  int simd = wagi_tflite_simd && p->output_shift <= 0;
+  if (simd) /* the bias in the accumulators' even/odd order */
+    for (int o = 0; o < ((out.c + 7) & ~7); o++) {
+      int ch = (o & ~7) + (o & 4 ? 1 : 0) + (o & 3) * 2; /* lane o: channel */
+      bias_eo[o] = bias && ch < out.c ? bias[ch] : 0;
+    }
+#endif
   size_t pixels = (size_t)out.n * out.h * out.w;
   for (size_t p0 = 0; p0 < pixels; p0 += WTF_CONV_PIXELS) {
     size_t np = pixels - p0 < WTF_CONV_PIXELS ? pixels - p0 : WTF_CONV_PIXELS;
     for (size_t i = 0; i < np; i++) {
       size_t px = p0 + i;
       int ox = (int)(px % out.w), oy = (int)(px / out.w % out.h), b = (int)(px / out.w / out.h);
-      wtf_im2col(p, in, input, b, oy, ox, filter_h, filter_w, cols + i * k);
+      wtf_im2col(p, in, input, b, oy, ox, filter_h, filter_w, row, cols + i * row);
     }
-#ifdef __wasm_simd128__
-    if (wagi_tflite_simd)
-      wtf_gemm_simd(np, k, out.c, cols, filter, acc);
-    else
-#endif
-      wtf_gemm_scalar(np, k, out.c, cols, filter, acc);
     uint8_t *dst = output + p0 * out.c;
-    for (size_t i = 0; i < np; i++)
-      for (int o = 0; o < out.c; o++) {
-        int32_t a = (int32_t)((uint32_t)acc[i * out.c + o] + (uint32_t)(bias ? bias[o] : 0));
-        dst[i * out.c + o] = wtf_requantize(a, p);
-      }
+#ifdef __wasm_simd128__
+    if (simd) {
+      wtf_gemm_simd(p, np, pairs, out.c, cols, filter, bias_eo, dst);
+      continue;
+    }
+#endif
+    wtf_gemm_scalar(p, np, pairs, out.c, cols, filter, bias, dst);
   }
 }
 
-/* ---- DEPTHWISE_CONV_2D ---- */
+/* ---- DEPTHWISE_CONV_2D ----
+ *
+ * Filter layout: per tap (fh*fw of them) the output channels in blocks of
+ * 8, each block twice as 8 int16: once with the odd channels' weights
+ * zeroed, once with the even ones'. i32x4.dot_i16x8_s of eight inputs with
+ * the first gives the even channels' products [0,2,4,6], with the second
+ * the odd ones' [1,3,5,7]: the order wtf_requantize8 wants. */
 
-size_t wagi_tflite_depthwise_scratch(int out_c) { return wtf_align16((size_t)out_c * sizeof(int32_t)); }
+size_t wagi_tflite_depthwise_filter_size(int filter_h, int filter_w, int out_c) {
+  return (size_t)filter_h * filter_w * (size_t)((out_c + 7) / 8) * 16;
+}
+
+static inline size_t wtf_dw_index(int out_c, size_t tap, int o) {
+  return (tap * (size_t)((out_c + 7) / 8) + (size_t)(o / 8)) * 16 + (size_t)(o & 1) * 8 + (size_t)(o & 7);
+}
+
+void wagi_tflite_depthwise_filter_prepare(const uint8_t *filter, int filter_h, int filter_w, int out_c,
+                                          int32_t filter_offset, int16_t *out) {
+  memset(out, 0, wagi_tflite_depthwise_filter_size(filter_h, filter_w, out_c) * sizeof *out);
+  for (size_t t = 0; t < (size_t)filter_h * filter_w; t++)
+    for (int o = 0; o < out_c; o++)
+      out[wtf_dw_index(out_c, t, o)] = (int16_t)(filter[t * out_c + o] + filter_offset);
+}
+
+/* the scalar accumulators, then the SIMD code's bias in even/odd order */
+size_t wagi_tflite_depthwise_scratch(int out_c) { return 2 * wtf_align16(((size_t)out_c + 8) * sizeof(int32_t)); }
 
 /* Channels from c_begin on (those before it done by the SIMD loop), all of
- * them when the depth multiplier is not 1. */
+ * them when the depth multiplier is not 1; then their requantized bytes. */
 static void wtf_depthwise_pixel_scalar(const wagi_tflite_conv_params *p, wagi_tflite_dims in,
                                        const uint8_t *input, int b, int oy, int ox, int fh, int fw,
-                                       const int16_t *filter, int out_c, int c_begin,
-                                       int32_t *acc) {
+                                       const int16_t *filter, const int32_t *bias, int out_c, int c_begin,
+                                       int32_t *acc, uint8_t *dst) {
   int dm = p->depth_multiplier;
   int iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+  int o_begin = c_begin * dm;
+  for (int o = o_begin; o < out_c; o++) acc[o] = bias ? bias[o] : 0;
   for (int fy = 0; fy < fh; fy++) {
     int iy = iy0 + fy * p->dilation_h;
     if (iy < 0 || iy >= in.h) continue;
@@ -285,46 +425,51 @@ static void wtf_depthwise_pixel_scalar(const wagi_tflite_conv_params *p, wagi_tf
       int ix = ix0 + fx * p->dilation_w;
       if (ix < 0 || ix >= in.w) continue;
       const uint8_t *src = input + (((size_t)b * in.h + iy) * in.w + ix) * in.c;
-      const int16_t *f = filter + ((size_t)fy * fw + fx) * out_c;
-      if (dm == 1) {
-        for (int c = c_begin; c < in.c; c++)
-          acc[c] = (int32_t)((uint32_t)acc[c] + (uint32_t)((src[c] + p->input_offset) * f[c]));
-      } else {
-        for (int c = 0; c < in.c; c++)
-          for (int m = 0; m < dm; m++)
-            acc[c * dm + m] =
-                (int32_t)((uint32_t)acc[c * dm + m] + (uint32_t)((src[c] + p->input_offset) * f[c * dm + m]));
-      }
+      size_t tap = (size_t)fy * fw + fx;
+      for (int c = c_begin; c < in.c; c++)
+        for (int m = 0; m < dm; m++) {
+          int o = c * dm + m;
+          acc[o] = (int32_t)((uint32_t)acc[o] +
+                             (uint32_t)((src[c] + p->input_offset) * filter[wtf_dw_index(out_c, tap, o)]));
+        }
     }
   }
+  for (int o = o_begin; o < out_c; o++) dst[o] = wtf_requantize(acc[o], p);
 }
 
 #ifdef __wasm_simd128__
-/* Depth multiplier 1: eight channels at a time, int16 products widened into
- * two i32x4 accumulators; the remainder goes through the scalar loop. */
+/* Depth multiplier 1: eight channels at a time, requantized and stored as
+ * eight bytes. Returns the channels done (a multiple of 8); the rest go
+ * through the scalar loop. */
 static int wtf_depthwise_pixel_simd(const wagi_tflite_conv_params *p, wagi_tflite_dims in,
                                     const uint8_t *input, int b, int oy, int ox, int fh, int fw,
-                                    const int16_t *filter, int32_t *acc) {
+                                    const int16_t *filter, const int32_t *bias_eo, const wtf_rq *q,
+                                    uint8_t *dst) {
   int c8 = in.c & ~7;
+  size_t blocks = (size_t)((in.c + 7) / 8);
   int iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+  /* the taps inside the input, found once for all channels */
+  int fy0 = 0, fy1 = fh, fx0 = 0, fx1 = fw;
+  while (fy0 < fh && iy0 + fy0 * p->dilation_h < 0) fy0++;
+  while (fy1 > fy0 && iy0 + (fy1 - 1) * p->dilation_h >= in.h) fy1--;
+  while (fx0 < fw && ix0 + fx0 * p->dilation_w < 0) fx0++;
+  while (fx1 > fx0 && ix0 + (fx1 - 1) * p->dilation_w >= in.w) fx1--;
   v128_t off = wasm_i16x8_splat((int16_t)p->input_offset);
+  const uint8_t *base = input + ((size_t)b * in.h * in.w) * in.c;
   for (int c = 0; c < c8; c += 8) {
-    v128_t lo = wasm_v128_load(acc + c), hi = wasm_v128_load(acc + c + 4);
-    for (int fy = 0; fy < fh; fy++) {
-      int iy = iy0 + fy * p->dilation_h;
-      if (iy < 0 || iy >= in.h) continue;
-      for (int fx = 0; fx < fw; fx++) {
-        int ix = ix0 + fx * p->dilation_w;
-        if (ix < 0 || ix >= in.w) continue;
-        const uint8_t *src = input + (((size_t)b * in.h + iy) * in.w + ix) * in.c + c;
-        v128_t x = wasm_i16x8_add(wasm_u16x8_load8x8(src), off);
-        v128_t w = wasm_v128_load(filter + ((size_t)fy * fw + fx) * in.c + c);
-        lo = wasm_i32x4_add(lo, wasm_i32x4_extmul_low_i16x8(x, w));
-        hi = wasm_i32x4_add(hi, wasm_i32x4_extmul_high_i16x8(x, w));
+    v128_t even = wasm_v128_load(bias_eo + c), odd = wasm_v128_load(bias_eo + c + 4);
+    for (int fy = fy0; fy < fy1; fy++) {
+      const uint8_t *srow = base + ((size_t)(iy0 + fy * p->dilation_h) * in.w) * in.c + c;
+      const int16_t *frow = filter + ((size_t)fy * fw * blocks + (size_t)(c / 8)) * 16;
+      for (int fx = fx0; fx < fx1; fx++) {
+        const uint8_t *s = srow + (size_t)(ix0 + fx * p->dilation_w) * in.c;
+        v128_t x = wasm_i16x8_add(wasm_u16x8_extend_low_u8x16(wasm_v128_load64_zero(s)), off);
+        const int16_t *w = frow + (size_t)fx * blocks * 16;
+        even = wasm_i32x4_add(even, wasm_i32x4_dot_i16x8(x, wasm_v128_load(w)));
+        odd = wasm_i32x4_add(odd, wasm_i32x4_dot_i16x8(x, wasm_v128_load(w + 8)));
       }
     }
-    wasm_v128_store(acc + c, lo);
-    wasm_v128_store(acc + c + 4, hi);
+    wasm_v128_store64_lane(dst + c, wtf_requantize8(even, odd, q), 0);
   }
   return c8;
 }
@@ -335,21 +480,28 @@ void wagi_tflite_depthwise_conv2d(const wagi_tflite_conv_params *p, wagi_tflite_
                                   const int16_t *filter, const int32_t *bias, wagi_tflite_dims out,
                                   uint8_t *output, void *scratch) {
   int32_t *acc = scratch;
+#ifdef __wasm_simd128__
+  int simd = wagi_tflite_simd && p->depth_multiplier == 1 && in.c >= 8 && p->output_shift <= 0;
+  int32_t *bias_eo = acc + ((out.c + 7) & ~7); /* after the scalar accumulators */
+  wtf_rq q = wtf_rq_make(p);
+  if (simd)
+    for (int o = 0; o < (out.c & ~7); o++) {
+      int ch = (o & ~7) + (o & 4 ? 1 : 0) + (o & 3) * 2;
+      bias_eo[o] = bias ? bias[ch] : 0;
+    }
+#endif
   for (int b = 0; b < out.n; b++)
     for (int oy = 0; oy < out.h; oy++)
       for (int ox = 0; ox < out.w; ox++) {
-        for (int o = 0; o < out.c; o++) acc[o] = bias ? bias[o] : 0;
-#ifndef __wasm_simd128__
-        const int done = 0;
-#else
-        int done = 0;
-        if (wagi_tflite_simd && p->depth_multiplier == 1)
-          done = wtf_depthwise_pixel_simd(p, in, input, b, oy, ox, filter_h, filter_w, filter, acc);
-#endif
-        wtf_depthwise_pixel_scalar(p, in, input, b, oy, ox, filter_h, filter_w, filter, out.c, done,
-                                   acc);
         uint8_t *dst = output + (((size_t)b * out.h + oy) * out.w + ox) * out.c;
-        for (int o = 0; o < out.c; o++) dst[o] = wtf_requantize(acc[o], p);
+        int done = 0;
+#ifdef __wasm_simd128__
+        if (simd)
+          done = wtf_depthwise_pixel_simd(p, in, input, b, oy, ox, filter_h, filter_w, filter, bias_eo, &q, dst);
+#endif
+        if (done < in.c)
+          wtf_depthwise_pixel_scalar(p, in, input, b, oy, ox, filter_h, filter_w, filter, bias, out.c, done, acc,
+                                     dst);
       }
 }
 
@@ -497,10 +649,11 @@ void wagi_tflite_softmax_prepare(double beta, float input_scale, wagi_tflite_sof
   double real = beta * input_scale * (double)(1 << (31 - scaled_diff_integer_bits));
   if (real > (double)((1ll << 31) - 1)) real = (double)((1ll << 31) - 1);
   wagi_tflite_quantize_multiplier(real, &p->input_multiplier, &p->input_left_shift);
-  double max_input_rescaled = 1.0 * ((1 << scaled_diff_integer_bits) - 1) *
-                              (double)(1ll << (31 - scaled_diff_integer_bits)) /
-                              (double)(1ll << p->input_left_shift);
-  p->diff_min = -(int)floor(max_input_rescaled);
+  /* ldexp: a tiny beta x scale gives a negative shift (which the model
+   * loader then refuses), and 1 << negative is undefined */
+  double max_input_rescaled = ldexp(((1 << scaled_diff_integer_bits) - 1) * (double)(1ll << (31 - scaled_diff_integer_bits)),
+                                    -p->input_left_shift);
+  p->diff_min = max_input_rescaled < 2e9 ? -(int)floor(max_input_rescaled) : -2000000000;
 }
 
 void wagi_tflite_softmax(const wagi_tflite_softmax_params *p, size_t rows, size_t depth,

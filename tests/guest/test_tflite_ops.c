@@ -250,7 +250,9 @@ static void run_conv_cases(int depthwise, uint64_t seed, int cases) {
     size_t nout = (size_t)c.out.n * c.out.h * c.out.w * c.out.c;
     size_t nf = depthwise ? (size_t)c.fh * c.fw * c.out.c : (size_t)c.out.c * c.fh * c.fw * c.in.c;
     uint8_t *in = malloc(nin), *filter = malloc(nf), *want = malloc(nout), *got = malloc(nout);
-    int16_t *f16 = malloc(nf * sizeof *f16);
+    size_t nf16 = depthwise ? wagi_tflite_depthwise_filter_size(c.fh, c.fw, c.out.c)
+                            : wagi_tflite_conv_filter_size(c.fh, c.fw, c.in.c, c.out.c);
+    int16_t *f16 = malloc(nf16 * sizeof *f16);
     int32_t *bias = malloc((size_t)c.out.c * sizeof *bias);
     size_t scratch_n = depthwise ? wagi_tflite_depthwise_scratch(c.out.c)
                                  : wagi_tflite_conv_scratch(c.fh, c.fw, c.in.c, c.out.c);
@@ -263,7 +265,8 @@ static void run_conv_cases(int depthwise, uint64_t seed, int cases) {
     int32_t bias_span = (int32_t)(8000 * sqrt((double)k));
     for (int o = 0; o < c.out.c; o++) bias[o] = (int32_t)(rng() % (2 * (uint32_t)bias_span + 1)) - bias_span;
     int use_bias = rng() % 4 != 0;
-    wagi_tflite_filter_to_i16(filter, nf, -c.filter_zp, f16);
+    if (depthwise) wagi_tflite_depthwise_filter_prepare(filter, c.fh, c.fw, c.out.c, -c.filter_zp, f16);
+    else wagi_tflite_conv_filter_prepare(filter, c.out.c, c.fh, c.fw, c.in.c, -c.filter_zp, f16);
     ref_conv(&c, in, filter, use_bias ? bias : NULL, want);
     memset(got, 0xAA, nout);
     if (depthwise)
@@ -324,7 +327,7 @@ static void conv2d_pointwise_wide(void **state) {
     size_t nin = (size_t)c.in.n * c.in.h * c.in.w * c.in.c, nout = (size_t)c.out.n * c.out.h * c.out.w * c.out.c;
     size_t nf = (size_t)c.out.c * c.in.c;
     uint8_t *in = malloc(nin), *filter = malloc(nf), *want = malloc(nout), *got = malloc(nout);
-    int16_t *f16 = malloc(nf * sizeof *f16);
+    int16_t *f16 = malloc(wagi_tflite_conv_filter_size(1, 1, c.in.c, c.out.c) * sizeof *f16);
     int32_t *bias = malloc((size_t)c.out.c * sizeof *bias);
     void *scratch = aligned_alloc(16, (wagi_tflite_conv_scratch(1, 1, c.in.c, c.out.c) + 15) & ~(size_t)15);
     rng_bytes(in, nin);
@@ -333,7 +336,7 @@ static void conv2d_pointwise_wide(void **state) {
     /* a multiplier fitted to the channel count */
     double real = 1.0 / (sqrt((double)c.in.c) * 128 * 16);
     wagi_tflite_quantize_multiplier(real, &c.p.output_multiplier, &c.p.output_shift);
-    wagi_tflite_filter_to_i16(filter, nf, -c.filter_zp, f16);
+    wagi_tflite_conv_filter_prepare(filter, c.out.c, 1, 1, c.in.c, -c.filter_zp, f16);
     ref_conv(&c, in, filter, bias, want);
     wagi_tflite_conv2d(&c.p, c.in, in, 1, 1, f16, bias, c.out, got, scratch);
     assert_memory_equal(want, got, nout);

@@ -133,7 +133,9 @@ static int simd_case(int depthwise) {
   size_t nin = (size_t)in.h * in.w * in.c, nout = (size_t)out.h * out.w * out.c;
   size_t nf = depthwise ? (size_t)fh * fw * out.c : (size_t)out.c * fh * fw * in.c;
   uint8_t *x = malloc(nin), *a = malloc(nout), *b = malloc(nout), *f8 = malloc(nf);
-  int16_t *f = malloc(nf * sizeof *f);
+  size_t nf16 = depthwise ? wagi_tflite_depthwise_filter_size(fh, fw, out.c)
+                          : wagi_tflite_conv_filter_size(fh, fw, in.c, out.c);
+  int16_t *f = malloc(nf16 * sizeof *f);
   int32_t *bias = malloc((size_t)out.c * sizeof *bias);
   size_t sn = depthwise ? wagi_tflite_depthwise_scratch(out.c) : wagi_tflite_conv_scratch(fh, fw, in.c, out.c);
   void *scratch = aligned_alloc(16, (sn + 15) & ~(size_t)15);
@@ -141,7 +143,9 @@ static int simd_case(int depthwise) {
   for (size_t i = 0; i < nin; i++) x[i] = (uint8_t)rng();
   for (size_t i = 0; i < nf; i++) f8[i] = (uint8_t)rng();
   for (int i = 0; i < out.c; i++) bias[i] = (int32_t)(rng() % 20001) - 10000;
-  wagi_tflite_filter_to_i16(f8, nf, -rng_range(0, 255), f);
+  int32_t filter_offset = -rng_range(0, 255);
+  if (depthwise) wagi_tflite_depthwise_filter_prepare(f8, fh, fw, out.c, filter_offset, f);
+  else wagi_tflite_conv_filter_prepare(f8, out.c, fh, fw, in.c, filter_offset, f);
   for (int pass = 0; pass < 2; pass++) {
     wagi_tflite_simd = pass == 0;
     uint8_t *y = pass == 0 ? a : b;
