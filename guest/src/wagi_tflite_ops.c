@@ -438,36 +438,44 @@ static void wtf_depthwise_pixel_scalar(const wagi_tflite_conv_params *p, wagi_tf
 }
 
 #ifdef __wasm_simd128__
-/* Depth multiplier 1: eight channels at a time, requantized and stored as
- * eight bytes. Returns the channels done (a multiple of 8); the rest go
- * through the scalar loop. */
+/* Taps of one output pixel that fall inside the input: the input offset
+ * (bytes from the image's start) and the filter offset (int16) of each. */
+#define WTF_DW_MAX_TAPS 64
+
+/* Depth multiplier 1: eight channels at a time over a flat list of the
+ * pixel's taps, requantized and stored as eight bytes. Returns the channels
+ * done (a multiple of 8; 0 when the filter has too many taps for the list);
+ * the rest go through the scalar loop. */
 static int wtf_depthwise_pixel_simd(const wagi_tflite_conv_params *p, wagi_tflite_dims in,
                                     const uint8_t *input, int b, int oy, int ox, int fh, int fw,
                                     const int16_t *filter, const int32_t *bias_eo, const wtf_rq *q,
                                     uint8_t *dst) {
+  if (fh * fw > WTF_DW_MAX_TAPS) return 0;
   int c8 = in.c & ~7;
   size_t blocks = (size_t)((in.c + 7) / 8);
   int iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-  /* the taps inside the input, found once for all channels */
-  int fy0 = 0, fy1 = fh, fx0 = 0, fx1 = fw;
-  while (fy0 < fh && iy0 + fy0 * p->dilation_h < 0) fy0++;
-  while (fy1 > fy0 && iy0 + (fy1 - 1) * p->dilation_h >= in.h) fy1--;
-  while (fx0 < fw && ix0 + fx0 * p->dilation_w < 0) fx0++;
-  while (fx1 > fx0 && ix0 + (fx1 - 1) * p->dilation_w >= in.w) fx1--;
+  size_t src_off[WTF_DW_MAX_TAPS], filt_off[WTF_DW_MAX_TAPS];
+  int ntaps = 0;
+  for (int fy = 0; fy < fh; fy++) {
+    int iy = iy0 + fy * p->dilation_h;
+    if (iy < 0 || iy >= in.h) continue;
+    for (int fx = 0; fx < fw; fx++) {
+      int ix = ix0 + fx * p->dilation_w;
+      if (ix < 0 || ix >= in.w) continue;
+      src_off[ntaps] = (((size_t)b * in.h + iy) * in.w + ix) * in.c;
+      filt_off[ntaps] = ((size_t)fy * fw + fx) * blocks * 16;
+      ntaps++;
+    }
+  }
   v128_t off = wasm_i16x8_splat((int16_t)p->input_offset);
-  const uint8_t *base = input + ((size_t)b * in.h * in.w) * in.c;
   for (int c = 0; c < c8; c += 8) {
     v128_t even = wasm_v128_load(bias_eo + c), odd = wasm_v128_load(bias_eo + c + 4);
-    for (int fy = fy0; fy < fy1; fy++) {
-      const uint8_t *srow = base + ((size_t)(iy0 + fy * p->dilation_h) * in.w) * in.c + c;
-      const int16_t *frow = filter + ((size_t)fy * fw * blocks + (size_t)(c / 8)) * 16;
-      for (int fx = fx0; fx < fx1; fx++) {
-        const uint8_t *s = srow + (size_t)(ix0 + fx * p->dilation_w) * in.c;
-        v128_t x = wasm_i16x8_add(wasm_u16x8_extend_low_u8x16(wasm_v128_load64_zero(s)), off);
-        const int16_t *w = frow + (size_t)fx * blocks * 16;
-        even = wasm_i32x4_add(even, wasm_i32x4_dot_i16x8(x, wasm_v128_load(w)));
-        odd = wasm_i32x4_add(odd, wasm_i32x4_dot_i16x8(x, wasm_v128_load(w + 8)));
-      }
+    const uint8_t *src = input + c;
+    const int16_t *f = filter + (size_t)(c / 8) * 16;
+    for (int t = 0; t < ntaps; t++) {
+      v128_t x = wasm_i16x8_add(wasm_u16x8_extend_low_u8x16(wasm_v128_load64_zero(src + src_off[t])), off);
+      even = wasm_i32x4_add(even, wasm_i32x4_dot_i16x8(x, wasm_v128_load(f + filt_off[t])));
+      odd = wasm_i32x4_add(odd, wasm_i32x4_dot_i16x8(x, wasm_v128_load(f + filt_off[t] + 8)));
     }
     wasm_v128_store64_lane(dst + c, wtf_requantize8(even, odd, q), 0);
   }
@@ -554,9 +562,74 @@ void wagi_tflite_add_prepare(float in1_scale, int32_t in1_zp, float in2_scale, i
   p->act_max = act_max;
 }
 
+#ifdef __wasm_simd128__
+/* MultiplyByQuantizedMultiplierSmallerThanOneExp on four lanes (m2 = 2 *
+ * multiplier, right = -shift >= 0): wtf_srdhm_halves, the two halves put
+ * together, RoundingDivideByPOT. The lanes come out in the order
+ * [0, 2, 1, 3]; doing this twice gives the original order back. */
+static inline v128_t wtf_mbqm_permuted(v128_t x, v128_t m, v128_t m2, v128_t half, int right) {
+  v128_t lo, hi;
+  wtf_srdhm_halves(x, m2, &lo, &hi);
+  v128_t high = wasm_i64x2_splat((int64_t)0xffffffff00000000ull);
+  v128_t r = wasm_i32x4_sub(wasm_v128_or(wasm_u64x2_shr(lo, 32), wasm_v128_and(hi, high)), wtf_opaque(m));
+  if (right > 0)
+    r = wasm_i32x4_shr(wasm_i32x4_add(wasm_i32x4_add(r, half), wasm_i32x4_lt(r, wasm_i32x4_splat(0))),
+                       (uint32_t)wtf_opaque_int(right));
+  return r;
+}
+
+/* Eight elements per step; the inputs' scaled values stay below 2^29 in
+ * magnitude, so the rounding shift's addition cannot overflow. */
+static size_t wtf_add_simd(const wagi_tflite_add_params *p, size_t n, const uint8_t *in1, const uint8_t *in2,
+                           uint8_t *out) {
+  if (p->left_shift > 20 || p->input1_shift > 0 || p->input2_shift > 0 || p->output_shift > 0) return 0;
+  int r1 = -p->input1_shift, r2 = -p->input2_shift, ro = -p->output_shift;
+  v128_t m1 = wasm_i32x4_splat(p->input1_multiplier), m2 = wasm_i32x4_splat(p->input2_multiplier);
+  v128_t mo = wasm_i32x4_splat(p->output_multiplier);
+  v128_t m1x2 = wasm_i32x4_splat((int32_t)((uint32_t)p->input1_multiplier * 2));
+  v128_t m2x2 = wasm_i32x4_splat((int32_t)((uint32_t)p->input2_multiplier * 2));
+  v128_t mox2 = wasm_i32x4_splat((int32_t)((uint32_t)p->output_multiplier * 2));
+  v128_t h1 = wasm_i32x4_splat(r1 > 0 ? (int32_t)(1u << (r1 - 1)) : 0);
+  v128_t h2 = wasm_i32x4_splat(r2 > 0 ? (int32_t)(1u << (r2 - 1)) : 0);
+  v128_t ho = wasm_i32x4_splat(ro > 0 ? (int32_t)(1u << (ro - 1)) : 0);
+  v128_t off1 = wasm_i32x4_splat(p->input1_offset), off2 = wasm_i32x4_splat(p->input2_offset);
+  v128_t offo = wasm_i32x4_splat(p->output_offset);
+  v128_t lo = wasm_i32x4_splat(p->act_min), hi = wasm_i32x4_splat(p->act_max);
+  v128_t low16 = wasm_i32x4_splat(0xffff);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    /* eight bytes as u16 lanes; viewed as i32 lanes, the low halves are the
+     * even elements and the high halves the odd ones (no lane shuffles:
+     * they are byte loops on the AOT tier's SSE2) */
+    v128_t a = wasm_u16x8_extend_low_u8x16(wasm_v128_load64_zero(in1 + i));
+    v128_t b = wasm_u16x8_extend_low_u8x16(wasm_v128_load64_zero(in2 + i));
+    v128_t ae = wasm_v128_and(a, low16), ao = wasm_u32x4_shr(a, 16);
+    v128_t be = wasm_v128_and(b, low16), bo = wasm_u32x4_shr(b, 16);
+    int left = wtf_opaque_int(p->left_shift);
+    ae = wasm_i32x4_shl(wasm_i32x4_add(ae, off1), (uint32_t)left);
+    ao = wasm_i32x4_shl(wasm_i32x4_add(ao, off1), (uint32_t)left);
+    be = wasm_i32x4_shl(wasm_i32x4_add(be, off2), (uint32_t)left);
+    bo = wasm_i32x4_shl(wasm_i32x4_add(bo, off2), (uint32_t)left);
+    v128_t se = wasm_i32x4_add(wtf_mbqm_permuted(ae, m1, m1x2, h1, r1), wtf_mbqm_permuted(be, m2, m2x2, h2, r2));
+    v128_t so = wasm_i32x4_add(wtf_mbqm_permuted(ao, m1, m1x2, h1, r1), wtf_mbqm_permuted(bo, m2, m2x2, h2, r2));
+    v128_t re = wasm_i32x4_add(wtf_mbqm_permuted(se, mo, mox2, ho, ro), offo);
+    v128_t ro_ = wasm_i32x4_add(wtf_mbqm_permuted(so, mo, mox2, ho, ro), offo);
+    re = wasm_i32x4_min(wasm_i32x4_max(re, lo), hi);
+    ro_ = wasm_i32x4_min(wasm_i32x4_max(ro_, lo), hi);
+    v128_t w = wasm_v128_or(re, wasm_i32x4_shl(ro_, 16)); /* u16 lanes in element order */
+    wasm_v128_store64_lane(out + i, wasm_u8x16_narrow_i16x8(w, w), 0);
+  }
+  return i;
+}
+#endif
+
 void wagi_tflite_add(const wagi_tflite_add_params *p, size_t n, const uint8_t *in1,
                      const uint8_t *in2, uint8_t *out) {
-  for (size_t i = 0; i < n; i++) {
+  size_t i = 0;
+#ifdef __wasm_simd128__
+  if (wagi_tflite_simd) i = wtf_add_simd(p, n, in1, in2, out);
+#endif
+  for (; i < n; i++) {
     int32_t a = (in1[i] + p->input1_offset) * (1 << p->left_shift);
     int32_t b = (in2[i] + p->input2_offset) * (1 << p->left_shift);
     a = wagi_tflite_rounding_divide_by_pot(wagi_tflite_srdhm(a, p->input1_multiplier), -p->input1_shift);

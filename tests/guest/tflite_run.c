@@ -9,7 +9,7 @@
  *       (--scalar: without SIMD128; --repeat: run N times, print the time
  *       of each run on stderr)
  *   tflite_run simd-check MODEL IMAGE
- *       the model, then random CONV_2D and DEPTHWISE_CONV_2D cases, each
+ *       the model, then random CONV_2D, DEPTHWISE_CONV_2D and ADD cases, each
  *       with SIMD128 and with the scalar code; prints "simd-check ok" when
  *       every byte agrees (on a build without SIMD both are scalar)
  */
@@ -167,6 +167,28 @@ static int simd_case(int depthwise) {
   return differ;
 }
 
+/* One random ADD case with SIMD and without; 0 if equal. */
+static int simd_add_case(void) {
+  float s1 = (float)rng_range(1, 1000) / 4096, s2 = (float)rng_range(1, 1000) / 4096;
+  float so = (float)rng_range(1, 1000) / 2048;
+  wagi_tflite_add_params p;
+  wagi_tflite_add_prepare(s1, rng_range(0, 255), s2, rng_range(0, 255), so, rng_range(0, 255), rng_range(0, 40),
+                          rng_range(200, 255), &p);
+  size_t n = (size_t)rng_range(1, 100);
+  uint8_t x[100], y[100], a[100], b[100];
+  for (size_t i = 0; i < n; i++) x[i] = (uint8_t)rng(), y[i] = (uint8_t)rng();
+  wagi_tflite_simd = 1;
+  wagi_tflite_add(&p, n, x, y, a);
+  wagi_tflite_simd = 0;
+  wagi_tflite_add(&p, n, x, y, b);
+  wagi_tflite_simd = 1;
+  if (memcmp(a, b, n) != 0) {
+    fprintf(stderr, "simd-check: add with scales %g %g -> %g differs\n", (double)s1, (double)s2, (double)so);
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: tflite_run classify|simd-check MODEL IMAGE [--scalar] [--repeat N]\n");
@@ -207,6 +229,7 @@ int main(int argc, char **argv) {
       bad = 1;
     }
     for (int t = 0; t < 300; t++) bad |= simd_case(t & 1);
+    for (int t = 0; t < 300; t++) bad |= simd_add_case();
     printf(bad ? "simd-check FAILED\n" : "simd-check ok\n");
     return bad;
   } else {
