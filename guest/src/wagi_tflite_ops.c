@@ -43,26 +43,34 @@ void wagi_tflite_quantize_multiplier(double real, int32_t *quantized, int *shift
   *shift = exp;
 }
 
-int32_t wagi_tflite_srdhm(int32_t a, int32_t b) {
+/* static inline copies for the kernels' loops; the exported functions are
+ * the same code */
+static inline int32_t wtf_srdhm(int32_t a, int32_t b) {
   if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
   int64_t ab = (int64_t)a * (int64_t)b;
   int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
   return (int32_t)((ab + nudge) / (1ll << 31));
 }
 
-int32_t wagi_tflite_rounding_divide_by_pot(int32_t x, int exp) {
+static inline int32_t wtf_rdbpot(int32_t x, int exp) {
   int32_t mask = (int32_t)((1ll << exp) - 1);
   int32_t remainder = x & mask;
   int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
   return (x >> exp) + (remainder > threshold ? 1 : 0);
 }
 
-int32_t wagi_tflite_mul_by_quantized(int32_t x, int32_t quantized, int shift) {
+static inline int32_t wtf_mbqm(int32_t x, int32_t quantized, int shift) {
   int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
   /* x * 2^left in unsigned arithmetic: TFLite's multiplication wraps the
    * same way on every target it runs on, and this keeps UBSan quiet. */
   int32_t shifted = (int32_t)((uint32_t)x << left);
-  return wagi_tflite_rounding_divide_by_pot(wagi_tflite_srdhm(shifted, quantized), right);
+  return wtf_rdbpot(wtf_srdhm(shifted, quantized), right);
+}
+
+int32_t wagi_tflite_srdhm(int32_t a, int32_t b) { return wtf_srdhm(a, b); }
+int32_t wagi_tflite_rounding_divide_by_pot(int32_t x, int exp) { return wtf_rdbpot(x, exp); }
+int32_t wagi_tflite_mul_by_quantized(int32_t x, int32_t quantized, int shift) {
+  return wtf_mbqm(x, quantized, shift);
 }
 
 static int32_t wtf_round_to_int(float q) {
@@ -113,7 +121,7 @@ void wagi_tflite_filter_to_i16(const uint8_t *filter, size_t n, int32_t filter_o
 }
 
 static inline uint8_t wtf_requantize(int32_t acc, const wagi_tflite_conv_params *p) {
-  int32_t v = wagi_tflite_mul_by_quantized(acc, p->output_multiplier, p->output_shift);
+  int32_t v = wtf_mbqm(acc, p->output_multiplier, p->output_shift);
   v += p->output_offset;
   if (v < p->act_min) v = p->act_min;
   if (v > p->act_max) v = p->act_max;
@@ -293,12 +301,17 @@ static void wtf_gemm_scalar(const wagi_tflite_conv_params *p, size_t np, size_t 
                             const int16_t *cols, const int16_t *filter, const int32_t *bias, uint8_t *dst) {
   for (size_t i = 0; i < np; i++) {
     const int16_t *col = cols + i * 2 * pairs;
-    for (int o = 0; o < out_c; o++) {
-      const int16_t *f = filter + (size_t)(o / 8) * pairs * 16 + (size_t)(o & 1) * 8 + (size_t)((o & 7) / 2) * 2;
-      uint32_t s = (uint32_t)(bias ? bias[o] : 0);
-      for (size_t j = 0; j < pairs; j++, f += 16)
-        s += (uint32_t)((int32_t)col[2 * j] * f[0]) + (uint32_t)((int32_t)col[2 * j + 1] * f[1]);
-      dst[i * out_c + o] = wtf_requantize((int32_t)s, p);
+    for (int o0 = 0; o0 < out_c; o0 += 8) {
+      const int16_t *f = filter + (size_t)(o0 / 8) * pairs * 16;
+      uint32_t acc[8] = {0}; /* the block's lanes: channels 0,2,4,6 then 1,3,5,7 */
+      for (size_t j = 0; j < pairs; j++, f += 16) {
+        int32_t x0 = col[2 * j], x1 = col[2 * j + 1];
+        for (int l = 0; l < 8; l++) acc[l] += (uint32_t)(x0 * f[2 * l] + x1 * f[2 * l + 1]);
+      }
+      for (int l = 0; l < 8; l++) {
+        int o = o0 + (l < 4 ? 2 * l : 2 * (l - 4) + 1);
+        if (o < out_c) dst[i * out_c + o] = wtf_requantize((int32_t)(acc[l] + (uint32_t)(bias ? bias[o] : 0)), p);
+      }
     }
   }
 }
@@ -425,12 +438,12 @@ static void wtf_depthwise_pixel_scalar(const wagi_tflite_conv_params *p, wagi_tf
       int ix = ix0 + fx * p->dilation_w;
       if (ix < 0 || ix >= in.w) continue;
       const uint8_t *src = input + (((size_t)b * in.h + iy) * in.w + ix) * in.c;
-      size_t tap = (size_t)fy * fw + fx;
+      const int16_t *f = filter + wtf_dw_index(out_c, (size_t)fy * fw + fx, 0);
       for (int c = c_begin; c < in.c; c++)
         for (int m = 0; m < dm; m++) {
-          int o = c * dm + m;
-          acc[o] = (int32_t)((uint32_t)acc[o] +
-                             (uint32_t)((src[c] + p->input_offset) * filter[wtf_dw_index(out_c, tap, o)]));
+          int o = c * dm + m; /* block o/8, the odd half for odd o, lane o%8 */
+          int32_t w = f[(size_t)(o >> 3) * 16 + (size_t)(o & 1) * 8 + (size_t)(o & 7)];
+          acc[o] = (int32_t)((uint32_t)acc[o] + (uint32_t)((src[c] + p->input_offset) * w));
         }
     }
   }
