@@ -246,17 +246,17 @@ size_t wagi_tflite_conv_filter_size(int filter_h, int filter_w, int in_c, int ou
   return (size_t)((out_c + 7) / 8) * wtf_conv_pairs(filter_h, filter_w, in_c) * 16;
 }
 
-static inline size_t wtf_conv_index(size_t pairs, int o, size_t k) {
-  return (((size_t)(o / 8) * pairs + k / 2) * 16) + (size_t)(o & 1) * 8 + (size_t)((o & 7) / 2) * 2 + (k & 1);
-}
-
 void wagi_tflite_conv_filter_prepare(const uint8_t *filter, int out_c, int filter_h, int filter_w, int in_c,
                                      int32_t filter_offset, int16_t *out) {
   size_t k = (size_t)filter_h * filter_w * in_c, pairs = wtf_conv_pairs(filter_h, filter_w, in_c);
-  memset(out, 0, wagi_tflite_conv_filter_size(filter_h, filter_w, in_c, out_c) * sizeof *out);
-  for (int o = 0; o < out_c; o++)
-    for (size_t j = 0; j < k; j++)
-      out[wtf_conv_index(pairs, o, j)] = (int16_t)(filter[(size_t)o * k + j] + filter_offset);
+  /* written in order: block, pair, lane (channel 0,2,4,6 then 1,3,5,7), k of the pair */
+  for (int o0 = 0; o0 < out_c; o0 += 8)
+    for (size_t j = 0; j < pairs; j++)
+      for (int l = 0; l < 8; l++) {
+        int o = o0 + (l < 4 ? 2 * l : 2 * (l - 4) + 1);
+        for (size_t kk = 2 * j; kk < 2 * j + 2; kk++)
+          *out++ = (int16_t)(o < out_c && kk < k ? filter[(size_t)o * k + kk] + filter_offset : 0);
+      }
 }
 
 size_t wagi_tflite_conv_scratch(int filter_h, int filter_w, int in_c, int out_c) {
@@ -412,10 +412,14 @@ static inline size_t wtf_dw_index(int out_c, size_t tap, int o) {
 
 void wagi_tflite_depthwise_filter_prepare(const uint8_t *filter, int filter_h, int filter_w, int out_c,
                                           int32_t filter_offset, int16_t *out) {
-  memset(out, 0, wagi_tflite_depthwise_filter_size(filter_h, filter_w, out_c) * sizeof *out);
+  /* written in order: tap, block, even half (odd lanes 0), odd half */
   for (size_t t = 0; t < (size_t)filter_h * filter_w; t++)
-    for (int o = 0; o < out_c; o++)
-      out[wtf_dw_index(out_c, t, o)] = (int16_t)(filter[t * out_c + o] + filter_offset);
+    for (int o0 = 0; o0 < out_c; o0 += 8)
+      for (int half = 0; half < 2; half++)
+        for (int l = 0; l < 8; l++) {
+          int o = o0 + l;
+          *out++ = (int16_t)((l & 1) == half && o < out_c ? filter[t * out_c + o] + filter_offset : 0);
+        }
 }
 
 /* the scalar accumulators, then the SIMD code's bias in even/odd order */
