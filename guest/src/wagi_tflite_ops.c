@@ -234,7 +234,7 @@ static inline void wtf_store_bytes(uint8_t *dst, v128_t v, int n) {
  * each of the four channels' lanes: no horizontal sums. Missing channels
  * and the odd k's partner are zero. */
 
-#define WTF_CONV_PIXELS 4
+#define WTF_CONV_PIXELS 4 /* im2col rows per pass; the SIMD kernel takes them two at a time */
 
 static size_t wtf_align16(size_t n) { return (n + 15) & ~(size_t)15; }
 
@@ -323,39 +323,38 @@ static inline v128_t wtf_splat_pair(const int16_t *x) {
   return wasm_i32x4_splat(v);
 }
 
-/* Four pixels (rows of `cols`; fewer are padded by repeating the last) by
- * eight output channels per block: 8 accumulators, and per input pair four
- * splats, two weight loads and eight i32x4.dot_i16x8_s. bias_eo: the bias
- * in the even/odd order, 8 per block. */
+/* np pixels (rows of `cols`), two at a time, by blocks of eight output
+ * channels: 4 accumulators, and per input pair two splats, two weight loads
+ * and four i32x4.dot_i16x8_s. (Four pixels at a time need 8 accumulators,
+ * which the AOT tier's translation spills to the stack: 20% slower.)
+ * bias_eo: the bias in the even/odd order, 8 per block. */
 static void wtf_gemm_simd(const wagi_tflite_conv_params *p, size_t np, size_t pairs, int out_c,
                           const int16_t *cols, const int16_t *filter, const int32_t *bias_eo, uint8_t *dst) {
   size_t row = 2 * pairs;
   wtf_rq q = wtf_rq_make(p);
-  const int16_t *c0 = cols, *c1 = np > 1 ? c0 + row : c0, *c2 = np > 2 ? c0 + 2 * row : c1,
-                *c3 = np > 3 ? c0 + 3 * row : c2;
   for (int o = 0; o < out_c; o += 8) {
-    const int16_t *f = filter + (size_t)(o / 8) * pairs * 16;
     v128_t be = wasm_v128_load(bias_eo + o), bo = wasm_v128_load(bias_eo + o + 4);
-    v128_t e0 = be, e1 = be, e2 = be, e3 = be, o0 = bo, o1 = bo, o2 = bo, o3 = bo;
-    for (size_t j = 0; j < pairs; j++, f += 16) {
-      v128_t we = wasm_v128_load(f), wo = wasm_v128_load(f + 8);
-      v128_t x0 = wtf_splat_pair(c0 + 2 * j), x1 = wtf_splat_pair(c1 + 2 * j);
-      v128_t x2 = wtf_splat_pair(c2 + 2 * j), x3 = wtf_splat_pair(c3 + 2 * j);
-      e0 = wasm_i32x4_add(e0, wasm_i32x4_dot_i16x8(x0, we));
-      o0 = wasm_i32x4_add(o0, wasm_i32x4_dot_i16x8(x0, wo));
-      e1 = wasm_i32x4_add(e1, wasm_i32x4_dot_i16x8(x1, we));
-      o1 = wasm_i32x4_add(o1, wasm_i32x4_dot_i16x8(x1, wo));
-      e2 = wasm_i32x4_add(e2, wasm_i32x4_dot_i16x8(x2, we));
-      o2 = wasm_i32x4_add(o2, wasm_i32x4_dot_i16x8(x2, wo));
-      e3 = wasm_i32x4_add(e3, wasm_i32x4_dot_i16x8(x3, we));
-      o3 = wasm_i32x4_add(o3, wasm_i32x4_dot_i16x8(x3, wo));
-    }
     int n = out_c - o < 8 ? out_c - o : 8;
-    v128_t r[4] = {wtf_requantize8(e0, o0, &q), wtf_requantize8(e1, o1, &q), wtf_requantize8(e2, o2, &q),
-                   wtf_requantize8(e3, o3, &q)};
-    for (size_t i = 0; i < np; i++) {
-      if (n == 8) wasm_v128_store64_lane(dst + i * out_c + o, r[i], 0);
-      else wtf_store_bytes(dst + i * out_c + o, r[i], n);
+    for (size_t i = 0; i < np; i += 2) {
+      const int16_t *c0 = cols + i * row, *c1 = i + 1 < np ? c0 + row : c0;
+      const int16_t *f = filter + (size_t)(o / 8) * pairs * 16;
+      v128_t e0 = be, e1 = be, o0 = bo, o1 = bo;
+      for (size_t j = 0; j < pairs; j++, f += 16) {
+        v128_t we = wasm_v128_load(f), wo = wasm_v128_load(f + 8);
+        v128_t x0 = wtf_splat_pair(c0 + 2 * j), x1 = wtf_splat_pair(c1 + 2 * j);
+        e0 = wasm_i32x4_add(e0, wasm_i32x4_dot_i16x8(x0, we));
+        o0 = wasm_i32x4_add(o0, wasm_i32x4_dot_i16x8(x0, wo));
+        e1 = wasm_i32x4_add(e1, wasm_i32x4_dot_i16x8(x1, we));
+        o1 = wasm_i32x4_add(o1, wasm_i32x4_dot_i16x8(x1, wo));
+      }
+      v128_t r0 = wtf_requantize8(e0, o0, &q), r1 = wtf_requantize8(e1, o1, &q);
+      if (n == 8) {
+        wasm_v128_store64_lane(dst + i * out_c + o, r0, 0);
+        if (i + 1 < np) wasm_v128_store64_lane(dst + (i + 1) * out_c + o, r1, 0);
+      } else {
+        wtf_store_bytes(dst + i * out_c + o, r0, n);
+        if (i + 1 < np) wtf_store_bytes(dst + (i + 1) * out_c + o, r1, n);
+      }
     }
   }
 }
