@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "wagi_tflite.h"
 #include "wagi_tflite_ops.h"
 
 /* ---- deterministic random numbers (xorshift64*) ---- */
@@ -533,12 +534,76 @@ static void softmax_random(void **state) {
   }
 }
 
+/* ---- preprocessing: the resize ---- */
+
+/* Pillow 9.4 (Debian 12's python3-pil), Image.resize(size, BILINEAR) of the
+ * 11x7 RGB image below: the filter the reference outputs were made with. */
+static const struct {
+  int w, h;
+  const char *bytes;
+} PILLOW[] = {
+    {4, 3, "51,68,10,144,80,25,129,94,41,81,106,56,75,167,27,164,176,80,129,147,134,105,145,159,99,94,44,179,"
+           "104,134,96,78,172,129,78,116"},
+    {11, 3, "9,62,3,46,67,9,83,72,15,120,77,21,157,82,27,194,87,33,231,92,39,12,97,45,49,102,51,86,107,57,123,"
+            "112,63,33,161,3,70,166,24,107,171,45,144,176,66,181,181,87,218,186,108,180,131,129,36,136,150,73,141,"
+            "156,110,146,177,147,151,138,57,88,3,94,93,39,131,98,75,168,103,111,205,108,147,242,113,183,23,64,219,"
+            "60,69,164,97,74,90,134,79,126,171,84,107"},
+    {5, 7, "30,21,3,102,31,3,175,42,3,66,53,3,84,63,3,41,74,9,113,84,22,186,95,38,77,106,54,95,116,67,52,127,14,"
+           "124,137,42,197,148,73,88,159,105,106,169,132,63,180,20,135,190,61,208,201,108,99,212,155,117,222,196,"
+           "74,233,26,146,243,80,157,182,143,56,9,206,128,19,163,85,30,31,157,40,99,168,51,178,67,62,161,139,72,"
+           "69,96,83,37,168,93,119,179,104,203,78,115,105,150,125,133"},
+};
+
+static void resize_matches_pillow(void **state) {
+  (void)state;
+  uint8_t src[7][11][3];
+  for (int y = 0; y < 7; y++)
+    for (int x = 0; x < 11; x++) {
+      src[y][x][0] = (uint8_t)((x * 37 + y * 11) % 256);
+      src[y][x][1] = (uint8_t)((x * 5 + y * 53 + 17) % 256);
+      src[y][x][2] = (uint8_t)((x * y * 7 + 3) % 256);
+    }
+  for (size_t k = 0; k < sizeof PILLOW / sizeof *PILLOW; k++) {
+    uint8_t want[11 * 7 * 3], got[11 * 7 * 3];
+    size_t n = 0;
+    for (const char *p = PILLOW[k].bytes; *p; n++) {
+      want[n] = (uint8_t)strtol(p, (char **)&p, 10);
+      if (*p == ',') p++;
+    }
+    assert_int_equal(n, (size_t)PILLOW[k].w * PILLOW[k].h * 3);
+    assert_int_equal(wagi_tflite_resize(&src[0][0][0], 11, 7, 3, got, PILLOW[k].w, PILLOW[k].h), WAGI_TFLITE_OK);
+    assert_memory_equal(want, got, n);
+  }
+}
+
+static void resize_properties(void **state) {
+  (void)state;
+  rng_seed(8);
+  static uint8_t src[37 * 23 * 4], dst[64 * 64 * 4];
+  rng_bytes(src, sizeof src);
+  /* same size: the same bytes */
+  assert_int_equal(wagi_tflite_resize(src, 37, 23, 4, dst, 37, 23), WAGI_TFLITE_OK);
+  assert_memory_equal(src, dst, 37 * 23 * 4);
+  /* a constant image stays constant at any size */
+  memset(src, 77, sizeof src);
+  for (int t = 0; t < 20; t++) {
+    int dw = rng_range(1, 64), dh = rng_range(1, 64), ch = rng_range(1, 4);
+    assert_int_equal(wagi_tflite_resize(src, 37, 23, ch, dst, dw, dh), WAGI_TFLITE_OK);
+    for (int i = 0; i < dw * dh * ch; i++) assert_int_equal(dst[i], 77);
+  }
+  assert_int_equal(wagi_tflite_resize(src, 0, 23, 3, dst, 4, 4), WAGI_TFLITE_ERR_ARG);
+  assert_int_equal(wagi_tflite_resize(src, 37, 23, 5, dst, 4, 4), WAGI_TFLITE_ERR_ARG);
+  assert_int_equal(wagi_tflite_resize(NULL, 37, 23, 3, dst, 4, 4), WAGI_TFLITE_ERR_ARG);
+  assert_int_equal(wagi_tflite_resize(src, 37, 23, 3, dst, 0, 4), WAGI_TFLITE_ERR_ARG);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fixed_point_primitives), cmocka_unit_test(conv2d_random),
       cmocka_unit_test(conv2d_pointwise_wide),  cmocka_unit_test(depthwise_random),
       cmocka_unit_test(average_pool_random),    cmocka_unit_test(add_random),
-      cmocka_unit_test(softmax_random),
+      cmocka_unit_test(softmax_random),         cmocka_unit_test(resize_matches_pillow),
+      cmocka_unit_test(resize_properties),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
