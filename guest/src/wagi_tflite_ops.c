@@ -1,9 +1,16 @@
 /* wagi_tflite_ops.c — TFLite's uint8 kernels (see wagi_tflite_ops.h). The
  * integer semantics follow TFLite's reference kernels and gemmlowp's
  * fixed-point primitives; the loops are our own, arranged for SIMD128:
- * convolutions gather each output pixel's receptive field into an int16 row
- * (input + input_offset, 0 for padding) and take dot products with the int16
- * filter rows, so a 1x1 convolution is a plain GEMM. */
+ * CONV_2D gathers each output pixel's receptive field into an int16 row
+ * (input + input_offset, 0 for padding) and multiplies those rows with the
+ * int16 filter, so a 1x1 convolution is a plain GEMM; DEPTHWISE_CONV_2D
+ * goes eight channels at a time. Every SIMD path has a scalar twin giving
+ * the same bytes (tests/guest/tflite_run.c simd-check compares them).
+ *
+ * Measured (MobileNetV2, AOT tier, x86-64 SSE2 baseline): the GEMM takes
+ * about three quarters of the time, depthwise most of the rest; per
+ * inference about 27 ms of CPU, against about 100 ms for this scalar code
+ * built natively with gcc -O2 and 210 ms on the interpreter. */
 #include "wagi_tflite_ops.h"
 
 #include <limits.h>
