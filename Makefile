@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | eventgridtest | guesttest | azuretest | wasitest | wasitestsuite | check-layers | bench | bench-eventgrid | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | eventgridtest | guesttest | tflitetest | fuzz-tflite | azuretest | wasitest | wasitestsuite | check-layers | bench | bench-eventgrid | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=

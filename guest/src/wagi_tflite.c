@@ -556,7 +556,9 @@ static int wtf_prepare_op(wtf_reader *r, wagi_tflite_model *m, int i, const wtf_
   case OP_RESHAPE: min_in = 1, max_in = 2; break;
   case OP_AVERAGE_POOL_2D:
   case OP_SOFTMAX: min_in = max_in = 1; break;
-  default: return wtf_fail(r, WAGI_TFLITE_ERR_UNSUPPORTED, "operator not supported");
+  default:
+    return wtf_fail(r, WAGI_TFLITE_ERR_UNSUPPORTED, "%s is not supported (only CONV_2D, DEPTHWISE_CONV_2D, ADD, "
+                    "AVERAGE_POOL_2D, RESHAPE and SOFTMAX are)", nb);
   }
   if (ins.len < (uint32_t)min_in || ins.len > (uint32_t)max_in || outs.len != 1)
     return wtf_fail(r, WAGI_TFLITE_ERR_MODEL, "%u inputs and %u outputs", ins.len, outs.len);
