@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | eventgridtest | guesttest | azuretest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | eventgridtest | guesttest | tflitetest | fuzz-tflite | azuretest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -216,7 +216,7 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN) $(BUILD)/aot
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest run-eventgridtest run-guesttest run-azuretest \
+	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest run-eventgridtest run-guesttest run-tflitetest run-azuretest \
 	  run-spectest-aot run-enginewast-aot run-wasitest-aot run-servertest-aot run-aottest
 	@bash scripts/test-summary.sh $(LOGS)
 
@@ -363,6 +363,55 @@ guesttest: $(GUEST_TEST_BIN) $(GUEST_SELFTEST) $(BUILD)/wagi
 run-guesttest:
 	@$(RUN_SUITE) guest $(LOGS)/guest.log $(MAKE) --no-print-directory guesttest
 
+# wagi_tflite (issue 19): its cmocka binaries (tests/guest/test_tflite_*.c)
+# run in guesttest with the others; tflitetest runs tests/guest/tflite_run.c
+# built for wasm32-wasi with SIMD128 through `$(BUILD)/wagi run` and compares
+# its output bytes with the same program built natively (models from
+# ../shared/models or WAGI_MODELS; skipped with a message without them).
+# TFLITE_AOT=1 adds the AOT tier (wagi compile, about 30 s more).
+.PHONY: tflitetest run-tflitetest
+TFLITE_SRC := guest/src/wagi_tflite.c guest/src/wagi_tflite_ops.c guest/src/wagi_tflite_resize.c
+TFLITE_RUN_WASM := $(BUILD)/guest/tflite_run.wasm
+TFLITE_RUN_NATIVE := $(BUILD)/guest/tflite_run
+
+$(TFLITE_RUN_WASM): tests/guest/tflite_run.c $(TFLITE_SRC) $(GUEST_HDR)
+	@mkdir -p $(dir $@)
+	$(WASM_CC) --target=wasm32-wasi -O2 -msimd128 -std=c11 -Wall -Wextra -Werror -Iguest/include \
+	  $< $(TFLITE_SRC) -o $@ -Wl,--strip-all
+
+$(TFLITE_RUN_NATIVE): tests/guest/tflite_run.c $(TFLITE_SRC) $(GUEST_HDR) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) $< $(TFLITE_SRC) -o $@ -lm
+
+TFLITE_TEST = /usr/bin/python3 tests/guest/run_tflite.py --wagi $(BUILD)/wagi --wasm $(TFLITE_RUN_WASM) \
+  --native $(TFLITE_RUN_NATIVE) $(if $(TFLITE_AOT),--aot)
+
+tflitetest: $(TFLITE_RUN_WASM) $(TFLITE_RUN_NATIVE) $(BUILD)/wagi
+	@$(TFLITE_TEST)
+
+run-tflitetest:
+	@$(RUN_SUITE) tflite $(LOGS)/tflite.log $(MAKE) --no-print-directory tflitetest
+
+# libFuzzer target for the model reader (tests/fuzz/tflite_fuzz.c, see
+# tests/fuzz/README.md): a fixed number of runs from the seed corpus that
+# tests/fuzz/make_tflite_seeds.py writes (small models using all six
+# operators, plus heads of the real model when ../shared/models has it);
+# what it finds goes to $(BUILD)/fuzz-tflite/. TFLITE_FUZZ_RUNS=N.
+.PHONY: fuzz-tflite
+TFLITE_FUZZ := $(BUILD)/fuzz-tflite/tflite_fuzz
+TFLITE_FUZZ_RUNS ?= 20000
+$(TFLITE_FUZZ): tests/fuzz/tflite_fuzz.c $(TFLITE_SRC) $(GUEST_HDR)
+	@mkdir -p $(dir $@)
+	$(WASM_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -Iguest/include $< $(TFLITE_SRC) -o $@ -lm
+
+fuzz-tflite: $(TFLITE_FUZZ)
+	@mkdir -p $(BUILD)/fuzz-tflite/corpus $(BUILD)/fuzz-tflite/seeds $(BUILD)/fuzz-tflite/findings
+	/usr/bin/python3 tests/fuzz/make_tflite_seeds.py $(BUILD)/fuzz-tflite/seeds \
+	  $(or $(WAGI_MODELS),../shared/models)/mobilenet_v2_1.0_224_quant.tflite
+	cd $(BUILD)/fuzz-tflite && ./tflite_fuzz -runs=$(TFLITE_FUZZ_RUNS) -seed=19 -max_len=8192 -timeout=20 \
+	  -artifact_prefix=findings/ corpus seeds $(CURDIR)/tests/fuzz/tflite_regressions
+
 # The Azure guest SDK and the handler/webhook examples (pytest,
 # tests/azure/): signing against the official SDKs, and the seed's flow on
 # Azurite, the Cosmos DB stand-in, wagi eventgrid and wagi (Node packages
@@ -405,7 +454,7 @@ san: setup
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
 	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest \
-	  run-eventgridtest run-guesttest run-azuretest run-spectest-aot run-enginewast-aot run-wasitest-aot \
+	  run-eventgridtest run-guesttest run-tflitetest run-azuretest run-spectest-aot run-enginewast-aot run-wasitest-aot \
 	  run-servertest-aot run-aottest
 	@bash scripts/test-summary.sh build-san/test-logs
 

@@ -12,6 +12,8 @@ APT_PACKAGES=(
   libsimde-dev              # simde/wasm/simd128.h: exact SIMD128 semantics
   libcjson-dev              # JSON from wast2json in the spec runner
   libcmocka-dev             # C unit tests
+  libstb-dev                # stb_image.h: photos for the wagi_tflite tests (guest/)
+  libclang-rt-16-dev        # clang-16 -fsanitize=fuzzer,address (tests/fuzz/tflite_fuzz.c)
   nodejs                    # bench peer (V8), test oracles (node/)
   npm                       # Debian's nodejs has no npm: installs node/'s packages
   python3 python3-pytest

@@ -1,0 +1,435 @@
+/* test_tflite_model.c — wagi_tflite on the real MobileNetV2 of
+ * ../shared/models (or $WAGI_MODELS): the four photos against the README's
+ * top-1 and the reference output vectors, the arena plan, and truncated,
+ * corrupted and hostile model files (which must give errors with a message,
+ * never a crash: this binary also runs under ASan/UBSan in `make san`).
+ * Without the models directory every test here says why it skips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_PNG
+#include <stb/stb_image.h>
+
+#include "wagi_tflite.h"
+
+#define MODEL_FILE "mobilenet_v2_1.0_224_quant.tflite"
+
+/* The reference vectors were made by Arm NN's CpuRef backend, which
+ * dequantizes, computes each layer in float and quantizes again; wagi_tflite
+ * computes TFLite's integer kernels exactly, and the two round differently
+ * at each of the 65 layers. On cat.bmp, whose pixels here are bit-identical
+ * to the reference's (BMP, and a resize that matches Pillow's), the results
+ * differ by 7/256 on the top class (a float emulation of the same graph
+ * differs from the reference by 1/256). Issue 19 hoped for 2/256: parrot
+ * and hot_dog are within it, cat and grace_hopper are not. */
+#define REFERENCE_TOLERANCE 8
+
+static const struct {
+  const char *file;
+  int top1;
+  const char *label;
+} PHOTOS[] = {
+    {"grace_hopper.jpg", 653, "military uniform"},
+    {"cat.bmp", 286, "Egyptian cat"},
+    {"parrot.jpg", 89, "macaw"},
+    {"hot_dog.jpg", 935, "hotdog, hot dog"},
+};
+
+static const char *models_dir(void) {
+  const char *d = getenv("WAGI_MODELS");
+  return d && *d ? d : "../shared/models";
+}
+
+static uint8_t *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 20, len = 0;
+  uint8_t *b = malloc(cap);
+  size_t k;
+  while (b && (k = fread(b + len, 1, cap - len, f)) > 0) {
+    len += k;
+    if (len == cap) {
+      uint8_t *nb = realloc(b, cap *= 2);
+      if (!nb) free(b);
+      b = nb;
+    }
+  }
+  fclose(f);
+  *n = len;
+  return b;
+}
+
+typedef struct {
+  uint8_t *file;
+  size_t len;
+  wagi_tflite_model *model;
+} fixture;
+
+static int setup(void **state) {
+  static fixture fx;
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", models_dir(), MODEL_FILE);
+  fx.file = slurp(path, &fx.len);
+  fx.model = NULL;
+  if (fx.file) {
+    char err[WAGI_TFLITE_ERRLEN];
+    if (wagi_tflite_load(fx.file, fx.len, &fx.model, err, sizeof err) != WAGI_TFLITE_OK) {
+      fprintf(stderr, "loading %s: %s\n", path, err);
+      return -1;
+    }
+  } else {
+    printf("test_tflite_model: skipping: %s not readable (set WAGI_MODELS to the directory of "
+           "shared/models)\n",
+           path);
+  }
+  *state = &fx;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *fx = *state;
+  wagi_tflite_free(fx->model);
+  free(fx->file);
+  return 0;
+}
+
+#define NEED_MODEL(fx)                                                                             \
+  do {                                                                                             \
+    if (!(fx)->file) {                                                                             \
+      printf("skipped: no model in %s\n", models_dir());                                           \
+      skip();                                                                                      \
+    }                                                                                              \
+  } while (0)
+
+static void model_shape(void **state) {
+  fixture *fx = *state;
+  NEED_MODEL(fx);
+  wagi_tflite_tensor_info in, out;
+  wagi_tflite_input_info(fx->model, &in);
+  wagi_tflite_output_info(fx->model, &out);
+  assert_int_equal(in.ndims, 4);
+  assert_int_equal(in.dims[1], 224);
+  assert_int_equal(in.dims[2], 224);
+  assert_int_equal(in.dims[3], 3);
+  assert_int_equal(in.bytes, 224 * 224 * 3);
+  assert_int_equal(in.zero_point, 128);
+  assert_true(in.scale == 1.0f / 128);
+  assert_int_equal(out.bytes, 1001);
+  assert_int_equal(out.zero_point, 0);
+  assert_true(out.scale == 1.0f / 256);
+  /* The plan shares memory between tensors whose lifetimes do not overlap:
+   * it must hold the largest activation (112x112x96) and what it feeds (the
+   * stride-2 depthwise layer's 56x56x96) at once, yet be far below one
+   * buffer per tensor. */
+  size_t arena = wagi_tflite_arena_bytes(fx->model), all = wagi_tflite_unplanned_bytes(fx->model);
+  printf("arena %zu bytes (one buffer per tensor: %zu)\n", arena, all);
+  assert_true(arena >= 112 * 112 * 96 + 56 * 56 * 96);
+  assert_true(arena * 3 < all);
+}
+
+static const char *label_line(const char *labels, int index, size_t *len) {
+  const char *p = labels;
+  for (int i = 0; i < index && p; i++) {
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  if (!p) return NULL;
+  const char *e = strchr(p, '\n');
+  *len = e ? (size_t)(e - p) : strlen(p);
+  return p;
+}
+
+static void classify_photos(void **state) {
+  fixture *fx = *state;
+  NEED_MODEL(fx);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/imagenet_labels_1001.txt", models_dir());
+  size_t nlabels;
+  char *labels = (char *)slurp(path, &nlabels);
+  assert_non_null(labels);
+  labels = realloc(labels, nlabels + 1);
+  labels[nlabels] = 0;
+  for (size_t k = 0; k < sizeof PHOTOS / sizeof *PHOTOS; k++) {
+    snprintf(path, sizeof path, "%s/%s", models_dir(), PHOTOS[k].file);
+    int w, h, ch;
+    uint8_t *rgb = stbi_load(path, &w, &h, &ch, 3);
+    if (!rgb) fail_msg("%s: %s", path, stbi_failure_reason());
+    static uint8_t input[224 * 224 * 3];
+    uint8_t out[1001], again[1001];
+    assert_int_equal(wagi_tflite_resize(rgb, w, h, 3, input, 224, 224), WAGI_TFLITE_OK);
+    stbi_image_free(rgb);
+    assert_int_equal(wagi_tflite_invoke(fx->model, input, sizeof input, out, sizeof out), WAGI_TFLITE_OK);
+    int best = 0;
+    for (int i = 1; i < 1001; i++)
+      if (out[i] > out[best]) best = i;
+    snprintf(path, sizeof path, "%s/reference_outputs/%s.probs.txt", models_dir(), PHOTOS[k].file);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int worst = 0, worst_at = 0, differ = 0;
+    for (int i = 0; i < 1001; i++) {
+      double p;
+      if (fscanf(f, "%lf", &p) != 1) fail_msg("%s: value %d missing", path, i);
+      int want = (int)(p * 256 + 0.5), d = abs(want - out[i]);
+      differ += d != 0;
+      if (d > worst) worst = d, worst_at = i;
+    }
+    fclose(f);
+    size_t llen;
+    const char *label = label_line(labels, best, &llen);
+    printf("%s: %d %.*s %.4f; largest difference from the reference %d/256 (class %d), %d classes differ\n",
+           PHOTOS[k].file, best, label ? (int)llen : 0, label ? label : "", out[best] / 256.0, worst, worst_at,
+           differ);
+    assert_int_equal(best, PHOTOS[k].top1);
+    assert_non_null(label);
+    /* the README gives the label line's beginning */
+    assert_true(llen >= strlen(PHOTOS[k].label));
+    assert_memory_equal(label, PHOTOS[k].label, strlen(PHOTOS[k].label));
+    if (worst > REFERENCE_TOLERANCE)
+      fail_msg("%s: output %d differs from the reference by %d/256", PHOTOS[k].file, worst_at, worst);
+    /* the arena carries nothing from one run to the next */
+    assert_int_equal(wagi_tflite_invoke(fx->model, input, sizeof input, again, sizeof again), WAGI_TFLITE_OK);
+    assert_memory_equal(out, again, sizeof out);
+  }
+  free(labels);
+}
+
+static void invoke_arguments(void **state) {
+  fixture *fx = *state;
+  NEED_MODEL(fx);
+  static uint8_t input[224 * 224 * 3];
+  uint8_t out[1001];
+  assert_int_equal(wagi_tflite_invoke(fx->model, input, sizeof input - 1, out, sizeof out), WAGI_TFLITE_ERR_ARG);
+  assert_int_equal(wagi_tflite_invoke(fx->model, input, sizeof input, out, sizeof out - 1), WAGI_TFLITE_ERR_ARG);
+  assert_int_equal(wagi_tflite_invoke(fx->model, NULL, sizeof input, out, sizeof out), WAGI_TFLITE_ERR_ARG);
+  assert_int_equal(wagi_tflite_invoke(NULL, input, sizeof input, out, sizeof out), WAGI_TFLITE_ERR_ARG);
+}
+
+/* ---- bad files ---- */
+
+/* Loads bytes that may be broken: either an error with a message, or a model
+ * (which runs once when `runs` is still positive: a run takes a while under
+ * ASan). Returns the code; *msg gets the message. */
+static int runs = 8;
+static int try_load(const uint8_t *data, size_t len, char *msg, size_t cap) {
+  wagi_tflite_model *m = NULL;
+  int rc = wagi_tflite_load(data, len, &m, msg, cap);
+  if (rc == WAGI_TFLITE_OK && runs-- > 0) {
+    assert_non_null(m);
+    wagi_tflite_tensor_info in, out;
+    wagi_tflite_input_info(m, &in);
+    wagi_tflite_output_info(m, &out);
+    uint8_t *x = calloc(1, in.bytes), *y = malloc(out.bytes);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_int_equal(wagi_tflite_invoke(m, x, in.bytes, y, out.bytes), WAGI_TFLITE_OK);
+    free(x);
+    free(y);
+    wagi_tflite_free(m);
+  } else if (rc == WAGI_TFLITE_OK) {
+    wagi_tflite_free(m);
+  } else {
+    assert_null(m);
+    assert_true(strlen(msg) > 0);
+  }
+  return rc;
+}
+
+static void load_arguments(void **state) {
+  (void)state;
+  char err[WAGI_TFLITE_ERRLEN];
+  wagi_tflite_model *m = NULL;
+  assert_int_equal(wagi_tflite_load(NULL, 10, &m, err, sizeof err), WAGI_TFLITE_ERR_ARG);
+  assert_int_equal(wagi_tflite_load((const uint8_t *)"", 0, &m, err, sizeof err), WAGI_TFLITE_ERR_FORMAT);
+  assert_non_null(strstr(err, "too short"));
+  assert_int_equal(wagi_tflite_load((const uint8_t *)"\x08\0\0\0TFL2\0\0\0\0", 12, &m, err, sizeof err),
+                   WAGI_TFLITE_ERR_FORMAT);
+  assert_non_null(strstr(err, "TFL3"));
+  /* root offset far past the end */
+  assert_int_equal(wagi_tflite_load((const uint8_t *)"\xff\xff\0\0TFL3", 8, &m, err, sizeof err),
+                   WAGI_TFLITE_ERR_FORMAT);
+  assert_non_null(strstr(err, "outside the file"));
+  /* a vtable offset pointing before the file */
+  assert_int_equal(wagi_tflite_load((const uint8_t *)"\x08\0\0\0TFL3\x40\0\0\0", 12, &m, err, sizeof err),
+                   WAGI_TFLITE_ERR_FORMAT);
+  assert_non_null(strstr(err, "vtable"));
+  /* messages are cut to the buffer, and a NULL buffer is fine */
+  char tiny[8];
+  assert_int_equal(wagi_tflite_load((const uint8_t *)"xx", 2, &m, tiny, sizeof tiny), WAGI_TFLITE_ERR_FORMAT);
+  assert_int_equal(strlen(tiny), sizeof tiny - 1);
+  assert_int_equal(wagi_tflite_load((const uint8_t *)"xx", 2, &m, NULL, 0), WAGI_TFLITE_ERR_FORMAT);
+  assert_null(m);
+}
+
+static void truncated_models(void **state) {
+  fixture *fx = *state;
+  NEED_MODEL(fx);
+  char err[WAGI_TFLITE_ERRLEN];
+  int loaded = 0, failed = 0;
+  /* every length in the first 4 KiB (tables and vtables live at both ends
+   * of a flatbuffer), then about 600 cuts spread over the rest */
+  for (size_t len = 0; len < fx->len; len += len < 4096 ? 1 : fx->len / 600 + 1) {
+    uint8_t *copy = malloc(len ? len : 1); /* exactly len bytes: ASan sees any read past them */
+    memcpy(copy, fx->file, len);
+    if (try_load(copy, len, err, sizeof err) == WAGI_TFLITE_OK) loaded++;
+    else failed++;
+    free(copy);
+  }
+  printf("truncations: %d rejected, %d loaded (cut only the appended metadata)\n", failed, loaded);
+  /* a model cut anywhere in its weights cannot load */
+  uint8_t *half = malloc(fx->len / 2);
+  memcpy(half, fx->file, fx->len / 2);
+  assert_int_not_equal(try_load(half, fx->len / 2, err, sizeof err), WAGI_TFLITE_OK);
+  printf("cut in half: %s\n", err);
+  assert_non_null(strstr(err, "outside the file") ? err : strstr(err, "past the end"));
+  free(half);
+  assert_true(failed > 4000);
+}
+
+/* Flips bits at random (seeded) in the first KiB and the last 70 KiB of the
+ * file, where this model keeps its tables (the weights lie between): each
+ * file loads with an error and a message, or loads (and the first few run). */
+static void corrupted_models(void **state) {
+  fixture *fx = *state;
+  NEED_MODEL(fx);
+  char err[WAGI_TFLITE_ERRLEN];
+  uint64_t s = 12345;
+  int codes[8] = {0};
+  uint8_t *copy = malloc(fx->len);
+  for (int t = 0; t < 300; t++) {
+    memcpy(copy, fx->file, fx->len);
+    int flips = 1 + t % 4;
+    for (int k = 0; k < flips; k++) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      size_t at = (size_t)(s >> 33) % 1024;
+      if (s & 1) at = fx->len - 70000 + (size_t)(s >> 33) % 70000;
+      copy[at] ^= (uint8_t)(1u << ((s >> 20) & 7));
+    }
+    int rc = try_load(copy, fx->len, err, sizeof err);
+    codes[rc & 7]++;
+  }
+  printf("corruptions: %d loaded, %d format, %d unsupported, %d model, %d nomem errors\n", codes[0], codes[2],
+         codes[3], codes[4], codes[5]);
+  free(copy);
+}
+
+/* ---- hostile edits at known places (the schema's fields, found the
+ * trusting way: the file is the good model) ---- */
+
+static uint32_t rd32(const uint8_t *d, size_t p) {
+  return (uint32_t)d[p] | (uint32_t)d[p + 1] << 8 | (uint32_t)d[p + 2] << 16 | (uint32_t)d[p + 3] << 24;
+}
+static void wr32(uint8_t *d, size_t p, uint32_t v) {
+  for (int i = 0; i < 4; i++) d[p + i] = (uint8_t)(v >> (8 * i));
+}
+/* position of field `idx` of the table at `t`, 0 if absent */
+static size_t field(const uint8_t *d, size_t t, int idx) {
+  size_t vt = t - (int32_t)rd32(d, t);
+  unsigned vsize = d[vt] | d[vt + 1] << 8;
+  if (4 + 2 * (unsigned)idx >= vsize) return 0;
+  unsigned off = d[vt + 4 + 2 * idx] | d[vt + 5 + 2 * idx] << 8;
+  return off ? t + off : 0;
+}
+static size_t deref(const uint8_t *d, size_t p) { return p + rd32(d, p); }
+/* table i of the vector that field `idx` of table `t` refers to */
+static size_t vec_table(const uint8_t *d, size_t t, int idx, uint32_t i) {
+  size_t v = deref(d, field(d, t, idx));
+  return deref(d, v + 4 + 4 * i);
+}
+
+static void hostile_edits(void **state) {
+  fixture *fx = *state;
+  NEED_MODEL(fx);
+  char err[WAGI_TFLITE_ERRLEN];
+  uint8_t *d = malloc(fx->len);
+  size_t root = rd32(fx->file, 0);
+
+  /* schema version 4 */
+  memcpy(d, fx->file, fx->len);
+  wr32(d, field(d, root, 0), 4);
+  assert_int_equal(try_load(d, fx->len, err, sizeof err), WAGI_TFLITE_ERR_UNSUPPORTED);
+  assert_non_null(strstr(err, "version 4"));
+
+  /* operator code 0 becomes MUL (18) */
+  memcpy(d, fx->file, fx->len);
+  size_t oc = vec_table(d, root, 1, 0);
+  assert_int_not_equal(field(d, oc, 0), 0);
+  d[field(d, oc, 0)] = 18;
+  if (field(d, oc, 3)) wr32(d, field(d, oc, 3), 18);
+  assert_int_equal(try_load(d, fx->len, err, sizeof err), WAGI_TFLITE_ERR_UNSUPPORTED);
+  assert_non_null(strstr(err, "MUL"));
+  printf("%s\n", err);
+
+  /* the input tensor becomes FLOAT32 */
+  memcpy(d, fx->file, fx->len);
+  size_t sg = vec_table(d, root, 2, 0);
+  size_t inputs = deref(d, field(d, sg, 1));
+  uint32_t in_idx = rd32(d, inputs + 4);
+  size_t tin = vec_table(d, sg, 0, in_idx);
+  assert_int_not_equal(field(d, tin, 1), 0);
+  d[field(d, tin, 1)] = 0;
+  assert_int_equal(try_load(d, fx->len, err, sizeof err), WAGI_TFLITE_ERR_UNSUPPORTED);
+  assert_non_null(strstr(err, "FLOAT32"));
+  printf("%s\n", err);
+
+  /* a tensor's shape vector length becomes huge */
+  memcpy(d, fx->file, fx->len);
+  wr32(d, deref(d, field(d, tin, 0)), 0x40000000);
+  assert_int_equal(try_load(d, fx->len, err, sizeof err), WAGI_TFLITE_ERR_FORMAT);
+  assert_non_null(strstr(err, "run past the end"));
+  printf("%s\n", err);
+
+  /* a tensor dimension of zero, then one that makes the tensor enormous */
+  memcpy(d, fx->file, fx->len);
+  size_t shape = deref(d, field(d, tin, 0));
+  wr32(d, shape + 8, 0);
+  assert_int_equal(try_load(d, fx->len, err, sizeof err), WAGI_TFLITE_ERR_MODEL);
+  wr32(d, shape + 8, 0x7fffffff);
+  assert_int_not_equal(try_load(d, fx->len, err, sizeof err), WAGI_TFLITE_OK);
+  printf("%s\n", err);
+
+  /* operator 0's output tensor index out of range */
+  memcpy(d, fx->file, fx->len);
+  size_t op0 = vec_table(d, sg, 3, 0);
+  size_t outs = deref(d, field(d, op0, 2));
+  wr32(d, outs + 4, 1u << 30);
+  assert_int_equal(try_load(d, fx->len, err, sizeof err), WAGI_TFLITE_ERR_FORMAT);
+  assert_non_null(strstr(err, "operator 0"));
+  printf("%s\n", err);
+
+  /* operator 1 reads its own output (a cycle) */
+  memcpy(d, fx->file, fx->len);
+  size_t op1 = vec_table(d, sg, 3, 1);
+  size_t ins1 = deref(d, field(d, op1, 1)), outs1 = deref(d, field(d, op1, 2));
+  wr32(d, ins1 + 4, rd32(d, outs1 + 4));
+  assert_int_equal(try_load(d, fx->len, err, sizeof err), WAGI_TFLITE_ERR_MODEL);
+  printf("%s\n", err);
+
+  /* a filter buffer index beyond the buffers */
+  memcpy(d, fx->file, fx->len);
+  size_t ins0 = deref(d, field(d, op0, 1));
+  size_t tf = vec_table(d, sg, 0, rd32(d, ins0 + 8));
+  wr32(d, field(d, tf, 2), 0xfffffff0u);
+  assert_int_equal(try_load(d, fx->len, err, sizeof err), WAGI_TFLITE_ERR_FORMAT);
+  assert_non_null(strstr(err, "buffer index"));
+  printf("%s\n", err);
+  free(d);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(model_shape),      cmocka_unit_test(classify_photos),  cmocka_unit_test(invoke_arguments),
+      cmocka_unit_test(load_arguments),   cmocka_unit_test(truncated_models), cmocka_unit_test(corrupted_models),
+      cmocka_unit_test(hostile_edits),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
