@@ -277,8 +277,7 @@ static const char *stack_floor(void) {
 /* The function and offset of the out-of-bounds access at `pc` (from the
  * trap map; the function alone where the compiler's line table gives no
  * offset); unchanged when pc is not in the module's code. */
-static void fault_location(const wasm_module *m, const void *pc, uint32_t *func,
-                           uint32_t *offset) {
+static void fault_location(const wasm_module *m, const void *pc, uint32_t *func, uint32_t *offset) {
   const wasmi_aot_code *a = m->aot;
   if (!pc || !a->nmap || (uintptr_t)pc < a->base) return;
   uint64_t rel = (uintptr_t)pc - a->base;
@@ -618,8 +617,8 @@ static int read_trap_map(const char *path, uint32_t **out, size_t *n) {
         b.rows = grow_array(b.rows, &b.caprows, b.nrows + 1, sizeof *b.rows, &b.oom);
         if (b.oom) break;
         bool mine = !end && is_marker_file(dwarf_linesrc(l, NULL, NULL));
-        b.rows[b.nrows++] = (map_row){a, mine && ln > 0 ? (uint32_t)ln : 0,
-                                      end ? 0 : ++order, !end && !mine};
+        b.rows[b.nrows++] =
+            (map_row){a, mine && ln > 0 ? (uint32_t)ln : 0, end ? 0 : ++order, !end && !mine};
       }
       Dwarf_Files *files = NULL;
       size_t nfiles;
@@ -634,7 +633,7 @@ static int read_trap_map(const char *path, uint32_t **out, size_t *n) {
     qsort(b.rows, b.nrows, sizeof *b.rows, cmp_rows);
     /* rows of inline functions take the line of their call in "wasm",
      * the innermost call's (sites painted outermost first) */
-    qsort(b.sites, b.nsites, sizeof *b.sites, cmp_sites);
+    if (b.nsites) qsort(b.sites, b.nsites, sizeof *b.sites, cmp_sites);
     for (size_t s = 0; s < b.nsites; s++) {
       size_t lo = 0, hi = b.nrows;
       while (lo < hi) {
@@ -917,7 +916,11 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
   /* the line table is in the map now; without strip (binutils) the .wasmc
    * keeps it, and is only larger */
   char *strip_argv[] = {"strip", "--strip-debug", p_so, NULL};
-  (void)run_tool(strip_argv, p_log, o);
+  if (run_tool(strip_argv, p_log, o) == TOOL_CANCELLED) {
+    free(map);
+    remove_dir(dir);
+    return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "%s: cancelled", cc);
+  }
 
   size_t so_len = 0;
   uint8_t *so = read_whole(p_so, &so_len);

@@ -176,9 +176,9 @@ typedef struct {
   sbuf b; /* the body being written */
 
   /* Trap locations (#line markers, see line_before). */
-  bool lines;      /* emit them (the module is small enough for the encoding) */
-  uint32_t line;   /* the marker in force in this function (0: none yet) */
-  uint32_t *src;   /* per height: the marker of the load the value comes from, or 0 */
+  bool lines;    /* emit them (the module is small enough for the encoding) */
+  uint32_t line; /* the marker in force in this function (0: none yet) */
+  uint32_t *src; /* per height: the marker of the load the value comes from, or 0 */
   uint32_t capsrc;
   uint32_t *lsrc, *lsrc_ep; /* per local: the same, valid while lsrc_ep[x] == epoch */
   uint32_t caplsrc, caplep, epoch;
@@ -745,22 +745,23 @@ static void global_set(gen *g, uint32_t x) {
  * (x86 `add eax, [mem]`, `cmp [mem], 5` for `x + 5 == 0`) and give it
  * that instruction's line, so an instruction whose operands come from
  * loads (directly, through operators, or through locals within
- * straight-line code) carries the earliest such load's marker. Each instruction's C stays on one line, and
- * a line starts only where the marker changes. */
+ * straight-line code) carries the earliest such load's marker. Each
+ * instruction's C stays on one line, and a line starts only where the
+ * marker changes. */
 #define LINE_AT(off) (2 * (off) + 1)
 #define LINE_IN(off) (2 * (off) + 2)
 
 typedef struct {
-  size_t mark;    /* where the instruction's C starts in g->b */
-  uint32_t cand;  /* the marker of the load its top operand comes from (0: none) */
-  uint32_t deep;  /* the same for its deepest operand that comes from one */
-  uint32_t local; /* local.get/set/tee: the local */
+  size_t mark;          /* where the instruction's C starts in g->b */
+  uint32_t cand;        /* the marker of the load its top operand comes from (0: none) */
+  uint32_t deep;        /* the same for its deepest operand that comes from one */
+  uint32_t local;       /* local.get/set/tee: the local */
   bool mem, load, pure; /* pure: an operator whose result comes from its operands */
 } line_state;
 
 /* How many operands the instruction (r: after its opcode byte) takes from
  * the stack; UINT32_MAX: all of them (control instructions may FORCE the
- * values left below them). Notes memory accesses and unary operators. */
+ * values left below them). Notes memory accesses and operators. */
 static uint32_t operand_count(gen *g, uint8_t op, wasm_reader r, line_state *ls) {
   const wasm_module *m = g->m;
   const opinfo *oi;
@@ -788,9 +789,7 @@ static uint32_t operand_count(gen *g, uint8_t op, wasm_reader r, line_state *ls)
   case WASM_OP_TABLE_SET: return 2;
   case WASM_OP_LOCAL_GET:
   case WASM_OP_LOCAL_SET:
-  case WASM_OP_LOCAL_TEE:
-    ls->local = wasm_read_u32(&r);
-    return op == WASM_OP_LOCAL_GET ? 0 : 1;
+  case WASM_OP_LOCAL_TEE: ls->local = wasm_read_u32(&r); return op == WASM_OP_LOCAL_GET ? 0 : 1;
   case WASM_OP_DROP:
   case WASM_OP_GLOBAL_SET:
   case WASM_OP_TABLE_GET:
@@ -862,14 +861,17 @@ static void line_after(gen *g, uint8_t op, const line_state *ls) {
     }
     return;
   case WASM_OP_LOCAL_GET:
-    if (local && g->nts && g->lsrc_ep[ls->local] == g->epoch) g->src[g->nts - 1] = g->lsrc[ls->local];
+    if (local && g->nts && g->lsrc_ep[ls->local] == g->epoch)
+      g->src[g->nts - 1] = g->lsrc[ls->local];
     return;
   case WASM_OP_BLOCK:
   case WASM_OP_LOOP:
   case WASM_OP_IF:
   case WASM_OP_ELSE:
   case WASM_OP_END:
-  case WASM_OP_BR_IF: g->epoch++; /* a label: locals may come from elsewhere */ return;
+  case WASM_OP_BR_IF:
+    g->epoch++; /* a label: locals may come from elsewhere */
+    return;
   default: break;
   }
   if (!g->nts) return;
@@ -1345,8 +1347,8 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], b
   g.m = m;
   g.strict_loads = strict_loads;
   g.lines = m->len < ((size_t)1 << 30); /* markers 2*off+2 fit a #line */
-  sbuf code = {0}; /* functions, entries, descriptor */
-  sbuf o = {0};    /* the whole file */
+  sbuf code = {0};                      /* functions, entries, descriptor */
+  sbuf o = {0};                         /* the whole file */
   wasm_status st = WASM_OK;
   uint32_t ndef = m->nfuncs - m->nfunc_imports;
 
