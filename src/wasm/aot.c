@@ -37,6 +37,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #include "aot.h"
 #include "aot_headers.h" /* generated: the headers generated code includes */
@@ -82,6 +83,85 @@ typedef struct {
 } trailer;
 _Static_assert(sizeof(trailer) == TRAILER_SIZE, "trailer layout");
 
+/* ---- trap locations from the trap map ---------------------------------------- */
+
+/* aot_gen.c's #line markers: 4*off+1 the memory access at module offset
+ * off, 4*off+2 the call at off, 4*off+3 elsewhere in off's function. */
+enum { MARK_ACCESS = 1, MARK_CALL = 2, MARK_IN = 3 };
+
+/* The marker of the code at pc (0: none, or not this module's code). */
+static uint32_t marker_at(const wasmi_aot_code *a, uintptr_t pc) {
+  if (!a || !a->nmap || pc < a->base) return 0;
+  uint64_t rel = pc - a->base;
+  size_t lo = 0, hi = a->nmap; /* the first entry above rel */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (a->map[2 * mid] <= rel) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo ? a->map[2 * (lo - 1) + 1] : 0;
+}
+
+/* The function a marker's offset is in (UINT32_MAX: none). */
+static uint32_t marker_func(const wasm_module *m, uint32_t line) {
+  uint32_t off = (line - 1) / 4;
+  size_t lo = 0, hi = m->nfuncs - m->nfunc_imports; /* the first body above off */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->bodies[mid].offset <= off) lo = mid + 1;
+    else hi = mid;
+  }
+  if (!lo || off >= (uint64_t)(m->bodies[lo - 1].code_end - m->bytes)) return UINT32_MAX;
+  return m->nfunc_imports + (uint32_t)(lo - 1);
+}
+
+/* The out-of-bounds access at pc: its function, and its offset where the
+ * compiler's line table gives it; unchanged when pc is not the module's. */
+static void fault_location(const wasm_module *m, const void *pc, uint32_t *func,
+                           uint32_t *offset) {
+  uint32_t line = marker_at(m->aot, (uintptr_t)pc);
+  uint32_t f = line ? marker_func(m, line) : UINT32_MAX;
+  if (f == UINT32_MAX) return;
+  *func = f;
+  if ((line & 3) == MARK_ACCESS) *offset = (line - 1) / 4;
+}
+
+typedef struct {
+  const wasm_module *m;
+  uint32_t func, offset;
+  int frames;
+} call_walk;
+
+static _Unwind_Reason_Code call_walk_frame(struct _Unwind_Context *ctx, void *arg) {
+  call_walk *w = arg;
+  int before = 0;
+  uintptr_t ip = _Unwind_GetIPInfo(ctx, &before);
+  if (!before && ip) ip--; /* a return address: the call is just before it */
+  uint32_t line = marker_at(w->m->aot, ip);
+  if (line) { /* the nearest wasm code: a call there, or nothing known */
+    uint32_t f = (line & 3) == MARK_CALL ? marker_func(w->m, line) : UINT32_MAX;
+    if (f != UINT32_MAX) {
+      w->func = f;
+      w->offset = (line - 1) / 4;
+    }
+    return _URC_END_OF_STACK;
+  }
+  return ++w->frames < 64 ? _URC_NO_REASON : _URC_END_OF_STACK;
+}
+
+/* The call instruction nearest up the native stack, as the interpreter
+ * names it for a callee that cannot be entered and a host function's
+ * error: its function and offset, or unchanged (a trap, so the walk costs
+ * only then). */
+static void call_location(const wasm_module *m, uint32_t *func, uint32_t *offset) {
+  call_walk w = {m, UINT32_MAX, UINT32_MAX, 0};
+  if (!m->aot || !m->aot->nmap) return;
+  _Unwind_Backtrace(call_walk_frame, &w);
+  if (w.func == UINT32_MAX) return;
+  *func = w.func;
+  *offset = w.offset;
+}
+
 /* ---- the trap path ------------------------------------------------------- */
 
 /* Where the last trap of this thread's native code happened. */
@@ -99,7 +179,8 @@ static _Thread_local uint32_t t_nest;
 
 __attribute__((noreturn)) static void rt_trap(wagi_aot_ctx *c, int status, uint32_t func,
                                               uint32_t offset) {
-  (void)c;
+  if (status == WASM_TRAP_STACK_EXHAUSTED || (t_trap.host_inst && func == UINT32_MAX))
+    call_location(((wasm_instance *)c->inst)->module, &func, &offset);
   t_trap.func = func;
   t_trap.offset = offset;
   siglongjmp(wasmi_tls_trap_point->jb, status);
@@ -272,35 +353,6 @@ static const char *stack_floor(void) {
     t_stack_floor = (const char *)(here - ((uintptr_t)1 << 20));
   else t_stack_floor = (const char *)lo + margin;
   return t_stack_floor;
-}
-
-/* The function and offset of the out-of-bounds access at `pc` (from the
- * trap map; the function alone where the compiler's line table gives no
- * offset); unchanged when pc is not in the module's code. */
-static void fault_location(const wasm_module *m, const void *pc, uint32_t *func, uint32_t *offset) {
-  const wasmi_aot_code *a = m->aot;
-  if (!pc || !a->nmap || (uintptr_t)pc < a->base) return;
-  uint64_t rel = (uintptr_t)pc - a->base;
-  size_t lo = 0, hi = a->nmap; /* the first entry above rel */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (a->map[2 * mid] <= rel) lo = mid + 1;
-    else hi = mid;
-  }
-  uint32_t line = lo ? a->map[2 * (lo - 1) + 1] : 0;
-  if (!line) return;
-  /* aot_gen.c's markers: 2*off+1 the access at off, 2*off+2 its function */
-  uint32_t off = (line - 1) / 2;
-  uint32_t ndef = m->nfuncs - m->nfunc_imports;
-  lo = 0, hi = ndef; /* the first body starting above off */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (m->bodies[mid].offset <= off) lo = mid + 1;
-    else hi = mid;
-  }
-  if (!lo || off >= (uint64_t)(m->bodies[lo - 1].code_end - m->bytes)) return;
-  *func = m->nfunc_imports + (uint32_t)(lo - 1);
-  if (line & 1) *offset = off;
 }
 
 wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {

@@ -737,9 +737,10 @@ static void global_set(gen *g, uint32_t x) {
  * name its function and offset as the interpreter does, the C carries
  * `#line` markers of a file called "wasm", and `wagi compile` keeps the
  * compiler's line table (code address -> marker) in the .wasmc (aot.c). A
- * marker is 2*off+1 for "the memory access at module offset off", 2*off+2
- * for "in the function holding off, not a memory access". They cost nothing
- * at run time: the machine code is the same with and without them.
+ * marker is 4*off+1 for "the memory access at module offset off", 4*off+2
+ * for "the call at off" (a callee that cannot be entered names it, as on
+ * the interpreter), 4*off+3 for "in the function holding off". They cost
+ * nothing at run time: the machine code is the same with and without them.
  *
  * The C compiler may fold a load into the instruction that uses its value
  * (x86 `add eax, [mem]`, `cmp [mem], 5` for `x + 5 == 0`) and give it
@@ -748,8 +749,9 @@ static void global_set(gen *g, uint32_t x) {
  * straight-line code) carries the earliest such load's marker. Each
  * instruction's C stays on one line, and a line starts only where the
  * marker changes. */
-#define LINE_AT(off) (2 * (off) + 1)
-#define LINE_IN(off) (2 * (off) + 2)
+#define LINE_AT(off) (4 * (off) + 1)
+#define LINE_CALL(off) (4 * (off) + 2)
+#define LINE_IN(off) (4 * (off) + 3)
 
 typedef struct {
   size_t mark;          /* where the instruction's C starts in g->b */
@@ -837,7 +839,8 @@ static line_state line_before(gen *g, uint8_t op, const wasm_reader *r) {
   ls.deep = want;
   if (g->nts) ls.cand = g->src[g->nts - 1];
   if (ls.mem) want = LINE_AT(g->off);
-  if (!want) want = g->line && !(g->line & 1) ? g->line : LINE_IN(g->off);
+  else if (!want && (op == WASM_OP_CALL || op == WASM_OP_CALL_INDIRECT)) want = LINE_CALL(g->off);
+  if (!want) want = (g->line & 3) == 3 ? g->line : LINE_IN(g->off);
   if (want != g->line) {
     sb_printf(&g->b, "\n#line %u \"wasm\"\n", want);
     g->line = want;
@@ -1346,7 +1349,7 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], b
   memset(&g, 0, sizeof g);
   g.m = m;
   g.strict_loads = strict_loads;
-  g.lines = m->len < ((size_t)1 << 30); /* markers 2*off+2 fit a #line */
+  g.lines = m->len < ((size_t)1 << 29); /* markers 4*off+3 fit a #line */
   sbuf code = {0};                      /* functions, entries, descriptor */
   sbuf o = {0};                         /* the whole file */
   wasm_status st = WASM_OK;
