@@ -490,7 +490,7 @@ def build_walk():
     if os.path.exists(flags_file):
         with open(flags_file) as f:
             cc = f.read().split()
-    err = compile_one(cc + ["-I" + os.path.join(ROOT, "src"), src] + objs + ["-lcurl", "-lm", "-ldl", "-o", out])
+    err = compile_one(cc + ["-I" + os.path.join(ROOT, "src"), src] + objs + ["-lcurl", "-lm", "-ldl", "-ldw", "-lelf", "-o", out])
     if err:
         return None, "cannot link wagi-walk: " + " ".join(err)[:300]
     return out, ""
