@@ -12,7 +12,9 @@
  * the line table the compiler wrote for aot_gen.c's markers, read with
  * elfutils' libdw when the module is compiled. It names the function and
  * offset of an out-of-bounds access, which on native code is a fault in the
- * guard pages (memory.c's handler records the faulting instruction).
+ * guard pages (memory.c's handler records the faulting instruction), and
+ * the calling instruction of a callee that cannot be entered or a host
+ * function's error (found by walking the native stack to wasm code).
  * Loading checks every field before anything is mapped, then copies the ELF
  * part into a memfd and dlopens that, so the checked bytes are the mapped
  * bytes. The shared object embeds the module's binary (wagi_aot_wasm), which

@@ -221,3 +221,21 @@ def test_stack_exhausted_names_the_call(tmp_path, cc, func):
     b = wagi("invoke", tmp_path / "r.wasmc", func, 1)
     assert a.returncode == 2 and "call stack exhausted in function" in a.stderr and " at 0x" in a.stderr
     assert b.returncode == 2 and b.stderr == a.stderr, (a.stderr, b.stderr)
+
+
+def test_a_trap_map_out_of_order_is_refused(compiled, tmp_path):
+    """The map is under the code digest; one that is re-digested but not in
+    address order is still refused (lookups are binary searches)."""
+    import hashlib
+    import struct
+    _, wasmc = compiled
+    data = bytearray(wasmc.read_bytes())
+    elf_len, map_len = struct.unpack("<QQ", data[-TRAILER + 80:-TRAILER + 96])
+    assert map_len >= 16
+    m = elf_len
+    data[m:m + 8], data[m + 8:m + 16] = data[m + 8:m + 16], data[m:m + 8]  # swap two pairs
+    data[-TRAILER + 48:-TRAILER + 80] = hashlib.sha256(data[:elf_len + map_len]).digest()
+    bad = tmp_path / "bad.wasmc"
+    bad.write_bytes(bytes(data))
+    r = wagi("invoke", bad, "deep", "0")
+    assert r.returncode == 1 and "trap map is not in address order" in r.stderr, r.stderr
