@@ -12,7 +12,9 @@
  * the line table the compiler wrote for aot_gen.c's markers, read with
  * elfutils' libdw when the module is compiled. It names the function and
  * offset of an out-of-bounds access, which on native code is a fault in the
- * guard pages (memory.c's handler records the faulting instruction).
+ * guard pages (memory.c's handler records the faulting instruction), and
+ * the calling instruction of a callee that cannot be entered or a host
+ * function's error (found by walking the native stack to wasm code).
  * Loading checks every field before anything is mapped, then copies the ELF
  * part into a memfd and dlopens that, so the checked bytes are the mapped
  * bytes. The shared object embeds the module's binary (wagi_aot_wasm), which
@@ -41,6 +43,7 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #include "aot.h"
 #include "aot_headers.h" /* generated: the headers generated code includes */
@@ -98,6 +101,112 @@ typedef struct {
 } trailer;
 _Static_assert(sizeof(trailer) == TRAILER_SIZE, "trailer layout");
 
+/* ---- trap locations from the trap map ---------------------------------------- */
+
+/* aot_gen.c's #line markers: 4*off+1 the memory access at module offset
+ * off, 4*off+2 the call at off, 4*off+3 elsewhere in off's function. */
+enum { MARK_ACCESS = 1, MARK_CALL = 2, MARK_IN = 3 };
+
+/* The marker of the code at pc (0: none, or not this module's code). */
+static uint32_t marker_at(const wasmi_aot_code *a, uintptr_t pc) {
+  if (!a || !a->nmap || pc < a->base) return 0;
+  uint64_t rel = pc - a->base;
+  size_t lo = 0, hi = a->nmap; /* the first entry above rel */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (a->map[2 * mid] <= rel) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo ? a->map[2 * (lo - 1) + 1] : 0;
+}
+
+/* The function a marker's offset is in (UINT32_MAX: none). */
+static uint32_t marker_func(const wasm_module *m, uint32_t line) {
+  uint32_t off = (line - 1) / 4;
+  size_t lo = 0, hi = m->nfuncs - m->nfunc_imports; /* the first body above off */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->bodies[mid].offset <= off) lo = mid + 1;
+    else hi = mid;
+  }
+  if (!lo || off >= (uint64_t)(m->bodies[lo - 1].code_end - m->bytes)) return UINT32_MAX;
+  return m->nfunc_imports + (uint32_t)(lo - 1);
+}
+
+/* The offset of the last memory access at or before `off` in body bd
+ * (UINT32_MAX: none). The C compiler sometimes gives a load it folded into
+ * later code (a branch on it that became a select) the line of that later
+ * code, whose marker then says "not an access": the access it stands for
+ * is the last one before it. */
+static uint32_t access_before(const wasm_body *bd, const uint8_t *bytes, uint32_t off) {
+  wasm_reader r = {bytes, bd->code, bd->code_end, NULL, NULL};
+  uint32_t last = UINT32_MAX;
+  while (r.p < r.end && !r.err) {
+    uint32_t at = (uint32_t)(r.p - bytes);
+    if (at > off) break;
+    uint8_t op = wasm_read_u8(&r);
+    bool access = op >= WASM_OP_I32_LOAD && op <= WASM_OP_I64_STORE32;
+    if (op == WASM_PREFIX_FD) {
+      wasm_reader peek = r;
+      uint32_t sub = wasm_read_u32(&peek);
+      access = sub <= WASM_FD_V128_STORE || sub == WASM_FD_V128_LOAD32_ZERO ||
+               sub == WASM_FD_V128_LOAD64_ZERO ||
+               (sub >= WASM_FD_V128_LOAD8_LANE && sub <= WASM_FD_V128_STORE64_LANE);
+    }
+    if (access) last = at;
+    wasmi_skip_imm(&r, op);
+  }
+  return last;
+}
+
+/* The out-of-bounds access at pc: its function and offset; unchanged when
+ * pc is not the module's. */
+static void fault_location(const wasm_module *m, const void *pc, uint32_t *func,
+                           uint32_t *offset) {
+  uint32_t line = marker_at(m->aot, (uintptr_t)pc);
+  uint32_t f = line ? marker_func(m, line) : UINT32_MAX;
+  if (f == UINT32_MAX) return;
+  *func = f;
+  if ((line & 3) == MARK_ACCESS) *offset = (line - 1) / 4;
+  else *offset = access_before(&m->bodies[f - m->nfunc_imports], m->bytes, (line - 1) / 4);
+}
+
+typedef struct {
+  const wasm_module *m;
+  uint32_t func, offset;
+  int frames;
+} call_walk;
+
+static _Unwind_Reason_Code call_walk_frame(struct _Unwind_Context *ctx, void *arg) {
+  call_walk *w = arg;
+  int before = 0;
+  uintptr_t ip = _Unwind_GetIPInfo(ctx, &before);
+  if (!before && ip) ip--; /* a return address: the call is just before it */
+  uint32_t line = marker_at(w->m->aot, ip);
+  if (line) { /* the nearest wasm code: a call there, or nothing known */
+    uint32_t f = (line & 3) == MARK_CALL ? marker_func(w->m, line) : UINT32_MAX;
+    if (f != UINT32_MAX) {
+      w->func = f;
+      w->offset = (line - 1) / 4;
+    }
+    return _URC_END_OF_STACK;
+  }
+  return ++w->frames < 64 ? _URC_NO_REASON : _URC_END_OF_STACK;
+}
+
+/* The call instruction nearest up the native stack, as the interpreter
+ * names it for a callee that cannot be entered and a host function's
+ * error: its function and offset, or unchanged (a trap, so the walk costs
+ * only then). */
+static void call_location(const wasm_module *m, uint32_t *func, uint32_t *offset) {
+  call_walk w = {m, UINT32_MAX, UINT32_MAX, 0};
+  if (!m->aot || !m->aot->nmap) return;
+  _Unwind_Backtrace(call_walk_frame, &w);
+  if (w.func == UINT32_MAX) return;
+  *func = w.func;
+  *offset = w.offset;
+}
+
 /* ---- the trap path ------------------------------------------------------- */
 
 /* Where the last trap of this thread's native code happened. */
@@ -116,7 +225,8 @@ static _Thread_local uint32_t t_nest;
 
 __attribute__((noreturn)) static void rt_trap(wagi_aot_ctx *c, int status, uint32_t func,
                                               uint32_t offset) {
-  (void)c;
+  if (status == WASM_TRAP_STACK_EXHAUSTED || (t_trap.host_inst && func == UINT32_MAX))
+    call_location(((wasm_instance *)c->inst)->module, &func, &offset);
   t_trap.func = func;
   t_trap.offset = offset;
   siglongjmp(wasmi_tls_trap_point->jb, status);
@@ -245,25 +355,14 @@ static int rt_table_set(wagi_aot_ctx *c, uint32_t tab, uint32_t i, void *v) {
 }
 static void *rt_ref_func(wagi_aot_ctx *c, uint32_t func) { return inst_of(c)->funcs[func]; }
 
-static void fault_location(const wasm_module *m, const void *pc, uint32_t *func,
-                           uint32_t *offset);
-
-/* A stack overflow is the caller's, as on the interpreter (which stops at
- * the call): found from the return address, or else the callee. */
-__attribute__((noreturn)) static void stack_exhausted(wagi_aot_ctx *c, uint32_t func,
-                                                      const void *ret) {
-  uint32_t caller = UINT32_MAX, offset = UINT32_MAX;
-  if (ret) fault_location(inst_of(c)->module, (const char *)ret - 1, &caller, &offset);
-  rt_trap(c, WASM_TRAP_STACK_EXHAUSTED, caller != UINT32_MAX ? caller : func, UINT32_MAX);
-}
-
-static void rt_enter_check(wagi_aot_ctx *c, uint32_t depth, uint32_t func, const void *frame,
-                           const void *ret) {
-  if (depth == 0) stack_exhausted(c, func, ret);
+/* A stack overflow is reported at the caller's call, as on the interpreter
+ * (rt_trap finds it up the native stack). */
+static void rt_enter_check(wagi_aot_ctx *c, uint32_t depth, uint32_t func, const void *frame) {
+  if (depth == 0) rt_trap(c, WASM_TRAP_STACK_EXHAUSTED, func, UINT32_MAX);
   if (atomic_load(&inst_of(c)->interrupted)) rt_trap(c, WASM_TRAP_INTERRUPTED, func, UINT32_MAX);
   /* limit was UINTPTR_MAX and the interrupt has been cleared since: go on */
   if ((uintptr_t)frame < atomic_load_explicit(&c->floor_, memory_order_relaxed))
-    stack_exhausted(c, func, ret);
+    rt_trap(c, WASM_TRAP_STACK_EXHAUSTED, func, UINT32_MAX);
 }
 
 static const wagi_aot_rt g_rt = {
@@ -442,63 +541,6 @@ static void leave_instance(aot_instance *a) {
     sigaddset(&urg, SIGURG);
     pthread_sigmask(SIG_UNBLOCK, &urg, NULL);
   }
-}
-
-/* The offset of the last memory access at or before `off` in body bd
- * (UINT32_MAX: none). The C compiler sometimes gives a load it folded into
- * later code (a branch on it that became a select) the line of that later
- * code, whose marker then says "not an access": the access it stands for
- * is the last one before it. */
-static uint32_t access_before(const wasm_body *bd, const uint8_t *bytes, uint32_t off) {
-  wasm_reader r = {bytes, bd->code, bd->code_end, NULL, NULL};
-  uint32_t last = UINT32_MAX;
-  while (r.p < r.end && !r.err) {
-    uint32_t at = (uint32_t)(r.p - bytes);
-    if (at > off) break;
-    uint8_t op = wasm_read_u8(&r);
-    bool access = op >= WASM_OP_I32_LOAD && op <= WASM_OP_I64_STORE32;
-    if (op == WASM_PREFIX_FD) {
-      wasm_reader peek = r;
-      uint32_t sub = wasm_read_u32(&peek);
-      access = sub <= WASM_FD_V128_STORE || sub == WASM_FD_V128_LOAD32_ZERO ||
-               sub == WASM_FD_V128_LOAD64_ZERO ||
-               (sub >= WASM_FD_V128_LOAD8_LANE && sub <= WASM_FD_V128_STORE64_LANE);
-    }
-    if (access) last = at;
-    wasmi_skip_imm(&r, op);
-  }
-  return last;
-}
-
-/* The function and offset of the out-of-bounds access at `pc` (from the
- * trap map; the function alone where the compiler's line table gives no
- * offset); unchanged when pc is not in the module's code. */
-static void fault_location(const wasm_module *m, const void *pc, uint32_t *func,
-                           uint32_t *offset) {
-  const wasmi_aot_code *a = m->aot;
-  if (!pc || !a->nmap || (uintptr_t)pc < a->base) return;
-  uint64_t rel = (uintptr_t)pc - a->base;
-  size_t lo = 0, hi = a->nmap; /* the first entry above rel */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (a->map[2 * mid] <= rel) lo = mid + 1;
-    else hi = mid;
-  }
-  uint32_t line = lo ? a->map[2 * (lo - 1) + 1] : 0;
-  if (!line) return;
-  /* aot_gen.c's markers: 2*off+1 the access at off, 2*off+2 its function */
-  uint32_t off = (line - 1) / 2;
-  uint32_t ndef = m->nfuncs - m->nfunc_imports;
-  lo = 0, hi = ndef; /* the first body starting above off */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (m->bodies[mid].offset <= off) lo = mid + 1;
-    else hi = mid;
-  }
-  if (!lo || off >= (uint64_t)(m->bodies[lo - 1].code_end - m->bytes)) return;
-  *func = m->nfunc_imports + (uint32_t)(lo - 1);
-  if (line & 1) *offset = off;
-  else *offset = access_before(&m->bodies[lo - 1], m->bytes, off);
 }
 
 wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
@@ -874,8 +916,8 @@ static int read_trap_map(const char *path, uint32_t **out, size_t *n) {
         b.rows = grow_array(b.rows, &b.caprows, b.nrows + 1, sizeof *b.rows, &b.oom);
         if (b.oom) break;
         bool mine = !end && is_marker_file(dwarf_linesrc(l, NULL, NULL));
-        b.rows[b.nrows++] = (map_row){a, mine && ln > 0 ? (uint32_t)ln : 0,
-                                      end ? 0 : ++order, !end && !mine};
+        b.rows[b.nrows++] =
+            (map_row){a, mine && ln > 0 ? (uint32_t)ln : 0, end ? 0 : ++order, !end && !mine};
       }
       Dwarf_Files *files = NULL;
       size_t nfiles;
@@ -890,7 +932,7 @@ static int read_trap_map(const char *path, uint32_t **out, size_t *n) {
     qsort(b.rows, b.nrows, sizeof *b.rows, cmp_rows);
     /* rows of inline functions take the line of their call in "wasm",
      * the innermost call's (sites painted outermost first) */
-    qsort(b.sites, b.nsites, sizeof *b.sites, cmp_sites);
+    if (b.nsites) qsort(b.sites, b.nsites, sizeof *b.sites, cmp_sites);
     for (size_t s = 0; s < b.nsites; s++) {
       size_t lo = 0, hi = b.nrows;
       while (lo < hi) {
@@ -1174,7 +1216,11 @@ wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_o
   /* the line table is in the map now; without strip (binutils) the .wasmc
    * keeps it, and is only larger */
   char *strip_argv[] = {"strip", "--strip-debug", p_so, NULL};
-  (void)run_tool(strip_argv, p_log, o);
+  if (run_tool(strip_argv, p_log, o) == TOOL_CANCELLED) {
+    free(map);
+    remove_dir(dir);
+    return wasmi_error_set(err, WASM_ERR_ARG, UINT32_MAX, UINT32_MAX, "%s: cancelled", cc);
+  }
 
   size_t so_len = 0;
   uint8_t *so = read_whole(p_so, &so_len);

@@ -67,11 +67,8 @@ typedef struct wagi_aot_rt {
   void *(*ref_func)(wagi_aot_ctx *c, uint32_t func);
   /* The slow path of a function's entry check (ENTER in generated code):
    * traps when `depth` is 0, the instance is interrupted or `frame` is below
-   * the native stack floor, and returns otherwise. `ret`: the function's
-   * return address (a stack overflow is reported at the caller, as the
-   * interpreter reports it at the call). */
-  void (*enter_check)(wagi_aot_ctx *c, uint32_t depth, uint32_t func, const void *frame,
-                      const void *ret);
+   * the native stack floor, and returns otherwise. */
+  void (*enter_check)(wagi_aot_ctx *c, uint32_t depth, uint32_t func, const void *frame);
 } wagi_aot_rt;
 
 /* Per instance, set up by the engine. Generated code reads mem, globals

@@ -186,9 +186,9 @@ typedef struct {
   sbuf b; /* the body being written */
 
   /* Trap locations (#line markers, see line_before). */
-  bool lines;      /* emit them (the module is small enough for the encoding) */
-  uint32_t line;   /* the marker in force in this function (0: none yet) */
-  uint32_t *src;   /* per height: the marker of the load the value comes from, or 0 */
+  bool lines;    /* emit them (the module is small enough for the encoding) */
+  uint32_t line; /* the marker in force in this function (0: none yet) */
+  uint32_t *src; /* per height: the marker of the load the value comes from, or 0 */
   uint32_t capsrc;
   uint32_t *lsrc, *lsrc_ep; /* per local: the same, valid while lsrc_ep[x] == epoch */
   uint32_t caplsrc, caplep, epoch;
@@ -801,31 +801,34 @@ static void global_set(gen *g, uint32_t x) {
  * name its function and offset as the interpreter does, the C carries
  * `#line` markers of a file called "wasm", and `wagi compile` keeps the
  * compiler's line table (code address -> marker) in the .wasmc (aot.c). A
- * marker is 2*off+1 for "the memory access at module offset off", 2*off+2
- * for "in the function holding off, not a memory access". They cost nothing
- * at run time: the machine code is the same with and without them.
+ * marker is 4*off+1 for "the memory access at module offset off", 4*off+2
+ * for "the call at off" (a callee that cannot be entered names it, as on
+ * the interpreter), 4*off+3 for "in the function holding off". They cost
+ * nothing at run time: the machine code is the same with and without them.
  *
  * The C compiler may fold a load into the instruction that uses its value
  * (x86 `add eax, [mem]`, `cmp [mem], 5` for `x + 5 == 0`) and give it
  * that instruction's line, so an instruction whose operands come from
  * loads (directly, through operators, or through locals within
- * straight-line code) carries the earliest such load's marker. Each instruction's C stays on one line, and
- * a line starts only where the marker changes. */
-#define LINE_AT(off) (2 * (off) + 1)
-#define LINE_IN(off) (2 * (off) + 2)
+ * straight-line code) carries the earliest such load's marker. Each
+ * instruction's C stays on one line, and a line starts only where the
+ * marker changes. */
+#define LINE_AT(off) (4 * (off) + 1)
+#define LINE_CALL(off) (4 * (off) + 2)
+#define LINE_IN(off) (4 * (off) + 3)
 
 typedef struct {
-  size_t mark;    /* where the instruction's C starts in g->b */
-  uint32_t cand;  /* the marker of the load its top operand comes from (0: none) */
-  uint32_t deep;  /* the same for its deepest operand that comes from one */
-  uint32_t local; /* local.get/set/tee: the local */
+  size_t mark;          /* where the instruction's C starts in g->b */
+  uint32_t cand;        /* the marker of the load its top operand comes from (0: none) */
+  uint32_t deep;        /* the same for its deepest operand that comes from one */
+  uint32_t local;       /* local.get/set/tee: the local */
   bool mem, load, pure; /* pure: an operator whose result comes from its operands */
   uint32_t callee;      /* call: the function called (UINT32_MAX: not a call) */
 } line_state;
 
 /* How many operands the instruction (r: after its opcode byte) takes from
  * the stack; UINT32_MAX: all of them (control instructions may FORCE the
- * values left below them). Notes memory accesses and unary operators. */
+ * values left below them). Notes memory accesses and operators. */
 static uint32_t operand_count(gen *g, uint8_t op, wasm_reader r, line_state *ls) {
   const wasm_module *m = g->m;
   const opinfo *oi;
@@ -855,9 +858,7 @@ static uint32_t operand_count(gen *g, uint8_t op, wasm_reader r, line_state *ls)
   case WASM_OP_TABLE_SET: return 2;
   case WASM_OP_LOCAL_GET:
   case WASM_OP_LOCAL_SET:
-  case WASM_OP_LOCAL_TEE:
-    ls->local = wasm_read_u32(&r);
-    return op == WASM_OP_LOCAL_GET ? 0 : 1;
+  case WASM_OP_LOCAL_TEE: ls->local = wasm_read_u32(&r); return op == WASM_OP_LOCAL_GET ? 0 : 1;
   case WASM_OP_DROP:
   case WASM_OP_GLOBAL_SET:
   case WASM_OP_TABLE_GET:
@@ -905,7 +906,8 @@ static line_state line_before(gen *g, uint8_t op, const wasm_reader *r) {
   ls.deep = want;
   if (g->nts) ls.cand = g->src[g->nts - 1];
   if (ls.mem) want = LINE_AT(g->off);
-  if (!want) want = g->line && !(g->line & 1) ? g->line : LINE_IN(g->off);
+  else if (!want && (op == WASM_OP_CALL || op == WASM_OP_CALL_INDIRECT)) want = LINE_CALL(g->off);
+  if (!want) want = (g->line & 3) == 3 ? g->line : LINE_IN(g->off);
   if (want != g->line) {
     sb_printf(&g->b, "\n#line %u \"wasm\"\n", want);
     g->line = want;
@@ -929,14 +931,17 @@ static void line_after(gen *g, uint8_t op, const line_state *ls) {
     }
     return;
   case WASM_OP_LOCAL_GET:
-    if (local && g->nts && g->lsrc_ep[ls->local] == g->epoch) g->src[g->nts - 1] = g->lsrc[ls->local];
+    if (local && g->nts && g->lsrc_ep[ls->local] == g->epoch)
+      g->src[g->nts - 1] = g->lsrc[ls->local];
     return;
   case WASM_OP_BLOCK:
   case WASM_OP_LOOP:
   case WASM_OP_IF:
   case WASM_OP_ELSE:
   case WASM_OP_END:
-  case WASM_OP_BR_IF: g->epoch++; /* a label: locals may come from elsewhere */ return;
+  case WASM_OP_BR_IF:
+    g->epoch++; /* a label: locals may come from elsewhere */
+    return;
   default: break;
   }
   if (!g->nts) return;
@@ -1412,15 +1417,15 @@ static const char PRELUDE[] =
     "memory_order_relaxed) == UINTPTR_MAX)) TR(WAGI_AOT_TRAP_INTERRUPTED, (o)); } while (0)\n"
     "/* Function entry: depth budget spent, frame below the stack floor, or interrupted. */\n"
     "#define ENTER() do { uintptr_t sp_ = SP_(); if (WASM_UNLIKELY(d_ == 0 || sp_ < "
-    "atomic_load_explicit(&c->limit, memory_order_relaxed))) enter_slow_(c, d_, FN_, sp_, "
-    "__builtin_return_address(0)); } while (0)\n"
-    "#define ENTER_LEAF() do { if (WASM_UNLIKELY(d_ == 0)) enter_slow_(c, d_, FN_, SP_(), "
-    "__builtin_return_address(0)); } while (0)\n"
+    "atomic_load_explicit(&c->limit, memory_order_relaxed))) enter_slow_(c, d_, FN_, sp_); } "
+    "while (0)\n"
+    "#define ENTER_LEAF() do { if (WASM_UNLIKELY(d_ == 0)) enter_slow_(c, d_, FN_, SP_()); } "
+    "while (0)\n"
     "/* The checks' slow path out of line: the fewer instructions a check adds,\n"
     " * the more the C compiler inlines (fib ran 15% faster). */\n"
     "__attribute__((cold, noinline, unused)) static void enter_slow_(wagi_aot_ctx *c, uint32_t d,\n"
-    "    uint32_t fn, uintptr_t sp, const void *ret) {\n"
-    "  c->rt->enter_check(c, d, fn, (const void *)sp, ret);\n"
+    "    uint32_t fn, uintptr_t sp) {\n"
+    "  c->rt->enter_check(c, d, fn, (const void *)sp);\n"
     "}\n"
     "/* The stack pointer (__builtin_frame_address would make every function\n"
     " * set up a frame pointer). */\n"
@@ -1456,9 +1461,9 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], b
   memset(&g, 0, sizeof g);
   g.m = m;
   g.strict_loads = strict_loads;
-  g.lines = m->len < ((size_t)1 << 30); /* markers 2*off+2 fit a #line */
-  sbuf code = {0}; /* functions, entries, descriptor */
-  sbuf o = {0};    /* the whole file */
+  g.lines = m->len < ((size_t)1 << 29); /* markers 4*off+3 fit a #line */
+  sbuf code = {0};                      /* functions, entries, descriptor */
+  sbuf o = {0};                         /* the whole file */
   wasm_status st = WASM_OK;
   uint32_t ndef = m->nfuncs - m->nfunc_imports;
 

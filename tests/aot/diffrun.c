@@ -5,7 +5,8 @@
  *     argument;
  *   - every exported function is called in export order with zero
  *     arguments (after "hangLimitInitializer", as binaryen's harness does),
- *     and its results or its trap kind are printed.
+ *     and its results or its trap kind are printed (an out-of-bounds
+ *     access's whole message: the function and offset too).
  * NaNs print as "nan" whatever their bits (WebAssembly lets an engine pick
  * NaN payloads). Usage: diffrun MODULE.wasm|MODULE.wasmc */
 #include <math.h>
@@ -214,7 +215,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     s = wasm_func_call(f, args, np, res, nr, &err);
     if (s) {
-      printf(" trap %s\n", wasm_status_str(s));
+      printf(" trap %s\n", s == WASM_TRAP_MEM_OOB ? err.msg : wasm_status_str(s));
       continue;
     }
     for (uint32_t k = 0; k < nr; k++) {

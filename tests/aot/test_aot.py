@@ -62,10 +62,7 @@ def test_traps_match_the_interpreter(math_wasmc, args):
     a = wagi("invoke", wasm, *args)
     b = wagi("invoke", wasmc, *args)
     assert a.returncode == 2 and b.returncode == 2, (a.stderr, b.stderr)
-    kind = lambda s: s.split("trap: ", 1)[1].split(" in ")[0].strip()
-    assert kind(b.stderr) == kind(a.stderr), (a.stderr, b.stderr)
-    if "out of bounds" not in a.stderr:  # memory faults on AOT name no offset yet
-        assert b.stderr == a.stderr
+    assert " at 0x" in a.stderr and b.stderr == a.stderr, (a.stderr, b.stderr)
 
 
 def test_deep_recursion_is_stack_exhausted_not_a_crash(tmp_path, cc_works):

@@ -192,3 +192,50 @@ def test_a_wasmc_of_the_older_format_is_refused_as_stale(compiled, tmp_path):
     r = wagi("invoke", old, "deep", "0")
     assert r.returncode == 1 and "older wagi" in r.stderr and "compile the module again" in r.stderr, \
         r.stderr
+
+
+RECURSION = '''(module
+  (type $t (func (param i32) (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $ind)
+  (func $a (export "a") (param i32) (result i32)
+    (i32.add (call $b (local.get 0)) (i32.const 1)))
+  (func $b (param i32) (result i32)
+    (i32.mul (call $a (i32.add (local.get 0) (i32.const 1))) (i32.const 3)))
+  (func $ind (export "ind") (param i32) (result i32)
+    (i32.add (call_indirect (type $t) (local.get 0) (i32.const 0)) (i32.const 2))))
+'''
+
+
+@pytest.mark.parametrize("cc", COMPILERS)
+@pytest.mark.parametrize("func", ["a", "ind"])
+def test_stack_exhausted_names_the_call(tmp_path, cc, func):
+    """A callee that cannot be entered: both tiers name the calling
+    instruction (found by walking the native stack to the nearest call's
+    marker), through call and call_indirect."""
+    (tmp_path / "r.wat").write_text(RECURSION)
+    wasm = tmp_path / "r.wasm"
+    subprocess.run(["wat2wasm", "--debug-names", str(tmp_path / "r.wat"), "-o", str(wasm)], check=True)
+    assert wagi("compile", wasm, "--cc", cc, "-o", tmp_path / "r.wasmc").returncode == 0
+    a = wagi("invoke", wasm, func, 1)
+    b = wagi("invoke", tmp_path / "r.wasmc", func, 1)
+    assert a.returncode == 2 and "call stack exhausted in function" in a.stderr and " at 0x" in a.stderr
+    assert b.returncode == 2 and b.stderr == a.stderr, (a.stderr, b.stderr)
+
+
+def test_a_trap_map_out_of_order_is_refused(compiled, tmp_path):
+    """The map is under the code digest; one that is re-digested but not in
+    address order is still refused (lookups are binary searches)."""
+    import hashlib
+    import struct
+    _, wasmc = compiled
+    data = bytearray(wasmc.read_bytes())
+    elf_len, map_len = struct.unpack("<QQ", data[-TRAILER + 80:-TRAILER + 96])
+    assert map_len >= 16
+    m = elf_len
+    data[m:m + 8], data[m + 8:m + 16] = data[m + 8:m + 16], data[m:m + 8]  # swap two pairs
+    data[-TRAILER + 48:-TRAILER + 80] = hashlib.sha256(data[:elf_len + map_len]).digest()
+    bad = tmp_path / "bad.wasmc"
+    bad.write_bytes(bytes(data))
+    r = wagi("invoke", bad, "deep", "0")
+    assert r.returncode == 1 and "trap map is not in address order" in r.stderr, r.stderr
