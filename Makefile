@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | eventgridtest | guesttest | azuretest | wasitest | wasitestsuite | check-layers | bench | bench-eventgrid | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | eventgridtest | guesttest | azuretest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -81,10 +81,11 @@ RUN_SUITE := bash scripts/run-suite.sh
 LOGS      = $(BUILD)/test-logs
 
 .PHONY: all clean test spectest unit fuzz demo demo-stop bench setup san examples demo-build \
-        check-layers run-layers bench-eventgrid \
+        check-layers run-layers bench-eventgrid bench-compile \
         test-build run-unit run-spectest run-fuzz wasitest run-wasitest wasitestsuite run-wasitestsuite \
         servertest run-servertest httptest run-httptest run-enginewast eventgridtest run-eventgridtest \
-        azuretest run-azuretest aottest run-aottest run-spectest-aot run-enginewast-aot run-wasitest-aot
+        azuretest run-azuretest aottest run-aottest run-spectest-aot run-enginewast-aot run-wasitest-aot \
+        servertest-aot run-servertest-aot
 all: $(BUILD)/wagi
 
 $(OBJ)/%.o: %.c $(FLAGS_STAMP)
@@ -215,7 +216,7 @@ test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
 	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest run-eventgridtest run-guesttest run-tflitetest run-azuretest \
-	  run-spectest-aot run-enginewast-aot run-wasitest-aot run-aottest
+	  run-spectest-aot run-enginewast-aot run-wasitest-aot run-servertest-aot run-aottest
 	@bash scripts/test-summary.sh $(LOGS)
 
 # build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
@@ -296,6 +297,18 @@ run-servertest:
 
 servertest: $(BUILD)/wagi
 	@$(SERVER_TEST)
+
+# The same suite on the native tier: every server started with --tier aot,
+# which compiles each module before listening, into one module cache for
+# the session (tests/server/conftest.py, WAGI_TEST_TIER). Tests of --tier
+# auto's background compiler skip, saying why.
+SERVER_TEST_AOT := env WAGI_BUILD=$(BUILD) WAGI_TEST_TIER=aot bash scripts/run-pytest.sh servertest-aot tests/server
+
+run-servertest-aot:
+	@$(RUN_SUITE) server-aot $(LOGS)/server-aot.log $(SERVER_TEST_AOT)
+
+servertest-aot: $(BUILD)/wagi
+	@$(SERVER_TEST_AOT)
 
 # Outbound-HTTP integration tests (pytest, tests/http/): the real
 # $(BUILD)/wagi with modules built on guest/ calling loopback upstreams.
@@ -438,12 +451,19 @@ san: setup
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
 	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest \
-	  run-eventgridtest run-guesttest run-tflitetest run-azuretest run-spectest-aot run-enginewast-aot run-wasitest-aot run-aottest
+	  run-eventgridtest run-guesttest run-tflitetest run-azuretest run-spectest-aot run-enginewast-aot run-wasitest-aot \
+	  run-servertest-aot run-aottest
 	@bash scripts/test-summary.sh build-san/test-logs
 
-bench: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/egload
+bench: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/egload $(BUILD)/aot-gen
 	BUILD=$(BUILD) bash bench/run.sh
+	BUILD=$(BUILD) bash bench/compile/run.sh
 	BUILD=$(BUILD) bash bench/eventgrid/run.sh
+
+# Compile time and memory for a ~1 MB module on every tier and peer alone
+# (about 3 min; `make bench` runs it after the kernels).
+bench-compile: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/aot-gen
+	BUILD=$(BUILD) bash bench/compile/run.sh
 
 # `wagi eventgrid` publish throughput and publish-to-delivery latency alone
 # (about 50 s; `make bench` runs it after the kernels).

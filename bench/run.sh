@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # bench/run.sh — runs every kernel in bench/kernels/ on: native gcc -O2,
-# wagi-c's engine (build/bench-engine), Node's V8 (--no-liftoff) and wabt's
-# wasm-interp (smaller problem size: it is ~500x slower). Prints times and
-# ratios to native, checks that all checksums agree, and rewrites the results
-# table in bench/README.md. Run through `make bench` (builds the drivers).
+# wagi-c's interpreter and AOT tier (build/bench-engine on the .wasm and on
+# the .wasmc `wagi compile` made of it), wabt's wasm2c + gcc -O2
+# (bench/wasm2c_main.c), Node's V8 in its default tiering and with
+# --no-liftoff, and wabt's wasm-interp (smaller problem size: it is ~500x
+# slower). Prints times and ratios to native, checks that all checksums
+# agree, and rewrites the two results tables in bench/README.md (run time;
+# compile, load and instantiate). Run through `make bench` (builds the drivers).
 #
-# Env: BUILD (default build), REPS (best of, default 3), INSTANCES (default
-# 1000), INTERP_TIMEOUT (seconds, default 120), KERNELS (default: all).
+# Env: BUILD (default build), REPS (best of, default 3), INSTANCES (fresh
+# instances per instantiate round, default 1000), INTERP_TIMEOUT (seconds,
+# default 120), KERNELS (default: all).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -51,8 +55,44 @@ if [ $have_interp = 1 ] && command -v wat2wasm >/dev/null 2>&1; then
     done; } | sort -n | head -n1)
 fi
 
+# wabt's wasm2c runtime, compiled once for every kernel's driver.
+W2C_INC=${W2C_INC:-/usr/share/wabt/wasm2c}
+have_w2c=0
+if command -v wasm2c >/dev/null 2>&1 && [ -f "$W2C_INC/wasm-rt-impl.c" ]; then
+  mkdir -p "$OUT/w2c"
+  if $NATIVE_CC -O2 -w -I"$W2C_INC" -c "$W2C_INC/wasm-rt-impl.c" -o "$OUT/w2c/wasm-rt-impl.o"; then
+    have_w2c=1
+  fi
+fi
+
+# since T0: milliseconds since the date +%s.%N stamp T0
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
+
+# runner WHAT WANT NAT_T CMD...: runs a driver that prints checksum=N best_s=T,
+# checks the checksum against WANT and sets col ("T (ratio)", "error" or
+# "mismatch") and out (the driver's output line, for more fields).
+runner() {
+  local what=$1 want=$2 base=$3
+  shift 3
+  out=$("$@" 2>&1)
+  local rc=$? t c
+  t=$(field best_s "$out")
+  if [ $rc -ne 0 ] || [ -z "$t" ]; then
+    echo "bench: $k: $what failed: $out" >&2; errors=$((errors + 1)); col="error"; return
+  fi
+  c=$(u32 "$(field checksum "$out")")
+  if [ "$c" != "$want" ]; then
+    echo "bench: $k: CHECKSUM MISMATCH $what $c vs native $want" >&2; errors=$((errors + 1))
+    col="mismatch"; return
+  fi
+  col="$t ($(ratio "$t" "$base")x)"
+}
+
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 rows=()
-printf '%-8s %10s %18s %18s %18s %22s %11s %9s %8s\n' kernel native "wagi interp" "wagi AOT" "V8 --no-liftoff" "wasm-interp (small)" compile_ms inst_us aot_ms
+rows2=()
+printf '%-9s %9s %17s %17s %17s %17s %17s %19s\n' kernel native "wagi interp" "wagi AOT" \
+  "wasm2c+gcc" "V8 default" "V8 --no-liftoff" "wasm-interp (small)"
 for k in $kernels; do
   src=bench/kernels/$k.c
   set -e
@@ -67,48 +107,51 @@ for k in $kernels; do
   nats=$("$OUT/$k.small.native" "$REPS")
   nats_t=$(field best_s "$nats"); nats_c=$(u32 "$(field checksum "$nats")")
 
-  eng=$("$BUILD/bench-engine" "$OUT/$k.wasm" "$REPS" "$INSTANCES" 2>&1)
-  if [ $? -eq 0 ]; then
-    eng_t=$(field best_s "$eng"); eng_c=$(u32 "$(field checksum "$eng")")
-    comp=$(field compile_ms "$eng"); inst=$(field inst_us "$eng")
-    if [ "$eng_c" != "$nat_c" ]; then
-      echo "bench: $k: CHECKSUM MISMATCH wagi $eng_c vs native $nat_c" >&2; errors=$((errors + 1))
-      eng_col="mismatch"
-    else
-      eng_col="$eng_t ($(ratio "$eng_t" "$nat_t")x)"
-    fi
-  else
-    echo "bench: $k: engine failed: $eng" >&2; errors=$((errors + 1))
-    eng_col="error"; comp="-"; inst="-"
-  fi
+  # the interpreter: "compile" is decode + validate + translation
+  runner "wagi interpreter" "$nat_c" "$nat_t" "$BUILD/bench-engine" "$OUT/$k.wasm" "$REPS" "$INSTANCES"
+  eng_col=$col; comp=$(field compile_ms "$out"); inst=$(field inst_us "$out")
 
-  # the AOT tier: the same module through wagi compile (cc -O2)
-  aot_col="error"; aot_ms="-"
+  # the AOT tier: wagi compile (translate to C, cc -O2), then bench-engine
+  # loads the .wasmc ("compile" is then the load) and runs it
+  aot_col="error"; aot_ms="-"; aot_load="-"; aot_inst="-"
   t0=$(date +%s.%N)
   if "$BUILD/wagi" compile "$OUT/$k.wasm" -o "$OUT/$k.wasmc" >/dev/null 2>"$OUT/$k.aot.log"; then
-    t1=$(date +%s.%N)
-    aot_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
-    aot=$("$BUILD/bench-engine" "$OUT/$k.wasmc" "$REPS" 10 2>&1)
-    aot_t=$(field best_s "$aot"); aot_c=$(u32 "$(field checksum "$aot" || echo 0)")
-    if [ -z "$aot_t" ]; then echo "bench: $k: AOT: $aot" >&2; errors=$((errors + 1))
-    elif [ "$aot_c" != "$nat_c" ]; then
-      echo "bench: $k: CHECKSUM MISMATCH AOT $aot_c vs native $nat_c" >&2; errors=$((errors + 1))
-      aot_col="mismatch"
-    else aot_col="$aot_t ($(ratio "$aot_t" "$nat_t")x)"; fi
+    aot_ms=$(since "$t0")
+    runner "wagi AOT" "$nat_c" "$nat_t" "$BUILD/bench-engine" "$OUT/$k.wasmc" "$REPS" "$INSTANCES"
+    aot_col=$col; aot_load=$(field compile_ms "$out"); aot_inst=$(field inst_us "$out")
   else
     echo "bench: $k: wagi compile failed: $(tail -3 "$OUT/$k.aot.log")" >&2; errors=$((errors + 1))
   fi
 
+  # wasm2c + gcc -O2: the same .wasm translated by wabt's wasm2c
+  w2c_col="n/a (no wasm2c)"; w2c_ms="-"; w2c_inst="-"
+  if [ $have_w2c = 1 ]; then
+    w2c_col="error"
+    rm -f "$OUT/w2c/$k.run"
+    t0=$(date +%s.%N)
+    if wasm2c -n "$k" "$OUT/$k.wasm" -o "$OUT/w2c/$k.c" 2>"$OUT/w2c/$k.log" &&
+       $NATIVE_CC -O2 -w -I"$W2C_INC" -c "$OUT/w2c/$k.c" -o "$OUT/w2c/$k.o" 2>>"$OUT/w2c/$k.log"; then
+      w2c_ms=$(since "$t0")
+      $NATIVE_CC -O2 -std=gnu11 -Wall -Wextra -Werror -I"$OUT/w2c" -I"$W2C_INC" \
+        -DW2C_NAME="$k" -DW2C_HEADER="\"$k.h\"" -o "$OUT/w2c/$k.run" bench/wasm2c_main.c \
+        "$OUT/w2c/$k.o" "$OUT/w2c/wasm-rt-impl.o" -lm 2>>"$OUT/w2c/$k.log"
+    fi
+    if [ -x "$OUT/w2c/$k.run" ]; then
+      runner "wasm2c" "$nat_c" "$nat_t" "$OUT/w2c/$k.run" "$REPS" "$INSTANCES"
+      w2c_col=$col; w2c_inst=$(field inst_us "$out")
+    else
+      echo "bench: $k: wasm2c build failed: $(tail -3 "$OUT/w2c/$k.log")" >&2; errors=$((errors + 1))
+    fi
+  fi
+
+  # V8: its default tiering (Liftoff first, TurboFan for hot functions) and
+  # TurboFan only
+  v8d_col="n/a (no node)"; v8_col="n/a (no node)"
   if [ $have_node = 1 ]; then
-    v8=$(node --no-liftoff --no-warnings bench/run-node.mjs "$OUT/$k.wasm" "$REPS" 2>&1)
-    v8_t=$(field best_s "$v8"); v8_c=$(u32 "$(field checksum "$v8" || echo 0)")
-    if [ -z "$v8_t" ]; then v8_col="error"; errors=$((errors + 1)); echo "bench: $k: node: $v8" >&2
-    elif [ "$v8_c" != "$nat_c" ]; then
-      echo "bench: $k: CHECKSUM MISMATCH V8 $v8_c vs native $nat_c" >&2; errors=$((errors + 1))
-      v8_col="mismatch"
-    else v8_col="$v8_t ($(ratio "$v8_t" "$nat_t")x)"; fi
-  else
-    v8_col="n/a (no node)"
+    runner "V8 default" "$nat_c" "$nat_t" node --no-warnings bench/run-node.mjs "$OUT/$k.wasm" "$REPS"
+    v8d_col=$col
+    runner "V8 --no-liftoff" "$nat_c" "$nat_t" node --no-liftoff --no-warnings bench/run-node.mjs "$OUT/$k.wasm" "$REPS"
+    v8_col=$col
   fi
 
   if [ $have_interp = 1 ]; then
@@ -130,8 +173,12 @@ for k in $kernels; do
     wi_col="n/a (no wabt)"
   fi
 
-  printf '%-8s %10s %18s %18s %18s %22s %11s %9s %8s\n' "$k" "$nat_t" "$eng_col" "$aot_col" "$v8_col" "$wi_col" "$comp" "$inst" "$aot_ms"
-  rows+=("| $k | $nat_t | $eng_col | $aot_col | $v8_col | $wi_col | $comp | $inst | $aot_ms |")
+  printf '%-9s %9s %17s %17s %17s %17s %17s %19s\n' "$k" "$nat_t" "$eng_col" "$aot_col" \
+    "$w2c_col" "$v8d_col" "$v8_col" "$wi_col"
+  printf '%-9s interpreter: compile %s ms, instantiate %s us | AOT: wagi compile %s ms, load %s ms, instantiate %s us | wasm2c+gcc -c %s ms, instantiate %s us\n' \
+    "" "$comp" "$inst" "$aot_ms" "$aot_load" "$aot_inst" "$w2c_ms" "$w2c_inst"
+  rows+=("| $k | $nat_t | $eng_col | $aot_col | $w2c_col | $v8d_col | $v8_col | $wi_col |")
+  rows2+=("| $k | $(( $(stat -c %s "$OUT/$k.wasm") )) | $comp | $inst | $aot_ms | $aot_load | $aot_inst | $w2c_ms | $w2c_inst |")
 done
 
 echo "(times in seconds, best of $REPS; ratios to native gcc -O2; wasm-interp runs the"
@@ -141,15 +188,22 @@ echo " -DSMALL size once, minus its start-up time (${interp_base}s), against nat
 {
   sed '/^<!-- results -->/,$d' bench/README.md 2>/dev/null || true
   echo "<!-- results -->"
-  echo "Latest \`make bench\` ($(date -u +%Y-%m-%d), $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n1)):"
+  echo "Latest \`make bench\` ($(date -u +%Y-%m-%d), $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n1), load average $load_start before, $(cut -d' ' -f1 /proc/loadavg) after):"
   echo
-  echo "| kernel | native gcc -O2 (s) | wagi interpreter (s, ratio) | wagi AOT (s, ratio) | V8 --no-liftoff (s, ratio) | wasm-interp, small size (s, ratio) | compile (ms) | instantiate (µs) | wagi compile (ms) |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| kernel | native gcc -O2 (s) | wagi interpreter (s, ratio) | wagi AOT (s, ratio) | wasm2c + gcc -O2 (s, ratio) | V8 default tiering (s, ratio) | V8 --no-liftoff (s, ratio) | wasm-interp, small size (s, ratio) |"
+  echo "|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
-  echo "Best of $REPS runs of \`run()\`; instantiate = average of $INSTANCES instantiate+free."
+  echo "Best of $REPS runs of \`run()\` on one instance; ratio = time / native time."
   echo "wasm-interp runs the \`-DSMALL\` problem size once, minus its start-up time"
   echo "(${interp_base} s, measured on an empty module), and is compared with native at that size."
+  echo
+  echo "Getting a module ready, per tier (instantiate = instantiate + free, no call: the average over"
+  echo "$INSTANCES fresh instances, best of 5 rounds; wasm2c's driver uses rounds of at most 800):"
+  echo
+  echo "| kernel | .wasm (bytes) | interpreter: compile (ms) | interpreter: instantiate (µs) | AOT: \`wagi compile\` (ms) | AOT: load .wasmc (ms) | AOT: instantiate (µs) | wasm2c + gcc -O2 -c (ms) | wasm2c: instantiate (µs) |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows2[@]}"
   echo "<!-- /results -->"
   # Hand-written notes after the closing marker stay as they are.
   sed -n '/^<!-- \/results -->/,$p' bench/README.md 2>/dev/null | tail -n +2

@@ -7,7 +7,7 @@ set -euo pipefail
 
 APT_PACKAGES=(
   build-essential pkg-config make
-  wabt                      # wast2json, wat2wasm, wasm-interp (spec tests, bench peer)
+  wabt                      # wast2json, wat2wasm, wasm-interp, wasm2c (spec tests, bench peers)
   clang-16 lld-16 libclang-rt-16-dev-wasm32 wasi-libc   # C -> wasm32-wasi
   libsimde-dev              # simde/wasm/simd128.h: exact SIMD128 semantics
   libcjson-dev              # JSON from wast2json in the spec runner
@@ -20,6 +20,7 @@ APT_PACKAGES=(
   libmicrohttpd-dev libssl-dev   # server: HTTP/1.1 (+TLS via GnuTLS), SHA-256 for log dirs
   libcurl4-openssl-dev      # outbound HTTP for modules (wasi_experimental_http)
   wrk curl                  # server benchmark and manual tests
+  time                      # /usr/bin/time: peak RSS in bench/compile
 )
 
 SUDO=""

@@ -3,14 +3,17 @@
 # run on loopback with wrk (keep-alive, 64 connections, 2 threads):
 #
 #   wagi-c hello   build/wagi running bench/server/hello.c (wasm32-wasi, a
-#                  fresh instance per request)
+#                  fresh instance per request) on the interpreter
 #   wagi-c healthz the built-in /healthz of the same server: no module, the
 #                  ceiling of the HTTP layer
+#   wagi-c AOT     the same module as a .wasmc (`wagi compile`), native code,
+#                  served by a second server started after the first stops
 #   node hello     bench/server/node-peer.mjs: node:http + node:wasi, the same
 #                  module instantiated per request
 #
 # Prints requests/s and p50/p99 latency per target plus wagi-c's mean
-# per-request instantiate time (its shutdown summary), and rewrites the
+# per-request instantiate time per tier (each server's shutdown summary;
+# one server per tier so that the two means stay apart), and rewrites the
 # server results between the <!-- server-results --> markers of
 # bench/README.md (the engine's `make bench` rewrites only its own part).
 #
@@ -29,6 +32,9 @@ NPORT=$((PORT + 1))
 OUT=$BUILD/bench-server
 mkdir -p "$OUT"
 CLANG=${CLANG:-clang-16}
+# the interpreter row stays on the interpreter: no background compile into
+# a module cache
+unset WAGI_MODULE_CACHE
 
 for tool in wrk "$CLANG"; do
   command -v "$tool" >/dev/null 2>&1 || { echo "bench/server: $tool missing (make setup)" >&2; exit 1; }
@@ -36,11 +42,14 @@ done
 [ -x "$BUILD/wagi" ] || make --no-print-directory "$BUILD/wagi" >/dev/null || exit 1
 
 "$CLANG" --target=wasm32-wasi -O2 bench/server/hello.c -o "$OUT/hello.wasm" -Wl,--strip-all || exit 1
-cat > "$OUT/modules.toml" <<EOF
+"$BUILD/wagi" compile "$OUT/hello.wasm" -o "$OUT/hello.wasmc" >/dev/null || exit 1
+for m in wasm wasmc; do
+  cat > "$OUT/modules-$m.toml" <<EOF
 [[module]]
 route = "/hello"
-module = "$PWD/$OUT/hello.wasm"
+module = "$PWD/$OUT/hello.$m"
 EOF
+done
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; }
@@ -57,11 +66,31 @@ wait_ready() {
   return 1
 }
 
-"$BUILD/wagi" --config "$OUT/modules.toml" --listen "127.0.0.1:$PORT" \
-  --log-dir "$OUT/logs" --access-log off >"$OUT/wagi.out" 2>"$OUT/wagi.err" &
-wagi_pid=$!
-pids+=("$wagi_pid")
-wait_ready "$OUT/wagi.out" || exit 1
+# start_wagi NAME: a server for modules-NAME.toml on $PORT; sets wagi_pid.
+start_wagi() {
+  "$BUILD/wagi" --config "$OUT/modules-$1.toml" --listen "127.0.0.1:$PORT" \
+    --log-dir "$OUT/logs" --access-log off >"$OUT/wagi-$1.out" 2>"$OUT/wagi-$1.err" &
+  wagi_pid=$!
+  pids+=("$wagi_pid")
+  wait_ready "$OUT/wagi-$1.out"
+}
+
+# stop_wagi NAME: stops it; its shutdown summary has the mean per-request
+# instantiate, WASI context and run times, kept in INST/CTX/RUNUS[NAME].
+declare -A INST CTX RUNUS
+stop_wagi() {
+  kill -TERM "$wagi_pid"
+  wait "$wagi_pid" 2>/dev/null
+  local summary
+  summary=$(grep "mean per request" "$OUT/wagi-$1.err" | tail -1)
+  INST[$1]=$(sed -nE 's/.*instantiate ([0-9.]+) us.*/\1/p' <<<"$summary")
+  CTX[$1]=$(sed -nE 's/.*WASI ctx \+ argv\/env ([0-9.]+) us.*/\1/p' <<<"$summary")
+  RUNUS[$1]=$(sed -nE 's/.*run ([0-9.]+) us.*/\1/p' <<<"$summary")
+  echo "wagi-c $1 per request (mean, wall clock under load): instantiate ${INST[$1]:-?} us," \
+    "WASI ctx + argv/env ${CTX[$1]:-?} us, run ${RUNUS[$1]:-?} us"
+}
+
+start_wagi wasm || exit 1
 
 have_node=0
 if command -v node >/dev/null 2>&1; then
@@ -102,17 +131,12 @@ load_start=$(cut -d' ' -f1 /proc/loadavg)
 echo "bench/server: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, keep-alive, loopback, $(nproc) cores"
 bench wagi-hello "http://127.0.0.1:$PORT/hello"
 bench wagi-healthz "http://127.0.0.1:$PORT/healthz"
+stop_wagi wasm
+if start_wagi wasmc; then
+  bench wagi-hello-aot "http://127.0.0.1:$PORT/hello"
+  stop_wagi wasmc
+fi
 if [ "$have_node" = 1 ]; then bench node-hello "http://127.0.0.1:$NPORT/hello"; fi
-
-# wagi-c's shutdown summary has the per-request instantiate time.
-kill -TERM "$wagi_pid"
-wait "$wagi_pid" 2>/dev/null
-summary=$(grep "mean per request" "$OUT/wagi.err" | tail -1)
-inst=$(sed -nE 's/.*instantiate ([0-9.]+) us.*/\1/p' <<<"$summary")
-ctx=$(sed -nE 's/.*WASI ctx \+ argv\/env ([0-9.]+) us.*/\1/p' <<<"$summary")
-runus=$(sed -nE 's/.*run ([0-9.]+) us.*/\1/p' <<<"$summary")
-echo "wagi-c per request (mean, wall clock under load): instantiate ${inst:-?} us," \
-  "WASI ctx + argv/env ${ctx:-?} us, run ${runus:-?} us"
 
 [ "${NO_README:-0}" = 1 ] && exit 0
 
@@ -133,12 +157,15 @@ row() {
   echo
   echo "| target | requests/s | p50 (ms) | p99 (ms) | errors |"
   echo "|---|---|---|---|---|"
-  row wagi-hello "wagi-c, hello module (fresh instance per request)"
+  row wagi-hello "wagi-c, hello module on the interpreter (fresh instance per request)"
+  row wagi-hello-aot "wagi-c, the same module as a .wasmc (native code, fresh instance per request)"
   row wagi-healthz "wagi-c, /healthz (no module: HTTP ceiling)"
   row node-hello "Node $(node --version 2>/dev/null), node:http + node:wasi, same module"
   echo
-  echo "wagi-c per request (mean wall clock while under this load): instantiate" \
-       "${inst:-?} µs, WASI context + argv/env ${ctx:-?} µs, run (\`_start\`) ${runus:-?} µs."
+  echo "wagi-c per request (mean wall clock while under this load), interpreter:" \
+       "instantiate ${INST[wasm]:-?} µs, WASI context + argv/env ${CTX[wasm]:-?} µs," \
+       "run (\`_start\`) ${RUNUS[wasm]:-?} µs; native code: instantiate ${INST[wasmc]:-?} µs," \
+       "WASI context + argv/env ${CTX[wasmc]:-?} µs, run ${RUNUS[wasmc]:-?} µs."
   echo "<!-- /server-results -->"
 } >"$OUT/results.md"
 

@@ -19,7 +19,7 @@ void wagi_cmd_compile_usage(FILE *out) {
           "usage: wagi compile MODULE.wasm [-o MODULE.wasmc] [--cc CC] [--cflags FLAGS]\n"
           "\n"
           "Translates the module to C and compiles it with the system C compiler\n"
-          "(CC -O2 -fPIC -shared; gcc by default, clang-16 works too) into a .wasmc file\n"
+          "(CC -O3 -fPIC -shared; gcc by default, clang-16 works too) into a .wasmc file\n"
           "that `wagi run` and the server run natively. The .wasmc records the module's\n"
           "SHA-256, the engine's native-code ABI, the compiler and the target; a stale,\n"
           "foreign, truncated or modified one is refused when loaded.\n"

@@ -74,15 +74,22 @@ void wagi_cmd_server_usage(FILE *out) {
           "  native code (docs/server.md, \"Native code\"):\n"
           "      --module-cache DIR     where .wasm modules' native code is kept\n"
           "                             [$WAGI_MODULE_CACHE; none: .wasm modules run\n"
-          "                             on the interpreter]; created 0700, refused if\n"
-          "                             another user owns it or others may write it. A\n"
-          "                             module not in it is served by the interpreter\n"
-          "                             while one background thread compiles it with\n"
-          "                             $CC (else cc); then new requests run natively\n"
-          "      --tier auto|interp     auto [default]: native code where there is some\n"
+          "                             on the interpreter, or with --tier aot are\n"
+          "                             compiled into a temporary directory removed\n"
+          "                             once they are loaded]; created 0700, refused if\n"
+          "                             another user owns it or others may write it.\n"
+          "                             With --tier auto a module not in it is served\n"
+          "                             by the interpreter while one background thread\n"
+          "                             compiles it with $CC (else cc); then new\n"
+          "                             requests run natively\n"
+          "      --tier auto|interp|aot auto [default]: native code where there is some\n"
           "                             (a .wasmc module, the module cache); interp:\n"
           "                             the interpreter only, nothing compiled, and a\n"
-          "                             .wasmc module stops the server at startup\n"
+          "                             .wasmc module stops the server at startup; aot:\n"
+          "                             native code only: every .wasm module is compiled\n"
+          "                             (into the module cache, else a temporary\n"
+          "                             directory) before the server listens, and one\n"
+          "                             that cannot be compiled stops it\n"
           "  --cache FILE is accepted and unused; -b/--bindle and bindle:/oci: module\n"
           "  references are not supported.\n"
           "\n"
@@ -274,11 +281,9 @@ static int parse_args(int argc, char **argv, srv_options *o) {
       NEED();
       if (strcmp(val, "auto") == 0) o->tier = SRV_TIER_AUTO;
       else if (strcmp(val, "interp") == 0) o->tier = SRV_TIER_INTERP;
+      else if (strcmp(val, "aot") == 0) o->tier = SRV_TIER_AOT;
       else {
-        fail(
-            "--tier %s: expected auto or interp (the server has no --tier aot: give a .wasmc, "
-            "or a --module-cache)",
-            val);
+        fail("--tier %s: expected auto, interp or aot", val);
         return -1;
       }
     } else if (IS("--time-limit-ms")) {

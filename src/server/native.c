@@ -13,6 +13,13 @@
  * shutdown. A module that fails to compile, or a machine without a C
  * compiler, stays on the interpreter with one log line.
  *
+ * With --tier aot, srv_native_require does the same lookup and compile for
+ * every .wasm module during startup, before the server listens, and a
+ * module that cannot be compiled stops the server. Without --module-cache
+ * the cache is a private temporary directory (srv_native_open_temp),
+ * removed once every module is loaded: the code is mapped from a copy in
+ * memory, not from the file.
+ *
  * A .wasmc is native code the server maps into itself, so the cache
  * directory must be private: it is created 0700, and an existing one that
  * another user owns or that group or others may write is refused. Every
@@ -20,6 +27,7 @@
  * (as /proc/self/fd/N/...), so replacing the directory later (in a parent
  * others may write) cannot redirect it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -46,6 +54,8 @@
 static struct {
   bool open;          /* cache directory checked and held */
   bool enabled;       /* ... and the compiler has not been found missing */
+  bool temp;          /* a private temporary directory (--tier aot alone): removed by
+                         srv_native_start, or at shutdown */
   int dirfd;          /* the checked cache directory */
   char dir[PATH_MAX]; /* as given, for messages */
   char fdpath[64];    /* "/proc/self/fd/N": paths resolve through dirfd */
@@ -56,6 +66,8 @@ static struct {
   _Atomic int done; /* the thread has finished */
   srv_module *mods;
   size_t nmods;
+  bool aot;                          /* srv_native_require has run (--tier aot) */
+  unsigned aot_compiled, aot_cached; /* --tier aot: modules compiled, found in the cache */
 } N = {.dirfd = -1};
 
 /* ---- The cache directory ------------------------------------------------------------- */
@@ -141,6 +153,47 @@ srv_status srv_native_open(const char *dir, char *err, size_t errlen) {
   return SRV_OK;
 }
 
+srv_status srv_native_open_temp(const char *tmpdir, char *err, size_t errlen) {
+  char dir[PATH_MAX];
+  if (snprintf(dir, sizeof dir, "%s/wagi-native-XXXXXX", tmpdir) >= (int)sizeof dir) {
+    base_set_err(err, errlen, "--tier aot: the temporary directory's path is too long");
+    return SRV_ERR_INVALID;
+  }
+  if (!mkdtemp(dir)) { /* mode 0700 */
+    base_set_err(err, errlen,
+                 "--tier aot: cannot create a temporary directory for native code in %s: %s",
+                 tmpdir, strerror(errno));
+    return SRV_ERR_SYSTEM;
+  }
+  srv_status st = srv_native_open(dir, err, errlen);
+  if (st != SRV_OK) {
+    rmdir(dir);
+    return st;
+  }
+  N.temp = true;
+  return SRV_OK;
+}
+
+/* Empties and removes the temporary directory of srv_native_open_temp.
+ * Only the server writes there (it is 0700 and its own). */
+static void remove_temp_dir(void) {
+  if (!N.temp) return;
+  N.temp = false;
+  int fd = dup(N.dirfd);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)))
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+        (void)unlinkat(N.dirfd, e->d_name, 0);
+    closedir(d);
+  } else if (fd >= 0) {
+    close(fd);
+  }
+  if (rmdir(N.dir) != 0)
+    srv_log("cannot remove the temporary native-code directory %s: %s", N.dir, strerror(errno));
+}
+
 /* ---- Lookup ------------------------------------------------------------------------ */
 
 typedef enum { CACHE_HIT, CACHE_MISS, CACHE_BAD } cache_result;
@@ -189,6 +242,18 @@ static cache_result cache_load(const char *key, const uint8_t digest[32], wasm_m
   return CACHE_HIT;
 }
 
+/* m->native_key for the interpreter's module `interp`: the name `wagi run`
+ * uses too (WAGI_MODULE_CACHE), so both share the entries. It runs
+ * `cc --version` once; -1 with why when that fails (no compiler). */
+static int cache_key(srv_module *m, const wasm_module *interp, char *why, size_t whylen) {
+  wasm_native_options o = {0};
+  o.cc = N.cc;
+  if (wasm_native_cache_name(interp, &o, m->native_key, sizeof m->native_key, why, whylen) == 0)
+    return 0;
+  m->native_key[0] = 0;
+  return -1;
+}
+
 void srv_native_lookup(srv_module *m) {
   if (!N.enabled) return;
   wasm_module *interp = srv_module_current(m);
@@ -196,18 +261,12 @@ void srv_native_lookup(srv_module *m) {
   uint8_t digest[32];
   wasm_module_digest(interp, digest);
   char why[512];
-  /* The name `wagi run` uses too (WAGI_MODULE_CACHE), so both share the
-   * entries. It runs `cc --version` once: no compiler, no native code. */
-  wasm_native_options o = {0};
-  o.cc = N.cc;
-  if (wasm_native_cache_name(interp, &o, m->native_key, sizeof m->native_key, why, sizeof why) !=
-      0) {
+  if (cache_key(m, interp, why, sizeof why) != 0) {
     srv_log(
         "module cache %s: no C compiler (%s); .wasm modules run on the interpreter (name "
         "one with CC=...)",
         N.dir, why);
     N.enabled = false;
-    m->native_key[0] = 0;
     return;
   }
   wasm_module *nat = NULL;
@@ -241,6 +300,31 @@ static void swap_in(srv_module *m, wasm_module *nat) {
   atomic_store_explicit(&m->module, nat, memory_order_release);
 }
 
+typedef enum { COMPILED, COMPILE_FAILED, LOAD_FAILED } compile_result;
+
+/* Compiles `interp` into cache entry m->native_key (written under a
+ * temporary name and renamed by wasm_module_compile_native) and loads it
+ * into *out; otherwise why says what went wrong. */
+static compile_result compile_to_cache(srv_module *m, const wasm_module *interp,
+                                       const uint8_t digest[32], wasm_module **out, char *why,
+                                       size_t whylen) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/%s", N.fdpath, m->native_key);
+  wasm_native_options o = {0};
+  o.cc = N.cc;
+  o.cancelled = is_cancelled;
+  wasm_error werr;
+  werr.msg[0] = 0;
+  wasm_status s = wasm_module_compile_native(interp, &o, path, &werr);
+  if (s != WASM_OK) {
+    base_set_err(why, whylen, "%s", werr.msg[0] ? werr.msg : wasm_status_str(s));
+    /* the compiler's last lines, joined, may end in a blank */
+    for (size_t n = strlen(why); n > 0 && why[n - 1] == ' '; n--) why[n - 1] = 0;
+    return COMPILE_FAILED;
+  }
+  return cache_load(m->native_key, digest, out, why, whylen) == CACHE_HIT ? COMPILED : LOAD_FAILED;
+}
+
 static void compile_one(srv_module *m) {
   wasm_module *interp = srv_module_current(m);
   uint8_t digest[32];
@@ -255,21 +339,17 @@ static void compile_one(srv_module *m) {
             m->route);
     return;
   }
-  char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/%s", N.fdpath, m->native_key);
-  wasm_native_options o = {0};
-  o.cc = N.cc;
-  o.cancelled = is_cancelled;
-  wasm_error werr;
-  werr.msg[0] = 0;
-  wasm_status s = wasm_module_compile_native(interp, &o, path, &werr);
-  if (atomic_load(&N.cancel)) return; /* shutdown: not worth a line */
-  if (s != WASM_OK) {
+  compile_result r = compile_to_cache(m, interp, digest, &nat, why, sizeof why);
+  if (atomic_load(&N.cancel)) {
+    if (r == COMPILED) wasm_module_free(nat);
+    return; /* shutdown: not worth a line */
+  }
+  if (r == COMPILE_FAILED) {
     srv_log("route %s: compiling to native code failed: %s; the route stays on the interpreter",
-            m->route, werr.msg[0] ? werr.msg : wasm_status_str(s));
+            m->route, why);
     return;
   }
-  if (cache_load(m->native_key, digest, &nat, why, sizeof why) != CACHE_HIT) {
+  if (r == LOAD_FAILED) {
     srv_log(
         "route %s: the native code just compiled (%s/%s) cannot be loaded: %s; the route "
         "stays on the interpreter",
@@ -289,7 +369,69 @@ static void *compiler_main(void *arg) {
   return NULL;
 }
 
+/* ---- --tier aot: compiled before serving ------------------------------------------ */
+
+srv_status srv_native_require(srv_module *m, char *err, size_t errlen) {
+  N.aot = true;
+  wasm_module *interp = srv_module_current(m);
+  if (wasm_module_is_native(interp)) return SRV_OK; /* a .wasmc */
+  char why[600];
+  if (!N.open) {
+    base_set_err(err, errlen, "%s: --tier aot, but no directory for native code is open", m->path);
+    return SRV_ERR_SYSTEM;
+  }
+  if (cache_key(m, interp, why, sizeof why) != 0) {
+    base_set_err(err, errlen,
+                 "%s: --tier aot cannot compile it to native code: %s; name a C compiler "
+                 "with CC=..., or use --tier auto",
+                 m->path, why);
+    return SRV_ERR_INVALID;
+  }
+  uint8_t digest[32];
+  wasm_module_digest(interp, digest);
+  wasm_module *nat = NULL;
+  uint64_t t0 = base_now_ns();
+  cache_result c = cache_load(m->native_key, digest, &nat, why, sizeof why);
+  if (c == CACHE_BAD)
+    srv_log("route %s: cached native code %s/%s is not usable (%s); compiling it again", m->route,
+            N.dir, m->native_key, why);
+  if (c != CACHE_HIT) {
+    compile_result r = compile_to_cache(m, interp, digest, &nat, why, sizeof why);
+    if (r != COMPILED) {
+      base_set_err(err, errlen, "%s: --tier aot cannot compile it to native code: %s%s", m->path,
+                   r == LOAD_FAILED ? "the code just compiled does not load: " : "", why);
+      return SRV_ERR_INVALID;
+    }
+  }
+  /* Before serving: no request has seen the interpreter's module. */
+  atomic_store_explicit(&m->module, nat, memory_order_release);
+  wasm_module_free(interp);
+  if (c != CACHE_HIT) {
+    N.aot_compiled++;
+    srv_log("route %s: compiled to native code in %" PRIu64 " ms", m->route,
+            (base_now_ns() - t0) / 1000000u);
+  } else {
+    N.aot_cached++;
+    if (N.temp)
+      srv_log("route %s: native code (its module was compiled for an earlier route)", m->route);
+    else
+      srv_log("route %s: native code from the module cache (%s/%s)", m->route, N.dir,
+              m->native_key);
+  }
+  return SRV_OK;
+}
+
 srv_status srv_native_start(srv_module *mods, size_t nmods, char *err, size_t errlen) {
+  /* --tier aot has loaded every module's code by now: the temporary
+   * directory's files are no longer needed (the code runs from memory). */
+  if (N.aot && N.temp)
+    srv_log("--tier aot: every route runs native code (%u module(s) compiled)", N.aot_compiled);
+  else if (N.aot)
+    srv_log(
+        "--tier aot: every route runs native code (%u module(s) compiled, %u from the "
+        "module cache)",
+        N.aot_compiled, N.aot_cached);
+  remove_temp_dir();
   if (!N.enabled) return SRV_OK;
   size_t queued = 0;
   for (size_t i = 0; i < nmods; i++)
@@ -331,6 +473,7 @@ bool srv_native_stop(void) {
     }
   }
   if (joined && N.dirfd >= 0) {
+    remove_temp_dir();
     close(N.dirfd);
     N.dirfd = -1;
     N.open = N.enabled = false;

@@ -451,9 +451,16 @@ static srv_status setup_module(size_t i, char *err, size_t errlen) {
     return SRV_ERR_INVALID;
   }
   /* A .wasm module: native code from the module cache, or queued for the
-   * background compiler (native.c; a no-op without a cache). */
+   * background compiler (native.c; a no-op without a cache); with --tier
+   * aot compiled now, before `_routes` and any request run. */
+  srv_status st = SRV_OK;
   if (S.opts.tier == SRV_TIER_AUTO) srv_native_lookup(m);
-  srv_status st = srv_module_link(m, e2, sizeof e2);
+  else if (S.opts.tier == SRV_TIER_AOT) st = srv_native_require(m, e2, sizeof e2);
+  if (st != SRV_OK) {
+    base_set_err(err, errlen, "module for route %s: %s", m->route, e2);
+    return st;
+  }
+  st = srv_module_link(m, e2, sizeof e2);
   if (st != SRV_OK) {
     base_set_err(err, errlen, "module %s: %s", m->path, e2);
     return st;
@@ -1209,9 +1216,11 @@ static srv_status start(char *err, size_t errlen) {
   }
 
   /* The module cache (docs/server.md §Native code), before the modules
-   * look up their native code there. */
-  if (S.opts.module_cache && S.opts.tier == SRV_TIER_AUTO) {
-    st = srv_native_open(S.opts.module_cache, err, errlen);
+   * look up their native code there; --tier aot without one compiles
+   * into a private temporary directory. */
+  if ((S.opts.module_cache && S.opts.tier == SRV_TIER_AUTO) || S.opts.tier == SRV_TIER_AOT) {
+    st = S.opts.module_cache ? srv_native_open(S.opts.module_cache, err, errlen)
+                             : srv_native_open_temp(tmp_dir(), err, errlen);
     if (st != SRV_OK) {
       free(cert);
       free(key);
@@ -1370,10 +1379,10 @@ void srv_drain(int sig) {
   srv_exec_stats st;
   srv_exec_stats_get(&st);
   if (st.runs)
-    srv_log("served %" PRIu64
-            " module runs; mean per request: instantiate %.1f us, "
+    srv_log("served %" PRIu64 " module runs (%" PRIu64
+            " on native code); mean per request: instantiate %.1f us, "
             "WASI ctx + argv/env %.1f us, run %.1f us",
-            st.runs, (double)st.inst_ns / (double)st.runs / 1e3,
+            st.runs, st.native_runs, (double)st.inst_ns / (double)st.runs / 1e3,
             (double)st.ctx_ns / (double)st.runs / 1e3, (double)st.run_ns / (double)st.runs / 1e3);
   unsigned threads = 0, target = 0;
   srv_pool_stats(&threads, &target);

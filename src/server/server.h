@@ -70,6 +70,8 @@ typedef enum {
   SRV_TIER_AUTO = 0, /* native code when available: a .wasmc runs natively, and with a
                         module cache a .wasm is compiled in the background */
   SRV_TIER_INTERP,   /* the interpreter only: nothing is compiled, a .wasmc is refused */
+  SRV_TIER_AOT,      /* native code only: every .wasm is compiled (or found in the module
+                        cache) before the server listens; one that cannot be stops it */
 } srv_tier;
 
 /* The command line, filled by the CLI. Strings and lists are borrowed:
@@ -89,7 +91,8 @@ typedef struct {
   uint32_t header_timeout_ms;
   uint32_t workers;         /* --workers; 0 = one per CPU */
   uint32_t http_threads;    /* --http-threads; 0 = one per CPU */
-  const char *module_cache; /* --module-cache DIR; NULL: .wasm modules are not compiled */
+  const char *module_cache; /* --module-cache DIR; NULL: .wasm modules are not compiled
+                               (with --tier aot: compiled into a temporary directory) */
   srv_tier tier;            /* --tier */
 } srv_options;
 

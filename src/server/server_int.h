@@ -119,12 +119,22 @@ static inline wasm_module *srv_module_current(const srv_module *m) {
  * and nothing is compiled or loaded from the cache. Returns SRV_OK, or
  * SRV_ERR_INVALID / SRV_ERR_SYSTEM with a sentence in err. */
 srv_status srv_native_open(const char *dir, char *err, size_t errlen);
+/* srv_native_open on a new private directory (mkdtemp, 0700) under tmpdir,
+ * for --tier aot without --module-cache; srv_native_start removes it once
+ * every module's code is loaded (srv_native_stop, if startup fails). */
+srv_status srv_native_open_temp(const char *tmpdir, char *err, size_t errlen);
 /* For a .wasm module just loaded (m->module is the interpreter's): its
  * native code from the cache if there is a usable entry (swapped in now,
  * one log line); otherwise it is queued for the background compiler. A
  * no-op when the cache is not open or has no compiler. */
 void srv_native_lookup(srv_module *m);
-/* Starts the background compiler thread if a module is queued: it compiles
+/* --tier aot, for a module just loaded: its native code from the cache, or
+ * compiled now (blocking), swapped in before any request. Returns SRV_OK
+ * (a .wasmc needs nothing), or SRV_ERR_INVALID with one line in err naming
+ * the module and why (no C compiler, the compiler's last messages). */
+srv_status srv_native_require(srv_module *m, char *err, size_t errlen);
+/* After the modules are set up: removes srv_native_open_temp's directory.
+ * Then starts the background compiler thread if a module is queued: it compiles
  * them one after another into the cache, loads each and swaps it in.
  * Returns SRV_OK, or SRV_ERR_SYSTEM with a sentence in err. */
 srv_status srv_native_start(srv_module *mods, size_t nmods, char *err, size_t errlen);
@@ -238,9 +248,10 @@ void srv_exec_out_free(srv_exec_out *out);
 /* Counters for the shutdown summary and the benchmark. */
 typedef struct {
   uint64_t runs;
-  uint64_t inst_ns; /* sum of instantiate times */
-  uint64_t ctx_ns;  /* sum of wasi_ctx_new + argv/env times */
-  uint64_t run_ns;  /* sum of entrypoint run times */
+  uint64_t native_runs; /* of those, on native code */
+  uint64_t inst_ns;     /* sum of instantiate times */
+  uint64_t ctx_ns;      /* sum of wasi_ctx_new + argv/env times */
+  uint64_t run_ns;      /* sum of entrypoint run times */
 } srv_exec_stats;
 void srv_exec_stats_get(srv_exec_stats *out);
 

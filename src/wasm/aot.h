@@ -23,11 +23,14 @@ typedef struct wasmi_aot_code {
    * finds loaded objects by name, so a reused /proc/self/fd/N would give
    * back another module's code. */
   int fd;
+  uintptr_t text_lo, text_hi; /* the code's executable range */
 } wasmi_aot_code;
 
 /* Instance set-up and teardown (instance.c calls them). */
 wasm_status wasmi_aot_instance_init(wasm_instance *inst, wasm_error *err);
 void wasmi_aot_instance_free(wasm_instance *inst);
+/* Sets or clears the native code's view of inst->interrupted. */
+void wasmi_aot_interrupt(wasm_instance *inst, bool on);
 void wasmi_aot_code_free(wasmi_aot_code *code);
 
 /* Calls defined function f of an instance with native code (interp.c's

@@ -26,7 +26,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define WAGI_AOT_ABI 1
+#define WAGI_AOT_ABI 2
 
 typedef uint64_t wagi_aot_slot;
 typedef struct wagi_aot_ctx wagi_aot_ctx;
@@ -65,19 +65,33 @@ typedef struct wagi_aot_rt {
   int (*table_get)(wagi_aot_ctx *c, uint32_t tab, uint32_t i, void **out);
   int (*table_set)(wagi_aot_ctx *c, uint32_t tab, uint32_t i, void *v);
   void *(*ref_func)(wagi_aot_ctx *c, uint32_t func);
+  /* The slow path of a function's entry check (ENTER in generated code):
+   * traps when `depth` is 0, the instance is interrupted or `frame` is below
+   * the native stack floor, and returns otherwise. */
+  void (*enter_check)(wagi_aot_ctx *c, uint32_t depth, uint32_t func, const void *frame);
 } wagi_aot_rt;
 
 /* Per instance, set up by the engine. Generated code reads mem, globals
- * and interrupted directly; the rest is the engine's. */
+ * and limit directly and writes depth; the rest is the engine's.
+ *
+ * The call depth budget travels in a register: every generated function
+ * takes it as its first argument after c and passes one less to its
+ * callees. Only calls through rt (imports, call_indirect) store it in
+ * `depth`, where the entry of the callee picks it up.
+ *
+ * `limit` serves two checks with one load: a function whose frame is below
+ * it takes the slow path (rt->enter_check), and the engine sets it to
+ * UINTPTR_MAX to interrupt the instance, which every function entry and
+ * loop back-edge then sees. */
 struct wagi_aot_ctx {
   uint8_t *mem;                 /* memory 0's base (never moves); NULL: none */
   wagi_aot_slot *const *globals; /* [nglobals]: each global's cell (v128: 2 slots) */
-  const _Atomic int *interrupted; /* non-zero: trap INTERRUPTED at the next check */
+  _Atomic uintptr_t limit;      /* the native stack floor, or UINTPTR_MAX: interrupted */
   const wagi_aot_rt *rt;
-  const char *stack_floor; /* a frame below this address: call stack exhausted */
-  uint32_t depth;          /* calls left before call stack exhausted */
-  uint32_t reserved_;
-  void *inst; /* the engine's instance: opaque here */
+  uint32_t depth;               /* the budget handed to an entry called through rt */
+  uint32_t nest_;               /* the engine's */
+  void *inst;                   /* the engine's instance: opaque here */
+  _Atomic uintptr_t floor_;     /* the engine's: the stack floor limit goes back to */
 };
 
 typedef void (*wagi_aot_entry)(wagi_aot_ctx *c, wagi_aot_slot *slots);

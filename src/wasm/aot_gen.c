@@ -17,8 +17,8 @@
  * u32 offset out of bounds into a fault that the engine's signal handler
  * makes a trap. Code after br, br_table, return and unreachable is skipped
  * up to the end of its block, as compile.c does. Every function checks the
- * call depth, the native stack and the interruption flag on entry; loop
- * back-edges check the interruption flag.
+ * call depth (passed in a register), the native stack and interruption on
+ * entry with one load; loop back-edges check interruption (aot_abi.h).
  *
  * Entries `e<idx>` unpack the engine's slot layout, call the function and
  * pack its results; the descriptor lists them in function index order. */
@@ -140,6 +140,7 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char 
 /* ---- Translator state ------------------------------------------------------- */
 
 enum { F_BLOCK, F_LOOP, F_IF, F_FUNC };
+enum { LOOP_PURE = 1, LOOP_LEAVES = 2 };
 
 typedef struct {
   uint8_t kind;
@@ -170,6 +171,11 @@ typedef struct {
   frame *fs;
   uint32_t nfs, capfs;
   uint32_t nlabels;
+  /* Per label id: LOOP_PURE for a loop whose body never leaves generated
+   * code (no call, runtime service or libm function), LOOP_LEAVES for any
+   * other loop, 0 for other blocks. See emit_function's K<id>_. */
+  uint8_t *loops;
+  uint32_t caploops;
   bool uses_mem;
   uint64_t *keys; /* br_table: (depth << 32 | index), sorted */
   uint32_t capkeys;
@@ -293,6 +299,8 @@ static frame *push_frame(gen *g, uint8_t kind, int64_t bt) {
   block_type(g, bt, f);
   f->height = g->nts - f->np;
   f->id = g->nlabels++;
+  if (!grow(g, (void **)&g->loops, &g->caploops, (uint64_t)g->nlabels, 1)) return NULL;
+  g->loops[f->id] = kind == F_LOOP ? LOOP_PURE : 0;
   /* Loaded values left below the block may never be read again (the block
    * may end in a trap or loop forever): make them happen now, so that an
    * out-of-bounds one traps first, as in the interpreter. */
@@ -302,6 +310,19 @@ static frame *push_frame(gen *g, uint8_t kind, int64_t bt) {
       g->ld[h] = 0;
     }
   return f;
+}
+
+/* The current instruction may run code outside the generated file: every
+ * enclosing loop keeps its interruption check (aot_abi.h, INTR). */
+static void leaves_code(gen *g) {
+  for (uint32_t i = 0; i < g->nfs; i++)
+    if (g->fs[i].kind == F_LOOP) g->loops[g->fs[i].id] = LOOP_LEAVES;
+}
+
+/* Operators whose C calls libm (numops.h, simd_ops.h): rounding and sqrt. */
+static bool calls_libm(const char *name) {
+  return strstr(name, "CEIL") || strstr(name, "FLOOR") || strstr(name, "TRUNC") ||
+         strstr(name, "NEAREST") || strstr(name, "SQRT");
 }
 
 /* Resets the stack to f's base plus `n` values of `types`. */
@@ -344,6 +365,29 @@ static uint32_t unpack(gen *g, sbuf *b, uint8_t t, const char *arr, uint32_t k, 
 
 static void var_name(gen *g, char *buf, size_t n, uint32_t h) { snprintf(buf, n, VAR, VARG(h)); }
 
+/* Whether instruction `op` (its immediates not yet read from r) may run
+ * code outside the generated file: calls, runtime services, libm. */
+static bool op_leaves_code(const wasm_reader *r, uint8_t op) {
+  switch (op) {
+  case WASM_OP_CALL:
+  case WASM_OP_CALL_INDIRECT:
+  case WASM_OP_TABLE_GET:
+  case WASM_OP_TABLE_SET:
+  case WASM_OP_MEMORY_SIZE:
+  case WASM_OP_MEMORY_GROW:
+  case WASM_OP_REF_FUNC: return true;
+  case WASM_PREFIX_FC:
+  case WASM_PREFIX_FD: {
+    wasm_reader peek = *r;
+    uint32_t sub = wasm_read_u32(&peek);
+    if (peek.err) return true;
+    if (op == WASM_PREFIX_FC) return sub >= 8; /* bulk memory and table operators */
+    return sub >= 256 || !OPS_FD[sub].valid || calls_libm(OPS_FD[sub].name);
+  }
+  default: return OPS[op].valid && OPS[op].kind == K_NUMERIC && calls_libm(OPS[op].name);
+  }
+}
+
 /* ---- Control ---------------------------------------------------------------------- */
 
 static void emit_return(gen *g) {
@@ -351,12 +395,12 @@ static void emit_return(gen *g) {
   uint32_t n = ft->nresults, src = g->nts - n;
   sbuf *b = &g->b;
   force_range(g, 0, src);
-  if (n == 0) sb_puts(b, "c->depth++; return;");
-  else if (n == 1) sb_printf(b, "c->depth++; return " VAR ";", VARG(src));
+  if (n == 0) sb_puts(b, "return;");
+  else if (n == 1) sb_printf(b, "return " VAR ";", VARG(src));
   else {
     sb_printf(b, "{ R%u t_ = {", ft->canon);
     for (uint32_t i = 0; i < n; i++) sb_printf(b, "%s" VAR, i ? ", " : "", VARG(src + i));
-    sb_puts(b, "}; c->depth++; return t_; }");
+    sb_puts(b, "}; return t_; }");
   }
 }
 
@@ -375,7 +419,7 @@ static void emit_branch(gen *g, uint32_t d) {
   for (uint32_t i = 0; i < n; i++)
     if (src + i != f->height + i)
       sb_printf(b, "%c%u = " VAR "; ", tl(g->ts[src + i]), f->height + i, VARG(src + i));
-  if (f->kind == F_LOOP) sb_printf(b, "INTR(%uu); ", g->off);
+  if (f->kind == F_LOOP) sb_printf(b, "if (K%u_) INTR(%uu); ", f->id, g->off);
   sb_printf(b, "goto L%u;", f->id);
 }
 
@@ -423,7 +467,7 @@ static void emit_call(gen *g, uint32_t fi) {
       var_name(g, v, sizeof v, base + i);
       k += pack(g, b, t->types[i], "t_", k, v);
     }
-    sb_printf(b, "c->rt->call(c, %uu, t_); ", fi);
+    sb_printf(b, "c->depth = d_; c->rt->call(c, %uu, t_); ", fi);
     g->nts = base;
     for (uint32_t i = 0, k = 0; i < t->nresults; i++) {
       uint32_t h = push(g, wasm_functype_result(t, i));
@@ -438,12 +482,12 @@ static void emit_call(gen *g, uint32_t fi) {
   if (args.oom) g->oom = true;
   g->nts = base;
   if (t->nresults == 0) {
-    sb_printf(b, "w%u(c%s);\n", fi, args.p ? args.p : "");
+    sb_printf(b, "w%u(c, d_ - 1u%s);\n", fi, args.p ? args.p : "");
   } else if (t->nresults == 1) {
     uint32_t h = push(g, wasm_functype_result(t, 0));
-    sb_printf(b, VAR " = w%u(c%s);\n", VARG(h), fi, args.p ? args.p : "");
+    sb_printf(b, VAR " = w%u(c, d_ - 1u%s);\n", VARG(h), fi, args.p ? args.p : "");
   } else {
-    sb_printf(b, "{ R%u t_ = w%u(c%s); ", t->canon, fi, args.p ? args.p : "");
+    sb_printf(b, "{ R%u t_ = w%u(c, d_ - 1u%s); ", t->canon, fi, args.p ? args.p : "");
     for (uint32_t i = 0; i < t->nresults; i++) {
       uint32_t h = push(g, wasm_functype_result(t, i));
       sb_printf(b, VAR " = t_.a%u; ", VARG(h), i);
@@ -465,7 +509,8 @@ static void emit_call_indirect(gen *g, uint32_t ti, uint32_t tab) {
     var_name(g, v, sizeof v, base + i);
     k += pack(g, b, t->types[i], "t_", k, v);
   }
-  sb_printf(b, "c->rt->call_indirect(c, %uu, %uu, i%u, t_, FN_, %uu); ", tab, ti, hi, g->off);
+  sb_printf(b, "c->depth = d_; c->rt->call_indirect(c, %uu, %uu, i%u, t_, FN_, %uu); ", tab, ti, hi,
+            g->off);
   g->nts = base;
   for (uint32_t i = 0, k = 0; i < t->nresults; i++) {
     uint32_t h = push(g, wasm_functype_result(t, i));
@@ -759,6 +804,7 @@ static wasm_status translate_body(gen *g, uint32_t i, wasm_error *err) {
 
     if (top->unreachable && wasmi_skip_dead(r, op, &skip_depth)) continue;
 
+    if (op_leaves_code(r, op)) leaves_code(g);
     switch (op) {
     case WASM_OP_UNREACHABLE:
       sb_printf(b, "TR(WAGI_AOT_TRAP_UNREACHABLE, %uu);\n", g->off);
@@ -999,7 +1045,7 @@ static void emit_signature(gen *g, sbuf *o, uint32_t fi) {
   const wasm_functype *t = &g->m->types[g->m->func_type[fi]];
   sb_puts(o, "static ");
   emit_result_type(g, o, t);
-  sb_printf(o, " w%u(wagi_aot_ctx *c", fi);
+  sb_printf(o, " w%u(wagi_aot_ctx *c, uint32_t d_", fi);
   for (uint32_t k = 0; k < t->nparams; k++) sb_printf(o, ", %s l%u", ctype(g, t->types[k]), k);
   sb_puts(o, ")");
 }
@@ -1036,6 +1082,16 @@ static void emit_function(gen *g, sbuf *o, uint32_t i) {
     }
     if (any) sb_puts(o, ";\n");
   }
+  /* K<id>_: whether loop <id> checks interruption on its back-edges. A
+   * loop that never leaves generated code needs no check: interrupting it
+   * sends a signal (aot.c), which finds it running inside this code. */
+  bool any_loop = false;
+  for (uint32_t k = 0; k < g->nlabels; k++) {
+    if (!g->loops[k]) continue;
+    sb_printf(o, "%sK%u_ = %d", any_loop ? ", " : "enum { ", k, g->loops[k] == LOOP_LEAVES);
+    any_loop = true;
+  }
+  if (any_loop) sb_puts(o, " };\n");
   sb_puts(o, "ENTER();\n");
   sb_put(o, g->b.p ? g->b.p : "", g->b.n);
   sb_puts(o, "}\n\n");
@@ -1056,7 +1112,7 @@ static void emit_entry(gen *g, sbuf *o, uint32_t fi) {
   if (t->nresults == 0) sb_puts(o, "");
   else if (t->nresults == 1) sb_printf(o, "%s r_ = ", ctype(g, wasm_functype_result(t, 0)));
   else sb_printf(o, "R%u r_ = ", t->canon);
-  sb_printf(o, "w%u(c", fi);
+  sb_printf(o, "w%u(c, c->depth - 1u", fi);
   for (uint32_t k = 0; k < t->nparams; k++) sb_printf(o, ", a%u", k);
   sb_puts(o, ");\n");
   for (uint32_t k = 0, s = 0; k < t->nresults; k++) {
@@ -1124,11 +1180,13 @@ static const char PRELUDE[] =
     "#define TRAP(s) TR(WAGI_AOT_TRAP_##s, O_)\n"
     "/* A runtime service's trap status. */\n"
     "#define CK(e, o) do { int st_ = (e); if (WASM_UNLIKELY(st_ != 0)) TR(st_, (o)); } while (0)\n"
-    "#define INTR(o) do { if (WASM_UNLIKELY(atomic_load_explicit(c->interrupted, "
-    "memory_order_relaxed))) TR(WAGI_AOT_TRAP_INTERRUPTED, (o)); } while (0)\n"
-    "#define ENTER() do { if (WASM_UNLIKELY(--c->depth == 0 || (const char "
-    "*)__builtin_frame_address(0) < c->stack_floor)) TR(WAGI_AOT_TRAP_STACK_EXHAUSTED, "
-    "0xffffffffu); INTR(0xffffffffu); } while (0)\n"
+    "/* Loop back-edges: interrupted (see aot_abi.h's limit). */\n"
+    "#define INTR(o) do { if (WASM_UNLIKELY(atomic_load_explicit(&c->limit, "
+    "memory_order_relaxed) == UINTPTR_MAX)) TR(WAGI_AOT_TRAP_INTERRUPTED, (o)); } while (0)\n"
+    "/* Function entry: depth budget spent, frame below the stack floor, or interrupted. */\n"
+    "#define ENTER() do { if (WASM_UNLIKELY(d_ == 0 || (uintptr_t)__builtin_frame_address(0) < "
+    "atomic_load_explicit(&c->limit, memory_order_relaxed))) c->rt->enter_check(c, d_, FN_, "
+    "__builtin_frame_address(0)); } while (0)\n"
     "#define EA(a, o) (mem + (uint64_t)(uint32_t)(a) + (uint64_t)(o))\n"
     "#define G(x) (*c->globals[x])\n"
     "/* Makes a value needed (a load that must trap even if its result is dropped). */\n"
@@ -1231,6 +1289,7 @@ wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], b
   free(g.used);
   free(g.fs);
   free(g.keys);
+  free(g.loops);
   free(g.b.p);
   free(code.p);
   if (st != WASM_OK) {

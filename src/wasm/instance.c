@@ -870,13 +870,17 @@ wasm_status wasm_linker_define_instance(wasm_linker *l, const char *module, wasm
   return WASM_OK;
 }
 
-/* Async-signal-safe: a relaxed atomic store the interpreter polls. */
+/* Async-signal-safe: atomic stores the interpreter and native code poll. */
 void wasm_instance_interrupt(wasm_instance *inst) {
-  if (inst) atomic_store_explicit(&inst->interrupted, 1, memory_order_relaxed);
+  if (!inst) return;
+  atomic_store(&inst->interrupted, 1);
+  wasmi_aot_interrupt(inst, true);
 }
 
 void wasm_instance_clear_interrupt(wasm_instance *inst) {
-  if (inst) atomic_store_explicit(&inst->interrupted, 0, memory_order_relaxed);
+  if (!inst) return;
+  atomic_store(&inst->interrupted, 0);
+  wasmi_aot_interrupt(inst, false);
 }
 
 void wasm_instance_set_trap_detail(wasm_instance *inst, int32_t exit_code, const char *msg) {

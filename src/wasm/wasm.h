@@ -163,7 +163,7 @@ typedef struct {
   void *cancel_arg;
 } wasm_native_options;
 
-/* Translates m to C, compiles it (cc -O2 -fPIC -shared) and writes the
+/* Translates m to C, compiles it (cc -O3 -fPIC -shared) and writes the
  * .wasmc to out_path (atomically: a temporary file renamed). The compiler's
  * diagnostics, if it fails, end up in err->msg (the last lines). */
 wasm_status wasm_module_compile_native(const wasm_module *m, const wasm_native_options *o,

@@ -7,7 +7,13 @@ WAT loading). `WagiServer` starts the real <build>/wagi on a free loopback
 port with a generated modules.toml and talks to it with http.client.
 
 Environment: WAGI_BUILD (default "build") selects the build directory,
-WAGI_BIN overrides the server binary.
+WAGI_BIN overrides the server binary. WAGI_TEST_TIER selects the engine tier
+every server of the suite runs its modules on: unset (or "interp") for the
+interpreter, "aot" for native code: then every server start gets `--tier aot
+--module-cache DIR` (tier_args), DIR one private directory for the whole
+session, so that each module is compiled once. A test that chooses the tier
+or the cache itself keeps its choice; tests of one tier's own machinery
+skip on the other with `only_on_tier`.
 """
 import http.client
 import json
@@ -16,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,6 +39,53 @@ CLANG = os.environ.get("WASM_CC", "clang-16")
 STARTUP_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
 
+TIER = os.environ.get("WAGI_TEST_TIER", "") or "interp"
+if TIER not in ("interp", "aot"):
+    raise RuntimeError(f"WAGI_TEST_TIER={TIER!r}: expected interp or aot")
+if TIER == "aot":
+    # --tier aot compiles every module before the server listens: on a
+    # loaded 2-core machine a cold compile of the bigger modules takes a
+    # few seconds (each module once per session, then from the cache).
+    STARTUP_TIMEOUT = 120.0
+_aot_cache = None
+
+
+def aot_cache():
+    """The session's module cache for WAGI_TEST_TIER=aot (mode 0700, as
+    the server requires; removed in pytest_sessionfinish)."""
+    global _aot_cache
+    if _aot_cache is None:
+        _aot_cache = tempfile.mkdtemp(prefix="wagi-servertest-aot-")
+    return _aot_cache
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _aot_cache:
+        shutil.rmtree(_aot_cache, ignore_errors=True)
+
+
+def tier_args(args=(), env=None):
+    """What a server start adds to its arguments for WAGI_TEST_TIER: nothing
+    on the interpreter; on aot `--tier aot` unless `args` give a --tier, and
+    `--module-cache` the session's cache unless `args` or `env` name one
+    (WAGI_MODULE_CACHE="" in env: none). Put before the test's own
+    arguments."""
+    if TIER != "aot":
+        return []
+    given = {str(a).split("=", 1)[0] for a in args}
+    extra = []
+    if "--tier" not in given:
+        extra += ["--tier", "aot"]
+    if "--module-cache" not in given and "WAGI_MODULE_CACHE" not in (env or {}):
+        extra += ["--module-cache", aot_cache()]
+    return extra
+
+
+def only_on_tier(tier, reason):
+    """Marks a test of one tier's own machinery: skipped when the suite runs
+    on the other (WAGI_TEST_TIER)."""
+    return pytest.mark.skipif(TIER != tier, reason=f"{tier} tier only: {reason}")
+
 
 def _stale(out, srcs):
     if not out.exists():
@@ -44,6 +98,10 @@ def _stale(out, srcs):
 def wagi_binary():
     if not os.access(WAGI, os.X_OK):
         pytest.fail(f"{WAGI} is missing or not executable: build it first (make)", pytrace=False)
+    cc = os.environ.get("CC") or "cc"
+    if TIER == "aot" and not shutil.which(cc):
+        pytest.fail(f"WAGI_TEST_TIER=aot: no C compiler ({cc}) on PATH; --tier aot needs one "
+                    "(set CC)", pytrace=False)
     return WAGI
 
 
@@ -148,8 +206,10 @@ class WagiServer:
         stream.close()
 
     def start(self):
-        cmd = [str(WAGI), "--config", str(self.config_path), "--listen",
-               f"127.0.0.1:{self.port}", "--log-dir", str(self.log_dir)] + self.args
+        self.added = tier_args(self.args, self.env)
+        cmd = ([str(WAGI), "--config", str(self.config_path), "--listen",
+                f"127.0.0.1:{self.port}", "--log-dir", str(self.log_dir)] +
+               self.added + self.args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, cwd=self.cwd, env=self.env)
         self._threads = [
@@ -234,17 +294,30 @@ class WagiServer:
         return [line for line in text.splitlines() if any(m in line for m in marks)]
 
     def stop_checked(self, sig=signal.SIGTERM):
-        """stop(), then fail on any sanitizer report."""
+        """stop(), then fail on any sanitizer report; on the aot run, also
+        unless every request ran native code (the shutdown summary)."""
         rc = self.stop(sig)
         reports = self.sanitizer_reports()
         assert not reports, "sanitizer reports:\n" + "".join(self.err)[-20000:]
+        if "--tier" in getattr(self, "added", ()):
+            import re
+            m = re.search(r"served (\d+) module runs \((\d+) on native code\)", self.logs())
+            assert not m or m.group(1) == m.group(2), \
+                f"--tier aot, yet not every request ran native code: {m.group(0)}"
         return rc
 
 
 def run_wagi(args, cwd=None, timeout=20, env=None):
     """Runs wagi to completion (for startup failures); returns CompletedProcess.
-    env: variables added to this process's environment."""
-    return subprocess.run([str(WAGI)] + [str(a) for a in args], capture_output=True, text=True,
+    env: variables added to this process's environment. A server start
+    (-c/--config) gets tier_args."""
+    args = [str(a) for a in args]
+    server = any(a in ("-c", "--config") or a.startswith("--config=") for a in args)
+    if server:
+        args = tier_args(args, env) + args
+        if TIER == "aot":
+            timeout = max(timeout, 120)
+    return subprocess.run([str(WAGI)] + args, capture_output=True, text=True,
                           timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL,
                           env=None if env is None else {**os.environ, **env})
 

@@ -102,13 +102,14 @@ def _serve_once(args, env, tmp_path):
     import os
     import signal
     import subprocess
-    from conftest import WAGI, free_port
+    from conftest import STARTUP_TIMEOUT, WAGI, free_port, tier_args
     port = free_port()
-    p = subprocess.Popen([str(WAGI)] + [str(a) for a in args] + ["-l", f"127.0.0.1:{port}"],
+    p = subprocess.Popen([str(WAGI)] + tier_args(args) + [str(a) for a in args] +
+                         ["-l", f"127.0.0.1:{port}"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                          env={**{k: v for k, v in os.environ.items() if not k.startswith("WAGI_")},
                               **env}, cwd=tmp_path)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -148,7 +149,7 @@ def test_temp_log_dir_removed_when_startup_fails(tmp_path):
     """The temporary log directory announced at startup does not outlive a
     startup that failed (here: a module that is not one)."""
     import os
-    from conftest import WAGI
+    from conftest import WAGI, tier_args
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     (tmp_path / "junk.wasm").write_bytes(b"junk")
@@ -156,8 +157,9 @@ def test_temp_log_dir_removed_when_startup_fails(tmp_path):
     cfg.write_text(module_entry("/a", "junk.wasm"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("WAGI_")}
     import subprocess
-    p = subprocess.run([str(WAGI), "-c", str(cfg), "-l", "127.0.0.1:0"], capture_output=True,
-                       text=True, timeout=20, cwd=tmp_path, env={**env, "TMPDIR": str(tmp)})
+    p = subprocess.run([str(WAGI), "-c", str(cfg), "-l", "127.0.0.1:0"] + tier_args(),
+                       capture_output=True, text=True, timeout=20, cwd=tmp_path,
+                       env={**env, "TMPDIR": str(tmp)})
     assert p.returncode == 1, (p.stdout, p.stderr)
     assert "No log_dir specified" in p.stderr and "junk.wasm" in p.stderr, p.stderr
     assert list(tmp.iterdir()) == [], list(tmp.iterdir())
@@ -174,12 +176,16 @@ def test_startup_prints_the_route_table(modules, server_factory):
     count = int(re.search(r"wagi: (\d+) route\(s\), first match wins", s.logs()).group(1))
     deadline = time.monotonic() + 5
     while True:
-        lines = [x for x in "".join(s.err).splitlines() if " wagi: route " in x]
+        # (on the aot tier "route X: compiled to native code ..." lines too)
+        lines = [x for x in "".join(s.err).splitlines() if " wagi: route " in x and " -> " in x]
         if len(lines) >= count or time.monotonic() > deadline:
             break
         time.sleep(0.01)
     assert len(lines) == count and count >= 2, s.logs()
-    want = f"route /hello/... -> {modules['hello.wat']} (_start) log "
+    from conftest import TIER
+    # each route says which code it runs; the interpreter's needs no word
+    tier = ", native code" if TIER == "aot" else ""
+    want = f"route /hello/... -> {modules['hello.wat']} (_start{tier}) log "
     first = [x for x in lines if want in x]
     assert first, lines
     logfile = first[0].split(" log ", 1)[1]

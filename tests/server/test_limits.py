@@ -1,12 +1,13 @@
 """The wagi-c limits (time, memory, output, request body): each gives its
 status promptly and leaves the server healthy. Also graceful shutdown."""
+import re
 import signal
 import threading
 import time
 
 import pytest
 
-from conftest import WagiServer, module_entry
+from conftest import TIER, WagiServer, module_entry
 
 TIME_LIMIT_MS = 1500
 
@@ -101,6 +102,13 @@ def test_global_time_limit_flag(modules, server_factory):
 def test_deep_recursion_gives_500(srv):
     r = srv.get("/recurse")
     assert r.status == 500
+    assert srv.wait_log("/recurse: 500: trap: call stack exhausted in function "), srv.logs()
+    # Native code names the function but not the offset of a stack
+    # overflow: its depth check is at function entry (ENTER() of
+    # aot_gen.c) and carries no offset; the interpreter names the call.
+    offset = "" if TIER == "aot" else r" at 0x[0-9a-f]+"
+    assert re.search(rf"/recurse: 500: trap: call stack exhausted in function \d+{offset} "
+                     r"\(memory ", srv.logs()), srv.logs()
     healthy(srv)
 
 

@@ -2,7 +2,11 @@
 the background compiler and the switch of a route from the interpreter to
 native code, the cache directory's safety checks, compile failures, a
 machine without a C compiler, --tier interp, and a shutdown during a
-compile.
+compile. --tier aot has its own file, test_tier_aot.py.
+
+The background compiler is --tier auto's: its tests skip when the suite
+runs with WAGI_TEST_TIER=aot (conftest.py), which starts every server with
+--tier aot.
 
 Tests that need a C compiler skip without `cc` ($CC); those that need real
 native code also skip while this build's translator is the placeholder
@@ -17,13 +21,17 @@ import time
 
 import pytest
 
-from conftest import WAGI, module_entry, run_wagi
+from conftest import WAGI, module_entry, only_on_tier, run_wagi
 
 CC = os.environ.get("CC", "cc")
 HAVE_CC = shutil.which(CC) is not None
 needs_cc = pytest.mark.skipif(not HAVE_CC, reason=f"no C compiler ({CC}) on PATH")
 
 COMPILE_WAIT = 120.0   # a compile of the test module, on a loaded CI machine
+# With WAGI_TEST_TIER=aot every server gets --tier aot, which compiles at
+# startup instead of in the background.
+auto_tier = only_on_tier("interp", "tests --tier auto's background compiler, and the "
+                         "aot run starts every server with --tier aot")
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +82,7 @@ def cache_files(d):
 
 
 @needs_cc
+@auto_tier
 def test_route_switches_to_native(server_factory, modules, translator, tmp_path):
     cache = tmp_path / "cache"
     s = server_factory(env_config(modules), args=["--module-cache", str(cache)],
@@ -98,6 +107,7 @@ def test_route_switches_to_native(server_factory, modules, translator, tmp_path)
 
 
 @needs_cc
+@auto_tier
 def test_second_start_runs_natively_at_once(server_factory, modules, translator, tmp_path):
     cache = tmp_path / "cache"
     s = server_factory(env_config(modules), args=["--module-cache", str(cache)])
@@ -118,6 +128,7 @@ def test_second_start_runs_natively_at_once(server_factory, modules, translator,
 
 
 @needs_cc
+@auto_tier
 def test_corrupt_cache_entry_is_recompiled(server_factory, modules, translator, tmp_path):
     cache = tmp_path / "cache"
     s = server_factory(env_config(modules), args=["--module-cache", str(cache)])
@@ -164,6 +175,7 @@ def test_cache_dir_of_another_user_refused(tmp_path, modules):
     assert "owned by uid 65534, not by the server's uid 0" in r.stderr, r.stderr
 
 
+@auto_tier
 def test_cache_dir_created_private(server_factory, modules, tmp_path):
     cache = tmp_path / "a" / "b" / "cache"
     server_factory(env_config(modules), args=["--module-cache", str(cache)],
@@ -171,6 +183,7 @@ def test_cache_dir_created_private(server_factory, modules, tmp_path):
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
 
 
+@auto_tier
 def test_no_compiler_stays_on_interpreter(server_factory, modules, tmp_path):
     cache = tmp_path / "cache"
     s = server_factory(env_config(modules),
@@ -186,6 +199,7 @@ def test_no_compiler_stays_on_interpreter(server_factory, modules, tmp_path):
 
 
 @needs_cc
+@auto_tier
 def test_compile_failure_stays_on_interpreter(server_factory, modules, tmp_path):
     bad = script(tmp_path / "badcc",
                  f'case "$1" in --version) exec {CC} --version;; esac\n'
@@ -204,6 +218,7 @@ def test_compile_failure_stays_on_interpreter(server_factory, modules, tmp_path)
 
 
 @needs_cc
+@auto_tier
 def test_compile_failure_names_the_compiler_message(server_factory, modules, translator,
                                                     tmp_path):
     bad = script(tmp_path / "badcc",
@@ -232,9 +247,9 @@ def test_tier_interp_never_compiles(server_factory, modules, tmp_path):
 def test_bad_tier_refused(tmp_path, modules):
     cfg = tmp_path / "modules.toml"
     cfg.write_text(env_config(modules))
-    r = run_wagi(["-c", cfg, "--tier", "aot"])
+    r = run_wagi(["-c", cfg, "--tier", "jit"])
     assert r.returncode == 1
-    assert "--tier aot: expected auto or interp" in r.stderr
+    assert "--tier jit: expected auto, interp or aot" in r.stderr
 
 
 @needs_cc
@@ -266,6 +281,7 @@ def _gone(pid):
 
 
 @needs_cc
+@auto_tier
 def test_shutdown_kills_a_running_compile(server_factory, modules, translator, tmp_path):
     pidfile = tmp_path / "cc.pid"
     hang = script(tmp_path / "hangcc",
@@ -290,6 +306,7 @@ def test_shutdown_kills_a_running_compile(server_factory, modules, translator, t
 
 
 @needs_cc
+@auto_tier
 def test_requests_during_the_switch(server_factory, modules, translator, tmp_path):
     """Requests keep arriving while the route switches: every one answers,
     with the same body, whichever module it ran on."""
@@ -327,6 +344,7 @@ def test_requests_during_the_switch(server_factory, modules, translator, tmp_pat
 
 
 @needs_cc
+@auto_tier
 def test_two_routes_one_module_compiled_once(server_factory, modules, translator, tmp_path):
     cache = tmp_path / "cache"
     cfg = module_entry("/a", modules["env"]) + module_entry("/b", modules["env"])

@@ -1,6 +1,8 @@
 """From module stdout to the HTTP response (WAGI.md §6): header/body split
 variants, Status/Location/Content-Type rules, repeated headers, and every
 row of the §6.3 failure table."""
+import re
+
 import pytest
 
 from conftest import WagiServer, module_entry
@@ -146,6 +148,10 @@ def test_trap_is_500_and_stdout_discarded(srv):
     assert r.status == 500
     assert r.body == FAILED
     assert r.header("Content-Type") == "text/plain; charset=utf-8"
+    # the log names the trap, the function and the offset, alike on both tiers
+    assert srv.wait_log("/b/trap: 500: trap: unreachable in function "), srv.logs()
+    assert re.search(r"/b/trap: 500: trap: unreachable in function \d+ at 0x[0-9a-f]+ \(memory ",
+                     srv.logs()), srv.logs()
     healthy(srv)
 
 

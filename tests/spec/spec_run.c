@@ -294,15 +294,16 @@ static uint8_t *read_all(const char *path, size_t *len, char *why, size_t n) {
 }
 
 /* The AOT tier: replaces *m by the same module compiled to native code,
- * from aot_cache/<sha256>.wasmc when a run made it already. */
+ * from the cache when a run made it already, under the engine's cache name
+ * (digest, native-code ABI, compiler), so that a cache left by an older
+ * build is not used. */
 static wasm_status to_native(script *s, const uint8_t *bytes, size_t len, wasm_module **m,
                              wasm_error *err) {
-  uint8_t d[32];
-  char hex[65], path[4200];
-  wasm_module_digest(*m, d);
-  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  char name[300], path[4200];
   (void)bytes, (void)len;
-  snprintf(path, sizeof path, "%s/%s.wasmc", s->o->aot_cache, hex);
+  if (wasm_native_cache_name(*m, NULL, name, sizeof name, err->msg, sizeof err->msg) != 0)
+    return WASM_ERR_ARG;
+  snprintf(path, sizeof path, "%s/%s", s->o->aot_cache, name);
   char why[300];
   size_t nlen = 0;
   uint8_t *native = access(path, R_OK) == 0 ? read_all(path, &nlen, why, sizeof why) : NULL;

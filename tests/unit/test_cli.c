@@ -163,10 +163,10 @@ static void validate_cmd(void **state) {
 static void inspect_cmd(void **state) {
   (void)state;
   result *r = run("inspect %s/traps.wasm", watdir);
-  EXPECT(r, 0, "exports: 6");
+  EXPECT(r, 0, "exports: 9");
   EXPECT(r, 0, "div");
   EXPECT(r, 0, "ii->i");
-  EXPECT(r, 0, "functions: 6");
+  EXPECT(r, 0, "functions: 9");
   EXPECT(r, 0, "memory");
   EXPECT(r, 0, "pages 1..");
   r = run("inspect %s/host.wasm", watdir);
