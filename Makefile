@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | eventgridtest | guesttest | azuretest | tftest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | eventgridtest | guesttest | azuretest | tftest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | bench-tf | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -478,6 +478,13 @@ bench: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/egload $(BUILD)/aot-gen
 # (about 3 min; `make bench` runs it after the kernels).
 bench-compile: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/aot-gen
 	BUILD=$(BUILD) bash bench/compile/run.sh
+
+# The tf example (examples/tf) end to end, cold and cached, on both tiers,
+# and its inference alone against native gcc -O2 and Debian's Arm NN (which
+# the script installs with apt-get when missing); about 3 minutes.
+.PHONY: bench-tf
+bench-tf: setup $(BUILD)/wagi $(BUILD)/examples/tf.wasm
+	BUILD=$(BUILD) bash bench/tf/run.sh
 
 # `wagi eventgrid` publish throughput and publish-to-delivery latency alone
 # (about 50 s; `make bench` runs it after the kernels).
