@@ -201,6 +201,7 @@ static void format_percent(double p, char *out, size_t cap) {
 
 typedef struct {
   int enabled;
+  int unreachable; /* the read got no answer: the write is not tried (no second timeout) */
   wagi_az_cosmos db;
 } cache;
 
@@ -212,6 +213,7 @@ static char *cache_get(cache *c, const char *digest) {
   size_t len = 0;
   if (wagi_az_cosmos_read(&c->db, digest, &doc, &len, &err)) {
     if (!wagi_az_is_not_found(&err)) fprintf(stderr, "tf: %s: cache read failed: %s\n", digest, err.message);
+    c->unreachable = err.code == WAGI_AZ_ERR_HTTP;
     return NULL;
   }
   wagi_json_doc *j = NULL;
@@ -225,8 +227,9 @@ static char *cache_get(cache *c, const char *digest) {
     if (v && !memchr(v, 0, n) && (value = malloc(n + 1))) {
       memcpy(value, v, n);
       value[n] = 0;
-    } else if (!v) {
-      fprintf(stderr, "tf: %s: the cached document has no string \"value\": classifying again\n", digest);
+    } else if (!value) {
+      fprintf(stderr, "tf: %s: the cached document has no usable string \"value\": classifying again\n",
+              digest);
     }
     wagi_json_free(j);
   }
@@ -236,6 +239,10 @@ static char *cache_get(cache *c, const char *digest) {
 
 static void cache_put(cache *c, const char *digest, const char *text) {
   if (!c->enabled) return;
+  if (c->unreachable) {
+    fprintf(stderr, "tf: %s: cache write skipped: Cosmos DB did not answer the read\n", digest);
+    return;
+  }
   wagi_jw w;
   wagi_jw_init(&w, 0);
   wagi_jw_object_begin(&w);
@@ -324,8 +331,28 @@ static int classify(const uint8_t *img, size_t len, char *text, size_t cap, timi
              model_path);
     return 500;
   }
+  /* the labels before the model runs: a bad file fails fast */
+  size_t labels_len = 0, lines = 0;
+  char label[512];
+  uint8_t *labels = read_file(labels_path, MAX_LABELS, &labels_len, err, sizeof err);
+  if (labels) label_at((const char *)labels, labels_len, 0, label, sizeof label, &lines);
+  if (!labels || lines != out.bytes) {
+    if (labels) {
+      snprintf(text, cap, "The labels file %s has %zu lines; the model %s has %zu classes.",
+               labels_path, lines, model_path, out.bytes);
+    } else {
+      snprintf(text, cap, "The labels file %s cannot be read: %s.", labels_path, err);
+    }
+    free(labels);
+    stbi_image_free(rgb);
+    wagi_tflite_free(m);
+    return 500;
+  }
+  double t4 = now_ms();
+  t->labels = t4 - t3;
   uint8_t *x = malloc(in.bytes), *y = malloc(out.bytes);
   if (!x || !y) {
+    free(labels);
     stbi_image_free(rgb);
     wagi_tflite_free(m);
     free(x);
@@ -335,14 +362,14 @@ static int classify(const uint8_t *img, size_t len, char *text, size_t cap, timi
   }
   rc = wagi_tflite_resize(rgb, w, h, 3, x, in.dims[2], in.dims[1]);
   stbi_image_free(rgb);
-  double t4 = now_ms();
-  t->resize = t4 - t3;
+  double t5 = now_ms();
+  t->resize = t5 - t4;
   if (rc == WAGI_TFLITE_OK) rc = wagi_tflite_invoke(m, x, in.bytes, y, out.bytes);
   wagi_tflite_free(m);
   free(x);
-  double t5 = now_ms();
-  t->invoke = t5 - t4;
+  t->invoke = now_ms() - t5;
   if (rc != WAGI_TFLITE_OK) {
+    free(labels);
     free(y);
     snprintf(text, cap, "The model %s failed on this image: %s.", model_path, wagi_tflite_strerror(rc));
     return 500;
@@ -352,22 +379,8 @@ static int classify(const uint8_t *img, size_t len, char *text, size_t cap, timi
     if (y[i] > y[best]) best = i;
   double p = out.scale * ((int32_t)y[best] - out.zero_point);
   free(y);
-
-  size_t labels_len = 0, lines = 0;
-  uint8_t *labels = read_file(labels_path, MAX_LABELS, &labels_len, err, sizeof err);
-  if (!labels) {
-    snprintf(text, cap, "The labels file %s cannot be read: %s.", labels_path, err);
-    return 500;
-  }
-  char label[512];
-  int found = label_at((const char *)labels, labels_len, best, label, sizeof label, &lines);
+  label_at((const char *)labels, labels_len, best, label, sizeof label, &lines);
   free(labels);
-  t->labels = now_ms() - t5;
-  if (!found || lines != out.bytes) {
-    snprintf(text, cap, "The labels file %s has %zu lines; the model %s has %zu classes.", labels_path,
-             lines, model_path, out.bytes);
-    return 500;
-  }
   char pct[32];
   format_percent(p, pct, sizeof pct);
   snprintf(text, cap, "The image represents a %s, with %s%% accuracy", label, pct);

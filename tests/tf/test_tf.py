@@ -213,8 +213,27 @@ def test_cosmos_down_still_answers(tf_server):
     parse(body)
     log = s.module_log()
     d = digest(data)
-    assert f"tf: {d}: cache read failed: " in log and f"tf: {d}: cache write failed: " in log, log
+    assert f"tf: {d}: cache read failed: " in log, log
+    # no second wait for a service that did not answer
+    assert f"tf: {d}: cache write skipped: Cosmos DB did not answer the read" in log, log
     assert len(inference_lines(s, d)) == 1, log
+
+
+def test_unusable_cached_document_is_a_miss(cosmos, tf_server):
+    """A document whose value is not a string is a miss, logged; the model
+    runs again and the upsert repairs the document."""
+    s = tf_server(cosmos=cosmos)
+    data = (DATA / "grace_hopper.jpg").read_bytes()
+    d = digest(data)
+    assert s.post(data)[0] == 200
+    plant(cosmos, s, {"id": d, "value": 42})
+    status, headers, body = s.post(data)
+    assert status == 200 and headers["x-cache"] == "miss", body
+    parse(body)
+    assert f'tf: {d}: the cached document has no usable string "value": classifying again' in s.module_log()
+    assert len(inference_lines(s, d)) == 2
+    # and the upsert repaired the document
+    assert s.post(data)[1]["x-cache"] == "hit"
 
 
 def test_no_cache_settings_still_answers(tf_server):
