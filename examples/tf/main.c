@@ -212,7 +212,8 @@ static char *cache_get(cache *c, const char *digest) {
   char *doc = NULL;
   size_t len = 0;
   if (wagi_az_cosmos_read(&c->db, digest, &doc, &len, &err)) {
-    if (!wagi_az_is_not_found(&err)) fprintf(stderr, "tf: %s: cache read failed: %s\n", digest, err.message);
+    if (!wagi_az_is_not_found(&err))
+      fprintf(stderr, "tf: %s: cache read failed: %s\n", digest, err.message);
     c->unreachable = err.code == WAGI_AZ_ERR_HTTP;
     return NULL;
   }
@@ -220,7 +221,8 @@ static char *cache_get(cache *c, const char *digest) {
   wagi_json_error je;
   char *value = NULL;
   if (wagi_json_parse(doc, len, NULL, &j, &je)) {
-    fprintf(stderr, "tf: %s: the cached document is not JSON (%s): classifying again\n", digest, je.msg);
+    fprintf(stderr, "tf: %s: the cached document is not JSON (%s): classifying again\n", digest,
+            je.msg);
   } else {
     size_t n;
     const char *v = wagi_json_string(wagi_json_get(wagi_json_root(j), "value"), &n);
@@ -228,7 +230,8 @@ static char *cache_get(cache *c, const char *digest) {
       memcpy(value, v, n);
       value[n] = 0;
     } else if (!value) {
-      fprintf(stderr, "tf: %s: the cached document has no usable string \"value\": classifying again\n",
+      fprintf(stderr,
+              "tf: %s: the cached document has no usable string \"value\": classifying again\n",
               digest);
     }
     wagi_json_free(j);
@@ -280,7 +283,8 @@ static int classify(const uint8_t *img, size_t len, char *text, size_t cap, timi
   double t0 = now_ms();
   int w = 0, h = 0, ch = 0;
   if (!stbi_info_from_memory(img, (int)len, &w, &h, &ch)) {
-    snprintf(text, cap, "The body is not an image this service decodes (JPEG, PNG, BMP or GIF): %s.",
+    snprintf(text, cap,
+             "The body is not an image this service decodes (JPEG, PNG, BMP or GIF): %s.",
              stbi_failure_reason());
     return 400;
   }
@@ -371,7 +375,8 @@ static int classify(const uint8_t *img, size_t len, char *text, size_t cap, timi
   if (rc != WAGI_TFLITE_OK) {
     free(labels);
     free(y);
-    snprintf(text, cap, "The model %s failed on this image: %s.", model_path, wagi_tflite_strerror(rc));
+    snprintf(text, cap, "The model %s failed on this image: %s.", model_path,
+             wagi_tflite_strerror(rc));
     return 500;
   }
   size_t best = 0;
@@ -416,7 +421,8 @@ int main(void) {
 
   cache c = {0};
   wagi_az_error err;
-  if (wagi_az_cosmos_from_env(&c.db, &err)) fprintf(stderr, "tf: cache disabled: %s\n", err.message);
+  if (wagi_az_cosmos_from_env(&c.db, &err))
+    fprintf(stderr, "tf: cache disabled: %s\n", err.message);
   else c.enabled = 1;
 
   double t0 = now_ms();
@@ -426,9 +432,11 @@ int main(void) {
     double total = now_ms() - start;
     fprintf(stderr, "tf: %s: cache hit (total %.1f ms: body %.1f, sha256 %.1f, cache read %.1f)\n",
             digest, total, body_read, hashed, cache_read);
-    printf("Content-Type: text/plain; charset=utf-8\nX-Cache: hit\n"
-           "Server-Timing: total;dur=%.2f, body;dur=%.2f, sha256;dur=%.2f, cache-read;dur=%.2f\n\n%s\n",
-           total, body_read, hashed, cache_read, cached);
+    printf(
+        "Content-Type: text/plain; charset=utf-8\nX-Cache: hit\n"
+        "Server-Timing: total;dur=%.2f, body;dur=%.2f, sha256;dur=%.2f, "
+        "cache-read;dur=%.2f\n\n%s\n",
+        total, body_read, hashed, cache_read, cached);
     free(cached);
     free(body);
     if (c.enabled) wagi_az_cosmos_free(&c.db);
@@ -455,11 +463,12 @@ int main(void) {
           "cache write %.1f)\n",
           digest, text, total, body_read, hashed, cache_read, t.decode, t.model_read, t.model_load,
           t.resize, t.invoke, t.labels, cache_write);
-  printf("Content-Type: text/plain; charset=utf-8\nX-Cache: miss\n"
-         "Server-Timing: total;dur=%.2f, body;dur=%.2f, sha256;dur=%.2f, cache-read;dur=%.2f, "
-         "decode;dur=%.2f, model-read;dur=%.2f, model-load;dur=%.2f, resize;dur=%.2f, "
-         "invoke;dur=%.2f, labels;dur=%.2f, cache-write;dur=%.2f\n\n%s\n",
-         total, body_read, hashed, cache_read, t.decode, t.model_read, t.model_load, t.resize,
-         t.invoke, t.labels, cache_write, text);
+  printf(
+      "Content-Type: text/plain; charset=utf-8\nX-Cache: miss\n"
+      "Server-Timing: total;dur=%.2f, body;dur=%.2f, sha256;dur=%.2f, cache-read;dur=%.2f, "
+      "decode;dur=%.2f, model-read;dur=%.2f, model-load;dur=%.2f, resize;dur=%.2f, "
+      "invoke;dur=%.2f, labels;dur=%.2f, cache-write;dur=%.2f\n\n%s\n",
+      total, body_read, hashed, cache_read, t.decode, t.model_read, t.model_load, t.resize,
+      t.invoke, t.labels, cache_write, text);
   return 0;
 }
