@@ -518,8 +518,14 @@ demo: setup
 	@$(MAKE) --no-print-directory $(BUILD_JOBS) demo-build
 	@BUILD=$(BUILD) bash scripts/demo.sh
 
-demo-build: $(BUILD)/wagi examples
+demo-build: $(BUILD)/wagi examples $(BUILD)/examples/tf.wasmc
 	@:
+
+# The demo serves the tf example as native code (docs/aot.md): compiled by
+# the system C compiler, about 15 s of CPU, again only when the module or
+# wagi changes.
+$(BUILD)/examples/tf.wasmc: $(BUILD)/examples/tf.wasm $(BUILD)/wagi
+	$(BUILD)/wagi compile $< -o $@
 
 demo-stop:
 	@BUILD=$(BUILD) bash scripts/demo.sh stop

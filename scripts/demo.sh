@@ -144,6 +144,7 @@ command -v curl >/dev/null 2>&1 || die "curl is missing (scripts/setup.sh instal
 for m in hello env echo handler webhook tf; do
   [ -f "$BUILD/examples/$m.wasm" ] || die "$BUILD/examples/$m.wasm is missing: run 'make demo' (it builds it)"
 done
+[ -f "$BUILD/examples/tf.wasmc" ] || die "$BUILD/examples/tf.wasmc is missing: run 'make demo' (it compiles it)"
 for b in azurite-blob cosmosdb-server; do
   [ -x "$NODE_BIN/$b" ] || die "$NODE_BIN/$b is missing: run 'make demo' (its setup installs the Node packages)"
 done
