@@ -149,10 +149,11 @@ def test_absurd_dimensions_are_400(tf_server):
     assert status == 400 and b"not an image" in body, body
 
 
-def test_largest_accepted_side(tf_server):
-    """4096 pixels is still accepted (a 4096x1 grey line)."""
+def test_largest_accepted_image(tf_server):
+    """4096x4096 is still accepted: decoded (48 MiB of RGB) and classified
+    within the default 256 MiB memory limit."""
     s = tf_server()
-    status, _, body = s.post(write_png(4096, 1, bytes(4096 * 3)))
+    status, _, body = s.post(write_png(4096, 4096, bytes(range(256)) * (4096 * 4096 * 3 // 256)))
     assert status == 200, body
     parse(body)
 
