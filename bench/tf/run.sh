@@ -25,7 +25,7 @@
 # bench/README.md alone.
 set -uo pipefail
 
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 N=${N:-10}
 RUNS=${RUNS:-5}
@@ -141,8 +141,8 @@ EOF
   local pid=$!
   pids+=("$pid")
   wait_for grep -q "Ready: serving" "$OUT/wagi-$tier.out" || { cat "$OUT/wagi-$tier.err" >&2; die "wagi --tier $tier did not start"; }
-  local k a b c
-  while read -r k a b c; do
+  local k a b _rest
+  while read -r k a b _rest; do
     case $k in
       cold_ms | cached_ms) E2E[$tier.${k%_ms}]=$a E2E[$tier.${k%_ms}.min]=$b ;;
       cold_step | cached_step) E2E[$tier.${k%_step}.$a]=$b ;;
