@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | eventgridtest | guesttest | tflitetest | fuzz-tflite | azuretest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | eventgridtest | guesttest | tflitetest | fuzz-tflite | azuretest | tftest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | bench-tf | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -216,7 +216,7 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN) $(BUILD)/aot
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest run-eventgridtest run-guesttest run-tflitetest run-azuretest \
+	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest run-eventgridtest run-guesttest run-tflitetest run-azuretest run-tftest \
 	  run-spectest-aot run-enginewast-aot run-wasitest-aot run-servertest-aot run-aottest
 	@bash scripts/test-summary.sh $(LOGS)
 
@@ -424,6 +424,20 @@ run-azuretest:
 azuretest: $(BUILD)/wagi examples
 	@$(AZURE_TEST)
 
+# The tf example (examples/tf, issue 19; pytest, tests/tf/): the real wagi
+# serving /infer with the Cosmos DB stand-in (tests/azure's stack): the four
+# photos of ../shared/models (WAGI_MODELS; those tests skip without it), the
+# cache hit, bad images, bad models, Cosmos DB down. WAGI_TEST_TIER=aot runs
+# the module as native code.
+.PHONY: tftest run-tftest
+TF_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-pytest.sh tftest tests/tf
+
+run-tftest:
+	@$(RUN_SUITE) tf $(LOGS)/tf.log $(TF_TEST)
+
+tftest: $(BUILD)/wagi examples
+	@$(TF_TEST)
+
 # The AOT tier through the CLI and the server (pytest, tests/aot/):
 # wagi compile, .wasmc checks, same results and traps as the interpreter.
 AOT_TEST := env WAGI_BUILD=$(BUILD) bash scripts/run-pytest.sh aottest tests/aot
@@ -454,7 +468,7 @@ san: setup
 	@$(call build-step,build-san/test-logs,SANITIZE=1)
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
 	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-httptest \
-	  run-eventgridtest run-guesttest run-tflitetest run-azuretest run-spectest-aot run-enginewast-aot run-wasitest-aot \
+	  run-eventgridtest run-guesttest run-tflitetest run-azuretest run-tftest run-spectest-aot run-enginewast-aot run-wasitest-aot \
 	  run-servertest-aot run-aottest
 	@bash scripts/test-summary.sh build-san/test-logs
 
@@ -467,6 +481,13 @@ bench: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/egload $(BUILD)/aot-gen
 # (about 3 min; `make bench` runs it after the kernels).
 bench-compile: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/aot-gen
 	BUILD=$(BUILD) bash bench/compile/run.sh
+
+# The tf example (examples/tf) end to end, cold and cached, on both tiers,
+# and its inference alone against native gcc -O2 and Debian's Arm NN (which
+# the script installs with apt-get when missing); about 3 minutes.
+.PHONY: bench-tf
+bench-tf: setup $(BUILD)/wagi $(BUILD)/examples/tf.wasm
+	BUILD=$(BUILD) bash bench/tf/run.sh
 
 # `wagi eventgrid` publish throughput and publish-to-delivery latency alone
 # (about 50 s; `make bench` runs it after the kernels).
@@ -484,7 +505,11 @@ EXAMPLE_WASM := $(EXAMPLE_SRC:examples/%/main.c=$(BUILD)/examples/%.wasm)
 
 $(EXAMPLE_WASM): $(BUILD)/examples/%.wasm: examples/%/main.c $(GUEST_SRC) $(GUEST_HDR)
 	@mkdir -p $(dir $@)
-	$(WASM_CC) --target=wasm32-wasi -O2 -Wall -Wextra $(WERROR) -Iguest/include $< $(GUEST_SRC) -o $@ -Wl,--strip-all
+	$(WASM_CC) --target=wasm32-wasi -O2 $(EXAMPLE_CFLAGS) -Wall -Wextra $(WERROR) -Iguest/include $< $(GUEST_SRC) -o $@ -Wl,--strip-all
+
+# The tf example (examples/tf, issue 19) runs wagi_tflite's SIMD128 kernels
+# and compiles stb_image (Debian's libstb-dev) into the module.
+$(BUILD)/examples/tf.wasm: EXAMPLE_CFLAGS := -msimd128
 
 examples: $(EXAMPLE_WASM)
 	@:
@@ -496,8 +521,14 @@ demo: setup
 	@$(MAKE) --no-print-directory $(BUILD_JOBS) demo-build
 	@BUILD=$(BUILD) bash scripts/demo.sh
 
-demo-build: $(BUILD)/wagi examples
+demo-build: $(BUILD)/wagi examples $(BUILD)/examples/tf.wasmc
 	@:
+
+# The demo serves the tf example as native code (docs/aot.md): compiled by
+# the system C compiler, about 15 s of CPU, again only when the module or
+# wagi changes.
+$(BUILD)/examples/tf.wasmc: $(BUILD)/examples/tf.wasm $(BUILD)/wagi
+	$(BUILD)/wagi compile $< -o $@
 
 demo-stop:
 	@BUILD=$(BUILD) bash scripts/demo.sh stop

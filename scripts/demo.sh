@@ -6,7 +6,8 @@
 #                   stand-in (:8081, plain HTTP), `wagi eventgrid` (:3001) and
 #                   the WAGI server (:3000) with examples/demo.toml; runs the
 #                   seed's flow (POST /handler -> blob + event -> webhook ->
-#                   Cosmos document), shows a few more requests and a short
+#                   Cosmos document), classifies a photo twice with the tf
+#                   example (computed, then cached), shows a few more requests and a short
 #                   CLI engine demo, and prints what to try
 #   demo.sh stop    stops everything the demo started (SIGTERM, wait), by pid
 #
@@ -140,9 +141,10 @@ fi
 
 command -v curl >/dev/null 2>&1 || die "curl is missing (scripts/setup.sh installs it)"
 [ -x "$W" ] || die "$W is missing: run 'make demo' (it builds it)"
-for m in hello env echo handler webhook; do
+for m in hello env echo handler webhook tf; do
   [ -f "$BUILD/examples/$m.wasm" ] || die "$BUILD/examples/$m.wasm is missing: run 'make demo' (it builds it)"
 done
+[ -f "$BUILD/examples/tf.wasmc" ] || die "$BUILD/examples/tf.wasmc is missing: run 'make demo' (it compiles it)"
 for b in azurite-blob cosmosdb-server; do
   [ -x "$NODE_BIN/$b" ] || die "$NODE_BIN/$b is missing: run 'make demo' (its setup installs the Node packages)"
 done
@@ -262,6 +264,28 @@ else
   case "$doc" in *'Some string data'*) ;; *) echo "  !! no document with the blob's text"; fails=1 ;; esac
 fi
 
+# ---- the tf example: classify one photo twice ------------------------------------
+
+echo
+echo "---- the tf example: MobileNetV2 inside the module, cached in Cosmos DB ----"
+# The stand-in keeps its data in memory, so a fresh demo starts with an empty
+# cache: the first request runs the model, the second is answered from Cosmos DB.
+photo=examples/tf/data/grace_hopper.jpg
+for want in miss hit; do
+  echo
+  echo "\$ curl --data-binary @$photo $URL/infer"
+  tf_out=$(curl -sS -i --max-time 60 --data-binary "@$photo" "$URL/infer" -w '\ntime_total=%{time_total}\n' 2>&1)
+  tf_body=$(printf '%s\n' "$tf_out" | tr -d '\r' | sed -n '/^$/,$p' | sed -e '1d' -e '/^time_total=/d' -e '/^$/d')
+  tf_cache=$(printf '%s\n' "$tf_out" | tr -d '\r' | sed -n 's/^[Xx]-[Cc]ache: //p')
+  tf_time=$(printf '%s\n' "$tf_out" | sed -n 's/^time_total=//p')
+  echo "  $tf_body"
+  if [ "$want" = miss ]; then what="computed (the model ran)"; else what="cached (answered from Cosmos DB)"; fi
+  echo "  -> $what, X-Cache: ${tf_cache:-none}, ${tf_time:-?} s"
+  case "$tf_body" in "The image represents a "*) ;; *) echo "  !! not a classification"; fails=$((fails + 1)) ;; esac
+  [ "$tf_cache" = "$want" ] || { echo "  !! expected X-Cache: $want"; fails=$((fails + 1)); }
+done
+echo "  (each step's time is in the Server-Timing header and in the route's module.stderr)"
+
 echo
 echo "---- HTTP requests ----"
 req 200 "$URL/hello"
@@ -299,6 +323,7 @@ cat <<EOF
 
 ---- try it yourself (the stack keeps running) ----
   curl '$URL/handler?container=mycontainer&blob=another' -X POST -d 'More data'
+  curl --data-binary @examples/tf/data/grace_hopper.jpg $URL/infer   # then again: cached
   tail $LOGS/eventgrid.log       # the delivery to the webhook
   curl $URL/hello
   curl '$URL/env/a/b?x=1' -H 'X-Demo: yes'
