@@ -322,19 +322,10 @@ int main(void) {
       cmocka_unit_test(interrupt_from_signal_handler),
       cmocka_unit_test(interrupt_every_loop_kind),
   };
-  const struct CMUnitTest native_tests[] = {
-      cmocka_unit_test(trap_div_zero),
-      cmocka_unit_test(trap_unreachable),
-      cmocka_unit_test(trap_oob_guard_page),
-      cmocka_unit_test(trap_stack_exhausted),
-      cmocka_unit_test(trap_then_normal_call),
-      cmocka_unit_test(interrupt_from_thread),
-      cmocka_unit_test(interrupt_from_signal_handler),
-      cmocka_unit_test(interrupt_every_loop_kind),
-  };
   const struct CMUnitTest cap_tests[] = {cmocka_unit_test(memory_cap)};
   int failed = cmocka_run_group_tests_name("traps", trap_tests, setup_traps, teardown_traps);
-  failed += cmocka_run_group_tests_name("traps on native code", native_tests, setup_native_traps,
+  /* the same tests, the module as native code */
+  failed += cmocka_run_group_tests_name("traps on native code", trap_tests, setup_native_traps,
                                        teardown_traps);
   failed += cmocka_run_group_tests_name("memory cap", cap_tests, NULL, NULL);
   return failed;
