@@ -82,11 +82,13 @@ static uint8_t *input_for(const wagi_tflite_model *m, const char *image) {
     exit(1);
   }
   uint8_t *x = malloc(in.bytes);
+  double t0 = now_ms();
   if (!x || in.ndims != 4 || in.dims[3] != 3 ||
       wagi_tflite_resize(rgb, w, h, 3, x, in.dims[2], in.dims[1]) != WAGI_TFLITE_OK) {
     fprintf(stderr, "tflite_run: cannot resize %s to the model's input\n", image);
     exit(1);
   }
+  fprintf(stderr, "resize %dx%d %.1f ms\n", w, h, now_ms() - t0);
   stbi_image_free(rgb);
   return x;
 }
@@ -200,7 +202,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
   }
   wagi_tflite_model *m = load(argv[2]);
+  double t0 = now_ms();
   uint8_t *x = input_for(m, argv[3]);
+  fprintf(stderr, "decode+resize %.1f ms\n", now_ms() - t0);
   wagi_tflite_tensor_info out;
   wagi_tflite_output_info(m, &out);
   uint8_t *y = malloc(out.bytes), *z = malloc(out.bytes);
