@@ -122,11 +122,6 @@ int wagi_tflite_out_size(int same_padding, int in, int filter, int stride, int d
   return out > 0 && out <= INT_MAX ? (int)out : 0;
 }
 
-void wagi_tflite_filter_to_i16(const uint8_t *filter, size_t n, int32_t filter_offset,
-                               int16_t *out) {
-  for (size_t i = 0; i < n; i++) out[i] = (int16_t)(filter[i] + filter_offset);
-}
-
 static inline uint8_t wtf_requantize(int32_t acc, const wagi_tflite_conv_params *p) {
   int32_t v = wtf_mbqm(acc, p->output_multiplier, p->output_shift);
   v += p->output_offset;
