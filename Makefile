@@ -374,6 +374,8 @@ TFLITE_SRC := guest/src/wagi_tflite.c guest/src/wagi_tflite_ops.c guest/src/wagi
 TFLITE_RUN_WASM := $(BUILD)/guest/tflite_run.wasm
 TFLITE_RUN_NATIVE := $(BUILD)/guest/tflite_run
 
+$(BUILD)/guest/test_tflite_ops $(BUILD)/guest/test_tflite_model: tests/guest/tflite_reference.h
+
 $(TFLITE_RUN_WASM): tests/guest/tflite_run.c $(TFLITE_SRC) $(GUEST_HDR)
 	@mkdir -p $(dir $@)
 	$(WASM_CC) --target=wasm32-wasi -O2 -msimd128 -std=c11 -Wall -Wextra -Werror -Iguest/include \

@@ -51,9 +51,6 @@ int wagi_tflite_activation_range(int activation, float scale, int32_t zero_point
  * 0 for VALID. Returns the output size (<= 0 when nothing fits). */
 int wagi_tflite_out_size(int same_padding, int in, int filter, int stride, int dilation, int *pad);
 
-void wagi_tflite_filter_to_i16(const uint8_t *filter, size_t n, int32_t filter_offset,
-                               int16_t *out);
-
 /* ---- kernels ---- */
 
 typedef struct {

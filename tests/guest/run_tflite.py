@@ -57,15 +57,20 @@ def main():
             rc, out, err = run([args.native, "classify", os.path.join(models, MODEL), os.path.join(models, photo)])
             check(rc == 0, f"exit {rc}: {err}")
             check(out.splitlines()[-1] == f"top1 {TOP1[photo]}", f"{out.splitlines()[-1]}, want top1 {TOP1[photo]}")
-            native_out[photo] = out
+            native_out[(photo,)] = out
         return f
 
-    def same_as_native(photo, module, tier):
+    def same_as_native(photo, module, tier, *extra):
         def f():
-            check(photo in native_out, "no native output to compare with")
-            rc, out, err = sandbox(module, "classify", f"/models/{MODEL}", f"/models/{photo}", tier=tier)
+            key = (photo,) + extra
+            if key not in native_out:
+                rc, out, err = run([args.native, "classify", os.path.join(models, MODEL), os.path.join(models, photo),
+                                    *extra])
+                check(rc == 0, f"native: exit {rc}: {err}")
+                native_out[key] = out
+            rc, out, err = sandbox(module, "classify", f"/models/{MODEL}", f"/models/{photo}", *extra, tier=tier)
             check(rc == 0, f"exit {rc}: {err}")
-            check(out == native_out[photo], f"output differs from native: {out[-40:]!r} vs {native_out[photo][-40:]!r}")
+            check(out == native_out[key], f"output differs from native: {out[-40:]!r} vs {native_out[key][-40:]!r}")
         return f
 
     def simd_check():
@@ -88,6 +93,8 @@ def main():
     cases += [
         ("wasm (interpreter) cat.bmp: same bytes as native", same_as_native("cat.bmp", args.wasm, "interp")),
         ("wasm (interpreter) hot_dog.jpg: same bytes as native", same_as_native("hot_dog.jpg", args.wasm, "interp")),
+        ("wasm (interpreter) cat.bmp logits: same bytes as native",
+         same_as_native("cat.bmp", args.wasm, "interp", "--logits")),
         ("wasm: SIMD128 and scalar kernels agree", simd_check),
         ("wasm: a truncated model is an error naming it", bad_model),
     ]
@@ -102,6 +109,7 @@ def main():
         cases.append(("AOT: wagi compile", compile_aot))
         for p in TOP1:
             cases.append((f"AOT {p}: same bytes as native", same_as_native(p, wasmc, None)))
+        cases.append(("AOT cat.bmp logits: same bytes as native", same_as_native("cat.bmp", wasmc, None, "--logits")))
     passed = failed = 0
     for name, fn in cases:
         try:

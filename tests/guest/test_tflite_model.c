@@ -1,9 +1,11 @@
 /* test_tflite_model.c — wagi_tflite on the real MobileNetV2 of
  * ../shared/models (or $WAGI_MODELS): the four photos against the README's
- * top-1 and the reference output vectors, the arena plan, and truncated,
- * corrupted and hostile model files (which must give errors with a message,
- * never a crash: this binary also runs under ASan/UBSan in `make san`).
- * Without the models directory every test here says why it skips. */
+ * top-1 and the reference output vectors, the whole graph bit for bit
+ * against tflite_reference.h's plain kernels (at the logits), the arena
+ * plan, and truncated, corrupted and hostile model files (which must give
+ * errors with a message, never a crash: this binary also runs under
+ * ASan/UBSan in `make san`). Without the models directory every test here
+ * says why it skips. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #define STBI_ONLY_PNG
 #include <stb/stb_image.h>
 
+#include "tflite_reference.h"
 #include "wagi_tflite.h"
 
 #define MODEL_FILE "mobilenet_v2_1.0_224_quant.tflite"
@@ -425,11 +428,198 @@ static void hostile_edits(void **state) {
   free(d);
 }
 
+/* ---- the whole model through the plain reference kernels ----
+ *
+ * The graph is read here the trusting way (the file is the good model)
+ * and run with tflite_reference.h's kernels, every parameter derived from
+ * the tensors' quantization by the reference code: the library must give
+ * the same bytes, layer after layer, which the photo test against Arm NN's
+ * float arithmetic cannot show. */
+
+typedef struct {
+  int nd, dims[4], type;
+  float scale;
+  int32_t zp;
+  const uint8_t *data; /* constants */
+  size_t n;            /* elements */
+  uint8_t *act;        /* activations, allocated on first write */
+} rtensor;
+
+static float rdf32(const uint8_t *d, size_t p) {
+  uint32_t u = rd32(d, p);
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+static int32_t field_i32(const uint8_t *d, size_t t, int idx, int32_t def) {
+  size_t f = t ? field(d, t, idx) : 0;
+  return f ? (int32_t)rd32(d, f) : def;
+}
+static int field_i8(const uint8_t *d, size_t t, int idx, int def) {
+  size_t f = t ? field(d, t, idx) : 0;
+  return f ? (int8_t)d[f] : def;
+}
+static wagi_tflite_dims dims4(const rtensor *t) {
+  wagi_tflite_dims r = {t->dims[0], t->dims[1], t->dims[2], t->dims[3]};
+  return r;
+}
+static uint8_t *act_of(rtensor *t) {
+  if (!t->act) t->act = calloc(t->n, 1);
+  return t->act;
+}
+/* TFLite's leading padding for one dimension, from the output size */
+static int ref_pad(int in, int out, int filter, int stride, int dilation) {
+  int total = (out - 1) * stride + (filter - 1) * dilation + 1 - in;
+  return total > 0 ? total / 2 : 0;
+}
+
+static void reference_run(const uint8_t *d, const uint8_t *input, uint8_t *output) {
+  size_t root = rd32(d, 0), sg = vec_table(d, root, 2, 0);
+  size_t tv = deref(d, field(d, sg, 0)), bufs = deref(d, field(d, root, 4));
+  size_t opv = deref(d, field(d, sg, 3)), codes = deref(d, field(d, root, 1));
+  uint32_t nt = rd32(d, tv), nops = rd32(d, opv);
+  rtensor *ts = calloc(nt, sizeof *ts);
+  assert_non_null(ts);
+  for (uint32_t i = 0; i < nt; i++) {
+    rtensor *t = &ts[i];
+    size_t tt = deref(d, tv + 4 + 4 * i), shape = deref(d, field(d, tt, 0));
+    t->nd = (int)rd32(d, shape);
+    t->n = 1;
+    for (int k = 0; k < t->nd; k++) t->n *= (size_t)(t->dims[k] = (int)rd32(d, shape + 4 + 4 * k));
+    t->type = field_i8(d, tt, 1, 0);
+    size_t bt = deref(d, bufs + 4 + 4 * (size_t)field_i32(d, tt, 2, 0)), data = field(d, bt, 0);
+    if (data && rd32(d, deref(d, data))) t->data = d + deref(d, data) + 4;
+    if (field(d, tt, 4)) {
+      size_t q = deref(d, field(d, tt, 4));
+      t->scale = rdf32(d, deref(d, field(d, q, 2)) + 4);
+      t->zp = field(d, q, 3) ? (int32_t)rd32(d, deref(d, field(d, q, 3)) + 4) : 0;
+    }
+  }
+  rtensor *in0 = &ts[rd32(d, deref(d, field(d, sg, 1)) + 4)];
+  memcpy(act_of(in0), input, in0->n);
+  for (uint32_t i = 0; i < nops; i++) {
+    size_t op = deref(d, opv + 4 + 4 * i);
+    size_t ct = deref(d, codes + 4 + 4 * (size_t)field_i32(d, op, 0, 0));
+    int code = field_i8(d, ct, 0, 0) > field_i32(d, ct, 3, 0) ? field_i8(d, ct, 0, 0) : field_i32(d, ct, 3, 0);
+    size_t ins = deref(d, field(d, op, 1)), outs = deref(d, field(d, op, 2));
+    size_t opt = field(d, op, 4) ? deref(d, field(d, op, 4)) : 0;
+    rtensor *x = &ts[rd32(d, ins + 4)], *y = &ts[rd32(d, outs + 4)];
+    quant qy = {y->scale, y->zp};
+    if (code == 3 || code == 4) { /* CONV_2D, DEPTHWISE_CONV_2D */
+      int dw = code == 4, k = dw ? 1 : 0;
+      rtensor *f = &ts[rd32(d, ins + 8)];
+      int32_t *bias = NULL;
+      if (rd32(d, ins) > 2 && (int32_t)rd32(d, ins + 12) >= 0) {
+        rtensor *b = &ts[rd32(d, ins + 12)];
+        bias = malloc(b->n * sizeof *bias);
+        for (size_t j = 0; j < b->n; j++) bias[j] = (int32_t)rd32(b->data, 4 * j);
+      }
+      conv_case c;
+      memset(&c, 0, sizeof c);
+      c.in = dims4(x);
+      c.out = dims4(y);
+      c.fh = f->dims[1];
+      c.fw = f->dims[2];
+      c.depthwise = dw;
+      c.dm = dw ? y->dims[3] / x->dims[3] : 1;
+      c.filter_zp = f->zp;
+      c.p.stride_w = field_i32(d, opt, 1, 1);
+      c.p.stride_h = field_i32(d, opt, 2, 1);
+      c.p.dilation_w = field_i32(d, opt, 4 + k, 1);
+      c.p.dilation_h = field_i32(d, opt, 5 + k, 1);
+      c.p.depth_multiplier = c.dm;
+      c.p.pad_h = ref_pad(x->dims[1], y->dims[1], c.fh, c.p.stride_h, c.p.dilation_h);
+      c.p.pad_w = ref_pad(x->dims[2], y->dims[2], c.fw, c.p.stride_w, c.p.dilation_w);
+      c.p.input_offset = -x->zp;
+      c.p.output_offset = y->zp;
+      ref_quantize_multiplier((double)x->scale * f->scale / y->scale, &c.p.output_multiplier, &c.p.output_shift);
+      ref_act_range(field_i8(d, opt, 3 + k, 0), qy, &c.p.act_min, &c.p.act_max);
+      ref_conv(&c, x->act, f->data, bias, act_of(y));
+      free(bias);
+    } else if (code == 1) { /* AVERAGE_POOL_2D */
+      wagi_tflite_pool_params p;
+      p.stride_w = field_i32(d, opt, 1, 1);
+      p.stride_h = field_i32(d, opt, 2, 1);
+      p.filter_w = field_i32(d, opt, 3, 1);
+      p.filter_h = field_i32(d, opt, 4, 1);
+      p.pad_h = ref_pad(x->dims[1], y->dims[1], p.filter_h, p.stride_h, 1);
+      p.pad_w = ref_pad(x->dims[2], y->dims[2], p.filter_w, p.stride_w, 1);
+      ref_act_range(field_i8(d, opt, 5, 0), qy, &p.act_min, &p.act_max);
+      ref_average_pool(&p, dims4(x), x->act, dims4(y), act_of(y));
+    } else if (code == 0) { /* ADD */
+      rtensor *x2 = &ts[rd32(d, ins + 8)];
+      int32_t lo, hi;
+      ref_act_range(field_i8(d, opt, 0, 0), qy, &lo, &hi);
+      ref_add((quant){x->scale, x->zp}, (quant){x2->scale, x2->zp}, qy, lo, hi, y->n, x->act, x2->act, act_of(y));
+    } else if (code == 22) { /* RESHAPE */
+      memcpy(act_of(y), x->act, y->n);
+    } else if (code == 25) { /* SOFTMAX */
+      int32_t mult;
+      int shift, diff_min;
+      ref_softmax_params(rdf32(d, field(d, opt, 0)), x->scale, &mult, &shift, &diff_min);
+      size_t depth = (size_t)x->dims[x->nd - 1];
+      for (size_t r = 0; r < x->n / depth; r++)
+        ref_softmax_row(x->act + r * depth, depth, mult, shift, diff_min, act_of(y) + r * depth);
+    } else {
+      fail_msg("operator %u: code %d in the model", i, code);
+    }
+  }
+  rtensor *out = &ts[rd32(d, deref(d, field(d, sg, 2)) + 4)];
+  memcpy(output, out->act, out->n);
+  for (uint32_t i = 0; i < nt; i++) free(ts[i].act);
+  free(ts);
+}
+
+/* The model's bytes with the graph output moved to the softmax's input (the
+ * logits: 1001 values that every layer's rounding reaches, where the
+ * softmax output is mostly zeros); the softmax still runs, unread. */
+static uint8_t *logits_model(const fixture *fx) {
+  uint8_t *d = malloc(fx->len);
+  assert_non_null(d);
+  memcpy(d, fx->file, fx->len);
+  size_t root = rd32(d, 0), sg = vec_table(d, root, 2, 0);
+  size_t opv = deref(d, field(d, sg, 3));
+  size_t last = deref(d, opv + 4 + 4 * (rd32(d, opv) - 1));
+  uint32_t logits = rd32(d, deref(d, field(d, last, 1)) + 4);
+  wr32(d, deref(d, field(d, sg, 2)) + 4, logits);
+  return d;
+}
+
+static void same_bytes_as_reference(void **state) {
+  fixture *fx = *state;
+  NEED_MODEL(fx);
+  uint8_t *d = logits_model(fx);
+  char err[WAGI_TFLITE_ERRLEN];
+  wagi_tflite_model *m;
+  if (wagi_tflite_load(d, fx->len, &m, err, sizeof err) != WAGI_TFLITE_OK) fail_msg("%s", err);
+  const char *photos[] = {"cat.bmp", "parrot.jpg"};
+  for (int k = 0; k < 2; k++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", models_dir(), photos[k]);
+    int w, h, ch;
+    uint8_t *rgb = stbi_load(path, &w, &h, &ch, 3);
+    if (!rgb) fail_msg("%s: %s", path, stbi_failure_reason());
+    static uint8_t input[224 * 224 * 3];
+    uint8_t got[1001], want[1001];
+    assert_int_equal(wagi_tflite_resize(rgb, w, h, 3, input, 224, 224), WAGI_TFLITE_OK);
+    stbi_image_free(rgb);
+    assert_int_equal(wagi_tflite_invoke(m, input, sizeof input, got, sizeof got), WAGI_TFLITE_OK);
+    reference_run(d, input, want);
+    assert_memory_equal(want, got, sizeof got);
+    /* and the logits are not flat: the comparison means something */
+    int lo = 255, hi = 0;
+    for (int i = 0; i < 1001; i++) lo = got[i] < lo ? got[i] : lo, hi = got[i] > hi ? got[i] : hi;
+    assert_true(hi - lo > 50);
+  }
+  wagi_tflite_free(m);
+  free(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(model_shape),      cmocka_unit_test(classify_photos),  cmocka_unit_test(invoke_arguments),
       cmocka_unit_test(load_arguments),   cmocka_unit_test(truncated_models), cmocka_unit_test(corrupted_models),
-      cmocka_unit_test(hostile_edits),
+      cmocka_unit_test(hostile_edits),    cmocka_unit_test(same_bytes_as_reference),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
