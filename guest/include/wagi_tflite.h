@@ -19,7 +19,7 @@
  *   wagi_tflite_model *m;
  *   if (wagi_tflite_load(bytes, n, &m, err, sizeof err) != WAGI_TFLITE_OK) { puts(err); ... }
  *   uint8_t in[224 * 224 * 3], out[1001];
- *   wagi_tflite_resize_rgb(rgb, w, h, in, 224, 224);
+ *   wagi_tflite_resize(rgb, w, h, 3, in, 224, 224);
  *   wagi_tflite_invoke(m, in, sizeof in, out, sizeof out);
  *   wagi_tflite_free(m);
  */
