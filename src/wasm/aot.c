@@ -563,8 +563,9 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   }
   /* As on the interpreter: every entry (nested ones too: host -> wasm)
    * gets the whole call-depth budget, and a thread nests at most
-   * AOT_MAX_NEST entries. The entry function's own frame is one of the
-   * budget's, and the prologue's check is a pre-decrement: hence + 2. */
+   * AOT_MAX_NEST entries. An entry hands its function depth - 1, and a
+   * function whose budget is 0 traps: + 2 stops at the interpreter's
+   * depth. */
   if (t_nest >= AOT_MAX_NEST) {
     leave_instance(a);
     wasmi_func_label(m, f->index, label, sizeof label);
