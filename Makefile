@@ -97,13 +97,18 @@ $(BUILD)/libbase.a: $(BASE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# The AOT runtime embeds the headers that generated code includes.
+# The AOT runtime embeds the headers that generated code includes, and an
+# id of the translator (its source and those headers) that names cached
+# native code, so that a new wagi does not reuse an older one's.
 AOT_HEADERS := $(BUILD)/gen/aot_headers.h
-$(AOT_HEADERS): src/wasm/aot_abi.h src/wasm/numops.h src/wasm/simd_ops.h scripts/bin2c.sh
+AOT_GEN_SRC := src/wasm/aot_gen.c src/wasm/aot_abi.h src/wasm/numops.h src/wasm/simd_ops.h
+$(AOT_HEADERS): $(AOT_GEN_SRC) scripts/bin2c.sh
 	@mkdir -p $(dir $@)
 	{ bash scripts/bin2c.sh src/wasm/aot_abi.h aot_abi_h; \
 	  bash scripts/bin2c.sh src/wasm/numops.h numops_h; \
-	  bash scripts/bin2c.sh src/wasm/simd_ops.h simd_ops_h; } > $@.tmp && mv $@.tmp $@
+	  bash scripts/bin2c.sh src/wasm/simd_ops.h simd_ops_h; \
+	  echo "#define WAGI_AOT_GEN_ID \"$$(cat $(AOT_GEN_SRC) | sha256sum | cut -c1-16)\""; \
+	} > $@.tmp && mv $@.tmp $@
 $(OBJ)/src/wasm/aot.o: $(AOT_HEADERS)
 $(OBJ)/src/wasm/aot.o: CFLAGS += -I$(BUILD)/gen
 

@@ -1107,8 +1107,10 @@ int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, c
       return -1;
     }
     char text[900];
-    /* the fixed flags are part of the identity too */
-    snprintf(text, sizeof text, "%s\n%s\n" AOT_OPT_TEXT " -ffp-contract=off -g1 trap-map", version,
+    /* the fixed flags and the translator (WAGI_AOT_GEN_ID, from the Makefile)
+     * are part of the identity too */
+    snprintf(text, sizeof text,
+             "%s\n%s\n" AOT_OPT_TEXT " -ffp-contract=off -g1 trap-map " WAGI_AOT_GEN_ID, version,
              flags);
     uint8_t h[32];
     base_sha256(text, strlen(text), h);

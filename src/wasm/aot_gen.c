@@ -648,9 +648,9 @@ static void emit_simd(gen *g, wasm_reader *r, uint32_t sub) {
     }
     uint32_t hb = pop(g), ha = pop(g);
     push(g, WASM_V128);
-    sb_puts(b, "{ static const uint8_t k_[16] = {");
-    for (int i = 0; i < 16; i++) sb_printf(b, "%s%u", i ? "," : "", k[i]);
-    sb_printf(b, "}; v%u = wasm_simd_I8X16_SHUFFLE(v%u, v%u, k_); }\n", ha, ha, hb);
+    sb_printf(b, "v%u = SHUF16(v%u, v%u", ha, ha, hb);
+    for (int i = 0; i < 16; i++) sb_printf(b, ", %u", k[i] & 31u);
+    sb_puts(b, ");\n");
     return;
   }
   if (sub > 0xff || !OPS_FD[sub].valid) {
@@ -1451,7 +1451,22 @@ static const char PRELUDE_SIMD[] =
     "  uint64_t k[2] = {lo, hi}; wasm_v128 v; memcpy(&v, k, 16); return v;\n"
     "}\n"
     "#define FORCEV(v) do { uint64_t q_[2]; memcpy(q_, &(v), 16); FORCE(q_[0]); FORCE(q_[1]); } "
-    "while (0)\n";
+    "while (0)\n"
+    "/* i8x16.shuffle's lanes are constants here: the C compiler's own vector\n"
+    " * shuffle picks instructions for the pattern (pshufd, punpck*, byte\n"
+    " * shifts...) where the general one is a byte loop without SSSE3. */\n"
+    "#if defined(__GNUC__) && (defined(SIMDE_X86_SSE2_NATIVE) || defined(SIMDE_ARM_NEON_A64V8_NATIVE))\n"
+    "typedef uint8_t wagi_u8x16_ __attribute__((vector_size(16)));\n"
+    "#if defined(__clang__)\n"
+    "#define SHUF16(a, b, ...) \\\n"
+    "  ((wasm_v128)__builtin_shufflevector((wagi_u8x16_)(a), (wagi_u8x16_)(b), __VA_ARGS__))\n"
+    "#else\n"
+    "#define SHUF16(a, b, ...) \\\n"
+    "  ((wasm_v128)__builtin_shuffle((wagi_u8x16_)(a), (wagi_u8x16_)(b), (wagi_u8x16_){__VA_ARGS__}))\n"
+    "#endif\n"
+    "#else\n"
+    "#define SHUF16(a, b, ...) wasm_simd_I8X16_SHUFFLE((a), (b), (const uint8_t[16]){__VA_ARGS__})\n"
+    "#endif\n";
 
 wasm_status wasmi_aot_generate(const wasm_module *m, const uint8_t digest[32], bool strict_loads,
                                char **out, size_t *len, wasm_error *err) {
