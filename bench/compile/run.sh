@@ -130,9 +130,9 @@ v8_wall() { field compile_s "$OUT/$1.out"; }
   echo "|---|---|---|---|---|"
   row "wagi interpreter: load (decode, validate, translate; bench-engine, whole process)" interp \
     "internal code (load alone: $interp_ms ms)"
-  row "**\`wagi compile\`** (translate to C, cc -O2, write the .wasmc)" wagi "$(mib "$wasmc_bytes") .wasmc"
+  row "**\`wagi compile\`** (translate to C, cc -O3, write the .wasmc)" wagi "$(mib "$wasmc_bytes") .wasmc"
   row "… of which the translation to C (\`build/aot-gen\`, same translator)" aotgen "$(mib "$aot_c_bytes") of C"
-  [ "$cc_wall" != "-" ] && row "… of which the C compiler (\`cc -O2 -fPIC -shared\`, $(${AOT_CC:-cc} --version | head -1))" cc "-"
+  [ "$cc_wall" != "-" ] && row "… of which the C compiler (\`cc -O3 -fno-tree-slp-vectorize -fPIC -shared -g1\`, $(${AOT_CC:-cc} --version | head -1))" cc "-"
   row "wasm2c (wabt 1.0.32)" wasm2c "$(mib "$w2c_c_bytes") of C"
   row "gcc -O2 -c of wasm2c's output" w2c-gcc "$(mib "$w2c_o_bytes") .o"
   if [ $have_node = 1 ]; then
