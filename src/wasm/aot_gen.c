@@ -242,27 +242,12 @@ static const char *ctype(gen *g, uint8_t t) {
   return CTYPES[tbit(t)];
 }
 
-static const uint8_t VT_BYTES[] = {WASM_I32,  WASM_I64,     WASM_F32,      WASM_F64,
-                                   WASM_V128, WASM_FUNCREF, WASM_EXTERNREF};
-
 static void block_type(gen *g, int64_t bt, frame *f) {
-  f->np = f->nr = 0;
-  f->pt = f->rt = NULL;
-  if (bt == -64) return;
-  if (bt < 0) {
-    uint8_t b = (uint8_t)(bt & 0x7f);
-    for (size_t i = 0; i < sizeof VT_BYTES; i++)
-      if (VT_BYTES[i] == b) {
-        f->rt = &VT_BYTES[i];
-        f->nr = 1;
-      }
-    return;
-  }
-  const wasm_functype *t = &g->m->types[bt];
-  f->np = t->nparams;
-  f->nr = t->nresults;
-  f->pt = t->types;
-  f->rt = t->types + t->nparams;
+  wasmi_block_sig s = wasmi_block_type(g->m, bt);
+  f->np = s.nparams;
+  f->nr = s.nresults;
+  f->pt = s.params;
+  f->rt = s.results;
 }
 
 static uint8_t local_type(const gen *g, uint32_t x) {

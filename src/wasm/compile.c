@@ -475,24 +475,32 @@ static void end_local_cover(comp *c, const cfr *f) {
 static const uint8_t VT_BYTES[] = {WASM_I32,  WASM_I64,     WASM_F32,      WASM_F64,
                                    WASM_V128, WASM_FUNCREF, WASM_EXTERNREF};
 
-static void block_type(comp *c, int64_t bt, cfr *f) {
-  f->nparams = f->nresults = 0;
-  f->ptypes = f->rtypes = NULL;
-  if (bt == -64) return;
+wasmi_block_sig wasmi_block_type(const wasm_module *m, int64_t bt) {
+  wasmi_block_sig s = {0, 0, NULL, NULL};
+  if (bt == -64) return s;
   if (bt < 0) {
     uint8_t b = (uint8_t)(bt & 0x7f);
     for (size_t i = 0; i < sizeof VT_BYTES; i++)
       if (VT_BYTES[i] == b) {
-        f->rtypes = &VT_BYTES[i];
-        f->nresults = 1;
+        s.results = &VT_BYTES[i];
+        s.nresults = 1;
       }
-    return;
+    return s;
   }
-  const wasm_functype *t = &c->m->types[bt];
-  f->nparams = t->nparams;
-  f->nresults = t->nresults;
-  f->ptypes = t->types;
-  f->rtypes = t->types + t->nparams;
+  const wasm_functype *t = &m->types[bt];
+  s.nparams = t->nparams;
+  s.nresults = t->nresults;
+  s.params = t->types;
+  s.results = t->types + t->nparams;
+  return s;
+}
+
+static void block_type(comp *c, int64_t bt, cfr *f) {
+  wasmi_block_sig s = wasmi_block_type(c->m, bt);
+  f->nparams = s.nparams;
+  f->nresults = s.nresults;
+  f->ptypes = s.params;
+  f->rtypes = s.results;
 }
 
 static cfr *push_frame(comp *c, uint8_t kind, int64_t bt) {

@@ -350,6 +350,17 @@ void wasmi_module_release(wasm_module *m);
 /* Validate every part of a decoded module (WASM_ERR_INVALID on failure). */
 wasm_status wasmi_validate(const wasm_module *m, wasm_error *err);
 
+/* A block's signature: its parameter and result types (pointing into the
+ * module's types, or into a static table for a single value type). */
+typedef struct {
+  uint32_t nparams, nresults;
+  const uint8_t *params, *results;
+} wasmi_block_sig;
+/* Block type `bt` as read (-64: none; a value type's byte as a negative
+ * s33; else a type index, already validated) (compile.c, for both
+ * translators). */
+wasmi_block_sig wasmi_block_type(const wasm_module *m, int64_t bt);
+
 /* Skips the immediates of instruction `op` (code after an unconditional
  * branch, which both translators skip) (compile.c). */
 void wasmi_skip_imm(wasm_reader *r, uint8_t op);
