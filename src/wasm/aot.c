@@ -583,14 +583,7 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   wasm_instance *outer_native = t_native_inst;
   t_native_inst = inst;
   wasm_trap_point tp;
-  tp.prev = wasmi_tls_trap_point;
-  if (inst->memory) {
-    tp.mem_lo = inst->memory->base;
-    tp.mem_hi = inst->memory->base + inst->memory->reserved;
-  } else {
-    tp.mem_lo = tp.mem_hi = NULL;
-  }
-  tp.fault_pc = NULL;
+  wasmi_trap_point_init(&tp, inst);
   t_trap.func = t_trap.offset = UINT32_MAX;
   t_trap.pc = 0;
   t_trap.host_inst = NULL;

@@ -718,13 +718,7 @@ wasm_status wasmi_interp_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err)
   memcpy(fp, slots, (size_t)ft->param_slots * sizeof(uint64_t));
 
   wasm_trap_point tp;
-  tp.prev = wasmi_tls_trap_point;
-  if (inst->memory) {
-    tp.mem_lo = inst->memory->base;
-    tp.mem_hi = inst->memory->base + inst->memory->reserved;
-  } else {
-    tp.mem_lo = tp.mem_hi = NULL;
-  }
+  wasmi_trap_point_init(&tp, inst);
   ictx c;
   c.cur_inst = inst;
   c.mem_ip = NULL;

@@ -31,6 +31,17 @@
 
 _Thread_local wasm_trap_point *wasmi_tls_trap_point;
 
+void wasmi_trap_point_init(wasm_trap_point *tp, const wasm_instance *inst) {
+  tp->prev = wasmi_tls_trap_point;
+  if (inst->memory) {
+    tp->mem_lo = inst->memory->base;
+    tp->mem_hi = inst->memory->base + inst->memory->reserved;
+  } else {
+    tp->mem_lo = tp->mem_hi = NULL;
+  }
+  tp->fault_pc = NULL;
+}
+
 /* ---- Memory objects ---------------------------------------------------- */
 
 /* Serialises growth of all memories: growth is rare, and a per-memory lock

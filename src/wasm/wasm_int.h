@@ -463,6 +463,11 @@ typedef struct wasm_trap_point {
 
 extern _Thread_local wasm_trap_point *wasmi_tls_trap_point;
 
+/* Fills tp for an entry into inst's code (either tier): the point it
+ * returns to, memory's reservation (a fault inside it is a trap) and no
+ * fault yet. The caller makes it current (wasmi_tls_trap_point = tp). */
+void wasmi_trap_point_init(wasm_trap_point *tp, const wasm_instance *inst);
+
 /* Installs the SIGSEGV/SIGBUS handler (idempotent, thread-safe). */
 void wasmi_trap_init(void);
 /* Call on every entry into wasm from the embedder (wasm_func_call and the
