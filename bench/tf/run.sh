@@ -22,13 +22,18 @@
 #
 # Env: BUILD (default build), N (requests per kind and tier, default 10),
 # RUNS (infer_bench runs, best of, default 5), NO_README=1 to leave
-# bench/README.md alone.
+# bench/README.md alone; for quick looks while tuning: TIERS (end-to-end
+# tiers, default "interp aot") and ALONE=0 (skip "inference alone"), both
+# implying NO_README=1.
 set -uo pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 N=${N:-10}
 RUNS=${RUNS:-5}
+TIERS=${TIERS:-interp aot}
+ALONE=${ALONE:-1}
+[ "$TIERS" != "interp aot" ] || [ "$ALONE" != 1 ] && NO_README=1
 OUT=$BUILD/bench-tf
 DATA=examples/tf/data
 MODEL=mobilenet_v2_1.0_224_quant.tflite
@@ -62,6 +67,7 @@ wait_for() { # wait_for COMMAND...: up to 300 s
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 
 # ---- inference alone ---------------------------------------------------------------
+if [ "$ALONE" = 1 ]; then
 LIB="guest/src/wagi_tflite.c guest/src/wagi_tflite_ops.c guest/src/wagi_tflite_resize.c"
 # shellcheck disable=SC2086
 "$CLANG" --target=wasm32-wasi -O2 -msimd128 -std=c11 -Wall -Wextra -Iguest/include \
@@ -115,6 +121,8 @@ done
 [ -n "$armnn_note" ] && echo "  armnn: $armnn_note"
 
 # ---- end to end through wagi ------------------------------------------------------
+fi
+
 cport=$(free_port)
 "$NODE_BIN/cosmosdb-server" -p "$cport" --no-ssl --host 127.0.0.1 >"$OUT/cosmos.log" 2>&1 &
 pids+=("$!")
@@ -145,7 +153,8 @@ EOF
   while read -r k a b _rest; do
     case $k in
       cold_ms | cached_ms) E2E[$tier.${k%_ms}]=$a E2E[$tier.${k%_ms}.min]=$b ;;
-      cold_step | cached_step) E2E[$tier.${k%_step}.$a]=$b ;;
+      cold_step | cached_step) E2E[$tier.${k%_step}.$a]=$b
+        [ "${NO_README:-0}" = 1 ] && echo "    ${k%_step} $a $b ms" ;;
     esac
   done < <("$PY" bench/tf/client.py "http://127.0.0.1:$port/infer" "$DATA/$PHOTO" "$N" || echo "failed")
   kill -TERM "$pid"
@@ -154,8 +163,7 @@ EOF
   echo "  $tier: cold ${E2E[$tier.cold]} ms (median; best ${E2E[$tier.cold.min]}), cached ${E2E[$tier.cached]} ms (best ${E2E[$tier.cached.min]})"
 }
 echo "bench/tf: end to end, $N cold and $N cached requests per tier"
-serve interp
-serve aot
+for t in $TIERS; do serve "$t"; done
 
 [ "${NO_README:-0}" = 1 ] && exit 0
 
