@@ -157,6 +157,7 @@ EOF
         [ "${NO_README:-0}" = 1 ] && echo "    ${k%_step} $a $b ms" ;;
     esac
   done < <("$PY" bench/tf/client.py "http://127.0.0.1:$port/infer" "$DATA/$PHOTO" "$N" || echo "failed")
+  [ "${NO_README:-0}" = 1 ] && echo "    page faults in wagi: $(awk '{print $10}' "/proc/$pid/stat") minor, $(awk '{print $12}' "/proc/$pid/stat") major"
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null
   [ -n "${E2E[$tier.cold]:-}" ] || die "the $tier requests failed"

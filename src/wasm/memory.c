@@ -71,20 +71,28 @@ static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
  *     mprotect, as it takes the mmap lock), about what memset of 512 KiB
  *     costs. The first scrub faults the untouched pages in once; they then
  *     stay resident for every later user of the reservation.
- *   - [SCRUB_MEMSET_ALL, POOL_KEEP_LIMIT): /proc/self/pagemap says which
- *     pages are present or swapped out: those are memset (a swapped page is
- *     read back and overwritten, never skipped); the others were never
- *     touched, so they are zero and stay unmapped. Without pagemap, mincore
- *     and MADV_DONTNEED of the non-resident runs (which may be swapped out).
- *   - [POOL_KEEP_LIMIT, accessible): MADV_DONTNEED, bounding what a pooled
- *     reservation keeps resident.
+ *   - [SCRUB_MEMSET_ALL, keep): /proc/self/pagemap says which pages are
+ *     present or swapped out: those are memset (a swapped page is read back
+ *     and overwritten, never skipped); the others were never touched, so
+ *     they are zero and stay unmapped. Without pagemap, mincore and
+ *     MADV_DONTNEED of the non-resident runs (which may be swapped out).
+ *   - [keep, accessible): MADV_DONTNEED, bounding what a pooled reservation
+ *     keeps resident.
+ * keep is POOL_KEEP_MIN for every reservation, and up to POOL_KEEP_MAX while
+ * the pool's kept bytes stay within POOL_KEEP_BUDGET: a module that works in
+ * tens of MiB per request (the tf example: a 3.5 MiB model, its prepared
+ * filters, activations, the decoded image) otherwise paid ~2000 faults per
+ * request, several ms, while a memset of its touched pages costs ~0.5 ms.
  * get takes a reservation with the requested accessible size when the pool
  * has one, so that reuse needs no mprotect either.
  * A memfd-backed copy-on-write image of a module's initial memory would plug
  * in here too, but every page of it would cost a fault on first write. */
 #define POOL_MAX 32
 #define SCRUB_MEMSET_ALL ((uint64_t)512 << 10)
-#define POOL_KEEP_LIMIT ((uint64_t)4 << 20)
+#define POOL_KEEP_MIN ((uint64_t)4 << 20)
+#define POOL_KEEP_MAX ((uint64_t)64 << 20)
+#define POOL_KEEP_BUDGET ((uint64_t)512 << 20)
+#define PAGEMAP_CHUNK 512u /* pages per pagemap read */
 #define OS_PAGE 4096u
 #define PM_PRESENT ((uint64_t)1 << 63)
 #define PM_SWAPPED ((uint64_t)1 << 62)
@@ -94,10 +102,12 @@ static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 typedef struct {
   uint8_t *base;
   uint64_t accessible;
+  uint64_t kept; /* what may be resident: counted in pool_kept */
   int cpu;
 } pooled;
 static pooled pool[POOL_MAX];
 static unsigned pool_n;
+static uint64_t pool_kept; /* sum of pool[].kept, plus scrubs in flight */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* /proc/self/pagemap, opened once. A forked child would otherwise read its
@@ -137,20 +147,23 @@ static bool scrub_pagemap(uint8_t *p, uint64_t bytes) {
   if (pagemap_fd < 0 || fstat(pagemap_fd, &st) != 0 || st.st_ino != pagemap_st.st_ino ||
       st.st_dev != pagemap_st.st_dev)
     return false;
-  static _Thread_local uint64_t pm[POOL_KEEP_LIMIT / OS_PAGE];
-  uint64_t npages = bytes / OS_PAGE;
-  size_t want = (size_t)npages * sizeof pm[0];
-  off_t at = (off_t)((uintptr_t)p / OS_PAGE * sizeof pm[0]);
-  if (pread(pagemap_fd, pm, want, at) != (ssize_t)want) return false;
-  for (uint64_t i = 0; i < npages;) {
-    if (!(pm[i] & (PM_PRESENT | PM_SWAPPED))) {
-      i++;
-      continue;
+  uint64_t pm[PAGEMAP_CHUNK];
+  for (uint64_t done = 0, total = bytes / OS_PAGE; done < total; done += PAGEMAP_CHUNK) {
+    uint8_t *q = p + done * OS_PAGE;
+    uint64_t npages = total - done < PAGEMAP_CHUNK ? total - done : PAGEMAP_CHUNK;
+    size_t want = (size_t)npages * sizeof pm[0];
+    off_t at = (off_t)((uintptr_t)q / OS_PAGE * sizeof pm[0]);
+    if (pread(pagemap_fd, pm, want, at) != (ssize_t)want) return false;
+    for (uint64_t i = 0; i < npages;) {
+      if (!(pm[i] & (PM_PRESENT | PM_SWAPPED))) {
+        i++;
+        continue;
+      }
+      uint64_t j = i + 1;
+      while (j < npages && (pm[j] & (PM_PRESENT | PM_SWAPPED))) j++;
+      memset(q + i * OS_PAGE, 0, (j - i) * OS_PAGE);
+      i = j;
     }
-    uint64_t j = i + 1;
-    while (j < npages && (pm[j] & (PM_PRESENT | PM_SWAPPED))) j++;
-    memset(p + i * OS_PAGE, 0, (j - i) * OS_PAGE);
-    i = j;
   }
   return true;
 }
@@ -158,28 +171,33 @@ static bool scrub_pagemap(uint8_t *p, uint64_t bytes) {
 /* The fallback without pagemap: memset resident pages, drop the others
  * (mincore cannot tell untouched pages from swapped-out ones). */
 static bool scrub_mincore(uint8_t *p, uint64_t bytes) {
-  static _Thread_local unsigned char vec[POOL_KEEP_LIMIT / OS_PAGE];
-  uint64_t npages = bytes / OS_PAGE;
-  if (mincore(p, bytes, vec) != 0) return false;
-  for (uint64_t i = 0; i < npages;) {
-    uint64_t j = i;
-    unsigned char r = vec[i] & 1;
-    while (j < npages && (vec[j] & 1) == r) j++;
-    uint8_t *q = p + i * OS_PAGE;
-    uint64_t n = (j - i) * OS_PAGE;
-    if (r) memset(q, 0, n);
-    else if (madvise(q, n, MADV_DONTNEED) != 0) return false;
-    i = j;
+  unsigned char vec[PAGEMAP_CHUNK];
+  for (uint64_t done = 0, total = bytes / OS_PAGE; done < total; done += PAGEMAP_CHUNK) {
+    uint8_t *c = p + done * OS_PAGE;
+    uint64_t npages = total - done < PAGEMAP_CHUNK ? total - done : PAGEMAP_CHUNK;
+    if (mincore(c, npages * OS_PAGE, vec) != 0) return false;
+    for (uint64_t i = 0; i < npages;) {
+      uint64_t j = i;
+      unsigned char r = vec[i] & 1;
+      while (j < npages && (vec[j] & 1) == r) j++;
+      uint8_t *q = c + i * OS_PAGE;
+      uint64_t n = (j - i) * OS_PAGE;
+      if (r) memset(q, 0, n);
+      else if (madvise(q, n, MADV_DONTNEED) != 0) return false;
+      i = j;
+    }
   }
   return true;
 }
 
-/* Zeroes [0, bytes) of a reservation (see the pool's comment). Returns false
- * if the reservation should be unmapped instead. */
-static bool scrub(uint8_t *base, uint64_t bytes) {
+/* Zeroes [0, bytes) of a reservation, keeping at most [0, keep) resident
+ * (see the pool's comment). Returns false if the reservation should be
+ * unmapped instead. */
+static bool scrub(uint8_t *base, uint64_t bytes, uint64_t keep) {
   uint64_t all = bytes < SCRUB_MEMSET_ALL ? bytes : SCRUB_MEMSET_ALL;
   memset(base, 0, all);
-  uint64_t keep = bytes < POOL_KEEP_LIMIT ? bytes : POOL_KEEP_LIMIT;
+  if (keep > bytes) keep = bytes;
+  if (keep < all) keep = all;
   if (keep > all && !scrub_pagemap(base + all, keep - all) &&
       !scrub_mincore(base + all, keep - all))
     return false;
@@ -189,7 +207,7 @@ static bool scrub(uint8_t *base, uint64_t bytes) {
 /* Takes a zeroed reservation with [0, bytes) accessible, from the pool or
  * freshly mapped. NULL if the address space cannot be reserved. */
 static uint8_t *reservation_get(uint64_t bytes) {
-  pooled r = {NULL, 0, -1};
+  pooled r = {NULL, 0, 0, -1};
   int cpu = sched_getcpu();
   pthread_mutex_lock(&pool_lock);
   if (pool_n) {
@@ -206,6 +224,7 @@ static uint8_t *reservation_get(uint64_t bytes) {
     r = pool[k];
     memmove(&pool[k], &pool[k + 1], (pool_n - 1 - k) * sizeof pool[0]);
     pool_n--;
+    pool_kept -= r.kept;
   }
   pthread_mutex_unlock(&pool_lock);
   if (r.base) {
@@ -228,14 +247,24 @@ static uint8_t *reservation_get(uint64_t bytes) {
 
 /* Returns a reservation whose [0, accessible) a guest may have written. */
 static void reservation_put(uint8_t *base, uint64_t accessible) {
+  /* The kept bytes are claimed before the scrub, so that concurrent puts
+   * cannot together pass the budget. */
+  uint64_t want = accessible < POOL_KEEP_MAX ? accessible : POOL_KEEP_MAX, keep = 0;
   pthread_mutex_lock(&pool_lock);
   bool room = pool_n < POOL_MAX;
+  if (room) {
+    keep = want < POOL_KEEP_MIN ? want : POOL_KEEP_MIN;
+    if (want > keep && pool_kept + want <= POOL_KEEP_BUDGET) keep = want;
+    pool_kept += keep;
+  }
   pthread_mutex_unlock(&pool_lock);
   /* Scrub outside the lock; if the pool filled up meanwhile, unmap anyway. */
-  if (room && scrub(base, accessible)) {
+  if (room) {
+    bool scrubbed = scrub(base, accessible, keep);
     pthread_mutex_lock(&pool_lock);
-    room = pool_n < POOL_MAX;
-    if (room) pool[pool_n++] = (pooled){base, accessible, sched_getcpu()};
+    room = scrubbed && pool_n < POOL_MAX;
+    if (room) pool[pool_n++] = (pooled){base, accessible, keep, sched_getcpu()};
+    else pool_kept -= keep;
     pthread_mutex_unlock(&pool_lock);
     if (room) return;
   }

@@ -8,8 +8,9 @@
  * fresh mappings). Each must read zero everywhere but its own data
  * segments, in its initial pages and in pages it grows, and must still
  * trap one byte past its size. Sizes cover the three ways a reservation is
- * scrubbed: memset (first 512 KiB), pagemap-guided memset (to 4 MiB) and
- * MADV_DONTNEED (beyond). */
+ * scrubbed: memset (first 512 KiB), pagemap-guided memset (to 4 MiB, or to
+ * 64 MiB while the pool's budget of kept bytes allows) and MADV_DONTNEED
+ * (beyond). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -203,6 +204,29 @@ static void pooled_memories_are_clean(void **state) {
   free_all(&m);
 }
 
+/* Memories past the largest kept size (64 MiB), more of them than the
+ * pool's budget of kept bytes (512 MiB) holds at that size: the first are
+ * kept whole and scrubbed by pagemap, the rest keep 4 MiB, and all drop
+ * their tail. Every one handed out again reads zero, grown to full size. */
+static void large_memories_past_the_budget(void **state) {
+  (void)state;
+  enum { N = 10, GROW = 1039 }; /* 1040 pages: 65 MiB */
+  modules m = compile_all();
+  char why[300];
+  wasm_instance *held[N];
+  for (int i = 0; i < N; i++) {
+    held[i] = make_dirty(&m, GROW, 0x3c, why, sizeof why);
+    if (!held[i]) fail_msg("%s", why);
+  }
+  for (int i = 0; i < N; i++) wasm_instance_free(held[i]);
+  for (int i = 0; i < N; i++) {
+    held[i] = make_clean_checked(&m, CLEAN_SAME, GROW, why, sizeof why);
+    if (!held[i]) fail_msg("instance %d: %s", i, why);
+  }
+  for (int i = 0; i < N; i++) wasm_instance_free(held[i]);
+  free_all(&m);
+}
+
 /* A small memory made from a large dirty reservation: the pages past its
  * size must fault again (trap), and read zero once grown into. */
 static void reused_memory_keeps_its_bounds(void **state) {
@@ -363,6 +387,7 @@ int main(void) {
       cmocka_unit_test(reused_memory_keeps_its_bounds),
       cmocka_unit_test(data_segments_are_restored),
       cmocka_unit_test(two_threads_share_the_pool),
+      cmocka_unit_test(large_memories_past_the_budget),
       cmocka_unit_test(forked_child_scrubs_its_own_pages),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
