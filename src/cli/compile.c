@@ -17,6 +17,7 @@
 void wagi_cmd_compile_usage(FILE *out) {
   fprintf(out,
           "usage: wagi compile MODULE.wasm [-o MODULE.wasmc] [--cc CC] [--cflags FLAGS]\n"
+          "                    [--cpu LEVEL] [--strict-loads]\n"
           "\n"
           "Translates the module to C and compiles it with the system C compiler\n"
           "(CC -O3 -fPIC -shared; gcc by default, clang-16 works too) into a .wasmc file\n"
@@ -29,7 +30,11 @@ void wagi_cmd_compile_usage(FILE *out) {
           "options:\n"
           "  -o FILE          output (default: MODULE with .wasmc instead of .wasm/.wat)\n"
           "  --cc CC          the C compiler (default: cc, or $CC)\n"
-          "  --cflags FLAGS   extra compiler flags, space-separated\n"
+          "  --cflags FLAGS   extra compiler flags, space-separated (a -march here is\n"
+          "                   yours to match with --cpu: the .wasmc records --cpu's level)\n"
+          "  --cpu LEVEL      the x86-64 level to build for: host (default: the best this\n"
+          "                   machine has), x86-64-v3, x86-64-v2, or x86-64 for any x86-64\n"
+          "                   CPU; a .wasmc is refused on a CPU below its level\n"
           "  --strict-loads   make every load happen even when nothing uses its value, so\n"
           "                   that an out-of-bounds one traps as on the interpreter\n"
           "                   (by default the C compiler may drop such a load; slower)\n");
@@ -177,7 +182,7 @@ int wagi_cmd_load_module(const char *path, wagi_tier tier, wasm_module **out) {
 }
 
 int wagi_cmd_compile(int argc, char **argv) {
-  const char *in = NULL, *out = NULL, *cc = getenv("CC"), *cflags = NULL;
+  const char *in = NULL, *out = NULL, *cc = getenv("CC"), *cflags = NULL, *cpu = NULL;
   int strict = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
@@ -192,6 +197,7 @@ int wagi_cmd_compile(int argc, char **argv) {
     const char **dst = !strcmp(a, "-o")         ? &out
                        : !strcmp(a, "--cc")     ? &cc
                        : !strcmp(a, "--cflags") ? &cflags
+                       : !strcmp(a, "--cpu")    ? &cpu
                                                 : NULL;
     if (dst) {
       if (i + 1 >= argc) {
@@ -216,7 +222,7 @@ int wagi_cmd_compile(int argc, char **argv) {
   wasm_module *m = NULL;
   if (wagi_cmd_load_module(in, WAGI_TIER_INTERP, &m) != 0) return 1;
   char *def = out ? NULL : default_output(in);
-  wasm_native_options o = {.cc = cc, .cflags = cflags, .strict_loads = strict};
+  wasm_native_options o = {.cc = cc, .cflags = cflags, .cpu = cpu, .strict_loads = strict};
   wasm_error err = {0};
   wasm_status s = wasm_module_compile_native(m, &o, out ? out : def, &err);
   wasm_module_free(m);

@@ -38,6 +38,16 @@ void wasmi_aot_instance_free(wasm_instance *inst);
 void wasmi_aot_interrupt(wasm_instance *inst, bool on);
 void wasmi_aot_code_free(wasmi_aot_code *code);
 
+/* x86-64 micro-architecture levels generated code is built for: 0 the
+ * baseline, 1 x86-64-v2, 2 x86-64-v3 (aot.c). */
+#define WASMI_CPU_LEVELS 3
+int wasmi_cpu_level_parse(const char *name); /* -1 if unknown */
+const char *wasmi_cpu_level_name(int level);
+int wasmi_host_cpu_level(void); /* 0 on other architectures */
+/* 0 if a .wasmc whose trailer names `target` runs on a CPU of host_level,
+ * else -1 with the reason (a sentence after "it ...") in why. */
+int wasmi_aot_target_check(const char *target, int host_level, char *why, size_t cap);
+
 /* Calls defined function f of an instance with native code (interp.c's
  * wasmi_interp_invoke hands such calls over). */
 wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err);

@@ -149,6 +149,10 @@ typedef struct {
   const char *cc;     /* compiler command: NULL = "cc"; "clang-16" works too */
   const char *cflags; /* extra flags, space-separated; NULL = none */
   const char *tmpdir; /* where to work; NULL = $TMPDIR or /tmp */
+  /* The CPU the code is for: NULL or "host" = the best x86-64 level this
+   * machine has ("x86-64-v3" or "x86-64-v2"), or "x86-64" for any x86-64
+   * (a .wasmc is refused on a CPU without its level). */
+  const char *cpu;
   /* Every load happens even when its value is never used, so that an
    * out-of-bounds one always traps as on the interpreter. Off by default:
    * the C compiler may then drop a load whose value no code reads (it
@@ -184,8 +188,8 @@ int wasm_module_is_native(const wasm_module *m);
 void wasm_module_digest(const wasm_module *m, uint8_t out[32]);
 /* The file name a cache keeps m's native code under:
  * "<module sha256>-abi<N>-<16 hex digits naming the compiler>.wasmc", the
- * compiler named by the first line of `CC --version` and the flags (o may
- * be NULL). Runs the compiler once per (cc, cflags) per process. Returns 0,
+ * compiler named by the first line of `CC --version`, the flags and the CPU
+ * level (o may be NULL). Runs the compiler once per (cc, cflags) per process. Returns 0,
  * or -1 (message in err) when the compiler cannot be run. */
 int wasm_native_cache_name(const wasm_module *m, const wasm_native_options *o, char *out,
                            size_t cap, char *err, size_t errlen);

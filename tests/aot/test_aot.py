@@ -125,3 +125,49 @@ def test_compiler_failure_is_reported(math_wasmc):
     r = wagi("compile", wasm, "--cflags", "-fno-such-flag-xyz", "-o", "/tmp/never.wasmc")
     assert r.returncode == 1 and "no-such-flag" in r.stderr, r.stderr
     assert not Path("/tmp/never.wasmc").exists()
+
+
+def trailer_target(path):
+    t = Path(path).read_bytes()[-TRAILER:]
+    return t[192:224].split(b"\0")[0].decode()
+
+
+def host_level():
+    """The x86-64 level /proc/cpuinfo's flags give (what aot.c reads from
+    CPUID), or None off x86-64."""
+    try:
+        flags = set(next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split(":")[1].split())
+    except (OSError, StopIteration):
+        return None
+    v2 = {"pni", "ssse3", "cx16", "sse4_1", "sse4_2", "popcnt", "lahf_lm"} <= flags
+    v3 = v2 and {"fma", "movbe", "avx", "f16c", "abm", "bmi1", "avx2", "bmi2"} <= flags
+    return "x86_64-v3-linux" if v3 else "x86_64-v2-linux" if v2 else "x86_64-linux"
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="CPU levels are x86-64's")
+def test_cpu_level_is_recorded_and_chosen(math_wasmc, tmp_path):
+    """By default the code is built for this machine's best level, which the
+    trailer records; --cpu x86-64 builds for any x86-64 and gives the same
+    results; an unknown level is refused before anything is compiled."""
+    wasm, wasmc = math_wasmc
+    assert trailer_target(wasmc) == host_level()
+    base = tmp_path / "base.wasmc"
+    r = wagi("compile", wasm, "--cpu", "x86-64", "-o", base)
+    assert r.returncode == 0, r.stderr
+    assert trailer_target(base) == "x86_64-linux"
+    for args in (["fib", "20"], ["fact", "20"]):
+        a, b = wagi("invoke", wasmc, *args), wagi("invoke", base, *args)
+        assert a.returncode == b.returncode == 0 and a.stdout == b.stdout, (a, b)
+    r = wagi("compile", wasm, "--cpu", "pentium4", "-o", tmp_path / "never.wasmc")
+    assert r.returncode == 1 and 'unknown CPU level "pentium4"' in r.stderr, r.stderr
+    assert not (tmp_path / "never.wasmc").exists()
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="CPU levels are x86-64's")
+def test_wasmc_for_an_unknown_level_is_refused(math_wasmc, tmp_path):
+    _, wasmc = math_wasmc
+    bad = corrupt(wasmc, tmp_path / "v4.wasmc",
+                  lambda d: d.__setitem__(slice(len(d) - TRAILER + 192, len(d) - TRAILER + 192 + 16),
+                                          b"x86_64-v4-linux\0"))
+    r = wagi("invoke", bad, "fib", "5")
+    assert r.returncode == 1 and "compiled for x86_64-v4-linux" in r.stderr, r.stderr
