@@ -27,30 +27,64 @@
 
 #define MODEL_FILE "mobilenet_v2_1.0_224_quant.tflite"
 
-/* The reference vectors were made by Arm NN's CpuRef backend, which
- * dequantizes, computes each layer in float and quantizes again; wagi_tflite
- * computes TFLite's integer kernels exactly, and the two round differently
- * at each of the 65 layers. On cat.bmp, whose pixels here are bit-identical
- * to the reference's (BMP, and a resize that matches Pillow's), the results
- * differ by 7/256 on the top class (a float emulation of the same graph
- * differs from the reference by 1/256). Issue 19 hoped for 2/256: parrot
- * and hot_dog are within it, cat and grace_hopper are not. */
-#define REFERENCE_TOLERANCE 8
-
+/* How far each photo's 1001 outputs may be from the reference vector, in
+ * 1/256. Issue 19 asks for 2/256; parrot and hot_dog are within it. The
+ * other two are not, for two reasons this test shows rather than assumes:
+ *   - the arithmetic: the references come from Arm NN's CpuRef backend,
+ *     which computes every layer in float (tflite_reference.h's armnn_*),
+ *     while wagi_tflite computes TFLite's integer kernels exactly, as the
+ *     issue also asks; the two round differently at each of the 65 layers.
+ *     cat.bmp's input here is bit-identical to the reference's (a BMP, and
+ *     a resize that matches Pillow's), and Arm NN's arithmetic run on it
+ *     below gives the reference vector exactly; TFLite's gives 7/256.
+ *   - the JPEG decoder: stb_image's IDCT and chroma upsampling are not
+ *     libjpeg-turbo's (which made the references' pixels, through Pillow);
+ *     pixels differ by up to 3 (mean 0.01-0.05), and a quantized network
+ *     turns that into a few 1/256 at the top class: grace_hopper is 3/256
+ *     off. (Measured while writing this: Arm NN's arithmetic on Pillow's
+ *     pixels gives all four reference vectors exactly.)
+ * The bounds are what the library gives today, so any change shows. */
 static const struct {
   const char *file;
   int top1;
   const char *label;
+  int tolerance;
 } PHOTOS[] = {
-    {"grace_hopper.jpg", 653, "military uniform"},
-    {"cat.bmp", 286, "Egyptian cat"},
-    {"parrot.jpg", 89, "macaw"},
-    {"hot_dog.jpg", 935, "hotdog, hot dog"},
+    {"grace_hopper.jpg", 653, "military uniform", 3},
+    {"cat.bmp", 286, "Egyptian cat", 7},
+    {"parrot.jpg", 89, "macaw", 2},
+    {"hot_dog.jpg", 935, "hotdog, hot dog", 2},
 };
 
 static const char *models_dir(void) {
   const char *d = getenv("WAGI_MODELS");
   return d && *d ? d : "../shared/models";
+}
+
+/* The reference vector of a photo as 0..255 (probability * 256, rounded). */
+static void reference_vector(const char *photo, int want[1001]) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/reference_outputs/%s.probs.txt", models_dir(), photo);
+  FILE *f = fopen(path, "r");
+  if (!f) fail_msg("%s: cannot open", path);
+  for (int i = 0; i < 1001; i++) {
+    double p;
+    if (fscanf(f, "%lf", &p) != 1) fail_msg("%s: value %d missing", path, i);
+    want[i] = (int)(p * 256 + 0.5);
+  }
+  fclose(f);
+}
+
+/* The largest |got - want| and where; the count of differing outputs. */
+static int largest_difference(const uint8_t got[1001], const int want[1001], int *at, int *differ) {
+  int worst = 0;
+  *at = 0, *differ = 0;
+  for (int i = 0; i < 1001; i++) {
+    int d = abs(want[i] - got[i]);
+    *differ += d != 0;
+    if (d > worst) worst = d, *at = i;
+  }
+  return worst;
 }
 
 static uint8_t *slurp(const char *path, size_t *n) {
@@ -175,18 +209,9 @@ static void classify_photos(void **state) {
     int best = 0;
     for (int i = 1; i < 1001; i++)
       if (out[i] > out[best]) best = i;
-    snprintf(path, sizeof path, "%s/reference_outputs/%s.probs.txt", models_dir(), PHOTOS[k].file);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    int worst = 0, worst_at = 0, differ = 0;
-    for (int i = 0; i < 1001; i++) {
-      double p;
-      if (fscanf(f, "%lf", &p) != 1) fail_msg("%s: value %d missing", path, i);
-      int want = (int)(p * 256 + 0.5), d = abs(want - out[i]);
-      differ += d != 0;
-      if (d > worst) worst = d, worst_at = i;
-    }
-    fclose(f);
+    int want[1001], worst_at, differ;
+    reference_vector(PHOTOS[k].file, want);
+    int worst = largest_difference(out, want, &worst_at, &differ);
     size_t llen;
     const char *label = label_line(labels, best, &llen);
     printf("%s: %d %.*s %.4f; largest difference from the reference %d/256 (class %d), %d classes differ\n",
@@ -197,8 +222,9 @@ static void classify_photos(void **state) {
     /* the README gives the label line's beginning */
     assert_true(llen >= strlen(PHOTOS[k].label));
     assert_memory_equal(label, PHOTOS[k].label, strlen(PHOTOS[k].label));
-    if (worst > REFERENCE_TOLERANCE)
-      fail_msg("%s: output %d differs from the reference by %d/256", PHOTOS[k].file, worst_at, worst);
+    if (worst > PHOTOS[k].tolerance)
+      fail_msg("%s: output %d differs from the reference by %d/256 (at most %d expected)", PHOTOS[k].file,
+               worst_at, worst, PHOTOS[k].tolerance);
     /* the arena carries nothing from one run to the next */
     assert_int_equal(wagi_tflite_invoke(fx->model, input, sizeof input, again, sizeof again), WAGI_TFLITE_OK);
     assert_memory_equal(out, again, sizeof out);
@@ -473,7 +499,8 @@ static int ref_pad(int in, int out, int filter, int stride, int dilation) {
   return total > 0 ? total / 2 : 0;
 }
 
-static void reference_run(const uint8_t *d, const uint8_t *input, uint8_t *output) {
+/* armnn: with Arm NN's float arithmetic instead of TFLite's */
+static void reference_run(const uint8_t *d, const uint8_t *input, uint8_t *output, int armnn) {
   size_t root = rd32(d, 0), sg = vec_table(d, root, 2, 0);
   size_t tv = deref(d, field(d, sg, 0)), bufs = deref(d, field(d, root, 4));
   size_t opv = deref(d, field(d, sg, 3)), codes = deref(d, field(d, root, 1));
@@ -509,8 +536,10 @@ static void reference_run(const uint8_t *d, const uint8_t *input, uint8_t *outpu
       int dw = code == 4, k = dw ? 1 : 0;
       rtensor *f = &ts[rd32(d, ins + 8)];
       int32_t *bias = NULL;
+      armnn_scales sc = {x->scale, f->scale, 0.0f, y->scale};
       if (rd32(d, ins) > 2 && (int32_t)rd32(d, ins + 12) >= 0) {
         rtensor *b = &ts[rd32(d, ins + 12)];
+        sc.bias = b->scale;
         bias = malloc(b->n * sizeof *bias);
         for (size_t j = 0; j < b->n; j++) bias[j] = (int32_t)rd32(b->data, 4 * j);
       }
@@ -534,7 +563,8 @@ static void reference_run(const uint8_t *d, const uint8_t *input, uint8_t *outpu
       c.p.output_offset = y->zp;
       ref_quantize_multiplier((double)x->scale * f->scale / y->scale, &c.p.output_multiplier, &c.p.output_shift);
       ref_act_range(field_i8(d, opt, 3 + k, 0), qy, &c.p.act_min, &c.p.act_max);
-      ref_conv(&c, x->act, f->data, bias, act_of(y));
+      if (armnn) armnn_conv(&c, sc, x->act, f->data, bias, act_of(y));
+      else ref_conv(&c, x->act, f->data, bias, act_of(y));
       free(bias);
     } else if (code == 1) { /* AVERAGE_POOL_2D */
       wagi_tflite_pool_params p;
@@ -545,12 +575,16 @@ static void reference_run(const uint8_t *d, const uint8_t *input, uint8_t *outpu
       p.pad_h = ref_pad(x->dims[1], y->dims[1], p.filter_h, p.stride_h, 1);
       p.pad_w = ref_pad(x->dims[2], y->dims[2], p.filter_w, p.stride_w, 1);
       ref_act_range(field_i8(d, opt, 5, 0), qy, &p.act_min, &p.act_max);
-      ref_average_pool(&p, dims4(x), x->act, dims4(y), act_of(y));
+      if (armnn) armnn_average_pool(&p, dims4(x), (quant){x->scale, x->zp}, x->act, dims4(y), qy, act_of(y));
+      else ref_average_pool(&p, dims4(x), x->act, dims4(y), act_of(y));
     } else if (code == 0) { /* ADD */
       rtensor *x2 = &ts[rd32(d, ins + 8)];
       int32_t lo, hi;
       ref_act_range(field_i8(d, opt, 0, 0), qy, &lo, &hi);
-      ref_add((quant){x->scale, x->zp}, (quant){x2->scale, x2->zp}, qy, lo, hi, y->n, x->act, x2->act, act_of(y));
+      if (armnn)
+        armnn_add((quant){x->scale, x->zp}, (quant){x2->scale, x2->zp}, qy, lo, hi, y->n, x->act, x2->act, act_of(y));
+      else
+        ref_add((quant){x->scale, x->zp}, (quant){x2->scale, x2->zp}, qy, lo, hi, y->n, x->act, x2->act, act_of(y));
     } else if (code == 22) { /* RESHAPE */
       memcpy(act_of(y), x->act, y->n);
     } else if (code == 25) { /* SOFTMAX */
@@ -559,7 +593,11 @@ static void reference_run(const uint8_t *d, const uint8_t *input, uint8_t *outpu
       ref_softmax_params(rdf32(d, field(d, opt, 0)), x->scale, &mult, &shift, &diff_min);
       size_t depth = (size_t)x->dims[x->nd - 1];
       for (size_t r = 0; r < x->n / depth; r++)
-        ref_softmax_row(x->act + r * depth, depth, mult, shift, diff_min, act_of(y) + r * depth);
+        if (armnn)
+          armnn_softmax_row(x->act + r * depth, depth, (quant){x->scale, x->zp}, rdf32(d, field(d, opt, 0)), qy,
+                            act_of(y) + r * depth);
+        else
+          ref_softmax_row(x->act + r * depth, depth, mult, shift, diff_min, act_of(y) + r * depth);
     } else {
       fail_msg("operator %u: code %d in the model", i, code);
     }
@@ -604,7 +642,7 @@ static void same_bytes_as_reference(void **state) {
     assert_int_equal(wagi_tflite_resize(rgb, w, h, 3, input, 224, 224), WAGI_TFLITE_OK);
     stbi_image_free(rgb);
     assert_int_equal(wagi_tflite_invoke(m, input, sizeof input, got, sizeof got), WAGI_TFLITE_OK);
-    reference_run(d, input, want);
+    reference_run(d, input, want, 0);
     assert_memory_equal(want, got, sizeof got);
     /* and the logits are not flat: the comparison means something */
     int lo = 255, hi = 0;
@@ -615,11 +653,41 @@ static void same_bytes_as_reference(void **state) {
   free(d);
 }
 
+/* Arm NN's float arithmetic (tflite_reference.h) on cat.bmp, whose input
+ * is the reference's to the byte, gives the reference vector exactly: the
+ * library reads the graph, its parameters and the image right, and its 7/256
+ * from the reference is TFLite's integer arithmetic, nothing else. */
+static void armnn_arithmetic_gives_the_reference(void **state) {
+  fixture *fx = *state;
+  NEED_MODEL(fx);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/cat.bmp", models_dir());
+  int w, h, ch;
+  uint8_t *rgb = stbi_load(path, &w, &h, &ch, 3);
+  if (!rgb) fail_msg("%s: %s", path, stbi_failure_reason());
+  static uint8_t input[224 * 224 * 3];
+  uint8_t got[1001], lib[1001];
+  assert_int_equal(wagi_tflite_resize(rgb, w, h, 3, input, 224, 224), WAGI_TFLITE_OK);
+  stbi_image_free(rgb);
+  reference_run(fx->file, input, got, 1);
+  assert_int_equal(wagi_tflite_invoke(fx->model, input, sizeof input, lib, sizeof lib), WAGI_TFLITE_OK);
+  int want[1001], at, differ, lib_at, lib_differ;
+  reference_vector("cat.bmp", want);
+  int worst = largest_difference(got, want, &at, &differ);
+  int lib_worst = largest_difference(lib, want, &lib_at, &lib_differ);
+  printf("cat.bmp with Arm NN's arithmetic: largest difference %d/256, %d classes differ; "
+         "with TFLite's (the library): %d/256, %d classes\n",
+         worst, differ, lib_worst, lib_differ);
+  if (worst != 0) fail_msg("Arm NN's arithmetic: output %d differs from the reference by %d/256", at, worst);
+  assert_true(lib_worst > 0); /* else the two arithmetics would be indistinguishable here */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(model_shape),      cmocka_unit_test(classify_photos),  cmocka_unit_test(invoke_arguments),
       cmocka_unit_test(load_arguments),   cmocka_unit_test(truncated_models), cmocka_unit_test(corrupted_models),
       cmocka_unit_test(hostile_edits),    cmocka_unit_test(same_bytes_as_reference),
+      cmocka_unit_test(armnn_arithmetic_gives_the_reference),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

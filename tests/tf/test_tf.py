@@ -18,10 +18,11 @@ ANSWER = re.compile(r"The image represents a (.+), with (\d+(?:\.\d{1,2})?)% acc
 # shared/models/README.md: top-1 class index and label of each photo.
 TOP1 = {"grace_hopper.jpg": (653, "military uniform"), "cat.bmp": (286, "Egyptian cat"),
         "parrot.jpg": (89, "macaw"), "hot_dog.jpg": (935, "hotdog, hot dog")}
-# wagi_tflite computes TFLite's integer kernels; the reference vectors come
-# from Arm NN's float-per-layer CpuRef, which rounds differently at each
-# layer: the library's own tests allow 8/256 (tests/guest/test_tflite_model.c).
-TOLERANCE = 8 / 256
+# How far the answer's probability may be from the reference vector's, in
+# 1/256: the library's own bounds (tests/guest/test_tflite_model.c says why
+# two photos pass the issue's 2/256: TFLite's integer arithmetic against
+# Arm NN's float one, and stb_image's JPEG decoding against libjpeg-turbo's).
+TOLERANCE = {"grace_hopper.jpg": 3, "cat.bmp": 7, "parrot.jpg": 2, "hot_dog.jpg": 2}
 
 
 def digest(data):
@@ -73,7 +74,8 @@ def test_photo_top1(cosmos, tf_server, photo):
     assert headers["x-cache"] == "miss"
     label, pct = parse(body)
     assert label == labels()[index] and label.startswith(readme_label), label
-    assert abs(pct / 100 - ref[index]) <= TOLERANCE, (pct, ref[index])
+    # the answer rounds q/256 to 0.01%: allow that on top of the bound
+    assert abs(pct / 100 - ref[index]) <= (TOLERANCE[photo] + 0.5) / 256, (pct, ref[index])
     # the answer is cached under the upper-case hex SHA-256 of the body
     assert cache_docs(cosmos, s) == [{"id": digest(data), "value": body.decode()[:-1]}]
 
