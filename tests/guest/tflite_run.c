@@ -185,6 +185,24 @@ static int simd_case(int depthwise) {
   int32_t filter_offset = -rng_range(0, 255);
   if (depthwise) wagi_tflite_depthwise_filter_prepare(f8, fh, fw, out.c, filter_offset, f);
   else wagi_tflite_conv_filter_prepare(f8, out.c, fh, fw, in.c, filter_offset, f);
+  if (!depthwise) {
+    /* the prepared layout, element by element: block of 8 channels, pair of
+     * k, lane (channels 0,2,4,6 then 1,3,5,7), k of the pair; zeros where a
+     * channel or the pair's second k is missing */
+    size_t k = (size_t)fh * fw * in.c, pairs = (k + 1) / 2, at = 0;
+    for (int o0 = 0; o0 < out.c; o0 += 8)
+      for (size_t j = 0; j < pairs; j++)
+        for (int l = 0; l < 8; l++)
+          for (size_t kk = 2 * j; kk < 2 * j + 2; kk++, at++) {
+            int o = o0 + (l < 4 ? 2 * l : 2 * (l - 4) + 1);
+            int16_t want = (int16_t)(o < out.c && kk < k ? f8[(size_t)o * k + kk] + filter_offset : 0);
+            if (f[at] != want) {
+              fprintf(stderr, "simd-check: conv filter %dx%dx%d -> %d prepared wrong at %zu: %d, want %d\n", fh,
+                      fw, in.c, out.c, at, f[at], want);
+              exit(1);
+            }
+          }
+  }
   for (int pass = 0; pass < 2; pass++) {
     wagi_tflite_simd = pass == 0;
     uint8_t *y = pass == 0 ? a : b;
