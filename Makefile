@@ -376,19 +376,20 @@ run-guesttest:
 # TFLITE_AOT=1 adds the AOT tier (wagi compile, about 30 s more).
 .PHONY: tflitetest run-tflitetest
 TFLITE_SRC := guest/src/wagi_tflite.c guest/src/wagi_tflite_ops.c guest/src/wagi_tflite_resize.c
+TFLITE_RUN_SRC := $(TFLITE_SRC) guest/src/wagi_io.c
 TFLITE_RUN_WASM := $(BUILD)/guest/tflite_run.wasm
 TFLITE_RUN_NATIVE := $(BUILD)/guest/tflite_run
 
 $(BUILD)/guest/test_tflite_ops $(BUILD)/guest/test_tflite_model: tests/guest/tflite_reference.h
 
-$(TFLITE_RUN_WASM): tests/guest/tflite_run.c $(TFLITE_SRC) $(GUEST_HDR)
+$(TFLITE_RUN_WASM): tests/guest/tflite_run.c $(TFLITE_RUN_SRC) $(GUEST_HDR)
 	@mkdir -p $(dir $@)
 	$(WASM_CC) --target=wasm32-wasi -O2 -msimd128 -std=c11 -Wall -Wextra -Werror -Iguest/include \
-	  $< $(TFLITE_SRC) -o $@ -Wl,--strip-all
+	  $< $(TFLITE_RUN_SRC) -o $@ -Wl,--strip-all
 
-$(TFLITE_RUN_NATIVE): tests/guest/tflite_run.c $(TFLITE_SRC) $(GUEST_HDR) $(FLAGS_STAMP)
+$(TFLITE_RUN_NATIVE): tests/guest/tflite_run.c $(TFLITE_RUN_SRC) $(GUEST_HDR) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) $< $(TFLITE_SRC) -o $@ -lm
+	$(CC) $(GUEST_CFLAGS) $< $(TFLITE_RUN_SRC) -o $@ -lm
 
 TFLITE_TEST = /usr/bin/python3 tests/guest/run_tflite.py --wagi $(BUILD)/wagi --wasm $(TFLITE_RUN_WASM) \
   --native $(TFLITE_RUN_NATIVE) $(if $(TFLITE_AOT),--aot)

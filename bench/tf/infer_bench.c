@@ -23,30 +23,13 @@
 #define STBI_NO_THREAD_LOCALS
 #include <stb/stb_image.h>
 
+#include "wagi_io.h"
 #include "wagi_tflite.h"
 
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static uint8_t *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 20, len = 0, k;
-  uint8_t *b = malloc(cap);
-  while (b && (k = fread(b + len, 1, cap - len, f)) > 0) {
-    len += k;
-    if (len == cap) {
-      uint8_t *nb = realloc(b, cap *= 2);
-      if (!nb) free(b);
-      b = nb;
-    }
-  }
-  fclose(f);
-  *n = len;
-  return b;
 }
 
 static void fail(const char *what, const char *why) {
@@ -68,16 +51,16 @@ int main(int argc, char **argv) {
     double t[NSTEPS + 1];
     t[0] = now_ms();
     size_t mlen, ilen;
-    uint8_t *mbytes = slurp(argv[1], &mlen);
-    if (!mbytes) fail(argv[1], "cannot read");
+    uint8_t *mbytes, *img;
+    char why[160];
+    if (wagi_io_read_file(argv[1], SIZE_MAX, &mbytes, &mlen, why, sizeof why)) fail(argv[1], why);
     t[1] = now_ms();
     char err[WAGI_TFLITE_ERRLEN];
     wagi_tflite_model *m;
     if (wagi_tflite_load(mbytes, mlen, &m, err, sizeof err)) fail(argv[1], err);
     free(mbytes);
     t[2] = now_ms();
-    uint8_t *img = slurp(argv[2], &ilen);
-    if (!img) fail(argv[2], "cannot read");
+    if (wagi_io_read_file(argv[2], SIZE_MAX, &img, &ilen, why, sizeof why)) fail(argv[2], why);
     double t_img = now_ms(); /* the image file's read is not a step of the module */
     int w, h, ch;
     uint8_t *rgb = stbi_load_from_memory(img, (int)ilen, &w, &h, &ch, 3);

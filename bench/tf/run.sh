@@ -68,7 +68,7 @@ load_start=$(cut -d' ' -f1 /proc/loadavg)
 
 # ---- inference alone ---------------------------------------------------------------
 if [ "$ALONE" = 1 ]; then
-LIB="guest/src/wagi_tflite.c guest/src/wagi_tflite_ops.c guest/src/wagi_tflite_resize.c"
+LIB="guest/src/wagi_tflite.c guest/src/wagi_tflite_ops.c guest/src/wagi_tflite_resize.c guest/src/wagi_io.c"
 # shellcheck disable=SC2086
 "$CLANG" --target=wasm32-wasi -O2 -msimd128 -std=c11 -Wall -Wextra -Iguest/include \
   bench/tf/infer_bench.c $LIB -o "$OUT/infer_bench.wasm" -Wl,--strip-all || die "infer_bench.wasm"

@@ -13,6 +13,7 @@
 
 #include "wagi_azure.h"
 #include "wagi_codec.h"
+#include "wagi_io.h"
 #include "wagi_json.h"
 
 /* Larger bodies are refused before anything is written. */
@@ -27,33 +28,6 @@ static int answer(int status, const char *fmt, const char *detail) {
 
 static int service_status(const wagi_az_error *e) {
   return e->code == WAGI_AZ_ERR_CONFIG ? 500 : e->code == WAGI_AZ_ERR_ARG ? 400 : 502;
-}
-
-static int read_body(char **out, size_t *len) {
-  size_t cap = 0, n = 0;
-  char *b = NULL;
-  for (;;) {
-    if (n == cap) {
-      if (cap >= MAX_BODY) {
-        free(b);
-        return -2;
-      }
-      size_t nc = cap ? cap * 2 : 65536;
-      char *nb = realloc(b, nc);
-      if (!nb) {
-        free(b);
-        return -1;
-      }
-      b = nb;
-      cap = nc;
-    }
-    size_t r = fread(b + n, 1, cap - n, stdin);
-    if (!r) break;
-    n += r;
-  }
-  *out = b;
-  *len = n;
-  return 0;
 }
 
 int main(void) {
@@ -71,14 +45,16 @@ int main(void) {
                   "The container and blob query parameters are required "
                   "(?container=CONTAINER&blob=BLOB).");
   }
-  char *body = NULL;
+  uint8_t *body = NULL;
   size_t len = 0;
-  int br = read_body(&body, &len);
+  int br = wagi_io_read_body(MAX_BODY, &body, &len);
   if (br) {
     free(container);
     free(blob);
-    return answer(br == -2 ? 413 : 500, "%s",
-                  br == -2 ? "The body is larger than 64 MiB." : "Out of memory.");
+    return answer(br == WAGI_IO_ERR_TOO_BIG ? 413 : 500, "%s",
+                  br == WAGI_IO_ERR_TOO_BIG ? "The body is larger than 64 MiB."
+                  : br == WAGI_IO_ERR_NOMEM ? "Out of memory."
+                                            : "The request body could not be read.");
   }
   wagi_az_error err;
   wagi_az_blob storage;

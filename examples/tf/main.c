@@ -32,14 +32,11 @@
  * 405 for a method other than POST; 500 naming the model or labels file
  * when it is missing or unusable. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +55,7 @@
 #include "wagi_azure.h"
 #include "wagi_codec.h"
 #include "wagi_crypto.h"
+#include "wagi_io.h"
 #include "wagi_json.h"
 #include "wagi_tflite.h"
 
@@ -82,89 +80,6 @@ static int answer(int status, const char *msg) {
 static const char *setting(const char *name, const char *fallback) {
   const char *v = getenv(name);
   return v && *v ? v : fallback;
-}
-
-/* The request body, at most MAX_BODY bytes: 0, or 1 with *too_big set when
- * there is more, or -1 when memory runs out. */
-static int read_body(uint8_t **out, size_t *len, int *too_big) {
-  *too_big = 0;
-  const char *cl = getenv("CONTENT_LENGTH");
-  if (cl && *cl) {
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(cl, &end, 10);
-    if (!*end && (errno == ERANGE || n > MAX_BODY)) {
-      *too_big = 1;
-      return 1;
-    }
-  }
-  size_t cap = 1 << 16, n = 0;
-  uint8_t *b = malloc(cap);
-  while (b) {
-    if (n == cap) {
-      if (cap > MAX_BODY) break;
-      uint8_t *nb = realloc(b, cap * 2);
-      if (!nb) {
-        free(b);
-        return -1;
-      }
-      b = nb;
-      cap *= 2;
-    }
-    size_t k = fread(b + n, 1, cap - n, stdin);
-    if (!k) break;
-    n += k;
-  }
-  if (!b) return -1;
-  if (n > MAX_BODY) {
-    free(b);
-    *too_big = 1;
-    return 1;
-  }
-  *out = b;
-  *len = n;
-  return 0;
-}
-
-/* A whole file of at most max bytes; on failure err says why. */
-static uint8_t *read_file(const char *path, size_t max, size_t *len, char *err, size_t errcap) {
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) {
-    snprintf(err, errcap, "%s", strerror(errno));
-    return NULL;
-  }
-  struct stat st;
-  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-    snprintf(err, errcap, "not a regular file");
-    close(fd);
-    return NULL;
-  }
-  if ((uint64_t)st.st_size > max) {
-    snprintf(err, errcap, "%lld bytes, over the limit of %zu", (long long)st.st_size, max);
-    close(fd);
-    return NULL;
-  }
-  size_t size = (size_t)st.st_size, n = 0;
-  uint8_t *b = malloc(size ? size : 1);
-  if (!b) {
-    snprintf(err, errcap, "out of memory for %zu bytes", size);
-    close(fd);
-    return NULL;
-  }
-  while (n < size) {
-    ssize_t k = read(fd, b + n, size - n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) {
-      snprintf(err, errcap, "%s", k < 0 ? strerror(errno) : "shorter than its size");
-      free(b);
-      close(fd);
-      return NULL;
-    }
-    n += (size_t)k;
-  }
-  close(fd);
-  *len = n;
-  return b;
 }
 
 /* Line i of the labels text (CR LF or LF), copied into out; 0 if there is
@@ -305,8 +220,8 @@ static int classify(const uint8_t *img, size_t len, char *text, size_t cap, timi
   const char *labels_path = setting("TF_LABELS", DEFAULT_LABELS);
   char err[WAGI_TFLITE_ERRLEN];
   size_t model_len = 0;
-  uint8_t *model_bytes = read_file(model_path, MAX_MODEL, &model_len, err, sizeof err);
-  if (!model_bytes) {
+  uint8_t *model_bytes = NULL;
+  if (wagi_io_read_file(model_path, MAX_MODEL, &model_bytes, &model_len, err, sizeof err)) {
     stbi_image_free(rgb);
     snprintf(text, cap, "The model %s cannot be read: %s.", model_path, err);
     return 500;
@@ -338,8 +253,9 @@ static int classify(const uint8_t *img, size_t len, char *text, size_t cap, timi
   /* the labels before the model runs: a bad file fails fast */
   size_t labels_len = 0, lines = 0;
   char label[512];
-  uint8_t *labels = read_file(labels_path, MAX_LABELS, &labels_len, err, sizeof err);
-  if (labels) label_at((const char *)labels, labels_len, 0, label, sizeof label, &lines);
+  uint8_t *labels = NULL;
+  if (!wagi_io_read_file(labels_path, MAX_LABELS, &labels, &labels_len, err, sizeof err))
+    label_at((const char *)labels, labels_len, 0, label, sizeof label, &lines);
   if (!labels || lines != out.bytes) {
     if (labels) {
       snprintf(text, cap, "The labels file %s has %zu lines; the model %s has %zu classes.",
@@ -399,10 +315,10 @@ int main(void) {
     return answer(405, "POST an image (JPEG, PNG, BMP or GIF) to classify it.");
   uint8_t *body = NULL;
   size_t len = 0;
-  int too_big = 0;
-  int rc = read_body(&body, &len, &too_big);
-  if (rc < 0) return answer(500, "Out of memory reading the request body.");
-  if (too_big) return answer(400, "The image is larger than 20 MiB.");
+  int rc = wagi_io_read_body(MAX_BODY, &body, &len);
+  if (rc == WAGI_IO_ERR_TOO_BIG) return answer(400, "The image is larger than 20 MiB.");
+  if (rc == WAGI_IO_ERR_NOMEM) return answer(500, "Out of memory reading the request body.");
+  if (rc) return answer(500, "The request body could not be read.");
   if (len == 0) {
     free(body);
     return answer(400, "The request body is empty: POST an image (JPEG, PNG, BMP or GIF).");

@@ -15,34 +15,9 @@
 #include "wagi_codec.h"
 #include "wagi_crypto.h"
 #include "wagi_http.h"
+#include "wagi_io.h"
 #include "wagi_json.h"
 #include "wagi_time.h"
-
-static char *read_all(size_t *len) {
-  size_t cap = 65536, n = 0;
-  char *buf = malloc(cap + 1);
-  if (!buf) return NULL;
-  for (;;) {
-    if (n == cap) {
-      char *b = cap > SIZE_MAX / 2 - 1 ? NULL : realloc(buf, cap * 2 + 1);
-      if (!b) {
-        free(buf);
-        return NULL;
-      }
-      buf = b, cap *= 2;
-    }
-    size_t got = fread(buf + n, 1, cap - n, stdin);
-    n += got;
-    if (got == 0) break;
-  }
-  if (ferror(stdin)) {
-    free(buf);
-    return NULL;
-  }
-  buf[n] = 0;
-  *len = n;
-  return buf;
-}
 
 static void print_hex(const uint8_t *d, size_t n) {
   char hex[2 * WAGI_SHA256_LEN + 1];
@@ -99,8 +74,9 @@ int main(int argc, char **argv) {
   }
 
   size_t n;
-  char *in = read_all(&n);
-  if (!in) return 1;
+  uint8_t *bytes;
+  if (wagi_io_read_stream(stdin, SIZE_MAX, &bytes, &n)) return 1;
+  char *in = (char *)bytes;
   int rc = 0;
   if (!strcmp(cmd, "sha256")) {
     /* streamed in uneven pieces, as a module reading a body would */

@@ -23,6 +23,7 @@
 #include <stb/stb_image.h>
 
 #include "tflite_reference.h"
+#include "wagi_io.h"
 #include "wagi_tflite.h"
 
 #define MODEL_FILE "mobilenet_v2_1.0_224_quant.tflite"
@@ -87,25 +88,6 @@ static int largest_difference(const uint8_t got[1001], const int want[1001], int
   return worst;
 }
 
-static uint8_t *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 20, len = 0;
-  uint8_t *b = malloc(cap);
-  size_t k;
-  while (b && (k = fread(b + len, 1, cap - len, f)) > 0) {
-    len += k;
-    if (len == cap) {
-      uint8_t *nb = realloc(b, cap *= 2);
-      if (!nb) free(b);
-      b = nb;
-    }
-  }
-  fclose(f);
-  *n = len;
-  return b;
-}
-
 typedef struct {
   uint8_t *file;
   size_t len;
@@ -116,7 +98,7 @@ static int setup(void **state) {
   static fixture fx;
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", models_dir(), MODEL_FILE);
-  fx.file = slurp(path, &fx.len);
+  if (wagi_io_read_file(path, SIZE_MAX, &fx.file, &fx.len, NULL, 0)) fx.file = NULL;
   fx.model = NULL;
   if (fx.file) {
     char err[WAGI_TFLITE_ERRLEN];
@@ -192,10 +174,9 @@ static void classify_photos(void **state) {
   char path[1024];
   snprintf(path, sizeof path, "%s/imagenet_labels_1001.txt", models_dir());
   size_t nlabels;
-  char *labels = (char *)slurp(path, &nlabels);
-  assert_non_null(labels);
-  labels = realloc(labels, nlabels + 1);
-  labels[nlabels] = 0;
+  uint8_t *bytes;
+  assert_int_equal(wagi_io_read_file(path, SIZE_MAX, &bytes, &nlabels, NULL, 0), WAGI_IO_OK);
+  char *labels = (char *)bytes; /* NUL-terminated */
   for (size_t k = 0; k < sizeof PHOTOS / sizeof *PHOTOS; k++) {
     snprintf(path, sizeof path, "%s/%s", models_dir(), PHOTOS[k].file);
     int w, h, ch;

@@ -28,26 +28,9 @@
 #define STBI_NO_THREAD_LOCALS
 #include <stb/stb_image.h>
 
+#include "wagi_io.h"
 #include "wagi_tflite.h"
 #include "wagi_tflite_ops.h"
-
-static uint8_t *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 20, len = 0, k;
-  uint8_t *b = malloc(cap);
-  while (b && (k = fread(b + len, 1, cap - len, f)) > 0) {
-    len += k;
-    if (len == cap) {
-      uint8_t *nb = realloc(b, cap *= 2);
-      if (!nb) free(b);
-      b = nb;
-    }
-  }
-  fclose(f);
-  *n = len;
-  return b;
-}
 
 static double now_ms(void) {
   struct timespec ts;
@@ -82,9 +65,10 @@ static int want_logits;
 
 static wagi_tflite_model *load(const char *path) {
   size_t n;
-  uint8_t *d = slurp(path, &n);
-  if (!d) {
-    fprintf(stderr, "tflite_run: cannot read %s\n", path);
+  uint8_t *d;
+  char why[160];
+  if (wagi_io_read_file(path, SIZE_MAX, &d, &n, why, sizeof why)) {
+    fprintf(stderr, "tflite_run: cannot read %s: %s\n", path, why);
     exit(1);
   }
   if (want_logits) {
