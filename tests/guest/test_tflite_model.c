@@ -76,6 +76,19 @@ static void reference_vector(const char *photo, int want[1001]) {
   fclose(f);
 }
 
+/* A photo of the models directory, decoded and resized to the model's
+ * 224x224 RGB input. */
+#define INPUT_BYTES (224 * 224 * 3)
+static void photo_input(const char *photo, uint8_t input[INPUT_BYTES]) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", models_dir(), photo);
+  int w, h, ch;
+  uint8_t *rgb = stbi_load(path, &w, &h, &ch, 3);
+  if (!rgb) fail_msg("%s: %s", path, stbi_failure_reason());
+  assert_int_equal(wagi_tflite_resize(rgb, w, h, 3, input, 224, 224), WAGI_TFLITE_OK);
+  stbi_image_free(rgb);
+}
+
 /* The largest |got - want| and where; the count of differing outputs. */
 static int largest_difference(const uint8_t got[1001], const int want[1001], int *at, int *differ) {
   int worst = 0;
@@ -178,14 +191,9 @@ static void classify_photos(void **state) {
   assert_int_equal(wagi_io_read_file(path, SIZE_MAX, &bytes, &nlabels, NULL, 0), WAGI_IO_OK);
   char *labels = (char *)bytes; /* NUL-terminated */
   for (size_t k = 0; k < sizeof PHOTOS / sizeof *PHOTOS; k++) {
-    snprintf(path, sizeof path, "%s/%s", models_dir(), PHOTOS[k].file);
-    int w, h, ch;
-    uint8_t *rgb = stbi_load(path, &w, &h, &ch, 3);
-    if (!rgb) fail_msg("%s: %s", path, stbi_failure_reason());
-    static uint8_t input[224 * 224 * 3];
+    static uint8_t input[INPUT_BYTES];
     uint8_t out[1001], again[1001];
-    assert_int_equal(wagi_tflite_resize(rgb, w, h, 3, input, 224, 224), WAGI_TFLITE_OK);
-    stbi_image_free(rgb);
+    photo_input(PHOTOS[k].file, input);
     assert_int_equal(wagi_tflite_invoke(fx->model, input, sizeof input, out, sizeof out), WAGI_TFLITE_OK);
     int best = 0;
     for (int i = 1; i < 1001; i++)
@@ -613,15 +621,9 @@ static void same_bytes_as_reference(void **state) {
   if (wagi_tflite_load(d, fx->len, &m, err, sizeof err) != WAGI_TFLITE_OK) fail_msg("%s", err);
   const char *photos[] = {"cat.bmp", "parrot.jpg"};
   for (int k = 0; k < 2; k++) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", models_dir(), photos[k]);
-    int w, h, ch;
-    uint8_t *rgb = stbi_load(path, &w, &h, &ch, 3);
-    if (!rgb) fail_msg("%s: %s", path, stbi_failure_reason());
-    static uint8_t input[224 * 224 * 3];
+    static uint8_t input[INPUT_BYTES];
     uint8_t got[1001], want[1001];
-    assert_int_equal(wagi_tflite_resize(rgb, w, h, 3, input, 224, 224), WAGI_TFLITE_OK);
-    stbi_image_free(rgb);
+    photo_input(photos[k], input);
     assert_int_equal(wagi_tflite_invoke(m, input, sizeof input, got, sizeof got), WAGI_TFLITE_OK);
     reference_run(d, input, want, 0);
     assert_memory_equal(want, got, sizeof got);
@@ -641,15 +643,9 @@ static void same_bytes_as_reference(void **state) {
 static void armnn_arithmetic_gives_the_reference(void **state) {
   fixture *fx = *state;
   NEED_MODEL(fx);
-  char path[1024];
-  snprintf(path, sizeof path, "%s/cat.bmp", models_dir());
-  int w, h, ch;
-  uint8_t *rgb = stbi_load(path, &w, &h, &ch, 3);
-  if (!rgb) fail_msg("%s: %s", path, stbi_failure_reason());
-  static uint8_t input[224 * 224 * 3];
+  static uint8_t input[INPUT_BYTES];
   uint8_t got[1001], lib[1001];
-  assert_int_equal(wagi_tflite_resize(rgb, w, h, 3, input, 224, 224), WAGI_TFLITE_OK);
-  stbi_image_free(rgb);
+  photo_input("cat.bmp", input);
   reference_run(fx->file, input, got, 1);
   assert_int_equal(wagi_tflite_invoke(fx->model, input, sizeof input, lib, sizeof lib), WAGI_TFLITE_OK);
   int want[1001], at, differ, lib_at, lib_differ;
