@@ -379,6 +379,9 @@ TFLITE_SRC := guest/src/wagi_tflite.c guest/src/wagi_tflite_ops.c guest/src/wagi
 TFLITE_RUN_SRC := $(TFLITE_SRC) guest/src/wagi_io.c
 TFLITE_RUN_WASM := $(BUILD)/guest/tflite_run.wasm
 TFLITE_RUN_NATIVE := $(BUILD)/guest/tflite_run
+# the same program natively with the SIMD128 kernels, through SIMDe
+# (guest/src/wagi_simd128.h): they run under ASan/UBSan in `make san` too
+TFLITE_RUN_SIMDE := $(BUILD)/guest/tflite_run_simde
 
 $(BUILD)/guest/test_tflite_ops $(BUILD)/guest/test_tflite_model: tests/guest/tflite_reference.h
 
@@ -391,10 +394,14 @@ $(TFLITE_RUN_NATIVE): tests/guest/tflite_run.c $(TFLITE_RUN_SRC) $(GUEST_HDR) $(
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) $< $(TFLITE_RUN_SRC) -o $@ -lm
 
-TFLITE_TEST = /usr/bin/python3 tests/guest/run_tflite.py --wagi $(BUILD)/wagi --wasm $(TFLITE_RUN_WASM) \
-  --native $(TFLITE_RUN_NATIVE) $(if $(TFLITE_AOT),--aot)
+$(TFLITE_RUN_SIMDE): tests/guest/tflite_run.c $(TFLITE_RUN_SRC) $(GUEST_HDR) guest/src/wagi_simd128.h $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -DWAGI_GUEST_SIMDE $< $(TFLITE_RUN_SRC) -o $@ -lm
 
-tflitetest: $(TFLITE_RUN_WASM) $(TFLITE_RUN_NATIVE) $(BUILD)/wagi
+TFLITE_TEST = /usr/bin/python3 tests/guest/run_tflite.py --wagi $(BUILD)/wagi --wasm $(TFLITE_RUN_WASM) \
+  --native $(TFLITE_RUN_NATIVE) --native-simd $(TFLITE_RUN_SIMDE) $(if $(TFLITE_AOT),--aot)
+
+tflitetest: $(TFLITE_RUN_WASM) $(TFLITE_RUN_NATIVE) $(TFLITE_RUN_SIMDE) $(BUILD)/wagi
 	@$(TFLITE_TEST)
 
 run-tflitetest:

@@ -12,7 +12,9 @@
 #   inference    bench/tf/infer_bench.c (the module's steps without HTTP or
 #   alone        Cosmos DB) built from the same library: wasm32-wasi SIMD128
 #                through `wagi run` on the interpreter and as a .wasmc, and
-#                natively with gcc -O2; Debian's Arm NN 20.08 (CpuRef) on the
+#                natively with gcc -O2 (the SIMD128 kernels through SIMDe,
+#                for the .wasmc's CPU level, and the scalar kernels);
+#                Debian's Arm NN 20.08 (CpuRef) on the
 #                same model and image (bench/tf/armnn_bench.py)
 #
 # Arm NN's packages (../shared/models/README.md) are installed here with
@@ -77,6 +79,15 @@ gcc -O2 -std=c11 -Wall -Wextra -Iguest/include bench/tf/infer_bench.c $LIB -o "$
   die "infer_bench (native)"
 echo "bench/tf: wagi compile infer_bench.wasm (native code; tf.wasm is compiled when its --tier aot server starts)"
 "$W" compile "$OUT/infer_bench.wasm" -o "$OUT/infer_bench.wasmc" >/dev/null || die "wagi compile infer_bench"
+# The same C with the same SIMD128 kernels natively, through SIMDe, for the
+# CPU level the .wasmc was built for (its trailer's target: x86_64-v3-linux).
+LEVEL=$("$PY" -c 'import sys; t = open(sys.argv[1], "rb").read()[-256:][192:224].split(b"\0")[0].decode()
+print({"x86_64-v3-linux": "x86-64-v3", "x86_64-v2-linux": "x86-64-v2"}.get(t, "x86-64" if t.startswith("x86_64") else ""))' \
+  "$OUT/infer_bench.wasmc")
+MARCH=${LEVEL:+-march=$LEVEL}
+# shellcheck disable=SC2086
+gcc -O2 $MARCH -DWAGI_GUEST_SIMDE -std=c11 -Wall -Wextra -Iguest/include bench/tf/infer_bench.c $LIB \
+  -o "$OUT/infer_bench_simd" -lm || die "infer_bench (native, SIMDe)"
 
 declare -A STEP # STEP[runner.step] = ms
 read_steps() { # read_steps RUNNER < output of infer_bench
@@ -90,6 +101,7 @@ read_steps() { # read_steps RUNNER < output of infer_bench
 }
 echo "bench/tf: inference alone, best of $RUNS"
 read_steps native < <("$OUT/infer_bench" "$DATA/$MODEL" "$DATA/$PHOTO" "$RUNS")
+read_steps simd < <("$OUT/infer_bench_simd" "$DATA/$MODEL" "$DATA/$PHOTO" "$RUNS")
 read_steps interp < <("$W" run --tier interp --dir "$DATA::/m" "$OUT/infer_bench.wasm" "/m/$MODEL" "/m/$PHOTO" "$RUNS")
 read_steps aot < <("$W" run --dir "$DATA::/m" "$OUT/infer_bench.wasmc" "/m/$MODEL" "/m/$PHOTO" "$RUNS")
 
@@ -115,7 +127,7 @@ if [ -z "$armnn_note" ]; then
     armnn_note="failed: $(tail -1 "$OUT/armnn.err")"
   fi
 fi
-for r in native interp aot armnn; do
+for r in simd native interp aot armnn; do
   [ -n "${STEP[$r.invoke]:-}" ] && echo "  $r: load ${STEP[$r.model_load]:-?} ms, decode ${STEP[$r.decode]} ms, resize ${STEP[$r.resize]} ms, invoke ${STEP[$r.invoke]} ms, top1 ${STEP[$r.top1]}"
 done
 [ -n "$armnn_note" ] && echo "  armnn: $armnn_note"
@@ -193,14 +205,15 @@ ratio() { # ratio A B: A/B as "(N.NNx)"
   done
   echo "| outside the module (client − total) | $(awk -v a="${E2E[interp.cold]}" -v b="${E2E[interp.cold.total]:-0}" 'BEGIN{printf "%.2f", a-b}') | $(awk -v a="${E2E[aot.cold]}" -v b="${E2E[aot.cold.total]:-0}" 'BEGIN{printf "%.2f", a-b}') | $(awk -v a="${E2E[interp.cached]}" -v b="${E2E[interp.cached.total]:-0}" 'BEGIN{printf "%.2f", a-b}') | $(awk -v a="${E2E[aot.cached]}" -v b="${E2E[aot.cached.total]:-0}" 'BEGIN{printf "%.2f", a-b}') |"
   echo
-  echo "The module's work alone (\`bench/tf/infer_bench.c\`, best of $RUNS ms; ratio to native gcc -O2):"
+  echo "The module's work alone (\`bench/tf/infer_bench.c\`, best of $RUNS ms; ratio to the same C natively with the same SIMD128 kernels, through SIMDe, gcc -O2 ${MARCH:-(baseline)}):"
   echo
-  echo "| step | native gcc -O2 (scalar) | wagi interpreter (SIMD128) | wagi AOT (SIMD128) | Arm NN 20.08 CpuRef |"
-  echo "|---|---|---|---|---|"
+  echo "| step | native gcc -O2, SIMD128 via SIMDe | native gcc -O2, scalar kernels | wagi interpreter (SIMD128) | wagi AOT (SIMD128) | Arm NN 20.08 CpuRef |"
+  echo "|---|---|---|---|---|---|"
   for s in model_read model_load decode resize invoke; do
-    echo "| ${s/_/ } | $(v "${STEP[native.$s]:-}") | $(v "${STEP[interp.$s]:-}")$(ratio "${STEP[interp.$s]:-}" "${STEP[native.$s]:-}") | $(v "${STEP[aot.$s]:-}")$(ratio "${STEP[aot.$s]:-}" "${STEP[native.$s]:-}") | $(v "${STEP[armnn.$s]:-}")$(ratio "${STEP[armnn.$s]:-}" "${STEP[native.$s]:-}") |"
+    b="${STEP[simd.$s]:-}"
+    echo "| ${s/_/ } | $(v "$b") | $(v "${STEP[native.$s]:-}")$(ratio "${STEP[native.$s]:-}" "$b") | $(v "${STEP[interp.$s]:-}")$(ratio "${STEP[interp.$s]:-}" "$b") | $(v "${STEP[aot.$s]:-}")$(ratio "${STEP[aot.$s]:-}" "$b") | $(v "${STEP[armnn.$s]:-}")$(ratio "${STEP[armnn.$s]:-}" "$b") |"
   done
-  echo "| top-1 (index, output byte) | ${STEP[native.top1]:-–} | ${STEP[interp.top1]:-–} | ${STEP[aot.top1]:-–} | ${STEP[armnn.top1]:-–} |"
+  echo "| top-1 (index, output byte) | ${STEP[simd.top1]:-–} | ${STEP[native.top1]:-–} | ${STEP[interp.top1]:-–} | ${STEP[aot.top1]:-–} | ${STEP[armnn.top1]:-–} |"
   [ -n "$armnn_note" ] && { echo; echo "Arm NN: $armnn_note."; }
   echo "<!-- /tf-results -->"
 } >"$OUT/results.md"

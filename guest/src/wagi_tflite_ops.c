@@ -7,19 +7,20 @@
  * goes eight channels at a time. Every SIMD path has a scalar twin giving
  * the same bytes (tests/guest/tflite_run.c simd-check compares them).
  *
- * Measured (MobileNetV2, AOT tier, x86-64 SSE2 baseline): the GEMM takes
- * about two thirds of the time, depthwise most of the rest; about 24 ms per
- * inference, against about 100 ms for the scalar code built natively with
- * gcc -O2 and 185 ms on the interpreter. */
+ * The SIMD128 code is wasm_simd128.h's, or natively SIMDe's implementation
+ * of it (wagi_simd128.h), so the same kernels also run natively, under the
+ * sanitizers in the tests and as bench/tf's native row.
+ *
+ * Measured (MobileNetV2, AOT tier): the GEMM takes about two thirds of the
+ * time, depthwise most of the rest; bench/README.md has the numbers, next
+ * to the same kernels natively. */
 #include "wagi_tflite_ops.h"
 
 #include <limits.h>
 #include <math.h>
 #include <string.h>
 
-#ifdef __wasm_simd128__
-#include <wasm_simd128.h>
-#endif
+#include "wagi_simd128.h"
 
 int wagi_tflite_simd = 1;
 
@@ -139,14 +140,20 @@ static inline uint8_t wtf_requantize(int32_t acc, const wagi_tflite_conv_params 
  * the 64-bit products be put back together into [0,1,2,3] and [4,5,6,7]
  * with shifts and masks alone. */
 
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
 /* Optimisation barriers (volatile, so not hoisted out of loops either).
  * Without them clang hoists loop-invariant splats and widenings out of the
  * loop, and its wasm back end then no longer sees a uniform shift (it emits
  * four scalar shifts) or a widening multiply (it emits i64x2.mul, three
  * multiplies and shifts on SSE2, instead of one i64x2.extmul). */
 static inline v128_t wtf_opaque(v128_t v) {
+#if defined(__wasm_simd128__)
   __asm__ volatile("" : "+r"(v));
+#elif defined(__x86_64__) || defined(__i386__) /* SIMDe natively: an SSE register */
+  __asm__ volatile("" : "+x"(v));
+#elif defined(__aarch64__)
+  __asm__ volatile("" : "+w"(v));
+#endif
   return v;
 }
 static inline int wtf_opaque_int(int v) {
@@ -248,7 +255,7 @@ size_t wagi_tflite_conv_filter_size(int filter_h, int filter_w, int in_c, int ou
   return (size_t)((out_c + 7) / 8) * wtf_conv_pairs(filter_h, filter_w, in_c) * 16;
 }
 
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
 /* Four pairs of a full block: eight channels' rows of 8 weights, widened,
  * are two 4x4 transposes of 32-bit pairs (channels 0,2,4,6 and 1,3,5,7). */
 static int16_t *wtf_conv_filter_quad(const uint8_t *const row[8], size_t kk, v128_t off, int16_t *out) {
@@ -288,7 +295,7 @@ void wagi_tflite_conv_filter_prepare(const uint8_t *filter, int out_c, int filte
     const uint8_t *row[8];
     for (int c = 0; c < 8; c++) row[c] = filter + (size_t)(o0 + c) * k;
     size_t kk = 0;
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
     v128_t off = wasm_i16x8_splat((int16_t)filter_offset);
     for (; kk + 8 <= k; kk += 8) out = wtf_conv_filter_quad(row, kk, off, out);
 #endif
@@ -330,7 +337,7 @@ static void wtf_im2col(const wagi_tflite_conv_params *p, wagi_tflite_dims in, co
       }
       const uint8_t *src = input + (((size_t)b * in.h + iy) * in.w + ix) * c;
       int i = 0;
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
       v128_t voff = wasm_i16x8_splat(off);
       for (; i + 8 <= c; i += 8)
         wasm_v128_store(col + i, wasm_i16x8_add(wasm_u16x8_extend_low_u8x16(wasm_v128_load64_zero(src + i)), voff));
@@ -363,7 +370,7 @@ static void wtf_gemm_scalar(const wagi_tflite_conv_params *p, size_t np, size_t 
   }
 }
 
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
 static inline v128_t wtf_splat_pair(const int16_t *x) {
   int32_t v;
   memcpy(&v, x, sizeof v);
@@ -429,7 +436,7 @@ void wagi_tflite_conv2d(const wagi_tflite_conv_params *p, wagi_tflite_dims in, c
                         wagi_tflite_dims out, uint8_t *output, void *scratch) {
   size_t pairs = wtf_conv_pairs(filter_h, filter_w, in.c), row = 2 * pairs;
   int16_t *cols = scratch;
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
   int32_t *bias_eo = (int32_t *)((char *)scratch + wtf_align16(WTF_CONV_PIXELS * row * sizeof(int16_t)));
   int simd = wagi_tflite_simd && p->output_shift <= 0;
   if (simd) /* the bias in the accumulators' even/odd order */
@@ -447,7 +454,7 @@ void wagi_tflite_conv2d(const wagi_tflite_conv_params *p, wagi_tflite_dims in, c
       wtf_im2col(p, in, input, b, oy, ox, filter_h, filter_w, row, cols + i * row);
     }
     uint8_t *dst = output + p0 * out.c;
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
     if (simd) {
       wtf_gemm_simd(p, np, pairs, out.c, cols, filter, bias_eo, dst);
       continue;
@@ -517,7 +524,7 @@ static void wtf_depthwise_pixel_scalar(const wagi_tflite_conv_params *p, wagi_tf
   for (int o = o_begin; o < out_c; o++) dst[o] = wtf_requantize(acc[o], p);
 }
 
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
 /* Taps of one output pixel that fall inside the input: the input offset
  * (bytes from the image's start) and the filter offset (int16) of each. */
 #define WTF_DW_MAX_TAPS 64
@@ -613,7 +620,7 @@ void wagi_tflite_depthwise_conv2d(const wagi_tflite_conv_params *p, wagi_tflite_
                                   const int16_t *filter, const int32_t *bias, wagi_tflite_dims out,
                                   uint8_t *output, void *scratch) {
   int32_t *acc = scratch;
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
   int simd = wagi_tflite_simd && p->depth_multiplier == 1 && in.c >= 8 && p->output_shift <= 0;
   int32_t *bias_eo = acc + ((out.c + 7) & ~7); /* after the scalar accumulators */
   wtf_rq q = wtf_rq_make(p);
@@ -628,7 +635,7 @@ void wagi_tflite_depthwise_conv2d(const wagi_tflite_conv_params *p, wagi_tflite_
       for (int ox = 0; ox < out.w; ox++) {
         uint8_t *dst = output + (((size_t)b * out.h + oy) * out.w + ox) * out.c;
         int done = 0;
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
         if (simd && ox + 1 < out.w && wtf_dw_inside(p, in, oy, ox, filter_h, filter_w) &&
             wtf_dw_inside(p, in, oy, ox + 1, filter_h, filter_w)) {
           done = wtf_depthwise_pair_simd(p, in, input, b, oy, ox, filter_h, filter_w, filter, bias_eo, &q, dst,
@@ -700,7 +707,7 @@ void wagi_tflite_add_prepare(float in1_scale, int32_t in1_zp, float in2_scale, i
   p->act_max = act_max;
 }
 
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
 /* MultiplyByQuantizedMultiplierSmallerThanOneExp on four lanes (m2 = 2 *
  * multiplier, right = -shift >= 0): wtf_srdhm_halves, the two halves put
  * together, RoundingDivideByPOT. The lanes come out in the order
@@ -764,7 +771,7 @@ static size_t wtf_add_simd(const wagi_tflite_add_params *p, size_t n, const uint
 void wagi_tflite_add(const wagi_tflite_add_params *p, size_t n, const uint8_t *in1,
                      const uint8_t *in2, uint8_t *out) {
   size_t i = 0;
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
   if (wagi_tflite_simd) i = wtf_add_simd(p, n, in1, in2, out);
 #endif
   for (; i < n; i++) {

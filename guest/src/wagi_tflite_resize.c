@@ -9,9 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#ifdef __wasm_simd128__
-#include <wasm_simd128.h>
-#endif
+#include "wagi_simd128.h"
 
 /* Loops clang must leave scalar: vectorised, their strided bytes become
  * i8x16.shuffle, which the AOT tier runs as a byte loop on plain SSE2
@@ -102,7 +100,7 @@ static void wtf_resize_row(const uint8_t *row, int channels, const wtf_coeffs *c
 /* out[i] = clip8(acc[i]) for n values (saturating narrowing is the clamp). */
 static void wtf_clip_row(const int32_t *acc, uint8_t *out, size_t n) {
   size_t i = 0;
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
   for (; i + 16 <= n; i += 16) {
     v128_t a = wasm_i32x4_shr(wasm_v128_load(acc + i), WTF_PRECISION_BITS);
     v128_t b = wasm_i32x4_shr(wasm_v128_load(acc + i + 4), WTF_PRECISION_BITS);
@@ -118,7 +116,7 @@ static void wtf_clip_row(const int32_t *acc, uint8_t *out, size_t n) {
 /* acc[i] += src[i] * k for n values: the vertical pass, one source row at a time. */
 static void wtf_madd_row(int32_t *acc, const uint8_t *src, int32_t k, size_t n) {
   size_t i = 0;
-#ifdef __wasm_simd128__
+#ifdef WAGI_SIMD128
   v128_t kv = wasm_i32x4_splat(k);
   for (; i + 16 <= n; i += 16) {
     v128_t b = wasm_v128_load(src + i);

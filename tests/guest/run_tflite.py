@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """wagi_tflite in the sandbox: tests/guest/tflite_run.c built for wasm32-wasi
 (SIMD128) runs through `wagi run` with the models directory preopened, and
-must print the very bytes the same program built natively prints.
+must print the very bytes the same program built natively prints (scalar
+kernels); so must the native build with the SIMD128 kernels through SIMDe
+(--native-simd), whose SIMD and scalar kernels must also agree natively.
 
     /usr/bin/python3 tests/guest/run_tflite.py --wagi BUILD/wagi \
-        --wasm BUILD/guest/tflite_run.wasm --native BUILD/guest/tflite_run [--aot]
+        --wasm BUILD/guest/tflite_run.wasm --native BUILD/guest/tflite_run \
+        [--native-simd BUILD/guest/tflite_run_simde] [--aot]
 
 Models: $WAGI_MODELS or ../shared/models; without them the cases say that
 they skip and why. --aot also compiles the module with `wagi compile` and
@@ -38,6 +41,7 @@ def main():
     ap.add_argument("--wagi", required=True)
     ap.add_argument("--wasm", required=True)
     ap.add_argument("--native", required=True)
+    ap.add_argument("--native-simd")
     ap.add_argument("--aot", action="store_true")
     args = ap.parse_args()
     models = os.path.abspath(os.environ.get("WAGI_MODELS") or "../shared/models")
@@ -61,6 +65,7 @@ def main():
         return f
 
     def same_as_native(photo, module, tier, *extra):
+        """module runs in the sandbox; tier "native-simd" runs it natively"""
         def f():
             key = (photo,) + extra
             if key not in native_out:
@@ -68,13 +73,22 @@ def main():
                                     *extra])
                 check(rc == 0, f"native: exit {rc}: {err}")
                 native_out[key] = out
-            rc, out, err = sandbox(module, "classify", f"/models/{MODEL}", f"/models/{photo}", *extra, tier=tier)
+            if tier == "native-simd":
+                rc, out, err = run([module, "classify", os.path.join(models, MODEL), os.path.join(models, photo),
+                                    *extra])
+            else:
+                rc, out, err = sandbox(module, "classify", f"/models/{MODEL}", f"/models/{photo}", *extra, tier=tier)
             check(rc == 0, f"exit {rc}: {err}")
             check(out == native_out[key], f"output differs from native: {out[-40:]!r} vs {native_out[key][-40:]!r}")
         return f
 
     def simd_check():
         rc, out, err = sandbox(args.wasm, "simd-check", f"/models/{MODEL}", "/models/cat.bmp", tier="interp")
+        check(rc == 0 and out.strip() == "simd-check ok", f"exit {rc}: {out} {err}")
+
+    def native_simd_check():
+        rc, out, err = run([args.native_simd, "simd-check", os.path.join(models, MODEL),
+                            os.path.join(models, "cat.bmp")])
         check(rc == 0 and out.strip() == "simd-check ok", f"exit {rc}: {out} {err}")
 
     def bad_model():
@@ -98,6 +112,14 @@ def main():
         ("wasm: SIMD128 and scalar kernels agree", simd_check),
         ("wasm: a truncated model is an error naming it", bad_model),
     ]
+    if args.native_simd:
+        cases += [
+            ("native SIMD128 (SIMDe) cat.bmp logits: same bytes as native scalar",
+             same_as_native("cat.bmp", args.native_simd, "native-simd", "--logits")),
+            ("native SIMD128 (SIMDe) grace_hopper.jpg: same bytes as native scalar",
+             same_as_native("grace_hopper.jpg", args.native_simd, "native-simd")),
+            ("native SIMD128 (SIMDe): SIMD128 and scalar kernels agree", native_simd_check),
+        ]
     tmp = None
     if args.aot:
         tmp = tempfile.mkdtemp()
