@@ -554,6 +554,7 @@ typedef struct {
   uint64_t discarded; /* body bytes dropped (over the limit / no route) */
   bool looked_up;
   bool too_large;
+  bool body_nomem; /* the body could not be held: 500 once the request ends */
   bool nul_path;   /* PATH_INFO would hold a NUL: 400 (cgi.h) */
   bool bad_target; /* a raw space or control character in the target: 400 */
   bool responded;
@@ -951,7 +952,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_size > 0) {
     size_t n = *upload_size;
     *upload_size = 0;
-    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large || rc->nul_path) { /* discard */
+    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large || rc->nul_path || rc->body_nomem) {
+      /* discard */
       rc->discarded += n;
       if (rc->discarded > rc->max_body + SRV_MAX_DISCARD) {
         srv_target t;
@@ -985,7 +987,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       if (ncap > rc->max_body) ncap = rc->max_body;
       uint8_t *nb = realloc(rc->body, ncap);
       if (!nb) {
-        rc->too_large = true; /* answered 413 too: we cannot hold it */
+        /* Within the limit, so not a 413: a 500 once the request ends;
+         * the rest of the body is read and dropped meanwhile. */
+        rc->body_nomem = true;
+        free(rc->body);
+        rc->body = NULL;
+        rc->body_cap = 0;
+        rc->discarded = rc->body_len + n;
+        rc->body_len = 0;
         return MHD_YES;
       }
       rc->body = nb;
@@ -1007,6 +1016,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (rc->nul_path)
     return queue(c, rc, method, 400, S.resp_400_nul, sizeof NUL_PATH_TEXT - 1,
                  "the path holds %00 (an encoded NUL byte)");
+  if (rc->body_nomem) return respond_empty(c, rc, method, 500, "out of memory (request body)");
   if (rc->too_large) {
     char note[96];
     snprintf(note, sizeof note, "request body over the %" PRIu64 "-byte limit", rc->max_body);
