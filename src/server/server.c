@@ -866,10 +866,17 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
     for (size_t i = 0; i < out->resp.n_headers; i++) {
       const srv_resp_header *rh = &out->resp.headers[i];
       /* libmicrohttpd refuses an empty value; one space is sent instead,
-       * which every client trims away as optional white space. */
-      if (MHD_add_response_header(resp, rh->name, rh->value[0] ? rh->value : " ") != MHD_YES)
-        srv_log("%s: response header '%s' refused by the HTTP layer, dropped", rc->route->text,
-                rh->name);
+       * which every client trims away as optional white space. The names
+       * and values response.c lets through are all ones it takes, so a
+       * refusal is out of memory: the module's answer without one of its
+       * headers (a Set-Cookie, a Location) would be a wrong answer. */
+      if (MHD_add_response_header(resp, rh->name, rh->value[0] ? rh->value : " ") != MHD_YES) {
+        srv_log("%s: 500: out of memory adding response header '%s'", rc->route->text, rh->name);
+        MHD_destroy_response(resp);
+        srv_exec_out_free(out);
+        rc->run = RUN_NONE;
+        return respond_empty(c, rc, method, 500, "out of memory (response headers)");
+      }
     }
   }
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
