@@ -86,6 +86,8 @@ typedef struct {
   bool tls;
   struct MHD_Daemon *daemon;
   struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_400_nul, *resp_400_target;
+  /* Out of memory: sent when no other response can be made. */
+  struct MHD_Response *resp_500;
   unsigned header_timeout_s; /* resolved --header-timeout, whole seconds */
   _Atomic long inflight;     /* requests whose headers are in, not yet done */
   sigset_t sigs;             /* SIGINT, SIGTERM: blocked, taken by sigwait */
@@ -748,11 +750,18 @@ static struct MHD_Response *text_response(const char *text) {
   return resp;
 }
 
+/* The 500 made at startup, for when a response cannot be made for lack of
+ * memory: the client gets an answer rather than a closed connection. */
+static enum MHD_Result respond_nomem(struct MHD_Connection *c, req_ctx *rc, const char *method,
+                                     const char *note) {
+  return queue(c, rc, method, 500, S.resp_500, strlen(srv_status_text(SRV_ERR_NOMEM)), note);
+}
+
 static enum MHD_Result respond_empty(struct MHD_Connection *c, req_ctx *rc, const char *method,
                                      int status, const char *note) {
   struct MHD_Response *resp =
       status >= 500 ? text_response(srv_status_text(SRV_ERR_NOMEM)) : empty_response();
-  if (!resp) return MHD_NO;
+  if (!resp) return respond_nomem(c, rc, method, note);
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
   enum MHD_Result r = queue(c, rc, method, status, resp, 0, note);
   MHD_destroy_response(resp);
@@ -858,9 +867,10 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
     resp = empty_response();
   }
   if (!resp) {
+    srv_log("%s: 500: out of memory creating the response", rc->route->text);
     srv_exec_out_free(out);
     rc->run = RUN_NONE;
-    return MHD_NO;
+    return respond_nomem(c, rc, method, "out of memory (response)");
   }
   if (out->parsed && !text && status == out->resp.status) {
     for (size_t i = 0; i < out->resp.n_headers; i++) {
@@ -875,7 +885,7 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
         MHD_destroy_response(resp);
         srv_exec_out_free(out);
         rc->run = RUN_NONE;
-        return respond_empty(c, rc, method, 500, "out of memory (response headers)");
+        return respond_nomem(c, rc, method, "out of memory (response headers)");
       }
     }
   }
@@ -1086,7 +1096,9 @@ static void cleanup(void) {
   if (S.resp_413) MHD_destroy_response(S.resp_413);
   if (S.resp_400_nul) MHD_destroy_response(S.resp_400_nul);
   if (S.resp_400_target) MHD_destroy_response(S.resp_400_target);
+  if (S.resp_500) MHD_destroy_response(S.resp_500);
   S.resp_healthz = S.resp_404 = S.resp_413 = S.resp_400_nul = S.resp_400_target = NULL;
+  S.resp_500 = NULL;
 }
 
 /* The log directory (docs/server.md §Logs): --log-dir, created if missing, or a new
@@ -1280,7 +1292,9 @@ static srv_status start(char *err, size_t errlen) {
       MHD_destroy_response(S.resp_400_target);
       S.resp_400_target = NULL;
     }
-    if (!S.resp_healthz || !S.resp_404 || !S.resp_413 || !S.resp_400_nul || !S.resp_400_target) {
+    S.resp_500 = text_response(srv_status_text(SRV_ERR_NOMEM));
+    if (!S.resp_healthz || !S.resp_404 || !S.resp_413 || !S.resp_400_nul || !S.resp_400_target ||
+        !S.resp_500) {
       base_set_err(err, errlen, "out of memory");
       st = SRV_ERR_NOMEM;
     }
