@@ -58,6 +58,15 @@
 #define SRV_DRAIN_MS 10000u          /* in-flight requests get this long at exit */
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
 #define SRV_MAX_DISCARD (1ull << 20) /* body read past max_body before closing */
+/* A suspended connection's inactivity timeout, in force from its resume
+ * until its response is queued. libmicrohttpd 0.9.75's poll loop resumes
+ * connections and then allocates its pollfd array: when that allocation
+ * fails, the loop forgets that a resumed connection waits to be served, and
+ * sleeps until some socket event or timeout, which for a client waiting for
+ * its answer was the idle timeout (a 60 s stall, then a closed connection).
+ * With this timeout the loop wakes within a second and serves it. Suspended
+ * connections have no timeout, so a long module run is not affected. */
+#define SRV_RESUME_TIMEOUT_S 1u
 
 /* The 400 for a path whose PATH_INFO would hold a NUL byte (cgi.h). */
 #define NUL_PATH_TEXT                                                                              \
@@ -822,6 +831,7 @@ static enum MHD_Result submit_route(struct MHD_Connection *c, req_ctx *rc, const
   rc->job.mod = (srv_module *)rc->route->handler;
   rc->job.fn = job_run;
   rc->run = RUN_SUBMITTED;
+  set_timeout(c, cc, SRV_RESUME_TIMEOUT_S); /* until send_result */
   /* Suspended before the runner can possibly resume it. */
   MHD_suspend_connection(c);
   char err[160];
@@ -835,6 +845,7 @@ static void free_ctx(void *ctx) { wasi_ctx_free(ctx); }
 /* Back on the event loop: sends what the module produced. */
 static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const char *method) {
   srv_exec_out *out = &rc->out;
+  set_timeout(c, (conn_ctx *)rc, SRV_IDLE_TIMEOUT_S); /* rc is its first member */
   int status = out->status;
   const uint8_t *body = (const uint8_t *)"";
   size_t blen = 0;
