@@ -597,8 +597,9 @@ typedef struct {
 
 typedef struct {
   req_ctx rc;
-  char *target; /* rc.target's buffer */
+  char *target; /* rc.target's buffer: target_inline, or a longer one on the heap */
   size_t target_cap;
+  char target_inline[256];
   unsigned timeout_s; /* the connection's current inactivity timeout */
   hdr_vec hdrs;       /* the request headers handed to the runner */
   char ip[INET6_ADDRSTRLEN + 1];
@@ -630,20 +631,29 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
   (void)cls;
   (void)c;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-    /* NULL on out of memory: on_uri then refuses the connection's requests. */
+    /* NULL on out of memory: the connection's requests get the shared 500. */
     conn_ctx *cc = calloc(1, sizeof *cc);
-    if (cc) cc->timeout_s = S.header_timeout_s; /* the daemon's default */
+    if (cc) {
+      cc->timeout_s = S.header_timeout_s; /* the daemon's default */
+      cc->target = cc->target_inline;
+      cc->target_cap = sizeof cc->target_inline;
+    }
     *socket_context = cc;
     return;
   }
   conn_ctx *cc = *socket_context;
   if (!cc) return;
   req_release(&cc->rc);
-  free(cc->target);
+  if (cc->target != cc->target_inline) free(cc->target);
   free(cc->hdrs.v);
   free(cc);
   *socket_context = NULL;
 }
+
+/* The request context of a request that has none, for lack of memory
+ * (the connection's or a long target's): on_request answers it with the
+ * shared 500. Never written. */
+static char nomem_request;
 
 /* Starts a request: the request line has arrived, its headers not yet. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
@@ -651,12 +661,13 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   conn_ctx *cc = ci ? ci->socket_context : NULL;
-  if (!cc) return NULL;
+  if (!cc) return &nomem_request;
   req_release(&cc->rc);   /* a previous request refused by libmicrohttpd */
   size_t n = strlen(uri); /* bounded by the connection memory limit */
   if (n + 1 > cc->target_cap) {
-    char *t = realloc(cc->target, n + 1);
-    if (!t) return NULL;
+    char *t = malloc(n + 1);
+    if (!t) return &nomem_request;
+    if (cc->target != cc->target_inline) free(cc->target);
     cc->target = t;
     cc->target_cap = n + 1;
   }
@@ -677,7 +688,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)c;
   (void)toe;
   req_ctx *rc = *con_cls;
-  if (!rc) return;
+  if (!rc || *con_cls == &nomem_request) return;
   req_release(rc);
   *con_cls = NULL;
 }
@@ -934,8 +945,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   (void)cls;
   (void)url;
   (void)version;
+  if (*con_cls == &nomem_request) {
+    /* Out of memory in on_uri. Queued on the first call, before any body:
+     * libmicrohttpd then reads no body and calls nothing more for it, and
+     * closes the connection once the 500 is sent. */
+    srv_log("500: out of memory starting a request");
+    return MHD_queue_response(c, 500, S.resp_500);
+  }
   req_ctx *rc = *con_cls;
-  if (!rc) return MHD_NO; /* out of memory in on_uri: drop the connection */
+  if (!rc) return MHD_NO;
   if (rc->responded) {
     *upload_size = 0; /* discarding the rest of a refused body */
     return MHD_YES;
