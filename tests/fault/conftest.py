@@ -1,0 +1,56 @@
+"""Fixtures for the malloc fault test (tests/fault/README.md).
+
+Reuses tests/server's harness (WagiServer, module_entry, the `modules`
+fixture that builds its test modules), loaded under another name so that
+the two conftest files do not clash, and builds the LD_PRELOAD shim
+failmalloc.c into <build>/fault/failmalloc.so.
+
+Environment: WAGI_BUILD (default "build"), WAGI_BIN, WASM_CC as in
+tests/server; FAULT_CC (default "cc") compiles the shim.
+"""
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("server_conftest",
+                                               HERE.parent / "server" / "conftest.py")
+server_conftest = importlib.util.module_from_spec(_spec)
+sys.modules["server_conftest"] = server_conftest
+_spec.loader.exec_module(server_conftest)
+
+# Fixtures pytest registers from this file's namespace.
+modules = server_conftest.modules
+wagi_binary = server_conftest.wagi_binary
+
+SHIM_SRC = HERE / "failmalloc.c"
+SHIM = server_conftest.BUILD / "fault" / "failmalloc.so"
+
+
+def _is_asan(binary):
+    """An ASan build links libasan dynamically (gcc's default)."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "libasan" in line and "=>" in line:
+            return line.split("=>")[1].split("(")[0].strip()
+    return None
+
+
+@pytest.fixture(scope="session")
+def shim():
+    """(path of failmalloc.so, libasan path or None). The shim is built when
+    missing or older than its source."""
+    cc = os.environ.get("FAULT_CC", "cc")
+    if not shutil.which(cc):
+        pytest.skip(f"no C compiler ({cc}) to build the failmalloc shim; set FAULT_CC")
+    if not SHIM.exists() or SHIM.stat().st_mtime < SHIM_SRC.stat().st_mtime:
+        SHIM.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([cc, "-O2", "-g", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC",
+                        "-shared", "-fvisibility=hidden", str(SHIM_SRC), "-o", str(SHIM),
+                        "-ldl", "-lgcc_s"], check=True)
+    return SHIM, _is_asan(server_conftest.WAGI)
