@@ -568,6 +568,8 @@ typedef struct {
   bool body_nomem; /* the body could not be held: 500 once the request ends */
   bool nul_path;   /* PATH_INFO would hold a NUL: 400 (cgi.h) */
   bool bad_target; /* a raw space or control character in the target: 400 */
+  /* The target could not be copied: 500 once the request ends. */
+  bool target_nomem;
   bool responded;
   bool live;    /* a request uses it; req_release not yet run */
   bool counted; /* counted in S.inflight */
@@ -626,13 +628,39 @@ static void set_timeout(struct MHD_Connection *c, conn_ctx *cc, unsigned s) {
   if (MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, s) == MHD_YES) cc->timeout_s = s;
 }
 
+/* Connection contexts for when calloc fails: with one, the connection's
+ * requests are read to their end and answered (a 500 wherever memory is
+ * missing), as on any other connection. Without, see nomem_request. */
+#define CONN_RESERVE 16
+static conn_ctx conn_reserve[CONN_RESERVE];
+static _Atomic uint32_t conn_reserve_used; /* bit i: conn_reserve[i] taken */
+
+static conn_ctx *conn_ctx_new(void) {
+  conn_ctx *cc = calloc(1, sizeof *cc);
+  uint32_t used = atomic_load(&conn_reserve_used);
+  while (!cc && used != (1u << CONN_RESERVE) - 1) {
+    unsigned i = (unsigned)__builtin_ctz(~used);
+    if (atomic_compare_exchange_weak(&conn_reserve_used, &used, used | 1u << i)) {
+      cc = &conn_reserve[i];
+      memset(cc, 0, sizeof *cc);
+    }
+  }
+  return cc;
+}
+
+static void conn_ctx_free(conn_ctx *cc) {
+  if (cc >= conn_reserve && cc < conn_reserve + CONN_RESERVE)
+    atomic_fetch_and(&conn_reserve_used, ~(1u << (unsigned)(cc - conn_reserve)));
+  else free(cc);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
   (void)cls;
   (void)c;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-    /* NULL on out of memory: the connection's requests get the shared 500. */
-    conn_ctx *cc = calloc(1, sizeof *cc);
+    /* NULL when even the reserve is used up: see nomem_request. */
+    conn_ctx *cc = conn_ctx_new();
     if (cc) {
       cc->timeout_s = S.header_timeout_s; /* the daemon's default */
       cc->target = cc->target_inline;
@@ -646,13 +674,13 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
   req_release(&cc->rc);
   if (cc->target != cc->target_inline) free(cc->target);
   free(cc->hdrs.v);
-  free(cc);
+  conn_ctx_free(cc);
   *socket_context = NULL;
 }
 
-/* The request context of a request that has none, for lack of memory
- * (the connection's or a long target's): on_request answers it with the
- * shared 500. Never written. */
+/* The request context of a request on a connection that has none (calloc
+ * failed and the reserve is used up): on_request answers it with the
+ * shared 500 on its first call. Never written. */
 static char nomem_request;
 
 /* Starts a request: the request line has arrived, its headers not yet. */
@@ -664,19 +692,26 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
   if (!cc) return &nomem_request;
   req_release(&cc->rc);   /* a previous request refused by libmicrohttpd */
   size_t n = strlen(uri); /* bounded by the connection memory limit */
+  bool nomem = false;
   if (n + 1 > cc->target_cap) {
     char *t = malloc(n + 1);
-    if (!t) return &nomem_request;
-    if (cc->target != cc->target_inline) free(cc->target);
-    cc->target = t;
-    cc->target_cap = n + 1;
+    if (t) {
+      if (cc->target != cc->target_inline) free(cc->target);
+      cc->target = t;
+      cc->target_cap = n + 1;
+    } else {
+      nomem = true; /* answered 500 once the request ends */
+      n = 0;
+    }
   }
-  memcpy(cc->target, uri, n + 1);
+  memcpy(cc->target, uri, n);
+  cc->target[n] = 0;
   req_ctx *rc = &cc->rc;
   memset(rc, 0, sizeof *rc);
   rc->t0 = base_now_ns();
   rc->target = cc->target;
   rc->target_len = n;
+  rc->target_nomem = nomem;
   rc->live = true;
   set_timeout(c, cc, S.header_timeout_s);
   return rc;
@@ -971,8 +1006,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     srv_target_split(rc->target, rc->target_len, &t);
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     rc->bad_target = !target_ok(rc->target, rc->target_len);
-    rc->kind = rc->bad_target ? SRV_ROUTE_NONE
-                              : srv_route_lookup(S.table, t.path, t.path_len, host, &rc->match);
+    rc->kind = rc->bad_target || rc->target_nomem
+                   ? SRV_ROUTE_NONE
+                   : srv_route_lookup(S.table, t.path, t.path_len, host, &rc->match);
     rc->route = rc->kind == SRV_ROUTE_FOUND ? rc->match.route : NULL;
     /* Answer on a later call, never this first one: a response queued
      * before libmicrohttpd has seen the end of the request makes it close
@@ -1051,6 +1087,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   /* Final call: the whole body is in. */
+  if (rc->target_nomem) return respond_nomem(c, rc, method, "out of memory (request target)");
   if (rc->bad_target)
     return queue(c, rc, method, 400, S.resp_400_target, sizeof BAD_TARGET_TEXT - 1,
                  "a raw space or control character in the request target");
