@@ -1,9 +1,11 @@
 """Fixtures for the malloc fault test (tests/fault/README.md).
 
 Reuses tests/server's harness (WagiServer, module_entry, the `modules`
-fixture that builds its test modules), loaded under another name so that
-the two conftest files do not clash, and builds the LD_PRELOAD shim
-failmalloc.c into <build>/fault/failmalloc.so.
+fixture that builds its test modules) and tests/http's (the `client_wasm`
+fixture that builds its outbound-HTTP client module, the loopback
+`Upstream`), each loaded under another name so that the conftest files do
+not clash, and builds the LD_PRELOAD shim failmalloc.c into
+<build>/fault/failmalloc.so.
 
 Environment: WAGI_BUILD (default "build"), WAGI_BIN, WASM_CC as in
 tests/server; FAULT_CC (default "cc") compiles the shim.
@@ -18,15 +20,23 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("server_conftest",
-                                               HERE.parent / "server" / "conftest.py")
-server_conftest = importlib.util.module_from_spec(_spec)
-sys.modules["server_conftest"] = server_conftest
-_spec.loader.exec_module(server_conftest)
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+server_conftest = _load("server_conftest", HERE.parent / "server" / "conftest.py")
+http_conftest = _load("http_conftest", HERE.parent / "http" / "conftest.py")
 
 # Fixtures pytest registers from this file's namespace.
 modules = server_conftest.modules
 wagi_binary = server_conftest.wagi_binary
+client_wasm = http_conftest.client_wasm
 
 SHIM_SRC = HERE / "failmalloc.c"
 SHIM = server_conftest.BUILD / "fault" / "failmalloc.so"

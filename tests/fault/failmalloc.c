@@ -26,6 +26,10 @@
  *   FAULT_PPM    failures per million allocation calls while on (default 10000)
  *   FAULT_MMAP   1: anonymous mmap calls of 64 KiB or more fail too
  *   FAULT_TRACE  1: a backtrace on stderr for every injected failure
+ *   FAULT_SKIP   never fail an allocation with a frame of an object whose file
+ *                base name contains this text among its 24 innermost
+ *                ("libasan": ASan's own thread set-up calls glibc functions
+ *                that allocate, and aborts when they fail)
  *   FAULT_SIZE   fail only requests of exactly this many bytes (a regression
  *                test aiming at one allocation; 0 = any size)
  *   FAULT_ONLY   fail only allocations made by an object whose file base
@@ -87,7 +91,7 @@ static _Atomic int64_t live;
 static uint64_t seed = 1;
 static uint32_t ppm = 10000;
 static bool fail_mmap, trace;
-static char only[64];
+static char only[64], skip[64];
 static size_t only_size;
 
 static __thread int depth __attribute__((tls_model("initial-exec")));
@@ -226,6 +230,11 @@ __attribute__((constructor)) static void shim_init(void) {
     strncpy(only, o, sizeof only - 1);
     only[sizeof only - 1] = 0;
   }
+  o = getenv("FAULT_SKIP");
+  if (o) {
+    strncpy(skip, o, sizeof skip - 1);
+    skip[sizeof skip - 1] = 0;
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -245,6 +254,11 @@ static uint64_t mix(uint64_t x) { /* splitmix64's finaliser */
   return x ^ (x >> 31);
 }
 
+static bool in_object(const char *fname, const char *text) {
+  const char *base = strrchr(fname, '/');
+  return strstr(base ? base + 1 : fname, text) != NULL;
+}
+
 /* Is the allocation being made by the FAULT_ONLY object? (depth > 0) */
 static bool caller_matches(void) {
   void *frames[12];
@@ -256,9 +270,18 @@ static bool caller_matches(void) {
   for (int i = 0; i < nf; i++) {
     if (!dladdr(frames[i], &di) || !di.dli_fname) return false;
     if (di.dli_fbase == self_base || di.dli_fbase == libc_base) continue;
-    const char *base = strrchr(di.dli_fname, '/');
-    return strstr(base ? base + 1 : di.dli_fname, only) != NULL;
+    return in_object(di.dli_fname, only);
   }
+  return false;
+}
+
+/* Has the stack a frame of the FAULT_SKIP object? (depth > 0) */
+static bool stack_has_skipped(void) {
+  void *frames[24];
+  int nf = stack_frames(frames, 24);
+  Dl_info di;
+  for (int i = 0; i < nf; i++)
+    if (dladdr(frames[i], &di) && di.dli_fname && in_object(di.dli_fname, skip)) return true;
   return false;
 }
 
@@ -267,9 +290,9 @@ static bool should_fail(size_t size) {
   if (only_size && size != only_size) return false;
   uint64_t n = atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
   if (mix(seed ^ mix(n)) % 1000000u >= ppm) return false;
-  if (only[0]) {
+  if (only[0] || skip[0]) {
     depth++;
-    bool match = caller_matches();
+    bool match = (!only[0] || caller_matches()) && (!skip[0] || !stack_has_skipped());
     depth--;
     if (!match) return false;
   }
