@@ -526,6 +526,28 @@ def threads(srv):
     return len(os.listdir(f"/proc/{srv.proc.pid}/task"))
 
 
+@pytest.mark.parametrize("seed", [11, 12])
+def test_sighup_and_sigterm_while_failing(world, shim, tmp_path, seed):
+    """Log reopening (SIGHUP) and the shutdown (SIGTERM: drain, interrupt,
+    free everything) with injection still on and requests in flight: the
+    server reopens its logs, exits 0, and (ASan build) reports nothing."""
+    srv = start_server(world, shim, tmp_path, {"FAULT_SEED": str(seed), "FAULT_PPM": "30000"})
+    try:
+        every_kind_once(srv.port, seed)
+        shim_signal(srv, signal.SIGUSR1)
+        storm = threading.Thread(target=run_mix, args=(srv.port, seed, 400, CLIENTS), daemon=True)
+        storm.start()
+        for _ in range(3):
+            time.sleep(0.1)
+            srv.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.2)
+        assert srv.proc.poll() is None, "the server died:\n" + srv.logs()[-6000:]
+    finally:
+        stop_checked(srv)
+        storm.join(TIMEOUT * 2)
+    assert srv.logs().count("SIGHUP") >= 3, srv.logs()[-3000:]
+
+
 # ---- Regressions aimed at one allocation (FAULT_SIZE: only that size fails) --------
 
 
