@@ -38,6 +38,21 @@ modules = server_conftest.modules
 wagi_binary = server_conftest.wagi_binary
 client_wasm = http_conftest.client_wasm
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fault_requirements():
+    """Skips the suite, saying what is missing, without the tools it needs:
+    the module compilers of tests/server and tests/http, ldd (which tells
+    an ASan build), Linux's /proc (thread counts)."""
+    missing = [t for t in (server_conftest.CLANG, "wat2wasm", "ldd") if not shutil.which(t)]
+    if not os.path.isdir("/proc/self/task"):
+        missing.append("/proc (Linux)")
+    if missing:
+        pytest.skip("the malloc fault test needs " + ", ".join(missing) +
+                    " (tests/fault/README.md)")
+
+
 SHIM_SRC = HERE / "failmalloc.c"
 SHIM = server_conftest.BUILD / "fault" / "failmalloc.so"
 
