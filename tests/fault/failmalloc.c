@@ -219,6 +219,9 @@ static void on_signal(int sig) {
 __attribute__((constructor)) static void shim_init(void) {
   depth++;
   ready();
+  /* The process under test only: its children (the C compiler that
+   * --tier aot runs) start without this shim, or ASan's runtime. */
+  unsetenv("LD_PRELOAD");
   seed = env_u64("FAULT_SEED", 1);
   uint64_t p = env_u64("FAULT_PPM", 10000);
   ppm = p > 1000000 ? 1000000 : (uint32_t)p;

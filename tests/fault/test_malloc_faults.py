@@ -50,6 +50,10 @@ REQUESTS = int(os.environ.get("FAULT_TEST_REQUESTS", "300"))
 # (50 to 250 a storm here); one on a rare path is LeakSanitizer's to find
 # (make san).
 LEAK_SLACK = 8
+# FAULT_TEST_TIER=aot: the modules as native code (compiled at startup, with
+# injection off, into a module cache kept for the session).
+TIER = os.environ.get("FAULT_TEST_TIER", "interp")
+TIER_ARGS = ["--module-cache", server_conftest.aot_cache()] if TIER == "aot" else []
 CLIENTS = 6
 TIMEOUT = 15.0
 FILE_TEXT = b"hello from the volume\n" * 40
@@ -417,7 +421,7 @@ def start_server(world, shim, tmp_path, fault_env):
         # aborts (an internal CHECK) when one fails: not wagi's to handle.
         env["FAULT_SKIP"] = "libasan"
     srv = WagiServer(tmp_path / "srv", config(modules, client, vol),
-                     args=["--tier", "interp", "--access-log", "off"], env=env)
+                     args=["--tier", TIER, "--access-log", "off"] + TIER_ARGS, env=env)
     return srv.start()
 
 
@@ -428,6 +432,9 @@ def stop_checked(srv):
     assert rc == 0, f"exit status {rc} after SIGTERM:\n" + srv.logs()[-6000:]
     reports = srv.sanitizer_reports()
     assert not reports, "sanitizer reports:\n" + "".join(srv.err)[-20000:]
+    if TIER == "aot":
+        m = re.search(r"served (\d+) module runs \((\d+) on native code\)", srv.logs())
+        assert m and m.group(1) == m.group(2), f"not every run on native code: {m and m.group(0)}"
 
 
 def well_formed_5xx(outcomes):
