@@ -7,8 +7,11 @@
  * DNS cache and TLS sessions, which are thread-safe with lock callbacks, and
  * connections are reused through a pool of easy handles instead: a request
  * takes an idle easy handle (which keeps its own live connections across
- * curl_easy_reset), uses it, and puts it back. LIFO keeps hot connections
- * hot; a burst beyond POOL_MAX handles is served by fresh ones.
+ * curl_easy_reset), uses it, and puts it back if its transfer succeeded:
+ * libcurl 7.88 does not always leave a handle reusable after a failure
+ * inside a transfer (out of memory corrupted the heap on the next one).
+ * LIFO keeps hot connections hot; a burst beyond POOL_MAX handles is
+ * served by fresh ones.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -421,7 +424,8 @@ uint32_t http_fetch(const http_ctx *ctx, const http_request *req, http_response 
     curl_easy_setopt(e, CURLOPT_CURLU, NULL);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
-    pool_put(e);
+    if (cc == CURLE_OK) pool_put(e);
+    else curl_easy_cleanup(e);
     curl_url_cleanup(cu);
     curl_slist_free_all(hdrs);
 

@@ -377,6 +377,7 @@ const char *srv_status_text(srv_status s) {
 /* One call of `entry` on a fresh instance: shared by requests and `_routes`.
  * Returns SRV_OK (the module ran and its stdout is to be parsed) or the
  * outcome that stopped it, with a reason in err: an SRV_RUN_* failure,
+ * SRV_ERR_NOMEM (stdout could not be captured whole),
  * SRV_ERR_BUSY (the time limit could not be registered) or
  * SRV_ERR_STOPPING (interrupted by the shutdown). With `routes`, a module
  * without the export gives SRV_RUN_NO_EXPORT and runs nothing.
@@ -439,6 +440,10 @@ static srv_status run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http
     base_set_err(err, errlen, "output limit: module wrote more than %" PRIu64 " bytes",
                  m->limits.max_output);
     st = SRV_RUN_OUTPUT_LIMIT;
+  } else if (wasi_ctx_stdout_lost(ctx)) {
+    /* Whatever the module did next, its output is incomplete. */
+    base_set_err(err, errlen, "out of memory capturing the module's stdout");
+    st = SRV_ERR_NOMEM;
   } else if (code != 0) {
     base_set_err(err, errlen, "module exited with code %d", code);
     st = SRV_RUN_EXIT;

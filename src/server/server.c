@@ -58,6 +58,15 @@
 #define SRV_DRAIN_MS 10000u          /* in-flight requests get this long at exit */
 #define SRV_IDLE_TIMEOUT_S 60u       /* idle keep-alive / stalled body: closed */
 #define SRV_MAX_DISCARD (1ull << 20) /* body read past max_body before closing */
+/* A suspended connection's inactivity timeout, in force from its resume
+ * until its response is queued. libmicrohttpd 0.9.75's poll loop resumes
+ * connections and then allocates its pollfd array: when that allocation
+ * fails, the loop forgets that a resumed connection waits to be served, and
+ * sleeps until some socket event or timeout, which for a client waiting for
+ * its answer was the idle timeout (a 60 s stall, then a closed connection).
+ * With this timeout the loop wakes within a second and serves it. Suspended
+ * connections have no timeout, so a long module run is not affected. */
+#define SRV_RESUME_TIMEOUT_S 1u
 
 /* The 400 for a path whose PATH_INFO would hold a NUL byte (cgi.h). */
 #define NUL_PATH_TEXT                                                                              \
@@ -86,6 +95,8 @@ typedef struct {
   bool tls;
   struct MHD_Daemon *daemon;
   struct MHD_Response *resp_healthz, *resp_404, *resp_413, *resp_400_nul, *resp_400_target;
+  /* Out of memory: sent when no other response can be made. */
+  struct MHD_Response *resp_500;
   unsigned header_timeout_s; /* resolved --header-timeout, whole seconds */
   _Atomic long inflight;     /* requests whose headers are in, not yet done */
   sigset_t sigs;             /* SIGINT, SIGTERM: blocked, taken by sigwait */
@@ -554,8 +565,11 @@ typedef struct {
   uint64_t discarded; /* body bytes dropped (over the limit / no route) */
   bool looked_up;
   bool too_large;
+  bool body_nomem; /* the body could not be held: 500 once the request ends */
   bool nul_path;   /* PATH_INFO would hold a NUL: 400 (cgi.h) */
   bool bad_target; /* a raw space or control character in the target: 400 */
+  /* The target could not be copied: 500 once the request ends. */
+  bool target_nomem;
   bool responded;
   bool live;    /* a request uses it; req_release not yet run */
   bool counted; /* counted in S.inflight */
@@ -585,8 +599,9 @@ typedef struct {
 
 typedef struct {
   req_ctx rc;
-  char *target; /* rc.target's buffer */
+  char *target; /* rc.target's buffer: target_inline, or a longer one on the heap */
   size_t target_cap;
+  char target_inline[256];
   unsigned timeout_s; /* the connection's current inactivity timeout */
   hdr_vec hdrs;       /* the request headers handed to the runner */
   char ip[INET6_ADDRSTRLEN + 1];
@@ -613,25 +628,60 @@ static void set_timeout(struct MHD_Connection *c, conn_ctx *cc, unsigned s) {
   if (MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, s) == MHD_YES) cc->timeout_s = s;
 }
 
+/* Connection contexts for when calloc fails: with one, the connection's
+ * requests are read to their end and answered (a 500 wherever memory is
+ * missing), as on any other connection. Without, see nomem_request. */
+#define CONN_RESERVE 16
+static conn_ctx conn_reserve[CONN_RESERVE];
+static _Atomic uint32_t conn_reserve_used; /* bit i: conn_reserve[i] taken */
+
+static conn_ctx *conn_ctx_new(void) {
+  conn_ctx *cc = calloc(1, sizeof *cc);
+  uint32_t used = atomic_load(&conn_reserve_used);
+  while (!cc && used != (1u << CONN_RESERVE) - 1) {
+    unsigned i = (unsigned)__builtin_ctz(~used);
+    if (atomic_compare_exchange_weak(&conn_reserve_used, &used, used | 1u << i)) {
+      cc = &conn_reserve[i];
+      memset(cc, 0, sizeof *cc);
+    }
+  }
+  return cc;
+}
+
+static void conn_ctx_free(conn_ctx *cc) {
+  if (cc >= conn_reserve && cc < conn_reserve + CONN_RESERVE)
+    atomic_fetch_and(&conn_reserve_used, ~(1u << (unsigned)(cc - conn_reserve)));
+  else free(cc);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
   (void)cls;
   (void)c;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-    /* NULL on out of memory: on_uri then refuses the connection's requests. */
-    conn_ctx *cc = calloc(1, sizeof *cc);
-    if (cc) cc->timeout_s = S.header_timeout_s; /* the daemon's default */
+    /* NULL when even the reserve is used up: see nomem_request. */
+    conn_ctx *cc = conn_ctx_new();
+    if (cc) {
+      cc->timeout_s = S.header_timeout_s; /* the daemon's default */
+      cc->target = cc->target_inline;
+      cc->target_cap = sizeof cc->target_inline;
+    }
     *socket_context = cc;
     return;
   }
   conn_ctx *cc = *socket_context;
   if (!cc) return;
   req_release(&cc->rc);
-  free(cc->target);
+  if (cc->target != cc->target_inline) free(cc->target);
   free(cc->hdrs.v);
-  free(cc);
+  conn_ctx_free(cc);
   *socket_context = NULL;
 }
+
+/* The request context of a request on a connection that has none (calloc
+ * failed and the reserve is used up): on_request answers it with the
+ * shared 500 on its first call. Never written. */
+static char nomem_request;
 
 /* Starts a request: the request line has arrived, its headers not yet. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
@@ -639,21 +689,29 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   conn_ctx *cc = ci ? ci->socket_context : NULL;
-  if (!cc) return NULL;
+  if (!cc) return &nomem_request;
   req_release(&cc->rc);   /* a previous request refused by libmicrohttpd */
   size_t n = strlen(uri); /* bounded by the connection memory limit */
+  bool nomem = false;
   if (n + 1 > cc->target_cap) {
-    char *t = realloc(cc->target, n + 1);
-    if (!t) return NULL;
-    cc->target = t;
-    cc->target_cap = n + 1;
+    char *t = malloc(n + 1);
+    if (t) {
+      if (cc->target != cc->target_inline) free(cc->target);
+      cc->target = t;
+      cc->target_cap = n + 1;
+    } else {
+      nomem = true; /* answered 500 once the request ends */
+      n = 0;
+    }
   }
-  memcpy(cc->target, uri, n + 1);
+  memcpy(cc->target, uri, n);
+  cc->target[n] = 0;
   req_ctx *rc = &cc->rc;
   memset(rc, 0, sizeof *rc);
   rc->t0 = base_now_ns();
   rc->target = cc->target;
   rc->target_len = n;
+  rc->target_nomem = nomem;
   rc->live = true;
   set_timeout(c, cc, S.header_timeout_s);
   return rc;
@@ -665,7 +723,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)c;
   (void)toe;
   req_ctx *rc = *con_cls;
-  if (!rc) return;
+  if (!rc || *con_cls == &nomem_request) return;
   req_release(rc);
   *con_cls = NULL;
 }
@@ -747,11 +805,18 @@ static struct MHD_Response *text_response(const char *text) {
   return resp;
 }
 
+/* The 500 made at startup, for when a response cannot be made for lack of
+ * memory: the client gets an answer rather than a closed connection. */
+static enum MHD_Result respond_nomem(struct MHD_Connection *c, req_ctx *rc, const char *method,
+                                     const char *note) {
+  return queue(c, rc, method, 500, S.resp_500, strlen(srv_status_text(SRV_ERR_NOMEM)), note);
+}
+
 static enum MHD_Result respond_empty(struct MHD_Connection *c, req_ctx *rc, const char *method,
                                      int status, const char *note) {
   struct MHD_Response *resp =
       status >= 500 ? text_response(srv_status_text(SRV_ERR_NOMEM)) : empty_response();
-  if (!resp) return MHD_NO;
+  if (!resp) return respond_nomem(c, rc, method, note);
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
   enum MHD_Result r = queue(c, rc, method, status, resp, 0, note);
   MHD_destroy_response(resp);
@@ -812,6 +877,7 @@ static enum MHD_Result submit_route(struct MHD_Connection *c, req_ctx *rc, const
   rc->job.mod = (srv_module *)rc->route->handler;
   rc->job.fn = job_run;
   rc->run = RUN_SUBMITTED;
+  set_timeout(c, cc, SRV_RESUME_TIMEOUT_S); /* until send_result */
   /* Suspended before the runner can possibly resume it. */
   MHD_suspend_connection(c);
   char err[160];
@@ -825,6 +891,7 @@ static void free_ctx(void *ctx) { wasi_ctx_free(ctx); }
 /* Back on the event loop: sends what the module produced. */
 static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const char *method) {
   srv_exec_out *out = &rc->out;
+  set_timeout(c, (conn_ctx *)rc, SRV_IDLE_TIMEOUT_S); /* rc is its first member */
   int status = out->status;
   const uint8_t *body = (const uint8_t *)"";
   size_t blen = 0;
@@ -857,18 +924,26 @@ static enum MHD_Result send_result(struct MHD_Connection *c, req_ctx *rc, const 
     resp = empty_response();
   }
   if (!resp) {
+    srv_log("%s: 500: out of memory creating the response", rc->route->text);
     srv_exec_out_free(out);
     rc->run = RUN_NONE;
-    return MHD_NO;
+    return respond_nomem(c, rc, method, "out of memory (response)");
   }
   if (out->parsed && !text && status == out->resp.status) {
     for (size_t i = 0; i < out->resp.n_headers; i++) {
       const srv_resp_header *rh = &out->resp.headers[i];
       /* libmicrohttpd refuses an empty value; one space is sent instead,
-       * which every client trims away as optional white space. */
-      if (MHD_add_response_header(resp, rh->name, rh->value[0] ? rh->value : " ") != MHD_YES)
-        srv_log("%s: response header '%s' refused by the HTTP layer, dropped", rc->route->text,
-                rh->name);
+       * which every client trims away as optional white space. The names
+       * and values response.c lets through are all ones it takes, so a
+       * refusal is out of memory: the module's answer without one of its
+       * headers (a Set-Cookie, a Location) would be a wrong answer. */
+      if (MHD_add_response_header(resp, rh->name, rh->value[0] ? rh->value : " ") != MHD_YES) {
+        srv_log("%s: 500: out of memory adding response header '%s'", rc->route->text, rh->name);
+        MHD_destroy_response(resp);
+        srv_exec_out_free(out);
+        rc->run = RUN_NONE;
+        return respond_nomem(c, rc, method, "out of memory (response headers)");
+      }
     }
   }
   if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
@@ -905,8 +980,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   (void)cls;
   (void)url;
   (void)version;
+  if (*con_cls == &nomem_request) {
+    /* Out of memory in on_uri. Queued on the first call, before any body:
+     * libmicrohttpd then reads no body and calls nothing more for it, and
+     * closes the connection once the 500 is sent. */
+    srv_log("500: out of memory starting a request");
+    return MHD_queue_response(c, 500, S.resp_500);
+  }
   req_ctx *rc = *con_cls;
-  if (!rc) return MHD_NO; /* out of memory in on_uri: drop the connection */
+  if (!rc) return MHD_NO;
   if (rc->responded) {
     *upload_size = 0; /* discarding the rest of a refused body */
     return MHD_YES;
@@ -924,8 +1006,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     srv_target_split(rc->target, rc->target_len, &t);
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     rc->bad_target = !target_ok(rc->target, rc->target_len);
-    rc->kind = rc->bad_target ? SRV_ROUTE_NONE
-                              : srv_route_lookup(S.table, t.path, t.path_len, host, &rc->match);
+    rc->kind = rc->bad_target || rc->target_nomem
+                   ? SRV_ROUTE_NONE
+                   : srv_route_lookup(S.table, t.path, t.path_len, host, &rc->match);
     rc->route = rc->kind == SRV_ROUTE_FOUND ? rc->match.route : NULL;
     /* Answer on a later call, never this first one: a response queued
      * before libmicrohttpd has seen the end of the request makes it close
@@ -951,7 +1034,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_size > 0) {
     size_t n = *upload_size;
     *upload_size = 0;
-    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large || rc->nul_path) { /* discard */
+    if (rc->kind != SRV_ROUTE_FOUND || rc->too_large || rc->nul_path || rc->body_nomem) {
+      /* discard */
       rc->discarded += n;
       if (rc->discarded > rc->max_body + SRV_MAX_DISCARD) {
         srv_target t;
@@ -985,7 +1069,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       if (ncap > rc->max_body) ncap = rc->max_body;
       uint8_t *nb = realloc(rc->body, ncap);
       if (!nb) {
-        rc->too_large = true; /* answered 413 too: we cannot hold it */
+        /* Within the limit, so not a 413: a 500 once the request ends;
+         * the rest of the body is read and dropped meanwhile. */
+        rc->body_nomem = true;
+        free(rc->body);
+        rc->body = NULL;
+        rc->body_cap = 0;
+        rc->discarded = rc->body_len + n;
+        rc->body_len = 0;
         return MHD_YES;
       }
       rc->body = nb;
@@ -996,6 +1087,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   /* Final call: the whole body is in. */
+  if (rc->target_nomem) return respond_nomem(c, rc, method, "out of memory (request target)");
   if (rc->bad_target)
     return queue(c, rc, method, 400, S.resp_400_target, sizeof BAD_TARGET_TEXT - 1,
                  "a raw space or control character in the request target");
@@ -1007,6 +1099,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (rc->nul_path)
     return queue(c, rc, method, 400, S.resp_400_nul, sizeof NUL_PATH_TEXT - 1,
                  "the path holds %00 (an encoded NUL byte)");
+  if (rc->body_nomem) return respond_empty(c, rc, method, 500, "out of memory (request body)");
   if (rc->too_large) {
     char note[96];
     snprintf(note, sizeof note, "request body over the %" PRIu64 "-byte limit", rc->max_body);
@@ -1069,7 +1162,9 @@ static void cleanup(void) {
   if (S.resp_413) MHD_destroy_response(S.resp_413);
   if (S.resp_400_nul) MHD_destroy_response(S.resp_400_nul);
   if (S.resp_400_target) MHD_destroy_response(S.resp_400_target);
+  if (S.resp_500) MHD_destroy_response(S.resp_500);
   S.resp_healthz = S.resp_404 = S.resp_413 = S.resp_400_nul = S.resp_400_target = NULL;
+  S.resp_500 = NULL;
 }
 
 /* The log directory (docs/server.md §Logs): --log-dir, created if missing, or a new
@@ -1263,7 +1358,9 @@ static srv_status start(char *err, size_t errlen) {
       MHD_destroy_response(S.resp_400_target);
       S.resp_400_target = NULL;
     }
-    if (!S.resp_healthz || !S.resp_404 || !S.resp_413 || !S.resp_400_nul || !S.resp_400_target) {
+    S.resp_500 = text_response(srv_status_text(SRV_ERR_NOMEM));
+    if (!S.resp_healthz || !S.resp_404 || !S.resp_413 || !S.resp_400_nul || !S.resp_400_target ||
+        !S.resp_500) {
       base_set_err(err, errlen, "out of memory");
       st = SRV_ERR_NOMEM;
     }

@@ -442,6 +442,7 @@ const uint8_t *wasi_ctx_stderr(const wasi_ctx *ctx, size_t *len) {
 }
 int wasi_ctx_stdout_truncated(const wasi_ctx *ctx) { return ctx->out[0].truncated; }
 int wasi_ctx_stderr_truncated(const wasi_ctx *ctx) { return ctx->out[1].truncated; }
+int wasi_ctx_stdout_lost(const wasi_ctx *ctx) { return ctx->out[0].lost; }
 int wasi_ctx_stderr_ends_line(const wasi_ctx *ctx) { return ctx->out[1].last == '\n'; }
 
 void wasi_ctx_interrupt(wasi_ctx *ctx) {

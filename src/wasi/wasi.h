@@ -303,6 +303,10 @@ const uint8_t *wasi_ctx_stderr(const wasi_ctx *ctx, size_t *len);
 /* 1 if a write to captured (or capped fd) stdout/stderr was cut at the cap. */
 int wasi_ctx_stdout_truncated(const wasi_ctx *ctx);
 int wasi_ctx_stderr_truncated(const wasi_ctx *ctx);
+/* 1 if a write to captured stdout failed because its buffer could not grow
+ * (the guest got WASI_ENOMEM): the capture lacks bytes the guest meant to
+ * write, and a guest that ignores write errors (printf's) cannot tell. */
+int wasi_ctx_stdout_lost(const wasi_ctx *ctx);
 /* 1 unless the last byte written to a capped stderr fd was not a newline
  * (so an embedder's note after a cut starts on a line of its own). */
 int wasi_ctx_stderr_ends_line(const wasi_ctx *ctx);

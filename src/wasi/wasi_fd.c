@@ -175,7 +175,10 @@ static wasi_errno outbuf_write(wasi_outbuf *o, const struct iovec *iov, uint32_t
       } else {
         d = realloc(o->data, na);
       }
-      if (!d) return WASI_ENOMEM;
+      if (!d) {
+        o->lost = 1;
+        return WASI_ENOMEM;
+      }
       o->data = d;
       o->alloc = na;
     }

@@ -117,6 +117,7 @@ typedef struct {
   uint8_t *data;          /* NULL, `inl`, or malloc'd */
   size_t len, alloc, cap; /* cap: SIZE_MAX = none */
   int truncated;
+  int lost; /* a write failed with ENOMEM: the buffer could not grow */
   /* An embedder fd with a cap (WASI_STDIO_FD): bytes that reached it, and
    * the last of them ('\n' before the first). */
   size_t passed;

@@ -698,8 +698,9 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
     if (st != WASM_OK) {
       wasm_instance_free(inst);
       return fail(err, WASM_ERR_NOMEM,
-                  "cannot reserve address space for a linear memory (8 GiB per "
-                  "memory; check ulimit -v / RLIMIT_AS)");
+                  "cannot create a linear memory of %u pages: out of memory or address space "
+                  "(each memory reserves 8 GiB; check ulimit -v / RLIMIT_AS)",
+                  lim->min);
     }
   }
   if (inst->memory) inst->mem_base = inst->memory->base;
