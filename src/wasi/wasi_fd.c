@@ -599,8 +599,9 @@ static int put_dirent(uint8_t *out, uint32_t *used, uint32_t blen, uint64_t next
  * kernel's order; a cookie is the number of entries before the next one.
  * "." and ".." are made here rather than taken from getdents64, so they
  * come first on every file system (wasmtime does the same), and ".." of a
- * preopen is the preopen itself: the root of what the guest can see, whose
- * parent's inode is not the guest's business.
+ * preopen, or of another fd on a preopen's directory, is that directory itself:
+ * the root of what the guest can see, whose parent's inode is not the
+ * guest's business.
  *
  * Cookies are entry indexes (1 = after the first entry), not the kernel's
  * 64-bit d_off hashes: wasi-libc's telldir() returns a 32-bit long, so only
@@ -610,6 +611,19 @@ static int put_dirent(uint8_t *out, uint32_t *used, uint32_t blen, uint64_t next
  * rescans from the start. The last entry is cut when it does not fit, which
  * tells the guest (bufused == buf_len) to call again from the previous
  * entry's d_next. */
+/* Whether directory `st` is the root of one of ctx's preopens: a second fd
+ * on it (path_open of ".") must not show the parent's inode either. */
+static bool is_preopen_root(const wasi_ctx *ctx, const struct stat *st) {
+  for (uint32_t i = 0; i < ctx->nfds; i++) {
+    const wasi_fd *p = &ctx->fds[i];
+    struct stat ps;
+    if (p->kind == WASI_FD_HOST && p->prestat && fstat(p->host, &ps) == 0 &&
+        ps.st_dev == st->st_dev && ps.st_ino == st->st_ino)
+      return true;
+  }
+  return false;
+}
+
 WASI_HOSTFN(fd_readdir) {
   WASI_ENTER();
   WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_READDIR);
@@ -635,7 +649,8 @@ WASI_HOSTFN(fd_readdir) {
     if (fstat(hfd, &self) < 0) WASI_RET(wasi_errno_from_host(errno));
     if (!S_ISDIR(self.st_mode)) WASI_RET(WASI_ENOTDIR);
     parent = self;
-    if (!f->prestat && fstatat(hfd, "..", &parent, 0) < 0) parent = self;
+    if (!f->prestat && !is_preopen_root(ctx, &self) && fstatat(hfd, "..", &parent, 0) < 0)
+      parent = self;
     const struct stat *dots[2] = {&self, &parent};
     for (idx = cookie; idx < 2 && used < blen; idx++)
       if (put_dirent(out, &used, blen, idx + 1, dots[idx]->st_ino, idx ? ".." : ".",
