@@ -473,6 +473,12 @@ $(FZ_BINS): $(FZ)/fuzz_%: $(FZ_OBJ)/tests/fuzz/fuzz_%.o
 
 fuzz-libfuzzer-build: $(FZ_BINS)
 
+# They build with the rest of `make test` when clang-16's fuzzer runtime is
+# installed (setup.sh installs it; `make san` does not run them: they carry
+# their own sanitizers); run-libfuzzer skips, saying so, without.
+FZ_HAVE_RUNTIME := $(wildcard /usr/lib/llvm-16/lib/clang/16/lib/linux/libclang_rt.fuzzer-x86_64.a)
+test-build: $(if $(SANITIZE),,$(if $(FZ_HAVE_RUNTIME),$(FZ_BINS)))
+
 # Seeds: the spec suite's modules (WASM_TESTSUITE, default
 # ../shared/wasm-testsuite; without it the script says so and uses only the
 # project's own modules), examples, configs and module outputs.
