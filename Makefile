@@ -492,7 +492,7 @@ fuzz-libfuzzer: $(FZ_BINS)
 	  echo "== fuzz_$$t: $(SECONDS) s"; \
 	  nice -n 10 $(FZ)/fuzz_$$t -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=4096 \
 	    -artifact_prefix=$(FZ)/findings/$$t/ -print_final_stats=1 \
-	    $(FZ)/corpus/$$t $(FZ)/seeds/$$t tests/fuzz/regressions/$$t 2>&1 | tail -n 25; \
+	    $(FZ)/corpus/$$t $(FZ)/seeds/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) 2>&1 | tail -n 25; \
 	done
 
 LIBFUZZER_TEST = env FZ=$(FZ) FZ_RUNS=$(FZ_RUNS) bash tests/fuzz/run_libfuzzer.sh $(FZ_TARGETS)

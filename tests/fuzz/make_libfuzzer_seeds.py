@@ -134,17 +134,26 @@ CGI_OUTPUTS = [
 
 
 def http_seed(url, method=b"GET", headers=b"", body=b"", status_out=0x8000, handle_out=0x8004,
-              extra=(0, 0x100, 16, 0x200, 64, 0x300)):
-    mem = bytearray(0x400)
+              extra=(0, 0x100, 3, 0x8010, 16, 0x8020), response=None):
+    """17 words (req's 10, the handle and 5 arguments for the others, the
+    mode) and a memory image; a response makes it a loopback request."""
+    mem = bytearray(0xC000 + len(response) if response is not None else 0x400)
     mem[0x10:0x10 + len(url)] = url
+    mem[0x100:0x100 + 10] = b"x-a\0\0\0\0\0\0\0"
     mem[0x110:0x110 + len(method)] = method
     mem[0x130:0x130 + len(headers)] = headers
     mem[0x230:0x230 + len(body)] = body
+    mode = 0
+    if response is not None:
+        mem[0xC000:] = response
+        mode = 0x80000000 | len(response)
     words = [0x10, len(url), 0x110, len(method), 0x130, len(headers), 0x230, len(body),
-             status_out, handle_out] + list(extra)
-    return struct.pack("<16I", *words) + bytes(mem)
+             status_out, handle_out] + list(extra) + [mode]
+    return struct.pack("<17I", *words) + bytes(mem)
 
 
+LOOP = b"http://127.0.0.1:47391"
+OK_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\nSet-Cookie: c=1\r\n\r\nhello"
 HTTP_SEEDS = [
     http_seed(b"https://api.example.com/v1/items?q=1"),
     http_seed(b"http://127.0.0.1:8080/", b"POST", b"Content-Type: application/json\nX-A: 1\n", b"{}"),
@@ -160,7 +169,17 @@ HTTP_SEEDS = [
     http_seed(b"api.example.com"),
     http_seed(b"https://api.example.com/", b"GET", b"X: \x01\n"),
     http_seed(b"https://api.example.com/", status_out=0xFFFF, handle_out=0x10000),
+    http_seed(LOOP + b"/x", response=OK_RESPONSE),
+    http_seed(LOOP + b"/x", b"POST", b"Content-Type: text/plain\n", b"body", response=OK_RESPONSE,
+              extra=(0, 0x100, 3, 0x8010, 2, 0x8020)),
+    http_seed(LOOP + b"/r", response=b"HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n"),
+    http_seed(LOOP + b"/r", b"POST", b"Authorization: x\n", b"b",
+              response=b"HTTP/1.1 307 Temporary Redirect\r\nLocation: https://api.example.com/\r\n\r\n"),
+    http_seed(LOOP + b"/c", response=b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    http_seed(LOOP + b"/h", response=b"HTTP/1.0 404 Not Found\r\nX-A:   spaced   \r\nx-a: second\r\n\r\n"),
+    http_seed(LOOP + b"/g", response=b"garbage"),
 ]
+
 
 
 def wasi_op(op, fsel=0, flags=0, extra=0, p1=b"", p2=None):
