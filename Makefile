@@ -632,4 +632,4 @@ clean:
 # Keep objects and generated headers made through pattern chains.
 .SECONDARY:
 
--include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
+-include $(shell find $(OBJ) $(FZ_OBJ) -name '*.d' 2>/dev/null)
