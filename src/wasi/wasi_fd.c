@@ -611,19 +611,6 @@ static int put_dirent(uint8_t *out, uint32_t *used, uint32_t blen, uint64_t next
  * rescans from the start. The last entry is cut when it does not fit, which
  * tells the guest (bufused == buf_len) to call again from the previous
  * entry's d_next. */
-/* Whether directory `st` is the root of one of ctx's preopens: a second fd
- * on it (path_open of ".") must not show the parent's inode either. */
-static bool is_preopen_root(const wasi_ctx *ctx, const struct stat *st) {
-  for (uint32_t i = 0; i < ctx->nfds; i++) {
-    const wasi_fd *p = &ctx->fds[i];
-    struct stat ps;
-    if (p->kind == WASI_FD_HOST && p->prestat && fstat(p->host, &ps) == 0 &&
-        ps.st_dev == st->st_dev && ps.st_ino == st->st_ino)
-      return true;
-  }
-  return false;
-}
-
 WASI_HOSTFN(fd_readdir) {
   WASI_ENTER();
   WASI_GETFD(f, (uint32_t)a[0], WASI_R_FD_READDIR);
@@ -649,8 +636,9 @@ WASI_HOSTFN(fd_readdir) {
     if (fstat(hfd, &self) < 0) WASI_RET(wasi_errno_from_host(errno));
     if (!S_ISDIR(self.st_mode)) WASI_RET(WASI_ENOTDIR);
     parent = self;
-    if (!f->prestat && !is_preopen_root(ctx, &self) && fstatat(hfd, "..", &parent, 0) < 0)
-      parent = self;
+    bool is_root = f->prestat || (f->root_known && f->root_dev == self.st_dev &&
+                                  f->root_ino == self.st_ino);
+    if (!is_root && fstatat(hfd, "..", &parent, 0) < 0) parent = self;
     const struct stat *dots[2] = {&self, &parent};
     for (idx = cookie; idx < 2 && used < blen; idx++)
       if (put_dirent(out, &used, blen, idx + 1, dots[idx]->st_ino, idx ? ".." : ".",

@@ -507,8 +507,8 @@ static uint64_t dotdot_inode(world *w, uint32_t fd) {
 
 /* ".." never shows the inode of the directory above a preopen: not through
  * the preopen's fd, nor through another fd on the same directory (path_open
- * of "."; found by tests/fuzz/fuzz_wasi_path.c); below the root it is the
- * real parent. */
+ * of "." or of "sub/.."), also once the preopen's fd is closed (both found
+ * by tests/fuzz/fuzz_wasi_path.c); below the root it is the real parent. */
 static void test_readdir_dotdot_stays_inside(void **state) {
   (void)state;
   strcpy(tmpdir, "/tmp/wasi_io_XXXXXX");
@@ -536,7 +536,16 @@ static void test_readdir_dotdot_stays_inside(void **state) {
   assert_int_equal(ino, (uint64_t)root.st_ino);
   memcpy(w.mem + 300, "sub", 3);
   assert_int_equal(CALL(&w, path_open, 3, 0, 300, 3, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
-  assert_int_equal(dotdot_inode(&w, wasm_load_le32(w.mem + 20)), (uint64_t)root.st_ino);
+  uint32_t subfd = wasm_load_le32(w.mem + 20);
+  assert_int_equal(dotdot_inode(&w, subfd), (uint64_t)root.st_ino);
+  /* The root reached through "sub/.." is no different, and with the
+   * preopen's fd closed the root's fds still keep its parent hidden. */
+  memcpy(w.mem + 300, "sub/..", 6);
+  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 6, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
+  uint32_t up = wasm_load_le32(w.mem + 20);
+  assert_int_equal(CALL(&w, fd_close, 3), 0);
+  assert_int_equal(dotdot_inode(&w, dot), (uint64_t)root.st_ino);
+  assert_int_equal(dotdot_inode(&w, up), (uint64_t)root.st_ino);
   world_free(&w);
   nftw(tmpdir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 }
