@@ -636,8 +636,8 @@ WASI_HOSTFN(fd_readdir) {
     if (fstat(hfd, &self) < 0) WASI_RET(wasi_errno_from_host(errno));
     if (!S_ISDIR(self.st_mode)) WASI_RET(WASI_ENOTDIR);
     parent = self;
-    bool is_root = f->prestat || (f->root_known && f->root_dev == self.st_dev &&
-                                  f->root_ino == self.st_ino);
+    bool is_root =
+        f->prestat || (f->root_known && f->root_dev == self.st_dev && f->root_ino == self.st_ino);
     if (!is_root && fstatat(hfd, "..", &parent, 0) < 0) parent = self;
     const struct stat *dots[2] = {&self, &parent};
     for (idx = cookie; idx < 2 && used < blen; idx++)

@@ -26,8 +26,7 @@ static void check_response(const srv_response *r, const uint8_t *out, size_t len
   FUZZ_CHECK(r->status >= 100 && r->status <= 999, "status %d", r->status);
   FUZZ_CHECK(r->body || r->body_len == 0, "body");
   if (r->body_len && !(r->body >= out && r->body + r->body_len <= out + len))
-    FUZZ_CHECK(r->refused || r->status >= 500, "a body outside the output on status %d",
-               r->status);
+    FUZZ_CHECK(r->refused || r->status >= 500, "a body outside the output on status %d", r->status);
   if (r->refused) FUZZ_CHECK(r->n_headers == 0, "refused output with %zu headers", r->n_headers);
   int ct = 0, loc = 0;
   for (size_t i = 0; i < r->n_headers; i++) {

@@ -42,18 +42,18 @@
 #include "server/config.h"
 #include "wasm/wasm.h"
 
-static const char ALLOW_TOML[] = "[[module]]\n"
-                                 "route = \"/\"\n"
-                                 "module = \"x.wasm\"\n"
-                                 "allowed_hosts = [\"https://api.example.com\", "
-                                 "\"http://127.0.0.1:8080\", \"http://[::1]:3000/\", "
-                                 "\"https://Example.ORG:8443/\"]\n";
+static const char ALLOW_TOML[] =
+    "[[module]]\n"
+    "route = \"/\"\n"
+    "module = \"x.wasm\"\n"
+    "allowed_hosts = [\"https://api.example.com\", "
+    "\"http://127.0.0.1:8080\", \"http://[::1]:3000/\", "
+    "\"https://Example.ORG:8443/\"]\n";
 
 /* (module (memory (export "memory") 1 1)) */
-static const uint8_t MEMORY_MODULE[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-                                        0x05, 0x04, 0x01, 0x01, 0x01, 0x01, 0x07, 0x0a,
-                                        0x01, 0x06, 'm',  'e',  'm',  'o',  'r',  'y',
-                                        0x02, 0x00};
+static const uint8_t MEMORY_MODULE[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05,
+                                        0x04, 0x01, 0x01, 0x01, 0x01, 0x07, 0x0a, 0x01, 0x06,
+                                        'm',  'e',  'm',  'o',  'r',  'y',  0x02, 0x00};
 
 #define LOOPBACK_PORT 47391
 #define RESPONSE_AT 0xC000u
@@ -148,10 +148,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
                    "[[module]]\nroute = \"/\"\nmodule = \"x.wasm\"\n"
                    "allowed_hosts = [\"http://127.0.0.1:%u\"]\n",
                    port);
-  if (srv_config_parse(ALLOW_TOML, sizeof ALLOW_TOML - 1, "allow.toml", &config, err,
-                       sizeof err) != SRV_CONFIG_OK ||
-      srv_config_parse(loop_toml, (size_t)n, "loopback.toml", &loopback_config, err,
-                       sizeof err) != SRV_CONFIG_OK ||
+  if (srv_config_parse(ALLOW_TOML, sizeof ALLOW_TOML - 1, "allow.toml", &config, err, sizeof err) !=
+          SRV_CONFIG_OK ||
+      srv_config_parse(loop_toml, (size_t)n, "loopback.toml", &loopback_config, err, sizeof err) !=
+          SRV_CONFIG_OK ||
       wasm_module_compile(MEMORY_MODULE, sizeof MEMORY_MODULE, &module, &werr) != WASM_OK ||
       wasm_instantiate(module, NULL, NULL, &inst, &werr) != WASM_OK ||
       http_global_init(NULL, err, sizeof err) != HTTP_OK)
@@ -222,13 +222,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(http_fn_header_get(inst, &b, a) == WASM_OK, "header_get trapped");
   if (a[0] == HTTP_E_SUCCESS)
     FUZZ_CHECK(wasm_load_le32(base + word(data, 15)) <= word(data, 14), "header_get wrote more");
-  else
-    FUZZ_CHECK(a[0] <= HTTP_E_UTF8, "header_get returned %u", (unsigned)a[0]);
+  else FUZZ_CHECK(a[0] <= HTTP_E_UTF8, "header_get returned %u", (unsigned)a[0]);
   a[0] = h;
   for (unsigned i = 1; i < 4; i++) a[i] = word(data, 10 + i);
   FUZZ_CHECK(http_fn_headers_get_all(inst, &b, a) == WASM_OK, "headers_get_all trapped");
   if (a[0] == HTTP_E_SUCCESS)
-    FUZZ_CHECK(wasm_load_le32(base + word(data, 13)) <= word(data, 12), "headers_get_all wrote more");
+    FUZZ_CHECK(wasm_load_le32(base + word(data, 13)) <= word(data, 12),
+               "headers_get_all wrote more");
   for (int rounds = 0; rounds < 3; rounds++) {
     a[0] = h;
     for (unsigned i = 1; i < 4; i++) a[i] = word(data, 10 + i);

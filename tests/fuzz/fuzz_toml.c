@@ -31,8 +31,7 @@ static void check_tree(const toml_value *v, unsigned depth, uint32_t max_line) {
     for (size_t i = 0; i < v->u.table.n; i++) {
       const toml_entry *e = toml_table_entry(v, i);
       FUZZ_CHECK(e && e->key && e->value && e->key[e->key_len] == 0, "entry %zu", i);
-      FUZZ_CHECK(toml_table_getn(v, e->key, e->key_len) == e->value, "key %zu not found again",
-                 i);
+      FUZZ_CHECK(toml_table_getn(v, e->key, e->key_len) == e->value, "key %zu not found again", i);
       check_tree(e->value, depth + 1, max_line);
     }
     FUZZ_CHECK(toml_table_entry(v, v->u.table.n) == NULL, "entry past the end");
@@ -52,10 +51,8 @@ static void check_tree(const toml_value *v, unsigned depth, uint32_t max_line) {
     break;
   case TOML_INTEGER:
   case TOML_FLOAT:
-  case TOML_BOOL:
-    break;
-  default:
-    FUZZ_CHECK(0, "kind %d", (int)v->kind);
+  case TOML_BOOL: break;
+  default: FUZZ_CHECK(0, "kind %d", (int)v->kind);
   }
   FUZZ_CHECK(strcmp(toml_kind_name(v->kind), "?") != 0, "kind name");
 }
@@ -101,8 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   srv_config *c = NULL;
   err[0] = 0;
-  srv_config_status cs = srv_config_parse((const char *)data, size, "modules.toml", &c, err,
-                                          sizeof err);
+  srv_config_status cs =
+      srv_config_parse((const char *)data, size, "modules.toml", &c, err, sizeof err);
   if (cs != SRV_CONFIG_OK) {
     FUZZ_CHECK(c == NULL, "config written on failure");
     FUZZ_CHECK(fuzz_msg_ok(err, sizeof err), "no message for status %d", (int)cs);

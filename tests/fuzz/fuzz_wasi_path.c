@@ -155,8 +155,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 /* ---- calling the driver ------------------------------------------------------- */
 
-enum { P1 = 0x1000, P2 = 0x2000, STAT = 0x8000, FDOUT = 0x8100, USED = 0x8200, IOV = 0x8300,
-       LINKBUF = 0x9000, READBUF = 0xA000, DIRBUF = 0xC000, GUARD = 0xE000 };
+enum {
+  P1 = 0x1000,
+  P2 = 0x2000,
+  STAT = 0x8000,
+  FDOUT = 0x8100,
+  USED = 0x8200,
+  IOV = 0x8300,
+  LINKBUF = 0x9000,
+  READBUF = 0xA000,
+  DIRBUF = 0xC000,
+  GUARD = 0xE000
+};
 #define ALL_RIGHTS 0x1FFFFFFFll
 
 static wasm_instance *inst;
@@ -189,7 +199,9 @@ static wasm_value I64(uint64_t v) {
 static uint64_t le64(const uint8_t *p) { return wasm_load_le64(p); }
 
 /* A filestat at STAT: dev, ino first. */
-static void check_stat(const char *what) { check_inode(le64(mem + STAT), le64(mem + STAT + 8), what); }
+static void check_stat(const char *what) {
+  check_inode(le64(mem + STAT), le64(mem + STAT + 8), what);
+}
 
 static void after_open(uint32_t fd) {
   wasm_value a[4] = {I32(fd), I32(STAT)};
@@ -264,9 +276,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint32_t rc;
     switch (op % 11) {
     case 0: {
-      wasm_value a[9] = {I32(fd), I32(flags & 1), I32(P1), I32(l1), I32((flags >> 1) & 0xf),
+      wasm_value a[9] = {I32(fd),
+                         I32(flags & 1),
+                         I32(P1),
+                         I32(l1),
+                         I32((flags >> 1) & 0xf),
                          I64(extra & 1 ? ALL_RIGHTS : 0x2 | 0x4000 | 0x200000),
-                         I64(ALL_RIGHTS), I32((uint32_t)(extra >> 1) & 0x1f), I32(FDOUT)};
+                         I64(ALL_RIGHTS),
+                         I32((uint32_t)(extra >> 1) & 0x1f),
+                         I32(FDOUT)};
       rc = call("path_open", a, 9);
       if (rc == 0) {
         uint32_t nfd = wasm_load_le32(mem + FDOUT);

@@ -104,8 +104,12 @@ static int valtype_of(const char *t, wasm_valtype *out) {
   static const struct {
     const char *name;
     wasm_valtype t;
-  } names[] = {{"i32", WASM_I32},         {"i64", WASM_I64},   {"f32", WASM_F32},
-               {"f64", WASM_F64},         {"v128", WASM_V128}, {"funcref", WASM_FUNCREF},
+  } names[] = {{"i32", WASM_I32},
+               {"i64", WASM_I64},
+               {"f32", WASM_F32},
+               {"f64", WASM_F64},
+               {"v128", WASM_V128},
+               {"funcref", WASM_FUNCREF},
                {"externref", WASM_EXTERNREF}};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
     if (!strncmp(t, names[i].name, strlen(names[i].name))) {
@@ -165,10 +169,10 @@ static wasm_linker *make_linker(const wasm_module *m, host_objects *h) {
     }
     wasm_linker_define(l, d.module, d.name, ext);
   }
-  static const char *const prints[][2] = {
-      {"print", "->"},          {"print_i32", "i->"},         {"print_i64", "I->"},
-      {"print_f32", "f->"},     {"print_f64", "F->"},         {"print_i32_f32", "if->"},
-      {"print_f64_f64", "FF->"}};
+  static const char *const prints[][2] = {{"print", "->"},          {"print_i32", "i->"},
+                                          {"print_i64", "I->"},     {"print_f32", "f->"},
+                                          {"print_f64", "F->"},     {"print_i32_f32", "if->"},
+                                          {"print_f64_f64", "FF->"}};
   for (size_t i = 0; i < sizeof prints / sizeof *prints; i++)
     wasm_linker_define_func(l, "spectest", prints[i][0], prints[i][1], spectest_print, NULL);
   wasi_define(l, get_wasi, NULL);
@@ -190,10 +194,10 @@ static int has_start(const wasm_module *m) {
 
 static void check_outcome(wasm_status st, const wasm_error *err, const char *what) {
   if (st == WASM_OK) return;
-  FUZZ_CHECK(wasm_status_is_trap(st) || st == WASM_ERR_NOMEM || st == WASM_ERR_LINK, "%s: %s",
-             what, wasm_status_str(st));
-  FUZZ_CHECK(st == WASM_TRAP_EXIT || fuzz_msg_ok(err->msg, sizeof err->msg), "%s: %s without a message",
-             what, wasm_status_str(st));
+  FUZZ_CHECK(wasm_status_is_trap(st) || st == WASM_ERR_NOMEM || st == WASM_ERR_LINK, "%s: %s", what,
+             wasm_status_str(st));
+  FUZZ_CHECK(st == WASM_TRAP_EXIT || fuzz_msg_ok(err->msg, sizeof err->msg),
+             "%s: %s without a message", what, wasm_status_str(st));
 }
 
 static void call_exports(wasm_instance *inst, const wasm_module *m) {
@@ -260,8 +264,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   host_objects h = {0};
   wasm_linker *l = make_linker(m, &h);
   if (!l) abort();
-  wasm_instance_opts o = {.max_memory_pages = MAX_PAGES, .max_call_depth = 1000,
-                          .stack_slots = 1u << 16};
+  wasm_instance_opts o = {
+      .max_memory_pages = MAX_PAGES, .max_call_depth = 1000, .stack_slots = 1u << 16};
   wasm_instance *inst = NULL;
   memset(&err, 0, sizeof err);
   wasm_status st = wasm_instantiate(m, l, &o, &inst, &err);

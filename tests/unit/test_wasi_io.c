@@ -529,19 +529,22 @@ static void test_readdir_dotdot_stays_inside(void **state) {
   world_from(&w, &cfg);
   assert_int_equal(dotdot_inode(&w, 3), (uint64_t)root.st_ino);
   memcpy(w.mem + 300, ".", 1);
-  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 1, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
+  assert_int_equal(
+      CALL(&w, path_open, 3, 0, 300, 1, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
   uint32_t dot = wasm_load_le32(w.mem + 20);
   uint64_t ino = dotdot_inode(&w, dot);
   assert_int_not_equal(ino, (uint64_t)above.st_ino);
   assert_int_equal(ino, (uint64_t)root.st_ino);
   memcpy(w.mem + 300, "sub", 3);
-  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 3, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
+  assert_int_equal(
+      CALL(&w, path_open, 3, 0, 300, 3, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
   uint32_t subfd = wasm_load_le32(w.mem + 20);
   assert_int_equal(dotdot_inode(&w, subfd), (uint64_t)root.st_ino);
   /* The root reached through "sub/.." is no different, and with the
    * preopen's fd closed the root's fds still keep its parent hidden. */
   memcpy(w.mem + 300, "sub/..", 6);
-  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 6, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
+  assert_int_equal(
+      CALL(&w, path_open, 3, 0, 300, 6, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
   uint32_t up = wasm_load_le32(w.mem + 20);
   assert_int_equal(CALL(&w, fd_close, 3), 0);
   assert_int_equal(dotdot_inode(&w, dot), (uint64_t)root.st_ino);
