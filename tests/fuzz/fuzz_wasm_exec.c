@@ -14,9 +14,8 @@
  * exits are fine; a crash, a sanitizer report, a status outside the call
  * API's or a trap without a message is a finding.
  *
- * Not run: modules with a start function. The start function runs inside
- * wasm_instantiate, before the embedder has the instance it would have to
- * interrupt, so a looping one cannot be stopped (tests/fuzz/README.md). */
+ * The start function runs under the same budget: wasm_instance_opts.on_start
+ * hands the instance to the watchdog while it runs. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -182,14 +181,10 @@ static wasm_linker *make_linker(const wasm_module *m, host_objects *h) {
 
 /* ---- running ----------------------------------------------------------------- */
 
-static int has_start(const wasm_module *m) {
-  uint32_t n = wasm_module_section_count(m);
-  for (uint32_t i = 0; i < n; i++) {
-    wasm_section_desc s;
-    wasm_module_section(m, i, &s);
-    if (s.id == 8) return 1;
-  }
-  return 0;
+/* wasm_instance_opts.on_start: the start function is watched like a call. */
+static void watch_start(wasm_instance *inst, void *arg) {
+  (void)arg;
+  watch(inst);
 }
 
 static void check_outcome(wasm_status st, const wasm_error *err, const char *what) {
@@ -243,10 +238,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   wasm_module *m = NULL;
   wasm_error err;
   if (wasm_module_compile(data, size, &m, &err) != WASM_OK) return 0;
-  if (has_start(m)) {
-    wasm_module_free(m);
-    return 0;
-  }
   wasi_config cfg = {0};
   static const char *const argv[] = {"fuzz.wasm", "a=1"};
   static const char *const env[] = {"REQUEST_METHOD=GET", "PATH_INFO=/"};
@@ -264,8 +255,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   host_objects h = {0};
   wasm_linker *l = make_linker(m, &h);
   if (!l) abort();
-  wasm_instance_opts o = {
-      .max_memory_pages = MAX_PAGES, .max_call_depth = 1000, .stack_slots = 1u << 16};
+  wasm_instance_opts o = {.max_memory_pages = MAX_PAGES,
+                          .max_call_depth = 1000,
+                          .stack_slots = 1u << 16,
+                          .on_start = watch_start};
   wasm_instance *inst = NULL;
   memset(&err, 0, sizeof err);
   wasm_status st = wasm_instantiate(m, l, &o, &inst, &err);

@@ -38,7 +38,7 @@ for t in "$@"; do
   bin="$FZ/fuzz_$t"
   regs=(tests/fuzz/regressions/"$t"/*)
   if [ -e "${regs[0]}" ]; then
-    if "$bin" "${regs[@]}" >"$probe/$t.reg.log" 2>&1; then
+    if "$bin" -timeout=10 "${regs[@]}" >"$probe/$t.reg.log" 2>&1; then
       echo "fuzz_$t: ${#regs[@]} regression inputs pass"
       passed=$((passed + 1))
     else
