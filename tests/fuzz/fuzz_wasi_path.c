@@ -47,6 +47,7 @@ static struct {
 } forbidden[6];
 static unsigned nforbidden;
 static wasm_module *module;
+static wasm_linker *linker; /* WASI, the ctx found through the instance's user data */
 
 static void forbid(const char *path) {
   struct stat st;
@@ -146,6 +147,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   forbid("/etc");
   forbid("/tmp");
   atexit(cleanup);
+  linker = wasm_linker_new();
+  if (!linker || wasi_define(linker, NULL, NULL) != WASM_OK) abort();
   wasm_error err;
   if (wasm_module_compile(wasi_path_driver_wasm, wasi_path_driver_wasm_len, &module, &err) !=
       WASM_OK)
@@ -256,11 +259,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   wasi_ctx *ctx;
   char eb[256];
   if (wasi_ctx_new(&cfg, &ctx, eb, sizeof eb) != WASI_OK) abort();
-  wasm_linker *l = wasm_linker_new();
-  if (!l || wasi_define(l, NULL, NULL) != WASM_OK) abort();
   wasm_instance_opts o = {.user_data = ctx};
   wasm_error err;
-  if (wasm_instantiate(module, l, &o, &inst, &err) != WASM_OK) abort();
+  if (wasm_instantiate(module, linker, &o, &inst, &err) != WASM_OK) abort();
   mem = wasm_memory_data(wasm_instance_memory(inst));
 
   uint32_t fds[16] = {3};
@@ -350,7 +351,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   wasm_instance_free(inst);
   inst = NULL;
-  wasm_linker_free(l);
   wasi_ctx_free(ctx);
   check_outside();
   return 0;
