@@ -11,8 +11,9 @@ that `make test` starts from, so that its runs stay short):
                         converted with wast2json; --suite, $WASM_TESTSUITE or
                         ../shared/wasm-testsuite; without it the script says
                         so and uses only the project's modules) and the
-                        project's own: tests' .wat/.wast, examples/wat, and
-                        the examples and test modules already built in BUILD
+                        project's own: tests' .wat/.wast, examples/wat, the
+                        examples built in BUILD, and (full set only) the
+                        modules the test suites built there
   toml                  examples/*.toml and TOML written here (every value kind)
   cgi                   module outputs: headers, Status, Location, CRLF, bodies
   http_args             req arguments pointing at URLs, methods, headers, bodies
@@ -81,9 +82,13 @@ def wasm_modules(args, work):
         if not os.path.exists(out) and not run(["wat2wasm", "--enable-all", wat, "-o", out]):
             continue
         own.append(out)
-    for pat in ("examples/*.wasm", "wasi-tests/**/*.wasm", "server-tests/**/*.wasm", "http-tests/**/*.wasm"):
-        own += sorted(glob.glob(os.path.join(args.build, pat), recursive=True))
-    return spec, own
+    own += sorted(glob.glob(os.path.join(args.build, "examples", "*.wasm")))
+    # Built by the test suites themselves, so present or not depending on
+    # what ran before: full seed set only (the small one must not vary).
+    later = []
+    for pat in ("wasi-tests/**/*.wasm", "server-tests/**/*.wasm", "http-tests/**/*.wasm"):
+        later += sorted(glob.glob(os.path.join(args.build, pat), recursive=True))
+    return spec, own, later
 
 
 def read(p):
@@ -228,7 +233,7 @@ def main():
     for d in (out, small):
         shutil.rmtree(d, ignore_errors=True)
 
-    spec, own = wasm_modules(args, work)
+    spec, own, later = wasm_modules(args, work)
     seen = set()
     counts = {}
 
@@ -239,10 +244,11 @@ def main():
         counts[target] = counts.get(target, 0) + 1
 
     own_data = [read(p) for p in own]
+    later_data = [read(p) for p in later]
     spec_data = [read(p) for p in spec]
     spec_sorted = sorted(set(spec_data) - set(own_data), key=lambda b: hashlib.sha256(b).digest())
     small_spec = set(spec_sorted[:SMALL_WASM])
-    for data in own_data + spec_sorted:
+    for data in own_data + spec_sorted + later_data:
         if data in seen:
             continue
         seen.add(data)
@@ -262,7 +268,7 @@ def main():
     for w in wasi_seeds():
         add("wasi_path", w, True)
     print("seeds: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) +
-          f" (spec modules: {len(spec)}, project modules: {len(own)}) in {out}")
+          f" (spec modules: {len(spec)}, project modules: {len(own)}, built by test suites: {len(later)}) in {out}")
 
 
 if __name__ == "__main__":
