@@ -487,10 +487,11 @@ FZ_SEEDS = /usr/bin/python3 tests/fuzz/make_libfuzzer_seeds.py --out $(FZ)/seeds
 
 fuzz-libfuzzer: $(FZ_BINS)
 	@$(FZ_SEEDS)
+	@rm -rf $(FZ)/tmp && mkdir -p $(FZ)/tmp
 	@for t in $(FZ_TARGETS); do \
 	  mkdir -p $(FZ)/corpus/$$t $(FZ)/findings/$$t; \
 	  echo "== fuzz_$$t: $(SECONDS) s"; \
-	  nice -n 10 $(FZ)/fuzz_$$t -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  TMPDIR=$(abspath $(FZ)/tmp) nice -n 10 $(FZ)/fuzz_$$t -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=4096 \
 	    -artifact_prefix=$(FZ)/findings/$$t/ -print_final_stats=1 \
 	    $(FZ)/corpus/$$t $(FZ)/seeds/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) 2>&1 | tail -n 25; \
 	done

@@ -40,7 +40,7 @@
  * which only the layer and its unit tests include. */
 extern int wasi_sb_force_walk;
 
-static char root[64], box[96], outside[96], secret[128];
+static char root[128], box[160], outside[160], secret[192];
 static struct {
   dev_t dev;
   ino_t ino;
@@ -133,7 +133,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
-  snprintf(root, sizeof root, "/tmp/wagi-fuzz-wasi-XXXXXX");
+  /* Under $TMPDIR: libFuzzer may end with _exit(), skipping the cleanup,
+   * so the runners point TMPDIR at a directory they remove. */
+  const char *tmp = getenv("TMPDIR");
+  if (!tmp || !*tmp || strlen(tmp) > 64) tmp = "/tmp";
+  snprintf(root, sizeof root, "%s/wagi-fuzz-wasi-XXXXXX", tmp);
   if (!mkdtemp(root)) abort();
   snprintf(box, sizeof box, "%s/box", root);
   snprintf(outside, sizeof outside, "%s/outside", root);

@@ -15,6 +15,8 @@ FZ_RUNS=${FZ_RUNS:-2000}
 BUILD=${BUILD:-$(dirname "$FZ")}
 probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT
+# fuzz_wasi_path's scratch directories go here (libFuzzer may skip their cleanup).
+export TMPDIR="$probe"
 echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' \
   > "$probe/p.c"
 if ! clang-16 -fsanitize=fuzzer,address "$probe/p.c" -o "$probe/p" >/dev/null 2>&1; then
