@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | faulttest | eventgridtest | guesttest | tflitetest | fuzz-tflite | azuretest | tftest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | bench-tf | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | fuzz-libfuzzer | libfuzzertest | faulttest | eventgridtest | guesttest | tflitetest | fuzz-tflite | azuretest | tftest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | bench-tf | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -221,7 +221,7 @@ test-build: $(BUILD)/wagi $(BUILD)/spectest $(UNIT_BIN) $(FUZZ_BIN) $(BUILD)/aot
 test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
-	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-faulttest run-httptest run-eventgridtest run-guesttest run-tflitetest run-azuretest run-tftest \
+	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-libfuzzer run-wasitest run-wasitestsuite run-servertest run-faulttest run-httptest run-eventgridtest run-guesttest run-tflitetest run-azuretest run-tftest \
 	  run-spectest-aot run-enginewast-aot run-wasitest-aot run-servertest-aot run-aottest
 	@bash scripts/test-summary.sh $(LOGS)
 
@@ -441,6 +441,93 @@ fuzz-tflite: $(TFLITE_FUZZ)
 	cd $(BUILD)/fuzz-tflite && ./tflite_fuzz -runs=$(TFLITE_FUZZ_RUNS) -seed=19 -max_len=8192 -timeout=20 \
 	  -artifact_prefix=findings/ corpus seeds $(CURDIR)/tests/fuzz/tflite_regressions
 
+# Coverage-guided fuzz targets for the host (tests/fuzz/fuzz_*.c, issue 20;
+# see tests/fuzz/README.md): the engine's loader and translators, running
+# modules, the TOML parser and modules.toml loader, the CGI response parser,
+# the outbound-HTTP argument checks, WASI path resolution. Each links the
+# project's sources compiled again with clang-16 and
+# -fsanitize=fuzzer-no-link,address,undefined into $(FZ)/obj.
+#   make fuzz-libfuzzer SECONDS=N   each target N s in turn (corpus kept in
+#                                   $(FZ)/corpus/<target>/)
+#   make libfuzzertest              a fixed number of runs of each with a
+#                                   fixed seed, plus every regression input
+.PHONY: fuzz-libfuzzer libfuzzertest run-libfuzzer fuzz-libfuzzer-build
+FZ        := $(BUILD)/fuzz-libfuzzer
+FZ_OBJ    := $(FZ)/obj
+FZ_CC     := clang-16
+FZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc -pthread $(FZ_SAN)
+FZ_TARGETS := wasm_load wasm_exec toml cgi http_args wasi_path
+FZ_BINS   := $(FZ_TARGETS:%=$(FZ)/fuzz_%)
+SECONDS   ?= 60
+FZ_RUNS   ?= 2000
+FZ_LIB     = $(FZ)/lib$(1).a
+
+$(FZ_OBJ)/%.o: %.c $(AOT_HEADERS)
+	@mkdir -p $(dir $@)
+	$(FZ_CC) $(FZ_CFLAGS) -fsanitize=fuzzer-no-link -I$(BUILD)/gen -MMD -MP -c $< -o $@
+
+define fz-lib
+$(FZ)/lib$(1).a: $(patsubst %.c,$(FZ_OBJ)/%.o,$(wildcard src/$(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach l,base wasm wasi http server,$(eval $(call fz-lib,$(l))))
+
+# The WASI driver module (imports of the path functions, thin exports).
+$(FZ)/gen/wasi_path_driver_wasm.h: tests/fuzz/wasi_path_driver.wat scripts/bin2c.sh
+	@mkdir -p $(dir $@)
+	wat2wasm $< -o $(FZ)/gen/wasi_path_driver.wasm
+	bash scripts/bin2c.sh $(FZ)/gen/wasi_path_driver.wasm wasi_path_driver_wasm > $@
+$(FZ_OBJ)/tests/fuzz/fuzz_wasi_path.o: $(FZ)/gen/wasi_path_driver_wasm.h
+$(FZ_OBJ)/tests/fuzz/fuzz_wasi_path.o: FZ_CFLAGS += -I$(FZ)/gen
+
+FZ_ENGINE_LIBS := $(call FZ_LIB,wasm) $(call FZ_LIB,base)
+$(FZ)/fuzz_wasm_load: $(FZ_ENGINE_LIBS)
+$(FZ)/fuzz_wasm_exec: $(call FZ_LIB,wasi) $(call FZ_LIB,http) $(FZ_ENGINE_LIBS)
+$(FZ)/fuzz_toml: $(call FZ_LIB,server) $(FZ_ENGINE_LIBS)
+$(FZ)/fuzz_cgi: $(call FZ_LIB,server) $(FZ_ENGINE_LIBS)
+$(FZ)/fuzz_http_args: $(call FZ_LIB,http) $(call FZ_LIB,server) $(FZ_ENGINE_LIBS)
+$(FZ)/fuzz_wasi_path: $(call FZ_LIB,wasi) $(FZ_ENGINE_LIBS)
+$(FZ_BINS): $(FZ)/fuzz_%: $(FZ_OBJ)/tests/fuzz/fuzz_%.o
+	$(FZ_CC) $(FZ_SAN) -fsanitize=fuzzer -pthread -o $@ $^ \
+	  -lm -ldl -ldw -lelf -lcurl -lcrypto -lmicrohttpd
+
+fuzz-libfuzzer-build: $(FZ_BINS)
+
+# They build with the rest of `make test` when clang-16's fuzzer runtime is
+# installed (setup.sh installs it; `make san` does not run them: they carry
+# their own sanitizers); run-libfuzzer skips, saying so, without.
+FZ_HAVE_RUNTIME := $(wildcard /usr/lib/llvm-16/lib/clang/16/lib/linux/libclang_rt.fuzzer-x86_64.a)
+test-build: $(if $(SANITIZE),,$(if $(FZ_HAVE_RUNTIME),$(FZ_BINS)))
+
+# Seeds: the spec suite's modules (WASM_TESTSUITE, default
+# ../shared/wasm-testsuite; without it the script says so and uses only the
+# project's own modules), examples, configs and module outputs.
+FZ_SEEDS = /usr/bin/python3 tests/fuzz/make_libfuzzer_seeds.py --out $(FZ)/seeds --build $(BUILD) \
+  $(if $(WASM_TESTSUITE),--suite $(WASM_TESTSUITE))
+
+fuzz-libfuzzer: $(FZ_BINS)
+	@$(FZ_SEEDS)
+	@rm -rf $(FZ)/tmp && mkdir -p $(FZ)/tmp
+	@for t in $(FZ_TARGETS); do \
+	  mkdir -p $(FZ)/corpus/$$t $(FZ)/findings/$$t; \
+	  echo "== fuzz_$$t: $(SECONDS) s"; \
+	  TMPDIR=$(abspath $(FZ)/tmp) nice -n 10 $(FZ)/fuzz_$$t -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	    -artifact_prefix=$(FZ)/findings/$$t/ -print_final_stats=1 \
+	    $(FZ)/corpus/$$t $(FZ)/seeds/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) 2>&1 | tail -n 25; \
+	done
+
+LIBFUZZER_TEST = env FZ=$(FZ) FZ_RUNS=$(FZ_RUNS) bash tests/fuzz/run_libfuzzer.sh $(FZ_TARGETS)
+
+libfuzzertest:
+	@$(LIBFUZZER_TEST)
+
+# Builds what it needs itself (when clang-16's fuzzer runtime is there), so a
+# build error shows as a failed suite.
+run-libfuzzer:
+	@$(RUN_SUITE) libfuzzer $(LOGS)/libfuzzer.log $(LIBFUZZER_TEST)
+
 # The Azure guest SDK and the handler/webhook examples (pytest,
 # tests/azure/): signing against the official SDKs, and the seed's flow on
 # Azurite, the Cosmos DB stand-in, wagi eventgrid and wagi (Node packages
@@ -568,4 +655,4 @@ clean:
 # Keep objects and generated headers made through pattern chains.
 .SECONDARY:
 
--include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
+-include $(shell find $(OBJ) $(FZ_OBJ) -name '*.d' 2>/dev/null)

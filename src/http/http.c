@@ -68,8 +68,9 @@ int http_response_add_header_line(http_response *r, const char *line, size_t len
 
 const char *http_response_header(const http_response *r, const char *name, size_t name_len,
                                  size_t *len) {
+  if (!r->headers) return NULL; /* no header line came (NULL + 0 is undefined) */
   const char *p = r->headers, *end = r->headers + r->headers_len;
-  while (p && p < end) {
+  while (p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *colon = memchr(p, ':', (size_t)(nl - p));
     if (colon && (size_t)(colon - p) == name_len) {

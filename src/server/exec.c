@@ -230,6 +230,34 @@ static int wd_remove(wd_entry *e) {
   return fired;
 }
 
+/* The time limit also covers the module's start function, which runs inside
+ * wasm_instantiate: wasm_instance_opts.on_start registers the instance for
+ * that time, and the entrypoint then gets what is left of the limit. */
+typedef struct {
+  wd_entry we;
+  wasi_ctx *ctx;
+  uint32_t timeout_ms;
+  uint64_t deadline; /* 0 until a start function ran */
+  int state;         /* 0 idle, 1 registered, -1 could not register */
+  int fired;         /* wd_remove's answer */
+} start_watch;
+
+static void watch_start(wasm_instance *inst, void *arg) {
+  start_watch *w = arg;
+  if (inst) {
+    w->deadline = base_now_ns() + (uint64_t)w->timeout_ms * 1000000ull;
+    if (wd_add(&w->we, inst, w->ctx, w->timeout_ms) == 0) {
+      w->state = 1;
+    } else {
+      w->state = -1; /* refuse the request rather than run it unwatched */
+      wasm_instance_interrupt(inst);
+    }
+  } else if (w->state == 1) {
+    w->fired = wd_remove(&w->we);
+    w->state = 0;
+  }
+}
+
 /* ---- Statistics ------------------------------------------------------------- */
 
 static _Atomic uint64_t st_runs, st_native_runs, st_inst_ns, st_ctx_ns, st_run_ns;
@@ -388,6 +416,9 @@ static srv_status run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http
   wasm_instance_opts o = {0};
   o.max_memory_pages = m->limits.max_memory_pages;
   o.user_data = &guest;
+  start_watch sw = {.ctx = ctx, .timeout_ms = m->limits.timeout_ms};
+  o.on_start = watch_start;
+  o.on_start_arg = &sw;
   wasm_instance *inst = NULL;
   wasm_error werr;
   werr.msg[0] = 0;
@@ -402,7 +433,25 @@ static srv_status run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http
   wasm_status s = wasm_instantiate(mod, m->linker, &o, &inst, &werr);
   uint64_t t1 = base_now_ns();
   *inst_ns = t1 - t0;
+  if (s == WASM_OK && sw.fired) { /* the limit came as the start function returned */
+    wasm_instance_free(inst);
+    s = WASM_TRAP_INTERRUPTED;
+  }
   if (s != WASM_OK) {
+    if (sw.state == -1) {
+      base_set_err(err, errlen, "out of memory registering the time limit");
+      return SRV_ERR_BUSY;
+    }
+    if (s == WASM_TRAP_INTERRUPTED && sw.fired == 2) {
+      base_set_err(err, errlen, "interrupted: the server is shutting down");
+      return SRV_ERR_STOPPING;
+    }
+    if (s == WASM_TRAP_INTERRUPTED && sw.fired) {
+      base_set_err(err, errlen,
+                   "time limit: the start function still running after %u ms, interrupted",
+                   m->limits.timeout_ms);
+      return SRV_RUN_TIMEOUT;
+    }
     base_set_err(err, errlen, "instantiation failed: %.400s",
                  werr.msg[0] ? werr.msg : wasm_status_str(s));
     return SRV_RUN_INSTANTIATE;
@@ -411,8 +460,14 @@ static srv_status run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http
     wasm_instance_free(inst);
     return SRV_RUN_NO_EXPORT;
   }
+  /* After a start function, what is left of the limit (at least 1 ms). */
+  uint32_t left_ms = m->limits.timeout_ms;
+  if (sw.deadline) {
+    uint64_t now = base_now_ns();
+    left_ms = sw.deadline > now + 1000000ull ? (uint32_t)((sw.deadline - now) / 1000000ull) : 1;
+  }
   wd_entry we;
-  if (wd_add(&we, inst, ctx, m->limits.timeout_ms) != 0) {
+  if (wd_add(&we, inst, ctx, left_ms) != 0) {
     wasm_instance_free(inst);
     base_set_err(err, errlen, "out of memory registering the time limit");
     return SRV_ERR_BUSY;
@@ -495,8 +550,8 @@ srv_status srv_module_routes(srv_module *m, srv_dyn_routes *out, char *err, size
   if (st == SRV_RUN_NO_EXPORT) {
     rc = SRV_OK;
   } else if (st != SRV_OK && !has_routes) {
-    fprintf(stderr, "wagi: warning: route %s (module %s): %s; every request to it will get 500\n",
-            m->route, m->path, run_err);
+    fprintf(stderr, "wagi: warning: route %s (module %s): %s; every request to it will get %d\n",
+            m->route, m->path, run_err, st == SRV_RUN_TIMEOUT ? 504 : 500);
   } else if (st == SRV_RUN_INSTANTIATE) {
     base_set_err(err, errlen, "%.450s", run_err);
     rc = st;

@@ -602,8 +602,9 @@ static int put_dirent(uint8_t *out, uint32_t *used, uint32_t blen, uint64_t next
  * kernel's order; a cookie is the number of entries before the next one.
  * "." and ".." are made here rather than taken from getdents64, so they
  * come first on every file system (wasmtime does the same), and ".." of a
- * preopen is the preopen itself: the root of what the guest can see, whose
- * parent's inode is not the guest's business.
+ * preopen, or of another fd on a preopen's directory, is that directory itself:
+ * the root of what the guest can see, whose parent's inode is not the
+ * guest's business.
  *
  * Cookies are entry indexes (1 = after the first entry), not the kernel's
  * 64-bit d_off hashes: wasi-libc's telldir() returns a 32-bit long, so only
@@ -638,7 +639,9 @@ WASI_HOSTFN(fd_readdir) {
     if (fstat(hfd, &self) < 0) WASI_RET(wasi_errno_from_host(errno));
     if (!S_ISDIR(self.st_mode)) WASI_RET(WASI_ENOTDIR);
     parent = self;
-    if (!f->prestat && fstatat(hfd, "..", &parent, 0) < 0) parent = self;
+    bool is_root =
+        f->prestat || (f->root_known && f->root_dev == self.st_dev && f->root_ino == self.st_ino);
+    if (!is_root && fstatat(hfd, "..", &parent, 0) < 0) parent = self;
     const struct stat *dots[2] = {&self, &parent};
     for (idx = cookie; idx < 2 && used < blen; idx++)
       if (put_dirent(out, &used, blen, idx + 1, dots[idx]->st_ino, idx ? ".." : ".",

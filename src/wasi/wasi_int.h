@@ -137,6 +137,12 @@ typedef struct {
   int host;            /* host fd (WASI_FD_HOST) */
   uint64_t base, inh;  /* rights */
   const char *prestat; /* guest path of a preopen (in the ctx block), or NULL */
+  /* A directory from path_open: the identity of the preopen it lies
+   * beneath (root_known), so that fd_readdir's ".." of that directory
+   * itself stays inside, even after the preopen's fd is closed. */
+  uint8_t root_known;
+  dev_t root_dev;
+  ino_t root_ino;
   uint32_t prestat_len;
   int rd_fd1;         /* borrowed dir: private fd for fd_readdir, + 1 (0 = none) */
   wasi_outbuf *out;   /* WASI_FD_OUTBUF; WASI_FD_HOST: the cap of an

@@ -411,6 +411,18 @@ WASI_HOSTFN(path_open) {
   if (S_ISDIR(sb.st_mode)) {
     f.base = base & WASI_R_DIR_BASE;
     f.inh = inh;
+    /* Which preopen it lies beneath (fd_readdir's ".."): the preopen's own
+     * identity, or the one the directory it was opened from inherited. */
+    struct stat rs;
+    if (d->prestat && fstat(d->host, &rs) == 0) {
+      f.root_known = 1;
+      f.root_dev = rs.st_dev;
+      f.root_ino = rs.st_ino;
+    } else if (d->root_known) {
+      f.root_known = 1;
+      f.root_dev = d->root_dev;
+      f.root_ino = d->root_ino;
+    }
   } else {
     f.base = base & WASI_R_FILE_BASE;
     if (!S_ISREG(sb.st_mode)) f.base &= ~(WASI_R_FD_SEEK | WASI_R_FD_TELL);

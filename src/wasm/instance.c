@@ -811,7 +811,9 @@ wasm_status wasm_instantiate(const wasm_module *m, const wasm_linker *linker,
   if (st == WASM_OK && m->has_start) {
     wasm_slot slots[2] = {0, 0};
     if (imports_refs) side_effects = true;
+    if (inst->opts.on_start) inst->opts.on_start(inst, inst->opts.on_start_arg);
     st = wasmi_interp_invoke(inst->funcs[m->start], slots, err);
+    if (inst->opts.on_start) inst->opts.on_start(NULL, inst->opts.on_start_arg);
   }
 
   if (st != WASM_OK) {

@@ -160,7 +160,11 @@ typedef struct {
   uint32_t stamp;
 } vstate;
 
-static const wasm_functype k_empty_type = {0, 0, NULL, 0, 0, 0, NULL};
+/* Stands in for an unknown type index (already reported) so that the body
+ * is still checked. `types` points at real (empty) storage: code computes
+ * types + nparams, and offsetting a null pointer is undefined even by 0. */
+static uint8_t k_no_types[1];
+static const wasm_functype k_empty_type = {0, 0, k_no_types, 0, 0, 0, "->"};
 
 /* ---- Errors ------------------------------------------------------------- */
 

@@ -421,6 +421,15 @@ typedef struct {
   uint32_t max_call_depth;   /* 0 = default (10000) */
   uint32_t stack_slots;      /* value-stack size in 8-byte slots; 0 = default (1 Mi) */
   void *user_data;           /* for host functions: wasm_instance_user_data */
+  /* Optional: called on the instantiating thread with the new instance
+   * right before the module's start function runs, and with NULL right
+   * after it returns (trapped or not, before the instance can be freed).
+   * In between the embedder may stop a start function that runs too long
+   * with wasm_instance_interrupt from any thread (wasm_instantiate then
+   * fails with WASM_TRAP_INTERRUPTED); the instance must not be used
+   * otherwise. Not called for a module without a start function. */
+  void (*on_start)(wasm_instance *inst, void *arg);
+  void *on_start_arg;
 } wasm_instance_opts;
 
 /* Instantiate: resolve imports through `linker` (may be NULL if there are

@@ -26,6 +26,7 @@ def srv(modules, tmp_path_factory):
         cfg += module_entry(f"/{ep}", m["behave"], entrypoint=ep)
     cfg += module_entry("/recurse", m["recurse"])
     cfg += module_entry("/growloop", m["growloop"])
+    cfg += module_entry("/startloop", m["startloop"])
     cfg += module_entry("/ok", m["behave"])
     cfg += module_entry("/bigbody", m["behave"], entrypoint="echo",
                         max_request_body_bytes=1 << 20)
@@ -48,6 +49,19 @@ def test_infinite_loop_gives_504_within_limit(srv):
     assert r.status == 504
     assert r.body == b"504 Gateway Timeout: the module ran past its time limit\n"
     assert r.header("Content-Type") == "text/plain; charset=utf-8"
+    assert elapsed < TIME_LIMIT_MS / 1000 + 2.0, elapsed
+    assert elapsed >= TIME_LIMIT_MS / 1000 * 0.9, elapsed
+    healthy(srv)
+
+
+def test_endless_start_function_gives_504_within_limit(srv):
+    """The start function runs while the module is instantiated, before the
+    entrypoint: the time limit covers it too (it used to hang the request)."""
+    t0 = time.monotonic()
+    r = srv.get("/startloop", timeout=TIME_LIMIT_MS / 1000 + 10)
+    elapsed = time.monotonic() - t0
+    assert r.status == 504
+    assert r.body == b"504 Gateway Timeout: the module ran past its time limit\n"
     assert elapsed < TIME_LIMIT_MS / 1000 + 2.0, elapsed
     assert elapsed >= TIME_LIMIT_MS / 1000 * 0.9, elapsed
     healthy(srv)

@@ -19,6 +19,7 @@
 #include "traps_wasm.h"
 #include "memcap_wasm.h"
 #include "memcap3_wasm.h"
+#include "startloop_wasm.h"
 
 enum { F_DIV, F_UNREACH, F_OOB, F_RECURSE, F_SPIN, F_OKFN };
 
@@ -311,6 +312,54 @@ static void memory_cap(void **state) {
   wasm_module_free(m);
 }
 
+/* on_start: called with the instance before the start function and with
+ * NULL after it; an interrupt in between stops an endless start function
+ * (the embedder's time limit), and wasm_instantiate fails with it. */
+typedef struct {
+  int calls;
+  wasm_instance *seen;
+  int interrupt;
+} start_log;
+
+static void on_start(wasm_instance *inst, void *arg) {
+  start_log *l = arg;
+  l->calls++;
+  if (l->calls == 1) {
+    assert_non_null(inst);
+    l->seen = inst;
+    if (l->interrupt) wasm_instance_interrupt(inst);
+  } else {
+    assert_null(inst);
+  }
+}
+
+static void interrupt_start_function(void **state) {
+  (void)state;
+  wasm_module *m = compile_or_fail(startloop_wasm, startloop_wasm_len);
+  start_log l = {0, NULL, 1};
+  wasm_instance_opts o = {.on_start = on_start, .on_start_arg = &l};
+  wasm_instance *inst = NULL;
+  wasm_error err;
+  memset(&err, 0, sizeof err);
+  alarm(20); /* a start function that is not stopped must fail the run, not hang it */
+  assert_int_equal(wasm_instantiate(m, NULL, &o, &inst, &err), WASM_TRAP_INTERRUPTED);
+  alarm(0);
+  assert_null(inst);
+  assert_int_equal(l.calls, 2);
+  assert_non_null(l.seen);
+  assert_true(err.msg[0] != 0);
+  wasm_module_free(m);
+
+  /* Not called for a module without a start function. */
+  m = compile_or_fail(memcap_wasm, memcap_wasm_len);
+  start_log none = {0, NULL, 0};
+  o.on_start_arg = &none;
+  inst = instantiate_or_fail(m, NULL, &o);
+  assert_int_equal(none.calls, 0);
+  wasm_instance_free(inst);
+  wasm_module_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest trap_tests[] = {
       cmocka_unit_test(trap_div_zero),
@@ -323,10 +372,12 @@ int main(void) {
       cmocka_unit_test(interrupt_every_loop_kind),
   };
   const struct CMUnitTest cap_tests[] = {cmocka_unit_test(memory_cap)};
+  const struct CMUnitTest start_tests[] = {cmocka_unit_test(interrupt_start_function)};
   int failed = cmocka_run_group_tests_name("traps", trap_tests, setup_traps, teardown_traps);
   /* the same tests, the module as native code */
   failed += cmocka_run_group_tests_name("traps on native code", trap_tests, setup_native_traps,
-                                       teardown_traps);
+                                        teardown_traps);
   failed += cmocka_run_group_tests_name("memory cap", cap_tests, NULL, NULL);
+  failed += cmocka_run_group_tests_name("start function", start_tests, NULL, NULL);
   return failed;
 }

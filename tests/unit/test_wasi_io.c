@@ -495,6 +495,64 @@ static int rm_cb(const char *p, const struct stat *s, int f, struct FTW *w) {
   return remove(p);
 }
 
+/* The inode fd_readdir gives for ".." (24-byte dirent header: d_next,
+ * d_ino, d_namlen, d_type); entry 1 of a listing from cookie 1. */
+static uint64_t dotdot_inode(world *w, uint32_t fd) {
+  assert_int_equal(CALL(w, fd_readdir, fd, 1000, 200, 1, 16), 0);
+  assert_true(wasm_load_le32(w->mem + 16) >= 26);
+  assert_int_equal(wasm_load_le32(w->mem + 1000 + 16), 2);
+  assert_memory_equal(w->mem + 1000 + 24, "..", 2);
+  return wasm_load_le64(w->mem + 1000 + 8);
+}
+
+/* ".." never shows the inode of the directory above a preopen: not through
+ * the preopen's fd, nor through another fd on the same directory (path_open
+ * of "." or of "sub/.."), also once the preopen's fd is closed (both found
+ * by tests/fuzz/fuzz_wasi_path.c); below the root it is the real parent. */
+static void test_readdir_dotdot_stays_inside(void **state) {
+  (void)state;
+  strcpy(tmpdir, "/tmp/wasi_io_XXXXXX");
+  assert_non_null(mkdtemp(tmpdir));
+  char box[96], sub[128];
+  snprintf(box, sizeof box, "%s/box", tmpdir);
+  snprintf(sub, sizeof sub, "%s/sub", box);
+  assert_int_equal(mkdir(box, 0755), 0);
+  assert_int_equal(mkdir(sub, 0755), 0);
+  struct stat above, root;
+  assert_int_equal(stat(tmpdir, &above), 0);
+  assert_int_equal(stat(box, &root), 0);
+  wasi_preopen pre = {box, "/", 0, -1};
+  wasi_config cfg = {0};
+  cfg.preopens = &pre;
+  cfg.npreopens = 1;
+  world w;
+  world_from(&w, &cfg);
+  assert_int_equal(dotdot_inode(&w, 3), (uint64_t)root.st_ino);
+  memcpy(w.mem + 300, ".", 1);
+  assert_int_equal(
+      CALL(&w, path_open, 3, 0, 300, 1, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
+  uint32_t dot = wasm_load_le32(w.mem + 20);
+  uint64_t ino = dotdot_inode(&w, dot);
+  assert_int_not_equal(ino, (uint64_t)above.st_ino);
+  assert_int_equal(ino, (uint64_t)root.st_ino);
+  memcpy(w.mem + 300, "sub", 3);
+  assert_int_equal(
+      CALL(&w, path_open, 3, 0, 300, 3, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
+  uint32_t subfd = wasm_load_le32(w.mem + 20);
+  assert_int_equal(dotdot_inode(&w, subfd), (uint64_t)root.st_ino);
+  /* The root reached through "sub/.." is no different, and with the
+   * preopen's fd closed the root's fds still keep its parent hidden. */
+  memcpy(w.mem + 300, "sub/..", 6);
+  assert_int_equal(
+      CALL(&w, path_open, 3, 0, 300, 6, WASI_OF_DIRECTORY, WASI_R_FD_READDIR, 0, 0, 20), 0);
+  uint32_t up = wasm_load_le32(w.mem + 20);
+  assert_int_equal(CALL(&w, fd_close, 3), 0);
+  assert_int_equal(dotdot_inode(&w, dot), (uint64_t)root.st_ino);
+  assert_int_equal(dotdot_inode(&w, up), (uint64_t)root.st_ino);
+  world_free(&w);
+  nftw(tmpdir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_preopens_readdir(void **state) {
   (void)state;
   strcpy(tmpdir, "/tmp/wasi_io_XXXXXX");
@@ -842,6 +900,7 @@ int main(void) {
       cmocka_unit_test(test_trusted_stdio_fds),
       cmocka_unit_test(test_stdout_growth),
       cmocka_unit_test(test_preopens_readdir),
+      cmocka_unit_test(test_readdir_dotdot_stays_inside),
       cmocka_unit_test(test_seek_legacy_and_pread),
       cmocka_unit_test(test_poll_clock),
       cmocka_unit_test(test_fuzz_all),
