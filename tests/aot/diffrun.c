@@ -187,11 +187,11 @@ static wasm_status sleep_(wasm_instance *c, void *env, wasm_slot *a) {
   return WASM_OK;
 }
 
-static void print_trap(wasm_status s, const wasm_error *e) {
+static void print_trap(const char *what, wasm_status s, const wasm_error *e) {
   char where[64] = "";
-  if (e->func != UINT32_MAX && e->offset != UINT32_MAX)
+  if (wasm_status_is_trap(s) && e->func != UINT32_MAX && e->offset != UINT32_MAX)
     snprintf(where, sizeof where, " in function %u at 0x%x", e->func, e->offset);
-  out("trap %s%s", wasm_status_str(s), where);
+  out("%s %s%s", what, wasm_status_str(s), where);
 }
 
 int main(int argc, char **argv) {
@@ -230,7 +230,7 @@ int main(int argc, char **argv) {
   s = wasm_instantiate(m, l, NULL, &inst, &err);
   h.inst = inst;
   if (s) {
-    out("instantiate: %s", wasm_status_str(s));
+    print_trap("instantiate:", s, h.has_inner ? &h.inner : &err);
     fprintf(stderr, "diffrun: %s\n", err.msg);
     wasm_linker_free(l);
     wasm_module_free(m);
@@ -253,7 +253,7 @@ int main(int argc, char **argv) {
     h.has_inner = 0;
     s = wasm_func_call(f, args, np, res, nr, &err);
     if (s) {
-      print_trap(s, h.has_inner ? &h.inner : &err);
+      print_trap("trap", s, h.has_inner ? &h.inner : &err);
       continue;
     }
     char line[64 * 48] = "result";
