@@ -7,6 +7,10 @@
  *     argument ("log f64:1.5");
  *   - call-export / call-export-catch call the i-th exported function
  *     (zero arguments) and print its outcome ("call-export 3: ok");
+ *     call-ref / call-ref-catch do the same for a funcref ("call-ref: ok");
+ *     table-get / table-set read and write the exported table "table";
+ *     globals imported from "__fuzz_import" are zero or null (binaryen's
+ *     reference-types modules);
  *   - every exported function is called in export order with zero
  *     arguments (after "hangLimitInitializer" when the module has one):
  *     "call NAME", then what it logs, then "result V..." or
@@ -146,8 +150,8 @@ static wasm_func *nth_export(harness *h, uint32_t n) {
   return NULL;
 }
 
-static wasm_status call_nth(harness *h, uint32_t n) {
-  wasm_func *f = nth_export(h, n);
+/* Calls f with zero arguments; a trap keeps its place for the caller. */
+static wasm_status call_with_zeros(harness *h, wasm_func *f) {
   if (!f) return WASM_TRAP_HOST;
   uint32_t np = wasm_func_param_count(f), nr = wasm_func_result_count(f);
   wasm_value args[64], res[64];
@@ -163,6 +167,8 @@ static wasm_status call_nth(harness *h, uint32_t n) {
   return s;
 }
 
+static wasm_status call_nth(harness *h, uint32_t n) { return call_with_zeros(h, nth_export(h, n)); }
+
 static wasm_status call_export(wasm_instance *c, void *env, wasm_slot *a) {
   (void)c;
   wasm_status s = call_nth(env, (uint32_t)a[0]);
@@ -177,6 +183,51 @@ static wasm_status call_export_catch(wasm_instance *c, void *env, wasm_slot *a) 
   h->has_inner = 0; /* caught: no trap passes on */
   out("call-export-catch %u: %s", (uint32_t)a[0], s ? wasm_status_str(s) : "ok");
   a[0] = s != WASM_OK;
+  return WASM_OK;
+}
+
+/* call-ref(ref, flags) / call-ref-catch(ref): as call-export, for a
+ * funcref (null: a host error). */
+static wasm_status call_ref(wasm_instance *c, void *env, wasm_slot *a) {
+  (void)c;
+  wasm_status s = call_with_zeros(env, (wasm_func *)(uintptr_t)a[0]);
+  out("call-ref: %s", s ? wasm_status_str(s) : "ok");
+  return s;
+}
+
+static wasm_status call_ref_catch(wasm_instance *c, void *env, wasm_slot *a) {
+  (void)c;
+  harness *h = env;
+  wasm_status s = call_with_zeros(h, (wasm_func *)(uintptr_t)a[0]);
+  h->has_inner = 0;
+  out("call-ref-catch: %s", s ? wasm_status_str(s) : "ok");
+  a[0] = s != WASM_OK;
+  return WASM_OK;
+}
+
+/* table-get(i) / table-set(i, ref) on the exported table "table"; no such
+ * table or an index out of range is a host error (JavaScript's
+ * Table.get/set throw a RangeError there). */
+static wasm_table *export_table(harness *h) {
+  wasm_extern e;
+  if (!h->inst || wasm_instance_export(h->inst, "table", &e) || e.kind != WASM_EXTERN_TABLE)
+    return NULL;
+  return e.of.table;
+}
+
+static wasm_status table_get(wasm_instance *c, void *env, wasm_slot *a) {
+  (void)c;
+  wasm_table *t = export_table(env);
+  void *ref = NULL;
+  if (!t || wasm_table_get(t, (uint32_t)a[0], &ref)) return WASM_TRAP_HOST;
+  a[0] = (uintptr_t)ref;
+  return WASM_OK;
+}
+
+static wasm_status table_set(wasm_instance *c, void *env, wasm_slot *a) {
+  (void)c;
+  wasm_table *t = export_table(env);
+  if (!t || wasm_table_set(t, (uint32_t)a[0], (void *)(uintptr_t)a[1])) return WASM_TRAP_HOST;
   return WASM_OK;
 }
 
@@ -226,6 +277,33 @@ int main(int argc, char **argv) {
   wasm_linker_define_func(l, "fuzzing-support", "call-export", "ii->", call_export, &h);
   wasm_linker_define_func(l, "fuzzing-support", "sleep", "ii->i", sleep_, NULL);
   wasm_linker_define_func(l, "fuzzing-support", "call-export-catch", "i->i", call_export_catch, &h);
+  wasm_linker_define_func(l, "fuzzing-support", "call-ref", "ri->", call_ref, &h);
+  wasm_linker_define_func(l, "fuzzing-support", "call-ref-catch", "r->i", call_ref_catch, &h);
+  wasm_linker_define_func(l, "fuzzing-support", "table-get", "i->r", table_get, &h);
+  wasm_linker_define_func(l, "fuzzing-support", "table-set", "ir->", table_set, &h);
+  for (uint32_t i = 0; i < wasm_module_import_count(m); i++) {
+    wasm_import_desc d;
+    wasm_module_import(m, i, &d);
+    if (d.kind != WASM_EXTERN_GLOBAL || strcmp(d.module, "__fuzz_import")) continue;
+    const char *t = d.type;
+    int mut = !strncmp(t, "mut ", 4);
+    if (mut) t += 4;
+    wasm_value zero;
+    memset(&zero, 0, sizeof zero);
+    zero.type = !strcmp(t, "i32")         ? WASM_I32
+                : !strcmp(t, "i64")       ? WASM_I64
+                : !strcmp(t, "f32")       ? WASM_F32
+                : !strcmp(t, "f64")       ? WASM_F64
+                : !strcmp(t, "v128")      ? WASM_V128
+                : !strcmp(t, "funcref")   ? WASM_FUNCREF
+                                          : WASM_EXTERNREF;
+    wasm_global *g = NULL;
+    if (wasm_global_new(zero, mut, &g) == WASM_OK) {
+      wasm_extern e = {.kind = WASM_EXTERN_GLOBAL, .of.global = g};
+      wasm_linker_define(l, d.module, d.name, e);
+      wasm_global_free(g); /* the linker keeps its own reference */
+    }
+  }
   wasm_instance *inst = NULL;
   s = wasm_instantiate(m, l, NULL, &inst, &err);
   h.inst = inst;

@@ -4,7 +4,7 @@
 For each seed: random bytes from the seed become a valid module through
 binaryen's `wasm-opt --translate-to-fuzz` (npm binaryen in node/, never
 Debian's), with SIMD, bulk memory, sign extension, non-trapping conversions
-and multi-value enabled; the module runs on wagi-c's interpreter
+multi-value and reference types enabled; the module runs on wagi-c's interpreter
 (build/aot-diffrun, tests/aot/diffrun.c), on V8 (tests/diff/v8run.js) and,
 every --aot-every seeds, as native code (`wagi compile` + aot-diffrun). Every
 logged value, every result and every trap with its place must agree, with
@@ -51,7 +51,7 @@ SIZES = [1024, 2048, 4096, 4096, 8192, 16384]
 
 # ---- comparing outputs -----------------------------------------------------
 
-TRAP_RE = re.compile(r"^(trap|instantiate:|call-export(?:-catch)? \d+:) (.*?)( in function \d+ at 0x[0-9a-f]+)?$")
+TRAP_RE = re.compile(r"^(trap|instantiate:|call-(?:export|ref)(?:-catch)?(?: \d+)?:) (.*?)( in function \d+ at 0x[0-9a-f]+)?$")
 V128_RE = re.compile(r"v128:([0-9a-f]{32})")
 
 
@@ -336,6 +336,7 @@ def check_module(label, wasm, args, v8, wasm_opt, stats, do_aot, features):
             and v8res.failed.startswith("load error"):
         with stats.lock:
             stats.rejected += 1
+        print(f"{label}: both engines reject the module: {interp.failed} / V8: {v8res.failed}")
         return problems
     if interp.failed and interp.failed.startswith("timeout") and v8res.failed == interp.failed:
         with stats.lock:
@@ -448,8 +449,8 @@ def main():
                     help="also run native code on every K-th seed (0: never; default 20)")
     ap.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
     ap.add_argument("--size", type=int, help="bytes of random input (default: picked by the seed)")
-    ap.add_argument("--reference-types", action="store_true",
-                    help="also --enable-reference-types (see README)")
+    ap.add_argument("--no-reference-types", dest="reference_types", action="store_false",
+                    help="leave out --enable-reference-types (on by default; see README)")
     ap.add_argument("--out", type=Path, default=BUILD / "fuzz-diff",
                     help="where disagreeing modules are kept (default build/fuzz-diff)")
     ap.add_argument("--timeout", type=int, default=60, help="seconds per run (default 60)")

@@ -52,6 +52,7 @@ async function main() {
   }
   const features = binaryen.Features.MVP | binaryen.Features.SIMD128 | binaryen.Features.BulkMemory | (binaryen.Features.BulkMemoryOpt || 0) |
     binaryen.Features.SignExt | binaryen.Features.NontrappingFPToInt | binaryen.Features.Multivalue |
+    binaryen.Features.ReferenceTypes | (binaryen.Features.CallIndirectOverlong || 0) |
     binaryen.Features.MutableGlobals;
 
   const work = fs.mkdtempSync(path.join(path.dirname(path.resolve(output)), '.reduce-'));

@@ -139,7 +139,7 @@ class Reader {
 
 // { funcTypes: [{params, results}] by function index, exports: [{name, kind, index}] }
 function readModule(bytes) {
-  const types = [], funcTypes = [], exports = [];
+  const types = [], funcTypes = [], exports = [], globalImports = [], funcImports = [];
   let p = 8;
   while (p < bytes.length) {
     const id = bytes[p];
@@ -158,17 +158,19 @@ function readModule(bytes) {
       }
     } else if (id === 2) {
       for (let n = r.u32(); n > 0; n--) {
-        r.name();
-        r.name();
+        const module = r.name();
+        const name = r.name();
         const kind = r.byte();
-        if (kind === 0) funcTypes.push(types[r.u32()]);
-        else if (kind === 1) {
+        if (kind === 0) {
+          funcTypes.push(types[r.u32()]);
+          funcImports.push({ module, name, sig: funcTypes[funcTypes.length - 1] });
+        } else if (kind === 1) {
           r.byte();
           r.limits();
         } else if (kind === 2) r.limits();
         else if (kind === 3) {
-          r.byte();
-          r.byte();
+          const type = r.valtype();
+          globalImports.push({ module, name, type, mutable: r.byte() === 1 });
         } else r.u32();
       }
     } else if (id === 3) {
@@ -181,7 +183,7 @@ function readModule(bytes) {
       }
     }
   }
-  return { funcTypes, exports };
+  return { funcTypes, exports, globalImports, funcImports };
 }
 
 // ---- adapter modules -----------------------------------------------------
@@ -346,17 +348,13 @@ function runModule(bytes) {
   let exportsObj = null;
   const callers = new Map();
 
-  // A JavaScript function calling export `x` with zero arguments; its
-  // results as diffrun prints them.
-  function caller(x) {
-    if (callers.has(x.name)) return callers.get(x.name);
-    const sig = info.funcTypes[x.index];
-    const fn = exportsObj[x.name];
-    let call;
-    if (sig.params.length > 64 || sig.results.length > 64) call = null;
-    else if (sig.params.includes('v128') || sig.results.includes('v128')) {
+  // A JavaScript function calling wasm function `fn` of type `sig` with
+  // zero arguments; its results as [type, value] pairs.
+  function callerFor(fn, sig) {
+    if (sig.params.length > 64 || sig.results.length > 64) return null;
+    if (sig.params.includes('v128') || sig.results.includes('v128')) {
       const wrapped = new WebAssembly.Instance(callerAdapter(sig), { m: { f: fn } }).exports.f;
-      call = () => {
+      return () => {
         let r = wrapped();
         const flat = splitV128(sig.results);
         if (flat.length === 1) r = [r];
@@ -370,17 +368,35 @@ function runModule(bytes) {
         }
         return vals;
       };
-    } else {
-      const args = sig.params.map((t) => (t === 'i64' ? 0n : t === 'funcref' || t === 'externref' ? null : 0));
-      call = () => {
-        let r = fn(...args);
-        if (sig.results.length === 1) r = [r];
-        else if (sig.results.length === 0) r = [];
-        return sig.results.map((t, k) => [t, r[k]]);
-      };
     }
-    callers.set(x.name, call);
-    return call;
+    const args = sig.params.map((t) => (t === 'i64' ? 0n : t === 'funcref' || t === 'externref' ? null : 0));
+    return () => {
+      let r = fn(...args);
+      if (sig.results.length === 1) r = [r];
+      else if (sig.results.length === 0) r = [];
+      return sig.results.map((t, k) => [t, r[k]]);
+    };
+  }
+
+  function caller(x) {
+    if (!callers.has(x.name)) callers.set(x.name, callerFor(exportsObj[x.name], info.funcTypes[x.index]));
+    return callers.get(x.name);
+  }
+
+  // A funcref as JavaScript sees it: an exported function whose name is
+  // its index in the module (JS API), which gives its type.
+  function callRef(ref) {
+    if (typeof ref !== 'function') throw new HostError('null funcref');
+    const sig = importSigs.has(ref) ? importSigs.get(ref) : info.funcTypes[Number(ref.name)];
+    const call = sig && callerFor(ref, sig);
+    if (!call) throw new HostError('funcref of unknown type');
+    call();
+  }
+
+  function exportedTable() {
+    const t = exportsObj && exportsObj.table;
+    if (!(t instanceof WebAssembly.Table)) throw new HostError('no table');
+    return t;
   }
 
   function callNth(n) {
@@ -421,9 +437,56 @@ function runModule(bytes) {
         out('call-export-catch ' + i + ': ok');
         return 0;
       },
+      'call-ref': (ref) => {
+        try {
+          callRef(ref);
+        } catch (e) {
+          if (!(e instanceof OutputLimit)) out('call-ref: ' + trapKind(e));
+          throw e;
+        }
+        out('call-ref: ok');
+      },
+      'call-ref-catch': (ref) => {
+        try {
+          callRef(ref);
+        } catch (e) {
+          if (e instanceof OutputLimit) throw e;
+          out('call-ref-catch: ' + trapKind(e));
+          return 1;
+        }
+        out('call-ref-catch: ok');
+        return 0;
+      },
+      'table-get': (i) => {
+        const t = exportedTable();
+        i >>>= 0;
+        if (i >= t.length) throw new HostError('table index');
+        return t.get(i);
+      },
+      'table-set': (i, ref) => {
+        const t = exportedTable();
+        i >>>= 0;
+        if (i >= t.length) throw new HostError('table index');
+        t.set(i, ref);
+      },
       sleep: (ms, id) => id,
     },
+    __fuzz_import: {},
   };
+  // imported functions (a funcref may name one) and their types
+  const importSigs = new Map();
+  for (const imp of info.funcImports) {
+    const v = imports[imp.module] && imports[imp.module][imp.name];
+    if (typeof v === 'function') importSigs.set(v, imp.sig);
+  }
+  // globals binaryen's reference-types modules import: zero or null
+  for (const g of info.globalImports) {
+    if (g.module !== '__fuzz_import') continue;
+    const zero = g.type === 'i64' ? 0n : g.type === 'funcref' || g.type === 'externref' ? null : 0;
+    imports.__fuzz_import[g.name] = g.mutable
+      ? new WebAssembly.Global({ value: g.type === 'funcref' ? 'anyfunc' : g.type, mutable: true }, zero)
+      : zero;
+  }
 
   try {
     let inst;
