@@ -139,6 +139,93 @@ async function main() {
     }
   };
 
+  // The module's text as a tree of parenthesised forms: [start, end, head,
+  // children] (strings and comments skipped).
+  function formsOf(text) {
+    const root = { start: 0, end: text.length, head: '', kids: [] };
+    const stack = [root];
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (c === '"') {
+        for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      } else if (c === ';' && text[i + 1] === ';') {
+        while (i < text.length && text[i] !== '\n') i++;
+      } else if (c === '(') {
+        const m = /^[^\s()]*/.exec(text.slice(i + 1, i + 64));
+        const f = { start: i, end: -1, head: m[0], kids: [] };
+        stack[stack.length - 1].kids.push(f);
+        stack.push(f);
+      } else if (c === ')' && stack.length > 1) {
+        stack.pop().end = i + 1;
+      }
+    }
+    return root;
+  }
+  const STRUCTURAL = new Set(['func', 'param', 'result', 'local', 'type', 'export', 'import', 'then',
+    'else', 'module', 'memory', 'data', 'table', 'elem', 'global', 'start', 'mut', 'ref', 'item',
+    'offset', 'tag', 'rec', 'sub', 'field', 'struct', 'array', 'shared']);
+  // instruction forms inside functions, largest first
+  function instructionForms(text) {
+    const out = [];
+    const walk = (f, inFunc) => {
+      for (const k of f.kids) {
+        if (inFunc && !STRUCTURAL.has(k.head) && !k.head.startsWith('$')) out.push(k);
+        walk(k, inFunc || k.head === 'func');
+      }
+    };
+    walk(formsOf(text), false);
+    return out.sort((a, b) => (b.end - b.start) - (a.end - a.start));
+  }
+  // Replaces instruction forms with (unreachable), (nop) or one of their
+  // own operands, in text, keeping each valid and interesting change.
+  function reduceText(limit) {
+    let changed = true;
+    while (changed && limit > 0) {
+      changed = false;
+      const m0 = read();
+      const text = m0.emitText();
+      m0.dispose();
+      for (const f of instructionForms(text)) {
+        const subs = ['(unreachable)', '(nop)', ...f.kids.filter((k) => !STRUCTURAL.has(k.head)).map((k) => text.slice(k.start, k.end))];
+        for (const sub of subs) {
+          // only strictly shorter text, so that no two changes undo each other
+          if (sub.length >= f.end - f.start) continue;
+          if (--limit <= 0) return;
+          const candidate = text.slice(0, f.start) + sub + text.slice(f.end);
+          let m;
+          try {
+            m = binaryen.parseText(candidate);
+          } catch (e) {
+            continue;
+          }
+          let ok = false;
+          try {
+            m.setFeatures(features);
+            if (m.validate()) {
+              const bytes = m.emitBinary();
+              if (bytes.length <= best.length) {
+                tried++;
+                fs.writeFileSync(cand, bytes);
+                if (interesting(cand)) {
+                  best = new Uint8Array(bytes);
+                  kept++;
+                  ok = true;
+                }
+              }
+            }
+          } finally {
+            m.dispose();
+          }
+          if (ok) {
+            changed = true;
+            break;
+          }
+        }
+        if (changed) break;
+      }
+    }
+  }
+
   const passes = [['remove-unused-module-elements'], ['dce'], ['vacuum'], ['remove-unused-brs'],
     ['merge-blocks'], ['simplify-locals'], ['precompute'], ['optimize-instructions'],
     ['coalesce-locals'], ['remove-unused-names'], ['reorder-locals'], ['simplify-globals'],
@@ -200,6 +287,12 @@ async function main() {
     process.stdout.write(`round ${round + 1}: ${best.length} bytes (${kept} changes kept of ${tried} tried)\n`);
     if (best.length >= before) break;
   }
+  // then expression by expression in the text (slower: one try per form)
+  quiet(() => reduceText(3000));
+  quiet(() => {
+    for (const p of passes) attempt((m) => m.runPasses(p));
+  });
+  process.stdout.write(`expressions: ${best.length} bytes (${kept} changes kept of ${tried} tried)\n`);
   fs.writeFileSync(output, best);
   const m = read();
   fs.writeFileSync(output.replace(/\.wasm$/, '') + '.wat', m.emitText());
