@@ -17,7 +17,8 @@
  *     "trap KIND in function N at 0xOFFSET" (the trap's kind is the
  *     engine's status text; the place is the innermost trapping instruction,
  *     as a function index and a byte offset in the module, the numbers V8
- *     prints as wasm-function[N]:0xOFFSET).
+ *     prints as wasm-function[N]:0xOFFSET);
+ *   - at the end, every exported global but v128 ones ("global NAME: i32:5").
  * NaNs print as "nan" whatever their bits (WebAssembly lets an engine pick
  * NaN payloads); v128 values print as their 16 bytes in memory order.
  * Output stops after MAX_LINES lines ("output limit reached").
@@ -337,6 +338,20 @@ int main(int argc, char **argv) {
     char line[64 * 48] = "result";
     for (uint32_t k = 0; k < nr; k++) fmt_value(line, sizeof line, &res[k]);
     out("%s", line);
+  }
+  /* the state the calls leave: every exported global but v128 ones, which
+   * JavaScript cannot read */
+  for (uint32_t i = 0; i < wasm_module_export_count(m); i++) {
+    wasm_export_desc d;
+    wasm_extern e;
+    wasm_module_export(m, i, &d);
+    if (d.kind != WASM_EXTERN_GLOBAL || wasm_instance_export(inst, d.name, &e)) continue;
+    wasm_value v;
+    wasm_global_get(e.of.global, &v);
+    if (v.type == WASM_V128) continue;
+    char line[128] = "";
+    fmt_value(line, sizeof line, &v);
+    out("global %s:%s", d.name, line);
   }
   wasm_instance_free(inst);
   wasm_linker_free(l);

@@ -112,16 +112,14 @@ def first_difference(a, b, across_engines):
 
 
 def call_hit_depth_limit(a, b, i):
-    """Whether line i lies in a top-level call ("call NAME" up to the next
-    one) in which either side ran out of stack: the engines' depth limits
-    differ, so from there on their outputs may differ (README)."""
+    """Whether either side ran out of stack before line i or in the
+    top-level call ("call NAME" up to the next one) that line i is in: the
+    engines' depth limits differ, so from there on their outputs and the
+    state they leave may differ (README)."""
     for text in (a, b):
         lines = text.splitlines()
-        start = i
-        while start > 0 and (start >= len(lines) or not lines[start].startswith("call ")):
-            start -= 1
-        for line in lines[start + 1:]:
-            if line.startswith("call "):
+        for k, line in enumerate(lines):
+            if k > i and line.startswith("call "):
                 break
             if "call stack exhausted" in line:
                 return True

@@ -137,9 +137,26 @@ class Reader {
   }
 }
 
+// A constant expression (global initialisers): its instructions up to end.
+function skipConstExpr(r) {
+  for (;;) {
+    const op = r.byte();
+    if (op === 0x0b) return;
+    if (op === 0x41 || op === 0x42 || op === 0x23 || op === 0xd2) r.u32(); // LEB: i32/i64.const, global.get, ref.func
+    else if (op === 0x43) r.p += 4;
+    else if (op === 0x44) r.p += 8;
+    else if (op === 0xd0) r.byte();
+    else if (op === 0xfd) {
+      if (r.u32() === 12) r.p += 16; // v128.const
+    } else if (op >= 0x6a && op <= 0x6c) continue; // extended-const arithmetic
+    else if (op >= 0x7c && op <= 0x7e) continue;
+    else throw new Error('unsupported constant instruction 0x' + op.toString(16));
+  }
+}
+
 // { funcTypes: [{params, results}] by function index, exports: [{name, kind, index}] }
 function readModule(bytes) {
-  const types = [], funcTypes = [], exports = [], globalImports = [], funcImports = [];
+  const types = [], funcTypes = [], exports = [], globalImports = [], funcImports = [], globalTypes = [];
   let p = 8;
   while (p < bytes.length) {
     const id = bytes[p];
@@ -171,10 +188,19 @@ function readModule(bytes) {
         else if (kind === 3) {
           const type = r.valtype();
           globalImports.push({ module, name, type, mutable: r.byte() === 1 });
+          globalTypes.push(type);
         } else r.u32();
       }
     } else if (id === 3) {
       for (let n = r.u32(); n > 0; n--) funcTypes.push(types[r.u32()]);
+    } else if (id === 6) {
+      // only the types (read before the initialiser, which is skipped)
+      const n = r.u32();
+      for (let k = 0; k < n; k++) {
+        globalTypes.push(r.valtype());
+        r.byte();
+        skipConstExpr(r);
+      }
     } else if (id === 7) {
       for (let n = r.u32(); n > 0; n--) {
         const name = r.name();
@@ -183,7 +209,7 @@ function readModule(bytes) {
       }
     }
   }
-  return { funcTypes, exports, globalImports, funcImports };
+  return { funcTypes, exports, globalImports, funcImports, globalTypes };
 }
 
 // ---- adapter modules -----------------------------------------------------
@@ -327,6 +353,14 @@ function trapPlace(e) {
 }
 
 // ---- running a module ----------------------------------------------------
+
+function formatValue(t, v) {
+  if (t === 'i32' || t === 'i64') return ' ' + t + ':' + v;
+  if (t === 'f32') return ' f32:' + fmtF32(v);
+  if (t === 'f64') return ' f64:' + fmtF64(v);
+  if (t === 'v128') return ' v128:' + hexLanes(v);
+  return ' ref:' + (v === null || v === undefined ? 'null' : 'non-null');
+}
 
 function runModule(bytes) {
   const lines = [];
@@ -520,15 +554,14 @@ function runModule(bytes) {
         out('trap ' + trapKind(e) + trapPlace(e));
         continue;
       }
-      let line = 'result';
-      for (const [t, v] of vals) {
-        if (t === 'i32' || t === 'i64') line += ' ' + t + ':' + v;
-        else if (t === 'f32') line += ' f32:' + fmtF32(v);
-        else if (t === 'f64') line += ' f64:' + fmtF64(v);
-        else if (t === 'v128') line += ' v128:' + hexLanes(v);
-        else line += ' ref:' + (v === null ? 'null' : 'non-null');
-      }
-      out(line);
+      out('result' + vals.map(([t, v]) => formatValue(t, v)).join(''));
+    }
+    // the state the calls leave: exported globals but v128 ones
+    for (const x of info.exports) {
+      if (x.kind !== 3) continue;
+      const t = info.globalTypes[x.index];
+      if (t === 'v128') continue;
+      out('global ' + x.name + ':' + formatValue(t, exportsObj[x.name].value));
     }
   } catch (e) {
     if (!(e instanceof OutputLimit)) throw e;
