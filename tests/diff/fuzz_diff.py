@@ -27,6 +27,7 @@ import random
 import re
 import selectors
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -307,6 +308,7 @@ def compare(name_a, ra, name_b, rb, across_engines):
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
+        self.stop = threading.Event()  # Ctrl-C: finish the seeds running, then the summary
         self.modules = 0
         self.disagreements = 0
         self.v8_disagreements = 0
@@ -400,7 +402,7 @@ def worker(args, seeds, stats, features, outdir):
     v8 = V8Server(args.timeout)
     wasm_opt = WasmOpt(not args.no_server)
     try:
-        while True:
+        while not stats.stop.is_set():
             try:
                 seed = seeds.get_nowait()
             except queue.Empty:
@@ -437,7 +439,15 @@ def worker(args, seeds, stats, features, outdir):
         wasm_opt.stop()
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    # Ctrl-C or kill: finish the modules running and print the summary (also
+    # when started in the background, where SIGINT starts out ignored)
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=1000, help="number of seeds (default 1000)")
     ap.add_argument("--start", type=int, default=1, help="first seed (default 1)")
@@ -514,8 +524,15 @@ def main():
                    for _ in range(max(1, args.jobs))]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.5)
+        except KeyboardInterrupt:
+            print("interrupted: finishing the modules running")
+            stats.stop.set()
+            for t in threads:
+                t.join()
         shutil.rmtree(args.out / f"work-{os.getpid()}", ignore_errors=True)
     took = time.monotonic() - t0
     print(f"interpreter vs V8: {stats.v8_disagreements}, interpreter vs native: "
