@@ -293,13 +293,13 @@ int main(int argc, char **argv) {
     if (mut) t += 4;
     wasm_value zero;
     memset(&zero, 0, sizeof zero);
-    zero.type = !strcmp(t, "i32")         ? WASM_I32
-                : !strcmp(t, "i64")       ? WASM_I64
-                : !strcmp(t, "f32")       ? WASM_F32
-                : !strcmp(t, "f64")       ? WASM_F64
-                : !strcmp(t, "v128")      ? WASM_V128
-                : !strcmp(t, "funcref")   ? WASM_FUNCREF
-                                          : WASM_EXTERNREF;
+    zero.type = !strcmp(t, "i32")       ? WASM_I32
+                : !strcmp(t, "i64")     ? WASM_I64
+                : !strcmp(t, "f32")     ? WASM_F32
+                : !strcmp(t, "f64")     ? WASM_F64
+                : !strcmp(t, "v128")    ? WASM_V128
+                : !strcmp(t, "funcref") ? WASM_FUNCREF
+                                        : WASM_EXTERNREF;
     wasm_global *g = NULL;
     if (wasm_global_new(zero, mut, &g) == WASM_OK) {
       wasm_extern e = {.kind = WASM_EXTERN_GLOBAL, .of.global = g};
