@@ -166,11 +166,15 @@ def run_cmd(cmd, timeout):
 class V8Server:
     """One `node v8run.js --serve` process for many modules."""
 
+    RESTART_EVERY = 2000  # its memory grows with the modules it has compiled
+
     def __init__(self, timeout):
         self.timeout = timeout
         self.proc = None
+        self.runs = 0
 
     def start(self):
+        self.runs = 0
         self.proc = subprocess.Popen([NODE, str(V8RUN), "--serve"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL)
@@ -183,8 +187,11 @@ class V8Server:
             self.proc = None
 
     def run(self, path):
+        if self.proc and self.runs >= self.RESTART_EVERY:
+            self.stop()
         if not self.proc or self.proc.poll() is not None:
             self.start()
+        self.runs += 1
         try:
             self.proc.stdin.write((str(path) + "\n").encode())
             self.proc.stdin.flush()
