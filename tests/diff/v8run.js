@@ -581,7 +581,14 @@ function runFile(path) {
 function main() {
   const argv = process.argv.slice(2);
   if (argv.length === 1 && argv[0] !== '--serve') {
-    const r = runFile(argv[0]);
+    let r;
+    try {
+      r = runFile(argv[0]);
+    } catch (e) {
+      process.stderr.write('v8run: ' + argv[0] + ': ' + (e && e.message) + '\n');
+      process.exitCode = 2;
+      return;
+    }
     if (r.loadError !== undefined) {
       process.stderr.write('v8run: ' + r.loadError + '\n');
       process.stdout.write(r.lines.map((l) => l + '\n').join(''));
