@@ -5,7 +5,7 @@
 #   make test       setup + everything with $(WERROR), unit + spec + robustness,
 #                   one final "N passed, N failed" line
 #   make san        the same suites under ASan+UBSan, built in build-san/
-#   make unit | spectest | fuzz | fuzz-libfuzzer | libfuzzertest | faulttest | eventgridtest | guesttest | tflitetest | fuzz-tflite | azuretest | tftest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | bench-tf | demo | demo-stop | clean | setup
+#   make unit | spectest | fuzz | fuzz-libfuzzer | libfuzzertest | fuzz-diff [N=1000] | faulttest | eventgridtest | guesttest | tflitetest | fuzz-tflite | azuretest | tftest | wasitest | wasitestsuite | servertest | servertest-aot | check-layers | bench | bench-compile | bench-eventgrid | bench-tf | demo | demo-stop | clean | setup
 
 CC       ?= cc
 WERROR   ?=
@@ -222,7 +222,7 @@ test: setup
 	@rm -rf $(LOGS) && mkdir -p $(LOGS)
 	@$(call build-step,$(LOGS))
 	@$(MAKE) --no-print-directory run-layers run-unit run-spectest run-enginewast run-fuzz run-libfuzzer run-wasitest run-wasitestsuite run-servertest run-faulttest run-httptest run-eventgridtest run-guesttest run-tflitetest run-azuretest run-tftest \
-	  run-spectest-aot run-enginewast-aot run-wasitest-aot run-servertest-aot run-aottest
+	  run-spectest-aot run-enginewast-aot run-wasitest-aot run-servertest-aot run-aottest run-fuzzdiff
 	@bash scripts/test-summary.sh $(LOGS)
 
 # build-step LOGDIR,MAKEARGS: build everything (keep going past errors) and record
@@ -564,6 +564,24 @@ run-aottest:
 aottest: $(BUILD)/wagi $(BUILD)/aot-diffrun examples
 	@$(AOT_TEST)
 
+# Differential fuzzing against V8 (tests/diff/, issue 20): seeded binaryen
+# translate-to-fuzz modules on the interpreter, on Node's V8 and, every
+# AOT_EVERY-th seed, as native code; ends with "N modules, D disagreements".
+# `make fuzz-diff N=1000 [START=1] [AOT_EVERY=20] [JOBS=1]`. The suite in
+# `make test` runs a fixed 40 seeds, 4 of them as native code too.
+.PHONY: fuzz-diff run-fuzzdiff
+N ?= 1000
+START ?= 1
+AOT_EVERY ?= 20
+JOBS ?= 1
+FUZZ_DIFF := env WAGI_BUILD=$(BUILD) /usr/bin/python3 tests/diff/fuzz_diff.py
+
+fuzz-diff: $(BUILD)/wagi $(BUILD)/aot-diffrun
+	@$(FUZZ_DIFF) -n $(N) --start $(START) --aot-every $(AOT_EVERY) --jobs $(JOBS) --progress 500
+
+run-fuzzdiff:
+	@$(RUN_SUITE) fuzzdiff $(LOGS)/fuzzdiff.log $(FUZZ_DIFF) --suite -n 40 --start 1 --aot-every 10
+
 # Runs a binaryen fuzz module on either tier and prints what it does.
 $(BUILD)/aot-diffrun: $(OBJ)/tests/aot/diffrun.o $(BUILD)/libwasm.a $(BUILD)/libbase.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -585,7 +603,7 @@ san: setup
 	@$(SAN_ENV) $(MAKE) --no-print-directory SANITIZE=1 \
 	  run-unit run-spectest run-enginewast run-fuzz run-wasitest run-wasitestsuite run-servertest run-faulttest run-httptest \
 	  run-eventgridtest run-guesttest run-tflitetest run-azuretest run-tftest run-spectest-aot run-enginewast-aot run-wasitest-aot \
-	  run-servertest-aot run-aottest
+	  run-servertest-aot run-aottest run-fuzzdiff
 	@bash scripts/test-summary.sh build-san/test-logs
 
 bench: setup $(BENCH_BIN) $(BUILD)/wagi $(BUILD)/egload $(BUILD)/aot-gen
