@@ -75,12 +75,19 @@ def check_file(status, headers, body, sent):
     return status == 200 and body == FILE_TEXT
 
 
-def check_env(status, headers, body, sent):
+def json_200(status, body):
+    """The body of a 200 as JSON, or None."""
     if status != 200:
-        return False
+        return None
     try:
-        j = json.loads(body)
+        return json.loads(body)
     except ValueError:
+        return None
+
+
+def check_env(status, headers, body, sent):
+    j = json_200(status, body)
+    if j is None:
         return False
     env = j.get("env", {})
     return (j.get("handler") == "env" and env.get("QUERY_STRING") == "q=" + sent.decode()
@@ -88,11 +95,8 @@ def check_env(status, headers, body, sent):
 
 
 def check_exact(status, headers, body, sent):
-    if status != 200:
-        return False
-    try:
-        j = json.loads(body)
-    except ValueError:
+    j = json_200(status, body)
+    if j is None:
         return False
     return j.get("handler") == "exact" and j["env"].get("X_MATCHED_ROUTE") == "/dyn/exact"
 
@@ -137,11 +141,8 @@ def check_slept(status, headers, body, sent):
 
 
 def check_wildcard(status, headers, body, sent):
-    if status != 200:
-        return False
-    try:
-        j = json.loads(body)
-    except ValueError:
+    j = json_200(status, body)
+    if j is None:
         return False
     return j.get("handler") == "wildcard" and j["env"].get("PATH_INFO") == "/a/b"
 
