@@ -12,6 +12,7 @@
 const fs = require('fs');
 const path = require('path');
 const vm = require('vm');
+const onStdinLines = require('./stdin_lines');
 
 const wasmOpt = process.argv[2];
 if (!wasmOpt) {
@@ -33,23 +34,14 @@ const fn = vm.runInThisContext('(function (Module, require, __filename, __dirnam
 fn(Module, require, fs.realpathSync(real), path.dirname(fs.realpathSync(real)), process);
 
 readyP.then(() => {
-  let pending = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (chunk) => {
-    pending += chunk;
-    let nl;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (!line) continue;
-      let status;
-      try {
-        status = Module.wagiCallMain(line.split('\t'));
-      } catch (e) {
-        status = 'error ' + String(e && e.message).split('\n')[0];
-      }
-      process.exitCode = 0;
-      fs.writeSync(1, 'exit ' + status + '\n');
+  onStdinLines((line) => {
+    let status;
+    try {
+      status = Module.wagiCallMain(line.split('\t'));
+    } catch (e) {
+      status = 'error ' + String(e && e.message).split('\n')[0];
     }
+    process.exitCode = 0;
+    fs.writeSync(1, 'exit ' + status + '\n');
   });
 });

@@ -19,6 +19,7 @@
 // read from the stack. Plain CommonJS, Node 18 and later.
 'use strict';
 const fs = require('fs');
+const onStdinLines = require('./stdin_lines');
 
 const MAX_LINES = 20000;
 const END_MARK = '=== end ===';
@@ -604,25 +605,16 @@ function main() {
     return;
   }
   // --serve: one path per line on stdin
-  let pending = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (chunk) => {
-    pending += chunk;
-    let nl;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const path = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (!path) continue;
-      let text;
-      try {
-        const r = runFile(path);
-        text = r.lines.map((l) => l + '\n').join('');
-        if (r.loadError !== undefined) text += 'load error: ' + r.loadError + '\n';
-      } catch (e) {
-        text = 'v8run error: ' + (e && e.stack) + '\n';
-      }
-      fs.writeSync(1, text + END_MARK + '\n');
+  onStdinLines((path) => {
+    let text;
+    try {
+      const r = runFile(path);
+      text = r.lines.map((l) => l + '\n').join('');
+      if (r.loadError !== undefined) text += 'load error: ' + r.loadError + '\n';
+    } catch (e) {
+      text = 'v8run error: ' + (e && e.stack) + '\n';
     }
+    fs.writeSync(1, text + END_MARK + '\n');
   });
 }
 
