@@ -195,6 +195,10 @@ echo " -DSMALL size once, minus its start-up time (${interp_base}s), against nat
   printf '%s\n' "${rows[@]}"
   echo
   echo "Best of $REPS runs of \`run()\` on one instance; ratio = time / native time."
+  aot_target=$(/usr/bin/python3 -c 'import sys; print(open(sys.argv[1], "rb").read()[-256:][192:224].split(b"\0")[0].decode())' \
+    "$OUT/fib.wasmc" 2>/dev/null)
+  echo "wagi AOT's code is built for this machine's CPU level (\`${aot_target:-?}\`, see docs/aot.md);"
+  echo "native gcc -O2 and wasm2c's C for the x86-64 baseline; V8 picks its CPU features at run time."
   echo "wasm-interp runs the \`-DSMALL\` problem size once, minus its start-up time"
   echo "(${interp_base} s, measured on an empty module), and is compared with native at that size."
   echo
