@@ -402,6 +402,18 @@ const char *srv_status_text(srv_status s) {
   }
 }
 
+/* What an interrupt the watchdog fired means (wd_remove's answer: 2 for the
+ * shutdown, else the time limit); `what` names what was still running. */
+static srv_status interrupted(int fired, const char *what, uint32_t timeout_ms, char *err,
+                              size_t errlen) {
+  if (fired == 2) {
+    base_set_err(err, errlen, "interrupted: the server is shutting down");
+    return SRV_ERR_STOPPING;
+  }
+  base_set_err(err, errlen, "time limit: %s running after %u ms, interrupted", what, timeout_ms);
+  return SRV_RUN_TIMEOUT;
+}
+
 /* One call of `entry` on a fresh instance: shared by requests and `_routes`.
  * Returns SRV_OK (the module ran and its stdout is to be parsed) or the
  * outcome that stopped it, with a reason in err: an SRV_RUN_* failure,
@@ -442,16 +454,8 @@ static srv_status run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http
       base_set_err(err, errlen, "out of memory registering the time limit");
       return SRV_ERR_BUSY;
     }
-    if (s == WASM_TRAP_INTERRUPTED && sw.fired == 2) {
-      base_set_err(err, errlen, "interrupted: the server is shutting down");
-      return SRV_ERR_STOPPING;
-    }
-    if (s == WASM_TRAP_INTERRUPTED && sw.fired) {
-      base_set_err(err, errlen,
-                   "time limit: the start function still running after %u ms, interrupted",
-                   m->limits.timeout_ms);
-      return SRV_RUN_TIMEOUT;
-    }
+    if (s == WASM_TRAP_INTERRUPTED && sw.fired)
+      return interrupted(sw.fired, "the start function still", m->limits.timeout_ms, err, errlen);
     base_set_err(err, errlen, "instantiation failed: %.400s",
                  werr.msg[0] ? werr.msg : wasm_status_str(s));
     return SRV_RUN_INSTANTIATE;
@@ -481,13 +485,8 @@ static srv_status run_once(srv_module *m, const char *entry, wasi_ctx *ctx, http
   if (s == WASM_ERR_NOT_FOUND) {
     base_set_err(err, errlen, "No such function '%.150s' in %.300s", entry, m->path);
     st = SRV_RUN_NO_ENTRY;
-  } else if (s == WASM_TRAP_INTERRUPTED && fired == 2) {
-    base_set_err(err, errlen, "interrupted: the server is shutting down");
-    st = SRV_ERR_STOPPING;
   } else if (s == WASM_TRAP_INTERRUPTED && fired) {
-    base_set_err(err, errlen, "time limit: still running after %u ms, interrupted",
-                 m->limits.timeout_ms);
-    st = SRV_RUN_TIMEOUT;
+    st = interrupted(fired, "still", m->limits.timeout_ms, err, errlen);
   } else if (s != WASM_OK) {
     describe_trap(s, &werr, inst, m, err, errlen);
     st = SRV_RUN_TRAP;
