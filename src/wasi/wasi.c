@@ -745,7 +745,8 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
     }
   }
   /* Wait: not at all when something is ready, else until the first clock
-   * or fd, in slices so that wasi_ctx_interrupt() is seen. */
+   * or fd, in slices so that wasi_ctx_interrupt() or
+   * wasm_instance_interrupt() on the caller is seen. */
   const uint64_t slice = 10000000ull;
   if (!immediate && blocking_hook) blocking_hook();
   for (;;) {
@@ -772,7 +773,8 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
       WASI_RET(wasi_errno_from_host(e));
     }
     if (r > 0 || immediate || (!forever && wait == left && r == 0)) break;
-    if (__atomic_load_n(&ctx->interrupted, __ATOMIC_RELAXED)) {
+    if (__atomic_load_n(&ctx->interrupted, __ATOMIC_RELAXED) ||
+        wasm_instance_interrupt_pending(caller)) {
       free(pfd);
       free(pidx);
       free(copy);

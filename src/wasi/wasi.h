@@ -88,8 +88,8 @@
  *  - poll_oneoff: clock subscriptions (relative and absolute) and fd_read /
  *    fd_write readiness (buffers and regular files are always ready, other
  *    host fds via ppoll()); 0 or more than 65536 subscriptions: WASI_EINVAL.
- *    It waits in slices of at most 10 ms so that wasi_ctx_interrupt() can
- *    end it (the engine's wasm_instance_interrupt cannot).
+ *    It waits in slices of at most 10 ms so that wasi_ctx_interrupt(), or
+ *    wasm_instance_interrupt() on the calling instance, can end it.
  */
 #ifndef WAGI_WASI_H
 #define WAGI_WASI_H
@@ -313,8 +313,9 @@ int wasi_ctx_stderr_ends_line(const wasi_ctx *ctx);
 
 /* Make a poll_oneoff that is sleeping or waiting (now or later) in this
  * ctx return WASM_TRAP_INTERRUPTED within ~10 ms. Safe from any thread and
- * from signal handlers. Call it next to wasm_instance_interrupt(), which
- * cannot reach a thread blocked inside a host function. Sticky. */
+ * from signal handlers. Sticky. wasm_instance_interrupt() on the calling
+ * instance ends such a wait too; this one is for a ctx whose instance the
+ * caller does not hold, or that must stay interrupted across instances. */
 void wasi_ctx_interrupt(wasi_ctx *ctx);
 
 /* Called on the guest's thread right before poll_oneoff (a sleep, or a

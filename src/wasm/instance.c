@@ -886,6 +886,10 @@ void wasm_instance_clear_interrupt(wasm_instance *inst) {
   wasmi_aot_interrupt(inst, false);
 }
 
+int wasm_instance_interrupt_pending(const wasm_instance *inst) {
+  return inst && atomic_load_explicit(&((wasm_instance *)inst)->interrupted, memory_order_relaxed);
+}
+
 void wasm_instance_set_trap_detail(wasm_instance *inst, int32_t exit_code, const char *msg) {
   if (!inst) return;
   inst->exit_code = exit_code;

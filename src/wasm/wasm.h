@@ -462,6 +462,10 @@ wasm_func *wasm_instance_export_func(wasm_instance *inst, const char *name);
  * wasm_instance_clear_interrupt re-arms the instance. */
 void wasm_instance_interrupt(wasm_instance *inst);
 void wasm_instance_clear_interrupt(wasm_instance *inst);
+/* 1 while an interrupt is pending (set and not yet cleared). For host
+ * functions that wait (a WASI sleep), so that wasm_instance_interrupt ends
+ * the wait too and not only the guest code around it. */
+int wasm_instance_interrupt_pending(const wasm_instance *inst);
 
 /* For host functions: attach a message / exit code to the trap they return.
  * The message is copied (at most 255 bytes are kept); msg may be NULL for

@@ -757,6 +757,14 @@ static void *interrupter(void *ctx) {
   return NULL;
 }
 
+/* What the fuzz_wasm_exec target did: only the engine's interrupt. */
+static void *instance_interrupter(void *inst) {
+  struct timespec d = {0, 50000000};
+  nanosleep(&d, NULL);
+  wasm_instance_interrupt(inst);
+  return NULL;
+}
+
 static void test_poll_clock(void **state) {
   (void)state;
   wasi_config cfg = {0};
@@ -799,6 +807,21 @@ static void test_poll_clock(void **state) {
   clock_gettime(CLOCK_MONOTONIC, &t1);
   pthread_join(th, NULL);
   assert_true(t1.tv_sec - t0.tv_sec < 5);
+  world_free(&w);
+  /* the same sleep ended by wasm_instance_interrupt alone, on a fresh ctx */
+  world_from(&w, &cfg);
+  memset(w.mem, 0, 256);
+  w.mem[8] = 0;
+  wasm_store_le32(w.mem + 16, 1);
+  wasm_store_le64(w.mem + 24, 30000000000ull);
+  assert_int_equal(pthread_create(&th, NULL, instance_interrupter, w.inst), 0);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(wasm_instance_call(w.inst, "poll", pa, 4, pr, 1, &perr), WASM_TRAP_INTERRUPTED);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_join(th, NULL);
+  assert_true(t1.tv_sec - t0.tv_sec < 5);
+  assert_non_null(strstr(perr.msg, "poll_oneoff"));
+  wasm_instance_clear_interrupt(w.inst);
   /* events written over the subscriptions themselves: one event each */
   memset(w.mem, 0, 256);
   for (int i = 0; i < 3; i++) {
