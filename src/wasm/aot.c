@@ -312,6 +312,13 @@ static _Thread_local struct {
   char nested[200];         /* a trap from a nested (non-native) call */
 } t_trap;
 
+static void clear_trap(void) {
+  t_trap.func = t_trap.offset = UINT32_MAX;
+  t_trap.pc = 0;
+  t_trap.host_inst = NULL;
+  t_trap.nested[0] = 0;
+}
+
 static _Thread_local const char *t_stack_floor;
 /* Entries into native code nested on this thread (host -> wasm -> ...),
  * limited as the interpreter limits its own (interp.c's MAX_NEST). */
@@ -679,10 +686,7 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   t_native_inst = inst;
   wasm_trap_point tp;
   wasmi_trap_point_init(&tp, inst);
-  t_trap.func = t_trap.offset = UINT32_MAX;
-  t_trap.pc = 0;
-  t_trap.host_inst = NULL;
-  t_trap.nested[0] = 0;
+  clear_trap();
   wasmi_tls_trap_point = &tp;
   wasm_status st = WASM_OK;
   /* No signal mask save: see wasmi_interp_invoke. */
@@ -723,6 +727,10 @@ wasm_status wasmi_aot_invoke(wasm_func *f, wasm_slot *slots, wasm_error *err) {
   wasmi_error_set(err, st, t_trap.func, t_trap.offset, "trap: %s%s%s%s%s%s", wasm_status_str(st),
                   detail[0] ? ": " : "", detail, label[0] ? " in " : "", label, where);
   if (err) err->exit_code = code;
+  /* An enclosing native entry on this thread is still running, so it has
+   * not trapped: without this its next fault would be named with this
+   * trap's place or message (a host function that catches a nested trap). */
+  clear_trap();
   return st;
 }
 
