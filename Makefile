@@ -434,12 +434,21 @@ $(TFLITE_FUZZ): tests/fuzz/tflite_fuzz.c $(TFLITE_SRC) $(GUEST_HDR)
 	$(WASM_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined -Iguest/include $< $(TFLITE_SRC) -o $@ -lm
 
-fuzz-tflite: $(TFLITE_FUZZ)
+# The same with the SIMD128 kernels natively through SIMDe, so that they
+# meet the reader's odd shapes too (they share the corpus).
+TFLITE_FUZZ_SIMD := $(BUILD)/fuzz-tflite/tflite_fuzz_simd
+$(TFLITE_FUZZ_SIMD): tests/fuzz/tflite_fuzz.c $(TFLITE_SRC) $(GUEST_HDR) guest/src/wagi_simd128.h
+	@mkdir -p $(dir $@)
+	$(WASM_CC) -g -O1 -std=c11 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -DWAGI_GUEST_SIMDE -Iguest/include $< $(TFLITE_SRC) -o $@ -lm
+
+fuzz-tflite: $(TFLITE_FUZZ) $(TFLITE_FUZZ_SIMD)
 	@mkdir -p $(BUILD)/fuzz-tflite/corpus $(BUILD)/fuzz-tflite/seeds $(BUILD)/fuzz-tflite/findings
 	/usr/bin/python3 tests/fuzz/make_tflite_seeds.py $(BUILD)/fuzz-tflite/seeds \
 	  $(or $(WAGI_MODELS),../shared/models)/mobilenet_v2_1.0_224_quant.tflite
-	cd $(BUILD)/fuzz-tflite && ./tflite_fuzz -runs=$(TFLITE_FUZZ_RUNS) -seed=19 -max_len=8192 -timeout=20 \
-	  -artifact_prefix=findings/ corpus seeds $(CURDIR)/tests/fuzz/tflite_regressions
+	cd $(BUILD)/fuzz-tflite && for f in tflite_fuzz tflite_fuzz_simd; do \
+	  ./$$f -runs=$(TFLITE_FUZZ_RUNS) -seed=19 -max_len=8192 -timeout=20 \
+	  -artifact_prefix=findings/$$f- corpus seeds $(CURDIR)/tests/fuzz/tflite_regressions || exit 1; done
 
 # Coverage-guided fuzz targets for the host (tests/fuzz/fuzz_*.c, issue 20;
 # see tests/fuzz/README.md): the engine's loader and translators, running
