@@ -667,6 +667,26 @@ static int64_t ready_bytes(wasi_ctx *ctx, wasi_fd *f, int write, uint16_t *flags
 static void (*blocking_hook)(void);
 void wasi_set_blocking_hook(void (*hook)(void)) { blocking_hook = hook; }
 
+/* The slice a blocked guest waits at most before checking for interrupts. */
+#define WASI_WAIT_SLICE_NS 10000000ull
+
+int wasi_interrupted(wasi_ctx *ctx, wasm_instance *caller) {
+  return __atomic_load_n(&ctx->interrupted, __ATOMIC_RELAXED) ||
+         wasm_instance_interrupt_pending(caller);
+}
+
+int wasi_wait_fd(wasi_ctx *ctx, wasm_instance *caller, int fd, short events) {
+  if (blocking_hook) blocking_hook();
+  const struct timespec slice = {0, (long)WASI_WAIT_SLICE_NS};
+  for (;;) {
+    if (wasi_interrupted(ctx, caller)) return 1;
+    struct pollfd p = {fd, events, 0};
+    int r = ppoll(&p, 1, &slice, NULL);
+    if (r > 0) return 0;
+    if (r < 0 && errno != EINTR) return -errno;
+  }
+}
+
 static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, int unstable) {
   WASI_ENTER();
   uint32_t in = (uint32_t)a[0], outp = (uint32_t)a[1], nsubs = (uint32_t)a[2],
@@ -747,7 +767,7 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
   /* Wait: not at all when something is ready, else until the first clock
    * or fd, in slices so that wasi_ctx_interrupt() or
    * wasm_instance_interrupt() on the caller is seen. */
-  const uint64_t slice = 10000000ull;
+  const uint64_t slice = WASI_WAIT_SLICE_NS;
   if (!immediate && blocking_hook) blocking_hook();
   for (;;) {
     uint64_t left = 0;
@@ -773,8 +793,7 @@ static wasm_status poll_common(wasm_instance *caller, void *env, wasm_slot *a, i
       WASI_RET(wasi_errno_from_host(e));
     }
     if (r > 0 || immediate || (!forever && wait == left && r == 0)) break;
-    if (__atomic_load_n(&ctx->interrupted, __ATOMIC_RELAXED) ||
-        wasm_instance_interrupt_pending(caller)) {
+    if (wasi_interrupted(ctx, caller)) {
       free(pfd);
       free(pidx);
       free(copy);

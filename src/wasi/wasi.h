@@ -90,6 +90,10 @@
  *    host fds via ppoll()); 0 or more than 65536 subscriptions: WASI_EINVAL.
  *    It waits in slices of at most 10 ms so that wasi_ctx_interrupt(), or
  *    wasm_instance_interrupt() on the calling instance, can end it.
+ *  - FIFOs, sockets and devices the guest opens (from a preopen) are
+ *    non-blocking on the host; fd_read / fd_write on them wait as a
+ *    blocking fd would (unless the guest set FDFLAGS_NONBLOCK: then
+ *    WASI_EAGAIN), in the same interruptible slices.
  */
 #ifndef WAGI_WASI_H
 #define WAGI_WASI_H

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -270,12 +271,31 @@ static wasm_status rw_common(wasm_instance *caller, void *env, wasm_slot *a, int
         break;
       }
       ssize_t r;
-      do {
-        if (positional)
-          r = write ? pwritev(f->host, iov, (int)n, (off_t)off)
-                    : preadv(f->host, iov, (int)n, (off_t)off);
-        else r = write ? writev(f->host, iov, (int)n) : readv(f->host, iov, (int)n);
-      } while (r < 0 && errno == EINTR);
+      for (;;) {
+        do {
+          if (positional)
+            r = write ? pwritev(f->host, iov, (int)n, (off_t)off)
+                      : preadv(f->host, iov, (int)n, (off_t)off);
+          else r = write ? writev(f->host, iov, (int)n) : readv(f->host, iov, (int)n);
+        } while (r < 0 && errno == EINTR);
+        /* FIFOs, sockets and devices stay O_NONBLOCK on the host (see
+         * path_open); a guest that did not ask for NONBLOCK waits here, where
+         * an interrupt can end the wait, not inside read(2). */
+        if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+            (f->fdflags & WASI_FDF_NONBLOCK))
+          break;
+        int w = wasi_wait_fd(ctx, caller, f->host, write ? POLLOUT : POLLIN);
+        if (w == 1) {
+          if (iov != small) free(iov);
+          wasm_instance_set_trap_detail(caller, 0,
+                                        write ? "interrupted in fd_write" : "interrupted in fd_read");
+          return WASM_TRAP_INTERRUPTED;
+        }
+        if (w < 0) {
+          errno = -w;
+          break;
+        }
+      }
       if (r < 0) e = wasi_errno_from_host(errno);
       else done = (size_t)r;
       break;
@@ -414,7 +434,9 @@ WASI_HOSTFN(fd_fdstat_set_flags) {
     if (cur < 0) WASI_RET(wasi_errno_from_host(errno));
     cur &= ~(O_APPEND | O_NONBLOCK);
     if (fl & WASI_FDF_APPEND) cur |= O_APPEND;
-    if (fl & WASI_FDF_NONBLOCK) cur |= O_NONBLOCK;
+    /* special files stay non-blocking on the host whatever the guest asks
+     * (rw_common waits for them, interruptibly) */
+    if ((fl & WASI_FDF_NONBLOCK) || wasi_fd_special(f)) cur |= O_NONBLOCK;
     if (fcntl(f->host, F_SETFL, cur) < 0) WASI_RET(wasi_errno_from_host(errno));
   }
   f->fdflags = (uint16_t)fl;

@@ -202,6 +202,13 @@ wasi_errno wasi_fd_get(wasi_ctx *ctx, uint32_t fd, uint64_t need, wasi_fd **out)
 wasi_errno wasi_fd_install(wasi_ctx *ctx, const wasi_fd *f, uint32_t *out);
 void wasi_fd_release(wasi_fd *f);
 uint8_t wasi_filetype_of_mode(mode_t m);
+/* A host fd of the guest's own on something that can block (a FIFO, a
+ * socket, a device): it stays O_NONBLOCK on the host, and reads and writes
+ * wait for it in rw_common, where an interrupt can end the wait. */
+static inline int wasi_fd_special(const wasi_fd *f) {
+  return f->kind == WASI_FD_HOST && !f->borrowed && f->filetype != WASI_FT_REGULAR_FILE &&
+         f->filetype != WASI_FT_DIRECTORY;
+}
 
 /* Sandboxed resolution, for the path_* functions and the unit tests.
  * `path` is NUL-terminated (checked by the caller for embedded NULs).
@@ -218,6 +225,15 @@ int wasi_sb_parent(int dirfd, const char *path, char *lastbuf, int *trailing_sla
 extern int wasi_sb_force_walk;
 
 wasi_errno wasi_path_errno(int neg_errno);
+
+/* Whether a guest's wait should end now: wasi_ctx_interrupt on the ctx, or
+ * wasm_instance_interrupt on the calling instance. */
+int wasi_interrupted(wasi_ctx *ctx, wasm_instance *caller);
+/* Waits until host fd `fd` is ready for `events` (POLLIN / POLLOUT), in
+ * slices of 10 ms so that wasi_interrupted ends it. Returns 0 when ready
+ * (or hung up: the next read or write says so), 1 when interrupted, else
+ * -errno. */
+int wasi_wait_fd(wasi_ctx *ctx, wasm_instance *caller, int fd, short events);
 
 /* The host functions, defined in wasi_fd.c / wasi_path.c. */
 #define WASI_HOSTFN(name) wasm_status wasi_fn_##name(wasm_instance *caller, void *env, wasm_slot *a)

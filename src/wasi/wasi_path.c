@@ -374,9 +374,10 @@ WASI_HOSTFN(path_open) {
   if (fdflags & WASI_FDF_SYNC) flags |= O_SYNC;
   int read_only = d->read_only;
   int follow = lookup & WASI_LOOKUP_SYMLINK_FOLLOW;
-  /* O_NONBLOCK for the open itself: opening a FIFO without a peer must
-   * not hang the thread (nothing could interrupt it). Cleared again below
-   * for special files; it means nothing for regular files and dirs. */
+  /* O_NONBLOCK: opening a FIFO without a peer must not hang the thread
+   * (nothing could interrupt it), and a read or write of a special file
+   * waits in rw_common, interruptibly, not in the kernel (wasi_fd_special).
+   * It means nothing for regular files and dirs. */
   int hfd = wasi_sb_open(d->host, path, flags | O_NONBLOCK, 0666, follow);
   if (hfd == -EISDIR && wr && !(base & WASI_R_FD_WRITE) && !(flags & (O_CREAT | O_TRUNC))) {
     /* A directory without OFLAGS_DIRECTORY, opened with its own rights
@@ -385,21 +386,14 @@ WASI_HOSTFN(path_open) {
     flags = (flags & ~O_ACCMODE) | O_RDONLY;
     hfd = wasi_sb_open(d->host, path, flags | O_NONBLOCK, 0666, follow);
   }
-  int opath = 0;
-  if (hfd == -EACCES && !rd && !wr && !(flags & (O_CREAT | O_TRUNC))) {
+  if (hfd == -EACCES && !rd && !wr && !(flags & (O_CREAT | O_TRUNC)))
     hfd = wasi_sb_open(d->host, path, O_PATH | (flags & O_DIRECTORY), 0, follow);
-    opath = 1;
-  }
   if (hfd < 0) WASI_RET(wasi_path_errno(hfd));
   struct stat sb;
   if (fstat(hfd, &sb) != 0) {
     int e = errno;
     close(hfd);
     WASI_RET(wasi_errno_from_host(e));
-  }
-  if (!(fdflags & WASI_FDF_NONBLOCK) && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) && !opath) {
-    int fl = fcntl(hfd, F_GETFL);
-    if (fl >= 0) fcntl(hfd, F_SETFL, fl & ~O_NONBLOCK);
   }
   wasi_fd f;
   memset(&f, 0, sizeof f);

@@ -1,5 +1,6 @@
 """The wagi-c limits (time, memory, output, request body): each gives its
 status promptly and leaves the server healthy. Also graceful shutdown."""
+import os
 import re
 import signal
 import threading
@@ -214,3 +215,26 @@ def test_max_concurrent_requests_queues(modules, server_factory):
     assert [st for st, _ in out] == [200, 200]
     assert total >= 1.1, total          # serialised: 2 x 600 ms
     assert s.get("/healthz").status == 200
+
+
+def test_read_of_a_silent_fifo_in_a_volume_gives_504(modules, server_factory, tmp_path):
+    """A FIFO an operator left in a volume, whose writer never writes: the
+    module's read waits, but the time limit still ends it (the read used to
+    sit in the kernel, out of the watchdog's reach, holding a worker)."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    fifo = vol / "pipe"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # keeps a writer there without writing
+    try:
+        s = server_factory(module_entry("/read", modules["behave"], entrypoint="readfile",
+                                        volumes={"/data": str(vol)}) +
+                           module_entry("/ok", modules["behave"]), ["--time-limit-ms", "700"])
+        t0 = time.monotonic()
+        r = s.get("/read?/data/pipe", timeout=15)
+        assert (r.status, r.body) == \
+            (504, b"504 Gateway Timeout: the module ran past its time limit\n")
+        assert time.monotonic() - t0 < 3.0
+        healthy(s)
+    finally:
+        os.close(writer)

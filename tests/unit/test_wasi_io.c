@@ -840,6 +840,73 @@ static void test_poll_clock(void **state) {
   world_free(&w);
 }
 
+static void *fifo_writer(void *fd) {
+  struct timespec d = {0, 50000000};
+  nanosleep(&d, NULL);
+  assert_int_equal(write(*(int *)fd, "hi", 2), 2);
+  return NULL;
+}
+
+/* A FIFO in a preopen with a writer that does not write: the guest's read
+ * blocks as on a blocking fd, yet an interrupt ends it (before, it sat in
+ * read(2), out of reach of the server's time limit). */
+static void test_fifo_read_waits_interruptibly(void **state) {
+  (void)state;
+  strcpy(tmpdir, "/tmp/wasi_fifo_XXXXXX");
+  assert_non_null(mkdtemp(tmpdir));
+  char fifo[96];
+  snprintf(fifo, sizeof fifo, "%s/p", tmpdir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  int host = open(fifo, O_RDWR); /* a writer (and reader) that stays open */
+  assert_true(host >= 0);
+  wasi_preopen pre = {tmpdir, "/", 0, -1};
+  wasi_config cfg = {0};
+  cfg.preopens = &pre;
+  cfg.npreopens = 1;
+  world w;
+  world_from(&w, &cfg);
+  memcpy(w.mem + 300, "p", 1);
+  assert_int_equal(CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ, 0, 0, 20), 0);
+  uint32_t fd = wasm_load_le32(w.mem + 20);
+  wasm_store_le32(w.mem + 0, 400); /* one iovec: 16 bytes at 400 */
+  wasm_store_le32(w.mem + 4, 16);
+  /* data written while the guest waits arrives, as on a blocking fd */
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, fifo_writer, &host), 0);
+  assert_int_equal(CALL(&w, fd_read, fd, 0, 1, 8), 0);
+  pthread_join(th, NULL);
+  assert_int_equal(wasm_load_le32(w.mem + 8), 2);
+  assert_memory_equal(w.mem + 400, "hi", 2);
+  /* nothing written: the engine's interrupt ends the wait */
+  assert_int_equal(pthread_create(&th, NULL, instance_interrupter, w.inst), 0);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  wasm_slot a[4] = {fd, 0, 1, 8};
+  assert_int_equal(wasi_fn_fd_read(w.inst, NULL, a), WASM_TRAP_INTERRUPTED);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_join(th, NULL);
+  assert_true(t1.tv_sec - t0.tv_sec < 5);
+  wasm_instance_clear_interrupt(w.inst);
+  /* and wasi_ctx_interrupt too */
+  assert_int_equal(pthread_create(&th, NULL, interrupter, w.ctx), 0);
+  wasm_slot b[4] = {fd, 0, 1, 8};
+  assert_int_equal(wasi_fn_fd_read(w.inst, NULL, b), WASM_TRAP_INTERRUPTED);
+  pthread_join(th, NULL);
+  world_free(&w);
+  /* a guest that asked for NONBLOCK gets EAGAIN at once */
+  world_from(&w, &cfg);
+  memcpy(w.mem + 300, "p", 1);
+  assert_int_equal(
+      CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ, 0, WASI_FDF_NONBLOCK, 20), 0);
+  fd = wasm_load_le32(w.mem + 20);
+  wasm_store_le32(w.mem + 0, 400);
+  wasm_store_le32(w.mem + 4, 16);
+  assert_int_equal(CALL(&w, fd_read, fd, 0, 1, 8), WASI_EAGAIN);
+  world_free(&w);
+  close(host);
+  nftw(tmpdir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Every import with arguments drawn from edge values, over memory that is
  * sometimes random bytes: any result is fine, a crash or an escape is not.
  * Skipped: poll_oneoff (random timeouts sleep) and fd_allocate (it would
@@ -926,6 +993,7 @@ int main(void) {
       cmocka_unit_test(test_readdir_dotdot_stays_inside),
       cmocka_unit_test(test_seek_legacy_and_pread),
       cmocka_unit_test(test_poll_clock),
+      cmocka_unit_test(test_fifo_read_waits_interruptibly),
       cmocka_unit_test(test_fuzz_all),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
