@@ -59,6 +59,15 @@ static void world_from(world *w, const wasi_config *cfg) {
   w->mem = wasm_memory_data(wasm_instance_memory(w->inst));
 }
 
+/* A world whose only preopen is `dir` as "/" (fd 3). */
+static void world_at(world *w, const char *dir) {
+  wasi_preopen pre = {dir, "/", 0, -1};
+  wasi_config cfg = {0};
+  cfg.preopens = &pre;
+  cfg.npreopens = 1;
+  world_from(w, &cfg);
+}
+
 static void world_free(world *w) {
   wasm_instance_free(w->inst);
   wasi_ctx_free(w->ctx);
@@ -521,12 +530,8 @@ static void test_readdir_dotdot_stays_inside(void **state) {
   struct stat above, root;
   assert_int_equal(stat(tmpdir, &above), 0);
   assert_int_equal(stat(box, &root), 0);
-  wasi_preopen pre = {box, "/", 0, -1};
-  wasi_config cfg = {0};
-  cfg.preopens = &pre;
-  cfg.npreopens = 1;
   world w;
-  world_from(&w, &cfg);
+  world_at(&w, box);
   assert_int_equal(dotdot_inode(&w, 3), (uint64_t)root.st_ino);
   memcpy(w.mem + 300, ".", 1);
   assert_int_equal(
@@ -859,12 +864,8 @@ static void test_fifo_read_waits_interruptibly(void **state) {
   assert_int_equal(mkfifo(fifo, 0600), 0);
   int host = open(fifo, O_RDWR); /* a writer (and reader) that stays open */
   assert_true(host >= 0);
-  wasi_preopen pre = {tmpdir, "/", 0, -1};
-  wasi_config cfg = {0};
-  cfg.preopens = &pre;
-  cfg.npreopens = 1;
   world w;
-  world_from(&w, &cfg);
+  world_at(&w, tmpdir);
   memcpy(w.mem + 300, "p", 1);
   assert_int_equal(CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ, 0, 0, 20), 0);
   uint32_t fd = wasm_load_le32(w.mem + 20);
@@ -894,7 +895,7 @@ static void test_fifo_read_waits_interruptibly(void **state) {
   pthread_join(th, NULL);
   world_free(&w);
   /* a guest that asked for NONBLOCK gets EAGAIN at once */
-  world_from(&w, &cfg);
+  world_at(&w, tmpdir);
   memcpy(w.mem + 300, "p", 1);
   assert_int_equal(
       CALL(&w, path_open, 3, 0, 300, 1, 0, WASI_R_FD_READ, 0, WASI_FDF_NONBLOCK, 20), 0);
