@@ -228,17 +228,21 @@ static uint32_t marker_func(const wasm_module *m, uint32_t line) {
   return m->nfunc_imports + (uint32_t)(lo - 1);
 }
 
-/* The offset of the last memory access at or before `off` in body bd
- * (UINT32_MAX: none). The C compiler sometimes gives a load it folded into
- * later code (a branch on it that became a select) the line of that later
- * code, whose marker then says "not an access": the access it stands for
- * is the last one before it. */
-static uint32_t access_before(const wasm_body *bd, const uint8_t *bytes, uint32_t off) {
+/* The offset of the last memory access at or before `off` in body bd, or
+ * when there is none the first one after it (UINT32_MAX: no access at
+ * all). The C compiler sometimes gives a load it folded into later code (a
+ * branch on it that became a select) the line of that later code, whose
+ * marker then says "not an access": the access it stands for is the last
+ * one before it. It may also give a load the line of earlier code it was
+ * scheduled among (seen: a load from a constant address, in a loop, given
+ * the line of the hang-limit check above the loop); when no access comes
+ * before that line, the fault is the first access after it. */
+static uint32_t nearest_access(const wasm_body *bd, const uint8_t *bytes, uint32_t off) {
   wasm_reader r = {bytes, bd->code, bd->code_end, NULL, NULL};
   uint32_t last = UINT32_MAX;
   while (r.p < r.end && !r.err) {
     uint32_t at = (uint32_t)(r.p - bytes);
-    if (at > off) break;
+    if (at > off && last != UINT32_MAX) break;
     uint8_t op = wasm_read_u8(&r);
     bool access = op >= WASM_OP_I32_LOAD && op <= WASM_OP_I64_STORE32;
     if (op == WASM_PREFIX_FD) {
@@ -263,7 +267,7 @@ static void fault_location(const wasm_module *m, const void *pc, uint32_t *func,
   if (f == UINT32_MAX) return;
   *func = f;
   if ((line & 3) == MARK_ACCESS) *offset = (line - 1) / 4;
-  else *offset = access_before(&m->bodies[f - m->nfunc_imports], m->bytes, (line - 1) / 4);
+  else *offset = nearest_access(&m->bodies[f - m->nfunc_imports], m->bytes, (line - 1) / 4);
 }
 
 typedef struct {

@@ -283,3 +283,24 @@ def test_a_fault_after_a_caught_nested_trap_names_its_own_place(tmp_path, cc):
     # each export traps once on its own; the three callers in their store/load
     assert len(traps) == 5 and len(set(traps)) == 5, a.stdout
     assert b.stdout == a.stdout, (a.stdout, b.stdout)
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang-16"])
+def test_a_load_given_an_earlier_line_is_still_named(tmp_path, cc):
+    """Differential seed 46140 (a binaryen module, kept in tests/aot/modules):
+    gcc 12 gives an out-of-bounds f32.load from a constant address, in a
+    loop, the line of the hang-limit check above the loop, before any access
+    of the function; the trap named no offset. The first access after that
+    line is the load, as on the interpreter."""
+    if not shutil.which(cc):
+        pytest.skip(f"{cc} is not installed")
+    diffrun = BUILD / "aot-diffrun"
+    if not diffrun.exists():
+        pytest.skip("build/aot-diffrun is not built (make aottest builds it)")
+    wasm = ROOT / "tests" / "aot" / "modules" / "diff-seed-46140.wasm"
+    out = tmp_path / "m.wasmc"
+    assert wagi("compile", "--strict-loads", wasm, "--cc", cc, "-o", out).returncode == 0
+    a = subprocess.run([str(diffrun), str(wasm)], capture_output=True, text=True, timeout=60)
+    b = subprocess.run([str(diffrun), str(out)], capture_output=True, text=True, timeout=60)
+    assert "trap out of bounds memory access in function 5 at 0x3b2" in a.stdout.splitlines()
+    assert b.stdout == a.stdout, (a.stdout, b.stdout)
