@@ -241,6 +241,23 @@ def test_a_trap_map_out_of_order_is_refused(compiled, tmp_path):
     assert r.returncode == 1 and "trap map is not in address order" in r.stderr, r.stderr
 
 
+def diffrun_both_tiers(wasm, cc, tmp_path, *compile_flags):
+    """aot-diffrun's output (binaryen's harness: fuzzing-support imports,
+    every export called) for the module on the interpreter and compiled
+    with cc; skips without cc or aot-diffrun."""
+    if not shutil.which(cc):
+        pytest.skip(f"{cc} is not installed")
+    diffrun = BUILD / "aot-diffrun"
+    if not diffrun.exists():
+        pytest.skip("build/aot-diffrun is not built (make aottest builds it)")
+    out = tmp_path / "m.wasmc"
+    r = wagi("compile", *compile_flags, wasm, "--cc", cc, "-o", out)
+    assert r.returncode == 0, r.stderr
+    a = subprocess.run([str(diffrun), str(wasm)], capture_output=True, text=True, timeout=60)
+    b = subprocess.run([str(diffrun), str(out)], capture_output=True, text=True, timeout=60)
+    assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
+    return a, b
+
 NESTED_WAT = '''(module
   (import "fuzzing-support" "call-export-catch" (func $catch (param i32) (result i32)))
   (import "fuzzing-support" "call-ref-catch" (func $catch_ref (param funcref) (result i32)))
@@ -266,19 +283,10 @@ def test_a_fault_after_a_caught_nested_trap_names_its_own_place(tmp_path, cc):
     trap there (binaryen's call-export-catch) must not leave that trap's
     place behind: the caller's own out-of-bounds access later names itself,
     as on the interpreter (found by the differential test, seed 32120)."""
-    if not shutil.which(cc):
-        pytest.skip(f"{cc} is not installed")
-    diffrun = BUILD / "aot-diffrun"
-    if not diffrun.exists():
-        pytest.skip("build/aot-diffrun is not built (make aottest builds it)")
     (tmp_path / "n.wat").write_text(NESTED_WAT)
     wasm = tmp_path / "n.wasm"
     subprocess.run(["wat2wasm", str(tmp_path / "n.wat"), "-o", str(wasm)], check=True)
-    assert wagi("compile", wasm, "--cc", cc, "-o", tmp_path / "n.wasmc").returncode == 0
-    a = subprocess.run([str(diffrun), str(wasm)], capture_output=True, text=True, timeout=60)
-    b = subprocess.run([str(diffrun), str(tmp_path / "n.wasmc")], capture_output=True, text=True,
-                       timeout=60)
-    assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
+    a, b = diffrun_both_tiers(wasm, cc, tmp_path)
     traps = [line for line in a.stdout.splitlines() if line.startswith("trap ")]
     # each export traps once on its own; the three callers in their store/load
     assert len(traps) == 5 and len(set(traps)) == 5, a.stdout
@@ -292,15 +300,7 @@ def test_a_load_given_an_earlier_line_is_still_named(tmp_path, cc):
     loop, the line of the hang-limit check above the loop, before any access
     of the function; the trap named no offset. The first access after that
     line is the load, as on the interpreter."""
-    if not shutil.which(cc):
-        pytest.skip(f"{cc} is not installed")
-    diffrun = BUILD / "aot-diffrun"
-    if not diffrun.exists():
-        pytest.skip("build/aot-diffrun is not built (make aottest builds it)")
     wasm = ROOT / "tests" / "aot" / "modules" / "diff-seed-46140.wasm"
-    out = tmp_path / "m.wasmc"
-    assert wagi("compile", "--strict-loads", wasm, "--cc", cc, "-o", out).returncode == 0
-    a = subprocess.run([str(diffrun), str(wasm)], capture_output=True, text=True, timeout=60)
-    b = subprocess.run([str(diffrun), str(out)], capture_output=True, text=True, timeout=60)
+    a, b = diffrun_both_tiers(wasm, cc, tmp_path, "--strict-loads")
     assert "trap out of bounds memory access in function 5 at 0x3b2" in a.stdout.splitlines()
     assert b.stdout == a.stdout, (a.stdout, b.stdout)
