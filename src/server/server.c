@@ -965,6 +965,17 @@ static bool target_ok(const char *s, size_t n) {
 }
 
 /* The announced Content-Length (0 if absent, UINT64_MAX if unparsable). */
+/* Stops keeping a body that will not be used (over the limit, or no memory
+ * for it): what was kept and the n bytes just given count as discarded, and
+ * the rest is read and dropped until the request ends. */
+static void drop_body(req_ctx *rc, size_t n) {
+  free(rc->body);
+  rc->body = NULL;
+  rc->body_cap = 0;
+  rc->discarded = rc->body_len + n;
+  rc->body_len = 0;
+}
+
 static uint64_t content_length(struct MHD_Connection *c) {
   const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   if (!cl) return 0;
@@ -1054,11 +1065,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
        * sent once the request ends (libmicrohttpd takes no response in the
        * middle of a body), but give up on a body that goes on and on. */
       rc->too_large = true;
-      free(rc->body);
-      rc->body = NULL;
-      rc->body_cap = 0;
-      rc->discarded = rc->body_len + n;
-      rc->body_len = 0;
+      drop_body(rc, n);
       return MHD_YES;
     }
     if (rc->body_len + n > rc->body_cap) {
@@ -1072,11 +1079,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* Within the limit, so not a 413: a 500 once the request ends;
          * the rest of the body is read and dropped meanwhile. */
         rc->body_nomem = true;
-        free(rc->body);
-        rc->body = NULL;
-        rc->body_cap = 0;
-        rc->discarded = rc->body_len + n;
-        rc->body_len = 0;
+        drop_body(rc, n);
         return MHD_YES;
       }
       rc->body = nb;
